@@ -1,0 +1,117 @@
+//! The HTTP surface of `vigil serve`: intake's routes, the query API (secret API token),
+//! the session endpoint, health and readiness, and Prometheus metrics.
+
+mod error;
+mod metrics;
+
+pub use error::ApiError;
+
+use axum::Router;
+use axum::extract::{Path, Query as QueryParams, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Json;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use vigil_intake::Intake;
+use vigil_meta::{Meta, Project};
+use vigil_query::{Query, QueryEngine, QueryError};
+use vigil_store::Store;
+
+/// Everything the handlers share.
+pub struct AppState {
+    /// The store (for readiness and metrics).
+    pub store: Arc<Store>,
+    /// Metadata.
+    pub meta: Arc<Meta>,
+    /// Intake (for its metrics).
+    pub intake: Arc<Intake>,
+    /// The query engine.
+    pub queries: QueryEngine,
+}
+
+/// The full router of `vigil serve`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/api/v1/query", post(query))
+        .route("/api/v1/sessions/{session_id}", get(session))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(state.clone());
+    api.merge(state.intake.clone().router())
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(60)))
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+}
+
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Project, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    state
+        .meta
+        .project_by_token(token.trim())
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .ok_or(ApiError::Unauthorized)
+}
+
+fn query_error(e: QueryError) -> ApiError {
+    match e {
+        QueryError::Invalid(i) => ApiError::InvalidQuery(i.0),
+        QueryError::Engine(e) => ApiError::Internal(e.to_string()),
+    }
+}
+
+async fn query(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let project = authenticate(&state, &headers)?;
+    let query: Query =
+        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    let result = state.queries.run(project.id, &query).await.map_err(query_error)?;
+    Ok(Json(result).into_response())
+}
+
+#[derive(Deserialize)]
+struct Range {
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+async fn session(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(session_id): Path<String>,
+    QueryParams(range): QueryParams<Range>,
+) -> Result<Response, ApiError> {
+    let project = authenticate(&state, &headers)?;
+    let events = state
+        .queries
+        .session(project.id, &session_id, range.from.unwrap_or(0), range.to.unwrap_or(i64::MAX))
+        .await
+        .map_err(query_error)?;
+    Ok(Json(serde_json::json!({ "session_id": session_id, "events": events })).into_response())
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if state.store.is_writable() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "store is not writable").into_response()
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let text = metrics::render(&state.intake.metrics, state.store.metrics());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}

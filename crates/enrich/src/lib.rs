@@ -1,0 +1,14 @@
+//! Enrichment between intake and the store: user agent → browser, OS and device type; IP →
+//! country (and region and city with a city database); PII scrubbing of URLs and messages;
+//! and URL templating for endpoints. The IP address goes in here and never
+//! comes out.
+
+mod geo;
+mod pipeline;
+mod scrub;
+mod useragent;
+
+pub use geo::{GeoDb, GeoError, Location};
+pub use pipeline::{ClientInfo, Enricher, scrub_event};
+pub use scrub::{scrub_message, scrub_url, template_url};
+pub use useragent::{UaInfo, UserAgentParser};

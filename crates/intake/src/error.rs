@@ -1,0 +1,86 @@
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use vigil_protocol::ParseError;
+
+/// Why intake refused a batch. Retryable (429/503) is distinct from rejected (4xx).
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// No key in query string, header or body.
+    #[error("no project key: pass ?key=pk_…, the X-Vigil-Key header or the batch's key field")]
+    MissingKey,
+    /// The key matches no project.
+    #[error("unknown project key")]
+    InvalidKey,
+    /// The browser origin is not on the project's list.
+    #[error("origin {0:?} is not allowed for this project")]
+    OriginNotAllowed(String),
+    /// The body is over the limit as sent.
+    #[error("body is larger than {0} bytes")]
+    BodyTooLarge(usize),
+    /// The body inflates past the limit.
+    #[error("body decompresses to more than {0} bytes")]
+    DecompressedTooLarge(usize),
+    /// Not valid gzip.
+    #[error("body is not valid gzip: {0}")]
+    BadGzip(String),
+    /// A content encoding other than gzip.
+    #[error("content-encoding {0:?} is not supported, use gzip or none")]
+    UnsupportedEncoding(String),
+    /// A content type other than text/plain or application/json.
+    #[error("content-type {0:?} is not supported, use text/plain or application/json")]
+    UnsupportedMediaType(String),
+    /// The batch is malformed.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// The store's queue is full.
+    #[error("collector is busy, retry after a second")]
+    Overloaded,
+    /// The store cannot write.
+    #[error("collector cannot store data right now, retry later")]
+    Unavailable,
+}
+
+impl IntakeError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IntakeError::MissingKey => "missing_key",
+            IntakeError::InvalidKey => "invalid_key",
+            IntakeError::OriginNotAllowed(_) => "origin_not_allowed",
+            IntakeError::BodyTooLarge(_) => "body_too_large",
+            IntakeError::DecompressedTooLarge(_) => "decompressed_too_large",
+            IntakeError::BadGzip(_) => "bad_gzip",
+            IntakeError::UnsupportedEncoding(_) => "unsupported_encoding",
+            IntakeError::UnsupportedMediaType(_) => "unsupported_media_type",
+            IntakeError::Parse(e) => e.code(),
+            IntakeError::Overloaded => "overloaded",
+            IntakeError::Unavailable => "unavailable",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            IntakeError::MissingKey | IntakeError::InvalidKey => StatusCode::UNAUTHORIZED,
+            IntakeError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            IntakeError::BodyTooLarge(_) | IntakeError::DecompressedTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            IntakeError::Parse(ParseError::TooManyEvents { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            IntakeError::UnsupportedEncoding(_) | IntakeError::UnsupportedMediaType(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            IntakeError::BadGzip(_) | IntakeError::Parse(_) => StatusCode::BAD_REQUEST,
+            IntakeError::Overloaded | IntakeError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for IntakeError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE || self.status() == StatusCode::TOO_MANY_REQUESTS {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

@@ -1,0 +1,263 @@
+//! Intake: `POST /api/v1/ingest`. Authenticates the public key and the browser origin,
+//! enforces the body, decompression and batch limits, parses the batch into typed events,
+//! runs enrichment, and answers 202 only once the store has made the batch durable.
+//! Intake never queries event data.
+
+mod error;
+mod metrics;
+
+pub use error::IntakeError;
+pub use metrics::IntakeMetrics;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use vigil_enrich::{ClientInfo, Enricher};
+use vigil_meta::{Meta, Project};
+use vigil_protocol::{ParseLimits, parse_batch};
+use vigil_store::{Store, StoreError};
+
+/// Limits and trust settings of intake.
+#[derive(Debug, Clone)]
+pub struct IntakeConfig {
+    /// Largest body as sent (compressed or not).
+    pub max_body_bytes: usize,
+    /// Largest body after gzip decompression.
+    pub max_decompressed_bytes: usize,
+    /// Parse limits (events per batch, nesting, string length).
+    pub parse: ParseLimits,
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_decompressed_bytes: 8 * 1024 * 1024,
+            parse: ParseLimits::default(),
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// The intake service.
+pub struct Intake {
+    store: Arc<Store>,
+    meta: Arc<Meta>,
+    enricher: Enricher,
+    config: IntakeConfig,
+    /// Counters for `/metrics`.
+    pub metrics: IntakeMetrics,
+    keys: Mutex<HashMap<String, (Instant, Option<Project>)>>,
+}
+
+/// How long a key lookup is trusted; origin changes take effect within this time.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+#[derive(Deserialize)]
+struct IngestParams {
+    key: Option<String>,
+}
+
+impl Intake {
+    /// A new intake over a store and the metadata database.
+    pub fn new(store: Arc<Store>, meta: Arc<Meta>, enricher: Enricher, config: IntakeConfig) -> Self {
+        Self { store, meta, enricher, config, metrics: IntakeMetrics::default(), keys: Mutex::new(HashMap::new()) }
+    }
+
+    /// The routes intake serves.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/api/v1/ingest", post(ingest).options(preflight))
+            .with_state(self)
+    }
+
+    fn project(&self, key: &str) -> Result<Project, IntakeError> {
+        if let Some((at, p)) = self.keys.lock().expect("key cache").get(key)
+            && at.elapsed() < KEY_CACHE_TTL
+        {
+            return p.clone().ok_or(IntakeError::InvalidKey);
+        }
+        let found = self.meta.project_by_key(key).map_err(|e| {
+            tracing::error!(error = %e, "key lookup failed");
+            IntakeError::Unavailable
+        })?;
+        let mut cache = self.keys.lock().expect("key cache");
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(key.to_owned(), (Instant::now(), found.clone()));
+        found.ok_or(IntakeError::InvalidKey)
+    }
+
+    fn client_ip(&self, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+        if self.config.trust_forwarded_for
+            && let Some(ip) = headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse().ok())
+        {
+            return ip;
+        }
+        peer.ip()
+    }
+
+    fn decode_body(&self, headers: &HeaderMap, body: Bytes) -> Result<Bytes, IntakeError> {
+        match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+            None => {}
+            Some(ct) => {
+                let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                if mime != "text/plain" && mime != "application/json" {
+                    return Err(IntakeError::UnsupportedMediaType(mime));
+                }
+            }
+        }
+        let encoding = headers
+            .get(header::CONTENT_ENCODING)
+            .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+        match encoding.as_deref() {
+            None | Some("") | Some("identity") => Ok(body),
+            Some("gzip") => {
+                let limit = self.config.max_decompressed_bytes;
+                let mut out = Vec::with_capacity(body.len() * 4);
+                flate2::read::MultiGzDecoder::new(&body[..])
+                    .take(limit as u64 + 1)
+                    .read_to_end(&mut out)
+                    .map_err(|e| IntakeError::BadGzip(e.to_string()))?;
+                if out.len() > limit {
+                    return Err(IntakeError::DecompressedTooLarge(limit));
+                }
+                Ok(Bytes::from(out))
+            }
+            Some(other) => Err(IntakeError::UnsupportedEncoding(other.to_owned())),
+        }
+    }
+
+    async fn handle(
+        &self,
+        key: Option<String>,
+        headers: &HeaderMap,
+        peer: SocketAddr,
+        body: Body,
+    ) -> Result<usize, IntakeError> {
+        let header_key = headers.get("x-vigil-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let early_key = key.or(header_key);
+        // Authenticate before reading the body when the key is outside it.
+        let mut project = early_key.as_deref().map(|k| self.project(k)).transpose()?;
+        if let Some(p) = &project {
+            check_origin(p, headers)?;
+        }
+        let raw = axum::body::to_bytes(body, self.config.max_body_bytes)
+            .await
+            .map_err(|_| IntakeError::BodyTooLarge(self.config.max_body_bytes))?;
+        let decoded = self.decode_body(headers, raw)?;
+        let mut batch = parse_batch(&decoded, &self.config.parse)?;
+        let body_key = batch.key.take();
+        let project = match (project.take(), body_key) {
+            (Some(p), Some(k)) if k != p.public_key => return Err(IntakeError::InvalidKey),
+            (Some(p), _) => p,
+            (None, Some(k)) => {
+                let p = self.project(&k)?;
+                check_origin(&p, headers)?;
+                p
+            }
+            (None, None) => return Err(IntakeError::MissingKey),
+        };
+        let client = ClientInfo {
+            ip: Some(self.client_ip(headers, peer)),
+            user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
+        };
+        let events = batch.events.len();
+        let enriched = self.enricher.enrich(project.id, batch, &client);
+        self.store.append(enriched).await.map_err(|e| match e {
+            StoreError::Overloaded => IntakeError::Overloaded,
+            other => {
+                tracing::error!(error = %other, "store append failed");
+                IntakeError::Unavailable
+            }
+        })?;
+        Ok(events)
+    }
+}
+
+fn check_origin(project: &Project, headers: &HeaderMap) -> Result<(), IntakeError> {
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        Some(origin) if !project.allows_origin(origin) => Err(IntakeError::OriginNotAllowed(origin.to_owned())),
+        _ => Ok(()),
+    }
+}
+
+fn cors(headers: &HeaderMap, response: &mut Response, allowed: bool) {
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && allowed
+    {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Retry-After"));
+    }
+}
+
+async fn ingest(
+    State(intake): State<Arc<Intake>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(params): Query<IngestParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = intake.handle(params.key, &headers, peer, body).await;
+    let allowed = !matches!(result, Err(IntakeError::OriginNotAllowed(_)));
+    let mut response = match result {
+        Ok(events) => {
+            intake.metrics.accepted(events);
+            (StatusCode::ACCEPTED, axum::Json(serde_json::json!({ "accepted": events }))).into_response()
+        }
+        Err(e) => {
+            intake.metrics.rejected(e.code());
+            e.into_response()
+        }
+    };
+    cors(&headers, &mut response, allowed);
+    response
+}
+
+async fn preflight(
+    State(intake): State<Arc<Intake>>,
+    Query(params): Query<IngestParams>,
+    headers: HeaderMap,
+) -> Response {
+    // A preflight carries no body and no custom header values; with the key in the query
+    // string the origin is checked now, otherwise on the real request.
+    let allowed = match params.key.as_deref() {
+        Some(k) => intake.project(k).is_ok_and(|p| check_origin(&p, &headers).is_ok()),
+        None => true,
+    };
+    let mut response = if allowed {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        IntakeError::OriginNotAllowed(String::new()).into_response()
+    };
+    if allowed {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type, content-encoding, x-vigil-key"),
+        );
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    }
+    cors(&headers, &mut response, allowed);
+    let _ = Method::OPTIONS;
+    response
+}

@@ -1,0 +1,31 @@
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Intake's counters.
+#[derive(Default)]
+pub struct IntakeMetrics {
+    /// Batches accepted (durable).
+    pub accepted_batches: AtomicU64,
+    /// Events accepted (durable).
+    pub accepted_events: AtomicU64,
+    rejected: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl IntakeMetrics {
+    /// Counts an accepted batch.
+    pub fn accepted(&self, events: usize) {
+        self.accepted_batches.fetch_add(1, Ordering::Relaxed);
+        self.accepted_events.fetch_add(events as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a rejected batch by its code.
+    pub fn rejected(&self, code: &'static str) {
+        *self.rejected.lock().expect("metrics lock").entry(code).or_default() += 1;
+    }
+
+    /// Rejections so far, by code.
+    pub fn rejected_by_code(&self) -> BTreeMap<&'static str, u64> {
+        self.rejected.lock().expect("metrics lock").clone()
+    }
+}

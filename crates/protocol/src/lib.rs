@@ -1,0 +1,119 @@
+//! Wire protocol v1: the JSON batches that the browser agent and the mobile SDKs send to
+//! intake, as typed values. `docs/protocol.md` describes the same shapes for people and
+//! `docs/protocol.schema.json` for machines; the fixtures in `docs/fixtures/` are parsed by
+//! the tests of this crate so the three never drift apart.
+
+mod events;
+mod scan;
+mod vitals;
+
+pub use events::*;
+pub use scan::{ScanError, ScanLimits, scan_json};
+pub use vitals::{VitalThresholds, rate_vital, thresholds};
+
+/// The protocol version this collector speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Why a body could not become a [`Batch`]. Each variant has a stable machine-readable code.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// The bytes are not UTF-8.
+    #[error("body is not valid utf-8 (at byte {0})")]
+    InvalidUtf8(usize),
+    /// The raw scan found a structural limit broken.
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+    /// The JSON is malformed.
+    #[error("invalid json: {0}")]
+    InvalidJson(String),
+    /// A key the protocol does not define.
+    #[error("unknown field: {0}")]
+    UnknownField(String),
+    /// A field has the wrong type or a required field is missing.
+    #[error("invalid field: {0}")]
+    InvalidField(String),
+    /// The batch declares a version this collector does not speak.
+    #[error("unsupported protocol version {0}, this collector speaks 1")]
+    UnsupportedVersion(u32),
+    /// More events than allowed in one batch.
+    #[error("batch has {got} events, the limit is {limit}")]
+    TooManyEvents {
+        /// Events in the batch.
+        got: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A batch without events.
+    #[error("batch has no events")]
+    EmptyBatch,
+    /// A value outside its allowed range (negative duration, timestamp far off, …).
+    #[error("invalid value: {0}")]
+    InvalidValue(String),
+}
+
+impl ParseError {
+    /// Stable code for the JSON error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ParseError::InvalidUtf8(_) => "invalid_utf8",
+            ParseError::Scan(e) => e.code(),
+            ParseError::InvalidJson(_) => "invalid_json",
+            ParseError::UnknownField(_) => "unknown_field",
+            ParseError::InvalidField(_) => "invalid_field",
+            ParseError::UnsupportedVersion(_) => "unsupported_version",
+            ParseError::TooManyEvents { .. } => "too_many_events",
+            ParseError::EmptyBatch => "empty_batch",
+            ParseError::InvalidValue(_) => "invalid_value",
+        }
+    }
+}
+
+/// Limits applied while parsing one batch.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseLimits {
+    /// Structural limits checked on the raw bytes.
+    pub scan: ScanLimits,
+    /// Most events in one batch.
+    pub max_events: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        Self { scan: ScanLimits::default(), max_events: 500 }
+    }
+}
+
+/// Parses and checks one batch. The order matters for the error a client sees: encoding
+/// first, then structure (depth, string length) on the raw bytes so a hostile body is
+/// rejected before any allocation per value, then the typed parse, then semantic checks.
+pub fn parse_batch(body: &[u8], limits: &ParseLimits) -> Result<Batch, ParseError> {
+    if let Err(e) = std::str::from_utf8(body) {
+        return Err(ParseError::InvalidUtf8(e.valid_up_to()));
+    }
+    scan_json(body, &limits.scan)?;
+    let batch: Batch = serde_json::from_slice(body).map_err(classify_serde_error)?;
+    if batch.v != PROTOCOL_VERSION {
+        return Err(ParseError::UnsupportedVersion(batch.v));
+    }
+    if batch.events.is_empty() {
+        return Err(ParseError::EmptyBatch);
+    }
+    if batch.events.len() > limits.max_events {
+        return Err(ParseError::TooManyEvents { got: batch.events.len(), limit: limits.max_events });
+    }
+    for (i, event) in batch.events.iter().enumerate() {
+        event.check().map_err(|m| ParseError::InvalidValue(format!("events[{i}]: {m}")))?;
+    }
+    Ok(batch)
+}
+
+fn classify_serde_error(e: serde_json::Error) -> ParseError {
+    use serde_json::error::Category;
+    let text = e.to_string();
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => ParseError::InvalidJson(text),
+        Category::Data if text.starts_with("unknown field") => ParseError::UnknownField(text),
+        Category::Data if text.starts_with("unknown variant") => ParseError::InvalidField(text),
+        Category::Data => ParseError::InvalidField(text),
+    }
+}

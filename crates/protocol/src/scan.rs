@@ -1,0 +1,120 @@
+//! A single pass over raw JSON bytes that enforces structural limits before the typed parse,
+//! so that a deeply nested or huge-string body costs one linear scan and no allocation.
+
+/// Structural limits for one body.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanLimits {
+    /// Deepest nesting of objects and arrays (the batch itself is depth 1).
+    pub max_depth: usize,
+    /// Longest string, counted in raw (escaped) bytes between the quotes.
+    pub max_string_bytes: usize,
+}
+
+impl Default for ScanLimits {
+    fn default() -> Self {
+        // Depth 6 fits batch → events → error → breadcrumbs → breadcrumb → data; 16 KiB fits
+        // a long minified stack trace, which the agent truncates to that size.
+        Self { max_depth: 6, max_string_bytes: 16 * 1024 }
+    }
+}
+
+/// A structural limit the body breaks.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScanError {
+    /// Nesting deeper than allowed.
+    #[error("json nesting deeper than {0} levels")]
+    TooDeep(usize),
+    /// A string longer than allowed.
+    #[error("a string of {got} bytes at byte {at} is longer than the limit of {limit}")]
+    StringTooLong {
+        /// Where the string starts.
+        at: usize,
+        /// Its raw length so far.
+        got: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl ScanError {
+    /// Stable code for the JSON error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ScanError::TooDeep(_) => "too_deep",
+            ScanError::StringTooLong { .. } => "string_too_long",
+        }
+    }
+}
+
+/// Checks depth and string lengths. Malformed JSON is left for the real parser to report;
+/// this scan only needs to be right about well-formed input and never to panic.
+pub fn scan_json(body: &[u8], limits: &ScanLimits) -> Result<(), ScanError> {
+    let mut depth = 0usize;
+    let mut i = 0usize;
+    while i < body.len() {
+        match body[i] {
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limits.max_depth {
+                    return Err(ScanError::TooDeep(limits.max_depth));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < body.len() && body[j] != b'"' {
+                    j += if body[j] == b'\\' { 2 } else { 1 };
+                }
+                let len = j.min(body.len()) - start;
+                if len > limits.max_string_bytes {
+                    return Err(ScanError::StringTooLong {
+                        at: start,
+                        got: len,
+                        limit: limits.max_string_bytes,
+                    });
+                }
+                i = j;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_at_limit_passes_and_one_over_fails() {
+        let limits = ScanLimits { max_depth: 3, max_string_bytes: 10 };
+        assert_eq!(scan_json(br#"{"a":[{"b":1}]}"#, &limits), Ok(()));
+        assert_eq!(scan_json(br#"{"a":[{"b":[1]}]}"#, &limits), Err(ScanError::TooDeep(3)));
+    }
+
+    #[test]
+    fn brackets_inside_strings_do_not_count() {
+        let limits = ScanLimits { max_depth: 1, max_string_bytes: 100 };
+        assert_eq!(scan_json(br#"{"a":"[[[{{{\"]]"}"#, &limits), Ok(()));
+    }
+
+    #[test]
+    fn string_at_limit_passes_and_one_over_fails() {
+        let limits = ScanLimits { max_depth: 3, max_string_bytes: 4 };
+        assert_eq!(scan_json(br#"{"abcd":"wxyz"}"#, &limits), Ok(()));
+        assert!(matches!(
+            scan_json(br#"{"a":"vwxyz"}"#, &limits),
+            Err(ScanError::StringTooLong { got: 5, limit: 4, .. })
+        ));
+    }
+
+    #[test]
+    fn unterminated_input_does_not_panic() {
+        let limits = ScanLimits::default();
+        for body in [&b"\"abc\\"[..], b"{\"", b"[[[", b"\\"] {
+            let _ = scan_json(body, &limits);
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The query layer: the typed query model, its translation to SQL, and its execution with
+//! DataFusion over one project's snapshot of the store (Parquet segments and in-memory
+//! batches). A query can only ever see the project it is run for: the snapshot holds no
+//! other project's files or rows.
+
+mod model;
+mod percentile;
+
+pub use model::{Aggregation, Filter, FilterOp, InvalidQuery, MetricSource, Query, quote_str, resolve_metric};
+pub use percentile::{percentile, percentile_udaf};
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use serde::Serialize;
+use std::sync::Arc;
+use vigil_store::{ProjectId, Store, Table};
+
+/// Why a query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The query is wrong; the message says how.
+    #[error(transparent)]
+    Invalid(#[from] InvalidQuery),
+    /// The engine failed.
+    #[error("query engine: {0}")]
+    Engine(#[from] datafusion::error::DataFusionError),
+}
+
+/// A table of results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueryResult {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows of JSON values (numbers, strings, booleans, null).
+    pub rows: Vec<Vec<serde_json::Value>>,
+}
+
+/// Runs queries against a store.
+pub struct QueryEngine {
+    store: Arc<Store>,
+}
+
+impl QueryEngine {
+    /// An engine over a store.
+    pub fn new(store: Arc<Store>) -> Self {
+        Self { store }
+    }
+
+    fn context(&self) -> SessionContext {
+        let mut config = SessionConfig::new().with_information_schema(false);
+        // Strings stay Utf8 so in-memory batches and Parquet segments share one schema.
+        config.options_mut().execution.parquet.schema_force_view_types = false;
+        config.options_mut().execution.parquet.pushdown_filters = true;
+        let ctx = SessionContext::new_with_config(config);
+        for (name, q) in [("p50", 0.5), ("p75", 0.75), ("p90", 0.9), ("p99", 0.99)] {
+            ctx.register_udaf(percentile_udaf(name, q));
+        }
+        ctx
+    }
+
+    /// Registers `table` for `project` under its own name: the union of its segments and
+    /// its in-memory batches.
+    async fn register(
+        &self,
+        ctx: &SessionContext,
+        project: ProjectId,
+        table: Table,
+        from: i64,
+        to: i64,
+    ) -> Result<(), QueryError> {
+        let snap = self.store.snapshot(project, table, from, to);
+        let schema = table.schema();
+        let name = table.name();
+        // Two partitions let the two cores share the in-memory part.
+        let mut parts = vec![Vec::new(), Vec::new()];
+        for (i, b) in snap.batches.into_iter().enumerate() {
+            parts[i % 2].push(b);
+        }
+        ctx.register_table(format!("{name}__mem"), Arc::new(MemTable::try_new(schema.clone(), parts)?))?;
+        if snap.files.is_empty() {
+            ctx.sql(&format!("CREATE VIEW \"{name}\" AS SELECT * FROM \"{name}__mem\"")).await?;
+            return Ok(());
+        }
+        let urls = snap
+            .files
+            .iter()
+            .map(|p| ListingTableUrl::parse(p.to_string_lossy()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(schema);
+        ctx.register_table(format!("{name}__disk"), Arc::new(ListingTable::try_new(config)?))?;
+        ctx.sql(&format!(
+            "CREATE VIEW \"{name}\" AS SELECT * FROM \"{name}__disk\" UNION ALL SELECT * FROM \"{name}__mem\""
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Runs SQL over the given tables of one project, limited to `from <= ts < to` for the
+    /// choice of segments (the SQL itself must filter rows).
+    pub async fn sql(
+        &self,
+        project: ProjectId,
+        tables: &[Table],
+        from: i64,
+        to: i64,
+        sql: &str,
+    ) -> Result<Vec<RecordBatch>, QueryError> {
+        let ctx = self.context();
+        for &t in tables {
+            self.register(&ctx, project, t, from, to).await?;
+        }
+        Ok(ctx.sql(sql).await?.collect().await?)
+    }
+
+    /// Answers a typed query for one project.
+    pub async fn run(&self, project: ProjectId, query: &Query) -> Result<QueryResult, QueryError> {
+        let (source, sql) = query.to_sql()?;
+        tracing::debug!(%sql, "query");
+        let batches = self.sql(project, &[source.table], query.from, query.to, &sql).await?;
+        Ok(to_result(&batches))
+    }
+
+    /// Every event of one session, all tables merged in time order, each as an object with
+    /// its `type` (the table) and its non-null fields.
+    pub async fn session(
+        &self,
+        project: ProjectId,
+        session_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, QueryError> {
+        let ctx = self.context();
+        let mut events = Vec::new();
+        for table in Table::ALL {
+            self.register(&ctx, project, table, from, to).await?;
+            let sql = format!(
+                "SELECT * FROM \"{}\" WHERE \"session_id\" = {} AND \"ts\" >= {from} AND \"ts\" < {to}",
+                table.name(),
+                quote_str(session_id)
+            );
+            let result = to_result(&ctx.sql(&sql).await?.collect().await?);
+            for row in result.rows {
+                let mut obj = serde_json::Map::new();
+                obj.insert("type".into(), table.name().into());
+                for (c, v) in result.columns.iter().zip(row) {
+                    if !v.is_null() {
+                        obj.insert(c.clone(), v);
+                    }
+                }
+                events.push(obj);
+            }
+        }
+        events.sort_by_key(|e| (e.get("ts").and_then(serde_json::Value::as_i64), e["type"].as_str().map(str::to_owned)));
+        Ok(events)
+    }
+}
+
+fn cell(array: &ArrayRef, row: usize) -> serde_json::Value {
+    if array.is_null(row) {
+        return serde_json::Value::Null;
+    }
+    match array.data_type() {
+        DataType::Boolean => array.as_boolean().value(row).into(),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8
+        | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+            let a = cast(&array.slice(row, 1), &DataType::Int64).expect("integers cast to i64");
+            a.as_primitive::<Int64Type>().value(0).into()
+        }
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+            let a = cast(&array.slice(row, 1), &DataType::Float64).expect("floats cast to f64");
+            let v = a.as_primitive::<Float64Type>().value(0);
+            serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)
+        }
+        _ => match cast(&array.slice(row, 1), &DataType::Utf8) {
+            Ok(a) => a.as_string::<i32>().value(0).into(),
+            Err(_) => serde_json::Value::Null,
+        },
+    }
+}
+
+/// Turns Arrow batches into a JSON-friendly table.
+pub fn to_result(batches: &[RecordBatch]) -> QueryResult {
+    let columns = batches
+        .first()
+        .map(|b| b.schema().fields().iter().map(|f| f.name().clone()).collect())
+        .unwrap_or_default();
+    let mut rows = Vec::new();
+    for b in batches {
+        for r in 0..b.num_rows() {
+            rows.push(b.columns().iter().map(|c| cell(c, r)).collect());
+        }
+    }
+    QueryResult { columns, rows }
+}

@@ -1,0 +1,403 @@
+//! The typed query: what the API accepts, checked against the store's schema and turned
+//! into SQL. Every identifier in the SQL comes from the schema, never from the request, and
+//! every value from the request is a quoted literal.
+
+use serde::{Deserialize, Serialize};
+use vigil_store::{Extract, Table};
+
+/// A question about one metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    /// `lcp`, `inp`, `cls`, `fcp`, `ttfb` (web vitals), `table.column` for any numeric
+    /// column (`views.load`, `requests.duration`), or a table name (`views`, `errors`,
+    /// `page_views`) to count events.
+    pub metric: String,
+    /// What to compute; default `["count"]`.
+    #[serde(default = "default_aggregations")]
+    pub aggregations: Vec<Aggregation>,
+    /// Conditions, all of which must hold.
+    #[serde(default)]
+    pub filters: Vec<Filter>,
+    /// Dimensions, or `time:<interval>` (`1m`, `5m`, `15m`, `1h`, `6h`, `1d`) for buckets.
+    #[serde(default)]
+    pub group_by: Vec<String>,
+    /// Start of the range, ms since the epoch, inclusive.
+    pub from: i64,
+    /// End of the range, ms since the epoch, exclusive.
+    pub to: i64,
+    /// Sort by this output column (default: time, else the first aggregation).
+    #[serde(default)]
+    pub order_by: Option<String>,
+    /// Ascending instead of descending (time always sorts ascending unless given).
+    #[serde(default)]
+    pub ascending: Option<bool>,
+    /// Most rows (default 1000, at most 10000).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+fn default_aggregations() -> Vec<Aggregation> {
+    vec![Aggregation::Count]
+}
+
+/// An aggregation over the metric's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Aggregation {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    P50,
+    P75,
+    P90,
+    P99,
+    /// Share (0–1) of values rated good.
+    Good,
+    /// Share (0–1) of values rated needs-improvement.
+    NeedsImprovement,
+    /// Share (0–1) of values rated poor.
+    Poor,
+    /// Distinct sessions.
+    Sessions,
+    /// Distinct users.
+    Users,
+}
+
+impl Aggregation {
+    /// Output column name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregation::Count => "count",
+            Aggregation::Sum => "sum",
+            Aggregation::Avg => "avg",
+            Aggregation::Min => "min",
+            Aggregation::Max => "max",
+            Aggregation::P50 => "p50",
+            Aggregation::P75 => "p75",
+            Aggregation::P90 => "p90",
+            Aggregation::P99 => "p99",
+            Aggregation::Good => "good",
+            Aggregation::NeedsImprovement => "needs_improvement",
+            Aggregation::Poor => "poor",
+            Aggregation::Sessions => "sessions",
+            Aggregation::Users => "users",
+        }
+    }
+}
+
+/// One condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    /// A column of the metric's table.
+    pub field: String,
+    /// The comparison.
+    pub op: FilterOp,
+    /// The value; an array for `in` and `not_in`; absent for `exists` and `not_exists`.
+    #[serde(default)]
+    pub value: Option<serde_json::Value>,
+}
+
+/// A comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum FilterOp {
+    Eq,
+    Neq,
+    In,
+    NotIn,
+    Contains,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Exists,
+    NotExists,
+}
+
+/// A query that cannot be answered as asked.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct InvalidQuery(pub String);
+
+/// What a metric reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSource {
+    /// The table.
+    pub table: Table,
+    /// The value column, or none for count-only metrics.
+    pub value: Option<&'static str>,
+    /// The vital name for web-vital metrics.
+    pub vital: Option<&'static str>,
+}
+
+/// Resolves a metric name.
+pub fn resolve_metric(metric: &str) -> Result<MetricSource, InvalidQuery> {
+    let vital = match metric.to_ascii_lowercase().as_str() {
+        "lcp" => Some("LCP"),
+        "inp" => Some("INP"),
+        "cls" => Some("CLS"),
+        "fcp" => Some("FCP"),
+        "ttfb" => Some("TTFB"),
+        _ => None,
+    };
+    if let Some(v) = vital {
+        return Ok(MetricSource { table: Table::Vitals, value: Some("value"), vital: Some(v) });
+    }
+    let table_name = if metric == "page_views" { "views" } else { metric };
+    if let Some(table) = Table::from_name(table_name) {
+        return Ok(MetricSource { table, value: None, vital: None });
+    }
+    let Some((t, c)) = metric.split_once('.') else {
+        return Err(InvalidQuery(format!(
+            "unknown metric {metric:?}: use lcp, inp, cls, fcp, ttfb, a table name or table.column"
+        )));
+    };
+    let table = Table::from_name(t).ok_or_else(|| InvalidQuery(format!("unknown table {t:?}")))?;
+    let column = table
+        .column(c)
+        .filter(|col| matches!(col.extract, Extract::F64(_) | Extract::I64(_)) && col.name != "ts")
+        .ok_or_else(|| InvalidQuery(format!("{t} has no numeric column {c:?}")))?;
+    Ok(MetricSource { table, value: Some(column.name), vital: None })
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
+/// A SQL string literal.
+pub fn quote_str(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+fn literal(value: &serde_json::Value, numeric: bool) -> Result<String, InvalidQuery> {
+    match value {
+        serde_json::Value::String(s) if numeric => s
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(|f| f.to_string())
+            .ok_or_else(|| InvalidQuery(format!("{s:?} is not a number"))),
+        serde_json::Value::String(s) => Ok(quote_str(s)),
+        serde_json::Value::Number(n) if numeric => Ok(n.to_string()),
+        serde_json::Value::Number(n) => Ok(quote_str(&n.to_string())),
+        serde_json::Value::Bool(b) => Ok(b.to_string()),
+        other => Err(InvalidQuery(format!("filter value {other} must be a string, number or boolean"))),
+    }
+}
+
+fn interval_ms(spec: &str) -> Option<i64> {
+    let (num, unit) = spec.split_at(spec.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok().filter(|n| *n > 0)?;
+    let unit_ms = match unit {
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    Some(n * unit_ms)
+}
+
+impl Query {
+    /// Checks the query and writes its SQL against the table named as in the store.
+    pub fn to_sql(&self) -> Result<(MetricSource, String), InvalidQuery> {
+        let source = resolve_metric(&self.metric)?;
+        let table = source.table;
+        if self.from >= self.to {
+            return Err(InvalidQuery("from must be before to".into()));
+        }
+        if self.aggregations.is_empty() {
+            return Err(InvalidQuery("aggregations must not be empty".into()));
+        }
+        if self.group_by.len() > 4 {
+            return Err(InvalidQuery("group by at most 4 dimensions".into()));
+        }
+        let mut select = Vec::new();
+        let mut group = Vec::new();
+        let mut has_time = false;
+        for g in &self.group_by {
+            if let Some(spec) = g.strip_prefix("time:") {
+                let ms = interval_ms(spec).ok_or_else(|| {
+                    InvalidQuery(format!("bad interval {spec:?}: use e.g. 1m, 5m, 1h, 1d"))
+                })?;
+                let buckets = (self.to - self.from) / ms;
+                if buckets > 10_000 {
+                    return Err(InvalidQuery(format!("{buckets} time buckets; use a larger interval")));
+                }
+                select.push(format!("(\"ts\" / {ms}) * {ms} AS \"time\""));
+                group.push(format!("(\"ts\" / {ms}) * {ms}"));
+                has_time = true;
+            } else {
+                let col = table
+                    .column(g)
+                    .filter(|c| c.is_dimension() || matches!(c.extract, Extract::I64(_)))
+                    .filter(|c| c.name != "ts")
+                    .ok_or_else(|| InvalidQuery(format!("{} has no dimension {g:?}", table.name())))?;
+                select.push(quote_ident(col.name));
+                group.push(quote_ident(col.name));
+            }
+        }
+        let value = source.value.map(|v| format!("CAST({} AS DOUBLE)", quote_ident(v)));
+        let thresholds = source.vital.and_then(vigil_protocol::thresholds).map(|t| (t.good, t.poor));
+        for agg in &self.aggregations {
+            let needs_value = !matches!(agg, Aggregation::Count | Aggregation::Sessions | Aggregation::Users);
+            let v = match (&value, needs_value) {
+                (Some(v), _) => v.clone(),
+                (None, false) => String::new(),
+                (None, true) => {
+                    return Err(InvalidQuery(format!(
+                        "{} needs a numeric metric, not the event count {:?}",
+                        agg.name(),
+                        self.metric
+                    )));
+                }
+            };
+            let share = |cond: String| format!("AVG(CASE WHEN {v} IS NULL THEN NULL WHEN {cond} THEN 1.0 ELSE 0.0 END)");
+            let expr = match agg {
+                Aggregation::Count => "COUNT(*)".to_owned(),
+                Aggregation::Sum => format!("SUM({v})"),
+                Aggregation::Avg => format!("AVG({v})"),
+                Aggregation::Min => format!("MIN({v})"),
+                Aggregation::Max => format!("MAX({v})"),
+                Aggregation::P50 => format!("p50({v})"),
+                Aggregation::P75 => format!("p75({v})"),
+                Aggregation::P90 => format!("p90({v})"),
+                Aggregation::P99 => format!("p99({v})"),
+                Aggregation::Sessions => "COUNT(DISTINCT \"session_id\")".to_owned(),
+                Aggregation::Users => "COUNT(DISTINCT \"user_id\")".to_owned(),
+                Aggregation::Good | Aggregation::NeedsImprovement | Aggregation::Poor => {
+                    let (good, poor) = thresholds.ok_or_else(|| {
+                        InvalidQuery(format!("{} applies to web vitals only", agg.name()))
+                    })?;
+                    share(match agg {
+                        Aggregation::Good => format!("{v} <= {good}"),
+                        Aggregation::NeedsImprovement => format!("{v} > {good} AND {v} <= {poor}"),
+                        _ => format!("{v} > {poor}"),
+                    })
+                }
+            };
+            select.push(format!("{expr} AS \"{}\"", agg.name()));
+        }
+        let mut conditions = vec![format!("\"ts\" >= {} AND \"ts\" < {}", self.from, self.to)];
+        if let Some(vital) = source.vital {
+            conditions.push(format!("\"name\" = {}", quote_str(vital)));
+        }
+        for f in &self.filters {
+            conditions.push(self.filter_sql(table, f)?);
+        }
+        let mut sql = format!(
+            "SELECT {} FROM {} WHERE {}",
+            select.join(", "),
+            quote_ident(table.name()),
+            conditions.join(" AND ")
+        );
+        if !group.is_empty() {
+            sql.push_str(&format!(" GROUP BY {}", group.join(", ")));
+        }
+        let outputs: Vec<String> = self
+            .group_by
+            .iter()
+            .map(|g| if g.starts_with("time:") { "time".to_owned() } else { g.clone() })
+            .chain(self.aggregations.iter().map(|a| a.name().to_owned()))
+            .collect();
+        let (order, default_asc) = match &self.order_by {
+            Some(o) if outputs.contains(o) => (o.clone(), o == "time"),
+            Some(o) => return Err(InvalidQuery(format!("order_by {o:?} is not an output column"))),
+            None if has_time => ("time".to_owned(), true),
+            None => (self.aggregations[0].name().to_owned(), false),
+        };
+        let dir = if self.ascending.unwrap_or(default_asc) { "ASC" } else { "DESC" };
+        let tiebreak: Vec<String> = outputs.iter().filter(|o| **o != order).map(|o| format!("\"{o}\" ASC")).collect();
+        sql.push_str(&format!(" ORDER BY \"{order}\" {dir} NULLS LAST"));
+        for t in tiebreak {
+            sql.push_str(&format!(", {t}"));
+        }
+        let limit = self.limit.unwrap_or(1000);
+        if limit == 0 || limit > 10_000 {
+            return Err(InvalidQuery("limit must be between 1 and 10000".into()));
+        }
+        sql.push_str(&format!(" LIMIT {limit}"));
+        Ok((source, sql))
+    }
+
+    fn filter_sql(&self, table: Table, f: &Filter) -> Result<String, InvalidQuery> {
+        let col = table
+            .column(&f.field)
+            .ok_or_else(|| InvalidQuery(format!("{} has no field {:?}", table.name(), f.field)))?;
+        let numeric = matches!(col.extract, Extract::F64(_) | Extract::I64(_));
+        let ident = quote_ident(col.name);
+        let value = || f.value.as_ref().ok_or_else(|| InvalidQuery(format!("filter on {} needs a value", f.field)));
+        let one = || literal(value()?, numeric);
+        let list = || -> Result<String, InvalidQuery> {
+            let items = value()?
+                .as_array()
+                .filter(|a| !a.is_empty() && a.len() <= 1000)
+                .ok_or_else(|| InvalidQuery(format!("filter on {} needs an array of 1 to 1000 values", f.field)))?;
+            Ok(items.iter().map(|v| literal(v, numeric)).collect::<Result<Vec<_>, _>>()?.join(", "))
+        };
+        Ok(match f.op {
+            FilterOp::Eq => format!("{ident} = {}", one()?),
+            FilterOp::Neq => format!("({ident} IS NULL OR {ident} <> {})", one()?),
+            FilterOp::In => format!("{ident} IN ({})", list()?),
+            FilterOp::NotIn => format!("({ident} IS NULL OR {ident} NOT IN ({}))", list()?),
+            FilterOp::Contains => {
+                let needle = value()?.as_str().ok_or_else(|| InvalidQuery("contains needs a string".into()))?;
+                format!("strpos({ident}, {}) > 0", quote_str(needle))
+            }
+            FilterOp::Gt => format!("{ident} > {}", one()?),
+            FilterOp::Gte => format!("{ident} >= {}", one()?),
+            FilterOp::Lt => format!("{ident} < {}", one()?),
+            FilterOp::Lte => format!("{ident} <= {}", one()?),
+            FilterOp::Exists => format!("{ident} IS NOT NULL"),
+            FilterOp::NotExists => format!("{ident} IS NULL"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(json: serde_json::Value) -> Query {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn sql_for_p75_lcp_by_country() {
+        let (_, sql) = q(serde_json::json!({
+            "metric": "lcp", "aggregations": ["p75", "good"], "group_by": ["country"],
+            "filters": [{"field": "device_type", "op": "eq", "value": "mobile"}],
+            "from": 0, "to": 1000
+        }))
+        .to_sql()
+        .unwrap();
+        insta::assert_snapshot!(sql);
+    }
+
+    #[test]
+    fn rejects_unknown_names_and_injection() {
+        let bad = [
+            serde_json::json!({"metric": "views.nope", "from": 0, "to": 1}),
+            serde_json::json!({"metric": "lcp", "group_by": ["country\"; DROP"], "from": 0, "to": 1}),
+            serde_json::json!({"metric": "views", "aggregations": ["p75"], "from": 0, "to": 1}),
+            serde_json::json!({"metric": "requests.duration", "aggregations": ["good"], "from": 0, "to": 1}),
+            serde_json::json!({"metric": "lcp", "from": 5, "to": 1}),
+            serde_json::json!({"metric": "lcp", "group_by": ["time:7x"], "from": 0, "to": 1}),
+        ];
+        for b in bad {
+            assert!(q(b.clone()).to_sql().is_err(), "{b}");
+        }
+        let (_, sql) = q(serde_json::json!({
+            "metric": "views", "filters": [{"field": "country", "op": "eq", "value": "x' OR '1'='1"}],
+            "from": 0, "to": 1
+        }))
+        .to_sql()
+        .unwrap();
+        assert!(sql.contains("'x'' OR ''1''=''1'"));
+    }
+}

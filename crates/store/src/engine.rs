@@ -1,0 +1,678 @@
+//! The store engine: one writer thread (group commit), one flusher thread (Parquet,
+//! compaction, retention), and a shared state that queries snapshot.
+
+use crate::manifest::{Manifest, SegmentFile, day_of};
+use crate::metrics::StoreMetrics;
+use crate::record::{IngestBatch, ProjectId};
+use crate::schema::{Table, batches_by_table};
+use crate::segment::{read_parquet, sorted_by_ts, ts_range, write_parquet};
+use crate::wal::{self, WalWriter};
+use datafusion::arrow::array::{Int64Array, RecordBatch};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::array::BooleanArray;
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::oneshot;
+
+/// Tuning of the store; the defaults suit a laptop and the 2-core CI machine.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Rows in memory before they are written to Parquet.
+    pub flush_rows: usize,
+    /// Oldest the in-memory data may get before it is written to Parquet.
+    pub flush_interval: Duration,
+    /// Batches that may wait for the writer; beyond, appends answer `Overloaded`.
+    pub queue_batches: usize,
+    /// Rows that may wait in memory for the flusher; beyond, appends answer `Overloaded`.
+    pub max_unflushed_rows: usize,
+    /// Small segments of one table and day that trigger a compaction.
+    pub compact_min_files: usize,
+    /// Segments with at least this many rows are left alone by compaction.
+    pub compact_max_rows: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            flush_rows: 250_000,
+            flush_interval: Duration::from_secs(60),
+            queue_batches: 2048,
+            max_unflushed_rows: 2_000_000,
+            compact_min_files: 4,
+            compact_max_rows: 4_000_000,
+        }
+    }
+}
+
+/// Why the store could not take or serve data.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The write queue or memory is full; retry later.
+    #[error("store is busy, retry later")]
+    Overloaded,
+    /// The store is shutting down or its writer died.
+    #[error("store is not accepting writes")]
+    Closed,
+    /// A disk operation failed.
+    #[error("store i/o: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// What a query needs to read one table of one project: segment files and in-memory
+/// batches. Taken atomically, so no row is in both or in neither.
+#[derive(Debug, Clone)]
+pub struct TableSnapshot {
+    /// The table.
+    pub table: Table,
+    /// Parquet files that may hold rows in the range.
+    pub files: Vec<PathBuf>,
+    /// In-memory batches.
+    pub batches: Vec<RecordBatch>,
+}
+
+#[derive(Default)]
+struct MemTable {
+    id: u64,
+    tables: HashMap<(ProjectId, Table), Vec<RecordBatch>>,
+    rows: usize,
+    max_seq: u64,
+    wal_segments: Vec<PathBuf>,
+    created: Option<Instant>,
+}
+
+impl MemTable {
+    fn insert(&mut self, batches: &[&IngestBatch]) {
+        let mut by_project: BTreeMap<ProjectId, Vec<&IngestBatch>> = BTreeMap::new();
+        for b in batches {
+            by_project.entry(b.project).or_default().push(b);
+        }
+        for (project, group) in by_project {
+            for (table, arrow) in batches_by_table(&group) {
+                self.rows += arrow.iter().map(RecordBatch::num_rows).sum::<usize>();
+                self.tables.entry((project, table)).or_default().extend(arrow);
+            }
+        }
+        self.created.get_or_insert_with(Instant::now);
+    }
+}
+
+struct State {
+    active: MemTable,
+    frozen: Vec<Arc<MemTable>>,
+    manifest: Manifest,
+}
+
+struct Shared {
+    dir: PathBuf,
+    config: StoreConfig,
+    state: RwLock<State>,
+    metrics: StoreMetrics,
+    /// Old segments replaced by compaction or retention, deleted after a grace period so
+    /// that a query that listed them can still read them.
+    doomed: Mutex<Vec<(Instant, PathBuf)>>,
+}
+
+type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+enum Msg {
+    Append(IngestBatch, Reply),
+    Flush(Reply),
+}
+
+enum FlushJob {
+    Flush(Arc<MemTable>),
+    Barrier(Reply),
+    Retain(ProjectId, u32, Reply),
+}
+
+/// The embedded store. Cheap to share behind an `Arc`.
+pub struct Store {
+    shared: Arc<Shared>,
+    tx: Mutex<Option<SyncSender<Msg>>>,
+    /// Retention runs on the flusher thread so that it is ordered with flushes.
+    flush_tx: Mutex<Option<mpsc::Sender<FlushJob>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Store {
+    /// Opens (or creates) a store in `dir`, replaying the write-ahead log past the manifest.
+    pub fn open(dir: &Path, config: StoreConfig) -> Result<Store, StoreError> {
+        fs::create_dir_all(dir.join("wal"))?;
+        fs::create_dir_all(dir.join("segments"))?;
+        let manifest = Manifest::load(dir)?;
+        remove_orphans(dir, &manifest)?;
+        let (frames, segments) = wal::replay(&dir.join("wal"))?;
+        let mut active = MemTable { wal_segments: segments, ..MemTable::default() };
+        let mut last_seq = manifest.flushed_seq;
+        let mut replayed = Vec::new();
+        for frame in frames {
+            last_seq = last_seq.max(frame.seq);
+            if frame.seq <= manifest.flushed_seq {
+                continue;
+            }
+            let batch: IngestBatch = serde_json::from_slice(&frame.payload).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("log frame {}: {e}", frame.seq))
+            })?;
+            replayed.push(batch);
+        }
+        active.insert(&replayed.iter().collect::<Vec<_>>());
+        active.max_seq = last_seq;
+        tracing::info!(batches = replayed.len(), rows = active.rows, "replayed write-ahead log");
+
+        let shared = Arc::new(Shared {
+            dir: dir.to_owned(),
+            config: config.clone(),
+            state: RwLock::new(State { active, frozen: Vec::new(), manifest }),
+            metrics: StoreMetrics::default(),
+            doomed: Mutex::new(Vec::new()),
+        });
+        let writer = WalWriter::create(&dir.join("wal"), last_seq + 1)?;
+        shared.state.write().expect("state lock").active.wal_segments.push(writer.path().to_owned());
+        let (tx, rx) = mpsc::sync_channel(config.queue_batches);
+        let (flush_tx, flush_rx) = mpsc::channel();
+        let retain_tx = flush_tx.clone();
+        let w_shared = shared.clone();
+        let writer_thread = std::thread::Builder::new()
+            .name("vigil-store-writer".into())
+            .spawn(move || writer_loop(&w_shared, rx, flush_tx, writer, last_seq))?;
+        let f_shared = shared.clone();
+        let flusher_thread = std::thread::Builder::new()
+            .name("vigil-store-flusher".into())
+            .spawn(move || flusher_loop(&f_shared, flush_rx))?;
+        Ok(Store {
+            shared,
+            tx: Mutex::new(Some(tx)),
+            flush_tx: Mutex::new(Some(retain_tx)),
+            threads: Mutex::new(vec![writer_thread, flusher_thread]),
+        })
+    }
+
+    fn sender(&self) -> Result<SyncSender<Msg>, StoreError> {
+        self.tx.lock().expect("sender lock").clone().ok_or(StoreError::Closed)
+    }
+
+    /// Appends a batch; resolves once it is durable on disk and visible to queries.
+    pub async fn append(&self, batch: IngestBatch) -> Result<(), StoreError> {
+        let (reply, done) = oneshot::channel();
+        match self.sender()?.try_send(Msg::Append(batch, reply)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(StoreError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
+        }
+        self.shared.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        done.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Appends from synchronous code (demo, benchmarks), waiting while the queue is full.
+    pub fn append_blocking(&self, batch: IngestBatch) -> Result<(), StoreError> {
+        let (reply, done) = oneshot::channel();
+        self.sender()?.send(Msg::Append(batch, reply)).map_err(|_| StoreError::Closed)?;
+        self.shared.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        done.blocking_recv().unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Appends many batches from synchronous code and waits for all of them; they share
+    /// group commits, so this is how bulk loaders (demo, benchmarks) go fast.
+    pub fn append_all_blocking(&self, batches: Vec<IngestBatch>) -> Result<(), StoreError> {
+        // Bulk loaders outrun the flusher; waiting here keeps them under the memory bound
+        // instead of being refused by it.
+        while self.unflushed_rows() >= self.shared.config.max_unflushed_rows / 2 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let sender = self.sender()?;
+        let mut waits = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let (reply, done) = oneshot::channel();
+            sender.send(Msg::Append(batch, reply)).map_err(|_| StoreError::Closed)?;
+            self.shared.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+            waits.push(done);
+        }
+        waits.into_iter().try_for_each(done_blocking)
+    }
+
+    /// Writes everything in memory to Parquet and waits until it is done.
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        let (reply, done) = oneshot::channel();
+        self.sender()?.send(Msg::Flush(reply)).map_err(|_| StoreError::Closed)?;
+        done.blocking_recv().unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Async form of [`Store::flush_blocking`].
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (reply, done) = oneshot::channel();
+        self.sender()?.send(Msg::Flush(reply)).map_err(|_| StoreError::Closed)?;
+        done.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Drops a project's days older than `keep_days` (whole day folders).
+    pub fn apply_retention(&self, project: ProjectId, keep_days: u32) -> Result<(), StoreError> {
+        let (reply, done) = oneshot::channel();
+        let sent = self.flush_tx.lock().expect("flush lock").as_ref().map(|tx| {
+            tx.send(FlushJob::Retain(project, keep_days, reply)).is_ok()
+        });
+        if sent != Some(true) {
+            return Err(StoreError::Closed);
+        }
+        done.blocking_recv().unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// The files and in-memory batches of one table of one project that may hold rows
+    /// with `from_ms <= ts < to_ms`.
+    pub fn snapshot(&self, project: ProjectId, table: Table, from_ms: i64, to_ms: i64) -> TableSnapshot {
+        let state = self.shared.state.read().expect("state lock");
+        let files = state
+            .manifest
+            .files
+            .iter()
+            .filter(|f| f.project == project && f.table == table.name())
+            .filter(|f| f.max_ts >= from_ms && f.min_ts < to_ms)
+            .map(|f| self.shared.dir.join(&f.path))
+            .collect();
+        let mut batches = Vec::new();
+        let mems = std::iter::once(&state.active).chain(state.frozen.iter().map(|m| m.as_ref()));
+        for mem in mems {
+            if let Some(b) = mem.tables.get(&(project, table)) {
+                batches.extend(b.iter().cloned());
+            }
+        }
+        TableSnapshot { table, files, batches }
+    }
+
+    /// Rows in memory that are not yet in Parquet.
+    pub fn unflushed_rows(&self) -> usize {
+        let state = self.shared.state.read().expect("state lock");
+        state.active.rows + state.frozen.iter().map(|m| m.rows).sum::<usize>()
+    }
+
+    /// The store's counters.
+    pub fn metrics(&self) -> &StoreMetrics {
+        &self.shared.metrics
+    }
+
+    /// Live segment files (for figures such as bytes per event).
+    pub fn segments(&self) -> Vec<SegmentFile> {
+        self.shared.state.read().expect("state lock").manifest.files.clone()
+    }
+
+    /// Whether the writer is running and the data folder is writable.
+    pub fn is_writable(&self) -> bool {
+        let probe = self.shared.dir.join(".probe");
+        self.tx.lock().expect("sender lock").is_some()
+            && fs::write(&probe, b"ok").is_ok()
+            && fs::remove_file(&probe).is_ok()
+    }
+
+    /// Stops accepting writes, flushes nothing (the log already holds everything
+    /// acknowledged), and waits for the threads to finish their current work.
+    pub fn close(&self) {
+        self.tx.lock().expect("sender lock").take();
+        self.flush_tx.lock().expect("flush lock").take();
+        for t in self.threads.lock().expect("threads lock").drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn done_blocking(done: oneshot::Receiver<Result<(), StoreError>>) -> Result<(), StoreError> {
+    done.blocking_recv().unwrap_or(Err(StoreError::Closed))
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn writer_loop(
+    shared: &Shared,
+    rx: Receiver<Msg>,
+    flush_tx: mpsc::Sender<FlushJob>,
+    mut wal: WalWriter,
+    mut seq: u64,
+) {
+    let mut next_mem_id = 1u64;
+    loop {
+        let first = match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(m) => Some(m),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut appends: Vec<(IngestBatch, Reply)> = Vec::new();
+        let mut flushes: Vec<Reply> = Vec::new();
+        let mut next = first;
+        while let Some(m) = next.take() {
+            match m {
+                Msg::Append(b, r) => appends.push((b, r)),
+                Msg::Flush(r) => flushes.push(r),
+            }
+            // Group commit: everything that queued up while the last fsync ran goes into
+            // this one.
+            if appends.len() < 1024 {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !appends.is_empty() {
+            shared.metrics.queue_depth.fetch_sub(appends.len() as u64, Ordering::Relaxed);
+            commit_group(shared, &mut wal, &mut seq, appends);
+        }
+        let age_due = {
+            let state = shared.state.read().expect("state lock");
+            state.active.created.is_some_and(|c| c.elapsed() >= shared.config.flush_interval)
+                || state.active.rows >= shared.config.flush_rows
+        };
+        if age_due || !flushes.is_empty() {
+            match freeze(shared, &mut wal, seq, &mut next_mem_id) {
+                Ok(Some(mem)) => {
+                    let _ = flush_tx.send(FlushJob::Flush(mem));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "cannot start a new log segment"),
+            }
+            for r in flushes {
+                let _ = flush_tx.send(FlushJob::Barrier(r));
+            }
+        }
+    }
+}
+
+fn commit_group(
+    shared: &Shared,
+    wal: &mut WalWriter,
+    seq: &mut u64,
+    appends: Vec<(IngestBatch, Reply)>,
+) {
+    let unflushed = {
+        let state = shared.state.read().expect("state lock");
+        state.active.rows + state.frozen.iter().map(|m| m.rows).sum::<usize>()
+    };
+    if unflushed >= shared.config.max_unflushed_rows {
+        for (_, r) in appends {
+            let _ = r.send(Err(StoreError::Overloaded));
+        }
+        return;
+    }
+    let started = Instant::now();
+    for (batch, _) in &appends {
+        *seq += 1;
+        let payload = serde_json::to_vec(batch).expect("batches serialise");
+        wal.push(*seq, &payload);
+    }
+    if let Err(e) = wal.commit() {
+        // The sequence numbers stay used: frames of this group may be on disk, and a
+        // later group must not reuse their numbers.
+        tracing::error!(error = %e, "write-ahead log write failed");
+        for (_, r) in appends {
+            let _ = r.send(Err(StoreError::Io(io::Error::new(e.kind(), e.to_string()))));
+        }
+        return;
+    }
+    shared.metrics.observe_write(started.elapsed().as_secs_f64());
+    let batches: Vec<&IngestBatch> = appends.iter().map(|(b, _)| b).collect();
+    let events: usize = batches.iter().map(|b| b.events.len()).sum();
+    {
+        let mut state = shared.state.write().expect("state lock");
+        state.active.insert(&batches);
+        state.active.max_seq = *seq;
+        shared.metrics.memtable_rows.store(state.active.rows as u64, Ordering::Relaxed);
+    }
+    shared.metrics.batches_written.fetch_add(batches.len() as u64, Ordering::Relaxed);
+    shared.metrics.events_written.fetch_add(events as u64, Ordering::Relaxed);
+    for (_, r) in appends {
+        let _ = r.send(Ok(()));
+    }
+}
+
+/// Moves the active memtable to the frozen list and starts a new log segment for the next.
+fn freeze(
+    shared: &Shared,
+    wal: &mut WalWriter,
+    seq: u64,
+    next_mem_id: &mut u64,
+) -> io::Result<Option<Arc<MemTable>>> {
+    if shared.state.read().expect("state lock").active.rows == 0 {
+        return Ok(None);
+    }
+    let new_wal = WalWriter::create(&shared.dir.join("wal"), seq + 1)?;
+    let mut state = shared.state.write().expect("state lock");
+    let mut active = std::mem::take(&mut state.active);
+    active.id = *next_mem_id;
+    *next_mem_id += 1;
+    active.max_seq = seq;
+    state.active.wal_segments.push(new_wal.path().to_owned());
+    *wal = new_wal;
+    let frozen = Arc::new(active);
+    state.frozen.push(frozen.clone());
+    shared.metrics.memtable_rows.store(0, Ordering::Relaxed);
+    Ok(Some(frozen))
+}
+
+fn flusher_loop(shared: &Shared, rx: Receiver<FlushJob>) {
+    let mut last_maintenance = Instant::now();
+    loop {
+        let job = match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(j) => Some(j),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        match job {
+            Some(FlushJob::Flush(mem)) => {
+                while let Err(e) = flush_memtable(shared, &mem) {
+                    tracing::error!(error = %e, "flush failed, retrying in 5 s");
+                    std::thread::sleep(Duration::from_secs(5));
+                }
+            }
+            Some(FlushJob::Barrier(reply)) => {
+                let _ = reply.send(compact(shared).map_err(StoreError::from));
+            }
+            Some(FlushJob::Retain(project, days, reply)) => {
+                let _ = reply.send(retain(shared, project, days).map_err(StoreError::from));
+            }
+            None => {}
+        }
+        if last_maintenance.elapsed() > Duration::from_secs(30) {
+            last_maintenance = Instant::now();
+            if let Err(e) = compact(shared) {
+                tracing::error!(error = %e, "compaction failed");
+            }
+            delete_doomed(shared, Duration::from_secs(60));
+        }
+    }
+}
+
+fn segment_rel_path(project: ProjectId, day: &str, table: Table, id: u64) -> String {
+    format!("segments/p{project}/{day}/{}-{id:010}.parquet", table.name())
+}
+
+/// Splits a table's rows by UTC day, sorted by time.
+fn split_by_day(table: Table, batches: &[RecordBatch]) -> io::Result<Vec<(String, RecordBatch)>> {
+    let sorted = sorted_by_ts(&table.schema(), batches)?;
+    let ts = sorted
+        .column_by_name("ts")
+        .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+        .expect("ts is Int64")
+        .clone();
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    while start < ts.len() {
+        let day_num = ts.value(start).div_euclid(86_400_000);
+        let mut end = start;
+        while end < ts.len() && ts.value(end).div_euclid(86_400_000) == day_num {
+            end += 1;
+        }
+        out.push((day_of(ts.value(start)), sorted.slice(start, end - start)));
+        start = end;
+    }
+    Ok(out)
+}
+
+fn flush_memtable(shared: &Shared, mem: &Arc<MemTable>) -> io::Result<()> {
+    let mut next_id = shared.state.read().expect("state lock").manifest.next_file_id;
+    let mut written = Vec::new();
+    for (&(project, table), batches) in &mem.tables {
+        for (day, part) in split_by_day(table, batches)? {
+            let rel = segment_rel_path(project, &day, table, next_id);
+            next_id += 1;
+            let bytes = write_parquet(&shared.dir.join(&rel), &part)?;
+            let (min_ts, max_ts) = ts_range(&part);
+            written.push(SegmentFile {
+                project,
+                table: table.name().to_owned(),
+                day,
+                path: rel,
+                rows: part.num_rows() as u64,
+                bytes,
+                min_ts,
+                max_ts,
+            });
+        }
+    }
+    let count = written.len();
+    {
+        let mut state = shared.state.write().expect("state lock");
+        let mut manifest = state.manifest.clone();
+        manifest.files.extend(written);
+        manifest.next_file_id = next_id;
+        manifest.flushed_seq = manifest.flushed_seq.max(mem.max_seq);
+        manifest.save(&shared.dir)?;
+        state.manifest = manifest;
+        state.frozen.retain(|m| m.id != mem.id);
+    }
+    shared.metrics.segments_flushed.fetch_add(count as u64, Ordering::Relaxed);
+    for seg in &mem.wal_segments {
+        if let Err(e) = fs::remove_file(seg)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, path = %seg.display(), "cannot remove flushed log segment");
+        }
+    }
+    Ok(())
+}
+
+/// Merges a table-day's small segments into one once there are enough of them.
+fn compact(shared: &Shared) -> io::Result<()> {
+    let groups: Vec<Vec<SegmentFile>> = {
+        let state = shared.state.read().expect("state lock");
+        let mut by_key: BTreeMap<(ProjectId, String, String), Vec<SegmentFile>> = BTreeMap::new();
+        for f in &state.manifest.files {
+            if f.rows < shared.config.compact_max_rows {
+                by_key.entry((f.project, f.table.clone(), f.day.clone())).or_default().push(f.clone());
+            }
+        }
+        by_key.into_values().filter(|g| g.len() >= shared.config.compact_min_files).collect()
+    };
+    for group in groups {
+        let table = Table::from_name(&group[0].table).expect("manifest tables are known");
+        let mut batches = Vec::new();
+        for f in &group {
+            batches.extend(read_parquet(&shared.dir.join(&f.path))?);
+        }
+        let merged = sorted_by_ts(&table.schema(), &batches)?;
+        let id = {
+            let mut state = shared.state.write().expect("state lock");
+            state.manifest.next_file_id += 1;
+            state.manifest.next_file_id - 1
+        };
+        let rel = segment_rel_path(group[0].project, &group[0].day, table, id);
+        let bytes = write_parquet(&shared.dir.join(&rel), &merged)?;
+        let (min_ts, max_ts) = ts_range(&merged);
+        let mut state = shared.state.write().expect("state lock");
+        let mut manifest = state.manifest.clone();
+        manifest.files.retain(|f| !group.iter().any(|g| g.path == f.path));
+        manifest.files.push(SegmentFile {
+            project: group[0].project,
+            table: group[0].table.clone(),
+            day: group[0].day.clone(),
+            path: rel,
+            rows: merged.num_rows() as u64,
+            bytes,
+            min_ts,
+            max_ts,
+        });
+        manifest.save(&shared.dir)?;
+        state.manifest = manifest;
+        drop(state);
+        let mut doomed = shared.doomed.lock().expect("doomed lock");
+        doomed.extend(group.iter().map(|g| (Instant::now(), shared.dir.join(&g.path))));
+        shared.metrics.compactions.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+fn retain(shared: &Shared, project: ProjectId, keep_days: u32) -> io::Result<()> {
+    let cutoff = day_of(now_ms() - i64::from(keep_days) * 86_400_000);
+    let dropped: Vec<SegmentFile> = {
+        let mut state = shared.state.write().expect("state lock");
+        let mut manifest = state.manifest.clone();
+        let (old, keep): (Vec<_>, Vec<_>) = manifest
+            .files
+            .into_iter()
+            .partition(|f| f.project == project && f.day.as_str() < cutoff.as_str());
+        manifest.files = keep;
+        manifest.save(&shared.dir)?;
+        state.manifest = manifest;
+        // Rows still in memory for expired days go too, so a query never shows them.
+        let expired = |b: &RecordBatch| -> RecordBatch {
+            let ts = b.column_by_name("ts").and_then(|c| c.as_any().downcast_ref::<Int64Array>());
+            let Some(ts) = ts else { return b.clone() };
+            let keep: BooleanArray = ts.iter().map(|t| t.map(|t| day_of(t) >= cutoff)).collect();
+            filter_record_batch(b, &keep).unwrap_or_else(|_| b.clone())
+        };
+        for ((p, _), batches) in state.active.tables.iter_mut() {
+            if *p == project {
+                for b in batches.iter_mut() {
+                    *b = expired(b);
+                }
+            }
+        }
+        old
+    };
+    let mut doomed = shared.doomed.lock().expect("doomed lock");
+    doomed.extend(dropped.iter().map(|f| (Instant::now(), shared.dir.join(&f.path))));
+    Ok(())
+}
+
+fn delete_doomed(shared: &Shared, grace: Duration) {
+    let mut doomed = shared.doomed.lock().expect("doomed lock");
+    doomed.retain(|(when, path)| {
+        if when.elapsed() < grace {
+            return true;
+        }
+        let _ = fs::remove_file(path);
+        if let Some(day_dir) = path.parent() {
+            // Removes the day folder once its last file is gone; fails harmlessly otherwise.
+            let _ = fs::remove_dir(day_dir);
+        }
+        false
+    });
+}
+
+/// Deletes segment files the manifest does not list: leftovers of a flush or compaction
+/// that crashed before its manifest swap, or of deletions cut short.
+fn remove_orphans(dir: &Path, manifest: &Manifest) -> io::Result<()> {
+    let live: std::collections::HashSet<PathBuf> =
+        manifest.files.iter().map(|f| dir.join(&f.path)).collect();
+    let mut stack = vec![dir.join("segments")];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !live.contains(&path) {
+                tracing::info!(path = %path.display(), "removing orphan segment");
+                fs::remove_file(&path)?;
+            }
+        }
+    }
+    Ok(())
+}

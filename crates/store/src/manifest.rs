@@ -1,0 +1,102 @@
+//! The manifest: which Parquet segments exist and how far the write-ahead log has been
+//! flushed into them. It is replaced atomically (write, fsync, rename, fsync the folder), so
+//! a crash leaves either the old or the new one, never a mix.
+
+use crate::record::ProjectId;
+use crate::wal::sync_dir;
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+
+const FILE: &str = "manifest.json";
+
+/// One Parquet segment: a table's rows of one project and one UTC day, sorted by time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentFile {
+    /// Owner.
+    pub project: ProjectId,
+    /// Table name.
+    pub table: String,
+    /// UTC day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Path relative to the data folder.
+    pub path: String,
+    /// Row count.
+    pub rows: u64,
+    /// File size.
+    pub bytes: u64,
+    /// Earliest `ts`.
+    pub min_ts: i64,
+    /// Latest `ts`.
+    pub max_ts: i64,
+}
+
+/// The store's durable index.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Every log frame up to this sequence number is in the segments.
+    pub flushed_seq: u64,
+    /// Next number for a segment file name.
+    pub next_file_id: u64,
+    /// The live segments.
+    pub files: Vec<SegmentFile>,
+}
+
+impl Manifest {
+    /// Reads the manifest of a data folder, or an empty one for a new folder.
+    pub fn load(dir: &Path) -> io::Result<Manifest> {
+        match fs::read(dir.join(FILE)) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("manifest: {e}"))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Manifest::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces the manifest atomically and durably.
+    pub fn save(&self, dir: &Path) -> io::Result<()> {
+        let tmp = dir.join(format!("{FILE}.tmp"));
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec(self).map_err(io::Error::other)?)?;
+        f.sync_all()?;
+        fs::rename(&tmp, dir.join(FILE))?;
+        sync_dir(dir)
+    }
+}
+
+/// The UTC day of a timestamp in ms, as `YYYY-MM-DD` (Howard Hinnant's civil-from-days).
+pub fn day_of(ts_ms: i64) -> String {
+    let z = ts_ms.div_euclid(86_400_000) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days() {
+        assert_eq!(day_of(0), "1970-01-01");
+        assert_eq!(day_of(1_764_000_000_000), "2025-11-24");
+        assert_eq!(day_of(951_782_400_000), "2000-02-29");
+        assert_eq!(day_of(-1), "1969-12-31");
+    }
+
+    #[test]
+    fn save_and_load_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Manifest::load(dir.path()).unwrap(), Manifest::default());
+        let m = Manifest { flushed_seq: 7, next_file_id: 3, files: vec![] };
+        m.save(dir.path()).unwrap();
+        assert_eq!(Manifest::load(dir.path()).unwrap(), m);
+    }
+}

@@ -1,0 +1,54 @@
+//! What the pipeline hands the store: one batch's enriched context and its events.
+
+use serde::{Deserialize, Serialize};
+use vigil_protocol::Event;
+
+/// A project's numeric id, the partition key of everything stored.
+pub type ProjectId = u32;
+
+/// Context of one batch after enrichment: what the SDK said, plus what the collector derived
+/// (browser, OS, device type, location). Holds no IP address.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)] // field names are the column names, documented in docs/protocol.md
+pub struct Common {
+    pub session_id: String,
+    pub view_id: String,
+    pub page_url: String,
+    pub referrer: String,
+    pub browser: String,
+    pub browser_version: String,
+    pub os: String,
+    pub os_version: String,
+    pub device_type: String,
+    pub device_model: String,
+    pub country: String,
+    pub region: String,
+    pub city: String,
+    pub connection_type: String,
+    pub effective_type: String,
+    pub device_memory: Option<f64>,
+    pub screen_width: Option<u32>,
+    pub screen_height: Option<u32>,
+    pub viewport_width: Option<u32>,
+    pub viewport_height: Option<u32>,
+    pub user_id: String,
+    pub release: String,
+    pub environment: String,
+    pub agent: String,
+    pub agent_version: String,
+    pub app_version: String,
+    pub carrier: String,
+    /// Custom attributes as a JSON object, `{}` when none.
+    pub attributes: String,
+}
+
+/// One accepted batch, enriched and scrubbed: the unit of durability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestBatch {
+    /// Whose data this is.
+    pub project: ProjectId,
+    /// Shared context.
+    pub common: Common,
+    /// The events, already scrubbed and normalised.
+    pub events: Vec<Event>,
+}

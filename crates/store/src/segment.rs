@@ -1,0 +1,64 @@
+//! Writing and reading Parquet segments.
+
+use datafusion::arrow::array::{Int64Array, RecordBatch};
+use datafusion::arrow::compute::{concat_batches, sort_to_indices, take_record_batch};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use std::fs::{self, File};
+use std::io;
+use std::path::Path;
+
+fn to_io<E: std::error::Error + Send + Sync + 'static>(e: E) -> io::Error {
+    io::Error::other(e)
+}
+
+/// Concatenates batches and sorts them by `ts`, the order segments are kept in so that
+/// row-group statistics prune time ranges well.
+pub fn sorted_by_ts(schema: &SchemaRef, batches: &[RecordBatch]) -> io::Result<RecordBatch> {
+    let all = concat_batches(schema, batches).map_err(to_io)?;
+    let ts = all.column_by_name("ts").ok_or_else(|| io::Error::other("no ts column"))?;
+    let order = sort_to_indices(ts, None, None).map_err(to_io)?;
+    take_record_batch(&all, &order).map_err(to_io)
+}
+
+/// Minimum and maximum `ts` of a sorted batch.
+pub fn ts_range(batch: &RecordBatch) -> (i64, i64) {
+    let ts = batch
+        .column_by_name("ts")
+        .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+        .expect("ts is Int64");
+    if ts.is_empty() { (0, 0) } else { (ts.value(0), ts.value(ts.len() - 1)) }
+}
+
+/// Writes a batch as a zstd Parquet file, durably: temp file, fsync, rename.
+pub fn write_parquet(path: &Path, batch: &RecordBatch) -> io::Result<u64> {
+    let dir = path.parent().expect("segment paths have a folder");
+    fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("parquet.tmp");
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(to_io)?))
+        .set_max_row_group_row_count(Some(256 * 1024))
+        .build();
+    let file = File::create(&tmp)?;
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(to_io)?;
+    writer.write(batch).map_err(to_io)?;
+    let file = writer.into_inner().map_err(to_io)?;
+    file.sync_all()?;
+    let bytes = file.metadata()?.len();
+    fs::rename(&tmp, path)?;
+    crate::wal::sync_dir(dir)?;
+    Ok(bytes)
+}
+
+/// Reads a whole Parquet segment.
+pub fn read_parquet(path: &Path) -> io::Result<Vec<RecordBatch>> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)
+        .map_err(to_io)?
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(to_io)?;
+    reader.map(|b| b.map_err(to_io)).collect()
+}

@@ -1,0 +1,373 @@
+//! `vigil bench`: end-to-end benchmarks that print figures.
+
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vigil_demo::Rng;
+use vigil_protocol::*;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// HTTP ingest load: many keep-alive connections posting batches.
+    Ingest {
+        /// Events to send in all.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Events per batch.
+        #[arg(long, default_value_t = 20)]
+        batch_size: usize,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// A running server (host:port); when absent the benchmark starts its own.
+        #[arg(long)]
+        addr: Option<String>,
+        /// Public key for --addr.
+        #[arg(long)]
+        key: Option<String>,
+        /// The server's process id, to read its peak memory (with --addr).
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
+    /// p75 LCP by country over a large store; also bytes on disk per page view.
+    Query {
+        /// Page views to generate.
+        #[arg(long, default_value_t = 10_000_000)]
+        page_views: usize,
+        /// Data folder to use (kept); default a temporary one.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Query repetitions.
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+    },
+}
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Ingest { events, batch_size, connections, addr, key, server_pid } => {
+            ingest(events, batch_size, connections, addr, key, server_pid)
+        }
+        BenchCommand::Query { page_views, data, runs } => query(page_views, data, runs),
+    }
+}
+
+/// A batch of `n` mixed events, as an SDK would send it.
+fn wire_batch(rng: &mut Rng, n: usize) -> Vec<u8> {
+    let now = super::now_ms();
+    let mut events = Vec::with_capacity(n);
+    for i in 0..n {
+        let ts = now - rng.below(60_000) as i64;
+        let body = match i % 5 {
+            0 => EventBody::Vital(Vital {
+                name: "LCP".into(),
+                value: rng.lognormal(2000.0, 0.5),
+                rating: None,
+                attribution: Attribution { element: Some("img.hero".into()), ..Attribution::default() },
+            }),
+            1 => EventBody::Request(Request {
+                method: "GET".into(),
+                url: format!("https://shop.example.com/api/products/{}", rng.below(500)),
+                status: Some(200),
+                duration: rng.lognormal(120.0, 0.5),
+                trace_id: Some(rng.hex(32)),
+                span_id: Some(rng.hex(16)),
+                ..Request::default()
+            }),
+            2 => EventBody::Action(Action { action: "click".into(), selector: Some("button#buy".into()), ..Action::default() }),
+            3 => EventBody::Resource(Resource {
+                url: "https://shop.example.com/assets/app.js".into(),
+                initiator: "script".into(),
+                duration: rng.lognormal(80.0, 0.5),
+                transfer_size: Some(95_000.0),
+                ..Resource::default()
+            }),
+            _ => EventBody::View(View {
+                navigation_type: Some("navigate".into()),
+                timing: NavigationTiming { ttfb: Some(rng.lognormal(300.0, 0.4)), ..NavigationTiming::default() },
+                fcp: Some(rng.lognormal(900.0, 0.4)),
+                ..View::default()
+            }),
+        };
+        events.push(Event { ts, view_id: None, page_url: None, body });
+    }
+    let batch = Batch {
+        v: 1,
+        key: None,
+        context: Context {
+            session_id: rng.hex(16),
+            view_id: Some(rng.hex(16)),
+            agent: Agent { name: "vigil-browser".into(), version: "0.1.0".into() },
+            page_url: Some("https://shop.example.com/products/42?utm_source=mail".into()),
+            connection: Some(Connection { kind: Some("wifi".into()), effective_type: Some("4g".into()), ..Connection::default() }),
+            ..Context::default()
+        },
+        events,
+    };
+    serde_json::to_vec(&batch).expect("batch serialises")
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+    key: String,
+}
+
+fn start_server() -> anyhow::Result<Server> {
+    let dir = tempfile::tempdir()?;
+    let exe = std::env::current_exe()?;
+    let meta = vigil_meta::Meta::open(&{
+        std::fs::create_dir_all(dir.path())?;
+        dir.path().join("meta.db")
+    })?;
+    let (project, _) = meta.create_project("bench", &[], 90)?;
+    drop(meta);
+    let mut child = Command::new(exe)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .env("VIGIL_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let addr = line.trim().rsplit("http://").next().unwrap_or_default().to_owned();
+    if addr.is_empty() {
+        let _ = child.kill();
+        bail!("server did not start");
+    }
+    Ok(Server { child, addr, _dir: dir, key: project.public_key })
+}
+
+fn rss_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn post_loop(
+    addr: String,
+    key: String,
+    bodies: Arc<Vec<Vec<u8>>>,
+    next: Arc<AtomicUsize>,
+    total: usize,
+    latencies: Arc<std::sync::Mutex<Vec<u32>>>,
+    failures: Arc<AtomicU64>,
+) -> anyhow::Result<()> {
+    let mut stream = tokio::net::TcpStream::connect(&addr).await?;
+    stream.set_nodelay(true)?;
+    let mut mine = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= total {
+            break;
+        }
+        let body = &bodies[i % bodies.len()];
+        let head = format!(
+            "POST /api/v1/ingest?key={key} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let started = Instant::now();
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body).await?;
+        // Read one response: headers, then Content-Length bytes of body.
+        let mut have = 0usize;
+        let (header_end, content_length, status) = loop {
+            let n = stream.read(&mut buf[have..]).await?;
+            if n == 0 {
+                bail!("server closed the connection");
+            }
+            have += n;
+            if let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
+                let text = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let status: u16 = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let len = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0usize);
+                break (end + 4, len, status);
+            }
+        };
+        while have < header_end + content_length {
+            let n = stream.read(&mut buf[have..]).await?;
+            if n == 0 {
+                bail!("server closed the connection");
+            }
+            have += n;
+        }
+        mine.push(started.elapsed().as_micros() as u32);
+        if status != 202 {
+            failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    latencies.lock().expect("latencies").extend(mine);
+    Ok(())
+}
+
+fn ingest(
+    events: usize,
+    batch_size: usize,
+    connections: usize,
+    addr: Option<String>,
+    key: Option<String>,
+    server_pid: Option<u32>,
+) -> anyhow::Result<()> {
+    let mut server = None;
+    let (addr, key, pid) = match (addr, key) {
+        (Some(a), Some(k)) => (a, k, server_pid),
+        (None, _) => {
+            let s = start_server()?;
+            let triple = (s.addr.clone(), s.key.clone(), Some(s.child.id()));
+            server = Some(s);
+            triple
+        }
+        (Some(_), None) => bail!("--addr needs --key"),
+    };
+    let batches = events.div_ceil(batch_size);
+    let mut rng = Rng::new(7);
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..256).map(|_| wire_batch(&mut rng, batch_size)).collect());
+    let avg_body = bodies.iter().map(Vec::len).sum::<usize>() / bodies.len();
+    println!("ingest benchmark: {events} events in {batches} batches of {batch_size} ({avg_body} bytes each), {connections} connections, server {addr}");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let peak = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = pid.map(|pid| {
+        let (peak, stop) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(kib) = rss_kib(pid, "VmRSS:") {
+                    peak.fetch_max(kib, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    });
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::with_capacity(batches)));
+    let failures = Arc::new(AtomicU64::new(0));
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..connections {
+            tasks.push(tokio::spawn(post_loop(
+                addr.clone(),
+                key.clone(),
+                bodies.clone(),
+                next.clone(),
+                batches,
+                latencies.clone(),
+                failures.clone(),
+            )));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        anyhow::Ok(())
+    })?;
+    let elapsed = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    if let Some(s) = sampler {
+        let _ = s.join();
+    }
+    let hwm = pid.and_then(|p| rss_kib(p, "VmHWM:"));
+    let mut lat = latencies.lock().expect("latencies").clone();
+    lat.sort_unstable();
+    let pct = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    let failed = failures.load(Ordering::Relaxed);
+    println!("sent        {} batches, {} events in {:.2} s", lat.len(), lat.len() * batch_size, elapsed);
+    println!("throughput  {:.0} events/s ({:.0} batches/s), durable (fsync before 202)", (lat.len() * batch_size) as f64 / elapsed, lat.len() as f64 / elapsed);
+    println!("latency     p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", pct(0.5), pct(0.99), pct(1.0));
+    println!("non-202     {failed}");
+    if pid.is_some() {
+        let sampled = peak.load(Ordering::Relaxed);
+        println!("server RSS  peak {:.1} MiB (VmHWM {:.1} MiB)", sampled as f64 / 1024.0, hwm.unwrap_or(0) as f64 / 1024.0);
+    }
+    if let Some(mut s) = server {
+        let _ = s.child.kill();
+        let _ = s.child.wait();
+    }
+    if failed > 0 {
+        bail!("{failed} batches were not accepted");
+    }
+    Ok(())
+}
+
+fn query(page_views: usize, data: Option<PathBuf>, runs: usize) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = data.unwrap_or_else(|| tmp.path().to_owned());
+    let store_dir = super::store_dir(&dir);
+    let store = Arc::new(vigil_store::Store::open(&store_dir, vigil_store::StoreConfig::default())?);
+    let project = 1;
+    let end = super::now_ms();
+    let existing: u64 = store.segments().iter().filter(|s| s.table == "views").map(|s| s.rows).sum();
+    if existing as usize >= page_views {
+        println!("reusing {existing} page views in {}", dir.display());
+    } else {
+        let started = Instant::now();
+        let mut generator = vigil_demo::Generator::new(
+            project,
+            vigil_demo::DemoConfig { page_views, days: 7, end_ms: end, seed: 1, lean: true },
+        );
+        let bar = indicatif::ProgressBar::new(page_views as u64);
+        bar.set_style(indicatif::ProgressStyle::with_template("loading [{bar:40}] {pos}/{len} page views ({per_sec}, eta {eta})")?);
+        let mut pending = Vec::new();
+        while let Some(b) = generator.next_session() {
+            pending.extend(b);
+            if pending.len() >= 2048 {
+                store.append_all_blocking(std::mem::take(&mut pending))?;
+                bar.set_position(generator.page_views() as u64);
+            }
+        }
+        store.append_all_blocking(pending)?;
+        store.flush_blocking()?;
+        bar.finish();
+        println!("loaded {page_views} page views (+1 LCP each) in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    let segments = store.segments();
+    let total: u64 = segments.iter().map(|s| s.bytes).sum();
+    let views_bytes: u64 = segments.iter().filter(|s| s.table == "views").map(|s| s.bytes).sum();
+    let vitals_bytes: u64 = segments.iter().filter(|s| s.table == "vitals").map(|s| s.bytes).sum();
+    let views: u64 = segments.iter().filter(|s| s.table == "views").map(|s| s.rows).sum();
+    println!(
+        "disk        {:.1} MiB in {} segments: {:.1} bytes per page view ({:.1} view row + {:.1} its LCP row)",
+        total as f64 / 1048576.0,
+        segments.len(),
+        total as f64 / views as f64,
+        views_bytes as f64 / views as f64,
+        vitals_bytes as f64 / views as f64
+    );
+    let engine = vigil_query::QueryEngine::new(store.clone());
+    let q: vigil_query::Query = serde_json::from_value(serde_json::json!({
+        "metric": "lcp", "aggregations": ["p75", "count"], "group_by": ["country"],
+        "from": end - 7 * 86_400_000 - 60_000, "to": end + 60_000, "limit": 100
+    }))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut times = Vec::new();
+    let mut rows = 0;
+    let mut counted = 0i64;
+    for _ in 0..runs.max(1) {
+        let started = Instant::now();
+        let result = runtime.block_on(engine.run(project, &q))?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        rows = result.rows.len();
+        counted = result.rows.iter().filter_map(|r| r[2].as_i64()).sum();
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "query       p75 LCP by country over 7 days: {rows} countries, {counted} LCP values; median {:.0} ms, min {:.0} ms, max {:.0} ms ({} runs)",
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1],
+        times.len()
+    );
+    store.close();
+    Ok(())
+}

