@@ -150,7 +150,7 @@ pub struct Device {
 }
 
 /// A flat attribute or property value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum Scalar {
     /// A boolean.
@@ -159,6 +159,18 @@ pub enum Scalar {
     Number(f64),
     /// A string.
     String(String),
+}
+
+impl Serialize for Scalar {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Scalar::Bool(b) => s.serialize_bool(*b),
+            // Whole numbers go back out as integers, as they came in: `200`, not `200.0`.
+            Scalar::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => s.serialize_i64(*n as i64),
+            Scalar::Number(n) => s.serialize_f64(*n),
+            Scalar::String(v) => s.serialize_str(v),
+        }
+    }
 }
 
 /// One event: the fields every event has, and what its type adds.

