@@ -195,7 +195,8 @@ impl Generator {
         let mut prev_url = String::new();
         let mut session_lcp: f64 = 0.0;
         for i in 0..views.min(12) {
-            if self.views_made >= self.config.page_views {
+            // Nothing in the future: a session that would run past the end stops there.
+            if self.views_made >= self.config.page_views || t + 120_000 > self.config.end_ms {
                 break;
             }
             self.views_made += 1;

@@ -1,0 +1,135 @@
+//! The command line, configuration sources, and the operational endpoints.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::process::Command;
+
+fn run(args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn help_explains_every_command_and_option() {
+    let (ok, top) = run(&["--help"]);
+    assert!(ok);
+    for cmd in ["serve", "project", "demo", "bench"] {
+        assert!(top.contains(cmd), "{top}");
+    }
+    let (_, serve) = run(&["serve", "--help"]);
+    for opt in ["--config", "--data", "--listen", "--geo-country-db", "--geo-city-db", "--trust-forwarded-for", "VIGIL_DATA", "VIGIL_LISTEN"] {
+        assert!(serve.contains(opt), "serve --help lacks {opt}: {serve}");
+    }
+    let (_, create) = run(&["project", "create", "--help"]);
+    for opt in ["--origin", "--retention-days", "--json", "--data"] {
+        assert!(create.contains(opt), "{create}");
+    }
+    let (_, bench) = run(&["bench", "--help"]);
+    assert!(bench.contains("ingest") && bench.contains("query"), "{bench}");
+}
+
+#[test]
+fn project_create_prints_keys_and_rejects_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = create_project(dir.path(), "site", &["https://a.example"]);
+    assert!(p.public_key.starts_with("pk_") && p.api_token.starts_with("vt_"));
+    let (ok, text) = run(&["project", "create", "site", "--data", dir.path().to_str().unwrap()]);
+    assert!(!ok && text.contains("already exists"), "{text}");
+    let (ok, list) = run(&["project", "list", "--data", dir.path().to_str().unwrap()]);
+    assert!(ok && list.contains(&p.public_key) && list.contains("https://a.example"), "{list}");
+}
+
+#[test]
+fn config_file_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(&config, "max_events_per_batch = 2\n").unwrap();
+    let p = create_project(dir.path(), "site", &[]);
+    let server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()]);
+    let three = json!([{"type": "custom", "ts": now_ms(), "name": "a"}, {"type": "custom", "ts": now_ms(), "name": "b"}, {"type": "custom", "ts": now_ms(), "name": "c"}]);
+    let (status, r) = server.ingest(&p.public_key, &batch("s", three));
+    assert_eq!((status, r["code"].as_str()), (413, Some("too_many_events")));
+    drop(server);
+    // A bad config is refused with a clear message.
+    std::fs::write(&config, "max_events_per_batch = \"many\"\n").unwrap();
+    let (ok, text) = run(&["serve", "--config", config.to_str().unwrap(), "--data", dir.path().to_str().unwrap()]);
+    assert!(!ok && text.contains("vigil.toml"), "{text}");
+    std::fs::write(&config, "no_such_setting = 1\n").unwrap();
+    let (ok, text) = run(&["serve", "--config", config.to_str().unwrap()]);
+    assert!(!ok && text.contains("no_such_setting"), "{text}");
+    // VIGIL_* variables work like flags.
+    let out = Command::new(BIN)
+        .args(["project", "list"])
+        .env("VIGIL_DATA", dir.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&p.public_key));
+}
+
+#[test]
+fn health_readiness_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = create_project(dir.path(), "site", &[]);
+    let server = Server::start(dir.path());
+    assert_eq!(server.get("/healthz", None), (200, "ok".to_owned()));
+    assert_eq!(server.get("/readyz", None).0, 200);
+    assert_eq!(server.ingest(&p.public_key, &batch("s", json!([{"type": "custom", "ts": now_ms(), "name": "a"}]))).0, 202);
+    assert_eq!(server.ingest(&p.public_key, b"{").0, 400);
+    let (status, text) = server.get("/metrics", None);
+    assert_eq!(status, 200);
+    for line in [
+        "vigil_intake_accepted_batches_total 1",
+        "vigil_intake_accepted_events_total 1",
+        "vigil_intake_rejected_batches_total{code=\"invalid_json\"} 1",
+        "vigil_store_queue_depth 0",
+        "vigil_store_write_latency_seconds_count 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "metrics lack {line:?}:\n{text}");
+    }
+}
+
+#[test]
+fn demo_fills_a_realistic_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (ok, out) = run(&["demo", "--data", data, "--page-views", "30000"]);
+    assert!(ok, "{out}");
+    let token = out.lines().find_map(|l| l.strip_prefix("api token")).unwrap().trim().to_owned();
+    let server = Server::start(dir.path());
+    let now = now_ms();
+    let q = |metric: &str, aggs: &[&str], group: &[&str]| {
+        let (status, r) = server.query(&token, &json!({
+            "metric": metric, "aggregations": aggs, "group_by": group,
+            "from": now - 8 * 86_400_000, "to": now + 60_000, "limit": 1000
+        }));
+        assert_eq!(status, 200, "{r}");
+        r["rows"].as_array().unwrap().clone()
+    };
+    assert_eq!(q("page_views", &["count"], &[])[0][0], json!(30000));
+    assert!(q("views", &["count"], &["country"]).len() >= 30);
+    let devices: Vec<_> = q("views", &["count"], &["device_type"]).iter().map(|r| r[0].clone()).collect();
+    for d in ["desktop", "mobile", "tablet"] {
+        assert!(devices.contains(&json!(d)), "{devices:?}");
+    }
+    assert!(q("views", &["count"], &["browser"]).len() >= 5);
+    let by_net = q("lcp", &["p75"], &["effective_type"]);
+    let p75 = |name: &str| by_net.iter().find(|r| r[0] == json!(name)).unwrap()[1].as_f64().unwrap();
+    assert!(p75("3g") > p75("4g") * 1.3, "3g should be slower: {by_net:?}");
+    let by_country = q("lcp", &["p75"], &["country"]);
+    let c = |name: &str| by_country.iter().find(|r| r[0] == json!(name)).unwrap()[1].as_f64().unwrap();
+    assert!(c("IN") > c("DE"), "far from the origin should be slower: {by_country:?}");
+    let by_memory = q("lcp", &["p75"], &["device_type"]);
+    let d = |name: &str| by_memory.iter().find(|r| r[0] == json!(name)).unwrap()[1].as_f64().unwrap();
+    assert!(d("mobile") > d("desktop"));
+    for table in ["errors", "requests", "routes", "actions", "resources"] {
+        assert!(q(table, &["count"], &[])[0][0].as_i64().unwrap() > 100, "{table}");
+    }
+    let custom: Vec<_> = q("custom_events.value", &["count", "sum"], &["name"]).iter().map(|r| r[0].clone()).collect();
+    for name in ["signup", "add_to_cart", "checkout"] {
+        assert!(custom.contains(&json!(name)), "{custom:?}");
+    }
+    let statuses = q("requests", &["count"], &["status"]);
+    assert!(statuses.iter().any(|r| r[0] == json!(500)) && statuses.iter().any(|r| r[0] == json!(200)));
+}
