@@ -534,3 +534,44 @@ impl Generator {
         batch
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_protocol::EventBody;
+
+    #[test]
+    fn conversion_falls_as_lcp_rises() {
+        let mut g = Generator::new(1, DemoConfig { page_views: 60_000, days: 7, end_ms: 1_764_000_000_000, seed: 3, lean: false });
+        // Per session: worst LCP and whether it checked out.
+        let mut buckets = [(0u32, 0u32); 3];
+        while let Some(batches) = g.next_session() {
+            let mut worst = 0.0f64;
+            let mut converted = false;
+            for b in &batches {
+                for e in &b.events {
+                    match &e.body {
+                        EventBody::Vital(v) if v.name == "LCP" => worst = worst.max(v.value),
+                        EventBody::Custom(c) if c.name == "add_to_cart" || c.name == "checkout" => converted = true,
+                        _ => {}
+                    }
+                }
+            }
+            let i = if worst <= 2500.0 { 0 } else if worst <= 4000.0 { 1 } else { 2 };
+            buckets[i].0 += 1;
+            buckets[i].1 += u32::from(converted);
+        }
+        let rate = |(n, c): (u32, u32)| f64::from(c) / f64::from(n);
+        let (good, ni, poor) = (rate(buckets[0]), rate(buckets[1]), rate(buckets[2]));
+        assert!(good > ni && ni > poor, "conversion good {good:.3}, needs improvement {ni:.3}, poor {poor:.3}");
+    }
+
+    #[test]
+    fn same_seed_same_data() {
+        let config = DemoConfig { page_views: 200, days: 1, end_ms: 1_764_000_000_000, seed: 9, lean: false };
+        let (mut a, mut b) = (Generator::new(1, config.clone()), Generator::new(1, config));
+        while let Some(x) = a.next_session() {
+            assert_eq!(Some(x), b.next_session());
+        }
+    }
+}
