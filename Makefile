@@ -43,7 +43,7 @@ bench-query:
 	$(VIGIL_RELEASE) bench query
 
 bench-micro:
-	cargo bench -p vigil-bench
+	cargo bench -p vigil-protocol -p vigil-enrich -p vigil-store
 
 fmt:
 	cargo fmt --all

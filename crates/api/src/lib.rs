@@ -6,12 +6,12 @@ mod metrics;
 
 pub use error::ApiError;
 
+use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query as QueryParams, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Json;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +45,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .with_state(state.clone());
     api.merge(state.intake.clone().router())
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(60)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(60),
+        ))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
 }
@@ -78,7 +81,11 @@ async fn query(
     let project = authenticate(&state, &headers)?;
     let query: Query =
         serde_json::from_slice(&body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
-    let result = state.queries.run(project.id, &query).await.map_err(query_error)?;
+    let result = state
+        .queries
+        .run(project.id, &query)
+        .await
+        .map_err(query_error)?;
     Ok(Json(result).into_response())
 }
 
@@ -97,7 +104,12 @@ async fn session(
     let project = authenticate(&state, &headers)?;
     let events = state
         .queries
-        .session(project.id, &session_id, range.from.unwrap_or(0), range.to.unwrap_or(i64::MAX))
+        .session(
+            project.id,
+            &session_id,
+            range.from.unwrap_or(0),
+            range.to.unwrap_or(i64::MAX),
+        )
         .await
         .map_err(query_error)?;
     Ok(Json(serde_json::json!({ "session_id": session_id, "events": events })).into_response())

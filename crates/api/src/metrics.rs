@@ -6,30 +6,75 @@ use vigil_intake::IntakeMetrics;
 use vigil_store::StoreMetrics;
 
 fn counter(out: &mut String, name: &str, help: &str, value: u64) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+    );
 }
 
 fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
 }
 
 /// Renders all metrics in the Prometheus text format.
 pub fn render(intake: &IntakeMetrics, store: &StoreMetrics) -> String {
     let mut out = String::new();
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    counter(&mut out, "vigil_intake_accepted_batches_total", "Batches accepted and durable.", load(&intake.accepted_batches));
-    counter(&mut out, "vigil_intake_accepted_events_total", "Events accepted and durable.", load(&intake.accepted_events));
-    let _ = writeln!(out, "# HELP vigil_intake_rejected_batches_total Batches rejected, by error code.");
+    counter(
+        &mut out,
+        "vigil_intake_accepted_batches_total",
+        "Batches accepted and durable.",
+        load(&intake.accepted_batches),
+    );
+    counter(
+        &mut out,
+        "vigil_intake_accepted_events_total",
+        "Events accepted and durable.",
+        load(&intake.accepted_events),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP vigil_intake_rejected_batches_total Batches rejected, by error code."
+    );
     let _ = writeln!(out, "# TYPE vigil_intake_rejected_batches_total counter");
     for (code, n) in intake.rejected_by_code() {
-        let _ = writeln!(out, "vigil_intake_rejected_batches_total{{code=\"{code}\"}} {n}");
+        let _ = writeln!(
+            out,
+            "vigil_intake_rejected_batches_total{{code=\"{code}\"}} {n}"
+        );
     }
-    gauge(&mut out, "vigil_store_queue_depth", "Batches waiting for the store writer.", load(&store.queue_depth));
-    gauge(&mut out, "vigil_store_memtable_rows", "Rows in memory not yet written to Parquet.", load(&store.memtable_rows));
-    counter(&mut out, "vigil_store_segments_flushed_total", "Parquet segments written by flushes.", load(&store.segments_flushed));
-    counter(&mut out, "vigil_store_compactions_total", "Segment compactions.", load(&store.compactions));
+    gauge(
+        &mut out,
+        "vigil_store_queue_depth",
+        "Batches waiting for the store writer.",
+        load(&store.queue_depth),
+    );
+    gauge(
+        &mut out,
+        "vigil_store_memtable_rows",
+        "Rows in memory not yet written to Parquet.",
+        load(&store.memtable_rows),
+    );
+    counter(
+        &mut out,
+        "vigil_store_segments_flushed_total",
+        "Parquet segments written by flushes.",
+        load(&store.segments_flushed),
+    );
+    counter(
+        &mut out,
+        "vigil_store_compactions_total",
+        "Segment compactions.",
+        load(&store.compactions),
+    );
     let name = "vigil_store_write_latency_seconds";
-    let _ = writeln!(out, "# HELP {name} Write-ahead log group commit latency (write and fsync).");
+    let _ = writeln!(
+        out,
+        "# HELP {name} Write-ahead log group commit latency (write and fsync)."
+    );
     let _ = writeln!(out, "# TYPE {name} histogram");
     let mut cumulative = 0;
     for (i, bound) in vigil_store_buckets().iter().enumerate() {
@@ -38,7 +83,11 @@ pub fn render(intake: &IntakeMetrics, store: &StoreMetrics) -> String {
     }
     cumulative += load(&store.write_latency_buckets[10]);
     let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
-    let _ = writeln!(out, "{name}_sum {}", load(&store.write_latency_sum_us) as f64 / 1e6);
+    let _ = writeln!(
+        out,
+        "{name}_sum {}",
+        load(&store.write_latency_sum_us) as f64 / 1e6
+    );
     let _ = writeln!(out, "{name}_count {cumulative}");
     out
 }

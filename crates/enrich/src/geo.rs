@@ -39,10 +39,15 @@ impl GeoDb {
     /// Opens the databases that are given; with none, every lookup answers unknown.
     pub fn open(country: Option<&Path>, city: Option<&Path>) -> Result<Self, GeoError> {
         let open = |p: &Path| {
-            maxminddb::Reader::open_readfile(p)
-                .map_err(|source| GeoError { path: p.display().to_string(), source })
+            maxminddb::Reader::open_readfile(p).map_err(|source| GeoError {
+                path: p.display().to_string(),
+                source,
+            })
         };
-        Ok(Self { country: country.map(open).transpose()?, city: city.map(open).transpose()? })
+        Ok(Self {
+            country: country.map(open).transpose()?,
+            city: city.map(open).transpose()?,
+        })
     }
 
     /// Whether a country database is loaded.
@@ -53,7 +58,10 @@ impl GeoDb {
     /// Looks one address up. Private, loopback and unknown addresses give an empty location.
     pub fn locate(&self, ip: IpAddr) -> Location {
         for reader in [&self.city, &self.country].into_iter().flatten() {
-            let found = reader.lookup(ip).ok().and_then(|r| r.decode::<Record>().ok().flatten());
+            let found = reader
+                .lookup(ip)
+                .ok()
+                .and_then(|r| r.decode::<Record>().ok().flatten());
             if let Some(rec) = found
                 && let Some(cc) = rec.country_code
             {

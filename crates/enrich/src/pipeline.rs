@@ -42,13 +42,18 @@ fn scrub_scalars<'a>(values: impl Iterator<Item = &'a mut Scalar>) {
 impl Enricher {
     /// A pipeline with the given geo databases.
     pub fn new(geo: GeoDb) -> Self {
-        Self { user_agents: UserAgentParser::default(), geo }
+        Self {
+            user_agents: UserAgentParser::default(),
+            geo,
+        }
     }
 
     /// Turns a wire batch into what the store keeps.
     pub fn enrich(&self, project: ProjectId, batch: Batch, client: &ClientInfo<'_>) -> IngestBatch {
         let ctx = batch.context;
-        let ua = self.user_agents.parse(client.user_agent.unwrap_or_default());
+        let ua = self
+            .user_agents
+            .parse(client.user_agent.unwrap_or_default());
         let location = client.ip.map(|ip| self.geo.locate(ip)).unwrap_or_default();
         let connection = ctx.connection.unwrap_or_default();
         let (os, os_version) = match ctx.os {
@@ -81,7 +86,11 @@ impl Enricher {
             screen_height: ctx.screen.map(|s| s.height),
             viewport_width: ctx.viewport.map(|s| s.width),
             viewport_height: ctx.viewport.map(|s| s.height),
-            user_id: ctx.user_id.as_deref().map(scrub_message).unwrap_or_default(),
+            user_id: ctx
+                .user_id
+                .as_deref()
+                .map(scrub_message)
+                .unwrap_or_default(),
             release: ctx.release.unwrap_or_default(),
             environment: ctx.environment.unwrap_or_default(),
             agent: ctx.agent.name,
@@ -101,7 +110,11 @@ impl Enricher {
             scrub_opt(&mut e.page_url, scrub_url);
             scrub_event(&mut e.body);
         }
-        IngestBatch { project, common, events }
+        IngestBatch {
+            project,
+            common,
+            events,
+        }
     }
 }
 
@@ -132,7 +145,10 @@ pub fn scrub_event(body: &mut EventBody) {
         }
         EventBody::Request(r) => {
             r.url = scrub_url(&r.url);
-            let template = r.url_template.as_deref().map_or_else(|| template_url(&r.url), scrub_url);
+            let template = r
+                .url_template
+                .as_deref()
+                .map_or_else(|| template_url(&r.url), scrub_url);
             r.url_template = Some(template);
         }
         EventBody::Action(_) => {}

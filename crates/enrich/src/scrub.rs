@@ -7,9 +7,30 @@ use std::sync::LazyLock;
 /// Query parameter names whose values are secrets or personal data, matched
 /// case-insensitively against the whole name or a `_`/`-` separated part of it.
 const SECRET_PARAMS: &[&str] = &[
-    "token", "password", "passwd", "pwd", "pass", "secret", "email", "mail", "session",
-    "sessionid", "sid", "auth", "authorization", "key", "apikey", "signature", "sig", "code",
-    "jwt", "otp", "ssn", "phone", "credential", "credentials",
+    "token",
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "secret",
+    "email",
+    "mail",
+    "session",
+    "sessionid",
+    "sid",
+    "auth",
+    "authorization",
+    "key",
+    "apikey",
+    "signature",
+    "sig",
+    "code",
+    "jwt",
+    "otp",
+    "ssn",
+    "phone",
+    "credential",
+    "credentials",
 ];
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
@@ -35,19 +56,26 @@ fn luhn_valid(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Replaces emails, payment card numbers (Luhn-checked) and JWTs in free text.
 pub fn scrub_message(text: &str) -> String {
-    if !text.bytes().any(|b| b == b'@' || b.is_ascii_digit() || b == b'e') {
+    if !text
+        .bytes()
+        .any(|b| b == b'@' || b.is_ascii_digit() || b == b'e')
+    {
         return text.to_owned();
     }
     let text = EMAIL.replace_all(text, "[email]");
     let text = JWT.replace_all(&text, "[token]");
     CARD.replace_all(&text, |c: &regex::Captures<'_>| {
         let digits: Vec<u8> = c[0].bytes().filter(u8::is_ascii_digit).collect();
-        if luhn_valid(&digits) { "[card]".to_owned() } else { c[0].to_owned() }
+        if luhn_valid(&digits) {
+            "[card]".to_owned()
+        } else {
+            c[0].to_owned()
+        }
     })
     .into_owned()
 }
@@ -55,7 +83,9 @@ pub fn scrub_message(text: &str) -> String {
 fn is_secret_param(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     SECRET_PARAMS.contains(&lower.as_str())
-        || lower.split(['_', '-', '.']).any(|part| SECRET_PARAMS.contains(&part))
+        || lower
+            .split(['_', '-', '.'])
+            .any(|part| SECRET_PARAMS.contains(&part))
         || lower.ends_with("token")
         || lower.ends_with("password")
 }
@@ -89,7 +119,11 @@ pub fn scrub_url(url: &str) -> String {
     }
     if let Some(f) = fragment {
         out.push('#');
-        if f.contains('=') { out.push_str(&scrub_params(f)) } else { out.push_str(f) }
+        if f.contains('=') {
+            out.push_str(&scrub_params(f))
+        } else {
+            out.push_str(f)
+        }
     }
     scrub_message(&out)
 }
@@ -104,7 +138,11 @@ fn template_segment(seg: &str) -> Option<&'static str> {
     }
     let is_uuid = seg.len() == 36
         && seg.bytes().enumerate().all(|(i, b)| {
-            if matches!(i, 8 | 13 | 18 | 23) { b == b'-' } else { b.is_ascii_hexdigit() }
+            if matches!(i, 8 | 13 | 18 | 23) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
         });
     if is_uuid {
         return Some(":uuid");
@@ -116,7 +154,9 @@ fn template_segment(seg: &str) -> Option<&'static str> {
     let digits = seg.bytes().filter(u8::is_ascii_digit).count();
     let token_like = seg.len() >= 16
         && digits >= 3
-        && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && seg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if token_like {
         return Some(":token");
     }
@@ -139,8 +179,10 @@ pub fn template_url(url: &str) -> String {
         },
         None => (String::new(), no_query),
     };
-    let templated: Vec<&str> =
-        path.split('/').map(|seg| template_segment(seg).unwrap_or(seg)).collect();
+    let templated: Vec<&str> = path
+        .split('/')
+        .map(|seg| template_segment(seg).unwrap_or(seg))
+        .collect();
     format!("{origin}{}", templated.join("/"))
 }
 
@@ -180,13 +222,22 @@ mod tests {
 
     #[test]
     fn templates() {
-        assert_eq!(template_url("https://api.example.com/users/123/orders?x=1"), "https://api.example.com/users/:id/orders");
+        assert_eq!(
+            template_url("https://api.example.com/users/123/orders?x=1"),
+            "https://api.example.com/users/:id/orders"
+        );
         assert_eq!(
             template_url("/api/items/550e8400-e29b-41d4-a716-446655440000"),
             "/api/items/:uuid"
         );
-        assert_eq!(template_url("https://cdn.example.com/a/3f2a9c0b1d4e5f60.js"), "https://cdn.example.com/a/3f2a9c0b1d4e5f60.js");
-        assert_eq!(template_url("https://cdn.example.com/b/3f2a9c0b1d4e5f60"), "https://cdn.example.com/b/:hash");
+        assert_eq!(
+            template_url("https://cdn.example.com/a/3f2a9c0b1d4e5f60.js"),
+            "https://cdn.example.com/a/3f2a9c0b1d4e5f60.js"
+        );
+        assert_eq!(
+            template_url("https://cdn.example.com/b/3f2a9c0b1d4e5f60"),
+            "https://cdn.example.com/b/:hash"
+        );
         assert_eq!(template_url("https://example.com"), "https://example.com/");
     }
 }

@@ -27,7 +27,10 @@ const CACHE_LIMIT: usize = 4096;
 
 impl Default for UserAgentParser {
     fn default() -> Self {
-        Self { parser: woothee::parser::Parser::new(), cache: Mutex::new(HashMap::new()) }
+        Self {
+            parser: woothee::parser::Parser::new(),
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -48,9 +51,18 @@ impl UserAgentParser {
 
     fn parse_uncached(&self, ua: &str) -> UaInfo {
         let Some(r) = self.parser.parse(ua) else {
-            return UaInfo { device_type: "other".into(), ..UaInfo::default() };
+            return UaInfo {
+                device_type: "other".into(),
+                ..UaInfo::default()
+            };
         };
-        let known = |s: &str| if s == "UNKNOWN" { String::new() } else { s.to_owned() };
+        let known = |s: &str| {
+            if s == "UNKNOWN" {
+                String::new()
+            } else {
+                s.to_owned()
+            }
+        };
         let tablet = r.os == "iPad"
             || ua.contains("Tablet")
             || (r.os == "Android" && !ua.contains("Mobile"));
@@ -84,15 +96,30 @@ mod tests {
     fn common_user_agents() {
         let p = UserAgentParser::default();
         let chrome = p.parse("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36");
-        assert_eq!((chrome.browser.as_str(), chrome.browser_version.as_str(), chrome.device_type.as_str()), ("Chrome", "131", "desktop"));
+        assert_eq!(
+            (
+                chrome.browser.as_str(),
+                chrome.browser_version.as_str(),
+                chrome.device_type.as_str()
+            ),
+            ("Chrome", "131", "desktop")
+        );
         assert_eq!(chrome.os, "Windows 10");
         let iphone = p.parse("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1");
-        assert_eq!((iphone.browser.as_str(), iphone.os.as_str(), iphone.device_type.as_str()), ("Safari", "iOS", "mobile"));
+        assert_eq!(
+            (
+                iphone.browser.as_str(),
+                iphone.os.as_str(),
+                iphone.device_type.as_str()
+            ),
+            ("Safari", "iOS", "mobile")
+        );
         let ipad = p.parse("Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1");
         assert_eq!(ipad.device_type, "tablet");
         let android_tab = p.parse("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36");
         assert_eq!(android_tab.device_type, "tablet");
-        let bot = p.parse("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
+        let bot =
+            p.parse("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
         assert_eq!(bot.device_type, "bot");
         assert_eq!(p.parse("").device_type, "other");
     }

@@ -63,7 +63,9 @@ impl IntakeError {
         match self {
             IntakeError::MissingKey | IntakeError::InvalidKey => StatusCode::UNAUTHORIZED,
             IntakeError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
-            IntakeError::BodyTooLarge(_) | IntakeError::DecompressedTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            IntakeError::BodyTooLarge(_) | IntakeError::DecompressedTooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             IntakeError::Parse(ParseError::TooManyEvents { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             IntakeError::UnsupportedEncoding(_) | IntakeError::UnsupportedMediaType(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -78,8 +80,12 @@ impl IntoResponse for IntakeError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
         let mut response = (self.status(), axum::Json(body)).into_response();
-        if self.status() == StatusCode::SERVICE_UNAVAILABLE || self.status() == StatusCode::TOO_MANY_REQUESTS {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE
+            || self.status() == StatusCode::TOO_MANY_REQUESTS
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }

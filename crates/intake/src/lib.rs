@@ -12,7 +12,7 @@ pub use metrics::IntakeMetrics;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Deserialize;
@@ -71,8 +71,20 @@ struct IngestParams {
 
 impl Intake {
     /// A new intake over a store and the metadata database.
-    pub fn new(store: Arc<Store>, meta: Arc<Meta>, enricher: Enricher, config: IntakeConfig) -> Self {
-        Self { store, meta, enricher, config, metrics: IntakeMetrics::default(), keys: Mutex::new(HashMap::new()) }
+    pub fn new(
+        store: Arc<Store>,
+        meta: Arc<Meta>,
+        enricher: Enricher,
+        config: IntakeConfig,
+    ) -> Self {
+        Self {
+            store,
+            meta,
+            enricher,
+            config,
+            metrics: IntakeMetrics::default(),
+            keys: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The routes intake serves.
@@ -114,10 +126,18 @@ impl Intake {
     }
 
     fn decode_body(&self, headers: &HeaderMap, body: Bytes) -> Result<Bytes, IntakeError> {
-        match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        match headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+        {
             None => {}
             Some(ct) => {
-                let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let mime = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 if mime != "text/plain" && mime != "application/json" {
                     return Err(IntakeError::UnsupportedMediaType(mime));
                 }
@@ -151,7 +171,10 @@ impl Intake {
         peer: SocketAddr,
         body: Body,
     ) -> Result<usize, IntakeError> {
-        let header_key = headers.get("x-vigil-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header_key = headers
+            .get("x-vigil-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let early_key = key.or(header_key);
         // Authenticate before reading the body when the key is outside it.
         let mut project = early_key.as_deref().map(|k| self.project(k)).transpose()?;
@@ -176,7 +199,9 @@ impl Intake {
         };
         let client = ClientInfo {
             ip: Some(self.client_ip(headers, peer)),
-            user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
+            user_agent: headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
         };
         let events = batch.events.len();
         let enriched = self.enricher.enrich(project.id, batch, &client);
@@ -193,7 +218,9 @@ impl Intake {
 
 fn check_origin(project: &Project, headers: &HeaderMap) -> Result<(), IntakeError> {
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        Some(origin) if !project.allows_origin(origin) => Err(IntakeError::OriginNotAllowed(origin.to_owned())),
+        Some(origin) if !project.allows_origin(origin) => {
+            Err(IntakeError::OriginNotAllowed(origin.to_owned()))
+        }
         _ => Ok(()),
     }
 }
@@ -205,7 +232,10 @@ fn cors(headers: &HeaderMap, response: &mut Response, allowed: bool) {
         let h = response.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
         h.insert(header::VARY, HeaderValue::from_static("Origin"));
-        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Retry-After"));
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Retry-After"),
+        );
     }
 }
 
@@ -221,7 +251,11 @@ async fn ingest(
     let mut response = match result {
         Ok(events) => {
             intake.metrics.accepted(events);
-            (StatusCode::ACCEPTED, axum::Json(serde_json::json!({ "accepted": events }))).into_response()
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(serde_json::json!({ "accepted": events })),
+            )
+                .into_response()
         }
         Err(e) => {
             intake.metrics.rejected(e.code());
@@ -240,7 +274,9 @@ async fn preflight(
     // A preflight carries no body and no custom header values; with the key in the query
     // string the origin is checked now, otherwise on the real request.
     let allowed = match params.key.as_deref() {
-        Some(k) => intake.project(k).is_ok_and(|p| check_origin(&p, &headers).is_ok()),
+        Some(k) => intake
+            .project(k)
+            .is_ok_and(|p| check_origin(&p, &headers).is_ok()),
         None => true,
     };
     let mut response = if allowed {
@@ -250,14 +286,19 @@ async fn preflight(
     };
     if allowed {
         let h = response.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("POST, OPTIONS"),
+        );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static("content-type, content-encoding, x-vigil-key"),
         );
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
     }
     cors(&headers, &mut response, allowed);
-    let _ = Method::OPTIONS;
     response
 }

@@ -16,12 +16,18 @@ impl IntakeMetrics {
     /// Counts an accepted batch.
     pub fn accepted(&self, events: usize) {
         self.accepted_batches.fetch_add(1, Ordering::Relaxed);
-        self.accepted_events.fetch_add(events as u64, Ordering::Relaxed);
+        self.accepted_events
+            .fetch_add(events as u64, Ordering::Relaxed);
     }
 
     /// Counts a rejected batch by its code.
     pub fn rejected(&self, code: &'static str) {
-        *self.rejected.lock().expect("metrics lock").entry(code).or_default() += 1;
+        *self
+            .rejected
+            .lock()
+            .expect("metrics lock")
+            .entry(code)
+            .or_default() += 1;
     }
 
     /// Rejections so far, by code.

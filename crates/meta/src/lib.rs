@@ -26,7 +26,9 @@ pub struct Project {
 impl Project {
     /// Whether a browser origin may send data to this project.
     pub fn allows_origin(&self, origin: &str) -> bool {
-        self.allowed_origins.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+        self.allowed_origins
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
     }
 }
 
@@ -59,7 +61,10 @@ fn random_hex(bytes: usize) -> Result<String, MetaError> {
 }
 
 fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 const SCHEMA: &str = "
@@ -99,7 +104,9 @@ impl Meta {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Meta { conn: Mutex::new(conn) })
+        Ok(Meta {
+            conn: Mutex::new(conn),
+        })
     }
 
     /// Creates a project; returns it with a new secret API token, shown only this once.
@@ -112,7 +119,11 @@ impl Meta {
         if name.trim().is_empty() {
             return Err(MetaError::Invalid("project name must not be empty".into()));
         }
-        let origins = if allowed_origins.is_empty() { vec!["*".to_owned()] } else { allowed_origins.to_vec() };
+        let origins = if allowed_origins.is_empty() {
+            vec!["*".to_owned()]
+        } else {
+            allowed_origins.to_vec()
+        };
         let public_key = format!("pk_{}", random_hex(12)?);
         let conn = self.conn.lock().expect("meta lock");
         let inserted = conn.execute(
@@ -120,7 +131,9 @@ impl Meta {
             params![name, public_key, serde_json::to_string(&origins).expect("strings"), retention_days],
         );
         match inserted {
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
                 return Err(MetaError::Duplicate(name.to_owned()));
             }
             other => other?,
@@ -146,7 +159,11 @@ impl Meta {
     pub fn project_by_key(&self, public_key: &str) -> Result<Option<Project>, MetaError> {
         let conn = self.conn.lock().expect("meta lock");
         Ok(conn
-            .query_row(&format!("{SELECT} WHERE public_key = ?1"), [public_key], row_to_project)
+            .query_row(
+                &format!("{SELECT} WHERE public_key = ?1"),
+                [public_key],
+                row_to_project,
+            )
             .optional()?)
     }
 
@@ -155,7 +172,9 @@ impl Meta {
         let conn = self.conn.lock().expect("meta lock");
         Ok(conn
             .query_row(
-                &format!("{SELECT} WHERE id = (SELECT project_id FROM api_tokens WHERE token_hash = ?1)"),
+                &format!(
+                    "{SELECT} WHERE id = (SELECT project_id FROM api_tokens WHERE token_hash = ?1)"
+                ),
                 [hash_token(token)],
                 row_to_project,
             )
@@ -165,13 +184,17 @@ impl Meta {
     /// A project by id.
     pub fn project_by_id(&self, id: u32) -> Result<Option<Project>, MetaError> {
         let conn = self.conn.lock().expect("meta lock");
-        Ok(conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id], row_to_project).optional()?)
+        Ok(conn
+            .query_row(&format!("{SELECT} WHERE id = ?1"), [id], row_to_project)
+            .optional()?)
     }
 
     /// A project by name.
     pub fn project_by_name(&self, name: &str) -> Result<Option<Project>, MetaError> {
         let conn = self.conn.lock().expect("meta lock");
-        Ok(conn.query_row(&format!("{SELECT} WHERE name = ?1"), [name], row_to_project).optional()?)
+        Ok(conn
+            .query_row(&format!("{SELECT} WHERE name = ?1"), [name], row_to_project)
+            .optional()?)
     }
 
     /// Every project.
@@ -194,12 +217,14 @@ impl Meta {
     /// Sets a project's retention.
     pub fn set_retention_days(&self, id: u32, days: u32) -> Result<(), MetaError> {
         if days == 0 {
-            return Err(MetaError::Invalid("retention must be at least 1 day".into()));
+            return Err(MetaError::Invalid(
+                "retention must be at least 1 day".into(),
+            ));
         }
-        self.conn
-            .lock()
-            .expect("meta lock")
-            .execute("UPDATE projects SET retention_days = ?1 WHERE id = ?2", params![days, id])?;
+        self.conn.lock().expect("meta lock").execute(
+            "UPDATE projects SET retention_days = ?1 WHERE id = ?2",
+            params![days, id],
+        )?;
         Ok(())
     }
 }
@@ -212,16 +237,24 @@ mod tests {
     fn keys_and_tokens_find_their_own_project_only() {
         let dir = tempfile::tempdir().unwrap();
         let meta = Meta::open(&dir.path().join("meta.db")).unwrap();
-        let (a, token_a) = meta.create_project("a", &["https://a.example".into()], 30).unwrap();
+        let (a, token_a) = meta
+            .create_project("a", &["https://a.example".into()], 30)
+            .unwrap();
         let (b, token_b) = meta.create_project("b", &[], 90).unwrap();
         assert!(a.public_key.starts_with("pk_") && token_a.starts_with("vt_"));
-        assert_eq!(meta.project_by_key(&a.public_key).unwrap().unwrap().id, a.id);
+        assert_eq!(
+            meta.project_by_key(&a.public_key).unwrap().unwrap().id,
+            a.id
+        );
         assert_eq!(meta.project_by_token(&token_a).unwrap().unwrap().id, a.id);
         assert_eq!(meta.project_by_token(&token_b).unwrap().unwrap().id, b.id);
         assert!(meta.project_by_token("vt_nope").unwrap().is_none());
         assert!(meta.project_by_token(&a.public_key).unwrap().is_none());
         assert!(a.allows_origin("https://a.example") && !a.allows_origin("https://evil.example"));
         assert!(b.allows_origin("https://anything.example"));
-        assert!(matches!(meta.create_project("a", &[], 1), Err(MetaError::Duplicate(_))));
+        assert!(matches!(
+            meta.create_project("a", &[], 1),
+            Err(MetaError::Duplicate(_))
+        ));
     }
 }

@@ -673,21 +673,31 @@ impl Event {
     /// Semantic checks that types alone cannot express.
     pub fn check(&self) -> Result<(), String> {
         if self.ts < MIN_TS_MS {
-            return Err(format!("ts {} is before 2020-01-01; ts is ms since the epoch", self.ts));
+            return Err(format!(
+                "ts {} is before 2020-01-01; ts is ms since the epoch",
+                self.ts
+            ));
         }
         let non_negative = |name: &str, v: Option<f64>| match v {
-            Some(x) if !x.is_finite() || x < 0.0 => Err(format!("{name} must be a finite number ≥ 0")),
+            Some(x) if !x.is_finite() || x < 0.0 => {
+                Err(format!("{name} must be a finite number ≥ 0"))
+            }
             _ => Ok(()),
         };
         match &self.body {
             EventBody::Vital(v) => {
                 if !matches!(v.name.as_str(), "LCP" | "INP" | "CLS" | "FCP" | "TTFB") {
-                    return Err(format!("vital name {:?} is not one of LCP, INP, CLS, FCP, TTFB", v.name));
+                    return Err(format!(
+                        "vital name {:?} is not one of LCP, INP, CLS, FCP, TTFB",
+                        v.name
+                    ));
                 }
                 if let Some(r) = &v.rating
                     && !matches!(r.as_str(), "good" | "needs-improvement" | "poor")
                 {
-                    return Err(format!("rating {r:?} is not good, needs-improvement or poor"));
+                    return Err(format!(
+                        "rating {r:?} is not good, needs-improvement or poor"
+                    ));
                 }
                 non_negative("value", Some(v.value))
             }

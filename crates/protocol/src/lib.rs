@@ -79,7 +79,10 @@ pub struct ParseLimits {
 
 impl Default for ParseLimits {
     fn default() -> Self {
-        Self { scan: ScanLimits::default(), max_events: 500 }
+        Self {
+            scan: ScanLimits::default(),
+            max_events: 500,
+        }
     }
 }
 
@@ -99,10 +102,15 @@ pub fn parse_batch(body: &[u8], limits: &ParseLimits) -> Result<Batch, ParseErro
         return Err(ParseError::EmptyBatch);
     }
     if batch.events.len() > limits.max_events {
-        return Err(ParseError::TooManyEvents { got: batch.events.len(), limit: limits.max_events });
+        return Err(ParseError::TooManyEvents {
+            got: batch.events.len(),
+            limit: limits.max_events,
+        });
     }
     for (i, event) in batch.events.iter().enumerate() {
-        event.check().map_err(|m| ParseError::InvalidValue(format!("events[{i}]: {m}")))?;
+        event
+            .check()
+            .map_err(|m| ParseError::InvalidValue(format!("events[{i}]: {m}")))?;
     }
     Ok(batch)
 }

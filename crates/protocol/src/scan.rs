@@ -14,7 +14,10 @@ impl Default for ScanLimits {
     fn default() -> Self {
         // Depth 6 fits batch → events → error → breadcrumbs → breadcrumb → data; 16 KiB fits
         // a long minified stack trace, which the agent truncates to that size.
-        Self { max_depth: 6, max_string_bytes: 16 * 1024 }
+        Self {
+            max_depth: 6,
+            max_string_bytes: 16 * 1024,
+        }
     }
 }
 
@@ -89,24 +92,40 @@ mod tests {
 
     #[test]
     fn depth_at_limit_passes_and_one_over_fails() {
-        let limits = ScanLimits { max_depth: 3, max_string_bytes: 10 };
+        let limits = ScanLimits {
+            max_depth: 3,
+            max_string_bytes: 10,
+        };
         assert_eq!(scan_json(br#"{"a":[{"b":1}]}"#, &limits), Ok(()));
-        assert_eq!(scan_json(br#"{"a":[{"b":[1]}]}"#, &limits), Err(ScanError::TooDeep(3)));
+        assert_eq!(
+            scan_json(br#"{"a":[{"b":[1]}]}"#, &limits),
+            Err(ScanError::TooDeep(3))
+        );
     }
 
     #[test]
     fn brackets_inside_strings_do_not_count() {
-        let limits = ScanLimits { max_depth: 1, max_string_bytes: 100 };
+        let limits = ScanLimits {
+            max_depth: 1,
+            max_string_bytes: 100,
+        };
         assert_eq!(scan_json(br#"{"a":"[[[{{{\"]]"}"#, &limits), Ok(()));
     }
 
     #[test]
     fn string_at_limit_passes_and_one_over_fails() {
-        let limits = ScanLimits { max_depth: 3, max_string_bytes: 4 };
+        let limits = ScanLimits {
+            max_depth: 3,
+            max_string_bytes: 4,
+        };
         assert_eq!(scan_json(br#"{"abcd":"wxyz"}"#, &limits), Ok(()));
         assert!(matches!(
             scan_json(br#"{"a":"vwxyz"}"#, &limits),
-            Err(ScanError::StringTooLong { got: 5, limit: 4, .. })
+            Err(ScanError::StringTooLong {
+                got: 5,
+                limit: 4,
+                ..
+            })
         ));
     }
 

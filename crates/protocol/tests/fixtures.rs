@@ -5,12 +5,19 @@ use std::path::PathBuf;
 use vigil_protocol::{ParseLimits, parse_batch};
 
 fn fixtures(kind: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/fixtures").join(kind);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/fixtures")
+        .join(kind);
     let mut out: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect();
     out.sort();
     assert!(!out.is_empty(), "no fixtures in {}", dir.display());
@@ -24,7 +31,11 @@ fn every_valid_fixture_parses_and_round_trips() {
             .unwrap_or_else(|e| panic!("{name}: {e} ({})", e.code()));
         // Serialising and parsing again gives the same value: nothing is lost or invented.
         let again = serde_json::to_vec(&batch).unwrap();
-        assert_eq!(parse_batch(&again, &ParseLimits::default()).unwrap(), batch, "{name}");
+        assert_eq!(
+            parse_batch(&again, &ParseLimits::default()).unwrap(),
+            batch,
+            "{name}"
+        );
     }
 }
 
@@ -36,13 +47,19 @@ fn every_valid_fixture_of_one_kind_has_that_kind() {
             continue;
         }
         let batch = parse_batch(&body, &ParseLimits::default()).unwrap();
-        assert!(batch.events.iter().any(|e| e.body.kind() == kind), "{name} has no {kind} event");
+        assert!(
+            batch.events.iter().any(|e| e.body.kind() == kind),
+            "{name} has no {kind} event"
+        );
     }
 }
 
 #[test]
 fn full_fixture_covers_every_event_kind() {
-    let (_, body) = fixtures("valid").into_iter().find(|(n, _)| n == "full.json").unwrap();
+    let (_, body) = fixtures("valid")
+        .into_iter()
+        .find(|(n, _)| n == "full.json")
+        .unwrap();
     let batch = parse_batch(&body, &ParseLimits::default()).unwrap();
     let mut kinds: Vec<_> = batch.events.iter().map(|e| e.body.kind()).collect();
     kinds.sort();

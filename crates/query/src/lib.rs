@@ -6,7 +6,9 @@
 mod model;
 mod percentile;
 
-pub use model::{Aggregation, Filter, FilterOp, InvalidQuery, MetricSource, Query, quote_str, resolve_metric};
+pub use model::{
+    Aggregation, Filter, FilterOp, InvalidQuery, MetricSource, Query, quote_str, resolve_metric,
+};
 pub use percentile::{percentile, percentile_udaf};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
@@ -14,7 +16,9 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use serde::Serialize;
 use std::sync::Arc;
@@ -54,7 +58,11 @@ impl QueryEngine {
     fn context(&self) -> SessionContext {
         let mut config = SessionConfig::new().with_information_schema(false);
         // Strings stay Utf8 so in-memory batches and Parquet segments share one schema.
-        config.options_mut().execution.parquet.schema_force_view_types = false;
+        config
+            .options_mut()
+            .execution
+            .parquet
+            .schema_force_view_types = false;
         config.options_mut().execution.parquet.pushdown_filters = true;
         let ctx = SessionContext::new_with_config(config);
         for (name, q) in [("p50", 0.5), ("p75", 0.75), ("p90", 0.9), ("p99", 0.99)] {
@@ -81,9 +89,15 @@ impl QueryEngine {
         for (i, b) in snap.batches.into_iter().enumerate() {
             parts[i % 2].push(b);
         }
-        ctx.register_table(format!("{name}__mem"), Arc::new(MemTable::try_new(schema.clone(), parts)?))?;
+        ctx.register_table(
+            format!("{name}__mem"),
+            Arc::new(MemTable::try_new(schema.clone(), parts)?),
+        )?;
         if snap.files.is_empty() {
-            ctx.sql(&format!("CREATE VIEW \"{name}\" AS SELECT * FROM \"{name}__mem\"")).await?;
+            ctx.sql(&format!(
+                "CREATE VIEW \"{name}\" AS SELECT * FROM \"{name}__mem\""
+            ))
+            .await?;
             return Ok(());
         }
         let urls = snap
@@ -91,12 +105,15 @@ impl QueryEngine {
             .iter()
             .map(|p| ListingTableUrl::parse(p.to_string_lossy()))
             .collect::<Result<Vec<_>, _>>()?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet");
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
             .with_schema(schema);
-        ctx.register_table(format!("{name}__disk"), Arc::new(ListingTable::try_new(config)?))?;
+        ctx.register_table(
+            format!("{name}__disk"),
+            Arc::new(ListingTable::try_new(config)?),
+        )?;
         ctx.sql(&format!(
             "CREATE VIEW \"{name}\" AS SELECT * FROM \"{name}__disk\" UNION ALL SELECT * FROM \"{name}__mem\""
         ))
@@ -125,7 +142,9 @@ impl QueryEngine {
     pub async fn run(&self, project: ProjectId, query: &Query) -> Result<QueryResult, QueryError> {
         let (source, sql) = query.to_sql()?;
         tracing::debug!(%sql, "query");
-        let batches = self.sql(project, &[source.table], query.from, query.to, &sql).await?;
+        let batches = self
+            .sql(project, &[source.table], query.from, query.to, &sql)
+            .await?;
         Ok(to_result(&batches))
     }
 
@@ -159,7 +178,12 @@ impl QueryEngine {
                 events.push(obj);
             }
         }
-        events.sort_by_key(|e| (e.get("ts").and_then(serde_json::Value::as_i64), e["type"].as_str().map(str::to_owned)));
+        events.sort_by_key(|e| {
+            (
+                e.get("ts").and_then(serde_json::Value::as_i64),
+                e["type"].as_str().map(str::to_owned),
+            )
+        });
         Ok(events)
     }
 }
@@ -170,15 +194,22 @@ fn cell(array: &ArrayRef, row: usize) -> serde_json::Value {
     }
     match array.data_type() {
         DataType::Boolean => array.as_boolean().value(row).into(),
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8
-        | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => {
             let a = cast(&array.slice(row, 1), &DataType::Int64).expect("integers cast to i64");
             a.as_primitive::<Int64Type>().value(0).into()
         }
         DataType::Float16 | DataType::Float32 | DataType::Float64 => {
             let a = cast(&array.slice(row, 1), &DataType::Float64).expect("floats cast to f64");
             let v = a.as_primitive::<Float64Type>().value(0);
-            serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)
+            serde_json::Number::from_f64(v)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number)
         }
         _ => match cast(&array.slice(row, 1), &DataType::Utf8) {
             Ok(a) => a.as_string::<i32>().value(0).into(),
@@ -191,7 +222,13 @@ fn cell(array: &ArrayRef, row: usize) -> serde_json::Value {
 pub fn to_result(batches: &[RecordBatch]) -> QueryResult {
     let columns = batches
         .first()
-        .map(|b| b.schema().fields().iter().map(|f| f.name().clone()).collect())
+        .map(|b| {
+            b.schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect()
+        })
         .unwrap_or_default();
     let mut rows = Vec::new();
     for b in batches {

@@ -147,11 +147,23 @@ pub fn resolve_metric(metric: &str) -> Result<MetricSource, InvalidQuery> {
         _ => None,
     };
     if let Some(v) = vital {
-        return Ok(MetricSource { table: Table::Vitals, value: Some("value"), vital: Some(v) });
+        return Ok(MetricSource {
+            table: Table::Vitals,
+            value: Some("value"),
+            vital: Some(v),
+        });
     }
-    let table_name = if metric == "page_views" { "views" } else { metric };
+    let table_name = if metric == "page_views" {
+        "views"
+    } else {
+        metric
+    };
     if let Some(table) = Table::from_name(table_name) {
-        return Ok(MetricSource { table, value: None, vital: None });
+        return Ok(MetricSource {
+            table,
+            value: None,
+            vital: None,
+        });
     }
     let Some((t, c)) = metric.split_once('.') else {
         return Err(InvalidQuery(format!(
@@ -163,7 +175,11 @@ pub fn resolve_metric(metric: &str) -> Result<MetricSource, InvalidQuery> {
         .column(c)
         .filter(|col| matches!(col.extract, Extract::F64(_) | Extract::I64(_)) && col.name != "ts")
         .ok_or_else(|| InvalidQuery(format!("{t} has no numeric column {c:?}")))?;
-    Ok(MetricSource { table, value: Some(column.name), vital: None })
+    Ok(MetricSource {
+        table,
+        value: Some(column.name),
+        vital: None,
+    })
 }
 
 fn quote_ident(name: &str) -> String {
@@ -187,7 +203,9 @@ fn literal(value: &serde_json::Value, numeric: bool) -> Result<String, InvalidQu
         serde_json::Value::Number(n) if numeric => Ok(n.to_string()),
         serde_json::Value::Number(n) => Ok(quote_str(&n.to_string())),
         serde_json::Value::Bool(b) => Ok(b.to_string()),
-        other => Err(InvalidQuery(format!("filter value {other} must be a string, number or boolean"))),
+        other => Err(InvalidQuery(format!(
+            "filter value {other} must be a string, number or boolean"
+        ))),
     }
 }
 
@@ -227,7 +245,9 @@ impl Query {
                 })?;
                 let buckets = (self.to - self.from) / ms;
                 if buckets > 10_000 {
-                    return Err(InvalidQuery(format!("{buckets} time buckets; use a larger interval")));
+                    return Err(InvalidQuery(format!(
+                        "{buckets} time buckets; use a larger interval"
+                    )));
                 }
                 select.push(format!("(\"ts\" / {ms}) * {ms} AS \"time\""));
                 group.push(format!("(\"ts\" / {ms}) * {ms}"));
@@ -237,15 +257,25 @@ impl Query {
                     .column(g)
                     .filter(|c| c.is_dimension() || matches!(c.extract, Extract::I64(_)))
                     .filter(|c| c.name != "ts")
-                    .ok_or_else(|| InvalidQuery(format!("{} has no dimension {g:?}", table.name())))?;
+                    .ok_or_else(|| {
+                        InvalidQuery(format!("{} has no dimension {g:?}", table.name()))
+                    })?;
                 select.push(quote_ident(col.name));
                 group.push(quote_ident(col.name));
             }
         }
-        let value = source.value.map(|v| format!("CAST({} AS DOUBLE)", quote_ident(v)));
-        let thresholds = source.vital.and_then(vigil_protocol::thresholds).map(|t| (t.good, t.poor));
+        let value = source
+            .value
+            .map(|v| format!("CAST({} AS DOUBLE)", quote_ident(v)));
+        let thresholds = source
+            .vital
+            .and_then(vigil_protocol::thresholds)
+            .map(|t| (t.good, t.poor));
         for agg in &self.aggregations {
-            let needs_value = !matches!(agg, Aggregation::Count | Aggregation::Sessions | Aggregation::Users);
+            let needs_value = !matches!(
+                agg,
+                Aggregation::Count | Aggregation::Sessions | Aggregation::Users
+            );
             let v = match (&value, needs_value) {
                 (Some(v), _) => v.clone(),
                 (None, false) => String::new(),
@@ -257,7 +287,9 @@ impl Query {
                     )));
                 }
             };
-            let share = |cond: String| format!("AVG(CASE WHEN {v} IS NULL THEN NULL WHEN {cond} THEN 1.0 ELSE 0.0 END)");
+            let share = |cond: String| {
+                format!("AVG(CASE WHEN {v} IS NULL THEN NULL WHEN {cond} THEN 1.0 ELSE 0.0 END)")
+            };
             let expr = match agg {
                 Aggregation::Count => "COUNT(*)".to_owned(),
                 Aggregation::Sum => format!("SUM({v})"),
@@ -302,17 +334,35 @@ impl Query {
         let outputs: Vec<String> = self
             .group_by
             .iter()
-            .map(|g| if g.starts_with("time:") { "time".to_owned() } else { g.clone() })
+            .map(|g| {
+                if g.starts_with("time:") {
+                    "time".to_owned()
+                } else {
+                    g.clone()
+                }
+            })
             .chain(self.aggregations.iter().map(|a| a.name().to_owned()))
             .collect();
         let (order, default_asc) = match &self.order_by {
             Some(o) if outputs.contains(o) => (o.clone(), o == "time"),
-            Some(o) => return Err(InvalidQuery(format!("order_by {o:?} is not an output column"))),
+            Some(o) => {
+                return Err(InvalidQuery(format!(
+                    "order_by {o:?} is not an output column"
+                )));
+            }
             None if has_time => ("time".to_owned(), true),
             None => (self.aggregations[0].name().to_owned(), false),
         };
-        let dir = if self.ascending.unwrap_or(default_asc) { "ASC" } else { "DESC" };
-        let tiebreak: Vec<String> = outputs.iter().filter(|o| **o != order).map(|o| format!("\"{o}\" ASC")).collect();
+        let dir = if self.ascending.unwrap_or(default_asc) {
+            "ASC"
+        } else {
+            "DESC"
+        };
+        let tiebreak: Vec<String> = outputs
+            .iter()
+            .filter(|o| **o != order)
+            .map(|o| format!("\"{o}\" ASC"))
+            .collect();
         sql.push_str(&format!(" ORDER BY \"{order}\" {dir} NULLS LAST"));
         for t in tiebreak {
             sql.push_str(&format!(", {t}"));
@@ -331,14 +381,27 @@ impl Query {
             .ok_or_else(|| InvalidQuery(format!("{} has no field {:?}", table.name(), f.field)))?;
         let numeric = matches!(col.extract, Extract::F64(_) | Extract::I64(_));
         let ident = quote_ident(col.name);
-        let value = || f.value.as_ref().ok_or_else(|| InvalidQuery(format!("filter on {} needs a value", f.field)));
+        let value = || {
+            f.value
+                .as_ref()
+                .ok_or_else(|| InvalidQuery(format!("filter on {} needs a value", f.field)))
+        };
         let one = || literal(value()?, numeric);
         let list = || -> Result<String, InvalidQuery> {
             let items = value()?
                 .as_array()
                 .filter(|a| !a.is_empty() && a.len() <= 1000)
-                .ok_or_else(|| InvalidQuery(format!("filter on {} needs an array of 1 to 1000 values", f.field)))?;
-            Ok(items.iter().map(|v| literal(v, numeric)).collect::<Result<Vec<_>, _>>()?.join(", "))
+                .ok_or_else(|| {
+                    InvalidQuery(format!(
+                        "filter on {} needs an array of 1 to 1000 values",
+                        f.field
+                    ))
+                })?;
+            Ok(items
+                .iter()
+                .map(|v| literal(v, numeric))
+                .collect::<Result<Vec<_>, _>>()?
+                .join(", "))
         };
         Ok(match f.op {
             FilterOp::Eq => format!("{ident} = {}", one()?),
@@ -346,7 +409,9 @@ impl Query {
             FilterOp::In => format!("{ident} IN ({})", list()?),
             FilterOp::NotIn => format!("({ident} IS NULL OR {ident} NOT IN ({}))", list()?),
             FilterOp::Contains => {
-                let needle = value()?.as_str().ok_or_else(|| InvalidQuery("contains needs a string".into()))?;
+                let needle = value()?
+                    .as_str()
+                    .ok_or_else(|| InvalidQuery("contains needs a string".into()))?;
                 format!("strpos({ident}, {}) > 0", quote_str(needle))
             }
             FilterOp::Gt => format!("{ident} > {}", one()?),

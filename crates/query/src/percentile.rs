@@ -37,9 +37,11 @@ struct PercentileAccumulator {
 impl PercentileAccumulator {
     fn extend_from(&mut self, array: &Float64Array) {
         if array.null_count() == 0 {
-            self.values.extend(array.values().iter().copied().filter(|v| !v.is_nan()));
+            self.values
+                .extend(array.values().iter().copied().filter(|v| !v.is_nan()));
         } else {
-            self.values.extend(array.iter().flatten().filter(|v| !v.is_nan()));
+            self.values
+                .extend(array.iter().flatten().filter(|v| !v.is_nan()));
         }
     }
 }
@@ -90,7 +92,12 @@ pub fn percentile_udaf(name: &str, q: f64) -> AggregateUDF {
         vec![DataType::Float64],
         Arc::new(DataType::Float64),
         Volatility::Immutable,
-        Arc::new(move |_| Ok(Box::new(PercentileAccumulator { q, values: Vec::new() }))),
+        Arc::new(move |_| {
+            Ok(Box::new(PercentileAccumulator {
+                q,
+                values: Vec::new(),
+            }))
+        }),
         Arc::new(vec![state]),
     )
 }

@@ -7,9 +7,9 @@ use crate::record::{IngestBatch, ProjectId};
 use crate::schema::{Table, batches_by_table};
 use crate::segment::{read_parquet, sorted_by_ts, ts_range, write_parquet};
 use crate::wal::{self, WalWriter};
+use datafusion::arrow::array::BooleanArray;
 use datafusion::arrow::array::{Int64Array, RecordBatch};
 use datafusion::arrow::compute::filter_record_batch;
-use datafusion::arrow::array::BooleanArray;
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
@@ -96,7 +96,10 @@ impl MemTable {
         for (project, group) in by_project {
             for (table, arrow) in batches_by_table(&group) {
                 self.rows += arrow.iter().map(RecordBatch::num_rows).sum::<usize>();
-                self.tables.entry((project, table)).or_default().extend(arrow);
+                self.tables
+                    .entry((project, table))
+                    .or_default()
+                    .extend(arrow);
             }
         }
         self.created.get_or_insert_with(Instant::now);
@@ -122,7 +125,7 @@ struct Shared {
 type Reply = oneshot::Sender<Result<(), StoreError>>;
 
 enum Msg {
-    Append(IngestBatch, Reply),
+    Append(Box<IngestBatch>, Reply),
     Flush(Reply),
 }
 
@@ -149,7 +152,10 @@ impl Store {
         let manifest = Manifest::load(dir)?;
         remove_orphans(dir, &manifest)?;
         let (frames, segments) = wal::replay(&dir.join("wal"))?;
-        let mut active = MemTable { wal_segments: segments, ..MemTable::default() };
+        let mut active = MemTable {
+            wal_segments: segments,
+            ..MemTable::default()
+        };
         let mut last_seq = manifest.flushed_seq;
         let mut replayed = Vec::new();
         for frame in frames {
@@ -158,23 +164,40 @@ impl Store {
                 continue;
             }
             let batch: IngestBatch = serde_json::from_slice(&frame.payload).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("log frame {}: {e}", frame.seq))
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("log frame {}: {e}", frame.seq),
+                )
             })?;
             replayed.push(batch);
         }
         active.insert(&replayed.iter().collect::<Vec<_>>());
         active.max_seq = last_seq;
-        tracing::info!(batches = replayed.len(), rows = active.rows, "replayed write-ahead log");
+        tracing::info!(
+            batches = replayed.len(),
+            rows = active.rows,
+            "replayed write-ahead log"
+        );
 
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
             config: config.clone(),
-            state: RwLock::new(State { active, frozen: Vec::new(), manifest }),
+            state: RwLock::new(State {
+                active,
+                frozen: Vec::new(),
+                manifest,
+            }),
             metrics: StoreMetrics::default(),
             doomed: Mutex::new(Vec::new()),
         });
         let writer = WalWriter::create(&dir.join("wal"), last_seq + 1)?;
-        shared.state.write().expect("state lock").active.wal_segments.push(writer.path().to_owned());
+        shared
+            .state
+            .write()
+            .expect("state lock")
+            .active
+            .wal_segments
+            .push(writer.path().to_owned());
         let (tx, rx) = mpsc::sync_channel(config.queue_batches);
         let (flush_tx, flush_rx) = mpsc::channel();
         let retain_tx = flush_tx.clone();
@@ -195,26 +218,38 @@ impl Store {
     }
 
     fn sender(&self) -> Result<SyncSender<Msg>, StoreError> {
-        self.tx.lock().expect("sender lock").clone().ok_or(StoreError::Closed)
+        self.tx
+            .lock()
+            .expect("sender lock")
+            .clone()
+            .ok_or(StoreError::Closed)
     }
 
     /// Appends a batch; resolves once it is durable on disk and visible to queries.
     pub async fn append(&self, batch: IngestBatch) -> Result<(), StoreError> {
         let (reply, done) = oneshot::channel();
-        match self.sender()?.try_send(Msg::Append(batch, reply)) {
+        match self.sender()?.try_send(Msg::Append(Box::new(batch), reply)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(StoreError::Overloaded),
             Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
         }
-        self.shared.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .metrics
+            .queue_depth
+            .fetch_add(1, Ordering::Relaxed);
         done.await.unwrap_or(Err(StoreError::Closed))
     }
 
     /// Appends from synchronous code (demo, benchmarks), waiting while the queue is full.
     pub fn append_blocking(&self, batch: IngestBatch) -> Result<(), StoreError> {
         let (reply, done) = oneshot::channel();
-        self.sender()?.send(Msg::Append(batch, reply)).map_err(|_| StoreError::Closed)?;
-        self.shared.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        self.sender()?
+            .send(Msg::Append(Box::new(batch), reply))
+            .map_err(|_| StoreError::Closed)?;
+        self.shared
+            .metrics
+            .queue_depth
+            .fetch_add(1, Ordering::Relaxed);
         done.blocking_recv().unwrap_or(Err(StoreError::Closed))
     }
 
@@ -230,8 +265,13 @@ impl Store {
         let mut waits = Vec::with_capacity(batches.len());
         for batch in batches {
             let (reply, done) = oneshot::channel();
-            sender.send(Msg::Append(batch, reply)).map_err(|_| StoreError::Closed)?;
-            self.shared.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+            sender
+                .send(Msg::Append(Box::new(batch), reply))
+                .map_err(|_| StoreError::Closed)?;
+            self.shared
+                .metrics
+                .queue_depth
+                .fetch_add(1, Ordering::Relaxed);
             waits.push(done);
         }
         waits.into_iter().try_for_each(done_blocking)
@@ -240,23 +280,30 @@ impl Store {
     /// Writes everything in memory to Parquet and waits until it is done.
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         let (reply, done) = oneshot::channel();
-        self.sender()?.send(Msg::Flush(reply)).map_err(|_| StoreError::Closed)?;
+        self.sender()?
+            .send(Msg::Flush(reply))
+            .map_err(|_| StoreError::Closed)?;
         done.blocking_recv().unwrap_or(Err(StoreError::Closed))
     }
 
     /// Async form of [`Store::flush_blocking`].
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (reply, done) = oneshot::channel();
-        self.sender()?.send(Msg::Flush(reply)).map_err(|_| StoreError::Closed)?;
+        self.sender()?
+            .send(Msg::Flush(reply))
+            .map_err(|_| StoreError::Closed)?;
         done.await.unwrap_or(Err(StoreError::Closed))
     }
 
     /// Drops a project's days older than `keep_days` (whole day folders).
     pub fn apply_retention(&self, project: ProjectId, keep_days: u32) -> Result<(), StoreError> {
         let (reply, done) = oneshot::channel();
-        let sent = self.flush_tx.lock().expect("flush lock").as_ref().map(|tx| {
-            tx.send(FlushJob::Retain(project, keep_days, reply)).is_ok()
-        });
+        let sent = self
+            .flush_tx
+            .lock()
+            .expect("flush lock")
+            .as_ref()
+            .map(|tx| tx.send(FlushJob::Retain(project, keep_days, reply)).is_ok());
         if sent != Some(true) {
             return Err(StoreError::Closed);
         }
@@ -265,7 +312,13 @@ impl Store {
 
     /// The files and in-memory batches of one table of one project that may hold rows
     /// with `from_ms <= ts < to_ms`.
-    pub fn snapshot(&self, project: ProjectId, table: Table, from_ms: i64, to_ms: i64) -> TableSnapshot {
+    pub fn snapshot(
+        &self,
+        project: ProjectId,
+        table: Table,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> TableSnapshot {
         let state = self.shared.state.read().expect("state lock");
         let files = state
             .manifest
@@ -282,7 +335,11 @@ impl Store {
                 batches.extend(b.iter().cloned());
             }
         }
-        TableSnapshot { table, files, batches }
+        TableSnapshot {
+            table,
+            files,
+            batches,
+        }
     }
 
     /// Rows in memory that are not yet in Parquet.
@@ -298,7 +355,13 @@ impl Store {
 
     /// Live segment files (for figures such as bytes per event).
     pub fn segments(&self) -> Vec<SegmentFile> {
-        self.shared.state.read().expect("state lock").manifest.files.clone()
+        self.shared
+            .state
+            .read()
+            .expect("state lock")
+            .manifest
+            .files
+            .clone()
     }
 
     /// Whether the writer is running and the data folder is writable.
@@ -331,7 +394,9 @@ impl Drop for Store {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn writer_loop(
@@ -353,7 +418,7 @@ fn writer_loop(
         let mut next = first;
         while let Some(m) = next.take() {
             match m {
-                Msg::Append(b, r) => appends.push((b, r)),
+                Msg::Append(b, r) => appends.push((*b, r)),
                 Msg::Flush(r) => flushes.push(r),
             }
             // Group commit: everything that queued up while the last fsync ran goes into
@@ -363,12 +428,18 @@ fn writer_loop(
             }
         }
         if !appends.is_empty() {
-            shared.metrics.queue_depth.fetch_sub(appends.len() as u64, Ordering::Relaxed);
+            shared
+                .metrics
+                .queue_depth
+                .fetch_sub(appends.len() as u64, Ordering::Relaxed);
             commit_group(shared, &mut wal, &mut seq, appends);
         }
         let age_due = {
             let state = shared.state.read().expect("state lock");
-            state.active.created.is_some_and(|c| c.elapsed() >= shared.config.flush_interval)
+            state
+                .active
+                .created
+                .is_some_and(|c| c.elapsed() >= shared.config.flush_interval)
                 || state.active.rows >= shared.config.flush_rows
         };
         if age_due || !flushes.is_empty() {
@@ -417,17 +488,28 @@ fn commit_group(
         }
         return;
     }
-    shared.metrics.observe_write(started.elapsed().as_secs_f64());
+    shared
+        .metrics
+        .observe_write(started.elapsed().as_secs_f64());
     let batches: Vec<&IngestBatch> = appends.iter().map(|(b, _)| b).collect();
     let events: usize = batches.iter().map(|b| b.events.len()).sum();
     {
         let mut state = shared.state.write().expect("state lock");
         state.active.insert(&batches);
         state.active.max_seq = *seq;
-        shared.metrics.memtable_rows.store(state.active.rows as u64, Ordering::Relaxed);
+        shared
+            .metrics
+            .memtable_rows
+            .store(state.active.rows as u64, Ordering::Relaxed);
     }
-    shared.metrics.batches_written.fetch_add(batches.len() as u64, Ordering::Relaxed);
-    shared.metrics.events_written.fetch_add(events as u64, Ordering::Relaxed);
+    shared
+        .metrics
+        .batches_written
+        .fetch_add(batches.len() as u64, Ordering::Relaxed);
+    shared
+        .metrics
+        .events_written
+        .fetch_add(events as u64, Ordering::Relaxed);
     for (_, r) in appends {
         let _ = r.send(Ok(()));
     }
@@ -491,7 +573,10 @@ fn flusher_loop(shared: &Shared, rx: Receiver<FlushJob>) {
 }
 
 fn segment_rel_path(project: ProjectId, day: &str, table: Table, id: u64) -> String {
-    format!("segments/p{project}/{day}/{}-{id:010}.parquet", table.name())
+    format!(
+        "segments/p{project}/{day}/{}-{id:010}.parquet",
+        table.name()
+    )
 }
 
 /// Splits a table's rows by UTC day, sorted by time.
@@ -517,7 +602,12 @@ fn split_by_day(table: Table, batches: &[RecordBatch]) -> io::Result<Vec<(String
 }
 
 fn flush_memtable(shared: &Shared, mem: &Arc<MemTable>) -> io::Result<()> {
-    let mut next_id = shared.state.read().expect("state lock").manifest.next_file_id;
+    let mut next_id = shared
+        .state
+        .read()
+        .expect("state lock")
+        .manifest
+        .next_file_id;
     let mut written = Vec::new();
     for (&(project, table), batches) in &mem.tables {
         for (day, part) in split_by_day(table, batches)? {
@@ -548,7 +638,10 @@ fn flush_memtable(shared: &Shared, mem: &Arc<MemTable>) -> io::Result<()> {
         state.manifest = manifest;
         state.frozen.retain(|m| m.id != mem.id);
     }
-    shared.metrics.segments_flushed.fetch_add(count as u64, Ordering::Relaxed);
+    shared
+        .metrics
+        .segments_flushed
+        .fetch_add(count as u64, Ordering::Relaxed);
     for seg in &mem.wal_segments {
         if let Err(e) = fs::remove_file(seg)
             && e.kind() != io::ErrorKind::NotFound
@@ -566,10 +659,16 @@ fn compact(shared: &Shared) -> io::Result<()> {
         let mut by_key: BTreeMap<(ProjectId, String, String), Vec<SegmentFile>> = BTreeMap::new();
         for f in &state.manifest.files {
             if f.rows < shared.config.compact_max_rows {
-                by_key.entry((f.project, f.table.clone(), f.day.clone())).or_default().push(f.clone());
+                by_key
+                    .entry((f.project, f.table.clone(), f.day.clone()))
+                    .or_default()
+                    .push(f.clone());
             }
         }
-        by_key.into_values().filter(|g| g.len() >= shared.config.compact_min_files).collect()
+        by_key
+            .into_values()
+            .filter(|g| g.len() >= shared.config.compact_min_files)
+            .collect()
     };
     for group in groups {
         let table = Table::from_name(&group[0].table).expect("manifest tables are known");
@@ -588,7 +687,9 @@ fn compact(shared: &Shared) -> io::Result<()> {
         let (min_ts, max_ts) = ts_range(&merged);
         let mut state = shared.state.write().expect("state lock");
         let mut manifest = state.manifest.clone();
-        manifest.files.retain(|f| !group.iter().any(|g| g.path == f.path));
+        manifest
+            .files
+            .retain(|f| !group.iter().any(|g| g.path == f.path));
         manifest.files.push(SegmentFile {
             project: group[0].project,
             table: group[0].table.clone(),
@@ -603,7 +704,11 @@ fn compact(shared: &Shared) -> io::Result<()> {
         state.manifest = manifest;
         drop(state);
         let mut doomed = shared.doomed.lock().expect("doomed lock");
-        doomed.extend(group.iter().map(|g| (Instant::now(), shared.dir.join(&g.path))));
+        doomed.extend(
+            group
+                .iter()
+                .map(|g| (Instant::now(), shared.dir.join(&g.path))),
+        );
         shared.metrics.compactions.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
@@ -623,7 +728,9 @@ fn retain(shared: &Shared, project: ProjectId, keep_days: u32) -> io::Result<()>
         state.manifest = manifest;
         // Rows still in memory for expired days go too, so a query never shows them.
         let expired = |b: &RecordBatch| -> RecordBatch {
-            let ts = b.column_by_name("ts").and_then(|c| c.as_any().downcast_ref::<Int64Array>());
+            let ts = b
+                .column_by_name("ts")
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>());
             let Some(ts) = ts else { return b.clone() };
             let keep: BooleanArray = ts.iter().map(|t| t.map(|t| day_of(t) >= cutoff)).collect();
             filter_record_batch(b, &keep).unwrap_or_else(|_| b.clone())
@@ -638,7 +745,11 @@ fn retain(shared: &Shared, project: ProjectId, keep_days: u32) -> io::Result<()>
         old
     };
     let mut doomed = shared.doomed.lock().expect("doomed lock");
-    doomed.extend(dropped.iter().map(|f| (Instant::now(), shared.dir.join(&f.path))));
+    doomed.extend(
+        dropped
+            .iter()
+            .map(|f| (Instant::now(), shared.dir.join(&f.path))),
+    );
     Ok(())
 }
 

@@ -14,5 +14,5 @@ pub use engine::{Store, StoreConfig, StoreError, TableSnapshot};
 pub use manifest::{Manifest, SegmentFile, day_of};
 pub use metrics::{StoreMetrics, WRITE_LATENCY_BUCKETS};
 pub use record::{Common, IngestBatch, ProjectId};
-pub use segment::read_parquet;
 pub use schema::{Column, Extract, Row, Table, batches_by_table, build_batch, path_of};
+pub use segment::read_parquet;

@@ -95,7 +95,11 @@ mod tests {
     fn save_and_load_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(Manifest::load(dir.path()).unwrap(), Manifest::default());
-        let m = Manifest { flushed_seq: 7, next_file_id: 3, files: vec![] };
+        let m = Manifest {
+            flushed_seq: 7,
+            next_file_id: 3,
+            files: vec![],
+        };
         m.save(dir.path()).unwrap();
         assert_eq!(Manifest::load(dir.path()).unwrap(), m);
     }

@@ -30,9 +30,13 @@ pub struct StoreMetrics {
 impl StoreMetrics {
     /// Records one group commit's latency.
     pub fn observe_write(&self, seconds: f64) {
-        let i = WRITE_LATENCY_BUCKETS.iter().position(|&b| seconds <= b).unwrap_or(10);
+        let i = WRITE_LATENCY_BUCKETS
+            .iter()
+            .position(|&b| seconds <= b)
+            .unwrap_or(10);
         self.write_latency_buckets[i].fetch_add(1, Ordering::Relaxed);
-        self.write_latency_sum_us.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+        self.write_latency_sum_us
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
         self.group_commits.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -163,7 +163,11 @@ impl Table {
 }
 
 fn s(v: &str) -> Option<Cow<'_, str>> {
-    if v.is_empty() { None } else { Some(Cow::Borrowed(v)) }
+    if v.is_empty() {
+        None
+    } else {
+        Some(Cow::Borrowed(v))
+    }
 }
 fn os(v: &Option<String>) -> Option<Cow<'_, str>> {
     v.as_deref().map(Cow::Borrowed)
@@ -179,16 +183,28 @@ fn host(url: &str) -> Option<Cow<'_, str>> {
 
 macro_rules! col {
     ($name:literal, str, $f:expr) => {
-        Column { name: $name, extract: Extract::Str($f) }
+        Column {
+            name: $name,
+            extract: Extract::Str($f),
+        }
     };
     ($name:literal, f64, $f:expr) => {
-        Column { name: $name, extract: Extract::F64($f) }
+        Column {
+            name: $name,
+            extract: Extract::F64($f),
+        }
     };
     ($name:literal, i64, $f:expr) => {
-        Column { name: $name, extract: Extract::I64($f) }
+        Column {
+            name: $name,
+            extract: Extract::I64($f),
+        }
     };
     ($name:literal, bool, $f:expr) => {
-        Column { name: $name, extract: Extract::Bool($f) }
+        Column {
+            name: $name,
+            extract: Extract::Bool($f),
+        }
     };
 }
 
@@ -207,11 +223,25 @@ fn common_columns() -> Vec<Column> {
     vec![
         col!("ts", i64, |r| Some(r.event.ts)),
         col!("session_id", str, |r| s(&r.common.session_id)),
-        col!("view_id", str, |r| r.event.view_id.as_deref().or(Some(r.common.view_id.as_str())).and_then(s)),
-        col!("page_url", str, |r| r.event.page_url.as_deref().or(Some(r.common.page_url.as_str())).and_then(s)),
+        col!("view_id", str, |r| r
+            .event
+            .view_id
+            .as_deref()
+            .or(Some(r.common.view_id.as_str()))
+            .and_then(s)),
+        col!("page_url", str, |r| r
+            .event
+            .page_url
+            .as_deref()
+            .or(Some(r.common.page_url.as_str()))
+            .and_then(s)),
         col!("page_path", str, |r| {
             let url = r.event.page_url.as_deref().unwrap_or(&r.common.page_url);
-            if url.is_empty() { None } else { Some(Cow::Owned(path_of(url))) }
+            if url.is_empty() {
+                None
+            } else {
+                Some(Cow::Owned(path_of(url)))
+            }
         }),
         col!("browser", str, |r| s(&r.common.browser)),
         col!("browser_version", str, |r| s(&r.common.browser_version)),
@@ -232,7 +262,15 @@ fn common_columns() -> Vec<Column> {
         col!("agent_version", str, |r| s(&r.common.agent_version)),
         col!("app_version", str, |r| s(&r.common.app_version)),
         col!("carrier", str, |r| s(&r.common.carrier)),
-        col!("attributes", str, |r| if r.common.attributes.is_empty() || r.common.attributes == "{}" { None } else { s(&r.common.attributes) }),
+        col!(
+            "attributes",
+            str,
+            |r| if r.common.attributes.is_empty() || r.common.attributes == "{}" {
+                None
+            } else {
+                s(&r.common.attributes)
+            }
+        ),
     ]
 }
 
@@ -261,13 +299,27 @@ pub fn path_of(url: &str) -> String {
 fn own_columns(table: Table) -> Vec<Column> {
     match table {
         Table::Views => vec![
-            col!("navigation_type", str, |r| os(&body!(r, View).navigation_type)),
+            col!("navigation_type", str, |r| os(
+                &body!(r, View).navigation_type
+            )),
             col!("title", str, |r| os(&body!(r, View).title)),
             col!("referrer", str, |r| s(&r.common.referrer)),
-            col!("screen_width", i64, |r| r.common.screen_width.map(i64::from)),
-            col!("screen_height", i64, |r| r.common.screen_height.map(i64::from)),
-            col!("viewport_width", i64, |r| r.common.viewport_width.map(i64::from)),
-            col!("viewport_height", i64, |r| r.common.viewport_height.map(i64::from)),
+            col!("screen_width", i64, |r| r
+                .common
+                .screen_width
+                .map(i64::from)),
+            col!("screen_height", i64, |r| r
+                .common
+                .screen_height
+                .map(i64::from)),
+            col!("viewport_width", i64, |r| r
+                .common
+                .viewport_width
+                .map(i64::from)),
+            col!("viewport_height", i64, |r| r
+                .common
+                .viewport_height
+                .map(i64::from)),
             col!("redirect", f64, |r| body!(r, View).timing.redirect),
             col!("dns", f64, |r| body!(r, View).timing.dns),
             col!("tcp", f64, |r| body!(r, View).timing.tcp),
@@ -275,8 +327,12 @@ fn own_columns(table: Table) -> Vec<Column> {
             col!("request", f64, |r| body!(r, View).timing.request),
             col!("ttfb", f64, |r| body!(r, View).timing.ttfb),
             col!("download", f64, |r| body!(r, View).timing.download),
-            col!("dom_interactive", f64, |r| body!(r, View).timing.dom_interactive),
-            col!("dom_content_loaded", f64, |r| body!(r, View).timing.dom_content_loaded),
+            col!("dom_interactive", f64, |r| body!(r, View)
+                .timing
+                .dom_interactive),
+            col!("dom_content_loaded", f64, |r| body!(r, View)
+                .timing
+                .dom_content_loaded),
             col!("dom_complete", f64, |r| body!(r, View).timing.dom_complete),
             col!("load", f64, |r| body!(r, View).timing.load),
             col!("fcp", f64, |r| body!(r, View).fcp),
@@ -289,17 +345,39 @@ fn own_columns(table: Table) -> Vec<Column> {
             col!("element", str, |r| os(&body!(r, Vital).attribution.element)),
             col!("url", str, |r| os(&body!(r, Vital).attribution.url)),
             col!("lcp_ttfb", f64, |r| body!(r, Vital).attribution.ttfb),
-            col!("load_delay", f64, |r| body!(r, Vital).attribution.load_delay),
-            col!("load_duration", f64, |r| body!(r, Vital).attribution.load_duration),
-            col!("render_delay", f64, |r| body!(r, Vital).attribution.render_delay),
-            col!("event_type", str, |r| os(&body!(r, Vital).attribution.event_type)),
-            col!("input_delay", f64, |r| body!(r, Vital).attribution.input_delay),
-            col!("processing", f64, |r| body!(r, Vital).attribution.processing),
-            col!("presentation_delay", f64, |r| body!(r, Vital).attribution.presentation_delay),
-            col!("script_url", str, |r| os(&body!(r, Vital).attribution.script_url)),
-            col!("script_duration", f64, |r| body!(r, Vital).attribution.script_duration),
-            col!("shift_time", f64, |r| body!(r, Vital).attribution.shift_time),
-            col!("load_state", str, |r| os(&body!(r, Vital).attribution.load_state)),
+            col!("load_delay", f64, |r| body!(r, Vital)
+                .attribution
+                .load_delay),
+            col!("load_duration", f64, |r| body!(r, Vital)
+                .attribution
+                .load_duration),
+            col!("render_delay", f64, |r| body!(r, Vital)
+                .attribution
+                .render_delay),
+            col!("event_type", str, |r| os(&body!(r, Vital)
+                .attribution
+                .event_type)),
+            col!("input_delay", f64, |r| body!(r, Vital)
+                .attribution
+                .input_delay),
+            col!("processing", f64, |r| body!(r, Vital)
+                .attribution
+                .processing),
+            col!("presentation_delay", f64, |r| body!(r, Vital)
+                .attribution
+                .presentation_delay),
+            col!("script_url", str, |r| os(&body!(r, Vital)
+                .attribution
+                .script_url)),
+            col!("script_duration", f64, |r| body!(r, Vital)
+                .attribution
+                .script_duration),
+            col!("shift_time", f64, |r| body!(r, Vital)
+                .attribution
+                .shift_time),
+            col!("load_state", str, |r| os(&body!(r, Vital)
+                .attribution
+                .load_state)),
         ],
         Table::Resources => vec![
             col!("url", str, |r| s(&body!(r, Resource).url)),
@@ -315,7 +393,8 @@ fn own_columns(table: Table) -> Vec<Column> {
             col!("transfer_size", f64, |r| body!(r, Resource).transfer_size),
             col!("encoded_size", f64, |r| body!(r, Resource).encoded_size),
             col!("decoded_size", f64, |r| body!(r, Resource).decoded_size),
-            col!("render_blocking", bool, |r| body!(r, Resource).render_blocking),
+            col!("render_blocking", bool, |r| body!(r, Resource)
+                .render_blocking),
             col!("status", i64, |r| body!(r, Resource).status.map(i64::from)),
         ],
         Table::ResourceErrors => vec![
@@ -327,10 +406,12 @@ fn own_columns(table: Table) -> Vec<Column> {
             col!("kind", str, |r| s(&body!(r, LongTask).kind)),
             col!("start", f64, |r| body!(r, LongTask).start),
             col!("duration", f64, |r| Some(body!(r, LongTask).duration)),
-            col!("blocking_duration", f64, |r| body!(r, LongTask).blocking_duration),
+            col!("blocking_duration", f64, |r| body!(r, LongTask)
+                .blocking_duration),
             col!("script_url", str, |r| os(&body!(r, LongTask).script_url)),
             col!("invoker", str, |r| os(&body!(r, LongTask).invoker)),
-            col!("script_duration", f64, |r| body!(r, LongTask).script_duration),
+            col!("script_duration", f64, |r| body!(r, LongTask)
+                .script_duration),
         ],
         Table::Errors => vec![
             col!("error_type", str, |r| s(&body!(r, Error).error_type)),
@@ -470,7 +551,10 @@ pub fn batches_by_table(batches: &[&IngestBatch]) -> Vec<(Table, Vec<RecordBatch
     let mut rows: Vec<Vec<Row<'_>>> = Table::ALL.iter().map(|_| Vec::new()).collect();
     for b in batches {
         for e in &b.events {
-            rows[Table::of(&e.body) as usize].push(Row { common: &b.common, event: e });
+            rows[Table::of(&e.body) as usize].push(Row {
+                common: &b.common,
+                event: e,
+            });
         }
     }
     Table::ALL

@@ -19,7 +19,9 @@ fn to_io<E: std::error::Error + Send + Sync + 'static>(e: E) -> io::Error {
 /// row-group statistics prune time ranges well.
 pub fn sorted_by_ts(schema: &SchemaRef, batches: &[RecordBatch]) -> io::Result<RecordBatch> {
     let all = concat_batches(schema, batches).map_err(to_io)?;
-    let ts = all.column_by_name("ts").ok_or_else(|| io::Error::other("no ts column"))?;
+    let ts = all
+        .column_by_name("ts")
+        .ok_or_else(|| io::Error::other("no ts column"))?;
     let order = sort_to_indices(ts, None, None).map_err(to_io)?;
     take_record_batch(&all, &order).map_err(to_io)
 }
@@ -30,7 +32,11 @@ pub fn ts_range(batch: &RecordBatch) -> (i64, i64) {
         .column_by_name("ts")
         .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
         .expect("ts is Int64");
-    if ts.is_empty() { (0, 0) } else { (ts.value(0), ts.value(ts.len() - 1)) }
+    if ts.is_empty() {
+        (0, 0)
+    } else {
+        (ts.value(0), ts.value(ts.len() - 1))
+    }
 }
 
 /// Writes a batch as a zstd Parquet file, durably: temp file, fsync, rename.

@@ -30,7 +30,11 @@ impl WalWriter {
         let path = segment_path(dir, first_seq);
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         sync_dir(dir)?;
-        Ok(Self { file, path, buf: Vec::with_capacity(1 << 20) })
+        Ok(Self {
+            file,
+            path,
+            buf: Vec::with_capacity(1 << 20),
+        })
     }
 
     /// The segment's path.
@@ -43,7 +47,8 @@ impl WalWriter {
         let mut crc = crc32fast::Hasher::new();
         crc.update(&seq.to_le_bytes());
         crc.update(payload);
-        self.buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        self.buf
+            .extend_from_slice(&(payload.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(&crc.finalize().to_le_bytes());
         self.buf.extend_from_slice(&seq.to_le_bytes());
         self.buf.extend_from_slice(payload);
@@ -54,7 +59,10 @@ impl WalWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let result = self.file.write_all(&self.buf).and_then(|()| self.file.sync_data());
+        let result = self
+            .file
+            .write_all(&self.buf)
+            .and_then(|()| self.file.sync_data());
         self.buf.clear();
         result
     }
@@ -92,7 +100,10 @@ pub fn read_segment(path: &Path) -> io::Result<(Vec<Frame>, u64)> {
             break;
         }
         let seq = u64::from_le_bytes(body[..8].try_into().expect("8 bytes"));
-        frames.push(Frame { seq, payload: body[8..].to_vec() });
+        frames.push(Frame {
+            seq,
+            payload: body[8..].to_vec(),
+        });
         at += HEADER + len;
     }
     Ok((frames, at as u64))

@@ -12,20 +12,29 @@ use vigil_store::{Common, IngestBatch, Store, StoreConfig, Table, read_parquet};
 const DAY: i64 = 86_400_000;
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 fn batch(project: u32, names: &[String], ts: i64) -> IngestBatch {
     IngestBatch {
         project,
-        common: Common { session_id: "s".into(), ..Common::default() },
+        common: Common {
+            session_id: "s".into(),
+            ..Common::default()
+        },
         events: names
             .iter()
             .map(|n| Event {
                 ts,
                 view_id: None,
                 page_url: None,
-                body: EventBody::Custom(Custom { name: n.clone(), ..Custom::default() }),
+                body: EventBody::Custom(Custom {
+                    name: n.clone(),
+                    ..Custom::default()
+                }),
             })
             .collect(),
     }
@@ -52,7 +61,11 @@ fn stored_names(store: &Store, project: u32) -> Vec<String> {
 }
 
 fn config() -> StoreConfig {
-    StoreConfig { compact_min_files: 3, flush_interval: Duration::from_secs(3600), ..StoreConfig::default() }
+    StoreConfig {
+        compact_min_files: 3,
+        flush_interval: Duration::from_secs(3600),
+        ..StoreConfig::default()
+    }
 }
 
 #[test]
@@ -61,8 +74,12 @@ fn restart_replays_the_log_once_and_flush_empties_it() {
     let names: Vec<String> = (0..10).map(|i| format!("e{i}")).collect();
     {
         let store = Store::open(dir.path(), config()).unwrap();
-        store.append_blocking(batch(1, &names[..5], now_ms())).unwrap();
-        store.append_blocking(batch(1, &names[5..], now_ms())).unwrap();
+        store
+            .append_blocking(batch(1, &names[..5], now_ms()))
+            .unwrap();
+        store
+            .append_blocking(batch(1, &names[5..], now_ms()))
+            .unwrap();
     }
     let store = Store::open(dir.path(), config()).unwrap();
     assert_eq!(stored_names(&store, 1), names);
@@ -72,7 +89,14 @@ fn restart_replays_the_log_once_and_flush_empties_it() {
     drop(store);
     let store = Store::open(dir.path(), config()).unwrap();
     assert_eq!(stored_names(&store, 1), names, "after flush and restart");
-    assert_eq!(store.snapshot(1, Table::CustomEvents, 0, i64::MAX).batches.len(), 0, "log was not replayed twice");
+    assert_eq!(
+        store
+            .snapshot(1, Table::CustomEvents, 0, i64::MAX)
+            .batches
+            .len(),
+        0,
+        "log was not replayed twice"
+    );
     let logs = std::fs::read_dir(dir.path().join("wal")).unwrap().count();
     assert_eq!(logs, 1, "flushed log segments are deleted");
 }
@@ -89,10 +113,24 @@ fn compaction_merges_small_segments_and_keeps_every_row() {
         all.extend(names);
     }
     all.sort();
-    let segments: Vec<_> = store.segments().into_iter().filter(|s| s.table == "custom_events").collect();
-    assert!(segments.len() < 3, "small segments were not compacted: {}", segments.len());
+    let segments: Vec<_> = store
+        .segments()
+        .into_iter()
+        .filter(|s| s.table == "custom_events")
+        .collect();
+    assert!(
+        segments.len() < 3,
+        "small segments were not compacted: {}",
+        segments.len()
+    );
     assert_eq!(stored_names(&store, 1), all);
-    assert!(store.metrics().compactions.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    assert!(
+        store
+            .metrics()
+            .compactions
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
 }
 
 #[test]
@@ -100,15 +138,28 @@ fn retention_drops_old_days_of_one_project_only() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), config()).unwrap();
     let now = now_ms();
-    store.append_blocking(batch(1, &["old".into()], now - 10 * DAY)).unwrap();
-    store.append_blocking(batch(1, &["new".into()], now)).unwrap();
-    store.append_blocking(batch(2, &["other-old".into()], now - 10 * DAY)).unwrap();
+    store
+        .append_blocking(batch(1, &["old".into()], now - 10 * DAY))
+        .unwrap();
+    store
+        .append_blocking(batch(1, &["new".into()], now))
+        .unwrap();
+    store
+        .append_blocking(batch(2, &["other-old".into()], now - 10 * DAY))
+        .unwrap();
     store.flush_blocking().unwrap();
-    store.append_blocking(batch(1, &["old-in-memory".into()], now - 10 * DAY)).unwrap();
+    store
+        .append_blocking(batch(1, &["old-in-memory".into()], now - 10 * DAY))
+        .unwrap();
     store.apply_retention(1, 7).unwrap();
     assert_eq!(stored_names(&store, 1), vec!["new".to_owned()]);
     assert_eq!(stored_names(&store, 2), vec!["other-old".to_owned()]);
-    assert!(store.segments().iter().all(|s| !(s.project == 1 && s.day < vigil_store::day_of(now - 7 * DAY))));
+    assert!(
+        store
+            .segments()
+            .iter()
+            .all(|s| !(s.project == 1 && s.day < vigil_store::day_of(now - 7 * DAY)))
+    );
 }
 
 #[test]
@@ -117,10 +168,17 @@ fn projects_and_days_are_separate_folders() {
     let store = Store::open(dir.path(), config()).unwrap();
     let now = now_ms();
     store.append_blocking(batch(1, &["a".into()], now)).unwrap();
-    store.append_blocking(batch(2, &["b".into()], now - DAY)).unwrap();
+    store
+        .append_blocking(batch(2, &["b".into()], now - DAY))
+        .unwrap();
     store.flush_blocking().unwrap();
     for s in store.segments() {
-        assert!(s.path.starts_with(&format!("segments/p{}/{}/", s.project, s.day)), "{}", s.path);
+        assert!(
+            s.path
+                .starts_with(&format!("segments/p{}/{}/", s.project, s.day)),
+            "{}",
+            s.path
+        );
         assert!(Path::new(dir.path()).join(&s.path).is_file());
     }
     assert_eq!(stored_names(&store, 1), vec!["a".to_owned()]);

@@ -51,10 +51,19 @@ pub enum BenchCommand {
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Ingest { events, batch_size, connections, addr, key, server_pid } => {
-            ingest(events, batch_size, connections, addr, key, server_pid)
-        }
-        BenchCommand::Query { page_views, data, runs } => query(page_views, data, runs),
+        BenchCommand::Ingest {
+            events,
+            batch_size,
+            connections,
+            addr,
+            key,
+            server_pid,
+        } => ingest(events, batch_size, connections, addr, key, server_pid),
+        BenchCommand::Query {
+            page_views,
+            data,
+            runs,
+        } => query(page_views, data, runs),
     }
 }
 
@@ -69,7 +78,10 @@ fn wire_batch(rng: &mut Rng, n: usize) -> Vec<u8> {
                 name: "LCP".into(),
                 value: rng.lognormal(2000.0, 0.5),
                 rating: None,
-                attribution: Attribution { element: Some("img.hero".into()), ..Attribution::default() },
+                attribution: Attribution {
+                    element: Some("img.hero".into()),
+                    ..Attribution::default()
+                },
             }),
             1 => EventBody::Request(Request {
                 method: "GET".into(),
@@ -80,7 +92,11 @@ fn wire_batch(rng: &mut Rng, n: usize) -> Vec<u8> {
                 span_id: Some(rng.hex(16)),
                 ..Request::default()
             }),
-            2 => EventBody::Action(Action { action: "click".into(), selector: Some("button#buy".into()), ..Action::default() }),
+            2 => EventBody::Action(Action {
+                action: "click".into(),
+                selector: Some("button#buy".into()),
+                ..Action::default()
+            }),
             3 => EventBody::Resource(Resource {
                 url: "https://shop.example.com/assets/app.js".into(),
                 initiator: "script".into(),
@@ -90,12 +106,20 @@ fn wire_batch(rng: &mut Rng, n: usize) -> Vec<u8> {
             }),
             _ => EventBody::View(View {
                 navigation_type: Some("navigate".into()),
-                timing: NavigationTiming { ttfb: Some(rng.lognormal(300.0, 0.4)), ..NavigationTiming::default() },
+                timing: NavigationTiming {
+                    ttfb: Some(rng.lognormal(300.0, 0.4)),
+                    ..NavigationTiming::default()
+                },
                 fcp: Some(rng.lognormal(900.0, 0.4)),
                 ..View::default()
             }),
         };
-        events.push(Event { ts, view_id: None, page_url: None, body });
+        events.push(Event {
+            ts,
+            view_id: None,
+            page_url: None,
+            body,
+        });
     }
     let batch = Batch {
         v: 1,
@@ -103,9 +127,16 @@ fn wire_batch(rng: &mut Rng, n: usize) -> Vec<u8> {
         context: Context {
             session_id: rng.hex(16),
             view_id: Some(rng.hex(16)),
-            agent: Agent { name: "vigil-browser".into(), version: "0.1.0".into() },
+            agent: Agent {
+                name: "vigil-browser".into(),
+                version: "0.1.0".into(),
+            },
             page_url: Some("https://shop.example.com/products/42?utm_source=mail".into()),
-            connection: Some(Connection { kind: Some("wifi".into()), effective_type: Some("4g".into()), ..Connection::default() }),
+            connection: Some(Connection {
+                kind: Some("wifi".into()),
+                effective_type: Some("4g".into()),
+                ..Connection::default()
+            }),
             ..Context::default()
         },
         events,
@@ -138,17 +169,33 @@ fn start_server() -> anyhow::Result<Server> {
     let stdout = child.stdout.take().context("server stdout")?;
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
-    let addr = line.trim().rsplit("http://").next().unwrap_or_default().to_owned();
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     if addr.is_empty() {
         let _ = child.kill();
         bail!("server did not start");
     }
-    Ok(Server { child, addr, _dir: dir, key: project.public_key })
+    Ok(Server {
+        child,
+        addr,
+        _dir: dir,
+        key: project.public_key,
+    })
 }
 
 fn rss_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+    status
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 async fn post_loop(
@@ -187,7 +234,11 @@ async fn post_loop(
             have += n;
             if let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
                 let text = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                let status: u16 = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let status: u16 = text
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
                 let len = text
                     .lines()
                     .find_map(|l| l.strip_prefix("content-length:"))
@@ -233,10 +284,16 @@ fn ingest(
     };
     let batches = events.div_ceil(batch_size);
     let mut rng = Rng::new(7);
-    let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..256).map(|_| wire_batch(&mut rng, batch_size)).collect());
+    let bodies: Arc<Vec<Vec<u8>>> =
+        Arc::new((0..256).map(|_| wire_batch(&mut rng, batch_size)).collect());
     let avg_body = bodies.iter().map(Vec::len).sum::<usize>() / bodies.len();
-    println!("ingest benchmark: {events} events in {batches} batches of {batch_size} ({avg_body} bytes each), {connections} connections, server {addr}");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    println!(
+        "ingest benchmark: {events} events in {batches} batches of {batch_size} ({avg_body} bytes each), {connections} connections, server {addr}"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
     let peak = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = pid.map(|pid| {
@@ -282,13 +339,31 @@ fn ingest(
     lat.sort_unstable();
     let pct = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
     let failed = failures.load(Ordering::Relaxed);
-    println!("sent        {} batches, {} events in {:.2} s", lat.len(), lat.len() * batch_size, elapsed);
-    println!("throughput  {:.0} events/s ({:.0} batches/s), durable (fsync before 202)", (lat.len() * batch_size) as f64 / elapsed, lat.len() as f64 / elapsed);
-    println!("latency     p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", pct(0.5), pct(0.99), pct(1.0));
+    println!(
+        "sent        {} batches, {} events in {:.2} s",
+        lat.len(),
+        lat.len() * batch_size,
+        elapsed
+    );
+    println!(
+        "throughput  {:.0} events/s ({:.0} batches/s), durable (fsync before 202)",
+        (lat.len() * batch_size) as f64 / elapsed,
+        lat.len() as f64 / elapsed
+    );
+    println!(
+        "latency     p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
     println!("non-202     {failed}");
     if pid.is_some() {
         let sampled = peak.load(Ordering::Relaxed);
-        println!("server RSS  peak {:.1} MiB (VmHWM {:.1} MiB)", sampled as f64 / 1024.0, hwm.unwrap_or(0) as f64 / 1024.0);
+        println!(
+            "server RSS  peak {:.1} MiB (VmHWM {:.1} MiB)",
+            sampled as f64 / 1024.0,
+            hwm.unwrap_or(0) as f64 / 1024.0
+        );
     }
     if let Some(mut s) = server {
         let _ = s.child.kill();
@@ -304,20 +379,36 @@ fn query(page_views: usize, data: Option<PathBuf>, runs: usize) -> anyhow::Resul
     let tmp = tempfile::tempdir()?;
     let dir = data.unwrap_or_else(|| tmp.path().to_owned());
     let store_dir = super::store_dir(&dir);
-    let store = Arc::new(vigil_store::Store::open(&store_dir, vigil_store::StoreConfig::default())?);
+    let store = Arc::new(vigil_store::Store::open(
+        &store_dir,
+        vigil_store::StoreConfig::default(),
+    )?);
     let project = 1;
     let end = super::now_ms();
-    let existing: u64 = store.segments().iter().filter(|s| s.table == "views").map(|s| s.rows).sum();
+    let existing: u64 = store
+        .segments()
+        .iter()
+        .filter(|s| s.table == "views")
+        .map(|s| s.rows)
+        .sum();
     if existing as usize >= page_views {
         println!("reusing {existing} page views in {}", dir.display());
     } else {
         let started = Instant::now();
         let mut generator = vigil_demo::Generator::new(
             project,
-            vigil_demo::DemoConfig { page_views, days: 7, end_ms: end, seed: 1, lean: true },
+            vigil_demo::DemoConfig {
+                page_views,
+                days: 7,
+                end_ms: end,
+                seed: 1,
+                lean: true,
+            },
         );
         let bar = indicatif::ProgressBar::new(page_views as u64);
-        bar.set_style(indicatif::ProgressStyle::with_template("loading [{bar:40}] {pos}/{len} page views ({per_sec}, eta {eta})")?);
+        bar.set_style(indicatif::ProgressStyle::with_template(
+            "loading [{bar:40}] {pos}/{len} page views ({per_sec}, eta {eta})",
+        )?);
         let mut pending = Vec::new();
         while let Some(b) = generator.next_session() {
             pending.extend(b);
@@ -329,13 +420,28 @@ fn query(page_views: usize, data: Option<PathBuf>, runs: usize) -> anyhow::Resul
         store.append_all_blocking(pending)?;
         store.flush_blocking()?;
         bar.finish();
-        println!("loaded {page_views} page views (+1 LCP each) in {:.1} s", started.elapsed().as_secs_f64());
+        println!(
+            "loaded {page_views} page views (+1 LCP each) in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     }
     let segments = store.segments();
     let total: u64 = segments.iter().map(|s| s.bytes).sum();
-    let views_bytes: u64 = segments.iter().filter(|s| s.table == "views").map(|s| s.bytes).sum();
-    let vitals_bytes: u64 = segments.iter().filter(|s| s.table == "vitals").map(|s| s.bytes).sum();
-    let views: u64 = segments.iter().filter(|s| s.table == "views").map(|s| s.rows).sum();
+    let views_bytes: u64 = segments
+        .iter()
+        .filter(|s| s.table == "views")
+        .map(|s| s.bytes)
+        .sum();
+    let vitals_bytes: u64 = segments
+        .iter()
+        .filter(|s| s.table == "vitals")
+        .map(|s| s.bytes)
+        .sum();
+    let views: u64 = segments
+        .iter()
+        .filter(|s| s.table == "views")
+        .map(|s| s.rows)
+        .sum();
     println!(
         "disk        {:.1} MiB in {} segments: {:.1} bytes per page view ({:.1} view row + {:.1} its LCP row)",
         total as f64 / 1048576.0,
@@ -349,7 +455,9 @@ fn query(page_views: usize, data: Option<PathBuf>, runs: usize) -> anyhow::Resul
         "metric": "lcp", "aggregations": ["p75", "count"], "group_by": ["country"],
         "from": end - 7 * 86_400_000 - 60_000, "to": end + 60_000, "limit": 100
     }))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let mut times = Vec::new();
     let mut rows = 0;
     let mut counted = 0i64;

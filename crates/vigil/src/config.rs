@@ -60,7 +60,8 @@ impl Default for Config {
 impl Config {
     /// Reads a TOML file over the defaults.
     pub fn from_file(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
@@ -72,7 +73,10 @@ impl Config {
         if self.max_events_per_batch == 0 || self.flush_rows == 0 || self.queue_batches == 0 {
             bail!("max_events_per_batch, flush_rows and queue_batches must be positive");
         }
-        for db in [&self.geo_country_db, &self.geo_city_db].into_iter().flatten() {
+        for db in [&self.geo_country_db, &self.geo_city_db]
+            .into_iter()
+            .flatten()
+        {
             if !db.is_file() {
                 bail!("geo database {} does not exist", db.display());
             }

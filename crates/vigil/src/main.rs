@@ -15,7 +15,11 @@ use vigil_meta::Meta;
 use vigil_store::Store;
 
 #[derive(Parser)]
-#[command(name = "vigil", version, about = "Vigil: self-hosted Real User Monitoring in one binary")]
+#[command(
+    name = "vigil",
+    version,
+    about = "Vigil: self-hosted Real User Monitoring in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -107,7 +111,9 @@ struct DemoArgs {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The paths inside a data folder.
@@ -155,16 +161,23 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     config.trust_forwarded_for |= args.trust_forwarded_for;
     config.validate()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run_server(config))
 }
 
 async fn run_server(config: Config) -> anyhow::Result<()> {
     let meta = Arc::new(open_meta(&config.data)?);
     let store = Arc::new(Store::open(&store_dir(&config.data), config.store())?);
-    let geo = vigil_enrich::GeoDb::open(config.geo_country_db.as_deref(), config.geo_city_db.as_deref())?;
+    let geo = vigil_enrich::GeoDb::open(
+        config.geo_country_db.as_deref(),
+        config.geo_city_db.as_deref(),
+    )?;
     if !geo.has_country() {
-        tracing::warn!("no geo database configured: countries will be empty (see --geo-country-db)");
+        tracing::warn!(
+            "no geo database configured: countries will be empty (see --geo-country-db)"
+        );
     }
     let intake = Arc::new(vigil_intake::Intake::new(
         store.clone(),
@@ -203,7 +216,9 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
     // A line on stdout that scripts and tests wait for.
     println!("vigil listening on http://{addr}");
     let app = vigil_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     retention.abort();
     store.close();
     Ok(())
@@ -222,7 +237,13 @@ async fn shutdown_signal() {
 
 fn project(cmd: ProjectCommand) -> anyhow::Result<()> {
     match cmd {
-        ProjectCommand::Create { name, data, origins, retention_days, json } => {
+        ProjectCommand::Create {
+            name,
+            data,
+            origins,
+            retention_days,
+            json,
+        } => {
             let meta = open_meta(&data)?;
             let (p, token) = meta.create_project(&name, &origins, retention_days)?;
             if json {
@@ -235,14 +256,27 @@ fn project(cmd: ProjectCommand) -> anyhow::Result<()> {
                 );
             } else {
                 println!("project     {} (id {})", p.name, p.id);
-                println!("public key  {}   (put it in the <script> tag)", p.public_key);
-                println!("api token   {}   (secret: shown once, for the query API)", token);
+                println!(
+                    "public key  {}   (put it in the <script> tag)",
+                    p.public_key
+                );
+                println!(
+                    "api token   {}   (secret: shown once, for the query API)",
+                    token
+                );
                 println!("origins     {}", p.allowed_origins.join(", "));
             }
         }
         ProjectCommand::List { data } => {
             for p in open_meta(&data)?.projects()? {
-                println!("{}\t{}\t{}\t{} days\t{}", p.id, p.name, p.public_key, p.retention_days, p.allowed_origins.join(","));
+                println!(
+                    "{}\t{}\t{}\t{} days\t{}",
+                    p.id,
+                    p.name,
+                    p.public_key,
+                    p.retention_days,
+                    p.allowed_origins.join(",")
+                );
             }
         }
     }
@@ -260,7 +294,10 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
     };
     let store = Store::open(&store_dir(&args.data), vigil_store::StoreConfig::default())?;
     if args.if_empty && store.segments().iter().any(|s| s.project == project.id) {
-        println!("project {} already has data; skipping the demo generator", project.name);
+        println!(
+            "project {} already has data; skipping the demo generator",
+            project.name
+        );
     } else {
         fill_demo(&store, project.id, &args)?;
     }
@@ -286,9 +323,11 @@ fn fill_demo(store: &Store, project: u32, args: &DemoArgs) -> anyhow::Result<()>
         },
     );
     let bar = ProgressBar::new(args.page_views as u64).with_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} page views ({per_sec}, eta {eta})")
-            .expect("template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} page views ({per_sec}, eta {eta})",
+        )
+        .expect("template")
+        .progress_chars("=> "),
     );
     bar.set_message("generating demo traffic");
     let mut events = 0usize;
@@ -306,6 +345,11 @@ fn fill_demo(store: &Store, project: u32, args: &DemoArgs) -> anyhow::Result<()>
     bar.set_message("writing parquet");
     store.flush_blocking()?;
     bar.finish_with_message("demo data written");
-    println!("{} page views, {} events over {} days", generator.page_views(), events, args.days);
+    println!(
+        "{} page views, {} events over {} days",
+        generator.page_views(),
+        events,
+        args.days
+    );
     Ok(())
 }

@@ -8,7 +8,10 @@ use std::process::Command;
 
 fn run(args: &[&str]) -> (bool, String) {
     let out = Command::new(BIN).args(args).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
 }
 
 #[test]
@@ -19,7 +22,16 @@ fn help_explains_every_command_and_option() {
         assert!(top.contains(cmd), "{top}");
     }
     let (_, serve) = run(&["serve", "--help"]);
-    for opt in ["--config", "--data", "--listen", "--geo-country-db", "--geo-city-db", "--trust-forwarded-for", "VIGIL_DATA", "VIGIL_LISTEN"] {
+    for opt in [
+        "--config",
+        "--data",
+        "--listen",
+        "--geo-country-db",
+        "--geo-city-db",
+        "--trust-forwarded-for",
+        "VIGIL_DATA",
+        "VIGIL_LISTEN",
+    ] {
         assert!(serve.contains(opt), "serve --help lacks {opt}: {serve}");
     }
     let (_, create) = run(&["project", "create", "--help"]);
@@ -27,7 +39,10 @@ fn help_explains_every_command_and_option() {
         assert!(create.contains(opt), "{create}");
     }
     let (_, bench) = run(&["bench", "--help"]);
-    assert!(bench.contains("ingest") && bench.contains("query"), "{bench}");
+    assert!(
+        bench.contains("ingest") && bench.contains("query"),
+        "{bench}"
+    );
 }
 
 #[test]
@@ -35,10 +50,19 @@ fn project_create_prints_keys_and_rejects_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let p = create_project(dir.path(), "site", &["https://a.example"]);
     assert!(p.public_key.starts_with("pk_") && p.api_token.starts_with("vt_"));
-    let (ok, text) = run(&["project", "create", "site", "--data", dir.path().to_str().unwrap()]);
+    let (ok, text) = run(&[
+        "project",
+        "create",
+        "site",
+        "--data",
+        dir.path().to_str().unwrap(),
+    ]);
     assert!(!ok && text.contains("already exists"), "{text}");
     let (ok, list) = run(&["project", "list", "--data", dir.path().to_str().unwrap()]);
-    assert!(ok && list.contains(&p.public_key) && list.contains("https://a.example"), "{list}");
+    assert!(
+        ok && list.contains(&p.public_key) && list.contains("https://a.example"),
+        "{list}"
+    );
 }
 
 #[test]
@@ -54,7 +78,13 @@ fn config_file_and_environment() {
     drop(server);
     // A bad config is refused with a clear message.
     std::fs::write(&config, "max_events_per_batch = \"many\"\n").unwrap();
-    let (ok, text) = run(&["serve", "--config", config.to_str().unwrap(), "--data", dir.path().to_str().unwrap()]);
+    let (ok, text) = run(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        dir.path().to_str().unwrap(),
+    ]);
     assert!(!ok && text.contains("vigil.toml"), "{text}");
     std::fs::write(&config, "no_such_setting = 1\n").unwrap();
     let (ok, text) = run(&["serve", "--config", config.to_str().unwrap()]);
@@ -75,7 +105,18 @@ fn health_readiness_and_metrics() {
     let server = Server::start(dir.path());
     assert_eq!(server.get("/healthz", None), (200, "ok".to_owned()));
     assert_eq!(server.get("/readyz", None).0, 200);
-    assert_eq!(server.ingest(&p.public_key, &batch("s", json!([{"type": "custom", "ts": now_ms(), "name": "a"}]))).0, 202);
+    assert_eq!(
+        server
+            .ingest(
+                &p.public_key,
+                &batch(
+                    "s",
+                    json!([{"type": "custom", "ts": now_ms(), "name": "a"}])
+                )
+            )
+            .0,
+        202
+    );
     assert_eq!(server.ingest(&p.public_key, b"{").0, 400);
     let (status, text) = server.get("/metrics", None);
     assert_eq!(status, 200);
@@ -86,7 +127,10 @@ fn health_readiness_and_metrics() {
         "vigil_store_queue_depth 0",
         "vigil_store_write_latency_seconds_count 1",
     ] {
-        assert!(text.lines().any(|l| l == line), "metrics lack {line:?}:\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "metrics lack {line:?}:\n{text}"
+        );
     }
 }
 
@@ -96,40 +140,77 @@ fn demo_fills_a_realistic_store() {
     let data = dir.path().to_str().unwrap();
     let (ok, out) = run(&["demo", "--data", data, "--page-views", "30000"]);
     assert!(ok, "{out}");
-    let token = out.lines().find_map(|l| l.strip_prefix("api token")).unwrap().trim().to_owned();
+    let token = out
+        .lines()
+        .find_map(|l| l.strip_prefix("api token"))
+        .unwrap()
+        .trim()
+        .to_owned();
     let server = Server::start(dir.path());
     let now = now_ms();
     let q = |metric: &str, aggs: &[&str], group: &[&str]| {
-        let (status, r) = server.query(&token, &json!({
-            "metric": metric, "aggregations": aggs, "group_by": group,
-            "from": now - 8 * 86_400_000, "to": now + 60_000, "limit": 1000
-        }));
+        let (status, r) = server.query(
+            &token,
+            &json!({
+                "metric": metric, "aggregations": aggs, "group_by": group,
+                "from": now - 8 * 86_400_000, "to": now + 60_000, "limit": 1000
+            }),
+        );
         assert_eq!(status, 200, "{r}");
         r["rows"].as_array().unwrap().clone()
     };
     assert_eq!(q("page_views", &["count"], &[])[0][0], json!(30000));
     assert!(q("views", &["count"], &["country"]).len() >= 30);
-    let devices: Vec<_> = q("views", &["count"], &["device_type"]).iter().map(|r| r[0].clone()).collect();
+    let devices: Vec<_> = q("views", &["count"], &["device_type"])
+        .iter()
+        .map(|r| r[0].clone())
+        .collect();
     for d in ["desktop", "mobile", "tablet"] {
         assert!(devices.contains(&json!(d)), "{devices:?}");
     }
     assert!(q("views", &["count"], &["browser"]).len() >= 5);
     let by_net = q("lcp", &["p75"], &["effective_type"]);
-    let p75 = |name: &str| by_net.iter().find(|r| r[0] == json!(name)).unwrap()[1].as_f64().unwrap();
-    assert!(p75("3g") > p75("4g") * 1.3, "3g should be slower: {by_net:?}");
+    let p75 = |name: &str| {
+        by_net.iter().find(|r| r[0] == json!(name)).unwrap()[1]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        p75("3g") > p75("4g") * 1.3,
+        "3g should be slower: {by_net:?}"
+    );
     let by_country = q("lcp", &["p75"], &["country"]);
-    let c = |name: &str| by_country.iter().find(|r| r[0] == json!(name)).unwrap()[1].as_f64().unwrap();
-    assert!(c("IN") > c("DE"), "far from the origin should be slower: {by_country:?}");
+    let c = |name: &str| {
+        by_country.iter().find(|r| r[0] == json!(name)).unwrap()[1]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        c("IN") > c("DE"),
+        "far from the origin should be slower: {by_country:?}"
+    );
     let by_memory = q("lcp", &["p75"], &["device_type"]);
-    let d = |name: &str| by_memory.iter().find(|r| r[0] == json!(name)).unwrap()[1].as_f64().unwrap();
+    let d = |name: &str| {
+        by_memory.iter().find(|r| r[0] == json!(name)).unwrap()[1]
+            .as_f64()
+            .unwrap()
+    };
     assert!(d("mobile") > d("desktop"));
     for table in ["errors", "requests", "routes", "actions", "resources"] {
-        assert!(q(table, &["count"], &[])[0][0].as_i64().unwrap() > 100, "{table}");
+        assert!(
+            q(table, &["count"], &[])[0][0].as_i64().unwrap() > 100,
+            "{table}"
+        );
     }
-    let custom: Vec<_> = q("custom_events.value", &["count", "sum"], &["name"]).iter().map(|r| r[0].clone()).collect();
+    let custom: Vec<_> = q("custom_events.value", &["count", "sum"], &["name"])
+        .iter()
+        .map(|r| r[0].clone())
+        .collect();
     for name in ["signup", "add_to_cart", "checkout"] {
         assert!(custom.contains(&json!(name)), "{custom:?}");
     }
     let statuses = q("requests", &["count"], &["status"]);
-    assert!(statuses.iter().any(|r| r[0] == json!(500)) && statuses.iter().any(|r| r[0] == json!(200)));
+    assert!(
+        statuses.iter().any(|r| r[0] == json!(500)) && statuses.iter().any(|r| r[0] == json!(200))
+    );
 }

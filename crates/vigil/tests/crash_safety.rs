@@ -6,13 +6,19 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const EVENTS_PER_BATCH: usize = 3;
 
-fn send_until_stopped(addr: String, key: String, client: String, stop: Arc<AtomicBool>, acked: Arc<Mutex<Vec<String>>>) {
+fn send_until_stopped(
+    addr: String,
+    key: String,
+    client: String,
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<String>>>,
+) {
     let agent = agent();
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -36,13 +42,26 @@ fn send_until_stopped(addr: String, key: String, client: String, stop: Arc<Atomi
 
 /// Stored events per session, for the sessions of one client (under the 10,000-row limit).
 fn counts_by_session(server: &Server, token: &str, client: &str) -> HashMap<String, i64> {
-    let (status, r) = server.query(token, &json!({
-        "metric": "custom_events", "aggregations": ["count"], "group_by": ["session_id"],
-        "filters": [{"field": "session_id", "op": "contains", "value": format!("{client}-")}],
-        "from": 0, "to": i64::MAX / 2, "limit": 10000
-    }));
+    let (status, r) = server.query(
+        token,
+        &json!({
+            "metric": "custom_events", "aggregations": ["count"], "group_by": ["session_id"],
+            "filters": [{"field": "session_id", "op": "contains", "value": format!("{client}-")}],
+            "from": 0, "to": i64::MAX / 2, "limit": 10000
+        }),
+    );
     assert_eq!(status, 200, "{r}");
-    r["rows"].as_array().unwrap().iter().map(|row| (row[0].as_str().unwrap().to_owned(), row[1].as_i64().unwrap())).collect()
+    r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row[0].as_str().unwrap().to_owned(),
+                row[1].as_i64().unwrap(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -60,8 +79,15 @@ fn kill_9_while_sending_loses_no_acknowledged_event_and_duplicates_none() {
         let acked = Arc::new(Mutex::new(Vec::new()));
         let clients: Vec<_> = (0..4)
             .map(|c| {
-                let (addr, key, stop, acked) = (server.addr.clone(), p.public_key.clone(), stop.clone(), acked.clone());
-                std::thread::spawn(move || send_until_stopped(addr, key, format!("r{round}c{c}"), stop, acked))
+                let (addr, key, stop, acked) = (
+                    server.addr.clone(),
+                    p.public_key.clone(),
+                    stop.clone(),
+                    acked.clone(),
+                );
+                std::thread::spawn(move || {
+                    send_until_stopped(addr, key, format!("r{round}c{c}"), stop, acked)
+                })
             })
             .collect();
         std::thread::sleep(Duration::from_millis(1500));
@@ -71,24 +97,46 @@ fn kill_9_while_sending_loses_no_acknowledged_event_and_duplicates_none() {
             c.join().unwrap();
         }
         let acked = acked.lock().unwrap().clone();
-        assert!(acked.len() > 50, "round {round}: only {} batches acknowledged", acked.len());
+        assert!(
+            acked.len() > 50,
+            "round {round}: only {} batches acknowledged",
+            acked.len()
+        );
         acked_total.extend(acked);
     }
     let server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()]);
     let mut counts = HashMap::new();
     for round in 0..3 {
         for c in 0..4 {
-            counts.extend(counts_by_session(&server, &p.api_token, &format!("r{round}c{c}")));
+            counts.extend(counts_by_session(
+                &server,
+                &p.api_token,
+                &format!("r{round}c{c}"),
+            ));
         }
     }
-    assert_eq!(server.count(&p.api_token, "custom_events"), counts.len() as i64 * EVENTS_PER_BATCH as i64);
+    assert_eq!(
+        server.count(&p.api_token, "custom_events"),
+        counts.len() as i64 * EVENTS_PER_BATCH as i64
+    );
     eprintln!("acked {} stored {}", acked_total.len(), counts.len());
     for session in &acked_total {
-        assert_eq!(counts.get(session).copied(), Some(EVENTS_PER_BATCH as i64), "acknowledged batch {session}");
+        assert_eq!(
+            counts.get(session).copied(),
+            Some(EVENTS_PER_BATCH as i64),
+            "acknowledged batch {session}"
+        );
     }
     // A batch the server never acknowledged may or may not have landed, but never in part.
     for (session, n) in &counts {
-        assert_eq!(*n, EVENTS_PER_BATCH as i64, "batch {session} is partial or duplicated");
+        assert_eq!(
+            *n, EVENTS_PER_BATCH as i64,
+            "batch {session} is partial or duplicated"
+        );
     }
-    eprintln!("{} acknowledged batches survived 3 kill -9s; {} stored in all", acked_total.len(), counts.len());
+    eprintln!(
+        "{} acknowledged batches survived 3 kill -9s; {} stored in all",
+        acked_total.len(),
+        counts.len()
+    );
 }

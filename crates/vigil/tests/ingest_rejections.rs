@@ -20,7 +20,12 @@ fn setup() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let p = create_project(dir.path(), "shop", &["https://shop.example.com"]);
     let server = Server::start(dir.path());
-    Fixture { server, key: p.public_key, token: p.api_token, _dir: dir }
+    Fixture {
+        server,
+        key: p.public_key,
+        token: p.api_token,
+        _dir: dir,
+    }
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -48,17 +53,35 @@ impl Fixture {
 
     /// Sends a bad request and checks status, code, that nothing was stored, and that the
     /// server still takes a good batch afterwards.
-    fn rejects(&self, what: &str, query: &str, headers: &[(&str, &str)], body: &[u8], status: u16, code: &str) {
+    fn rejects(
+        &self,
+        what: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        status: u16,
+        code: &str,
+    ) {
         let before = self.stored();
         let (got, reply, hdrs) = self.server.ingest_raw(query, headers, body);
         assert_eq!(got, status, "{what}: {reply}");
         assert_eq!(reply["code"], json!(code), "{what}: {reply}");
         let message = reply["message"].as_str().unwrap_or_default();
-        assert!(!message.is_empty() && !message.ends_with('.'), "{what}: message {message:?}");
+        assert!(
+            !message.is_empty() && !message.ends_with('.'),
+            "{what}: message {message:?}"
+        );
         if status == 503 || status == 429 {
-            assert!(hdrs.iter().any(|(k, _)| k == "retry-after"), "{what}: no Retry-After");
+            assert!(
+                hdrs.iter().any(|(k, _)| k == "retry-after"),
+                "{what}: no Retry-After"
+            );
         }
-        assert_eq!(self.stored(), before, "{what}: a rejected batch stored something");
+        assert_eq!(
+            self.stored(),
+            before,
+            "{what}: a rejected batch stored something"
+        );
         let (ok, reply) = self.server.ingest(&self.key, &batch("after", one_event()));
         assert_eq!(ok, 202, "{what}: the next valid batch failed: {reply}");
         assert_eq!(self.stored(), before + 1, "{what}");
@@ -77,27 +100,69 @@ fn body_size_limits_at_the_limit_and_one_over() {
     let limit = 1024 * 1024;
     let (status, reply) = f.server.ingest(&f.key, &padded(limit));
     assert_eq!(status, 202, "exactly the limit is accepted: {reply}");
-    f.rejects("one byte over", &f.key_query(), PLAIN, &padded(limit + 1), 413, "body_too_large");
+    f.rejects(
+        "one byte over",
+        &f.key_query(),
+        PLAIN,
+        &padded(limit + 1),
+        413,
+        "body_too_large",
+    );
 }
 
 #[test]
 fn gzip_bodies_limits_and_bombs() {
     let f = setup();
     let gz = [("content-type", "text/plain"), ("content-encoding", "gzip")];
-    let (status, reply, _) = f.server.ingest_raw(&f.key_query(), &gz, &gzip(&batch("gz", one_event())));
+    let (status, reply, _) =
+        f.server
+            .ingest_raw(&f.key_query(), &gz, &gzip(&batch("gz", one_event())));
     assert_eq!(status, 202, "{reply}");
     let limit = 8 * 1024 * 1024;
-    let (status, reply, _) = f.server.ingest_raw(&f.key_query(), &gz, &gzip(&padded(limit)));
-    assert_eq!(status, 202, "decompressing to exactly the limit is accepted: {reply}");
-    f.rejects("one byte over decompressed", &f.key_query(), &gz, &gzip(&padded(limit + 1)), 413, "decompressed_too_large");
+    let (status, reply, _) = f
+        .server
+        .ingest_raw(&f.key_query(), &gz, &gzip(&padded(limit)));
+    assert_eq!(
+        status, 202,
+        "decompressing to exactly the limit is accepted: {reply}"
+    );
+    f.rejects(
+        "one byte over decompressed",
+        &f.key_query(),
+        &gz,
+        &gzip(&padded(limit + 1)),
+        413,
+        "decompressed_too_large",
+    );
     // 1 GiB of zeros compresses to about 1 MiB; build a 200 MiB bomb that fits the body limit.
     let bomb = gzip(&vec![b' '; 200 * 1024 * 1024]);
     assert!(bomb.len() < 1024 * 1024, "bomb is {} bytes", bomb.len());
-    f.rejects("gzip bomb", &f.key_query(), &gz, &bomb, 413, "decompressed_too_large");
-    f.rejects("not gzip", &f.key_query(), &gz, b"this is not gzip", 400, "bad_gzip");
+    f.rejects(
+        "gzip bomb",
+        &f.key_query(),
+        &gz,
+        &bomb,
+        413,
+        "decompressed_too_large",
+    );
+    f.rejects(
+        "not gzip",
+        &f.key_query(),
+        &gz,
+        b"this is not gzip",
+        400,
+        "bad_gzip",
+    );
     let mut truncated = gzip(&batch("t", one_event()));
     truncated.truncate(truncated.len() / 2);
-    f.rejects("truncated gzip", &f.key_query(), &gz, &truncated, 400, "bad_gzip");
+    f.rejects(
+        "truncated gzip",
+        &f.key_query(),
+        &gz,
+        &truncated,
+        400,
+        "bad_gzip",
+    );
     f.rejects(
         "brotli",
         &f.key_query(),
@@ -120,23 +185,87 @@ fn gzip_bodies_limits_and_bombs() {
 fn malformed_json_and_wrong_shapes() {
     let f = setup();
     let q = f.key_query();
-    f.rejects("invalid json", &q, PLAIN, b"{\"v\": 1, \"context\": ", 400, "invalid_json");
-    f.rejects("invalid utf-8", &q, PLAIN, b"{\"v\": 1, \"x\": \"\xff\xfe\"}", 400, "invalid_utf8");
+    f.rejects(
+        "invalid json",
+        &q,
+        PLAIN,
+        b"{\"v\": 1, \"context\": ",
+        400,
+        "invalid_json",
+    );
+    f.rejects(
+        "invalid utf-8",
+        &q,
+        PLAIN,
+        b"{\"v\": 1, \"x\": \"\xff\xfe\"}",
+        400,
+        "invalid_utf8",
+    );
     let mut wrong_type = batch("w", one_event());
-    wrong_type = String::from_utf8(wrong_type).unwrap().replace("\"v\":1", "\"v\":\"1\"").into_bytes();
-    f.rejects("wrong field type", &q, PLAIN, &wrong_type, 400, "invalid_field");
+    wrong_type = String::from_utf8(wrong_type)
+        .unwrap()
+        .replace("\"v\":1", "\"v\":\"1\"")
+        .into_bytes();
+    f.rejects(
+        "wrong field type",
+        &q,
+        PLAIN,
+        &wrong_type,
+        400,
+        "invalid_field",
+    );
     let unknown = json!({"v": 1, "context": {"session_id": "s", "agent": {"name": "a", "version": "1"}, "colour": "red"}, "events": one_event()});
-    f.rejects("unknown key", &q, PLAIN, unknown.to_string().as_bytes(), 400, "unknown_field");
+    f.rejects(
+        "unknown key",
+        &q,
+        PLAIN,
+        unknown.to_string().as_bytes(),
+        400,
+        "unknown_field",
+    );
     let deep = json!({"v": 1, "context": {"session_id": "s", "agent": {"name": "a", "version": "1"}}, "events": [{"type": "custom", "ts": now_ms(), "name": "x", "properties": {"a": {"b": {"c": {"d": 1}}}}}]});
-    f.rejects("deep nesting", &q, PLAIN, deep.to_string().as_bytes(), 400, "too_deep");
+    f.rejects(
+        "deep nesting",
+        &q,
+        PLAIN,
+        deep.to_string().as_bytes(),
+        400,
+        "too_deep",
+    );
     let huge = json!([{"type": "custom", "ts": now_ms(), "name": "x".repeat(16 * 1024 + 1)}]);
-    f.rejects("huge string", &q, PLAIN, &batch("h", huge), 400, "string_too_long");
+    f.rejects(
+        "huge string",
+        &q,
+        PLAIN,
+        &batch("h", huge),
+        400,
+        "string_too_long",
+    );
     let at_limit = json!([{"type": "custom", "ts": now_ms(), "name": "x".repeat(16 * 1024)}]);
-    assert_eq!(f.server.ingest(&f.key, &batch("h", at_limit)).0, 202, "a string at the limit is accepted");
-    let many: Vec<Value> = (0..501).map(|_| json!({"type": "custom", "ts": now_ms(), "name": "n"})).collect();
-    f.rejects("too many events", &q, PLAIN, &batch("m", json!(many)), 413, "too_many_events");
-    let max: Vec<Value> = (0..500).map(|_| json!({"type": "custom", "ts": now_ms(), "name": "n"})).collect();
-    assert_eq!(f.server.ingest(&f.key, &batch("m", json!(max))).0, 202, "500 events are accepted");
+    assert_eq!(
+        f.server.ingest(&f.key, &batch("h", at_limit)).0,
+        202,
+        "a string at the limit is accepted"
+    );
+    let many: Vec<Value> = (0..501)
+        .map(|_| json!({"type": "custom", "ts": now_ms(), "name": "n"}))
+        .collect();
+    f.rejects(
+        "too many events",
+        &q,
+        PLAIN,
+        &batch("m", json!(many)),
+        413,
+        "too_many_events",
+    );
+    let max: Vec<Value> = (0..500)
+        .map(|_| json!({"type": "custom", "ts": now_ms(), "name": "n"}))
+        .collect();
+    assert_eq!(
+        f.server.ingest(&f.key, &batch("m", json!(max))).0,
+        202,
+        "500 events are accepted"
+    );
     f.rejects("empty body", &q, PLAIN, b"", 400, "invalid_json");
 }
 
@@ -149,7 +278,14 @@ fn every_invalid_fixture_is_rejected_over_http() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let code = name.split("--").next().unwrap();
         let status = if code == "too_many_events" { 413 } else { 400 };
-        f.rejects(&name, &f.key_query(), PLAIN, &std::fs::read(&path).unwrap(), status, code);
+        f.rejects(
+            &name,
+            &f.key_query(),
+            PLAIN,
+            &std::fs::read(&path).unwrap(),
+            status,
+            code,
+        );
     }
 }
 
@@ -158,11 +294,21 @@ fn keys_and_origins() {
     let f = setup();
     let body = batch("k", one_event());
     f.rejects("no key", "", PLAIN, &body, 401, "missing_key");
-    f.rejects("unknown key", "?key=pk_doesnotexist", PLAIN, &body, 401, "invalid_key");
+    f.rejects(
+        "unknown key",
+        "?key=pk_doesnotexist",
+        PLAIN,
+        &body,
+        401,
+        "invalid_key",
+    );
     f.rejects(
         "disallowed origin",
         &f.key_query(),
-        &[("content-type", "text/plain"), ("origin", "https://evil.example")],
+        &[
+            ("content-type", "text/plain"),
+            ("origin", "https://evil.example"),
+        ],
         &body,
         403,
         "origin_not_allowed",
@@ -170,19 +316,37 @@ fn keys_and_origins() {
     // The allowed origin gets CORS headers; the key may also come as a header or in the body.
     let (status, _, hdrs) = f.server.ingest_raw(
         &f.key_query(),
-        &[("content-type", "text/plain"), ("origin", "https://shop.example.com")],
+        &[
+            ("content-type", "text/plain"),
+            ("origin", "https://shop.example.com"),
+        ],
         &body,
     );
     assert_eq!(status, 202);
-    assert!(hdrs.iter().any(|(k, v)| k == "access-control-allow-origin" && v == "https://shop.example.com"));
+    assert!(
+        hdrs.iter()
+            .any(|(k, v)| k == "access-control-allow-origin" && v == "https://shop.example.com")
+    );
     let (status, _, _) = f.server.ingest_raw("", &[("x-vigil-key", &f.key)], &body);
     assert_eq!(status, 202);
     let mut with_key: Value = serde_json::from_slice(&body).unwrap();
     with_key["key"] = json!(f.key);
-    assert_eq!(f.server.ingest_raw("", PLAIN, with_key.to_string().as_bytes()).0, 202);
+    assert_eq!(
+        f.server
+            .ingest_raw("", PLAIN, with_key.to_string().as_bytes())
+            .0,
+        202
+    );
     let mut other_key = with_key.clone();
     other_key["key"] = json!("pk_other");
-    f.rejects("conflicting keys", &f.key_query(), PLAIN, other_key.to_string().as_bytes(), 401, "invalid_key");
+    f.rejects(
+        "conflicting keys",
+        &f.key_query(),
+        PLAIN,
+        other_key.to_string().as_bytes(),
+        401,
+        "invalid_key",
+    );
 }
 
 #[test]
@@ -196,7 +360,8 @@ fn server_survives_garbage_over_raw_sockets() {
         b"POST /api/v1/ingest?key=x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     ] {
         let mut s = std::net::TcpStream::connect(&f.server.addr).unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
         s.write_all(garbage).unwrap();
         let mut buf = [0u8; 256];
         let _ = s.read(&mut buf);

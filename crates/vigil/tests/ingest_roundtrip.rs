@@ -22,7 +22,10 @@ fn column(kind: &str, field: &str) -> String {
 }
 
 fn is_url(field: &str) -> bool {
-    matches!(field, "url" | "script_url" | "from" | "to" | "file" | "page_url")
+    matches!(
+        field,
+        "url" | "script_url" | "from" | "to" | "file" | "page_url"
+    )
 }
 
 /// Checks every field of a sent event against the stored row.
@@ -58,10 +61,18 @@ fn assert_stored(kind: &str, sent: &Value, stored: &Value) {
                 assert_eq!(parsed, expected, "{kind}.{field}");
             }
             Value::String(s) if is_url(field) => {
-                assert_eq!(got.as_str(), Some(vigil_enrich::scrub_url(s).as_str()), "{kind}.{field}")
+                assert_eq!(
+                    got.as_str(),
+                    Some(vigil_enrich::scrub_url(s).as_str()),
+                    "{kind}.{field}"
+                )
             }
             Value::String(s) if matches!(field.as_str(), "message" | "stack" | "title") => {
-                assert_eq!(got.as_str(), Some(vigil_enrich::scrub_message(s).as_str()), "{kind}.{field}")
+                assert_eq!(
+                    got.as_str(),
+                    Some(vigil_enrich::scrub_message(s).as_str()),
+                    "{kind}.{field}"
+                )
             }
             Value::Number(n) if n.is_f64() || got.is_f64() => {
                 assert_eq!(got.as_f64(), n.as_f64(), "{kind}.{field}")
@@ -87,11 +98,21 @@ fn every_event_kind_reads_back_with_the_values_sent() {
     let stored = server.session(&p.api_token, session);
     assert_eq!(stored.len(), events.len(), "one stored row per event sent");
     let table_of = |kind: &str| match kind {
-        "view" => "views", "vital" => "vitals", "resource" => "resources",
-        "resource_error" => "resource_errors", "long_task" => "long_tasks", "error" => "errors",
-        "request" => "requests", "action" => "actions", "route" => "routes",
-        "custom" => "custom_events", "app_start" => "app_starts", "screen_load" => "screen_loads",
-        "crash" => "crashes", "anr" => "anrs", other => panic!("unknown kind {other}"),
+        "view" => "views",
+        "vital" => "vitals",
+        "resource" => "resources",
+        "resource_error" => "resource_errors",
+        "long_task" => "long_tasks",
+        "error" => "errors",
+        "request" => "requests",
+        "action" => "actions",
+        "route" => "routes",
+        "custom" => "custom_events",
+        "app_start" => "app_starts",
+        "screen_load" => "screen_loads",
+        "crash" => "crashes",
+        "anr" => "anrs",
+        other => panic!("unknown kind {other}"),
     };
     for e in events {
         let kind = e["type"].as_str().unwrap();
@@ -111,7 +132,10 @@ fn every_event_kind_reads_back_with_the_values_sent() {
     assert!(request["url_template"].is_string());
     let vital = stored.iter().find(|r| r["type"] == "vitals").unwrap();
     assert!(["good", "needs-improvement", "poor"].contains(&vital["rating"].as_str().unwrap()));
-    assert!(stored.iter().all(|r| r.get("ip").is_none()), "no ip column anywhere");
+    assert!(
+        stored.iter().all(|r| r.get("ip").is_none()),
+        "no ip column anywhere"
+    );
 }
 
 #[test]
@@ -128,10 +152,17 @@ fn each_fixture_kind_counts_through_the_query_api() {
         }
         let body = std::fs::read(&path).unwrap();
         let sent: Value = serde_json::from_slice(&body).unwrap();
-        let n = sent["events"].as_array().unwrap().iter().filter(|e| e["type"] == name.as_str()).count() as i64;
+        let n = sent["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == name.as_str())
+            .count() as i64;
         let table = match name.as_str() {
-            "view" => "views".to_owned(), "custom" => "custom_events".to_owned(),
-            "crash" => "crashes".to_owned(), "anr" => "anrs".to_owned(),
+            "view" => "views".to_owned(),
+            "custom" => "custom_events".to_owned(),
+            "crash" => "crashes".to_owned(),
+            "anr" => "anrs".to_owned(),
             other => format!("{other}s"),
         };
         let before = server.count(&p.api_token, &table);
@@ -153,14 +184,31 @@ fn aggregations_are_exact_on_known_values() {
         .enumerate()
         .map(|(i, v)| json!({"type": "vital", "ts": now - i as i64, "name": "LCP", "value": v}))
         .collect();
-    assert_eq!(server.ingest(&p.public_key, &batch("s1", json!(events))).0, 202);
+    assert_eq!(
+        server.ingest(&p.public_key, &batch("s1", json!(events))).0,
+        202
+    );
     let (status, r) = server.query(&p.api_token, &json!({
         "metric": "lcp",
         "aggregations": ["count", "sum", "avg", "min", "max", "p50", "good", "needs_improvement", "poor", "sessions"],
         "from": now - 60_000, "to": now + 60_000
     }));
     assert_eq!(status, 200, "{r}");
-    assert_eq!(r["columns"], json!(["count", "sum", "avg", "min", "max", "p50", "good", "needs_improvement", "poor", "sessions"]));
+    assert_eq!(
+        r["columns"],
+        json!([
+            "count",
+            "sum",
+            "avg",
+            "min",
+            "max",
+            "p50",
+            "good",
+            "needs_improvement",
+            "poor",
+            "sessions"
+        ])
+    );
     let row = &r["rows"][0];
     assert_eq!(row[0], json!(6));
     assert_eq!(row[1].as_f64(), Some(18600.0));
@@ -180,11 +228,19 @@ fn aggregations_are_exact_on_known_values() {
         "from": now - 60_000, "to": now + 60_000
     }));
     assert_eq!(r["rows"][0][0], json!(2));
-    let (_, r) = server.query(&p.api_token, &json!({
-        "metric": "lcp", "aggregations": ["count"], "group_by": ["time:1d"],
-        "from": now - 60_000, "to": now + 60_000
-    }));
-    let total: i64 = r["rows"].as_array().unwrap().iter().map(|row| row[1].as_i64().unwrap()).sum();
+    let (_, r) = server.query(
+        &p.api_token,
+        &json!({
+            "metric": "lcp", "aggregations": ["count"], "group_by": ["time:1d"],
+            "from": now - 60_000, "to": now + 60_000
+        }),
+    );
+    let total: i64 = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row[1].as_i64().unwrap())
+        .sum();
     assert_eq!(total, 6);
     assert_eq!(r["columns"][0], json!("time"));
 }
@@ -195,10 +251,13 @@ fn enrichment_fills_browser_and_scrubs_pii() {
     let p = create_project(dir.path(), "shop", &[]);
     let server = Server::start(dir.path());
     let now = now_ms();
-    let body = batch("s-pii", json!([
-        {"type": "error", "ts": now, "error_type": "Error", "message": "checkout failed for jane.doe@example.com with card 4111 1111 1111 1111"},
-        {"type": "request", "ts": now, "method": "GET", "url": "https://api.example.com/users/12345/orders?api_key=abc&page=2", "status": 200, "duration": 120.5}
-    ]));
+    let body = batch(
+        "s-pii",
+        json!([
+            {"type": "error", "ts": now, "error_type": "Error", "message": "checkout failed for jane.doe@example.com with card 4111 1111 1111 1111"},
+            {"type": "request", "ts": now, "method": "GET", "url": "https://api.example.com/users/12345/orders?api_key=abc&page=2", "status": 200, "duration": 120.5}
+        ]),
+    );
     let ua = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
     let (status, _, _) = server.ingest_raw(
         &format!("?key={}", p.public_key),
@@ -208,15 +267,27 @@ fn enrichment_fills_browser_and_scrubs_pii() {
     assert_eq!(status, 202);
     let stored = server.session(&p.api_token, "s-pii");
     let error = stored.iter().find(|r| r["type"] == "errors").unwrap();
-    assert_eq!(error["message"], json!("checkout failed for [email] with card [card]"));
+    assert_eq!(
+        error["message"],
+        json!("checkout failed for [email] with card [card]")
+    );
     assert_eq!(error["browser"], json!("Safari"));
     assert_eq!(error["os"], json!("iOS"));
     assert_eq!(error["device_type"], json!("mobile"));
-    assert_eq!(error["page_url"], json!("https://shop.example.com/products/42?token=[redacted]&ref=home"));
+    assert_eq!(
+        error["page_url"],
+        json!("https://shop.example.com/products/42?token=[redacted]&ref=home")
+    );
     assert_eq!(error["page_path"], json!("/products/42"));
     let request = stored.iter().find(|r| r["type"] == "requests").unwrap();
-    assert_eq!(request["url"], json!("https://api.example.com/users/12345/orders?api_key=[redacted]&page=2"));
-    assert_eq!(request["url_template"], json!("https://api.example.com/users/:id/orders"));
+    assert_eq!(
+        request["url"],
+        json!("https://api.example.com/users/12345/orders?api_key=[redacted]&page=2")
+    );
+    assert_eq!(
+        request["url_template"],
+        json!("https://api.example.com/users/:id/orders")
+    );
     // Loopback has no country; nothing else about the address is kept.
     assert!(error.get("country").is_none());
     let text = serde_json::to_string(&stored).unwrap();

@@ -12,9 +12,21 @@ fn a_token_reads_only_its_own_project() {
     let b = create_project(dir.path(), "b", &[]);
     let server = Server::start(dir.path());
     let now = now_ms();
-    let events = |n: usize| json!((0..n).map(|i| json!({"type": "custom", "ts": now + i as i64, "name": "e"})).collect::<Vec<_>>());
-    assert_eq!(server.ingest(&a.public_key, &batch("sess-a", events(2))).0, 202);
-    assert_eq!(server.ingest(&b.public_key, &batch("sess-b", events(5))).0, 202);
+    let events = |n: usize| {
+        json!(
+            (0..n)
+                .map(|i| json!({"type": "custom", "ts": now + i as i64, "name": "e"}))
+                .collect::<Vec<_>>()
+        )
+    };
+    assert_eq!(
+        server.ingest(&a.public_key, &batch("sess-a", events(2))).0,
+        202
+    );
+    assert_eq!(
+        server.ingest(&b.public_key, &batch("sess-b", events(5))).0,
+        202
+    );
 
     assert_eq!(server.count(&a.api_token, "custom_events"), 2);
     assert_eq!(server.count(&b.api_token, "custom_events"), 5);
@@ -22,11 +34,14 @@ fn a_token_reads_only_its_own_project() {
     assert!(server.session(&a.api_token, "sess-b").is_empty());
     assert_eq!(server.session(&b.api_token, "sess-b").len(), 5);
     // Filters cannot widen the scope.
-    let (_, r) = server.query(&a.api_token, &json!({
-        "metric": "custom_events", "aggregations": ["count"],
-        "filters": [{"field": "session_id", "op": "in", "value": ["sess-a", "sess-b"]}],
-        "from": 0, "to": i64::MAX / 2
-    }));
+    let (_, r) = server.query(
+        &a.api_token,
+        &json!({
+            "metric": "custom_events", "aggregations": ["count"],
+            "filters": [{"field": "session_id", "op": "in", "value": ["sess-a", "sess-b"]}],
+            "from": 0, "to": i64::MAX / 2
+        }),
+    );
     assert_eq!(r["rows"][0][0], json!(2));
     // The same holds once the data is in Parquet segments: restart replays, demo flushes.
     drop(server);

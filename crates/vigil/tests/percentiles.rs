@@ -29,7 +29,9 @@ fn percentiles_equal_an_independent_computation() {
     let mut by_conn: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut state = 12345u64;
     let mut next = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (state >> 33) as f64 / (1u64 << 31) as f64
     };
     for b in 0..60 {
@@ -37,7 +39,11 @@ fn percentiles_equal_an_independent_computation() {
         let events: Vec<Value> = (0..50)
             .map(|i| {
                 let x = next();
-                let v = if i % 17 == 0 { 2500.0 } else { (300.0 + 9000.0 * x * x).round() / 4.0 * 4.0 + x };
+                let v = if i % 17 == 0 {
+                    2500.0
+                } else {
+                    (300.0 + 9000.0 * x * x).round() / 4.0 * 4.0 + x
+                };
                 by_conn.entry(conn).or_default().push(v);
                 json!({"type": "vital", "ts": now - (b * 50 + i) as i64, "name": "LCP", "value": v})
             })
@@ -48,7 +54,10 @@ fn percentiles_equal_an_independent_computation() {
                         "connection": {"type": "cellular", "effective_type": conn}},
             "events": events
         });
-        assert_eq!(server.ingest(&p.public_key, body.to_string().as_bytes()).0, 202);
+        assert_eq!(
+            server.ingest(&p.public_key, body.to_string().as_bytes()).0,
+            202
+        );
         if b == 30 {
             // Let the flusher write what is there so far to Parquet.
             std::thread::sleep(std::time::Duration::from_millis(1600));
@@ -69,14 +78,31 @@ fn percentiles_equal_an_independent_computation() {
         for (i, q) in [0.5, 0.75, 0.9, 0.99].iter().enumerate() {
             let got = row[2 + i].as_f64().unwrap();
             let want = reference(values, *q);
-            assert!((got - want).abs() <= 1e-9 * want.abs(), "{conn} p{}: {got} != {want}", q * 100.0);
+            assert!(
+                (got - want).abs() <= 1e-9 * want.abs(),
+                "{conn} p{}: {got} != {want}",
+                q * 100.0
+            );
         }
-        let share = |f: &dyn Fn(f64) -> bool| values.iter().filter(|v| f(**v)).count() as f64 / values.len() as f64;
-        assert_eq!(row[6].as_f64(), Some(share(&|v| v <= 2500.0)), "{conn} good");
-        assert_eq!(row[7].as_f64(), Some(share(&|v| v > 2500.0 && v <= 4000.0)), "{conn} ni");
+        let share = |f: &dyn Fn(f64) -> bool| {
+            values.iter().filter(|v| f(**v)).count() as f64 / values.len() as f64
+        };
+        assert_eq!(
+            row[6].as_f64(),
+            Some(share(&|v| v <= 2500.0)),
+            "{conn} good"
+        );
+        assert_eq!(
+            row[7].as_f64(),
+            Some(share(&|v| v > 2500.0 && v <= 4000.0)),
+            "{conn} ni"
+        );
         assert_eq!(row[8].as_f64(), Some(share(&|v| v > 4000.0)), "{conn} poor");
     }
     // Part of the data really is on disk.
     let segments = std::fs::read_to_string(dir.path().join("store/manifest.json")).unwrap();
-    assert!(segments.contains("vitals"), "no Parquet segment was written");
+    assert!(
+        segments.contains("vitals"),
+        "no Parquet segment was written"
+    );
 }

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub const BIN: &str = env!("CARGO_BIN_EXE_vigil");
 
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 pub fn repo_root() -> PathBuf {
@@ -32,12 +35,17 @@ pub struct ProjectKeys {
 
 pub fn create_project(data: &Path, name: &str, origins: &[&str]) -> ProjectKeys {
     let mut cmd = Command::new(BIN);
-    cmd.args(["project", "create", name, "--json", "--data"]).arg(data);
+    cmd.args(["project", "create", name, "--json", "--data"])
+        .arg(data);
     for o in origins {
         cmd.args(["--origin", o]);
     }
     let out = cmd.output().expect("run vigil project create");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).expect("json output");
     ProjectKeys {
         id: v["id"].as_u64().unwrap(),
@@ -80,10 +88,20 @@ impl Server {
             .spawn()
             .expect("start vigil serve");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
-        assert!(addr.starts_with("127.0.0.1:"), "unexpected start line {line:?}");
-        Server { child: Some(child), addr, data: data.to_owned(), agent: agent() }
+        assert!(
+            addr.starts_with("127.0.0.1:"),
+            "unexpected start line {line:?}"
+        );
+        Server {
+            child: Some(child),
+            addr,
+            data: data.to_owned(),
+            agent: agent(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -91,7 +109,12 @@ impl Server {
     }
 
     /// POSTs to intake; returns the status, the JSON body and the response headers.
-    pub fn ingest_raw(&self, query: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value, Vec<(String, String)>) {
+    pub fn ingest_raw(
+        &self,
+        query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Value, Vec<(String, String)>) {
         let mut req = self.agent.post(self.url(&format!("/api/v1/ingest{query}")));
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -104,12 +127,20 @@ impl Server {
             .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
             .collect();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null), hdrs)
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+            hdrs,
+        )
     }
 
     /// Sends a batch with the key in the query string.
     pub fn ingest(&self, key: &str, body: &[u8]) -> (u16, Value) {
-        let (s, v, _) = self.ingest_raw(&format!("?key={key}"), &[("content-type", "text/plain")], body);
+        let (s, v, _) = self.ingest_raw(
+            &format!("?key={key}"),
+            &[("content-type", "text/plain")],
+            body,
+        );
         (s, v)
     }
 
@@ -132,7 +163,10 @@ impl Server {
             req = req.header("authorization", &format!("Bearer {t}"));
         }
         let mut resp = req.call().expect("get request");
-        (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap_or_default())
+        (
+            resp.status().as_u16(),
+            resp.body_mut().read_to_string().unwrap_or_default(),
+        )
     }
 
     pub fn session(&self, token: &str, id: &str) -> Vec<Value> {
@@ -144,9 +178,12 @@ impl Server {
 
     /// Waits until a query's count reaches `want` (data must be visible within 2 s).
     pub fn count(&self, token: &str, metric: &str) -> i64 {
-        let (status, v) = self.query(token, &serde_json::json!({
-            "metric": metric, "aggregations": ["count"], "from": 0, "to": i64::MAX / 2
-        }));
+        let (status, v) = self.query(
+            token,
+            &serde_json::json!({
+                "metric": metric, "aggregations": ["count"], "from": 0, "to": i64::MAX / 2
+            }),
+        );
         assert_eq!(status, 200, "{v}");
         v["rows"][0][0].as_i64().unwrap_or(0)
     }

