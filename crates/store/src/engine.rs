@@ -151,15 +151,24 @@ impl Store {
         fs::create_dir_all(dir.join("segments"))?;
         let manifest = Manifest::load(dir)?;
         remove_orphans(dir, &manifest)?;
-        let (frames, segments) = wal::replay(&dir.join("wal"))?;
-        let mut active = MemTable {
-            wal_segments: segments,
-            ..MemTable::default()
-        };
+        let mut active = MemTable::default();
         let mut last_seq = manifest.flushed_seq;
         let mut replayed = Vec::new();
+        let mut frames = Vec::new();
+        for (path, segment_frames) in wal::replay(&dir.join("wal"))? {
+            last_seq = segment_frames
+                .iter()
+                .map(|f| f.seq)
+                .fold(last_seq, u64::max);
+            if segment_frames.iter().all(|f| f.seq <= manifest.flushed_seq) {
+                // Everything in it is in Parquet already (or it is empty): not needed.
+                fs::remove_file(&path)?;
+                continue;
+            }
+            active.wal_segments.push(path);
+            frames.extend(segment_frames);
+        }
         for frame in frames {
-            last_seq = last_seq.max(frame.seq);
             if frame.seq <= manifest.flushed_seq {
                 continue;
             }

@@ -18,23 +18,29 @@ pub struct WalWriter {
     buf: Vec<u8>,
 }
 
-/// The segment file name for a first sequence number.
-pub fn segment_path(dir: &Path, first_seq: u64) -> PathBuf {
-    dir.join(format!("{first_seq:020}.wal"))
-}
-
 impl WalWriter {
-    /// Creates a new segment whose first frame will carry `first_seq`.
+    /// Creates a new segment whose first frame will carry `first_seq`. The file is always a
+    /// new one: a segment can be closed before any frame reached it, and the next one then
+    /// starts at the same sequence number, so a counter after it keeps names unique (and
+    /// name order equal to write order).
     pub fn create(dir: &Path, first_seq: u64) -> io::Result<Self> {
         fs::create_dir_all(dir)?;
-        let path = segment_path(dir, first_seq);
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        sync_dir(dir)?;
-        Ok(Self {
-            file,
-            path,
-            buf: Vec::with_capacity(1 << 20),
-        })
+        for n in 0u32.. {
+            let path = dir.join(format!("{first_seq:020}-{n:06}.wal"));
+            match OpenOptions::new().create_new(true).append(true).open(&path) {
+                Ok(file) => {
+                    sync_dir(dir)?;
+                    return Ok(Self {
+                        file,
+                        path,
+                        buf: Vec::with_capacity(1 << 20),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("u32 suffixes exhausted")
     }
 
     /// The segment's path.
@@ -129,25 +135,32 @@ pub fn list_segments(dir: &Path) -> io::Result<Vec<PathBuf>> {
 }
 
 /// Reads every segment, cutting any torn tail off its file so later appends and replays
-/// start from whole frames. Returns the frames in order and the segments read.
-pub fn replay(dir: &Path) -> io::Result<(Vec<Frame>, Vec<PathBuf>)> {
-    let segments = list_segments(dir)?;
-    let mut frames = Vec::new();
-    for path in &segments {
-        let (mut f, valid) = read_segment(path)?;
-        if fs::metadata(path)?.len() > valid {
+/// start from whole frames. Returns each segment with its frames, oldest first.
+pub fn replay(dir: &Path) -> io::Result<Vec<(PathBuf, Vec<Frame>)>> {
+    let mut out = Vec::new();
+    for path in list_segments(dir)? {
+        let (frames, valid) = read_segment(&path)?;
+        if fs::metadata(&path)?.len() > valid {
             tracing::warn!(path = %path.display(), valid, "cutting torn tail off write-ahead log");
-            OpenOptions::new().write(true).open(path)?.set_len(valid)?;
+            OpenOptions::new().write(true).open(&path)?.set_len(valid)?;
         }
-        frames.append(&mut f);
+        out.push((path, frames));
     }
-    Ok((frames, segments))
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn all_frames(dir: &Path) -> Vec<Frame> {
+        replay(dir)
+            .unwrap()
+            .into_iter()
+            .flat_map(|(_, f)| f)
+            .collect()
+    }
 
     fn write_all(dir: &Path, payloads: &[Vec<u8>], group: usize) -> PathBuf {
         let mut w = WalWriter::create(dir, 1).unwrap();
@@ -176,7 +189,7 @@ mod tests {
             let full = fs::metadata(&path).unwrap().len();
             let keep = cut.index(full as usize + 1) as u64;
             OpenOptions::new().write(true).open(&path).unwrap().set_len(keep).unwrap();
-            let (frames, _) = replay(dir.path()).unwrap();
+            let frames = all_frames(dir.path());
             let mut offset = 0u64;
             let mut expected = 0usize;
             for p in &payloads {
@@ -189,7 +202,7 @@ mod tests {
                 prop_assert_eq!(&f.payload, &payloads[i]);
             }
             // The torn tail is gone, so a second replay agrees and appends start clean.
-            let (again, _) = replay(dir.path()).unwrap();
+            let again = all_frames(dir.path());
             prop_assert_eq!(again, frames);
         }
 
@@ -206,7 +219,7 @@ mod tests {
             let i = at.index(bytes.len());
             bytes[i] ^= flip;
             fs::write(&path, &bytes).unwrap();
-            let (frames, _) = replay(dir.path()).unwrap();
+            let frames = all_frames(dir.path());
             for (k, f) in frames.iter().enumerate() {
                 prop_assert_eq!(&f.payload, &payloads[k]);
             }

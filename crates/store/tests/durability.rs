@@ -201,7 +201,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(12))]
+    #![proptest_config(ProptestConfig::with_cases(48))]
 
     /// Whatever the order of appends, flushes (with compaction) and restarts, the store
     /// holds exactly what was appended, per project.
