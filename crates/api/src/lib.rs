@@ -50,7 +50,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             Duration::from_secs(60),
         ))
         .layer(CatchPanicLayer::new())
-        .layer(TraceLayer::new_for_http())
+        // Rejections are counted in /metrics; logging each 503 would flood the log when
+        // the server is saturated, which is when the log matters most.
+        .layer(TraceLayer::new_for_http().on_failure(()))
 }
 
 fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Project, ApiError> {

@@ -32,6 +32,9 @@ pub enum IntakeError {
     /// The batch is malformed.
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// The project sends faster than its rate limit.
+    #[error("project is over its rate limit, retry after a second")]
+    RateLimited,
     /// The store's queue is full.
     #[error("collector is busy, retry after a second")]
     Overloaded,
@@ -53,6 +56,7 @@ impl IntakeError {
             IntakeError::UnsupportedEncoding(_) => "unsupported_encoding",
             IntakeError::UnsupportedMediaType(_) => "unsupported_media_type",
             IntakeError::Parse(e) => e.code(),
+            IntakeError::RateLimited => "rate_limited",
             IntakeError::Overloaded => "overloaded",
             IntakeError::Unavailable => "unavailable",
         }
@@ -71,6 +75,7 @@ impl IntakeError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             IntakeError::BadGzip(_) | IntakeError::Parse(_) => StatusCode::BAD_REQUEST,
+            IntakeError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             IntakeError::Overloaded | IntakeError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

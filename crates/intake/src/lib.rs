@@ -37,6 +37,11 @@ pub struct IntakeConfig {
     pub parse: ParseLimits,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Requests whose bodies may be in memory at once; beyond, intake answers 503. With the
+    /// body limit this bounds intake's memory.
+    pub max_inflight_requests: usize,
+    /// Events per second one project may send (0: no limit); beyond, intake answers 429.
+    pub rate_limit_events_per_second: u32,
 }
 
 impl Default for IntakeConfig {
@@ -46,6 +51,8 @@ impl Default for IntakeConfig {
             max_decompressed_bytes: 8 * 1024 * 1024,
             parse: ParseLimits::default(),
             trust_forwarded_for: false,
+            max_inflight_requests: 512,
+            rate_limit_events_per_second: 0,
         }
     }
 }
@@ -59,6 +66,14 @@ pub struct Intake {
     /// Counters for `/metrics`.
     pub metrics: IntakeMetrics,
     keys: Mutex<HashMap<String, (Instant, Option<Project>)>>,
+    inflight: tokio::sync::Semaphore,
+    buckets: Mutex<HashMap<u32, TokenBucket>>,
+}
+
+/// A token bucket per project: one second of burst at the configured rate.
+struct TokenBucket {
+    tokens: f64,
+    updated: Instant,
 }
 
 /// How long a key lookup is trusted; origin changes take effect within this time.
@@ -77,6 +92,7 @@ impl Intake {
         enricher: Enricher,
         config: IntakeConfig,
     ) -> Self {
+        let inflight = tokio::sync::Semaphore::new(config.max_inflight_requests);
         Self {
             store,
             meta,
@@ -84,6 +100,8 @@ impl Intake {
             config,
             metrics: IntakeMetrics::default(),
             keys: Mutex::new(HashMap::new()),
+            inflight,
+            buckets: Mutex::new(HashMap::new()),
         }
     }
 
@@ -110,6 +128,28 @@ impl Intake {
         }
         cache.insert(key.to_owned(), (Instant::now(), found.clone()));
         found.ok_or(IntakeError::InvalidKey)
+    }
+
+    /// Takes `events` tokens from the project's bucket, or says it is over its rate.
+    fn admit(&self, project: u32, events: usize) -> Result<(), IntakeError> {
+        let rate = f64::from(self.config.rate_limit_events_per_second);
+        if rate == 0.0 {
+            return Ok(());
+        }
+        let mut buckets = self.buckets.lock().expect("rate buckets");
+        let now = Instant::now();
+        let bucket = buckets.entry(project).or_insert(TokenBucket {
+            tokens: rate,
+            updated: now,
+        });
+        bucket.tokens =
+            (bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * rate).min(rate);
+        bucket.updated = now;
+        if bucket.tokens < events as f64 {
+            return Err(IntakeError::RateLimited);
+        }
+        bucket.tokens -= events as f64;
+        Ok(())
     }
 
     fn client_ip(&self, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
@@ -171,6 +211,10 @@ impl Intake {
         peer: SocketAddr,
         body: Body,
     ) -> Result<usize, IntakeError> {
+        let _permit = self
+            .inflight
+            .try_acquire()
+            .map_err(|_| IntakeError::Overloaded)?;
         let header_key = headers
             .get("x-vigil-key")
             .and_then(|v| v.to_str().ok())
@@ -204,6 +248,7 @@ impl Intake {
                 .and_then(|v| v.to_str().ok()),
         };
         let events = batch.events.len();
+        self.admit(project.id, events)?;
         let enriched = self.enricher.enrich(project.id, batch, &client);
         self.store.append(enriched).await.map_err(|e| match e {
             StoreError::Overloaded => IntakeError::Overloaded,

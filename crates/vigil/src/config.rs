@@ -34,6 +34,10 @@ pub struct Config {
     pub flush_interval_secs: u64,
     /// Batches that may wait for the store writer before intake answers 503.
     pub queue_batches: usize,
+    /// Requests whose bodies may be in memory at once before intake answers 503.
+    pub max_inflight_requests: usize,
+    /// Events per second per project before intake answers 429 (0: no limit).
+    pub rate_limit_events_per_second: u32,
 }
 
 impl Default for Config {
@@ -53,6 +57,8 @@ impl Default for Config {
             flush_rows: store.flush_rows,
             flush_interval_secs: store.flush_interval.as_secs(),
             queue_batches: store.queue_batches,
+            max_inflight_requests: intake.max_inflight_requests,
+            rate_limit_events_per_second: intake.rate_limit_events_per_second,
         }
     }
 }
@@ -70,8 +76,14 @@ impl Config {
         if self.max_body_bytes < 1024 || self.max_decompressed_bytes < self.max_body_bytes {
             bail!("max_body_bytes must be ≥ 1024 and max_decompressed_bytes ≥ max_body_bytes");
         }
-        if self.max_events_per_batch == 0 || self.flush_rows == 0 || self.queue_batches == 0 {
-            bail!("max_events_per_batch, flush_rows and queue_batches must be positive");
+        if self.max_events_per_batch == 0
+            || self.flush_rows == 0
+            || self.queue_batches == 0
+            || self.max_inflight_requests == 0
+        {
+            bail!(
+                "max_events_per_batch, flush_rows, queue_batches and max_inflight_requests must be positive"
+            );
         }
         for db in [&self.geo_country_db, &self.geo_city_db]
             .into_iter()
@@ -100,6 +112,8 @@ impl Config {
             max_body_bytes: self.max_body_bytes,
             max_decompressed_bytes: self.max_decompressed_bytes,
             trust_forwarded_for: self.trust_forwarded_for,
+            max_inflight_requests: self.max_inflight_requests,
+            rate_limit_events_per_second: self.rate_limit_events_per_second,
             ..vigil_intake::IntakeConfig::default()
         };
         c.parse.max_events = self.max_events_per_batch;

@@ -370,3 +370,68 @@ fn server_survives_garbage_over_raw_sockets() {
     let (status, _) = f.server.get("/healthz", None);
     assert_eq!(status, 200);
 }
+
+#[test]
+fn rate_limit_answers_429_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = create_project(dir.path(), "shop", &[]);
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(&config, "rate_limit_events_per_second = 10\n").unwrap();
+    let server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()]);
+    let events = |n: usize| {
+        json!(
+            (0..n)
+                .map(|_| json!({"type": "custom", "ts": now_ms(), "name": "x"}))
+                .collect::<Vec<_>>()
+        )
+    };
+    assert_eq!(server.ingest(&p.public_key, &batch("r", events(10))).0, 202);
+    let (status, reply, hdrs) = server.ingest_raw(
+        &format!("?key={}", p.public_key),
+        PLAIN,
+        &batch("r", events(5)),
+    );
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{reply}"
+    );
+    assert!(hdrs.iter().any(|(k, v)| k == "retry-after" && v == "1"));
+    assert_eq!(
+        server.count(&p.api_token, "custom_events"),
+        10,
+        "the limited batch stored nothing"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(server.ingest(&p.public_key, &batch("r", events(5))).0, 202);
+}
+
+#[test]
+fn too_many_requests_in_flight_answers_503() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let p = create_project(dir.path(), "shop", &[]);
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(&config, "max_inflight_requests = 1\n").unwrap();
+    let server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()]);
+    // A slow client holds the only slot: headers sent, body not yet.
+    let mut slow = std::net::TcpStream::connect(&server.addr).unwrap();
+    write!(slow, "POST /api/v1/ingest?key={} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n{{", p.public_key).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (status, reply, hdrs) = server.ingest_raw(
+        &format!("?key={}", p.public_key),
+        PLAIN,
+        &batch("o", one_event()),
+    );
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (503, Some("overloaded")),
+        "{reply}"
+    );
+    assert!(hdrs.iter().any(|(k, _)| k == "retry-after"));
+    drop(slow);
+    assert!(eventually(std::time::Duration::from_secs(5), || server
+        .ingest(&p.public_key, &batch("o", one_event()))
+        .0
+        == 202));
+}
