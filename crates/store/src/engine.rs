@@ -251,15 +251,7 @@ impl Store {
 
     /// Appends from synchronous code (demo, benchmarks), waiting while the queue is full.
     pub fn append_blocking(&self, batch: IngestBatch) -> Result<(), StoreError> {
-        let (reply, done) = oneshot::channel();
-        self.sender()?
-            .send(Msg::Append(Box::new(batch), reply))
-            .map_err(|_| StoreError::Closed)?;
-        self.shared
-            .metrics
-            .queue_depth
-            .fetch_add(1, Ordering::Relaxed);
-        done.blocking_recv().unwrap_or(Err(StoreError::Closed))
+        self.append_all_blocking(vec![batch])
     }
 
     /// Appends many batches from synchronous code and waits for all of them; they share
