@@ -7,7 +7,8 @@ mod model;
 mod percentile;
 
 pub use model::{
-    Aggregation, Filter, FilterOp, InvalidQuery, MetricSource, Query, quote_str, resolve_metric,
+    Aggregation, Filter, FilterOp, InvalidQuery, MetricSource, Query, column_value, quote_str,
+    resolve_metric,
 };
 pub use percentile::{percentile, percentile_udaf};
 
@@ -161,8 +162,20 @@ impl QueryEngine {
         let mut events = Vec::new();
         for table in Table::ALL {
             self.register(&ctx, project, table, from, to).await?;
+            let columns: Vec<String> = table
+                .columns()
+                .iter()
+                .map(|c| match c.extract {
+                    // Fixed-point numbers come back as the numbers that were sent.
+                    vigil_store::Extract::F64(..) => {
+                        format!("{} AS \"{}\"", column_value(c), c.name)
+                    }
+                    _ => format!("\"{}\"", c.name),
+                })
+                .collect();
             let sql = format!(
-                "SELECT * FROM \"{}\" WHERE \"session_id\" = {} AND \"ts\" >= {from} AND \"ts\" < {to}",
+                "SELECT {} FROM \"{}\" WHERE \"session_id\" = {} AND \"ts\" >= {from} AND \"ts\" < {to}",
+                columns.join(", "),
                 table.name(),
                 quote_str(session_id)
             );

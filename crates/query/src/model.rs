@@ -3,7 +3,7 @@
 //! every value from the request is a quoted literal.
 
 use serde::{Deserialize, Serialize};
-use vigil_store::{Extract, Table};
+use vigil_store::{Column, Extract, Table};
 
 /// A question about one metric.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,13 +173,23 @@ pub fn resolve_metric(metric: &str) -> Result<MetricSource, InvalidQuery> {
     let table = Table::from_name(t).ok_or_else(|| InvalidQuery(format!("unknown table {t:?}")))?;
     let column = table
         .column(c)
-        .filter(|col| matches!(col.extract, Extract::F64(_) | Extract::I64(_)) && col.name != "ts")
+        .filter(|col| matches!(col.extract, Extract::F64(..) | Extract::I64(_)) && col.name != "ts")
         .ok_or_else(|| InvalidQuery(format!("{t} has no numeric column {c:?}")))?;
     Ok(MetricSource {
         table,
         value: Some(column.name),
         vital: None,
     })
+}
+
+/// The SQL for a column's value as users see it: fixed-point columns divided back by
+/// their scale, integers as doubles, text as it is.
+pub fn column_value(col: &Column) -> String {
+    match col.extract {
+        Extract::F64(_, scale) => format!("(CAST(\"{}\" AS DOUBLE) / {scale}.0)", col.name),
+        Extract::I64(_) => format!("CAST(\"{}\" AS DOUBLE)", col.name),
+        Extract::Str(_) | Extract::Bool(_) => quote_ident(col.name),
+    }
 }
 
 fn quote_ident(name: &str) -> String {
@@ -264,9 +274,7 @@ impl Query {
                 group.push(quote_ident(col.name));
             }
         }
-        let value = source
-            .value
-            .map(|v| format!("CAST({} AS DOUBLE)", quote_ident(v)));
+        let value = source.value.and_then(|v| table.column(v)).map(column_value);
         let thresholds = source
             .vital
             .and_then(vigil_protocol::thresholds)
@@ -379,8 +387,12 @@ impl Query {
         let col = table
             .column(&f.field)
             .ok_or_else(|| InvalidQuery(format!("{} has no field {:?}", table.name(), f.field)))?;
-        let numeric = matches!(col.extract, Extract::F64(_) | Extract::I64(_));
-        let ident = quote_ident(col.name);
+        let numeric = matches!(col.extract, Extract::F64(..) | Extract::I64(_));
+        let ident = if numeric {
+            column_value(col)
+        } else {
+            quote_ident(col.name)
+        };
         let value = || {
             f.value
                 .as_ref()

@@ -2,11 +2,13 @@
 
 use datafusion::arrow::array::{Int64Array, RecordBatch};
 use datafusion::arrow::compute::{concat_batches, sort_to_indices, take_record_batch};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::schema::types::ColumnPath;
 use std::fs::{self, File};
 use std::io;
 use std::path::Path;
@@ -44,10 +46,32 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) -> io::Result<u64> {
     let dir = path.parent().expect("segment paths have a folder");
     fs::create_dir_all(dir)?;
     let tmp = path.with_extension("parquet.tmp");
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(to_io)?))
-        .set_max_row_group_row_count(Some(256 * 1024))
-        .build();
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(to_io)?));
+    for field in batch.schema().fields() {
+        let path = ColumnPath::from(field.name().as_str());
+        let small_set = matches!(
+            field.name().as_str(),
+            "status"
+                | "count"
+                | "screen_width"
+                | "screen_height"
+                | "viewport_width"
+                | "viewport_height"
+        );
+        // Dictionaries pay off for dimensions; for measurements and ids (nearly all values
+        // distinct) they only add a page that is thrown away.
+        if field.name() == "ts" {
+            props = props
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+        } else if (*field.data_type() == DataType::Int64 && !small_set)
+            || field.name().ends_with("_id") && field.name() != "user_id"
+        {
+            props = props.set_column_dictionary_enabled(path, false);
+        }
+    }
+    let props = props.set_max_row_group_row_count(Some(256 * 1024)).build();
     let file = File::create(&tmp)?;
     let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(to_io)?;
     writer.write(batch).map_err(to_io)?;

@@ -65,7 +65,15 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             key,
             server_pid,
             geo_country_db,
-        } => ingest(events, batch_size, connections, addr, key, server_pid, geo_country_db),
+        } => ingest(
+            events,
+            batch_size,
+            connections,
+            addr,
+            key,
+            server_pid,
+            geo_country_db,
+        ),
         BenchCommand::Query {
             page_views,
             data,

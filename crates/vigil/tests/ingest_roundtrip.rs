@@ -300,10 +300,16 @@ fn country_comes_from_the_address_and_the_address_is_not_kept() {
     let p = create_project(dir.path(), "shop", &[]);
     // Behind a proxy the client address comes from X-Forwarded-For.
     let server = Server::start_with(dir.path(), &["--trust-forwarded-for"]);
-    let body = batch("s-geo", json!([{"type": "custom", "ts": now_ms(), "name": "geo"}]));
+    let body = batch(
+        "s-geo",
+        json!([{"type": "custom", "ts": now_ms(), "name": "geo"}]),
+    );
     let (status, _, _) = server.ingest_raw(
         &format!("?key={}", p.public_key),
-        &[("content-type", "text/plain"), ("x-forwarded-for", "8.8.8.8, 10.0.0.1")],
+        &[
+            ("content-type", "text/plain"),
+            ("x-forwarded-for", "8.8.8.8, 10.0.0.1"),
+        ],
         &body,
     );
     assert_eq!(status, 202);
@@ -314,7 +320,11 @@ fn country_comes_from_the_address_and_the_address_is_not_kept() {
     server.get("/healthz", None);
     for entry in walk(&dir.path().join("store")) {
         let bytes = std::fs::read(&entry).unwrap();
-        assert!(!bytes.windows(7).any(|w| w == b"8.8.8.8"), "{} holds the address", entry.display());
+        assert!(
+            !bytes.windows(7).any(|w| w == b"8.8.8.8"),
+            "{} holds the address",
+            entry.display()
+        );
     }
 }
 
@@ -322,7 +332,11 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
     }
     out
 }
