@@ -43,7 +43,7 @@ bench-query:
 	$(VIGIL_RELEASE) bench query
 
 bench-micro:
-	cargo bench -p vigil-protocol -p vigil-enrich -p vigil-store
+	cargo bench --workspace
 
 fmt:
 	cargo fmt --all
