@@ -1,6 +1,7 @@
 //! The HTTP surface of `vigil serve`: intake's routes, the query API (secret API token),
 //! the session endpoint, health and readiness, and Prometheus metrics.
 
+mod agent;
 mod error;
 mod metrics;
 
@@ -40,6 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/api/v1/query", post(query))
         .route("/api/v1/sessions/{session_id}", get(session))
+        .route("/agent/vigil.js", get(agent::agent_js))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

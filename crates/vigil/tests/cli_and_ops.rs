@@ -214,3 +214,18 @@ fn demo_fills_a_realistic_store() {
         statuses.iter().any(|r| r[0] == json!(500)) && statuses.iter().any(|r| r[0] == json!(200))
     );
 }
+
+#[test]
+fn serves_the_embedded_browser_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let bundle = repo_root().join("agent/dist/vigil.js");
+    let (status, body) = server.get("/agent/vigil.js", None);
+    match std::fs::read_to_string(&bundle) {
+        Ok(expected) if !expected.is_empty() => {
+            assert_eq!(status, 200);
+            assert_eq!(body, expected, "the binary serves the bundle it was built with");
+        }
+        _ => assert_eq!(status, 404, "no bundle was built, so none is served"),
+    }
+}
