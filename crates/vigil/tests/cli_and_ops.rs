@@ -224,7 +224,10 @@ fn serves_the_embedded_browser_agent() {
     match std::fs::read_to_string(&bundle) {
         Ok(expected) if !expected.is_empty() => {
             assert_eq!(status, 200);
-            assert_eq!(body, expected, "the binary serves the bundle it was built with");
+            assert_eq!(
+                body, expected,
+                "the binary serves the bundle it was built with"
+            );
         }
         _ => assert_eq!(status, 404, "no bundle was built, so none is served"),
     }

@@ -70,11 +70,10 @@ fn kill_9_while_sending_loses_no_acknowledged_event_and_duplicates_none() {
     let p = create_project(dir.path(), "shop", &[]);
     // Small flushes so the crash lands among Parquet flushes, compactions and log segments,
     // not only in the write-ahead log.
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(&config, "flush_rows = 300\nflush_interval_secs = 1\n").unwrap();
+    const CONFIG: &str = "flush_rows = 300\nflush_interval_secs = 1\n";
     let mut acked_total = HashSet::new();
     for round in 0..3 {
-        let mut server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()]);
+        let mut server = Server::start_with_config(dir.path(), CONFIG);
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(Mutex::new(Vec::new()));
         let clients: Vec<_> = (0..4)
@@ -104,7 +103,7 @@ fn kill_9_while_sending_loses_no_acknowledged_event_and_duplicates_none() {
         );
         acked_total.extend(acked);
     }
-    let server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()]);
+    let server = Server::start_with_config(dir.path(), CONFIG);
     let mut counts = HashMap::new();
     for round in 0..3 {
         for c in 0..4 {

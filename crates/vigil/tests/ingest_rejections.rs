@@ -375,9 +375,7 @@ fn server_survives_garbage_over_raw_sockets() {
 fn rate_limit_answers_429_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let p = create_project(dir.path(), "shop", &[]);
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(&config, "rate_limit_events_per_second = 10\n").unwrap();
-    let server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()]);
+    let server = Server::start_with_config(dir.path(), "rate_limit_events_per_second = 10\n");
     let events = |n: usize| {
         json!(
             (0..n)
@@ -411,9 +409,7 @@ fn too_many_requests_in_flight_answers_503() {
     use std::io::Write as _;
     let dir = tempfile::tempdir().unwrap();
     let p = create_project(dir.path(), "shop", &[]);
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(&config, "max_inflight_requests = 1\n").unwrap();
-    let server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()]);
+    let server = Server::start_with_config(dir.path(), "max_inflight_requests = 1\n");
     // A slow client holds the only slot: headers sent, body not yet.
     let mut slow = std::net::TcpStream::connect(&server.addr).unwrap();
     write!(slow, "POST /api/v1/ingest?key={} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n{{", p.public_key).unwrap();

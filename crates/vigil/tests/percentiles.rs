@@ -21,9 +21,8 @@ fn reference(values: &[f64], q: f64) -> f64 {
 fn percentiles_equal_an_independent_computation() {
     let dir = tempfile::tempdir().unwrap();
     let p = create_project(dir.path(), "shop", &[]);
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(&config, "flush_rows = 1000\nflush_interval_secs = 1\n").unwrap();
-    let server = Server::start_with(dir.path(), &["--config", config.to_str().unwrap()]);
+    let server =
+        Server::start_with_config(dir.path(), "flush_rows = 1000\nflush_interval_secs = 1\n");
     let now = now_ms();
     // A deterministic spread of LCP values with ties and outliers, three countries.
     let mut by_conn: BTreeMap<&str, Vec<f64>> = BTreeMap::new();

@@ -75,6 +75,13 @@ impl Server {
         Self::start_with(data, &[])
     }
 
+    /// Starts with a `vigil.toml` holding `toml` in the data folder.
+    pub fn start_with_config(data: &Path, toml: &str) -> Server {
+        let config = data.join("vigil.toml");
+        std::fs::write(&config, toml).unwrap();
+        Self::start_with(data, &["--config", config.to_str().unwrap()])
+    }
+
     pub fn start_with(data: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
