@@ -381,6 +381,8 @@ impl Store {
         for t in self.threads.lock().expect("threads lock").drain(..) {
             let _ = t.join();
         }
+        // No query of this store runs any more: replaced segments can go now.
+        delete_doomed(&self.shared, Duration::ZERO);
     }
 }
 
@@ -775,16 +777,21 @@ fn remove_orphans(dir: &Path, manifest: &Manifest) -> io::Result<()> {
     let live: std::collections::HashSet<PathBuf> =
         manifest.files.iter().map(|f| dir.join(&f.path)).collect();
     let mut stack = vec![dir.join("segments")];
+    let mut removed = 0;
     while let Some(d) = stack.pop() {
         for entry in fs::read_dir(&d)? {
             let path = entry?.path();
             if path.is_dir() {
                 stack.push(path);
             } else if !live.contains(&path) {
-                tracing::info!(path = %path.display(), "removing orphan segment");
+                tracing::debug!(path = %path.display(), "removing orphan segment");
                 fs::remove_file(&path)?;
+                removed += 1;
             }
         }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed segment files the manifest does not list");
     }
     Ok(())
 }
