@@ -9,7 +9,7 @@ function loc(f: Frame, s: string): Frame {
     f.file = m[1];
     f.line = +m[2];
     if (m[3]) f.column = +m[3];
-  } else if (s && s != 'native' && s != '<anonymous>' && s != '[native code]') f.file = s;
+  } else if (/[/:]/.test(s)) f.file = s; // a URL without a position, not "native" or "index 0"
   return f;
 }
 
@@ -33,7 +33,6 @@ function v8(line: string): Frame | undefined {
 
 function gecko(line: string): Frame | undefined {
   const i = line.lastIndexOf('@');
-  if (i < 0) return line.trim() && !/\s/.test(line.trim()) ? { function: line.trim() } : undefined;
   const fn = line.slice(0, i).trim();
   // Firefox eval: "fn@https://x/a.js line 2 > eval:1:5": keep the script URL and its line.
   const r = line.slice(i + 1).trim().replace(/ line (\d+) > (?:eval|Function).*$/, ':$1');
@@ -50,7 +49,7 @@ export function parseStack(stack: string | undefined | null): Frame[] {
   const out: Frame[] = [];
   for (const l of lines) {
     if (out.length >= 50) break;
-    const f = isV8 ? v8(l) : /@|^\s*\[native code\]\s*$/.test(l) || /^[\w$.<>/]+$/.test(l.trim()) ? gecko(l) : undefined;
+    const f = isV8 ? v8(l) : l.indexOf('@') >= 0 ? gecko(l) : undefined;
     if (f) out.push(f);
   }
   return out;

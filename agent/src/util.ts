@@ -200,3 +200,22 @@ export function observe(type: string, cb: (list: PerformanceEntry[]) => void, bu
     return false;
   }
 }
+
+let mo: MutationObserver | undefined;
+const subs = new Set<() => void>();
+/** Calls `cb` on every DOM change until the returned function is called. */
+export function watchMutations(cb: () => void): () => void {
+  const f = (): void => cb();
+  subs.add(f);
+  if (!mo && typeof MutationObserver == 'function') {
+    mo = new MutationObserver(safe(() => subs.forEach((s) => s())));
+    mo.observe(D.documentElement, { subtree: true, childList: true, attributes: true, characterData: true });
+  }
+  return () => {
+    subs.delete(f);
+    if (!subs.size && mo) {
+      mo.disconnect();
+      mo = undefined;
+    }
+  };
+}

@@ -1,0 +1,120 @@
+// The public API (`window.vigil`) and the start sequence: consent and manual start gates,
+// session sampling, then every collector.
+import { makeConfig, type Options } from './config';
+import { VERSION, context, endView, st, track } from './core';
+import { clearSession, persist, touch } from './session';
+import { drop, flush, setup, stats } from './transport';
+import { initErrors, reportError } from './collect/errors';
+import { initInteractions } from './collect/interactions';
+import { flushRequests, initNetwork } from './collect/network';
+import { initPerf } from './collect/perf';
+import { initViews } from './collect/views';
+import { initVitals } from './collect/vitals';
+import type { Scalar } from './types';
+import { D, W, clip, debug, flat, now, on, safe, setDebug, unit } from './util';
+
+export interface Vigil {
+  /** Sends a business event: `vigil.event('checkout', {currency: 'EUR'}, 189.9)`. */
+  event(name: string, properties?: Record<string, Scalar>, value?: number): void;
+  /** Sets (or clears, with null) the application's user id. */
+  setUser(id: string | number | null | undefined): void;
+  /** Merges custom attributes into every following batch; a null value removes a key. */
+  setAttributes(attributes: Record<string, Scalar | null>): void;
+  /** Gives (true) or withdraws (false) consent. */
+  consent(granted: boolean): void;
+  /** Starts the agent when it was loaded with data-manual-start. */
+  start(): void;
+  /** Reports an error the application caught. */
+  error(err: unknown): void;
+  /** Sends what is queued now. */
+  flush(): void;
+  /** The current session and view ids (empty before start). */
+  getContext(): { session_id: string; view_id: string };
+  readonly version: string;
+}
+
+const supported = (): boolean =>
+  typeof Promise == 'function' && typeof URL == 'function' && typeof Map == 'function' &&
+  typeof WeakMap == 'function' && !!W.performance && typeof PerformanceObserver == 'function' &&
+  typeof D.addEventListener == 'function' && (typeof W.fetch == 'function' || !!navigator.sendBeacon);
+
+export function create(opts: Options, scriptSrc?: string): Vigil {
+  const ok = supported();
+  const cfg = makeConfig(opts, scriptSrc);
+  setDebug(cfg.debug);
+  st.cfg = cfg;
+  const gpc = (navigator as Navigator & { globalPrivacyControl?: boolean }).globalPrivacyControl === true;
+  let consented: boolean | undefined;
+  let startCalled = !cfg.manualStart;
+  let installed = false;
+
+  const go = (): void => {
+    if (!ok || !cfg.key || st.on || !startCalled) return;
+    if ((cfg.consentRequired || gpc) && consented !== true) return debug('waiting for consent');
+    if (consented === false) return;
+    const s = touch(now());
+    st.sid = s.id;
+    st.out = unit(s.id) >= cfg.sampleRate;
+    if (st.out) return debug('session not sampled');
+    st.on = true;
+    if (installed) return;
+    installed = true;
+    setup(cfg.endpoint, cfg.key, context);
+    for (const f of [initViews, initVitals, initErrors, () => initNetwork(cfg.endpoint), () => initPerf(cfg.endpoint), initInteractions]) safe(f)();
+    const hide = (): void => {
+      if (!st.on) return;
+      flushRequests();
+      endView('hide');
+      persist();
+      flush(true);
+    };
+    on(D, 'visibilitychange', () => D.visibilityState == 'hidden' && hide(), false);
+    on(W, 'pagehide', hide, false);
+    debug('started', cfg);
+  };
+
+  const api: Vigil = {
+    event: safe((name: string, properties?: Record<string, Scalar>, value?: number) => {
+      if (!name) return;
+      track({
+        type: 'custom',
+        name: clip(name, 200),
+        properties: flat(properties),
+        value: typeof value == 'number' && isFinite(value) ? value : undefined,
+      });
+    }),
+    setUser: safe((id: string | number | null | undefined) => {
+      const v = id == null || id === '' ? undefined : clip(id, 200);
+      if (v !== st.user) {
+        flush(false); // earlier events keep the earlier user
+        st.user = v;
+      }
+    }),
+    setAttributes: safe((a: Record<string, Scalar | null>) => {
+      if (!a || typeof a != 'object') return;
+      flush(false);
+      const next: Record<string, Scalar> = Object.assign({}, st.attrs);
+      for (const k in a) if (a[k] === null) delete next[k];
+      st.attrs = flat(Object.assign(next, flat(a)));
+    }),
+    consent: safe((granted: boolean) => {
+      consented = !!granted;
+      if (consented) return go();
+      // Withdrawn: stop, forget what is queued and the session id.
+      st.on = false;
+      drop();
+      clearSession();
+    }),
+    start: safe(() => {
+      startCalled = true;
+      go();
+    }),
+    error: safe((err: unknown) => reportError(err, 'manual', true)),
+    flush: safe(() => flush(false)),
+    getContext: () => ({ session_id: st.on ? st.sid : '', view_id: st.on ? st.view : '' }),
+    version: VERSION,
+  };
+  Object.defineProperty(api, '_stats', { value: stats });
+  go();
+  return api;
+}

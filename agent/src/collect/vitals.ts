@@ -1,0 +1,81 @@
+// Core Web Vitals from Google's web-vitals (attribution build), final values only: they are
+// reported when the page is hidden, and again after a bfcache restore.
+import { onCLS, onFCP, onINP, onLCP, onTTFB } from 'web-vitals/attribution';
+import type {
+  CLSMetricWithAttribution,
+  FCPMetricWithAttribution,
+  INPMetricWithAttribution,
+  LCPMetricWithAttribution,
+  MetricWithAttribution,
+  TTFBMetricWithAttribution,
+} from 'web-vitals/attribution';
+import type { Attribution } from '../types';
+import { st, track } from '../core';
+import { clip, epoch, loadState, ms, now, safe, sel } from '../util';
+
+function report(m: MetricWithAttribution, a: Attribution, at?: number): void {
+  const restored = m.navigationType == 'back-forward-cache' || m.navigationType == 'restore';
+  track({
+    type: 'vital',
+    ts: at != null && !restored ? epoch(at) : now(),
+    view_id: st.hard,
+    page_url: st.hardUrl,
+    name: m.name,
+    value: m.name == 'CLS' ? Math.round(m.value * 1e4) / 1e4 : ms(m.value) || 0,
+    rating: m.rating,
+    attribution: a,
+  });
+}
+
+const url = (u: string | undefined): string | undefined => (u ? clip(u, 4000) : undefined);
+
+export function initVitals(): void {
+  const opts = { generateTarget: (n: Node | null) => sel(n) };
+  onLCP(safe((m: LCPMetricWithAttribution) => {
+    const a = m.attribution;
+    report(
+      m,
+      {
+        element: a.target,
+        url: url(a.url),
+        ttfb: ms(a.timeToFirstByte),
+        load_delay: ms(a.resourceLoadDelay),
+        load_duration: ms(a.resourceLoadDuration),
+        render_delay: ms(a.elementRenderDelay),
+        load_state: loadState(m.value),
+      },
+      m.value,
+    );
+  }), opts);
+  onINP(safe((m: INPMetricWithAttribution) => {
+    const a = m.attribution;
+    // The event whose handlers ran longest names the interaction (pointerdown, click, keydown…).
+    let ev: PerformanceEventTiming | undefined;
+    for (const e of a.processedEventEntries && a.processedEventEntries.length ? a.processedEventEntries : m.entries)
+      if (!ev || e.processingEnd - e.processingStart > ev.processingEnd - ev.processingStart) ev = e;
+    const s = a.longestScript && a.longestScript.entry;
+    report(
+      m,
+      {
+        element: a.interactionTarget || undefined,
+        event_type: ev ? ev.name : a.interactionType,
+        input_delay: ms(a.inputDelay),
+        processing: ms(a.processingDuration),
+        presentation_delay: ms(a.presentationDelay),
+        script_url: s ? url(s.sourceURL || s.invoker) : undefined,
+        script_duration: s ? ms(s.duration) : undefined,
+        load_state: a.loadState,
+      },
+      a.interactionTime,
+    );
+  }), opts);
+  onCLS(safe((m: CLSMetricWithAttribution) => {
+    const a = m.attribution;
+    report(m, { element: a.largestShiftTarget, shift_time: ms(a.largestShiftTime), load_state: a.loadState });
+  }), opts);
+  onFCP(safe((m: FCPMetricWithAttribution) => {
+    const a = m.attribution;
+    report(m, { ttfb: ms(a.timeToFirstByte), load_state: a.loadState }, m.value);
+  }));
+  onTTFB(safe((m: TTFBMetricWithAttribution) => report(m, {}, m.value)));
+}

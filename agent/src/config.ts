@@ -1,0 +1,95 @@
+// Agent options: from the script tag's data-attributes (IIFE build) or passed to init() (npm).
+
+export interface Options {
+  /** The project's public key (`pk_…`). Required. */
+  key: string;
+  /** Ingest URL. Default: the agent script's origin + `/api/v1/ingest` (else the page's). */
+  endpoint?: string;
+  /** Share of sessions sent, 0…1 (deterministic per session id). Default 1. */
+  sampleRate?: number;
+  /** Share of page views whose resource timings are sent, 0…1. Default 0.1. */
+  resourceSampleRate?: number;
+  /** Collect nothing until `vigil.consent(true)`. */
+  consentRequired?: boolean;
+  /** Do not start until `vigil.start()`. */
+  manualStart?: boolean;
+  /** Origins that receive a W3C `traceparent` header. `self` is the page's origin; `*` may
+   *  start a host (`https://*.example.com`). Default: `['self']`. */
+  traceOrigins?: string[];
+  release?: string;
+  environment?: string;
+  /** Log what the agent does to the console (console.debug). */
+  debug?: boolean;
+}
+
+export interface Config {
+  key: string;
+  endpoint: string;
+  sampleRate: number;
+  resourceSampleRate: number;
+  consentRequired: boolean;
+  manualStart: boolean;
+  trace: RegExp[];
+  release?: string;
+  environment?: string;
+  debug: boolean;
+}
+
+function rate(v: unknown, d: number): number {
+  const n = typeof v == 'number' ? v : typeof v == 'string' && v.trim() ? +v : NaN;
+  return n >= 0 && n <= 1 ? n : d;
+}
+
+function originRe(o: string): RegExp | undefined {
+  o = o.trim().replace(/\/+$/, '');
+  if (!o || o == 'none') return undefined;
+  if (o == 'self') o = location.origin;
+  const esc = o.replace(/[.+?^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '[^/]*');
+  return new RegExp('^' + esc + '(?:[/?#]|$)', 'i');
+}
+
+export function makeConfig(o: Options, scriptSrc?: string): Config {
+  let base = location.href;
+  try {
+    if (scriptSrc) base = new URL(scriptSrc, location.href).href;
+  } catch {
+    /* keep the page */
+  }
+  const endpoint = new URL(o.endpoint || '/api/v1/ingest', o.endpoint ? location.href : base).href;
+  const trace: RegExp[] = [];
+  for (const t of o.traceOrigins || ['self']) {
+    const r = originRe(t);
+    if (r) trace.push(r);
+  }
+  return {
+    key: String(o.key || ''),
+    endpoint,
+    sampleRate: rate(o.sampleRate, 1),
+    resourceSampleRate: rate(o.resourceSampleRate, 0.1),
+    consentRequired: !!o.consentRequired,
+    manualStart: !!o.manualStart,
+    trace,
+    release: o.release || undefined,
+    environment: o.environment || undefined,
+    debug: !!o.debug,
+  };
+}
+
+const flag = (v: string | undefined): boolean => v != null && v != 'false' && v != '0';
+
+/** Options from a script tag's data-attributes. */
+export function fromScript(s: HTMLScriptElement): Options {
+  const d = s.dataset;
+  return {
+    key: d.key || '',
+    endpoint: d.endpoint,
+    sampleRate: d.sampleRate as unknown as number,
+    resourceSampleRate: d.resourceSampleRate as unknown as number,
+    consentRequired: flag(d.consentRequired),
+    manualStart: flag(d.manualStart),
+    traceOrigins: d.traceOrigins != null ? d.traceOrigins.split(/[\s,]+/) : undefined,
+    release: d.release,
+    environment: d.environment,
+    debug: flag(d.debug),
+  };
+}

@@ -1,0 +1,102 @@
+// The agent's state: session, current view, breadcrumbs, and `track`, which every collector
+// calls to queue an event.
+import type { Config } from './config';
+import type { Breadcrumb, Context, Ev, Flat } from './types';
+import { touch } from './session';
+import { push, flush } from './transport';
+import { W, D, clip, now, safe, unit, uuid } from './util';
+
+declare const __VERSION__: string;
+export const VERSION = typeof __VERSION__ == 'string' ? __VERSION__ : '0.0.0';
+
+export const st = {
+  cfg: undefined as unknown as Config,
+  /** collecting and sending */
+  on: false,
+  /** the session is sampled out */
+  out: false,
+  sid: '',
+  /** the current view (page load, soft navigation or bfcache restore) and its URL */
+  view: uuid(),
+  url: location.href,
+  /** the view of the last hard load or restore, which web vitals belong to */
+  hard: '',
+  hardUrl: '',
+  user: undefined as string | undefined,
+  attrs: undefined as Flat | undefined,
+};
+st.hard = st.view;
+st.hardUrl = st.url;
+
+const crumbs: Breadcrumb[] = [];
+export function crumb(category: Breadcrumb['category'], message: string, data?: Flat): void {
+  crumbs.push({ ts: now(), category, message: clip(message, 500), data });
+  if (crumbs.length > 20) crumbs.shift();
+}
+export const breadcrumbs = (): Breadcrumb[] => crumbs.slice();
+
+type Hook = (reason: 'hide' | 'route') => void;
+const ends: Hook[] = [];
+/** Registers what to do when a view ends (page hidden or left, or soft navigation). */
+export function onEnd(f: Hook): void {
+  ends.push(safe(f));
+}
+export function endView(reason: 'hide' | 'route'): void {
+  for (const f of ends) f(reason);
+}
+
+let act = 0;
+/** Marks that the page reacted (DOM change, request, navigation): clicks are not dead. */
+export const activity = (): void => {
+  act = now();
+};
+export const lastActivity = (): number => act;
+
+/** Queues an event of the current view, unless the agent is off. */
+export function track(ev: Ev): void {
+  if (!st.on) return;
+  const t = now();
+  const s = touch(t);
+  if (s.renewed) {
+    flush(false); // the old session's events go in their own batch
+    st.out = unit(s.id) >= st.cfg.sampleRate;
+  }
+  st.sid = s.id;
+  if (st.out) return;
+  ev.ts = Math.round(ev.ts || t);
+  ev.view_id = ev.view_id || st.view;
+  ev.page_url = clip(ev.page_url || st.url, 4000);
+  push(ev);
+}
+
+export function context(): Context {
+  const n = navigator as Navigator & {
+    connection?: { type?: string; effectiveType?: string; rtt?: number; downlink?: number };
+    deviceMemory?: number;
+  };
+  const c = n.connection;
+  const cfg = st.cfg;
+  const sc = W.screen;
+  return {
+    session_id: st.sid,
+    view_id: st.view,
+    agent: { name: 'vigil-browser', version: VERSION },
+    page_url: clip(st.url, 4000),
+    referrer: D.referrer ? clip(D.referrer, 4000) : undefined,
+    screen: sc ? { width: sc.width | 0, height: sc.height | 0 } : undefined,
+    viewport: { width: W.innerWidth | 0, height: W.innerHeight | 0 },
+    connection: c
+      ? {
+          type: typeof c.type == 'string' ? c.type : undefined,
+          effective_type: typeof c.effectiveType == 'string' ? c.effectiveType : undefined,
+          rtt: typeof c.rtt == 'number' ? c.rtt : undefined,
+          downlink: typeof c.downlink == 'number' ? c.downlink : undefined,
+        }
+      : undefined,
+    device_memory: typeof n.deviceMemory == 'number' ? n.deviceMemory : undefined,
+    user_id: st.user,
+    release: cfg.release,
+    environment: cfg.environment,
+    attributes: st.attrs,
+  };
+}
