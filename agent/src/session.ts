@@ -20,9 +20,7 @@ function read(): S | undefined {
   try {
     v = localStorage.getItem(KEY);
   } catch {
-    /* storage blocked */
-  }
-  if (!v) {
+    // Storage blocked: the cookie (reading document.cookie is costly, so only then).
     try {
       const m = document.cookie.match(/(?:^|;\s*)vigil_session=([^;]+)/);
       v = m && decodeURIComponent(m[1]);

@@ -7,8 +7,8 @@ function loc(f: Frame, s: string): Frame {
   const m = LOC.exec(s);
   if (m) {
     f.file = m[1];
-    f.line = +m[2];
-    if (m[3]) f.column = +m[3];
+    if (+m[2] < 4294967296) f.line = +m[2];
+    if (m[3] && +m[3] < 4294967296) f.column = +m[3];
   } else if (/[/:]/.test(s)) f.file = s; // a URL without a position, not "native" or "index 0"
   return f;
 }

@@ -162,3 +162,8 @@ test('data-trace-origins: only listed origins get a traceparent', async () => {
   assert.equal(ofType(events, 'requests')[0].trace_id, undefined);
   await context.close();
 });
+
+test('every batch the agent sent was accepted by the collector (valid protocol)', () => {
+  assert.ok(pages.state.ingest.length > 0);
+  assert.deepEqual(pages.rejected().map((r) => `${r.status} ${r.body.slice(0, 500)}`), []);
+});

@@ -48,6 +48,9 @@ export async function startVigil() {
   const data = mkdtempSync(join(tmpdir(), 'vigil-agent-test-'));
   const project = JSON.parse(execFileSync(VIGIL_BIN, ['project', 'create', 'agent-test', '--data', data, '--json'], { encoding: 'utf8' }));
   const proc = spawn(VIGIL_BIN, ['serve', '--data', data, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Should the test process die without its `after` hooks, the server goes with it.
+  const kill = () => proc.exitCode == null && proc.kill('SIGKILL');
+  process.once('exit', kill);
   let stderr = '';
   proc.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   const url = await new Promise((resolve, reject) => {
@@ -82,8 +85,12 @@ export async function startVigil() {
     session: async (sid) => (await api(`/api/v1/sessions/${encodeURIComponent(sid)}`)).events,
     query: (q) => api('/api/v1/query', { from: 0, to: 9000000000000, ...q }),
     async stop() {
-      proc.kill('SIGTERM');
-      await new Promise((r) => (proc.exitCode != null ? r() : proc.once('exit', r)));
+      process.removeListener('exit', kill);
+      if (proc.exitCode == null && proc.signalCode == null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await exited;
+      }
       rmSync(data, { recursive: true, force: true });
     },
   };
@@ -196,6 +203,8 @@ export async function startPages(vigil) {
   return {
     url,
     state,
+    /** Batches the collector itself refused (not failures injected by the tests). */
+    rejected: () => state.ingest.filter((i) => !i.injected && i.status !== 202),
     /** Ingested events (from 202-answered batches) seen by the proxy. */
     acceptedEvents: () => state.ingest.filter((i) => i.status === 202).flatMap((i) => JSON.parse(i.body).events),
     async stop() {
@@ -213,7 +222,7 @@ function proxy(req, res, u, vigil, state) {
     const ingest = u.pathname === '/api/v1/ingest';
     if (ingest && state.fail.count > 0) {
       state.fail.count--;
-      state.ingest.push({ status: state.fail.status, body: body.toString() });
+      state.ingest.push({ status: state.fail.status, body: body.toString(), injected: true });
       res.writeHead(state.fail.status, { 'content-type': 'application/json', 'retry-after': state.fail.retryAfter });
       return res.end(JSON.stringify({ code: 'overloaded', message: 'injected failure' }));
     }

@@ -123,3 +123,8 @@ test('a form filled and left, a form submitted, and the scroll depth', async () 
   assert.ok(Math.abs(scroll.depth - ((1200 + 720) / height) * 100) < 0.2, `depth ${scroll.depth} (page ${height} px)`);
   await context.close();
 });
+
+test('every batch the agent sent was accepted by the collector (valid protocol)', () => {
+  assert.ok(pages.state.ingest.length > 0);
+  assert.deepEqual(pages.rejected().map((r) => `${r.status} ${r.body.slice(0, 500)}`), []);
+});

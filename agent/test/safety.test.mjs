@@ -91,3 +91,8 @@ test('a host page that throws and defines globals behaves the same with and with
   const events = await stored(vigil, withA.sid, (e) => ofType(e, 'errors').length >= 2 && ofType(e, 'requests').length >= 5 && ofType(e, 'resource_errors').length, 'host events');
   assert.ok(ofType(events, 'routes').length >= 1);
 });
+
+test('every batch the agent sent was accepted by the collector (valid protocol)', () => {
+  assert.ok(pages.state.ingest.length > 0);
+  assert.deepEqual(pages.rejected().map((r) => `${r.status} ${r.body.slice(0, 500)}`), []);
+});

@@ -365,3 +365,48 @@ test('unsupported browsers: the agent is a no-op that breaks nothing', async () 
   assert.ok(!logs.some((l) => l.startsWith('pageerror')), logs.join('\n'));
   await context.close();
 });
+
+test('with localStorage blocked the session lives in a first-party cookie', async () => {
+  const { context, page } = await newPage(browser);
+  await context.addInitScript(() =>
+    Object.defineProperty(window, 'localStorage', {
+      get() {
+        throw new DOMException('blocked', 'SecurityError');
+      },
+    }),
+  );
+  await page.goto(pages.url + '/basic.html');
+  const sid = await sessionId(page);
+  assert.match(await page.evaluate(() => document.cookie), new RegExp(`vigil_session=${sid}\\.`));
+  await page.goto(pages.url + '/spa.html');
+  assert.equal(await sessionId(page), sid, 'the same session on the next page');
+  await page.evaluate(() => vigil.flush());
+  await stored(vigil, sid, (e) => ofType(e, 'views').length >= 1, 'events');
+  await context.close();
+});
+
+test('a batch answered 413 is split in halves, each sent once', async () => {
+  const { context, page } = await newPage(browser);
+  await page.goto(pages.url + '/basic.html');
+  const sid = await sessionId(page);
+  await page.waitForLoadState('load');
+  await page.waitForTimeout(50);
+  await page.evaluate(() => vigil.flush());
+  await waitFor(() => bodiesOf(sid).some((i) => i.status === 202), { what: 'first batch' });
+  pages.state.fail = { count: 1, status: 413, retryAfter: '' };
+  await page.evaluate(() => {
+    for (const n of ['s1', 's2', 's3', 's4']) vigil.event(n);
+    vigil.flush();
+  });
+  await stored(vigil, sid, (e) => customs(e).length >= 4, 'the four events');
+  await sleep(1000);
+  assert.deepEqual(customs(await vigil.session(sid)), ['s1', 's2', 's3', 's4']);
+  const parts = bodiesOf(sid).filter((i) => i.body.includes('"s1"') || i.body.includes('"s4"'));
+  assert.deepEqual(parts.map((i) => [i.status, JSON.parse(i.body).events.length]), [[413, 4], [202, 2], [202, 2]]);
+  await context.close();
+});
+
+test('every batch the agent sent was accepted by the collector (valid protocol)', () => {
+  assert.ok(pages.state.ingest.length > 0);
+  assert.deepEqual(pages.rejected().map((r) => `${r.status} ${r.body.slice(0, 500)}`), []);
+});

@@ -81,14 +81,28 @@ export function initInteractions(): void {
     const h = Math.max(de.scrollHeight, D.body ? D.body.scrollHeight : 0);
     if (h > 0) depth = Math.max(depth, Math.min(100, ((W.scrollY + W.innerHeight) / h) * 100));
   };
-  on(W, 'scroll', () => {
-    scrolled = true;
-    const t = now();
-    if (t - lastMeasure > 200) {
-      lastMeasure = t;
-      measure();
-    } else setTimeout(safe(measure), 250);
-  });
+  let trailing: ReturnType<typeof setTimeout> | 0 = 0;
+  // The document's scroll only (not inner elements'), measured at most every 200 ms.
+  on(
+    W,
+    'scroll',
+    () => {
+      scrolled = true;
+      const t = now();
+      if (t - lastMeasure > 200) {
+        lastMeasure = t;
+        measure();
+      } else if (!trailing)
+        trailing = setTimeout(
+          safe(() => {
+            trailing = 0;
+            measure();
+          }),
+          250,
+        );
+    },
+    { passive: true },
+  );
 
   // ---- forms
   let forms: FormState[] = [];

@@ -29,7 +29,7 @@ window.runHost = function () {
   out.replaced = history.state;
   out.helper = hostHelper(21);
   out.fetchType = typeof fetch;
-  out.fetchLength = fetch.length;
+  out.lengths = [fetch.length, XMLHttpRequest.prototype.open.length, XMLHttpRequest.prototype.send.length, history.pushState.length, history.replaceState.length, console.error.length];
   console.error('host console error', 1);
   var bad = {};
   try {

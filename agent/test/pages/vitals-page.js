@@ -9,6 +9,8 @@
   webVitals.onCLS(report);
   webVitals.onINP(report);
   webVitals.onFCP(report);
+  // Tells the test when web-vitals has processed the interaction (it does so when idle).
+  webVitals.onINP(function (m) { window.__inpSeen = m.value; }, { reportAllChanges: true });
   // A layout shift: a banner is inserted above the text 300 ms after DOMContentLoaded.
   document.addEventListener('DOMContentLoaded', function () {
     setTimeout(function () {
