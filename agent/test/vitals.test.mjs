@@ -1,6 +1,8 @@
 // Web vitals: a slow LCP image, a layout shift and a slow click handler. The values the agent
 // stored must equal what the web-vitals library, loaded separately on the same page load,
 // reports; the attribution must name the right elements and phases.
+// On an SPA page, INP and CLS go to the route (soft view) where the interaction or the largest
+// shift happened.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startVigil, startPages, launch, newPage, sessionId, stored, ofType, waitFor } from './helpers.mjs';
@@ -133,6 +135,102 @@ test('a back/forward cache restore is a new view, with its own vitals', async ()
   } finally {
     await bf.close();
   }
+});
+
+// SPA: web-vitals measures the whole page load, so the agent attributes INP and CLS by time to
+// the view (hard load or soft navigation) that was current at the interaction or largest shift.
+// A repaint (no layout shift) makes headless Chromium present a frame, after which web-vitals
+// processes the interaction in an idle callback (see above).
+const frameThenIdle = (page) =>
+  page.evaluate(() => {
+    const s = document.documentElement.style;
+    s.backgroundColor = s.backgroundColor ? '' : 'rgb(250, 250, 250)';
+    return new Promise((r) => requestAnimationFrame(() => requestIdleCallback(() => r())));
+  });
+/** Repaints until the reference web-vitals copy has an INP of at least `min` ms, then once more for the agent's. */
+async function inpProcessed(page, min) {
+  await waitFor(async () => {
+    await frameThenIdle(page);
+    return page.evaluate((m) => window.__inpSeen >= m, min);
+  }, { what: `web-vitals to process an interaction of ${min}+ ms` });
+  await frameThenIdle(page);
+  await page.waitForTimeout(100);
+}
+/** Loads the SPA page, runs `steps`, leaves it (hidden: final vitals), and returns what was stored. */
+async function spaVitals(steps) {
+  const { context, page } = await newPage(browser);
+  await page.goto(pages.url + '/spa-vitals.html');
+  const sid = await sessionId(page);
+  const first = await page.evaluate(() => vigil.getContext().view_id);
+  await page.waitForFunction(() => document.readyState === 'complete');
+  await page.waitForTimeout(200);
+  await steps(page);
+  await page.goto(pages.url + '/blank.html');
+  const events = await stored(vigil, sid, (e) => ofType(e, 'routes').length && ['LCP', 'CLS', 'INP', 'FCP', 'TTFB'].every((n) => ofType(e, 'vitals', (v) => v.name === n).length), 'the route and all five vitals');
+  await context.close();
+  const routes = ofType(events, 'routes');
+  assert.equal(routes.length, 1);
+  const [route] = routes;
+  assert.equal(route.view_id, first);
+  assert.ok(route.new_view_id && route.new_view_id !== first);
+  const vital = (n) => {
+    const v = ofType(events, 'vitals', (x) => x.name === n);
+    assert.equal(v.length, 1, `one ${n}`);
+    return v[0];
+  };
+  // LCP, FCP and TTFB always belong to the hard load.
+  for (const n of ['LCP', 'FCP', 'TTFB']) {
+    assert.equal(vital(n).view_id, first, n);
+    assert.equal(vital(n).page_url, pages.url + '/spa-vitals.html', n);
+  }
+  return { first, soft: route.new_view_id, inp: vital('INP'), cls: vital('CLS') };
+}
+const shift = async (page, h) => {
+  await page.evaluate((x) => router.shift(x), h);
+  await frameThenIdle(page);
+};
+
+test('SPA: INP and CLS that happen on a second route belong to its soft view', async () => {
+  const { soft, inp, cls } = await spaVitals(async (page) => {
+    await shift(page, 40); // a small shift and a fast click on the first route
+    await page.click('#fast');
+    await page.waitForFunction(() => document.getElementById('fast').textContent === 'clicked /spa-vitals.html');
+    await page.evaluate(() => router.go('/spa-vitals/second', 'Second'));
+    await page.waitForTimeout(600); // shifts within 500 ms of an input do not count
+    await shift(page, 180); // the largest shift and the slow click on the second route
+    await page.click('#slow');
+    await page.waitForFunction(() => document.getElementById('slow').textContent === 'done /spa-vitals/second');
+    await inpProcessed(page, 200);
+  });
+  assert.ok(inp.value >= 250, `the slow click is the INP (${inp.value})`);
+  assert.equal(inp.element, 'button#slow');
+  assert.equal(inp.view_id, soft, 'INP belongs to the soft view');
+  assert.equal(inp.page_url, pages.url + '/spa-vitals/second');
+  assert.ok(cls.value > 0.1, `CLS ${cls.value}`);
+  assert.equal(cls.view_id, soft, 'CLS belongs to the soft view of its largest shift');
+  assert.equal(cls.page_url, pages.url + '/spa-vitals/second');
+});
+
+test('SPA: INP and CLS that happen before a soft navigation stay on the first view', async () => {
+  const { first, inp, cls } = await spaVitals(async (page) => {
+    await shift(page, 180); // the largest shift and the slow click on the first route
+    await page.click('#slow');
+    await page.waitForFunction(() => document.getElementById('slow').textContent === 'done /spa-vitals.html');
+    await inpProcessed(page, 200);
+    await page.evaluate(() => router.go('/spa-vitals/second', 'Second'));
+    await page.waitForTimeout(600);
+    await shift(page, 40); // a small shift and a fast click on the second route
+    await page.click('#fast');
+    await page.waitForFunction(() => document.getElementById('fast').textContent === 'clicked /spa-vitals/second');
+    await frameThenIdle(page);
+    await frameThenIdle(page);
+  });
+  assert.ok(inp.value >= 250, `the slow click is the INP (${inp.value})`);
+  assert.equal(inp.view_id, first, 'INP stays on the first view');
+  assert.equal(inp.page_url, pages.url + '/spa-vitals.html');
+  assert.ok(cls.value > 0.1, `CLS ${cls.value}`);
+  assert.equal(cls.view_id, first, 'CLS stays on the first view');
+  assert.equal(cls.page_url, pages.url + '/spa-vitals.html');
 });
 
 test('every batch the agent sent was accepted by the collector (valid protocol)', () => {

@@ -1,5 +1,8 @@
 // Core Web Vitals from Google's web-vitals (attribution build), final values only: they are
-// reported when the page is hidden, and again after a bfcache restore.
+// reported when the page is hidden, and again after a bfcache restore. web-vitals measures the
+// whole page load and cannot restart per SPA route, so INP and CLS are attributed by time: to
+// the view (hard load, restore or soft navigation) that was current at the interaction or at
+// the largest shift. LCP, FCP and TTFB belong to the hard load (or the restore).
 import { onCLS, onFCP, onINP, onLCP, onTTFB } from 'web-vitals/attribution';
 import type {
   CLSMetricWithAttribution,
@@ -10,16 +13,23 @@ import type {
   TTFBMetricWithAttribution,
 } from 'web-vitals/attribution';
 import type { Attribution } from '../types';
-import { st, track } from '../core';
+import { track } from '../core';
+import { viewAt } from './views';
 import { clip, epoch, loadState, ms, now, safe, sel } from '../util';
 
-function report(m: MetricWithAttribution, a: Attribution, at?: number): void {
+/**
+ * `at`: when it happened (ms from navigation start), for `ts`. `when`: the time of the
+ * interaction (INP) or largest shift (CLS), which picks the view (soft navigation) that it
+ * belongs to; without it (LCP, FCP, TTFB) the vital belongs to the hard load or restore.
+ */
+function report(m: MetricWithAttribution, a: Attribution, at?: number, when?: number): void {
   const restored = m.navigationType == 'back-forward-cache' || m.navigationType == 'restore';
+  const [view_id, page_url] = viewAt(when);
   track({
     type: 'vital',
     ts: at != null && !restored ? epoch(at) : now(),
-    view_id: st.hard,
-    page_url: st.hardUrl,
+    view_id,
+    page_url,
     name: m.name,
     value: m.name == 'CLS' ? Math.round(m.value * 1e4) / 1e4 : ms(m.value) || 0,
     rating: m.rating,
@@ -54,6 +64,7 @@ export function initVitals(): void {
     for (const e of a.processedEventEntries && a.processedEventEntries.length ? a.processedEventEntries : m.entries)
       if (!ev || e.processingEnd - e.processingStart > ev.processingEnd - ev.processingStart) ev = e;
     const s = a.longestScript && a.longestScript.entry;
+    const t = a.interactionTime >= 0 ? a.interactionTime : m.entries[0] && m.entries[0].startTime;
     report(
       m,
       {
@@ -66,12 +77,13 @@ export function initVitals(): void {
         script_duration: s ? ms(s.duration) : undefined,
         load_state: a.loadState,
       },
-      a.interactionTime,
+      t,
+      t,
     );
   }), opts);
   onCLS(safe((m: CLSMetricWithAttribution) => {
     const a = m.attribution;
-    report(m, { element: a.largestShiftTarget, shift_time: ms(a.largestShiftTime), load_state: a.loadState });
+    report(m, { element: a.largestShiftTarget, shift_time: ms(a.largestShiftTime), load_state: a.loadState }, undefined, a.largestShiftTime);
   }), opts);
   onFCP(safe((m: FCPMetricWithAttribution) => {
     const a = m.attribution;
