@@ -1,20 +1,11 @@
 // Errors (thrown, rejected, console breadcrumbs, manual), resource load failures, and
 // fetch/XHR requests with status, failures, templates, phases and traceparent.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startVigil, startPages, launch, newPage, sessionId, stored, ofType } from './helpers.mjs';
+import { newPage, sessionId, stored, ofType, withStack } from './helpers.mjs';
 
 let vigil, pages, browser;
-before(async () => {
-  vigil = await startVigil();
-  pages = await startPages(vigil);
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await pages?.stop();
-  await vigil?.stop();
-});
+withStack((s) => ({ vigil, pages, browser } = s));
 
 test('thrown errors, rejections and manual errors with frames and breadcrumbs', async () => {
   const { context, page } = await newPage(browser);

@@ -1,3 +1,4 @@
+import { before, after } from 'node:test';
 // Test harness: a real `vigil serve` on 127.0.0.1, a small page server (static pages from
 // test/pages, the built agent, test endpoints, and a proxy to vigil that can fail on purpose),
 // and Debian's Chromium through playwright-core. Everything binds 127.0.0.1 and is stopped by
@@ -246,6 +247,25 @@ function proxy(req, res, u, vigil, state) {
 }
 
 /** Launches Debian's Chromium; `bfcache` keeps the back/forward cache that Playwright turns off. */
+/**
+ * Starts a real `vigil serve`, the page server in front of it and Chromium before the file's
+ * tests, hands them to `assign`, and stops all three after.
+ */
+export function withStack(assign) {
+  const s = {};
+  before(async () => {
+    s.vigil = await startVigil();
+    s.pages = await startPages(s.vigil);
+    s.browser = await launch();
+    assign(s);
+  });
+  after(async () => {
+    await s.browser?.close();
+    await s.pages?.stop();
+    await s.vigil?.stop();
+  });
+}
+
 export async function launch({ bfcache = false } = {}) {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, ignoreDefaultArgs: bfcache ? ['--disable-back-forward-cache'] : [] });
 }

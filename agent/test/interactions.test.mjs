@@ -1,19 +1,10 @@
 // SPA route changes, clicks (rage and dead), scroll depth and forms.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startVigil, startPages, launch, newPage, sessionId, stored, ofType, waitFor } from './helpers.mjs';
+import { newPage, sessionId, stored, ofType, waitFor, withStack } from './helpers.mjs';
 
 let vigil, pages, browser;
-before(async () => {
-  vigil = await startVigil();
-  pages = await startPages(vigil);
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await pages?.stop();
-  await vigil?.stop();
-});
+withStack((s) => ({ vigil, pages, browser } = s));
 
 test('SPA navigations: route events with new view ids and soft views', async () => {
   const { context, page } = await newPage(browser);

@@ -1,20 +1,11 @@
 // Never break the host: a strict CSP page, a page whose own code throws and defines globals
 // behaves the same with and without the agent, and the agent adds no global but `vigil`.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startVigil, startPages, launch, newPage, sessionId, stored, ofType } from './helpers.mjs';
+import { newPage, sessionId, stored, ofType, withStack } from './helpers.mjs';
 
 let vigil, pages, browser;
-before(async () => {
-  vigil = await startVigil();
-  pages = await startPages(vigil);
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await pages?.stop();
-  await vigil?.stop();
-});
+withStack((s) => ({ vigil, pages, browser } = s));
 
 test('works under a strict Content-Security-Policy, cross-origin endpoint', async () => {
   const { context, page, logs } = await newPage(browser);

@@ -1,21 +1,12 @@
 // Delivery: retries (503/429 then 200 → every batch exactly once), non-retryable 4xx, offline
 // then online, size and timer flushes, a cross-origin endpoint; and the gates: consent, Global
 // Privacy Control, sample rate 0, manual start; the queue stub and the context fields.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startVigil, startPages, launch, newPage, sessionId, stored, ofType, waitFor, sleep } from './helpers.mjs';
+import { newPage, sessionId, stored, ofType, waitFor, sleep, withStack } from './helpers.mjs';
 
 let vigil, pages, browser;
-before(async () => {
-  vigil = await startVigil();
-  pages = await startPages(vigil);
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await pages?.stop();
-  await vigil?.stop();
-});
+withStack((s) => ({ vigil, pages, browser } = s));
 
 const customs = (events) => ofType(events, 'custom_events').map((e) => e.name).sort();
 const bodiesOf = (sid) => pages.state.ingest.filter((i) => i.body.includes(sid));

@@ -3,21 +3,12 @@
 // reports; the attribution must name the right elements and phases.
 // On an SPA page, INP and CLS go to the route (soft view) where the interaction or the largest
 // shift happened.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startVigil, startPages, launch, newPage, sessionId, stored, ofType, waitFor } from './helpers.mjs';
+import { launch, newPage, sessionId, stored, ofType, waitFor, withStack } from './helpers.mjs';
 
 let vigil, pages, browser;
-before(async () => {
-  vigil = await startVigil();
-  pages = await startPages(vigil);
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await pages?.stop();
-  await vigil?.stop();
-});
+withStack((s) => ({ vigil, pages, browser } = s));
 
 test('LCP, CLS and INP equal the web-vitals values, with attribution', async () => {
   const { context, page } = await newPage(browser);
