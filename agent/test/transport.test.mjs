@@ -11,15 +11,22 @@ withStack((s) => ({ vigil, pages, browser } = s));
 const customs = (events) => ofType(events, 'custom_events').map((e) => e.name).sort();
 const bodiesOf = (sid) => pages.state.ingest.filter((i) => i.body.includes(sid));
 
+/** A page of basic.html whose first batch (the page view) the collector has accepted. */
+async function basicPageWithFirstBatchAccepted() {
+  const { context, page } = await newPage(browser);
+  await page.goto(pages.url + '/basic.html');
+  const sid = await sessionId(page);
+  await page.waitForLoadState('load');
+  await page.waitForTimeout(50);
+  await page.evaluate(() => vigil.flush());
+  await waitFor(() => bodiesOf(sid).some((i) => i.status === 202), { what: 'first batch' });
+  return { context, page, sid };
+}
+
 for (const status of [503, 429, 500]) {
   test(`a collector answering ${status} then 202 gets every batch exactly once`, async () => {
-    const { context, page } = await newPage(browser);
-    await page.goto(pages.url + '/basic.html');
-    const sid = await sessionId(page);
-    await page.waitForLoadState('load');
-    await page.waitForTimeout(50);
-    await page.evaluate(() => vigil.flush()); // the page view goes first, unharmed
-    await waitFor(() => bodiesOf(sid).some((i) => i.status === 202), { what: 'first batch' });
+    // The page view goes first, unharmed.
+    const { context, page, sid } = await basicPageWithFirstBatchAccepted();
     pages.state.fail = { count: 3, status, retryAfter: '1' };
     for (const n of ['one', 'two', 'three', 'four']) {
       await page.evaluate((name) => {
@@ -41,13 +48,8 @@ for (const status of [503, 429, 500]) {
 }
 
 test('a batch rejected with 400 is dropped, not retried', async () => {
-  const { context, page } = await newPage(browser);
-  await page.goto(pages.url + '/basic.html');
-  const sid = await sessionId(page);
-  await page.waitForLoadState('load');
-  await page.waitForTimeout(50);
-  await page.evaluate(() => vigil.flush());
-  await waitFor(() => bodiesOf(sid).some((i) => i.status === 202), { what: 'first batch' });
+  // The page view goes first, unharmed.
+  const { context, page, sid } = await basicPageWithFirstBatchAccepted();
   pages.state.fail = { count: 1, status: 400, retryAfter: '1' };
   await page.evaluate(() => {
     vigil.event('rejected');
@@ -377,13 +379,8 @@ test('with localStorage blocked the session lives in a first-party cookie', asyn
 });
 
 test('a batch answered 413 is split in halves, each sent once', async () => {
-  const { context, page } = await newPage(browser);
-  await page.goto(pages.url + '/basic.html');
-  const sid = await sessionId(page);
-  await page.waitForLoadState('load');
-  await page.waitForTimeout(50);
-  await page.evaluate(() => vigil.flush());
-  await waitFor(() => bodiesOf(sid).some((i) => i.status === 202), { what: 'first batch' });
+  // The page view goes first, unharmed.
+  const { context, page, sid } = await basicPageWithFirstBatchAccepted();
   pages.state.fail = { count: 1, status: 413, retryAfter: '' };
   await page.evaluate(() => {
     for (const n of ['s1', 's2', 's3', 's4']) vigil.event(n);
