@@ -6,8 +6,17 @@ use axum::response::{IntoResponse, Response};
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// No or unknown API token.
-    #[error("a valid api token is required: Authorization: Bearer vt_…")]
+    #[error("log in, or send an api token: Authorization: Bearer vt_…")]
     Unauthorized,
+    /// Wrong email or password.
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    /// A logged-in request without the session's CSRF token.
+    #[error("missing or wrong x-csrf-token header")]
+    Csrf,
+    /// No such project (or not one of the user's).
+    #[error("no such project")]
+    NotFound,
     /// The query is malformed.
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -20,6 +29,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
             ApiError::Internal(m) => {
                 tracing::error!(message = %m, "internal error");

@@ -2,6 +2,7 @@
 //! the session endpoint, health and readiness, and Prometheus metrics.
 
 mod agent;
+mod auth;
 mod error;
 mod metrics;
 
@@ -10,7 +11,7 @@ pub use error::ApiError;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query as QueryParams, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -20,7 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use vigil_intake::Intake;
-use vigil_meta::{Meta, Project};
+use vigil_meta::Meta;
 use vigil_query::{Query, QueryEngine, QueryError};
 use vigil_store::Store;
 
@@ -39,6 +40,9 @@ pub struct AppState {
 /// The full router of `vigil serve`.
 pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
+        .route("/api/v1/login", post(auth::login))
+        .route("/api/v1/logout", post(auth::logout))
+        .route("/api/v1/me", get(auth::me))
         .route("/api/v1/query", post(query))
         .route("/api/v1/sessions/{session_id}", get(session))
         .route("/agent/vigil.js", get(agent::agent_js))
@@ -57,19 +61,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(TraceLayer::new_for_http().on_failure(()))
 }
 
-fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Project, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized)?;
-    state
-        .meta
-        .project_by_token(token.trim())
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .ok_or(ApiError::Unauthorized)
-}
-
 fn query_error(e: QueryError) -> ApiError {
     match e {
         QueryError::Invalid(i) => ApiError::InvalidQuery(i.0),
@@ -77,12 +68,20 @@ fn query_error(e: QueryError) -> ApiError {
     }
 }
 
+/// `?project=<id>`: which project a logged-in user reads (tokens imply theirs).
+#[derive(Deserialize)]
+struct ProjectParam {
+    project: Option<u32>,
+}
+
 async fn query(
     State(state): State<Arc<AppState>>,
+    method: Method,
     headers: HeaderMap,
+    QueryParams(param): QueryParams<ProjectParam>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let project = authenticate(&state, &headers)?;
+    let project = auth::reader(&state, &method, &headers, param.project)?;
     let query: Query =
         serde_json::from_slice(&body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
     let result = state
@@ -97,6 +96,7 @@ async fn query(
 struct Range {
     from: Option<i64>,
     to: Option<i64>,
+    project: Option<u32>,
 }
 
 async fn session(
@@ -105,7 +105,7 @@ async fn session(
     Path(session_id): Path<String>,
     QueryParams(range): QueryParams<Range>,
 ) -> Result<Response, ApiError> {
-    let project = authenticate(&state, &headers)?;
+    let project = auth::reader(&state, &Method::GET, &headers, range.project)?;
     let events = state
         .queries
         .session(

@@ -32,6 +32,24 @@ impl Project {
     }
 }
 
+/// A person who logs in to the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct User {
+    /// Numeric id.
+    pub id: i64,
+    /// Login name.
+    pub email: String,
+}
+
+/// A logged-in browser session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginSession {
+    /// Whose session it is.
+    pub user: User,
+    /// The token that state-changing requests must echo in `X-CSRF-Token`.
+    pub csrf_token: String,
+}
+
 /// Metadata failures.
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
@@ -60,6 +78,29 @@ fn random_hex(bytes: usize) -> Result<String, MetaError> {
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn hash_password(password: &str) -> Result<String, MetaError> {
+    use argon2::password_hash::PasswordHasher;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| MetaError::Invalid(format!("cannot hash password: {e}")))
+}
+
+fn password_matches(password: &str, stored: &str) -> bool {
+    use argon2::password_hash::{PasswordVerifier, phc::PasswordHash};
+    PasswordHash::new(stored).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
 fn hash_token(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
@@ -75,6 +116,23 @@ CREATE TABLE IF NOT EXISTS projects (
     allowed_origins TEXT NOT NULL DEFAULT '[\"*\"]',
     retention_days INTEGER NOT NULL DEFAULT 90,
     created_at INTEGER NOT NULL DEFAULT (unixepoch())
+);
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL DEFAULT (unixepoch())
+);
+CREATE TABLE IF NOT EXISTS memberships (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, project_id)
+);
+CREATE TABLE IF NOT EXISTS login_sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS api_tokens (
     token_hash TEXT PRIMARY KEY,
@@ -229,6 +287,114 @@ impl Meta {
     }
 }
 
+impl Meta {
+    /// Creates a user (argon2id password hash) or, when the email exists, sets its password.
+    pub fn upsert_user(&self, email: &str, password: &str) -> Result<User, MetaError> {
+        if !email.contains('@') || password.len() < 8 {
+            return Err(MetaError::Invalid(
+                "a user needs an email and a password of 8+ characters".into(),
+            ));
+        }
+        let hash = hash_password(password)?;
+        let conn = self.conn.lock().expect("meta lock");
+        conn.execute(
+            "INSERT INTO users (email, password_hash) VALUES (?1, ?2)
+             ON CONFLICT(email) DO UPDATE SET password_hash = excluded.password_hash",
+            params![email, hash],
+        )?;
+        let id = conn.query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
+            r.get(0)
+        })?;
+        Ok(User {
+            id,
+            email: email.to_owned(),
+        })
+    }
+
+    /// Lets a user read a project.
+    pub fn add_member(&self, user_id: i64, project_id: u32) -> Result<(), MetaError> {
+        self.conn.lock().expect("meta lock").execute(
+            "INSERT OR IGNORE INTO memberships (user_id, project_id) VALUES (?1, ?2)",
+            params![user_id, project_id],
+        )?;
+        Ok(())
+    }
+
+    /// The projects a user belongs to.
+    pub fn user_projects(&self, user_id: i64) -> Result<Vec<Project>, MetaError> {
+        let conn = self.conn.lock().expect("meta lock");
+        let mut stmt = conn.prepare(&format!(
+            "{SELECT} WHERE id IN (SELECT project_id FROM memberships WHERE user_id = ?1) ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([user_id], row_to_project)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Checks a password; on success opens a session and returns its secret cookie value.
+    pub fn login(
+        &self,
+        email: &str,
+        password: &str,
+        ttl_secs: i64,
+    ) -> Result<Option<(String, LoginSession)>, MetaError> {
+        let found: Option<(i64, String, String)> = self
+            .conn
+            .lock()
+            .expect("meta lock")
+            .query_row(
+                "SELECT id, email, password_hash FROM users WHERE email = ?1",
+                [email],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        // Verify even for unknown emails so both cases take the same time.
+        static DUMMY: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| hash_password("not a real password").unwrap_or_default());
+        let ok = password_matches(
+            password,
+            found.as_ref().map_or(DUMMY.as_str(), |f| f.2.as_str()),
+        );
+        let Some((id, email, _)) = found.filter(|_| ok) else {
+            return Ok(None);
+        };
+        let token = format!("vs_{}", random_hex(24)?);
+        let csrf = random_hex(16)?;
+        self.conn.lock().expect("meta lock").execute(
+            "INSERT INTO login_sessions (token_hash, user_id, csrf_token, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![hash_token(&token), id, csrf, now_secs() + ttl_secs],
+        )?;
+        Ok(Some((
+            token,
+            LoginSession {
+                user: User { id, email },
+                csrf_token: csrf,
+            },
+        )))
+    }
+
+    /// The live session a cookie value names.
+    pub fn session(&self, token: &str) -> Result<Option<LoginSession>, MetaError> {
+        let conn = self.conn.lock().expect("meta lock");
+        Ok(conn
+            .query_row(
+                "SELECT u.id, u.email, s.csrf_token FROM login_sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+                params![hash_token(token), now_secs()],
+                |r| Ok(LoginSession { user: User { id: r.get(0)?, email: r.get(1)? }, csrf_token: r.get(2)? }),
+            )
+            .optional()?)
+    }
+
+    /// Ends a session.
+    pub fn logout(&self, token: &str) -> Result<(), MetaError> {
+        self.conn.lock().expect("meta lock").execute(
+            "DELETE FROM login_sessions WHERE token_hash = ?1",
+            [hash_token(token)],
+        )?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +422,47 @@ mod tests {
             meta.create_project("a", &[], 1),
             Err(MetaError::Duplicate(_))
         ));
+    }
+
+    #[test]
+    fn users_log_in_and_see_their_projects_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Meta::open(&dir.path().join("meta.db")).unwrap();
+        let (a, _) = meta.create_project("a", &[], 30).unwrap();
+        meta.create_project("b", &[], 30).unwrap();
+        let user = meta
+            .upsert_user("ann@example.com", "correct horse")
+            .unwrap();
+        meta.add_member(user.id, a.id).unwrap();
+        assert_eq!(meta.user_projects(user.id).unwrap(), vec![a]);
+        assert!(
+            meta.login("ann@example.com", "wrong horse", 60)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            meta.login("bob@example.com", "correct horse", 60)
+                .unwrap()
+                .is_none()
+        );
+        let (token, session) = meta
+            .login("ann@example.com", "correct horse", 60)
+            .unwrap()
+            .unwrap();
+        assert_eq!(meta.session(&token).unwrap(), Some(session));
+        meta.logout(&token).unwrap();
+        assert_eq!(meta.session(&token).unwrap(), None);
+        let (expired, _) = meta
+            .login("ann@example.com", "correct horse", -1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(meta.session(&expired).unwrap(), None);
+        let stored: String = meta
+            .conn
+            .lock()
+            .unwrap()
+            .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
+            .unwrap();
+        assert!(stored.starts_with("$argon2id$"), "{stored}");
     }
 }

@@ -32,6 +32,9 @@ enum Command {
     /// Manage projects (each has a public ingest key and secret API tokens).
     #[command(subcommand)]
     Project(ProjectCommand),
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Fill a data folder with realistic demo traffic.
     Demo(DemoArgs),
     /// Benchmarks that print figures.
@@ -88,6 +91,24 @@ enum ProjectCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user (or set a new password) and give them access to projects.
+    Add {
+        /// Login email.
+        email: String,
+        /// Project the user may read (repeatable).
+        #[arg(long = "project")]
+        projects: Vec<String>,
+        /// Password (8+ characters); a random one is generated and printed when absent.
+        #[arg(long, env = "VIGIL_USER_PASSWORD")]
+        password: Option<String>,
+        /// Data folder.
+        #[arg(long, env = "VIGIL_DATA", default_value = "data")]
+        data: PathBuf,
+    },
+}
+
 #[derive(Args)]
 struct DemoArgs {
     /// Data folder to fill.
@@ -137,6 +158,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
         Command::Project(cmd) => project(cmd),
+        Command::User(cmd) => user(cmd),
         Command::Demo(args) => demo(args),
         Command::Bench(cmd) => bench::run(cmd),
     }
@@ -283,6 +305,56 @@ fn project(cmd: ProjectCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn random_password() -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 9];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Creates or updates a user with access to `projects`; returns the password in force.
+fn add_user(
+    meta: &Meta,
+    email: &str,
+    projects: &[String],
+    password: Option<String>,
+) -> anyhow::Result<String> {
+    let password = match password {
+        Some(p) => p,
+        None => random_password()?,
+    };
+    let user = meta.upsert_user(email, &password)?;
+    for name in projects {
+        let p = meta
+            .project_by_name(name)?
+            .with_context(|| format!("no project named {name:?}"))?;
+        meta.add_member(user.id, p.id)?;
+    }
+    Ok(password)
+}
+
+fn user(cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Add {
+            email,
+            projects,
+            password,
+            data,
+        } => {
+            let generated = password.is_none();
+            let password = add_user(&open_meta(&data)?, &email, &projects, password)?;
+            println!("user        {email}");
+            if generated {
+                println!("password    {password}   (shown once)");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The login `vigil demo` prints so the dashboard can be opened at once.
+const DEMO_USER: &str = "demo@vigil.local";
+
 fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let meta = open_meta(&args.data)?;
     let (project, token) = match meta.project_by_name(&args.project)? {
@@ -305,6 +377,8 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
     println!("project     {} (id {})", project.name, project.id);
     println!("public key  {}", project.public_key);
     println!("api token   {}", token);
+    let password = add_user(&meta, DEMO_USER, std::slice::from_ref(&project.name), None)?;
+    println!("login       {DEMO_USER} / {password}");
     Ok(())
 }
 

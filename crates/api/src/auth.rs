@@ -1,0 +1,178 @@
+//! Who is reading: a secret API token (one project), or a logged-in user (a session cookie,
+//! the projects they belong to, and a CSRF token on every state-changing or POST request).
+
+use crate::{ApiError, AppState};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use std::sync::Arc;
+use vigil_meta::{LoginSession, Project};
+
+/// The cookie that carries a login session.
+pub const SESSION_COOKIE: &str = "vigil_session";
+/// How long a login lasts.
+const SESSION_TTL_SECS: i64 = 7 * 24 * 3600;
+
+fn internal(e: vigil_meta::MetaError) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            pair.trim()
+                .strip_prefix(name)?
+                .strip_prefix('=')
+                .map(str::to_owned)
+        })
+}
+
+fn session_of(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(String, LoginSession)>, ApiError> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    Ok(state
+        .meta
+        .session(&token)
+        .map_err(internal)?
+        .map(|s| (token, s)))
+}
+
+fn check_csrf(session: &LoginSession, headers: &HeaderMap) -> Result<(), ApiError> {
+    let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+    if sent == Some(session.csrf_token.as_str()) {
+        Ok(())
+    } else {
+        Err(ApiError::Csrf)
+    }
+}
+
+/// The project a request may read: the token's, or — for a logged-in user — the one named
+/// by `project` if the user belongs to it. A project the user does not belong to is
+/// answered like one that does not exist.
+pub fn reader(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    project: Option<u32>,
+) -> Result<Project, ApiError> {
+    if let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        let p = state
+            .meta
+            .project_by_token(token.trim())
+            .map_err(internal)?
+            .ok_or(ApiError::Unauthorized)?;
+        return match project {
+            Some(id) if id != p.id => Err(ApiError::NotFound),
+            _ => Ok(p),
+        };
+    }
+    let (_, session) = session_of(state, headers)?.ok_or(ApiError::Unauthorized)?;
+    if method != Method::GET {
+        check_csrf(&session, headers)?;
+    }
+    let id =
+        project.ok_or_else(|| ApiError::InvalidQuery("name the project: ?project=<id>".into()))?;
+    state
+        .meta
+        .user_projects(session.user.id)
+        .map_err(internal)?
+        .into_iter()
+        .find(|p| p.id == id)
+        .ok_or(ApiError::NotFound)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Credentials {
+    email: String,
+    password: String,
+}
+
+fn me_body(state: &AppState, session: &LoginSession) -> Result<serde_json::Value, ApiError> {
+    let projects = state
+        .meta
+        .user_projects(session.user.id)
+        .map_err(internal)?;
+    Ok(
+        serde_json::json!({ "user": session.user, "projects": projects, "csrf_token": session.csrf_token }),
+    )
+}
+
+fn set_cookie(headers: &HeaderMap, value: &str, max_age: i64) -> HeaderValue {
+    // Secure when the client reached us over TLS (a proxy in front says so).
+    let tls = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        == Some("https");
+    let secure = if tls { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .expect("cookie is ascii")
+}
+
+/// `POST /api/v1/login`.
+pub(crate) async fn login(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let creds: Credentials =
+        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    let meta = state.clone();
+    // Argon2 is deliberately slow: keep it off the async workers.
+    let result = tokio::task::spawn_blocking(move || {
+        meta.meta
+            .login(&creds.email, &creds.password, SESSION_TTL_SECS)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(internal)?;
+    let Some((token, session)) = result else {
+        return Err(ApiError::InvalidCredentials);
+    };
+    let mut response = Json(me_body(&state, &session)?).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(&headers, &token, SESSION_TTL_SECS),
+    );
+    Ok(response)
+}
+
+/// `POST /api/v1/logout`.
+pub(crate) async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (token, session) = session_of(&state, &headers)?.ok_or(ApiError::Unauthorized)?;
+    check_csrf(&session, &headers)?;
+    state.meta.logout(&token).map_err(internal)?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, set_cookie(&headers, "", 0));
+    Ok(response)
+}
+
+/// `GET /api/v1/me`: the user, their projects and the CSRF token for later writes.
+pub(crate) async fn me(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (_, session) = session_of(&state, &headers)?.ok_or(ApiError::Unauthorized)?;
+    Ok(Json(me_body(&state, &session)?).into_response())
+}
