@@ -1,13 +1,53 @@
-//! Embeds the browser agent bundle (`agent/dist/vigil.js`, built by `npm run build` in
-//! `agent/`) so the single binary serves it. Without a built bundle the binary still builds
-//! and `/agent/vigil.js` answers 404 with a hint.
+//! Embeds the browser agent bundle (`agent/dist/vigil.js`) and the dashboard
+//! (`web/dist/*`), built by `npm run build` in their folders, so the single binary serves
+//! them. Without a build the binary still builds: the agent answers 404 with a hint and the
+//! dashboard shows a page that says how to build it.
 
+use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../agent/dist/vigil.js");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out_dir = std::env::var("OUT_DIR").expect("OUT_DIR");
+    let out = Path::new(&out_dir);
+
+    let bundle = root.join("agent/dist/vigil.js");
     println!("cargo:rerun-if-changed={}", bundle.display());
-    let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("vigil.js");
-    let bytes = std::fs::read(&bundle).unwrap_or_default();
-    std::fs::write(out, bytes).expect("write embedded agent");
+    std::fs::write(
+        out.join("vigil.js"),
+        std::fs::read(&bundle).unwrap_or_default(),
+    )
+    .expect("write agent");
+
+    let web = root.join("web/dist");
+    println!("cargo:rerun-if-changed={}", web.display());
+    let mut code = String::from(
+        "/// Dashboard files: (path, bytes).\npub static WEB_FILES: &[(&str, &[u8])] = &[\n",
+    );
+    let mut stack = vec![web.clone()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            println!("cargo:rerun-if-changed={}", path.display());
+            let rel = path
+                .strip_prefix(&web)
+                .expect("under web/dist")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let _ = writeln!(
+                code,
+                "    ({rel:?}, include_bytes!({:?})),",
+                path.canonicalize().expect("path").display().to_string()
+            );
+        }
+    }
+    code.push_str("];\n");
+    std::fs::write(out.join("web_files.rs"), code).expect("write web index");
 }

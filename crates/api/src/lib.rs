@@ -5,6 +5,7 @@ mod agent;
 mod auth;
 mod error;
 mod metrics;
+mod web;
 
 pub use error::ApiError;
 
@@ -35,6 +36,8 @@ pub struct AppState {
     pub intake: Arc<Intake>,
     /// The query engine.
     pub queries: QueryEngine,
+    /// Serve the dashboard from this folder instead of the embedded files.
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 /// The full router of `vigil serve`.
@@ -50,7 +53,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .with_state(state.clone());
+    let dashboard = Router::new()
+        .route("/", get(web::index))
+        .route("/{*path}", get(web::asset))
+        .with_state(Arc::new(state.web_dir.clone()));
     api.merge(state.intake.clone().router())
+        .merge(dashboard)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(60),

@@ -20,6 +20,8 @@ pub struct Config {
     pub geo_city_db: Option<PathBuf>,
     /// Take the client IP from X-Forwarded-For.
     pub trust_forwarded_for: bool,
+    /// Serve the dashboard from this folder instead of the embedded copy.
+    pub web_dir: Option<PathBuf>,
     /// Largest request body as sent.
     pub max_body_bytes: usize,
     /// Largest body after decompression.
@@ -50,6 +52,7 @@ impl Default for Config {
             geo_country_db: None,
             geo_city_db: None,
             trust_forwarded_for: false,
+            web_dir: None,
             max_body_bytes: intake.max_body_bytes,
             max_decompressed_bytes: intake.max_decompressed_bytes,
             max_events_per_batch: intake.parse.max_events,

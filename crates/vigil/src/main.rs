@@ -62,6 +62,10 @@ struct ServeArgs {
     /// Take client addresses from X-Forwarded-For (only behind a proxy you run).
     #[arg(long, env = "VIGIL_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
+    /// Serve the dashboard from this folder (e.g. web/dist while working on it) instead of
+    /// the copy built into the binary.
+    #[arg(long, env = "VIGIL_WEB_DIR")]
+    web_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -182,6 +186,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.geo_city_db = args.geo_city_db;
     }
     config.trust_forwarded_for |= args.trust_forwarded_for;
+    if args.web_dir.is_some() {
+        config.web_dir = args.web_dir;
+    }
     config.validate()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -212,6 +219,7 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
         meta: meta.clone(),
         intake,
         queries: vigil_query::QueryEngine::new(store.clone()),
+        web_dir: config.web_dir.clone(),
     });
     let retention = {
         let (store, meta) = (store.clone(), meta.clone());

@@ -13,7 +13,13 @@ struct Reply {
     set_cookie: Option<String>,
 }
 
-fn call(server: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
+fn call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Reply {
     let agent = agent();
     let url = server.url(path);
     let mut resp = match (method, body) {
@@ -29,12 +35,20 @@ fn call(server: &Server, method: &str, path: &str, headers: &[(&str, &str)], bod
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
-            req.send(body.unwrap_or(json!({})).to_string().as_bytes()).unwrap()
+            req.send(body.unwrap_or(json!({})).to_string().as_bytes())
+                .unwrap()
         }
     };
-    let set_cookie = resp.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_owned());
+    let set_cookie = resp
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned());
     let text = resp.body_mut().read_to_string().unwrap_or_default();
-    Reply { status: resp.status().as_u16(), body: serde_json::from_str(&text).unwrap_or(Value::Null), set_cookie }
+    Reply {
+        status: resp.status().as_u16(),
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        set_cookie,
+    }
 }
 
 #[test]
@@ -43,24 +57,80 @@ fn a_user_logs_in_and_reads_only_their_projects() {
     let a = create_project(dir.path(), "a", &[]);
     let b = create_project(dir.path(), "b", &[]);
     let out = Command::new(BIN)
-        .args(["user", "add", "ann@example.com", "--project", "a", "--password", "correct horse", "--data"])
+        .args([
+            "user",
+            "add",
+            "ann@example.com",
+            "--project",
+            "a",
+            "--password",
+            "correct horse",
+            "--data",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let server = Server::start(dir.path());
-    assert_eq!(server.ingest(&a.public_key, &batch("sa", json!([{"type": "custom", "ts": now_ms(), "name": "x"}]))).0, 202);
-    assert_eq!(server.ingest(&b.public_key, &batch("sb", json!([{"type": "custom", "ts": now_ms(), "name": "y"}]))).0, 202);
+    assert_eq!(
+        server
+            .ingest(
+                &a.public_key,
+                &batch(
+                    "sa",
+                    json!([{"type": "custom", "ts": now_ms(), "name": "x"}])
+                )
+            )
+            .0,
+        202
+    );
+    assert_eq!(
+        server
+            .ingest(
+                &b.public_key,
+                &batch(
+                    "sb",
+                    json!([{"type": "custom", "ts": now_ms(), "name": "y"}])
+                )
+            )
+            .0,
+        202
+    );
 
-    let wrong = call(&server, "POST", "/api/v1/login", &[], Some(json!({"email": "ann@example.com", "password": "wrong horse"})));
-    assert_eq!((wrong.status, wrong.body["code"].as_str()), (401, Some("invalid_credentials")));
+    let wrong = call(
+        &server,
+        "POST",
+        "/api/v1/login",
+        &[],
+        Some(json!({"email": "ann@example.com", "password": "wrong horse"})),
+    );
+    assert_eq!(
+        (wrong.status, wrong.body["code"].as_str()),
+        (401, Some("invalid_credentials"))
+    );
     assert!(wrong.set_cookie.is_none());
 
-    let ok = call(&server, "POST", "/api/v1/login", &[], Some(json!({"email": "ann@example.com", "password": "correct horse"})));
+    let ok = call(
+        &server,
+        "POST",
+        "/api/v1/login",
+        &[],
+        Some(json!({"email": "ann@example.com", "password": "correct horse"})),
+    );
     assert_eq!(ok.status, 200, "{}", ok.body);
     let set_cookie = ok.set_cookie.unwrap();
-    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
-    assert!(!set_cookie.contains("Secure"), "plain http is not marked Secure: {set_cookie}");
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    assert!(
+        !set_cookie.contains("Secure"),
+        "plain http is not marked Secure: {set_cookie}"
+    );
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
     let csrf = ok.body["csrf_token"].as_str().unwrap().to_owned();
     assert_eq!(ok.body["projects"].as_array().unwrap().len(), 1);
@@ -73,37 +143,108 @@ fn a_user_logs_in_and_reads_only_their_projects() {
     let q = json!({"metric": "custom_events", "from": 0, "to": i64::MAX / 2});
     let path_a = format!("/api/v1/query?project={}", a.id);
     let path_b = format!("/api/v1/query?project={}", b.id);
-    let read = call(&server, "POST", &path_a, &[("cookie", &cookie), ("x-csrf-token", &csrf)], Some(q.clone()));
-    assert_eq!((read.status, read.body["rows"][0][0].as_i64()), (200, Some(1)), "{}", read.body);
-    let no_csrf = call(&server, "POST", &path_a, &[("cookie", &cookie)], Some(q.clone()));
-    assert_eq!((no_csrf.status, no_csrf.body["code"].as_str()), (403, Some("csrf")));
-    let other = call(&server, "POST", &path_b, &[("cookie", &cookie), ("x-csrf-token", &csrf)], Some(q.clone()));
-    assert_eq!((other.status, other.body["code"].as_str()), (404, Some("not_found")));
-    let session_b = call(&server, "GET", &format!("/api/v1/sessions/sb?project={}", b.id), &[("cookie", &cookie)], None);
+    let read = call(
+        &server,
+        "POST",
+        &path_a,
+        &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        Some(q.clone()),
+    );
+    assert_eq!(
+        (read.status, read.body["rows"][0][0].as_i64()),
+        (200, Some(1)),
+        "{}",
+        read.body
+    );
+    let no_csrf = call(
+        &server,
+        "POST",
+        &path_a,
+        &[("cookie", &cookie)],
+        Some(q.clone()),
+    );
+    assert_eq!(
+        (no_csrf.status, no_csrf.body["code"].as_str()),
+        (403, Some("csrf"))
+    );
+    let other = call(
+        &server,
+        "POST",
+        &path_b,
+        &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        Some(q.clone()),
+    );
+    assert_eq!(
+        (other.status, other.body["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let session_b = call(
+        &server,
+        "GET",
+        &format!("/api/v1/sessions/sb?project={}", b.id),
+        &[("cookie", &cookie)],
+        None,
+    );
     assert_eq!(session_b.status, 404);
-    let session_a = call(&server, "GET", &format!("/api/v1/sessions/sa?project={}", a.id), &[("cookie", &cookie)], None);
+    let session_a = call(
+        &server,
+        "GET",
+        &format!("/api/v1/sessions/sa?project={}", a.id),
+        &[("cookie", &cookie)],
+        None,
+    );
     assert_eq!(session_a.body["events"].as_array().unwrap().len(), 1);
     // A token of A cannot be pointed at B either.
-    let token_b = call(&server, "POST", &path_b, &[("authorization", &format!("Bearer {}", a.api_token))], Some(q.clone()));
+    let token_b = call(
+        &server,
+        "POST",
+        &path_b,
+        &[("authorization", &format!("Bearer {}", a.api_token))],
+        Some(q.clone()),
+    );
     assert_eq!(token_b.status, 404);
     let anonymous = call(&server, "POST", &path_a, &[], Some(q));
     assert_eq!(anonymous.status, 401);
 
-    let out = call(&server, "POST", "/api/v1/logout", &[("cookie", &cookie), ("x-csrf-token", &csrf)], None);
+    let out = call(
+        &server,
+        "POST",
+        "/api/v1/logout",
+        &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        None,
+    );
     assert_eq!(out.status, 204);
-    assert_eq!(call(&server, "GET", "/api/v1/me", &[("cookie", &cookie)], None).status, 401);
+    assert_eq!(
+        call(&server, "GET", "/api/v1/me", &[("cookie", &cookie)], None).status,
+        401
+    );
 }
 
 #[test]
 fn behind_tls_the_cookie_is_secure_and_demo_prints_a_working_login() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN).args(["demo", "--page-views", "200", "--data"]).arg(dir.path()).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["demo", "--page-views", "200", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let login = text.lines().find_map(|l| l.strip_prefix("login")).unwrap().trim().to_owned();
+    let login = text
+        .lines()
+        .find_map(|l| l.strip_prefix("login"))
+        .unwrap()
+        .trim()
+        .to_owned();
     let (email, password) = login.split_once(" / ").unwrap();
     let server = Server::start(dir.path());
-    let ok = call(&server, "POST", "/api/v1/login", &[("x-forwarded-proto", "https")], Some(json!({"email": email, "password": password})));
+    let ok = call(
+        &server,
+        "POST",
+        "/api/v1/login",
+        &[("x-forwarded-proto", "https")],
+        Some(json!({"email": email, "password": password})),
+    );
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert!(ok.set_cookie.unwrap().contains("; Secure"));
     assert_eq!(ok.body["projects"][0]["name"], json!("demo"));
