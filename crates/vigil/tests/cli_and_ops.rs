@@ -232,3 +232,23 @@ fn serves_the_embedded_browser_agent() {
         _ => assert_eq!(status, 404, "no bundle was built, so none is served"),
     }
 }
+
+#[test]
+fn serves_the_embedded_dashboard_and_nothing_outside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (status, body) = server.get("/", None);
+    assert_eq!(status, 200);
+    match std::fs::read_to_string(repo_root().join("web/dist/index.html")) {
+        Ok(expected) => {
+            assert_eq!(body, expected);
+            // Client-side routes load the same page.
+            assert_eq!(server.get("/overview", None).1, expected);
+        }
+        Err(_) => assert!(body.contains("npm run build"), "{body}"),
+    }
+    for path in ["/%2e%2e/Cargo.toml", "/..%2fCargo.toml", "/nope.js"] {
+        let (status, body) = server.get(path, None);
+        assert!(status == 404 || !body.contains("[workspace]"), "{path} leaked a file");
+    }
+}
