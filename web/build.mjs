@@ -1,0 +1,17 @@
+// Bundles src/main.ts (+ CSS) into dist/app.js and dist/app.css, copies index.html.
+import { build } from "esbuild";
+import { mkdirSync, copyFileSync } from "node:fs";
+
+mkdirSync("dist", { recursive: true });
+await build({
+  entryPoints: { app: "src/main.ts" },
+  bundle: true,
+  outdir: "dist",
+  format: "iife",
+  target: "es2020",
+  minify: true,
+  sourcemap: false,
+  logLevel: "warning",
+});
+copyFileSync("src/index.html", "dist/index.html");
+console.log("built dist/index.html dist/app.js dist/app.css");

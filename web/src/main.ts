@@ -1,0 +1,383 @@
+// Vigil dashboard: a small client-side app. All event data is rendered with textContent.
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import "./style.css";
+
+type Cell = string | number | boolean | null;
+interface QueryResult { columns: string[]; rows: Cell[][]; }
+interface Project { id: number; name: string; public_key: string; }
+interface Me { user: { email: string; id: number }; projects: Project[]; csrf_token: string; }
+interface Filter { field: string; op: string; value: unknown; }
+interface Query {
+  metric: string; aggregations: string[]; filters?: Filter[]; group_by?: string[];
+  from: number; to: number; order_by?: string; ascending?: boolean; limit?: number;
+}
+
+class HttpError extends Error { constructor(public status: number, msg: string) { super(msg); } }
+
+let me: Me | null = null;
+let renderSeq = 0;
+const root = document.getElementById("app") as HTMLElement;
+
+// ---------- DOM helpers (text only) ----------
+type Child = Node | string | number | null | undefined;
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v; else e.setAttribute(k, v);
+  }
+  for (const c of children) {
+    if (c === null || c === undefined) continue;
+    e.append(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
+  }
+  return e;
+}
+
+// ---------- API ----------
+async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && me) headers["X-CSRF-Token"] = me.csrf_token;
+  const r = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!r.ok) {
+    let msg = r.statusText;
+    try { const j = await r.json() as { message?: string }; if (j.message) msg = j.message; } catch { /* ignore */ }
+    throw new HttpError(r.status, msg);
+  }
+  if (r.status === 204) return undefined as T;
+  return await r.json() as T;
+}
+function query(project: number, q: Query): Promise<QueryResult> {
+  return api<QueryResult>("POST", `/api/v1/query?project=${project}`, q);
+}
+function col(res: QueryResult, name: string): number { return res.columns.indexOf(name); }
+function first(res: QueryResult, name: string): Cell {
+  const i = col(res, name);
+  return res.rows.length && i >= 0 ? res.rows[0][i] : null;
+}
+
+// ---------- URL state ----------
+const RANGES: Record<string, number> = { "24h": 86400000, "7d": 7 * 86400000, "30d": 30 * 86400000 };
+const BUCKETS: Record<string, string> = { "24h": "time:1h", "7d": "time:6h", "30d": "time:1d" };
+const VITALS = ["lcp", "inp", "cls", "fcp", "ttfb"];
+const PCTS = ["p50", "p75", "p90", "p99"];
+const GROUPS = ["page_path", "browser", "os", "device_type", "country", "effective_type", "release"];
+
+interface State { path: string; params: URLSearchParams; }
+function state(): State { return { path: location.pathname, params: new URLSearchParams(location.search) }; }
+function param(name: string, dflt: string, allowed?: string[]): string {
+  const v = new URLSearchParams(location.search).get(name);
+  if (v === null || v === "" || (allowed && !allowed.includes(v))) return dflt;
+  return v;
+}
+function href(path: string, changes: Record<string, string | null> = {}, keep = true): string {
+  const p = keep ? new URLSearchParams(location.search) : new URLSearchParams();
+  for (const [k, v] of Object.entries(changes)) { if (v === null) p.delete(k); else p.set(k, v); }
+  const qs = p.toString();
+  return path + (qs ? "?" + qs : "");
+}
+function navigate(url: string, replace = false): void {
+  if (replace) history.replaceState(null, "", url); else history.pushState(null, "", url);
+  void render();
+}
+function link(text: string, url: string, cls = ""): HTMLAnchorElement {
+  const a = el("a", { href: url, class: cls }, text);
+  a.addEventListener("click", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.button !== 0) return;
+    ev.preventDefault(); navigate(url);
+  });
+  return a;
+}
+function timeRange(): { from: number; to: number; range: string } {
+  const range = param("range", "24h", Object.keys(RANGES));
+  const to = Math.ceil(Date.now() / 60000) * 60000; // whole minutes: shareable, cache-friendly
+  return { from: to - RANGES[range], to, range };
+}
+function filters(): Filter[] {
+  const f = param("filter", "");
+  const i = f.indexOf(":");
+  if (i <= 0) return [];
+  const field = f.slice(0, i);
+  if (!/^[a-z_][a-z0-9_.]*$/.test(field)) return [];
+  return [{ field, op: "eq", value: f.slice(i + 1) }];
+}
+
+// ---------- formatting ----------
+function fmtMetric(metric: string, v: Cell): string {
+  if (v === null || typeof v !== "number" || !isFinite(v)) return "–";
+  if (metric === "cls") return v.toFixed(3);
+  if (v >= 1000) return (v / 1000).toFixed(2) + " s";
+  return Math.round(v) + " ms";
+}
+function fmtNum(v: Cell): string { return typeof v === "number" ? v.toLocaleString("en-US") : v === null ? "–" : String(v); }
+function fmtPct(v: number): string { return (v * 100).toFixed(1) + "%"; }
+function fmtCell(v: Cell): string { return v === null ? "(none)" : String(v); }
+function trend(cur: Cell, prev: Cell, lowerIsBetter: boolean): HTMLElement {
+  if (typeof cur !== "number" || typeof prev !== "number" || prev === 0) return el("div", { class: "trend" }, "no previous data");
+  const d = (cur - prev) / prev;
+  const worse = lowerIsBetter ? d > 0 : d < 0;
+  const cls = Math.abs(d) < 0.005 ? "trend" : worse ? "trend worse" : "trend better";
+  return el("div", { class: cls, "data-testid": "trend" }, `${d >= 0 ? "▲" : "▼"} ${Math.abs(d * 100).toFixed(1)}% vs previous period`);
+}
+function table(res: QueryResult, opts: { metricCols?: Record<string, string>; linkCol?: (v: Cell) => string | null; testid?: string } = {}): HTMLElement {
+  if (!res.rows.length) return el("p", { class: "empty" }, "No data for this range.");
+  const numeric = res.columns.map((_, i) => res.rows.some((r) => typeof r[i] === "number"));
+  const thead = el("thead", {}, el("tr", {}, ...res.columns.map((c, i) => el("th", { class: numeric[i] ? "num" : "" }, c))));
+  const tbody = el("tbody");
+  for (const row of res.rows) {
+    const tr = el("tr");
+    row.forEach((v, i) => {
+      const c = res.columns[i];
+      const m = opts.metricCols?.[c];
+      const text = m ? fmtMetric(m, v) : typeof v === "number" ? fmtNum(v) : fmtCell(v);
+      const td = el("td", { class: numeric[i] ? "num" : "wrap" });
+      const url = i === 0 && opts.linkCol ? opts.linkCol(v) : null;
+      td.append(url ? link(text, url) : document.createTextNode(text));
+      if (typeof v === "number") td.setAttribute("data-raw", String(v));
+      tr.append(td);
+    });
+    tbody.append(tr);
+  }
+  return el("table", { "data-testid": opts.testid ?? "table" }, thead, tbody);
+}
+
+// ---------- views ----------
+function loginView(): HTMLElement {
+  const email = el("input", { type: "email", name: "email", placeholder: "Email", required: "", autocomplete: "username" });
+  const password = el("input", { type: "password", name: "password", placeholder: "Password", required: "", autocomplete: "current-password" });
+  const msg = el("p", { class: "error", role: "alert" });
+  const btn = el("button", { type: "submit" }, "Sign in");
+  const form = el("form", { class: "login", "data-testid": "login-form" }, el("h1", {}, "Vigil"), email, password, btn, msg);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    msg.textContent = ""; btn.disabled = true;
+    try {
+      me = await api<Me>("POST", "/api/v1/login", { email: email.value, password: password.value });
+      const next = new URLSearchParams(location.search).get("next");
+      navigate(next && next.startsWith("/") && !next.startsWith("//") ? next : "/", true);
+    } catch (e) {
+      msg.textContent = e instanceof HttpError && e.status === 401 ? "Wrong email or password." : `Sign-in failed: ${(e as Error).message}`;
+    } finally { btn.disabled = false; }
+  });
+  return form;
+}
+
+function projectPicker(m: Me): HTMLElement {
+  const list = el("ul", { class: "projects" });
+  for (const p of m.projects) list.append(el("li", {}, link(p.name, href("/overview", { project: String(p.id) }, false))));
+  return el("main", {}, el("div", { class: "card" }, el("h2", {}, "Choose a project"),
+    m.projects.length ? list : el("p", { class: "empty" }, "You have no projects yet.")));
+}
+
+const NAV: [string, string][] = [["/overview", "Overview"], ["/explorer", "Performance"], ["/geography", "Geography"], ["/errors", "Errors"], ["/sessions", "Sessions"]];
+
+function shell(m: Me, project: Project, content: HTMLElement): HTMLElement {
+  const nav = el("nav");
+  for (const [p, label] of NAV) nav.append(link(label, href(p, { session: null }), location.pathname === p ? "active" : ""));
+  const range = el("select", { "data-testid": "range", "aria-label": "Time range" });
+  for (const [v, label] of [["24h", "Last 24 hours"], ["7d", "Last 7 days"], ["30d", "Last 30 days"]]) {
+    const o = el("option", { value: v }, label); if (param("range", "24h") === v) o.selected = true; range.append(o);
+  }
+  range.addEventListener("change", () => navigate(href(location.pathname, { range: range.value })));
+  const proj = el("select", { "aria-label": "Project" });
+  for (const p of m.projects) { const o = el("option", { value: String(p.id) }, p.name); if (p.id === project.id) o.selected = true; proj.append(o); }
+  proj.addEventListener("change", () => navigate(href(location.pathname, { project: proj.value, session: null })));
+  const logout = el("button", { type: "button" }, "Sign out");
+  logout.addEventListener("click", async () => { try { await api("POST", "/api/v1/logout"); } catch { /* ignore */ } me = null; navigate("/login", true); });
+  const header = el("header", { class: "shell" }, el("span", { class: "brand" }, "Vigil"), nav, el("span", { class: "spacer" }), proj, range, el("span", {}, m.user.email), logout);
+  return el("div", {}, header, el("main", {}, content));
+}
+
+async function overview(pid: number, box: HTMLElement): Promise<void> {
+  const { from, to } = timeRange();
+  const len = to - from;
+  const prev = { from: from - len, to: from };
+  box.dataset.from = String(from); box.dataset.to = String(to);
+  const vitalQ = (metric: string, r: { from: number; to: number }, aggs: string[]) => query(pid, { metric, aggregations: aggs, from: r.from, to: r.to });
+  const [vit, vitPrev, pv, pvPrev, er, erPrev, slow] = await Promise.all([
+    Promise.all(VITALS.map((m) => vitalQ(m, { from, to }, ["p75", "good", "needs_improvement", "poor", "count"]))),
+    Promise.all(VITALS.map((m) => vitalQ(m, prev, ["p75"]))),
+    vitalQ("page_views", { from, to }, ["count", "sessions"]),
+    vitalQ("page_views", prev, ["count", "sessions"]),
+    vitalQ("errors", { from, to }, ["count"]),
+    vitalQ("errors", prev, ["count"]),
+    query(pid, { metric: "lcp", aggregations: ["p75", "count"], group_by: ["page_path"], from, to, order_by: "p75", ascending: false, limit: 10 }),
+  ]);
+  const grid = el("div", { class: "grid" });
+  VITALS.forEach((m, i) => {
+    const r = vit[i];
+    const p75 = first(r, "p75");
+    const card = el("div", { class: "card", "data-testid": `vital-${m}` },
+      el("div", { class: "metric-name" }, `${m.toUpperCase()} · p75`),
+      el("div", { class: "metric-value", "data-raw": typeof p75 === "number" ? String(p75) : "" }, fmtMetric(m, p75)),
+      trend(p75, first(vitPrev[i], "p75"), true));
+    const g = Number(first(r, "good") ?? 0), n = Number(first(r, "needs_improvement") ?? 0), p = Number(first(r, "poor") ?? 0);
+    if (g + n + p > 0) {
+      const bar = el("div", { class: "bar", title: `good ${fmtPct(g)}, needs improvement ${fmtPct(n)}, poor ${fmtPct(p)}` });
+      for (const [cls, v] of [["good", g], ["ni", n], ["poor", p]] as [string, number][]) { const s = el("div", { class: cls }); s.style.width = `${v * 100}%`; bar.append(s); }
+      card.append(bar, el("div", { class: "bar-legend" }, `${fmtPct(g)} good · ${fmtPct(n)} NI · ${fmtPct(p)} poor`));
+    } else card.append(el("div", { class: "bar-legend" }, "no samples"));
+    grid.append(card);
+  });
+  const views = first(pv, "count"), sess = first(pv, "sessions");
+  const errs = first(er, "count");
+  const rate = (e: Cell, v: Cell) => typeof e === "number" && typeof v === "number" && v > 0 ? e / v : null;
+  const erRate = rate(errs, views), erRatePrev = rate(first(erPrev, "count"), first(pvPrev, "count"));
+  grid.append(
+    el("div", { class: "card", "data-testid": "page-views" }, el("div", { class: "metric-name" }, "Page views"), el("div", { class: "metric-value" }, fmtNum(views ?? 0)), trend(views, first(pvPrev, "count"), false)),
+    el("div", { class: "card", "data-testid": "sessions" }, el("div", { class: "metric-name" }, "Sessions"), el("div", { class: "metric-value" }, fmtNum(sess ?? 0)), trend(sess, first(pvPrev, "sessions"), false)),
+    el("div", { class: "card", "data-testid": "error-rate" }, el("div", { class: "metric-name" }, "Error rate (errors / page views)"), el("div", { class: "metric-value" }, erRate === null ? "–" : fmtPct(erRate)), trend(erRate, erRatePrev, true)),
+  );
+  box.replaceChildren(el("h2", {}, "Overview"), grid,
+    el("div", { class: "card" }, el("h3", {}, "Slowest pages (p75 LCP)"),
+      table(slow, { metricCols: { p75: "lcp" }, testid: "slowest-pages", linkCol: (v) => v === null ? null : href("/explorer", { metric: "lcp", group: "page_path", filter: `page_path:${String(v)}` }) })));
+}
+
+let chart: uPlot | null = null;
+async function explorer(pid: number, box: HTMLElement): Promise<void> {
+  const { from, to, range } = timeRange();
+  box.dataset.from = String(from); box.dataset.to = String(to);
+  const metric = param("metric", "lcp", VITALS);
+  const pct = param("percentile", "p75", PCTS);
+  const group = param("group", "page_path", GROUPS);
+  const flt = filters();
+  const sel = (name: string, values: string[], cur: string) => {
+    const s = el("select", { name, "data-testid": name });
+    for (const v of values) { const o = el("option", { value: v }, v); if (v === cur) o.selected = true; s.append(o); }
+    s.addEventListener("change", () => navigate(href(location.pathname, { [name]: s.value })));
+    return el("label", {}, name, s);
+  };
+  const fField = el("select", { name: "filter-field", "data-testid": "filter-field" });
+  for (const v of GROUPS) { const o = el("option", { value: v }, v); if (flt[0]?.field === v) o.selected = true; fField.append(o); }
+  const fValue = el("input", { name: "filter-value", "data-testid": "filter-value", placeholder: "value" });
+  fValue.value = flt.length ? String(flt[0].value) : "";
+  const apply = el("button", { type: "submit" }, "Apply filter");
+  const clear = el("button", { type: "button" }, "Clear");
+  clear.addEventListener("click", () => navigate(href(location.pathname, { filter: null })));
+  const fform = el("form", { class: "controls" }, el("label", {}, "filter", fField), el("label", {}, "equals", fValue), apply, clear);
+  fform.addEventListener("submit", (ev) => { ev.preventDefault(); navigate(href(location.pathname, { filter: fValue.value ? `${fField.value}:${fValue.value}` : null })); });
+  const controls = el("div", { class: "controls" }, sel("metric", VITALS, metric), sel("percentile", PCTS, pct), sel("group", GROUPS, group));
+  const base = { metric, filters: flt, from, to };
+  const bucket = BUCKETS[range];
+  const [series, tab] = await Promise.all([
+    query(pid, { ...base, aggregations: [pct, "count"], group_by: [bucket], limit: 10000 }),
+    query(pid, { ...base, aggregations: [pct, "count"], group_by: [group], order_by: "count", ascending: false, limit: 100 }),
+  ]);
+  // one line per top group (by sample count), besides the overall line
+  const gi = col(tab, group);
+  const top = tab.rows.slice(0, 5).map((r) => r[gi]).filter((v): v is string | number | boolean => v !== null);
+  const perGroup = top.length
+    ? await query(pid, { ...base, filters: [...flt, { field: group, op: "in", value: top }], aggregations: [pct], group_by: [group, bucket], limit: 10000 })
+    : { columns: [], rows: [] } as QueryResult;
+  const chartBox = el("div", { "data-testid": "chart" });
+  box.replaceChildren(el("h2", {}, "Performance explorer"), controls, fform,
+    el("div", { class: "card" }, el("h3", {}, `${metric.toUpperCase()} ${pct} over time (top ${top.length} ${group} values and all)`), series.rows.length ? chartBox : el("p", { class: "empty" }, "No data for this range.")),
+    el("div", { class: "card" }, el("h3", {}, `${metric.toUpperCase()} ${pct} by ${group}`), table(tab, { metricCols: { [pct]: metric }, testid: "explorer-table" })));
+  chart?.destroy(); chart = null;
+  if (series.rows.length) {
+    const ti = col(series, "time"), vi = col(series, pct);
+    const times = series.rows.map((r) => Number(r[ti]));
+    const idx = new Map(times.map((t, i) => [t, i]));
+    const data: (number | null)[][] = [times.map((t) => t / 1000), series.rows.map((r) => (typeof r[vi] === "number" ? (r[vi] as number) : null))];
+    const COLORS = ["#e67e22", "#16a085", "#8e44ad", "#c0392b", "#7f8c8d"];
+    const seriesOpts: uPlot.Series[] = [{}, { label: `all`, stroke: "#2a5bd7", width: 2, value: (_u, v) => fmtMetric(metric, v) }];
+    const pg = col(perGroup, group), pt = col(perGroup, "time"), pv = col(perGroup, pct);
+    top.forEach((g, k) => {
+      const ys: (number | null)[] = times.map(() => null);
+      for (const r of perGroup.rows) {
+        if (r[pg] !== g) continue;
+        const i = idx.get(Number(r[pt]));
+        if (i !== undefined && typeof r[pv] === "number") ys[i] = r[pv] as number;
+      }
+      data.push(ys);
+      seriesOpts.push({ label: String(g), stroke: COLORS[k % COLORS.length], width: 1, value: (_u, v) => fmtMetric(metric, v) });
+    });
+    const width = Math.max(300, Math.min(1160, box.clientWidth - 40));
+    chart = new uPlot({
+      width, height: 280, series: seriesOpts,
+      axes: [{}, { values: (_u, vals) => vals.map((v) => fmtMetric(metric, v)), size: 70 }],
+    }, data as uPlot.AlignedData, chartBox);
+  }
+}
+
+async function geography(pid: number, box: HTMLElement): Promise<void> {
+  const { from, to } = timeRange();
+  const res = await query(pid, { metric: "page_views", aggregations: ["count", "sessions"], group_by: ["country"], from, to, limit: 300 });
+  box.replaceChildren(el("h2", {}, "Geography"), el("div", { class: "card" }, table(res, { testid: "geo-table" })));
+}
+
+async function errorsView(pid: number, box: HTMLElement): Promise<void> {
+  const { from, to } = timeRange();
+  const res = await query(pid, { metric: "errors", aggregations: ["count", "sessions"], group_by: ["error_type", "message"], from, to, limit: 200 });
+  box.replaceChildren(el("h2", {}, "Errors"), el("div", { class: "card" }, table(res, { testid: "errors-table" })));
+}
+
+async function sessionsView(pid: number, box: HTMLElement): Promise<void> {
+  const { from, to } = timeRange();
+  const sid = param("session", "");
+  if (sid) {
+    const s = await api<{ session_id: string; events: Record<string, Cell>[] }>("GET", `/api/v1/sessions/${encodeURIComponent(sid)}?project=${pid}`);
+    const tbody = el("tbody");
+    for (const ev of s.events) {
+      const rest = Object.entries(ev).filter(([k]) => !["type", "ts", "page_path", "session_id"].includes(k)).map(([k, v]) => { const t = String(v); return `${k}=${t.length > 300 ? t.slice(0, 300) + "…" : t}`; }).join("  ");
+      tbody.append(el("tr", {}, el("td", {}, new Date(Number(ev.ts)).toISOString()), el("td", {}, String(ev.type)), el("td", { class: "wrap" }, fmtCell(ev.page_path ?? null)), el("td", { class: "wrap" }, rest)));
+    }
+    box.replaceChildren(el("h2", {}, "Session ", el("code", {}, s.session_id)), link("← all sessions", href("/sessions", { session: null })),
+      el("div", { class: "card" }, s.events.length ? el("table", { "data-testid": "session-events" }, el("thead", {}, el("tr", {}, el("th", {}, "time"), el("th", {}, "type"), el("th", {}, "page"), el("th", {}, "details"))), tbody) : el("p", { class: "empty" }, "No events.")));
+    return;
+  }
+  // most recent sessions first: views by (hour bucket, session), newest bucket first, deduplicated
+  const recent = await query(pid, { metric: "views", aggregations: ["count"], group_by: ["time:1h", "session_id"], from, to, order_by: "time", ascending: false, limit: 2000 });
+  const ti = col(recent, "time"), si = col(recent, "session_id"), ci = col(recent, "count");
+  const seen = new Map<string, [Cell, number, number]>();
+  for (const r of recent.rows) {
+    const id = r[si]; if (typeof id !== "string") continue;
+    const e = seen.get(id);
+    if (e) e[2] += Number(r[ci]); else if (seen.size < 50) seen.set(id, [id, Number(r[ti]), Number(r[ci])]);
+  }
+  const res: QueryResult = { columns: ["session_id", "last active", "views"], rows: [...seen.values()].map(([id, t, n]) => [id, new Date(t).toISOString().slice(0, 16).replace("T", " ") + " UTC", n]) };
+  box.replaceChildren(el("h2", {}, "Recent sessions"), el("div", { class: "card" }, table(res, { testid: "sessions-table", linkCol: (v) => v === null ? null : href("/sessions", { session: String(v) }) })));
+}
+
+const VIEWS: Record<string, (pid: number, box: HTMLElement) => Promise<void>> = {
+  "/overview": overview, "/explorer": explorer, "/geography": geography, "/errors": errorsView, "/sessions": sessionsView,
+};
+
+async function render(): Promise<void> {
+  const seq = ++renderSeq;
+  const { path } = state();
+  if (path === "/login") { root.replaceChildren(loginView()); return; }
+  if (!me) {
+    try { me = await api<Me>("GET", "/api/v1/me"); }
+    catch (e) {
+      if (seq !== renderSeq) return;
+      if (e instanceof HttpError && e.status === 401) { navigate(href("/login", { next: location.pathname + location.search }, false), true); return; }
+      root.replaceChildren(el("p", { class: "error" }, `Could not reach the server: ${(e as Error).message}`)); return;
+    }
+  }
+  if (seq !== renderSeq) return;
+  const m = me;
+  const pid = Number(param("project", ""));
+  const project = m.projects.find((p) => p.id === pid);
+  if (!project) {
+    if (m.projects.length === 1) { navigate(href(VIEWS[path] ? path : "/overview", { project: String(m.projects[0].id) }), true); return; }
+    root.replaceChildren(projectPicker(m)); return;
+  }
+  const viewFn = VIEWS[path];
+  if (!viewFn) { navigate(href("/overview"), true); return; }
+  const box = el("section", { "data-testid": "view", "data-view": path.slice(1), "data-state": "loading" }, el("p", { class: "loading" }, "Loading…"));
+  root.replaceChildren(shell(m, project, box));
+  document.title = `Vigil · ${NAV.find(([p]) => p === path)?.[1] ?? ""} · ${project.name}`;
+  try {
+    await viewFn(project.id, box);
+    if (seq === renderSeq) box.dataset.state = "ready";
+  } catch (e) {
+    if (seq !== renderSeq) return;
+    if (e instanceof HttpError && e.status === 401) { me = null; navigate(href("/login", { next: location.pathname + location.search }, false), true); return; }
+    box.replaceChildren(el("p", { class: "error" }, `Failed to load: ${(e as Error).message}`));
+    box.dataset.state = "error";
+  }
+}
+
+window.addEventListener("popstate", () => void render());
+void render();

@@ -1,0 +1,224 @@
+// End-to-end tests: real `vigil serve` + headless Debian Chromium via playwright-core.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, mkdirSync } from "node:fs";
+import { tmpdir, homedir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const WEB = resolve(HERE, "..");
+const ARTIFACTS = resolve(WEB, "../test-artifacts");
+const VIGIL = process.env.VIGIL_BIN ?? join(homedir(), ".cache/vigil-target/debug/vigil");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const XSS_MSG = `<script>window.__xss=1</script>"><img src=x onerror="window.__xss=2;alert(2)">`;
+const XSS_URL = `https://shop.example.com/x"><img src=x onerror=alert(1)>`;
+
+let dir, server, base, browser, token, publicKey, email, password, projectId = 1;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "vigil-web-test-"));
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const out = execFileSync(VIGIL, ["demo", "--data", join(dir, "data"), "--page-views", "20000"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  publicKey = /public key\s+(pk_\S+)/.exec(out)[1];
+  token = /api token\s+(vt_\S+)/.exec(out)[1];
+  [, email, password] = /login\s+(\S+) \/ (\S+)/.exec(out);
+  const pm = /\(id (\d+)\)/.exec(out); if (pm) projectId = Number(pm[1]);
+  server = spawn(VIGIL, ["serve", "--data", join(dir, "data"), "--listen", "127.0.0.1:0", "--web-dir", join(WEB, "dist")], { stdio: ["ignore", "pipe", "pipe"] });
+  base = await new Promise((res, rej) => {
+    let buf = "";
+    const t = setTimeout(() => rej(new Error("vigil serve did not start: " + buf)), 30000);
+    server.stdout.on("data", (d) => { buf += d; const m = /vigil listening on (http:\/\/\S+)/.exec(buf); if (m) { clearTimeout(t); res(m[1]); } });
+    server.stderr.on("data", () => {});
+    server.on("exit", (c) => rej(new Error("vigil serve exited " + c + ": " + buf)));
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    server.kill("SIGTERM");
+    await new Promise((r) => { const t = setTimeout(() => { server.kill("SIGKILL"); r(); }, 5000); server.on("exit", () => { clearTimeout(t); r(); }); });
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function apiQuery(q) {
+  const r = await fetch(`${base}/api/v1/query?project=${projectId}`, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify(q) });
+  assert.equal(r.status, 200, await r.clone().text());
+  return r.json();
+}
+
+async function newPage() {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  const dialogs = [], problems = [];
+  page.on("dialog", (d) => { dialogs.push(d.message()); void d.dismiss(); });
+  page.on("pageerror", (e) => problems.push(String(e)));
+  // 401s of the unauthenticated check are expected; anything else (CSP violations included) is not
+  page.on("console", (m) => { if (m.type() === "error" && !/401/.test(m.text())) problems.push(m.text()); });
+  return { ctx, page, dialogs, problems };
+}
+
+async function login(page) {
+  await page.goto(`${base}/login`);
+  await page.fill("input[name=email]", email);
+  await page.fill("input[name=password]", password);
+  await page.click("button[type=submit]");
+  await page.waitForSelector('[data-testid=view][data-state=ready]');
+}
+
+const ready = (view) => `[data-testid=view][data-view=${view}][data-state=ready]`;
+
+test("without a session: login page, no data, API answers 401", async () => {
+  const { ctx, page } = await newPage();
+  await page.goto(`${base}/overview?project=${projectId}&range=7d`);
+  await page.waitForSelector("[data-testid=login-form]");
+  assert.match(new URL(page.url()).pathname, /^\/login$/);
+  assert.equal(await page.locator("[data-testid=view]").count(), 0);
+  const status = await page.evaluate(async (pid) => (await fetch(`/api/v1/query?project=${pid}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ metric: "lcp", aggregations: ["p75"], from: 0, to: Date.now() }) })).status, projectId);
+  assert.equal(status, 401);
+  // wrong password shows an error
+  await page.fill("input[name=email]", email);
+  await page.fill("input[name=password]", "wrong-password");
+  await page.click("button[type=submit]");
+  await page.waitForSelector("form.login .error:not(:empty)");
+  assert.match(await page.textContent("form.login .error"), /Wrong email or password/);
+  await page.screenshot({ path: join(ARTIFACTS, "login.png") });
+  await ctx.close();
+});
+
+test("overview shows the API's p75 LCP and non-empty data", async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  const t0 = Date.now();
+  await page.goto(`${base}/overview?project=${projectId}&range=7d`);
+  await page.waitForSelector(ready("overview"));
+  const ms = Date.now() - t0;
+  console.log(`# overview render time (navigation → fully rendered, 7d, 20000 page views): ${ms} ms`);
+  const box = page.locator("[data-testid=view]");
+  const from = Number(await box.getAttribute("data-from"));
+  const to = Number(await box.getAttribute("data-to"));
+  const shown = Number(await page.getAttribute("[data-testid=vital-lcp] .metric-value", "data-raw"));
+  const api = await apiQuery({ metric: "lcp", aggregations: ["p75"], from, to });
+  assert.ok(api.rows.length === 1 && typeof api.rows[0][0] === "number");
+  assert.equal(shown, api.rows[0][0]);
+  const txt = await page.textContent("[data-testid=vital-lcp] .metric-value");
+  assert.equal(txt, `${(api.rows[0][0] / 1000).toFixed(2)} s`);
+  const pv = await apiQuery({ metric: "page_views", aggregations: ["count"], from, to });
+  assert.equal(await page.textContent("[data-testid=page-views] .metric-value"), pv.rows[0][0].toLocaleString("en-US"));
+  assert.ok((await page.locator("[data-testid=slowest-pages] tbody tr").count()) > 0);
+  assert.deepEqual(problems, []);
+  await page.screenshot({ path: join(ARTIFACTS, "overview.png"), fullPage: true });
+  await ctx.close();
+});
+
+test("explorer: chart and table; changing group-by changes the table as the API says", async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  await page.goto(`${base}/explorer?project=${projectId}&range=7d&metric=lcp&percentile=p75&group=page_path`);
+  await page.waitForSelector(ready("explorer"));
+  await page.waitForSelector("[data-testid=chart] canvas");
+  assert.ok((await page.locator("[data-testid=explorer-table] tbody tr").count()) > 0);
+  assert.equal(await page.textContent("[data-testid=explorer-table] th >> nth=0"), "page_path");
+  await page.screenshot({ path: join(ARTIFACTS, "explorer.png"), fullPage: true });
+
+  await page.selectOption("select[data-testid=group]", "browser");
+  await page.waitForFunction(() => {
+    const v = document.querySelector("[data-testid=view][data-view=explorer][data-state=ready]");
+    const th = v?.querySelector("[data-testid=explorer-table] th");
+    return th?.textContent === "browser";
+  });
+  assert.equal(new URL(page.url()).searchParams.get("group"), "browser");
+  const box = page.locator("[data-testid=view]");
+  const from = Number(await box.getAttribute("data-from")), to = Number(await box.getAttribute("data-to"));
+  const api = await apiQuery({ metric: "lcp", aggregations: ["p75", "count"], group_by: ["browser"], from, to, order_by: "count", ascending: false, limit: 100 });
+  const rows = await page.$$eval("[data-testid=explorer-table] tbody tr", (trs) => trs.map((tr) => {
+    const td = tr.querySelectorAll("td");
+    return [td[0].textContent, Number(td[1].getAttribute("data-raw")), Number(td[2].getAttribute("data-raw"))];
+  }));
+  const expected = api.rows.map((r) => [r[0] === null ? "(none)" : String(r[0]), r[1], r[2]]);
+  const key = (a) => JSON.stringify([...a].sort((x, y) => String(x[0]).localeCompare(String(y[0]))));
+  assert.equal(key(rows), key(expected));
+
+  // filter: dimension = value (state kept in the URL)
+  const firstBrowser = expected[0][0];
+  await page.selectOption("select[data-testid=filter-field]", "browser");
+  await page.fill("input[data-testid=filter-value]", firstBrowser);
+  await page.click("form.controls button[type=submit]");
+  await page.waitForFunction((b) => new URL(location.href).searchParams.get("filter") === `browser:${b}` && !!document.querySelector("[data-testid=view][data-view=explorer][data-state=ready]"), firstBrowser);
+  const frows = await page.$$eval("[data-testid=explorer-table] tbody tr td:first-child", (tds) => tds.map((t) => t.textContent));
+  assert.deepEqual(frows, [firstBrowser]);
+  await page.screenshot({ path: join(ARTIFACTS, "explorer-filtered.png"), fullPage: true });
+
+  // a shared URL restores the whole view state
+  await page.goto(`${base}/explorer?project=${projectId}&range=24h&metric=inp&percentile=p90&group=os`);
+  await page.waitForSelector(ready("explorer"));
+  assert.equal(await page.inputValue("select[data-testid=metric]"), "inp");
+  assert.equal(await page.inputValue("select[data-testid=percentile]"), "p90");
+  assert.equal(await page.inputValue("select[data-testid=range]"), "24h");
+  assert.equal(await page.textContent("[data-testid=explorer-table] th >> nth=0"), "os");
+  assert.ok((await page.locator("[data-testid=chart] .u-legend .u-series").count()) > 2, "per-group series drawn");
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test("geography, errors and sessions views show data", async () => {
+  const { ctx, page } = await newPage();
+  await login(page);
+  for (const [view, testid] of [["geography", "geo-table"], ["errors", "errors-table"], ["sessions", "sessions-table"]]) {
+    await page.goto(`${base}/${view}?project=${projectId}&range=7d`);
+    await page.waitForSelector(ready(view));
+    assert.ok((await page.locator(`[data-testid=${testid}] tbody tr`).count()) > 0, view);
+    await page.screenshot({ path: join(ARTIFACTS, `${view}.png`), fullPage: true });
+  }
+  await page.click("[data-testid=sessions-table] tbody tr:first-child a");
+  await page.waitForSelector("[data-testid=session-events] tbody tr");
+  assert.ok(new URL(page.url()).searchParams.get("session"));
+  await page.screenshot({ path: join(ARTIFACTS, "session.png") });
+  await ctx.close();
+});
+
+test("event data with markup is shown as text, never executed", async () => {
+  const now = Date.now();
+  const batch = { v: 1, context: { session_id: "xss-session-0001", view_id: "xss-view-0001", agent: { name: "vigil-browser", version: "0.1.0" }, page_url: XSS_URL },
+    events: [{ ts: now, type: "view" }, { ts: now, type: "error", error_type: "XSSProbe", message: XSS_MSG }] };
+  const r = await fetch(`${base}/api/v1/ingest?key=${publicKey}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(batch) });
+  assert.equal(r.status, 202, await r.text());
+  // wait until the store answers with it (bounded)
+  for (let i = 0; ; i++) {
+    const a = await apiQuery({ metric: "errors", aggregations: ["count"], filters: [{ field: "error_type", op: "eq", value: "XSSProbe" }], from: now - 60000, to: now + 3600000 });
+    if (a.rows.length && a.rows[0][0] > 0) break;
+    assert.ok(i < 100, "ingested error never became visible");
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const { ctx, page, dialogs, problems } = await newPage();
+  await login(page);
+  await page.goto(`${base}/errors?project=${projectId}&range=24h`);
+  await page.waitForSelector(ready("errors"));
+  const cells = await page.$$eval("[data-testid=errors-table] td", (tds) => tds.map((t) => t.textContent));
+  assert.ok(cells.includes(XSS_MSG), "payload shown verbatim as text");
+  await page.screenshot({ path: join(ARTIFACTS, "errors-xss.png"), fullPage: true });
+
+  await page.goto(`${base}/sessions?project=${projectId}&range=24h&session=xss-session-0001`);
+  await page.waitForSelector("[data-testid=session-events] tbody tr");
+  const text = await page.textContent("[data-testid=session-events]");
+  assert.ok(text.includes(XSS_MSG));
+
+  await page.goto(`${base}/explorer?project=${projectId}&range=24h&group=page_path&filter=${encodeURIComponent('page_path:/x"><img src=x onerror=alert(1)>')}`);
+  await page.waitForSelector(ready("explorer"));
+  assert.equal(await page.inputValue("input[data-testid=filter-value]"), '/x"><img src=x onerror=alert(1)>');
+
+  for (const p of [page]) {
+    assert.equal(await p.locator("img[src=x], #app script").count(), 0, "no injected element");
+    assert.equal(await p.evaluate(() => window.__xss), undefined, "no injected script ran");
+  }
+  assert.deepEqual(dialogs, []);
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
