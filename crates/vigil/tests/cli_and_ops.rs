@@ -249,6 +249,9 @@ fn serves_the_embedded_dashboard_and_nothing_outside_it() {
     }
     for path in ["/%2e%2e/Cargo.toml", "/..%2fCargo.toml", "/nope.js"] {
         let (status, body) = server.get(path, None);
-        assert!(status == 404 || !body.contains("[workspace]"), "{path} leaked a file");
+        assert!(
+            status == 404 || !body.contains("[workspace]"),
+            "{path} leaked a file"
+        );
     }
 }
