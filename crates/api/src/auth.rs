@@ -176,3 +176,79 @@ pub(crate) async fn me(
     let (_, session) = session_of(&state, &headers)?.ok_or(ApiError::Unauthorized)?;
     Ok(Json(me_body(&state, &session)?).into_response())
 }
+
+/// A project's settings as the dashboard shows them, with the install snippet.
+fn settings_body(project: &Project, headers: &HeaderMap) -> serde_json::Value {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("http");
+    let snippet = format!(
+        "<script async src=\"{scheme}://{host}/agent/vigil.js\" data-key=\"{}\"></script>",
+        project.public_key
+    );
+    serde_json::json!({
+        "id": project.id, "name": project.name, "public_key": project.public_key,
+        "allowed_origins": project.allowed_origins, "retention_days": project.retention_days,
+        "snippet": snippet,
+    })
+}
+
+/// `GET /api/v1/projects/{id}`.
+pub(crate) async fn project_settings(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<u32>,
+) -> Result<Response, ApiError> {
+    let project = reader(&state, &method, &headers, Some(id))?;
+    Ok(Json(settings_body(&project, &headers)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SettingsChange {
+    allowed_origins: Option<Vec<String>>,
+    retention_days: Option<u32>,
+}
+
+/// `PUT /api/v1/projects/{id}`: allowed origins and retention (CSRF-checked for users).
+pub(crate) async fn update_project(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<u32>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let project = reader(&state, &method, &headers, Some(id))?;
+    let change: SettingsChange =
+        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    if let Some(origins) = &change.allowed_origins {
+        let valid = |o: &String| o == "*" || o.starts_with("https://") || o.starts_with("http://");
+        if let Some(bad) = origins.iter().find(|o| !valid(o)) {
+            return Err(ApiError::InvalidQuery(format!(
+                "origin {bad:?} must be * or start with http:// or https://"
+            )));
+        }
+        state
+            .meta
+            .set_allowed_origins(project.id, origins)
+            .map_err(internal)?;
+    }
+    if let Some(days) = change.retention_days {
+        state
+            .meta
+            .set_retention_days(project.id, days)
+            .map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    }
+    let updated = state
+        .meta
+        .project_by_id(project.id)
+        .map_err(internal)?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(settings_body(&updated, &headers)).into_response())
+}

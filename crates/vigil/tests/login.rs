@@ -249,3 +249,109 @@ fn behind_tls_the_cookie_is_secure_and_demo_prints_a_working_login() {
     assert!(ok.set_cookie.unwrap().contains("; Secure"));
     assert_eq!(ok.body["projects"][0]["name"], json!("demo"));
 }
+
+#[test]
+fn a_user_sees_the_snippet_and_changes_origins_and_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = create_project(dir.path(), "a", &[]);
+    let b = create_project(dir.path(), "b", &[]);
+    let out = Command::new(BIN)
+        .args([
+            "user",
+            "add",
+            "ann@example.com",
+            "--project",
+            "a",
+            "--password",
+            "correct horse",
+            "--data",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let server = Server::start(dir.path());
+    let ok = call(
+        &server,
+        "POST",
+        "/api/v1/login",
+        &[],
+        Some(json!({"email": "ann@example.com", "password": "correct horse"})),
+    );
+    let cookie = ok.set_cookie.unwrap().split(';').next().unwrap().to_owned();
+    let csrf = ok.body["csrf_token"].as_str().unwrap().to_owned();
+
+    let settings = call(
+        &server,
+        "GET",
+        &format!("/api/v1/projects/{}", a.id),
+        &[("cookie", &cookie)],
+        None,
+    );
+    assert_eq!(settings.status, 200, "{}", settings.body);
+    let snippet = settings.body["snippet"].as_str().unwrap();
+    assert!(
+        snippet.contains(&a.public_key)
+            && snippet.contains("/agent/vigil.js")
+            && snippet.starts_with("<script async"),
+        "{snippet}"
+    );
+    assert_eq!(
+        call(
+            &server,
+            "GET",
+            &format!("/api/v1/projects/{}", b.id),
+            &[("cookie", &cookie)],
+            None
+        )
+        .status,
+        404
+    );
+
+    let change = json!({"allowed_origins": ["https://shop.example.com"], "retention_days": 30});
+    let path = format!("/api/v1/projects/{}", a.id);
+    let agent = agent();
+    let put = |headers: &[(&str, &str)], body: &Value| {
+        let mut req = agent.put(server.url(&path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut resp = req.send(body.to_string().as_bytes()).unwrap();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (
+            resp.status().as_u16(),
+            serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+        )
+    };
+    assert_eq!(put(&[("cookie", &cookie)], &change).0, 403, "no CSRF token");
+    let bad = put(
+        &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        &json!({"allowed_origins": ["shop.example.com"]}),
+    );
+    assert_eq!(bad.0, 400);
+    let (status, updated) = put(&[("cookie", &cookie), ("x-csrf-token", &csrf)], &change);
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(
+        updated["allowed_origins"],
+        json!(["https://shop.example.com"])
+    );
+    assert_eq!(updated["retention_days"], json!(30));
+    // Intake follows within its 5 s key cache.
+    let body = batch(
+        "o",
+        json!([{"type": "custom", "ts": now_ms(), "name": "x"}]),
+    );
+    let from = |origin: &str| {
+        server
+            .ingest_raw(
+                &format!("?key={}", a.public_key),
+                &[("content-type", "text/plain"), ("origin", origin)],
+                &body,
+            )
+            .0
+    };
+    assert!(eventually(std::time::Duration::from_secs(8), || from(
+        "https://evil.example"
+    ) == 403));
+    assert_eq!(from("https://shop.example.com"), 202);
+}
