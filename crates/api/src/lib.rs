@@ -51,6 +51,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(auth::project_settings).put(auth::update_project),
         )
         .route("/api/v1/query", post(query))
+        .route("/api/v1/conversion", post(conversion))
         .route("/api/v1/sessions/{session_id}", get(session))
         .route("/agent/vigil.js", get(agent::agent_js))
         .route("/healthz", get(|| async { "ok" }))
@@ -99,6 +100,33 @@ async fn query(
     let result = state
         .queries
         .run(project.id, &query)
+        .await
+        .map_err(query_error)?;
+    Ok(Json(result).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConversionQuery {
+    event: String,
+    from: i64,
+    to: i64,
+}
+
+/// `POST /api/v1/conversion`: a business event's conversion by LCP rating.
+async fn conversion(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    QueryParams(param): QueryParams<ProjectParam>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let project = auth::reader(&state, &method, &headers, param.project)?;
+    let q: ConversionQuery =
+        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    let result = state
+        .queries
+        .conversion(project.id, &q.event, q.from, q.to)
         .await
         .map_err(query_error)?;
     Ok(Json(result).into_response())

@@ -149,6 +149,52 @@ impl QueryEngine {
         Ok(to_result(&batches))
     }
 
+    /// How a business event converts by the session's worst LCP rating: for each of good,
+    /// needs-improvement and poor, the sessions with an LCP in the range, how many of them
+    /// sent `event`, the rate, and the sum of the event's `value` (revenue).
+    pub async fn conversion(
+        &self,
+        project: ProjectId,
+        event: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<QueryResult, QueryError> {
+        if from >= to {
+            return Err(InvalidQuery("from must be before to".into()).into());
+        }
+        let lcp = column_value(Table::Vitals.column("value").expect("vitals.value"));
+        let value = column_value(
+            Table::CustomEvents
+                .column("value")
+                .expect("custom_events.value"),
+        );
+        let t = vigil_protocol::thresholds("LCP").expect("LCP thresholds");
+        let sql = format!(
+            "WITH s AS (SELECT \"session_id\", MAX({lcp}) AS lcp FROM \"vitals\" \
+               WHERE \"name\" = 'LCP' AND \"ts\" >= {from} AND \"ts\" < {to} GROUP BY \"session_id\"), \
+             c AS (SELECT \"session_id\", SUM(COALESCE({value}, 0.0)) AS revenue FROM \"custom_events\" \
+               WHERE \"name\" = {event} AND \"ts\" >= {from} AND \"ts\" < {to} GROUP BY \"session_id\") \
+             SELECT CASE WHEN s.lcp <= {good} THEN 'good' WHEN s.lcp <= {poor} THEN 'needs-improvement' ELSE 'poor' END AS \"rating\", \
+               COUNT(*) AS \"sessions\", COUNT(c.\"session_id\") AS \"converted\", \
+               CAST(COUNT(c.\"session_id\") AS DOUBLE) / COUNT(*) AS \"rate\", COALESCE(SUM(c.revenue), 0.0) AS \"revenue\" \
+             FROM s LEFT JOIN c ON s.\"session_id\" = c.\"session_id\" GROUP BY 1 \
+             ORDER BY CASE \"rating\" WHEN 'good' THEN 0 WHEN 'needs-improvement' THEN 1 ELSE 2 END",
+            event = quote_str(event),
+            good = t.good,
+            poor = t.poor,
+        );
+        let batches = self
+            .sql(
+                project,
+                &[Table::Vitals, Table::CustomEvents],
+                from,
+                to,
+                &sql,
+            )
+            .await?;
+        Ok(to_result(&batches))
+    }
+
     /// Every event of one session, all tables merged in time order, each as an object with
     /// its `type` (the table) and its non-null fields.
     pub async fn session(

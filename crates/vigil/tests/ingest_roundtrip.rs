@@ -340,3 +340,56 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn conversion_by_lcp_rating_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = create_project(dir.path(), "shop", &[]);
+    let server = Server::start(dir.path());
+    let now = now_ms();
+    // Session LCPs (worst counts): good, good, needs-improvement, poor, poor.
+    let sessions = [
+        ("g1", 1200.0, Some(50.0)),
+        ("g2", 2400.0, None),
+        ("n1", 3000.0, Some(20.0)),
+        ("p1", 5200.0, None),
+        ("p2", 4100.0, None),
+    ];
+    for (id, lcp, checkout) in sessions {
+        let mut events = vec![
+            json!({"type": "vital", "ts": now, "name": "LCP", "value": 900.0}),
+            json!({"type": "vital", "ts": now + 1, "name": "LCP", "value": lcp}),
+        ];
+        if let Some(v) = checkout {
+            events.push(json!({"type": "custom", "ts": now + 2, "name": "checkout", "value": v}));
+        }
+        events.push(json!({"type": "custom", "ts": now + 3, "name": "add_to_cart"}));
+        assert_eq!(
+            server.ingest(&p.public_key, &batch(id, json!(events))).0,
+            202
+        );
+    }
+    let mut resp = agent()
+        .post(server.url(&format!("/api/v1/conversion?project={}", p.id)))
+        .header("authorization", &format!("Bearer {}", p.api_token))
+        .send(
+            json!({"event": "checkout", "from": now - 1000, "to": now + 1000})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let r: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(
+        r["columns"],
+        json!(["rating", "sessions", "converted", "rate", "revenue"])
+    );
+    assert_eq!(
+        r["rows"],
+        json!([
+            ["good", 2, 1, 0.5, 50.0],
+            ["needs-improvement", 1, 1, 1.0, 20.0],
+            ["poor", 2, 0, 0.0, 0.0]
+        ])
+    );
+}
