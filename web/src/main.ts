@@ -119,17 +119,24 @@ function trend(cur: Cell, prev: Cell, lowerIsBetter: boolean): HTMLElement {
   const cls = Math.abs(d) < 0.005 ? "trend" : worse ? "trend worse" : "trend better";
   return el("div", { class: cls, "data-testid": "trend" }, `${d >= 0 ? "▲" : "▼"} ${Math.abs(d * 100).toFixed(1)}% vs previous period`);
 }
-function table(res: QueryResult, opts: { metricCols?: Record<string, string>; linkCol?: (v: Cell) => string | null; testid?: string } = {}): HTMLElement {
-  if (!res.rows.length) return el("p", { class: "empty" }, "No data for this range.");
+function table(res: QueryResult, opts: { metricCols?: Record<string, string>; fmt?: Record<string, (v: Cell) => string>; linkCol?: (v: Cell) => string | null; testid?: string; sortable?: boolean } = {}): HTMLElement {
+  if (!res.rows.length) return el("p", { class: "empty", "data-testid": (opts.testid ?? "table") + "-empty" }, "No data for this range.");
   const numeric = res.columns.map((_, i) => res.rows.some((r) => typeof r[i] === "number"));
-  const thead = el("thead", {}, el("tr", {}, ...res.columns.map((c, i) => el("th", { class: numeric[i] ? "num" : "" }, c))));
+  const sortCol = param("sort", ""), desc = param("dir", "desc") !== "asc";
+  const head = (c: string): Child => {
+    if (!opts.sortable) return c;
+    const on = c === sortCol;
+    return link(c + (on ? (desc ? " ▼" : " ▲") : ""), href(location.pathname, { sort: c, dir: on && desc ? "asc" : "desc" }), "sort");
+  };
+  const thead = el("thead", {}, el("tr", {}, ...res.columns.map((c, i) => el("th", { class: numeric[i] ? "num" : "" }, head(c)))));
   const tbody = el("tbody");
   for (const row of res.rows) {
     const tr = el("tr");
     row.forEach((v, i) => {
       const c = res.columns[i];
       const m = opts.metricCols?.[c];
-      const text = m ? fmtMetric(m, v) : typeof v === "number" ? fmtNum(v) : fmtCell(v);
+      const f = opts.fmt?.[c];
+      const text = f ? f(v) : m ? fmtMetric(m, v) : typeof v === "number" ? fmtNum(v) : fmtCell(v);
       const td = el("td", { class: numeric[i] ? "num" : "wrap" });
       const url = i === 0 && opts.linkCol ? opts.linkCol(v) : null;
       td.append(url ? link(text, url) : document.createTextNode(text));
@@ -169,11 +176,11 @@ function projectPicker(m: Me): HTMLElement {
     m.projects.length ? list : el("p", { class: "empty" }, "You have no projects yet.")));
 }
 
-const NAV: [string, string][] = [["/overview", "Overview"], ["/explorer", "Performance"], ["/geography", "Geography"], ["/errors", "Errors"], ["/sessions", "Sessions"]];
+const NAV: [string, string][] = [["/overview", "Overview"], ["/explorer", "Performance"], ["/pages", "Pages"], ["/network", "Network"], ["/resources", "Resources"], ["/geography", "Geography"], ["/errors", "Errors"], ["/sessions", "Sessions"]];
 
 function shell(m: Me, project: Project, content: HTMLElement): HTMLElement {
   const nav = el("nav");
-  for (const [p, label] of NAV) nav.append(link(label, href(p, { session: null }), location.pathname === p ? "active" : ""));
+  for (const [p, label] of NAV) nav.append(link(label, href(p, { session: null, sort: null, dir: null, ...(p === location.pathname ? {} : { filter: null }) }), location.pathname === p ? "active" : ""));
   const range = el("select", { "data-testid": "range", "aria-label": "Time range" });
   for (const [v, label] of [["24h", "Last 24 hours"], ["7d", "Last 7 days"], ["30d", "Last 30 days"]]) {
     const o = el("option", { value: v }, label); if (param("range", "24h") === v) o.selected = true; range.append(o);
@@ -339,7 +346,126 @@ async function sessionsView(pid: number, box: HTMLElement): Promise<void> {
   box.replaceChildren(el("h2", {}, "Recent sessions"), el("div", { class: "card" }, table(res, { testid: "sessions-table", linkCol: (v) => v === null ? null : href("/sessions", { session: String(v) }) })));
 }
 
+// ---------- pages, network, resources ----------
+/** Joins grouped query results on their first column: key -> one value per (result, column). */
+function joinOn(key: string, parts: [QueryResult, string, string][], fill: Record<string, Cell> = {}): QueryResult {
+  const rows = new Map<string, Cell[]>();
+  const keys: Cell[] = [];
+  parts.forEach(([res, c], k) => {
+    const ki = col(res, key), vi = col(res, c);
+    for (const r of res.rows) {
+      const id = JSON.stringify(r[ki]);
+      let row = rows.get(id);
+      if (!row) {
+        if (k > 0) continue; // the first result defines the rows
+        row = [r[ki], ...parts.map(([, , name]) => fill[name] ?? null)]; rows.set(id, row); keys.push(r[ki]);
+      }
+      row[k + 1] = r[vi];
+    }
+  });
+  return { columns: [key, ...parts.map(([, , name]) => name)], rows: [...rows.values()] };
+}
+function sortRows(res: QueryResult): QueryResult {
+  const i = col(res, param("sort", ""));
+  if (i < 0) return res;
+  const dir = param("dir", "desc") === "asc" ? 1 : -1;
+  const rows = [...res.rows].sort((a, b) => {
+    const x = a[i], y = b[i];
+    if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1; // nulls last
+    return (typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y))) * dir;
+  });
+  return { columns: res.columns, rows };
+}
+function viewFilters(allowed: string[]): Filter[] { return filters().filter((f) => allowed.includes(f.field)); }
+function filterNote(flt: Filter[]): HTMLElement | null {
+  if (!flt.length) return null;
+  return el("p", { class: "controls", "data-testid": "active-filter" }, `Filtered: ${flt[0].field} = ${String(flt[0].value)} `, link("clear", href(location.pathname, { filter: null })));
+}
+const fmtBytes = (v: Cell): string => {
+  if (typeof v !== "number" || !isFinite(v)) return "–";
+  if (v >= 1e9) return (v / 1e9).toFixed(2) + " GB";
+  if (v >= 1e6) return (v / 1e6).toFixed(2) + " MB";
+  if (v >= 1e3) return (v / 1e3).toFixed(1) + " kB";
+  return Math.round(v) + " B";
+};
+const fmtShare = (v: Cell): string => typeof v === "number" && isFinite(v) ? fmtPct(v) : "–";
+
+async function pagesView(pid: number, box: HTMLElement): Promise<void> {
+  const { from, to } = timeRange();
+  box.dataset.from = String(from); box.dataset.to = String(to);
+  const g = { group_by: ["page_path"], from, to, limit: 1000 };
+  const [views, lcp, inp, cls, errs] = await Promise.all([
+    query(pid, { metric: "views", aggregations: ["count", "sessions"], ...g }),
+    query(pid, { metric: "lcp", aggregations: ["p75"], ...g }),
+    query(pid, { metric: "inp", aggregations: ["p75"], ...g }),
+    query(pid, { metric: "cls", aggregations: ["p75"], ...g }),
+    query(pid, { metric: "errors", aggregations: ["count"], ...g }),
+  ]);
+  const res = sortRows(joinOn("page_path", [[views, "count", "views"], [views, "sessions", "sessions"], [lcp, "p75", "p75 LCP"], [inp, "p75", "p75 INP"], [cls, "p75", "p75 CLS"], [errs, "count", "errors"]], { errors: 0 }));
+  box.replaceChildren(el("h2", {}, "Pages and routes"),
+    el("div", { class: "card" }, el("h3", {}, "Per page (click a header to sort, a page to explore it)"),
+      views.rows.length >= g.limit ? el("p", { class: "empty", "data-testid": "truncated" }, `Showing the ${g.limit} pages with the most views.`) : null,
+      table(res, { testid: "pages-table", sortable: true, metricCols: { "p75 LCP": "lcp", "p75 INP": "inp", "p75 CLS": "cls" },
+        linkCol: (v) => v === null ? null : href("/explorer", { metric: "lcp", group: "browser", filter: `page_path:${String(v)}`, sort: null, dir: null }) })));
+}
+
+async function networkView(pid: number, box: HTMLElement): Promise<void> {
+  const { from, to } = timeRange();
+  box.dataset.from = String(from); box.dataset.to = String(to);
+  const flt = viewFilters(["url_template", "status", "method"]);
+  const g = { group_by: ["url_template"], from, to, limit: 1000 };
+  const [dur, total, s5xx, failed, both, slow] = await Promise.all([
+    query(pid, { metric: "requests.duration", aggregations: ["count", "p75", "p99"], filters: flt, ...g }),
+    query(pid, { metric: "requests", aggregations: ["count"], filters: flt, ...g }),
+    query(pid, { metric: "requests", aggregations: ["count"], filters: [...flt, { field: "status", op: "gte", value: 500 }], ...g }),
+    query(pid, { metric: "requests", aggregations: ["count"], filters: [...flt, { field: "failure", op: "exists", value: null }], ...g }),
+    // a failed request that also has a 5xx status counts once
+    query(pid, { metric: "requests", aggregations: ["count"], filters: [...flt, { field: "failure", op: "exists", value: null }, { field: "status", op: "gte", value: 500 }], ...g }),
+    query(pid, { metric: "requests.duration", aggregations: ["max", "count"], filters: flt, group_by: ["url_template", "status"], from, to, order_by: "max", ascending: false, limit: 20 }),
+  ]);
+  const ep = joinOn("url_template", [[total, "count", "requests"], [dur, "p75", "p75 duration"], [dur, "p99", "p99 duration"], [s5xx, "count", "5xx"], [failed, "count", "failures"], [both, "count", "both"]], { "5xx": 0, failures: 0, both: 0 });
+  ep.columns.splice(6, 1, "error rate");
+  for (const r of ep.rows) { const n = Number(r[1]); r[6] = n > 0 ? (Number(r[4]) + Number(r[5]) - Number(r[6])) / n : null; }
+  const endpoints = sortRows(ep);
+  const fmtMs = (v: Cell) => fmtMetric("duration", v);
+  box.replaceChildren(el("h2", {}, "Network"), filterNote(flt) ?? "",
+    el("div", { class: "card" }, el("h3", {}, "Endpoints (error rate: status ≥ 500 or failed, of all requests)"),
+      table(endpoints, { testid: "network-table", sortable: true, fmt: { "p75 duration": fmtMs, "p99 duration": fmtMs, "error rate": fmtShare },
+        linkCol: (v) => v === null ? null : href("/network", { filter: `url_template:${String(v)}`, sort: null, dir: null }) })),
+    el("div", { class: "card" }, el("h3", {}, "Slowest calls (by endpoint and status)"),
+      table(slow, { testid: "slowest-calls", fmt: { max: fmtMs },
+        linkCol: (v) => v === null ? null : href("/network", { filter: `url_template:${String(v)}`, sort: null, dir: null }) })));
+}
+
+async function resourcesView(pid: number, box: HTMLElement): Promise<void> {
+  const { from, to } = timeRange();
+  box.dataset.from = String(from); box.dataset.to = String(to);
+  const flt = viewFilters(["domain", "initiator"]);
+  const r = { filters: flt, from, to, limit: 1000 };
+  const [size, dur, bySizeInit, byDurInit, fails] = await Promise.all([
+    query(pid, { metric: "resources.transfer_size", aggregations: ["count", "sum", "avg"], group_by: ["domain"], ...r }),
+    query(pid, { metric: "resources.duration", aggregations: ["p75"], group_by: ["domain"], ...r }),
+    query(pid, { metric: "resources.transfer_size", aggregations: ["count", "sum", "avg"], group_by: ["initiator"], ...r }),
+    query(pid, { metric: "resources.duration", aggregations: ["p75"], group_by: ["initiator"], ...r }),
+    query(pid, { metric: "resource_errors", aggregations: ["count"], group_by: ["domain", "tag"], filters: flt.filter((f) => f.field === "domain"), from, to, limit: 1000 }),
+  ]);
+  const fmtMs = (v: Cell) => fmtMetric("duration", v);
+  const cols = (res: QueryResult, d: QueryResult): [QueryResult, string, string][] =>
+    [[res, "count", "count"], [res, "sum", "transfer size"], [res, "avg", "avg size"], [d, "p75", "p75 duration"]];
+  const domains = sortRows(joinOn("domain", cols(size, dur)));
+  const inits = joinOn("initiator", cols(bySizeInit, byDurInit));
+  const fmt = { "transfer size": fmtBytes, "avg size": fmtBytes, "p75 duration": fmtMs };
+  box.replaceChildren(el("h2", {}, "Resources and third parties"), filterNote(flt) ?? "",
+    el("div", { class: "card" }, el("h3", {}, "By domain"),
+      table(domains, { testid: "resources-domains", sortable: true, fmt, linkCol: (v) => v === null ? null : href("/resources", { filter: `domain:${String(v)}`, sort: null, dir: null }) })),
+    el("div", { class: "card" }, el("h3", {}, "By initiator type"),
+      table(inits, { testid: "resources-initiators", fmt, linkCol: (v) => v === null ? null : href("/resources", { filter: `initiator:${String(v)}`, sort: null, dir: null }) })),
+    el("div", { class: "card" }, el("h3", {}, "Failed resources (by domain and tag)"),
+      table(fails, { testid: "resource-failures", linkCol: (v) => v === null ? null : href("/resources", { filter: `domain:${String(v)}`, sort: null, dir: null }) })));
+}
+
 const VIEWS: Record<string, (pid: number, box: HTMLElement) => Promise<void>> = {
+  "/pages": pagesView, "/network": networkView, "/resources": resourcesView,
   "/overview": overview, "/explorer": explorer, "/geography": geography, "/errors": errorsView, "/sessions": sessionsView,
 };
 

@@ -222,3 +222,112 @@ test("event data with markup is shown as text, never executed", async () => {
   assert.deepEqual(problems, []);
   await ctx.close();
 });
+
+const cellsOf = (page, testid) => page.$$eval(`[data-testid=${testid}] tbody tr`, (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.hasAttribute("data-raw") ? Number(td.getAttribute("data-raw")) : td.textContent)));
+async function rangeOf(page) {
+  const box = page.locator("[data-testid=view]");
+  return { from: Number(await box.getAttribute("data-from")), to: Number(await box.getAttribute("data-to")) };
+}
+const byKey = (rows) => new Map(rows.map((r) => [r[0] === null ? "(none)" : String(r[0]), r]));
+
+test("pages view: views, sessions, p75 vitals and errors per page as the API says; rows link to the explorer", async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  await page.goto(`${base}/pages?project=${projectId}&range=7d`);
+  await page.waitForSelector(ready("pages"));
+  const { from, to } = await rangeOf(page);
+  const rows = await cellsOf(page, "pages-table");
+  assert.ok(rows.length > 0);
+  const g = { group_by: ["page_path"], from, to, limit: 1000 };
+  const views = byKey((await apiQuery({ metric: "views", aggregations: ["count", "sessions"], ...g })).rows);
+  const lcp = byKey((await apiQuery({ metric: "lcp", aggregations: ["p75"], ...g })).rows);
+  const cls = byKey((await apiQuery({ metric: "cls", aggregations: ["p75"], ...g })).rows);
+  const errs = byKey((await apiQuery({ metric: "errors", aggregations: ["count"], ...g })).rows);
+  assert.equal(rows.length, views.size);
+  for (const [path, v, s, l, , c, e] of rows) {
+    assert.deepEqual([v, s], views.get(path).slice(1), path);
+    if (lcp.has(path)) assert.equal(l, lcp.get(path)[1], path);
+    if (cls.has(path)) assert.equal(c, cls.get(path)[1], path);
+    assert.equal(e, errs.get(path)?.[1] ?? 0, path);
+  }
+  await page.screenshot({ path: join(ARTIFACTS, "pages.png"), fullPage: true });
+  // sorting by a header keeps the state in the URL
+  await page.click("[data-testid=pages-table] th a:text-is('views')");
+  await page.waitForFunction(() => new URL(location.href).searchParams.get("sort") === "views" && !!document.querySelector("[data-testid=view][data-view=pages][data-state=ready]"));
+  const sorted = (await cellsOf(page, "pages-table")).map((r) => r[1]);
+  assert.deepEqual(sorted, [...sorted].sort((a, b) => b - a));
+  // a row opens the explorer filtered to that page
+  const first = await page.textContent("[data-testid=pages-table] tbody tr:first-child td:first-child a");
+  await page.click("[data-testid=pages-table] tbody tr:first-child td:first-child a");
+  await page.waitForSelector(ready("explorer"));
+  assert.equal(new URL(page.url()).searchParams.get("filter"), `page_path:${first}`);
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test("network view: endpoints, error rate and slowest calls as the API says", async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  await page.goto(`${base}/network?project=${projectId}&range=7d`);
+  await page.waitForSelector(ready("network"));
+  const { from, to } = await rangeOf(page);
+  const rows = await cellsOf(page, "network-table");
+  assert.ok(rows.length > 0);
+  const g = { group_by: ["url_template"], from, to, limit: 1000 };
+  const dur = byKey((await apiQuery({ metric: "requests.duration", aggregations: ["count", "p75", "p99"], ...g })).rows);
+  const total = byKey((await apiQuery({ metric: "requests", aggregations: ["count"], ...g })).rows);
+  const s5 = byKey((await apiQuery({ metric: "requests", aggregations: ["count"], filters: [{ field: "status", op: "gte", value: 500 }], ...g })).rows);
+  const fl = byKey((await apiQuery({ metric: "requests", aggregations: ["count"], filters: [{ field: "failure", op: "exists", value: null }], ...g })).rows);
+  const both = byKey((await apiQuery({ metric: "requests", aggregations: ["count"], filters: [{ field: "failure", op: "exists", value: null }, { field: "status", op: "gte", value: 500 }], ...g })).rows);
+  assert.equal(rows.length, total.size);
+  let someErrors = false;
+  for (const [u, n, p75, p99, , , rate] of rows) {
+    assert.equal(n, total.get(u)[1], u);
+    assert.equal(p75, dur.get(u)?.[2] ?? "–", u);
+    assert.equal(p99, dur.get(u)?.[3] ?? "–", u);
+    const bad = (s5.get(u)?.[1] ?? 0) + (fl.get(u)?.[1] ?? 0) - (both.get(u)?.[1] ?? 0);
+    assert.ok(Math.abs(rate - bad / n) < 1e-12, u);
+    if (bad > 0) someErrors = true;
+  }
+  assert.ok(someErrors, "demo data has failing requests");
+  const slow = await cellsOf(page, "slowest-calls");
+  const api = await apiQuery({ metric: "requests.duration", aggregations: ["max", "count"], group_by: ["url_template", "status"], from, to, order_by: "max", ascending: false, limit: 20 });
+  assert.ok(slow.length > 0);
+  assert.deepEqual(slow.map((r) => r[2]), api.rows.map((r) => r[2]));
+  await page.screenshot({ path: join(ARTIFACTS, "network.png"), fullPage: true });
+  // an endpoint narrows the view to it (state in the URL)
+  const firstU = rows[0][0];
+  await page.click("[data-testid=network-table] tbody tr:first-child td:first-child a");
+  await page.waitForFunction((u) => new URL(location.href).searchParams.get("filter") === `url_template:${u}` && !!document.querySelector("[data-testid=view][data-view=network][data-state=ready]"), firstU);
+  assert.deepEqual((await cellsOf(page, "network-table")).map((r) => r[0]), [firstU]);
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test("resources view: domains, initiator types and failures as the API says", async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  await page.goto(`${base}/resources?project=${projectId}&range=7d`);
+  await page.waitForSelector(ready("resources"));
+  const { from, to } = await rangeOf(page);
+  const doms = await cellsOf(page, "resources-domains");
+  assert.ok(doms.length > 1);
+  const size = byKey((await apiQuery({ metric: "resources.transfer_size", aggregations: ["count", "sum", "avg"], group_by: ["domain"], from, to, limit: 1000 })).rows);
+  const dur = byKey((await apiQuery({ metric: "resources.duration", aggregations: ["p75"], group_by: ["domain"], from, to, limit: 1000 })).rows);
+  assert.equal(doms.length, size.size);
+  for (const [d, n, sum, avg, p75] of doms) {
+    assert.deepEqual([n, sum, avg], size.get(d).slice(1), d);
+    assert.equal(p75, dur.get(d)?.[1] ?? "–", d);
+  }
+  const inits = await cellsOf(page, "resources-initiators");
+  const ai = byKey((await apiQuery({ metric: "resources.transfer_size", aggregations: ["count"], group_by: ["initiator"], from, to, limit: 1000 })).rows);
+  assert.ok(inits.length > 0);
+  for (const [i, n] of inits) assert.equal(n, ai.get(i)[1], i);
+  const fails = await cellsOf(page, "resource-failures");
+  const af = await apiQuery({ metric: "resource_errors", aggregations: ["count"], group_by: ["domain", "tag"], from, to, limit: 1000 });
+  assert.equal(fails.length, af.rows.length);
+  assert.equal(fails.reduce((a, r) => a + r[2], 0), af.rows.reduce((a, r) => a + r[2], 0));
+  await page.screenshot({ path: join(ARTIFACTS, "resources.png"), fullPage: true });
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
