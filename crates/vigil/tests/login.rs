@@ -51,11 +51,10 @@ fn call(
     }
 }
 
-#[test]
-fn a_user_logs_in_and_reads_only_their_projects() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = create_project(dir.path(), "a", &[]);
-    let b = create_project(dir.path(), "b", &[]);
+/// Projects `a` and `b`, and ann@example.com ("correct horse") who belongs to `a` only.
+fn two_projects_and_ann(dir: &std::path::Path) -> (ProjectKeys, ProjectKeys) {
+    let a = create_project(dir, "a", &[]);
+    let b = create_project(dir, "b", &[]);
     let out = Command::new(BIN)
         .args([
             "user",
@@ -67,7 +66,7 @@ fn a_user_logs_in_and_reads_only_their_projects() {
             "correct horse",
             "--data",
         ])
-        .arg(dir.path())
+        .arg(dir)
         .output()
         .unwrap();
     assert!(
@@ -75,6 +74,13 @@ fn a_user_logs_in_and_reads_only_their_projects() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    (a, b)
+}
+
+#[test]
+fn a_user_logs_in_and_reads_only_their_projects() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_projects_and_ann(dir.path());
     let server = Server::start(dir.path());
     assert_eq!(
         server
@@ -253,23 +259,7 @@ fn behind_tls_the_cookie_is_secure_and_demo_prints_a_working_login() {
 #[test]
 fn a_user_sees_the_snippet_and_changes_origins_and_retention() {
     let dir = tempfile::tempdir().unwrap();
-    let a = create_project(dir.path(), "a", &[]);
-    let b = create_project(dir.path(), "b", &[]);
-    let out = Command::new(BIN)
-        .args([
-            "user",
-            "add",
-            "ann@example.com",
-            "--project",
-            "a",
-            "--password",
-            "correct horse",
-            "--data",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let (a, b) = two_projects_and_ann(dir.path());
     let server = Server::start(dir.path());
     let ok = call(
         &server,
