@@ -176,7 +176,7 @@ function projectPicker(m: Me): HTMLElement {
     m.projects.length ? list : el("p", { class: "empty" }, "You have no projects yet.")));
 }
 
-const NAV: [string, string][] = [["/overview", "Overview"], ["/explorer", "Performance"], ["/pages", "Pages"], ["/network", "Network"], ["/resources", "Resources"], ["/geography", "Geography"], ["/errors", "Errors"], ["/sessions", "Sessions"]];
+const NAV: [string, string][] = [["/overview", "Overview"], ["/explorer", "Performance"], ["/pages", "Pages"], ["/network", "Network"], ["/resources", "Resources"], ["/geography", "Geography"], ["/errors", "Errors"], ["/sessions", "Sessions"], ["/business", "Business"], ["/settings", "Settings"]];
 
 function shell(m: Me, project: Project, content: HTMLElement): HTMLElement {
   const nav = el("nav");
@@ -464,8 +464,108 @@ async function resourcesView(pid: number, box: HTMLElement): Promise<void> {
       table(fails, { testid: "resource-failures", linkCol: (v) => v === null ? null : href("/resources", { filter: `domain:${String(v)}`, sort: null, dir: null }) })));
 }
 
+// ---------- Business ----------
+interface ProjectSettings { id: number; name: string; public_key: string; allowed_origins: string[]; retention_days: number; snippet: string; }
+let bizChart: uPlot | null = null;
+const RATINGS = ["good", "needs-improvement", "poor"];
+async function businessView(pid: number, box: HTMLElement): Promise<void> {
+  const { from, to, range } = timeRange();
+  box.dataset.from = String(from); box.dataset.to = String(to);
+  const bucket = BUCKETS[range];
+  const [series, counts, sums] = await Promise.all([
+    query(pid, { metric: "custom_events", aggregations: ["count"], group_by: ["name", bucket], from, to, limit: 10000 }),
+    query(pid, { metric: "custom_events", aggregations: ["count"], group_by: ["name"], from, to, order_by: "count", ascending: false, limit: 1000 }),
+    query(pid, { metric: "custom_events.value", aggregations: ["sum"], group_by: ["name"], from, to, limit: 1000 }),
+  ]);
+  const ni = col(counts, "name");
+  const names = counts.rows.map((r) => r[ni]).filter((v): v is string => typeof v === "string");
+  const event = param("event", names.includes("checkout") || !names.length ? "checkout" : names[0]);
+  const conv = await api<QueryResult>("POST", `/api/v1/conversion?project=${pid}`, { event, from, to });
+  const evTable = joinOn("name", [[counts, "count", "count"], [sums, "sum", "value (sum)"]]);
+  const sel = el("select", { name: "event", "data-testid": "event" });
+  for (const n of names.includes(event) ? names : [event, ...names]) { const o = el("option", { value: n }, n); if (n === event) o.selected = true; sel.append(o); }
+  sel.addEventListener("change", () => navigate(href(location.pathname, { event: sel.value })));
+  const chartBox = el("div", { "data-testid": "business-chart" });
+  const ri = col(conv, "rating"), rr = col(conv, "rate");
+  const bars = el("div", { "data-testid": "conversion-bars" });
+  const maxRate = Math.max(0, ...conv.rows.map((r) => Number(r[rr]) || 0));
+  const byRating = RATINGS.map((k) => conv.rows.find((r) => r[ri] === k)).filter((r): r is Cell[] => !!r);
+  for (const r of byRating.length ? byRating : conv.rows) {
+    const rate = Number(r[rr]) || 0;
+    const fill = el("div", { class: r[ri] === "good" ? "good" : r[ri] === "poor" ? "poor" : "ni" });
+    fill.style.width = `${maxRate > 0 ? (rate / maxRate) * 100 : 0}%`;
+    bars.append(el("div", { class: "rate-row", "data-rating": String(r[ri]) }, el("span", { class: "rate-label" }, fmtCell(r[ri])), el("div", { class: "bar rate-bar" }, fill), el("span", { class: "rate-value" }, fmtPct(rate))));
+  }
+  box.replaceChildren(el("h2", {}, "Business"),
+    el("div", { class: "card" }, el("h3", {}, "Custom events over time"), series.rows.length ? chartBox : el("p", { class: "empty" }, "No data for this range.")),
+    el("div", { class: "card" }, el("h3", {}, "Custom events"), table(evTable, { testid: "business-events", fmt: { "value (sum)": (v) => typeof v === "number" ? v.toLocaleString("en-US", { maximumFractionDigits: 2 }) : "–" } })),
+    el("div", { class: "card" }, el("h3", {}, "Conversion by LCP rating"), el("div", { class: "controls" }, el("label", {}, "event", sel)),
+      conv.rows.length ? bars : "",
+      table(conv, { testid: "conversion-table", fmt: { rate: (v) => typeof v === "number" ? fmtPct(v) : "–", revenue: (v) => typeof v === "number" ? v.toLocaleString("en-US", { maximumFractionDigits: 2 }) : "–" } })));
+  bizChart?.destroy(); bizChart = null;
+  if (series.rows.length) {
+    const sn = col(series, "name"), st = col(series, "time"), sc = col(series, "count");
+    const times = [...new Set(series.rows.map((r) => Number(r[st])))].sort((a, b) => a - b);
+    const idx = new Map(times.map((t, i) => [t, i]));
+    const data: (number | null)[][] = [times.map((t) => t / 1000)];
+    const COLORS = ["#2a5bd7", "#e67e22", "#16a085", "#8e44ad", "#c0392b", "#7f8c8d"];
+    const seriesOpts: uPlot.Series[] = [{}];
+    const lineNames = [...new Set(series.rows.map((r) => fmtCell(r[sn])))];
+    lineNames.forEach((n, k) => {
+      const ys: (number | null)[] = times.map(() => 0);
+      for (const r of series.rows) { if (fmtCell(r[sn]) !== n) continue; const i = idx.get(Number(r[st])); if (i !== undefined) ys[i] = Number(r[sc]); }
+      data.push(ys);
+      seriesOpts.push({ label: n, stroke: COLORS[k % COLORS.length], width: 2 });
+    });
+    const width = Math.max(300, Math.min(1160, box.clientWidth - 40));
+    bizChart = new uPlot({ width, height: 260, series: seriesOpts }, data as uPlot.AlignedData, chartBox);
+  }
+}
+
+// ---------- Settings ----------
+async function settingsView(pid: number, box: HTMLElement): Promise<void> {
+  const s = await api<ProjectSettings>("GET", `/api/v1/projects/${pid}`);
+  const snippet = el("textarea", { readonly: "", rows: "4", "data-testid": "snippet", class: "snippet" });
+  snippet.value = s.snippet;
+  const copyMsg = el("span", { class: "bar-legend", "data-testid": "copy-status" });
+  const copy = el("button", { type: "button", "data-testid": "copy" }, "Copy");
+  copy.addEventListener("click", async () => {
+    try {
+      if (navigator.clipboard) await navigator.clipboard.writeText(s.snippet);
+      else { snippet.select(); document.execCommand("copy"); }
+      copyMsg.textContent = "Copied.";
+    } catch { snippet.select(); copyMsg.textContent = "Select the text and copy it."; }
+  });
+  const origins = el("textarea", { name: "allowed_origins", rows: "5", "data-testid": "origins" });
+  origins.value = s.allowed_origins.join("\n");
+  const retention = el("input", { name: "retention_days", type: "number", min: "1", "data-testid": "retention" });
+  retention.value = String(s.retention_days);
+  const msg = el("p", { "data-testid": "settings-message" });
+  const save = el("button", { type: "submit", "data-testid": "save" }, "Save");
+  const form = el("form", { class: "settings" },
+    el("label", {}, "Allowed origins (one per line)", origins),
+    el("label", {}, "Retention (days)", retention), save, msg);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    msg.className = ""; msg.textContent = "Saving…"; save.disabled = true;
+    const body = { allowed_origins: origins.value.split("\n").map((l) => l.trim()).filter((l) => l), retention_days: Number(retention.value) };
+    try {
+      const u = await api<ProjectSettings>("PUT", `/api/v1/projects/${pid}`, body);
+      origins.value = u.allowed_origins.join("\n"); retention.value = String(u.retention_days);
+      msg.className = "ok"; msg.textContent = "Saved.";
+    } catch (e) {
+      msg.className = "error"; msg.textContent = (e as Error).message;
+    } finally { save.disabled = false; }
+  });
+  box.replaceChildren(el("h2", {}, "Settings"),
+    el("div", { class: "card" }, el("h3", {}, "Public key"), el("code", { "data-testid": "public-key" }, s.public_key)),
+    el("div", { class: "card" }, el("h3", {}, "Install snippet"), snippet, el("div", {}, copy, " ", copyMsg)),
+    el("div", { class: "card" }, el("h3", {}, "Project settings"), form));
+}
+
 const VIEWS: Record<string, (pid: number, box: HTMLElement) => Promise<void>> = {
   "/pages": pagesView, "/network": networkView, "/resources": resourcesView,
+  "/business": businessView, "/settings": settingsView,
   "/overview": overview, "/explorer": explorer, "/geography": geography, "/errors": errorsView, "/sessions": sessionsView,
 };
 

@@ -115,6 +115,12 @@ test("overview shows the API's p75 LCP and non-empty data", async () => {
   assert.ok((await page.locator("[data-testid=slowest-pages] tbody tr").count()) > 0);
   assert.deepEqual(problems, []);
   await page.screenshot({ path: join(ARTIFACTS, "overview.png"), fullPage: true });
+  if (process.env.VIGIL_SCREENSHOT === "1") {
+    // the documentation screenshot: 1280×800 viewport, after the view is fully rendered
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await page.screenshot({ path: resolve(WEB, "../docs/overview.png"), fullPage: false });
+  }
   await ctx.close();
 });
 
@@ -329,5 +335,71 @@ test("resources view: domains, initiator types and failures as the API says", as
   assert.equal(fails.reduce((a, r) => a + r[2], 0), af.rows.reduce((a, r) => a + r[2], 0));
   await page.screenshot({ path: join(ARTIFACTS, "resources.png"), fullPage: true });
   assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+async function apiCall(method, path, body) {
+  const r = await fetch(`${base}${path}`, { method, headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  assert.equal(r.status, 200, await r.clone().text());
+  return r.json();
+}
+
+test("business view: custom events and conversion by LCP rating as the API says", async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  await page.goto(`${base}/business?project=${projectId}&range=7d`);
+  await page.waitForSelector(ready("business"));
+  const { from, to } = await rangeOf(page);
+  const evs = await cellsOf(page, "business-events");
+  const counts = byKey((await apiQuery({ metric: "custom_events", aggregations: ["count"], group_by: ["name"], from, to, limit: 1000 })).rows);
+  assert.ok(evs.length > 0);
+  assert.equal(evs.length, counts.size);
+  for (const [n, c] of evs) assert.equal(c, counts.get(n)[1], n);
+  assert.ok(await page.locator("[data-testid=business-chart] canvas").count() > 0);
+  assert.equal(await page.inputValue("[data-testid=event]"), "checkout");
+  const conv = await apiCall("POST", `/api/v1/conversion?project=${projectId}`, { event: "checkout", from, to });
+  const rows = await cellsOf(page, "conversion-table");
+  assert.equal(rows.length, conv.rows.length);
+  const ri = conv.columns.indexOf("rate");
+  const rate = new Map(rows.map((r) => [r[0], r[ri]]));
+  for (const r of conv.rows) assert.equal(rate.get(r[0]), r[ri], r[0]);
+  assert.ok(rate.get("good") > rate.get("poor"), `good ${rate.get("good")} > poor ${rate.get("poor")}`);
+  assert.equal(await page.locator("[data-testid=conversion-bars] .rate-row").count(), conv.rows.length);
+  await page.screenshot({ path: join(ARTIFACTS, "business.png"), fullPage: true });
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test("settings view: key, snippet, origins and retention are saved; invalid origin shows the error", async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  const orig = await apiCall("GET", `/api/v1/projects/${projectId}`);
+  await page.goto(`${base}/settings?project=${projectId}`);
+  await page.waitForSelector(ready("settings"));
+  assert.equal(await page.textContent("[data-testid=public-key]"), publicKey);
+  assert.equal(await page.inputValue("[data-testid=snippet]"), orig.snippet);
+  const origins = ["https://shop.example.com", "http://localhost:3000"];
+  await page.fill("[data-testid=origins]", origins.join("\n") + "\n");
+  await page.fill("[data-testid=retention]", "45");
+  await page.click("[data-testid=save]");
+  await page.waitForSelector("[data-testid=settings-message].ok");
+  await page.reload();
+  await page.waitForSelector(ready("settings"));
+  const now = await apiCall("GET", `/api/v1/projects/${projectId}`);
+  assert.deepEqual(now.allowed_origins, origins);
+  assert.equal(now.retention_days, 45);
+  assert.equal(await page.inputValue("[data-testid=origins]"), origins.join("\n"));
+  assert.equal(await page.inputValue("[data-testid=retention]"), "45");
+  await page.fill("[data-testid=origins]", "ftp://nope.example.com");
+  await page.click("[data-testid=save]");
+  await page.waitForSelector("[data-testid=settings-message].error");
+  const bad = await fetch(`${base}/api/v1/projects/${projectId}`, { method: "PUT", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify({ allowed_origins: ["ftp://nope.example.com"], retention_days: 45 }) });
+  assert.equal(bad.status, 400);
+  const badMsg = (await bad.json()).message;
+  assert.ok(badMsg);
+  assert.equal(await page.textContent("[data-testid=settings-message]"), badMsg);
+  await apiCall("PUT", `/api/v1/projects/${projectId}`, { allowed_origins: orig.allowed_origins, retention_days: orig.retention_days });
+  // the 400 is logged by the browser as a failed resource; nothing else may be
+  assert.deepEqual(problems.filter((p) => !/400/.test(p)), []);
   await ctx.close();
 });
