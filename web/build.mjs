@@ -1,6 +1,7 @@
 // Bundles src/main.ts (+ CSS) into dist/app.js and dist/app.css, copies index.html.
 import { build } from "esbuild";
 import { mkdirSync, copyFileSync } from "node:fs";
+import { buildWorld } from "./world.mjs";
 
 mkdirSync("dist", { recursive: true });
 await build({
@@ -14,4 +15,5 @@ await build({
   logLevel: "warning",
 });
 copyFileSync("src/index.html", "dist/index.html");
-console.log("built dist/index.html dist/app.js dist/app.css");
+buildWorld("dist/world.json");
+console.log("built dist/index.html dist/app.js dist/app.css dist/world.json");

@@ -112,7 +112,11 @@ function fmtMetric(metric: string, v: Cell): string {
 function fmtNum(v: Cell): string { return typeof v === "number" ? v.toLocaleString("en-US") : v === null ? "–" : String(v); }
 function fmtPct(v: number): string { return (v * 100).toFixed(1) + "%"; }
 function fmtCell(v: Cell): string { return v === null ? "(none)" : String(v); }
-function trend(cur: Cell, prev: Cell, lowerIsBetter: boolean): HTMLElement {
+/** Minimum samples (page views / vital counts) in the previous period for a trend to be shown. */
+const MIN_PREV_SAMPLES = 30;
+
+function trend(cur: Cell, prev: Cell, lowerIsBetter: boolean, prevSamples: Cell): HTMLElement {
+  if (typeof prevSamples !== "number" || prevSamples < MIN_PREV_SAMPLES) return el("div", { class: "trend", "data-testid": "trend-none" }, "not enough earlier data");
   if (typeof cur !== "number" || typeof prev !== "number" || prev === 0) return el("div", { class: "trend" }, "no previous data");
   const d = (cur - prev) / prev;
   const worse = lowerIsBetter ? d > 0 : d < 0;
@@ -203,7 +207,7 @@ async function overview(pid: number, box: HTMLElement): Promise<void> {
   const vitalQ = (metric: string, r: { from: number; to: number }, aggs: string[]) => query(pid, { metric, aggregations: aggs, from: r.from, to: r.to });
   const [vit, vitPrev, pv, pvPrev, er, erPrev, slow] = await Promise.all([
     Promise.all(VITALS.map((m) => vitalQ(m, { from, to }, ["p75", "good", "needs_improvement", "poor", "count"]))),
-    Promise.all(VITALS.map((m) => vitalQ(m, prev, ["p75"]))),
+    Promise.all(VITALS.map((m) => vitalQ(m, prev, ["p75", "count"]))),
     vitalQ("page_views", { from, to }, ["count", "sessions"]),
     vitalQ("page_views", prev, ["count", "sessions"]),
     vitalQ("errors", { from, to }, ["count"]),
@@ -217,7 +221,7 @@ async function overview(pid: number, box: HTMLElement): Promise<void> {
     const card = el("div", { class: "card", "data-testid": `vital-${m}` },
       el("div", { class: "metric-name" }, `${m.toUpperCase()} · p75`),
       el("div", { class: "metric-value", "data-raw": typeof p75 === "number" ? String(p75) : "" }, fmtMetric(m, p75)),
-      trend(p75, first(vitPrev[i], "p75"), true));
+      trend(p75, first(vitPrev[i], "p75"), true, first(vitPrev[i], "count")));
     const g = Number(first(r, "good") ?? 0), n = Number(first(r, "needs_improvement") ?? 0), p = Number(first(r, "poor") ?? 0);
     if (g + n + p > 0) {
       const bar = el("div", { class: "bar", title: `good ${fmtPct(g)}, needs improvement ${fmtPct(n)}, poor ${fmtPct(p)}` });
@@ -231,9 +235,9 @@ async function overview(pid: number, box: HTMLElement): Promise<void> {
   const rate = (e: Cell, v: Cell) => typeof e === "number" && typeof v === "number" && v > 0 ? e / v : null;
   const erRate = rate(errs, views), erRatePrev = rate(first(erPrev, "count"), first(pvPrev, "count"));
   grid.append(
-    el("div", { class: "card", "data-testid": "page-views" }, el("div", { class: "metric-name" }, "Page views"), el("div", { class: "metric-value" }, fmtNum(views ?? 0)), trend(views, first(pvPrev, "count"), false)),
-    el("div", { class: "card", "data-testid": "sessions" }, el("div", { class: "metric-name" }, "Sessions"), el("div", { class: "metric-value" }, fmtNum(sess ?? 0)), trend(sess, first(pvPrev, "sessions"), false)),
-    el("div", { class: "card", "data-testid": "error-rate" }, el("div", { class: "metric-name" }, "Error rate (errors / page views)"), el("div", { class: "metric-value" }, erRate === null ? "–" : fmtPct(erRate)), trend(erRate, erRatePrev, true)),
+    el("div", { class: "card", "data-testid": "page-views" }, el("div", { class: "metric-name" }, "Page views"), el("div", { class: "metric-value" }, fmtNum(views ?? 0)), trend(views, first(pvPrev, "count"), false, first(pvPrev, "count"))),
+    el("div", { class: "card", "data-testid": "sessions" }, el("div", { class: "metric-name" }, "Sessions"), el("div", { class: "metric-value" }, fmtNum(sess ?? 0)), trend(sess, first(pvPrev, "sessions"), false, first(pvPrev, "count"))),
+    el("div", { class: "card", "data-testid": "error-rate" }, el("div", { class: "metric-name" }, "Error rate (errors / page views)"), el("div", { class: "metric-value" }, erRate === null ? "–" : fmtPct(erRate)), trend(erRate, erRatePrev, true, first(pvPrev, "count"))),
   );
   box.replaceChildren(el("h2", {}, "Overview"), grid,
     el("div", { class: "card" }, el("h3", {}, "Slowest pages (p75 LCP)"),
@@ -307,10 +311,74 @@ async function explorer(pid: number, box: HTMLElement): Promise<void> {
   }
 }
 
+interface WorldShapes { width: number; height: number; countries: { code: string; name: string; d: string }[]; }
+let worldShapes: Promise<WorldShapes | null> | null = null;
+/** Country shapes (built from world-atlas into dist/world.json), fetched once, on first use. */
+function loadWorld(): Promise<WorldShapes | null> {
+  worldShapes ??= fetch("/world.json", { credentials: "same-origin" })
+    .then((r) => r.ok ? r.json() as Promise<WorldShapes> : null)
+    .catch(() => null);
+  return worldShapes;
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+function svgEl(tag: string, attrs: Record<string, string> = {}): SVGElement {
+  const e = document.createElementNS(SVG_NS, tag) as SVGElement;
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  return e;
+}
+
+function worldMap(world: WorldShapes, metric: string, values: Map<string, number>): HTMLElement {
+  const vs = [...values.values()];
+  const lo = Math.min(...vs), hi = Math.max(...vs);
+  // green (lowest = best) to red (highest = worst) across the countries shown
+  const colour = (v: number) => `hsl(${Math.round(120 * (1 - (hi > lo ? (v - lo) / (hi - lo) : 0)))}, 65%, 45%)`;
+  const svg = svgEl("svg", { viewBox: `0 0 ${world.width} ${world.height}`, class: "world-map", "data-testid": "geo-map", role: "img", "aria-label": `p75 ${metric.toUpperCase()} by country` });
+  for (const c of world.countries) {
+    const v = values.get(c.code);
+    const path = svgEl("path", { d: c.d, class: v === undefined ? "country no-data" : "country" });
+    const title = svgEl("title");
+    title.textContent = v === undefined ? `${c.name}: no data` : `${c.name} (${c.code}): p75 ${metric.toUpperCase()} ${fmtMetric(metric, v)}`;
+    path.append(title);
+    if (v !== undefined) {
+      path.setAttribute("fill", colour(v));
+      path.setAttribute("data-testid", "geo-country");
+      path.setAttribute("data-country", c.code);
+      path.setAttribute("data-value", String(v));
+    }
+    svg.append(path);
+  }
+  const legend = el("div", { class: "map-legend" },
+    el("span", {}, `p75 ${metric.toUpperCase()}: `),
+    el("span", { class: "swatch best" }), ` ${vs.length ? fmtMetric(metric, lo) : "–"} `,
+    el("span", { class: "swatch worst" }), ` ${vs.length ? fmtMetric(metric, hi) : "–"}`,
+    el("span", { class: "swatch no-data" }), " no data");
+  return el("div", {}, svg, legend);
+}
+
 async function geography(pid: number, box: HTMLElement): Promise<void> {
   const { from, to } = timeRange();
-  const res = await query(pid, { metric: "page_views", aggregations: ["count", "sessions"], group_by: ["country"], from, to, limit: 300 });
-  box.replaceChildren(el("h2", {}, "Geography"), el("div", { class: "card" }, table(res, { testid: "geo-table" })));
+  box.dataset.from = String(from); box.dataset.to = String(to);
+  const metric = param("metric", "ttfb", VITALS);
+  const [res, byMetric, world] = await Promise.all([
+    query(pid, { metric: "page_views", aggregations: ["count", "sessions"], group_by: ["country"], from, to, limit: 300 }),
+    query(pid, { metric, aggregations: ["p75", "count"], group_by: ["country"], from, to, limit: 300 }),
+    loadWorld(),
+  ]);
+  const ci = byMetric.columns.indexOf("country"), pi = byMetric.columns.indexOf("p75");
+  const values = new Map<string, number>();
+  for (const r of byMetric.rows) if (typeof r[ci] === "string" && typeof r[pi] === "number") values.set(r[ci] as string, r[pi] as number);
+  const msel = el("select", { name: "metric", "data-testid": "geo-metric" });
+  for (const v of VITALS) { const o = el("option", { value: v }, `p75 ${v.toUpperCase()}`); if (v === metric) o.selected = true; msel.append(o); }
+  msel.addEventListener("change", () => navigate(href(location.pathname, { metric: msel.value })));
+  const mapCard = el("div", { class: "card geo-map-card" }, el("div", { class: "controls" }, el("label", {}, "colour by ", msel)),
+    world ? worldMap(world, metric, values) : el("p", { class: "muted" }, "map unavailable"));
+  const credit = el("p", { class: "credit", "data-testid": "geo-credit" });
+  const a = el("a", { href: "https://db-ip.com/", rel: "noopener noreferrer", target: "_blank" }, "DB-IP");
+  credit.append("IP geolocation by ", a);
+  box.replaceChildren(el("h2", {}, "Geography"),
+    el("div", { class: "geo-layout" }, mapCard, el("div", { class: "card geo-table-card" }, table(res, { testid: "geo-table" }))),
+    credit);
 }
 
 async function errorsView(pid: number, box: HTMLElement): Promise<void> {

@@ -113,6 +113,12 @@ test("overview shows the API's p75 LCP and non-empty data", async () => {
   const pv = await apiQuery({ metric: "page_views", aggregations: ["count"], from, to });
   assert.equal(await page.textContent("[data-testid=page-views] .metric-value"), pv.rows[0][0].toLocaleString("en-US"));
   assert.ok((await page.locator("[data-testid=slowest-pages] tbody tr").count()) > 0);
+  // a trend is shown only when the previous period has at least 30 page views
+  const pvPrev = await apiQuery({ metric: "page_views", aggregations: ["count"], from: from - (to - from), to: from });
+  const prevCount = Number(pvPrev.rows[0]?.[0] ?? 0);
+  const pvTrend = await page.textContent("[data-testid=page-views] .trend");
+  if (prevCount < 30) assert.equal(pvTrend, "not enough earlier data");
+  else assert.match(pvTrend, /vs previous period|no previous data/);
   assert.deepEqual(problems, []);
   await page.screenshot({ path: join(ARTIFACTS, "overview.png"), fullPage: true });
   if (process.env.VIGIL_SCREENSHOT === "1") {
@@ -177,6 +183,29 @@ test("explorer: chart and table; changing group-by changes the table as the API 
 test("geography, errors and sessions views show data", async () => {
   const { ctx, page } = await newPage();
   await login(page);
+  // geography map: one coloured country shape per country with data (that the map has a shape for)
+  await page.goto(`${base}/geography?project=${projectId}&range=7d&metric=lcp`);
+  await page.waitForSelector(ready("geography"));
+  const gbox = page.locator("[data-testid=view]");
+  const gfrom = Number(await gbox.getAttribute("data-from")), gto = Number(await gbox.getAttribute("data-to"));
+  const byCountry = await apiQuery({ metric: "lcp", aggregations: ["p75"], group_by: ["country"], from: gfrom, to: gto, limit: 300 });
+  const world = await (await fetch(`${base}/world.json`)).json();
+  const shapes = new Set(world.countries.map((c) => c.code));
+  const ci = byCountry.columns.indexOf("country"), pi = byCountry.columns.indexOf("p75");
+  const expected = byCountry.rows.filter((r) => typeof r[ci] === "string" && typeof r[pi] === "number" && shapes.has(r[ci]));
+  assert.ok(expected.length > 0);
+  assert.equal(await page.locator("[data-testid=geo-map] [data-testid=geo-country]").count(), expected.length);
+  for (const r of expected.slice(0, 5)) {
+    assert.equal(Number(await page.getAttribute(`[data-testid=geo-country][data-country=${r[ci]}]`, "data-value")), r[pi]);
+  }
+  assert.equal(await page.inputValue("[data-testid=geo-metric]"), "lcp");
+  assert.equal(await page.getAttribute("[data-testid=geo-credit] a", "href"), "https://db-ip.com/");
+  assert.equal(await page.textContent("[data-testid=geo-credit]"), "IP geolocation by DB-IP");
+  await page.selectOption("[data-testid=geo-metric]", "ttfb");
+  await page.waitForURL(/metric=ttfb/);
+  await page.waitForFunction(() => document.querySelector("[data-testid=view][data-state=ready] [data-testid=geo-metric]")?.value === "ttfb");
+  assert.ok((await page.locator("[data-testid=geo-country]").count()) > 0);
+  await page.screenshot({ path: join(ARTIFACTS, "geography-map.png"), fullPage: true });
   for (const [view, testid] of [["geography", "geo-table"], ["errors", "errors-table"], ["sessions", "sessions-table"]]) {
     await page.goto(`${base}/${view}?project=${projectId}&range=7d`);
     await page.waitForSelector(ready(view));
