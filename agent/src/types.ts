@@ -1,6 +1,15 @@
 // Wire types of the Vigil protocol v1 (docs/protocol.md; crates/protocol/src/events.rs is the
 // source of truth). Only what the browser agent sends is declared here.
 
+/** Timing phases shared by resource timings and requests (ms). */
+export interface Phases {
+  dns?: number;
+  tcp?: number;
+  tls?: number;
+  ttfb?: number;
+  download?: number;
+}
+
 export type Scalar = string | number | boolean;
 export type Flat = Record<string, Scalar>;
 
@@ -98,11 +107,7 @@ export type Body =
       initiator: string;
       start?: number;
       duration: number;
-      dns?: number;
-      tcp?: number;
-      tls?: number;
-      ttfb?: number;
-      download?: number;
+    } & Phases & {
       transfer_size?: number;
       encoded_size?: number;
       decoded_size?: number;
@@ -138,11 +143,7 @@ export type Body =
       url_template?: string;
       status?: number;
       duration: number;
-      dns?: number;
-      tcp?: number;
-      tls?: number;
-      ttfb?: number;
-      download?: number;
+    } & Phases & {
       request_size?: number;
       response_size?: number;
       trace_id?: string;
