@@ -23,7 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use vigil_intake::Intake;
 use vigil_meta::Meta;
-use vigil_query::{Query, QueryEngine, QueryError};
+use vigil_query::{Filter, Query, QueryEngine, QueryError, SessionSearch};
 use vigil_store::Store;
 
 /// Everything the handlers share.
@@ -52,6 +52,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/query", post(query))
         .route("/api/v1/conversion", post(conversion))
+        .route("/api/v1/sessions", post(sessions))
         .route("/api/v1/sessions/{session_id}", get(session))
         .route("/agent/vigil.js", get(agent::agent_js))
         .route("/healthz", get(|| async { "ok" }))
@@ -87,6 +88,19 @@ struct ProjectParam {
     project: Option<u32>,
 }
 
+/// The project a read is for, and its JSON body.
+fn read_request<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    param: ProjectParam,
+    body: &[u8],
+) -> Result<(vigil_meta::Project, T), ApiError> {
+    let project = auth::reader(state, method, headers, param.project)?;
+    let parsed = serde_json::from_slice(body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    Ok((project, parsed))
+}
+
 async fn query(
     State(state): State<Arc<AppState>>,
     method: Method,
@@ -94,9 +108,7 @@ async fn query(
     QueryParams(param): QueryParams<ProjectParam>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let project = auth::reader(&state, &method, &headers, param.project)?;
-    let query: Query =
-        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    let (project, query): (_, Query) = read_request(&state, &method, &headers, param, &body)?;
     let result = state
         .queries
         .run(project.id, &query)
@@ -109,6 +121,8 @@ async fn query(
 #[serde(deny_unknown_fields)]
 struct ConversionQuery {
     event: String,
+    #[serde(default)]
+    filters: Vec<Filter>,
     from: i64,
     to: i64,
 }
@@ -121,12 +135,28 @@ async fn conversion(
     QueryParams(param): QueryParams<ProjectParam>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let project = auth::reader(&state, &method, &headers, param.project)?;
-    let q: ConversionQuery =
-        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    let (project, q): (_, ConversionQuery) = read_request(&state, &method, &headers, param, &body)?;
     let result = state
         .queries
-        .conversion(project.id, &q.event, q.from, q.to)
+        .conversion(project.id, &q.event, &q.filters, q.from, q.to)
+        .await
+        .map_err(query_error)?;
+    Ok(Json(result).into_response())
+}
+
+/// `POST /api/v1/sessions`: the sessions matching a search.
+async fn sessions(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    QueryParams(param): QueryParams<ProjectParam>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let (project, search): (_, SessionSearch) =
+        read_request(&state, &method, &headers, param, &body)?;
+    let result = state
+        .queries
+        .sessions(project.id, &search)
         .await
         .map_err(query_error)?;
     Ok(Json(result).into_response())

@@ -5,12 +5,14 @@
 
 mod model;
 mod percentile;
+mod sessions;
 
 pub use model::{
-    Aggregation, Filter, FilterOp, InvalidQuery, MetricSource, Query, column_value, quote_str,
-    resolve_metric,
+    Aggregation, Filter, FilterOp, InvalidQuery, MetricSource, Query, column_value, filter_sql,
+    quote_str, resolve_metric,
 };
 pub use percentile::{percentile, percentile_udaf};
+pub use sessions::{SESSION_COLUMNS, SessionSearch};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
@@ -151,16 +153,23 @@ impl QueryEngine {
 
     /// How a business event converts by the session's worst LCP rating: for each of good,
     /// needs-improvement and poor, the sessions with an LCP in the range, how many of them
-    /// sent `event`, the rate, and the sum of the event's `value` (revenue).
+    /// sent `event`, the rate, and the sum of the event's `value` (revenue). `filters`
+    /// (on columns of `vitals`) choose the sessions by their LCP rows.
     pub async fn conversion(
         &self,
         project: ProjectId,
         event: &str,
+        filters: &[Filter],
         from: i64,
         to: i64,
     ) -> Result<QueryResult, QueryError> {
         if from >= to {
             return Err(InvalidQuery("from must be before to".into()).into());
+        }
+        let mut chosen = String::new();
+        for f in filters {
+            chosen.push_str(" AND ");
+            chosen.push_str(&filter_sql(Table::Vitals, f)?);
         }
         let lcp = column_value(Table::Vitals.column("value").expect("vitals.value"));
         let value = column_value(
@@ -171,7 +180,7 @@ impl QueryEngine {
         let t = vigil_protocol::thresholds("LCP").expect("LCP thresholds");
         let sql = format!(
             "WITH s AS (SELECT \"session_id\", MAX({lcp}) AS lcp FROM \"vitals\" \
-               WHERE \"name\" = 'LCP' AND \"ts\" >= {from} AND \"ts\" < {to} GROUP BY \"session_id\"), \
+               WHERE \"name\" = 'LCP' AND \"ts\" >= {from} AND \"ts\" < {to}{chosen} GROUP BY \"session_id\"), \
              c AS (SELECT \"session_id\", SUM(COALESCE({value}, 0.0)) AS revenue FROM \"custom_events\" \
                WHERE \"name\" = {event} AND \"ts\" >= {from} AND \"ts\" < {to} GROUP BY \"session_id\") \
              SELECT CASE WHEN s.lcp <= {good} THEN 'good' WHEN s.lcp <= {poor} THEN 'needs-improvement' ELSE 'poor' END AS \"rating\", \
@@ -193,6 +202,24 @@ impl QueryEngine {
             )
             .await?;
         Ok(to_result(&batches))
+    }
+
+    /// Sessions matching a search, one row each (see [`SessionSearch`]), with the columns
+    /// of [`SESSION_COLUMNS`].
+    pub async fn sessions(
+        &self,
+        project: ProjectId,
+        search: &SessionSearch,
+    ) -> Result<QueryResult, QueryError> {
+        let sql = search.to_sql()?;
+        let batches = self
+            .sql(project, &Table::ALL, search.from, search.to, &sql)
+            .await?;
+        let mut result = to_result(&batches);
+        if result.columns.is_empty() {
+            result.columns = SESSION_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
+        }
+        Ok(result)
     }
 
     /// Every event of one session, all tables merged in time order, each as an object with

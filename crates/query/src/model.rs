@@ -328,7 +328,7 @@ impl Query {
             conditions.push(format!("\"name\" = {}", quote_str(vital)));
         }
         for f in &self.filters {
-            conditions.push(self.filter_sql(table, f)?);
+            conditions.push(filter_sql(table, f)?);
         }
         let mut sql = format!(
             "SELECT {} FROM {} WHERE {}",
@@ -382,58 +382,59 @@ impl Query {
         sql.push_str(&format!(" LIMIT {limit}"));
         Ok((source, sql))
     }
+}
 
-    fn filter_sql(&self, table: Table, f: &Filter) -> Result<String, InvalidQuery> {
-        let col = table
-            .column(&f.field)
-            .ok_or_else(|| InvalidQuery(format!("{} has no field {:?}", table.name(), f.field)))?;
-        let numeric = matches!(col.extract, Extract::F64(..) | Extract::I64(_));
-        let ident = if numeric {
-            column_value(col)
-        } else {
-            quote_ident(col.name)
-        };
-        let value = || {
-            f.value
-                .as_ref()
-                .ok_or_else(|| InvalidQuery(format!("filter on {} needs a value", f.field)))
-        };
-        let one = || literal(value()?, numeric);
-        let list = || -> Result<String, InvalidQuery> {
-            let items = value()?
-                .as_array()
-                .filter(|a| !a.is_empty() && a.len() <= 1000)
-                .ok_or_else(|| {
-                    InvalidQuery(format!(
-                        "filter on {} needs an array of 1 to 1000 values",
-                        f.field
-                    ))
-                })?;
-            Ok(items
-                .iter()
-                .map(|v| literal(v, numeric))
-                .collect::<Result<Vec<_>, _>>()?
-                .join(", "))
-        };
-        Ok(match f.op {
-            FilterOp::Eq => format!("{ident} = {}", one()?),
-            FilterOp::Neq => format!("({ident} IS NULL OR {ident} <> {})", one()?),
-            FilterOp::In => format!("{ident} IN ({})", list()?),
-            FilterOp::NotIn => format!("({ident} IS NULL OR {ident} NOT IN ({}))", list()?),
-            FilterOp::Contains => {
-                let needle = value()?
-                    .as_str()
-                    .ok_or_else(|| InvalidQuery("contains needs a string".into()))?;
-                format!("strpos({ident}, {}) > 0", quote_str(needle))
-            }
-            FilterOp::Gt => format!("{ident} > {}", one()?),
-            FilterOp::Gte => format!("{ident} >= {}", one()?),
-            FilterOp::Lt => format!("{ident} < {}", one()?),
-            FilterOp::Lte => format!("{ident} <= {}", one()?),
-            FilterOp::Exists => format!("{ident} IS NOT NULL"),
-            FilterOp::NotExists => format!("{ident} IS NULL"),
-        })
-    }
+/// The SQL condition for one filter on a column of `table`.
+pub fn filter_sql(table: Table, f: &Filter) -> Result<String, InvalidQuery> {
+    let col = table
+        .column(&f.field)
+        .ok_or_else(|| InvalidQuery(format!("{} has no field {:?}", table.name(), f.field)))?;
+    let numeric = matches!(col.extract, Extract::F64(..) | Extract::I64(_));
+    let ident = if numeric {
+        column_value(col)
+    } else {
+        quote_ident(col.name)
+    };
+    let value = || {
+        f.value
+            .as_ref()
+            .ok_or_else(|| InvalidQuery(format!("filter on {} needs a value", f.field)))
+    };
+    let one = || literal(value()?, numeric);
+    let list = || -> Result<String, InvalidQuery> {
+        let items = value()?
+            .as_array()
+            .filter(|a| !a.is_empty() && a.len() <= 1000)
+            .ok_or_else(|| {
+                InvalidQuery(format!(
+                    "filter on {} needs an array of 1 to 1000 values",
+                    f.field
+                ))
+            })?;
+        Ok(items
+            .iter()
+            .map(|v| literal(v, numeric))
+            .collect::<Result<Vec<_>, _>>()?
+            .join(", "))
+    };
+    Ok(match f.op {
+        FilterOp::Eq => format!("{ident} = {}", one()?),
+        FilterOp::Neq => format!("({ident} IS NULL OR {ident} <> {})", one()?),
+        FilterOp::In => format!("{ident} IN ({})", list()?),
+        FilterOp::NotIn => format!("({ident} IS NULL OR {ident} NOT IN ({}))", list()?),
+        FilterOp::Contains => {
+            let needle = value()?
+                .as_str()
+                .ok_or_else(|| InvalidQuery("contains needs a string".into()))?;
+            format!("strpos({ident}, {}) > 0", quote_str(needle))
+        }
+        FilterOp::Gt => format!("{ident} > {}", one()?),
+        FilterOp::Gte => format!("{ident} >= {}", one()?),
+        FilterOp::Lt => format!("{ident} < {}", one()?),
+        FilterOp::Lte => format!("{ident} <= {}", one()?),
+        FilterOp::Exists => format!("{ident} IS NOT NULL"),
+        FilterOp::NotExists => format!("{ident} IS NULL"),
+    })
 }
 
 #[cfg(test)]

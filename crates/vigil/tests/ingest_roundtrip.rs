@@ -369,17 +369,12 @@ fn conversion_by_lcp_rating_is_exact() {
             202
         );
     }
-    let mut resp = agent()
-        .post(server.url(&format!("/api/v1/conversion?project={}", p.id)))
-        .header("authorization", &format!("Bearer {}", p.api_token))
-        .send(
-            json!({"event": "checkout", "from": now - 1000, "to": now + 1000})
-                .to_string()
-                .as_bytes(),
-        )
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let r: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    let (status, r) = server.post(
+        &p.api_token,
+        "/api/v1/conversion",
+        &json!({"event": "checkout", "from": now - 1000, "to": now + 1000}),
+    );
+    assert_eq!(status, 200, "{r}");
     assert_eq!(
         r["columns"],
         json!(["rating", "sessions", "converted", "rate", "revenue"])
@@ -392,4 +387,27 @@ fn conversion_by_lcp_rating_is_exact() {
             ["poor", 2, 0, 0.0, 0.0]
         ])
     );
+    // Filters choose the sessions by their LCP rows.
+    let (status, r) = server.post(
+        &p.api_token,
+        "/api/v1/conversion",
+        &json!({"event": "checkout", "from": now - 1000, "to": now + 1000,
+                "filters": [{"field": "session_id", "op": "in", "value": ["g2", "n1", "p1"]}]}),
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        r["rows"],
+        json!([
+            ["good", 1, 0, 0.0, 0.0],
+            ["needs-improvement", 1, 1, 1.0, 20.0],
+            ["poor", 1, 0, 0.0, 0.0]
+        ])
+    );
+    let (status, r) = server.post(
+        &p.api_token,
+        "/api/v1/conversion",
+        &json!({"event": "checkout", "from": now - 1000, "to": now + 1000,
+                "filters": [{"field": "nope", "op": "eq", "value": "x"}]}),
+    );
+    assert_eq!((status, r["code"].as_str()), (400, Some("invalid_query")));
 }

@@ -152,13 +152,18 @@ impl Server {
     }
 
     pub fn query(&self, token: &str, q: &Value) -> (u16, Value) {
+        self.post(token, "/api/v1/query", q)
+    }
+
+    /// POSTs JSON to a read endpoint with a project's token; the status and JSON answer.
+    pub fn post(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
         let mut resp = self
             .agent
-            .post(self.url("/api/v1/query"))
+            .post(self.url(path))
             .header("authorization", &format!("Bearer {token}"))
             .header("content-type", "application/json")
-            .send(q.to_string().as_bytes())
-            .expect("query request");
+            .send(body.to_string().as_bytes())
+            .expect("POST request");
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))

@@ -1,0 +1,177 @@
+//! Session search: one row per session with its time span, counts and who it was, for the
+//! sessions list. A session is found when at least one of its views matches the filters;
+//! its figures then cover all its events in the range, not only the matching ones.
+
+use crate::model::{Filter, InvalidQuery, filter_sql};
+use serde::Deserialize;
+use vigil_store::Table;
+
+/// What to look for.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSearch {
+    /// Start of the range, ms since the epoch, inclusive.
+    pub from: i64,
+    /// End of the range, ms since the epoch, exclusive.
+    pub to: i64,
+    /// Conditions on the session's views (any column of `views`), all of which must hold
+    /// for at least one view.
+    #[serde(default)]
+    pub filters: Vec<Filter>,
+    /// Only sessions with (true) or without (false) an error.
+    #[serde(default)]
+    pub has_error: Option<bool>,
+    /// Only sessions lasting at least this long (ms, first to last event).
+    #[serde(default)]
+    pub min_duration: Option<f64>,
+    /// Only sessions lasting at most this long (ms).
+    #[serde(default)]
+    pub max_duration: Option<f64>,
+    /// `start` (default), `duration`, `views` or `errors`.
+    #[serde(default)]
+    pub order_by: Option<String>,
+    /// Ascending instead of descending.
+    #[serde(default)]
+    pub ascending: bool,
+    /// Most rows, 1–1000 (default 100).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// The output columns, in order.
+pub const SESSION_COLUMNS: [&str; 11] = [
+    "session_id",
+    "start",
+    "end",
+    "duration",
+    "views",
+    "errors",
+    "user_id",
+    "country",
+    "device_type",
+    "browser",
+    "os",
+];
+
+impl SessionSearch {
+    /// Checks the search and writes its SQL over every table (for the time span), `views`
+    /// (for matching and who) and `errors`.
+    pub fn to_sql(&self) -> Result<String, InvalidQuery> {
+        let (from, to) = (self.from, self.to);
+        if from >= to {
+            return Err(InvalidQuery("from must be before to".into()));
+        }
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(InvalidQuery("limit must be between 1 and 1000".into()));
+        }
+        let order = match self.order_by.as_deref().unwrap_or("start") {
+            o @ ("start" | "duration" | "views" | "errors") => o,
+            other => {
+                return Err(InvalidQuery(format!(
+                    "order_by {other:?}: use start, duration, views or errors"
+                )));
+            }
+        };
+        let range = format!("\"ts\" >= {from} AND \"ts\" < {to}");
+        let x_range = format!("x.\"ts\" >= {from} AND x.\"ts\" < {to}");
+        let mut matching = vec![range.clone()];
+        for f in &self.filters {
+            matching.push(filter_sql(Table::Views, f)?);
+        }
+        let spans = Table::ALL
+            .iter()
+            .map(|t| {
+                format!(
+                    "SELECT \"session_id\", \"ts\" FROM \"{}\" WHERE {range}",
+                    t.name()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let mut outer = Vec::new();
+        match self.has_error {
+            Some(true) => outer.push("COALESCE(e.\"errors\", 0) > 0".to_owned()),
+            Some(false) => outer.push("COALESCE(e.\"errors\", 0) = 0".to_owned()),
+            None => {}
+        }
+        for (bound, op) in [(self.min_duration, ">="), (self.max_duration, "<=")] {
+            if let Some(ms) = bound {
+                if !ms.is_finite() {
+                    return Err(InvalidQuery("durations must be finite numbers".into()));
+                }
+                outer.push(format!("(t.\"end\" - t.\"start\") {op} {ms}"));
+            }
+        }
+        let outer = if outer.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", outer.join(" AND "))
+        };
+        let dir = if self.ascending { "ASC" } else { "DESC" };
+        Ok(format!(
+            "WITH m AS (SELECT DISTINCT \"session_id\" FROM \"views\" WHERE {matching}), \
+             v AS (SELECT x.\"session_id\", COUNT(*) AS \"views\", MAX(x.\"user_id\") AS \"user_id\", \
+               MAX(x.\"country\") AS \"country\", MAX(x.\"device_type\") AS \"device_type\", \
+               MAX(x.\"browser\") AS \"browser\", MAX(x.\"os\") AS \"os\" \
+               FROM \"views\" x JOIN m ON x.\"session_id\" = m.\"session_id\" \
+               WHERE {x_range} GROUP BY x.\"session_id\"), \
+             t AS (SELECT u.\"session_id\", MIN(u.\"ts\") AS \"start\", MAX(u.\"ts\") AS \"end\" \
+               FROM ({spans}) u JOIN m ON u.\"session_id\" = m.\"session_id\" GROUP BY u.\"session_id\"), \
+             e AS (SELECT \"session_id\", COUNT(*) AS \"errors\" FROM \"errors\" WHERE {range} GROUP BY \"session_id\") \
+             SELECT v.\"session_id\", t.\"start\", t.\"end\", t.\"end\" - t.\"start\" AS \"duration\", \
+               v.\"views\", COALESCE(e.\"errors\", 0) AS \"errors\", v.\"user_id\", v.\"country\", \
+               v.\"device_type\", v.\"browser\", v.\"os\" \
+             FROM v JOIN t ON v.\"session_id\" = t.\"session_id\" \
+               LEFT JOIN e ON v.\"session_id\" = e.\"session_id\" {outer} \
+             ORDER BY \"{order}\" {dir}, \"session_id\" LIMIT {limit}",
+            matching = matching.join(" AND "),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn search(json: serde_json::Value) -> Result<String, InvalidQuery> {
+        serde_json::from_value::<SessionSearch>(json)
+            .expect("well-formed search")
+            .to_sql()
+    }
+
+    #[test]
+    fn rejects_bad_order_limit_range_and_fields() {
+        for bad in [
+            serde_json::json!({"from": 5, "to": 1}),
+            serde_json::json!({"from": 0, "to": 1, "limit": 0}),
+            serde_json::json!({"from": 0, "to": 1, "limit": 1001}),
+            serde_json::json!({"from": 0, "to": 1, "order_by": "ts; DROP"}),
+            serde_json::json!({"from": 0, "to": 1, "filters": [{"field": "nope", "op": "eq", "value": "x"}]}),
+        ] {
+            assert!(search(bad.clone()).is_err(), "{bad}");
+        }
+        assert!(
+            serde_json::from_value::<SessionSearch>(
+                serde_json::json!({"from": 0, "to": 1, "x": 1})
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn quotes_filter_values() {
+        let sql = search(serde_json::json!({
+            "from": 0, "to": 1,
+            "filters": [{"field": "user_id", "op": "contains", "value": "a' OR '1'='1"}],
+            "has_error": true, "min_duration": 1000
+        }))
+        .unwrap();
+        assert!(
+            sql.contains("strpos(\"user_id\", 'a'' OR ''1''=''1') > 0"),
+            "{sql}"
+        );
+        assert!(sql.contains("COALESCE(e.\"errors\", 0) > 0"));
+        assert!(sql.contains(">= 1000"));
+    }
+}
