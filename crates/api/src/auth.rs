@@ -80,12 +80,27 @@ pub fn reader(
             _ => Ok(p),
         };
     }
+    let session = user_session(state, method, headers)?;
+    let id =
+        project.ok_or_else(|| ApiError::InvalidQuery("name the project: ?project=<id>".into()))?;
+    member_project(state, &session, id)
+}
+
+/// The logged-in user's session, CSRF-checked unless the request only reads.
+fn user_session(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<LoginSession, ApiError> {
     let (_, session) = session_of(state, headers)?.ok_or(ApiError::Unauthorized)?;
     if method != Method::GET {
         check_csrf(&session, headers)?;
     }
-    let id =
-        project.ok_or_else(|| ApiError::InvalidQuery("name the project: ?project=<id>".into()))?;
+    Ok(session)
+}
+
+/// Project `id` if the user belongs to it; otherwise it does not exist for them.
+fn member_project(state: &AppState, session: &LoginSession, id: u32) -> Result<Project, ApiError> {
     state
         .meta
         .user_projects(session.user.id)
@@ -228,12 +243,7 @@ pub(crate) async fn update_project(
     let change: SettingsChange =
         serde_json::from_slice(&body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
     if let Some(origins) = &change.allowed_origins {
-        let valid = |o: &String| o == "*" || o.starts_with("https://") || o.starts_with("http://");
-        if let Some(bad) = origins.iter().find(|o| !valid(o)) {
-            return Err(ApiError::InvalidQuery(format!(
-                "origin {bad:?} must be * or start with http:// or https://"
-            )));
-        }
+        check_origins(origins)?;
         state
             .meta
             .set_allowed_origins(project.id, origins)
@@ -251,4 +261,109 @@ pub(crate) async fn update_project(
         .map_err(internal)?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(settings_body(&updated, &headers)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewProject {
+    name: String,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    #[serde(default)]
+    retention_days: Option<u32>,
+}
+
+fn check_origins(origins: &[String]) -> Result<(), ApiError> {
+    let valid = |o: &String| o == "*" || o.starts_with("https://") || o.starts_with("http://");
+    match origins.iter().find(|o| !valid(o)) {
+        Some(bad) => Err(ApiError::InvalidQuery(format!(
+            "origin {bad:?} must be * or start with http:// or https://"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `POST /api/v1/projects`: a logged-in user creates a project and becomes its member. The
+/// answer carries its first API token, shown only this once. Tokens cannot create projects.
+pub(crate) async fn create_project(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let session = user_session(&state, &method, &headers)?;
+    let new: NewProject =
+        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    check_origins(&new.allowed_origins)?;
+    let retention = new.retention_days.unwrap_or(90);
+    if retention == 0 {
+        return Err(ApiError::InvalidQuery(
+            "retention must be at least 1 day".into(),
+        ));
+    }
+    let (project, token) = state
+        .meta
+        .create_project(new.name.trim(), &new.allowed_origins, retention)
+        .map_err(|e| match e {
+            vigil_meta::MetaError::Duplicate(_) => ApiError::Conflict(e.to_string()),
+            vigil_meta::MetaError::Invalid(m) => ApiError::InvalidQuery(m),
+            other => internal(other),
+        })?;
+    state
+        .meta
+        .add_member(session.user.id, project.id)
+        .map_err(internal)?;
+    let mut body = settings_body(&project, &headers);
+    body["api_token"] = token.into();
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET /api/v1/projects/{id}/tokens`: the project's API tokens (never the secrets).
+pub(crate) async fn list_tokens(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<u32>,
+) -> Result<Response, ApiError> {
+    let session = user_session(&state, &method, &headers)?;
+    let project = member_project(&state, &session, id)?;
+    let tokens = state.meta.tokens(project.id).map_err(internal)?;
+    Ok(Json(serde_json::json!({ "tokens": tokens })).into_response())
+}
+
+/// `POST /api/v1/projects/{id}/tokens`: a new API token, shown only this once.
+pub(crate) async fn create_token(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<u32>,
+) -> Result<Response, ApiError> {
+    let session = user_session(&state, &method, &headers)?;
+    let project = member_project(&state, &session, id)?;
+    let token = state.meta.create_token(project.id).map_err(internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "token": token })),
+    )
+        .into_response())
+}
+
+/// `DELETE /api/v1/projects/{id}/tokens/{token_id}`: revokes a token at once.
+pub(crate) async fn revoke_token(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    axum::extract::Path((id, token_id)): axum::extract::Path<(u32, i64)>,
+) -> Result<Response, ApiError> {
+    let session = user_session(&state, &method, &headers)?;
+    let project = member_project(&state, &session, id)?;
+    if state
+        .meta
+        .revoke_token(project.id, token_id)
+        .map_err(internal)?
+    {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound)
+    }
 }

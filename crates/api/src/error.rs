@@ -17,6 +17,9 @@ pub enum ApiError {
     /// No such project (or not one of the user's).
     #[error("no such project")]
     NotFound,
+    /// The name is taken.
+    #[error("{0}")]
+    Conflict(String),
     /// The query is malformed.
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -32,6 +35,7 @@ impl IntoResponse for ApiError {
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             ApiError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
             ApiError::Internal(m) => {
                 tracing::error!(message = %m, "internal error");

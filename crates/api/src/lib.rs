@@ -46,9 +46,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/login", post(auth::login))
         .route("/api/v1/logout", post(auth::logout))
         .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/projects", post(auth::create_project))
         .route(
             "/api/v1/projects/{id}",
             get(auth::project_settings).put(auth::update_project),
+        )
+        .route(
+            "/api/v1/projects/{id}/tokens",
+            get(auth::list_tokens).post(auth::create_token),
+        )
+        .route(
+            "/api/v1/projects/{id}/tokens/{token_id}",
+            axum::routing::delete(auth::revoke_token),
         )
         .route("/api/v1/query", post(query))
         .route("/api/v1/conversion", post(conversion))

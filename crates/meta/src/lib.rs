@@ -32,6 +32,17 @@ impl Project {
     }
 }
 
+/// A secret API token as listed: never the token itself, which is shown once.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TokenInfo {
+    /// Id, to revoke it by.
+    pub id: i64,
+    /// Its last four characters, to tell tokens apart.
+    pub hint: String,
+    /// When it was issued, seconds since the epoch.
+    pub created_at: i64,
+}
+
 /// A person who logs in to the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct User {
@@ -162,6 +173,15 @@ impl Meta {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        // Databases made before tokens had a hint gain the column (old tokens show none).
+        let has_hint: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('api_tokens') WHERE name = 'hint'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_hint {
+            conn.execute_batch("ALTER TABLE api_tokens ADD COLUMN hint TEXT NOT NULL DEFAULT ''")?;
+        }
         Ok(Meta {
             conn: Mutex::new(conn),
         })
@@ -207,10 +227,35 @@ impl Meta {
     pub fn create_token(&self, project_id: u32) -> Result<String, MetaError> {
         let token = format!("vt_{}", random_hex(24)?);
         self.conn.lock().expect("meta lock").execute(
-            "INSERT INTO api_tokens (token_hash, project_id) VALUES (?1, ?2)",
-            params![hash_token(&token), project_id],
+            "INSERT INTO api_tokens (token_hash, project_id, hint) VALUES (?1, ?2, ?3)",
+            params![hash_token(&token), project_id, &token[token.len() - 4..]],
         )?;
         Ok(token)
+    }
+
+    /// A project's API tokens, oldest first.
+    pub fn tokens(&self, project_id: u32) -> Result<Vec<TokenInfo>, MetaError> {
+        let conn = self.conn.lock().expect("meta lock");
+        let mut stmt = conn.prepare(
+            "SELECT rowid, hint, created_at FROM api_tokens WHERE project_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map([project_id], |r| {
+            Ok(TokenInfo {
+                id: r.get(0)?,
+                hint: r.get(1)?,
+                created_at: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Revokes one of a project's API tokens; false when it has no such token.
+    pub fn revoke_token(&self, project_id: u32, token_id: i64) -> Result<bool, MetaError> {
+        let n = self.conn.lock().expect("meta lock").execute(
+            "DELETE FROM api_tokens WHERE project_id = ?1 AND rowid = ?2",
+            params![project_id, token_id],
+        )?;
+        Ok(n > 0)
     }
 
     /// The project a public key belongs to.

@@ -22,16 +22,21 @@ fn call(
 ) -> Reply {
     let agent = agent();
     let url = server.url(path);
-    let mut resp = match (method, body) {
-        ("GET", _) => {
-            let mut req = agent.get(&url);
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            req.call().unwrap()
+    let with_headers = |mut req: ureq::RequestBuilder<ureq::typestate::WithoutBody>| {
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
-        (_, body) => {
-            let mut req = agent.post(&url);
+        req.call().unwrap()
+    };
+    let mut resp = match method {
+        "GET" => with_headers(agent.get(&url)),
+        "DELETE" => with_headers(agent.delete(&url)),
+        _ => {
+            let mut req = if method == "PUT" {
+                agent.put(&url)
+            } else {
+                agent.post(&url)
+            };
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
@@ -300,18 +305,9 @@ fn a_user_sees_the_snippet_and_changes_origins_and_retention() {
 
     let change = json!({"allowed_origins": ["https://shop.example.com"], "retention_days": 30});
     let path = format!("/api/v1/projects/{}", a.id);
-    let agent = agent();
     let put = |headers: &[(&str, &str)], body: &Value| {
-        let mut req = agent.put(server.url(&path));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let mut resp = req.send(body.to_string().as_bytes()).unwrap();
-        let text = resp.body_mut().read_to_string().unwrap_or_default();
-        (
-            resp.status().as_u16(),
-            serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
-        )
+        let r = call(&server, "PUT", &path, headers, Some(body.clone()));
+        (r.status, r.body)
     };
     assert_eq!(put(&[("cookie", &cookie)], &change).0, 403, "no CSRF token");
     let bad = put(
@@ -344,4 +340,158 @@ fn a_user_sees_the_snippet_and_changes_origins_and_retention() {
         "https://evil.example"
     ) == 403));
     assert_eq!(from("https://shop.example.com"), 202);
+}
+
+/// Logs ann in; her cookie and CSRF token.
+fn ann_logs_in(server: &Server) -> (String, String) {
+    let ok = call(
+        server,
+        "POST",
+        "/api/v1/login",
+        &[],
+        Some(json!({"email": "ann@example.com", "password": "correct horse"})),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let cookie = ok.set_cookie.unwrap().split(';').next().unwrap().to_owned();
+    (cookie, ok.body["csrf_token"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn a_user_creates_projects_and_issues_and_revokes_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_projects_and_ann(dir.path());
+    let server = Server::start(dir.path());
+    let (cookie, csrf) = ann_logs_in(&server);
+    let user = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let tokens_a = format!("/api/v1/projects/{}/tokens", a.id);
+    let count = |token: &str| server.query(token, &json!({"metric": "views", "from": 0, "to": 1}));
+
+    let listed = call(&server, "GET", &tokens_a, &user, None);
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let first = &listed.body["tokens"].as_array().unwrap()[..];
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        first[0]["hint"],
+        json!(&a.api_token[a.api_token.len() - 4..])
+    );
+    assert!(
+        !listed.body.to_string().contains(&a.api_token),
+        "the secret is never listed"
+    );
+
+    let made = call(&server, "POST", &tokens_a, &user, None);
+    assert_eq!(made.status, 201, "{}", made.body);
+    let new_token = made.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(count(&new_token).0, 200);
+    assert_eq!(
+        call(&server, "GET", &tokens_a, &user, None).body["tokens"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let revoke = format!("{tokens_a}/{}", first[0]["id"]);
+    assert_eq!(
+        call(&server, "DELETE", &revoke, &[("cookie", &cookie)], None).status,
+        403,
+        "CSRF"
+    );
+    assert_eq!(call(&server, "DELETE", &revoke, &user, None).status, 204);
+    assert_eq!(count(&a.api_token).0, 401, "a revoked token reads nothing");
+    assert_eq!(count(&new_token).0, 200);
+    assert_eq!(call(&server, "DELETE", &revoke, &user, None).status, 404);
+
+    // Not ann's project; and an API token cannot manage tokens.
+    let tokens_b = format!("/api/v1/projects/{}/tokens", b.id);
+    assert_eq!(call(&server, "GET", &tokens_b, &user, None).status, 404);
+    assert_eq!(call(&server, "POST", &tokens_b, &user, None).status, 404);
+    let bearer = format!("Bearer {new_token}");
+    assert_eq!(
+        call(
+            &server,
+            "GET",
+            &tokens_a,
+            &[("authorization", &bearer)],
+            None
+        )
+        .status,
+        401
+    );
+    assert_eq!(count(&b.api_token).0, 200, "b's token untouched");
+
+    let created = call(
+        &server,
+        "POST",
+        "/api/v1/projects",
+        &user,
+        Some(json!({"name": "c", "allowed_origins": ["https://c.example"]})),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let c_token = created.body["api_token"].as_str().unwrap();
+    assert_eq!(count(c_token).0, 200);
+    assert!(
+        created.body["snippet"]
+            .as_str()
+            .unwrap()
+            .contains(created.body["public_key"].as_str().unwrap())
+    );
+    let me = call(&server, "GET", "/api/v1/me", &user, None);
+    let names: Vec<&str> = me.body["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "c"]);
+    for (body, status, code) in [
+        (json!({"name": "b"}), 409, "conflict"),
+        (json!({"name": "  "}), 400, "invalid_query"),
+        (
+            json!({"name": "d", "allowed_origins": ["d.example"]}),
+            400,
+            "invalid_query",
+        ),
+        (
+            json!({"name": "d", "retention_days": 0}),
+            400,
+            "invalid_query",
+        ),
+        (json!({"name": "d", "owner": "x"}), 400, "invalid_query"),
+    ] {
+        let r = call(
+            &server,
+            "POST",
+            "/api/v1/projects",
+            &user,
+            Some(body.clone()),
+        );
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        call(
+            &server,
+            "POST",
+            "/api/v1/projects",
+            &[("cookie", &cookie)],
+            Some(json!({"name": "e"}))
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        call(
+            &server,
+            "POST",
+            "/api/v1/projects",
+            &[("authorization", &bearer)],
+            Some(json!({"name": "e"}))
+        )
+        .status,
+        401
+    );
 }
