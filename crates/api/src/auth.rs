@@ -99,6 +99,16 @@ fn user_session(
     Ok(session)
 }
 
+/// Project `id` for a logged-in member (not for API tokens), CSRF-checked on writes.
+fn member(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    id: u32,
+) -> Result<Project, ApiError> {
+    member_project(state, &user_session(state, method, headers)?, id)
+}
+
 /// Project `id` if the user belongs to it; otherwise it does not exist for them.
 fn member_project(state: &AppState, session: &LoginSession, id: u32) -> Result<Project, ApiError> {
     state
@@ -325,8 +335,7 @@ pub(crate) async fn list_tokens(
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<u32>,
 ) -> Result<Response, ApiError> {
-    let session = user_session(&state, &method, &headers)?;
-    let project = member_project(&state, &session, id)?;
+    let project = member(&state, &method, &headers, id)?;
     let tokens = state.meta.tokens(project.id).map_err(internal)?;
     Ok(Json(serde_json::json!({ "tokens": tokens })).into_response())
 }
@@ -338,8 +347,7 @@ pub(crate) async fn create_token(
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<u32>,
 ) -> Result<Response, ApiError> {
-    let session = user_session(&state, &method, &headers)?;
-    let project = member_project(&state, &session, id)?;
+    let project = member(&state, &method, &headers, id)?;
     let token = state.meta.create_token(project.id).map_err(internal)?;
     Ok((
         StatusCode::CREATED,
@@ -355,8 +363,7 @@ pub(crate) async fn revoke_token(
     headers: HeaderMap,
     axum::extract::Path((id, token_id)): axum::extract::Path<(u32, i64)>,
 ) -> Result<Response, ApiError> {
-    let session = user_session(&state, &method, &headers)?;
-    let project = member_project(&state, &session, id)?;
+    let project = member(&state, &method, &headers, id)?;
     if state
         .meta
         .revoke_token(project.id, token_id)
