@@ -1,4 +1,4 @@
-// Bundles src/main.ts (+ CSS) into dist/app.js and dist/app.css, copies index.html.
+// Bundles src/main.ts (+ CSS) into dist/app.js and dist/app.css, copies index.html and the icon.
 import { build } from "esbuild";
 import { mkdirSync, copyFileSync } from "node:fs";
 import { buildWorld } from "./world.mjs";
@@ -15,5 +15,6 @@ await build({
   logLevel: "warning",
 });
 copyFileSync("src/index.html", "dist/index.html");
+copyFileSync("src/favicon.svg", "dist/favicon.svg");
 buildWorld("dist/world.json");
 console.log("built dist/index.html dist/app.js dist/app.css dist/world.json");

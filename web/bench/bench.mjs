@@ -20,7 +20,7 @@ const PAGE_VIEWS = Number(process.env.BENCH_PAGE_VIEWS ?? 100000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const RANGE = process.env.BENCH_RANGE ?? "7d";
 // [label, path, data-view]
-const VIEWS = [["overview", "/overview", "overview"], ["performance", "/explorer", "explorer"], ["pages", "/pages", "pages"],
+const VIEWS = [["overview", "/overview", "overview"], ["performance", "/explorer", "explorer"], ["pages", "/pages", "pages"], ["page", "/page?page=/checkout", "page"],
   ["network", "/network", "network"], ["resources", "/resources", "resources"], ["geography", "/geography", "geography"],
   ["errors", "/errors", "errors"], ["sessions", "/sessions", "sessions"], ["business", "/business", "business"],
   ["settings", "/settings", "settings"]];
@@ -57,7 +57,7 @@ try {
     const times = [];
     for (let i = 0; i < RUNS; i++) {
       const start = Date.now();
-      await page.goto(`${base}${path}?project=${projectId}&range=${RANGE}`);
+      await page.goto(`${base}${path}${path.includes("?") ? "&" : "?"}project=${projectId}&range=${RANGE}`);
       await page.waitForSelector(`[data-testid=view][data-view=${view}][data-state=ready]`);
       times.push(Date.now() - start);
     }

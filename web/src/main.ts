@@ -47,8 +47,9 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
   if (r.status === 204) return undefined as T;
   return await r.json() as T;
 }
+/** Every query carries the filter bar's filters that apply to its table (see filtersFor). */
 function query(project: number, q: Query): Promise<QueryResult> {
-  return api<QueryResult>("POST", `/api/v1/query?project=${project}`, q);
+  return api<QueryResult>("POST", `/api/v1/query?project=${project}`, { ...q, filters: [...filtersFor(tableOf(q.metric)), ...(q.filters ?? [])] });
 }
 function col(res: QueryResult, name: string): number { return res.columns.indexOf(name); }
 function first(res: QueryResult, name: string): Cell {
@@ -70,9 +71,11 @@ function param(name: string, dflt: string, allowed?: string[]): string {
   if (v === null || v === "" || (allowed && !allowed.includes(v))) return dflt;
   return v;
 }
-function href(path: string, changes: Record<string, string | null> = {}, keep = true): string {
+/** A URL for `path`: the current query string (when `keep`) with `changes`; `flt` replaces the filters. */
+function href(path: string, changes: Record<string, string | null> = {}, keep = true, flt?: Filter[]): string {
   const p = keep ? new URLSearchParams(location.search) : new URLSearchParams();
   for (const [k, v] of Object.entries(changes)) { if (v === null) p.delete(k); else p.set(k, v); }
+  if (flt) { p.delete("f"); p.delete("filter"); for (const f of flt) p.append("f", `${f.field}:${f.op}:${String(f.value)}`); }
   const qs = p.toString();
   return path + (qs ? "?" + qs : "");
 }
@@ -88,18 +91,45 @@ function link(text: string, url: string, cls = ""): HTMLAnchorElement {
   });
   return a;
 }
-function timeRange(): { from: number; to: number; range: string } {
+interface Range { from: number; to: number; range: string; }
+function timeRange(): Range {
   const range = param("range", "24h", Object.keys(RANGES));
   const to = Math.ceil(Date.now() / 60000) * 60000; // whole minutes: shareable, cache-friendly
   return { from: to - RANGES[range], to, range };
 }
-function filters(): Filter[] {
-  const f = param("filter", "");
-  const i = f.indexOf(":");
-  if (i <= 0) return [];
-  const field = f.slice(0, i);
-  if (!/^[a-z_][a-z0-9_.]*$/.test(field)) return [];
-  return [{ field, op: "eq", value: f.slice(i + 1) }];
+
+// ---------- filter bar state: repeated f=field:op:value (the value may contain colons) ----------
+const OPS: Record<string, string> = { eq: "is", neq: "is not", contains: "contains" };
+/** Columns of every table, so these filters apply to every query of every view. */
+const COMMON_FIELDS = ["country", "browser", "os", "device_type", "effective_type", "connection_type", "page_path", "release", "environment", "user_id"];
+/** Fields of one view's tables: offered and applied on that view only. */
+const VIEW_FIELDS: Record<string, { view: string; tables: string[] }> = {
+  url_template: { view: "/network", tables: ["requests"] }, method: { view: "/network", tables: ["requests"] }, status: { view: "/network", tables: ["requests"] },
+  domain: { view: "/resources", tables: ["resources", "resource_errors"] }, initiator: { view: "/resources", tables: ["resources"] },
+  error_type: { view: "/errors", tables: ["errors"] },
+};
+const INTEGER_FIELDS = ["status"];
+function parseFilter(s: string): Filter | null {
+  const m = /^([a-z_]+):(eq|neq|contains):([\s\S]*)$/.exec(s);
+  if (!m || !(COMMON_FIELDS.includes(m[1]) || m[1] in VIEW_FIELDS)) return null;
+  const num = INTEGER_FIELDS.includes(m[1]) && m[2] !== "contains" && /^\d+$/.test(m[3]);
+  return { field: m[1], op: m[2], value: num ? Number(m[3]) : m[3] };
+}
+function urlFilters(): Filter[] {
+  const p = new URLSearchParams(location.search);
+  const legacy = p.get("filter"); // links from before the filter bar: filter=field:value (equality)
+  const raw = [...p.getAll("f"), ...(legacy ? [legacy.replace(":", ":eq:")] : [])];
+  return raw.map(parseFilter).filter((f): f is Filter => f !== null);
+}
+function appliesHere(f: Filter): boolean { return COMMON_FIELDS.includes(f.field) || VIEW_FIELDS[f.field]?.view === location.pathname; }
+/** The URL's filters that this view applies and `table` has. */
+function filtersFor(table: string): Filter[] {
+  return urlFilters().filter((f) => appliesHere(f) && (COMMON_FIELDS.includes(f.field) || VIEW_FIELDS[f.field].tables.includes(table)));
+}
+function tableOf(metric: string): string { return VITALS.includes(metric) ? "vitals" : metric.split(".")[0]; }
+/** The current URL with `field is value` replacing any other filter on that field. */
+function hrefWith(path: string, field: string, value: Cell, changes: Record<string, string | null> = {}): string {
+  return href(path, { sort: null, dir: null, ...changes }, true, [...urlFilters().filter((f) => f.field !== field), { field, op: "eq", value: value === null ? "" : String(value) }]);
 }
 
 // ---------- formatting ----------
@@ -123,12 +153,16 @@ function trend(cur: Cell, prev: Cell, lowerIsBetter: boolean, prevSamples: Cell)
   const cls = Math.abs(d) < 0.005 ? "trend" : worse ? "trend worse" : "trend better";
   return el("div", { class: cls, "data-testid": "trend" }, `${d >= 0 ? "▲" : "▼"} ${Math.abs(d * 100).toFixed(1)}% vs previous period`);
 }
-function table(res: QueryResult, opts: { metricCols?: Record<string, string>; fmt?: Record<string, (v: Cell) => string>; linkCol?: (v: Cell) => string | null; testid?: string; sortable?: boolean } = {}): HTMLElement {
-  if (!res.rows.length) return el("p", { class: "empty", "data-testid": (opts.testid ?? "table") + "-empty" }, "No data for this range.");
+function emptyNote(testid: string): HTMLElement {
+  return el("p", { class: "empty", "data-testid": testid }, urlFilters().some(appliesHere) ? "No data for this range and these filters." : "No data for this range.");
+}
+/** `sortable`: every column, or the listed ones, get header links setting `sort`/`dir` in the URL. */
+function table(res: QueryResult, opts: { metricCols?: Record<string, string>; fmt?: Record<string, (v: Cell) => string>; linkCol?: (v: Cell) => string | null; testid?: string; sortable?: boolean | string[] } = {}): HTMLElement {
+  if (!res.rows.length) return emptyNote((opts.testid ?? "table") + "-empty");
   const numeric = res.columns.map((_, i) => res.rows.some((r) => typeof r[i] === "number"));
   const sortCol = param("sort", ""), desc = param("dir", "desc") !== "asc";
   const head = (c: string): Child => {
-    if (!opts.sortable) return c;
+    if (!opts.sortable || (Array.isArray(opts.sortable) && !opts.sortable.includes(c))) return c;
     const on = c === sortCol;
     return link(c + (on ? (desc ? " ▼" : " ▲") : ""), href(location.pathname, { sort: c, dir: on && desc ? "asc" : "desc" }), "sort");
   };
@@ -173,37 +207,82 @@ function loginView(): HTMLElement {
   return form;
 }
 
-function projectPicker(m: Me): HTMLElement {
-  const list = el("ul", { class: "projects" });
+function projectList(m: Me): HTMLElement {
+  const list = el("ul", { class: "projects", "data-testid": "project-list" });
   for (const p of m.projects) list.append(el("li", {}, link(p.name, href("/overview", { project: String(p.id) }, false))));
-  return el("main", {}, el("div", { class: "card" }, el("h2", {}, "Choose a project"),
-    m.projects.length ? list : el("p", { class: "empty" }, "You have no projects yet.")));
+  return m.projects.length ? list : el("p", { class: "empty" }, "You have no projects yet.");
+}
+function signOut(): HTMLButtonElement {
+  const b = el("button", { type: "button" }, "Sign out");
+  b.addEventListener("click", async () => { try { await api("POST", "/api/v1/logout"); } catch { /* ignore */ } me = null; navigate("/login", true); });
+  return b;
+}
+function projectPicker(m: Me): HTMLElement {
+  return el("main", {}, el("div", { class: "card" }, el("h2", {}, "Choose a project"), projectList(m)));
+}
+/** A project the user does not belong to: nothing of it is requested (the API would answer 404). */
+function noAccess(m: Me): HTMLElement {
+  return el("main", { "data-testid": "no-access" }, el("div", { class: "card" }, el("h2", {}, "You do not have access to this project"),
+    el("p", {}, `Signed in as ${m.user.email}. Ask an owner of the project for access, or open one of yours:`), projectList(m), signOut()));
+}
+
+function filterBar(pid: number): HTMLElement {
+  const active = urlFilters();
+  const setFilters = (flt: Filter[]) => navigate(href(location.pathname, {}, true, flt));
+  const field = el("select", { name: "field", "data-testid": "filter-field", "aria-label": "Filter field" });
+  for (const f of [...COMMON_FIELDS, ...Object.keys(VIEW_FIELDS).filter((k) => VIEW_FIELDS[k].view === location.pathname)]) field.append(el("option", { value: f }, f));
+  const op = el("select", { name: "op", "data-testid": "filter-op", "aria-label": "Filter operator" });
+  for (const [k, label] of Object.entries(OPS)) op.append(el("option", { value: k }, label));
+  const values = el("datalist", { id: "filter-values" });
+  const value = el("input", { name: "value", "data-testid": "filter-value", placeholder: "value", list: "filter-values", required: "", autocomplete: "off", "aria-label": "Filter value" });
+  // suggestions: the field's most frequent values in the range, fetched when first wanted
+  let suggested = "";
+  const suggest = async () => {
+    const f = field.value;
+    if (suggested === f) return;
+    suggested = f;
+    const { from, to } = timeRange();
+    try {
+      const res = await api<QueryResult>("POST", `/api/v1/query?project=${pid}`, { metric: VIEW_FIELDS[f]?.tables[0] ?? "views", aggregations: ["count"], group_by: [f], from, to, limit: 50 });
+      if (suggested === f) values.replaceChildren(...res.rows.filter((r) => r[0] !== null).map((r) => el("option", { value: String(r[0]) })));
+    } catch { suggested = ""; /* suggestions are optional */ }
+  };
+  field.addEventListener("change", () => { value.value = ""; void suggest(); });
+  value.addEventListener("focus", () => void suggest());
+  const form = el("form", { class: "filter-form", "data-testid": "filter-form" }, field, op, value, values, el("button", { type: "submit" }, "Add filter"));
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); setFilters([...active, { field: field.value, op: op.value, value: value.value }]); });
+  const chips = active.map((f, i) => {
+    const here = appliesHere(f);
+    const remove = el("button", { type: "button", class: "chip-remove", "data-testid": "filter-remove", "aria-label": `Remove filter ${f.field} ${OPS[f.op]} ${String(f.value)}` }, "×");
+    remove.addEventListener("click", () => setFilters(active.filter((_, j) => j !== i)));
+    return el("span", { class: here ? "chip" : "chip off", "data-testid": "filter-chip", "data-field": f.field, "data-applied": String(here) },
+      `${f.field} ${OPS[f.op]} `, el("strong", {}, String(f.value)), here ? null : el("em", {}, " (not applied here)"), remove);
+  });
+  const clear = active.length ? link("Clear all", href(location.pathname, {}, true, []), "clear-all") : null;
+  return el("div", { class: "filter-bar", "data-testid": "filter-bar" }, form, ...chips, clear);
 }
 
 const NAV: [string, string][] = [["/overview", "Overview"], ["/explorer", "Performance"], ["/pages", "Pages"], ["/network", "Network"], ["/resources", "Resources"], ["/geography", "Geography"], ["/errors", "Errors"], ["/sessions", "Sessions"], ["/business", "Business"], ["/settings", "Settings"]];
 
 function shell(m: Me, project: Project, content: HTMLElement): HTMLElement {
   const nav = el("nav");
-  for (const [p, label] of NAV) nav.append(link(label, href(p, { session: null, sort: null, dir: null, ...(p === location.pathname ? {} : { filter: null }) }), location.pathname === p ? "active" : ""));
+  // filters and range stay when switching views, so a team can look at one segment everywhere
+  for (const [p, label] of NAV) nav.append(link(label, href(p, { session: null, sort: null, dir: null, page: null }), (location.pathname === "/page" ? "/pages" : location.pathname) === p ? "active" : ""));
   const range = el("select", { "data-testid": "range", "aria-label": "Time range" });
   for (const [v, label] of [["24h", "Last 24 hours"], ["7d", "Last 7 days"], ["30d", "Last 30 days"]]) {
     const o = el("option", { value: v }, label); if (param("range", "24h") === v) o.selected = true; range.append(o);
   }
   range.addEventListener("change", () => navigate(href(location.pathname, { range: range.value })));
-  const proj = el("select", { "aria-label": "Project" });
+  const proj = el("select", { "aria-label": "Project", "data-testid": "project" });
   for (const p of m.projects) { const o = el("option", { value: String(p.id) }, p.name); if (p.id === project.id) o.selected = true; proj.append(o); }
   proj.addEventListener("change", () => navigate(href(location.pathname, { project: proj.value, session: null })));
-  const logout = el("button", { type: "button" }, "Sign out");
-  logout.addEventListener("click", async () => { try { await api("POST", "/api/v1/logout"); } catch { /* ignore */ } me = null; navigate("/login", true); });
-  const header = el("header", { class: "shell" }, el("span", { class: "brand" }, "Vigil"), nav, el("span", { class: "spacer" }), proj, range, el("span", {}, m.user.email), logout);
-  return el("div", {}, header, el("main", {}, content));
+  const header = el("header", { class: "shell" }, el("span", { class: "brand" }, "Vigil"), nav, el("span", { class: "spacer" }), proj, range, el("span", {}, m.user.email), signOut());
+  return el("div", {}, header, location.pathname === "/settings" ? null : filterBar(project.id), el("main", {}, content));
 }
 
-async function overview(pid: number, box: HTMLElement): Promise<void> {
-  const { from, to } = timeRange();
+async function overview(pid: number, box: HTMLElement, { from, to }: Range): Promise<void> {
   const len = to - from;
   const prev = { from: from - len, to: from };
-  box.dataset.from = String(from); box.dataset.to = String(to);
   const vitalQ = (metric: string, r: { from: number; to: number }, aggs: string[]) => query(pid, { metric, aggregations: aggs, from: r.from, to: r.to });
   const [vit, vitPrev, pv, pvPrev, er, erPrev, slow] = await Promise.all([
     Promise.all(VITALS.map((m) => vitalQ(m, { from, to }, ["p75", "good", "needs_improvement", "poor", "count"]))),
@@ -241,34 +320,27 @@ async function overview(pid: number, box: HTMLElement): Promise<void> {
   );
   box.replaceChildren(el("h2", {}, "Overview"), grid,
     el("div", { class: "card" }, el("h3", {}, "Slowest pages (p75 LCP)"),
-      table(slow, { metricCols: { p75: "lcp" }, testid: "slowest-pages", linkCol: (v) => v === null ? null : href("/explorer", { metric: "lcp", group: "page_path", filter: `page_path:${String(v)}` }) })));
+      table(slow, { metricCols: { p75: "lcp" }, testid: "slowest-pages", linkCol: (v) => v === null ? null : href("/page", { page: String(v), sort: null, dir: null }) })));
 }
 
 let chart: uPlot | null = null;
-async function explorer(pid: number, box: HTMLElement): Promise<void> {
-  const { from, to, range } = timeRange();
-  box.dataset.from = String(from); box.dataset.to = String(to);
+/** One chart on screen at a time: the previous view's chart is destroyed first. */
+function plot(target?: HTMLElement | null, opts?: Omit<uPlot.Options, "width">, data?: (number | null)[][]): void {
+  chart?.destroy();
+  chart = target && opts && data ? new uPlot({ width: Math.max(300, Math.min(1160, (target.parentElement?.clientWidth ?? 1200) - 32)), ...opts }, data as uPlot.AlignedData, target) : null;
+}
+async function explorer(pid: number, box: HTMLElement, { from, to, range }: Range): Promise<void> {
   const metric = param("metric", "lcp", VITALS);
   const pct = param("percentile", "p75", PCTS);
   const group = param("group", "page_path", GROUPS);
-  const flt = filters();
   const sel = (name: string, values: string[], cur: string) => {
     const s = el("select", { name, "data-testid": name });
     for (const v of values) { const o = el("option", { value: v }, v); if (v === cur) o.selected = true; s.append(o); }
     s.addEventListener("change", () => navigate(href(location.pathname, { [name]: s.value })));
     return el("label", {}, name, s);
   };
-  const fField = el("select", { name: "filter-field", "data-testid": "filter-field" });
-  for (const v of GROUPS) { const o = el("option", { value: v }, v); if (flt[0]?.field === v) o.selected = true; fField.append(o); }
-  const fValue = el("input", { name: "filter-value", "data-testid": "filter-value", placeholder: "value" });
-  fValue.value = flt.length ? String(flt[0].value) : "";
-  const apply = el("button", { type: "submit" }, "Apply filter");
-  const clear = el("button", { type: "button" }, "Clear");
-  clear.addEventListener("click", () => navigate(href(location.pathname, { filter: null })));
-  const fform = el("form", { class: "controls" }, el("label", {}, "filter", fField), el("label", {}, "equals", fValue), apply, clear);
-  fform.addEventListener("submit", (ev) => { ev.preventDefault(); navigate(href(location.pathname, { filter: fValue.value ? `${fField.value}:${fValue.value}` : null })); });
   const controls = el("div", { class: "controls" }, sel("metric", VITALS, metric), sel("percentile", PCTS, pct), sel("group", GROUPS, group));
-  const base = { metric, filters: flt, from, to };
+  const base = { metric, from, to };
   const bucket = BUCKETS[range];
   const [series, tab] = await Promise.all([
     query(pid, { ...base, aggregations: [pct, "count"], group_by: [bucket], limit: 10000 }),
@@ -278,13 +350,12 @@ async function explorer(pid: number, box: HTMLElement): Promise<void> {
   const gi = col(tab, group);
   const top = tab.rows.slice(0, 5).map((r) => r[gi]).filter((v): v is string | number | boolean => v !== null);
   const perGroup = top.length
-    ? await query(pid, { ...base, filters: [...flt, { field: group, op: "in", value: top }], aggregations: [pct], group_by: [group, bucket], limit: 10000 })
+    ? await query(pid, { ...base, filters: [{ field: group, op: "in", value: top }], aggregations: [pct], group_by: [group, bucket], limit: 10000 })
     : { columns: [], rows: [] } as QueryResult;
   const chartBox = el("div", { "data-testid": "chart" });
-  box.replaceChildren(el("h2", {}, "Performance explorer"), controls, fform,
-    el("div", { class: "card" }, el("h3", {}, `${metric.toUpperCase()} ${pct} over time (top ${top.length} ${group} values and all)`), series.rows.length ? chartBox : el("p", { class: "empty" }, "No data for this range.")),
+  box.replaceChildren(el("h2", {}, "Performance explorer"), controls,
+    el("div", { class: "card" }, el("h3", {}, `${metric.toUpperCase()} ${pct} over time (top ${top.length} ${group} values and all)`), series.rows.length ? chartBox : emptyNote("chart-empty")),
     el("div", { class: "card" }, el("h3", {}, `${metric.toUpperCase()} ${pct} by ${group}`), table(tab, { metricCols: { [pct]: metric }, testid: "explorer-table" })));
-  chart?.destroy(); chart = null;
   if (series.rows.length) {
     const ti = col(series, "time"), vi = col(series, pct);
     const times = series.rows.map((r) => Number(r[ti]));
@@ -303,12 +374,8 @@ async function explorer(pid: number, box: HTMLElement): Promise<void> {
       data.push(ys);
       seriesOpts.push({ label: String(g), stroke: COLORS[k % COLORS.length], width: 1, value: (_u, v) => fmtMetric(metric, v) });
     });
-    const width = Math.max(300, Math.min(1160, box.clientWidth - 40));
-    chart = new uPlot({
-      width, height: 280, series: seriesOpts,
-      axes: [{}, { values: (_u, vals) => vals.map((v) => fmtMetric(metric, v)), size: 70 }],
-    }, data as uPlot.AlignedData, chartBox);
-  }
+    plot(chartBox, { height: 280, series: seriesOpts, axes: [{}, { values: (_u, vals) => vals.map((v) => fmtMetric(metric, v)), size: 70 }] }, data);
+  } else plot();
 }
 
 interface WorldShapes { width: number; height: number; countries: { code: string; name: string; d: string }[]; }
@@ -356,9 +423,7 @@ function worldMap(world: WorldShapes, metric: string, values: Map<string, number
   return el("div", {}, svg, legend);
 }
 
-async function geography(pid: number, box: HTMLElement): Promise<void> {
-  const { from, to } = timeRange();
-  box.dataset.from = String(from); box.dataset.to = String(to);
+async function geography(pid: number, box: HTMLElement, { from, to }: Range): Promise<void> {
   const metric = param("metric", "ttfb", VITALS);
   const [res, byMetric, world] = await Promise.all([
     query(pid, { metric: "page_views", aggregations: ["count", "sessions"], group_by: ["country"], from, to, limit: 300 }),
@@ -381,37 +446,107 @@ async function geography(pid: number, box: HTMLElement): Promise<void> {
     credit);
 }
 
-async function errorsView(pid: number, box: HTMLElement): Promise<void> {
-  const { from, to } = timeRange();
+async function errorsView(pid: number, box: HTMLElement, { from, to }: Range): Promise<void> {
   const res = await query(pid, { metric: "errors", aggregations: ["count", "sessions"], group_by: ["error_type", "message"], from, to, limit: 200 });
-  box.replaceChildren(el("h2", {}, "Errors"), el("div", { class: "card" }, table(res, { testid: "errors-table" })));
+  box.replaceChildren(el("h2", {}, "Errors"), el("div", { class: "card" }, table(res, { testid: "errors-table", linkCol: (v) => v === null ? null : hrefWith("/errors", "error_type", v) })));
 }
 
-async function sessionsView(pid: number, box: HTMLElement): Promise<void> {
-  const { from, to } = timeRange();
+// ---------- Sessions ----------
+type SessionEvent = Record<string, Cell>;
+const SESSION_ORDERS = ["start", "duration", "views", "errors"];
+/** Answer columns of POST /api/v1/sessions → the list's headers (the four orders are sortable by the server). */
+const SESSION_COLUMNS: [string, string][] = [["session_id", "session"], ["start", "start"], ["duration", "duration"], ["views", "views"], ["errors", "errors"],
+  ["user_id", "user"], ["country", "country"], ["device_type", "device"], ["browser", "browser"], ["os", "os"]];
+const fmtTime = (v: Cell): string => typeof v === "number" ? new Date(v).toISOString().slice(0, 19).replace("T", " ") + " UTC" : "–";
+function fmtDuration(v: Cell): string {
+  if (typeof v !== "number" || !isFinite(v)) return "–";
+  const s = Math.round(v / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+  return h ? `${h}h ${m}m` : m ? `${m}m ${s % 60}s` : `${s}s`;
+}
+/** Offset from the session start as +m:ss. */
+function fmtOffset(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return `+${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+async function sessionsView(pid: number, box: HTMLElement, { from, to }: Range): Promise<void> {
   const sid = param("session", "");
-  if (sid) {
-    const s = await api<{ session_id: string; events: Record<string, Cell>[] }>("GET", `/api/v1/sessions/${encodeURIComponent(sid)}?project=${pid}`);
-    const tbody = el("tbody");
-    for (const ev of s.events) {
-      const rest = Object.entries(ev).filter(([k]) => !["type", "ts", "page_path", "session_id"].includes(k)).map(([k, v]) => { const t = String(v); return `${k}=${t.length > 300 ? t.slice(0, 300) + "…" : t}`; }).join("  ");
-      tbody.append(el("tr", {}, el("td", {}, new Date(Number(ev.ts)).toISOString()), el("td", {}, String(ev.type)), el("td", { class: "wrap" }, fmtCell(ev.page_path ?? null)), el("td", { class: "wrap" }, rest)));
-    }
-    box.replaceChildren(el("h2", {}, "Session ", el("code", {}, s.session_id)), link("← all sessions", href("/sessions", { session: null })),
-      el("div", { class: "card" }, s.events.length ? el("table", { "data-testid": "session-events" }, el("thead", {}, el("tr", {}, el("th", {}, "time"), el("th", {}, "type"), el("th", {}, "page"), el("th", {}, "details"))), tbody) : el("p", { class: "empty" }, "No events.")));
-    return;
+  if (sid) return sessionTimeline(pid, sid, box);
+  const input = (name: string, label: string, attrs: Record<string, string> = {}) => {
+    const i = el("input", { name, "data-testid": `session-${name}`, ...attrs });
+    if (attrs.type === "checkbox") i.checked = param(name, "") === "1"; else i.value = param(name, "");
+    return [i, el("label", {}, label, i)] as const;
+  };
+  const [user, userL] = input("user", "user contains", { placeholder: "user id" });
+  const [country, countryL] = input("country", "country", { placeholder: "e.g. DE", size: "6" });
+  const [hasError, hasErrorL] = input("has_error", "has error", { type: "checkbox", value: "1" });
+  const [minS, minL] = input("min_s", "min duration (s)", { type: "number", min: "0", step: "any", size: "6" });
+  const [maxS, maxL] = input("max_s", "max duration (s)", { type: "number", min: "0", step: "any", size: "6" });
+  const device = el("select", { name: "device", "data-testid": "session-device" });
+  for (const d of ["", "desktop", "mobile", "tablet"]) { const o = el("option", { value: d }, d || "any"); if (param("device", "") === d) o.selected = true; device.append(o); }
+  const form = el("form", { class: "controls", "data-testid": "session-search" }, userL, countryL, el("label", {}, "device", device), hasErrorL, minL, maxL,
+    el("button", { type: "submit" }, "Search"), link("Reset", href("/sessions", { user: null, country: null, device: null, has_error: null, min_s: null, max_s: null })));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    navigate(href("/sessions", { user: user.value || null, country: country.value.trim().toUpperCase() || null, device: device.value || null,
+      has_error: hasError.checked ? "1" : null, min_s: minS.value || null, max_s: maxS.value || null }));
+  });
+  const search: Filter[] = [];
+  if (user.value) search.push({ field: "user_id", op: "contains", value: user.value });
+  if (country.value) search.push({ field: "country", op: "eq", value: country.value });
+  if (device.value) search.push({ field: "device_type", op: "eq", value: device.value });
+  const seconds = (v: string) => v !== "" && isFinite(Number(v)) ? Math.round(Number(v) * 1000) : undefined;
+  const body = { from, to, filters: [...filtersFor("views"), ...search], has_error: hasError.checked || undefined,
+    min_duration: seconds(minS.value), max_duration: seconds(maxS.value),
+    order_by: param("sort", "start", SESSION_ORDERS), ascending: param("dir", "desc") === "asc", limit: 100 };
+  const res = await api<QueryResult>("POST", `/api/v1/sessions?project=${pid}`, body);
+  const list: QueryResult = { columns: SESSION_COLUMNS.map(([, label]) => label), rows: res.rows.map((r) => SESSION_COLUMNS.map(([c]) => r[col(res, c)] ?? null)) };
+  box.replaceChildren(el("h2", {}, "Sessions"), form, el("div", { class: "card" },
+    res.rows.length >= body.limit ? el("p", { class: "empty", "data-testid": "truncated" }, `Showing the first ${body.limit} sessions in this order.`) : null,
+    table(list, { testid: "sessions-table", sortable: SESSION_ORDERS, fmt: { session: (v) => String(v).slice(0, 12), start: fmtTime, duration: fmtDuration },
+      linkCol: (v) => v === null ? null : href("/sessions", { session: String(v) }) })));
+}
+
+/** One line per event type: what a person reads first; every field stays in the expandable details. */
+const SUMMARIES: Record<string, (e: SessionEvent) => Cell[]> = {
+  views: (e) => [e.page_path, e.ttfb != null ? `· TTFB ${fmtMetric("ttfb", e.ttfb)}` : null, e.load != null ? `· load ${fmtMetric("load", e.load)}` : null],
+  vitals: (e) => [e.name, fmtMetric(String(e.name).toLowerCase(), e.value), e.rating],
+  errors: (e) => [`${String(e.error_type)}:`, e.message],
+  requests: (e) => [e.method, e.url_template ?? e.url, e.status ?? e.failure, fmtMetric("duration", e.duration)],
+  actions: (e) => [e.action, e.selector ?? e.form],
+  routes: (e) => [e.from_url, "→", e.to_url],
+  custom_events: (e) => [e.name, e.value],
+  resources: (e) => [e.url, fmtMetric("duration", e.duration)],
+  resource_errors: (e) => [e.tag, e.url],
+  long_tasks: (e) => [e.kind, fmtMetric("duration", e.duration)],
+};
+const summary = (e: SessionEvent): string => (SUMMARIES[String(e.type)]?.(e) ?? []).filter((p) => p !== null && p !== undefined && p !== "").join(" ");
+
+async function sessionTimeline(pid: number, sid: string, box: HTMLElement): Promise<void> {
+  const s = await api<{ session_id: string; events: SessionEvent[] }>("GET", `/api/v1/sessions/${encodeURIComponent(sid)}?project=${pid}`);
+  const back = link("← all sessions", href("/sessions", { session: null }));
+  const evs = s.events;
+  if (!evs.length) { box.replaceChildren(el("h2", {}, "Session ", el("code", {}, s.session_id)), back, el("p", { class: "empty", "data-testid": "session-empty" }, "No events of this session in this project.")); return; }
+  const t0 = Number(evs[0].ts), t1 = Number(evs[evs.length - 1].ts);
+  const firstOf = (k: string): Cell => evs.find((e) => e[k] !== undefined && e[k] !== null)?.[k] ?? null;
+  const counts = new Map<string, number>();
+  for (const e of evs) counts.set(String(e.type), (counts.get(String(e.type)) ?? 0) + 1);
+  const facts: [string, string][] = [["user", fmtCell(firstOf("user_id"))], ["country", fmtCell(firstOf("country"))], ["device", fmtCell(firstOf("device_type"))],
+    ["browser / os", `${fmtCell(firstOf("browser"))} / ${fmtCell(firstOf("os"))}`], ["start", fmtTime(t0)], ["duration", fmtDuration(t1 - t0)],
+    ["events", [...counts].map(([t, n]) => `${n} ${t}`).join(", ")]];
+  const header = el("dl", { class: "facts", "data-testid": "session-facts" }, ...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { "data-fact": k }, v)]));
+  const tbody = el("tbody");
+  for (const e of evs) {
+    const raw = el("dl", { class: "fields" }, ...Object.entries(e).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, fmtCell(v))]));
+    tbody.append(el("tr", { "data-type": String(e.type) },
+      el("td", { class: "num", title: fmtTime(Number(e.ts)) }, fmtOffset(Number(e.ts) - t0)),
+      el("td", {}, el("span", { class: `badge badge-${String(e.type)}` }, String(e.type))),
+      el("td", { class: "wrap" }, fmtCell(e.page_path ?? null)),
+      el("td", { class: "wrap" }, el("div", { class: "summary" }, summary(e)), el("details", {}, el("summary", {}, "all fields"), raw))));
   }
-  // most recent sessions first: views by (hour bucket, session), newest bucket first, deduplicated
-  const recent = await query(pid, { metric: "views", aggregations: ["count"], group_by: ["time:1h", "session_id"], from, to, order_by: "time", ascending: false, limit: 2000 });
-  const ti = col(recent, "time"), si = col(recent, "session_id"), ci = col(recent, "count");
-  const seen = new Map<string, [Cell, number, number]>();
-  for (const r of recent.rows) {
-    const id = r[si]; if (typeof id !== "string") continue;
-    const e = seen.get(id);
-    if (e) e[2] += Number(r[ci]); else if (seen.size < 50) seen.set(id, [id, Number(r[ti]), Number(r[ci])]);
-  }
-  const res: QueryResult = { columns: ["session_id", "last active", "views"], rows: [...seen.values()].map(([id, t, n]) => [id, new Date(t).toISOString().slice(0, 16).replace("T", " ") + " UTC", n]) };
-  box.replaceChildren(el("h2", {}, "Recent sessions"), el("div", { class: "card" }, table(res, { testid: "sessions-table", linkCol: (v) => v === null ? null : href("/sessions", { session: String(v) }) })));
+  box.replaceChildren(el("h2", {}, "Session ", el("code", { "data-testid": "session-id" }, s.session_id)), back, el("div", { class: "card" }, header),
+    el("div", { class: "card" }, el("table", { "data-testid": "session-events" },
+      el("thead", {}, el("tr", {}, el("th", { class: "num" }, "time"), el("th", {}, "type"), el("th", {}, "page"), el("th", {}, "what happened"))), tbody)));
 }
 
 // ---------- pages, network, resources ----------
@@ -444,11 +579,6 @@ function sortRows(res: QueryResult): QueryResult {
   });
   return { columns: res.columns, rows };
 }
-function viewFilters(allowed: string[]): Filter[] { return filters().filter((f) => allowed.includes(f.field)); }
-function filterNote(flt: Filter[]): HTMLElement | null {
-  if (!flt.length) return null;
-  return el("p", { class: "controls", "data-testid": "active-filter" }, `Filtered: ${flt[0].field} = ${String(flt[0].value)} `, link("clear", href(location.pathname, { filter: null })));
-}
 const fmtBytes = (v: Cell): string => {
   if (typeof v !== "number" || !isFinite(v)) return "–";
   if (v >= 1e9) return (v / 1e9).toFixed(2) + " GB";
@@ -458,9 +588,7 @@ const fmtBytes = (v: Cell): string => {
 };
 const fmtShare = (v: Cell): string => typeof v === "number" && isFinite(v) ? fmtPct(v) : "–";
 
-async function pagesView(pid: number, box: HTMLElement): Promise<void> {
-  const { from, to } = timeRange();
-  box.dataset.from = String(from); box.dataset.to = String(to);
+async function pagesView(pid: number, box: HTMLElement, { from, to }: Range): Promise<void> {
   const g = { group_by: ["page_path"], from, to, limit: 1000 };
   const [views, lcp, inp, cls, errs] = await Promise.all([
     query(pid, { metric: "views", aggregations: ["count", "sessions"], ...g }),
@@ -471,51 +599,82 @@ async function pagesView(pid: number, box: HTMLElement): Promise<void> {
   ]);
   const res = sortRows(joinOn("page_path", [[views, "count", "views"], [views, "sessions", "sessions"], [lcp, "p75", "p75 LCP"], [inp, "p75", "p75 INP"], [cls, "p75", "p75 CLS"], [errs, "count", "errors"]], { errors: 0 }));
   box.replaceChildren(el("h2", {}, "Pages and routes"),
-    el("div", { class: "card" }, el("h3", {}, "Per page (click a header to sort, a page to explore it)"),
+    el("div", { class: "card" }, el("h3", {}, "Per page (click a header to sort, a page to open it)"),
       views.rows.length >= g.limit ? el("p", { class: "empty", "data-testid": "truncated" }, `Showing the ${g.limit} pages with the most views.`) : null,
       table(res, { testid: "pages-table", sortable: true, metricCols: { "p75 LCP": "lcp", "p75 INP": "inp", "p75 CLS": "cls" },
-        linkCol: (v) => v === null ? null : href("/explorer", { metric: "lcp", group: "browser", filter: `page_path:${String(v)}`, sort: null, dir: null }) })));
+        linkCol: (v) => v === null ? null : href("/page", { page: String(v), sort: null, dir: null }) })));
 }
 
-async function networkView(pid: number, box: HTMLElement): Promise<void> {
-  const { from, to } = timeRange();
-  box.dataset.from = String(from); box.dataset.to = String(to);
-  const flt = viewFilters(["url_template", "status", "method"]);
+/** Navigation timing of views, p75 per phase (ms from navigation start for the last two). */
+const TIMING_PHASES = ["dns", "tcp", "tls", "ttfb", "download", "dom_content_loaded", "load"];
+async function pageView(pid: number, box: HTMLElement, { from, to, range }: Range): Promise<void> {
+  const path = param("page", "/");
+  const r = { filters: [{ field: "page_path", op: "eq", value: path }], from, to };
+  const [vit, views, timing, errs, reqs, series] = await Promise.all([
+    Promise.all(VITALS.map((m) => query(pid, { metric: m, aggregations: ["p75", "count"], ...r }))),
+    query(pid, { metric: "views", aggregations: ["count", "sessions"], ...r }),
+    Promise.all(TIMING_PHASES.map((t) => query(pid, { metric: `views.${t}`, aggregations: ["p75"], ...r }))),
+    query(pid, { metric: "errors", aggregations: ["count", "sessions"], group_by: ["error_type", "message"], ...r, limit: 10 }),
+    query(pid, { metric: "requests.duration", aggregations: ["p75", "count"], group_by: ["method", "url_template"], ...r, order_by: "p75", ascending: false, limit: 10 }),
+    query(pid, { metric: "views", aggregations: ["count"], group_by: [BUCKETS[range]], ...r, limit: 10000 }),
+  ]);
+  const card = (testid: string, name: string, value: Cell, text: string) =>
+    el("div", { class: "card", "data-testid": testid }, el("div", { class: "metric-name" }, name), el("div", { class: "metric-value", "data-raw": typeof value === "number" ? String(value) : "" }, text));
+  const grid = el("div", { class: "grid" },
+    ...VITALS.map((m, i) => card(`page-vital-${m}`, `${m.toUpperCase()} · p75`, first(vit[i], "p75"), fmtMetric(m, first(vit[i], "p75")))),
+    card("page-views", "Page views", first(views, "count"), fmtNum(first(views, "count") ?? 0)));
+  const p75s = timing.map((t) => first(t, "p75"));
+  const longest = Math.max(0, ...p75s.map((v) => Number(v) || 0));
+  const bars = el("div", { "data-testid": "page-timing" }, ...TIMING_PHASES.map((t, i) => {
+    const fill = el("div", { class: "ni" });
+    fill.style.width = `${(Number(p75s[i]) || 0) / longest * 100}%`;
+    return el("div", { class: "rate-row", "data-phase": t }, el("span", { class: "rate-label" }, t), el("div", { class: "bar rate-bar" }, fill),
+      el("span", { class: "rate-value", "data-raw": typeof p75s[i] === "number" ? String(p75s[i]) : "" }, fmtMetric("duration", p75s[i])));
+  }));
+  const chartBox = el("div", { "data-testid": "page-chart" });
+  box.replaceChildren(el("h2", {}, "Page ", el("code", { "data-testid": "page-path" }, path)),
+    el("p", {}, link("← all pages", href("/pages", { page: null })), " · ", link("explore its vitals", hrefWith("/explorer", "page_path", path, { page: null, metric: "lcp", group: "browser" }))),
+    grid,
+    el("div", { class: "card" }, el("h3", {}, "Page views over time"), series.rows.length ? chartBox : emptyNote("chart-empty")),
+    el("div", { class: "card" }, el("h3", {}, "Navigation timing (p75; DOM content loaded and load from navigation start)"), longest > 0 ? bars : emptyNote("page-timing-empty")),
+    el("div", { class: "card" }, el("h3", {}, "Top errors on this page"), table(errs, { testid: "page-errors" })),
+    el("div", { class: "card" }, el("h3", {}, "Slowest requests from this page (p75 duration)"), table(reqs, { testid: "page-requests", fmt: { p75: (v) => fmtMetric("duration", v) } })));
+  countLines(series.rows.length ? chartBox : null, series, null);
+}
+
+async function networkView(pid: number, box: HTMLElement, { from, to }: Range): Promise<void> {
   const g = { group_by: ["url_template"], from, to, limit: 1000 };
   const [dur, total, s5xx, failed, both, slow] = await Promise.all([
-    query(pid, { metric: "requests.duration", aggregations: ["count", "p75", "p99"], filters: flt, ...g }),
-    query(pid, { metric: "requests", aggregations: ["count"], filters: flt, ...g }),
-    query(pid, { metric: "requests", aggregations: ["count"], filters: [...flt, { field: "status", op: "gte", value: 500 }], ...g }),
-    query(pid, { metric: "requests", aggregations: ["count"], filters: [...flt, { field: "failure", op: "exists", value: null }], ...g }),
+    query(pid, { metric: "requests.duration", aggregations: ["count", "p75", "p99"], ...g }),
+    query(pid, { metric: "requests", aggregations: ["count"], ...g }),
+    query(pid, { metric: "requests", aggregations: ["count"], filters: [{ field: "status", op: "gte", value: 500 }], ...g }),
+    query(pid, { metric: "requests", aggregations: ["count"], filters: [{ field: "failure", op: "exists", value: null }], ...g }),
     // a failed request that also has a 5xx status counts once
-    query(pid, { metric: "requests", aggregations: ["count"], filters: [...flt, { field: "failure", op: "exists", value: null }, { field: "status", op: "gte", value: 500 }], ...g }),
-    query(pid, { metric: "requests.duration", aggregations: ["max", "count"], filters: flt, group_by: ["url_template", "status"], from, to, order_by: "max", ascending: false, limit: 20 }),
+    query(pid, { metric: "requests", aggregations: ["count"], filters: [{ field: "failure", op: "exists", value: null }, { field: "status", op: "gte", value: 500 }], ...g }),
+    query(pid, { metric: "requests.duration", aggregations: ["max", "count"], group_by: ["url_template", "status"], from, to, order_by: "max", ascending: false, limit: 20 }),
   ]);
   const ep = joinOn("url_template", [[total, "count", "requests"], [dur, "p75", "p75 duration"], [dur, "p99", "p99 duration"], [s5xx, "count", "5xx"], [failed, "count", "failures"], [both, "count", "both"]], { "5xx": 0, failures: 0, both: 0 });
   ep.columns.splice(6, 1, "error rate");
   for (const r of ep.rows) { const n = Number(r[1]); r[6] = n > 0 ? (Number(r[4]) + Number(r[5]) - Number(r[6])) / n : null; }
   const endpoints = sortRows(ep);
   const fmtMs = (v: Cell) => fmtMetric("duration", v);
-  box.replaceChildren(el("h2", {}, "Network"), filterNote(flt) ?? "",
+  box.replaceChildren(el("h2", {}, "Network"),
     el("div", { class: "card" }, el("h3", {}, "Endpoints (error rate: status ≥ 500 or failed, of all requests)"),
       table(endpoints, { testid: "network-table", sortable: true, fmt: { "p75 duration": fmtMs, "p99 duration": fmtMs, "error rate": fmtShare },
-        linkCol: (v) => v === null ? null : href("/network", { filter: `url_template:${String(v)}`, sort: null, dir: null }) })),
+        linkCol: (v) => v === null ? null : hrefWith("/network", "url_template", v) })),
     el("div", { class: "card" }, el("h3", {}, "Slowest calls (by endpoint and status)"),
       table(slow, { testid: "slowest-calls", fmt: { max: fmtMs },
-        linkCol: (v) => v === null ? null : href("/network", { filter: `url_template:${String(v)}`, sort: null, dir: null }) })));
+        linkCol: (v) => v === null ? null : hrefWith("/network", "url_template", v) })));
 }
 
-async function resourcesView(pid: number, box: HTMLElement): Promise<void> {
-  const { from, to } = timeRange();
-  box.dataset.from = String(from); box.dataset.to = String(to);
-  const flt = viewFilters(["domain", "initiator"]);
-  const r = { filters: flt, from, to, limit: 1000 };
+async function resourcesView(pid: number, box: HTMLElement, { from, to }: Range): Promise<void> {
+  const r = { from, to, limit: 1000 };
   const [size, dur, bySizeInit, byDurInit, fails] = await Promise.all([
     query(pid, { metric: "resources.transfer_size", aggregations: ["count", "sum", "avg"], group_by: ["domain"], ...r }),
     query(pid, { metric: "resources.duration", aggregations: ["p75"], group_by: ["domain"], ...r }),
     query(pid, { metric: "resources.transfer_size", aggregations: ["count", "sum", "avg"], group_by: ["initiator"], ...r }),
     query(pid, { metric: "resources.duration", aggregations: ["p75"], group_by: ["initiator"], ...r }),
-    query(pid, { metric: "resource_errors", aggregations: ["count"], group_by: ["domain", "tag"], filters: flt.filter((f) => f.field === "domain"), from, to, limit: 1000 }),
+    query(pid, { metric: "resource_errors", aggregations: ["count"], group_by: ["domain", "tag"], ...r }),
   ]);
   const fmtMs = (v: Cell) => fmtMetric("duration", v);
   const cols = (res: QueryResult, d: QueryResult): [QueryResult, string, string][] =>
@@ -523,22 +682,19 @@ async function resourcesView(pid: number, box: HTMLElement): Promise<void> {
   const domains = sortRows(joinOn("domain", cols(size, dur)));
   const inits = joinOn("initiator", cols(bySizeInit, byDurInit));
   const fmt = { "transfer size": fmtBytes, "avg size": fmtBytes, "p75 duration": fmtMs };
-  box.replaceChildren(el("h2", {}, "Resources and third parties"), filterNote(flt) ?? "",
+  box.replaceChildren(el("h2", {}, "Resources and third parties"),
     el("div", { class: "card" }, el("h3", {}, "By domain"),
-      table(domains, { testid: "resources-domains", sortable: true, fmt, linkCol: (v) => v === null ? null : href("/resources", { filter: `domain:${String(v)}`, sort: null, dir: null }) })),
+      table(domains, { testid: "resources-domains", sortable: true, fmt, linkCol: (v) => v === null ? null : hrefWith("/resources", "domain", v) })),
     el("div", { class: "card" }, el("h3", {}, "By initiator type"),
-      table(inits, { testid: "resources-initiators", fmt, linkCol: (v) => v === null ? null : href("/resources", { filter: `initiator:${String(v)}`, sort: null, dir: null }) })),
+      table(inits, { testid: "resources-initiators", fmt, linkCol: (v) => v === null ? null : hrefWith("/resources", "initiator", v) })),
     el("div", { class: "card" }, el("h3", {}, "Failed resources (by domain and tag)"),
-      table(fails, { testid: "resource-failures", linkCol: (v) => v === null ? null : href("/resources", { filter: `domain:${String(v)}`, sort: null, dir: null }) })));
+      table(fails, { testid: "resource-failures", linkCol: (v) => v === null ? null : hrefWith("/resources", "domain", v) })));
 }
 
 // ---------- Business ----------
 interface ProjectSettings { id: number; name: string; public_key: string; allowed_origins: string[]; retention_days: number; snippet: string; }
-let bizChart: uPlot | null = null;
 const RATINGS = ["good", "needs-improvement", "poor"];
-async function businessView(pid: number, box: HTMLElement): Promise<void> {
-  const { from, to, range } = timeRange();
-  box.dataset.from = String(from); box.dataset.to = String(to);
+async function businessView(pid: number, box: HTMLElement, { from, to, range }: Range): Promise<void> {
   const bucket = BUCKETS[range];
   const [series, counts, sums] = await Promise.all([
     query(pid, { metric: "custom_events", aggregations: ["count"], group_by: ["name", bucket], from, to, limit: 10000 }),
@@ -548,12 +704,41 @@ async function businessView(pid: number, box: HTMLElement): Promise<void> {
   const ni = col(counts, "name");
   const names = counts.rows.map((r) => r[ni]).filter((v): v is string => typeof v === "string");
   const event = param("event", names.includes("checkout") || !names.length ? "checkout" : names[0]);
-  const conv = await api<QueryResult>("POST", `/api/v1/conversion?project=${pid}`, { event, from, to });
+  // the filter bar applies to the sessions' LCP rows
+  const conv = await api<QueryResult>("POST", `/api/v1/conversion?project=${pid}`, { event, from, to, filters: filtersFor("vitals") });
   const evTable = joinOn("name", [[counts, "count", "count"], [sums, "sum", "value (sum)"]]);
   const sel = el("select", { name: "event", "data-testid": "event" });
   for (const n of names.includes(event) ? names : [event, ...names]) { const o = el("option", { value: n }, n); if (n === event) o.selected = true; sel.append(o); }
   sel.addEventListener("change", () => navigate(href(location.pathname, { event: sel.value })));
   const chartBox = el("div", { "data-testid": "business-chart" });
+  box.replaceChildren(el("h2", {}, "Business"),
+    el("div", { class: "card" }, el("h3", {}, "Custom events over time"), series.rows.length ? chartBox : emptyNote("chart-empty")),
+    el("div", { class: "card" }, el("h3", {}, "Custom events"), table(evTable, { testid: "business-events", fmt: { "value (sum)": fmtAmount } })),
+    el("div", { class: "card" }, el("h3", {}, "Conversion by LCP rating"), el("div", { class: "controls" }, el("label", {}, "event", sel)),
+      ...conversion(conv)));
+  countLines(series.rows.length ? chartBox : null, series, "name");
+}
+
+/** Counts over time, one line per value of `key` (a result grouped by key and time), zeros where none. */
+function countLines(target: HTMLElement | null, series: QueryResult, key: string | null): void {
+  const sn = key ? col(series, key) : -1, st = col(series, "time"), sc = col(series, "count");
+  const times = [...new Set(series.rows.map((r) => Number(r[st])))].sort((a, b) => a - b);
+  const idx = new Map(times.map((t, i) => [t, i]));
+  const data: (number | null)[][] = [times.map((t) => t / 1000)];
+  const COLORS = ["#2a5bd7", "#e67e22", "#16a085", "#8e44ad", "#c0392b", "#7f8c8d"];
+  const seriesOpts: uPlot.Series[] = [{}];
+  const name = (r: Cell[]) => sn < 0 ? "count" : fmtCell(r[sn]);
+  [...new Set(series.rows.map(name))].forEach((n, k) => {
+    const ys: (number | null)[] = times.map(() => 0);
+    for (const r of series.rows) { if (name(r) !== n) continue; const i = idx.get(Number(r[st])); if (i !== undefined) ys[i] = Number(r[sc]); }
+    data.push(ys);
+    seriesOpts.push({ label: n, stroke: COLORS[k % COLORS.length], width: 2 });
+  });
+  plot(target, { height: 260, series: seriesOpts }, data);
+}
+
+/** Bars of the conversion rate per LCP rating, then the table. */
+function conversion(conv: QueryResult): HTMLElement[] {
   const ri = col(conv, "rating"), rr = col(conv, "rate");
   const bars = el("div", { "data-testid": "conversion-bars" });
   const maxRate = Math.max(0, ...conv.rows.map((r) => Number(r[rr]) || 0));
@@ -564,34 +749,16 @@ async function businessView(pid: number, box: HTMLElement): Promise<void> {
     fill.style.width = `${maxRate > 0 ? (rate / maxRate) * 100 : 0}%`;
     bars.append(el("div", { class: "rate-row", "data-rating": String(r[ri]) }, el("span", { class: "rate-label" }, fmtCell(r[ri])), el("div", { class: "bar rate-bar" }, fill), el("span", { class: "rate-value" }, fmtPct(rate))));
   }
-  box.replaceChildren(el("h2", {}, "Business"),
-    el("div", { class: "card" }, el("h3", {}, "Custom events over time"), series.rows.length ? chartBox : el("p", { class: "empty" }, "No data for this range.")),
-    el("div", { class: "card" }, el("h3", {}, "Custom events"), table(evTable, { testid: "business-events", fmt: { "value (sum)": (v) => typeof v === "number" ? v.toLocaleString("en-US", { maximumFractionDigits: 2 }) : "–" } })),
-    el("div", { class: "card" }, el("h3", {}, "Conversion by LCP rating"), el("div", { class: "controls" }, el("label", {}, "event", sel)),
-      conv.rows.length ? bars : "",
-      table(conv, { testid: "conversion-table", fmt: { rate: (v) => typeof v === "number" ? fmtPct(v) : "–", revenue: (v) => typeof v === "number" ? v.toLocaleString("en-US", { maximumFractionDigits: 2 }) : "–" } })));
-  bizChart?.destroy(); bizChart = null;
-  if (series.rows.length) {
-    const sn = col(series, "name"), st = col(series, "time"), sc = col(series, "count");
-    const times = [...new Set(series.rows.map((r) => Number(r[st])))].sort((a, b) => a - b);
-    const idx = new Map(times.map((t, i) => [t, i]));
-    const data: (number | null)[][] = [times.map((t) => t / 1000)];
-    const COLORS = ["#2a5bd7", "#e67e22", "#16a085", "#8e44ad", "#c0392b", "#7f8c8d"];
-    const seriesOpts: uPlot.Series[] = [{}];
-    const lineNames = [...new Set(series.rows.map((r) => fmtCell(r[sn])))];
-    lineNames.forEach((n, k) => {
-      const ys: (number | null)[] = times.map(() => 0);
-      for (const r of series.rows) { if (fmtCell(r[sn]) !== n) continue; const i = idx.get(Number(r[st])); if (i !== undefined) ys[i] = Number(r[sc]); }
-      data.push(ys);
-      seriesOpts.push({ label: n, stroke: COLORS[k % COLORS.length], width: 2 });
-    });
-    const width = Math.max(300, Math.min(1160, box.clientWidth - 40));
-    bizChart = new uPlot({ width, height: 260, series: seriesOpts }, data as uPlot.AlignedData, chartBox);
-  }
+  return [...(conv.rows.length ? [bars] : []),
+    table(conv, { testid: "conversion-table", fmt: { rate: (v) => typeof v === "number" ? fmtPct(v) : "–", revenue: fmtAmount } })];
 }
+const fmtAmount = (v: Cell): string => typeof v === "number" ? v.toLocaleString("en-US", { maximumFractionDigits: 2 }) : "–";
 
 // ---------- Settings ----------
 async function settingsView(pid: number, box: HTMLElement): Promise<void> {
+  const m = me as Me;
+  const projects: QueryResult = { columns: ["project", "id", "public key"], rows: m.projects.map((p) => [p.name, p.id, p.public_key]) };
+  const pidOf = new Map(m.projects.map((p) => [p.name, p.id]));
   const s = await api<ProjectSettings>("GET", `/api/v1/projects/${pid}`);
   const snippet = el("textarea", { readonly: "", rows: "4", "data-testid": "snippet", class: "snippet" });
   snippet.value = s.snippet;
@@ -628,11 +795,14 @@ async function settingsView(pid: number, box: HTMLElement): Promise<void> {
   box.replaceChildren(el("h2", {}, "Settings"),
     el("div", { class: "card" }, el("h3", {}, "Public key"), el("code", { "data-testid": "public-key" }, s.public_key)),
     el("div", { class: "card" }, el("h3", {}, "Install snippet"), snippet, el("div", {}, copy, " ", copyMsg)),
-    el("div", { class: "card" }, el("h3", {}, "Project settings"), form));
+    el("div", { class: "card" }, el("h3", {}, "Project settings"), form),
+    el("div", { class: "card" }, el("h3", {}, "Your projects"),
+      table(projects, { testid: "projects-table", linkCol: (v) => href("/overview", { project: String(pidOf.get(String(v))) }, false) })));
 }
 
-const VIEWS: Record<string, (pid: number, box: HTMLElement) => Promise<void>> = {
-  "/pages": pagesView, "/network": networkView, "/resources": resourcesView,
+/** A view fills `box` with the data of project `pid` over `range` (also in box's data-from/data-to). */
+const VIEWS: Record<string, (pid: number, box: HTMLElement, range: Range) => Promise<void>> = {
+  "/pages": pagesView, "/page": pageView, "/network": networkView, "/resources": resourcesView,
   "/business": businessView, "/settings": settingsView,
   "/overview": overview, "/explorer": explorer, "/geography": geography, "/errors": errorsView, "/sessions": sessionsView,
 };
@@ -651,19 +821,22 @@ async function render(): Promise<void> {
   }
   if (seq !== renderSeq) return;
   const m = me;
-  const pid = Number(param("project", ""));
-  const project = m.projects.find((p) => p.id === pid);
+  const pid = param("project", "");
+  const project = m.projects.find((p) => String(p.id) === pid);
   if (!project) {
+    if (pid) { root.replaceChildren(noAccess(m)); document.title = "Vigil · no access"; return; }
     if (m.projects.length === 1) { navigate(href(VIEWS[path] ? path : "/overview", { project: String(m.projects[0].id) }), true); return; }
     root.replaceChildren(projectPicker(m)); return;
   }
   const viewFn = VIEWS[path];
   if (!viewFn) { navigate(href("/overview"), true); return; }
-  const box = el("section", { "data-testid": "view", "data-view": path.slice(1), "data-state": "loading" }, el("p", { class: "loading" }, "Loading…"));
+  if (new URLSearchParams(location.search).has("filter")) { navigate(href(path, {}, true, urlFilters()), true); return; }
+  const range = timeRange();
+  const box = el("section", { "data-testid": "view", "data-view": path.slice(1), "data-state": "loading", "data-from": String(range.from), "data-to": String(range.to) }, el("p", { class: "loading" }, "Loading…"));
   root.replaceChildren(shell(m, project, box));
-  document.title = `Vigil · ${NAV.find(([p]) => p === path)?.[1] ?? ""} · ${project.name}`;
+  document.title = `Vigil · ${NAV.find(([p]) => p === path)?.[1] ?? param("page", "")} · ${project.name}`;
   try {
-    await viewFn(project.id, box);
+    await viewFn(project.id, box, range);
     if (seq === renderSeq) box.dataset.state = "ready";
   } catch (e) {
     if (seq !== renderSeq) return;

@@ -19,6 +19,11 @@ const XSS_MSG = `<script>window.__xss=1</script>"><img src=x onerror="window.__x
 const XSS_URL = `https://shop.example.com/x"><img src=x onerror=alert(1)>`;
 
 let dir, server, base, browser, token, publicKey, email, password, projectId = 1;
+// a second project ("shop", a few events of its own), a user of both projects and a user of shop only
+let shop;
+const MULTI = { email: "multi@example.com", password: "multi-password-1" };
+const SHOP_ONLY = { email: "shop-only@example.com", password: "shop-password-1" };
+const SHOP_PAGE = "/only-in-shop";
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "vigil-web-test-"));
@@ -28,6 +33,11 @@ before(async () => {
   token = /api token\s+(vt_\S+)/.exec(out)[1];
   [, email, password] = /login\s+(\S+) \/ (\S+)/.exec(out);
   const pm = /\(id (\d+)\)/.exec(out); if (pm) projectId = Number(pm[1]);
+  const demoName = /project\s+(\S+) \(id/.exec(out)[1];
+  const cli = (...args) => execFileSync(VIGIL, [...args, "--data", join(dir, "data")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  shop = JSON.parse(cli("project", "create", "shop", "--json").split("\n").find((l) => l.startsWith("{")));
+  cli("user", "add", MULTI.email, "--project", demoName, "--project", "shop", "--password", MULTI.password);
+  cli("user", "add", SHOP_ONLY.email, "--project", "shop", "--password", SHOP_ONLY.password);
   server = spawn(VIGIL, ["serve", "--data", join(dir, "data"), "--listen", "127.0.0.1:0", "--web-dir", join(WEB, "dist")], { stdio: ["ignore", "pipe", "pipe"] });
   base = await new Promise((res, rej) => {
     let buf = "";
@@ -37,6 +47,18 @@ before(async () => {
     server.on("exit", (c) => rej(new Error("vigil serve exited " + c + ": " + buf)));
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+  // shop's data: 3 page views of one page, with an LCP each
+  const now = Date.now();
+  const batch = { v: 1, context: { session_id: "shop-session-0001", view_id: "shop-view-0001", agent: { name: "vigil-browser", version: "0.1.0" }, page_url: `https://shop.example.org${SHOP_PAGE}` },
+    events: [0, 1, 2].flatMap((i) => [{ ts: now - 60000 + i, type: "view", view_id: `shop-view-${i}` }, { ts: now - 59000 + i, type: "vital", name: "LCP", value: 1000 + i, view_id: `shop-view-${i}` }]) };
+  const r = await fetch(`${base}/api/v1/ingest?key=${shop.public_key}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(batch) });
+  assert.equal(r.status, 202, await r.text());
+  for (let i = 0; ; i++) {
+    const a = await apiQuery({ metric: "views", aggregations: ["count"], from: now - 3600000, to: now + 3600000 }, shop);
+    if (a.rows[0]?.[0] === 3) break;
+    assert.ok(i < 100, "shop's events never became visible");
+    await new Promise((res) => setTimeout(res, 100));
+  }
 });
 
 after(async () => {
@@ -48,8 +70,9 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function apiQuery(q) {
-  const r = await fetch(`${base}/api/v1/query?project=${projectId}`, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify(q) });
+/** POST /api/v1/query with a project's token (the demo project's by default). */
+async function apiQuery(q, project = { id: projectId, api_token: token }) {
+  const r = await fetch(`${base}/api/v1/query?project=${project.id}`, { method: "POST", headers: { Authorization: `Bearer ${project.api_token}`, "Content-Type": "application/json" }, body: JSON.stringify(q) });
   assert.equal(r.status, 200, await r.clone().text());
   return r.json();
 }
@@ -61,19 +84,33 @@ async function newPage() {
   page.on("dialog", (d) => { dialogs.push(d.message()); void d.dismiss(); });
   page.on("pageerror", (e) => problems.push(String(e)));
   // 401s of the unauthenticated check are expected; anything else (CSP violations included) is not
-  page.on("console", (m) => { if (m.type() === "error" && !/401/.test(m.text())) problems.push(m.text()); });
+  page.on("console", (m) => { if (m.type() === "error" && !/401/.test(m.text())) problems.push(m.text() + " " + m.location().url); });
   return { ctx, page, dialogs, problems };
 }
 
-async function login(page) {
+async function login(page, user = { email, password }, landed = "[data-testid=view][data-state=ready]") {
   await page.goto(`${base}/login`);
-  await page.fill("input[name=email]", email);
-  await page.fill("input[name=password]", password);
+  await page.fill("input[name=email]", user.email);
+  await page.fill("input[name=password]", user.password);
   await page.click("button[type=submit]");
-  await page.waitForSelector('[data-testid=view][data-state=ready]');
+  await page.waitForSelector(landed);
 }
 
 const ready = (view) => `[data-testid=view][data-view=${view}][data-state=ready]`;
+/** Waits until `view` is rendered for a URL whose `f` params are exactly `filters` (field:op:value). */
+async function viewWith(page, view, filters) {
+  await page.waitForFunction(([v, f]) => JSON.stringify(new URL(location.href).searchParams.getAll("f")) === JSON.stringify(f)
+    && !!document.querySelector(`[data-testid=view][data-view=${v}][data-state=ready]`), [view, filters]);
+}
+/** Adds `field op value` with the filter bar and waits for the filtered view. */
+async function addFilter(page, view, field, op, value) {
+  const before = new URL(page.url()).searchParams.getAll("f");
+  await page.selectOption("[data-testid=filter-field]", field);
+  await page.selectOption("[data-testid=filter-op]", op);
+  await page.fill("[data-testid=filter-value]", value);
+  await page.click("[data-testid=filter-form] button[type=submit]");
+  await viewWith(page, view, [...before, `${field}:${op}:${value}`]);
+}
 
 test("without a session: login page, no data, API answers 401", async () => {
   const { ctx, page } = await newPage();
@@ -158,12 +195,9 @@ test("explorer: chart and table; changing group-by changes the table as the API 
   const key = (a) => JSON.stringify([...a].sort((x, y) => String(x[0]).localeCompare(String(y[0]))));
   assert.equal(key(rows), key(expected));
 
-  // filter: dimension = value (state kept in the URL)
+  // filter bar: browser is <value> (state kept in the URL)
   const firstBrowser = expected[0][0];
-  await page.selectOption("select[data-testid=filter-field]", "browser");
-  await page.fill("input[data-testid=filter-value]", firstBrowser);
-  await page.click("form.controls button[type=submit]");
-  await page.waitForFunction((b) => new URL(location.href).searchParams.get("filter") === `browser:${b}` && !!document.querySelector("[data-testid=view][data-view=explorer][data-state=ready]"), firstBrowser);
+  await addFilter(page, "explorer", "browser", "eq", firstBrowser);
   const frows = await page.$$eval("[data-testid=explorer-table] tbody tr td:first-child", (tds) => tds.map((t) => t.textContent));
   assert.deepEqual(frows, [firstBrowser]);
   await page.screenshot({ path: join(ARTIFACTS, "explorer-filtered.png"), fullPage: true });
@@ -180,7 +214,7 @@ test("explorer: chart and table; changing group-by changes the table as the API 
   await ctx.close();
 });
 
-test("geography, errors and sessions views show data", async () => {
+test("geography and errors views show data", async () => {
   const { ctx, page } = await newPage();
   await login(page);
   // geography map: one coloured country shape per country with data (that the map has a shape for)
@@ -206,16 +240,12 @@ test("geography, errors and sessions views show data", async () => {
   await page.waitForFunction(() => document.querySelector("[data-testid=view][data-state=ready] [data-testid=geo-metric]")?.value === "ttfb");
   assert.ok((await page.locator("[data-testid=geo-country]").count()) > 0);
   await page.screenshot({ path: join(ARTIFACTS, "geography-map.png"), fullPage: true });
-  for (const [view, testid] of [["geography", "geo-table"], ["errors", "errors-table"], ["sessions", "sessions-table"]]) {
+  for (const [view, testid] of [["geography", "geo-table"], ["errors", "errors-table"]]) {
     await page.goto(`${base}/${view}?project=${projectId}&range=7d`);
     await page.waitForSelector(ready(view));
     assert.ok((await page.locator(`[data-testid=${testid}] tbody tr`).count()) > 0, view);
     await page.screenshot({ path: join(ARTIFACTS, `${view}.png`), fullPage: true });
   }
-  await page.click("[data-testid=sessions-table] tbody tr:first-child a");
-  await page.waitForSelector("[data-testid=session-events] tbody tr");
-  assert.ok(new URL(page.url()).searchParams.get("session"));
-  await page.screenshot({ path: join(ARTIFACTS, "session.png") });
   await ctx.close();
 });
 
@@ -245,9 +275,11 @@ test("event data with markup is shown as text, never executed", async () => {
   const text = await page.textContent("[data-testid=session-events]");
   assert.ok(text.includes(XSS_MSG));
 
+  // a link from before the filter bar (filter=field:value) becomes the chip `page_path is …`, shown as text
   await page.goto(`${base}/explorer?project=${projectId}&range=24h&group=page_path&filter=${encodeURIComponent('page_path:/x"><img src=x onerror=alert(1)>')}`);
   await page.waitForSelector(ready("explorer"));
-  assert.equal(await page.inputValue("input[data-testid=filter-value]"), '/x"><img src=x onerror=alert(1)>');
+  assert.deepEqual(new URL(page.url()).searchParams.getAll("f"), ['page_path:eq:/x"><img src=x onerror=alert(1)>']);
+  assert.equal(await page.textContent("[data-testid=filter-chip] strong"), '/x"><img src=x onerror=alert(1)>');
 
   for (const p of [page]) {
     assert.equal(await p.locator("img[src=x], #app script").count(), 0, "no injected element");
@@ -265,7 +297,7 @@ async function rangeOf(page) {
 }
 const byKey = (rows) => new Map(rows.map((r) => [r[0] === null ? "(none)" : String(r[0]), r]));
 
-test("pages view: views, sessions, p75 vitals and errors per page as the API says; rows link to the explorer", async () => {
+test("pages view: views, sessions, p75 vitals and errors per page as the API says; rows link to the page", async () => {
   const { ctx, page, problems } = await newPage();
   await login(page);
   await page.goto(`${base}/pages?project=${projectId}&range=7d`);
@@ -291,11 +323,12 @@ test("pages view: views, sessions, p75 vitals and errors per page as the API say
   await page.waitForFunction(() => new URL(location.href).searchParams.get("sort") === "views" && !!document.querySelector("[data-testid=view][data-view=pages][data-state=ready]"));
   const sorted = (await cellsOf(page, "pages-table")).map((r) => r[1]);
   assert.deepEqual(sorted, [...sorted].sort((a, b) => b - a));
-  // a row opens the explorer filtered to that page
+  // a row opens that page's drill-down
   const first = await page.textContent("[data-testid=pages-table] tbody tr:first-child td:first-child a");
   await page.click("[data-testid=pages-table] tbody tr:first-child td:first-child a");
-  await page.waitForSelector(ready("explorer"));
-  assert.equal(new URL(page.url()).searchParams.get("filter"), `page_path:${first}`);
+  await page.waitForSelector(ready("page"));
+  assert.equal(new URL(page.url()).searchParams.get("page"), first);
+  assert.equal(await page.textContent("[data-testid=page-path]"), first);
   assert.deepEqual(problems, []);
   await ctx.close();
 });
@@ -333,7 +366,7 @@ test("network view: endpoints, error rate and slowest calls as the API says", as
   // an endpoint narrows the view to it (state in the URL)
   const firstU = rows[0][0];
   await page.click("[data-testid=network-table] tbody tr:first-child td:first-child a");
-  await page.waitForFunction((u) => new URL(location.href).searchParams.get("filter") === `url_template:${u}` && !!document.querySelector("[data-testid=view][data-view=network][data-state=ready]"), firstU);
+  await page.waitForFunction((u) => new URL(location.href).searchParams.getAll("f").includes(`url_template:eq:${u}`) && !!document.querySelector("[data-testid=view][data-view=network][data-state=ready]"), firstU);
   assert.deepEqual((await cellsOf(page, "network-table")).map((r) => r[0]), [firstU]);
   assert.deepEqual(problems, []);
   await ctx.close();
@@ -412,6 +445,7 @@ test("settings view: key, snippet, origins and retention are saved; invalid orig
   await page.fill("[data-testid=retention]", "45");
   await page.click("[data-testid=save]");
   await page.waitForSelector("[data-testid=settings-message].ok");
+  await page.screenshot({ path: join(ARTIFACTS, "settings.png"), fullPage: true });
   await page.reload();
   await page.waitForSelector(ready("settings"));
   const now = await apiCall("GET", `/api/v1/projects/${projectId}`);
@@ -430,5 +464,296 @@ test("settings view: key, snippet, origins and retention are saved; invalid orig
   await apiCall("PUT", `/api/v1/projects/${projectId}`, { allowed_origins: orig.allowed_origins, retention_days: orig.retention_days });
   // the 400 is logged by the browser as a failed resource; nothing else may be
   assert.deepEqual(problems.filter((p) => !/400/.test(p)), []);
+  await ctx.close();
+});
+
+// ---------- filter bar ----------
+const numOf = async (page, sel) => Number(await page.getAttribute(sel, "data-raw"));
+const textOf = (page, sel) => page.textContent(sel);
+/** The overview's p75 LCP (raw) and page views (as shown), and the API's answers for `filters`. */
+async function overviewFigures(page, filters) {
+  const { from, to } = await rangeOf(page);
+  const lcp = await apiQuery({ metric: "lcp", aggregations: ["p75"], filters, from, to });
+  const pv = await apiQuery({ metric: "page_views", aggregations: ["count"], filters, from, to });
+  return {
+    shown: [await numOf(page, "[data-testid=vital-lcp] .metric-value"), await textOf(page, "[data-testid=page-views] .metric-value")],
+    api: [lcp.rows[0][0], pv.rows[0][0].toLocaleString("en-US")],
+  };
+}
+const navTo = (page, label) => page.click(`header nav a:text-is('${label}')`);
+const chips = (page) => page.$$eval("[data-testid=filter-chip]", (cs) => cs.map((c) => [c.getAttribute("data-field"), c.getAttribute("data-applied")]));
+
+test("filter bar: every view's figures follow the filters as the API says; URL, reload, removal, kept across views", async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  const MOBILE = [{ field: "device_type", op: "eq", value: "mobile" }];
+  await page.goto(`${base}/overview?project=${projectId}&range=7d`);
+  await page.waitForSelector(ready("overview"));
+  const all = await overviewFigures(page, []);
+  assert.deepEqual(all.shown, all.api);
+
+  // overview: p75 LCP and page views of mobile only
+  await addFilter(page, "overview", "device_type", "eq", "mobile");
+  const mobile = await overviewFigures(page, MOBILE);
+  assert.deepEqual(mobile.shown, mobile.api);
+  assert.notDeepEqual(mobile.shown, all.shown);
+  assert.deepEqual(new URL(page.url()).searchParams.getAll("f"), ["device_type:eq:mobile"]);
+  await page.screenshot({ path: join(ARTIFACTS, "overview-filtered.png"), fullPage: true });
+  // the URL alone restores it
+  await page.reload();
+  await page.waitForSelector(ready("overview"));
+  assert.deepEqual((await overviewFigures(page, MOBILE)).shown, mobile.api);
+  assert.deepEqual(await chips(page), [["device_type", "true"]]);
+
+  // kept when switching views: pages, geography, errors show mobile only
+  await navTo(page, "Pages");
+  await viewWith(page, "pages", ["device_type:eq:mobile"]);
+  let { from, to } = await rangeOf(page);
+  const pageRows = await cellsOf(page, "pages-table");
+  const views = byKey((await apiQuery({ metric: "views", aggregations: ["count", "sessions"], filters: MOBILE, group_by: ["page_path"], from, to, limit: 1000 })).rows);
+  const viewsAll = byKey((await apiQuery({ metric: "views", aggregations: ["count", "sessions"], group_by: ["page_path"], from, to, limit: 1000 })).rows);
+  assert.equal(pageRows.length, views.size);
+  for (const [path, v, s] of pageRows) assert.deepEqual([v, s], views.get(path).slice(1), path);
+  assert.ok(pageRows.some(([path, v]) => v !== viewsAll.get(path)[1]), "mobile differs from all");
+
+  await navTo(page, "Geography");
+  await viewWith(page, "geography", ["device_type:eq:mobile"]);
+  ({ from, to } = await rangeOf(page));
+  const geo = await cellsOf(page, "geo-table");
+  const geoApi = byKey((await apiQuery({ metric: "page_views", aggregations: ["count", "sessions"], filters: MOBILE, group_by: ["country"], from, to, limit: 300 })).rows);
+  const geoAll = byKey((await apiQuery({ metric: "page_views", aggregations: ["count", "sessions"], group_by: ["country"], from, to, limit: 300 })).rows);
+  assert.equal(geo.length, geoApi.size);
+  for (const [c, n, s] of geo) assert.deepEqual([n, s], geoApi.get(c).slice(1), c);
+  assert.ok(geo.some(([c, n]) => n !== geoAll.get(c)[1]));
+  await page.screenshot({ path: join(ARTIFACTS, "geography-filtered.png"), fullPage: true });
+
+  await navTo(page, "Errors");
+  await viewWith(page, "errors", ["device_type:eq:mobile"]);
+  ({ from, to } = await rangeOf(page));
+  const errKey = (rows) => JSON.stringify(rows.map((r) => r.map((v) => v === null ? "(none)" : v)).sort((a, b) => String(a).localeCompare(String(b))));
+  const errQ = (filters) => apiQuery({ metric: "errors", aggregations: ["count", "sessions"], filters, group_by: ["error_type", "message"], from, to, limit: 200 });
+  assert.equal(errKey(await cellsOf(page, "errors-table")), errKey((await errQ(MOBILE)).rows));
+  assert.notEqual(errKey((await errQ(MOBILE)).rows), errKey((await errQ([])).rows));
+  // a view's own field: error_type applies here…
+  await addFilter(page, "errors", "error_type", "eq", "TypeError");
+  const typeErrors = await cellsOf(page, "errors-table");
+  assert.ok(typeErrors.length > 0 && typeErrors.every((r) => r[0] === "TypeError"));
+  assert.equal(errKey(typeErrors), errKey((await errQ([...MOBILE, { field: "error_type", op: "eq", value: "TypeError" }])).rows));
+  // …and is shown but not sent on the overview
+  await navTo(page, "Overview");
+  await viewWith(page, "overview", ["device_type:eq:mobile", "error_type:eq:TypeError"]);
+  assert.deepEqual(await chips(page), [["device_type", "true"], ["error_type", "false"]]);
+  assert.match(await textOf(page, "[data-testid=filter-chip][data-field=error_type]"), /not applied here/);
+  assert.deepEqual((await overviewFigures(page, MOBILE)).shown, mobile.api);
+  // removing the chip restores the unfiltered figures
+  await page.click("[data-testid=filter-chip][data-field=device_type] [data-testid=filter-remove]");
+  await viewWith(page, "overview", ["error_type:eq:TypeError"]);
+  assert.deepEqual((await overviewFigures(page, [])).shown, all.api);
+  await page.click("[data-testid=filter-bar] a:text-is('Clear all')");
+  await viewWith(page, "overview", []);
+
+  // business: custom events and conversion of one country
+  await navTo(page, "Business");
+  await viewWith(page, "business", []);
+  ({ from, to } = await rangeOf(page));
+  const top = await apiQuery({ metric: "custom_events", aggregations: ["count"], group_by: ["country"], from, to, limit: 1 });
+  const country = top.rows[0][0];
+  await addFilter(page, "business", "country", "eq", country);
+  const COUNTRY = [{ field: "country", op: "eq", value: country }];
+  const evQ = async (filters) => (await apiQuery({ metric: "custom_events", aggregations: ["count"], filters, group_by: ["name"], from, to, limit: 1000 })).rows.map((r) => [r[0], r[1]]).sort();
+  const evs = (await cellsOf(page, "business-events")).map((r) => [r[0], r[1]]).sort();
+  assert.deepEqual(evs, await evQ(COUNTRY));
+  assert.notDeepEqual(evs, await evQ([]));
+  const convQ = (filters) => apiCall("POST", `/api/v1/conversion?project=${projectId}`, { event: "checkout", from, to, filters });
+  const conv = await convQ(COUNTRY);
+  // revenue is a float sum whose last digit may differ between two runs of the same query
+  const rev = conv.columns.indexOf("revenue");
+  const exact = (rows) => rows.map((r) => r.filter((_, i) => i !== rev));
+  const shown = await cellsOf(page, "conversion-table");
+  assert.deepEqual(exact(shown), exact(conv.rows));
+  shown.forEach((r, i) => assert.ok(Math.abs(r[rev] - conv.rows[i][rev]) <= 1e-9 * Math.abs(conv.rows[i][rev]), String(r[0])));
+  assert.notDeepEqual(exact(shown), exact((await convQ([])).rows));
+  await page.screenshot({ path: join(ARTIFACTS, "business-filtered.png"), fullPage: true });
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+// ---------- sessions ----------
+async function sessionsApi(body) {
+  return fetch(`${base}/api/v1/sessions?project=${projectId}`, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+const listedSessions = (page) => page.$$eval("[data-testid=sessions-table] tbody tr", (trs) => trs.map((tr) => {
+  const td = [...tr.querySelectorAll("td")];
+  return { id: new URL(td[0].querySelector("a").href).searchParams.get("session"), errors: Number(td[4].getAttribute("data-raw")), duration: Number(td[2].getAttribute("data-raw")), country: td[6].textContent, device: td[7].textContent };
+}));
+/** The session's timeline shows every event of GET /api/v1/sessions/{id}, in time order, from +0:00. */
+async function checkTimeline(page, sid) {
+  await page.waitForSelector("[data-testid=session-events] tbody tr");
+  assert.equal(new URL(page.url()).searchParams.get("session"), sid);
+  const api = await apiCall("GET", `/api/v1/sessions/${encodeURIComponent(sid)}?project=${projectId}`);
+  const rows = await page.$$eval("[data-testid=session-events] tbody tr", (trs) => trs.map((tr) => [tr.getAttribute("data-type"), tr.querySelector("td").textContent]));
+  assert.equal(rows.length, api.events.length);
+  assert.deepEqual(rows.map((r) => r[0]), api.events.map((e) => e.type));
+  assert.equal(rows[0][1], "+0:00");
+  const secs = rows.map((r) => { const [m, s] = r[1].slice(1).split(":"); return Number(m) * 60 + Number(s); });
+  assert.deepEqual(secs, [...secs].sort((a, b) => a - b));
+  const t0 = api.events[0].ts, t1 = api.events.at(-1).ts;
+  assert.equal(secs.at(-1), Math.floor((t1 - t0) / 1000));
+  assert.equal(await textOf(page, "[data-testid=session-id]"), sid);
+  assert.equal(await textOf(page, "[data-fact=country]"), api.events.find((e) => e.country)?.country ?? "(none)");
+  const err = api.events.find((e) => e.type === "errors");
+  if (err) assert.ok((await textOf(page, "[data-testid=session-events] tr[data-type=errors] .summary")).includes(`${err.error_type}: ${err.message}`));
+}
+
+test("sessions: search (country, has error, duration) and order as the API says; a row opens its timeline", async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  await page.goto(`${base}/sessions?project=${projectId}&range=7d`);
+  await page.waitForSelector(ready("sessions"));
+  const { from, to } = await rangeOf(page);
+  const probe = await sessionsApi({ from, to });
+  assert.equal(probe.status, 200, await probe.clone().text());
+  const ids = (res) => res.rows.map((r) => r[res.columns.indexOf("session_id")]);
+  assert.deepEqual((await listedSessions(page)).map((s) => s.id), ids(await probe.json()));
+
+  // country X and has error
+  const byCountry = await apiQuery({ metric: "errors", aggregations: ["count"], group_by: ["country"], from, to, limit: 1 });
+  const country = byCountry.rows[0][0];
+  await page.fill("[data-testid=session-country]", country);
+  await page.check("[data-testid=session-has_error]");
+  await page.click("[data-testid=session-search] button[type=submit]");
+  await page.waitForFunction((c) => { const p = new URL(location.href).searchParams; return p.get("country") === c && p.get("has_error") === "1" && !!document.querySelector("[data-testid=view][data-view=sessions][data-state=ready]"); }, country);
+  const found = await listedSessions(page);
+  const api = await (await sessionsApi({ from, to, filters: [{ field: "country", op: "eq", value: country }], has_error: true, order_by: "start", ascending: false, limit: 100 })).json();
+  assert.ok(found.length > 0);
+  assert.deepEqual(found.map((s) => s.id), ids(api));
+  for (const s of found) { assert.ok(s.errors > 0, s.id); assert.equal(s.country, country, s.id); }
+  // ordered by duration by the server
+  await page.click("[data-testid=sessions-table] th a:text-is('duration')");
+  await page.waitForFunction(() => new URL(location.href).searchParams.get("sort") === "duration" && !!document.querySelector("[data-testid=view][data-view=sessions][data-state=ready]"));
+  const byDuration = await (await sessionsApi({ from, to, filters: [{ field: "country", op: "eq", value: country }], has_error: true, order_by: "duration", ascending: false, limit: 100 })).json();
+  const longest = await listedSessions(page);
+  assert.deepEqual(longest.map((s) => s.id), ids(byDuration));
+  assert.deepEqual(longest.map((s) => s.duration), [...longest.map((s) => s.duration)].sort((a, b) => b - a));
+  await page.screenshot({ path: join(ARTIFACTS, "sessions.png"), fullPage: true });
+  // a minimum duration (seconds in the form, ms in the API)
+  await page.goto(`${base}/sessions?project=${projectId}&range=7d&min_s=120`);
+  await page.waitForSelector(ready("sessions"));
+  const long = await listedSessions(page);
+  const longApi = await (await sessionsApi({ from, to, min_duration: 120000, limit: 100 })).json();
+  assert.deepEqual(long.map((s) => s.id), ids(longApi));
+  assert.ok(long.every((s) => s.duration >= 120000));
+  // the filter bar narrows the search too
+  await page.goto(`${base}/sessions?project=${projectId}&range=7d&has_error=1&f=device_type:eq:mobile`);
+  await page.waitForSelector(ready("sessions"));
+  const mobile = await listedSessions(page);
+  const mobileApi = await (await sessionsApi({ from, to, filters: [{ field: "device_type", op: "eq", value: "mobile" }], has_error: true, limit: 100 })).json();
+  assert.ok(mobile.length > 0);
+  assert.deepEqual(mobile.map((s) => s.id), ids(mobileApi));
+  assert.ok(mobile.every((s) => s.device === "mobile" && s.errors > 0));
+  // the first row opens its timeline
+  const sid = mobile[0].id;
+  await page.click("[data-testid=sessions-table] tbody tr:first-child td:first-child a");
+  await checkTimeline(page, sid);
+  await page.screenshot({ path: join(ARTIFACTS, "session.png"), fullPage: true });
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+// ---------- projects and access ----------
+test("projects: a user of two projects picks one, switches from the header, and the data follows; settings list both", async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page, MULTI, "[data-testid=project-list]");
+  await page.screenshot({ path: join(ARTIFACTS, "project-picker.png") });
+  const names = await page.$$eval("[data-testid=project-list] a", (as) => as.map((a) => a.textContent));
+  assert.equal(names.length, 2);
+  assert.ok(names.includes("shop"));
+  await page.click(`[data-testid=project-list] a:text-is('${names.find((n) => n !== "shop")}')`);
+  await page.waitForSelector(ready("overview"));
+  assert.equal(new URL(page.url()).searchParams.get("project"), String(projectId));
+  const pvText = () => textOf(page, "[data-testid=page-views] .metric-value");
+  let { from, to } = await rangeOf(page);
+  const demoPv = (await apiQuery({ metric: "page_views", aggregations: ["count"], from, to })).rows[0][0];
+  assert.equal(await pvText(), demoPv.toLocaleString("en-US"));
+
+  await page.selectOption("[data-testid=project]", String(shop.id));
+  await page.waitForFunction((id) => new URL(location.href).searchParams.get("project") === id && !!document.querySelector("[data-testid=view][data-view=overview][data-state=ready]"), String(shop.id));
+  ({ from, to } = await rangeOf(page));
+  const shopPv = (await apiQuery({ metric: "page_views", aggregations: ["count"], from, to }, shop)).rows[0][0];
+  assert.equal(shopPv, 3);
+  assert.equal(await pvText(), "3");
+  assert.deepEqual(await page.$$eval("[data-testid=slowest-pages] tbody td:first-child", (tds) => tds.map((t) => t.textContent)), [SHOP_PAGE]);
+  assert.equal(await numOf(page, "[data-testid=vital-lcp] .metric-value"), (await apiQuery({ metric: "lcp", aggregations: ["p75"], from, to }, shop)).rows[0][0]);
+
+  // settings: the user's projects with their ids and public keys, each a link
+  await navTo(page, "Settings");
+  await page.waitForSelector(ready("settings"));
+  assert.equal(await textOf(page, "[data-testid=public-key]"), shop.public_key);
+  const listed = await cellsOf(page, "projects-table");
+  assert.deepEqual(listed.map((r) => [r[1], r[2]]).sort(), [[projectId, publicKey], [shop.id, shop.public_key]].sort());
+  await page.screenshot({ path: join(ARTIFACTS, "settings-projects.png"), fullPage: true });
+  await page.click(`[data-testid=projects-table] a:text-is('${names.find((n) => n !== "shop")}')`);
+  await page.waitForSelector(ready("overview"));
+  assert.equal(new URL(page.url()).searchParams.get("project"), String(projectId));
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test("a user of another project who opens this project's URL sees 'no access'; nothing of it is requested or shown", async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page, SHOP_ONLY, ready("overview"));
+  assert.equal(new URL(page.url()).searchParams.get("project"), String(shop.id));
+  const requested = [];
+  page.on("request", (r) => { if (new URL(r.url()).pathname.startsWith("/api/")) requested.push(r.url()); });
+  await page.goto(`${base}/overview?project=${projectId}&range=7d`);
+  await page.waitForSelector("[data-testid=no-access]");
+  assert.equal(await textOf(page, "[data-testid=no-access] h2"), "You do not have access to this project");
+  assert.equal(await page.locator("[data-testid=view]").count(), 0);
+  assert.deepEqual(requested.filter((u) => new URL(u).searchParams.get("project") === String(projectId)), []);
+  const text = await textOf(page, "body");
+  assert.ok(!text.includes(publicKey) && !text.includes(String(await apiCall("GET", `/api/v1/projects/${projectId}`).then((p) => p.name))));
+  assert.deepEqual(await page.$$eval("[data-testid=project-list] a", (as) => as.map((a) => a.textContent)), ["shop"]);
+  await page.screenshot({ path: join(ARTIFACTS, "no-access.png") });
+  assert.deepEqual(problems, []);
+  // the API refuses it too (404, as for a project that does not exist)
+  const statuses = await page.evaluate(async (pid) => {
+    const me = await (await fetch("/api/v1/me")).json();
+    const q = await fetch(`/api/v1/query?project=${pid}`, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token }, body: JSON.stringify({ metric: "views", aggregations: ["count"], from: 0, to: Date.now() }) });
+    return [q.status, (await fetch(`/api/v1/projects/${pid}`)).status, (await fetch(`/api/v1/sessions/x?project=${pid}`)).status];
+  }, projectId);
+  assert.deepEqual(statuses, [404, 404, 404]);
+  // one of the user's own projects opens from there
+  await page.click("[data-testid=project-list] a:text-is('shop')");
+  await page.waitForSelector(ready("overview"));
+  assert.equal(await textOf(page, "[data-testid=page-views] .metric-value"), "3");
+  await ctx.close();
+});
+
+test("page drill-down: vitals, navigation timing, errors, requests and views of one page as the API says", async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  for (const f of [[], [{ field: "device_type", op: "eq", value: "mobile" }]]) {
+    const path = "/checkout";
+    await page.goto(`${base}/page?project=${projectId}&range=7d&page=${encodeURIComponent(path)}${f.map((x) => `&f=${x.field}:${x.op}:${x.value}`).join("")}`);
+    await page.waitForSelector(ready("page"));
+    const { from, to } = await rangeOf(page);
+    const filters = [{ field: "page_path", op: "eq", value: path }, ...f];
+    const q = (metric, aggregations, extra = {}) => apiQuery({ metric, aggregations, filters, from, to, ...extra });
+    for (const m of ["lcp", "inp", "cls", "fcp", "ttfb"]) assert.equal(await numOf(page, `[data-testid=page-vital-${m}] .metric-value`), (await q(m, ["p75"])).rows[0][0], m);
+    const views = (await q("views", ["count"])).rows[0][0];
+    assert.ok(views > 0);
+    assert.equal(await numOf(page, "[data-testid=page-views] .metric-value"), views);
+    for (const t of ["dns", "tcp", "tls", "ttfb", "download", "dom_content_loaded", "load"]) {
+      assert.equal(await numOf(page, `[data-testid=page-timing] [data-phase=${t}] .rate-value`), (await q(`views.${t}`, ["p75"])).rows[0][0], t);
+    }
+    const errs = await q("errors", ["count", "sessions"], { group_by: ["error_type", "message"], limit: 10 });
+    assert.deepEqual(await cellsOf(page, "page-errors"), errs.rows);
+    const reqs = await q("requests.duration", ["p75", "count"], { group_by: ["method", "url_template"], order_by: "p75", ascending: false, limit: 10 });
+    assert.ok(reqs.rows.length > 0);
+    assert.deepEqual(await cellsOf(page, "page-requests"), reqs.rows);
+    assert.ok(await page.locator("[data-testid=page-chart] canvas").count() > 0);
+    await page.screenshot({ path: join(ARTIFACTS, f.length ? "page-filtered.png" : "page.png"), fullPage: true });
+  }
+  assert.deepEqual(problems, []);
   await ctx.close();
 });
