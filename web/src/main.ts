@@ -276,7 +276,7 @@ function shell(m: Me, project: Project, content: HTMLElement): HTMLElement {
   const proj = el("select", { "aria-label": "Project", "data-testid": "project" });
   for (const p of m.projects) { const o = el("option", { value: String(p.id) }, p.name); if (p.id === project.id) o.selected = true; proj.append(o); }
   proj.addEventListener("change", () => navigate(href(location.pathname, { project: proj.value, session: null })));
-  const header = el("header", { class: "shell" }, el("span", { class: "brand" }, "Vigil"), nav, el("span", { class: "spacer" }), proj, range, el("span", {}, m.user.email), signOut());
+  const header = el("header", { class: "shell" }, el("span", { class: "brand" }, "Vigil"), nav, el("span", { class: "spacer" }), proj, range, el("span", { class: "user", title: m.user.email }, m.user.email), signOut());
   return el("div", {}, header, location.pathname === "/settings" ? null : filterBar(project.id), el("main", {}, content));
 }
 
@@ -796,8 +796,80 @@ async function settingsView(pid: number, box: HTMLElement): Promise<void> {
     el("div", { class: "card" }, el("h3", {}, "Public key"), el("code", { "data-testid": "public-key" }, s.public_key)),
     el("div", { class: "card" }, el("h3", {}, "Install snippet"), snippet, el("div", {}, copy, " ", copyMsg)),
     el("div", { class: "card" }, el("h3", {}, "Project settings"), form),
+    await tokensCard(pid),
     el("div", { class: "card" }, el("h3", {}, "Your projects"),
-      table(projects, { testid: "projects-table", linkCol: (v) => href("/overview", { project: String(pidOf.get(String(v))) }, false) })));
+      table(projects, { testid: "projects-table", linkCol: (v) => href("/overview", { project: String(pidOf.get(String(v))) }, false) }),
+      newProjectForm()));
+}
+
+/** A secret shown once, selected for copying, with the reason it will not be shown again. */
+function secretOnce(label: string, secret: string, testid: string): HTMLElement {
+  const input = el("input", { readonly: "", class: "secret", "data-testid": testid, "aria-label": label });
+  input.value = secret;
+  setTimeout(() => input.select(), 0);
+  return el("div", { class: "secret-once" }, el("strong", {}, label), input,
+    el("p", { class: "muted" }, "Copy it now: Vigil keeps only a hash and cannot show it again."));
+}
+
+interface TokenInfo { id: number; hint: string; created_at: number; }
+/** API tokens of a project: listed by their last characters, issued (shown once) and revoked. */
+async function tokensCard(pid: number): Promise<HTMLElement> {
+  const card = el("div", { class: "card", "data-testid": "tokens" });
+  const fill = async (fresh?: string) => {
+    const { tokens } = await api<{ tokens: TokenInfo[] }>("GET", `/api/v1/projects/${pid}/tokens`);
+    const msg = el("p", { class: "error", role: "alert" });
+    const tbody = el("tbody");
+    for (const t of tokens) {
+      const revoke = el("button", { type: "button", "data-testid": "revoke-token" }, "Revoke");
+      // two clicks, no dialog: a revoked token stops every script using it at once
+      revoke.addEventListener("click", async () => {
+        if (revoke.dataset.armed !== "1") { revoke.dataset.armed = "1"; revoke.textContent = "Click again to revoke"; return; }
+        revoke.disabled = true;
+        try { await api("DELETE", `/api/v1/projects/${pid}/tokens/${t.id}`); await fill(); }
+        catch (e) { msg.textContent = (e as Error).message; revoke.disabled = false; }
+      });
+      tbody.append(el("tr", { "data-token-id": String(t.id) },
+        el("td", {}, el("code", {}, t.hint ? `vt_…${t.hint}` : "vt_… (issued before hints)")),
+        el("td", {}, new Date(t.created_at * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC"),
+        el("td", {}, revoke)));
+    }
+    const issue = el("button", { type: "button", "data-testid": "new-token" }, "New API token");
+    issue.addEventListener("click", async () => {
+      issue.disabled = true;
+      try { const { token } = await api<{ token: string }>("POST", `/api/v1/projects/${pid}/tokens`); await fill(token); }
+      catch (e) { msg.textContent = (e as Error).message; issue.disabled = false; }
+    });
+    card.replaceChildren(el("h3", {}, "API tokens"),
+      el("p", { class: "muted" }, "Scripts read this project's data with a token: Authorization: Bearer vt_…"),
+      fresh ? secretOnce("New token", fresh, "fresh-token") : "",
+      tokens.length ? el("table", { "data-testid": "tokens-table" }, el("thead", {}, el("tr", {}, el("th", {}, "token"), el("th", {}, "issued"), el("th", {}, ""))), tbody)
+        : el("p", { class: "empty" }, "No API tokens."),
+      el("div", {}, issue), msg);
+  };
+  await fill();
+  return card;
+}
+
+/** Creates a project the user becomes a member of, and shows its first API token once. */
+function newProjectForm(): HTMLElement {
+  const name = el("input", { name: "project-name", placeholder: "Project name", required: "", "data-testid": "new-project-name" });
+  const create = el("button", { type: "submit", "data-testid": "create-project" }, "Create project");
+  const out = el("div", { role: "status" });
+  const form = el("form", { class: "controls" }, el("label", {}, "New project ", name), create);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    create.disabled = true; out.replaceChildren();
+    try {
+      const p = await api<ProjectSettings & { api_token: string }>("POST", "/api/v1/projects", { name: name.value });
+      me = await api<Me>("GET", "/api/v1/me");
+      out.replaceChildren(secretOnce(`API token of ${p.name}`, p.api_token, "new-project-token"),
+        link(`Open ${p.name} and install it →`, href("/settings", { project: String(p.id) }, false)));
+      name.value = "";
+    } catch (e) {
+      out.replaceChildren(el("p", { class: "error", role: "alert", "data-testid": "new-project-error" }, (e as Error).message));
+    } finally { create.disabled = false; }
+  });
+  return el("div", {}, form, out);
 }
 
 /** A view fills `box` with the data of project `pid` over `range` (also in box's data-from/data-to). */

@@ -8,8 +8,8 @@ mod percentile;
 mod sessions;
 
 pub use model::{
-    Aggregation, Filter, FilterOp, InvalidQuery, MetricSource, Query, column_value, filter_sql,
-    quote_str, resolve_metric,
+    Aggregation, Filter, FilterOp, InvalidQuery, MetricSource, Query, column_sum, column_value,
+    filter_sql, quote_str, resolve_metric,
 };
 pub use percentile::{percentile, percentile_udaf};
 pub use sessions::{SESSION_COLUMNS, SessionSearch};
@@ -172,20 +172,21 @@ impl QueryEngine {
             chosen.push_str(&filter_sql(Table::Vitals, f)?);
         }
         let lcp = column_value(Table::Vitals.column("value").expect("vitals.value"));
-        let value = column_value(
-            Table::CustomEvents
-                .column("value")
-                .expect("custom_events.value"),
-        );
+        // Revenue is summed in the stored fixed point and scaled once: exact, and the same
+        // whatever order the rows are added in.
+        let scale = match Table::CustomEvents.column("value").map(|c| &c.extract) {
+            Some(vigil_store::Extract::F64(_, scale)) => *scale,
+            _ => unreachable!("custom_events.value is fixed point"),
+        };
         let t = vigil_protocol::thresholds("LCP").expect("LCP thresholds");
         let sql = format!(
             "WITH s AS (SELECT \"session_id\", MAX({lcp}) AS lcp FROM \"vitals\" \
                WHERE \"name\" = 'LCP' AND \"ts\" >= {from} AND \"ts\" < {to}{chosen} GROUP BY \"session_id\"), \
-             c AS (SELECT \"session_id\", SUM(COALESCE({value}, 0.0)) AS revenue FROM \"custom_events\" \
+             c AS (SELECT \"session_id\", COALESCE(SUM(\"value\"), 0) AS revenue FROM \"custom_events\" \
                WHERE \"name\" = {event} AND \"ts\" >= {from} AND \"ts\" < {to} GROUP BY \"session_id\") \
              SELECT CASE WHEN s.lcp <= {good} THEN 'good' WHEN s.lcp <= {poor} THEN 'needs-improvement' ELSE 'poor' END AS \"rating\", \
                COUNT(*) AS \"sessions\", COUNT(c.\"session_id\") AS \"converted\", \
-               CAST(COUNT(c.\"session_id\") AS DOUBLE) / COUNT(*) AS \"rate\", COALESCE(SUM(c.revenue), 0.0) AS \"revenue\" \
+               CAST(COUNT(c.\"session_id\") AS DOUBLE) / COUNT(*) AS \"rate\", CAST(COALESCE(SUM(c.revenue), 0) AS DOUBLE) / {scale}.0 AS \"revenue\" \
              FROM s LEFT JOIN c ON s.\"session_id\" = c.\"session_id\" GROUP BY 1 \
              ORDER BY CASE \"rating\" WHEN 'good' THEN 0 WHEN 'needs-improvement' THEN 1 ELSE 2 END",
             event = quote_str(event),

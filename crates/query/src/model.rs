@@ -192,6 +192,16 @@ pub fn column_value(col: &Column) -> String {
     }
 }
 
+/// The SQL for the sum of a numeric column's values: fixed-point integers are summed as
+/// integers and scaled once, so the answer is exact and the same whatever order the rows
+/// are added in (a float sum's last digits vary with the order of parallel partitions).
+pub fn column_sum(col: &Column) -> String {
+    match col.extract {
+        Extract::F64(_, scale) => format!("(CAST(SUM(\"{}\") AS DOUBLE) / {scale}.0)", col.name),
+        _ => format!("CAST(SUM(\"{}\") AS DOUBLE)", col.name),
+    }
+}
+
 fn quote_ident(name: &str) -> String {
     format!("\"{name}\"")
 }
@@ -274,7 +284,8 @@ impl Query {
                 group.push(quote_ident(col.name));
             }
         }
-        let value = source.value.and_then(|v| table.column(v)).map(column_value);
+        let value_col = source.value.and_then(|v| table.column(v));
+        let value = value_col.map(column_value);
         let thresholds = source
             .vital
             .and_then(vigil_protocol::thresholds)
@@ -300,8 +311,11 @@ impl Query {
             };
             let expr = match agg {
                 Aggregation::Count => "COUNT(*)".to_owned(),
-                Aggregation::Sum => format!("SUM({v})"),
-                Aggregation::Avg => format!("AVG({v})"),
+                Aggregation::Sum => column_sum(value_col.expect("a value column")),
+                Aggregation::Avg => {
+                    let c = value_col.expect("a value column");
+                    format!("({} / COUNT(\"{}\"))", column_sum(c), c.name)
+                }
                 Aggregation::Min => format!("MIN({v})"),
                 Aggregation::Max => format!("MAX({v})"),
                 Aggregation::P50 => format!("p50({v})"),
