@@ -62,6 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/query", post(query))
         .route("/api/v1/conversion", post(conversion))
         .route("/api/v1/sessions", post(sessions))
+        .route("/api/v1/attributes", get(attributes))
         .route("/api/v1/sessions/{session_id}", get(session))
         .route("/agent/vigil.js", get(agent::agent_js))
         .route("/healthz", get(|| async { "ok" }))
@@ -196,6 +197,29 @@ async fn session(
         .await
         .map_err(query_error)?;
     Ok(Json(serde_json::json!({ "session_id": session_id, "events": events })).into_response())
+}
+
+/// `GET /api/v1/attributes?from=&to=`: custom attribute keys seen on views.
+async fn attributes(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    QueryParams(range): QueryParams<Range>,
+) -> Result<Response, ApiError> {
+    let project = auth::reader(&state, &Method::GET, &headers, range.project)?;
+    let keys = state
+        .queries
+        .attribute_keys(
+            project.id,
+            range.from.unwrap_or(0),
+            range.to.unwrap_or(i64::MAX),
+        )
+        .await
+        .map_err(query_error)?;
+    let keys: Vec<_> = keys
+        .into_iter()
+        .map(|(key, views)| serde_json::json!({ "key": key, "views": views }))
+        .collect();
+    Ok(Json(serde_json::json!({ "keys": keys })).into_response())
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {

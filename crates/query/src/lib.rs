@@ -3,10 +3,12 @@
 //! batches). A query can only ever see the project it is run for: the snapshot holds no
 //! other project's files or rows.
 
+mod attributes;
 mod model;
 mod percentile;
 mod sessions;
 
+pub use attributes::{attribute_key, attribute_udf};
 pub use model::{
     Aggregation, Filter, FilterOp, InvalidQuery, MetricSource, Query, column_sum, column_value,
     filter_sql, quote_str, resolve_metric,
@@ -71,6 +73,7 @@ impl QueryEngine {
         for (name, q) in [("p50", 0.5), ("p75", 0.75), ("p90", 0.9), ("p99", 0.99)] {
             ctx.register_udaf(percentile_udaf(name, q));
         }
+        ctx.register_udf(attribute_udf());
         ctx
     }
 
@@ -221,6 +224,39 @@ impl QueryEngine {
             result.columns = SESSION_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
         }
         Ok(result)
+    }
+
+    /// The custom attribute keys seen on views in the range, most frequent first, with the
+    /// number of views carrying each (over the 1,000 most common attribute sets).
+    pub async fn attribute_keys(
+        &self,
+        project: ProjectId,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, i64)>, QueryError> {
+        let sql = format!(
+            "SELECT \"attributes\", COUNT(*) AS n FROM \"views\" WHERE \"ts\" >= {from} AND \"ts\" < {to} \
+             AND \"attributes\" IS NOT NULL GROUP BY \"attributes\" ORDER BY n DESC LIMIT 1000"
+        );
+        let sets = to_result(&self.sql(project, &[Table::Views], from, to, &sql).await?);
+        let mut counts = std::collections::BTreeMap::<String, i64>::new();
+        for row in sets.rows {
+            let n = row[1].as_i64().unwrap_or(0);
+            let Some(obj) = row[0].as_str().and_then(|t| {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t).ok()
+            }) else {
+                continue;
+            };
+            for key in obj
+                .keys()
+                .filter(|k| attribute_key(&format!("attributes.{k}")).is_some())
+            {
+                *counts.entry(key.clone()).or_default() += n;
+            }
+        }
+        let mut keys: Vec<(String, i64)> = counts.into_iter().collect();
+        keys.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(keys)
     }
 
     /// Every event of one session, all tables merged in time order, each as an object with

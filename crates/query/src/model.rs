@@ -2,6 +2,7 @@
 //! into SQL. Every identifier in the SQL comes from the schema, never from the request, and
 //! every value from the request is a quoted literal.
 
+use crate::attributes::{attribute_key, attribute_sql};
 use serde::{Deserialize, Serialize};
 use vigil_store::{Column, Extract, Table};
 
@@ -272,6 +273,9 @@ impl Query {
                 select.push(format!("(\"ts\" / {ms}) * {ms} AS \"time\""));
                 group.push(format!("(\"ts\" / {ms}) * {ms}"));
                 has_time = true;
+            } else if let Some(key) = attribute_key(g) {
+                select.push(format!("{} AS \"{g}\"", attribute_sql(key)));
+                group.push(attribute_sql(key));
             } else {
                 let col = table
                     .column(g)
@@ -400,14 +404,19 @@ impl Query {
 
 /// The SQL condition for one filter on a column of `table`.
 pub fn filter_sql(table: Table, f: &Filter) -> Result<String, InvalidQuery> {
-    let col = table
-        .column(&f.field)
-        .ok_or_else(|| InvalidQuery(format!("{} has no field {:?}", table.name(), f.field)))?;
-    let numeric = matches!(col.extract, Extract::F64(..) | Extract::I64(_));
-    let ident = if numeric {
-        column_value(col)
+    let (ident, numeric) = if let Some(key) = attribute_key(&f.field) {
+        (attribute_sql(key), false)
     } else {
-        quote_ident(col.name)
+        let col = table
+            .column(&f.field)
+            .ok_or_else(|| InvalidQuery(format!("{} has no field {:?}", table.name(), f.field)))?;
+        let numeric = matches!(col.extract, Extract::F64(..) | Extract::I64(_));
+        let ident = if numeric {
+            column_value(col)
+        } else {
+            quote_ident(col.name)
+        };
+        (ident, numeric)
     };
     let value = || {
         f.value

@@ -411,3 +411,81 @@ fn conversion_by_lcp_rating_is_exact() {
     );
     assert_eq!((status, r["code"].as_str()), (400, Some("invalid_query")));
 }
+
+#[test]
+fn custom_attributes_group_and_filter_like_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = create_project(dir.path(), "shop", &[]);
+    let server = Server::start(dir.path());
+    let now = now_ms();
+    // (session, attributes, LCP)
+    let sent = [
+        ("a1", json!({"plan": "plus", "cohort": 5}), 1000.0),
+        ("a2", json!({"plan": "plus", "beta": true}), 3000.0),
+        ("a3", json!({"plan": "free", "cohort": 5}), 2000.0),
+        ("a4", json!({"cohort": 6}), 4000.0),
+        ("a5", json!({}), 5000.0),
+    ];
+    for (id, attributes, lcp) in &sent {
+        let mut body: Value = serde_json::from_slice(&batch(
+            id,
+            json!([{"type": "view", "ts": now}, {"type": "vital", "ts": now + 1, "name": "LCP", "value": lcp}]),
+        ))
+        .unwrap();
+        body["context"]["attributes"] = attributes.clone();
+        assert_eq!(
+            server.ingest(&p.public_key, body.to_string().as_bytes()).0,
+            202
+        );
+    }
+    let range = (now - 1000, now + 1000);
+    let q = |extra: Value| {
+        let mut q = json!({"metric": "lcp", "aggregations": ["count", "max"], "from": range.0, "to": range.1});
+        for (k, v) in extra.as_object().unwrap() {
+            q[k] = v.clone();
+        }
+        let (status, r) = server.query(&p.api_token, &q);
+        assert_eq!(status, 200, "{q} → {r}");
+        r
+    };
+    let by_plan = q(
+        json!({"group_by": ["attributes.plan"], "order_by": "attributes.plan", "ascending": true}),
+    );
+    assert_eq!(
+        by_plan["columns"],
+        json!(["attributes.plan", "count", "max"])
+    );
+    assert_eq!(
+        by_plan["rows"],
+        json!([["free", 1, 2000.0], ["plus", 2, 3000.0], [null, 2, 5000.0]])
+    );
+    let cohort5 = q(json!({"filters": [{"field": "attributes.cohort", "op": "eq", "value": "5"}]}));
+    assert_eq!(cohort5["rows"], json!([[2, 2000.0]]));
+    let not_plus =
+        q(json!({"filters": [{"field": "attributes.plan", "op": "neq", "value": "plus"}]}));
+    assert_eq!(not_plus["rows"], json!([[3, 5000.0]]));
+    let beta = q(json!({"filters": [{"field": "attributes.beta", "op": "exists"}]}));
+    assert_eq!(beta["rows"], json!([[1, 3000.0]]));
+
+    let (status, keys) = server.get(
+        &format!("/api/v1/attributes?from={}&to={}", range.0, range.1),
+        Some(&p.api_token),
+    );
+    assert_eq!(status, 200, "{keys}");
+    let keys: Value = serde_json::from_str(&keys).unwrap();
+    assert_eq!(
+        keys["keys"],
+        json!([{"key": "cohort", "views": 3}, {"key": "plan", "views": 3}, {"key": "beta", "views": 1}])
+    );
+    for bad in ["attributes.", "attributes.a b", "attributes.x\"y"] {
+        let (status, r) = server.query(
+            &p.api_token,
+            &json!({"metric": "views", "group_by": [bad], "from": range.0, "to": range.1}),
+        );
+        assert_eq!(
+            (status, r["code"].as_str()),
+            (400, Some("invalid_query")),
+            "{bad}"
+        );
+    }
+}
