@@ -62,7 +62,7 @@ const RANGES: Record<string, number> = { "24h": 86400000, "7d": 7 * 86400000, "3
 const BUCKETS: Record<string, string> = { "24h": "time:1h", "7d": "time:6h", "30d": "time:1d" };
 const VITALS = ["lcp", "inp", "cls", "fcp", "ttfb"];
 const PCTS = ["p50", "p75", "p90", "p99"];
-const GROUPS = ["page_path", "browser", "os", "device_type", "country", "effective_type", "release"];
+const GROUPS = ["page_path", "browser", "os", "device_type", "country", "effective_type", "connection_type", "release"];
 
 interface State { path: string; params: URLSearchParams; }
 function state(): State { return { path: location.pathname, params: new URLSearchParams(location.search) }; }
@@ -109,9 +109,12 @@ const VIEW_FIELDS: Record<string, { view: string; tables: string[] }> = {
   error_type: { view: "/errors", tables: ["errors"] },
 };
 const INTEGER_FIELDS = ["status"];
+/** A custom attribute (`setAttributes`) as a field: in every table, like the common columns. */
+const isAttribute = (field: string): boolean => /^attributes\.[A-Za-z0-9_.-]{1,64}$/.test(field);
+const isCommon = (field: string): boolean => COMMON_FIELDS.includes(field) || isAttribute(field);
 function parseFilter(s: string): Filter | null {
-  const m = /^([a-z_]+):(eq|neq|contains):([\s\S]*)$/.exec(s);
-  if (!m || !(COMMON_FIELDS.includes(m[1]) || m[1] in VIEW_FIELDS)) return null;
+  const m = /^([a-z_]+|attributes\.[A-Za-z0-9_.-]{1,64}):(eq|neq|contains):([\s\S]*)$/.exec(s);
+  if (!m || !(isCommon(m[1]) || m[1] in VIEW_FIELDS)) return null;
   const num = INTEGER_FIELDS.includes(m[1]) && m[2] !== "contains" && /^\d+$/.test(m[3]);
   return { field: m[1], op: m[2], value: num ? Number(m[3]) : m[3] };
 }
@@ -121,10 +124,24 @@ function urlFilters(): Filter[] {
   const raw = [...p.getAll("f"), ...(legacy ? [legacy.replace(":", ":eq:")] : [])];
   return raw.map(parseFilter).filter((f): f is Filter => f !== null);
 }
-function appliesHere(f: Filter): boolean { return COMMON_FIELDS.includes(f.field) || VIEW_FIELDS[f.field]?.view === location.pathname; }
+function appliesHere(f: Filter): boolean { return isCommon(f.field) || VIEW_FIELDS[f.field]?.view === location.pathname; }
 /** The URL's filters that this view applies and `table` has. */
 function filtersFor(table: string): Filter[] {
-  return urlFilters().filter((f) => appliesHere(f) && (COMMON_FIELDS.includes(f.field) || VIEW_FIELDS[f.field].tables.includes(table)));
+  return urlFilters().filter((f) => appliesHere(f) && (isCommon(f.field) || VIEW_FIELDS[f.field].tables.includes(table)));
+}
+const attributeCache = new Map<string, Promise<string[]>>();
+/** The project's custom attribute fields (`attributes.<key>`), most common first; fetched once per project and range. */
+function attributeFields(pid: number): Promise<string[]> {
+  const { from, to, range } = timeRange();
+  const key = `${pid}:${range}`;
+  let keys = attributeCache.get(key);
+  if (!keys) {
+    keys = api<{ keys: { key: string }[] }>("GET", `/api/v1/attributes?project=${pid}&from=${from}&to=${to}`)
+      .then((r) => r.keys.map((k) => `attributes.${k.key}`).filter(isAttribute))
+      .catch(() => { attributeCache.delete(key); return []; });
+    attributeCache.set(key, keys);
+  }
+  return keys;
 }
 function tableOf(metric: string): string { return VITALS.includes(metric) ? "vitals" : metric.split(".")[0]; }
 /** The current URL with `field is value` replacing any other filter on that field. */
@@ -231,6 +248,7 @@ function filterBar(pid: number): HTMLElement {
   const setFilters = (flt: Filter[]) => navigate(href(location.pathname, {}, true, flt));
   const field = el("select", { name: "field", "data-testid": "filter-field", "aria-label": "Filter field" });
   for (const f of [...COMMON_FIELDS, ...Object.keys(VIEW_FIELDS).filter((k) => VIEW_FIELDS[k].view === location.pathname)]) field.append(el("option", { value: f }, f));
+  void attributeFields(pid).then((attrs) => field.append(...attrs.map((f) => el("option", { value: f }, f))));
   const op = el("select", { name: "op", "data-testid": "filter-op", "aria-label": "Filter operator" });
   for (const [k, label] of Object.entries(OPS)) op.append(el("option", { value: k }, label));
   const values = el("datalist", { id: "filter-values" });
@@ -332,14 +350,15 @@ function plot(target?: HTMLElement | null, opts?: Omit<uPlot.Options, "width">, 
 async function explorer(pid: number, box: HTMLElement, { from, to, range }: Range): Promise<void> {
   const metric = param("metric", "lcp", VITALS);
   const pct = param("percentile", "p75", PCTS);
-  const group = param("group", "page_path", GROUPS);
+  const groups = [...GROUPS, ...await attributeFields(pid)];
+  const group = param("group", "page_path", groups);
   const sel = (name: string, values: string[], cur: string) => {
     const s = el("select", { name, "data-testid": name });
     for (const v of values) { const o = el("option", { value: v }, v); if (v === cur) o.selected = true; s.append(o); }
     s.addEventListener("change", () => navigate(href(location.pathname, { [name]: s.value })));
     return el("label", {}, name, s);
   };
-  const controls = el("div", { class: "controls" }, sel("metric", VITALS, metric), sel("percentile", PCTS, pct), sel("group", GROUPS, group));
+  const controls = el("div", { class: "controls" }, sel("metric", VITALS, metric), sel("percentile", PCTS, pct), sel("group", groups, group));
   const base = { metric, from, to };
   const bucket = BUCKETS[range];
   const [series, tab] = await Promise.all([

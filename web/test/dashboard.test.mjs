@@ -202,6 +202,17 @@ test("explorer: chart and table; changing group-by changes the table as the API 
   assert.deepEqual(frows, [firstBrowser]);
   await page.screenshot({ path: join(ARTIFACTS, "explorer-filtered.png"), fullPage: true });
 
+  // a custom attribute (the demo's `plan`) as the group-by, and as a filter
+  await page.selectOption("select[data-testid=group]", "attributes.plan");
+  await page.waitForFunction(() => document.querySelector("[data-testid=view][data-state=ready] [data-testid=explorer-table] th")?.textContent === "attributes.plan");
+  const byPlan = await apiQuery({ metric: "lcp", aggregations: ["p75", "count"], group_by: ["attributes.plan"], filters: [{ field: "browser", op: "eq", value: firstBrowser }], from, to, order_by: "count", ascending: false, limit: 100 });
+  assert.deepEqual(byPlan.rows.map((r) => r[0]).sort(), ["guest", "member"]);
+  assert.deepEqual(await cellsOf(page, "explorer-table"), byPlan.rows);
+  await addFilter(page, "explorer", "attributes.plan", "eq", "member");
+  const member = await apiQuery({ metric: "lcp", aggregations: ["p75", "count"], group_by: ["attributes.plan"], filters: [{ field: "browser", op: "eq", value: firstBrowser }, { field: "attributes.plan", op: "eq", value: "member" }], from, to, order_by: "count", ascending: false, limit: 100 });
+  assert.deepEqual(await cellsOf(page, "explorer-table"), member.rows);
+  assert.equal(member.rows.length, 1);
+
   // a shared URL restores the whole view state
   await page.goto(`${base}/explorer?project=${projectId}&range=24h&metric=inp&percentile=p90&group=os`);
   await page.waitForSelector(ready("explorer"));
