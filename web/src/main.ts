@@ -298,19 +298,33 @@ function shell(m: Me, project: Project, content: HTMLElement): HTMLElement {
   return el("div", {}, header, location.pathname === "/settings" ? null : filterBar(project.id), el("main", {}, content));
 }
 
-async function overview(pid: number, box: HTMLElement, { from, to }: Range): Promise<void> {
+/** Pages with fewer LCP samples than this are left out of "slowest pages": their p75 is noise. */
+const MIN_PAGE_SAMPLES = 20;
+/** Slowest pages by p75 LCP among the 500 most viewed with enough samples (sorted here: the query API has no HAVING). */
+function slowestPages(res: QueryResult, n: number): QueryResult {
+  const p = col(res, "p75"), c = col(res, "count"), k = col(res, "page_path");
+  const rows = res.rows.filter((r) => Number(r[c]) >= MIN_PAGE_SAMPLES)
+    .sort((a, b) => Number(b[p]) - Number(a[p]) || String(a[k]).localeCompare(String(b[k]))).slice(0, n);
+  return { columns: res.columns, rows };
+}
+
+async function overview(pid: number, box: HTMLElement, { from, to, range }: Range): Promise<void> {
   const len = to - from;
   const prev = { from: from - len, to: from };
   const vitalQ = (metric: string, r: { from: number; to: number }, aggs: string[]) => query(pid, { metric, aggregations: aggs, from: r.from, to: r.to });
-  const [vit, vitPrev, pv, pvPrev, er, erPrev, slow] = await Promise.all([
+  const bucket = BUCKETS[range];
+  const [vit, vitPrev, pv, pvPrev, er, erPrev, pages, lcpSeries, pvSeries] = await Promise.all([
     Promise.all(VITALS.map((m) => vitalQ(m, { from, to }, ["p75", "good", "needs_improvement", "poor", "count"]))),
     Promise.all(VITALS.map((m) => vitalQ(m, prev, ["p75", "count"]))),
     vitalQ("page_views", { from, to }, ["count", "sessions"]),
     vitalQ("page_views", prev, ["count", "sessions"]),
     vitalQ("errors", { from, to }, ["count"]),
     vitalQ("errors", prev, ["count"]),
-    query(pid, { metric: "lcp", aggregations: ["p75", "count"], group_by: ["page_path"], from, to, order_by: "p75", ascending: false, limit: 10 }),
+    query(pid, { metric: "lcp", aggregations: ["p75", "count"], group_by: ["page_path"], from, to, order_by: "count", ascending: false, limit: 500 }),
+    query(pid, { metric: "lcp", aggregations: ["p75"], group_by: [bucket], from, to, limit: 10000 }),
+    query(pid, { metric: "page_views", aggregations: ["count"], group_by: [bucket], from, to, limit: 10000 }),
   ]);
+  const slow = slowestPages(pages, 10);
   const grid = el("div", { class: "grid" });
   VITALS.forEach((m, i) => {
     const r = vit[i];
@@ -336,9 +350,20 @@ async function overview(pid: number, box: HTMLElement, { from, to }: Range): Pro
     el("div", { class: "card", "data-testid": "sessions" }, el("div", { class: "metric-name" }, "Sessions"), el("div", { class: "metric-value" }, fmtNum(sess ?? 0)), trend(sess, first(pvPrev, "sessions"), false, first(pvPrev, "count"))),
     el("div", { class: "card", "data-testid": "error-rate" }, el("div", { class: "metric-name" }, "Error rate (errors / page views)"), el("div", { class: "metric-value" }, erRate === null ? "–" : fmtPct(erRate)), trend(erRate, erRatePrev, true, first(pvPrev, "count"))),
   );
+  const chartBox = el("div", { "data-testid": "overview-chart" });
   box.replaceChildren(el("h2", {}, "Overview"), grid,
-    el("div", { class: "card" }, el("h3", {}, "Slowest pages (p75 LCP)"),
+    el("div", { class: "card" }, el("h3", {}, "p75 LCP and page views over time"), pvSeries.rows.length ? chartBox : el("p", { class: "empty" }, "No data for this range.")),
+    el("div", { class: "card" }, el("h3", {}, `Slowest pages (p75 LCP, pages with at least ${MIN_PAGE_SAMPLES} samples)`),
       table(slow, { metricCols: { p75: "lcp" }, testid: "slowest-pages", linkCol: (v) => v === null ? null : href("/page", { page: String(v), sort: null, dir: null }) })));
+  // page views and p75 LCP share the time axis; each has its own scale
+  const times = pvSeries.rows.map((r) => Number(r[col(pvSeries, "time")]));
+  const lcpAt = new Map(lcpSeries.rows.map((r) => [Number(r[col(lcpSeries, "time")]), r[col(lcpSeries, "p75")] as number | null]));
+  plot(pvSeries.rows.length ? chartBox : null, {
+    height: 220,
+    series: [{}, { label: "page views", stroke: "#9aa5b8", fill: "rgba(154,165,184,0.15)", scale: "views" },
+      { label: "p75 LCP", stroke: "#2a5bd7", width: 2, scale: "ms", value: (_u, v) => fmtMetric("lcp", v) }],
+    axes: [{}, { scale: "views", size: 60 }, { scale: "ms", side: 1, size: 70, grid: { show: false }, values: (_u, vals) => vals.map((v) => fmtMetric("lcp", v)) }],
+  }, [times.map((t) => t / 1000), pvSeries.rows.map((r) => Number(r[col(pvSeries, "count")])), times.map((t) => lcpAt.get(t) ?? null)]);
 }
 
 let chart: uPlot | null = null;
