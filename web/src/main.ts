@@ -58,8 +58,12 @@ function first(res: QueryResult, name: string): Cell {
 }
 
 // ---------- URL state ----------
-const RANGES: Record<string, number> = { "24h": 86400000, "7d": 7 * 86400000, "30d": 30 * 86400000 };
-const BUCKETS: Record<string, string> = { "24h": "time:1h", "7d": "time:6h", "30d": "time:1d" };
+const HOUR = 3600000, DAY = 24 * HOUR;
+const RANGES: Record<string, [number, string]> = { "1h": [HOUR, "Last hour"], "24h": [DAY, "Last 24 hours"], "7d": [7 * DAY, "Last 7 days"], "30d": [30 * DAY, "Last 30 days"] };
+/** The longest custom range: the longest retention anyone keeps, with room. */
+const MAX_RANGE = 400 * DAY;
+/** Time buckets for a range of `len` ms: 12 to 60 points on a chart. */
+function bucketFor(len: number): string { return len <= 3 * HOUR ? "time:5m" : len <= 2 * DAY ? "time:1h" : len <= 10 * DAY ? "time:6h" : "time:1d"; }
 const VITALS = ["lcp", "inp", "cls", "fcp", "ttfb"];
 const PCTS = ["p50", "p75", "p90", "p99"];
 const GROUPS = ["page_path", "browser", "os", "device_type", "country", "effective_type", "connection_type", "release"];
@@ -91,11 +95,23 @@ function link(text: string, url: string, cls = ""): HTMLAnchorElement {
   });
   return a;
 }
-interface Range { from: number; to: number; range: string; }
+/** The time range in view: a preset ending now, or `range=custom&from=<ms>&to=<ms>`. */
+interface Range { from: number; to: number; range: string; bucket: string; }
 function timeRange(): Range {
+  const p = new URLSearchParams(location.search);
+  if (p.get("range") === "custom") {
+    const from = Number(p.get("from")), to = Number(p.get("to"));
+    if (Number.isSafeInteger(from) && Number.isSafeInteger(to) && from < to && to - from <= MAX_RANGE) return { from, to, range: "custom", bucket: bucketFor(to - from) };
+  }
   const range = param("range", "24h", Object.keys(RANGES));
   const to = Math.ceil(Date.now() / 60000) * 60000; // whole minutes: shareable, cache-friendly
-  return { from: to - RANGES[range], to, range };
+  const len = RANGES[range][0];
+  return { from: to - len, to, range, bucket: bucketFor(len) };
+}
+/** A custom range, e.g. from a chart selection: minutes, at least one. */
+function customRangeHref(from: number, to: number): string {
+  const f = Math.floor(from / 60000) * 60000, t = Math.max(f + 60000, Math.ceil(to / 60000) * 60000);
+  return href(location.pathname, { range: "custom", from: String(f), to: String(t) });
 }
 
 // ---------- filter bar state: repeated f=field:op:value (the value may contain colons) ----------
@@ -133,7 +149,7 @@ const attributeCache = new Map<string, Promise<string[]>>();
 /** The project's custom attribute fields (`attributes.<key>`), most common first; fetched once per project and range. */
 function attributeFields(pid: number): Promise<string[]> {
   const { from, to, range } = timeRange();
-  const key = `${pid}:${range}`;
+  const key = range === "custom" ? `${pid}:${from}:${to}` : `${pid}:${range}`;
   let keys = attributeCache.get(key);
   if (!keys) {
     keys = api<{ keys: { key: string }[] }>("GET", `/api/v1/attributes?project=${pid}&from=${from}&to=${to}`)
@@ -282,19 +298,43 @@ function filterBar(pid: number): HTMLElement {
 
 const NAV: [string, string][] = [["/overview", "Overview"], ["/explorer", "Performance"], ["/pages", "Pages"], ["/network", "Network"], ["/resources", "Resources"], ["/geography", "Geography"], ["/errors", "Errors"], ["/sessions", "Sessions"], ["/business", "Business"], ["/settings", "Settings"]];
 
+/** Two date-time inputs (the browser's time zone) for a custom range. */
+function customRangeForm(cur: Range): HTMLFormElement {
+  const local = (ms: number) => { const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000); return d.toISOString().slice(0, 16); };
+  const from = el("input", { type: "datetime-local", "data-testid": "range-from", "aria-label": "From", required: "" });
+  const to = el("input", { type: "datetime-local", "data-testid": "range-to", "aria-label": "To", required: "" });
+  from.value = local(cur.from); to.value = local(cur.to);
+  const msg = el("span", { class: "error", role: "alert" });
+  const form = el("form", { class: "custom-range", "data-testid": "range-form" }, from, "–", to, el("button", { type: "submit" }, "Apply"), msg);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = new Date(from.value).getTime(), t = new Date(to.value).getTime();
+    if (!(f < t)) { msg.textContent = "The start must be before the end."; return; }
+    if (t - f > MAX_RANGE) { msg.textContent = "At most 400 days."; return; }
+    navigate(customRangeHref(f, t));
+  });
+  return form;
+}
+
 function shell(m: Me, project: Project, content: HTMLElement): HTMLElement {
   const nav = el("nav");
   // filters and range stay when switching views, so a team can look at one segment everywhere
   for (const [p, label] of NAV) nav.append(link(label, href(p, { session: null, sort: null, dir: null, page: null }), (location.pathname === "/page" ? "/pages" : location.pathname) === p ? "active" : ""));
+  const cur = timeRange();
   const range = el("select", { "data-testid": "range", "aria-label": "Time range" });
-  for (const [v, label] of [["24h", "Last 24 hours"], ["7d", "Last 7 days"], ["30d", "Last 30 days"]]) {
-    const o = el("option", { value: v }, label); if (param("range", "24h") === v) o.selected = true; range.append(o);
+  for (const [v, [, label]] of [...Object.entries(RANGES), ["custom", [0, "Custom range…"]] as [string, [number, string]]]) {
+    const o = el("option", { value: v }, label); if (cur.range === v) o.selected = true; range.append(o);
   }
-  range.addEventListener("change", () => navigate(href(location.pathname, { range: range.value })));
+  const custom = customRangeForm(cur);
+  custom.hidden = cur.range !== "custom";
+  range.addEventListener("change", () => {
+    if (range.value === "custom") { custom.hidden = false; return; }
+    navigate(href(location.pathname, { range: range.value, from: null, to: null }));
+  });
   const proj = el("select", { "aria-label": "Project", "data-testid": "project" });
   for (const p of m.projects) { const o = el("option", { value: String(p.id) }, p.name); if (p.id === project.id) o.selected = true; proj.append(o); }
   proj.addEventListener("change", () => navigate(href(location.pathname, { project: proj.value, session: null })));
-  const header = el("header", { class: "shell" }, el("span", { class: "brand" }, "Vigil"), nav, el("span", { class: "spacer" }), proj, range, el("span", { class: "user", title: m.user.email }, m.user.email), signOut());
+  const header = el("header", { class: "shell" }, el("span", { class: "brand" }, "Vigil"), nav, el("span", { class: "spacer" }), proj, range, custom, el("span", { class: "user", title: m.user.email }, m.user.email), signOut());
   return el("div", {}, header, location.pathname === "/settings" ? null : filterBar(project.id), el("main", {}, content));
 }
 
@@ -308,11 +348,10 @@ function slowestPages(res: QueryResult, n: number): QueryResult {
   return { columns: res.columns, rows };
 }
 
-async function overview(pid: number, box: HTMLElement, { from, to, range }: Range): Promise<void> {
+async function overview(pid: number, box: HTMLElement, { from, to, bucket }: Range): Promise<void> {
   const len = to - from;
   const prev = { from: from - len, to: from };
   const vitalQ = (metric: string, r: { from: number; to: number }, aggs: string[]) => query(pid, { metric, aggregations: aggs, from: r.from, to: r.to });
-  const bucket = BUCKETS[range];
   const [vit, vitPrev, pv, pvPrev, er, erPrev, pages, lcpSeries, pvSeries] = await Promise.all([
     Promise.all(VITALS.map((m) => vitalQ(m, { from, to }, ["p75", "good", "needs_improvement", "poor", "count"]))),
     Promise.all(VITALS.map((m) => vitalQ(m, prev, ["p75", "count"]))),
@@ -370,9 +409,17 @@ let chart: uPlot | null = null;
 /** One chart on screen at a time: the previous view's chart is destroyed first. */
 function plot(target?: HTMLElement | null, opts?: Omit<uPlot.Options, "width">, data?: (number | null)[][]): void {
   chart?.destroy();
-  chart = target && opts && data ? new uPlot({ width: Math.max(300, Math.min(1160, (target.parentElement?.clientWidth ?? 1200) - 32)), ...opts }, data as uPlot.AlignedData, target) : null;
+  if (!target || !opts || !data) { chart = null; return; }
+  // dragging across a time chart zooms every view to that span (a custom range in the URL)
+  const zoom = (u: uPlot) => {
+    if (u.select.width < 4) return;
+    const from = u.posToVal(u.select.left, "x") * 1000, to = u.posToVal(u.select.left + u.select.width, "x") * 1000;
+    if (to > from) navigate(customRangeHref(from, to));
+  };
+  chart = new uPlot({ width: Math.max(300, Math.min(1160, (target.parentElement?.clientWidth ?? 1200) - 32)), ...opts, hooks: { setSelect: [zoom] } }, data as uPlot.AlignedData, target);
+  target.title = "Drag across the chart to zoom to that time span";
 }
-async function explorer(pid: number, box: HTMLElement, { from, to, range }: Range): Promise<void> {
+async function explorer(pid: number, box: HTMLElement, { from, to, bucket }: Range): Promise<void> {
   const metric = param("metric", "lcp", VITALS);
   const pct = param("percentile", "p75", PCTS);
   const groups = [...GROUPS, ...await attributeFields(pid)];
@@ -385,7 +432,6 @@ async function explorer(pid: number, box: HTMLElement, { from, to, range }: Rang
   };
   const controls = el("div", { class: "controls" }, sel("metric", VITALS, metric), sel("percentile", PCTS, pct), sel("group", groups, group));
   const base = { metric, from, to };
-  const bucket = BUCKETS[range];
   const [series, tab] = await Promise.all([
     query(pid, { ...base, aggregations: [pct, "count"], group_by: [bucket], limit: 10000 }),
     query(pid, { ...base, aggregations: [pct, "count"], group_by: [group], order_by: "count", ascending: false, limit: 100 }),
@@ -651,7 +697,7 @@ async function pagesView(pid: number, box: HTMLElement, { from, to }: Range): Pr
 
 /** Navigation timing of views, p75 per phase (ms from navigation start for the last two). */
 const TIMING_PHASES = ["dns", "tcp", "tls", "ttfb", "download", "dom_content_loaded", "load"];
-async function pageView(pid: number, box: HTMLElement, { from, to, range }: Range): Promise<void> {
+async function pageView(pid: number, box: HTMLElement, { from, to, bucket }: Range): Promise<void> {
   const path = param("page", "/");
   const r = { filters: [{ field: "page_path", op: "eq", value: path }], from, to };
   const [vit, views, timing, errs, reqs, series] = await Promise.all([
@@ -660,7 +706,7 @@ async function pageView(pid: number, box: HTMLElement, { from, to, range }: Rang
     Promise.all(TIMING_PHASES.map((t) => query(pid, { metric: `views.${t}`, aggregations: ["p75"], ...r }))),
     query(pid, { metric: "errors", aggregations: ["count", "sessions"], group_by: ["error_type", "message"], ...r, limit: 10 }),
     query(pid, { metric: "requests.duration", aggregations: ["p75", "count"], group_by: ["method", "url_template"], ...r, order_by: "p75", ascending: false, limit: 10 }),
-    query(pid, { metric: "views", aggregations: ["count"], group_by: [BUCKETS[range]], ...r, limit: 10000 }),
+    query(pid, { metric: "views", aggregations: ["count"], group_by: [bucket], ...r, limit: 10000 }),
   ]);
   const card = (testid: string, name: string, value: Cell, text: string) =>
     el("div", { class: "card", "data-testid": testid }, el("div", { class: "metric-name" }, name), el("div", { class: "metric-value", "data-raw": typeof value === "number" ? String(value) : "" }, text));
@@ -738,8 +784,7 @@ async function resourcesView(pid: number, box: HTMLElement, { from, to }: Range)
 // ---------- Business ----------
 interface ProjectSettings { id: number; name: string; public_key: string; allowed_origins: string[]; retention_days: number; snippet: string; }
 const RATINGS = ["good", "needs-improvement", "poor"];
-async function businessView(pid: number, box: HTMLElement, { from, to, range }: Range): Promise<void> {
-  const bucket = BUCKETS[range];
+async function businessView(pid: number, box: HTMLElement, { from, to, bucket }: Range): Promise<void> {
   const [series, counts, sums] = await Promise.all([
     query(pid, { metric: "custom_events", aggregations: ["count"], group_by: ["name", bucket], from, to, limit: 10000 }),
     query(pid, { metric: "custom_events", aggregations: ["count"], group_by: ["name"], from, to, order_by: "count", ascending: false, limit: 1000 }),

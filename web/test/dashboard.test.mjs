@@ -817,3 +817,53 @@ test("settings: a user issues and revokes API tokens and creates a project, each
   assert.deepEqual(problems.filter((p) => !/409/.test(p)), []);
   await ctx.close();
 });
+
+test("time range: a custom range from the picker and from dragging across a chart; figures follow, the URL keeps it", async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  await page.goto(`${base}/overview?project=${projectId}&range=7d`);
+  await page.waitForSelector(ready("overview"));
+  await page.selectOption("[data-testid=range]", "custom");
+  // two days, ending three days ago, typed in the browser's time zone
+  const [fromText, toText, want] = await page.evaluate(() => {
+    const local = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    const to = Math.floor((Date.now() - 3 * 86400000) / 60000) * 60000, from = to - 2 * 86400000;
+    return [local(from), local(to), [new Date(local(from)).getTime(), new Date(local(to)).getTime()]];
+  });
+  await page.fill("[data-testid=range-from]", fromText);
+  await page.fill("[data-testid=range-to]", toText);
+  await page.click("[data-testid=range-form] button[type=submit]");
+  await page.waitForFunction(() => new URL(location.href).searchParams.get("range") === "custom" && !!document.querySelector("[data-testid=view][data-state=ready]"));
+  const url = new URL(page.url());
+  assert.deepEqual([Number(url.searchParams.get("from")), Number(url.searchParams.get("to"))], want);
+  assert.deepEqual(Object.values(await rangeOf(page)), want);
+  const pv = await apiQuery({ metric: "page_views", aggregations: ["count"], from: want[0], to: want[1] });
+  const week = await apiQuery({ metric: "page_views", aggregations: ["count"], from: want[1] - 7 * 86400000, to: want[1] });
+  assert.ok(pv.rows[0][0] > 0 && pv.rows[0][0] < week.rows[0][0]);
+  assert.equal(await textOf(page, "[data-testid=page-views] .metric-value"), pv.rows[0][0].toLocaleString("en-US"));
+  assert.equal(await page.inputValue("[data-testid=range]"), "custom");
+
+  // a reversed range is refused in place
+  await page.fill("[data-testid=range-from]", toText);
+  await page.fill("[data-testid=range-to]", fromText);
+  await page.click("[data-testid=range-form] button[type=submit]");
+  assert.match(await textOf(page, "[data-testid=range-form] [role=alert]"), /before the end/);
+  assert.equal(page.url(), url.href);
+
+  // drag across the explorer's chart: the middle half of the span becomes the range
+  await page.goto(`${base}/explorer?project=${projectId}&range=7d&metric=lcp`);
+  await page.waitForSelector(ready("explorer"));
+  const before = await rangeOf(page);
+  const over = await page.locator("[data-testid=chart] .u-over").boundingBox();
+  await page.mouse.move(over.x + over.width * 0.25, over.y + over.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(over.x + over.width * 0.75, over.y + over.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForFunction(() => new URL(location.href).searchParams.get("range") === "custom" && !!document.querySelector("[data-testid=view][data-view=explorer][data-state=ready]"));
+  const zoomed = await rangeOf(page);
+  assert.ok(zoomed.from > before.from && zoomed.to < before.to && zoomed.to - zoomed.from < (before.to - before.from) * 0.7, JSON.stringify({ before, zoomed }));
+  const lcp = await apiQuery({ metric: "lcp", aggregations: ["p75", "count"], group_by: ["page_path"], from: zoomed.from, to: zoomed.to, order_by: "count", ascending: false, limit: 100 });
+  assert.deepEqual(await cellsOf(page, "explorer-table"), lcp.rows);
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
