@@ -19,7 +19,7 @@ export const st = {
   /** the current view (page load, soft navigation or bfcache restore) and its URL */
   view: uuid(),
   url: location.href,
-  /** the view of the last hard load or restore: LCP, FCP and TTFB belong to it (INP and CLS by time, see `viewAt`) */
+  /** the view of the last hard load or restore: LCP, FCP and TTFB belong to it (INP and CLS to each view, see collect/vitals.ts) */
   hard: '',
   hardUrl: '',
   user: undefined as string | undefined,

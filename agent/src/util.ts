@@ -190,14 +190,15 @@ export function navEntry(): PerformanceNavigationTiming | undefined {
   }
 }
 
-export function observe(type: string, cb: (list: PerformanceEntry[]) => void, buffered = true): boolean {
+/** A buffered PerformanceObserver of `type` (extra `init` such as durationThreshold); undefined when unsupported. */
+export function observe(type: string, cb: (list: PerformanceEntry[]) => void, init?: object): PerformanceObserver | undefined {
   try {
-    if (!PerformanceObserver.supportedEntryTypes.includes(type)) return false;
+    if (!PerformanceObserver.supportedEntryTypes.includes(type)) return undefined;
     const po = new PerformanceObserver(safe((l: PerformanceObserverEntryList) => cb(l.getEntries())));
-    po.observe({ type, buffered } as PerformanceObserverInit);
-    return true;
+    po.observe({ type, buffered: true, ...init } as PerformanceObserverInit);
+    return po;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

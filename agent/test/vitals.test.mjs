@@ -1,8 +1,8 @@
 // Web vitals: a slow LCP image, a layout shift and a slow click handler. The values the agent
 // stored must equal what the web-vitals library, loaded separately on the same page load,
 // reports; the attribution must name the right elements and phases.
-// On an SPA page, INP and CLS go to the route (soft view) where the interaction or the largest
-// shift happened.
+// On an SPA page, each route (view) has its own INP and CLS, checked against the page's own
+// measurement of the same spans.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, newPage, sessionId, stored, ofType, waitFor, withStack } from './helpers.mjs';
@@ -128,26 +128,68 @@ test('a back/forward cache restore is a new view, with its own vitals', async ()
   }
 });
 
-// SPA: web-vitals measures the whole page load, so the agent attributes INP and CLS by time to
-// the view (hard load or soft navigation) that was current at the interaction or largest shift.
-// A repaint (no layout shift) makes headless Chromium present a frame, after which web-vitals
-// processes the interaction in an idle callback (see above).
+// SPA: once a route changes, each view (the hard load up to the first route change, then each
+// route) has its own INP and CLS, computed by the agent from the entries inside the view's span.
+// They are compared with the same definitions applied to what the page observed itself (its own
+// PerformanceObservers) within the same spans.
+// A repaint (no layout shift) makes headless Chromium present a frame, after which event timing
+// entries are delivered and web-vitals processes the interaction in an idle callback (see above).
 const frameThenIdle = (page) =>
   page.evaluate(() => {
     const s = document.documentElement.style;
     s.backgroundColor = s.backgroundColor ? '' : 'rgb(250, 250, 250)';
     return new Promise((r) => requestAnimationFrame(() => requestIdleCallback(() => r())));
   });
-/** Repaints until the reference web-vitals copy has an INP of at least `min` ms, then once more for the agent's. */
-async function inpProcessed(page, min) {
+/** Clicks `selector` and repaints until the page's own observer has seen an interaction of `min`+ ms. */
+async function interact(page, selector, min) {
+  const t0 = await page.evaluate(() => performance.now());
+  await page.click(selector);
   await waitFor(async () => {
     await frameThenIdle(page);
-    return page.evaluate((m) => window.__inpSeen >= m, min);
-  }, { what: `web-vitals to process an interaction of ${min}+ ms` });
+    return page.evaluate(([t, m]) => Object.values(window.__interactions).some((i) => i.start >= t && i.duration >= m), [t0, min]);
+  }, { what: `the page to observe a ${min}+ ms interaction on ${selector}` });
   await frameThenIdle(page);
-  await page.waitForTimeout(100);
 }
-/** Loads the SPA page, runs `steps`, leaves it (hidden: final vitals), and returns what was stored. */
+const shift = async (page, h) => {
+  await page.evaluate((x) => router.shift(x), h);
+  await frameThenIdle(page);
+};
+/** Page visibility as the page sees it (headless Chromium stays visible): hidden, then shown. */
+const setHidden = (page, hidden) =>
+  page.evaluate((h) => {
+    if (h) Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+    else delete document.visibilityState;
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+
+/** INP and CLS of the span [from, to) from the page's own entries, by the web-vitals definitions. */
+function ownVitals(measured, from, to) {
+  const inside = (t) => t >= from && t < to;
+  const durations = measured.interactions.filter((i) => inside(i.start) && i.duration >= 40).map((i) => i.duration).sort((a, b) => b - a);
+  assert.ok(durations.length < 50, 'fewer than 50 interactions: INP is the longest');
+  let cls = 0, sum = 0, first = 0, last = 0;
+  for (const s of measured.shifts.filter((x) => inside(x.start) && !x.recentInput)) {
+    if (sum && s.start - last < 1000 && s.start - first < 5000) sum += s.value;
+    else (sum = s.value), (first = s.start);
+    last = s.start;
+    cls = Math.max(cls, sum);
+  }
+  return { inp: durations[0], cls };
+}
+/** The events the agent sent (and the collector accepted); an event's view is the batch's unless it names one. */
+const sentEvents = () =>
+  pages.state.ingest.filter((i) => i.status === 202).flatMap((i) => {
+    const b = JSON.parse(i.body);
+    return b.events.map((e) => ({ view_id: b.context.view_id, ...e }));
+  });
+const rating = (v, good, poor) => (v > poor ? 'poor' : v > good ? 'needs-improvement' : 'good');
+
+/**
+ * Loads the SPA page, runs `steps`, leaves it (hidden: final values), and checks every view's
+ * stored INP and CLS against the page's own measurement: exactly one row per view and kind
+ * (none for INP without an interaction), with the view's id and URL and a time inside it.
+ * Returns the views' stored INP and CLS rows, the hard view first.
+ */
 async function spaVitals(steps) {
   const { context, page } = await newPage(browser);
   await page.goto(pages.url + '/spa-vitals.html');
@@ -156,72 +198,122 @@ async function spaVitals(steps) {
   await page.waitForFunction(() => document.readyState === 'complete');
   await page.waitForTimeout(200);
   await steps(page);
+  const measured = await page.evaluate(() => ({
+    origin: performance.timeOrigin,
+    interactions: Object.values(window.__interactions),
+    shifts: window.__shifts,
+    routes: window.__routes,
+  }));
   await page.goto(pages.url + '/blank.html');
-  const events = await stored(vigil, sid, (e) => ofType(e, 'routes').length && ['LCP', 'CLS', 'INP', 'FCP', 'TTFB'].every((n) => ofType(e, 'vitals', (v) => v.name === n).length), 'the route and all five vitals');
+  const bounds = [0, ...measured.routes, Infinity];
+  const want = bounds.slice(0, -1).map((t, i) => ownVitals(measured, t, bounds[i + 1]));
+  const inps = want.filter((w) => w.inp).length;
+  const done = (e) =>
+    ofType(e, 'routes').length === measured.routes.length &&
+    ['LCP', 'FCP', 'TTFB'].every((n) => ofType(e, 'vitals', (v) => v.name === n).length) &&
+    ofType(e, 'vitals', (v) => v.name === 'INP').length >= inps &&
+    ofType(e, 'vitals', (v) => v.name === 'CLS').length >= want.length;
+  await stored(vigil, sid, done, 'the routes and every view\'s vitals');
+  await new Promise((r) => setTimeout(r, 1500)); // anything sent twice would be stored by now
+  const events = await vigil.session(sid);
   await context.close();
-  const routes = ofType(events, 'routes');
-  assert.equal(routes.length, 1);
-  const [route] = routes;
-  assert.equal(route.view_id, first);
-  assert.ok(route.new_view_id && route.new_view_id !== first);
-  const vital = (n) => {
+
+  const routes = ofType(events, 'routes').sort((a, b) => a.ts - b.ts);
+  assert.equal(routes.length, measured.routes.length);
+  assert.equal(routes[0].view_id, first);
+  const views = [first, ...routes.map((r) => r.new_view_id)];
+  const urls = [pages.url + '/spa-vitals.html', ...routes.map((r) => r.to_url)];
+  // LCP, FCP and TTFB belong to the hard load only.
+  for (const n of ['LCP', 'FCP', 'TTFB']) {
     const v = ofType(events, 'vitals', (x) => x.name === n);
     assert.equal(v.length, 1, `one ${n}`);
-    return v[0];
-  };
-  // LCP, FCP and TTFB always belong to the hard load.
-  for (const n of ['LCP', 'FCP', 'TTFB']) {
-    assert.equal(vital(n).view_id, first, n);
-    assert.equal(vital(n).page_url, pages.url + '/spa-vitals.html', n);
+    assert.equal(v[0].view_id, first, n);
+    assert.equal(v[0].page_url, urls[0], n);
   }
-  return { first, soft: route.new_view_id, inp: vital('INP'), cls: vital('CLS') };
-}
-const shift = async (page, h) => {
-  await page.evaluate((x) => router.shift(x), h);
-  await frameThenIdle(page);
-};
-
-test('SPA: INP and CLS that happen on a second route belong to its soft view', async () => {
-  const { soft, inp, cls } = await spaVitals(async (page) => {
-    await shift(page, 40); // a small shift and a fast click on the first route
-    await page.click('#fast');
-    await page.waitForFunction(() => document.getElementById('fast').textContent === 'clicked /spa-vitals.html');
-    await page.evaluate(() => router.go('/spa-vitals/second', 'Second'));
-    await page.waitForTimeout(600); // shifts within 500 ms of an input do not count
-    await shift(page, 180); // the largest shift and the slow click on the second route
-    await page.click('#slow');
-    await page.waitForFunction(() => document.getElementById('slow').textContent === 'done /spa-vitals/second');
-    await inpProcessed(page, 200);
+  // No INP or CLS row outside these views (no page-level value from web-vitals).
+  assert.equal(ofType(events, 'vitals', (v) => v.name === 'INP').length, inps, 'INP rows');
+  assert.equal(ofType(events, 'vitals', (v) => v.name === 'CLS').length, views.length, 'CLS rows');
+  return views.map((id, i) => {
+    const row = (n) => {
+      const v = ofType(events, 'vitals', (x) => x.view_id === id && x.name === n);
+      assert.ok(v.length <= 1, `view ${i}: at most one ${n}: ${JSON.stringify(v.map((x) => x.value))}`);
+      if (!v[0]) return undefined;
+      assert.equal(v[0].page_url, urls[i], `view ${i} ${n} page_url`);
+      const t = v[0].ts - measured.origin;
+      assert.ok(t >= bounds[i] - 1 && t <= bounds[i + 1] + 1, `view ${i} ${n} ts ${t} within [${bounds[i]}, ${bounds[i + 1]})`);
+      return v[0];
+    };
+    const inp = row('INP');
+    const cls = row('CLS');
+    if (want[i].inp) {
+      assert.ok(inp, `view ${i} has an INP`);
+      assert.equal(inp.value, want[i].inp, `view ${i} INP = the page's longest interaction`);
+      assert.equal(inp.rating, rating(inp.value, 200, 500));
+      const phases = inp.input_delay + inp.processing + inp.presentation_delay;
+      assert.ok(Math.abs(phases - inp.value) <= 0.3, `INP phases add up: ${phases} vs ${inp.value}`);
+      assert.equal(inp.load_state, 'complete');
+      assert.equal(inp.event_type, 'click', 'the handlers that ran longest name the interaction');
+    } else assert.equal(inp, undefined, `view ${i} had no interaction of 40+ ms: no INP`);
+    assert.ok(cls, `view ${i} has a CLS`);
+    // The agent sends CLS to 0.0001, the store keeps 0.001.
+    const sent = sentEvents().filter((e) => e.type === 'vital' && e.name === 'CLS' && e.view_id === id);
+    assert.equal(sent.length, 1, `view ${i}: one CLS sent`);
+    assert.ok(Math.abs(sent[0].value - want[i].cls) <= 0.00005, `view ${i} CLS ${sent[0].value} vs the page's ${want[i].cls}`);
+    assert.ok(Math.abs(cls.value - want[i].cls) <= 0.00055, `view ${i} stored CLS ${cls.value} vs the page's ${want[i].cls}`);
+    assert.equal(cls.rating, rating(cls.value, 0.1, 0.25));
+    return { inp, cls, want: want[i] };
   });
-  assert.ok(inp.value >= 250, `the slow click is the INP (${inp.value})`);
-  assert.equal(inp.element, 'button#slow');
-  assert.equal(inp.view_id, soft, 'INP belongs to the soft view');
-  assert.equal(inp.page_url, pages.url + '/spa-vitals/second');
-  assert.ok(cls.value > 0.1, `CLS ${cls.value}`);
-  assert.equal(cls.view_id, soft, 'CLS belongs to the soft view of its largest shift');
-  assert.equal(cls.page_url, pages.url + '/spa-vitals/second');
+}
+
+test('SPA: each route has its own INP and CLS', async () => {
+  const [a, b] = await spaVitals(async (page) => {
+    await interact(page, '#slow', 300); // route A: a 300 ms click handler, no shift
+    await page.evaluate(() => router.go('/spa-vitals/second', 'Second'));
+    await interact(page, '#medium', 120); // route B: a 120 ms click handler
+    await page.waitForTimeout(600); // shifts within 500 ms of an input do not count
+    await shift(page, 120); // two shifts in one session window on route B
+    await shift(page, 40);
+  });
+  assert.ok(a.inp.value >= 300 && a.inp.value < b.inp.value + 300, `A: the slow click (${a.inp.value})`);
+  assert.ok(b.inp.value >= 120 && b.inp.value < 300, `B: its own click (${b.inp.value}), not the page's worst`);
+  assert.equal(a.inp.element, 'button#slow');
+  assert.equal(b.inp.element, 'button#medium');
+  assert.equal(a.cls.value, 0, 'no shift on A');
+  assert.ok(b.cls.value > 0.05, `B shifted (${b.cls.value})`);
+  assert.ok(b.cls.element, 'the largest shift has a target');
+  assert.equal(typeof b.cls.shift_time, 'number');
 });
 
-test('SPA: INP and CLS that happen before a soft navigation stay on the first view', async () => {
-  const { first, inp, cls } = await spaVitals(async (page) => {
-    await shift(page, 180); // the largest shift and the slow click on the first route
-    await page.click('#slow');
-    await page.waitForFunction(() => document.getElementById('slow').textContent === 'done /spa-vitals.html');
-    await inpProcessed(page, 200);
-    await page.evaluate(() => router.go('/spa-vitals/second', 'Second'));
+test('SPA: the click that navigates belongs to the view it leaves', async () => {
+  const [a, b] = await spaVitals(async (page) => {
+    await shift(page, 180); // the larger shift on route A
+    await interact(page, '#nav', 300); // blocks 300 ms, then goes to route B
     await page.waitForTimeout(600);
-    await shift(page, 40); // a small shift and a fast click on the second route
+    await shift(page, 40); // a small shift and a fast click on route B
     await page.click('#fast');
     await page.waitForFunction(() => document.getElementById('fast').textContent === 'clicked /spa-vitals/second');
     await frameThenIdle(page);
-    await frameThenIdle(page);
   });
-  assert.ok(inp.value >= 250, `the slow click is the INP (${inp.value})`);
-  assert.equal(inp.view_id, first, 'INP stays on the first view');
-  assert.equal(inp.page_url, pages.url + '/spa-vitals.html');
-  assert.ok(cls.value > 0.1, `CLS ${cls.value}`);
-  assert.equal(cls.view_id, first, 'CLS stays on the first view');
-  assert.equal(cls.page_url, pages.url + '/spa-vitals.html');
+  assert.ok(a.inp.value >= 300, `A: the navigating click (${a.inp.value})`);
+  assert.equal(a.inp.element, 'button#nav');
+  assert.ok(a.cls.value > 0.1 && b.cls.value > 0 && b.cls.value < a.cls.value, `CLS A ${a.cls.value}, B ${b.cls.value}`);
+});
+
+test('SPA: hidden before the first route change, the hard view still has one INP and one CLS', async () => {
+  const [a, b] = await spaVitals(async (page) => {
+    await interact(page, '#slow', 300);
+    await waitFor(async () => {
+      await frameThenIdle(page);
+      return page.evaluate(() => window.__inpSeen >= 300);
+    }, { what: 'web-vitals to process the interaction' });
+    await setHidden(page, true); // web-vitals reports the page's INP and CLS (so far: route A's)
+    await page.waitForTimeout(200);
+    await setHidden(page, false);
+    await page.evaluate(() => router.go('/spa-vitals/second', 'Second'));
+    await interact(page, '#medium', 120);
+  });
+  assert.ok(a.inp.value >= 300 && a.inp.element === 'button#slow', `A: ${a.inp.value} ${a.inp.element}`);
+  assert.ok(b.inp.value >= 120 && b.inp.value < 300, `B: ${b.inp.value}`);
 });
 
 test('every batch the agent sent was accepted by the collector (valid protocol)', () => {

@@ -6,19 +6,7 @@ import { W, D, P, clip, ms, int, phase, navEntry, on, safe, uuid, now, epoch, wa
 const title = (): string | undefined => (D.title ? clip(D.title, 1000) : undefined);
 const listeners: Array<() => void> = [];
 
-/**
- * The soft views since the hard load or the last restore: [view id, URL, start in
- * performance.now() terms], oldest first, at most 50. Web vitals are attributed by time: an
- * INP or CLS goes to the view that was current when its interaction or largest shift happened.
- */
-let soft: Array<[string, string, number]> = [];
-/** The view (id, URL) that was current at `t` (performance.now() terms; the hard view without `t`). */
-export function viewAt(t?: number): [string, string] {
-  let v: [string, string, number?] = [st.hard, st.hardUrl];
-  if (t! >= 0) for (const s of soft) if (s[2] <= t!) v = s;
-  return [v[0], v[1]];
-}
-/** Called after every view change (soft navigation or restore). */
+/** Called after every view change (soft navigation, or a restore: then `st.view == st.hard`). */
 export const onView = (f: () => void): void => {
   listeners.push(safe(f));
 };
@@ -63,8 +51,7 @@ function newView(url: string, hard: boolean): string {
   if (hard) {
     st.hard = id;
     st.hardUrl = url;
-    soft = [];
-  } else if (soft.push([id, url, P.now()]) > 50) soft.shift();
+  }
   for (const f of listeners) f();
   return id;
 }
