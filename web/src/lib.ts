@@ -285,3 +285,21 @@ export const fmtBytes = (v: Cell): string => {
 export const fmtShare = (v: Cell): string => typeof v === "number" && isFinite(v) ? fmtPct(v) : "–";
 
 export interface ProjectSettings { id: number; name: string; public_key: string; allowed_origins: string[]; retention_days: number; snippet: string; }
+
+/** Counts over time, one line per value of `key` (a result grouped by key and time), zeros where none. */
+export function countLines(target: HTMLElement | null, series: QueryResult, key: string | null): void {
+  const sn = key ? col(series, key) : -1, st = col(series, "time"), sc = col(series, "count");
+  const times = [...new Set(series.rows.map((r) => Number(r[st])))].sort((a, b) => a - b);
+  const idx = new Map(times.map((t, i) => [t, i]));
+  const data: (number | null)[][] = [times.map((t) => t / 1000)];
+  const COLORS = ["#2a5bd7", "#e67e22", "#16a085", "#8e44ad", "#c0392b", "#7f8c8d"];
+  const seriesOpts: uPlot.Series[] = [{}];
+  const name = (r: Cell[]) => sn < 0 ? "count" : fmtCell(r[sn]);
+  [...new Set(series.rows.map(name))].forEach((n, k) => {
+    const ys: (number | null)[] = times.map(() => 0);
+    for (const r of series.rows) { if (name(r) !== n) continue; const i = idx.get(Number(r[st])); if (i !== undefined) ys[i] = Number(r[sc]); }
+    data.push(ys);
+    seriesOpts.push({ label: n, stroke: COLORS[k % COLORS.length], width: 2 });
+  });
+  plot(target, { height: 260, series: seriesOpts }, data);
+}

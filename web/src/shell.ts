@@ -1,5 +1,5 @@
 // Sign-in, project picker, "no access", and the shell around every view: nav, project, range, filter bar.
-import { COMMON_FIELDS, Filter, HttpError, MAX_RANGE, Me, OPS, Project, QueryResult, RANGES, Range, VIEW_FIELDS, api, appliesHere, attributeFields, customRangeHref, el, href, link, navigate, query, setMe, timeRange, urlFilters } from "./lib";
+import { COMMON_FIELDS, Filter, HttpError, MAX_RANGE, Me, OPS, Project, QueryResult, RANGES, Range, VIEW_FIELDS, api, appliesHere, attributeFields, customRangeHref, el, href, link, navigate, setMe, timeRange, urlFilters } from "./lib";
 
 export function loginView(): HTMLElement {
   const email = el("input", { type: "email", name: "email", placeholder: "Email", required: "", autocomplete: "username" });

@@ -262,6 +262,19 @@ test("geography and errors views show data", async () => {
     assert.ok((await page.locator(`[data-testid=${testid}] tbody tr`).count()) > 0, view);
     await page.screenshot({ path: join(ARTIFACTS, `${view}.png`), fullPage: true });
   }
+  // errors: totals, sessions and users hit, and the list, as the API says
+  const { from, to } = await rangeOf(page);
+  const total = (await apiQuery({ metric: "errors", aggregations: ["count", "sessions", "users"], from, to })).rows[0];
+  const pv = (await apiQuery({ metric: "page_views", aggregations: ["count", "sessions"], from, to })).rows[0];
+  assert.ok(total[0] > 0);
+  assert.equal(await textOf(page, "[data-testid=errors-count] .metric-value"), total[0].toLocaleString("en-US"));
+  assert.equal(await textOf(page, "[data-testid=errors-rate] .metric-value"), (100 * total[0] / pv[0]).toFixed(2));
+  assert.equal(await textOf(page, "[data-testid=errors-sessions] .metric-value"), `${total[1].toLocaleString("en-US")} (${(100 * total[1] / pv[1]).toFixed(1)}%)`);
+  assert.equal(await textOf(page, "[data-testid=errors-users] .metric-value"), total[2].toLocaleString("en-US"));
+  const list = await apiQuery({ metric: "errors", aggregations: ["count", "sessions", "users"], group_by: ["error_type", "message"], from, to, order_by: "count", ascending: false, limit: 200 });
+  assert.deepEqual(await cellsOf(page, "errors-table"), list.rows);
+  await page.waitForSelector("[data-testid=errors-chart] canvas");
+  assert.ok((await page.locator("[data-testid=errors-chart] .u-legend .u-series").count()) >= 2, "a line per top error type");
   await ctx.close();
 });
 

@@ -1,5 +1,5 @@
 // Geography: a world map coloured by a vital's p75 per country, with the table beside it.
-import { Range, VITALS, el, first, fmtMetric, href, navigate, param, query, svgEl, table } from "../lib";
+import { Range, VITALS, el, fmtMetric, href, navigate, param, query, svgEl, table } from "../lib";
 
 interface WorldShapes { width: number; height: number; countries: { code: string; name: string; d: string }[]; }
 let worldShapes: Promise<WorldShapes | null> | null = null;

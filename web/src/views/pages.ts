@@ -1,6 +1,5 @@
 // Pages and routes, and the drill-down of one page.
-import { Cell, Range, VITALS, el, emptyNote, first, fmtMetric, fmtNum, href, hrefWith, joinOn, link, param, query, sortRows, table } from "../lib";
-import { countLines } from "./business";
+import { Cell, Range, VITALS, countLines, el, emptyNote, first, fmtMetric, fmtNum, href, hrefWith, joinOn, link, param, query, sortRows, table } from "../lib";
 
 export async function pagesView(pid: number, box: HTMLElement, { from, to }: Range): Promise<void> {
   const g = { group_by: ["page_path"], from, to, limit: 1000 };

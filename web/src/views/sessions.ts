@@ -1,5 +1,5 @@
 // Sessions: the searchable list and one session's timeline.
-import { Cell, Filter, QueryResult, Range, api, col, el, filtersFor, first, fmtCell, fmtMetric, href, link, navigate, param, table } from "../lib";
+import { Cell, Filter, QueryResult, Range, api, col, el, filtersFor, fmtCell, fmtMetric, href, link, navigate, param, table } from "../lib";
 
 type SessionEvent = Record<string, Cell>;
 const SESSION_ORDERS = ["start", "duration", "views", "errors"];

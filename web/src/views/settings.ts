@@ -1,5 +1,5 @@
 // Settings: key, snippet, origins, retention, API tokens, projects.
-import { Me, ProjectSettings, QueryResult, api, currentUser, el, first, href, link, setMe, table } from "../lib";
+import { Me, ProjectSettings, QueryResult, api, currentUser, el, href, link, setMe, table } from "../lib";
 
 export async function settingsView(pid: number, box: HTMLElement): Promise<void> {
   const m = currentUser() as Me;
