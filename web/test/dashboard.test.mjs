@@ -560,7 +560,7 @@ test("filter bar: every view's figures follow the filters as the API says; URL, 
   await viewWith(page, "errors", ["device_type:eq:mobile"]);
   ({ from, to } = await rangeOf(page));
   const errKey = (rows) => JSON.stringify(rows.map((r) => r.map((v) => v === null ? "(none)" : v)).sort((a, b) => String(a).localeCompare(String(b))));
-  const errQ = (filters) => apiQuery({ metric: "errors", aggregations: ["count", "sessions"], filters, group_by: ["error_type", "message"], from, to, limit: 200 });
+  const errQ = (filters) => apiQuery({ metric: "errors", aggregations: ["count", "sessions", "users"], filters, group_by: ["error_type", "message"], from, to, order_by: "count", ascending: false, limit: 200 });
   assert.equal(errKey(await cellsOf(page, "errors-table")), errKey((await errQ(MOBILE)).rows));
   assert.notEqual(errKey((await errQ(MOBILE)).rows), errKey((await errQ([])).rows));
   // a view's own field: error_type applies here…
