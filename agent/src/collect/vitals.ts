@@ -7,9 +7,10 @@
 // change, so from the first one on the agent computes each view's INP and CLS itself from the
 // entries that started inside the view (from its start to the next route change), with the same
 // definitions:
-// - INP: 'event' entries of 40+ ms with an interactionId, the longest entry of each interaction;
+// - INP: 'event' entries of 40+ ms with an interactionId, the longest entry of each interaction
+//   (which belongs to the view where it started: a click that navigates, to the view it leaves);
 //   the longest interaction, but one highest is skipped per 50 interactions of the view
-//   (performance.interactionCount: the p98 approximation).
+//   (performance.interactionCount, else the interactions seen: the p98 approximation).
 // - CLS: shifts without recent input, in session windows (ended by a 1 s gap or at 5 s); the
 //   largest window's sum, its largest shift's first element source as the element.
 // An ended view's values are sent 1 s after the route change (the entries of the interaction that
@@ -45,7 +46,7 @@ interface Span {
   /** performance.interactionCount at the start and at the end */
   n0: number;
   n1?: number;
-  /** the entries of each interaction, longest first */
+  /** the entries of each of the 10 longest interactions, longest first */
   ev: Map<number, Array<Hit<PerformanceEventTiming>>>;
   /** the open session window: sum, first and last shift time, largest shift */
   w: number;
@@ -63,7 +64,9 @@ interface Span {
 let spans: Span[];
 /** A route changed since the hard load or the last restore: INP and CLS are the agent's own. */
 let perView = false;
-let shiftsObserved = false;
+/** Observers of event timing and layout shifts (undefined where unsupported: no such vital). */
+let evs: PerformanceObserver | undefined;
+let shifts: PerformanceObserver | undefined;
 const count = (): number => (P as Performance & { interactionCount: number }).interactionCount;
 const span = (start: number, n0: number): Span => ({ id: st.view, url: st.url, start, end: 1 / 0, n0, ev: new Map(), w: 0, w0: 0, w1: 0, cls: 0, sent: {} });
 const spanAt = (t: number): Span | undefined => spans.find((s) => s.start <= t && t < s.end);
@@ -73,7 +76,7 @@ const rate = (v: number, good: number, poor: number): string => (v > poor ? 'poo
 function vital(name: Name, value: number, rating: string, attribution: Attribution, ts: number, s?: Span): void {
   value = name == 'CLS' ? Math.round(value * 1e4) / 1e4 : ms(value) || 0;
   if (s) {
-    // if (s.sent[name] === value) return;
+    if (s.sent[name] === value) return;
     s.sent[name] = value;
   }
   track({ type: 'vital', ts, view_id: s ? s.id : st.hard, page_url: s ? s.url : st.hardUrl, name, value, rating, attribution });
@@ -96,6 +99,13 @@ function onEvents(list: PerformanceEntry[]): void {
     s.ev.set(id, hits);
     hits.push([e, sel(e.target as Node)]);
     hits.sort((a, b) => b[0].duration - a[0].duration);
+    // Only the 10 longest interactions can be the INP (as in web-vitals): the view's memory stays bounded.
+    if (s.ev.size > 10) {
+      let k = 0;
+      let min = 1 / 0;
+      for (const [i, h] of s.ev) if (h[0][0].duration < min) (min = h[0][0].duration), (k = i);
+      s.ev.delete(k);
+    }
   }
 }
 
@@ -142,7 +152,8 @@ function flush(s: Span): void {
       const e = h[0];
       if (Math.abs(e.startTime + e.duration - end) > 8) continue;
       ps = Math.min(ps, e.processingStart);
-      pe = Math.max(pe, e.processingEnd);
+      // Durations are rounded to 8 ms: processing ends by start + duration, so the phases add up.
+      pe = Math.min(end, Math.max(pe, e.processingEnd));
       if (proc(e) > proc(named[0])) named = h;
     }
     vital('INP', l.duration, rate(l.duration, 200, 500), {
@@ -150,22 +161,21 @@ function flush(s: Span): void {
       event_type: named[0].name,
       input_delay: ms(ps - t),
       processing: ms(pe - ps),
-      presentation_delay: ms(Math.max(0, end - pe)),
+      presentation_delay: ms(end - pe),
       load_state: loadState(t),
     }, epoch(t), s);
   }
   const b = s.big;
   const t = b ? b[0].startTime : s.start;
-  if (shiftsObserved) vital('CLS', s.cls, rate(s.cls, 0.1, 0.25), b ? { element: b[1], shift_time: ms(t), load_state: loadState(t) } : {}, epoch(t), s);
+  if (shifts) vital('CLS', s.cls, rate(s.cls, 0.1, 0.25), b ? { element: b[1], shift_time: ms(t), load_state: loadState(t) } : {}, epoch(t), s);
 }
 
 const url = (u: string | undefined): string | undefined => (u ? clip(u, 4000) : undefined);
 
 export function initVitals(): void {
   spans = [span(0, 0)];
-  const evs = observe('event', onEvents, { durationThreshold: 40 });
-  const shifts = observe('layout-shift', onShifts);
-  shiftsObserved = !!shifts;
+  evs = observe('event', onEvents, { durationThreshold: 40 });
+  shifts = observe('layout-shift', onShifts);
   onView(() => {
     const t = P.now();
     // A restore: web-vitals starts over too.
