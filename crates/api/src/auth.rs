@@ -158,6 +158,10 @@ pub(crate) async fn login(
 ) -> Result<Response, ApiError> {
     let creds: Credentials =
         serde_json::from_slice(&body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    if let Err(wait) = state.login_throttle.attempt(&creds.email) {
+        return Err(ApiError::TooManyAttempts(wait.as_secs().max(1)));
+    }
+    let email = creds.email.clone();
     let meta = state.clone();
     // Argon2 is deliberately slow: keep it off the async workers.
     let result = tokio::task::spawn_blocking(move || {
@@ -170,6 +174,7 @@ pub(crate) async fn login(
     let Some((token, session)) = result else {
         return Err(ApiError::InvalidCredentials);
     };
+    state.login_throttle.succeeded(&email);
     let mut response = Json(me_body(&state, &session)?).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,

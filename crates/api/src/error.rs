@@ -17,6 +17,9 @@ pub enum ApiError {
     /// No such project (or not one of the user's).
     #[error("no such project")]
     NotFound,
+    /// Too many wrong passwords for this email; retry after this many seconds.
+    #[error("too many failed sign-ins for this email; try again in {0} s")]
+    TooManyAttempts(u64),
     /// The name is taken.
     #[error("{0}")]
     Conflict(String),
@@ -36,16 +39,23 @@ impl IntoResponse for ApiError {
             ApiError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
             ApiError::Internal(m) => {
                 tracing::error!(message = %m, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
-        (
+        let mut response = (
             status,
             Json(serde_json::json!({ "code": code, "message": self.to_string() })),
         )
-            .into_response()
+            .into_response();
+        if let ApiError::TooManyAttempts(secs) = self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

@@ -5,9 +5,11 @@ mod agent;
 mod auth;
 mod error;
 mod metrics;
+mod throttle;
 mod web;
 
 pub use error::ApiError;
+pub use throttle::LoginThrottle;
 
 use axum::Json;
 use axum::Router;
@@ -38,6 +40,8 @@ pub struct AppState {
     pub queries: QueryEngine,
     /// Serve the dashboard from this folder instead of the embedded files.
     pub web_dir: Option<std::path::PathBuf>,
+    /// Wrong passwords per email.
+    pub login_throttle: LoginThrottle,
 }
 
 /// The full router of `vigil serve`.

@@ -220,6 +220,7 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
         intake,
         queries: vigil_query::QueryEngine::new(store.clone()),
         web_dir: config.web_dir.clone(),
+        login_throttle: Default::default(),
     });
     let retention = {
         let (store, meta) = (store.clone(), meta.clone());

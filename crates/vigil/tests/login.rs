@@ -495,3 +495,39 @@ fn a_user_creates_projects_and_issues_and_revokes_tokens() {
         401
     );
 }
+
+#[test]
+fn repeated_wrong_passwords_lock_that_email_only() {
+    let dir = tempfile::tempdir().unwrap();
+    two_projects_and_ann(dir.path());
+    let server = Server::start(dir.path());
+    let sign_in = |email: &str, password: &str| {
+        call(
+            &server,
+            "POST",
+            "/api/v1/login",
+            &[],
+            Some(json!({"email": email, "password": password})),
+        )
+    };
+    // A success clears the count.
+    for _ in 0..9 {
+        assert_eq!(sign_in("ann@example.com", "wrong horse").status, 401);
+    }
+    assert_eq!(sign_in("ann@example.com", "correct horse").status, 200);
+    for _ in 0..10 {
+        assert_eq!(sign_in("ann@example.com", "wrong horse").status, 401);
+    }
+    let locked = sign_in("ANN@example.com", "correct horse");
+    assert_eq!(
+        (locked.status, locked.body["code"].as_str()),
+        (429, Some("too_many_attempts"))
+    );
+    assert!(
+        locked.set_cookie.is_none(),
+        "no session while locked, even with the right password"
+    );
+    // Another email is unaffected, and the server keeps serving.
+    assert_eq!(sign_in("nobody@example.com", "whatever1").status, 401);
+    assert_eq!(server.get("/healthz", None).0, 200);
+}
