@@ -193,7 +193,8 @@ export function emptyNote(testid: string): HTMLElement {
   return el("p", { class: "empty", "data-testid": testid }, urlFilters().some(appliesHere) ? "No data for this range and these filters." : "No data for this range.");
 }
 /** `sortable`: every column, or the listed ones, get header links setting `sort`/`dir` in the URL. */
-export function table(res: QueryResult, opts: { metricCols?: Record<string, string>; fmt?: Record<string, (v: Cell) => string>; linkCol?: (v: Cell) => string | null; testid?: string; sortable?: boolean | string[] } = {}): HTMLElement {
+/** A table of a query result. `linkCol` links the first column by its value; `links` link any column by the whole row. */
+export function table(res: QueryResult, opts: { metricCols?: Record<string, string>; fmt?: Record<string, (v: Cell) => string>; linkCol?: (v: Cell) => string | null; links?: Record<string, (row: Cell[]) => string | null>; testid?: string; sortable?: boolean | string[] } = {}): HTMLElement {
   if (!res.rows.length) return emptyNote((opts.testid ?? "table") + "-empty");
   const numeric = res.columns.map((_, i) => res.rows.some((r) => typeof r[i] === "number"));
   const sortCol = param("sort", ""), desc = param("dir", "desc") !== "asc";
@@ -212,7 +213,7 @@ export function table(res: QueryResult, opts: { metricCols?: Record<string, stri
       const f = opts.fmt?.[c];
       const text = f ? f(v) : m ? fmtMetric(m, v) : typeof v === "number" ? fmtNum(v) : fmtCell(v);
       const td = el("td", { class: numeric[i] ? "num" : "wrap" });
-      const url = i === 0 && opts.linkCol ? opts.linkCol(v) : null;
+      const url = i === 0 && opts.linkCol ? opts.linkCol(v) : opts.links?.[c]?.(row) ?? null;
       td.append(url ? link(text, url) : document.createTextNode(text));
       if (typeof v === "number") td.setAttribute("data-raw", String(v));
       tr.append(td);
@@ -221,7 +222,6 @@ export function table(res: QueryResult, opts: { metricCols?: Record<string, stri
   }
   return el("table", { "data-testid": opts.testid ?? "table" }, thead, tbody);
 }
-
 
 let chart: uPlot | null = null;
 /** One chart on screen at a time: the previous view's chart is destroyed first. */

@@ -275,6 +275,19 @@ test("geography and errors views show data", async () => {
   assert.deepEqual(await cellsOf(page, "errors-table"), list.rows);
   await page.waitForSelector("[data-testid=errors-chart] canvas");
   assert.ok((await page.locator("[data-testid=errors-chart] .u-legend .u-series").count()) >= 2, "a line per top error type");
+  // from an error to the sessions it hit, and into one of them
+  const [errType, errMessage] = list.rows[0];
+  await page.click("[data-testid=errors-table] tbody tr >> nth=0 >> td >> nth=3 >> a");
+  await page.waitForSelector(ready("sessions"));
+  assert.match(await textOf(page, "[data-testid=session-error]"), new RegExp(errType));
+  const hit = await apiCall("POST", `/api/v1/sessions?project=${projectId}`, { from, to, error_filters: [{ field: "error_type", op: "eq", value: errType }, { field: "message", op: "eq", value: errMessage }], limit: 100 });
+  assert.ok(hit.rows.length > 0);
+  const shownIds = await page.$$eval("[data-testid=sessions-table] tbody tr td:first-child a", (as) => as.map((a) => new URL(a.href).searchParams.get("session")));
+  assert.deepEqual(shownIds, hit.rows.map((r) => r[0]));
+  await page.click("[data-testid=sessions-table] tbody tr >> nth=0 >> td >> nth=0 >> a");
+  await page.waitForSelector("[data-testid=session-events]");
+  const timeline = await page.textContent("[data-testid=session-events]");
+  assert.ok(timeline.includes(errMessage), "the session's timeline shows the error");
   await ctx.close();
 });
 

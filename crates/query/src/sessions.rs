@@ -21,6 +21,10 @@ pub struct SessionSearch {
     /// Only sessions with (true) or without (false) an error.
     #[serde(default)]
     pub has_error: Option<bool>,
+    /// Only sessions with at least one error matching all of these (any column of `errors`,
+    /// e.g. `error_type` and `message`): from an error to the sessions it hit.
+    #[serde(default)]
+    pub error_filters: Vec<Filter>,
     /// Only sessions lasting at least this long (ms, first to last event).
     #[serde(default)]
     pub min_duration: Option<f64>,
@@ -89,6 +93,23 @@ impl SessionSearch {
             })
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
+        let mut erring = vec![range.clone()];
+        for f in &self.error_filters {
+            erring.push(filter_sql(Table::Errors, f)?);
+        }
+        // Sessions with a matching error, as a join (DataFusion cannot decorrelate an IN
+        // subquery here: every side has a session_id).
+        let (erring_cte, erring_join) = if self.error_filters.is_empty() {
+            (String::new(), String::new())
+        } else {
+            (
+                format!(
+                    "ef AS (SELECT DISTINCT \"session_id\" AS \"erring\" FROM \"errors\" WHERE {}), ",
+                    erring.join(" AND ")
+                ),
+                "JOIN ef ON v.\"session_id\" = ef.\"erring\" ".to_owned(),
+            )
+        };
         let mut outer = Vec::new();
         match self.has_error {
             Some(true) => outer.push("COALESCE(e.\"errors\", 0) > 0".to_owned()),
@@ -118,11 +139,11 @@ impl SessionSearch {
                WHERE {x_range} GROUP BY x.\"session_id\"), \
              t AS (SELECT u.\"session_id\", MIN(u.\"ts\") AS \"start\", MAX(u.\"ts\") AS \"end\" \
                FROM ({spans}) u JOIN m ON u.\"session_id\" = m.\"session_id\" GROUP BY u.\"session_id\"), \
-             e AS (SELECT \"session_id\", COUNT(*) AS \"errors\" FROM \"errors\" WHERE {range} GROUP BY \"session_id\") \
+             {erring_cte}e AS (SELECT \"session_id\", COUNT(*) AS \"errors\" FROM \"errors\" WHERE {range} GROUP BY \"session_id\") \
              SELECT v.\"session_id\", t.\"start\", t.\"end\", t.\"end\" - t.\"start\" AS \"duration\", \
                v.\"views\", COALESCE(e.\"errors\", 0) AS \"errors\", v.\"user_id\", v.\"country\", \
                v.\"device_type\", v.\"browser\", v.\"os\" \
-             FROM v JOIN t ON v.\"session_id\" = t.\"session_id\" \
+             FROM v JOIN t ON v.\"session_id\" = t.\"session_id\" {erring_join}\
                LEFT JOIN e ON v.\"session_id\" = e.\"session_id\" {outer} \
              ORDER BY \"{order}\" {dir}, \"session_id\" LIMIT {limit}",
             matching = matching.join(" AND "),

@@ -15,6 +15,8 @@ struct Sent {
     end: i64,
     views: i64,
     errors: i64,
+    /// (type, message) of each error
+    kinds: Vec<(&'static str, String)>,
 }
 
 fn send(server: &Server, key: &str, base: i64, n: u64) -> Vec<Sent> {
@@ -36,12 +38,22 @@ fn send(server: &Server, key: &str, base: i64, n: u64) -> Vec<Sent> {
         let errors = if next(3) == 0 { 1 + next(2) as i64 } else { 0 };
         let mut ts = start;
         let mut end = start;
+        let mut kinds = Vec::new();
         for v in 0..views {
             let mut events = vec![json!({"type": "view", "ts": ts})];
             if v == 0 {
                 for e in 0..errors {
+                    let kind = (
+                        if next(2) == 0 {
+                            "TypeError"
+                        } else {
+                            "RangeError"
+                        },
+                        format!("boom {}", next(3)),
+                    );
                     events.push(json!({"type": "error", "ts": ts + 10 + e,
-                        "error_type": "TypeError", "message": "x is undefined"}));
+                        "error_type": kind.0, "message": kind.1}));
+                    kinds.push(kind);
                     end = end.max(ts + 10 + e);
                 }
             }
@@ -72,6 +84,7 @@ fn send(server: &Server, key: &str, base: i64, n: u64) -> Vec<Sent> {
             end,
             views,
             errors,
+            kinds,
         });
     }
     sent
@@ -192,11 +205,38 @@ fn sessions_list_matches_the_sessions_sent() {
         expect(&|s| s.views >= 3, &|s| s.start, false)
     );
 
+    // From an error to the sessions it hit.
+    let range_errors = search(
+        json!({"error_filters": [{"field": "error_type", "op": "eq", "value": "RangeError"}]}),
+    );
+    let want = expect(
+        &|s| s.kinds.iter().any(|k| k.0 == "RangeError"),
+        &|s| s.start,
+        false,
+    );
+    assert!(!want.is_empty() && want.len() < expect(&|s| s.errors > 0, &|s| s.start, false).len());
+    assert_eq!(known(&range_errors), want);
+    let one_error = search(json!({"error_filters": [
+        {"field": "error_type", "op": "eq", "value": "TypeError"},
+        {"field": "message", "op": "eq", "value": "boom 1"}]}));
+    let want = expect(
+        &|s| {
+            s.kinds
+                .iter()
+                .any(|k| k.0 == "TypeError" && k.1 == "boom 1")
+        },
+        &|s| s.start,
+        false,
+    );
+    assert!(!want.is_empty());
+    assert_eq!(known(&one_error), want);
+
     for bad in [
         json!({"from": range.0, "to": range.1, "order_by": "user_id"}),
         json!({"from": range.0, "to": range.1, "limit": 0}),
         json!({"from": range.0, "to": range.1, "filters": [{"field": "no_such", "op": "eq", "value": 1}]}),
         json!({"from": range.0, "to": range.1, "surprise": 1}),
+        json!({"from": range.0, "to": range.1, "error_filters": [{"field": "page_title", "op": "eq", "value": 1}]}),
         json!({"from": range.1, "to": range.0}),
     ] {
         let (status, answer) = server.post(&p.api_token, "/api/v1/sessions", &bad);

@@ -1,6 +1,6 @@
 // Errors: how many, how many sessions and users they hit, over time by type, and the list by
 // type and message (full grouping by fingerprint comes with the errors work).
-import { Range, countLines, el, emptyNote, first, fmtNum, fmtPct, hrefWith, query, table } from "../lib";
+import { Range, countLines, el, emptyNote, first, fmtNum, fmtPct, href, hrefWith, query, table } from "../lib";
 
 /** Error types drawn as their own line; the rest are summed in the total. */
 const TOP_TYPES = 5;
@@ -30,6 +30,8 @@ export async function errorsView(pid: number, box: HTMLElement, { from, to, buck
       card("errors-users", "Users affected", fmtNum(first(total, "users") ?? 0))),
     el("div", { class: "card" }, el("h3", {}, `Errors over time (top ${TOP_TYPES} types)`), series.rows.length ? chartBox : emptyNote("errors-chart-empty")),
     el("div", { class: "card" }, el("h3", {}, "By type and message"),
-      table(list, { testid: "errors-table", linkCol: (v) => v === null ? null : hrefWith("/errors", "error_type", v) })));
+      table(list, { testid: "errors-table", linkCol: (v) => v === null ? null : hrefWith("/errors", "error_type", v),
+        // from an error to the sessions it hit, and their timelines
+        links: { sessions: (row) => href("/sessions", { error_type: String(row[0] ?? ""), error_message: String(row[1] ?? ""), sort: null, dir: null }) } })));
   countLines(series.rows.length ? chartBox : null, series, "error_type");
 }

@@ -48,9 +48,18 @@ export async function sessionsView(pid: number, box: HTMLElement, { from, to }: 
   const body = { from, to, filters: [...filtersFor("views"), ...search], has_error: hasError.checked || undefined,
     min_duration: seconds(minS.value), max_duration: seconds(maxS.value),
     order_by: param("sort", "start", SESSION_ORDERS), ascending: param("dir", "desc") === "asc", limit: 100 };
-  const res = await api<QueryResult>("POST", `/api/v1/sessions?project=${pid}`, body);
+  // from the Errors view: only sessions that had this error
+  const errType = param("error_type", ""), errMessage = param("error_message", "");
+  const errorFilters: Filter[] = [];
+  if (errType) errorFilters.push({ field: "error_type", op: "eq", value: errType });
+  if (errMessage) errorFilters.push({ field: "message", op: "eq", value: errMessage });
+  const withError = errorFilters.length
+    ? el("p", { class: "controls", "data-testid": "session-error" }, "Sessions with the error ", el("strong", {}, [errType, errMessage].filter((x) => x).join(": ")), " ",
+      link("show all sessions", href("/sessions", { error_type: null, error_message: null })))
+    : null;
+  const res = await api<QueryResult>("POST", `/api/v1/sessions?project=${pid}`, { ...body, error_filters: errorFilters });
   const list: QueryResult = { columns: SESSION_COLUMNS.map(([, label]) => label), rows: res.rows.map((r) => SESSION_COLUMNS.map(([c]) => r[col(res, c)] ?? null)) };
-  box.replaceChildren(el("h2", {}, "Sessions"), form, el("div", { class: "card" },
+  box.replaceChildren(el("h2", {}, "Sessions"), form, withError ?? "", el("div", { class: "card" },
     res.rows.length >= body.limit ? el("p", { class: "empty", "data-testid": "truncated" }, `Showing the first ${body.limit} sessions in this order.`) : null,
     table(list, { testid: "sessions-table", sortable: SESSION_ORDERS, fmt: { session: (v) => String(v).slice(0, 12), start: fmtTime, duration: fmtDuration },
       linkCol: (v) => v === null ? null : href("/sessions", { session: String(v) }) })));
