@@ -893,3 +893,41 @@ test("time range: a custom range from the picker and from dragging across a char
   assert.deepEqual(problems, []);
   await ctx.close();
 });
+
+test("settings: members are listed, added (a new user's password shown once) and removed; access follows at once", async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page, SHOP_ONLY, "[data-testid=view][data-state=ready], [data-testid=project-list]");
+  await page.goto(`${base}/settings?project=${shop.id}`);
+  await page.waitForSelector(ready("settings"));
+  const members = () => page.$$eval("[data-testid=members-table] tbody tr", (trs) => trs.map((tr) => tr.getAttribute("data-member")));
+  assert.deepEqual(await members(), [MULTI.email, SHOP_ONLY.email]);
+  assert.equal(await page.locator(`[data-member="${SHOP_ONLY.email}"] [data-testid=remove-member]`).count(), 0, "no removing yourself");
+
+  await page.fill("[data-testid=member-email]", "newbie@example.com");
+  await page.click("[data-testid=add-member]");
+  const pw = await page.inputValue("[data-testid=member-password]");
+  assert.deepEqual(await members(), [MULTI.email, "newbie@example.com", SHOP_ONLY.email]);
+  await page.screenshot({ path: join(ARTIFACTS, "settings-members.png"), fullPage: true });
+
+  // the new user signs in with that password and sees shop
+  const newbie = await newPage();
+  await login(newbie.page, { email: "newbie@example.com", password: pw });
+  assert.equal(new URL(newbie.page.url()).searchParams.get("project"), String(shop.id));
+
+  const remove = page.locator(`[data-member="newbie@example.com"] [data-testid=remove-member]`);
+  await remove.click();
+  await remove.click();
+  await page.waitForFunction(() => !document.querySelector('[data-member="newbie@example.com"]'));
+  // the removed user's open dashboard no longer reads shop
+  await newbie.page.reload();
+  await newbie.page.waitForSelector("[data-testid=project-list], [data-testid=no-access]");
+  assert.equal(await newbie.page.locator("[data-testid=view]").count(), 0);
+  await newbie.ctx.close();
+
+  // the browser refuses a malformed address before anything is sent; the list is as before
+  await page.fill("[data-testid=member-email]", "not an email");
+  await page.click("[data-testid=add-member]");
+  assert.deepEqual(await members(), [MULTI.email, SHOP_ONLY.email]);
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});

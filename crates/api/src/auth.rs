@@ -379,3 +379,96 @@ pub(crate) async fn revoke_token(
         Err(ApiError::NotFound)
     }
 }
+
+/// `GET /api/v1/projects/{id}/members`: who can read the project.
+pub(crate) async fn list_members(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<u32>,
+) -> Result<Response, ApiError> {
+    let project = member(&state, &method, &headers, id)?;
+    let members = state.meta.members(project.id).map_err(internal)?;
+    Ok(Json(serde_json::json!({ "members": members })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewMember {
+    email: String,
+}
+
+/// `POST /api/v1/projects/{id}/members`: gives a user access. An unknown email becomes a new
+/// user whose generated password is in the answer, only this once (Vigil sends no email).
+pub(crate) async fn add_member(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<u32>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let project = member(&state, &method, &headers, id)?;
+    let new: NewMember =
+        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    let email = new.email.trim();
+    if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
+        return Err(ApiError::InvalidQuery(format!(
+            "{email:?} is not an email address"
+        )));
+    }
+    let existing = state.meta.user_by_email(email).map_err(internal)?;
+    let (user, password) = match existing {
+        Some(user) => (user, None),
+        None => {
+            let meta = state.clone();
+            let email = email.to_owned();
+            // Argon2 is deliberately slow: keep it off the async workers.
+            let (user, password) =
+                tokio::task::spawn_blocking(move || meta.meta.create_user_with_password(&email))
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?
+                    .map_err(internal)?;
+            (user, Some(password))
+        }
+    };
+    state
+        .meta
+        .add_member(user.id, project.id)
+        .map_err(internal)?;
+    let status = if password.is_some() {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(serde_json::json!({ "member": user, "password": password })),
+    )
+        .into_response())
+}
+
+/// `DELETE /api/v1/projects/{id}/members/{user_id}`: takes access away at once. Nobody
+/// removes themselves, so a project always keeps the member who manages it.
+pub(crate) async fn remove_member(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    axum::extract::Path((id, user_id)): axum::extract::Path<(u32, i64)>,
+) -> Result<Response, ApiError> {
+    let session = user_session(&state, &method, &headers)?;
+    let project = member_project(&state, &session, id)?;
+    if user_id == session.user.id {
+        return Err(ApiError::Conflict(
+            "you cannot remove yourself from a project".into(),
+        ));
+    }
+    if state
+        .meta
+        .remove_member(user_id, project.id)
+        .map_err(internal)?
+    {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}

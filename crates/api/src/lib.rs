@@ -63,6 +63,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/projects/{id}/tokens/{token_id}",
             axum::routing::delete(auth::revoke_token),
         )
+        .route(
+            "/api/v1/projects/{id}/members",
+            get(auth::list_members).post(auth::add_member),
+        )
+        .route(
+            "/api/v1/projects/{id}/members/{user_id}",
+            axum::routing::delete(auth::remove_member),
+        )
         .route("/api/v1/query", post(query))
         .route("/api/v1/conversion", post(conversion))
         .route("/api/v1/sessions", post(sessions))

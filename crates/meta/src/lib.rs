@@ -356,6 +356,59 @@ impl Meta {
         })
     }
 
+    /// A user by email (any case), if one exists.
+    pub fn user_by_email(&self, email: &str) -> Result<Option<User>, MetaError> {
+        let conn = self.conn.lock().expect("meta lock");
+        Ok(conn
+            .query_row(
+                "SELECT id, email FROM users WHERE email = ?1",
+                [email],
+                |r| {
+                    Ok(User {
+                        id: r.get(0)?,
+                        email: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Creates a user with a generated password, returned only this once.
+    pub fn create_user_with_password(&self, email: &str) -> Result<(User, String), MetaError> {
+        let password = random_hex(9)?;
+        if self.user_by_email(email)?.is_some() {
+            return Err(MetaError::Invalid(format!(
+                "a user {email:?} already exists"
+            )));
+        }
+        Ok((self.upsert_user(email, &password)?, password))
+    }
+
+    /// The members of a project, by email.
+    pub fn members(&self, project_id: u32) -> Result<Vec<User>, MetaError> {
+        let conn = self.conn.lock().expect("meta lock");
+        let mut stmt = conn.prepare(
+            "SELECT u.id, u.email FROM users u JOIN memberships m ON m.user_id = u.id
+             WHERE m.project_id = ?1 ORDER BY u.email",
+        )?;
+        let rows = stmt.query_map([project_id], |r| {
+            Ok(User {
+                id: r.get(0)?,
+                email: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Takes a user's access to a project away; false when they had none.
+    pub fn remove_member(&self, user_id: i64, project_id: u32) -> Result<bool, MetaError> {
+        let n = self.conn.lock().expect("meta lock").execute(
+            "DELETE FROM memberships WHERE user_id = ?1 AND project_id = ?2",
+            params![user_id, project_id],
+        )?;
+        Ok(n > 0)
+    }
+
     /// Lets a user read a project.
     pub fn add_member(&self, user_id: i64, project_id: u32) -> Result<(), MetaError> {
         self.conn.lock().expect("meta lock").execute(

@@ -531,3 +531,165 @@ fn repeated_wrong_passwords_lock_that_email_only() {
     assert_eq!(sign_in("nobody@example.com", "whatever1").status, 401);
     assert_eq!(server.get("/healthz", None).0, 200);
 }
+
+#[test]
+fn a_member_adds_and_removes_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_projects_and_ann(dir.path());
+    let server = Server::start(dir.path());
+    let (cookie, csrf) = ann_logs_in(&server);
+    let ann = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let members_a = format!("/api/v1/projects/{}/members", a.id);
+    let emails = |r: &Reply| -> Vec<String> {
+        r.body["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["email"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        emails(&call(&server, "GET", &members_a, &ann, None)),
+        ["ann@example.com"]
+    );
+
+    let added = call(
+        &server,
+        "POST",
+        &members_a,
+        &ann,
+        Some(json!({"email": "bob@example.com"})),
+    );
+    assert_eq!(added.status, 201, "{}", added.body);
+    let password = added.body["password"].as_str().unwrap().to_owned();
+    let bob_id = added.body["member"]["id"].as_i64().unwrap();
+    assert_eq!(
+        emails(&call(&server, "GET", &members_a, &ann, None)),
+        ["ann@example.com", "bob@example.com"]
+    );
+    let bob = call(
+        &server,
+        "POST",
+        "/api/v1/login",
+        &[],
+        Some(json!({"email": "bob@example.com", "password": password})),
+    );
+    assert_eq!(bob.status, 200, "the generated password works");
+    assert_eq!(bob.body["projects"][0]["id"], json!(a.id));
+    let bob_cookie = bob
+        .set_cookie
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let bob_reads = || {
+        call(
+            &server,
+            "GET",
+            &format!("/api/v1/projects/{}", a.id),
+            &[("cookie", &bob_cookie)],
+            None,
+        )
+        .status
+    };
+    assert_eq!(bob_reads(), 200);
+
+    // An existing user is added without a password; other projects and bad input are refused.
+    let again = call(
+        &server,
+        "POST",
+        &members_a,
+        &ann,
+        Some(json!({"email": "BOB@example.com"})),
+    );
+    assert_eq!(
+        (again.status, again.body["password"].clone()),
+        (200, Value::Null)
+    );
+    let members_b = format!("/api/v1/projects/{}/members", b.id);
+    assert_eq!(
+        call(
+            &server,
+            "POST",
+            &members_b,
+            &ann,
+            Some(json!({"email": "eve@example.com"}))
+        )
+        .status,
+        404
+    );
+    assert_eq!(call(&server, "GET", &members_b, &ann, None).status, 404);
+    for bad in [
+        json!({"email": "not-an-email"}),
+        json!({"email": "a b@example.com"}),
+        json!({"mail": "x@example.com"}),
+    ] {
+        assert_eq!(
+            call(&server, "POST", &members_a, &ann, Some(bad.clone())).status,
+            400,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        call(
+            &server,
+            "POST",
+            &members_a,
+            &[("cookie", &cookie)],
+            Some(json!({"email": "x@example.com"}))
+        )
+        .status,
+        403
+    );
+    let bearer = format!("Bearer {}", a.api_token);
+    assert_eq!(
+        call(
+            &server,
+            "GET",
+            &members_a,
+            &[("authorization", &bearer)],
+            None
+        )
+        .status,
+        401
+    );
+
+    // Removal takes effect at once; nobody removes themselves.
+    assert_eq!(
+        call(
+            &server,
+            "DELETE",
+            &format!("{members_a}/{bob_id}"),
+            &ann,
+            None
+        )
+        .status,
+        204
+    );
+    assert_eq!(bob_reads(), 404);
+    assert_eq!(
+        call(
+            &server,
+            "DELETE",
+            &format!("{members_a}/{bob_id}"),
+            &ann,
+            None
+        )
+        .status,
+        404
+    );
+    let me = call(&server, "GET", "/api/v1/me", &ann, None);
+    let ann_id = me.body["user"]["id"].as_i64().unwrap();
+    let own = call(
+        &server,
+        "DELETE",
+        &format!("{members_a}/{ann_id}"),
+        &ann,
+        None,
+    );
+    assert_eq!(
+        (own.status, own.body["code"].as_str()),
+        (409, Some("conflict"))
+    );
+}

@@ -43,6 +43,7 @@ export async function settingsView(pid: number, box: HTMLElement): Promise<void>
     el("div", { class: "card" }, el("h3", {}, "Install snippet"), snippet, el("div", {}, copy, " ", copyMsg)),
     el("div", { class: "card" }, el("h3", {}, "Project settings"), form),
     await tokensCard(pid),
+    await membersCard(pid, m.user.id),
     el("div", { class: "card" }, el("h3", {}, "Your projects"),
       table(projects, { testid: "projects-table", linkCol: (v) => href("/overview", { project: String(pidOf.get(String(v))) }, false) }),
       newProjectForm()));
@@ -116,4 +117,46 @@ function newProjectForm(): HTMLElement {
     } finally { create.disabled = false; }
   });
   return el("div", {}, form, out);
+}
+
+interface Member { id: number; email: string; }
+/** Who can read this project: add by email (a new user gets a generated password, shown once), remove with two clicks. */
+async function membersCard(pid: number, self: number): Promise<HTMLElement> {
+  const card = el("div", { class: "card", "data-testid": "members" });
+  const fill = async (created?: [string, string]) => {
+    const { members } = await api<{ members: Member[] }>("GET", `/api/v1/projects/${pid}/members`);
+    const msg = el("p", { class: "error", role: "alert", "data-testid": "member-error" });
+    const tbody = el("tbody");
+    for (const u of members) {
+      let action: HTMLElement = el("span", { class: "muted" }, "you");
+      if (u.id !== self) {
+        const remove = el("button", { type: "button", "data-testid": "remove-member" }, "Remove");
+        remove.addEventListener("click", async () => {
+          if (remove.dataset.armed !== "1") { remove.dataset.armed = "1"; remove.textContent = "Click again to remove"; return; }
+          remove.disabled = true;
+          try { await api("DELETE", `/api/v1/projects/${pid}/members/${u.id}`); await fill(); }
+          catch (e) { msg.textContent = (e as Error).message; remove.disabled = false; }
+        });
+        action = remove;
+      }
+      tbody.append(el("tr", { "data-member": u.email }, el("td", {}, u.email), el("td", {}, action)));
+    }
+    const email = el("input", { type: "email", name: "member-email", placeholder: "teammate@example.com", required: "", "data-testid": "member-email" });
+    const add = el("button", { type: "submit", "data-testid": "add-member" }, "Add member");
+    const form = el("form", { class: "controls" }, el("label", {}, "Add by email ", email), add);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      add.disabled = true;
+      try {
+        const r = await api<{ member: Member; password: string | null }>("POST", `/api/v1/projects/${pid}/members`, { email: email.value });
+        await fill(r.password ? [r.member.email, r.password] : undefined);
+      } catch (e) { msg.textContent = (e as Error).message; add.disabled = false; }
+    });
+    card.replaceChildren(el("h3", {}, "Members"),
+      created ? secretOnce(`Password of the new user ${created[0]}`, created[1], "member-password") : "",
+      el("table", { "data-testid": "members-table" }, el("thead", {}, el("tr", {}, el("th", {}, "email"), el("th", {}, ""))), tbody),
+      form, msg);
+  };
+  await fill();
+  return card;
 }
