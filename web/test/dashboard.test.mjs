@@ -913,6 +913,19 @@ test("settings: members are listed, added (a new user's password shown once) and
   const newbie = await newPage();
   await login(newbie.page, { email: "newbie@example.com", password: pw });
   assert.equal(new URL(newbie.page.url()).searchParams.get("project"), String(shop.id));
+  // …and replaces the generated password with their own
+  await newbie.page.goto(`${base}/settings?project=${shop.id}`);
+  await newbie.page.waitForSelector(ready("settings"));
+  await newbie.page.fill("[data-testid=current-password]", "wrong password");
+  await newbie.page.fill("[data-testid=new-password]", "newbie-own-password");
+  await newbie.page.click("[data-testid=change-password]");
+  await newbie.page.waitForSelector("[data-testid=password-message].error");
+  await newbie.page.fill("[data-testid=current-password]", pw);
+  await newbie.page.fill("[data-testid=new-password]", "newbie-own-password");
+  await newbie.page.click("[data-testid=change-password]");
+  await newbie.page.waitForSelector("[data-testid=password-message].ok");
+  const relogin = async (p) => (await fetch(`${base}/api/v1/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email: "newbie@example.com", password: p }) })).status;
+  assert.deepEqual([await relogin(pw), await relogin("newbie-own-password")], [401, 200]);
 
   const remove = page.locator(`[data-member="newbie@example.com"] [data-testid=remove-member]`);
   await remove.click();

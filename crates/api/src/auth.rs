@@ -472,3 +472,43 @@ pub(crate) async fn remove_member(
         Err(ApiError::NotFound)
     }
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+/// `POST /api/v1/me/password`: the signed-in user changes their password; their other
+/// sessions end. Wrong current passwords count toward the sign-in throttle.
+pub(crate) async fn change_password(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let (token, session) = session_of(&state, &headers)?.ok_or(ApiError::Unauthorized)?;
+    check_csrf(&session, &headers)?;
+    let change: PasswordChange =
+        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+    if let Err(wait) = state.login_throttle.attempt(&session.user.email) {
+        return Err(ApiError::TooManyAttempts(wait.as_secs().max(1)));
+    }
+    let meta = state.clone();
+    let user = session.user.clone();
+    let changed = tokio::task::spawn_blocking(move || {
+        meta.meta
+            .change_password(user.id, &change.current, &change.new, &token)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| match e {
+        vigil_meta::MetaError::Invalid(m) => ApiError::InvalidQuery(m),
+        other => internal(other),
+    })?;
+    if !changed {
+        return Err(ApiError::InvalidCredentials);
+    }
+    state.login_throttle.succeeded(&session.user.email);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -470,6 +470,41 @@ impl Meta {
         )))
     }
 
+    /// Changes a user's password if `current` is right; ends their other sessions (all but
+    /// the one named by `keep`). False when `current` is wrong.
+    pub fn change_password(
+        &self,
+        user_id: i64,
+        current: &str,
+        new: &str,
+        keep: &str,
+    ) -> Result<bool, MetaError> {
+        if new.len() < 8 {
+            return Err(MetaError::Invalid(
+                "the new password needs 8+ characters".into(),
+            ));
+        }
+        let stored: String = self.conn.lock().expect("meta lock").query_row(
+            "SELECT password_hash FROM users WHERE id = ?1",
+            [user_id],
+            |r| r.get(0),
+        )?;
+        if !password_matches(current, &stored) {
+            return Ok(false);
+        }
+        let hash = hash_password(new)?;
+        let conn = self.conn.lock().expect("meta lock");
+        conn.execute(
+            "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+            params![hash, user_id],
+        )?;
+        conn.execute(
+            "DELETE FROM login_sessions WHERE user_id = ?1 AND token_hash <> ?2",
+            params![user_id, hash_token(keep)],
+        )?;
+        Ok(true)
+    }
+
     /// The live session a cookie value names.
     pub fn session(&self, token: &str) -> Result<Option<LoginSession>, MetaError> {
         let conn = self.conn.lock().expect("meta lock");

@@ -693,3 +693,64 @@ fn a_member_adds_and_removes_members() {
         (409, Some("conflict"))
     );
 }
+
+#[test]
+fn a_user_changes_their_password_and_other_sessions_end() {
+    let dir = tempfile::tempdir().unwrap();
+    two_projects_and_ann(dir.path());
+    let server = Server::start(dir.path());
+    let (cookie, csrf) = ann_logs_in(&server);
+    let (other_cookie, _) = ann_logs_in(&server);
+    let ann = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let change =
+        |body: Value| call(&server, "POST", "/api/v1/me/password", &ann, Some(body)).status;
+    assert_eq!(
+        change(json!({"current": "wrong horse", "new": "battery staple"})),
+        401
+    );
+    assert_eq!(
+        change(json!({"current": "correct horse", "new": "short"})),
+        400
+    );
+    assert_eq!(
+        call(
+            &server,
+            "POST",
+            "/api/v1/me/password",
+            &[("cookie", &cookie)],
+            Some(json!({"current": "correct horse", "new": "battery staple"}))
+        )
+        .status,
+        403,
+        "CSRF"
+    );
+    assert_eq!(
+        change(json!({"current": "correct horse", "new": "battery staple"})),
+        204
+    );
+    // This session goes on; the other one ended; only the new password signs in.
+    assert_eq!(call(&server, "GET", "/api/v1/me", &ann, None).status, 200);
+    assert_eq!(
+        call(
+            &server,
+            "GET",
+            "/api/v1/me",
+            &[("cookie", &other_cookie)],
+            None
+        )
+        .status,
+        401
+    );
+    let sign_in = |password: &str| {
+        call(
+            &server,
+            "POST",
+            "/api/v1/login",
+            &[],
+            Some(json!({"email": "ann@example.com", "password": password})),
+        )
+        .status
+    };
+    assert_eq!(sign_in("correct horse"), 401);
+    assert_eq!(sign_in("battery staple"), 200);
+}

@@ -1,5 +1,5 @@
 // Settings: key, snippet, origins, retention, API tokens, projects.
-import { Me, ProjectSettings, QueryResult, api, currentUser, el, href, link, setMe, table } from "../lib";
+import { HttpError, Me, ProjectSettings, QueryResult, api, currentUser, el, href, link, setMe, table } from "../lib";
 
 export async function settingsView(pid: number, box: HTMLElement): Promise<void> {
   const m = currentUser() as Me;
@@ -44,6 +44,7 @@ export async function settingsView(pid: number, box: HTMLElement): Promise<void>
     el("div", { class: "card" }, el("h3", {}, "Project settings"), form),
     await tokensCard(pid),
     await membersCard(pid, m.user.id),
+    accountCard(m.user.email),
     el("div", { class: "card" }, el("h3", {}, "Your projects"),
       table(projects, { testid: "projects-table", linkCol: (v) => href("/overview", { project: String(pidOf.get(String(v))) }, false) }),
       newProjectForm()));
@@ -159,4 +160,25 @@ async function membersCard(pid: number, self: number): Promise<HTMLElement> {
   };
   await fill();
   return card;
+}
+
+/** The signed-in user's password; changing it ends their other sessions. */
+function accountCard(email: string): HTMLElement {
+  const current = el("input", { type: "password", name: "current-password", autocomplete: "current-password", required: "", "data-testid": "current-password" });
+  const next = el("input", { type: "password", name: "new-password", autocomplete: "new-password", required: "", minlength: "8", "data-testid": "new-password" });
+  const save = el("button", { type: "submit", "data-testid": "change-password" }, "Change password");
+  const msg = el("p", { role: "status", "data-testid": "password-message" });
+  const form = el("form", { class: "settings" }, el("label", {}, "Current password", current), el("label", {}, "New password (8+ characters)", next), save, msg);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    save.disabled = true; msg.className = ""; msg.textContent = "";
+    try {
+      await api("POST", "/api/v1/me/password", { current: current.value, new: next.value });
+      current.value = next.value = "";
+      msg.className = "ok"; msg.textContent = "Password changed. Your other sessions were signed out.";
+    } catch (e) {
+      msg.className = "error"; msg.textContent = e instanceof HttpError && e.status === 401 ? "The current password is wrong." : (e as Error).message;
+    } finally { save.disabled = false; }
+  });
+  return el("div", { class: "card", "data-testid": "account" }, el("h3", {}, `Your account (${email})`), form);
 }
