@@ -220,7 +220,27 @@ export function table(res: QueryResult, opts: { metricCols?: Record<string, stri
     });
     tbody.append(tr);
   }
-  return el("table", { "data-testid": opts.testid ?? "table" }, thead, tbody);
+  const tableEl = el("table", { "data-testid": opts.testid ?? "table" }, thead, tbody);
+  return el("div", { class: "table-box" }, csvButton(res, opts.testid ?? "table"), tableEl);
+}
+
+/** One CSV field: quoted when needed; text that a spreadsheet would run as a formula is defused. */
+function csvField(v: Cell): string {
+  if (v === null) return "";
+  let t = String(v);
+  if (typeof v === "string" && /^[=+\-@\t\r]/.test(t)) t = "'" + t;
+  return /[",\n\r]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+}
+/** Downloads a result as CSV, with the raw values (not the formatted ones). */
+function csvButton(res: QueryResult, name: string): HTMLButtonElement {
+  const b = el("button", { type: "button", class: "csv", "data-testid": `${name}-csv`, title: "Download as CSV" }, "CSV");
+  b.addEventListener("click", () => {
+    const text = [res.columns, ...res.rows].map((r) => r.map(csvField).join(",")).join("\r\n") + "\r\n";
+    const a = el("a", { href: URL.createObjectURL(new Blob([text], { type: "text/csv" })), download: `vigil-${name}.csv` });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  });
+  return b;
 }
 
 let chart: uPlot | null = null;

@@ -2,7 +2,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, mkdirSync } from "node:fs";
+import { mkdtempSync, rmSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir, homedir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +16,7 @@ const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const XSS_MSG = `<script>window.__xss=1</script>"><img src=x onerror="window.__xss=2;alert(2)">`;
+const FORMULA_MSG = '=HYPERLINK("http://evil.example","x")';
 const XSS_URL = `https://shop.example.com/x"><img src=x onerror=alert(1)>`;
 
 let dir, server, base, browser, token, publicKey, email, password, projectId = 1;
@@ -78,7 +79,7 @@ async function apiQuery(q, project = { id: projectId, api_token: token }) {
 }
 
 async function newPage() {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   const page = await ctx.newPage();
   const dialogs = [], problems = [];
   page.on("dialog", (d) => { dialogs.push(d.message()); void d.dismiss(); });
@@ -294,7 +295,7 @@ test("geography and errors views show data", async () => {
 test("event data with markup is shown as text, never executed", async () => {
   const now = Date.now();
   const batch = { v: 1, context: { session_id: "xss-session-0001", view_id: "xss-view-0001", agent: { name: "vigil-browser", version: "0.1.0" }, page_url: XSS_URL },
-    events: [{ ts: now, type: "view" }, { ts: now, type: "error", error_type: "XSSProbe", message: XSS_MSG }] };
+    events: [{ ts: now, type: "view" }, { ts: now, type: "error", error_type: "XSSProbe", message: XSS_MSG }, { ts: now, type: "error", error_type: "FormulaProbe", message: FORMULA_MSG }] };
   const r = await fetch(`${base}/api/v1/ingest?key=${publicKey}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(batch) });
   assert.equal(r.status, 202, await r.text());
   // wait until the store answers with it (bounded)
@@ -311,6 +312,15 @@ test("event data with markup is shown as text, never executed", async () => {
   const cells = await page.$$eval("[data-testid=errors-table] td", (tds) => tds.map((t) => t.textContent));
   assert.ok(cells.includes(XSS_MSG), "payload shown verbatim as text");
   await page.screenshot({ path: join(ARTIFACTS, "errors-xss.png"), fullPage: true });
+  // the CSV download has the raw values, quoted, with spreadsheet formulas defused
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("[data-testid=errors-table-csv]")]);
+  assert.equal(download.suggestedFilename(), "vigil-errors-table.csv");
+  const csv = readFileSync(await download.path(), "utf8");
+  const lines = csv.split("\r\n");
+  assert.equal(lines[0], "error_type,message,count,sessions,users");
+  assert.ok(lines.includes(`XSSProbe,"${XSS_MSG.replace(/"/g, '""')}",1,1,0`), csv);
+  assert.ok(lines.includes(`FormulaProbe,"'${FORMULA_MSG.replace(/"/g, '""')}",1,1,0`), csv);
+  assert.equal(lines.length, (await cellsOf(page, "errors-table")).length + 2, "header, one line per row, final CRLF");
 
   await page.goto(`${base}/sessions?project=${projectId}&range=24h&session=xss-session-0001`);
   await page.waitForSelector("[data-testid=session-events] tbody tr");
