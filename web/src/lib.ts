@@ -323,3 +323,14 @@ export function countLines(target: HTMLElement | null, series: QueryResult, key:
   });
   plot(target, { height: 260, series: seriesOpts }, data);
 }
+
+/** Horizontal bars of durations, scaled to the longest: [key (in `keyAttr`), label, ms]. */
+export function durationBars(testid: string, keyAttr: string, rows: [string, string, Cell][]): HTMLElement {
+  const longest = Math.max(0, ...rows.map(([, , v]) => Number(v) || 0));
+  return el("div", { "data-testid": testid }, ...rows.map(([key, label, v]) => {
+    const fill = el("div", { class: "ni" });
+    fill.style.width = `${longest > 0 ? (Number(v) || 0) / longest * 100 : 0}%`;
+    return el("div", { class: "rate-row", [keyAttr]: key }, el("span", { class: "rate-label" }, label), el("div", { class: "bar rate-bar" }, fill),
+      el("span", { class: "rate-value", "data-raw": typeof v === "number" ? String(v) : "" }, fmtMetric("duration", v)));
+  }));
+}

@@ -227,6 +227,17 @@ test("explorer: chart and table; changing group-by changes the table as the API 
   assert.equal(await page.inputValue("select[data-testid=range]"), "24h");
   assert.equal(await page.textContent("[data-testid=explorer-table] th >> nth=0"), "os");
   assert.ok((await page.locator("[data-testid=chart] .u-legend .u-series").count()) > 2, "per-group series drawn");
+  // attribution: INP's sub-parts and its longest scripts, at the chosen percentile, as the API says
+  const r24 = await rangeOf(page);
+  const INP = [{ field: "name", op: "eq", value: "INP" }];
+  const parts = await page.$$eval("[data-testid=attribution-parts] [data-part]", (rows) => rows.map((r) => [r.getAttribute("data-part"), Number(r.querySelector(".rate-value").getAttribute("data-raw"))]));
+  const want = [];
+  for (const c of ["input_delay", "processing", "presentation_delay"]) want.push([c, (await apiQuery({ metric: `vitals.${c}`, aggregations: ["p90"], filters: INP, ...r24 })).rows[0][0]]);
+  assert.deepEqual(parts, want);
+  assert.ok(want.every(([, v]) => v > 0));
+  const scripts = await apiQuery({ metric: "inp", aggregations: ["p90", "count"], group_by: ["script_url"], ...r24, order_by: "count", ascending: false, limit: 10 });
+  assert.ok(scripts.rows.some((r) => typeof r[0] === "string" && r[0].endsWith(".js")));
+  assert.deepEqual(await cellsOf(page, "attribution-script_url"), scripts.rows.map((r) => [r[0] ?? "(none)", r[1], r[2]]));
   assert.deepEqual(problems, []);
   await ctx.close();
 });

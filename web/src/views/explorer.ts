@@ -1,6 +1,6 @@
 // Performance explorer: a vital at a percentile, over time and grouped by any dimension.
 import uPlot from "uplot";
-import { GROUPS, PCTS, QueryResult, Range, VITALS, attributeFields, col, el, emptyNote, fmtMetric, href, navigate, param, plot, query, table } from "../lib";
+import { GROUPS, PCTS, QueryResult, Range, VITALS, attributeFields, col, durationBars, el, emptyNote, first, fmtMetric, href, navigate, param, plot, query, table } from "../lib";
 
 export async function explorer(pid: number, box: HTMLElement, { from, to, bucket }: Range): Promise<void> {
   const metric = param("metric", "lcp", VITALS);
@@ -28,6 +28,7 @@ export async function explorer(pid: number, box: HTMLElement, { from, to, bucket
   const chartBox = el("div", { "data-testid": "chart" });
   box.replaceChildren(el("h2", {}, "Performance explorer"), controls,
     el("div", { class: "card" }, el("h3", {}, `${metric.toUpperCase()} ${pct} over time (top ${top.length} ${group} values and all)`), series.rows.length ? chartBox : emptyNote("chart-empty")),
+    el("div", { class: "attribution" }, ...await attribution(pid, metric, pct, from, to)),
     el("div", { class: "card" }, el("h3", {}, `${metric.toUpperCase()} ${pct} by ${group}`), table(tab, { metricCols: { [pct]: metric }, testid: "explorer-table" })));
   if (series.rows.length) {
     const ti = col(series, "time"), vi = col(series, pct);
@@ -49,4 +50,39 @@ export async function explorer(pid: number, box: HTMLElement, { from, to, bucket
     });
     plot(chartBox, { height: 280, series: seriesOpts, axes: [{}, { values: (_u, vals) => vals.map((v) => fmtMetric(metric, v)), size: 70 }] }, data);
   } else plot();
+}
+
+/**
+ * What the agent's attribution says drives each vital: its sub-parts (each at the chosen
+ * percentile, so they need not add up) and the dimensions that name a culprit.
+ */
+const ATTRIBUTION: Record<string, { parts: [string, string][]; by: [string, string][] }> = {
+  lcp: {
+    parts: [["lcp_ttfb", "time to first byte"], ["load_delay", "resource load delay"], ["load_duration", "resource load time"], ["render_delay", "element render delay"]],
+    by: [["element", "LCP element"], ["url", "LCP resource"]],
+  },
+  inp: {
+    parts: [["input_delay", "input delay"], ["processing", "processing"], ["presentation_delay", "presentation delay"]],
+    by: [["element", "interaction target"], ["event_type", "event"], ["script_url", "longest script"], ["load_state", "page state"]],
+  },
+  cls: { parts: [], by: [["element", "largest shift's element"], ["load_state", "page state"]] },
+  fcp: { parts: [], by: [["load_state", "page state"]] },
+  ttfb: { parts: [], by: [] },
+};
+
+async function attribution(pid: number, metric: string, pct: string, from: number, to: number): Promise<HTMLElement[]> {
+  const a = ATTRIBUTION[metric];
+  if (!a.parts.length && !a.by.length) return [];
+  const [parts, by] = await Promise.all([
+    Promise.all(a.parts.map(([c]) => query(pid, { metric: `vitals.${c}`, aggregations: [pct], filters: [{ field: "name", op: "eq", value: metric.toUpperCase() }], from, to }))),
+    Promise.all(a.by.map(([c]) => query(pid, { metric, aggregations: [pct, "count"], group_by: [c], from, to, order_by: "count", ascending: false, limit: 10 }))),
+  ]);
+  const cards: HTMLElement[] = [];
+  if (a.parts.length) {
+    cards.push(el("div", { class: "card" }, el("h3", {}, `${metric.toUpperCase()} sub-parts (${pct} of each)`),
+      durationBars("attribution-parts", "data-part", a.parts.map(([c, label], i) => [c, label, first(parts[i], pct)]))));
+  }
+  a.by.forEach(([c, label], i) => cards.push(el("div", { class: "card" }, el("h3", {}, `${metric.toUpperCase()} ${pct} by ${label}`),
+    table(by[i], { metricCols: { [pct]: metric }, testid: `attribution-${c}` }))));
+  return cards;
 }

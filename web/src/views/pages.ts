@@ -1,5 +1,5 @@
 // Pages and routes, and the drill-down of one page.
-import { Cell, Range, VITALS, countLines, el, emptyNote, first, fmtMetric, fmtNum, href, hrefWith, joinOn, link, param, query, sortRows, table } from "../lib";
+import { Cell, Range, VITALS, countLines, durationBars, el, emptyNote, first, fmtMetric, fmtNum, href, hrefWith, joinOn, link, param, query, sortRows, table } from "../lib";
 
 export async function pagesView(pid: number, box: HTMLElement, { from, to }: Range): Promise<void> {
   const g = { group_by: ["page_path"], from, to, limit: 1000 };
@@ -38,12 +38,7 @@ export async function pageView(pid: number, box: HTMLElement, { from, to, bucket
     card("page-views", "Page views", first(views, "count"), fmtNum(first(views, "count") ?? 0)));
   const p75s = timing.map((t) => first(t, "p75"));
   const longest = Math.max(0, ...p75s.map((v) => Number(v) || 0));
-  const bars = el("div", { "data-testid": "page-timing" }, ...TIMING_PHASES.map((t, i) => {
-    const fill = el("div", { class: "ni" });
-    fill.style.width = `${(Number(p75s[i]) || 0) / longest * 100}%`;
-    return el("div", { class: "rate-row", "data-phase": t }, el("span", { class: "rate-label" }, t), el("div", { class: "bar rate-bar" }, fill),
-      el("span", { class: "rate-value", "data-raw": typeof p75s[i] === "number" ? String(p75s[i]) : "" }, fmtMetric("duration", p75s[i])));
-  }));
+  const bars = durationBars("page-timing", "data-phase", TIMING_PHASES.map((t, i) => [t, t, p75s[i]]));
   const chartBox = el("div", { "data-testid": "page-chart" });
   box.replaceChildren(el("h2", {}, "Page ", el("code", { "data-testid": "page-path" }, path)),
     el("p", {}, link("← all pages", href("/pages", { page: null })), " · ", link("explore its vitals", hrefWith("/explorer", "page_path", path, { page: null, metric: "lcp", group: "browser" }))),
