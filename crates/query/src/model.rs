@@ -212,20 +212,36 @@ pub fn quote_str(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
-fn literal(value: &serde_json::Value, numeric: bool) -> Result<String, InvalidQuery> {
-    match value {
-        serde_json::Value::String(s) if numeric => s
+/// What a filtered column holds, for checking and writing its literals.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Text,
+    Bool,
+    Number,
+}
+
+/// A request value as a SQL literal of the column's kind, or why it cannot be one: a wrong
+/// type is the request's error (400), not the engine's (500).
+fn literal(value: &serde_json::Value, kind: Kind, field: &str) -> Result<String, InvalidQuery> {
+    use serde_json::Value as J;
+    match (kind, value) {
+        (Kind::Number, J::Number(n)) => Ok(n.to_string()),
+        (Kind::Number, J::String(s)) => s
             .parse::<f64>()
             .ok()
             .filter(|f| f.is_finite())
             .map(|f| f.to_string())
-            .ok_or_else(|| InvalidQuery(format!("{s:?} is not a number"))),
-        serde_json::Value::String(s) => Ok(quote_str(s)),
-        serde_json::Value::Number(n) if numeric => Ok(n.to_string()),
-        serde_json::Value::Number(n) => Ok(quote_str(&n.to_string())),
-        serde_json::Value::Bool(b) => Ok(b.to_string()),
-        other => Err(InvalidQuery(format!(
-            "filter value {other} must be a string, number or boolean"
+            .ok_or_else(|| InvalidQuery(format!("{field}: {s:?} is not a number"))),
+        (Kind::Bool, J::Bool(b)) => Ok(b.to_string()),
+        (Kind::Bool, J::String(s)) if s == "true" || s == "false" => Ok(s.clone()),
+        (Kind::Text, J::String(s)) => Ok(quote_str(s)),
+        (Kind::Text, J::Number(_) | J::Bool(_)) => Ok(quote_str(&value.to_string())),
+        (Kind::Number, _) => Err(InvalidQuery(format!("{field} takes a number, not {value}"))),
+        (Kind::Bool, _) => Err(InvalidQuery(format!(
+            "{field} takes true or false, not {value}"
+        ))),
+        (Kind::Text, _) => Err(InvalidQuery(format!(
+            "{field} takes a string, number or boolean, not {value}"
         ))),
     }
 }
@@ -253,8 +269,36 @@ impl Query {
         if self.aggregations.is_empty() {
             return Err(InvalidQuery("aggregations must not be empty".into()));
         }
+        if let Some(a) = self
+            .aggregations
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| self.aggregations[..i].contains(a).then_some(a))
+        {
+            return Err(InvalidQuery(format!(
+                "{} is in aggregations twice",
+                a.name()
+            )));
+        }
         if self.group_by.len() > 4 {
             return Err(InvalidQuery("group by at most 4 dimensions".into()));
+        }
+        if self
+            .group_by
+            .iter()
+            .filter(|g| g.starts_with("time:"))
+            .count()
+            > 1
+        {
+            return Err(InvalidQuery("group by one time interval at most".into()));
+        }
+        if let Some(g) = self
+            .group_by
+            .iter()
+            .enumerate()
+            .find_map(|(i, g)| self.group_by[..i].contains(g).then_some(g))
+        {
+            return Err(InvalidQuery(format!("{g:?} is in group_by twice")));
         }
         let mut select = Vec::new();
         let mut group = Vec::new();
@@ -404,26 +448,24 @@ impl Query {
 
 /// The SQL condition for one filter on a column of `table`.
 pub fn filter_sql(table: Table, f: &Filter) -> Result<String, InvalidQuery> {
-    let (ident, numeric) = if let Some(key) = attribute_key(&f.field) {
-        (attribute_sql(key), false)
+    let (ident, kind) = if let Some(key) = attribute_key(&f.field) {
+        (attribute_sql(key), Kind::Text)
     } else {
         let col = table
             .column(&f.field)
             .ok_or_else(|| InvalidQuery(format!("{} has no field {:?}", table.name(), f.field)))?;
-        let numeric = matches!(col.extract, Extract::F64(..) | Extract::I64(_));
-        let ident = if numeric {
-            column_value(col)
-        } else {
-            quote_ident(col.name)
-        };
-        (ident, numeric)
+        match col.extract {
+            Extract::F64(..) | Extract::I64(_) => (column_value(col), Kind::Number),
+            Extract::Bool(_) => (quote_ident(col.name), Kind::Bool),
+            Extract::Str(_) => (quote_ident(col.name), Kind::Text),
+        }
     };
     let value = || {
         f.value
             .as_ref()
             .ok_or_else(|| InvalidQuery(format!("filter on {} needs a value", f.field)))
     };
-    let one = || literal(value()?, numeric);
+    let one = || literal(value()?, kind, &f.field);
     let list = || -> Result<String, InvalidQuery> {
         let items = value()?
             .as_array()
@@ -436,7 +478,7 @@ pub fn filter_sql(table: Table, f: &Filter) -> Result<String, InvalidQuery> {
             })?;
         Ok(items
             .iter()
-            .map(|v| literal(v, numeric))
+            .map(|v| literal(v, kind, &f.field))
             .collect::<Result<Vec<_>, _>>()?
             .join(", "))
     };
@@ -448,7 +490,13 @@ pub fn filter_sql(table: Table, f: &Filter) -> Result<String, InvalidQuery> {
         FilterOp::Contains => {
             let needle = value()?
                 .as_str()
-                .ok_or_else(|| InvalidQuery("contains needs a string".into()))?;
+                .filter(|_| kind == Kind::Text)
+                .ok_or_else(|| {
+                    InvalidQuery(format!(
+                        "contains needs a text field and a string: {}",
+                        f.field
+                    ))
+                })?;
             format!("strpos({ident}, {}) > 0", quote_str(needle))
         }
         FilterOp::Gt => format!("{ident} > {}", one()?),
