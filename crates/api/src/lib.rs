@@ -87,6 +87,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/{*path}", get(web::asset))
         .with_state(Arc::new(state.web_dir.clone()));
     api.merge(state.intake.clone().router())
+        .layer(axum::middleware::map_response(error::json_rejections))
         .merge(dashboard)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

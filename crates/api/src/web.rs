@@ -82,5 +82,9 @@ pub async fn asset(
     State(web_dir): State<Arc<Option<std::path::PathBuf>>>,
     Path(path): Path<String>,
 ) -> Response {
+    // An API path nothing answers is an API error, not the app's page.
+    if path.starts_with("api/") {
+        return crate::error::json_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint");
+    }
     respond(web_dir.as_deref(), &path)
 }

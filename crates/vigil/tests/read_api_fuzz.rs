@@ -249,3 +249,74 @@ fn generated_requests_get_data_or_a_clear_400_and_the_server_keeps_serving() {
     assert_eq!(server.get("/healthz", None).0, 200);
     assert_eq!(server.count(&p.api_token, "views"), 1);
 }
+
+#[test]
+fn malformed_paths_parameters_and_methods_get_json_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = create_project(dir.path(), "shop", &[]);
+    let server = Server::start(dir.path());
+    let agent = agent();
+    let bearer = format!("Bearer {}", p.api_token);
+    let send = |method: &str, path: &str| {
+        let url = server.url(path);
+        let mut resp = match method {
+            "GET" => agent.get(&url).header("authorization", &bearer).call(),
+            "PUT" => agent
+                .put(&url)
+                .header("authorization", &bearer)
+                .send(b"{}".as_slice()),
+            _ => agent
+                .post(&url)
+                .header("authorization", &bearer)
+                .send(b"{}".as_slice()),
+        }
+        .unwrap();
+        let allow = resp
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (
+            resp.status().as_u16(),
+            serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+            allow,
+        )
+    };
+    for (method, path, status, code) in [
+        (
+            "GET",
+            "/api/v1/sessions/abc?from=xyz",
+            400,
+            "invalid_request",
+        ),
+        ("GET", "/api/v1/attributes?to=later", 400, "invalid_request"),
+        ("GET", "/api/v1/projects/abc", 400, "invalid_request"),
+        ("POST", "/api/v1/query?project=abc", 400, "invalid_request"),
+        ("GET", "/api/v1/query", 405, "method_not_allowed"),
+        ("GET", "/api/v1/ingest", 405, "method_not_allowed"),
+        ("PUT", "/api/v1/sessions", 405, "method_not_allowed"),
+        ("GET", "/api/v1/no-such-endpoint", 404, "not_found"),
+        ("GET", "/api/v2/query", 404, "not_found"),
+    ] {
+        let (got, body, allow) = send(method, path);
+        assert_eq!(
+            (got, body["code"].as_str()),
+            (status, Some(code)),
+            "{method} {path} → {body}"
+        );
+        assert!(
+            !body["message"].as_str().unwrap_or("").is_empty(),
+            "{method} {path} → {body}"
+        );
+        if status == 405 {
+            assert!(
+                allow.is_some_and(|a| a.contains("POST")),
+                "{method} {path}: Allow kept"
+            );
+        }
+    }
+    // The dashboard's own routes still load the app.
+    let (status, page) = server.get("/sessions", None);
+    assert_eq!(status, 200);
+    assert!(page.contains("<!doctype html>"));
+}
