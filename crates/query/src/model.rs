@@ -246,6 +246,14 @@ fn literal(value: &serde_json::Value, kind: Kind, field: &str) -> Result<String,
     }
 }
 
+/// The first item that appeared before it in the list (each would be the same output column).
+fn first_repeat<T: PartialEq>(items: &[T]) -> Option<&T> {
+    items
+        .iter()
+        .enumerate()
+        .find_map(|(i, x)| items[..i].contains(x).then_some(x))
+}
+
 fn interval_ms(spec: &str) -> Option<i64> {
     let (num, unit) = spec.split_at(spec.find(|c: char| !c.is_ascii_digit())?);
     let n: i64 = num.parse().ok().filter(|n| *n > 0)?;
@@ -269,12 +277,7 @@ impl Query {
         if self.aggregations.is_empty() {
             return Err(InvalidQuery("aggregations must not be empty".into()));
         }
-        if let Some(a) = self
-            .aggregations
-            .iter()
-            .enumerate()
-            .find_map(|(i, a)| self.aggregations[..i].contains(a).then_some(a))
-        {
+        if let Some(a) = first_repeat(&self.aggregations) {
             return Err(InvalidQuery(format!(
                 "{} is in aggregations twice",
                 a.name()
@@ -292,12 +295,7 @@ impl Query {
         {
             return Err(InvalidQuery("group by one time interval at most".into()));
         }
-        if let Some(g) = self
-            .group_by
-            .iter()
-            .enumerate()
-            .find_map(|(i, g)| self.group_by[..i].contains(g).then_some(g))
-        {
+        if let Some(g) = first_repeat(&self.group_by) {
             return Err(InvalidQuery(format!("{g:?} is in group_by twice")));
         }
         let mut select = Vec::new();
