@@ -23,6 +23,9 @@ pub enum ApiError {
     /// The name is taken.
     #[error("{0}")]
     Conflict(String),
+    /// A path or query parameter, or the body's framing, is malformed.
+    #[error("{0}")]
+    InvalidRequest(String),
     /// The query is malformed.
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -40,6 +43,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
             ApiError::Internal(m) => {
                 tracing::error!(message = %m, "internal error");

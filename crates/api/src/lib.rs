@@ -13,7 +13,7 @@ pub use throttle::LoginThrottle;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query as QueryParams, State};
+use axum::extract::{FromRequest, Path, Query as QueryParams, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,7 +25,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use vigil_intake::Intake;
 use vigil_meta::Meta;
-use vigil_query::{Filter, Query, QueryEngine, QueryError, SessionSearch};
+use vigil_query::{Filter, Query, QueryEngine, QueryError, QueryResult, SessionSearch};
 use vigil_store::Store;
 
 /// Everything the handlers share.
@@ -112,33 +112,42 @@ struct ProjectParam {
     project: Option<u32>,
 }
 
-/// The project a read is for, and its JSON body.
-fn read_request<T: serde::de::DeserializeOwned>(
-    state: &AppState,
-    method: &Method,
-    headers: &HeaderMap,
-    param: ProjectParam,
-    body: &[u8],
-) -> Result<(vigil_meta::Project, T), ApiError> {
-    let project = auth::reader(state, method, headers, param.project)?;
-    let parsed = serde_json::from_slice(body).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
-    Ok((project, parsed))
+/// A read request's project (the token's, or for a user the one named by `?project=`) and
+/// its JSON body, parsed strictly.
+struct ReadJson<T>(vigil_meta::Project, T);
+
+/// The largest request body a read accepts.
+const READ_BODY_LIMIT: usize = 1 << 20;
+
+impl<T: serde::de::DeserializeOwned> FromRequest<Arc<AppState>> for ReadJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let QueryParams(param) = QueryParams::<ProjectParam>::try_from_uri(&parts.uri)
+            .map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
+        let project = auth::reader(state, &parts.method, &parts.headers, param.project)?;
+        let bytes = axum::body::to_bytes(body, READ_BODY_LIMIT)
+            .await
+            .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+        let parsed =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+        Ok(ReadJson(project, parsed))
+    }
 }
 
+/// `POST /api/v1/query`.
 async fn query(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    headers: HeaderMap,
-    QueryParams(param): QueryParams<ProjectParam>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let (project, query): (_, Query) = read_request(&state, &method, &headers, param, &body)?;
-    let result = state
-        .queries
-        .run(project.id, &query)
-        .await
-        .map_err(query_error)?;
-    Ok(Json(result).into_response())
+    ReadJson(project, query): ReadJson<Query>,
+) -> Result<Json<QueryResult>, ApiError> {
+    Ok(Json(
+        state
+            .queries
+            .run(project.id, &query)
+            .await
+            .map_err(query_error)?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -154,36 +163,26 @@ struct ConversionQuery {
 /// `POST /api/v1/conversion`: a business event's conversion by LCP rating.
 async fn conversion(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    headers: HeaderMap,
-    QueryParams(param): QueryParams<ProjectParam>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let (project, q): (_, ConversionQuery) = read_request(&state, &method, &headers, param, &body)?;
+    ReadJson(project, q): ReadJson<ConversionQuery>,
+) -> Result<Json<QueryResult>, ApiError> {
     let result = state
         .queries
-        .conversion(project.id, &q.event, &q.filters, q.from, q.to)
-        .await
-        .map_err(query_error)?;
-    Ok(Json(result).into_response())
+        .conversion(project.id, &q.event, &q.filters, q.from, q.to);
+    Ok(Json(result.await.map_err(query_error)?))
 }
 
 /// `POST /api/v1/sessions`: the sessions matching a search.
 async fn sessions(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    headers: HeaderMap,
-    QueryParams(param): QueryParams<ProjectParam>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let (project, search): (_, SessionSearch) =
-        read_request(&state, &method, &headers, param, &body)?;
-    let result = state
-        .queries
-        .sessions(project.id, &search)
-        .await
-        .map_err(query_error)?;
-    Ok(Json(result).into_response())
+    ReadJson(project, search): ReadJson<SessionSearch>,
+) -> Result<Json<QueryResult>, ApiError> {
+    Ok(Json(
+        state
+            .queries
+            .sessions(project.id, &search)
+            .await
+            .map_err(query_error)?,
+    ))
 }
 
 #[derive(Deserialize)]
