@@ -369,15 +369,12 @@ pub(crate) async fn revoke_token(
     axum::extract::Path((id, token_id)): axum::extract::Path<(u32, i64)>,
 ) -> Result<Response, ApiError> {
     let project = member(&state, &method, &headers, id)?;
-    if state
-        .meta
-        .revoke_token(project.id, token_id)
-        .map_err(internal)?
-    {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::NotFound)
-    }
+    deleted(
+        state
+            .meta
+            .revoke_token(project.id, token_id)
+            .map_err(internal)?,
+    )
 }
 
 /// `GET /api/v1/projects/{id}/members`: who can read the project.
@@ -462,15 +459,12 @@ pub(crate) async fn remove_member(
             "you cannot remove yourself from a project".into(),
         ));
     }
-    if state
-        .meta
-        .remove_member(user_id, project.id)
-        .map_err(internal)?
-    {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::NotFound)
-    }
+    deleted(
+        state
+            .meta
+            .remove_member(user_id, project.id)
+            .map_err(internal)?,
+    )
 }
 
 #[derive(Deserialize)]
@@ -511,4 +505,13 @@ pub(crate) async fn change_password(
     }
     state.login_throttle.succeeded(&session.user.email);
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The answer to a DELETE: 204 when something was removed, else 404.
+fn deleted(removed: bool) -> Result<Response, ApiError> {
+    if removed {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
