@@ -24,6 +24,10 @@ pub struct UserAgentParser {
 }
 
 const CACHE_LIMIT: usize = 4096;
+/// Longest user agent looked at. Real ones are under 400 bytes; anything past this is
+/// ignored, so the cache (keyed by the string a client chose) holds at most
+/// `CACHE_LIMIT × MAX_UA_BYTES` of keys.
+pub const MAX_UA_BYTES: usize = 512;
 
 impl Default for UserAgentParser {
     fn default() -> Self {
@@ -37,11 +41,16 @@ impl Default for UserAgentParser {
 impl UserAgentParser {
     /// Parses one user agent string.
     pub fn parse(&self, ua: &str) -> UaInfo {
-        if let Some(hit) = self.cache.lock().expect("ua cache lock").get(ua) {
+        let mut end = ua.len().min(MAX_UA_BYTES);
+        while !ua.is_char_boundary(end) {
+            end -= 1;
+        }
+        let ua = &ua[..end];
+        if let Some(hit) = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(ua) {
             return hit.clone();
         }
         let info = self.parse_uncached(ua);
-        let mut cache = self.cache.lock().expect("ua cache lock");
+        let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() >= CACHE_LIMIT {
             cache.clear();
         }
@@ -91,6 +100,23 @@ impl UserAgentParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_keys_are_bounded_whatever_the_client_sends() {
+        let p = UserAgentParser::default();
+        for i in 0..(CACHE_LIMIT + 10) {
+            // 300 KB user agents, each distinct: only their first bytes are kept.
+            let ua = format!("{i:08}é{}", "x".repeat(300 * 1024));
+            p.parse(&ua);
+        }
+        let cache = p.cache.lock().unwrap();
+        assert!(cache.len() <= CACHE_LIMIT);
+        let key_bytes: usize = cache.keys().map(String::len).sum();
+        assert!(key_bytes <= CACHE_LIMIT * MAX_UA_BYTES, "{key_bytes}");
+        // A multi-byte character across the cut does not panic.
+        drop(cache);
+        p.parse(&"é".repeat(MAX_UA_BYTES));
+    }
 
     #[test]
     fn common_user_agents() {

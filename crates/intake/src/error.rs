@@ -41,6 +41,18 @@ pub enum IntakeError {
     /// The store cannot write.
     #[error("collector cannot store data right now, retry later")]
     Unavailable,
+    /// The store's disk is full; nothing was kept.
+    #[error("collector's disk is full, retry later")]
+    StorageFull,
+    /// The batch's rows would take too much memory.
+    #[error("{0}")]
+    BatchTooLarge(String),
+    /// The batch passed every check but still cannot be stored.
+    #[error("batch cannot be stored: {0}")]
+    Unstorable(String),
+    /// The body did not arrive in time.
+    #[error("body not received within {0} s")]
+    BodyTimeout(u64),
 }
 
 impl IntakeError {
@@ -59,6 +71,10 @@ impl IntakeError {
             IntakeError::RateLimited => "rate_limited",
             IntakeError::Overloaded => "overloaded",
             IntakeError::Unavailable => "unavailable",
+            IntakeError::StorageFull => "storage_full",
+            IntakeError::BatchTooLarge(_) => "batch_too_large",
+            IntakeError::Unstorable(_) => "unstorable_batch",
+            IntakeError::BodyTimeout(_) => "body_timeout",
         }
     }
 
@@ -67,14 +83,18 @@ impl IntakeError {
         match self {
             IntakeError::MissingKey | IntakeError::InvalidKey => StatusCode::UNAUTHORIZED,
             IntakeError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
-            IntakeError::BodyTooLarge(_) | IntakeError::DecompressedTooLarge(_) => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            IntakeError::BodyTooLarge(_)
+            | IntakeError::DecompressedTooLarge(_)
+            | IntakeError::BatchTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             IntakeError::Parse(ParseError::TooManyEvents { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             IntakeError::UnsupportedEncoding(_) | IntakeError::UnsupportedMediaType(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            IntakeError::BadGzip(_) | IntakeError::Parse(_) => StatusCode::BAD_REQUEST,
+            IntakeError::BadGzip(_) | IntakeError::Parse(_) | IntakeError::Unstorable(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            IntakeError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            IntakeError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             IntakeError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             IntakeError::Overloaded | IntakeError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -85,12 +105,16 @@ impl IntoResponse for IntakeError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
         let mut response = (self.status(), axum::Json(body)).into_response();
-        if self.status() == StatusCode::SERVICE_UNAVAILABLE
-            || self.status() == StatusCode::TOO_MANY_REQUESTS
-        {
+        // Retryable answers say when; a full disk is not freed within a second.
+        let retry_after = match self.status() {
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => Some("1"),
+            StatusCode::INSUFFICIENT_STORAGE => Some("30"),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
         }
         response
     }

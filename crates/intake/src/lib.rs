@@ -42,6 +42,15 @@ pub struct IntakeConfig {
     pub max_inflight_requests: usize,
     /// Events per second one project may send (0: no limit); beyond, intake answers 429.
     pub rate_limit_events_per_second: u32,
+    /// Requests that carry their key only inside the body (so are unauthenticated until it
+    /// is read) may hold at most this many of the in-flight slots: a flood of stalled
+    /// keyless bodies cannot take the slots that keyed requests need.
+    pub max_inflight_keyless: usize,
+    /// Bytes that bodies being read, decompressed and parsed may hold at once; beyond,
+    /// intake answers 503. Bounds intake's memory whatever the mix of requests.
+    pub max_inflight_bytes: usize,
+    /// How long a client may take to send its body.
+    pub body_timeout: Duration,
 }
 
 impl Default for IntakeConfig {
@@ -53,6 +62,9 @@ impl Default for IntakeConfig {
             trust_forwarded_for: false,
             max_inflight_requests: 512,
             rate_limit_events_per_second: 0,
+            max_inflight_keyless: 64,
+            max_inflight_bytes: 256 * 1024 * 1024,
+            body_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -67,8 +79,32 @@ pub struct Intake {
     pub metrics: IntakeMetrics,
     keys: Mutex<HashMap<String, (Instant, Option<Project>)>>,
     inflight: tokio::sync::Semaphore,
+    inflight_keyless: tokio::sync::Semaphore,
+    /// In KiB, so that a u32 count of permits covers any sensible budget.
+    memory: tokio::sync::Semaphore,
     buckets: Mutex<HashMap<u32, TokenBucket>>,
 }
+
+/// Whether a string can be a public key at all (`pk_` and up to 64 letters, digits, `_`
+/// or `-`). Anything else is refused before any lookup, so the key cache only ever holds
+/// short keys.
+pub fn is_plausible_key(key: &str) -> bool {
+    key.len() <= 67
+        && key.strip_prefix("pk_").is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+}
+
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
+}
+
+/// Deflate cannot expand data more than about 1032 times, so a gzip body of n bytes needs
+/// at most this much room once inflated.
+const GZIP_MAX_RATIO: usize = 1032;
 
 /// A token bucket per project: one second of burst at the configured rate.
 struct TokenBucket {
@@ -93,6 +129,8 @@ impl Intake {
         config: IntakeConfig,
     ) -> Self {
         let inflight = tokio::sync::Semaphore::new(config.max_inflight_requests);
+        let inflight_keyless = tokio::sync::Semaphore::new(config.max_inflight_keyless);
+        let memory = tokio::sync::Semaphore::new(kib(config.max_inflight_bytes) as usize);
         Self {
             store,
             meta,
@@ -101,6 +139,8 @@ impl Intake {
             metrics: IntakeMetrics::default(),
             keys: Mutex::new(HashMap::new()),
             inflight,
+            inflight_keyless,
+            memory,
             buckets: Mutex::new(HashMap::new()),
         }
     }
@@ -113,7 +153,10 @@ impl Intake {
     }
 
     fn project(&self, key: &str) -> Result<Project, IntakeError> {
-        if let Some((at, p)) = self.keys.lock().expect("key cache").get(key)
+        if !is_plausible_key(key) {
+            return Err(IntakeError::InvalidKey);
+        }
+        if let Some((at, p)) = lock(&self.keys).get(key)
             && at.elapsed() < KEY_CACHE_TTL
         {
             return p.clone().ok_or(IntakeError::InvalidKey);
@@ -122,7 +165,7 @@ impl Intake {
             tracing::error!(error = %e, "key lookup failed");
             IntakeError::Unavailable
         })?;
-        let mut cache = self.keys.lock().expect("key cache");
+        let mut cache = lock(&self.keys);
         if cache.len() > 10_000 {
             cache.clear();
         }
@@ -136,7 +179,7 @@ impl Intake {
         if rate == 0.0 {
             return Ok(());
         }
-        let mut buckets = self.buckets.lock().expect("rate buckets");
+        let mut buckets = lock(&self.buckets);
         let now = Instant::now();
         let bucket = buckets.entry(project).or_insert(TokenBucket {
             tokens: rate,
@@ -165,7 +208,12 @@ impl Intake {
         peer.ip()
     }
 
-    fn decode_body(&self, headers: &HeaderMap, body: Bytes) -> Result<Bytes, IntakeError> {
+    fn decode_body<'a>(
+        &'a self,
+        headers: &HeaderMap,
+        body: Bytes,
+        memory: &mut Vec<tokio::sync::SemaphorePermit<'a>>,
+    ) -> Result<Bytes, IntakeError> {
         match headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -190,15 +238,13 @@ impl Intake {
             None | Some("") | Some("identity") => Ok(body),
             Some("gzip") => {
                 let limit = self.config.max_decompressed_bytes;
-                let mut out = Vec::with_capacity(body.len() * 4);
-                flate2::read::MultiGzDecoder::new(&body[..])
-                    .take(limit as u64 + 1)
-                    .read_to_end(&mut out)
-                    .map_err(|e| IntakeError::BadGzip(e.to_string()))?;
-                if out.len() > limit {
-                    return Err(IntakeError::DecompressedTooLarge(limit));
-                }
-                Ok(Bytes::from(out))
+                let room = limit.min(body.len().saturating_mul(GZIP_MAX_RATIO)) + 1024;
+                memory.push(
+                    self.memory
+                        .try_acquire_many(kib(room))
+                        .map_err(|_| IntakeError::Overloaded)?,
+                );
+                Ok(Bytes::from(gunzip_capped(&body, limit)?))
             }
             Some(other) => Err(IntakeError::UnsupportedEncoding(other.to_owned())),
         }
@@ -211,25 +257,44 @@ impl Intake {
         peer: SocketAddr,
         body: Body,
     ) -> Result<usize, IntakeError> {
-        let _permit = self
-            .inflight
-            .try_acquire()
-            .map_err(|_| IntakeError::Overloaded)?;
         let header_key = headers
             .get("x-vigil-key")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let early_key = key.or(header_key);
-        // Authenticate before reading the body when the key is outside it.
+        // Authenticate before taking a slot or reading the body when the key is outside
+        // it, so requests with a bad key cost nothing that others need.
         let mut project = early_key.as_deref().map(|k| self.project(k)).transpose()?;
         if let Some(p) = &project {
             check_origin(p, headers)?;
         }
-        let raw = axum::body::to_bytes(body, self.config.max_body_bytes)
+        let _slot = if project.is_some() {
+            self.inflight.try_acquire()
+        } else {
+            self.inflight_keyless.try_acquire()
+        }
+        .map_err(|_| IntakeError::Overloaded)?;
+        let max_body = self.config.max_body_bytes;
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > max_body) {
+            return Err(IntakeError::BodyTooLarge(max_body));
+        }
+        let mut memory = vec![
+            self.memory
+                .try_acquire_many(kib(declared.unwrap_or(max_body)))
+                .map_err(|_| IntakeError::Overloaded)?,
+        ];
+        let timeout = self.config.body_timeout;
+        let raw = tokio::time::timeout(timeout, axum::body::to_bytes(body, max_body))
             .await
-            .map_err(|_| IntakeError::BodyTooLarge(self.config.max_body_bytes))?;
-        let decoded = self.decode_body(headers, raw)?;
+            .map_err(|_| IntakeError::BodyTimeout(timeout.as_secs()))?
+            .map_err(|_| IntakeError::BodyTooLarge(max_body))?;
+        let decoded = self.decode_body(headers, raw, &mut memory)?;
         let mut batch = parse_batch(&decoded, &self.config.parse)?;
+        drop(decoded);
         let body_key = batch.key.take();
         let project = match (project.take(), body_key) {
             (Some(p), Some(k)) if k != p.public_key => return Err(IntakeError::InvalidKey),
@@ -247,11 +312,17 @@ impl Intake {
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok()),
         };
+        let now = now_ms();
+        let earliest = now.saturating_sub(i64::from(project.retention_days) * 86_400_000);
+        vigil_protocol::check_time_window(&batch, earliest, now + MAX_CLOCK_SKEW_MS)?;
         let events = batch.events.len();
         self.admit(project.id, events)?;
         let enriched = self.enricher.enrich(project.id, batch, &client);
         self.store.append(enriched).await.map_err(|e| match e {
             StoreError::Overloaded => IntakeError::Overloaded,
+            StoreError::DiskFull => IntakeError::StorageFull,
+            StoreError::BatchTooLarge { .. } => IntakeError::BatchTooLarge(e.to_string()),
+            StoreError::Unstorable(why) => IntakeError::Unstorable(why),
             other => {
                 tracing::error!(error = %other, "store append failed");
                 IntakeError::Unavailable
@@ -259,6 +330,33 @@ impl Intake {
         })?;
         Ok(events)
     }
+}
+
+/// Inflates a gzip body (one or more members), refusing output past `limit` bytes; the
+/// work and memory are bounded by the limit whatever the input.
+pub fn gunzip_capped(body: &[u8], limit: usize) -> Result<Vec<u8>, IntakeError> {
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
+    flate2::read::MultiGzDecoder::new(body)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| IntakeError::BadGzip(e.to_string()))?;
+    if out.len() > limit {
+        return Err(IntakeError::DecompressedTooLarge(limit));
+    }
+    Ok(out)
+}
+
+/// How far ahead of the collector's clock an event may be stamped (clients' clocks drift).
+const MAX_CLOCK_SKEW_MS: i64 = 86_400_000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn check_origin(project: &Project, headers: &HeaderMap) -> Result<(), IntakeError> {

@@ -8,7 +8,7 @@ mod scan;
 mod vitals;
 
 pub use events::*;
-pub use scan::{ScanError, ScanLimits, scan_json};
+pub use scan::{MAX_NUMBER, ScanError, ScanLimits, scan_json};
 pub use vitals::{VitalThresholds, rate_vital, thresholds};
 
 /// The protocol version this collector speaks.
@@ -75,6 +75,11 @@ pub struct ParseLimits {
     pub scan: ScanLimits,
     /// Most events in one batch.
     pub max_events: usize,
+    /// Most keys in one flat object (`attributes`, `properties`).
+    pub max_flat_keys: usize,
+    /// Most bytes of keys and string values in one flat object. The context's attributes
+    /// are copied into every row of the batch, so they are bounded much tighter than a body.
+    pub max_flat_bytes: usize,
 }
 
 impl Default for ParseLimits {
@@ -82,8 +87,62 @@ impl Default for ParseLimits {
         Self {
             scan: ScanLimits::default(),
             max_events: 500,
+            max_flat_keys: 64,
+            max_flat_bytes: 8 * 1024,
         }
     }
+}
+
+fn check_flat(
+    what: &str,
+    object: &std::collections::BTreeMap<String, Scalar>,
+    limits: &ParseLimits,
+) -> Result<(), ParseError> {
+    if object.len() > limits.max_flat_keys {
+        return Err(ParseError::InvalidValue(format!(
+            "{what} has {} keys, the limit is {}",
+            object.len(),
+            limits.max_flat_keys
+        )));
+    }
+    let bytes: usize = object
+        .iter()
+        .map(|(k, v)| {
+            k.len()
+                + match v {
+                    Scalar::String(s) => s.len(),
+                    Scalar::Bool(_) | Scalar::Number(_) => 8,
+                }
+        })
+        .sum();
+    if bytes > limits.max_flat_bytes {
+        return Err(ParseError::InvalidValue(format!(
+            "{what} holds {bytes} bytes of keys and values, the limit is {}",
+            limits.max_flat_bytes
+        )));
+    }
+    Ok(())
+}
+
+/// Checks that every event's `ts` lies in `[earliest, latest]` (ms since the epoch). Intake
+/// calls it with the project's retention and a day of clock skew: an event outside would be
+/// dropped by retention at once, or sit in the future where no query or retention reaches.
+pub fn check_time_window(batch: &Batch, earliest: i64, latest: i64) -> Result<(), ParseError> {
+    for (i, event) in batch.events.iter().enumerate() {
+        if event.ts > latest {
+            return Err(ParseError::InvalidValue(format!(
+                "events[{i}]: ts {} is more than a day ahead of the collector's clock ({latest})",
+                event.ts
+            )));
+        }
+        if event.ts < earliest {
+            return Err(ParseError::InvalidValue(format!(
+                "events[{i}]: ts {} is older than the project keeps data (before {earliest})",
+                event.ts
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Parses and checks one batch. The order matters for the error a client sees: encoding
@@ -107,10 +166,14 @@ pub fn parse_batch(body: &[u8], limits: &ParseLimits) -> Result<Batch, ParseErro
             limit: limits.max_events,
         });
     }
+    check_flat("context.attributes", &batch.context.attributes, limits)?;
     for (i, event) in batch.events.iter().enumerate() {
         event
             .check()
             .map_err(|m| ParseError::InvalidValue(format!("events[{i}]: {m}")))?;
+        if let EventBody::Custom(c) = &event.body {
+            check_flat(&format!("events[{i}].properties"), &c.properties, limits)?;
+        }
     }
     Ok(batch)
 }

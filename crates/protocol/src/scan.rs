@@ -8,6 +8,10 @@ pub struct ScanLimits {
     pub max_depth: usize,
     /// Longest string, counted in raw (escaped) bytes between the quotes.
     pub max_string_bytes: usize,
+    /// Largest magnitude of any number. Numbers are stored as 64-bit fixed point (up to
+    /// three decimals), so larger ones could not be kept exactly; refusing them at the door
+    /// keeps every stored value and every sum of them meaningful.
+    pub max_number: f64,
 }
 
 impl Default for ScanLimits {
@@ -17,12 +21,17 @@ impl Default for ScanLimits {
         Self {
             max_depth: 6,
             max_string_bytes: 16 * 1024,
+            max_number: MAX_NUMBER,
         }
     }
 }
 
+/// Default largest magnitude of a number: 10^15 (a timestamp in ms is about 1.8 × 10^12),
+/// which at three decimals stays far inside an i64.
+pub const MAX_NUMBER: f64 = 1e15;
+
 /// A structural limit the body breaks.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ScanError {
     /// Nesting deeper than allowed.
     #[error("json nesting deeper than {0} levels")]
@@ -37,6 +46,16 @@ pub enum ScanError {
         /// The limit.
         limit: usize,
     },
+    /// A number too large to be stored exactly.
+    #[error("the number {number} at byte {at} is beyond ±{limit:e}")]
+    NumberOutOfRange {
+        /// Where the number starts.
+        at: usize,
+        /// The number as written (cut to 40 bytes).
+        number: String,
+        /// The limit.
+        limit: f64,
+    },
 }
 
 impl ScanError {
@@ -45,6 +64,7 @@ impl ScanError {
         match self {
             ScanError::TooDeep(_) => "too_deep",
             ScanError::StringTooLong { .. } => "string_too_long",
+            ScanError::NumberOutOfRange { .. } => "number_out_of_range",
         }
     }
 }
@@ -79,6 +99,29 @@ pub fn scan_json(body: &[u8], limits: &ScanLimits) -> Result<(), ScanError> {
                 }
                 i = j;
             }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i + 1 < body.len()
+                    && matches!(body[i + 1], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let token = &body[start..=i];
+                // Malformed numbers are the parser's to report; only real ones are checked.
+                let value = std::str::from_utf8(token)
+                    .ok()
+                    .and_then(|t| t.parse::<f64>().ok());
+                if let Some(v) = value
+                    && !(v.abs() <= limits.max_number)
+                {
+                    return Err(ScanError::NumberOutOfRange {
+                        at: start,
+                        number: String::from_utf8_lossy(&token[..token.len().min(40)])
+                            .into_owned(),
+                        limit: limits.max_number,
+                    });
+                }
+            }
             _ => {}
         }
         i += 1;
@@ -95,6 +138,7 @@ mod tests {
         let limits = ScanLimits {
             max_depth: 3,
             max_string_bytes: 10,
+            ..ScanLimits::default()
         };
         assert_eq!(scan_json(br#"{"a":[{"b":1}]}"#, &limits), Ok(()));
         assert_eq!(
@@ -108,6 +152,7 @@ mod tests {
         let limits = ScanLimits {
             max_depth: 1,
             max_string_bytes: 100,
+            ..ScanLimits::default()
         };
         assert_eq!(scan_json(br#"{"a":"[[[{{{\"]]"}"#, &limits), Ok(()));
     }
@@ -117,6 +162,7 @@ mod tests {
         let limits = ScanLimits {
             max_depth: 3,
             max_string_bytes: 4,
+            ..ScanLimits::default()
         };
         assert_eq!(scan_json(br#"{"abcd":"wxyz"}"#, &limits), Ok(()));
         assert!(matches!(
@@ -127,6 +173,29 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn numbers_past_the_limit_are_refused_wherever_they_are() {
+        let limits = ScanLimits::default();
+        for ok in [
+            &br#"{"v":1e15,"w":-1000000000000000,"x":[1764000000000,0.5,-3]}"#[..],
+            br#"{"a":"1e308 inside a string"}"#,
+        ] {
+            assert_eq!(scan_json(ok, &limits), Ok(()), "{}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &br#"{"value":1e308}"#[..],
+            br#"{"ts":9223372036854775807}"#,
+            br#"[1000000000000001]"#,
+            br#"{"a":{"b":-2e15}}"#,
+        ] {
+            assert!(
+                matches!(scan_json(bad, &limits), Err(ScanError::NumberOutOfRange { .. })),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

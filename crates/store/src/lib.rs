@@ -10,7 +10,10 @@ mod schema;
 mod segment;
 pub mod wal;
 
-pub use engine::{Store, StoreConfig, StoreError, TableSnapshot};
+pub use engine::{
+    ERASURE_GRACE, Erasure, ErasureReport, Store, StoreConfig, StoreError, TableSnapshot,
+    is_disk_full,
+};
 pub use manifest::{Manifest, SegmentFile, day_of};
 pub use metrics::{StoreMetrics, WRITE_LATENCY_BUCKETS};
 pub use record::{Common, IngestBatch, ProjectId};

@@ -21,6 +21,12 @@ pub struct StoreMetrics {
     pub segments_flushed: AtomicU64,
     /// Compactions done.
     pub compactions: AtomicU64,
+    /// Batches refused before the log: too large once expanded into rows, or unstorable.
+    pub batches_refused: AtomicU64,
+    /// Log frames skipped at start-up because they could not be loaded.
+    pub frames_skipped: AtomicU64,
+    /// Rows removed by erasures of users or sessions.
+    pub rows_erased: AtomicU64,
     /// Write latency (log write + fsync) histogram: counts per bucket, then +Inf.
     pub write_latency_buckets: [AtomicU64; 11],
     /// Sum of write latencies in microseconds.

@@ -42,6 +42,44 @@ pub struct Common {
     pub attributes: String,
 }
 
+impl Common {
+    /// Bytes of text the context holds. Every event row carries a copy of it, so a batch's
+    /// rows cost about `events × this` on top of the events' own bytes.
+    pub fn text_bytes(&self) -> usize {
+        [
+            &self.session_id,
+            &self.view_id,
+            &self.page_url,
+            &self.referrer,
+            &self.browser,
+            &self.browser_version,
+            &self.os,
+            &self.os_version,
+            &self.device_type,
+            &self.device_model,
+            &self.country,
+            &self.region,
+            &self.city,
+            &self.connection_type,
+            &self.effective_type,
+            &self.user_id,
+            &self.release,
+            &self.environment,
+            &self.agent,
+            &self.agent_version,
+            &self.app_version,
+            &self.carrier,
+            &self.attributes,
+        ]
+        .iter()
+        .map(|s| s.len())
+        .sum::<usize>()
+            // page_path is derived from page_url, and fixed-width columns add ~8 bytes each.
+            + self.page_url.len()
+            + 64
+    }
+}
+
 /// One accepted batch, enriched and scrubbed: the unit of durability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IngestBatch {
@@ -51,4 +89,17 @@ pub struct IngestBatch {
     pub common: Common,
     /// The events, already scrubbed and normalised.
     pub events: Vec<Event>,
+}
+
+impl IngestBatch {
+    /// About how many bytes this batch's rows take in memory once split into tables, given
+    /// the length of its serialised form (which bounds the events' own bytes). The context
+    /// is copied into every row, so a small body with a large context expands a lot; the
+    /// store refuses batches past its limit before anything is written.
+    pub fn row_bytes(&self, serialised_len: usize) -> usize {
+        self.events
+            .len()
+            .saturating_mul(self.common.text_bytes())
+            .saturating_add(serialised_len)
+    }
 }

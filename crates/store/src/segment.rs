@@ -72,12 +72,22 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) -> io::Result<u64> {
         }
     }
     let props = props.set_max_row_group_row_count(Some(256 * 1024)).build();
-    let file = File::create(&tmp)?;
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(to_io)?;
-    writer.write(batch).map_err(to_io)?;
-    let file = writer.into_inner().map_err(to_io)?;
-    file.sync_all()?;
-    let bytes = file.metadata()?.len();
+    let written = (|| {
+        let file = File::create(&tmp)?;
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(to_io)?;
+        writer.write(batch).map_err(to_io)?;
+        let file = writer.into_inner().map_err(to_io)?;
+        file.sync_all()?;
+        file.metadata().map(|m| m.len())
+    })();
+    let bytes = match written {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            // A half-written file on a full disk would hold the space the retry needs.
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
     fs::rename(&tmp, path)?;
     crate::wal::sync_dir(dir)?;
     Ok(bytes)

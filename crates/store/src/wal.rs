@@ -16,6 +16,11 @@ pub struct WalWriter {
     file: File,
     path: PathBuf,
     buf: Vec<u8>,
+    /// Length of the durable, whole-frame prefix of the file.
+    len: u64,
+    /// A failed write may have left part of a frame behind `len`; it must be cut off
+    /// before anything else is appended, or replay would stop at it and lose what follows.
+    torn: bool,
 }
 
 impl WalWriter {
@@ -34,6 +39,8 @@ impl WalWriter {
                         file,
                         path,
                         buf: Vec::with_capacity(1 << 20),
+                        len: 0,
+                        torn: false,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -50,27 +57,43 @@ impl WalWriter {
 
     /// Adds a frame to the pending group; nothing is written until [`WalWriter::commit`].
     pub fn push(&mut self, seq: u64, payload: &[u8]) {
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&seq.to_le_bytes());
-        crc.update(payload);
-        self.buf
-            .extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        self.buf.extend_from_slice(&crc.finalize().to_le_bytes());
-        self.buf.extend_from_slice(&seq.to_le_bytes());
-        self.buf.extend_from_slice(payload);
+        self.buf.extend_from_slice(&encode_frame(seq, payload));
     }
 
     /// Writes the pending group with one write and makes it durable with one fdatasync.
+    /// On failure (a full disk, say) the group is dropped and the file is cut back to its
+    /// last whole frame, now or before the next write, so a failed group never leaves a
+    /// torn frame in front of later, acknowledged ones.
     pub fn commit(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let result = self
-            .file
-            .write_all(&self.buf)
-            .and_then(|()| self.file.sync_data());
+        let result = self.cut_torn_tail().and_then(|()| {
+            self.torn = true;
+            self.file.write_all(&self.buf)?;
+            self.file.sync_data()
+        });
+        match result {
+            Ok(()) => {
+                self.torn = false;
+                self.len += self.buf.len() as u64;
+            }
+            Err(_) => {
+                // Best effort now; retried before the next write if it fails.
+                let _ = self.cut_torn_tail();
+            }
+        }
         self.buf.clear();
         result
+    }
+
+    fn cut_torn_tail(&mut self) -> io::Result<()> {
+        if self.torn {
+            self.file.set_len(self.len)?;
+            self.file.sync_data()?;
+            self.torn = false;
+        }
+        Ok(())
     }
 }
 
@@ -93,6 +116,25 @@ pub struct Frame {
 pub fn read_segment(path: &Path) -> io::Result<(Vec<Frame>, u64)> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
+    Ok(parse_frames(&bytes))
+}
+
+/// One frame as it is written to a segment.
+pub fn encode_frame(seq: u64, payload: &[u8]) -> Vec<u8> {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&seq.to_le_bytes());
+    crc.update(payload);
+    let mut out = Vec::with_capacity(HEADER + payload.len());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The whole frames at the start of a segment's bytes, and the length of that prefix.
+/// Never fails: whatever the bytes, reading stops at the first frame that is not whole.
+pub fn parse_frames(bytes: &[u8]) -> (Vec<Frame>, u64) {
     let mut frames = Vec::new();
     let mut at = 0usize;
     while bytes.len() - at >= HEADER {
@@ -112,7 +154,7 @@ pub fn read_segment(path: &Path) -> io::Result<(Vec<Frame>, u64)> {
         });
         at += HEADER + len;
     }
-    Ok((frames, at as u64))
+    (frames, at as u64)
 }
 
 /// Segments in a directory, oldest first.
