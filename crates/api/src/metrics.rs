@@ -70,6 +70,18 @@ pub fn render(intake: &IntakeMetrics, store: &StoreMetrics) -> String {
         "Segment compactions.",
         load(&store.compactions),
     );
+    counter(
+        &mut out,
+        "vigil_store_batches_refused_total",
+        "Batches refused before the log: too large once expanded into rows, or unstorable.",
+        load(&store.batches_refused),
+    );
+    counter(
+        &mut out,
+        "vigil_store_log_frames_skipped_total",
+        "Write-ahead log frames skipped at start-up because they could not be loaded.",
+        load(&store.frames_skipped),
+    );
     let name = "vigil_store_write_latency_seconds";
     let _ = writeln!(
         out,

@@ -279,12 +279,12 @@ impl Intake {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > max_body) {
-            return Err(IntakeError::BodyTooLarge(max_body));
-        }
+        // An over-long declared length is refused by the read below, once the limit is
+        // passed: answering before reading would break the pipe under a client still
+        // sending, which then never sees the 413.
         let mut memory = vec![
             self.memory
-                .try_acquire_many(kib(declared.unwrap_or(max_body)))
+                .try_acquire_many(kib(declared.unwrap_or(max_body).min(max_body)))
                 .map_err(|_| IntakeError::Overloaded)?,
         ];
         let timeout = self.config.body_timeout;

@@ -40,12 +40,27 @@ pub struct Config {
     pub max_inflight_requests: usize,
     /// Events per second per project before intake answers 429 (0: no limit).
     pub rate_limit_events_per_second: u32,
+    /// Bytes that intake's bodies (as sent and decompressed) may hold at once.
+    pub max_inflight_bytes: usize,
+    /// Seconds a client has to send a request body to intake.
+    pub body_timeout_secs: u64,
+    /// Bytes of rows waiting in memory for a Parquet flush before intake answers 503.
+    pub max_unflushed_bytes: usize,
+    /// Largest in-memory size of one batch's rows before intake answers 413.
+    pub max_batch_row_bytes: usize,
+    /// Open connections at most (default: below the open-file limit).
+    pub max_connections: usize,
+    /// Open connections from one client address at most.
+    pub max_connections_per_ip: usize,
+    /// Seconds a client has to send a request's headers (also the keep-alive idle time).
+    pub header_read_timeout_secs: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
         let intake = vigil_intake::IntakeConfig::default();
         let store = vigil_store::StoreConfig::default();
+        let serve = vigil_api::ServeLimits::default();
         Self {
             data: PathBuf::from("data"),
             listen: "127.0.0.1:8080".parse().expect("valid address"),
@@ -62,6 +77,13 @@ impl Default for Config {
             queue_batches: store.queue_batches,
             max_inflight_requests: intake.max_inflight_requests,
             rate_limit_events_per_second: intake.rate_limit_events_per_second,
+            max_inflight_bytes: intake.max_inflight_bytes,
+            body_timeout_secs: intake.body_timeout.as_secs(),
+            max_unflushed_bytes: store.max_unflushed_bytes,
+            max_batch_row_bytes: store.max_batch_row_bytes,
+            max_connections: serve.max_connections,
+            max_connections_per_ip: serve.max_connections_per_ip,
+            header_read_timeout_secs: serve.header_read_timeout.as_secs(),
         }
     }
 }
@@ -83,9 +105,23 @@ impl Config {
             || self.flush_rows == 0
             || self.queue_batches == 0
             || self.max_inflight_requests == 0
+            || self.max_connections == 0
+            || self.max_connections_per_ip == 0
+            || self.header_read_timeout_secs == 0
+            || self.body_timeout_secs == 0
         {
             bail!(
-                "max_events_per_batch, flush_rows, queue_batches and max_inflight_requests must be positive"
+                "max_events_per_batch, flush_rows, queue_batches, max_inflight_requests, max_connections, max_connections_per_ip, header_read_timeout_secs and body_timeout_secs must be positive"
+            );
+        }
+        if self.max_inflight_bytes < 2 * self.max_decompressed_bytes {
+            bail!("max_inflight_bytes must be at least twice max_decompressed_bytes");
+        }
+        if self.max_batch_row_bytes < 1024 * 1024
+            || self.max_unflushed_bytes < self.max_batch_row_bytes
+        {
+            bail!(
+                "max_batch_row_bytes must be ≥ 1 MiB and max_unflushed_bytes ≥ max_batch_row_bytes"
             );
         }
         for db in [&self.geo_country_db, &self.geo_city_db]
@@ -105,7 +141,18 @@ impl Config {
             flush_rows: self.flush_rows,
             flush_interval: std::time::Duration::from_secs(self.flush_interval_secs),
             queue_batches: self.queue_batches,
+            max_unflushed_bytes: self.max_unflushed_bytes,
+            max_batch_row_bytes: self.max_batch_row_bytes,
             ..vigil_store::StoreConfig::default()
+        }
+    }
+
+    /// The server's connection limits.
+    pub fn serve_limits(&self) -> vigil_api::ServeLimits {
+        vigil_api::ServeLimits {
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout_secs),
         }
     }
 
@@ -117,6 +164,8 @@ impl Config {
             trust_forwarded_for: self.trust_forwarded_for,
             max_inflight_requests: self.max_inflight_requests,
             rate_limit_events_per_second: self.rate_limit_events_per_second,
+            max_inflight_bytes: self.max_inflight_bytes,
+            body_timeout: std::time::Duration::from_secs(self.body_timeout_secs),
             ..vigil_intake::IntakeConfig::default()
         };
         c.parse.max_events = self.max_events_per_batch;

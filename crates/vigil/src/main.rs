@@ -37,6 +37,9 @@ enum Command {
     User(UserCommand),
     /// Fill a data folder with realistic demo traffic.
     Demo(DemoArgs),
+    /// Delete every event of one user or one session from a project (the server must be
+    /// stopped; while it runs, use POST /api/v1/projects/{id}/erasure).
+    Erase(EraseArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -114,6 +117,23 @@ enum UserCommand {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("whose").required(true)))]
+struct EraseArgs {
+    /// Project name.
+    #[arg(long)]
+    project: String,
+    /// Erase every event with this user id.
+    #[arg(long, group = "whose")]
+    user_id: Option<String>,
+    /// Erase every event of this session.
+    #[arg(long, group = "whose")]
+    session_id: Option<String>,
+    /// Data folder.
+    #[arg(long, env = "VIGIL_DATA", default_value = "data")]
+    data: PathBuf,
+}
+
+#[derive(Args)]
 struct DemoArgs {
     /// Data folder to fill.
     #[arg(long, env = "VIGIL_DATA", default_value = "data")]
@@ -161,6 +181,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
+        Command::Erase(args) => erase(args),
         Command::Project(cmd) => project(cmd),
         Command::User(cmd) => user(cmd),
         Command::Demo(args) => demo(args),
@@ -246,10 +267,13 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, data = %config.data.display(), "vigil listening");
     // A line on stdout that scripts and tests wait for.
     println!("vigil listening on http://{addr}");
-    let app = vigil_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    vigil_api::serve(
+        listener,
+        vigil_api::router(state),
+        config.serve_limits(),
+        shutdown_signal(),
+    )
+    .await;
     retention.abort();
     store.close();
     Ok(())
@@ -311,6 +335,27 @@ fn project(cmd: ProjectCommand) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn erase(args: EraseArgs) -> anyhow::Result<()> {
+    let meta = open_meta(&args.data)?;
+    let project = meta
+        .project_by_name(&args.project)?
+        .with_context(|| format!("no project named {:?}", args.project))?;
+    let erasure = match (args.user_id, args.session_id) {
+        (Some(user), None) => vigil_store::Erasure::User(user),
+        (None, Some(session)) => vigil_store::Erasure::Session(session),
+        _ => bail!("name one of --user-id or --session-id"),
+    };
+    let store = Store::open(&store_dir(&args.data), vigil_store::StoreConfig::default())?;
+    let report = store.erase_blocking(project.id, erasure)?;
+    // Closing deletes the replaced files at once: no query of this process reads them.
+    store.close();
+    println!(
+        "erased {} rows ({} segment files rewritten)",
+        report.rows_removed, report.files_rewritten
+    );
     Ok(())
 }
 

@@ -190,7 +190,7 @@ fn generated_requests_get_data_or_a_clear_400_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let p = create_project(dir.path(), "shop", &[]);
     let server = Server::start(dir.path());
-    let full = std::fs::read(repo_root().join("docs/fixtures/valid/full.json")).unwrap();
+    let full = fixture_now("full.json");
     assert_eq!(server.ingest(&p.public_key, &full).0, 202);
     let now = now_ms();
     // Another seed explores other requests: VIGIL_FUZZ_SEED=<n> cargo test --test read_api_fuzz

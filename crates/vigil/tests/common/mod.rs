@@ -249,3 +249,58 @@ pub fn batch(session: &str, events: Value) -> Vec<u8> {
     .to_string()
     .into_bytes()
 }
+
+impl Server {
+    /// POSTs JSON to a read endpoint with a project's token; the status, the JSON answer and
+    /// the `Retry-After` header.
+    pub fn post_with_headers(
+        &self,
+        token: &str,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value, Option<String>) {
+        let mut resp = self
+            .agent
+            .post(self.url(path))
+            .header("authorization", &format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .send(body.to_string().as_bytes())
+            .expect("POST request");
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+            retry_after,
+        )
+    }
+}
+
+/// A valid fixture with its timestamps moved so its earliest event is an hour ago:
+/// intake only takes events inside the project's retention (and at most a day ahead), and
+/// the fixtures were written on 2025-11-24.
+pub fn fixture_now(name: &str) -> Vec<u8> {
+    let bytes = std::fs::read(repo_root().join("docs/fixtures/valid").join(name)).unwrap();
+    shift_to_now(&bytes)
+}
+
+/// Moves every event's `ts` in a batch by the same amount, so the earliest is an hour ago.
+pub fn shift_to_now(batch: &[u8]) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(batch).unwrap();
+    let events = v["events"].as_array_mut().unwrap();
+    let Some(earliest) = events.iter().filter_map(|e| e["ts"].as_i64()).min() else {
+        return batch.to_vec();
+    };
+    let shift = now_ms() - 3_600_000 - earliest;
+    for e in events {
+        if let Some(ts) = e["ts"].as_i64() {
+            e["ts"] = (ts + shift).into();
+        }
+    }
+    serde_json::to_vec(&v).unwrap()
+}

@@ -1,0 +1,142 @@
+//! Connections an attacker opens and never uses: a header sent one byte at a time, idle
+//! keep-alive sockets, and more sockets than the process has file descriptors for. Each
+//! used to be held for ever; now each is bounded in count and time, and other clients are
+//! still served.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+const CONFIG: &str =
+    "header_read_timeout_secs = 2\nmax_connections = 60\nmax_connections_per_ip = 20\n";
+
+/// Reads until the server closes the connection or `limit` passes; true if it closed.
+fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    while start.elapsed() < limit {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn a_slow_header_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_config(dir.path(), CONFIG);
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+    let start = Instant::now();
+    let header =
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut cut = false;
+    for byte in header.iter().cycle().take(60) {
+        if s.write_all(&[*byte]).is_err() {
+            cut = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match s.read(&mut buf) {
+            Ok(0) => {
+                cut = true;
+                break;
+            }
+            Ok(_) => {
+                // hyper answers 408 before closing.
+                cut = true;
+                break;
+            }
+            Err(_) => {}
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        cut,
+        "a one-byte-every-250-ms header was still being read after 15 s"
+    );
+    println!("slow header cut off after {:?}", start.elapsed());
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_config(dir.path(), CONFIG);
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    assert!(
+        closed_within(&mut s, Duration::from_secs(10)),
+        "idle keep-alive connection held past 10 s"
+    );
+}
+
+#[test]
+fn silent_sockets_are_capped_per_address_and_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_config(dir.path(), CONFIG);
+    let mut silent: Vec<TcpStream> = (0..40)
+        .map(|_| TcpStream::connect(&server.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // Past the per-address cap the server closes the socket at once.
+    let closed_now = silent
+        .iter_mut()
+        .filter_map(|s| {
+            s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+            let mut b = [0u8; 1];
+            matches!(s.read(&mut b), Ok(0)).then_some(())
+        })
+        .count();
+    assert_eq!(closed_now, 20, "connections over the per-address cap of 20");
+
+    // Another client address still gets answers while the 20 are held.
+    let port: u16 = server.addr.rsplit(':').next().unwrap().parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer = runtime.block_on(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut s = socket
+            .connect(SocketAddr::from(([127, 0, 0, 1], port)))
+            .await
+            .unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // The held ones are closed by the header deadline, and then the address is served again.
+    for s in silent.iter_mut() {
+        assert!(
+            closed_within(s, Duration::from_secs(10)),
+            "a silent socket held past 10 s"
+        );
+    }
+    assert_eq!(server.get("/healthz", None).0, 200);
+}
