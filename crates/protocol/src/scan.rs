@@ -116,8 +116,7 @@ pub fn scan_json(body: &[u8], limits: &ScanLimits) -> Result<(), ScanError> {
                 {
                     return Err(ScanError::NumberOutOfRange {
                         at: start,
-                        number: String::from_utf8_lossy(&token[..token.len().min(40)])
-                            .into_owned(),
+                        number: String::from_utf8_lossy(&token[..token.len().min(40)]).into_owned(),
                         limit: limits.max_number,
                     });
                 }
@@ -182,7 +181,12 @@ mod tests {
             &br#"{"v":1e15,"w":-1000000000000000,"x":[1764000000000,0.5,-3]}"#[..],
             br#"{"a":"1e308 inside a string"}"#,
         ] {
-            assert_eq!(scan_json(ok, &limits), Ok(()), "{}", String::from_utf8_lossy(ok));
+            assert_eq!(
+                scan_json(ok, &limits),
+                Ok(()),
+                "{}",
+                String::from_utf8_lossy(ok)
+            );
         }
         for bad in [
             &br#"{"value":1e308}"#[..],
@@ -191,7 +195,10 @@ mod tests {
             br#"{"a":{"b":-2e15}}"#,
         ] {
             assert!(
-                matches!(scan_json(bad, &limits), Err(ScanError::NumberOutOfRange { .. })),
+                matches!(
+                    scan_json(bad, &limits),
+                    Err(ScanError::NumberOutOfRange { .. })
+                ),
                 "{}",
                 String::from_utf8_lossy(bad)
             );

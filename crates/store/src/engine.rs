@@ -14,12 +14,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::atomic::AtomicBool;
-use std::sync::{
-    Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
-};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
@@ -437,7 +435,10 @@ impl Store {
     pub async fn append(&self, batch: IngestBatch) -> Result<(), StoreError> {
         let pending = self.pending(batch)?;
         let (reply, done) = oneshot::channel();
-        match self.sender()?.try_send(Msg::Append(Box::new(pending), reply)) {
+        match self
+            .sender()?
+            .try_send(Msg::Append(Box::new(pending), reply))
+        {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(StoreError::Overloaded),
             Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
@@ -799,7 +800,11 @@ fn replay_frames(
     metrics: &StoreMetrics,
 ) -> usize {
     let skip = |seq: u64, why: &str| {
-        tracing::error!(seq, error = why, "skipping a write-ahead log frame that cannot be loaded");
+        tracing::error!(
+            seq,
+            error = why,
+            "skipping a write-ahead log frame that cannot be loaded"
+        );
         metrics.frames_skipped.fetch_add(1, Ordering::Relaxed);
     };
     let mut loaded = 0;
