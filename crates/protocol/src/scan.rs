@@ -112,7 +112,7 @@ pub fn scan_json(body: &[u8], limits: &ScanLimits) -> Result<(), ScanError> {
                     .ok()
                     .and_then(|t| t.parse::<f64>().ok());
                 if let Some(v) = value
-                    && !(v.abs() <= limits.max_number)
+                    && (v.is_nan() || v.abs() > limits.max_number)
                 {
                     return Err(ScanError::NumberOutOfRange {
                         at: start,
