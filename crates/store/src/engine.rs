@@ -679,6 +679,9 @@ fn writer_loop(
                 .created
                 .is_some_and(|c| c.elapsed() >= shared.config.flush_interval)
                 || state.active.rows >= shared.config.flush_rows
+                // Wide rows reach the byte bound long before the row count: flush by
+                // bytes too, or appends would be refused until the age-based flush.
+                || state.active.bytes >= shared.config.max_unflushed_bytes / 4
         };
         if age_due || !flushes.is_empty() || !erasures.is_empty() {
             match freeze(shared, &mut wal, seq, &mut next_mem_id) {

@@ -322,3 +322,80 @@ fn stalled_keyless_bodies_do_not_block_keyed_ingest() {
     );
     assert_eq!(server.count(&keys.api_token, "custom_events"), 20);
 }
+
+fn hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Many clients sending the widest batches the limits allow (each gzips to a few KB but
+/// expands to ~10 MB of rows): memory stays within the configured bounds, what is refused
+/// is refused with a retryable 503, and everything acknowledged is stored.
+#[test]
+fn a_flood_of_wide_batches_stays_within_the_memory_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = create_project(dir.path(), "shop", &["*"]);
+    let server = Server::start_with_config(
+        dir.path(),
+        "max_inflight_bytes = 33554432\nmax_unflushed_bytes = 67108864\n",
+    );
+    let attributes: serde_json::Map<String, Value> = (0..8)
+        .map(|i| (format!("a{i}"), json!("v".repeat(1000))))
+        .collect();
+    let wide = "w".repeat(2000);
+    let body = |n: usize| {
+        let events: Vec<Value> = (0..500)
+            .map(|i| json!({"type": "custom", "ts": now_ms(), "name": format!("e{n}-{i}")}))
+            .collect();
+        gzip(&batch_with_context(
+            json!({"attributes": attributes.clone(), "page_url": format!("https://shop.example.com/{wide}"), "user_id": wide, "release": wide}),
+            json!(events),
+        ))
+    };
+    let sample = body(0);
+    println!("one batch: {} bytes gzipped", sample.len());
+    let accepted = std::sync::atomic::AtomicU64::new(0);
+    let refused = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for c in 0..8 {
+            let (server, accepted, refused, body) = (&server, &accepted, &refused, &body);
+            let key = keys.public_key.clone();
+            scope.spawn(move || {
+                for n in 0..12 {
+                    let (status, v, headers) = server.ingest_raw(
+                        &format!("?key={key}"),
+                        &[("content-type", "text/plain"), ("content-encoding", "gzip")],
+                        &body(c * 100 + n),
+                    );
+                    match status {
+                        202 => accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                        503 => {
+                            assert!(headers.iter().any(|(k, _)| k == "retry-after"));
+                            refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                        }
+                        other => panic!("{other} {v}"),
+                    };
+                }
+            });
+        }
+    });
+    let hwm = hwm_kib(server.pid());
+    let accepted = accepted.into_inner();
+    println!(
+        "96 wide batches: {accepted} accepted, {} refused with 503; server peak RSS {} MiB",
+        refused.into_inner(),
+        hwm / 1024
+    );
+    // 32 MiB of bodies + 64 MiB of rows + one 64 MiB group + the process itself.
+    assert!(hwm < 512 * 1024, "peak RSS {hwm} KiB");
+    assert!(accepted > 0);
+    assert_eq!(
+        server.count(&keys.api_token, "custom_events"),
+        accepted as i64 * 500
+    );
+}
