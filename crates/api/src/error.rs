@@ -32,6 +32,21 @@ pub enum ApiError {
     /// Something failed inside.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Too many queries or password checks at once; retry after this many seconds.
+    #[error("{1}")]
+    Busy(u64, String),
+    /// The caller is known but their role or token scope does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A cookie-authenticated write from another site (its `Origin` or `Sec-Fetch-Site`).
+    #[error("cross-site request refused")]
+    CrossOrigin,
+    /// A cookie-authenticated write or a sign-in without `Content-Type: application/json`.
+    #[error("send the body as content-type: application/json")]
+    NotJson,
+    /// No invitation has this secret, or it expired or was used.
+    #[error("no such invitation, or it expired or was used")]
+    NoInvitation,
 }
 
 impl IntoResponse for ApiError {
@@ -45,6 +60,11 @@ impl IntoResponse for ApiError {
             ApiError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
+            ApiError::Busy(..) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::CrossOrigin => (StatusCode::FORBIDDEN, "cross_origin"),
+            ApiError::NotJson => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::NoInvitation => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Internal(m) => {
                 tracing::error!(message = %m, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -55,7 +75,7 @@ impl IntoResponse for ApiError {
             Json(serde_json::json!({ "code": code, "message": self.to_string() })),
         )
             .into_response();
-        if let ApiError::TooManyAttempts(secs) = self {
+        if let ApiError::TooManyAttempts(secs) | ApiError::Busy(secs, _) = self {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, secs.into());

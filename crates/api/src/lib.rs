@@ -47,10 +47,23 @@ pub struct AppState {
 /// The full router of `vigil serve`.
 pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
-        .route("/api/v1/login", post(auth::login))
+        // Sign-in, password and invitation bodies are a few short fields: a small limit
+        // keeps a megabyte email from reaching the throttle or argon2.
+        .route("/api/v1/login", post(auth::login).layer(auth_body_limit()))
         .route("/api/v1/logout", post(auth::logout))
         .route("/api/v1/me", get(auth::me))
-        .route("/api/v1/me/password", post(auth::change_password))
+        .route(
+            "/api/v1/me/password",
+            post(auth::change_password).layer(auth_body_limit()),
+        )
+        .route(
+            "/api/v1/invitations/lookup",
+            post(auth::lookup_invitation).layer(auth_body_limit()),
+        )
+        .route(
+            "/api/v1/invitations/accept",
+            post(auth::accept_invitation).layer(auth_body_limit()),
+        )
         .route("/api/v1/projects", post(auth::create_project))
         .route(
             "/api/v1/projects/{id}",
@@ -66,11 +79,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/api/v1/projects/{id}/members",
-            get(auth::list_members).post(auth::add_member),
+            get(auth::list_members).post(auth::invite_member),
         )
         .route(
             "/api/v1/projects/{id}/members/{user_id}",
-            axum::routing::delete(auth::remove_member),
+            axum::routing::put(auth::change_role).delete(auth::remove_member),
+        )
+        .route(
+            "/api/v1/projects/{id}/invitations",
+            get(auth::list_invitations),
+        )
+        .route(
+            "/api/v1/projects/{id}/invitations/{invitation_id}",
+            axum::routing::delete(auth::revoke_invitation),
         )
         .route("/api/v1/query", post(query))
         .route("/api/v1/conversion", post(conversion))
@@ -97,6 +118,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Rejections are counted in /metrics; logging each 503 would flood the log when
         // the server is saturated, which is when the log matters most.
         .layer(TraceLayer::new_for_http().on_failure(()))
+}
+
+fn auth_body_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(auth::AUTH_BODY_LIMIT)
 }
 
 fn query_error(e: QueryError) -> ApiError {

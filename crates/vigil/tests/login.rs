@@ -30,13 +30,24 @@ fn call(
     };
     let mut resp = match method {
         "GET" => with_headers(agent.get(&url)),
-        "DELETE" => with_headers(agent.delete(&url)),
+        "DELETE" => with_headers(
+            agent
+                .delete(&url)
+                .header("content-type", "application/json"),
+        ),
         _ => {
             let mut req = if method == "PUT" {
                 agent.put(&url)
             } else {
                 agent.post(&url)
             };
+            // What the dashboard sends; a test that wants another type says so.
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
+                req = req.header("content-type", "application/json");
+            }
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
@@ -416,7 +427,8 @@ fn a_user_creates_projects_and_issues_and_revokes_tokens() {
             None
         )
         .status,
-        401
+        403,
+        "a known token, but tokens do not manage tokens"
     );
     assert_eq!(count(&b.api_token).0, 200, "b's token untouched");
 
@@ -492,7 +504,7 @@ fn a_user_creates_projects_and_issues_and_revokes_tokens() {
             Some(json!({"name": "e"}))
         )
         .status,
-        401
+        403
     );
 }
 
@@ -533,49 +545,86 @@ fn repeated_wrong_passwords_lock_that_email_only() {
 }
 
 #[test]
-fn a_member_adds_and_removes_members() {
+fn an_owner_invites_members_who_accept_and_removes_them() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two_projects_and_ann(dir.path());
     let server = Server::start(dir.path());
     let (cookie, csrf) = ann_logs_in(&server);
     let ann = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
     let members_a = format!("/api/v1/projects/{}/members", a.id);
-    let emails = |r: &Reply| -> Vec<String> {
+    let members = || -> Vec<(String, String)> {
+        let r = call(&server, "GET", &members_a, &ann, None);
+        assert_eq!(r.status, 200, "{}", r.body);
         r.body["members"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| m["email"].as_str().unwrap().to_owned())
+            .map(|m| {
+                (
+                    m["email"].as_str().unwrap().to_owned(),
+                    m["role"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect()
     };
-    assert_eq!(
-        emails(&call(&server, "GET", &members_a, &ann, None)),
-        ["ann@example.com"]
-    );
+    assert_eq!(members(), [("ann@example.com".into(), "owner".into())]);
 
-    let added = call(
+    // Inviting gives a one-time link, not a password; access starts on acceptance only.
+    let invited = call(
         &server,
         "POST",
         &members_a,
         &ann,
-        Some(json!({"email": "bob@example.com"})),
+        Some(json!({"email": "bob@example.com", "role": "viewer"})),
     );
-    assert_eq!(added.status, 201, "{}", added.body);
-    let password = added.body["password"].as_str().unwrap().to_owned();
-    let bob_id = added.body["member"]["id"].as_i64().unwrap();
+    assert_eq!(invited.status, 201, "{}", invited.body);
+    assert!(invited.body.get("password").is_none(), "{}", invited.body);
+    let link = invited.body["link"].as_str().unwrap().to_owned();
+    let secret = link.split_once("/invite#").unwrap().1.to_owned();
+    assert!(secret.starts_with("vi_"), "{link}");
+    assert_eq!(members().len(), 1, "not a member before accepting");
+    let pending = call(
+        &server,
+        "GET",
+        &format!("/api/v1/projects/{}/invitations", a.id),
+        &ann,
+        None,
+    );
     assert_eq!(
-        emails(&call(&server, "GET", &members_a, &ann, None)),
-        ["ann@example.com", "bob@example.com"]
+        pending.body["invitations"][0]["email"],
+        json!("bob@example.com")
     );
-    let bob = call(
+    assert!(!pending.body.to_string().contains(&secret), "never listed");
+
+    let lookup = call(
         &server,
         "POST",
-        "/api/v1/login",
+        "/api/v1/invitations/lookup",
         &[],
-        Some(json!({"email": "bob@example.com", "password": password})),
+        Some(json!({"secret": secret})),
     );
-    assert_eq!(bob.status, 200, "the generated password works");
+    assert_eq!(lookup.status, 200, "{}", lookup.body);
+    assert_eq!(
+        (&lookup.body["project"]["name"], &lookup.body["role"]),
+        (&json!("a"), &json!("viewer"))
+    );
+    let accept = |body: Value| {
+        call(
+            &server,
+            "POST",
+            "/api/v1/invitations/accept",
+            &[],
+            Some(body),
+        )
+    };
+    assert_eq!(
+        accept(json!({"secret": secret, "password": "short"})).status,
+        400
+    );
+    let bob = accept(json!({"secret": secret, "password": "bob's own password"}));
+    assert_eq!(bob.status, 200, "{}", bob.body);
     assert_eq!(bob.body["projects"][0]["id"], json!(a.id));
+    assert_eq!(bob.body["projects"][0]["role"], json!("viewer"));
     let bob_cookie = bob
         .set_cookie
         .unwrap()
@@ -583,6 +632,19 @@ fn a_member_adds_and_removes_members() {
         .next()
         .unwrap()
         .to_owned();
+    let bob_id = bob.body["user"]["id"].as_i64().unwrap();
+    assert_eq!(
+        members(),
+        [
+            ("ann@example.com".into(), "owner".into()),
+            ("bob@example.com".into(), "viewer".into())
+        ]
+    );
+    assert_eq!(
+        accept(json!({"secret": secret, "password": "bob's own password"})).status,
+        404,
+        "a link works once"
+    );
     let bob_reads = || {
         call(
             &server,
@@ -594,19 +656,35 @@ fn a_member_adds_and_removes_members() {
         .status
     };
     assert_eq!(bob_reads(), 200);
-
-    // An existing user is added without a password; other projects and bad input are refused.
-    let again = call(
+    let sign_in = call(
         &server,
         "POST",
-        &members_a,
-        &ann,
-        Some(json!({"email": "BOB@example.com"})),
+        "/api/v1/login",
+        &[],
+        Some(json!({"email": "bob@example.com", "password": "bob's own password"})),
     );
+    assert_eq!(sign_in.status, 200, "the chosen password signs in");
+
+    // Roles: owners change them; the last owner stays.
+    let role = |user: i64, r: &str| {
+        call(
+            &server,
+            "PUT",
+            &format!("{members_a}/{user}"),
+            &ann,
+            Some(json!({"role": r})),
+        )
+    };
+    assert_eq!(role(bob_id, "member").status, 200);
+    let me = call(&server, "GET", "/api/v1/me", &ann, None);
+    let ann_id = me.body["user"]["id"].as_i64().unwrap();
+    let demote = role(ann_id, "member");
     assert_eq!(
-        (again.status, again.body["password"].clone()),
-        (200, Value::Null)
+        (demote.status, demote.body["code"].as_str()),
+        (409, Some("conflict"))
     );
+
+    // Other projects, bad input, missing CSRF and API tokens are refused.
     let members_b = format!("/api/v1/projects/{}/members", b.id);
     assert_eq!(
         call(
@@ -624,6 +702,7 @@ fn a_member_adds_and_removes_members() {
         json!({"email": "not-an-email"}),
         json!({"email": "a b@example.com"}),
         json!({"mail": "x@example.com"}),
+        json!({"email": "x@example.com", "role": "root"}),
     ] {
         assert_eq!(
             call(&server, "POST", &members_a, &ann, Some(bad.clone())).status,
@@ -652,10 +731,10 @@ fn a_member_adds_and_removes_members() {
             None
         )
         .status,
-        401
+        403
     );
 
-    // Removal takes effect at once; nobody removes themselves.
+    // Removal takes effect at once; the last owner cannot be removed.
     assert_eq!(
         call(
             &server,
@@ -679,8 +758,6 @@ fn a_member_adds_and_removes_members() {
         .status,
         404
     );
-    let me = call(&server, "GET", "/api/v1/me", &ann, None);
-    let ann_id = me.body["user"]["id"].as_i64().unwrap();
     let own = call(
         &server,
         "DELETE",
@@ -753,4 +830,511 @@ fn a_user_changes_their_password_and_other_sessions_end() {
     };
     assert_eq!(sign_in("correct horse"), 401);
     assert_eq!(sign_in("battery staple"), 200);
+}
+
+/// Adds a user with `vigil user add` (the operator's path: an owner of `project`).
+fn add_user(dir: &std::path::Path, email: &str, project: &str, password: &str) {
+    let out = Command::new(BIN)
+        .args([
+            "user",
+            "add",
+            email,
+            "--project",
+            project,
+            "--password",
+            password,
+            "--data",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Signs in; the cookie and CSRF token.
+fn sign_in(server: &Server, email: &str, password: &str) -> (String, String) {
+    let ok = call(
+        server,
+        "POST",
+        "/api/v1/login",
+        &[],
+        Some(json!({"email": email, "password": password})),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let cookie = ok.set_cookie.unwrap().split(';').next().unwrap().to_owned();
+    (cookie, ok.body["csrf_token"].as_str().unwrap().to_owned())
+}
+
+/// Issue #4: a read token set retention to 1 day and replaced the allowed origins.
+#[test]
+fn a_read_token_cannot_change_settings_and_scoped_tokens_do_only_their_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = two_projects_and_ann(dir.path());
+    let server = Server::start(dir.path());
+    let path = format!("/api/v1/projects/{}", a.id);
+    let put = |token: &str, body: Value| {
+        let r = call(
+            &server,
+            "PUT",
+            &path,
+            &[("authorization", &format!("Bearer {token}"))],
+            Some(body),
+        );
+        (r.status, r.body["code"].as_str().map(str::to_owned))
+    };
+    let attack = json!({"retention_days": 1, "allowed_origins": ["https://evil.example"]});
+    assert_eq!(
+        put(&a.api_token, attack.clone()),
+        (403, Some("forbidden".into()))
+    );
+    let (status, body) = server.get(&path, Some(&a.api_token));
+    assert_eq!(status, 200, "a read token still reads the settings");
+    let settings: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (&settings["retention_days"], &settings["allowed_origins"]),
+        (&json!(90), &json!(["*"])),
+        "nothing changed"
+    );
+
+    // Scoped tokens, issued by an owner: ingest-admin sets origins only, admin both.
+    let (cookie, csrf) = ann_logs_in(&server);
+    let owner = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let issue = |scope: &str| {
+        let r = call(
+            &server,
+            "POST",
+            &format!("{path}/tokens"),
+            &owner,
+            Some(json!({"scope": scope})),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["token"].as_str().unwrap().to_owned()
+    };
+    let ingest_admin = issue("ingest-admin");
+    let admin = issue("admin");
+    assert_eq!(
+        put(
+            &ingest_admin,
+            json!({"allowed_origins": ["https://shop.example"]})
+        )
+        .0,
+        200
+    );
+    assert_eq!(put(&ingest_admin, json!({"retention_days": 1})).0, 403);
+    assert_eq!(put(&admin, json!({"retention_days": 7})).0, 200);
+    let (_, body) = server.get(&path, Some(&a.api_token));
+    let settings: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (&settings["retention_days"], &settings["allowed_origins"]),
+        (&json!(7), &json!(["https://shop.example"]))
+    );
+    let listed = call(&server, "GET", &format!("{path}/tokens"), &owner, None);
+    let scopes: Vec<&str> = listed.body["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["scope"].as_str().unwrap())
+        .collect();
+    assert_eq!(scopes, ["read", "ingest-admin", "admin"]);
+}
+
+/// Issue #12: login and cookie writes only from our own page, as JSON; `Secure` from the
+/// first X-Forwarded-Proto, in any case.
+#[test]
+fn sign_in_and_cookie_writes_refuse_other_sites_and_non_json_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = two_projects_and_ann(dir.path());
+    let server = Server::start(dir.path());
+    let creds = json!({"email": "ann@example.com", "password": "correct horse"});
+    let login = |headers: &[(&str, &str)]| {
+        let r = call(
+            &server,
+            "POST",
+            "/api/v1/login",
+            headers,
+            Some(creds.clone()),
+        );
+        (
+            r.status,
+            r.body["code"].as_str().map(str::to_owned),
+            r.set_cookie,
+        )
+    };
+    let own_origin = format!("http://{}", server.addr);
+    for (headers, status, code) in [
+        (
+            vec![("content-type", "text/plain")],
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            vec![("content-type", "application/x-www-form-urlencoded")],
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            vec![("origin", "https://evil.example")],
+            403,
+            "cross_origin",
+        ),
+        (vec![("origin", "null")], 403, "cross_origin"),
+        (vec![("sec-fetch-site", "cross-site")], 403, "cross_origin"),
+    ] {
+        let (got, got_code, cookie) = login(&headers);
+        assert_eq!(
+            (got, got_code.as_deref()),
+            (status, Some(code)),
+            "{headers:?}"
+        );
+        assert!(cookie.is_none());
+    }
+    let (status, _, cookie) = login(&[
+        ("origin", own_origin.as_str()),
+        ("sec-fetch-site", "same-origin"),
+        ("x-forwarded-proto", "HTTPS, http"),
+    ]);
+    assert_eq!(status, 200);
+    let cookie = cookie.unwrap();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    let (_, _, cookie) = login(&[("x-forwarded-proto", "http, https")]);
+    assert!(
+        !cookie.unwrap().contains("Secure"),
+        "the client's hop was http"
+    );
+
+    // A cookie write with the right CSRF token still needs our origin and JSON.
+    let (cookie, csrf) = ann_logs_in(&server);
+    let path = format!("/api/v1/projects/{}", a.id);
+    let put = |extra: &[(&str, &str)]| {
+        let mut headers = vec![("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+        headers.extend_from_slice(extra);
+        let r = call(
+            &server,
+            "PUT",
+            &path,
+            &headers,
+            Some(json!({"retention_days": 2})),
+        );
+        (r.status, r.body["code"].as_str().map(str::to_owned))
+    };
+    assert_eq!(
+        put(&[("content-type", "text/plain")]),
+        (415, Some("unsupported_media_type".into()))
+    );
+    assert_eq!(
+        put(&[("origin", "https://evil.example")]),
+        (403, Some("cross_origin".into()))
+    );
+    assert_eq!(put(&[("origin", own_origin.as_str())]).0, 200);
+    // Scripts with a token are not browsers: no origin or content-type rules for them.
+    let q = server.post(
+        &a.api_token,
+        "/api/v1/query",
+        &json!({"metric": "views", "from": 0, "to": 1}),
+    );
+    assert_eq!(q.0, 200);
+}
+
+/// Issue #6: oversized credentials are refused before the throttle or argon2 see them.
+#[test]
+fn oversized_credentials_are_refused_before_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    two_projects_and_ann(dir.path());
+    let server = Server::start(dir.path());
+    let login = |email: String, password: String| {
+        call(
+            &server,
+            "POST",
+            "/api/v1/login",
+            &[],
+            Some(json!({"email": email, "password": password})),
+        )
+    };
+    let long_email = format!("{}@example.com", "a".repeat(255 - 12));
+    assert_eq!(long_email.len(), 255);
+    assert_eq!(login(long_email, "whatever".into()).status, 400);
+    assert_eq!(
+        login("ann@example.com".into(), "p".repeat(1025)).status,
+        400
+    );
+    let huge = login(format!("{}@example.com", "a".repeat(64 << 10)), "x".into());
+    assert_eq!(huge.status, 413, "{}", huge.body);
+    // None of these counted against ann.
+    assert_eq!(
+        login("ann@example.com".into(), "correct horse".into()).status,
+        200
+    );
+}
+
+/// The server's resident memory, kB: (now, peak).
+fn rss_kb(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .trim()
+            .trim_end_matches(" kB")
+            .parse()
+            .unwrap()
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Issue #6: 256 parallel sign-ins with fresh emails ran argon2 (19 MiB each) at once and
+/// left gigabytes behind. Now a few hash at a time, the rest are told to come back, memory
+/// stays bounded, and the real user signs in afterwards.
+#[test]
+fn a_flood_of_sign_ins_with_fresh_emails_keeps_memory_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    two_projects_and_ann(dir.path());
+    let server = Server::start(dir.path());
+    // One sign-in first, so the baseline includes what any sign-in sets up once.
+    ann_logs_in(&server);
+    let (before, _) = rss_kb(server.pid());
+    let flood: Vec<_> = (0..256)
+        .map(|i| {
+            let url = server.url("/api/v1/login");
+            std::thread::spawn(move || {
+                let mut resp = agent()
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .send(
+                        json!({"email": format!("fresh-{i}@example.com"), "password": "guess-guess"})
+                            .to_string()
+                            .as_bytes(),
+                    )
+                    .unwrap();
+                let retry = resp.headers().get("retry-after").is_some();
+                let body: Value =
+                    serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+                (resp.status().as_u16(), body["code"].as_str().unwrap().to_owned(), retry)
+            })
+        })
+        .collect();
+    let answers: Vec<_> = flood.into_iter().map(|t| t.join().unwrap()).collect();
+    let busy = answers.iter().filter(|a| a.0 == 503).count();
+    for (status, code, retry) in &answers {
+        match status {
+            401 => assert_eq!(code, "invalid_credentials"),
+            503 => assert!(code == "busy" && *retry, "{code}"),
+            other => panic!("unexpected {other} {code}"),
+        }
+    }
+    let (after, peak) = rss_kb(server.pid());
+    eprintln!(
+        "flood: {} checked, {busy} busy; RSS {before} kB before, {after} kB after, peak {peak} kB",
+        answers.len() - busy
+    );
+    // 256 hashes at once were 4.8 GiB; a few slots are well under 200 MiB.
+    assert!(
+        peak < before + 200 * 1024,
+        "peak RSS {peak} kB, {before} kB before the flood"
+    );
+    assert!(after < before + 200 * 1024, "RSS {after} kB kept");
+    assert_eq!(
+        call(
+            &server,
+            "POST",
+            "/api/v1/login",
+            &[],
+            Some(json!({"email": "ann@example.com", "password": "correct horse"}))
+        )
+        .status,
+        200
+    );
+}
+
+/// Issue #7, the exact attack: a member of A pre-registered an email through A; when B later
+/// added that (existing) user, A's member read B's data.
+#[test]
+fn an_account_pre_registered_through_one_project_cannot_read_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_projects_and_ann(dir.path());
+    add_user(dir.path(), "mallory@example.com", "a", "mallory password");
+    add_user(dir.path(), "bob@example.com", "b", "bob's password");
+    let server = Server::start(dir.path());
+    assert_eq!(
+        server
+            .ingest(
+                &b.public_key,
+                &batch(
+                    "sb",
+                    json!([{"type": "custom", "ts": now_ms(), "name": "secret"}])
+                )
+            )
+            .0,
+        202
+    );
+
+    // Mallory invites the victim's email to A and, holding the link, picks its password.
+    let (m_cookie, m_csrf) = sign_in(&server, "mallory@example.com", "mallory password");
+    let mallory = [
+        ("cookie", m_cookie.as_str()),
+        ("x-csrf-token", m_csrf.as_str()),
+    ];
+    let invite_a = call(
+        &server,
+        "POST",
+        &format!("/api/v1/projects/{}/members", a.id),
+        &mallory,
+        Some(json!({"email": "victim@example.com"})),
+    );
+    assert_eq!(invite_a.status, 201, "{}", invite_a.body);
+    let secret_a = invite_a.body["link"]
+        .as_str()
+        .unwrap()
+        .split_once('#')
+        .unwrap()
+        .1
+        .to_owned();
+    let accept = |headers: &[(&str, &str)], body: Value| {
+        call(
+            &server,
+            "POST",
+            "/api/v1/invitations/accept",
+            headers,
+            Some(body),
+        )
+    };
+    let squatted = accept(
+        &[],
+        json!({"secret": secret_a, "password": "mallory knows this"}),
+    );
+    assert_eq!(squatted.status, 200, "{}", squatted.body);
+
+    // Bob invites the (now existing) email to B: nothing is granted until the invitee uses
+    // B's own link.
+    let (b_cookie, b_csrf) = sign_in(&server, "bob@example.com", "bob's password");
+    let bob = [
+        ("cookie", b_cookie.as_str()),
+        ("x-csrf-token", b_csrf.as_str()),
+    ];
+    let invite_b = call(
+        &server,
+        "POST",
+        &format!("/api/v1/projects/{}/members", b.id),
+        &bob,
+        Some(json!({"email": "victim@example.com"})),
+    );
+    assert_eq!(invite_b.status, 201, "{}", invite_b.body);
+    let secret_b = invite_b.body["link"]
+        .as_str()
+        .unwrap()
+        .split_once('#')
+        .unwrap()
+        .1
+        .to_owned();
+
+    // Mallory signs in as the victim's account: B stays invisible, whatever she tries.
+    let (v_cookie, v_csrf) = sign_in(&server, "victim@example.com", "mallory knows this");
+    let as_victim = [
+        ("cookie", v_cookie.as_str()),
+        ("x-csrf-token", v_csrf.as_str()),
+    ];
+    let reads_b = || {
+        let q = call(
+            &server,
+            "POST",
+            &format!("/api/v1/query?project={}", b.id),
+            &as_victim,
+            Some(json!({"metric": "custom_events", "from": 0, "to": i64::MAX / 2})),
+        );
+        q.status
+    };
+    assert_eq!(reads_b(), 404);
+    let me = call(&server, "GET", "/api/v1/me", &as_victim, None);
+    assert_eq!(me.body["projects"].as_array().unwrap().len(), 1);
+    assert_eq!(me.body["projects"][0]["id"], json!(a.id));
+    // A's secret does not open B, signed in or not, and is used up anyway.
+    assert_eq!(accept(&as_victim, json!({"secret": secret_a})).status, 404);
+    assert_eq!(
+        accept(
+            &[],
+            json!({"secret": secret_a, "password": "mallory knows this"})
+        )
+        .status,
+        404
+    );
+    assert_eq!(reads_b(), 404);
+    // B's link does not reset the existing account's password for whoever opens it: the
+    // real victim, not knowing Mallory's password, is refused rather than handed an account
+    // Mallory can sign in to.
+    let real = accept(
+        &[],
+        json!({"secret": secret_b, "password": "victim's own password"}),
+    );
+    assert_eq!(real.status, 401, "{}", real.body);
+    assert!(real.set_cookie.is_none());
+    assert_eq!(reads_b(), 404);
+    let members_b = call(
+        &server,
+        "GET",
+        &format!("/api/v1/projects/{}/members", b.id),
+        &bob,
+        None,
+    );
+    assert_eq!(
+        members_b.body["members"].as_array().unwrap().len(),
+        1,
+        "only bob"
+    );
+}
+
+/// The shape of a JSON value: its keys and value types, not its values.
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(shape).collect()),
+        Value::String(_) => json!("string"),
+        Value::Number(_) => json!("number"),
+        Value::Bool(_) => json!("bool"),
+        Value::Null => json!("null"),
+    }
+}
+
+/// Issue #7: adding a member answered 200 for an existing email and 201 for a new one.
+#[test]
+fn inviting_does_not_tell_whether_an_email_has_an_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = two_projects_and_ann(dir.path());
+    add_user(dir.path(), "elsewhere@example.com", "b", "their password");
+    let server = Server::start(dir.path());
+    let (cookie, csrf) = ann_logs_in(&server);
+    let ann = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let invite = |email: &str| {
+        call(
+            &server,
+            "POST",
+            &format!("/api/v1/projects/{}/members", a.id),
+            &ann,
+            Some(json!({"email": email})),
+        )
+    };
+    let existing = invite("elsewhere@example.com");
+    let fresh = invite("nobody-yet@example.com");
+    assert_eq!((existing.status, fresh.status), (201, 201));
+    assert_eq!(shape(&existing.body), shape(&fresh.body));
+    assert_eq!(
+        existing.body["invitation"]["role"],
+        fresh.body["invitation"]["role"]
+    );
+    // Nor does the lookup behind the link.
+    let lookup = |r: &Reply| {
+        let secret = r.body["link"].as_str().unwrap().split_once('#').unwrap().1;
+        call(
+            &server,
+            "POST",
+            "/api/v1/invitations/lookup",
+            &[],
+            Some(json!({"secret": secret})),
+        )
+    };
+    let (l1, l2) = (lookup(&existing), lookup(&fresh));
+    assert_eq!((l1.status, shape(&l1.body)), (l2.status, shape(&l2.body)));
 }

@@ -1,0 +1,880 @@
+//! Every route × every kind of credential, against the real binary: each answer must be the
+//! allow or deny that docs/api.md's access table says. Routes are read from the router's
+//! source, so a route added without a row here fails this test.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::cell::Cell;
+use std::process::Command;
+
+/// The kinds of credential a request can carry, in the order of the expectation columns.
+#[derive(Clone, Copy, Debug)]
+enum Cred {
+    None,
+    PublicKey,
+    ReadToken,
+    IngestAdminToken,
+    AdminToken,
+    OtherProjectToken,
+    Viewer,
+    Member,
+    Owner,
+    OtherProjectUser,
+    /// The owner's cookie without the session's CSRF token.
+    CookieWithoutCsrf,
+}
+
+const CREDS: [Cred; 11] = [
+    Cred::None,
+    Cred::PublicKey,
+    Cred::ReadToken,
+    Cred::IngestAdminToken,
+    Cred::AdminToken,
+    Cred::OtherProjectToken,
+    Cred::Viewer,
+    Cred::Member,
+    Cred::Owner,
+    Cred::OtherProjectUser,
+    Cred::CookieWithoutCsrf,
+];
+
+/// A signed-in user: email, password, and a session (cookie, CSRF token).
+#[derive(Clone, Default)]
+struct User {
+    email: String,
+    password: String,
+    cookie: String,
+    csrf: String,
+}
+
+struct Env {
+    server: Server,
+    a: ProjectKeys,
+    b: ProjectKeys,
+    ingest_admin_token: String,
+    admin_token: String,
+    owner: User,
+    member: User,
+    viewer: User,
+    other: User,
+    /// A member of `a` whose role the role-change row sets.
+    target_id: i64,
+    counter: Cell<u32>,
+}
+
+struct Reply {
+    status: u16,
+    body: Value,
+    set_cookie: Option<String>,
+}
+
+fn send(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: Option<&[u8]>,
+) -> Reply {
+    let agent = agent();
+    let url = server.url(path);
+    let mut resp = match (method, body) {
+        ("GET", _) | ("DELETE", None) => {
+            let mut req = if method == "GET" {
+                agent.get(&url)
+            } else {
+                agent.delete(&url)
+            };
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            req.call().unwrap()
+        }
+        _ => {
+            let mut req = match method {
+                "PUT" => agent.put(&url),
+                "DELETE" => panic!("DELETE carries no body here"),
+                _ => agent.post(&url),
+            };
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            req.send(body.unwrap_or(b"")).unwrap()
+        }
+    };
+    let set_cookie = resp
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    Reply {
+        status: resp.status().as_u16(),
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        set_cookie,
+    }
+}
+
+fn json_headers(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut h = vec![("content-type".to_owned(), "application/json".to_owned())];
+    h.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    h
+}
+
+fn sign_in(server: &Server, email: &str, password: &str) -> User {
+    let r = send(
+        server,
+        "POST",
+        "/api/v1/login",
+        &json_headers(&[]),
+        Some(
+            json!({"email": email, "password": password})
+                .to_string()
+                .as_bytes(),
+        ),
+    );
+    assert_eq!(r.status, 200, "{email}: {}", r.body);
+    User {
+        email: email.to_owned(),
+        password: password.to_owned(),
+        cookie: r.set_cookie.unwrap().split(';').next().unwrap().to_owned(),
+        csrf: r.body["csrf_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn cli_user(dir: &std::path::Path, email: &str, project: &str, password: &str) {
+    let out = Command::new(BIN)
+        .args([
+            "user",
+            "add",
+            email,
+            "--project",
+            project,
+            "--password",
+            password,
+            "--data",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Env {
+    fn fresh(&self, what: &str) -> String {
+        self.counter.set(self.counter.get() + 1);
+        format!("{what}-{}", self.counter.get())
+    }
+
+    fn as_owner(&self, method: &str, path: &str, body: Value) -> Reply {
+        let r = send(
+            &self.server,
+            method,
+            path,
+            &json_headers(&[
+                ("cookie", &self.owner.cookie),
+                ("x-csrf-token", &self.owner.csrf),
+            ]),
+            Some(body.to_string().as_bytes()),
+        );
+        assert!(r.status < 300, "{method} {path}: {} {}", r.status, r.body);
+        r
+    }
+
+    /// Invites a fresh email to `a` with `role`: (invitation id, secret).
+    fn invite(&self, role: &str) -> (i64, String) {
+        let email = format!("{}@example.com", self.fresh("invitee"));
+        let r = self.as_owner(
+            "POST",
+            &format!("/api/v1/projects/{}/members", self.a.id),
+            json!({"email": email, "role": role}),
+        );
+        let secret = r.body["link"]
+            .as_str()
+            .unwrap()
+            .split_once('#')
+            .unwrap()
+            .1
+            .to_owned();
+        (r.body["invitation"]["id"].as_i64().unwrap(), secret)
+    }
+
+    /// A new user of `a` with `role`, through an invitation: their id and session.
+    fn new_member(&self, role: &str) -> (i64, User) {
+        let (_, secret) = self.invite(role);
+        let r = send(
+            &self.server,
+            "POST",
+            "/api/v1/invitations/accept",
+            &json_headers(&[]),
+            Some(
+                json!({"secret": secret, "password": "invitee password"})
+                    .to_string()
+                    .as_bytes(),
+            ),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let user = User {
+            email: r.body["user"]["email"].as_str().unwrap().to_owned(),
+            password: "invitee password".into(),
+            cookie: r.set_cookie.unwrap().split(';').next().unwrap().to_owned(),
+            csrf: r.body["csrf_token"].as_str().unwrap().to_owned(),
+        };
+        (r.body["user"]["id"].as_i64().unwrap(), user)
+    }
+
+    /// A token of `a` with `scope`: (id, token).
+    fn token(&self, scope: &str) -> (i64, String) {
+        let r = self.as_owner(
+            "POST",
+            &format!("/api/v1/projects/{}/tokens", self.a.id),
+            json!({"scope": scope}),
+        );
+        (
+            r.body["id"].as_i64().unwrap(),
+            r.body["token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// The headers `cred` adds; `fresh_session` signs the user in again first (for routes
+    /// that end the session they are called with).
+    fn headers(&self, cred: Cred, fresh_session: bool) -> Vec<(String, String)> {
+        let bearer = |t: &str| vec![("authorization".to_owned(), format!("Bearer {t}"))];
+        let user = |u: &User, csrf: bool| {
+            let u = if fresh_session {
+                sign_in(&self.server, &u.email, &u.password)
+            } else {
+                u.clone()
+            };
+            let mut h = vec![("cookie".to_owned(), u.cookie)];
+            if csrf {
+                h.push(("x-csrf-token".to_owned(), u.csrf));
+            }
+            h
+        };
+        match cred {
+            Cred::None => vec![],
+            Cred::PublicKey => bearer(&self.a.public_key),
+            Cred::ReadToken => bearer(&self.a.api_token),
+            Cred::IngestAdminToken => bearer(&self.ingest_admin_token),
+            Cred::AdminToken => bearer(&self.admin_token),
+            Cred::OtherProjectToken => bearer(&self.b.api_token),
+            Cred::Viewer => user(&self.viewer, true),
+            Cred::Member => user(&self.member, true),
+            Cred::Owner => user(&self.owner, true),
+            Cred::OtherProjectUser => user(&self.other, true),
+            Cred::CookieWithoutCsrf => user(&self.owner, false),
+        }
+    }
+}
+
+/// One request to make: path, body and its content type.
+struct Req {
+    path: String,
+    body: Option<Vec<u8>>,
+    content_type: &'static str,
+}
+
+fn req(path: String, body: Option<Value>) -> Req {
+    Req {
+        path,
+        body: body.map(|b| b.to_string().into_bytes()),
+        content_type: "application/json",
+    }
+}
+
+/// A route and what each credential gets, in [`CREDS`] order: a status, a status and error
+/// code (`"401:invalid_credentials"`), or `"same"` (whatever no credential gets: public).
+struct Row {
+    method: &'static str,
+    route: &'static str,
+    /// What the row checks, when a route has several rows.
+    note: &'static str,
+    expect: [&'static str; 11],
+    fresh_session: bool,
+    prepare: fn(&Env) -> Req,
+}
+
+fn setup(dir: &std::path::Path) -> Env {
+    let a = create_project(dir, "a", &[]);
+    let b = create_project(dir, "b", &[]);
+    cli_user(dir, "owner@example.com", "a", "owner password");
+    cli_user(dir, "other@example.com", "b", "other password");
+    cli_user(dir, "login@example.com", "b", "login password");
+    let server = Server::start(dir);
+    let sid = "matrix-session";
+    assert_eq!(
+        server
+            .ingest(
+                &a.public_key,
+                &batch(
+                    sid,
+                    json!([{"type": "custom", "ts": now_ms(), "name": "x"}])
+                )
+            )
+            .0,
+        202
+    );
+    let owner = sign_in(&server, "owner@example.com", "owner password");
+    let other = sign_in(&server, "other@example.com", "other password");
+    let mut env = Env {
+        server,
+        a,
+        b,
+        ingest_admin_token: String::new(),
+        admin_token: String::new(),
+        owner,
+        member: User::default(),
+        viewer: User::default(),
+        other,
+        target_id: 0,
+        counter: Cell::new(0),
+    };
+    env.ingest_admin_token = env.token("ingest-admin").1;
+    env.admin_token = env.token("admin").1;
+    env.member = env.new_member("member").1;
+    env.viewer = env.new_member("viewer").1;
+    env.target_id = env.new_member("member").0;
+    env
+}
+
+fn rows() -> Vec<Row> {
+    const PUBLIC: [&str; 11] = ["same"; 11];
+    // Reading a's data and settings (POST reads need the CSRF token with a cookie).
+    const READ_POST: [&str; 11] = [
+        "401", "401", "200", "200", "200", "404", "200", "200", "200", "404", "403:csrf",
+    ];
+    const READ_GET: [&str; 11] = [
+        "401", "401", "200", "200", "200", "404", "200", "200", "200", "404", "200",
+    ];
+    // Owner-only writes in a.
+    const OWNER_WRITE: [&str; 11] = [
+        "401", "401", "403", "403", "403", "404", "403", "403", "200", "404", "403:csrf",
+    ];
+    vec![
+        Row {
+            method: "GET",
+            route: "/healthz",
+            note: "",
+            expect: ["200"; 11],
+            fresh_session: false,
+            prepare: |_| req("/healthz".into(), None),
+        },
+        Row {
+            method: "GET",
+            route: "/readyz",
+            note: "",
+            expect: ["200"; 11],
+            fresh_session: false,
+            prepare: |_| req("/readyz".into(), None),
+        },
+        Row {
+            method: "GET",
+            route: "/metrics",
+            note: "operations, no data",
+            expect: ["200"; 11],
+            fresh_session: false,
+            prepare: |_| req("/metrics".into(), None),
+        },
+        Row {
+            method: "GET",
+            route: "/agent/vigil.js",
+            note: "",
+            expect: PUBLIC,
+            fresh_session: false,
+            prepare: |_| req("/agent/vigil.js".into(), None),
+        },
+        Row {
+            method: "GET",
+            route: "/",
+            note: "dashboard",
+            expect: PUBLIC,
+            fresh_session: false,
+            prepare: |_| req("/".into(), None),
+        },
+        Row {
+            method: "GET",
+            route: "/{*path}",
+            note: "dashboard route",
+            expect: PUBLIC,
+            fresh_session: false,
+            prepare: |_| req("/settings".into(), None),
+        },
+        Row {
+            method: "GET",
+            route: "/{*path}",
+            note: "unknown api path",
+            expect: ["404"; 11],
+            fresh_session: false,
+            prepare: |_| req("/api/v1/nope".into(), None),
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/ingest",
+            note: "the public key in the query",
+            expect: ["202"; 11],
+            fresh_session: false,
+            prepare: |e| Req {
+                path: format!("/api/v1/ingest?key={}", e.a.public_key),
+                body: Some(batch(
+                    "ingested",
+                    json!([{"type": "custom", "ts": now_ms(), "name": "y"}]),
+                )),
+                content_type: "text/plain",
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/login",
+            note: "",
+            expect: ["200"; 11],
+            fresh_session: false,
+            prepare: |_| {
+                req(
+                    "/api/v1/login".into(),
+                    Some(json!({"email": "login@example.com", "password": "login password"})),
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/me",
+            note: "",
+            expect: [
+                "401", "401", "403", "403", "403", "403", "200", "200", "200", "200", "200",
+            ],
+            fresh_session: false,
+            prepare: |_| req("/api/v1/me".into(), None),
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/logout",
+            note: "",
+            expect: [
+                "401", "401", "403", "403", "403", "403", "204", "204", "204", "204", "403:csrf",
+            ],
+            fresh_session: true,
+            prepare: |_| req("/api/v1/logout".into(), None),
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/me/password",
+            note: "a wrong current password: allowed callers reach the check",
+            expect: [
+                "401:unauthorized",
+                "401:unauthorized",
+                "403",
+                "403",
+                "403",
+                "403",
+                "401:invalid_credentials",
+                "401:invalid_credentials",
+                "401:invalid_credentials",
+                "401:invalid_credentials",
+                "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |_| {
+                req(
+                    "/api/v1/me/password".into(),
+                    Some(json!({"current": "not it at all", "new": "whatever-new-1"})),
+                )
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/projects",
+            note: "any signed-in user creates projects",
+            expect: [
+                "401", "401", "403", "403", "403", "403", "201", "201", "201", "201", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    "/api/v1/projects".into(),
+                    Some(json!({"name": e.fresh("project")})),
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/projects/{id}",
+            note: "",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| req(format!("/api/v1/projects/{}", e.a.id), None),
+        },
+        Row {
+            method: "PUT",
+            route: "/api/v1/projects/{id}",
+            note: "origins",
+            expect: [
+                "401", "401", "403", "200", "200", "404", "403", "403", "200", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/projects/{}", e.a.id),
+                    Some(json!({"allowed_origins": ["*"]})),
+                )
+            },
+        },
+        Row {
+            method: "PUT",
+            route: "/api/v1/projects/{id}",
+            note: "retention",
+            expect: [
+                "401", "401", "403", "403", "200", "404", "403", "403", "200", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/projects/{}", e.a.id),
+                    Some(json!({"retention_days": 90})),
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/projects/{id}/tokens",
+            note: "",
+            expect: [
+                "401", "401", "403", "403", "403", "404", "403", "200", "200", "404", "200",
+            ],
+            fresh_session: false,
+            prepare: |e| req(format!("/api/v1/projects/{}/tokens", e.a.id), None),
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/projects/{id}/tokens",
+            note: "read scope",
+            expect: [
+                "401", "401", "403", "403", "403", "404", "403", "201", "201", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/projects/{}/tokens", e.a.id),
+                    Some(json!({"scope": "read"})),
+                )
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/projects/{id}/tokens",
+            note: "admin scope",
+            expect: [
+                "401", "401", "403", "403", "403", "404", "403", "403", "201", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/projects/{}/tokens", e.a.id),
+                    Some(json!({"scope": "admin"})),
+                )
+            },
+        },
+        Row {
+            method: "DELETE",
+            route: "/api/v1/projects/{id}/tokens/{token_id}",
+            note: "a read token",
+            expect: [
+                "401", "401", "403", "403", "403", "404", "403", "204", "204", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/projects/{}/tokens/{}", e.a.id, e.token("read").0),
+                    None,
+                )
+            },
+        },
+        Row {
+            method: "DELETE",
+            route: "/api/v1/projects/{id}/tokens/{token_id}",
+            note: "an admin token",
+            expect: [
+                "401", "401", "403", "403", "403", "404", "403", "403", "204", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/projects/{}/tokens/{}", e.a.id, e.token("admin").0),
+                    None,
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/projects/{id}/members",
+            note: "",
+            expect: [
+                "401", "401", "403", "403", "403", "404", "200", "200", "200", "404", "200",
+            ],
+            fresh_session: false,
+            prepare: |e| req(format!("/api/v1/projects/{}/members", e.a.id), None),
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/projects/{id}/members",
+            note: "invite",
+            expect: [
+                "401", "401", "403", "403", "403", "404", "403", "403", "201", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/projects/{}/members", e.a.id),
+                    Some(json!({"email": format!("{}@example.com", e.fresh("x"))})),
+                )
+            },
+        },
+        Row {
+            method: "PUT",
+            route: "/api/v1/projects/{id}/members/{user_id}",
+            note: "role",
+            expect: OWNER_WRITE,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/projects/{}/members/{}", e.a.id, e.target_id),
+                    Some(json!({"role": "member"})),
+                )
+            },
+        },
+        Row {
+            method: "DELETE",
+            route: "/api/v1/projects/{id}/members/{user_id}",
+            note: "",
+            expect: [
+                "401", "401", "403", "403", "403", "404", "403", "403", "204", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!(
+                        "/api/v1/projects/{}/members/{}",
+                        e.a.id,
+                        e.new_member("viewer").0
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/projects/{id}/invitations",
+            note: "",
+            expect: [
+                "401", "401", "403", "403", "403", "404", "403", "403", "200", "404", "200",
+            ],
+            fresh_session: false,
+            prepare: |e| req(format!("/api/v1/projects/{}/invitations", e.a.id), None),
+        },
+        Row {
+            method: "DELETE",
+            route: "/api/v1/projects/{id}/invitations/{invitation_id}",
+            note: "",
+            expect: [
+                "401", "401", "403", "403", "403", "404", "403", "403", "204", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!(
+                        "/api/v1/projects/{}/invitations/{}",
+                        e.a.id,
+                        e.invite("member").0
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/invitations/lookup",
+            note: "the secret is the credential",
+            expect: ["200"; 11],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    "/api/v1/invitations/lookup".into(),
+                    Some(json!({"secret": e.invite("viewer").1})),
+                )
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/invitations/accept",
+            note: "signed out with a password; signed in as another email",
+            expect: [
+                "200",
+                "200",
+                "200",
+                "200",
+                "200",
+                "200",
+                "403:forbidden",
+                "403:forbidden",
+                "403:forbidden",
+                "403:forbidden",
+                "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    "/api/v1/invitations/accept".into(),
+                    Some(json!({"secret": e.invite("viewer").1, "password": "a new password"})),
+                )
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/query",
+            note: "",
+            expect: READ_POST,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/query?project={}", e.a.id),
+                    Some(json!({"metric": "views", "from": 0, "to": 1})),
+                )
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/conversion",
+            note: "",
+            expect: READ_POST,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/conversion?project={}", e.a.id),
+                    Some(json!({"event": "x", "from": 0, "to": 1})),
+                )
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/sessions",
+            note: "",
+            expect: READ_POST,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/sessions?project={}", e.a.id),
+                    Some(json!({"from": 0, "to": 1})),
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/attributes",
+            note: "",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/attributes?project={}&from=0&to=1", e.a.id),
+                    None,
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/sessions/{session_id}",
+            note: "",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/sessions/matrix-session?project={}", e.a.id),
+                    None,
+                )
+            },
+        },
+    ]
+}
+
+/// Every path the servers' routers declare: `.route("…"` in the API and intake sources.
+fn declared_routes() -> Vec<String> {
+    let mut routes = Vec::new();
+    for file in ["crates/api/src/lib.rs", "crates/intake/src/lib.rs"] {
+        let src = std::fs::read_to_string(repo_root().join(file)).unwrap();
+        for part in src.split(".route(").skip(1) {
+            let rest = part.trim_start();
+            if let Some(rest) = rest.strip_prefix('"') {
+                routes.push(rest.split('"').next().unwrap().to_owned());
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn every_route_answers_every_credential_as_documented() {
+    let rows = rows();
+    let covered: std::collections::HashSet<&str> = rows.iter().map(|r| r.route).collect();
+    let missing: Vec<String> = declared_routes()
+        .into_iter()
+        .filter(|r| !covered.contains(r.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a row in crates/vigil/tests/access_matrix.rs (and docs/api.md's access table): {missing:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let env = setup(dir.path());
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for row in &rows {
+        let mut public_status = None;
+        for (cred, expect) in CREDS.iter().zip(row.expect) {
+            let r = (row.prepare)(&env);
+            let mut headers = env.headers(*cred, row.fresh_session);
+            if r.body.is_some() || row.method != "GET" {
+                headers.push(("content-type".into(), r.content_type.into()));
+            }
+            let body = r
+                .body
+                .as_deref()
+                .or(if row.method == "DELETE" || row.method == "GET" {
+                    None
+                } else {
+                    Some(b"")
+                });
+            let reply = send(&env.server, row.method, &r.path, &headers, body);
+            let code = reply.body["code"].as_str().unwrap_or("");
+            let ok = if expect == "same" {
+                let first = *public_status.get_or_insert(reply.status);
+                reply.status == first && reply.status != 401 && reply.status != 403
+            } else {
+                let (status, want_code) = expect.split_once(':').unwrap_or((expect, ""));
+                reply.status.to_string() == status && (want_code.is_empty() || want_code == code)
+            };
+            checked += 1;
+            if !ok {
+                wrong.push(format!(
+                    "{} {} ({}) as {cred:?}: expected {expect}, got {} {code}",
+                    row.method, r.path, row.note, reply.status
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked} answers differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    eprintln!(
+        "{checked} answers as expected ({} rows × {} credentials)",
+        rows.len(),
+        CREDS.len()
+    );
+}
