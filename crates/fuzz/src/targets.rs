@@ -71,16 +71,25 @@ fn fixtures() -> Vec<Vec<u8>> {
     out
 }
 
-/// Batch parser → enrichment → rows: never a panic; what parses survives a round trip and
-/// becomes exactly one row per event.
+/// Batch parser → enrichment → rows: never a panic; what parses is stable under a round
+/// trip and becomes exactly one row per event.
+///
+/// Stable after one trip, not from the first: serde_json's default float parsing is not
+/// correctly rounded for numbers with more than 17 significant digits (this fuzzer found
+/// `96.9223372036854775807` read one ulp away from its shortest re-serialisation). Stored
+/// numbers are fixed point at 0.1 ms or 0.001, far coarser, so that ulp never reaches a row.
 fn batch(input: &[u8], ctx: &Context) {
     let Ok(parsed) = parse_batch(input, &ParseLimits::default()) else {
         return;
     };
-    let again = serde_json::to_vec(&parsed).expect("a parsed batch serialises");
-    let reparsed = parse_batch(&again, &ParseLimits::default())
-        .unwrap_or_else(|e| panic!("a parsed batch no longer parses: {e}"));
-    assert_eq!(reparsed, parsed, "round trip changed the batch");
+    let reparse = |b: &vigil_protocol::Batch| {
+        let bytes = serde_json::to_vec(b).expect("a parsed batch serialises");
+        parse_batch(&bytes, &ParseLimits::default())
+            .unwrap_or_else(|e| panic!("a parsed batch no longer parses: {e}"))
+    };
+    let once = reparse(&parsed);
+    assert_eq!(reparse(&once), once, "round trip changed the batch");
+    assert_eq!(once.events.len(), parsed.events.len());
     let events = parsed.events.len();
     let client = vigil_enrich::ClientInfo {
         ip: Some("203.0.113.9".parse().expect("an address")),
