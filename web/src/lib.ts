@@ -4,7 +4,9 @@ import uPlot from "uplot";
 
 export type Cell = string | number | boolean | null;
 export interface QueryResult { columns: string[]; rows: Cell[][]; }
-export interface Project { id: number; name: string; public_key: string; }
+export type Role = "viewer" | "member" | "owner";
+/** A project as /api/v1/me lists it, with the user's role there. */
+export interface Project { id: number; name: string; public_key: string; role: Role; }
 export interface Me { user: { email: string; id: number }; projects: Project[]; csrf_token: string; }
 export interface Filter { field: string; op: string; value: unknown; }
 interface Query {
@@ -39,7 +41,8 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<
 // ---------- API ----------
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = {};
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // the server takes cookie-authenticated writes as JSON only (a cross-site form cannot send it)
+  if (body !== undefined || method !== "GET") headers["Content-Type"] = "application/json";
   if (method !== "GET" && me) headers["X-CSRF-Token"] = me.csrf_token;
   const r = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
   if (!r.ok) {

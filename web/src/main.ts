@@ -12,6 +12,7 @@ import { networkView } from "./views/network";
 import { resourcesView } from "./views/resources";
 import { businessView } from "./views/business";
 import { settingsView } from "./views/settings";
+import { inviteView } from "./views/invite";
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
 
@@ -29,6 +30,7 @@ async function render(): Promise<void> {
   const seq = ++renderSeq;
   const { path } = state();
   if (path === "/login") { root.replaceChildren(loginView()); return; }
+  if (path === "/invite") { await inviteView(root); return; }
   let m = currentUser();
   if (!m) {
     try { m = setMe(await api<Me>("GET", "/api/v1/me")); }

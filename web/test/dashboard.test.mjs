@@ -463,6 +463,14 @@ test("resources view: domains, initiator types and failures as the API says", as
   await ctx.close();
 });
 
+/** A request from the signed-in page itself: its cookie, its CSRF token, JSON. */
+async function asUser(page, method, path, body) {
+  return page.evaluate(async ([method, path, body]) => {
+    const me = await (await fetch("/api/v1/me")).json();
+    const r = await fetch(path, { method, headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: r.status, body: await r.json().catch(() => null) };
+  }, [method, path, body]);
+}
 async function apiCall(method, path, body) {
   const r = await fetch(`${base}${path}`, { method, headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
   assert.equal(r.status, 200, await r.clone().text());
@@ -519,12 +527,15 @@ test("settings view: key, snippet, origins and retention are saved; invalid orig
   await page.fill("[data-testid=origins]", "ftp://nope.example.com");
   await page.click("[data-testid=save]");
   await page.waitForSelector("[data-testid=settings-message].error");
-  const bad = await fetch(`${base}/api/v1/projects/${projectId}`, { method: "PUT", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify({ allowed_origins: ["ftp://nope.example.com"], retention_days: 45 }) });
+  const bad = await asUser(page, "PUT", `/api/v1/projects/${projectId}`, { allowed_origins: ["ftp://nope.example.com"], retention_days: 45 });
   assert.equal(bad.status, 400);
-  const badMsg = (await bad.json()).message;
+  const badMsg = bad.body.message;
   assert.ok(badMsg);
   assert.equal(await page.textContent("[data-testid=settings-message]"), badMsg);
-  await apiCall("PUT", `/api/v1/projects/${projectId}`, { allowed_origins: orig.allowed_origins, retention_days: orig.retention_days });
+  // the demo's token reads; it cannot change settings
+  const byToken = await fetch(`${base}/api/v1/projects/${projectId}`, { method: "PUT", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify({ retention_days: 1 }) });
+  assert.equal(byToken.status, 403);
+  assert.equal((await asUser(page, "PUT", `/api/v1/projects/${projectId}`, { allowed_origins: orig.allowed_origins, retention_days: orig.retention_days })).status, 200);
   // the 400 is logged by the browser as a failed resource; nothing else may be
   assert.deepEqual(problems.filter((p) => !/400/.test(p)), []);
   await ctx.close();
@@ -915,7 +926,7 @@ test("time range: a custom range from the picker and from dragging across a char
   await ctx.close();
 });
 
-test("settings: members are listed, added (a new user's password shown once) and removed; access follows at once", async () => {
+test("settings: an owner invites by a link shown once; the invitee joins with their own password; roles and removal follow at once", async () => {
   const { ctx, page, problems } = await newPage();
   await login(page, SHOP_ONLY, "[data-testid=view][data-state=ready], [data-testid=project-list]");
   await page.goto(`${base}/settings?project=${shop.id}`);
@@ -925,28 +936,58 @@ test("settings: members are listed, added (a new user's password shown once) and
   assert.equal(await page.locator(`[data-member="${SHOP_ONLY.email}"] [data-testid=remove-member]`).count(), 0, "no removing yourself");
 
   await page.fill("[data-testid=member-email]", "newbie@example.com");
+  await page.selectOption("[data-testid=invite-role]", "viewer");
   await page.click("[data-testid=add-member]");
-  const pw = await page.inputValue("[data-testid=member-password]");
-  assert.deepEqual(await members(), [MULTI.email, "newbie@example.com", SHOP_ONLY.email]);
+  const link = await page.inputValue("[data-testid=invite-link]");
+  assert.match(link, /\/invite#vi_[0-9a-f]{32}$/);
+  assert.deepEqual(await members(), [MULTI.email, SHOP_ONLY.email], "no access before the invitee accepts");
+  assert.deepEqual(await page.$$eval("[data-testid=invitations-table] tr", (trs) => trs.map((tr) => tr.getAttribute("data-invitation"))), ["newbie@example.com"]);
   await page.screenshot({ path: join(ARTIFACTS, "settings-members.png"), fullPage: true });
 
-  // the new user signs in with that password and sees shop
+  // the invitee opens the link, chooses a password and lands in shop, as a viewer
   const newbie = await newPage();
-  await login(newbie.page, { email: "newbie@example.com", password: pw });
+  await newbie.page.goto(link);
+  await newbie.page.fill("[data-testid=invite-password]", "newbie-own-password");
+  await newbie.page.screenshot({ path: join(ARTIFACTS, "invite.png"), fullPage: true });
+  await newbie.page.click("[data-testid=accept-invitation]");
+  await newbie.page.waitForSelector(ready("overview"));
   assert.equal(new URL(newbie.page.url()).searchParams.get("project"), String(shop.id));
-  // …and replaces the generated password with their own
+  assert.equal(new URL(newbie.page.url()).hash, "", "the secret leaves the address bar");
   await newbie.page.goto(`${base}/settings?project=${shop.id}`);
   await newbie.page.waitForSelector(ready("settings"));
+  assert.equal(await newbie.page.locator("[data-testid=tokens]").count(), 0, "viewers do not handle tokens");
+  assert.equal(await newbie.page.locator("[data-testid=member-email]").count(), 0, "viewers do not invite");
+  assert.ok(await newbie.page.locator("[data-testid=save]").isDisabled(), "viewers do not change settings");
+  // …and can change their own password
   await newbie.page.fill("[data-testid=current-password]", "wrong password");
-  await newbie.page.fill("[data-testid=new-password]", "newbie-own-password");
+  await newbie.page.fill("[data-testid=new-password]", "newbie-second-password");
   await newbie.page.click("[data-testid=change-password]");
   await newbie.page.waitForSelector("[data-testid=password-message].error");
-  await newbie.page.fill("[data-testid=current-password]", pw);
-  await newbie.page.fill("[data-testid=new-password]", "newbie-own-password");
+  await newbie.page.fill("[data-testid=current-password]", "newbie-own-password");
+  await newbie.page.fill("[data-testid=new-password]", "newbie-second-password");
   await newbie.page.click("[data-testid=change-password]");
   await newbie.page.waitForSelector("[data-testid=password-message].ok");
   const relogin = async (p) => (await fetch(`${base}/api/v1/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email: "newbie@example.com", password: p }) })).status;
-  assert.deepEqual([await relogin(pw), await relogin("newbie-own-password")], [401, 200]);
+  assert.deepEqual([await relogin("newbie-own-password"), await relogin("newbie-second-password")], [401, 200]);
+
+  // the link worked once
+  const late = await newPage();
+  await late.page.goto(link);
+  await late.page.waitForSelector("[data-testid=invite-error]");
+  assert.match(await late.page.textContent("[data-testid=invite-error]"), /does not work/);
+  await late.ctx.close();
+
+  // the owner sees the new member, promotes them; their dashboard follows on reload
+  await page.reload();
+  await page.waitForSelector(ready("settings"));
+  assert.deepEqual(await members(), [MULTI.email, "newbie@example.com", SHOP_ONLY.email]);
+  assert.equal(await page.locator("[data-testid=invitations-table]").count(), 0, "nothing pending");
+  await page.selectOption(`[data-member="newbie@example.com"] [data-testid=member-role]`, "member");
+  await page.waitForFunction(() => { const s = document.querySelector('[data-member="newbie@example.com"] [data-testid=member-role]'); return s && !s.disabled && s.value === "member"; });
+  await newbie.page.reload();
+  await newbie.page.waitForSelector(ready("settings"));
+  assert.equal(await newbie.page.locator("[data-testid=tokens]").count(), 1, "members handle read tokens");
+  assert.deepEqual(await newbie.page.$$eval("[data-testid=token-scope] option", (os) => os.map((o) => o.value)), ["read"]);
 
   const remove = page.locator(`[data-member="newbie@example.com"] [data-testid=remove-member]`);
   await remove.click();

@@ -1,11 +1,13 @@
 // Settings: key, snippet, origins, retention, API tokens, projects.
-import { HttpError, Me, ProjectSettings, QueryResult, api, currentUser, el, href, link, setMe, table } from "../lib";
+import { HttpError, Me, ProjectSettings, QueryResult, Role, api, currentUser, el, href, link, setMe, table } from "../lib";
 
 export async function settingsView(pid: number, box: HTMLElement): Promise<void> {
   const m = currentUser() as Me;
   const projects: QueryResult = { columns: ["project", "id", "public key"], rows: m.projects.map((p) => [p.name, p.id, p.public_key]) };
   const pidOf = new Map(m.projects.map((p) => [p.name, p.id]));
   const s = await api<ProjectSettings>("GET", `/api/v1/projects/${pid}`);
+  const role: Role = m.projects.find((p) => p.id === pid)?.role ?? "viewer";
+  const owner = role === "owner";
   const snippet = el("textarea", { readonly: "", rows: "4", "data-testid": "snippet", class: "snippet" });
   snippet.value = s.snippet;
   const copyMsg = el("span", { class: "bar-legend", "data-testid": "copy-status" });
@@ -23,6 +25,8 @@ export async function settingsView(pid: number, box: HTMLElement): Promise<void>
   retention.value = String(s.retention_days);
   const msg = el("p", { "data-testid": "settings-message" });
   const save = el("button", { type: "submit", "data-testid": "save" }, "Save");
+  // the server refuses these changes to non-owners; the form says so instead of failing
+  if (!owner) { origins.readOnly = true; retention.readOnly = true; save.disabled = true; msg.className = "muted"; msg.textContent = "Only owners change these settings."; }
   const form = el("form", { class: "settings" },
     el("label", {}, "Allowed origins (one per line)", origins),
     el("label", {}, "Retention (days)", retention), save, msg);
@@ -42,8 +46,8 @@ export async function settingsView(pid: number, box: HTMLElement): Promise<void>
     el("div", { class: "card" }, el("h3", {}, "Public key"), el("code", { "data-testid": "public-key" }, s.public_key)),
     el("div", { class: "card" }, el("h3", {}, "Install snippet"), snippet, el("div", {}, copy, " ", copyMsg)),
     el("div", { class: "card" }, el("h3", {}, "Project settings"), form),
-    await tokensCard(pid),
-    await membersCard(pid, m.user.id),
+    role === "viewer" ? "" : await tokensCard(pid, owner),
+    await membersCard(pid, m.user.id, owner),
     accountCard(m.user.email),
     el("div", { class: "card" }, el("h3", {}, "Your projects"),
       table(projects, { testid: "projects-table", linkCol: (v) => href("/overview", { project: String(pidOf.get(String(v))) }, false) }),
@@ -59,46 +63,56 @@ function secretOnce(label: string, secret: string, testid: string): HTMLElement 
     el("p", { class: "muted" }, "Copy it now: Vigil keeps only a hash and cannot show it again."));
 }
 
-interface TokenInfo { id: number; hint: string; created_at: number; }
-/** API tokens of a project: listed by their last characters, issued (shown once) and revoked. */
-async function tokensCard(pid: number): Promise<HTMLElement> {
+type Scope = "read" | "ingest-admin" | "admin";
+interface TokenInfo { id: number; hint: string; scope: Scope; created_at: number; }
+const SCOPES: [Scope, string][] = [["read", "read"], ["ingest-admin", "ingest-admin (read, set origins)"], ["admin", "admin (read, set origins and retention)"]];
+/** API tokens of a project: listed by their last characters and scope, issued (shown once)
+ * and revoked. Members handle read tokens; owners every scope. */
+async function tokensCard(pid: number, owner: boolean): Promise<HTMLElement> {
   const card = el("div", { class: "card", "data-testid": "tokens" });
   const fill = async (fresh?: string) => {
     const { tokens } = await api<{ tokens: TokenInfo[] }>("GET", `/api/v1/projects/${pid}/tokens`);
     const msg = el("p", { class: "error", role: "alert" });
     const tbody = el("tbody");
     for (const t of tokens) {
-      const revoke = el("button", { type: "button", "data-testid": "revoke-token" }, "Revoke");
-      // two clicks, no dialog: a revoked token stops every script using it at once
-      revoke.addEventListener("click", async () => {
-        if (revoke.dataset.armed !== "1") { revoke.dataset.armed = "1"; revoke.textContent = "Click again to revoke"; return; }
-        revoke.disabled = true;
-        try { await api("DELETE", `/api/v1/projects/${pid}/tokens/${t.id}`); await fill(); }
-        catch (e) { msg.textContent = (e as Error).message; revoke.disabled = false; }
-      });
-      tbody.append(el("tr", { "data-token-id": String(t.id) },
+      let action: HTMLElement = el("span", { class: "muted" }, "owners revoke");
+      if (owner || t.scope === "read") {
+        const revoke = el("button", { type: "button", "data-testid": "revoke-token" }, "Revoke");
+        // two clicks, no dialog: a revoked token stops every script using it at once
+        revoke.addEventListener("click", async () => {
+          if (revoke.dataset.armed !== "1") { revoke.dataset.armed = "1"; revoke.textContent = "Click again to revoke"; return; }
+          revoke.disabled = true;
+          try { await api("DELETE", `/api/v1/projects/${pid}/tokens/${t.id}`); await fill(); }
+          catch (e) { msg.textContent = (e as Error).message; revoke.disabled = false; }
+        });
+        action = revoke;
+      }
+      tbody.append(el("tr", { "data-token-id": String(t.id), "data-scope": t.scope },
         el("td", {}, el("code", {}, t.hint ? `vt_…${t.hint}` : "vt_… (issued before hints)")),
+        el("td", {}, t.scope),
         el("td", {}, new Date(t.created_at * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC"),
-        el("td", {}, revoke)));
+        el("td", {}, action)));
     }
+    const scope = el("select", { name: "token-scope", "data-testid": "token-scope", "aria-label": "Scope of the new token" });
+    for (const [v, label] of owner ? SCOPES : SCOPES.slice(0, 1)) scope.append(el("option", { value: v }, label));
     const issue = el("button", { type: "button", "data-testid": "new-token" }, "New API token");
     issue.addEventListener("click", async () => {
       issue.disabled = true;
-      try { const { token } = await api<{ token: string }>("POST", `/api/v1/projects/${pid}/tokens`); await fill(token); }
+      try { const { token } = await api<{ token: string }>("POST", `/api/v1/projects/${pid}/tokens`, { scope: scope.value }); await fill(token); }
       catch (e) { msg.textContent = (e as Error).message; issue.disabled = false; }
     });
     card.replaceChildren(el("h3", {}, "API tokens"),
       el("p", { class: "muted" }, "Scripts read this project's data with a token: Authorization: Bearer vt_…"),
       fresh ? secretOnce("New token", fresh, "fresh-token") : "",
-      tokens.length ? el("table", { "data-testid": "tokens-table" }, el("thead", {}, el("tr", {}, el("th", {}, "token"), el("th", {}, "issued"), el("th", {}, ""))), tbody)
+      tokens.length ? el("table", { "data-testid": "tokens-table" }, el("thead", {}, el("tr", {}, el("th", {}, "token"), el("th", {}, "scope"), el("th", {}, "issued"), el("th", {}, ""))), tbody)
         : el("p", { class: "empty" }, "No API tokens."),
-      el("div", {}, issue), msg);
+      el("div", { class: "controls" }, scope, issue), msg);
   };
   await fill();
   return card;
 }
 
-/** Creates a project the user becomes a member of, and shows its first API token once. */
+/** Creates a project the user becomes the owner of, and shows its first API token once. */
 function newProjectForm(): HTMLElement {
   const name = el("input", { name: "project-name", placeholder: "Project name", required: "", "data-testid": "new-project-name" });
   const create = el("button", { type: "submit", "data-testid": "create-project" }, "Create project");
@@ -120,17 +134,36 @@ function newProjectForm(): HTMLElement {
   return el("div", {}, form, out);
 }
 
-interface Member { id: number; email: string; }
-/** Who can read this project: add by email (a new user gets a generated password, shown once), remove with two clicks. */
-async function membersCard(pid: number, self: number): Promise<HTMLElement> {
+interface Member { id: number; email: string; role: Role; }
+interface Invitation { id: number; email: string; role: Role; expires_at: number; }
+const ROLES: Role[] = ["viewer", "member", "owner"];
+function roleSelect(value: Role, testid: string, label: string): HTMLSelectElement {
+  const sel = el("select", { "data-testid": testid, "aria-label": label });
+  for (const r of ROLES) { const o = el("option", { value: r }, r); if (r === value) o.selected = true; sel.append(o); }
+  return sel;
+}
+const day = (secs: number) => new Date(secs * 1000).toISOString().slice(0, 10);
+/** Who can read this project, with their roles. Owners invite by email (a one-time link,
+ * shown once, which the invitee opens to join), change roles and remove members. */
+async function membersCard(pid: number, self: number, owner: boolean): Promise<HTMLElement> {
   const card = el("div", { class: "card", "data-testid": "members" });
-  const fill = async (created?: [string, string]) => {
+  const fill = async (invited?: [string, string]) => {
     const { members } = await api<{ members: Member[] }>("GET", `/api/v1/projects/${pid}/members`);
     const msg = el("p", { class: "error", role: "alert", "data-testid": "member-error" });
     const tbody = el("tbody");
     for (const u of members) {
-      let action: HTMLElement = el("span", { class: "muted" }, "you");
-      if (u.id !== self) {
+      let role: HTMLElement = el("span", { "data-testid": "member-role" }, u.role);
+      let action: HTMLElement = el("span", { class: "muted" }, u.id === self ? "you" : "");
+      if (owner) {
+        const sel = roleSelect(u.role, "member-role", `Role of ${u.email}`);
+        sel.addEventListener("change", async () => {
+          sel.disabled = true;
+          try { await api("PUT", `/api/v1/projects/${pid}/members/${u.id}`, { role: sel.value }); await fill(); }
+          catch (e) { msg.textContent = (e as Error).message; sel.value = u.role; sel.disabled = false; }
+        });
+        role = sel;
+      }
+      if (owner && u.id !== self) {
         const remove = el("button", { type: "button", "data-testid": "remove-member" }, "Remove");
         remove.addEventListener("click", async () => {
           if (remove.dataset.armed !== "1") { remove.dataset.armed = "1"; remove.textContent = "Click again to remove"; return; }
@@ -140,23 +173,39 @@ async function membersCard(pid: number, self: number): Promise<HTMLElement> {
         });
         action = remove;
       }
-      tbody.append(el("tr", { "data-member": u.email }, el("td", {}, u.email), el("td", {}, action)));
+      tbody.append(el("tr", { "data-member": u.email }, el("td", {}, u.email), el("td", {}, role), el("td", {}, action)));
     }
-    const email = el("input", { type: "email", name: "member-email", placeholder: "teammate@example.com", required: "", "data-testid": "member-email" });
-    const add = el("button", { type: "submit", "data-testid": "add-member" }, "Add member");
-    const form = el("form", { class: "controls" }, el("label", {}, "Add by email ", email), add);
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      add.disabled = true;
-      try {
-        const r = await api<{ member: Member; password: string | null }>("POST", `/api/v1/projects/${pid}/members`, { email: email.value });
-        await fill(r.password ? [r.member.email, r.password] : undefined);
-      } catch (e) { msg.textContent = (e as Error).message; add.disabled = false; }
-    });
-    card.replaceChildren(el("h3", {}, "Members"),
-      created ? secretOnce(`Password of the new user ${created[0]}`, created[1], "member-password") : "",
-      el("table", { "data-testid": "members-table" }, el("thead", {}, el("tr", {}, el("th", {}, "email"), el("th", {}, ""))), tbody),
-      form, msg);
+    const parts: (HTMLElement | string)[] = [el("h3", {}, "Members"),
+      invited ? secretOnce(`Invitation link for ${invited[0]} (send it to them; it works once, for 7 days)`, invited[1], "invite-link") : "",
+      el("table", { "data-testid": "members-table" }, el("thead", {}, el("tr", {}, el("th", {}, "email"), el("th", {}, "role"), el("th", {}, ""))), tbody)];
+    if (owner) {
+      const { invitations } = await api<{ invitations: Invitation[] }>("GET", `/api/v1/projects/${pid}/invitations`);
+      const pending = el("tbody");
+      for (const i of invitations) {
+        const revoke = el("button", { type: "button", "data-testid": "revoke-invitation" }, "Withdraw");
+        revoke.addEventListener("click", async () => {
+          revoke.disabled = true;
+          try { await api("DELETE", `/api/v1/projects/${pid}/invitations/${i.id}`); await fill(); }
+          catch (e) { msg.textContent = (e as Error).message; revoke.disabled = false; }
+        });
+        pending.append(el("tr", { "data-invitation": i.email }, el("td", {}, i.email), el("td", {}, i.role), el("td", {}, `until ${day(i.expires_at)}`), el("td", {}, revoke)));
+      }
+      if (invitations.length) parts.push(el("h4", {}, "Pending invitations"), el("table", { "data-testid": "invitations-table" }, pending));
+      const email = el("input", { type: "email", name: "member-email", placeholder: "teammate@example.com", required: "", "data-testid": "member-email" });
+      const role = roleSelect("member", "invite-role", "Role of the invitee");
+      const add = el("button", { type: "submit", "data-testid": "add-member" }, "Invite");
+      const form = el("form", { class: "controls" }, el("label", {}, "Invite by email ", email), role, add);
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        add.disabled = true;
+        try {
+          const r = await api<{ invitation: Invitation; link: string }>("POST", `/api/v1/projects/${pid}/members`, { email: email.value, role: role.value });
+          await fill([r.invitation.email, r.link]);
+        } catch (e) { msg.textContent = (e as Error).message; add.disabled = false; }
+      });
+      parts.push(form);
+    }
+    card.replaceChildren(...parts, msg);
   };
   await fill();
   return card;
