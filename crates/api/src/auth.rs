@@ -244,6 +244,12 @@ const CHANGE_SETTINGS: Needs = Needs {
     scope: Some(Scope::IngestAdmin),
 };
 
+/// Erasing a user's or a session's data: owners and admin tokens.
+const ERASE: Needs = Needs {
+    role: Role::Owner,
+    scope: Some(Scope::Admin),
+};
+
 /// Who acts on a project, once the route's needs are met.
 enum Actor {
     Token(Scope),
@@ -534,6 +540,50 @@ pub(crate) async fn update_project(
         .map_err(internal)?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(settings_body(&updated, &headers)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ErasureRequest {
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    session_id: Option<String>,
+}
+
+/// `POST /api/v1/projects/{id}/erasure` `{"user_id"}` or `{"session_id"}`: deletes every
+/// event of that user or session acknowledged so far, from every table and file (replaced
+/// files are gone within seconds). Owners and admin tokens only.
+pub(crate) async fn erase(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<u32>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let (project, _) = project_access(&state, &method, &headers, Some(id), ERASE)?;
+    let request: ErasureRequest = parse(&body)?;
+    let valid = |v: &String| !v.is_empty() && v.len() <= 1024;
+    let erasure = match (request.user_id, request.session_id) {
+        (Some(user), None) if valid(&user) => vigil_store::Erasure::User(user),
+        (None, Some(session)) if valid(&session) => vigil_store::Erasure::Session(session),
+        _ => {
+            return Err(ApiError::InvalidQuery(
+                "name exactly one of user_id or session_id, 1 to 1024 bytes".into(),
+            ));
+        }
+    };
+    let report = state
+        .store
+        .erase(project.id, erasure)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(serde_json::json!({
+        "rows_removed": report.rows_removed,
+        "files_rewritten": report.files_rewritten,
+        "files_deleted_within_seconds": vigil_store::ERASURE_GRACE.as_secs() + 5,
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize)]

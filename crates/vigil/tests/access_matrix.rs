@@ -539,6 +539,21 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            method: "POST",
+            route: "/api/v1/projects/{id}/erasure",
+            note: "a user id with no data",
+            expect: [
+                "401", "401", "403", "403", "200", "404", "403", "403", "200", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/projects/{}/erasure", e.a.id),
+                    Some(json!({"user_id": "nobody"})),
+                )
+            },
+        },
+        Row {
             method: "GET",
             route: "/api/v1/projects/{id}/tokens",
             note: "",
