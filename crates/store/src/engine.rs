@@ -509,10 +509,7 @@ impl Store {
         project: ProjectId,
         erasure: Erasure,
     ) -> Result<ErasureReport, StoreError> {
-        let (reply, done) = oneshot::channel();
-        self.sender()?
-            .send(Msg::Erase(project, erasure, reply))
-            .map_err(|_| StoreError::Closed)?;
+        let done = self.send_erasure(project, erasure)?;
         done.blocking_recv().unwrap_or(Err(StoreError::Closed))
     }
 
@@ -522,11 +519,20 @@ impl Store {
         project: ProjectId,
         erasure: Erasure,
     ) -> Result<ErasureReport, StoreError> {
+        let done = self.send_erasure(project, erasure)?;
+        done.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    fn send_erasure(
+        &self,
+        project: ProjectId,
+        erasure: Erasure,
+    ) -> Result<oneshot::Receiver<Result<ErasureReport, StoreError>>, StoreError> {
         let (reply, done) = oneshot::channel();
         self.sender()?
             .send(Msg::Erase(project, erasure, reply))
             .map_err(|_| StoreError::Closed)?;
-        done.await.unwrap_or(Err(StoreError::Closed))
+        Ok(done)
     }
 
     /// Drops a project's days older than `keep_days` (whole day folders).

@@ -169,15 +169,31 @@ fn erasure_through_the_api_of_a_running_server() {
     let data = dir.path();
     let keys = create_project(data, "shop", &["*"]);
     let out = Command::new(BIN)
-        .args(["user", "add", "owner@example.com", "--project", "shop", "--password", "owner password", "--data"])
+        .args([
+            "user",
+            "add",
+            "owner@example.com",
+            "--project",
+            "shop",
+            "--password",
+            "owner password",
+            "--data",
+        ])
         .arg(data)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let server = Server::start_with_config(data, "flush_rows = 50\n");
     for i in 0..4 {
         for (user, session) in [("u-erase", "s-erase"), ("u-keep", "s-keep")] {
-            let (status, body) = server.ingest(&keys.public_key, &batch_of(user, &format!("{session}-{i}"), 5));
+            let (status, body) = server.ingest(
+                &keys.public_key,
+                &batch_of(user, &format!("{session}-{i}"), 5),
+            );
             assert_eq!(status, 202, "{body}");
         }
     }
@@ -185,10 +201,23 @@ fn erasure_through_the_api_of_a_running_server() {
     let mut login = agent
         .post(server.url("/api/v1/login"))
         .header("content-type", "application/json")
-        .send(json!({"email": "owner@example.com", "password": "owner password"}).to_string().as_bytes())
+        .send(
+            json!({"email": "owner@example.com", "password": "owner password"})
+                .to_string()
+                .as_bytes(),
+        )
         .unwrap();
     assert_eq!(login.status().as_u16(), 200);
-    let cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let me: Value = serde_json::from_str(&login.body_mut().read_to_string().unwrap()).unwrap();
     let csrf = me["csrf_token"].as_str().unwrap().to_owned();
     let erase = |body: Value| {
@@ -200,17 +229,33 @@ fn erasure_through_the_api_of_a_running_server() {
             .send(body.to_string().as_bytes())
             .unwrap();
         let status = r.status().as_u16();
-        (status, serde_json::from_str::<Value>(&r.body_mut().read_to_string().unwrap()).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_str::<Value>(&r.body_mut().read_to_string().unwrap())
+                .unwrap_or(Value::Null),
+        )
     };
     let (status, body) = erase(json!({"user_id": "u-erase", "session_id": "s-keep-1"}));
-    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_query")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_query")),
+        "{body}"
+    );
     let (status, body) = erase(json!({"user_id": "u-erase"}));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["rows_removed"], 80, "{body}");
-    assert_eq!(count_for(&server, &keys.api_token, "views", "user_id", "u-erase"), 0);
-    assert_eq!(count_for(&server, &keys.api_token, "views", "user_id", "u-keep"), 20);
+    assert_eq!(
+        count_for(&server, &keys.api_token, "views", "user_id", "u-erase"),
+        0
+    );
+    assert_eq!(
+        count_for(&server, &keys.api_token, "views", "user_id", "u-keep"),
+        20
+    );
     assert!(
-        eventually(std::time::Duration::from_secs(20), || traces_left(data, "user_id", "u-erase") == (0, vec![])),
+        eventually(std::time::Duration::from_secs(20), || traces_left(
+            data, "user_id", "u-erase"
+        ) == (0, vec![])),
         "left in the data folder: {:?}",
         traces_left(data, "user_id", "u-erase")
     );

@@ -44,6 +44,15 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().unwrap()
 }
 
+/// Sends a gzipped batch with the key in the query string.
+fn ingest_gzip(server: &Server, key: &str, gzipped: &[u8]) -> (u16, Value, Vec<(String, String)>) {
+    server.ingest_raw(
+        &format!("?key={key}"),
+        &[("content-type", "text/plain"), ("content-encoding", "gzip")],
+        gzipped,
+    )
+}
+
 fn metric(server: &Server, name: &str) -> f64 {
     let (_, text) = server.get("/metrics", None);
     text.lines()
@@ -77,11 +86,7 @@ fn poison_batches_are_refused_before_the_log_and_ingest_goes_on() {
         json!(events),
     ));
     assert!(poison.len() < 64 * 1024, "{} bytes gzipped", poison.len());
-    let (status, body, _) = server.ingest_raw(
-        &format!("?key={}", keys.public_key),
-        &[("content-type", "text/plain"), ("content-encoding", "gzip")],
-        &poison,
-    );
+    let (status, body, _) = ingest_gzip(&server, &keys.public_key, &poison);
     assert_eq!(
         (status, body["code"].as_str()),
         (400, Some("invalid_value")),
@@ -99,11 +104,7 @@ fn poison_batches_are_refused_before_the_log_and_ingest_goes_on() {
         .map(|_| json!({"type": "custom", "ts": now_ms(), "name": "expands"}))
         .collect();
     let expanding = gzip(&batch_with_context(context, json!(events)));
-    let (status, body, _) = server.ingest_raw(
-        &format!("?key={}", keys.public_key),
-        &[("content-type", "text/plain"), ("content-encoding", "gzip")],
-        &expanding,
-    );
+    let (status, body, _) = ingest_gzip(&server, &keys.public_key, &expanding);
     assert_eq!(
         (status, body["code"].as_str()),
         (413, Some("batch_too_large")),
@@ -367,11 +368,7 @@ fn a_flood_of_wide_batches_stays_within_the_memory_bounds() {
             let key = keys.public_key.clone();
             scope.spawn(move || {
                 for n in 0..12 {
-                    let (status, v, headers) = server.ingest_raw(
-                        &format!("?key={key}"),
-                        &[("content-type", "text/plain"), ("content-encoding", "gzip")],
-                        &body(c * 100 + n),
-                    );
+                    let (status, v, headers) = ingest_gzip(server, &key, &body(c * 100 + n));
                     match status {
                         202 => accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                         503 => {

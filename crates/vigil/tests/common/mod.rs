@@ -157,16 +157,8 @@ impl Server {
 
     /// POSTs JSON to a read endpoint with a project's token; the status and JSON answer.
     pub fn post(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
-        let mut resp = self
-            .agent
-            .post(self.url(path))
-            .header("authorization", &format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .send(body.to_string().as_bytes())
-            .expect("POST request");
-        let status = resp.status().as_u16();
-        let text = resp.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let (status, value, _) = self.post_with_headers(token, path, body);
+        (status, value)
     }
 
     pub fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
