@@ -32,6 +32,9 @@ pub enum ApiError {
     /// Something failed inside.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The query is well formed but needs more memory than a query may take.
+    #[error("{0}")]
+    QueryTooLarge(String),
     /// Too many queries or password checks at once; retry after this many seconds.
     #[error("{1}")]
     Busy(u64, String),
@@ -60,6 +63,7 @@ impl IntoResponse for ApiError {
             ApiError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
+            ApiError::QueryTooLarge(_) => (StatusCode::BAD_REQUEST, "query_too_large"),
             ApiError::Busy(..) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::CrossOrigin => (StatusCode::FORBIDDEN, "cross_origin"),

@@ -127,6 +127,8 @@ fn auth_body_limit() -> axum::extract::DefaultBodyLimit {
 fn query_error(e: QueryError) -> ApiError {
     match e {
         QueryError::Invalid(i) => ApiError::InvalidQuery(i.0),
+        e @ QueryError::TooLarge(_) => ApiError::QueryTooLarge(e.to_string()),
+        e @ QueryError::Busy => ApiError::Busy(QueryError::RETRY_AFTER_SECS, e.to_string()),
         QueryError::Engine(e) => ApiError::Internal(e.to_string()),
     }
 }

@@ -4,28 +4,36 @@
 //! other project's files or rows.
 
 mod attributes;
+mod limits;
 mod model;
 mod percentile;
 mod sessions;
 
 pub use attributes::{attribute_key, attribute_udf};
+pub use limits::QueryLimits;
 pub use model::{
-    Aggregation, Filter, FilterOp, InvalidQuery, MetricSource, Query, column_sum, column_value,
-    filter_sql, quote_str, resolve_metric,
+    Aggregation, Filter, FilterOp, InvalidQuery, MAX_FILTERS, MetricSource, Query, column_sum,
+    column_value, filter_sql, quote_str, resolve_metric,
 };
 pub use percentile::{percentile, percentile_udaf};
 pub use sessions::{SESSION_COLUMNS, SessionSearch};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::error::DataFusionError;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::GreedyMemoryPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use limits::{Gate, Threads};
 use serde::Serialize;
+use std::future::Future;
 use std::sync::Arc;
 use vigil_store::{ProjectId, Store, Table};
 
@@ -35,9 +43,32 @@ pub enum QueryError {
     /// The query is wrong; the message says how.
     #[error(transparent)]
     Invalid(#[from] InvalidQuery),
+    /// The query needs more memory than one query may take.
+    #[error(
+        "the query needs more than {} to answer: narrow the time range or the filters, or group by fewer or coarser dimensions",
+        in_units(*.0)
+    )]
+    TooLarge(usize),
+    /// Too many queries are running or waiting; retry shortly.
+    #[error("too many queries at once; retry shortly")]
+    Busy,
     /// The engine failed.
     #[error("query engine: {0}")]
-    Engine(#[from] datafusion::error::DataFusionError),
+    Engine(DataFusionError),
+}
+
+/// Bytes as MiB, or KiB below one MiB.
+fn in_units(bytes: usize) -> String {
+    if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{} KiB", bytes >> 10)
+    }
+}
+
+impl QueryError {
+    /// Seconds a client should wait before retrying a [`QueryError::Busy`] query.
+    pub const RETRY_AFTER_SECS: u64 = 2;
 }
 
 /// A table of results.
@@ -49,18 +80,203 @@ pub struct QueryResult {
     pub rows: Vec<Vec<serde_json::Value>>,
 }
 
-/// Runs queries against a store.
+/// Runs queries against a store, within [`QueryLimits`].
 pub struct QueryEngine {
+    shared: Arc<Shared>,
+    gate: Gate,
+    threads: Threads,
+}
+
+/// What the work of a query needs, owned so it can run on the query threads.
+struct Shared {
     store: Arc<Store>,
+    memory_bytes: usize,
 }
 
 impl QueryEngine {
-    /// An engine over a store.
+    /// An engine over a store, with the default limits.
     pub fn new(store: Arc<Store>) -> Self {
-        Self { store }
+        Self::with_limits(store, QueryLimits::default())
     }
 
-    fn context(&self) -> SessionContext {
+    /// An engine over a store, with these limits.
+    pub fn with_limits(store: Arc<Store>, limits: QueryLimits) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                memory_bytes: limits.memory_bytes,
+            }),
+            gate: Gate::new(&limits),
+            threads: Threads::start(limits.threads),
+        }
+    }
+
+    /// Runs `work` with a turn, on the query threads.
+    async fn execute<T, F, Fut>(&self, work: F) -> Result<T, QueryError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Shared>) -> Fut,
+        Fut: Future<Output = Result<T, QueryError>> + Send + 'static,
+    {
+        let permit = self.gate.enter().await.map_err(|_| QueryError::Busy)?;
+        let work = work(self.shared.clone());
+        // The turn ends with the work, not with the request: a request that went away
+        // aborts its task, and the permit is released when the task stops.
+        let result = self
+            .threads
+            .run(async move {
+                let result = work.await;
+                drop(permit);
+                result
+            })
+            .await;
+        result.unwrap_or_else(|e| {
+            Err(QueryError::Engine(DataFusionError::Execution(format!(
+                "query task failed: {e}"
+            ))))
+        })
+    }
+
+    /// Runs SQL over the given tables of one project, limited to `from <= ts < to` for the
+    /// choice of segments (the SQL itself must filter rows).
+    pub async fn sql(
+        &self,
+        project: ProjectId,
+        tables: &[Table],
+        from: i64,
+        to: i64,
+        sql: &str,
+    ) -> Result<QueryResult, QueryError> {
+        let (tables, sql) = (tables.to_vec(), sql.to_owned());
+        self.execute(move |s| async move { s.sql(project, &tables, from, to, &sql).await })
+            .await
+    }
+
+    /// Answers a typed query for one project.
+    pub async fn run(&self, project: ProjectId, query: &Query) -> Result<QueryResult, QueryError> {
+        let (source, sql) = query.to_sql()?;
+        tracing::debug!(%sql, "query");
+        self.sql(project, &[source.table], query.from, query.to, &sql)
+            .await
+    }
+
+    /// How a business event converts by the session's worst LCP rating: for each of good,
+    /// needs-improvement and poor, the sessions with an LCP in the range, how many of them
+    /// sent `event`, the rate, and the sum of the event's `value` (revenue). `filters`
+    /// (on columns of `vitals`) choose the sessions by their LCP rows.
+    pub async fn conversion(
+        &self,
+        project: ProjectId,
+        event: &str,
+        filters: &[Filter],
+        from: i64,
+        to: i64,
+    ) -> Result<QueryResult, QueryError> {
+        if from >= to {
+            return Err(InvalidQuery("from must be before to".into()).into());
+        }
+        model::check_filters("filters", filters)?;
+        let mut chosen = String::new();
+        for f in filters {
+            chosen.push_str(" AND ");
+            chosen.push_str(&filter_sql(Table::Vitals, f)?);
+        }
+        let lcp = column_value(Table::Vitals.column("value").expect("vitals.value"));
+        // Revenue is summed in the stored fixed point, as 128-bit decimals (an Int64 sum
+        // wraps past 9.2e18, i.e. 9.2e15 of currency at the 0.001 scale), and scaled once:
+        // exact, and the same whatever order the rows are added in.
+        let scale = match Table::CustomEvents.column("value").map(|c| &c.extract) {
+            Some(vigil_store::Extract::F64(_, scale)) => *scale,
+            _ => unreachable!("custom_events.value is fixed point"),
+        };
+        let t = vigil_protocol::thresholds("LCP").expect("LCP thresholds");
+        let sql = format!(
+            "WITH s AS (SELECT \"session_id\", MAX({lcp}) AS lcp FROM \"vitals\" \
+               WHERE \"name\" = 'LCP' AND \"ts\" >= {from} AND \"ts\" < {to}{chosen} GROUP BY \"session_id\"), \
+             c AS (SELECT \"session_id\", COALESCE(SUM(CAST(\"value\" AS DECIMAL(38, 0))), 0) AS revenue FROM \"custom_events\" \
+               WHERE \"name\" = {event} AND \"ts\" >= {from} AND \"ts\" < {to} GROUP BY \"session_id\") \
+             SELECT CASE WHEN s.lcp <= {good} THEN 'good' WHEN s.lcp <= {poor} THEN 'needs-improvement' ELSE 'poor' END AS \"rating\", \
+               COUNT(*) AS \"sessions\", COUNT(c.\"session_id\") AS \"converted\", \
+               CAST(COUNT(c.\"session_id\") AS DOUBLE) / COUNT(*) AS \"rate\", CAST(COALESCE(SUM(c.revenue), 0) AS DOUBLE) / {scale}.0 AS \"revenue\" \
+             FROM s LEFT JOIN c ON s.\"session_id\" = c.\"session_id\" GROUP BY 1 \
+             ORDER BY CASE \"rating\" WHEN 'good' THEN 0 WHEN 'needs-improvement' THEN 1 ELSE 2 END",
+            event = quote_str(event),
+            good = t.good,
+            poor = t.poor,
+        );
+        self.sql(
+            project,
+            &[Table::Vitals, Table::CustomEvents],
+            from,
+            to,
+            &sql,
+        )
+        .await
+    }
+
+    /// Sessions matching a search, one row each (see [`SessionSearch`]), with the columns
+    /// of [`SESSION_COLUMNS`].
+    pub async fn sessions(
+        &self,
+        project: ProjectId,
+        search: &SessionSearch,
+    ) -> Result<QueryResult, QueryError> {
+        let sql = search.to_sql()?;
+        self.sql(project, &Table::ALL, search.from, search.to, &sql)
+            .await
+    }
+
+    /// The custom attribute keys seen on views in the range, most frequent first, with the
+    /// number of views carrying each (over the 1,000 most common attribute sets).
+    pub async fn attribute_keys(
+        &self,
+        project: ProjectId,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, i64)>, QueryError> {
+        let sql = format!(
+            "SELECT \"attributes\", COUNT(*) AS n FROM \"views\" WHERE \"ts\" >= {from} AND \"ts\" < {to} \
+             AND \"attributes\" IS NOT NULL GROUP BY \"attributes\" ORDER BY n DESC LIMIT 1000"
+        );
+        let sets = self.sql(project, &[Table::Views], from, to, &sql).await?;
+        let mut counts = std::collections::BTreeMap::<String, i64>::new();
+        for row in sets.rows {
+            let n = row[1].as_i64().unwrap_or(0);
+            let Some(obj) = row[0].as_str().and_then(|t| {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t).ok()
+            }) else {
+                continue;
+            };
+            for key in obj
+                .keys()
+                .filter(|k| attribute_key(&format!("attributes.{k}")).is_some())
+            {
+                *counts.entry(key.clone()).or_default() += n;
+            }
+        }
+        let mut keys: Vec<(String, i64)> = counts.into_iter().collect();
+        keys.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(keys)
+    }
+
+    /// Every event of one session, all tables merged in time order, each as an object with
+    /// its `type` (the table) and its non-null fields.
+    pub async fn session(
+        &self,
+        project: ProjectId,
+        session_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, QueryError> {
+        let session_id = session_id.to_owned();
+        self.execute(move |s| async move { s.session(project, &session_id, from, to).await })
+            .await
+    }
+}
+
+impl Shared {
+    /// A DataFusion session of its own for one query, with its own memory pool.
+    fn context(&self) -> Result<SessionContext, QueryError> {
         let mut config = SessionConfig::new().with_information_schema(false);
         // Strings stay Utf8 so in-memory batches and Parquet segments share one schema.
         config
@@ -69,12 +285,42 @@ impl QueryEngine {
             .parquet
             .schema_force_view_types = false;
         config.options_mut().execution.parquet.pushdown_filters = true;
-        let ctx = SessionContext::new_with_config(config);
+        // Nothing spills: a query past its memory is refused with a clear answer rather than
+        // filling the disk the store needs.
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(GreedyMemoryPool::new(self.memory_bytes)))
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
+            .build_arc()
+            .map_err(QueryError::Engine)?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         for (name, q) in [("p50", 0.5), ("p75", 0.75), ("p90", 0.9), ("p99", 0.99)] {
             ctx.register_udaf(percentile_udaf(name, q));
         }
         ctx.register_udf(attribute_udf());
-        ctx
+        Ok(ctx)
+    }
+
+    /// An engine error as the query's: a memory pool refusal is the query being too large.
+    fn engine_error(&self, e: DataFusionError) -> QueryError {
+        if matches!(e.find_root(), DataFusionError::ResourcesExhausted(_)) {
+            tracing::debug!(error = %e, "query over its memory limit");
+            QueryError::TooLarge(self.memory_bytes)
+        } else {
+            QueryError::Engine(e)
+        }
+    }
+
+    /// Runs one statement, keeping the output's column names even when no row comes back.
+    async fn frame(&self, ctx: &SessionContext, sql: &str) -> Result<QueryResult, QueryError> {
+        let run = async {
+            let frame = ctx.sql(sql).await?;
+            let schema = frame.schema().as_arrow().clone();
+            let batches = frame.collect().await?;
+            Ok::<_, DataFusionError>(to_result(&schema, &batches))
+        };
+        run.await.map_err(|e| self.engine_error(e))
     }
 
     /// Registers `table` for `project` under its own name: the union of its segments and
@@ -86,7 +332,7 @@ impl QueryEngine {
         table: Table,
         from: i64,
         to: i64,
-    ) -> Result<(), QueryError> {
+    ) -> Result<(), DataFusionError> {
         let snap = self.store.snapshot(project, table, from, to);
         let schema = table.schema();
         let name = table.name();
@@ -127,151 +373,36 @@ impl QueryEngine {
         Ok(())
     }
 
-    /// Runs SQL over the given tables of one project, limited to `from <= ts < to` for the
-    /// choice of segments (the SQL itself must filter rows).
-    pub async fn sql(
+    async fn sql(
         &self,
         project: ProjectId,
         tables: &[Table],
         from: i64,
         to: i64,
         sql: &str,
-    ) -> Result<Vec<RecordBatch>, QueryError> {
-        let ctx = self.context();
+    ) -> Result<QueryResult, QueryError> {
+        let ctx = self.context()?;
         for &t in tables {
-            self.register(&ctx, project, t, from, to).await?;
+            self.register(&ctx, project, t, from, to)
+                .await
+                .map_err(QueryError::Engine)?;
         }
-        Ok(ctx.sql(sql).await?.collect().await?)
+        self.frame(&ctx, sql).await
     }
 
-    /// Answers a typed query for one project.
-    pub async fn run(&self, project: ProjectId, query: &Query) -> Result<QueryResult, QueryError> {
-        let (source, sql) = query.to_sql()?;
-        tracing::debug!(%sql, "query");
-        let batches = self
-            .sql(project, &[source.table], query.from, query.to, &sql)
-            .await?;
-        Ok(to_result(&batches))
-    }
-
-    /// How a business event converts by the session's worst LCP rating: for each of good,
-    /// needs-improvement and poor, the sessions with an LCP in the range, how many of them
-    /// sent `event`, the rate, and the sum of the event's `value` (revenue). `filters`
-    /// (on columns of `vitals`) choose the sessions by their LCP rows.
-    pub async fn conversion(
-        &self,
-        project: ProjectId,
-        event: &str,
-        filters: &[Filter],
-        from: i64,
-        to: i64,
-    ) -> Result<QueryResult, QueryError> {
-        if from >= to {
-            return Err(InvalidQuery("from must be before to".into()).into());
-        }
-        let mut chosen = String::new();
-        for f in filters {
-            chosen.push_str(" AND ");
-            chosen.push_str(&filter_sql(Table::Vitals, f)?);
-        }
-        let lcp = column_value(Table::Vitals.column("value").expect("vitals.value"));
-        // Revenue is summed in the stored fixed point and scaled once: exact, and the same
-        // whatever order the rows are added in.
-        let scale = match Table::CustomEvents.column("value").map(|c| &c.extract) {
-            Some(vigil_store::Extract::F64(_, scale)) => *scale,
-            _ => unreachable!("custom_events.value is fixed point"),
-        };
-        let t = vigil_protocol::thresholds("LCP").expect("LCP thresholds");
-        let sql = format!(
-            "WITH s AS (SELECT \"session_id\", MAX({lcp}) AS lcp FROM \"vitals\" \
-               WHERE \"name\" = 'LCP' AND \"ts\" >= {from} AND \"ts\" < {to}{chosen} GROUP BY \"session_id\"), \
-             c AS (SELECT \"session_id\", COALESCE(SUM(\"value\"), 0) AS revenue FROM \"custom_events\" \
-               WHERE \"name\" = {event} AND \"ts\" >= {from} AND \"ts\" < {to} GROUP BY \"session_id\") \
-             SELECT CASE WHEN s.lcp <= {good} THEN 'good' WHEN s.lcp <= {poor} THEN 'needs-improvement' ELSE 'poor' END AS \"rating\", \
-               COUNT(*) AS \"sessions\", COUNT(c.\"session_id\") AS \"converted\", \
-               CAST(COUNT(c.\"session_id\") AS DOUBLE) / COUNT(*) AS \"rate\", CAST(COALESCE(SUM(c.revenue), 0) AS DOUBLE) / {scale}.0 AS \"revenue\" \
-             FROM s LEFT JOIN c ON s.\"session_id\" = c.\"session_id\" GROUP BY 1 \
-             ORDER BY CASE \"rating\" WHEN 'good' THEN 0 WHEN 'needs-improvement' THEN 1 ELSE 2 END",
-            event = quote_str(event),
-            good = t.good,
-            poor = t.poor,
-        );
-        let batches = self
-            .sql(
-                project,
-                &[Table::Vitals, Table::CustomEvents],
-                from,
-                to,
-                &sql,
-            )
-            .await?;
-        Ok(to_result(&batches))
-    }
-
-    /// Sessions matching a search, one row each (see [`SessionSearch`]), with the columns
-    /// of [`SESSION_COLUMNS`].
-    pub async fn sessions(
-        &self,
-        project: ProjectId,
-        search: &SessionSearch,
-    ) -> Result<QueryResult, QueryError> {
-        let sql = search.to_sql()?;
-        let batches = self
-            .sql(project, &Table::ALL, search.from, search.to, &sql)
-            .await?;
-        let mut result = to_result(&batches);
-        if result.columns.is_empty() {
-            result.columns = SESSION_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
-        }
-        Ok(result)
-    }
-
-    /// The custom attribute keys seen on views in the range, most frequent first, with the
-    /// number of views carrying each (over the 1,000 most common attribute sets).
-    pub async fn attribute_keys(
-        &self,
-        project: ProjectId,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<(String, i64)>, QueryError> {
-        let sql = format!(
-            "SELECT \"attributes\", COUNT(*) AS n FROM \"views\" WHERE \"ts\" >= {from} AND \"ts\" < {to} \
-             AND \"attributes\" IS NOT NULL GROUP BY \"attributes\" ORDER BY n DESC LIMIT 1000"
-        );
-        let sets = to_result(&self.sql(project, &[Table::Views], from, to, &sql).await?);
-        let mut counts = std::collections::BTreeMap::<String, i64>::new();
-        for row in sets.rows {
-            let n = row[1].as_i64().unwrap_or(0);
-            let Some(obj) = row[0].as_str().and_then(|t| {
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t).ok()
-            }) else {
-                continue;
-            };
-            for key in obj
-                .keys()
-                .filter(|k| attribute_key(&format!("attributes.{k}")).is_some())
-            {
-                *counts.entry(key.clone()).or_default() += n;
-            }
-        }
-        let mut keys: Vec<(String, i64)> = counts.into_iter().collect();
-        keys.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        Ok(keys)
-    }
-
-    /// Every event of one session, all tables merged in time order, each as an object with
-    /// its `type` (the table) and its non-null fields.
-    pub async fn session(
+    async fn session(
         &self,
         project: ProjectId,
         session_id: &str,
         from: i64,
         to: i64,
     ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, QueryError> {
-        let ctx = self.context();
+        let ctx = self.context()?;
         let mut events = Vec::new();
         for table in Table::ALL {
-            self.register(&ctx, project, table, from, to).await?;
+            self.register(&ctx, project, table, from, to)
+                .await
+                .map_err(QueryError::Engine)?;
             let columns: Vec<String> = table
                 .columns()
                 .iter()
@@ -289,7 +420,7 @@ impl QueryEngine {
                 table.name(),
                 quote_str(session_id)
             );
-            let result = to_result(&ctx.sql(&sql).await?.collect().await?);
+            let result = self.frame(&ctx, &sql).await?;
             for row in result.rows {
                 let mut obj = serde_json::Map::new();
                 obj.insert("type".into(), table.name().into());
@@ -341,18 +472,10 @@ fn cell(array: &ArrayRef, row: usize) -> serde_json::Value {
     }
 }
 
-/// Turns Arrow batches into a JSON-friendly table.
-pub fn to_result(batches: &[RecordBatch]) -> QueryResult {
-    let columns = batches
-        .first()
-        .map(|b| {
-            b.schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect()
-        })
-        .unwrap_or_default();
+/// Turns Arrow batches of `schema` into a JSON-friendly table (the columns are the schema's,
+/// so an empty answer still names them).
+pub fn to_result(schema: &Schema, batches: &[RecordBatch]) -> QueryResult {
+    let columns = schema.fields().iter().map(|f| f.name().clone()).collect();
     let mut rows = Vec::new();
     for b in batches {
         for r in 0..b.num_rows() {

@@ -196,10 +196,16 @@ pub fn column_value(col: &Column) -> String {
 /// The SQL for the sum of a numeric column's values: fixed-point integers are summed as
 /// integers and scaled once, so the answer is exact and the same whatever order the rows
 /// are added in (a float sum's last digits vary with the order of parallel partitions).
+/// The sum is a 128-bit decimal: an Int64 sum wraps silently past 9.2e18, which two
+/// values of 9e15 at a 0.001 scale already reach.
 pub fn column_sum(col: &Column) -> String {
+    let sum = format!(
+        "CAST(SUM(CAST(\"{}\" AS DECIMAL(38, 0))) AS DOUBLE)",
+        col.name
+    );
     match col.extract {
-        Extract::F64(_, scale) => format!("(CAST(SUM(\"{}\") AS DOUBLE) / {scale}.0)", col.name),
-        _ => format!("CAST(SUM(\"{}\") AS DOUBLE)", col.name),
+        Extract::F64(_, scale) => format!("({sum} / {scale}.0)"),
+        _ => sum,
     }
 }
 
@@ -246,6 +252,22 @@ fn literal(value: &serde_json::Value, kind: Kind, field: &str) -> Result<String,
     }
 }
 
+/// The most filters in one list of a request. Each filter is a level of the condition's
+/// expression tree, which DataFusion walks recursively: 800 overflowed a thread's stack.
+/// Real questions use a handful; `in` takes up to 1,000 values in one filter.
+pub const MAX_FILTERS: usize = 32;
+
+/// Refuses a list of more than [`MAX_FILTERS`] filters; `what` names the list.
+pub(crate) fn check_filters(what: &str, filters: &[Filter]) -> Result<(), InvalidQuery> {
+    if filters.len() > MAX_FILTERS {
+        return Err(InvalidQuery(format!(
+            "{} {what}: at most {MAX_FILTERS} are allowed (use `in` for many values of one field)",
+            filters.len()
+        )));
+    }
+    Ok(())
+}
+
 /// The first item that appeared before it in the list (each would be the same output column).
 fn first_repeat<T: PartialEq>(items: &[T]) -> Option<&T> {
     items
@@ -257,13 +279,13 @@ fn first_repeat<T: PartialEq>(items: &[T]) -> Option<&T> {
 fn interval_ms(spec: &str) -> Option<i64> {
     let (num, unit) = spec.split_at(spec.find(|c: char| !c.is_ascii_digit())?);
     let n: i64 = num.parse().ok().filter(|n| *n > 0)?;
-    let unit_ms = match unit {
+    let unit_ms: i64 = match unit {
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
         _ => return None,
     };
-    Some(n * unit_ms)
+    n.checked_mul(unit_ms)
 }
 
 impl Query {
@@ -298,6 +320,18 @@ impl Query {
         if let Some(g) = first_repeat(&self.group_by) {
             return Err(InvalidQuery(format!("{g:?} is in group_by twice")));
         }
+        if let Some(a) = self
+            .aggregations
+            .iter()
+            .find(|a| self.group_by.iter().any(|g| g == a.name()))
+        {
+            // Both would be output columns of the same name.
+            return Err(InvalidQuery(format!(
+                "{:?} is both a group_by and an aggregation; drop one of them",
+                a.name()
+            )));
+        }
+        check_filters("filters", &self.filters)?;
         let mut select = Vec::new();
         let mut group = Vec::new();
         let mut has_time = false;
@@ -306,7 +340,8 @@ impl Query {
                 let ms = interval_ms(spec).ok_or_else(|| {
                     InvalidQuery(format!("bad interval {spec:?}: use e.g. 1m, 5m, 1h, 1d"))
                 })?;
-                let buckets = (self.to - self.from) / ms;
+                // In i128: the range of two i64 bounds does not fit an i64.
+                let buckets = (i128::from(self.to) - i128::from(self.from)) / i128::from(ms);
                 if buckets > 10_000 {
                     return Err(InvalidQuery(format!(
                         "{buckets} time buckets; use a larger interval"
@@ -546,5 +581,30 @@ mod tests {
         .to_sql()
         .unwrap();
         assert!(sql.contains("'x'' OR ''1''=''1'"));
+    }
+
+    #[test]
+    fn overflowing_intervals_ranges_filter_lists_and_name_collisions_are_invalid() {
+        let filters = |n: usize| {
+            (0..n)
+                .map(|_| serde_json::json!({"field": "country", "op": "eq", "value": "DE"}))
+                .collect::<Vec<_>>()
+        };
+        for bad in [
+            serde_json::json!({"metric": "views", "group_by": ["time:999999999999999m"], "from": 0, "to": 1}),
+            serde_json::json!({"metric": "views", "group_by": ["time:18014398509481984d"], "from": 0, "to": 1}),
+            serde_json::json!({"metric": "views", "group_by": ["time:1d"], "from": i64::MIN, "to": i64::MAX}),
+            serde_json::json!({"metric": "actions", "group_by": ["count"], "aggregations": ["count"], "from": 0, "to": 1}),
+            serde_json::json!({"metric": "views", "filters": filters(MAX_FILTERS + 1), "from": 0, "to": 1}),
+        ] {
+            assert!(q(bad.clone()).to_sql().is_err(), "{bad}");
+        }
+        let (_, sql) = q(serde_json::json!({
+            "metric": "views", "filters": filters(MAX_FILTERS), "group_by": ["time:1d"],
+            "from": i64::MAX - 86_400_000, "to": i64::MAX
+        }))
+        .to_sql()
+        .unwrap();
+        assert!(sql.contains("(\"ts\" / 86400000) * 86400000"), "{sql}");
     }
 }

@@ -5,11 +5,22 @@
 //! `x[0..n]` and `h = q·(n−1)`, the answer is `x[⌊h⌋] + (h−⌊h⌋)·(x[⌈h⌉]−x[⌊h⌋])` — the same
 //! as numpy's default and PostgreSQL's `percentile_cont`. Nulls and NaNs are ignored. The
 //! values are kept and selected with `select_nth_unstable` (linear time, no full sort).
+//!
+//! Grouped queries use [`PercentileGroups`], a `GroupsAccumulator` holding every group's
+//! values in two flat vectors (group index, value): 12 bytes a value whatever the number of
+//! groups, reported exactly by `size()` so the query's memory pool can refuse a query that
+//! would not fit. The per-row `Accumulator` remains for aggregates without a GROUP BY, which
+//! DataFusion runs through `Accumulator` only.
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray};
-use datafusion::arrow::datatypes::{DataType, Field, Float64Type};
-use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::{Accumulator, AggregateUDF, Volatility, create_udaf};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, ListArray};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+};
 use std::sync::Arc;
 
 /// The percentile of `values` by the definition above; `None` when empty.
@@ -26,6 +37,21 @@ pub fn percentile(values: &mut [f64], q: f64) -> Option<f64> {
     }
     let hi_value = right.iter().copied().fold(f64::INFINITY, f64::min);
     Some(lo_value + frac * (hi_value - lo_value))
+}
+
+/// The list type of the intermediate state: the values seen so far.
+fn state_type() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
+}
+
+/// A list array from per-row lengths and the concatenated values.
+fn list_array(lengths: impl IntoIterator<Item = usize>, values: Vec<f64>) -> Result<ListArray> {
+    Ok(ListArray::try_new(
+        Arc::new(Field::new_list_field(DataType::Float64, true)),
+        OffsetBuffer::from_lengths(lengths),
+        Arc::new(Float64Array::from(values)),
+        None,
+    )?)
 }
 
 #[derive(Debug)]
@@ -61,14 +87,8 @@ impl Accumulator for PercentileAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let values = Float64Array::from(std::mem::take(&mut self.values));
-        let field = Arc::new(Field::new_list_field(DataType::Float64, true));
-        let list = ListArray::try_new(
-            field,
-            datafusion::arrow::buffer::OffsetBuffer::from_lengths([values.len()]),
-            Arc::new(values),
-            None,
-        )?;
+        let values = std::mem::take(&mut self.values);
+        let list = list_array([values.len()], values)?;
         Ok(vec![ScalarValue::List(Arc::new(list))])
     }
 
@@ -84,22 +104,238 @@ impl Accumulator for PercentileAccumulator {
     }
 }
 
+/// Every group's values, flat: `groups[i]` is the group of `values[i]`.
+#[derive(Debug)]
+struct PercentileGroups {
+    q: f64,
+    groups: Vec<u32>,
+    values: Vec<f64>,
+    /// Groups DataFusion has told us of (some may have no value yet).
+    num_groups: usize,
+}
+
+impl PercentileGroups {
+    fn new(q: f64) -> Self {
+        Self {
+            q,
+            groups: Vec::new(),
+            values: Vec::new(),
+            num_groups: 0,
+        }
+    }
+
+    fn see_groups(&mut self, total_num_groups: usize) -> Result<()> {
+        if total_num_groups > u32::MAX as usize {
+            return exec_err!("percentile: more than {} groups", u32::MAX);
+        }
+        self.num_groups = self.num_groups.max(total_num_groups);
+        Ok(())
+    }
+
+    fn push(&mut self, group: usize, value: f64) {
+        if !value.is_nan() {
+            // `see_groups` checked that every group index fits in u32.
+            self.groups.push(group as u32);
+            self.values.push(value);
+        }
+    }
+
+    /// Takes the groups `emit_to` asks for: each one's length, and their values concatenated
+    /// group by group (a counting sort). The groups left keep their values, renumbered from 0.
+    fn take(&mut self, emit_to: EmitTo) -> (Vec<usize>, Vec<f64>) {
+        let n = match emit_to {
+            EmitTo::All => self.num_groups,
+            EmitTo::First(n) => n.min(self.num_groups),
+        };
+        let mut lengths = vec![0usize; n];
+        for &g in &self.groups {
+            if let Some(len) = lengths.get_mut(g as usize) {
+                *len += 1;
+            }
+        }
+        let mut next = Vec::with_capacity(n);
+        let mut at = 0;
+        for len in &lengths {
+            next.push(at);
+            at += len;
+        }
+        let mut taken = vec![0.0; at];
+        let mut kept = 0;
+        for i in 0..self.groups.len() {
+            let (g, v) = (self.groups[i] as usize, self.values[i]);
+            if g < n {
+                taken[next[g]] = v;
+                next[g] += 1;
+            } else {
+                self.groups[kept] = (g - n) as u32;
+                self.values[kept] = v;
+                kept += 1;
+            }
+        }
+        self.groups.truncate(kept);
+        self.values.truncate(kept);
+        if kept == 0 {
+            // Give the memory back at once rather than when the query ends.
+            self.groups = Vec::new();
+            self.values = Vec::new();
+        }
+        self.num_groups -= n;
+        (lengths, taken)
+    }
+}
+
+/// Whether row `i` passes the aggregate's FILTER clause (none: all rows do).
+fn passes(filter: Option<&BooleanArray>, i: usize) -> bool {
+    filter.is_none_or(|f| f.is_valid(i) && f.value(i))
+}
+
+impl GroupsAccumulator for PercentileGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.see_groups(total_num_groups)?;
+        let array = values[0].as_primitive::<Float64Type>();
+        self.groups.reserve(array.len() - array.null_count());
+        self.values.reserve(array.len() - array.null_count());
+        for (i, &g) in group_indices.iter().enumerate() {
+            if array.is_valid(i) && passes(opt_filter, i) {
+                self.push(g, array.value(i));
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let (lengths, mut values) = self.take(emit_to);
+        let mut out = Vec::with_capacity(lengths.len());
+        let mut at = 0;
+        for len in lengths {
+            out.push(percentile(&mut values[at..at + len], self.q));
+            at += len;
+        }
+        Ok(Arc::new(Float64Array::from(out)))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let (lengths, values) = self.take(emit_to);
+        Ok(vec![Arc::new(list_array(lengths, values)?)])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.see_groups(total_num_groups)?;
+        let lists = values[0].as_list::<i32>();
+        let offsets = lists.value_offsets();
+        let inner = lists.values().as_primitive::<Float64Type>();
+        for (i, &g) in group_indices.iter().enumerate() {
+            if lists.is_null(i) {
+                continue;
+            }
+            for j in offsets[i] as usize..offsets[i + 1] as usize {
+                if inner.is_valid(j) {
+                    self.push(g, inner.value(j));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        // Each row becomes a group of its own: a list of its value, or an empty list.
+        let array = values[0].as_primitive::<Float64Type>();
+        let mut kept = Vec::with_capacity(array.len());
+        let mut lengths = Vec::with_capacity(array.len());
+        for i in 0..array.len() {
+            let keep = array.is_valid(i) && passes(opt_filter, i) && !array.value(i).is_nan();
+            if keep {
+                kept.push(array.value(i));
+            }
+            lengths.push(usize::from(keep));
+        }
+        Ok(vec![Arc::new(list_array(lengths, kept)?)])
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+            + self.groups.capacity() * std::mem::size_of::<u32>()
+            + self.values.capacity() * std::mem::size_of::<f64>()
+    }
+}
+
+/// The aggregate function `name(value)`: the exact `q` percentile of a DOUBLE column.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Percentile {
+    name: String,
+    /// `q` as bits, so the function can be compared and hashed as DataFusion requires.
+    q_bits: u64,
+    signature: Signature,
+}
+
+impl Percentile {
+    fn q(&self) -> f64 {
+        f64::from_bits(self.q_bits)
+    }
+}
+
+impl AggregateUDFImpl for Percentile {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(PercentileAccumulator {
+            q: self.q(),
+            values: Vec::new(),
+        }))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, "values"),
+            state_type(),
+            true,
+        ))])
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(PercentileGroups::new(self.q())))
+    }
+}
+
 /// The aggregate function `name(value)` giving the exact `q` percentile.
 pub fn percentile_udaf(name: &str, q: f64) -> AggregateUDF {
-    let state = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)));
-    create_udaf(
-        name,
-        vec![DataType::Float64],
-        Arc::new(DataType::Float64),
-        Volatility::Immutable,
-        Arc::new(move |_| {
-            Ok(Box::new(PercentileAccumulator {
-                q,
-                values: Vec::new(),
-            }))
-        }),
-        Arc::new(vec![state]),
-    )
+    AggregateUDF::new_from_impl(Percentile {
+        name: name.to_owned(),
+        q_bits: q.to_bits(),
+        signature: Signature::exact(vec![DataType::Float64], Volatility::Immutable),
+    })
 }
 
 #[cfg(test)]
@@ -117,5 +353,107 @@ mod tests {
         assert_eq!(percentile(&mut two, 0.99), Some(1.99));
         assert_eq!(percentile(&mut [], 0.5), None);
         assert_eq!(percentile(&mut [7.0], 0.99), Some(7.0));
+    }
+
+    fn doubles(values: &[Option<f64>]) -> ArrayRef {
+        Arc::new(Float64Array::from(values.to_vec()))
+    }
+
+    fn results(array: &ArrayRef) -> Vec<Option<f64>> {
+        array.as_primitive::<Float64Type>().iter().collect()
+    }
+
+    /// The reference: each group's values, computed one group at a time.
+    fn by_group(rows: &[(usize, Option<f64>)], groups: usize, q: f64) -> Vec<Option<f64>> {
+        (0..groups)
+            .map(|g| {
+                let mut v: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| r.0 == g)
+                    .filter_map(|r| r.1)
+                    .filter(|x| !x.is_nan())
+                    .collect();
+                percentile(&mut v, q)
+            })
+            .collect()
+    }
+
+    fn rows() -> Vec<(usize, Option<f64>)> {
+        let mut state = 7u64;
+        (0..500)
+            .map(|i| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                let v = match i % 23 {
+                    0 => None,
+                    1 => Some(f64::NAN),
+                    _ => Some((state >> 40) as f64 / 10.0),
+                };
+                ((state >> 20) as usize % 9, v)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn grouped_equals_per_group_through_partial_state_and_early_emits() {
+        let rows = rows();
+        let (groups, values): (Vec<usize>, Vec<Option<f64>>) = rows.iter().copied().unzip();
+        // Two partial accumulators, as two partitions would have, merged into a final one.
+        let mut parts = [PercentileGroups::new(0.75), PercentileGroups::new(0.75)];
+        let half = rows.len() / 2;
+        parts[0]
+            .update_batch(&[doubles(&values[..half])], &groups[..half], None, 9)
+            .unwrap();
+        parts[1]
+            .update_batch(&[doubles(&values[half..])], &groups[half..], None, 9)
+            .unwrap();
+        let mut last = PercentileGroups::new(0.75);
+        for part in &mut parts {
+            let state = part.state(EmitTo::All).unwrap();
+            last.merge_batch(&state, &(0..9).collect::<Vec<_>>(), 9)
+                .unwrap();
+            assert_eq!(part.size(), std::mem::size_of::<PercentileGroups>());
+        }
+        let want = by_group(&rows, 9, 0.75);
+        // The first 4 groups early, the other 5 renumbered from 0 afterwards.
+        let mut got = results(&last.evaluate(EmitTo::First(4)).unwrap());
+        got.extend(results(&last.evaluate(EmitTo::All).unwrap()));
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn filter_and_convert_to_state_keep_only_real_values() {
+        let values = doubles(&[Some(1.0), None, Some(f64::NAN), Some(4.0), Some(8.0)]);
+        let filter = BooleanArray::from(vec![Some(true), Some(true), Some(true), None, Some(true)]);
+        let mut acc = PercentileGroups::new(0.5);
+        acc.update_batch(
+            std::slice::from_ref(&values),
+            &[0, 0, 0, 0, 1],
+            Some(&filter),
+            3,
+        )
+        .unwrap();
+        assert_eq!(
+            results(&acc.evaluate(EmitTo::All).unwrap()),
+            [Some(1.0), Some(8.0), None]
+        );
+        let state = acc.convert_to_state(&[values], Some(&filter)).unwrap();
+        let lists = state[0].as_list::<i32>();
+        let lengths: Vec<usize> = (0..lists.len()).map(|i| lists.value(i).len()).collect();
+        assert_eq!(lengths, [1, 0, 0, 0, 1]);
+        let mut merged = PercentileGroups::new(0.5);
+        merged.merge_batch(&state, &[0, 0, 0, 0, 0], 1).unwrap();
+        assert_eq!(results(&merged.evaluate(EmitTo::All).unwrap()), [Some(4.5)]);
+    }
+
+    #[test]
+    fn size_counts_the_values_held() {
+        let mut acc = PercentileGroups::new(0.5);
+        let empty = acc.size();
+        let values = doubles(&vec![Some(1.0); 10_000]);
+        acc.update_batch(&[values], &vec![3; 10_000], None, 4)
+            .unwrap();
+        assert!(acc.size() >= empty + 10_000 * 12, "{}", acc.size());
+        acc.evaluate(EmitTo::All).unwrap();
+        assert_eq!(acc.size(), empty);
     }
 }

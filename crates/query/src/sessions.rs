@@ -2,7 +2,7 @@
 //! sessions list. A session is found when at least one of its views matches the filters;
 //! its figures then cover all its events in the range, not only the matching ones.
 
-use crate::model::{Filter, InvalidQuery, filter_sql};
+use crate::model::{Filter, InvalidQuery, check_filters, filter_sql};
 use serde::Deserialize;
 use vigil_store::Table;
 
@@ -65,6 +65,8 @@ impl SessionSearch {
         if from >= to {
             return Err(InvalidQuery("from must be before to".into()));
         }
+        check_filters("filters", &self.filters)?;
+        check_filters("error_filters", &self.error_filters)?;
         let limit = self.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             return Err(InvalidQuery("limit must be between 1 and 1000".into()));
