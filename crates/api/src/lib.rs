@@ -5,10 +5,12 @@ mod agent;
 mod auth;
 mod error;
 mod metrics;
+mod serve;
 mod throttle;
 mod web;
 
 pub use error::ApiError;
+pub use serve::{ServeLimits, serve};
 pub use throttle::LoginThrottle;
 
 use axum::Json;
@@ -93,13 +95,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/projects/{id}/invitations/{invitation_id}",
             axum::routing::delete(auth::revoke_invitation),
         )
+        .route("/api/v1/projects/{id}/erasure", post(auth::erase))
         .route("/api/v1/query", post(query))
         .route("/api/v1/conversion", post(conversion))
         .route("/api/v1/sessions", post(sessions))
         .route("/api/v1/attributes", get(attributes))
         .route("/api/v1/sessions/{session_id}", get(session))
         .route("/agent/vigil.js", get(agent::agent_js))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .with_state(state.clone());
@@ -260,6 +263,16 @@ async fn attributes(
         .map(|(key, views)| serde_json::json!({ "key": key, "views": views }))
         .collect();
     Ok(Json(serde_json::json!({ "keys": keys })).into_response())
+}
+
+/// Alive: the process answers and its store writer runs (a dead writer will not come
+/// back without a restart, so an orchestrator should restart it).
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    if state.store.is_writer_alive() {
+        (StatusCode::OK, "ok").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "store writer is down").into_response()
+    }
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {

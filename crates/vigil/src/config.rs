@@ -54,6 +54,12 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     /// Seconds a client has to send a request's headers (also the keep-alive idle time).
     pub header_read_timeout_secs: u64,
+    /// Bytes one query's aggregations and sorts may hold before it is refused as too large.
+    pub query_memory_bytes: usize,
+    /// Queries running at once; more wait (up to `query_max_waiting`) or get 503.
+    pub query_max_running: usize,
+    /// Queries waiting for a turn before more are refused with 503.
+    pub query_max_waiting: usize,
 }
 
 impl Default for Config {
@@ -61,6 +67,7 @@ impl Default for Config {
         let intake = vigil_intake::IntakeConfig::default();
         let store = vigil_store::StoreConfig::default();
         let serve = vigil_api::ServeLimits::default();
+        let queries = vigil_query::QueryLimits::default();
         Self {
             data: PathBuf::from("data"),
             listen: "127.0.0.1:8080".parse().expect("valid address"),
@@ -84,6 +91,9 @@ impl Default for Config {
             max_connections: serve.max_connections,
             max_connections_per_ip: serve.max_connections_per_ip,
             header_read_timeout_secs: serve.header_read_timeout.as_secs(),
+            query_memory_bytes: queries.memory_bytes,
+            query_max_running: queries.max_running,
+            query_max_waiting: queries.max_waiting,
         }
     }
 }
@@ -124,6 +134,9 @@ impl Config {
                 "max_batch_row_bytes must be ≥ 1 MiB and max_unflushed_bytes ≥ max_batch_row_bytes"
             );
         }
+        self.query_limits()
+            .validate()
+            .map_err(|e| anyhow::anyhow!(e))?;
         for db in [&self.geo_country_db, &self.geo_city_db]
             .into_iter()
             .flatten()
@@ -144,6 +157,16 @@ impl Config {
             max_unflushed_bytes: self.max_unflushed_bytes,
             max_batch_row_bytes: self.max_batch_row_bytes,
             ..vigil_store::StoreConfig::default()
+        }
+    }
+
+    /// The query engine's limits.
+    pub fn query_limits(&self) -> vigil_query::QueryLimits {
+        vigil_query::QueryLimits {
+            memory_bytes: self.query_memory_bytes,
+            max_running: self.query_max_running,
+            max_waiting: self.query_max_waiting,
+            ..vigil_query::QueryLimits::default()
         }
     }
 

@@ -239,7 +239,7 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
         store: store.clone(),
         meta: meta.clone(),
         intake,
-        queries: vigil_query::QueryEngine::new(store.clone()),
+        queries: vigil_query::QueryEngine::with_limits(store.clone(), config.query_limits()),
         web_dir: config.web_dir.clone(),
         login_throttle: Default::default(),
     });
