@@ -311,16 +311,12 @@ fn stalled_keyless_bodies_do_not_block_keyed_ingest() {
             .or_insert(0) += 1;
     }
     println!("answers to 100 stalled keyless bodies: {answers:?}");
-    assert_eq!(
-        answers.get("HTTP/1.1 408").copied().unwrap_or(0),
-        64,
-        "{answers:?}"
-    );
-    assert_eq!(
-        answers.get("HTTP/1.1 503").copied().unwrap_or(0),
-        36,
-        "{answers:?}"
-    );
+    // 64 hold the keyless slots until their body times out; the rest find the pool full
+    // (on a very slow machine a late one may find a freed slot and time out too).
+    let timed_out = answers.get("HTTP/1.1 408").copied().unwrap_or(0);
+    let refused = answers.get("HTTP/1.1 503").copied().unwrap_or(0);
+    assert_eq!(timed_out + refused, 100, "{answers:?}");
+    assert!(timed_out >= 64 && refused > 0, "{answers:?}");
     assert_eq!(server.count(&keys.api_token, "custom_events"), 20);
 }
 
