@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use std::cell::Cell;
-use std::process::Command;
 
 /// The kinds of credential a request can carry, in the order of the expectation columns.
 #[derive(Clone, Copy, Debug)]
@@ -140,28 +139,6 @@ fn sign_in(server: &Server, email: &str, password: &str) -> User {
         cookie: r.set_cookie.unwrap().split(';').next().unwrap().to_owned(),
         csrf: r.body["csrf_token"].as_str().unwrap().to_owned(),
     }
-}
-
-fn cli_user(dir: &std::path::Path, email: &str, project: &str, password: &str) {
-    let out = Command::new(BIN)
-        .args([
-            "user",
-            "add",
-            email,
-            "--project",
-            project,
-            "--password",
-            password,
-            "--data",
-        ])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 impl Env {
@@ -302,9 +279,9 @@ struct Row {
 fn setup(dir: &std::path::Path) -> Env {
     let a = create_project(dir, "a", &[]);
     let b = create_project(dir, "b", &[]);
-    cli_user(dir, "owner@example.com", "a", "owner password");
-    cli_user(dir, "other@example.com", "b", "other password");
-    cli_user(dir, "login@example.com", "b", "login password");
+    add_user(dir, "owner@example.com", "a", "owner password");
+    add_user(dir, "other@example.com", "b", "other password");
+    add_user(dir, "login@example.com", "b", "login password");
     let server = Server::start(dir);
     let sid = "matrix-session";
     assert_eq!(

@@ -168,25 +168,7 @@ fn erasure_through_the_api_of_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
     let keys = create_project(data, "shop", &["*"]);
-    let out = Command::new(BIN)
-        .args([
-            "user",
-            "add",
-            "owner@example.com",
-            "--project",
-            "shop",
-            "--password",
-            "owner password",
-            "--data",
-        ])
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    add_user(data, "owner@example.com", "shop", "owner password");
     let server = Server::start_with_config(data, "flush_rows = 50\n");
     for i in 0..4 {
         for (user, session) in [("u-erase", "s-erase"), ("u-keep", "s-keep")] {

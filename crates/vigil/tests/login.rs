@@ -71,25 +71,7 @@ fn call(
 fn two_projects_and_ann(dir: &std::path::Path) -> (ProjectKeys, ProjectKeys) {
     let a = create_project(dir, "a", &[]);
     let b = create_project(dir, "b", &[]);
-    let out = Command::new(BIN)
-        .args([
-            "user",
-            "add",
-            "ann@example.com",
-            "--project",
-            "a",
-            "--password",
-            "correct horse",
-            "--data",
-        ])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    add_user(dir, "ann@example.com", "a", "correct horse");
     (a, b)
 }
 
@@ -830,29 +812,6 @@ fn a_user_changes_their_password_and_other_sessions_end() {
     };
     assert_eq!(sign_in("correct horse"), 401);
     assert_eq!(sign_in("battery staple"), 200);
-}
-
-/// Adds a user with `vigil user add` (the operator's path: an owner of `project`).
-fn add_user(dir: &std::path::Path, email: &str, project: &str, password: &str) {
-    let out = Command::new(BIN)
-        .args([
-            "user",
-            "add",
-            email,
-            "--project",
-            project,
-            "--password",
-            password,
-            "--data",
-        ])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Signs in; the cookie and CSRF token.

