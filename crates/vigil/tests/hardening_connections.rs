@@ -140,3 +140,61 @@ fn silent_sockets_are_capped_per_address_and_others_are_served() {
     }
     assert_eq!(server.get("/healthz", None).0, 200);
 }
+
+/// The run: under `ulimit -n 1024`, 1,100 silent sockets used to leave the server
+/// without file descriptors, and `/healthz` timed out. Now one address holds at most its
+/// share, the process keeps descriptors for its own files, and others are served: health,
+/// and ingest (which opens the log and the database).
+#[test]
+fn eleven_hundred_silent_sockets_under_a_1024_file_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = create_project(dir.path(), "shop", &["*"]);
+    let server = Server::start_with_file_limit(dir.path(), &[], 1024);
+    let silent: Vec<TcpStream> = (0..1100)
+        .filter_map(|_| TcpStream::connect(&server.addr).ok())
+        .collect();
+    assert!(
+        silent.len() >= 1000,
+        "only {} sockets connected",
+        silent.len()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let port: u16 = server.addr.rsplit(':').next().unwrap().parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let body = batch(
+        "s",
+        serde_json::json!([{"type": "custom", "ts": now_ms(), "name": "x"}]),
+    );
+    let key = keys.public_key.clone();
+    let answers = runtime.block_on(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut answers = Vec::new();
+        for request in [
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_owned(),
+            format!(
+                "POST /api/v1/ingest?key={key} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{}",
+                body.len(),
+                String::from_utf8(body.clone()).unwrap()
+            ),
+        ] {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+            let mut s = socket
+                .connect(SocketAddr::from(([127, 0, 0, 1], port)))
+                .await
+                .unwrap();
+            s.write_all(request.as_bytes()).await.unwrap();
+            let mut out = Vec::new();
+            s.read_to_end(&mut out).await.unwrap();
+            answers.push(String::from_utf8_lossy(&out).into_owned());
+        }
+        answers
+    });
+    assert!(answers[0].starts_with("HTTP/1.1 200"), "{}", answers[0]);
+    assert!(answers[1].starts_with("HTTP/1.1 202"), "{}", answers[1]);
+    drop(silent);
+    assert_eq!(server.count(&keys.api_token, "custom_events"), 1);
+}

@@ -106,7 +106,23 @@ impl Server {
     }
 
     pub fn start_with(data: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
+        Self::start_under(data, extra, Command::new(BIN))
+    }
+
+    /// Starts with at most `files` open file descriptors, as `ulimit -n` would set.
+    pub fn start_with_file_limit(data: &Path, extra: &[&str], files: u32) -> Server {
+        let mut shell = Command::new("sh");
+        shell.args([
+            "-c",
+            &format!("ulimit -n {files} && exec \"$0\" \"$@\""),
+            BIN,
+        ]);
+        Self::start_under(data, extra, shell)
+    }
+
+    /// Starts `vigil serve` through `command` (the binary, or a wrapper that execs it).
+    fn start_under(data: &Path, extra: &[&str], mut command: Command) -> Server {
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .arg("--geo-country-db")
