@@ -190,6 +190,31 @@ pub fn template_url(url: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Inputs shaped to make a backtracking engine explode, at the protocol's longest
+    /// string. The `regex` crate matches in linear time, so each finishes at once; a change
+    /// to an engine that backtracks would hang here instead of passing.
+    #[test]
+    fn adversarial_strings_at_the_size_limit_are_scrubbed() {
+        let n = 16 * 1024;
+        let inputs = [
+            "a.".repeat(n / 2),
+            format!("{}@", "a.".repeat(n / 2 - 1)),
+            "1 ".repeat(n / 2),
+            "1-".repeat(n / 2) + "x",
+            "?token=".repeat(n / 7),
+            format!("eyJ{}.", "a".repeat(n - 4)),
+            "%".repeat(n),
+        ];
+        for input in &inputs {
+            let message = scrub_message(input);
+            let url = scrub_url(input);
+            assert!(message.len() <= input.len() + 64, "{}", &message[..40]);
+            assert!(url.len() <= input.len() * 2 + 64, "{}", &url[..40]);
+        }
+        // A run of digit groups long enough to be a card number is still caught inside it.
+        assert!(!scrub_message(&"4111 1111 1111 1111 ".repeat(800)).contains("4111"));
+    }
+
     #[test]
     fn luhn() {
         assert!(luhn_valid(b"4111111111111111"));
