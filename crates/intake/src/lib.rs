@@ -402,7 +402,24 @@ async fn ingest(
         }
         Err(e) => {
             intake.metrics.rejected(e.code());
-            e.into_response()
+            // These are answered before the body is read (or while it is). The server
+            // will not read the rest, so the connection cannot carry another request:
+            // saying so keeps a client from sending its next batch into a closing socket.
+            let unread = matches!(
+                e,
+                IntakeError::InvalidKey
+                    | IntakeError::OriginNotAllowed(_)
+                    | IntakeError::Overloaded
+                    | IntakeError::BodyTooLarge(_)
+                    | IntakeError::BodyTimeout(_)
+            );
+            let mut response = e.into_response();
+            if unread {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response
         }
     };
     cors(&headers, &mut response, allowed);
