@@ -14,7 +14,7 @@ pub use engine::{
     ERASURE_GRACE, Erasure, ErasureReport, Store, StoreConfig, StoreError, TableSnapshot,
     is_disk_full,
 };
-pub use manifest::{Manifest, SegmentFile, day_of};
+pub use manifest::{MANIFEST_VERSION, Manifest, SegmentFile, day_of};
 pub use metrics::{StoreMetrics, WRITE_LATENCY_BUCKETS};
 pub use record::{Common, IngestBatch, ProjectId};
 pub use schema::{Column, Extract, Row, Table, batches_by_table, build_batch, path_of};

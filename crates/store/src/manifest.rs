@@ -11,6 +11,10 @@ use std::path::Path;
 
 const FILE: &str = "manifest.json";
 
+/// The manifest format this build writes. Version 0 is the unversioned format of the
+/// first releases, the same fields without `version`; it is read as it is.
+pub const MANIFEST_VERSION: u32 = 1;
+
 /// One Parquet segment: a table's rows of one project and one UTC day, sorted by time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentFile {
@@ -35,6 +39,9 @@ pub struct SegmentFile {
 /// The store's durable index.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// Format version ([`MANIFEST_VERSION`] when written by this build; 0 when absent).
+    #[serde(default)]
+    pub version: u32,
     /// Every log frame up to this sequence number is in the segments.
     pub flushed_seq: u64,
     /// Next number for a segment file name.
@@ -46,19 +53,34 @@ pub struct Manifest {
 impl Manifest {
     /// Reads the manifest of a data folder, or an empty one for a new folder.
     pub fn load(dir: &Path) -> io::Result<Manifest> {
-        match fs::read(dir.join(FILE)) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("manifest: {e}"))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Manifest::default()),
-            Err(e) => Err(e),
+        let manifest: Manifest = match fs::read(dir.join(FILE)) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("manifest: {e}"))
+            })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Manifest::default()),
+            Err(e) => return Err(e),
+        };
+        if manifest.version > MANIFEST_VERSION {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "manifest version {} was written by a newer vigil (this one reads up to {MANIFEST_VERSION})",
+                    manifest.version
+                ),
+            ));
         }
+        Ok(manifest)
     }
 
     /// Replaces the manifest atomically and durably.
     pub fn save(&self, dir: &Path) -> io::Result<()> {
         let tmp = dir.join(format!("{FILE}.tmp"));
         let mut f = fs::File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec(self).map_err(io::Error::other)?)?;
+        let current = Manifest {
+            version: MANIFEST_VERSION,
+            ..self.clone()
+        };
+        f.write_all(&serde_json::to_vec(&current).map_err(io::Error::other)?)?;
         f.sync_all()?;
         fs::rename(&tmp, dir.join(FILE))?;
         sync_dir(dir)
@@ -96,11 +118,37 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(Manifest::load(dir.path()).unwrap(), Manifest::default());
         let m = Manifest {
+            version: MANIFEST_VERSION,
             flushed_seq: 7,
             next_file_id: 3,
             files: vec![],
         };
         m.save(dir.path()).unwrap();
         assert_eq!(Manifest::load(dir.path()).unwrap(), m);
+    }
+
+    /// A manifest from before versions (the first releases wrote exactly this) still opens
+    /// and answers the same; one from a newer release is refused rather than misread.
+    #[test]
+    fn unversioned_manifests_open_and_newer_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"{"flushed_seq":42,"next_file_id":2,"files":[{"project":1,"table":"views","day":"2025-11-24","path":"segments/p1/2025-11-24/views-0000000001.parquet","rows":10,"bytes":999,"min_ts":1764000000000,"max_ts":1764000009000}]}"#;
+        fs::write(dir.path().join(FILE), old).unwrap();
+        let m = Manifest::load(dir.path()).unwrap();
+        assert_eq!((m.version, m.flushed_seq, m.files.len()), (0, 42, 1));
+        assert_eq!(m.files[0].rows, 10);
+        m.save(dir.path()).unwrap();
+        assert_eq!(
+            Manifest::load(dir.path()).unwrap().version,
+            MANIFEST_VERSION
+        );
+
+        fs::write(
+            dir.path().join(FILE),
+            old.replacen('{', r#"{"version":99,"#, 1),
+        )
+        .unwrap();
+        let err = Manifest::load(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("newer vigil"), "{err}");
     }
 }
