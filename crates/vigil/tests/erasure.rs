@@ -217,11 +217,26 @@ fn erasure_through_the_api_of_a_running_server() {
                 .unwrap_or(Value::Null),
         )
     };
-    let (status, body) = erase(json!({"user_id": "u-erase", "session_id": "s-keep-1"}));
+    // Garbage, empty, oversize and unknown fields: each a 400, nothing erased.
+    for bad in [
+        json!({"user_id": "u-erase", "session_id": "s-keep-1"}),
+        json!({}),
+        json!({"user_id": ""}),
+        json!({"user_id": "u".repeat(1025)}),
+        json!({"user_id": 7}),
+        json!({"user_id": "u-erase", "colour": "red"}),
+        json!("not an object"),
+    ] {
+        let (status, body) = erase(bad.clone());
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid_query")),
+            "{bad}: {body}"
+        );
+    }
     assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("invalid_query")),
-        "{body}"
+        count_for(&server, &keys.api_token, "views", "user_id", "u-erase"),
+        20
     );
     let (status, body) = erase(json!({"user_id": "u-erase"}));
     assert_eq!(status, 200, "{body}");
