@@ -32,6 +32,7 @@ export interface Context {
   release?: string;
   environment?: string;
   attributes?: Flat;
+  sample_rate?: number;
 }
 
 export interface NavigationTiming {
@@ -93,6 +94,8 @@ export type Body =
       fcp?: number;
       transfer_size?: number;
       title?: string;
+      tbt?: number;
+      tti?: number;
     }
   | {
       type: 'vital';

@@ -460,6 +460,8 @@ impl Generator {
             let tls = tcp * 0.6;
             let download = r.lognormal(35.0 * s.net, 0.5);
             let dom_interactive = fcp * 1.05 + download;
+            // Slow devices block the main thread longer; TTI waits for the last long task.
+            let tbt = (s.dev - 1.0).max(0.0) * r.lognormal(60.0, 0.6);
             events.push(ev(
                 t,
                 EventBody::View(View {
@@ -487,6 +489,8 @@ impl Generator {
                     fcp: Some(fcp),
                     transfer_size: Some(r.lognormal(28_000.0, 0.3).round()),
                     title: None,
+                    tbt: Some(tbt),
+                    tti: Some(dom_interactive.max(lcp) + tbt * 2.0),
                 }),
             ));
             let at = t + lcp as i64;

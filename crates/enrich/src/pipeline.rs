@@ -97,6 +97,7 @@ impl Enricher {
             agent_version: ctx.agent.version,
             app_version: ctx.app.map(|a| a.version).unwrap_or_default(),
             carrier: ctx.carrier.unwrap_or_default(),
+            sample_rate: ctx.sample_rate,
             attributes: if ctx.attributes.is_empty() {
                 String::new()
             } else {

@@ -72,6 +72,10 @@ pub struct Context {
     /// Mobile: the carrier name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier: Option<String>,
+    /// The share of sessions the SDK keeps (0 < rate ≤ 1, default 1): each kept session
+    /// stands for `1 / sample_rate` sessions when totals are estimated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_rate: Option<f64>,
 }
 
 /// The SDK's name and version.
@@ -264,6 +268,14 @@ pub struct View {
     /// Page title (scrubbed like URLs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// Total Blocking Time: the sum over long tasks between FCP and TTI of each task's time
+    /// past 50 ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tbt: Option<f64>,
+    /// Time to Interactive, ms from navigation start: the end of the last long task before
+    /// a 5 s window without long tasks (and at most two requests in flight), after FCP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tti: Option<f64>,
 }
 
 /// Navigation timing: phase durations (dns … download) and milestones (dom_interactive …).
@@ -712,8 +724,8 @@ impl Event {
                 Some(x) if !x.is_finite() => Err("value must be finite".into()),
                 _ => Ok(()),
             },
-            EventBody::View(_)
-            | EventBody::ResourceError(_)
+            EventBody::View(v) => non_negative("tbt", v.tbt).and(non_negative("tti", v.tti)),
+            EventBody::ResourceError(_)
             | EventBody::Error(_)
             | EventBody::Action(_)
             | EventBody::Crash(_) => Ok(()),

@@ -167,6 +167,13 @@ pub fn parse_batch(body: &[u8], limits: &ParseLimits) -> Result<Batch, ParseErro
         });
     }
     check_flat("context.attributes", &batch.context.attributes, limits)?;
+    if let Some(rate) = batch.context.sample_rate
+        && !(rate > 0.0 && rate <= 1.0)
+    {
+        return Err(ParseError::InvalidValue(format!(
+            "context.sample_rate {rate} is not in (0, 1]"
+        )));
+    }
     for (i, event) in batch.events.iter().enumerate() {
         event
             .check()

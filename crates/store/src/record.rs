@@ -38,6 +38,9 @@ pub struct Common {
     pub agent_version: String,
     pub app_version: String,
     pub carrier: String,
+    /// The share of sessions the SDK kept; absent means all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_rate: Option<f64>,
     /// Custom attributes as a JSON object, `{}` when none.
     pub attributes: String,
 }

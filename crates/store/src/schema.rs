@@ -217,6 +217,13 @@ macro_rules! col {
             extract: Extract::F64($f, NUMBER_SCALE),
         }
     };
+    // Shares such as a sample rate: one in a million, so 1/3 keeps six digits.
+    ($name:literal, rate, $f:expr) => {
+        Column {
+            name: $name,
+            extract: Extract::F64($f, 1_000_000),
+        }
+    };
     ($name:literal, i64, $f:expr) => {
         Column {
             name: $name,
@@ -285,6 +292,7 @@ fn common_columns() -> Vec<Column> {
         col!("agent_version", str, |r| s(&r.common.agent_version)),
         col!("app_version", str, |r| s(&r.common.app_version)),
         col!("carrier", str, |r| s(&r.common.carrier)),
+        col!("sample_rate", rate, |r| r.common.sample_rate),
         col!(
             "attributes",
             str,
@@ -360,6 +368,8 @@ fn own_columns(table: Table) -> Vec<Column> {
             col!("load", ms, |r| body!(r, View).timing.load),
             col!("fcp", ms, |r| body!(r, View).fcp),
             col!("transfer_size", bytes, |r| body!(r, View).transfer_size),
+            col!("tbt", ms, |r| body!(r, View).tbt),
+            col!("tti", ms, |r| body!(r, View).tti),
         ],
         Table::Vitals => vec![
             col!("name", str, |r| s(&body!(r, Vital).name)),
