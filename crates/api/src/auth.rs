@@ -75,7 +75,7 @@ fn session_of(
     };
     Ok(state
         .meta
-        .session(&token)
+        .login_session(&token)
         .map_err(internal)?
         .map(|s| (token, s)))
 }

@@ -150,7 +150,7 @@ fn check_everything_kept(meta: &Meta, hints: bool) {
             .unwrap()
             .is_some()
     );
-    let session = meta.session("vs_ann_session").unwrap().unwrap();
+    let session = meta.login_session("vs_ann_session").unwrap().unwrap();
     assert_eq!(
         (session.user.id, session.csrf_token.as_str()),
         (ann.id, "csrf1")

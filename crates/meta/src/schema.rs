@@ -1,0 +1,102 @@
+//! The schema and its numbered migrations (`PRAGMA user_version`).
+
+use crate::MetaError;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+/// The schema as first released, before databases carried a version (`user_version` 0).
+/// Databases of that time may also lack `api_tokens.hint`, which was added in place before
+/// versions existed; migration 1 adds it where missing.
+const SCHEMA_V0: &str = "
+CREATE TABLE IF NOT EXISTS projects (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    public_key TEXT NOT NULL UNIQUE,
+    allowed_origins TEXT NOT NULL DEFAULT '[\"*\"]',
+    retention_days INTEGER NOT NULL DEFAULT 90,
+    created_at INTEGER NOT NULL DEFAULT (unixepoch())
+);
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL DEFAULT (unixepoch())
+);
+CREATE TABLE IF NOT EXISTS memberships (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, project_id)
+);
+CREATE TABLE IF NOT EXISTS login_sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL DEFAULT (unixepoch())
+);
+";
+
+/// Version 1: roles, token scopes, invitations. Every existing member becomes an owner (they
+/// could do everything before) and every existing token stays read-only (all they could do).
+pub(crate) fn to_v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let has_hint: bool = tx.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('api_tokens') WHERE name = 'hint'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_hint {
+        tx.execute_batch("ALTER TABLE api_tokens ADD COLUMN hint TEXT NOT NULL DEFAULT ''")?;
+    }
+    // The column defaults to the least right; the owners are set explicitly.
+    tx.execute_batch(
+        "ALTER TABLE memberships ADD COLUMN role TEXT NOT NULL DEFAULT 'viewer';
+         UPDATE memberships SET role = 'owner';
+         ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'read';
+         CREATE TABLE invitations (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+             email TEXT NOT NULL COLLATE NOCASE,
+             role TEXT NOT NULL,
+             secret_hash TEXT NOT NULL UNIQUE,
+             created_at INTEGER NOT NULL DEFAULT (unixepoch()),
+             expires_at INTEGER NOT NULL,
+             UNIQUE (project_id, email)
+         );",
+    )
+}
+
+/// Migration `i` takes a database from version `i` to `i + 1`. Append only: a released
+/// migration never changes, so every database walks the same steps.
+const MIGRATIONS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] = &[to_v1];
+
+/// The schema version this code writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Brings a database (new, unversioned or older) to [`SCHEMA_VERSION`], one migration per
+/// transaction, so a crash leaves it at a whole version.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), MetaError> {
+    loop {
+        // IMMEDIATE: another process (the CLI next to a running server) waits, then sees the
+        // version this one wrote.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(MetaError::TooNew {
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if version == 0 {
+            tx.execute_batch(SCHEMA_V0)?;
+        }
+        MIGRATIONS[version as usize](&tx)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+    }
+}
