@@ -3,9 +3,9 @@
 //! role per project, and invitations. Small, transactional, and separate from the event
 //! store. The schema carries a version (`PRAGMA user_version`) and migrates in order.
 
-use rusqlite::Connection;
+use connections::{Connections, Reader};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 /// The longest email accepted anywhere (RFC 5321's path limit).
 pub const MAX_EMAIL_BYTES: usize = 254;
@@ -46,6 +46,7 @@ macro_rules! sql_text_enum {
     };
 }
 
+mod connections;
 mod invitations;
 mod members;
 mod projects;
@@ -104,32 +105,27 @@ pub enum MetaError {
     },
 }
 
-/// The metadata database.
+/// The metadata database. Reads never wait for a write (see `connections.rs`).
 pub struct Meta {
-    conn: Mutex<Connection>,
+    conns: Connections,
 }
 
 impl Meta {
     /// Opens or creates the database file, migrating it to the current schema version.
     pub fn open(path: &Path) -> Result<Meta, MetaError> {
-        let mut conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        schema::migrate(&mut conn)?;
         Ok(Meta {
-            conn: Mutex::new(conn),
+            conns: Connections::open(path, schema::migrate)?,
         })
     }
 
     /// The connection that writes.
-    fn writer(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().expect("meta lock")
+    fn writer(&self) -> MutexGuard<'_, rusqlite::Connection> {
+        self.conns.writer()
     }
 
-    /// A connection to read with.
-    fn reader(&self) -> Result<MutexGuard<'_, Connection>, MetaError> {
-        Ok(self.conn.lock().expect("meta lock"))
+    /// A connection of the caller's own to read with.
+    fn reader(&self) -> Result<Reader<'_>, MetaError> {
+        self.conns.reader()
     }
 }
 
