@@ -21,6 +21,7 @@ run: deps build
 test: deps chromium agent web
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	npm run -s format:check
 	cargo test --workspace
 	cargo run -q -p vigil-fuzz -- --seconds 5
 	cd agent && VIGIL_BIN=$(VIGIL) npm test
@@ -80,5 +81,6 @@ FUZZ_SECONDS ?= 600
 fuzz:
 	cargo run -q -p vigil-fuzz -- --seconds $(FUZZ_SECONDS)
 
-fmt:
+fmt: deps
 	cargo fmt --all
+	npm run -s format

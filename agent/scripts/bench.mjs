@@ -30,7 +30,8 @@ async function once(withAgent) {
   const url = pages.url + '/bench.html' + (withAgent ? '' : '?noagent=1');
   await page.goto(url, { waitUntil: 'load' });
   let sid = null;
-  if (withAgent) sid = await waitFor(() => page.evaluate(() => window.vigil && vigil.getContext().session_id));
+  if (withAgent)
+    sid = await waitFor(() => page.evaluate(() => window.vigil && vigil.getContext().session_id));
   await page.click('#add');
   await page.click('#add');
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 500))));
@@ -47,13 +48,19 @@ async function once(withAgent) {
   let requests = 0;
   if (withAgent) {
     await sleep(300);
-    for (const i of pages.state.ingest) if (i.body.includes(sid)) {
-      bytes += Buffer.byteLength(i.body);
-      requests++;
-    }
+    for (const i of pages.state.ingest)
+      if (i.body.includes(sid)) {
+        bytes += Buffer.byteLength(i.body);
+        requests++;
+      }
   }
   await context.close();
-  return { load, hide: { task: hidden.task - load.task, script: hidden.script - load.script }, bytes, requests };
+  return {
+    load,
+    hide: { task: hidden.task - load.task, script: hidden.script - load.script },
+    bytes,
+    requests,
+  };
 }
 
 try {
@@ -61,7 +68,8 @@ try {
   await once(true);
   const runs = { without: [], with: [] };
   for (let i = 0; i < N; i++) {
-    for (const w of i % 2 ? [true, false] : [false, true]) runs[w ? 'with' : 'without'].push(await once(w));
+    for (const w of i % 2 ? [true, false] : [false, true])
+      runs[w ? 'with' : 'without'].push(await once(w));
     process.stdout.write('.');
   }
   process.stdout.write('\n');
@@ -69,7 +77,9 @@ try {
   const row = (label, f) => {
     const a = med('without', f);
     const b = med('with', f);
-    console.log(`${label.padEnd(34)} ${a.toFixed(1).padStart(8)} ms ${b.toFixed(1).padStart(8)} ms ${(b - a).toFixed(1).padStart(8)} ms`);
+    console.log(
+      `${label.padEnd(34)} ${a.toFixed(1).padStart(8)} ms ${b.toFixed(1).padStart(8)} ms ${(b - a).toFixed(1).padStart(8)} ms`,
+    );
   };
   console.log(`reference page, ${N} loads each, medians       without       with      added`);
   row('main-thread tasks, load + 0.5 s', (r) => r.load.task);
@@ -77,7 +87,9 @@ try {
   row('main-thread tasks, page hidden', (r) => r.hide.task);
   row('script, page hidden', (r) => r.hide.script);
   const bytes = runs.with.map((r) => r.bytes);
-  console.log(`bytes sent per page view: median ${median(bytes)}, min ${Math.min(...bytes)}, max ${Math.max(...bytes)} (requests: median ${median(runs.with.map((r) => r.requests))})`);
+  console.log(
+    `bytes sent per page view: median ${median(bytes)}, min ${Math.min(...bytes)}, max ${Math.max(...bytes)} (requests: median ${median(runs.with.map((r) => r.requests))})`,
+  );
 } finally {
   await browser.close();
   await pages.stop();

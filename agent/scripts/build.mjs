@@ -19,7 +19,10 @@ mkdirSync(join(root, 'dist'));
 // Type-check and emit declarations for the npm build.
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 try {
-  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], {
+    stdio: 'inherit',
+    cwd: root,
+  });
 } catch {
   console.error('build: type errors');
   process.exit(1);
@@ -35,7 +38,12 @@ const common = {
   absWorkingDir: root,
 };
 await build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/vigil.js', format: 'iife' });
-await build({ ...common, entryPoints: ['src/esm.ts'], outfile: 'dist/vigil.esm.js', format: 'esm' });
+await build({
+  ...common,
+  entryPoints: ['src/esm.ts'],
+  outfile: 'dist/vigil.esm.js',
+  format: 'esm',
+});
 
 let failed = false;
 for (const f of ['vigil.js', 'vigil.esm.js']) {
@@ -43,7 +51,9 @@ for (const f of ['vigil.js', 'vigil.esm.js']) {
   const gz = gzipSync(buf, { level: 9 }).length;
   const over = f == 'vigil.js' && gz > LIMIT;
   failed ||= over;
-  console.log(`dist/${f}: ${(buf.length / 1024).toFixed(1)} KiB raw, ${(gz / 1024).toFixed(2)} KiB gzip${over ? `  OVER the ${LIMIT / 1024} KiB limit` : ''}`);
+  console.log(
+    `dist/${f}: ${(buf.length / 1024).toFixed(1)} KiB raw, ${(gz / 1024).toFixed(2)} KiB gzip${over ? `  OVER the ${LIMIT / 1024} KiB limit` : ''}`,
+  );
 }
 if (failed) {
   console.error('build: the core bundle is over budget');

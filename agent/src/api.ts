@@ -34,16 +34,22 @@ export interface Vigil {
 }
 
 const supported = (): boolean =>
-  typeof Promise == 'function' && typeof URL == 'function' && typeof Map == 'function' &&
-  typeof WeakMap == 'function' && !!W.performance && typeof PerformanceObserver == 'function' &&
-  typeof D.addEventListener == 'function' && (typeof W.fetch == 'function' || !!navigator.sendBeacon);
+  typeof Promise == 'function' &&
+  typeof URL == 'function' &&
+  typeof Map == 'function' &&
+  typeof WeakMap == 'function' &&
+  !!W.performance &&
+  typeof PerformanceObserver == 'function' &&
+  typeof D.addEventListener == 'function' &&
+  (typeof W.fetch == 'function' || !!navigator.sendBeacon);
 
 export function create(opts: Options, scriptSrc?: string): Vigil {
   const ok = supported();
   const cfg = makeConfig(opts, scriptSrc);
   setDebug(cfg.debug);
   st.cfg = cfg;
-  const gpc = (navigator as Navigator & { globalPrivacyControl?: boolean }).globalPrivacyControl === true;
+  const gpc =
+    (navigator as Navigator & { globalPrivacyControl?: boolean }).globalPrivacyControl === true;
   let consented: boolean | undefined;
   let startCalled = !cfg.manualStart;
   let installed = false;
@@ -60,7 +66,15 @@ export function create(opts: Options, scriptSrc?: string): Vigil {
     if (installed) return;
     installed = true;
     setup(cfg.endpoint, cfg.key, context);
-    for (const f of [initViews, initVitals, initErrors, () => initNetwork(cfg.endpoint), () => initPerf(cfg.endpoint), initInteractions]) safe(f)();
+    for (const f of [
+      initViews,
+      initVitals,
+      initErrors,
+      () => initNetwork(cfg.endpoint),
+      () => initPerf(cfg.endpoint),
+      initInteractions,
+    ])
+      safe(f)();
     const hide = (): void => {
       if (!st.on) return;
       flushRequests();

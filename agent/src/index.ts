@@ -10,7 +10,8 @@ import { fromScript } from './config';
     const w = window as unknown as { vigil?: Record<string, unknown> & { q?: unknown[] } };
     const prev = w.vigil;
     if (prev && prev.version) return; // loaded twice
-    const s = (document.currentScript || document.querySelector('script[data-key][src*="vigil"]')) as HTMLScriptElement | null;
+    const s = (document.currentScript ||
+      document.querySelector('script[data-key][src*="vigil"]')) as HTMLScriptElement | null;
     if (!s) return;
     const api = create(fromScript(s), s.src) as unknown as Record<string, unknown>;
     w.vigil = api;

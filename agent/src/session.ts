@@ -42,7 +42,12 @@ function write(s: S): void {
   }
   try {
     document.cookie =
-      KEY + '=' + encodeURIComponent(v) + ';path=/;max-age=' + MAX / 1e3 + ';SameSite=Lax' +
+      KEY +
+      '=' +
+      encodeURIComponent(v) +
+      ';path=/;max-age=' +
+      MAX / 1e3 +
+      ';SameSite=Lax' +
       (location.protocol == 'https:' ? ';Secure' : '');
   } catch {
     /* memory only */

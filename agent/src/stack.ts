@@ -35,7 +35,10 @@ function gecko(line: string): Frame | undefined {
   const i = line.lastIndexOf('@');
   const fn = line.slice(0, i).trim();
   // Firefox eval: "fn@https://x/a.js line 2 > eval:1:5": keep the script URL and its line.
-  const r = line.slice(i + 1).trim().replace(/ line (\d+) > (?:eval|Function).*$/, ':$1');
+  const r = line
+    .slice(i + 1)
+    .trim()
+    .replace(/ line (\d+) > (?:eval|Function).*$/, ':$1');
   const f = loc({}, r);
   if (fn) f.function = fn;
   return f.file || f.function ? f : undefined;

@@ -61,7 +61,11 @@ export function setup(endpoint: string, key: string, context: () => Context): vo
 export function push(ev: Ev): void {
   q.push(ev);
   // Usually the view and URL are the context's and are left out of the event when sent.
-  qBytes += JSON.stringify(ev).length + 1 - (ev.view_id ? ev.view_id.length + 13 : 0) - (ev.page_url ? ev.page_url.length + 14 : 0);
+  qBytes +=
+    JSON.stringify(ev).length +
+    1 -
+    (ev.view_id ? ev.view_id.length + 13 : 0) -
+    (ev.page_url ? ev.page_url.length + 14 : 0);
   if (qBytes >= FLUSH_BYTES || q.length >= MAX_EVENTS) flush(false);
   else if (D.visibilityState == 'hidden') {
     // Reported while the page is hidden (web vitals, the last actions): send right away.
@@ -75,7 +79,11 @@ export function push(ev: Ev): void {
         0,
       );
     }
-  } else if (!timer) timer = setTimeout(safe(() => flush(false)), INTERVAL);
+  } else if (!timer)
+    timer = setTimeout(
+      safe(() => flush(false)),
+      INTERVAL,
+    );
 }
 
 /** Forgets everything queued (consent withdrawn). */
@@ -209,7 +217,11 @@ function later(b: string, n: number, sec: number): void {
     return;
   }
   const back = Math.min(60e3, 1e3 * Math.pow(2, Math.max(0, n - 1))) * (0.8 + Math.random() * 0.4);
-  retry.push({ b, n, at: now() + (sec > 0 ? Math.min(sec * 1e3, 300e3) : sec < 0 ? 0 : Math.min(back, 60e3)) });
+  retry.push({
+    b,
+    n,
+    at: now() + (sec > 0 ? Math.min(sec * 1e3, 300e3) : sec < 0 ? 0 : Math.min(back, 60e3)),
+  });
   let total = 0;
   for (const p of retry) total += p.b.length;
   while (retry.length > 1 && (retry.length > 50 || total > MAX_RETRY_BYTES)) {

@@ -104,19 +104,19 @@ export type Body =
       rating?: string;
       attribution?: Attribution;
     }
-  | {
+  | ({
       type: 'resource';
       url: string;
       initiator: string;
       start?: number;
       duration: number;
     } & Phases & {
-      transfer_size?: number;
-      encoded_size?: number;
-      decoded_size?: number;
-      render_blocking?: boolean;
-      status?: number;
-    }
+        transfer_size?: number;
+        encoded_size?: number;
+        decoded_size?: number;
+        render_blocking?: boolean;
+        status?: number;
+      })
   | { type: 'resource_error'; url: string; tag: string }
   | {
       type: 'long_task';
@@ -138,7 +138,7 @@ export type Body =
       source?: string;
       breadcrumbs?: Breadcrumb[];
     }
-  | {
+  | ({
       type: 'request';
       api?: string;
       method: string;
@@ -147,12 +147,12 @@ export type Body =
       status?: number;
       duration: number;
     } & Phases & {
-      request_size?: number;
-      response_size?: number;
-      trace_id?: string;
-      span_id?: string;
-      failure?: string;
-    }
+        request_size?: number;
+        response_size?: number;
+        trace_id?: string;
+        span_id?: string;
+        failure?: string;
+      })
   | {
       type: 'action';
       action: string;

@@ -70,8 +70,16 @@ export function hex(bytes: number): string {
 export function uuid(): string {
   const h = hex(16);
   return (
-    h.slice(0, 8) + '-' + h.slice(8, 12) + '-4' + h.slice(13, 16) + '-' +
-    ((parseInt(h[16], 16) & 3) | 8).toString(16) + h.slice(17, 20) + '-' + h.slice(20)
+    h.slice(0, 8) +
+    '-' +
+    h.slice(8, 12) +
+    '-4' +
+    h.slice(13, 16) +
+    '-' +
+    ((parseInt(h[16], 16) & 3) | 8).toString(16) +
+    h.slice(17, 20) +
+    '-' +
+    h.slice(20)
   );
 }
 
@@ -115,7 +123,8 @@ export function flat(o: unknown): Flat | undefined {
     const t = typeof v;
     if (!Object.prototype.hasOwnProperty.call(o, k) || n >= 64) continue;
     if (t == 'string') out[clip(k, 200)] = clip(v, 1000);
-    else if ((t == 'number' && isFinite(v as number)) || t == 'boolean') out[clip(k, 200)] = v as Scalar;
+    else if ((t == 'number' && isFinite(v as number)) || t == 'boolean')
+      out[clip(k, 200)] = v as Scalar;
     else continue;
     n++;
   }
@@ -132,7 +141,8 @@ export function abs(u: unknown): string {
   }
 }
 
-const CLICKABLE = 'a,button,input,select,textarea,label,summary,[role=button],[role=link],[onclick]';
+const CLICKABLE =
+  'a,button,input,select,textarea,label,summary,[role=button],[role=link],[onclick]';
 
 /** The element that a click on `t` is meant for: its closest interactive ancestor, or itself. */
 export function clickTarget(t: EventTarget | null): Element | null {
@@ -191,10 +201,16 @@ export function navEntry(): PerformanceNavigationTiming | undefined {
 }
 
 /** A buffered PerformanceObserver of `type` (extra `init` such as durationThreshold); undefined when unsupported. */
-export function observe(type: string, cb: (list: PerformanceEntry[]) => void, init?: object): PerformanceObserver | undefined {
+export function observe(
+  type: string,
+  cb: (list: PerformanceEntry[]) => void,
+  init?: object,
+): PerformanceObserver | undefined {
   try {
     if (!PerformanceObserver.supportedEntryTypes.includes(type)) return undefined;
-    const po = new PerformanceObserver(safe((l: PerformanceObserverEntryList) => cb(l.getEntries())));
+    const po = new PerformanceObserver(
+      safe((l: PerformanceObserverEntryList) => cb(l.getEntries())),
+    );
     po.observe({ type, buffered: true, ...init } as PerformanceObserverInit);
     return po;
   } catch {
@@ -210,7 +226,12 @@ export function watchMutations(cb: () => void): () => void {
   subs.add(f);
   if (!mo && typeof MutationObserver == 'function') {
     mo = new MutationObserver(safe(() => subs.forEach((s) => s())));
-    mo.observe(D.documentElement, { subtree: true, childList: true, attributes: true, characterData: true });
+    mo.observe(D.documentElement, {
+      subtree: true,
+      childList: true,
+      attributes: true,
+      characterData: true,
+    });
   }
   return () => {
     subs.delete(f);

@@ -67,7 +67,12 @@ test('resource load failures: image and script', async () => {
   });
   await page.waitForTimeout(300);
   await page.evaluate(() => vigil.flush());
-  const events = await stored(vigil, sid, (e) => ofType(e, 'resource_errors').length >= 2, 'resource errors');
+  const events = await stored(
+    vigil,
+    sid,
+    (e) => ofType(e, 'resource_errors').length >= 2,
+    'resource errors',
+  );
   const re = ofType(events, 'resource_errors');
   const img = re.find((e) => e.tag === 'img');
   assert.match(img.url, /^http:\/\/127\.0\.0\.1:\d+\/missing\.png\?from=test$/);
@@ -93,7 +98,12 @@ test('fetch and XHR: status, template, phases, sizes, failures and traceparent',
   assert.equal(await page.evaluate(() => actions.fetchAbort()), 'AbortError');
   await page.waitForTimeout(1200);
   await page.evaluate(() => vigil.flush());
-  const events = await stored(vigil, sid, (e) => ofType(e, 'requests').length >= 7, 'seven requests');
+  const events = await stored(
+    vigil,
+    sid,
+    (e) => ofType(e, 'requests').length >= 7,
+    'seven requests',
+  );
   const reqs = ofType(events, 'requests');
   assert.equal(reqs.length, 7);
   const by = (re, api = 'fetch') => {
@@ -156,5 +166,8 @@ test('data-trace-origins: only listed origins get a traceparent', async () => {
 
 test('every batch the agent sent was accepted by the collector (valid protocol)', () => {
   assert.ok(pages.state.ingest.length > 0);
-  assert.deepEqual(pages.rejected().map((r) => `${r.status} ${r.body.slice(0, 500)}`), []);
+  assert.deepEqual(
+    pages.rejected().map((r) => `${r.status} ${r.body.slice(0, 500)}`),
+    [],
+  );
 });

@@ -20,8 +20,14 @@ export const VIGIL_BIN =
   join(process.env.CARGO_TARGET_DIR || join(homedir(), '.cache', 'vigil-target'), 'debug', 'vigil');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -38,17 +44,27 @@ export async function waitFor(fn, { timeout = 15000, interval = 100, what = 'con
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : JSON.stringify(last)?.slice(0, 2000)}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out waiting for ${what}: ${last instanceof Error ? last.message : JSON.stringify(last)?.slice(0, 2000)}`,
+      );
     await sleep(interval);
   }
 }
 
 /** Starts `vigil serve` on a fresh data folder with one project (any origin allowed). */
 export async function startVigil() {
-  if (!existsSync(VIGIL_BIN)) throw new Error(`vigil binary not found at ${VIGIL_BIN} (build it with cargo build -p vigil)`);
+  if (!existsSync(VIGIL_BIN))
+    throw new Error(`vigil binary not found at ${VIGIL_BIN} (build it with cargo build -p vigil)`);
   const data = mkdtempSync(join(tmpdir(), 'vigil-agent-test-'));
-  const project = JSON.parse(execFileSync(VIGIL_BIN, ['project', 'create', 'agent-test', '--data', data, '--json'], { encoding: 'utf8' }));
-  const proc = spawn(VIGIL_BIN, ['serve', '--data', data, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const project = JSON.parse(
+    execFileSync(VIGIL_BIN, ['project', 'create', 'agent-test', '--data', data, '--json'], {
+      encoding: 'utf8',
+    }),
+  );
+  const proc = spawn(VIGIL_BIN, ['serve', '--data', data, '--listen', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // Should the test process die without its `after` hooks, the server goes with it.
   const kill = () => proc.exitCode == null && proc.kill('SIGKILL');
   process.once('exit', kill);
@@ -118,15 +134,30 @@ function png(w, h) {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(w, 0);
   ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8; ihdr[9] = 2; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  ihdr[10] = 0;
+  ihdr[11] = 0;
+  ihdr[12] = 0;
   const row = Buffer.alloc(1 + w * 3);
   for (let x = 0; x < w; x++) row.set([40, 120 + (x % 100), 200], 1 + x * 3);
   const raw = Buffer.concat(Array.from({ length: h }, () => row));
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 const IMAGE = png(600, 400);
 
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.png': 'image/png' };
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.png': 'image/png',
+};
 
 /**
  * The page server. Pages are templated: {{AGENT}} becomes the agent's script tag, built from
@@ -152,22 +183,50 @@ export async function startPages(vigil) {
       res.end(body);
     };
     if (path.startsWith('/api/v1/')) return proxy(req, res, u, vigil, state);
-    if (path === '/rum/ingest') return proxy(req, res, new URL('/api/v1/ingest' + u.search, u), vigil, state); // a first-party path
-    if (path === '/agent/vigil.js' || path === '/agent/vigil.esm.js') return send(200, TYPES['.js'], readFileSync(join(ROOT, 'dist', path.slice(7))));
-    if (path === '/wv.js') return send(200, TYPES['.js'], readFileSync(join(ROOT, 'node_modules', 'web-vitals', 'dist', 'web-vitals.attribution.iife.js')));
+    if (path === '/rum/ingest')
+      return proxy(req, res, new URL('/api/v1/ingest' + u.search, u), vigil, state); // a first-party path
+    if (path === '/agent/vigil.js' || path === '/agent/vigil.esm.js')
+      return send(200, TYPES['.js'], readFileSync(join(ROOT, 'dist', path.slice(7))));
+    if (path === '/wv.js')
+      return send(
+        200,
+        TYPES['.js'],
+        readFileSync(
+          join(ROOT, 'node_modules', 'web-vitals', 'dist', 'web-vitals.attribution.iife.js'),
+        ),
+      );
     if (path === '/slow.png') {
       const d = Math.min(5000, +u.searchParams.get('delay') || 0);
       return setTimeout(() => send(200, TYPES['.png'], IMAGE), d);
     }
     if (path === '/missing.png') return send(404, 'text/plain', 'not found');
     if (path === '/api/fail') return send(500, 'application/json', '{"error":"boom"}');
-    if (path === '/api/slow') return setTimeout(() => send(200, 'application/json', '{"ok":true}'), +u.searchParams.get('delay') || 300);
+    if (path === '/api/slow')
+      return setTimeout(
+        () => send(200, 'application/json', '{"ok":true}'),
+        +u.searchParams.get('delay') || 300,
+      );
     const m = /^\/api\/users\/([^/]+)$/.exec(path);
-    if (m) return send(200, 'application/json', JSON.stringify({ id: m[1], traceparent: req.headers.traceparent || null }));
+    if (m)
+      return send(
+        200,
+        'application/json',
+        JSON.stringify({ id: m[1], traceparent: req.headers.traceparent || null }),
+      );
     if (path === '/api/echo') {
       let b = '';
       req.on('data', (d) => (b += d));
-      req.on('end', () => send(200, 'application/json', JSON.stringify({ method: req.method, body: b, traceparent: req.headers.traceparent || null })));
+      req.on('end', () =>
+        send(
+          200,
+          'application/json',
+          JSON.stringify({
+            method: req.method,
+            body: b,
+            traceparent: req.headers.traceparent || null,
+          }),
+        ),
+      );
       return;
     }
     if (path === '/__report') {
@@ -190,9 +249,16 @@ export async function startPages(vigil) {
     const headers = {};
     if (ext === '.html') {
       const attrs = [`data-key="${u.searchParams.get('key') || vigil.key}"`];
-      for (const [k, v] of u.searchParams) if (k.startsWith('a.')) attrs.push(`data-${k.slice(2)}="${v.replace(/"/g, '&quot;')}"`);
-      const tag = u.searchParams.has('noagent') ? '' : `<script async src="/agent/vigil.js" ${attrs.join(' ')}></script>`;
-      body = body.toString().replaceAll('{{AGENT}}', tag).replaceAll('{{KEY}}', vigil.key).replaceAll('{{VIGIL}}', vigil.url);
+      for (const [k, v] of u.searchParams)
+        if (k.startsWith('a.')) attrs.push(`data-${k.slice(2)}="${v.replace(/"/g, '&quot;')}"`);
+      const tag = u.searchParams.has('noagent')
+        ? ''
+        : `<script async src="/agent/vigil.js" ${attrs.join(' ')}></script>`;
+      body = body
+        .toString()
+        .replaceAll('{{AGENT}}', tag)
+        .replaceAll('{{KEY}}', vigil.key)
+        .replaceAll('{{VIGIL}}', vigil.url);
       if (path.includes('csp'))
         headers['content-security-policy'] =
           `default-src 'none'; script-src 'self'; connect-src 'self' ${vigil.url}; img-src 'self'; style-src 'self'; base-uri 'none'; form-action 'self'`;
@@ -207,7 +273,8 @@ export async function startPages(vigil) {
     /** Batches the collector itself refused (not failures injected by the tests). */
     rejected: () => state.ingest.filter((i) => !i.injected && i.status !== 202),
     /** Ingested events (from 202-answered batches) seen by the proxy. */
-    acceptedEvents: () => state.ingest.filter((i) => i.status === 202).flatMap((i) => JSON.parse(i.body).events),
+    acceptedEvents: () =>
+      state.ingest.filter((i) => i.status === 202).flatMap((i) => JSON.parse(i.body).events),
     async stop() {
       server.closeAllConnections?.();
       await new Promise((r) => server.close(r));
@@ -224,7 +291,10 @@ function proxy(req, res, u, vigil, state) {
     if (ingest && state.fail.count > 0) {
       state.fail.count--;
       state.ingest.push({ status: state.fail.status, body: body.toString(), injected: true });
-      res.writeHead(state.fail.status, { 'content-type': 'application/json', 'retry-after': state.fail.retryAfter });
+      res.writeHead(state.fail.status, {
+        'content-type': 'application/json',
+        'retry-after': state.fail.retryAfter,
+      });
       return res.end(JSON.stringify({ code: 'overloaded', message: 'injected failure' }));
     }
     const target = new URL(u.pathname + u.search, vigil.url);
@@ -267,7 +337,11 @@ export function withStack(assign) {
 }
 
 export async function launch({ bfcache = false } = {}) {
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, ignoreDefaultArgs: bfcache ? ['--disable-back-forward-cache'] : [] });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: CHROMIUM_ARGS,
+    ignoreDefaultArgs: bfcache ? ['--disable-back-forward-cache'] : [],
+  });
 }
 
 /** A fresh browser context and page; console errors of the agent are collected in `logs`. */
@@ -282,15 +356,25 @@ export async function newPage(browser, opts = {}) {
 
 /** The agent's session id on the page (waits for the agent to start). */
 export async function sessionId(page) {
-  return waitFor(() => page.evaluate(() => window.vigil && window.vigil.getContext && window.vigil.getContext().session_id), { what: 'agent start' });
+  return waitFor(
+    () =>
+      page.evaluate(
+        () => window.vigil && window.vigil.getContext && window.vigil.getContext().session_id,
+      ),
+    { what: 'agent start' },
+  );
 }
 
 /** Events of a session stored by vigil, polled until `pred(events)` holds. */
 export async function stored(vigil, sid, pred, what = 'stored events') {
-  return waitFor(async () => {
-    const ev = await vigil.session(sid);
-    return pred(ev) ? ev : false;
-  }, { what, timeout: 20000, interval: 200 });
+  return waitFor(
+    async () => {
+      const ev = await vigil.session(sid);
+      return pred(ev) ? ev : false;
+    },
+    { what, timeout: 20000, interval: 200 },
+  );
 }
 
-export const ofType = (events, type, extra = () => true) => events.filter((e) => e.type === type && extra(e));
+export const ofType = (events, type, extra = () => true) =>
+  events.filter((e) => e.type === type && extra(e));

@@ -14,7 +14,9 @@ test('SPA navigations: route events with new view ids and soft views', async () 
   const base = pages.url;
   await page.click('#to-products'); // push
   await page.waitForFunction(() => document.title === 'Product 42');
-  const v2 = await waitFor(() => page.evaluate((f) => vigil.getContext().view_id !== f && vigil.getContext().view_id, first));
+  const v2 = await waitFor(() =>
+    page.evaluate((f) => vigil.getContext().view_id !== f && vigil.getContext().view_id, first),
+  );
   await page.evaluate(() => router.replace());
   await page.evaluate(() => router.hash());
   await page.evaluate(() => router.back()); // pop back to ?tab=reviews (hash only → "hash")
@@ -23,12 +25,27 @@ test('SPA navigations: route events with new view ids and soft views', async () 
   await page.waitForFunction(() => location.pathname === '/spa.html');
   await page.waitForTimeout(400); // the last route settles
   await page.evaluate(() => vigil.flush());
-  const events = await stored(vigil, sid, (e) => ofType(e, 'routes').length >= 5 && ofType(e, 'views').length >= 6, 'five routes and six views');
+  const events = await stored(
+    vigil,
+    sid,
+    (e) => ofType(e, 'routes').length >= 5 && ofType(e, 'views').length >= 6,
+    'five routes and six views',
+  );
   const routes = ofType(events, 'routes').sort((a, b) => a.ts - b.ts);
-  assert.deepEqual(routes.map((r) => r.trigger), ['push', 'replace', 'hash', 'hash', 'pop']);
-  assert.deepEqual(routes.map((r) => r.to_url.slice(base.length)), [
-    '/spa/products/42', '/spa/products/42?tab=reviews', '/spa/products/42?tab=reviews#details', '/spa/products/42?tab=reviews', '/spa.html',
-  ]);
+  assert.deepEqual(
+    routes.map((r) => r.trigger),
+    ['push', 'replace', 'hash', 'hash', 'pop'],
+  );
+  assert.deepEqual(
+    routes.map((r) => r.to_url.slice(base.length)),
+    [
+      '/spa/products/42',
+      '/spa/products/42?tab=reviews',
+      '/spa/products/42?tab=reviews#details',
+      '/spa/products/42?tab=reviews',
+      '/spa.html',
+    ],
+  );
   assert.equal(routes[0].from_url, base + '/spa.html');
   assert.equal(routes[0].view_id, first, 'a route belongs to the view it leaves');
   assert.equal(routes[0].new_view_id, v2);
@@ -63,12 +80,21 @@ test('rage clicks and dead clicks', async () => {
   await page.fill('input[name=email]', 'a@b.c'); // a form field: never dead
   await page.waitForTimeout(1300);
   await page.evaluate(() => vigil.flush());
-  const events = await stored(vigil, sid, (e) => ofType(e, 'actions', (a) => a.action === 'rage_click').length && ofType(e, 'actions', (a) => a.action === 'dead_click').length >= 2, 'rage and dead clicks');
+  const events = await stored(
+    vigil,
+    sid,
+    (e) =>
+      ofType(e, 'actions', (a) => a.action === 'rage_click').length &&
+      ofType(e, 'actions', (a) => a.action === 'dead_click').length >= 2,
+    'rage and dead clicks',
+  );
   const rage = ofType(events, 'actions', (a) => a.action === 'rage_click');
   assert.equal(rage.length, 1);
   assert.equal(rage[0].selector, 'button#nothing');
   assert.equal(rage[0].count, 4);
-  const dead = ofType(events, 'actions', (a) => a.action === 'dead_click').map((a) => a.selector).sort();
+  const dead = ofType(events, 'actions', (a) => a.action === 'dead_click')
+    .map((a) => a.selector)
+    .sort();
   assert.deepEqual(dead, ['button#nothing', 'div#card > span.label']);
   const clicks = ofType(events, 'actions', (a) => a.action === 'click');
   assert.equal(clicks.length, 6);
@@ -90,7 +116,14 @@ test('a form filled and left, a form submitted, and the scroll depth', async () 
   const height = await page.evaluate(() => document.documentElement.scrollHeight);
   await page.waitForTimeout(400);
   await page.goto(pages.url + '/blank.html'); // leave with the newsletter form half done
-  const events = await stored(vigil, sid, (e) => ofType(e, 'actions', (a) => a.action === 'form_abandon').length && ofType(e, 'actions', (a) => a.action === 'scroll').length, 'abandon and scroll');
+  const events = await stored(
+    vigil,
+    sid,
+    (e) =>
+      ofType(e, 'actions', (a) => a.action === 'form_abandon').length &&
+      ofType(e, 'actions', (a) => a.action === 'scroll').length,
+    'abandon and scroll',
+  );
   const act = (n) => ofType(events, 'actions', (a) => a.action === n);
   const starts = act('form_start');
   assert.deepEqual(starts.map((s) => [s.form, s.selector, JSON.parse(s.fields)]).sort(), [
@@ -111,11 +144,17 @@ test('a form filled and left, a form submitted, and the scroll depth', async () 
   // 1200 px scrolled + a 720 px viewport over the page height.
   const [scroll] = act('scroll');
   assert.equal(act('scroll').length, 1);
-  assert.ok(Math.abs(scroll.depth - ((1200 + 720) / height) * 100) < 0.2, `depth ${scroll.depth} (page ${height} px)`);
+  assert.ok(
+    Math.abs(scroll.depth - ((1200 + 720) / height) * 100) < 0.2,
+    `depth ${scroll.depth} (page ${height} px)`,
+  );
   await context.close();
 });
 
 test('every batch the agent sent was accepted by the collector (valid protocol)', () => {
   assert.ok(pages.state.ingest.length > 0);
-  assert.deepEqual(pages.rejected().map((r) => `${r.status} ${r.body.slice(0, 500)}`), []);
+  assert.deepEqual(
+    pages.rejected().map((r) => `${r.status} ${r.body.slice(0, 500)}`),
+    [],
+  );
 });

@@ -8,7 +8,10 @@ import { newPage, sessionId, stored, ofType, waitFor, sleep, withStack } from '.
 let vigil, pages, browser;
 withStack((s) => ({ vigil, pages, browser } = s));
 
-const customs = (events) => ofType(events, 'custom_events').map((e) => e.name).sort();
+const customs = (events) =>
+  ofType(events, 'custom_events')
+    .map((e) => e.name)
+    .sort();
 const bodiesOf = (sid) => pages.state.ingest.filter((i) => i.body.includes(sid));
 
 /** A page of basic.html whose first batch (the page view) the collector has accepted. */
@@ -41,7 +44,11 @@ for (const status of [503, 429, 500]) {
     assert.equal(ofType(again, 'views').length, 1);
     const mine = bodiesOf(sid);
     assert.equal(mine.filter((i) => i.status === status).length, 3, 'three answered with failures');
-    assert.equal(mine.filter((i) => i.status === 202).length, 5, 'each of the five batches accepted once');
+    assert.equal(
+      mine.filter((i) => i.status === 202).length,
+      5,
+      'each of the five batches accepted once',
+    );
     void events;
     await context.close();
   });
@@ -79,7 +86,11 @@ test('offline then online: queued batches are sent once on `online`', async () =
     vigil.flush();
   });
   await sleep(1500);
-  assert.equal(bodiesOf(sid).filter((i) => i.body.includes('offline_')).length, 0, 'nothing reaches the network offline');
+  assert.equal(
+    bodiesOf(sid).filter((i) => i.body.includes('offline_')).length,
+    0,
+    'nothing reaches the network offline',
+  );
   await context.setOffline(false);
   const events = await stored(vigil, sid, (e) => customs(e).length >= 2, 'the offline events');
   await sleep(1000);
@@ -112,7 +123,10 @@ test('batches are sent at 16 KiB without waiting, and every 5 s otherwise', asyn
   await page.evaluate(() => {
     for (let i = 0; i < 60; i++) vigil.event('bulk', { i, pad: 'x'.repeat(300) });
   });
-  await waitFor(() => bodiesOf(sid).some((i) => i.body.includes('"bulk"')), { what: 'size flush', timeout: 4000 });
+  await waitFor(() => bodiesOf(sid).some((i) => i.body.includes('"bulk"')), {
+    what: 'size flush',
+    timeout: 4000,
+  });
   assert.ok(Date.now() - t0 < 4000, 'before the 5 s timer');
   const big = bodiesOf(sid).find((i) => i.body.includes('"bulk"'));
   assert.ok(big.body.length >= 16384 && big.body.length < 60000, `body ${big.body.length} bytes`);
@@ -126,7 +140,9 @@ test('batches are sent at 16 KiB without waiting, and every 5 s otherwise', asyn
 
 test('cross-origin endpoint (data-endpoint) straight to vigil, with CORS', async () => {
   const { context, page, logs } = await newPage(browser);
-  await page.goto(pages.url + `/basic.html?a.endpoint=${encodeURIComponent(vigil.url + '/api/v1/ingest')}`);
+  await page.goto(
+    pages.url + `/basic.html?a.endpoint=${encodeURIComponent(vigil.url + '/api/v1/ingest')}`,
+  );
   const sid = await sessionId(page);
   await page.evaluate(() => {
     vigil.event('direct');
@@ -161,7 +177,12 @@ test('consent required: nothing is collected or stored before vigil.consent(true
     vigil.event('after_consent');
     vigil.flush();
   });
-  const events = await stored(vigil, sid, (e) => customs(e).includes('after_consent') && ofType(e, 'views').length, 'events after consent');
+  const events = await stored(
+    vigil,
+    sid,
+    (e) => customs(e).includes('after_consent') && ofType(e, 'views').length,
+    'events after consent',
+  );
   assert.ok(!customs(events).includes('before_consent'));
   // Withdrawn: stops and forgets the session.
   await page.evaluate(() => vigil.consent(false));
@@ -178,7 +199,9 @@ test('consent required: nothing is collected or stored before vigil.consent(true
 
 test('Global Privacy Control: consent is required', async () => {
   const { context, page } = await newPage(browser);
-  await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
+  await context.addInitScript(() =>
+    Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }),
+  );
   const before = pages.state.ingest.length;
   await page.goto(pages.url + '/basic.html');
   await page.waitForFunction(() => window.vigil && window.vigil.version);
@@ -231,7 +254,12 @@ test('queue stub replay, user, attributes, release, environment and context', as
   await page.goto(pages.url + '/stub.html?a.release=2025.11.3&a.environment=staging');
   const sid = await sessionId(page);
   await page.evaluate(() => vigil.flush());
-  const events = await stored(vigil, sid, (e) => customs(e).includes('early_event') && ofType(e, 'views').length, 'the queued event');
+  const events = await stored(
+    vigil,
+    sid,
+    (e) => customs(e).includes('early_event') && ofType(e, 'views').length,
+    'the queued event',
+  );
   const ev = ofType(events, 'custom_events')[0];
   assert.equal(ev.value, 7);
   assert.deepEqual(JSON.parse(ev.properties), { source: 'stub' });
@@ -390,11 +418,21 @@ test('a batch answered 413 is split in halves, each sent once', async () => {
   await sleep(1000);
   assert.deepEqual(customs(await vigil.session(sid)), ['s1', 's2', 's3', 's4']);
   const parts = bodiesOf(sid).filter((i) => i.body.includes('"s1"') || i.body.includes('"s4"'));
-  assert.deepEqual(parts.map((i) => [i.status, JSON.parse(i.body).events.length]), [[413, 4], [202, 2], [202, 2]]);
+  assert.deepEqual(
+    parts.map((i) => [i.status, JSON.parse(i.body).events.length]),
+    [
+      [413, 4],
+      [202, 2],
+      [202, 2],
+    ],
+  );
   await context.close();
 });
 
 test('every batch the agent sent was accepted by the collector (valid protocol)', () => {
   assert.ok(pages.state.ingest.length > 0);
-  assert.deepEqual(pages.rejected().map((r) => `${r.status} ${r.body.slice(0, 500)}`), []);
+  assert.deepEqual(
+    pages.rejected().map((r) => `${r.status} ${r.body.slice(0, 500)}`),
+    [],
+  );
 });

@@ -7,8 +7,16 @@ import { join } from 'node:path';
 import { ROOT } from './helpers.mjs';
 
 async function load(entry) {
-  const out = buildSync({ entryPoints: [join(ROOT, 'src', entry)], bundle: true, format: 'esm', write: false, platform: 'neutral' });
-  return import('data:text/javascript;base64,' + Buffer.from(out.outputFiles[0].text).toString('base64'));
+  const out = buildSync({
+    entryPoints: [join(ROOT, 'src', entry)],
+    bundle: true,
+    format: 'esm',
+    write: false,
+    platform: 'neutral',
+  });
+  return import(
+    'data:text/javascript;base64,' + Buffer.from(out.outputFiles[0].text).toString('base64')
+  );
 }
 const { parseStack } = await load('stack.ts');
 const { urlTemplate } = await load('template.ts');
@@ -25,8 +33,18 @@ test('parses V8 (Chrome, Edge, Node) stacks', () => {
     '    at Array.map (<anonymous>)',
   ].join('\n');
   assert.deepEqual(parseStack(stack), [
-    { function: 'addLine', file: 'https://shop.example.com/assets/cart-9f2c1e.js', line: 1, column: 18342 },
-    { function: 'HTMLButtonElement.onClick', file: 'https://shop.example.com/assets/cart-9f2c1e.js', line: 1, column: 20117 },
+    {
+      function: 'addLine',
+      file: 'https://shop.example.com/assets/cart-9f2c1e.js',
+      line: 1,
+      column: 18342,
+    },
+    {
+      function: 'HTMLButtonElement.onClick',
+      file: 'https://shop.example.com/assets/cart-9f2c1e.js',
+      line: 1,
+      column: 20117,
+    },
     { file: 'https://shop.example.com/assets/vendor-a81c3f.js', line: 2, column: 99812 },
     { function: 'async Promise.all' },
     { function: 'new Cart', file: 'https://x.example/c.js', line: 10, column: 5 },
@@ -44,12 +62,26 @@ test('parses Firefox and Safari stacks', () => {
     '',
   ].join('\n');
   assert.deepEqual(parseStack(firefox), [
-    { function: 'addLine', file: 'https://shop.example.com/assets/cart.js', line: 1, column: 18342 },
-    { function: 'onClick/<', file: 'https://shop.example.com/assets/cart.js', line: 1, column: 20117 },
+    {
+      function: 'addLine',
+      file: 'https://shop.example.com/assets/cart.js',
+      line: 1,
+      column: 18342,
+    },
+    {
+      function: 'onClick/<',
+      file: 'https://shop.example.com/assets/cart.js',
+      line: 1,
+      column: 20117,
+    },
     { file: 'https://shop.example.com/assets/vendor.js', line: 2, column: 99812 },
     { function: 'run', file: 'https://x.example/e.js', line: 3 },
   ]);
-  const safari = ['addLine@https://s.example/a.js:12:34', 'forEach@[native code]', 'global code@https://s.example/a.js:40:1'].join('\n');
+  const safari = [
+    'addLine@https://s.example/a.js:12:34',
+    'forEach@[native code]',
+    'global code@https://s.example/a.js:40:1',
+  ].join('\n');
   assert.deepEqual(parseStack(safari), [
     { function: 'addLine', file: 'https://s.example/a.js', line: 12, column: 34 },
     { function: 'forEach' },
@@ -58,19 +90,38 @@ test('parses Firefox and Safari stacks', () => {
 });
 
 test('a message with @ in a V8 stack is not a frame; junk gives no frames', () => {
-  assert.deepEqual(parseStack('Error: mail a@b.c failed\n    at f (https://x/a.js:1:2)'), [{ function: 'f', file: 'https://x/a.js', line: 1, column: 2 }]);
+  assert.deepEqual(parseStack('Error: mail a@b.c failed\n    at f (https://x/a.js:1:2)'), [
+    { function: 'f', file: 'https://x/a.js', line: 1, column: 2 },
+  ]);
   assert.deepEqual(parseStack(undefined), []);
   assert.deepEqual(parseStack('just a message'), []);
-  assert.equal(parseStack(Array.from({ length: 80 }, (_, i) => `    at f${i} (https://x/a.js:${i + 1}:1)`).join('\n')).length, 50);
+  assert.equal(
+    parseStack(
+      Array.from({ length: 80 }, (_, i) => `    at f${i} (https://x/a.js:${i + 1}:1)`).join('\n'),
+    ).length,
+    50,
+  );
 });
 
 test('URL templates follow the collector', () => {
-  assert.equal(urlTemplate('https://api.example.com/users/123/orders?x=1'), 'https://api.example.com/users/:id/orders');
+  assert.equal(
+    urlTemplate('https://api.example.com/users/123/orders?x=1'),
+    'https://api.example.com/users/:id/orders',
+  );
   assert.equal(urlTemplate('http://127.0.0.1:8080/users/123'), 'http://127.0.0.1:8080/users/:id');
   assert.equal(urlTemplate('/api/items/550e8400-e29b-41d4-a716-446655440000'), '/api/items/:uuid');
-  assert.equal(urlTemplate('https://cdn.example.com/a/3f2a9c0b1d4e5f60.js'), 'https://cdn.example.com/a/3f2a9c0b1d4e5f60.js');
-  assert.equal(urlTemplate('https://cdn.example.com/b/3f2a9c0b1d4e5f60'), 'https://cdn.example.com/b/:hash');
+  assert.equal(
+    urlTemplate('https://cdn.example.com/a/3f2a9c0b1d4e5f60.js'),
+    'https://cdn.example.com/a/3f2a9c0b1d4e5f60.js',
+  );
+  assert.equal(
+    urlTemplate('https://cdn.example.com/b/3f2a9c0b1d4e5f60'),
+    'https://cdn.example.com/b/:hash',
+  );
   assert.equal(urlTemplate('https://x.example/t/aB3dE5gH7jK9mN1pQ'), 'https://x.example/t/:token');
-  assert.equal(urlTemplate('https://x.example/u/ann@example.org/profile#top'), 'https://x.example/u/:email/profile');
+  assert.equal(
+    urlTemplate('https://x.example/u/ann@example.org/profile#top'),
+    'https://x.example/u/:email/profile',
+  );
   assert.equal(urlTemplate('https://example.com'), 'https://example.com/');
 });

@@ -16,7 +16,9 @@ test('LCP, CLS and INP equal the web-vitals values, with attribution', async () 
   await page.goto(pages.url + '/vitals.html');
   const sid = await sessionId(page);
   // LCP is final once the image has rendered and the user interacts.
-  await page.waitForFunction(() => document.getElementById('hero').complete && document.getElementById('banner'));
+  await page.waitForFunction(
+    () => document.getElementById('hero').complete && document.getElementById('banner'),
+  );
   await page.waitForTimeout(200);
   await page.click('#slow');
   await page.waitForFunction(() => document.getElementById('slow').textContent === 'done');
@@ -30,18 +32,36 @@ test('LCP, CLS and INP equal the web-vitals values, with attribution', async () 
       s.backgroundColor = s.backgroundColor ? '' : 'rgb(250, 250, 250)';
       return new Promise((r) => requestAnimationFrame(() => requestIdleCallback(() => r())));
     });
-  await waitFor(async () => {
-    await frameThenIdle();
-    return page.evaluate(() => window.__inpSeen);
-  }, { what: 'web-vitals to process the interaction' });
+  await waitFor(
+    async () => {
+      await frameThenIdle();
+      return page.evaluate(() => window.__inpSeen);
+    },
+    { what: 'web-vitals to process the interaction' },
+  );
   await frameThenIdle();
   await page.waitForTimeout(100);
   // Leaving the page hides it: both the reference and the agent report final values.
   await page.goto(pages.url + '/blank.html');
 
-  const want = (n) => waitFor(() => pages.state.reports.find((r) => r.name === n), { what: `reference ${n}` });
-  const ref = { LCP: await want('LCP'), CLS: await want('CLS'), INP: await want('INP'), FCP: await want('FCP') };
-  const events = await stored(vigil, sid, (e) => ofType(e, 'views').length && ['LCP', 'CLS', 'INP', 'FCP', 'TTFB'].every((n) => ofType(e, 'vitals', (v) => v.name === n).length), 'the view and all five vitals');
+  const want = (n) =>
+    waitFor(() => pages.state.reports.find((r) => r.name === n), { what: `reference ${n}` });
+  const ref = {
+    LCP: await want('LCP'),
+    CLS: await want('CLS'),
+    INP: await want('INP'),
+    FCP: await want('FCP'),
+  };
+  const events = await stored(
+    vigil,
+    sid,
+    (e) =>
+      ofType(e, 'views').length &&
+      ['LCP', 'CLS', 'INP', 'FCP', 'TTFB'].every(
+        (n) => ofType(e, 'vitals', (v) => v.name === n).length,
+      ),
+    'the view and all five vitals',
+  );
   const vital = (n) => {
     const v = ofType(events, 'vitals', (x) => x.name === n);
     assert.equal(v.length, 1, `one ${n}`);
@@ -49,11 +69,15 @@ test('LCP, CLS and INP equal the web-vitals values, with attribution', async () 
   };
 
   const lcp = vital('LCP');
-  assert.ok(Math.abs(lcp.value - ref.LCP.value) <= 0.06, `LCP ${lcp.value} vs web-vitals ${ref.LCP.value}`);
+  assert.ok(
+    Math.abs(lcp.value - ref.LCP.value) <= 0.06,
+    `LCP ${lcp.value} vs web-vitals ${ref.LCP.value}`,
+  );
   assert.ok(lcp.value >= 900, 'the image is delayed 900 ms');
   assert.equal(lcp.element, 'img#hero');
   assert.match(lcp.url, /\/slow\.png\?delay=900$/);
-  for (const k of ['lcp_ttfb', 'load_delay', 'load_duration', 'render_delay']) assert.equal(typeof lcp[k], 'number', k);
+  for (const k of ['lcp_ttfb', 'load_delay', 'load_duration', 'render_delay'])
+    assert.equal(typeof lcp[k], 'number', k);
   const sum = lcp.lcp_ttfb + lcp.load_delay + lcp.load_duration + lcp.render_delay;
   assert.ok(Math.abs(sum - lcp.value) < 0.5, `LCP phases add up: ${sum} vs ${lcp.value}`);
   assert.ok(lcp.load_duration >= 850, `load_duration ${lcp.load_duration}`);
@@ -61,13 +85,19 @@ test('LCP, CLS and INP equal the web-vitals values, with attribution', async () 
 
   const cls = vital('CLS');
   assert.ok(ref.CLS.value > 0.05, `the banner shifts the page (${ref.CLS.value})`);
-  assert.ok(Math.abs(cls.value - ref.CLS.value) <= 0.001, `CLS ${cls.value} vs web-vitals ${ref.CLS.value}`);
+  assert.ok(
+    Math.abs(cls.value - ref.CLS.value) <= 0.001,
+    `CLS ${cls.value} vs web-vitals ${ref.CLS.value}`,
+  );
   assert.ok(cls.element, 'the largest shift has a target');
   assert.equal(typeof cls.shift_time, 'number');
   assert.ok(cls.load_state);
 
   const inp = vital('INP');
-  assert.ok(Math.abs(inp.value - ref.INP.value) <= 0.06, `INP ${inp.value} vs web-vitals ${ref.INP.value}`);
+  assert.ok(
+    Math.abs(inp.value - ref.INP.value) <= 0.06,
+    `INP ${inp.value} vs web-vitals ${ref.INP.value}`,
+  );
   assert.ok(inp.value >= 250, `the handler blocks 250 ms (${inp.value})`);
   assert.equal(inp.element, 'button#slow'); // an id ends the selector
   assert.equal(inp.event_type, 'click');
@@ -87,16 +117,33 @@ test('LCP, CLS and INP equal the web-vitals values, with attribution', async () 
   const [view] = ofType(events, 'views');
   assert.equal(view.navigation_type, 'navigate');
   assert.equal(view.title, 'Vitals page');
-  for (const k of ['dns', 'tcp', 'request', 'ttfb', 'download', 'dom_interactive', 'dom_content_loaded', 'dom_complete', 'load', 'fcp'])
+  for (const k of [
+    'dns',
+    'tcp',
+    'request',
+    'ttfb',
+    'download',
+    'dom_interactive',
+    'dom_content_loaded',
+    'dom_complete',
+    'load',
+    'fcp',
+  ])
     assert.equal(typeof view[k], 'number', `view.${k}`);
-  assert.ok(view.load >= 900 && view.dom_complete <= view.load && view.dom_interactive <= view.dom_content_loaded);
+  assert.ok(
+    view.load >= 900 &&
+      view.dom_complete <= view.load &&
+      view.dom_interactive <= view.dom_content_loaded,
+  );
   assert.ok(Math.abs(view.fcp - fcp.value) <= 0.06);
 
   // The slow handler is also a long animation frame with its script.
   const lt = ofType(events, 'long_tasks', (t) => t.duration >= 250);
   assert.ok(lt.length >= 1, 'a long animation frame');
   assert.equal(lt[0].kind, 'long-animation-frame');
-  assert.ok(lt.some((t) => /vitals-page\.js$/.test(t.script_url || '') && t.script_duration >= 240));
+  assert.ok(
+    lt.some((t) => /vitals-page\.js$/.test(t.script_url || '') && t.script_duration >= 240),
+  );
   // All vitals belong to the page view.
   for (const v of ofType(events, 'vitals')) assert.equal(v.view_id, view.view_id);
   await context.close();
@@ -111,18 +158,37 @@ test('a back/forward cache restore is a new view, with its own vitals', async ()
     const first = await page.evaluate(() => vigil.getContext().view_id);
     await page.goto(pages.url + '/blank.html');
     await page.goBack({ waitUntil: 'commit' });
-    const restored = await waitFor(() => page.evaluate((f) => window.vigil && vigil.getContext().view_id !== f && vigil.getContext().view_id, first), { what: 'restore' });
+    const restored = await waitFor(
+      () =>
+        page.evaluate(
+          (f) => window.vigil && vigil.getContext().view_id !== f && vigil.getContext().view_id,
+          first,
+        ),
+      { what: 'restore' },
+    );
     await page.waitForTimeout(300);
     await page.goto(pages.url + '/blank.html'); // hidden again: the restored view's vitals are final
-    const events = await stored(vigil, sid, (e) => ofType(e, 'views', (v) => v.navigation_type === 'restore').length && ofType(e, 'vitals', (v) => v.view_id === restored && v.name === 'CLS').length, 'the restore and its vitals');
+    const events = await stored(
+      vigil,
+      sid,
+      (e) =>
+        ofType(e, 'views', (v) => v.navigation_type === 'restore').length &&
+        ofType(e, 'vitals', (v) => v.view_id === restored && v.name === 'CLS').length,
+      'the restore and its vitals',
+    );
     const [view] = ofType(events, 'views', (v) => v.navigation_type === 'restore');
     assert.equal(view.view_id, restored);
     assert.equal(view.title, 'Basic page');
     assert.equal(ofType(events, 'views', (v) => v.navigation_type === 'navigate').length, 1);
     // Vitals of the first load stay with the first view.
-    assert.ok(ofType(events, 'vitals', (v) => v.view_id === first && v.name === 'LCP').length === 1);
+    assert.ok(
+      ofType(events, 'vitals', (v) => v.view_id === first && v.name === 'LCP').length === 1,
+    );
     const after = ofType(events, 'vitals', (v) => v.view_id === restored);
-    assert.ok(after.some((v) => v.name === 'FCP' || v.name === 'LCP'), JSON.stringify(after.map((v) => v.name)));
+    assert.ok(
+      after.some((v) => v.name === 'FCP' || v.name === 'LCP'),
+      JSON.stringify(after.map((v) => v.name)),
+    );
   } finally {
     await bf.close();
   }
@@ -144,10 +210,17 @@ const frameThenIdle = (page) =>
 async function interact(page, selector, min) {
   const t0 = await page.evaluate(() => performance.now());
   await page.click(selector);
-  await waitFor(async () => {
-    await frameThenIdle(page);
-    return page.evaluate(([t, m]) => Object.values(window.__interactions).some((i) => i.start >= t && i.duration >= m), [t0, min]);
-  }, { what: `the page to observe a ${min}+ ms interaction on ${selector}` });
+  await waitFor(
+    async () => {
+      await frameThenIdle(page);
+      return page.evaluate(
+        ([t, m]) =>
+          Object.values(window.__interactions).some((i) => i.start >= t && i.duration >= m),
+        [t0, min],
+      );
+    },
+    { what: `the page to observe a ${min}+ ms interaction on ${selector}` },
+  );
   await frameThenIdle(page);
 }
 const shift = async (page, h) => {
@@ -157,7 +230,8 @@ const shift = async (page, h) => {
 /** Page visibility as the page sees it (headless Chromium stays visible): hidden, then shown. */
 const setHidden = (page, hidden) =>
   page.evaluate((h) => {
-    if (h) Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+    if (h)
+      Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
     else delete document.visibilityState;
     document.dispatchEvent(new Event('visibilitychange'));
   }, hidden);
@@ -165,12 +239,18 @@ const setHidden = (page, hidden) =>
 /** INP and CLS of the span [from, to) from the page's own entries, by the web-vitals definitions. */
 function ownVitals(measured, from, to) {
   const inside = (t) => t >= from && t < to;
-  const durations = measured.interactions.filter((i) => inside(i.start) && i.duration >= 40).map((i) => i.duration).sort((a, b) => b - a);
+  const durations = measured.interactions
+    .filter((i) => inside(i.start) && i.duration >= 40)
+    .map((i) => i.duration)
+    .sort((a, b) => b - a);
   assert.ok(durations.length < 50, 'fewer than 50 interactions: INP is the longest');
-  let cls = 0, sum = 0, first = 0, last = 0;
+  let cls = 0,
+    sum = 0,
+    first = 0,
+    last = 0;
   for (const s of measured.shifts.filter((x) => inside(x.start) && !x.recentInput)) {
     if (sum && s.start - last < 1000 && s.start - first < 5000) sum += s.value;
-    else (sum = s.value), (first = s.start);
+    else ((sum = s.value), (first = s.start));
     last = s.start;
     cls = Math.max(cls, sum);
   }
@@ -178,10 +258,12 @@ function ownVitals(measured, from, to) {
 }
 /** The events the agent sent (and the collector accepted); an event's view is the batch's unless it names one. */
 const sentEvents = () =>
-  pages.state.ingest.filter((i) => i.status === 202).flatMap((i) => {
-    const b = JSON.parse(i.body);
-    return b.events.map((e) => ({ view_id: b.context.view_id, ...e }));
-  });
+  pages.state.ingest
+    .filter((i) => i.status === 202)
+    .flatMap((i) => {
+      const b = JSON.parse(i.body);
+      return b.events.map((e) => ({ view_id: b.context.view_id, ...e }));
+    });
 const rating = (v, good, poor) => (v > poor ? 'poor' : v > good ? 'needs-improvement' : 'good');
 
 /**
@@ -213,7 +295,7 @@ async function spaVitals(steps) {
     ['LCP', 'FCP', 'TTFB'].every((n) => ofType(e, 'vitals', (v) => v.name === n).length) &&
     ofType(e, 'vitals', (v) => v.name === 'INP').length >= inps &&
     ofType(e, 'vitals', (v) => v.name === 'CLS').length >= want.length;
-  await stored(vigil, sid, done, 'the routes and every view\'s vitals');
+  await stored(vigil, sid, done, "the routes and every view's vitals");
   await new Promise((r) => setTimeout(r, 1500)); // anything sent twice would be stored by now
   const events = await vigil.session(sid);
   await context.close();
@@ -236,11 +318,17 @@ async function spaVitals(steps) {
   return views.map((id, i) => {
     const row = (n) => {
       const v = ofType(events, 'vitals', (x) => x.view_id === id && x.name === n);
-      assert.ok(v.length <= 1, `view ${i}: at most one ${n}: ${JSON.stringify(v.map((x) => x.value))}`);
+      assert.ok(
+        v.length <= 1,
+        `view ${i}: at most one ${n}: ${JSON.stringify(v.map((x) => x.value))}`,
+      );
       if (!v[0]) return undefined;
       assert.equal(v[0].page_url, urls[i], `view ${i} ${n} page_url`);
       const t = v[0].ts - measured.origin;
-      assert.ok(t >= bounds[i] - 1 && t <= bounds[i + 1] + 1, `view ${i} ${n} ts ${t} within [${bounds[i]}, ${bounds[i + 1]})`);
+      assert.ok(
+        t >= bounds[i] - 1 && t <= bounds[i + 1] + 1,
+        `view ${i} ${n} ts ${t} within [${bounds[i]}, ${bounds[i + 1]})`,
+      );
       return v[0];
     };
     const inp = row('INP');
@@ -250,16 +338,27 @@ async function spaVitals(steps) {
       assert.equal(inp.value, want[i].inp, `view ${i} INP = the page's longest interaction`);
       assert.equal(inp.rating, rating(inp.value, 200, 500));
       const phases = inp.input_delay + inp.processing + inp.presentation_delay;
-      assert.ok(Math.abs(phases - inp.value) <= 0.3, `INP phases add up: ${phases} vs ${inp.value}`);
+      assert.ok(
+        Math.abs(phases - inp.value) <= 0.3,
+        `INP phases add up: ${phases} vs ${inp.value}`,
+      );
       assert.equal(inp.load_state, 'complete');
       assert.equal(inp.event_type, 'click', 'the handlers that ran longest name the interaction');
     } else assert.equal(inp, undefined, `view ${i} had no interaction of 40+ ms: no INP`);
     assert.ok(cls, `view ${i} has a CLS`);
     // The agent sends CLS to 0.0001, the store keeps 0.001.
-    const sent = sentEvents().filter((e) => e.type === 'vital' && e.name === 'CLS' && e.view_id === id);
+    const sent = sentEvents().filter(
+      (e) => e.type === 'vital' && e.name === 'CLS' && e.view_id === id,
+    );
     assert.equal(sent.length, 1, `view ${i}: one CLS sent`);
-    assert.ok(Math.abs(sent[0].value - want[i].cls) <= 0.00005, `view ${i} CLS ${sent[0].value} vs the page's ${want[i].cls}`);
-    assert.ok(Math.abs(cls.value - want[i].cls) <= 0.00055, `view ${i} stored CLS ${cls.value} vs the page's ${want[i].cls}`);
+    assert.ok(
+      Math.abs(sent[0].value - want[i].cls) <= 0.00005,
+      `view ${i} CLS ${sent[0].value} vs the page's ${want[i].cls}`,
+    );
+    assert.ok(
+      Math.abs(cls.value - want[i].cls) <= 0.00055,
+      `view ${i} stored CLS ${cls.value} vs the page's ${want[i].cls}`,
+    );
     assert.equal(cls.rating, rating(cls.value, 0.1, 0.25));
     return { inp, cls, want: want[i] };
   });
@@ -274,8 +373,14 @@ test('SPA: each route has its own INP and CLS', async () => {
     await shift(page, 120); // two shifts in one session window on route B
     await shift(page, 40);
   });
-  assert.ok(a.inp.value >= 300 && a.inp.value < b.inp.value + 300, `A: the slow click (${a.inp.value})`);
-  assert.ok(b.inp.value >= 120 && b.inp.value < 300, `B: its own click (${b.inp.value}), not the page's worst`);
+  assert.ok(
+    a.inp.value >= 300 && a.inp.value < b.inp.value + 300,
+    `A: the slow click (${a.inp.value})`,
+  );
+  assert.ok(
+    b.inp.value >= 120 && b.inp.value < 300,
+    `B: its own click (${b.inp.value}), not the page's worst`,
+  );
   assert.equal(a.inp.element, 'button#slow');
   assert.equal(b.inp.element, 'button#medium');
   assert.equal(a.cls.value, 0, 'no shift on A');
@@ -291,28 +396,39 @@ test('SPA: the click that navigates belongs to the view it leaves', async () => 
     await page.waitForTimeout(600);
     await shift(page, 40); // a small shift and a fast click on route B
     await page.click('#fast');
-    await page.waitForFunction(() => document.getElementById('fast').textContent === 'clicked /spa-vitals/second');
+    await page.waitForFunction(
+      () => document.getElementById('fast').textContent === 'clicked /spa-vitals/second',
+    );
     await frameThenIdle(page);
   });
   assert.ok(a.inp.value >= 300, `A: the navigating click (${a.inp.value})`);
   assert.equal(a.inp.element, 'button#nav');
-  assert.ok(a.cls.value > 0.1 && b.cls.value > 0 && b.cls.value < a.cls.value, `CLS A ${a.cls.value}, B ${b.cls.value}`);
+  assert.ok(
+    a.cls.value > 0.1 && b.cls.value > 0 && b.cls.value < a.cls.value,
+    `CLS A ${a.cls.value}, B ${b.cls.value}`,
+  );
 });
 
 test('SPA: hidden before the first route change, the hard view still has one INP and one CLS', async () => {
   const [a, b] = await spaVitals(async (page) => {
     await interact(page, '#slow', 300);
-    await waitFor(async () => {
-      await frameThenIdle(page);
-      return page.evaluate(() => window.__inpSeen >= 300);
-    }, { what: 'web-vitals to process the interaction' });
+    await waitFor(
+      async () => {
+        await frameThenIdle(page);
+        return page.evaluate(() => window.__inpSeen >= 300);
+      },
+      { what: 'web-vitals to process the interaction' },
+    );
     await setHidden(page, true); // web-vitals reports the page's INP and CLS (so far: route A's)
     await page.waitForTimeout(200);
     await setHidden(page, false);
     await page.evaluate(() => router.go('/spa-vitals/second', 'Second'));
     await interact(page, '#medium', 120);
   });
-  assert.ok(a.inp.value >= 300 && a.inp.element === 'button#slow', `A: ${a.inp.value} ${a.inp.element}`);
+  assert.ok(
+    a.inp.value >= 300 && a.inp.element === 'button#slow',
+    `A: ${a.inp.value} ${a.inp.element}`,
+  );
   // A's row is the one web-vitals reported while hidden (with its long-animation-frame script):
   // the agent's own value for A at the route change was the same, so it was not sent again.
   assert.match(a.inp.script_url || '', /\/spa-vitals-page\.js$/);
@@ -321,5 +437,8 @@ test('SPA: hidden before the first route change, the hard view still has one INP
 
 test('every batch the agent sent was accepted by the collector (valid protocol)', () => {
   assert.ok(pages.state.ingest.length > 0);
-  assert.deepEqual(pages.rejected().map((r) => `${r.status} ${r.body.slice(0, 500)}`), []);
+  assert.deepEqual(
+    pages.rejected().map((r) => `${r.status} ${r.body.slice(0, 500)}`),
+    [],
+  );
 });

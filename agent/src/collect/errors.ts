@@ -9,11 +9,25 @@ import { W, clip, on, abs } from '../util';
 let count = 0;
 const seen: Record<string, number> = {};
 
-export function reportError(err: unknown, source: string, handled: boolean, fallback?: Frame): void {
-  const e = err as { name?: unknown; message?: unknown; stack?: unknown; constructor?: { name?: string } } | null;
+export function reportError(
+  err: unknown,
+  source: string,
+  handled: boolean,
+  fallback?: Frame,
+): void {
+  const e = err as {
+    name?: unknown;
+    message?: unknown;
+    stack?: unknown;
+    constructor?: { name?: string };
+  } | null;
   const isObj = !!e && typeof e == 'object';
-  let type = isObj && typeof e.name == 'string' && e.name ? e.name : isObj && e.constructor && e.constructor.name;
-  if (!type || type == 'Object') type = source == 'unhandledrejection' ? 'UnhandledRejection' : 'Error';
+  let type =
+    isObj && typeof e.name == 'string' && e.name
+      ? e.name
+      : isObj && e.constructor && e.constructor.name;
+  if (!type || type == 'Object')
+    type = source == 'unhandledrejection' ? 'UnhandledRejection' : 'Error';
   let message = isObj && e.message != null ? String(e.message) : isObj ? safeJson(e) : String(err);
   if (!message) message = type;
   const stack = isObj && typeof e.stack == 'string' ? clip(e.stack, 16000) : undefined;
@@ -29,7 +43,13 @@ export function reportError(err: unknown, source: string, handled: boolean, fall
     error_type: clip(type, 200),
     message: clip(message, 4000),
     stack,
-    frames: frames.length ? frames.map((f) => ({ ...f, function: f.function && clip(f.function, 500), file: f.file && clip(f.file, 2000) })) : undefined,
+    frames: frames.length
+      ? frames.map((f) => ({
+          ...f,
+          function: f.function && clip(f.function, 500),
+          file: f.file && clip(f.file, 2000),
+        }))
+      : undefined,
     handled,
     source,
     breadcrumbs: bc.length ? bc : undefined,
@@ -54,20 +74,28 @@ export function initErrors(): void {
         // A resource that failed to load: img, script, link, video, audio, source…
         const el = t as HTMLImageElement & HTMLLinkElement;
         const u = el.currentSrc || el.src || el.href;
-        if (u && typeof u == 'string') track({ type: 'resource_error', url: clip(abs(u), 4000), tag: t.localName });
+        if (u && typeof u == 'string')
+          track({ type: 'resource_error', url: clip(abs(u), 4000), tag: t.localName });
         return;
       }
       const ee = e as ErrorEvent;
       if (!('message' in ee)) return;
-      reportError(ee.error != null ? ee.error : { name: 'Error', message: ee.message || 'Script error.' }, 'onerror', false, {
-        file: ee.filename || undefined,
-        line: ee.lineno || undefined,
-        column: ee.colno || undefined,
-      });
+      reportError(
+        ee.error != null ? ee.error : { name: 'Error', message: ee.message || 'Script error.' },
+        'onerror',
+        false,
+        {
+          file: ee.filename || undefined,
+          line: ee.lineno || undefined,
+          column: ee.colno || undefined,
+        },
+      );
     },
     true,
   );
-  on(W, 'unhandledrejection', (e: PromiseRejectionEvent) => reportError(e.reason, 'unhandledrejection', false));
+  on(W, 'unhandledrejection', (e: PromiseRejectionEvent) =>
+    reportError(e.reason, 'unhandledrejection', false),
+  );
 
   // console.error → breadcrumb (the original is always called, with the same arguments).
   const c = W.console;
@@ -75,7 +103,9 @@ export function initErrors(): void {
   if (typeof orig == 'function') {
     c.error = function (this: unknown, ...a: unknown[]) {
       try {
-        crumb('console', a.map((x) => (x instanceof Error ? x.message : String(x))).join(' '), { level: 'error' });
+        crumb('console', a.map((x) => (x instanceof Error ? x.message : String(x))).join(' '), {
+          level: 'error',
+        });
       } catch {
         /* ignore */
       }

@@ -32,7 +32,8 @@ export function initInteractions(): void {
     const r = rage;
     rage = undefined;
     if (r && r.timer) clearTimeout(r.timer);
-    if (r && r.n >= 3) track({ type: 'action', ts: r.t, action: 'rage_click', selector: r.s, count: r.n });
+    if (r && r.n >= 3)
+      track({ type: 'action', ts: r.t, action: 'rage_click', selector: r.s, count: r.n });
   };
   const dead = new Set<string>();
   on(D, 'click', (e: MouseEvent) => {
@@ -43,7 +44,12 @@ export function initInteractions(): void {
     track({ type: 'action', action: 'click', selector: s });
     crumb('click', s || el.localName, { x: Math.round(e.clientX), y: Math.round(e.clientY) });
     // Rage: 3+ clicks, each within 1 s of the one before, within 30 px.
-    if (rage && t - rage.last <= RAGE_MS && Math.abs(e.clientX - rage.x) <= RAGE_PX && Math.abs(e.clientY - rage.y) <= RAGE_PX) {
+    if (
+      rage &&
+      t - rage.last <= RAGE_MS &&
+      Math.abs(e.clientX - rage.x) <= RAGE_PX &&
+      Math.abs(e.clientY - rage.y) <= RAGE_PX
+    ) {
       rage.n++;
       rage.last = t;
       clearTimeout(rage.timer);
@@ -121,7 +127,13 @@ export function initInteractions(): void {
   };
   const field = (e: Event): void => {
     const el = e.target as HTMLInputElement;
-    if (!el || !el.localName || !/^(input|select|textarea)$/.test(el.localName) || el.type == 'hidden') return;
+    if (
+      !el ||
+      !el.localName ||
+      !/^(input|select|textarea)$/.test(el.localName) ||
+      el.type == 'hidden'
+    )
+      return;
     const s = formOf(el);
     if (!s) return;
     const name = clip(el.getAttribute('name') || el.id || el.type || el.localName, 200);
@@ -130,7 +142,13 @@ export function initInteractions(): void {
     s.last = name;
     if (first) {
       s.done = false;
-      track({ type: 'action', action: 'form_start', selector: sel(s.el), form: formName(s.el), fields: [name] });
+      track({
+        type: 'action',
+        action: 'form_start',
+        selector: sel(s.el),
+        form: formName(s.el),
+        fields: [name],
+      });
     }
   };
   on(D, 'input', field);
@@ -139,7 +157,13 @@ export function initInteractions(): void {
     const s = formOf(e.target);
     if (!s) return;
     s.done = true;
-    track({ type: 'action', action: 'form_submit', selector: sel(s.el), form: formName(s.el), fields: s.fields.slice() });
+    track({
+      type: 'action',
+      action: 'form_submit',
+      selector: sel(s.el),
+      form: formName(s.el),
+      fields: s.fields.slice(),
+    });
     forms = forms.filter((x) => x != s);
   });
 
@@ -154,7 +178,14 @@ export function initInteractions(): void {
     for (const s of forms)
       if (!s.done && s.fields.length) {
         s.done = true;
-        track({ type: 'action', action: 'form_abandon', selector: sel(s.el), form: formName(s.el), fields: s.fields.slice(), last_field: s.last });
+        track({
+          type: 'action',
+          action: 'form_abandon',
+          selector: sel(s.el),
+          form: formName(s.el),
+          fields: s.fields.slice(),
+          last_field: s.last,
+        });
       }
     if (reason == 'route') {
       depth = sent = 0;

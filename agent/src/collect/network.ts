@@ -77,11 +77,18 @@ function end(r: Rec, status: number, failure?: string, size?: number | null): vo
   e.ts = Math.round(now() - e.duration);
   e.view_id = r.view;
   e.page_url = r.page;
-  crumb('request', e.method + ' ' + e.url + ' ' + (failure || status), { method: e.method, status, duration: e.duration });
+  crumb('request', e.method + ' ' + e.url + ' ' + (failure || status), {
+    method: e.method,
+    status,
+    duration: e.duration,
+  });
   if (failure) return emit(r);
   // Wait (up to 1 s) for the Resource Timing entry with the phases.
   pending.push(r);
-  setTimeout(safe(() => emit(r)), 1000);
+  setTimeout(
+    safe(() => emit(r)),
+    1000,
+  );
   match(P.getEntriesByType('resource') as PerformanceResourceTiming[]);
 }
 
@@ -104,12 +111,14 @@ export function match(entries: PerformanceResourceTiming[]): void {
       if (en.requestStart > 0) {
         e.dns = phase(en.domainLookupStart, en.domainLookupEnd);
         e.tcp = phase(en.connectStart, en.connectEnd);
-        e.tls = en.secureConnectionStart > 0 ? phase(en.secureConnectionStart, en.connectEnd) : undefined;
+        e.tls =
+          en.secureConnectionStart > 0 ? phase(en.secureConnectionStart, en.connectEnd) : undefined;
         e.ttfb = phase(en.startTime, en.responseStart);
         e.download = phase(en.responseStart, en.responseEnd);
       }
       if (en.encodedBodySize > 0) e.response_size = en.encodedBodySize;
-      if (en.responseEnd > 0) e.duration = Math.max(e.duration, ms(en.responseEnd - en.startTime) || 0);
+      if (en.responseEnd > 0)
+        e.duration = Math.max(e.duration, ms(en.responseEnd - en.startTime) || 0);
       emit(r);
       break;
     }
@@ -132,7 +141,12 @@ export function initNetwork(endpoint: string): void {
       let r: Rec | undefined;
       try {
         const req = typeof Request == 'function' && input instanceof Request ? input : undefined;
-        r = begin('fetch', (init && init.method) || (req && req.method) || 'GET', req ? req.url : String(input), init && init.body);
+        r = begin(
+          'fetch',
+          (init && init.method) || (req && req.method) || 'GET',
+          req ? req.url : String(input),
+          init && init.body,
+        );
         if (r) {
           const h = new Headers((init && init.headers) || (req && req.headers) || undefined);
           trace(r, h.get('traceparent'), (v) => {
@@ -143,7 +157,11 @@ export function initNetwork(endpoint: string): void {
       } catch {
         r = undefined;
       }
-      const p = nf.call(this === W || this === undefined ? W : this, input, init) as Promise<Response>;
+      const p = nf.call(
+        this === W || this === undefined ? W : this,
+        input,
+        init,
+      ) as Promise<Response>;
       if (!r) return p;
       const rec = r;
       return p.then(
@@ -211,6 +229,9 @@ export function initNetwork(endpoint: string): void {
       /* ignore */
     }
     // eslint-disable-next-line prefer-rest-params
-    return send.apply(this, arguments as unknown as [body?: Document | XMLHttpRequestBodyInit | null]);
+    return send.apply(
+      this,
+      arguments as unknown as [body?: Document | XMLHttpRequestBodyInit | null],
+    );
   };
 }

@@ -21,11 +21,21 @@ export function initPerf(endpoint: string): void {
     match(entries);
     for (const e of entries) {
       const i = e.initiatorType;
-      if (!sampled || res >= MAX_RESOURCES || i == 'fetch' || i == 'xmlhttprequest' || i == 'beacon') continue;
+      if (
+        !sampled ||
+        res >= MAX_RESOURCES ||
+        i == 'fetch' ||
+        i == 'xmlhttprequest' ||
+        i == 'beacon'
+      )
+        continue;
       if (e.name.indexOf(endpoint) == 0 || !/^https?:/.test(e.name)) continue;
       res++;
       const timed = e.requestStart > 0;
-      const x = e as PerformanceResourceTiming & { renderBlockingStatus?: string; responseStatus?: number };
+      const x = e as PerformanceResourceTiming & {
+        renderBlockingStatus?: string;
+        responseStatus?: number;
+      };
       track({
         type: 'resource',
         ts: epoch(e.startTime),
@@ -35,7 +45,10 @@ export function initPerf(endpoint: string): void {
         duration: ms(e.duration) || 0,
         dns: timed ? phase(e.domainLookupStart, e.domainLookupEnd) : undefined,
         tcp: timed ? phase(e.connectStart, e.connectEnd) : undefined,
-        tls: timed && e.secureConnectionStart > 0 ? phase(e.secureConnectionStart, e.connectEnd) : undefined,
+        tls:
+          timed && e.secureConnectionStart > 0
+            ? phase(e.secureConnectionStart, e.connectEnd)
+            : undefined,
         ttfb: timed ? phase(e.requestStart, e.responseStart) : undefined,
         download: timed ? phase(e.responseStart, e.responseEnd) : undefined,
         transfer_size: int(e.transferSize),
@@ -48,7 +61,12 @@ export function initPerf(endpoint: string): void {
   });
 
   const loaf = observe('long-animation-frame', (list) => {
-    for (const e of list as Array<PerformanceEntry & { blockingDuration?: number; scripts?: Array<{ sourceURL?: string; invoker?: string; duration: number }> }>) {
+    for (const e of list as Array<
+      PerformanceEntry & {
+        blockingDuration?: number;
+        scripts?: Array<{ sourceURL?: string; invoker?: string; duration: number }>;
+      }
+    >) {
       if (long++ >= MAX_LONG) return;
       let s: { sourceURL?: string; invoker?: string; duration: number } | undefined;
       for (const c of e.scripts || []) if (!s || c.duration > s.duration) s = c;
@@ -69,7 +87,13 @@ export function initPerf(endpoint: string): void {
     observe('longtask', (list) => {
       for (const e of list) {
         if (long++ >= MAX_LONG) return;
-        track({ type: 'long_task', ts: epoch(e.startTime), kind: 'longtask', start: ms(e.startTime), duration: ms(e.duration) || 0 });
+        track({
+          type: 'long_task',
+          ts: epoch(e.startTime),
+          kind: 'longtask',
+          start: ms(e.startTime),
+          duration: ms(e.duration) || 0,
+        });
       }
     });
 }

@@ -1,7 +1,22 @@
 // Page views: the hard load with its navigation timing, bfcache restores, and SPA route
 // changes (history.pushState/replaceState, popstate, hashchange) as soft views.
 import { st, track, endView, crumb, activity } from '../core';
-import { W, D, P, clip, ms, int, phase, navEntry, on, safe, uuid, now, epoch, watchMutations } from '../util';
+import {
+  W,
+  D,
+  P,
+  clip,
+  ms,
+  int,
+  phase,
+  navEntry,
+  on,
+  safe,
+  uuid,
+  now,
+  epoch,
+  watchMutations,
+} from '../util';
 
 const title = (): string | undefined => (D.title ? clip(D.title, 1000) : undefined);
 const listeners: Array<() => void> = [];
@@ -27,9 +42,10 @@ function hardView(): void {
     dom_complete: ms(n.domComplete) || undefined,
     load: ms(n.loadEventEnd) || undefined,
   };
-  const type = n && (n as PerformanceNavigationTiming & { activationStart?: number }).activationStart
-    ? 'prerender'
-    : n && n.type;
+  const type =
+    n && (n as PerformanceNavigationTiming & { activationStart?: number }).activationStart
+      ? 'prerender'
+      : n && n.type;
   track({
     type: 'view',
     ts: epoch(0),
@@ -64,7 +80,8 @@ function route(trigger: string): void {
   if (to == from) return;
   if (pending) pending();
   activity();
-  if (trigger != 'push' && trigger != 'replace' && from.split('#')[0] == to.split('#')[0]) trigger = 'hash';
+  if (trigger != 'push' && trigger != 'replace' && from.split('#')[0] == to.split('#')[0])
+    trigger = 'hash';
   endView('route');
   const old = st.view;
   const t0 = now();
@@ -82,8 +99,25 @@ function route(trigger: string): void {
     pending = undefined;
     clearInterval(timer);
     stop();
-    track({ type: 'route', ts: t0, view_id: old, page_url: clip(from, 4000), from: clip(from, 4000), to: clip(to, 4000), new_view_id: id, trigger, duration: ms(last - t0) });
-    track({ type: 'view', ts: t0, view_id: id, page_url: clip(to, 4000), navigation_type: 'soft', title: title() });
+    track({
+      type: 'route',
+      ts: t0,
+      view_id: old,
+      page_url: clip(from, 4000),
+      from: clip(from, 4000),
+      to: clip(to, 4000),
+      new_view_id: id,
+      trigger,
+      duration: ms(last - t0),
+    });
+    track({
+      type: 'view',
+      ts: t0,
+      view_id: id,
+      page_url: clip(to, 4000),
+      navigation_type: 'soft',
+      title: title(),
+    });
   };
   pending = done;
   timer = setInterval(

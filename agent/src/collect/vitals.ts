@@ -33,7 +33,11 @@ import { onView } from './views';
 import { P, clip, epoch, loadState, ms, now, observe, safe, sel } from '../util';
 
 type Name = MetricWithAttribution['name'];
-type Shift = PerformanceEntry & { value: number; hadRecentInput: boolean; sources?: Array<{ node: Node | null }> };
+type Shift = PerformanceEntry & {
+  value: number;
+  hadRecentInput: boolean;
+  sources?: Array<{ node: Node | null }>;
+};
 /** An entry with the selector of its element, taken at once (the node may be gone at the end). */
 type Hit<E> = [E, string?];
 
@@ -68,25 +72,62 @@ let perView = false;
 let evs: PerformanceObserver | undefined;
 let shifts: PerformanceObserver | undefined;
 const count = (): number => (P as Performance & { interactionCount: number }).interactionCount;
-const span = (start: number, n0: number): Span => ({ id: st.view, url: st.url, start, end: 1 / 0, n0, ev: new Map(), w: 0, w0: 0, w1: 0, cls: 0, sent: {} });
+const span = (start: number, n0: number): Span => ({
+  id: st.view,
+  url: st.url,
+  start,
+  end: 1 / 0,
+  n0,
+  ev: new Map(),
+  w: 0,
+  w0: 0,
+  w1: 0,
+  cls: 0,
+  sent: {},
+});
 const spanAt = (t: number): Span | undefined => spans.find((s) => s.start <= t && t < s.end);
-const rate = (v: number, good: number, poor: number): string => (v > poor ? 'poor' : v > good ? 'needs-improvement' : 'good');
+const rate = (v: number, good: number, poor: number): string =>
+  v > poor ? 'poor' : v > good ? 'needs-improvement' : 'good';
 
 /** Queues a vital; INP and CLS (with their view `s`) once per view and value. */
-function vital(name: Name, value: number, rating: string, attribution: Attribution, ts: number, s?: Span): void {
+function vital(
+  name: Name,
+  value: number,
+  rating: string,
+  attribution: Attribution,
+  ts: number,
+  s?: Span,
+): void {
   value = name == 'CLS' ? Math.round(value * 1e4) / 1e4 : ms(value) || 0;
   if (s) {
     if (s.sent[name] === value) return;
     s.sent[name] = value;
   }
-  track({ type: 'vital', ts, view_id: s ? s.id : st.hard, page_url: s ? s.url : st.hardUrl, name, value, rating, attribution });
+  track({
+    type: 'vital',
+    ts,
+    view_id: s ? s.id : st.hard,
+    page_url: s ? s.url : st.hardUrl,
+    name,
+    value,
+    rating,
+    attribution,
+  });
 }
 
 /** web-vitals' values. `at`: when it happened (ms from navigation start), for `ts`. */
 function report(m: MetricWithAttribution, a: Attribution, at?: number): void {
   const restored = m.navigationType == 'back-forward-cache' || m.navigationType == 'restore';
   const own = m.name == 'INP' || m.name == 'CLS';
-  if (!(own && perView)) vital(m.name, m.value, m.rating, a, at != null && !restored ? epoch(at) : now(), own ? spans[0] : undefined);
+  if (!(own && perView))
+    vital(
+      m.name,
+      m.value,
+      m.rating,
+      a,
+      at != null && !restored ? epoch(at) : now(),
+      own ? spans[0] : undefined,
+    );
 }
 
 function onEvents(list: PerformanceEntry[]): void {
@@ -103,7 +144,7 @@ function onEvents(list: PerformanceEntry[]): void {
     if (s.ev.size > 10) {
       let k = 0;
       let min = 1 / 0;
-      for (const [i, h] of s.ev) if (h[0][0].duration < min) (min = h[0][0].duration), (k = i);
+      for (const [i, h] of s.ev) if (h[0][0].duration < min) ((min = h[0][0].duration), (k = i));
       s.ev.delete(k);
     }
   }
@@ -156,18 +197,33 @@ function flush(s: Span): void {
       pe = Math.min(end, Math.max(pe, e.processingEnd));
       if (proc(e) > proc(named[0])) named = h;
     }
-    vital('INP', l.duration, rate(l.duration, 200, 500), {
-      element: named[1],
-      event_type: named[0].name,
-      input_delay: ms(ps - t),
-      processing: ms(pe - ps),
-      presentation_delay: ms(end - pe),
-      load_state: loadState(t),
-    }, epoch(t), s);
+    vital(
+      'INP',
+      l.duration,
+      rate(l.duration, 200, 500),
+      {
+        element: named[1],
+        event_type: named[0].name,
+        input_delay: ms(ps - t),
+        processing: ms(pe - ps),
+        presentation_delay: ms(end - pe),
+        load_state: loadState(t),
+      },
+      epoch(t),
+      s,
+    );
   }
   const b = s.big;
   const t = b ? b[0].startTime : s.start;
-  if (shifts) vital('CLS', s.cls, rate(s.cls, 0.1, 0.25), b ? { element: b[1], shift_time: ms(t), load_state: loadState(t) } : {}, epoch(t), s);
+  if (shifts)
+    vital(
+      'CLS',
+      s.cls,
+      rate(s.cls, 0.1, 0.25),
+      b ? { element: b[1], shift_time: ms(t), load_state: loadState(t) } : {},
+      epoch(t),
+      s,
+    );
 }
 
 const url = (u: string | undefined): string | undefined => (u ? clip(u, 4000) : undefined);
@@ -188,10 +244,13 @@ export function initVitals(): void {
     s.end = t;
     s.n1 = count();
     spans.push(span(t, s.n1));
-    setTimeout(safe(() => {
-      const i = spans.indexOf(s);
-      if (i >= 0) spans.splice(i, 1), flush(s);
-    }), 1000);
+    setTimeout(
+      safe(() => {
+        const i = spans.indexOf(s);
+        if (i >= 0) (spans.splice(i, 1), flush(s));
+      }),
+      1000,
+    );
   });
   onEnd((reason) => {
     if (reason != 'hide' || !perView) return;
@@ -201,52 +260,70 @@ export function initVitals(): void {
     spans = spans.slice(-1);
   });
   const opts = { generateTarget: (n: Node | null) => sel(n) };
-  onLCP(safe((m: LCPMetricWithAttribution) => {
-    const a = m.attribution;
-    report(
-      m,
-      {
-        element: a.target,
-        url: url(a.url),
-        ttfb: ms(a.timeToFirstByte),
-        load_delay: ms(a.resourceLoadDelay),
-        load_duration: ms(a.resourceLoadDuration),
-        render_delay: ms(a.elementRenderDelay),
-        load_state: loadState(m.value),
-      },
-      m.value,
-    );
-  }), opts);
-  onINP(safe((m: INPMetricWithAttribution) => {
-    const a = m.attribution;
-    // The event whose handlers ran longest names the interaction (pointerdown, click, keydown…).
-    let ev: PerformanceEventTiming | undefined;
-    for (const e of a.processedEventEntries && a.processedEventEntries.length ? a.processedEventEntries : m.entries)
-      if (!ev || e.processingEnd - e.processingStart > ev.processingEnd - ev.processingStart) ev = e;
-    const s = a.longestScript && a.longestScript.entry;
-    const t = a.interactionTime >= 0 ? a.interactionTime : m.entries[0] && m.entries[0].startTime;
-    report(
-      m,
-      {
-        element: a.interactionTarget || undefined,
-        event_type: ev ? ev.name : a.interactionType,
-        input_delay: ms(a.inputDelay),
-        processing: ms(a.processingDuration),
-        presentation_delay: ms(a.presentationDelay),
-        script_url: s ? url(s.sourceURL || s.invoker) : undefined,
-        script_duration: s ? ms(s.duration) : undefined,
+  onLCP(
+    safe((m: LCPMetricWithAttribution) => {
+      const a = m.attribution;
+      report(
+        m,
+        {
+          element: a.target,
+          url: url(a.url),
+          ttfb: ms(a.timeToFirstByte),
+          load_delay: ms(a.resourceLoadDelay),
+          load_duration: ms(a.resourceLoadDuration),
+          render_delay: ms(a.elementRenderDelay),
+          load_state: loadState(m.value),
+        },
+        m.value,
+      );
+    }),
+    opts,
+  );
+  onINP(
+    safe((m: INPMetricWithAttribution) => {
+      const a = m.attribution;
+      // The event whose handlers ran longest names the interaction (pointerdown, click, keydown…).
+      let ev: PerformanceEventTiming | undefined;
+      for (const e of a.processedEventEntries && a.processedEventEntries.length
+        ? a.processedEventEntries
+        : m.entries)
+        if (!ev || e.processingEnd - e.processingStart > ev.processingEnd - ev.processingStart)
+          ev = e;
+      const s = a.longestScript && a.longestScript.entry;
+      const t = a.interactionTime >= 0 ? a.interactionTime : m.entries[0] && m.entries[0].startTime;
+      report(
+        m,
+        {
+          element: a.interactionTarget || undefined,
+          event_type: ev ? ev.name : a.interactionType,
+          input_delay: ms(a.inputDelay),
+          processing: ms(a.processingDuration),
+          presentation_delay: ms(a.presentationDelay),
+          script_url: s ? url(s.sourceURL || s.invoker) : undefined,
+          script_duration: s ? ms(s.duration) : undefined,
+          load_state: a.loadState,
+        },
+        t,
+      );
+    }),
+    opts,
+  );
+  onCLS(
+    safe((m: CLSMetricWithAttribution) => {
+      const a = m.attribution;
+      report(m, {
+        element: a.largestShiftTarget,
+        shift_time: ms(a.largestShiftTime),
         load_state: a.loadState,
-      },
-      t,
-    );
-  }), opts);
-  onCLS(safe((m: CLSMetricWithAttribution) => {
-    const a = m.attribution;
-    report(m, { element: a.largestShiftTarget, shift_time: ms(a.largestShiftTime), load_state: a.loadState });
-  }), opts);
-  onFCP(safe((m: FCPMetricWithAttribution) => {
-    const a = m.attribution;
-    report(m, { ttfb: ms(a.timeToFirstByte), load_state: a.loadState }, m.value);
-  }));
+      });
+    }),
+    opts,
+  );
+  onFCP(
+    safe((m: FCPMetricWithAttribution) => {
+      const a = m.attribution;
+      report(m, { ttfb: ms(a.timeToFirstByte), load_state: a.loadState }, m.value);
+    }),
+  );
   onTTFB(safe((m: TTFBMetricWithAttribution) => report(m, {}, m.value)));
 }

@@ -25,19 +25,27 @@ window.actions = {
     document.head.appendChild(s);
   },
   fetch500: function () {
-    return fetch('/api/fail').then(function (r) { return r.status; });
+    return fetch('/api/fail').then(function (r) {
+      return r.status;
+    });
   },
   fetchUser: function () {
-    return fetch('/api/users/123?expand=1').then(function (r) { return r.json(); });
+    return fetch('/api/users/123?expand=1').then(function (r) {
+      return r.json();
+    });
   },
   fetchRequestObject: function () {
-    return fetch(new Request('/api/echo', { method: 'POST', body: 'hello' })).then(function (r) { return r.json(); });
+    return fetch(new Request('/api/echo', { method: 'POST', body: 'hello' })).then(function (r) {
+      return r.json();
+    });
   },
   xhrUser: function () {
     return new Promise(function (resolve) {
       var x = new XMLHttpRequest();
       x.open('GET', '/api/users/456');
-      x.onload = function () { resolve(JSON.parse(x.responseText)); };
+      x.onload = function () {
+        resolve(JSON.parse(x.responseText));
+      };
       x.send();
     });
   },
@@ -46,17 +54,35 @@ window.actions = {
       var x = new XMLHttpRequest();
       x.open('POST', '/api/echo');
       x.setRequestHeader('Content-Type', 'text/plain');
-      x.onloadend = function () { resolve(x.status); };
+      x.onloadend = function () {
+        resolve(x.status);
+      };
       x.send('0123456789');
     });
   },
   fetchNetworkError: function () {
-    return fetch('http://127.0.0.1:1/nothing-listens-here').then(function () { return 'ok'; }, function (e) { return e.name; });
+    return fetch('http://127.0.0.1:1/nothing-listens-here').then(
+      function () {
+        return 'ok';
+      },
+      function (e) {
+        return e.name;
+      },
+    );
   },
   fetchAbort: function () {
     var c = new AbortController();
-    var p = fetch('/api/slow?delay=3000', { signal: c.signal }).then(function () { return 'ok'; }, function (e) { return e.name; });
-    setTimeout(function () { c.abort(); }, 50);
+    var p = fetch('/api/slow?delay=3000', { signal: c.signal }).then(
+      function () {
+        return 'ok';
+      },
+      function (e) {
+        return e.name;
+      },
+    );
+    setTimeout(function () {
+      c.abort();
+    }, 50);
     return p;
   },
 };

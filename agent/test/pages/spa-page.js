@@ -8,7 +8,9 @@ document.addEventListener('DOMContentLoaded', function () {
   document.getElementById('to-products').addEventListener('click', function (e) {
     e.preventDefault();
     history.pushState({ page: 'product' }, '', '/spa/products/42');
-    setTimeout(function () { render('Product 42'); }, 30);
+    setTimeout(function () {
+      render('Product 42');
+    }, 30);
   });
   document.getElementById('live').addEventListener('click', function () {
     var p = document.createElement('p');
@@ -20,8 +22,15 @@ document.addEventListener('DOMContentLoaded', function () {
     view.appendChild(document.createTextNode('thanks'));
   });
   window.router = {
-    replace: function () { history.replaceState({}, '', '/spa/products/42?tab=reviews'); render('Product 42 reviews'); },
-    hash: function () { location.hash = '#details'; },
-    back: function () { history.back(); },
+    replace: function () {
+      history.replaceState({}, '', '/spa/products/42?tab=reviews');
+      render('Product 42 reviews');
+    },
+    hash: function () {
+      location.hash = '#details';
+    },
+    back: function () {
+      history.back();
+    },
   };
 });

@@ -4,7 +4,12 @@
 (function () {
   // Tells the test when the reference web-vitals copy has processed an interaction (it does so
   // when idle).
-  webVitals.onINP(function (m) { window.__inpSeen = m.value; }, { reportAllChanges: true });
+  webVitals.onINP(
+    function (m) {
+      window.__inpSeen = m.value;
+    },
+    { reportAllChanges: true },
+  );
   window.__interactions = {}; // interactionId → { start, duration }: the longest entry
   window.__shifts = []; // { start, value, recentInput }
   window.__routes = []; // performance.now() of each soft navigation
@@ -12,7 +17,12 @@
     list.getEntries().forEach(function (e) {
       if (!e.interactionId) return;
       var o = window.__interactions[e.interactionId];
-      if (!o || e.duration > o.duration) window.__interactions[e.interactionId] = { start: e.startTime, duration: e.duration, name: e.name };
+      if (!o || e.duration > o.duration)
+        window.__interactions[e.interactionId] = {
+          start: e.startTime,
+          duration: e.duration,
+          name: e.name,
+        };
     });
   }).observe({ type: 'event', buffered: true, durationThreshold: 16 });
   new PerformanceObserver(function (list) {

@@ -3,14 +3,26 @@
 (function () {
   var report = function (m) {
     var a = m.attribution || {};
-    navigator.sendBeacon('/__report', JSON.stringify({ name: m.name, value: m.value, target: a.target || a.interactionTarget || a.largestShiftTarget || null }));
+    navigator.sendBeacon(
+      '/__report',
+      JSON.stringify({
+        name: m.name,
+        value: m.value,
+        target: a.target || a.interactionTarget || a.largestShiftTarget || null,
+      }),
+    );
   };
   webVitals.onLCP(report);
   webVitals.onCLS(report);
   webVitals.onINP(report);
   webVitals.onFCP(report);
   // Tells the test when web-vitals has processed the interaction (it does so when idle).
-  webVitals.onINP(function (m) { window.__inpSeen = m.value; }, { reportAllChanges: true });
+  webVitals.onINP(
+    function (m) {
+      window.__inpSeen = m.value;
+    },
+    { reportAllChanges: true },
+  );
   // A layout shift: a banner is inserted above the text 300 ms after DOMContentLoaded.
   document.addEventListener('DOMContentLoaded', function () {
     setTimeout(function () {

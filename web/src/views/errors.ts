@@ -1,37 +1,112 @@
 // Errors: how many, how many sessions and users they hit, over time by type, and the list by
 // type and message (full grouping by fingerprint comes with the errors work).
-import { Range, countLines, el, emptyNote, first, fmtNum, fmtPct, href, hrefWith, query, table } from "../lib";
+import {
+  Range,
+  countLines,
+  el,
+  emptyNote,
+  first,
+  fmtNum,
+  fmtPct,
+  href,
+  hrefWith,
+  query,
+  table,
+} from '../lib';
 
 /** Error types drawn as their own line; the rest are summed in the total. */
 const TOP_TYPES = 5;
 
-export async function errorsView(pid: number, box: HTMLElement, { from, to, bucket }: Range): Promise<void> {
+export async function errorsView(
+  pid: number,
+  box: HTMLElement,
+  { from, to, bucket }: Range,
+): Promise<void> {
   const r = { from, to };
   const [total, views, byType, list] = await Promise.all([
-    query(pid, { metric: "errors", aggregations: ["count", "sessions", "users"], ...r }),
-    query(pid, { metric: "page_views", aggregations: ["count", "sessions"], ...r }),
-    query(pid, { metric: "errors", aggregations: ["count"], group_by: ["error_type"], ...r, order_by: "count", ascending: false, limit: TOP_TYPES }),
-    query(pid, { metric: "errors", aggregations: ["count", "sessions", "users"], group_by: ["error_type", "message"], ...r, order_by: "count", ascending: false, limit: 200 }),
+    query(pid, { metric: 'errors', aggregations: ['count', 'sessions', 'users'], ...r }),
+    query(pid, { metric: 'page_views', aggregations: ['count', 'sessions'], ...r }),
+    query(pid, {
+      metric: 'errors',
+      aggregations: ['count'],
+      group_by: ['error_type'],
+      ...r,
+      order_by: 'count',
+      ascending: false,
+      limit: TOP_TYPES,
+    }),
+    query(pid, {
+      metric: 'errors',
+      aggregations: ['count', 'sessions', 'users'],
+      group_by: ['error_type', 'message'],
+      ...r,
+      order_by: 'count',
+      ascending: false,
+      limit: 200,
+    }),
   ]);
   const types = byType.rows.map((row) => row[0]).filter((t) => t !== null);
   const series = types.length
-    ? await query(pid, { metric: "errors", aggregations: ["count"], group_by: ["error_type", bucket], filters: [{ field: "error_type", op: "in", value: types }], ...r, limit: 10000 })
+    ? await query(pid, {
+        metric: 'errors',
+        aggregations: ['count'],
+        group_by: ['error_type', bucket],
+        filters: [{ field: 'error_type', op: 'in', value: types }],
+        ...r,
+        limit: 10000,
+      })
     : { columns: [], rows: [] };
-  const count = Number(first(total, "count") ?? 0), sessions = Number(first(total, "sessions") ?? 0);
-  const pv = Number(first(views, "count") ?? 0), pvSessions = Number(first(views, "sessions") ?? 0);
+  const count = Number(first(total, 'count') ?? 0),
+    sessions = Number(first(total, 'sessions') ?? 0);
+  const pv = Number(first(views, 'count') ?? 0),
+    pvSessions = Number(first(views, 'sessions') ?? 0);
   const card = (testid: string, name: string, value: string) =>
-    el("div", { class: "card", "data-testid": testid }, el("div", { class: "metric-name" }, name), el("div", { class: "metric-value" }, value));
-  const chartBox = el("div", { "data-testid": "errors-chart" });
-  box.replaceChildren(el("h2", {}, "Errors"),
-    el("div", { class: "grid" },
-      card("errors-count", "Errors", fmtNum(count)),
-      card("errors-rate", "Errors per 100 page views", pv ? (100 * count / pv).toFixed(2) : "–"),
-      card("errors-sessions", "Sessions with an error", pvSessions ? `${fmtNum(sessions)} (${fmtPct(sessions / pvSessions)})` : fmtNum(sessions)),
-      card("errors-users", "Users affected", fmtNum(first(total, "users") ?? 0))),
-    el("div", { class: "card" }, el("h3", {}, `Errors over time (top ${TOP_TYPES} types)`), series.rows.length ? chartBox : emptyNote("errors-chart-empty")),
-    el("div", { class: "card" }, el("h3", {}, "By type and message"),
-      table(list, { testid: "errors-table", linkCol: (v) => v === null ? null : hrefWith("/errors", "error_type", v),
+    el(
+      'div',
+      { class: 'card', 'data-testid': testid },
+      el('div', { class: 'metric-name' }, name),
+      el('div', { class: 'metric-value' }, value),
+    );
+  const chartBox = el('div', { 'data-testid': 'errors-chart' });
+  box.replaceChildren(
+    el('h2', {}, 'Errors'),
+    el(
+      'div',
+      { class: 'grid' },
+      card('errors-count', 'Errors', fmtNum(count)),
+      card('errors-rate', 'Errors per 100 page views', pv ? ((100 * count) / pv).toFixed(2) : '–'),
+      card(
+        'errors-sessions',
+        'Sessions with an error',
+        pvSessions ? `${fmtNum(sessions)} (${fmtPct(sessions / pvSessions)})` : fmtNum(sessions),
+      ),
+      card('errors-users', 'Users affected', fmtNum(first(total, 'users') ?? 0)),
+    ),
+    el(
+      'div',
+      { class: 'card' },
+      el('h3', {}, `Errors over time (top ${TOP_TYPES} types)`),
+      series.rows.length ? chartBox : emptyNote('errors-chart-empty'),
+    ),
+    el(
+      'div',
+      { class: 'card' },
+      el('h3', {}, 'By type and message'),
+      table(list, {
+        testid: 'errors-table',
+        linkCol: (v) => (v === null ? null : hrefWith('/errors', 'error_type', v)),
         // from an error to the sessions it hit, and their timelines
-        links: { sessions: (row) => href("/sessions", { error_type: String(row[0] ?? ""), error_message: String(row[1] ?? ""), sort: null, dir: null }) } })));
-  countLines(series.rows.length ? chartBox : null, series, "error_type");
+        links: {
+          sessions: (row) =>
+            href('/sessions', {
+              error_type: String(row[0] ?? ''),
+              error_message: String(row[1] ?? ''),
+              sort: null,
+              dir: null,
+            }),
+        },
+      }),
+    ),
+  );
+  countLines(series.rows.length ? chartBox : null, series, 'error_type');
 }

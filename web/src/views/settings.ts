@@ -1,112 +1,261 @@
 // Settings: key, snippet, origins, retention, API tokens, projects.
-import { HttpError, Me, ProjectSettings, QueryResult, Role, api, currentUser, el, href, link, setMe, table } from "../lib";
+import {
+  HttpError,
+  Me,
+  ProjectSettings,
+  QueryResult,
+  Role,
+  api,
+  currentUser,
+  el,
+  href,
+  link,
+  setMe,
+  table,
+} from '../lib';
 
 export async function settingsView(pid: number, box: HTMLElement): Promise<void> {
   const m = currentUser() as Me;
-  const projects: QueryResult = { columns: ["project", "id", "public key"], rows: m.projects.map((p) => [p.name, p.id, p.public_key]) };
+  const projects: QueryResult = {
+    columns: ['project', 'id', 'public key'],
+    rows: m.projects.map((p) => [p.name, p.id, p.public_key]),
+  };
   const pidOf = new Map(m.projects.map((p) => [p.name, p.id]));
-  const s = await api<ProjectSettings>("GET", `/api/v1/projects/${pid}`);
-  const role: Role = m.projects.find((p) => p.id === pid)?.role ?? "viewer";
-  const owner = role === "owner";
-  const snippet = el("textarea", { readonly: "", rows: "4", "data-testid": "snippet", class: "snippet" });
+  const s = await api<ProjectSettings>('GET', `/api/v1/projects/${pid}`);
+  const role: Role = m.projects.find((p) => p.id === pid)?.role ?? 'viewer';
+  const owner = role === 'owner';
+  const snippet = el('textarea', {
+    readonly: '',
+    rows: '4',
+    'data-testid': 'snippet',
+    class: 'snippet',
+  });
   snippet.value = s.snippet;
-  const copyMsg = el("span", { class: "bar-legend", "data-testid": "copy-status" });
-  const copy = el("button", { type: "button", "data-testid": "copy" }, "Copy");
-  copy.addEventListener("click", async () => {
+  const copyMsg = el('span', { class: 'bar-legend', 'data-testid': 'copy-status' });
+  const copy = el('button', { type: 'button', 'data-testid': 'copy' }, 'Copy');
+  copy.addEventListener('click', async () => {
     try {
       if (navigator.clipboard) await navigator.clipboard.writeText(s.snippet);
-      else { snippet.select(); document.execCommand("copy"); }
-      copyMsg.textContent = "Copied.";
-    } catch { snippet.select(); copyMsg.textContent = "Select the text and copy it."; }
+      else {
+        snippet.select();
+        document.execCommand('copy');
+      }
+      copyMsg.textContent = 'Copied.';
+    } catch {
+      snippet.select();
+      copyMsg.textContent = 'Select the text and copy it.';
+    }
   });
-  const origins = el("textarea", { name: "allowed_origins", rows: "5", "data-testid": "origins" });
-  origins.value = s.allowed_origins.join("\n");
-  const retention = el("input", { name: "retention_days", type: "number", min: "1", "data-testid": "retention" });
+  const origins = el('textarea', { name: 'allowed_origins', rows: '5', 'data-testid': 'origins' });
+  origins.value = s.allowed_origins.join('\n');
+  const retention = el('input', {
+    name: 'retention_days',
+    type: 'number',
+    min: '1',
+    'data-testid': 'retention',
+  });
   retention.value = String(s.retention_days);
-  const msg = el("p", { "data-testid": "settings-message" });
-  const save = el("button", { type: "submit", "data-testid": "save" }, "Save");
+  const msg = el('p', { 'data-testid': 'settings-message' });
+  const save = el('button', { type: 'submit', 'data-testid': 'save' }, 'Save');
   // the server refuses these changes to non-owners; the form says so instead of failing
-  if (!owner) { origins.readOnly = true; retention.readOnly = true; save.disabled = true; msg.className = "muted"; msg.textContent = "Only owners change these settings."; }
-  const form = el("form", { class: "settings" },
-    el("label", {}, "Allowed origins (one per line)", origins),
-    el("label", {}, "Retention (days)", retention), save, msg);
-  form.addEventListener("submit", async (ev) => {
+  if (!owner) {
+    origins.readOnly = true;
+    retention.readOnly = true;
+    save.disabled = true;
+    msg.className = 'muted';
+    msg.textContent = 'Only owners change these settings.';
+  }
+  const form = el(
+    'form',
+    { class: 'settings' },
+    el('label', {}, 'Allowed origins (one per line)', origins),
+    el('label', {}, 'Retention (days)', retention),
+    save,
+    msg,
+  );
+  form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    msg.className = ""; msg.textContent = "Saving…"; save.disabled = true;
-    const body = { allowed_origins: origins.value.split("\n").map((l) => l.trim()).filter((l) => l), retention_days: Number(retention.value) };
+    msg.className = '';
+    msg.textContent = 'Saving…';
+    save.disabled = true;
+    const body = {
+      allowed_origins: origins.value
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l),
+      retention_days: Number(retention.value),
+    };
     try {
-      const u = await api<ProjectSettings>("PUT", `/api/v1/projects/${pid}`, body);
-      origins.value = u.allowed_origins.join("\n"); retention.value = String(u.retention_days);
-      msg.className = "ok"; msg.textContent = "Saved.";
+      const u = await api<ProjectSettings>('PUT', `/api/v1/projects/${pid}`, body);
+      origins.value = u.allowed_origins.join('\n');
+      retention.value = String(u.retention_days);
+      msg.className = 'ok';
+      msg.textContent = 'Saved.';
     } catch (e) {
-      msg.className = "error"; msg.textContent = (e as Error).message;
-    } finally { save.disabled = false; }
+      msg.className = 'error';
+      msg.textContent = (e as Error).message;
+    } finally {
+      save.disabled = false;
+    }
   });
-  box.replaceChildren(el("h2", {}, "Settings"),
-    el("div", { class: "card" }, el("h3", {}, "Public key"), el("code", { "data-testid": "public-key" }, s.public_key)),
-    el("div", { class: "card" }, el("h3", {}, "Install snippet"), snippet, el("div", {}, copy, " ", copyMsg)),
-    el("div", { class: "card" }, el("h3", {}, "Project settings"), form),
-    role === "viewer" ? "" : await tokensCard(pid, owner),
+  box.replaceChildren(
+    el('h2', {}, 'Settings'),
+    el(
+      'div',
+      { class: 'card' },
+      el('h3', {}, 'Public key'),
+      el('code', { 'data-testid': 'public-key' }, s.public_key),
+    ),
+    el(
+      'div',
+      { class: 'card' },
+      el('h3', {}, 'Install snippet'),
+      snippet,
+      el('div', {}, copy, ' ', copyMsg),
+    ),
+    el('div', { class: 'card' }, el('h3', {}, 'Project settings'), form),
+    role === 'viewer' ? '' : await tokensCard(pid, owner),
     await membersCard(pid, m.user.id, owner),
     accountCard(m.user.email),
-    el("div", { class: "card" }, el("h3", {}, "Your projects"),
-      table(projects, { testid: "projects-table", linkCol: (v) => href("/overview", { project: String(pidOf.get(String(v))) }, false) }),
-      newProjectForm()));
+    el(
+      'div',
+      { class: 'card' },
+      el('h3', {}, 'Your projects'),
+      table(projects, {
+        testid: 'projects-table',
+        linkCol: (v) => href('/overview', { project: String(pidOf.get(String(v))) }, false),
+      }),
+      newProjectForm(),
+    ),
+  );
 }
 
 /** A secret shown once, selected for copying, with the reason it will not be shown again. */
 function secretOnce(label: string, secret: string, testid: string): HTMLElement {
-  const input = el("input", { readonly: "", class: "secret", "data-testid": testid, "aria-label": label });
+  const input = el('input', {
+    readonly: '',
+    class: 'secret',
+    'data-testid': testid,
+    'aria-label': label,
+  });
   input.value = secret;
   setTimeout(() => input.select(), 0);
-  return el("div", { class: "secret-once" }, el("strong", {}, label), input,
-    el("p", { class: "muted" }, "Copy it now: Vigil keeps only a hash and cannot show it again."));
+  return el(
+    'div',
+    { class: 'secret-once' },
+    el('strong', {}, label),
+    input,
+    el('p', { class: 'muted' }, 'Copy it now: Vigil keeps only a hash and cannot show it again.'),
+  );
 }
 
-type Scope = "read" | "ingest-admin" | "admin";
-interface TokenInfo { id: number; hint: string; scope: Scope; created_at: number; }
-const SCOPES: [Scope, string][] = [["read", "read"], ["ingest-admin", "ingest-admin (read, set origins)"], ["admin", "admin (read, set origins and retention)"]];
+type Scope = 'read' | 'ingest-admin' | 'admin';
+interface TokenInfo {
+  id: number;
+  hint: string;
+  scope: Scope;
+  created_at: number;
+}
+const SCOPES: [Scope, string][] = [
+  ['read', 'read'],
+  ['ingest-admin', 'ingest-admin (read, set origins)'],
+  ['admin', 'admin (read, set origins and retention)'],
+];
 /** API tokens of a project: listed by their last characters and scope, issued (shown once)
  * and revoked. Members handle read tokens; owners every scope. */
 async function tokensCard(pid: number, owner: boolean): Promise<HTMLElement> {
-  const card = el("div", { class: "card", "data-testid": "tokens" });
+  const card = el('div', { class: 'card', 'data-testid': 'tokens' });
   const fill = async (fresh?: string) => {
-    const { tokens } = await api<{ tokens: TokenInfo[] }>("GET", `/api/v1/projects/${pid}/tokens`);
-    const msg = el("p", { class: "error", role: "alert" });
-    const tbody = el("tbody");
+    const { tokens } = await api<{ tokens: TokenInfo[] }>('GET', `/api/v1/projects/${pid}/tokens`);
+    const msg = el('p', { class: 'error', role: 'alert' });
+    const tbody = el('tbody');
     for (const t of tokens) {
-      let action: HTMLElement = el("span", { class: "muted" }, "owners revoke");
-      if (owner || t.scope === "read") {
-        const revoke = el("button", { type: "button", "data-testid": "revoke-token" }, "Revoke");
+      let action: HTMLElement = el('span', { class: 'muted' }, 'owners revoke');
+      if (owner || t.scope === 'read') {
+        const revoke = el('button', { type: 'button', 'data-testid': 'revoke-token' }, 'Revoke');
         // two clicks, no dialog: a revoked token stops every script using it at once
-        revoke.addEventListener("click", async () => {
-          if (revoke.dataset.armed !== "1") { revoke.dataset.armed = "1"; revoke.textContent = "Click again to revoke"; return; }
+        revoke.addEventListener('click', async () => {
+          if (revoke.dataset.armed !== '1') {
+            revoke.dataset.armed = '1';
+            revoke.textContent = 'Click again to revoke';
+            return;
+          }
           revoke.disabled = true;
-          try { await api("DELETE", `/api/v1/projects/${pid}/tokens/${t.id}`); await fill(); }
-          catch (e) { msg.textContent = (e as Error).message; revoke.disabled = false; }
+          try {
+            await api('DELETE', `/api/v1/projects/${pid}/tokens/${t.id}`);
+            await fill();
+          } catch (e) {
+            msg.textContent = (e as Error).message;
+            revoke.disabled = false;
+          }
         });
         action = revoke;
       }
-      tbody.append(el("tr", { "data-token-id": String(t.id), "data-scope": t.scope },
-        el("td", {}, el("code", {}, t.hint ? `vt_…${t.hint}` : "vt_… (issued before hints)")),
-        el("td", {}, t.scope),
-        el("td", {}, new Date(t.created_at * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC"),
-        el("td", {}, action)));
+      tbody.append(
+        el(
+          'tr',
+          { 'data-token-id': String(t.id), 'data-scope': t.scope },
+          el('td', {}, el('code', {}, t.hint ? `vt_…${t.hint}` : 'vt_… (issued before hints)')),
+          el('td', {}, t.scope),
+          el(
+            'td',
+            {},
+            new Date(t.created_at * 1000).toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+          ),
+          el('td', {}, action),
+        ),
+      );
     }
-    const scope = el("select", { name: "token-scope", "data-testid": "token-scope", "aria-label": "Scope of the new token" });
-    for (const [v, label] of owner ? SCOPES : SCOPES.slice(0, 1)) scope.append(el("option", { value: v }, label));
-    const issue = el("button", { type: "button", "data-testid": "new-token" }, "New API token");
-    issue.addEventListener("click", async () => {
-      issue.disabled = true;
-      try { const { token } = await api<{ token: string }>("POST", `/api/v1/projects/${pid}/tokens`, { scope: scope.value }); await fill(token); }
-      catch (e) { msg.textContent = (e as Error).message; issue.disabled = false; }
+    const scope = el('select', {
+      name: 'token-scope',
+      'data-testid': 'token-scope',
+      'aria-label': 'Scope of the new token',
     });
-    card.replaceChildren(el("h3", {}, "API tokens"),
-      el("p", { class: "muted" }, "Scripts read this project's data with a token: Authorization: Bearer vt_…"),
-      fresh ? secretOnce("New token", fresh, "fresh-token") : "",
-      tokens.length ? el("table", { "data-testid": "tokens-table" }, el("thead", {}, el("tr", {}, el("th", {}, "token"), el("th", {}, "scope"), el("th", {}, "issued"), el("th", {}, ""))), tbody)
-        : el("p", { class: "empty" }, "No API tokens."),
-      el("div", { class: "controls" }, scope, issue), msg);
+    for (const [v, label] of owner ? SCOPES : SCOPES.slice(0, 1))
+      scope.append(el('option', { value: v }, label));
+    const issue = el('button', { type: 'button', 'data-testid': 'new-token' }, 'New API token');
+    issue.addEventListener('click', async () => {
+      issue.disabled = true;
+      try {
+        const { token } = await api<{ token: string }>('POST', `/api/v1/projects/${pid}/tokens`, {
+          scope: scope.value,
+        });
+        await fill(token);
+      } catch (e) {
+        msg.textContent = (e as Error).message;
+        issue.disabled = false;
+      }
+    });
+    card.replaceChildren(
+      el('h3', {}, 'API tokens'),
+      el(
+        'p',
+        { class: 'muted' },
+        "Scripts read this project's data with a token: Authorization: Bearer vt_…",
+      ),
+      fresh ? secretOnce('New token', fresh, 'fresh-token') : '',
+      tokens.length
+        ? el(
+            'table',
+            { 'data-testid': 'tokens-table' },
+            el(
+              'thead',
+              {},
+              el(
+                'tr',
+                {},
+                el('th', {}, 'token'),
+                el('th', {}, 'scope'),
+                el('th', {}, 'issued'),
+                el('th', {}, ''),
+              ),
+            ),
+            tbody,
+          )
+        : el('p', { class: 'empty' }, 'No API tokens.'),
+      el('div', { class: 'controls' }, scope, issue),
+      msg,
+    );
   };
   await fill();
   return card;
@@ -114,94 +263,216 @@ async function tokensCard(pid: number, owner: boolean): Promise<HTMLElement> {
 
 /** Creates a project the user becomes the owner of, and shows its first API token once. */
 function newProjectForm(): HTMLElement {
-  const name = el("input", { name: "project-name", placeholder: "Project name", required: "", "data-testid": "new-project-name" });
-  const create = el("button", { type: "submit", "data-testid": "create-project" }, "Create project");
-  const out = el("div", { role: "status" });
-  const form = el("form", { class: "controls" }, el("label", {}, "New project ", name), create);
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    create.disabled = true; out.replaceChildren();
-    try {
-      const p = await api<ProjectSettings & { api_token: string }>("POST", "/api/v1/projects", { name: name.value });
-      setMe(await api<Me>("GET", "/api/v1/me"));
-      out.replaceChildren(secretOnce(`API token of ${p.name}`, p.api_token, "new-project-token"),
-        link(`Open ${p.name} and install it →`, href("/settings", { project: String(p.id) }, false)));
-      name.value = "";
-    } catch (e) {
-      out.replaceChildren(el("p", { class: "error", role: "alert", "data-testid": "new-project-error" }, (e as Error).message));
-    } finally { create.disabled = false; }
+  const name = el('input', {
+    name: 'project-name',
+    placeholder: 'Project name',
+    required: '',
+    'data-testid': 'new-project-name',
   });
-  return el("div", {}, form, out);
+  const create = el(
+    'button',
+    { type: 'submit', 'data-testid': 'create-project' },
+    'Create project',
+  );
+  const out = el('div', { role: 'status' });
+  const form = el('form', { class: 'controls' }, el('label', {}, 'New project ', name), create);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    create.disabled = true;
+    out.replaceChildren();
+    try {
+      const p = await api<ProjectSettings & { api_token: string }>('POST', '/api/v1/projects', {
+        name: name.value,
+      });
+      setMe(await api<Me>('GET', '/api/v1/me'));
+      out.replaceChildren(
+        secretOnce(`API token of ${p.name}`, p.api_token, 'new-project-token'),
+        link(
+          `Open ${p.name} and install it →`,
+          href('/settings', { project: String(p.id) }, false),
+        ),
+      );
+      name.value = '';
+    } catch (e) {
+      out.replaceChildren(
+        el(
+          'p',
+          { class: 'error', role: 'alert', 'data-testid': 'new-project-error' },
+          (e as Error).message,
+        ),
+      );
+    } finally {
+      create.disabled = false;
+    }
+  });
+  return el('div', {}, form, out);
 }
 
-interface Member { id: number; email: string; role: Role; }
-interface Invitation { id: number; email: string; role: Role; expires_at: number; }
-const ROLES: Role[] = ["viewer", "member", "owner"];
+interface Member {
+  id: number;
+  email: string;
+  role: Role;
+}
+interface Invitation {
+  id: number;
+  email: string;
+  role: Role;
+  expires_at: number;
+}
+const ROLES: Role[] = ['viewer', 'member', 'owner'];
 function roleSelect(value: Role, testid: string, label: string): HTMLSelectElement {
-  const sel = el("select", { "data-testid": testid, "aria-label": label });
-  for (const r of ROLES) { const o = el("option", { value: r }, r); if (r === value) o.selected = true; sel.append(o); }
+  const sel = el('select', { 'data-testid': testid, 'aria-label': label });
+  for (const r of ROLES) {
+    const o = el('option', { value: r }, r);
+    if (r === value) o.selected = true;
+    sel.append(o);
+  }
   return sel;
 }
 const day = (secs: number) => new Date(secs * 1000).toISOString().slice(0, 10);
 /** Who can read this project, with their roles. Owners invite by email (a one-time link,
  * shown once, which the invitee opens to join), change roles and remove members. */
 async function membersCard(pid: number, self: number, owner: boolean): Promise<HTMLElement> {
-  const card = el("div", { class: "card", "data-testid": "members" });
+  const card = el('div', { class: 'card', 'data-testid': 'members' });
   const fill = async (invited?: [string, string]) => {
-    const { members } = await api<{ members: Member[] }>("GET", `/api/v1/projects/${pid}/members`);
-    const msg = el("p", { class: "error", role: "alert", "data-testid": "member-error" });
-    const tbody = el("tbody");
+    const { members } = await api<{ members: Member[] }>('GET', `/api/v1/projects/${pid}/members`);
+    const msg = el('p', { class: 'error', role: 'alert', 'data-testid': 'member-error' });
+    const tbody = el('tbody');
     for (const u of members) {
-      let role: HTMLElement = el("span", { "data-testid": "member-role" }, u.role);
-      let action: HTMLElement = el("span", { class: "muted" }, u.id === self ? "you" : "");
+      let role: HTMLElement = el('span', { 'data-testid': 'member-role' }, u.role);
+      let action: HTMLElement = el('span', { class: 'muted' }, u.id === self ? 'you' : '');
       if (owner) {
-        const sel = roleSelect(u.role, "member-role", `Role of ${u.email}`);
-        sel.addEventListener("change", async () => {
+        const sel = roleSelect(u.role, 'member-role', `Role of ${u.email}`);
+        sel.addEventListener('change', async () => {
           sel.disabled = true;
-          try { await api("PUT", `/api/v1/projects/${pid}/members/${u.id}`, { role: sel.value }); await fill(); }
-          catch (e) { msg.textContent = (e as Error).message; sel.value = u.role; sel.disabled = false; }
+          try {
+            await api('PUT', `/api/v1/projects/${pid}/members/${u.id}`, { role: sel.value });
+            await fill();
+          } catch (e) {
+            msg.textContent = (e as Error).message;
+            sel.value = u.role;
+            sel.disabled = false;
+          }
         });
         role = sel;
       }
       if (owner && u.id !== self) {
-        const remove = el("button", { type: "button", "data-testid": "remove-member" }, "Remove");
-        remove.addEventListener("click", async () => {
-          if (remove.dataset.armed !== "1") { remove.dataset.armed = "1"; remove.textContent = "Click again to remove"; return; }
+        const remove = el('button', { type: 'button', 'data-testid': 'remove-member' }, 'Remove');
+        remove.addEventListener('click', async () => {
+          if (remove.dataset.armed !== '1') {
+            remove.dataset.armed = '1';
+            remove.textContent = 'Click again to remove';
+            return;
+          }
           remove.disabled = true;
-          try { await api("DELETE", `/api/v1/projects/${pid}/members/${u.id}`); await fill(); }
-          catch (e) { msg.textContent = (e as Error).message; remove.disabled = false; }
+          try {
+            await api('DELETE', `/api/v1/projects/${pid}/members/${u.id}`);
+            await fill();
+          } catch (e) {
+            msg.textContent = (e as Error).message;
+            remove.disabled = false;
+          }
         });
         action = remove;
       }
-      tbody.append(el("tr", { "data-member": u.email }, el("td", {}, u.email), el("td", {}, role), el("td", {}, action)));
+      tbody.append(
+        el(
+          'tr',
+          { 'data-member': u.email },
+          el('td', {}, u.email),
+          el('td', {}, role),
+          el('td', {}, action),
+        ),
+      );
     }
-    const parts: (HTMLElement | string)[] = [el("h3", {}, "Members"),
-      invited ? secretOnce(`Invitation link for ${invited[0]} (send it to them; it works once, for 7 days)`, invited[1], "invite-link") : "",
-      el("table", { "data-testid": "members-table" }, el("thead", {}, el("tr", {}, el("th", {}, "email"), el("th", {}, "role"), el("th", {}, ""))), tbody)];
+    const parts: (HTMLElement | string)[] = [
+      el('h3', {}, 'Members'),
+      invited
+        ? secretOnce(
+            `Invitation link for ${invited[0]} (send it to them; it works once, for 7 days)`,
+            invited[1],
+            'invite-link',
+          )
+        : '',
+      el(
+        'table',
+        { 'data-testid': 'members-table' },
+        el(
+          'thead',
+          {},
+          el('tr', {}, el('th', {}, 'email'), el('th', {}, 'role'), el('th', {}, '')),
+        ),
+        tbody,
+      ),
+    ];
     if (owner) {
-      const { invitations } = await api<{ invitations: Invitation[] }>("GET", `/api/v1/projects/${pid}/invitations`);
-      const pending = el("tbody");
+      const { invitations } = await api<{ invitations: Invitation[] }>(
+        'GET',
+        `/api/v1/projects/${pid}/invitations`,
+      );
+      const pending = el('tbody');
       for (const i of invitations) {
-        const revoke = el("button", { type: "button", "data-testid": "revoke-invitation" }, "Withdraw");
-        revoke.addEventListener("click", async () => {
+        const revoke = el(
+          'button',
+          { type: 'button', 'data-testid': 'revoke-invitation' },
+          'Withdraw',
+        );
+        revoke.addEventListener('click', async () => {
           revoke.disabled = true;
-          try { await api("DELETE", `/api/v1/projects/${pid}/invitations/${i.id}`); await fill(); }
-          catch (e) { msg.textContent = (e as Error).message; revoke.disabled = false; }
+          try {
+            await api('DELETE', `/api/v1/projects/${pid}/invitations/${i.id}`);
+            await fill();
+          } catch (e) {
+            msg.textContent = (e as Error).message;
+            revoke.disabled = false;
+          }
         });
-        pending.append(el("tr", { "data-invitation": i.email }, el("td", {}, i.email), el("td", {}, i.role), el("td", {}, `until ${day(i.expires_at)}`), el("td", {}, revoke)));
+        pending.append(
+          el(
+            'tr',
+            { 'data-invitation': i.email },
+            el('td', {}, i.email),
+            el('td', {}, i.role),
+            el('td', {}, `until ${day(i.expires_at)}`),
+            el('td', {}, revoke),
+          ),
+        );
       }
-      if (invitations.length) parts.push(el("h4", {}, "Pending invitations"), el("table", { "data-testid": "invitations-table" }, pending));
-      const email = el("input", { type: "email", name: "member-email", placeholder: "teammate@example.com", required: "", "data-testid": "member-email" });
-      const role = roleSelect("member", "invite-role", "Role of the invitee");
-      const add = el("button", { type: "submit", "data-testid": "add-member" }, "Invite");
-      const form = el("form", { class: "controls" }, el("label", {}, "Invite by email ", email), role, add);
-      form.addEventListener("submit", async (ev) => {
+      if (invitations.length)
+        parts.push(
+          el('h4', {}, 'Pending invitations'),
+          el('table', { 'data-testid': 'invitations-table' }, pending),
+        );
+      const email = el('input', {
+        type: 'email',
+        name: 'member-email',
+        placeholder: 'teammate@example.com',
+        required: '',
+        'data-testid': 'member-email',
+      });
+      const role = roleSelect('member', 'invite-role', 'Role of the invitee');
+      const add = el('button', { type: 'submit', 'data-testid': 'add-member' }, 'Invite');
+      const form = el(
+        'form',
+        { class: 'controls' },
+        el('label', {}, 'Invite by email ', email),
+        role,
+        add,
+      );
+      form.addEventListener('submit', async (ev) => {
         ev.preventDefault();
         add.disabled = true;
         try {
-          const r = await api<{ invitation: Invitation; link: string }>("POST", `/api/v1/projects/${pid}/members`, { email: email.value, role: role.value });
+          const r = await api<{ invitation: Invitation; link: string }>(
+            'POST',
+            `/api/v1/projects/${pid}/members`,
+            { email: email.value, role: role.value },
+          );
           await fill([r.invitation.email, r.link]);
-        } catch (e) { msg.textContent = (e as Error).message; add.disabled = false; }
+        } catch (e) {
+          msg.textContent = (e as Error).message;
+          add.disabled = false;
+        }
       });
       parts.push(form);
     }
@@ -213,21 +484,59 @@ async function membersCard(pid: number, self: number, owner: boolean): Promise<H
 
 /** The signed-in user's password; changing it ends their other sessions. */
 function accountCard(email: string): HTMLElement {
-  const current = el("input", { type: "password", name: "current-password", autocomplete: "current-password", required: "", "data-testid": "current-password" });
-  const next = el("input", { type: "password", name: "new-password", autocomplete: "new-password", required: "", minlength: "8", "data-testid": "new-password" });
-  const save = el("button", { type: "submit", "data-testid": "change-password" }, "Change password");
-  const msg = el("p", { role: "status", "data-testid": "password-message" });
-  const form = el("form", { class: "settings" }, el("label", {}, "Current password", current), el("label", {}, "New password (8+ characters)", next), save, msg);
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    save.disabled = true; msg.className = ""; msg.textContent = "";
-    try {
-      await api("POST", "/api/v1/me/password", { current: current.value, new: next.value });
-      current.value = next.value = "";
-      msg.className = "ok"; msg.textContent = "Password changed. Your other sessions were signed out.";
-    } catch (e) {
-      msg.className = "error"; msg.textContent = e instanceof HttpError && e.status === 401 ? "The current password is wrong." : (e as Error).message;
-    } finally { save.disabled = false; }
+  const current = el('input', {
+    type: 'password',
+    name: 'current-password',
+    autocomplete: 'current-password',
+    required: '',
+    'data-testid': 'current-password',
   });
-  return el("div", { class: "card", "data-testid": "account" }, el("h3", {}, `Your account (${email})`), form);
+  const next = el('input', {
+    type: 'password',
+    name: 'new-password',
+    autocomplete: 'new-password',
+    required: '',
+    minlength: '8',
+    'data-testid': 'new-password',
+  });
+  const save = el(
+    'button',
+    { type: 'submit', 'data-testid': 'change-password' },
+    'Change password',
+  );
+  const msg = el('p', { role: 'status', 'data-testid': 'password-message' });
+  const form = el(
+    'form',
+    { class: 'settings' },
+    el('label', {}, 'Current password', current),
+    el('label', {}, 'New password (8+ characters)', next),
+    save,
+    msg,
+  );
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    save.disabled = true;
+    msg.className = '';
+    msg.textContent = '';
+    try {
+      await api('POST', '/api/v1/me/password', { current: current.value, new: next.value });
+      current.value = next.value = '';
+      msg.className = 'ok';
+      msg.textContent = 'Password changed. Your other sessions were signed out.';
+    } catch (e) {
+      msg.className = 'error';
+      msg.textContent =
+        e instanceof HttpError && e.status === 401
+          ? 'The current password is wrong.'
+          : (e as Error).message;
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return el(
+    'div',
+    { class: 'card', 'data-testid': 'account' },
+    el('h3', {}, `Your account (${email})`),
+    form,
+  );
 }
