@@ -1,21 +1,8 @@
 // Vigil dashboard: a small client-side app. The URL path picks a view; every view reads the
 // query API for one project, over the range and filters in the URL.
-import {
-  HttpError,
-  Me,
-  Range,
-  api,
-  currentUser,
-  el,
-  href,
-  navigate,
-  param,
-  setMe,
-  setRenderer,
-  state,
-  timeRange,
-  urlFilters,
-} from './lib';
+import { api, currentUser, HttpError, Me, setMe } from './api';
+import { el } from './dom';
+import { href, navigate, param, Range, setRenderer, state, timeRange, urlFilters } from './url';
 import { NAV, loginView, noAccess, projectPicker, shell } from './shell';
 import { overview } from './views/overview';
 import { explorer } from './views/explorer';

@@ -1,28 +1,22 @@
 // Sign-in, project picker, "no access", and the shell around every view: nav, project, range, filter bar.
+import { api, attributeFields, HttpError, Me, Project, QueryResult, setMe } from './api';
+import { el } from './dom';
 import {
-  COMMON_FIELDS,
-  Filter,
-  HttpError,
-  MAX_RANGE,
-  Me,
-  OPS,
-  Project,
-  QueryResult,
-  RANGES,
-  Range,
-  VIEW_FIELDS,
-  api,
   appliesHere,
-  attributeFields,
+  COMMON_FIELDS,
   customRangeHref,
-  el,
+  Filter,
   href,
   link,
+  MAX_RANGE,
   navigate,
-  setMe,
+  OPS,
+  Range,
+  RANGES,
   timeRange,
   urlFilters,
-} from './lib';
+  VIEW_FIELDS,
+} from './url';
 
 export function loginView(): HTMLElement {
   const email = el('input', {

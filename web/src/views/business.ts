@@ -1,23 +1,10 @@
 // Business: custom events over time, and conversion by LCP rating.
-import {
-  Cell,
-  QueryResult,
-  Range,
-  api,
-  col,
-  countLines,
-  el,
-  emptyNote,
-  filtersFor,
-  fmtCell,
-  fmtPct,
-  href,
-  joinOn,
-  navigate,
-  param,
-  query,
-  table,
-} from '../lib';
+import { api, Cell, col, query, QueryResult } from '../api';
+import { countLines } from '../charts';
+import { el } from '../dom';
+import { fmtCell, fmtPct } from '../format';
+import { emptyNote, joinOn, table } from '../tables';
+import { filtersFor, href, navigate, param, Range } from '../url';
 
 const RATINGS = ['good', 'needs-improvement', 'poor'];
 export async function businessView(

@@ -1,18 +1,11 @@
 // Errors: how many, how many sessions and users they hit, over time by type, and the list by
 // type and message (full grouping by fingerprint comes with the errors work).
-import {
-  Range,
-  countLines,
-  el,
-  emptyNote,
-  first,
-  fmtNum,
-  fmtPct,
-  href,
-  hrefWith,
-  query,
-  table,
-} from '../lib';
+import { first, query } from '../api';
+import { countLines } from '../charts';
+import { el } from '../dom';
+import { fmtNum, fmtPct } from '../format';
+import { emptyNote, table } from '../tables';
+import { href, hrefWith, Range } from '../url';
 
 /** Error types drawn as their own line; the rest are summed in the total. */
 const TOP_TYPES = 5;

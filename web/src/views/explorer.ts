@@ -1,25 +1,11 @@
 // Performance explorer: a vital at a percentile, over time and grouped by any dimension.
 import uPlot from 'uplot';
-import {
-  GROUPS,
-  PCTS,
-  QueryResult,
-  Range,
-  VITALS,
-  attributeFields,
-  col,
-  durationBars,
-  el,
-  emptyNote,
-  first,
-  fmtMetric,
-  href,
-  navigate,
-  param,
-  plot,
-  query,
-  table,
-} from '../lib';
+import { attributeFields, col, first, query, QueryResult } from '../api';
+import { durationBars, plot } from '../charts';
+import { el } from '../dom';
+import { fmtMetric } from '../format';
+import { emptyNote, table } from '../tables';
+import { GROUPS, href, navigate, param, PCTS, Range, VITALS } from '../url';
 
 export async function explorer(
   pid: number,

@@ -1,5 +1,9 @@
 // Geography: a world map coloured by a vital's p75 per country, with the table beside it.
-import { Range, VITALS, el, fmtMetric, href, navigate, param, query, svgEl, table } from '../lib';
+import { query } from '../api';
+import { el, svgEl } from '../dom';
+import { fmtMetric } from '../format';
+import { table } from '../tables';
+import { href, navigate, param, Range, VITALS } from '../url';
 
 interface WorldShapes {
   width: number;

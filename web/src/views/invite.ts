@@ -1,7 +1,9 @@
 // The page an invitation link opens: /invite#vi_… (the secret stays in the fragment, which
 // the browser never sends to a server). Signed in as the invited email: accept. Signed out:
 // choose a password (a new account), or give the existing account's password.
-import { HttpError, Me, Role, api, el, href, navigate, setMe } from '../lib';
+import { api, HttpError, Me, Role, setMe } from '../api';
+import { el } from '../dom';
+import { href, navigate } from '../url';
 
 interface InvitationInfo {
   project: { id: number; name: string };

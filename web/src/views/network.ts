@@ -1,16 +1,9 @@
 // Network: endpoints (URL templates) with p75/p99 duration and error rate; the slowest calls.
-import {
-  Cell,
-  Range,
-  el,
-  fmtMetric,
-  fmtShare,
-  hrefWith,
-  joinOn,
-  query,
-  sortRows,
-  table,
-} from '../lib';
+import { Cell, query } from '../api';
+import { el } from '../dom';
+import { fmtMetric, fmtShare } from '../format';
+import { joinOn, sortRows, table } from '../tables';
+import { hrefWith, Range } from '../url';
 
 export async function networkView(
   pid: number,

@@ -1,21 +1,10 @@
 // Overview: p75 of each web vital with its ratings, traffic, error rate, trends, slowest pages.
-import {
-  Cell,
-  QueryResult,
-  Range,
-  VITALS,
-  col,
-  el,
-  first,
-  fmtMetric,
-  fmtNum,
-  fmtPct,
-  href,
-  plot,
-  query,
-  table,
-  trend,
-} from '../lib';
+import { Cell, col, first, query, QueryResult } from '../api';
+import { plot } from '../charts';
+import { el } from '../dom';
+import { fmtMetric, fmtNum, fmtPct, trend } from '../format';
+import { table } from '../tables';
+import { href, Range, VITALS } from '../url';
 
 /** Pages with fewer LCP samples than this are left out of "slowest pages": their p75 is noise. */
 const MIN_PAGE_SAMPLES = 20;

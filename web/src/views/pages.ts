@@ -1,24 +1,10 @@
 // Pages and routes, and the drill-down of one page.
-import {
-  Cell,
-  Range,
-  VITALS,
-  countLines,
-  durationBars,
-  el,
-  emptyNote,
-  first,
-  fmtMetric,
-  fmtNum,
-  href,
-  hrefWith,
-  joinOn,
-  link,
-  param,
-  query,
-  sortRows,
-  table,
-} from '../lib';
+import { Cell, first, query } from '../api';
+import { countLines, durationBars } from '../charts';
+import { el } from '../dom';
+import { fmtMetric, fmtNum } from '../format';
+import { emptyNote, joinOn, sortRows, table } from '../tables';
+import { href, hrefWith, link, param, Range, VITALS } from '../url';
 
 export async function pagesView(pid: number, box: HTMLElement, { from, to }: Range): Promise<void> {
   const g = { group_by: ['page_path'], from, to, limit: 1000 };

@@ -1,17 +1,9 @@
 // Resources and third parties: by domain and initiator type; failed resources.
-import {
-  Cell,
-  QueryResult,
-  Range,
-  el,
-  fmtBytes,
-  fmtMetric,
-  hrefWith,
-  joinOn,
-  query,
-  sortRows,
-  table,
-} from '../lib';
+import { Cell, query, QueryResult } from '../api';
+import { el } from '../dom';
+import { fmtBytes, fmtMetric } from '../format';
+import { joinOn, sortRows, table } from '../tables';
+import { hrefWith, Range } from '../url';
 
 export async function resourcesView(
   pid: number,

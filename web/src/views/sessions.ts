@@ -1,21 +1,9 @@
 // Sessions: the searchable list and one session's timeline.
-import {
-  Cell,
-  Filter,
-  QueryResult,
-  Range,
-  api,
-  col,
-  el,
-  filtersFor,
-  fmtCell,
-  fmtMetric,
-  href,
-  link,
-  navigate,
-  param,
-  table,
-} from '../lib';
+import { api, Cell, col, QueryResult } from '../api';
+import { el } from '../dom';
+import { fmtCell, fmtMetric } from '../format';
+import { table } from '../tables';
+import { Filter, filtersFor, href, link, navigate, param, Range } from '../url';
 
 type SessionEvent = Record<string, Cell>;
 const SESSION_ORDERS = ['start', 'duration', 'views', 'errors'];

@@ -1,18 +1,8 @@
 // Settings: key, snippet, origins, retention, API tokens, projects.
-import {
-  HttpError,
-  Me,
-  ProjectSettings,
-  QueryResult,
-  Role,
-  api,
-  currentUser,
-  el,
-  href,
-  link,
-  setMe,
-  table,
-} from '../lib';
+import { api, currentUser, HttpError, Me, ProjectSettings, QueryResult, Role, setMe } from '../api';
+import { el } from '../dom';
+import { table } from '../tables';
+import { href, link } from '../url';
 
 export async function settingsView(pid: number, box: HTMLElement): Promise<void> {
   const m = currentUser() as Me;

@@ -1,0 +1,95 @@
+// Charts: uPlot time series (one on screen at a time; dragging zooms to a custom range) and
+// bars drawn with the DOM.
+import uPlot from 'uplot';
+import { col } from './api';
+import type { Cell, QueryResult } from './api';
+import { el } from './dom';
+import { fmtCell, fmtMetric } from './format';
+import { customRangeHref, navigate } from './url';
+
+let chart: uPlot | null = null;
+/** One chart on screen at a time: the previous view's chart is destroyed first. */
+export function plot(
+  target?: HTMLElement | null,
+  opts?: Omit<uPlot.Options, 'width'>,
+  data?: (number | null)[][],
+): void {
+  chart?.destroy();
+  if (!target || !opts || !data) {
+    chart = null;
+    return;
+  }
+  // dragging across a time chart zooms every view to that span (a custom range in the URL)
+  const zoom = (u: uPlot) => {
+    if (u.select.width < 4) return;
+    const from = u.posToVal(u.select.left, 'x') * 1000,
+      to = u.posToVal(u.select.left + u.select.width, 'x') * 1000;
+    if (to > from) navigate(customRangeHref(from, to));
+  };
+  chart = new uPlot(
+    {
+      width: Math.max(300, Math.min(1160, (target.parentElement?.clientWidth ?? 1200) - 32)),
+      ...opts,
+      hooks: { setSelect: [zoom] },
+    },
+    data as uPlot.AlignedData,
+    target,
+  );
+  target.title = 'Drag across the chart to zoom to that time span';
+}
+
+/** Counts over time, one line per value of `key` (a result grouped by key and time), zeros where none. */
+export function countLines(
+  target: HTMLElement | null,
+  series: QueryResult,
+  key: string | null,
+): void {
+  const sn = key ? col(series, key) : -1,
+    st = col(series, 'time'),
+    sc = col(series, 'count');
+  const times = [...new Set(series.rows.map((r) => Number(r[st])))].sort((a, b) => a - b);
+  const idx = new Map(times.map((t, i) => [t, i]));
+  const data: (number | null)[][] = [times.map((t) => t / 1000)];
+  const COLORS = ['#2a5bd7', '#e67e22', '#16a085', '#8e44ad', '#c0392b', '#7f8c8d'];
+  const seriesOpts: uPlot.Series[] = [{}];
+  const name = (r: Cell[]) => (sn < 0 ? 'count' : fmtCell(r[sn]));
+  [...new Set(series.rows.map(name))].forEach((n, k) => {
+    const ys: (number | null)[] = times.map(() => 0);
+    for (const r of series.rows) {
+      if (name(r) !== n) continue;
+      const i = idx.get(Number(r[st]));
+      if (i !== undefined) ys[i] = Number(r[sc]);
+    }
+    data.push(ys);
+    seriesOpts.push({ label: n, stroke: COLORS[k % COLORS.length], width: 2 });
+  });
+  plot(target, { height: 260, series: seriesOpts }, data);
+}
+
+/** Horizontal bars of durations, scaled to the longest: [key (in `keyAttr`), label, ms]. */
+export function durationBars(
+  testid: string,
+  keyAttr: string,
+  rows: [string, string, Cell][],
+): HTMLElement {
+  const longest = Math.max(0, ...rows.map(([, , v]) => Number(v) || 0));
+  return el(
+    'div',
+    { 'data-testid': testid },
+    ...rows.map(([key, label, v]) => {
+      const fill = el('div', { class: 'ni' });
+      fill.style.width = `${longest > 0 ? ((Number(v) || 0) / longest) * 100 : 0}%`;
+      return el(
+        'div',
+        { class: 'rate-row', [keyAttr]: key },
+        el('span', { class: 'rate-label' }, label),
+        el('div', { class: 'bar rate-bar' }, fill),
+        el(
+          'span',
+          { class: 'rate-value', 'data-raw': typeof v === 'number' ? String(v) : '' },
+          fmtMetric('duration', v),
+        ),
+      );
+    }),
+  );
+}

@@ -1,0 +1,50 @@
+// Formatting of values for display: metrics (durations, CLS), counts, shares, bytes, trends.
+import type { Cell } from './api';
+import { el } from './dom';
+
+export function fmtMetric(metric: string, v: Cell): string {
+  if (v === null || typeof v !== 'number' || !isFinite(v)) return '–';
+  if (metric === 'cls') return v.toFixed(3);
+  if (v >= 1000) return (v / 1000).toFixed(2) + ' s';
+  return Math.round(v) + ' ms';
+}
+export function fmtNum(v: Cell): string {
+  return typeof v === 'number' ? v.toLocaleString('en-US') : v === null ? '–' : String(v);
+}
+export function fmtPct(v: number): string {
+  return (v * 100).toFixed(1) + '%';
+}
+export function fmtCell(v: Cell): string {
+  return v === null ? '(none)' : String(v);
+}
+/** Minimum samples (page views / vital counts) in the previous period for a trend to be shown. */
+const MIN_PREV_SAMPLES = 30;
+
+export function trend(
+  cur: Cell,
+  prev: Cell,
+  lowerIsBetter: boolean,
+  prevSamples: Cell,
+): HTMLElement {
+  if (typeof prevSamples !== 'number' || prevSamples < MIN_PREV_SAMPLES)
+    return el('div', { class: 'trend', 'data-testid': 'trend-none' }, 'not enough earlier data');
+  if (typeof cur !== 'number' || typeof prev !== 'number' || prev === 0)
+    return el('div', { class: 'trend' }, 'no previous data');
+  const d = (cur - prev) / prev;
+  const worse = lowerIsBetter ? d > 0 : d < 0;
+  const cls = Math.abs(d) < 0.005 ? 'trend' : worse ? 'trend worse' : 'trend better';
+  return el(
+    'div',
+    { class: cls, 'data-testid': 'trend' },
+    `${d >= 0 ? '▲' : '▼'} ${Math.abs(d * 100).toFixed(1)}% vs previous period`,
+  );
+}
+export const fmtBytes = (v: Cell): string => {
+  if (typeof v !== 'number' || !isFinite(v)) return '–';
+  if (v >= 1e9) return (v / 1e9).toFixed(2) + ' GB';
+  if (v >= 1e6) return (v / 1e6).toFixed(2) + ' MB';
+  if (v >= 1e3) return (v / 1e3).toFixed(1) + ' kB';
+  return Math.round(v) + ' B';
+};
+export const fmtShare = (v: Cell): string =>
+  typeof v === 'number' && isFinite(v) ? fmtPct(v) : '–';
