@@ -5,10 +5,9 @@
 
 mod geo;
 mod pipeline;
-mod scrub;
 mod useragent;
 
 pub use geo::{GeoDb, GeoError, Location};
-pub use pipeline::{ClientInfo, Enricher, scrub_event};
-pub use scrub::{scrub_message, scrub_url, template_url};
+pub use pipeline::{ClientInfo, Enricher, fill_derived};
 pub use useragent::{UaInfo, UserAgentParser};
+pub use vigil_model::{scrub_message, scrub_url, template_url};

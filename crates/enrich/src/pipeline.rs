@@ -1,10 +1,11 @@
 //! The enrichment pipeline: a parsed wire batch and what the connection says about the
-//! client go in; a scrubbed, enriched [`IngestBatch`] for the store comes out.
+//! client go in; an enriched [`IngestBatch`] comes out. URL and free-text columns are
+//! scrubbed when it becomes rows, by their kind in the event model.
 
-use crate::{GeoDb, UserAgentParser, scrub_message, scrub_url, template_url};
+use crate::{GeoDb, UserAgentParser};
 use std::net::IpAddr;
+use vigil_model::{Common, IngestBatch, ProjectId, scrub_message};
 use vigil_protocol::{Batch, EventBody, Scalar, rate_vital};
-use vigil_store::{Common, IngestBatch, ProjectId};
 
 /// What the HTTP connection tells about the client. The IP address is used for the location
 /// lookup and then dropped with this value.
@@ -23,12 +24,6 @@ pub struct Enricher {
     pub user_agents: UserAgentParser,
     /// Geo databases.
     pub geo: GeoDb,
-}
-
-fn scrub_opt(v: &mut Option<String>, f: fn(&str) -> String) {
-    if let Some(s) = v {
-        *s = f(s);
-    }
 }
 
 fn scrub_scalars<'a>(values: impl Iterator<Item = &'a mut Scalar>) {
@@ -68,8 +63,8 @@ impl Enricher {
         let common = Common {
             session_id: ctx.session_id,
             view_id: ctx.view_id.unwrap_or_default(),
-            page_url: ctx.page_url.as_deref().map(scrub_url).unwrap_or_default(),
-            referrer: ctx.referrer.as_deref().map(scrub_url).unwrap_or_default(),
+            page_url: ctx.page_url.unwrap_or_default(),
+            referrer: ctx.referrer.unwrap_or_default(),
             browser: ua.browser,
             browser_version: ua.browser_version,
             os,
@@ -86,11 +81,7 @@ impl Enricher {
             screen_height: ctx.screen.map(|s| s.height),
             viewport_width: ctx.viewport.map(|s| s.width),
             viewport_height: ctx.viewport.map(|s| s.height),
-            user_id: ctx
-                .user_id
-                .as_deref()
-                .map(scrub_message)
-                .unwrap_or_default(),
+            user_id: ctx.user_id.unwrap_or_default(),
             release: ctx.release.unwrap_or_default(),
             environment: ctx.environment.unwrap_or_default(),
             agent: ctx.agent.name,
@@ -108,8 +99,7 @@ impl Enricher {
         };
         let mut events = batch.events;
         for e in &mut events {
-            scrub_opt(&mut e.page_url, scrub_url);
-            scrub_event(&mut e.body);
+            fill_derived(&mut e.body);
         }
         IngestBatch {
             project,
@@ -119,50 +109,12 @@ impl Enricher {
     }
 }
 
-/// Scrubs one event's free text and URLs and fills what the collector derives.
-pub fn scrub_event(body: &mut EventBody) {
-    match body {
-        EventBody::View(v) => scrub_opt(&mut v.title, scrub_message),
-        EventBody::Vital(v) => {
-            scrub_opt(&mut v.attribution.url, scrub_url);
-            scrub_opt(&mut v.attribution.script_url, scrub_url);
-            if v.rating.is_none() {
-                v.rating = rate_vital(&v.name, v.value).map(str::to_owned);
-            }
-        }
-        EventBody::Resource(r) => r.url = scrub_url(&r.url),
-        EventBody::ResourceError(r) => r.url = scrub_url(&r.url),
-        EventBody::LongTask(t) => scrub_opt(&mut t.script_url, scrub_url),
-        EventBody::Error(e) => {
-            e.message = scrub_message(&e.message);
-            scrub_opt(&mut e.stack, scrub_message);
-            for f in &mut e.frames {
-                scrub_opt(&mut f.file, scrub_url);
-            }
-            for b in &mut e.breadcrumbs {
-                b.message = scrub_message(&b.message);
-                scrub_scalars(b.data.values_mut());
-            }
-        }
-        EventBody::Request(r) => {
-            r.url = scrub_url(&r.url);
-            let template = r
-                .url_template
-                .as_deref()
-                .map_or_else(|| template_url(&r.url), scrub_url);
-            r.url_template = Some(template);
-        }
-        EventBody::Action(_) => {}
-        EventBody::Route(r) => {
-            r.from = scrub_url(&r.from);
-            r.to = scrub_url(&r.to);
-        }
-        EventBody::Custom(c) => scrub_scalars(c.properties.values_mut()),
-        EventBody::AppStart(_) | EventBody::ScreenLoad(_) => {}
-        EventBody::Crash(c) => {
-            c.message = scrub_message(&c.message);
-            scrub_opt(&mut c.stack, scrub_message);
-        }
-        EventBody::Anr(a) => scrub_opt(&mut a.stack, scrub_message),
+/// Fills what the collector derives from an event's own values: the rating of a vital the
+/// SDK did not rate.
+pub fn fill_derived(body: &mut EventBody) {
+    if let EventBody::Vital(v) = body
+        && v.rating.is_none()
+    {
+        v.rating = rate_vital(&v.name, v.value).map(str::to_owned);
     }
 }

@@ -96,11 +96,14 @@ fn batch(input: &[u8], ctx: &Context) {
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0"),
     };
     let enriched = ctx.enricher.enrich(1, parsed, &client);
-    let rows: usize = vigil_store::batches_by_table(&[&enriched])
-        .iter()
-        .flat_map(|(_, b)| b.iter().map(|b| b.num_rows()))
-        .sum();
-    assert_eq!(rows, events, "every event becomes one row");
+    let rows = enriched
+        .to_rows(usize::MAX)
+        .unwrap_or_else(|e| panic!("an accepted batch cannot become rows: {e}"));
+    assert_eq!(rows.len(), events, "every event becomes one row");
+    // What the log writes, it reads back the same.
+    let decoded = vigil_store::frame::decode(&vigil_store::frame::encode(&rows))
+        .unwrap_or_else(|e| panic!("a log frame of these rows does not read back: {e}"));
+    assert_eq!(decoded, rows, "rows changed through the log");
 }
 
 fn gzip_seeds() -> Vec<Vec<u8>> {
@@ -306,6 +309,10 @@ fn wal_seeds() -> Vec<Vec<u8>> {
 /// prefix it says is valid, and never reads past the end.
 fn wal(input: &[u8], _ctx: &Context) {
     let (frames, valid) = vigil_store::wal::parse_frames(input);
+    // Whatever a frame holds, reading its payload is an answer or an error, never a panic.
+    for f in &frames {
+        let _ = vigil_store::frame::decode(&f.payload);
+    }
     assert!(valid as usize <= input.len(), "valid prefix past the end");
     let encoded: Vec<u8> = frames
         .iter()

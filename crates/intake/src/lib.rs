@@ -318,7 +318,13 @@ impl Intake {
         let events = batch.events.len();
         self.admit(project.id, events)?;
         let enriched = self.enricher.enrich(project.id, batch, &client);
-        self.store.append(enriched).await.map_err(|e| match e {
+        // Rows are built here, on the request's task, so the store's single writer thread
+        // only logs and links them.
+        let appended = match enriched.to_rows(self.store.row_limit()) {
+            Ok(rows) => self.store.append(rows).await,
+            Err(e) => Err(self.store.refuse(e)),
+        };
+        appended.map_err(|e| match e {
             StoreError::Overloaded => IntakeError::Overloaded,
             StoreError::DiskFull => IntakeError::StorageFull,
             StoreError::BatchTooLarge { .. } => IntakeError::BatchTooLarge(e.to_string()),

@@ -185,8 +185,8 @@ impl QueryEngine {
         // Revenue is summed in the stored fixed point, as 128-bit decimals (an Int64 sum
         // wraps past 9.2e18, i.e. 9.2e15 of currency at the 0.001 scale), and scaled once:
         // exact, and the same whatever order the rows are added in.
-        let scale = match Table::CustomEvents.column("value").map(|c| &c.extract) {
-            Some(vigil_store::Extract::F64(_, scale)) => *scale,
+        let scale = match Table::CustomEvents.column("value").map(|c| c.ty) {
+            Some(vigil_model::Type::Fixed(scale)) => scale,
             _ => unreachable!("custom_events.value is fixed point"),
         };
         let t = vigil_protocol::thresholds("LCP").expect("LCP thresholds");
@@ -406,9 +406,9 @@ impl Shared {
             let columns: Vec<String> = table
                 .columns()
                 .iter()
-                .map(|c| match c.extract {
+                .map(|c| match c.ty {
                     // Fixed-point numbers come back as the numbers that were sent.
-                    vigil_store::Extract::F64(..) => {
+                    vigil_model::Type::Fixed(_) => {
                         format!("{} AS \"{}\"", column_value(c), c.name)
                     }
                     _ => format!("\"{}\"", c.name),

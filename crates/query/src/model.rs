@@ -4,7 +4,7 @@
 
 use crate::attributes::{attribute_key, attribute_sql};
 use serde::{Deserialize, Serialize};
-use vigil_store::{Column, Extract, Table};
+use vigil_model::{Field, Table, Type};
 
 /// A question about one metric.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,7 +174,7 @@ pub fn resolve_metric(metric: &str) -> Result<MetricSource, InvalidQuery> {
     let table = Table::from_name(t).ok_or_else(|| InvalidQuery(format!("unknown table {t:?}")))?;
     let column = table
         .column(c)
-        .filter(|col| matches!(col.extract, Extract::F64(..) | Extract::I64(_)) && col.name != "ts")
+        .filter(|col| col.is_numeric())
         .ok_or_else(|| InvalidQuery(format!("{t} has no numeric column {c:?}")))?;
     Ok(MetricSource {
         table,
@@ -185,11 +185,11 @@ pub fn resolve_metric(metric: &str) -> Result<MetricSource, InvalidQuery> {
 
 /// The SQL for a column's value as users see it: fixed-point columns divided back by
 /// their scale, integers as doubles, text as it is.
-pub fn column_value(col: &Column) -> String {
-    match col.extract {
-        Extract::F64(_, scale) => format!("(CAST(\"{}\" AS DOUBLE) / {scale}.0)", col.name),
-        Extract::I64(_) => format!("CAST(\"{}\" AS DOUBLE)", col.name),
-        Extract::Str(_) | Extract::Bool(_) => quote_ident(col.name),
+pub fn column_value(col: &Field) -> String {
+    match col.ty {
+        Type::Fixed(scale) => format!("(CAST(\"{}\" AS DOUBLE) / {scale}.0)", col.name),
+        Type::Int => format!("CAST(\"{}\" AS DOUBLE)", col.name),
+        Type::Text | Type::Bool => quote_ident(col.name),
     }
 }
 
@@ -198,13 +198,13 @@ pub fn column_value(col: &Column) -> String {
 /// are added in (a float sum's last digits vary with the order of parallel partitions).
 /// The sum is a 128-bit decimal: an Int64 sum wraps silently past 9.2e18, which two
 /// values of 9e15 at a 0.001 scale already reach.
-pub fn column_sum(col: &Column) -> String {
+pub fn column_sum(col: &Field) -> String {
     let sum = format!(
         "CAST(SUM(CAST(\"{}\" AS DECIMAL(38, 0))) AS DOUBLE)",
         col.name
     );
-    match col.extract {
-        Extract::F64(_, scale) => format!("({sum} / {scale}.0)"),
+    match col.ty {
+        Type::Fixed(scale) => format!("({sum} / {scale}.0)"),
         _ => sum,
     }
 }
@@ -356,7 +356,7 @@ impl Query {
             } else {
                 let col = table
                     .column(g)
-                    .filter(|c| c.is_dimension() || matches!(c.extract, Extract::I64(_)))
+                    .filter(|c| c.is_dimension() || c.ty == Type::Int)
                     .filter(|c| c.name != "ts")
                     .ok_or_else(|| {
                         InvalidQuery(format!("{} has no dimension {g:?}", table.name()))
@@ -487,10 +487,10 @@ pub fn filter_sql(table: Table, f: &Filter) -> Result<String, InvalidQuery> {
         let col = table
             .column(&f.field)
             .ok_or_else(|| InvalidQuery(format!("{} has no field {:?}", table.name(), f.field)))?;
-        match col.extract {
-            Extract::F64(..) | Extract::I64(_) => (column_value(col), Kind::Number),
-            Extract::Bool(_) => (quote_ident(col.name), Kind::Bool),
-            Extract::Str(_) => (quote_ident(col.name), Kind::Text),
+        match col.ty {
+            Type::Fixed(_) | Type::Int => (column_value(col), Kind::Number),
+            Type::Bool => (quote_ident(col.name), Kind::Bool),
+            Type::Text => (quote_ident(col.name), Kind::Text),
         }
     };
     let value = || {

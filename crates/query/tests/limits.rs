@@ -5,9 +5,14 @@
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use vigil_model::{Common, IngestBatch, Rows};
 use vigil_protocol::Event;
 use vigil_query::{Query, QueryEngine, QueryError, QueryLimits, QueryResult};
-use vigil_store::{Common, IngestBatch, Store, StoreConfig};
+use vigil_store::{Store, StoreConfig};
+
+fn rows(batch: IngestBatch) -> Rows {
+    batch.to_rows(usize::MAX).unwrap()
+}
 
 const PROJECT: u32 = 1;
 const T0: i64 = 1_760_000_000_000;
@@ -48,7 +53,9 @@ fn load_vitals(store: &Store, per_session: i64) -> BTreeMap<String, Vec<f64>> {
             events,
         });
     }
-    store.append_all_blocking(batches).unwrap();
+    store
+        .append_all_blocking(batches.into_iter().map(rows).collect())
+        .unwrap();
     by_session
 }
 
@@ -114,7 +121,7 @@ fn load_vitals_again(
     sessions: &BTreeMap<String, Vec<f64>>,
 ) -> BTreeMap<String, Vec<f64>> {
     let mut extra = BTreeMap::new();
-    let batches = sessions
+    let batches: Vec<IngestBatch> = sessions
         .keys()
         .enumerate()
         .map(|(i, session)| {
@@ -132,7 +139,9 @@ fn load_vitals_again(
             }
         })
         .collect();
-    store.append_all_blocking(batches).unwrap();
+    store
+        .append_all_blocking(batches.into_iter().map(rows).collect())
+        .unwrap();
     extra
 }
 
@@ -174,7 +183,7 @@ fn sums_of_large_fixed_point_values_do_not_wrap() {
     let store = open(dir.path());
     // 9e15 at the 0.001 scale is 9e18 stored, inside an i64; two of them are not.
     store
-        .append_blocking(IngestBatch {
+        .append_blocking(rows(IngestBatch {
             project: PROJECT,
             common: Common {
                 session_id: "rich".into(),
@@ -185,7 +194,7 @@ fn sums_of_large_fixed_point_values_do_not_wrap() {
                     event(json!({"type": "custom", "ts": T0 + i, "name": "order", "value": 9e15}))
                 })
                 .collect(),
-        })
+        }))
         .unwrap();
     let engine = QueryEngine::new(store);
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -3,41 +3,46 @@
 #![allow(missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use vigil_model::{Common, IngestBatch, Rows};
 use vigil_protocol::{Event, EventBody, Request, Vital};
-use vigil_store::{Common, IngestBatch, Store, StoreConfig};
+use vigil_store::{Store, StoreConfig};
 
-fn batches(n: usize, per_batch: usize) -> Vec<IngestBatch> {
+fn batches(n: usize, per_batch: usize) -> Vec<Rows> {
     (0..n)
-        .map(|i| IngestBatch {
-            project: 1,
-            common: Common {
-                session_id: format!("s{i}"),
-                browser: "Chrome".into(),
-                country: "DE".into(),
-                ..Common::default()
-            },
-            events: (0..per_batch)
-                .map(|j| Event {
-                    ts: 1_764_000_000_000 + (i * per_batch + j) as i64,
-                    view_id: None,
-                    page_url: None,
-                    body: if j % 2 == 0 {
-                        EventBody::Vital(Vital {
-                            name: "LCP".into(),
-                            value: 1800.0 + j as f64,
-                            ..Vital::default()
-                        })
-                    } else {
-                        EventBody::Request(Request {
-                            method: "GET".into(),
-                            url: "https://api.example.com/x".into(),
-                            status: Some(200),
-                            duration: 120.0,
-                            ..Request::default()
-                        })
-                    },
-                })
-                .collect(),
+        .map(|i| {
+            IngestBatch {
+                project: 1,
+                common: Common {
+                    session_id: format!("s{i}"),
+                    browser: "Chrome".into(),
+                    country: "DE".into(),
+                    ..Common::default()
+                },
+                events: (0..per_batch)
+                    .map(|j| Event {
+                        ts: 1_764_000_000_000 + (i * per_batch + j) as i64,
+                        view_id: None,
+                        page_url: None,
+                        body: if j % 2 == 0 {
+                            EventBody::Vital(Vital {
+                                name: "LCP".into(),
+                                value: 1800.0 + j as f64,
+                                ..Vital::default()
+                            })
+                        } else {
+                            EventBody::Request(Request {
+                                method: "GET".into(),
+                                url: "https://api.example.com/x".into(),
+                                status: Some(200),
+                                duration: 120.0,
+                                ..Request::default()
+                            })
+                        },
+                    })
+                    .collect(),
+            }
+            .to_rows(usize::MAX)
+            .unwrap()
         })
         .collect()
 }

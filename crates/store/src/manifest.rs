@@ -2,12 +2,12 @@
 //! flushed into them. It is replaced atomically (write, fsync, rename, fsync the folder), so
 //! a crash leaves either the old or the new one, never a mix.
 
-use crate::record::ProjectId;
 use crate::wal::sync_dir;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
+use vigil_model::ProjectId;
 
 const FILE: &str = "manifest.json";
 

@@ -6,8 +6,9 @@ use datafusion::arrow::array::{AsArray, RecordBatch};
 use proptest::prelude::*;
 use std::path::Path;
 use std::time::Duration;
+use vigil_model::{Common, IngestBatch, Rows};
 use vigil_protocol::{Custom, Event, EventBody};
-use vigil_store::{Common, IngestBatch, Store, StoreConfig, Table, read_parquet};
+use vigil_store::{Store, StoreConfig, Table, read_parquet};
 
 const DAY: i64 = 86_400_000;
 
@@ -18,7 +19,7 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-fn batch(project: u32, names: &[String], ts: i64) -> IngestBatch {
+fn batch(project: u32, names: &[String], ts: i64) -> Rows {
     IngestBatch {
         project,
         common: Common {
@@ -38,6 +39,8 @@ fn batch(project: u32, names: &[String], ts: i64) -> IngestBatch {
             })
             .collect(),
     }
+    .to_rows(usize::MAX)
+    .unwrap()
 }
 
 fn names_in(batches: &[RecordBatch]) -> Vec<String> {

@@ -634,7 +634,9 @@ fn query(page_views: usize, data: Option<PathBuf>, runs: usize) -> anyhow::Resul
         )?);
         let mut pending = Vec::new();
         while let Some(b) = generator.next_session() {
-            pending.extend(b);
+            for batch in b {
+                pending.push(batch.to_rows(usize::MAX)?);
+            }
             if pending.len() >= 2048 {
                 store.append_all_blocking(std::mem::take(&mut pending))?;
                 bar.set_position(generator.page_views() as u64);

@@ -462,7 +462,9 @@ fn fill_demo(store: &Store, project: u32, args: &DemoArgs) -> anyhow::Result<()>
     let mut pending = Vec::new();
     while let Some(batches) = generator.next_session() {
         events += batches.iter().map(|b| b.events.len()).sum::<usize>();
-        pending.extend(batches);
+        for batch in batches {
+            pending.push(batch.to_rows(usize::MAX)?);
+        }
         if pending.len() >= 512 {
             store.append_all_blocking(std::mem::take(&mut pending))?;
             bar.set_position(generator.page_views() as u64);

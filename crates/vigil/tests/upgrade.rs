@@ -117,3 +117,31 @@ fn a_folder_from_a_newer_release_is_refused_with_a_message() {
     );
     assert_eq!(std::fs::read(&manifest_path).unwrap(), before);
 }
+
+#[test]
+fn a_log_frame_from_a_newer_release_is_refused_with_a_message() {
+    let (dir, _) = fixture(FOLDERS[0]);
+    let wal = dir.path().join("store/wal");
+    let segment = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    // A frame whose payload is in a format this build does not know yet.
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes.extend(vigil_store::wal::encode_frame(1_000_000, &[3, 1, 2, 3]));
+    std::fs::write(&segment, &bytes).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("format 3") && stderr.contains("newer"),
+        "unclear refusal: {stderr}"
+    );
+    // Nothing was touched: the log still holds every frame.
+    assert_eq!(std::fs::read(&segment).unwrap(), bytes);
+}

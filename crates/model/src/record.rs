@@ -1,4 +1,4 @@
-//! What the pipeline hands the store: one batch's enriched context and its events.
+//! An enriched batch: what the pipeline makes of a wire batch before it becomes rows.
 
 use serde::{Deserialize, Serialize};
 use vigil_protocol::Event;
@@ -83,7 +83,8 @@ impl Common {
     }
 }
 
-/// One accepted batch, enriched and scrubbed: the unit of durability.
+/// One accepted batch, enriched: the unit of durability. Its URL and free-text values are
+/// scrubbed when it becomes [`crate::Rows`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IngestBatch {
     /// Whose data this is.
@@ -95,14 +96,10 @@ pub struct IngestBatch {
 }
 
 impl IngestBatch {
-    /// About how many bytes this batch's rows take in memory once split into tables, given
-    /// the length of its serialised form (which bounds the events' own bytes). The context
-    /// is copied into every row, so a small body with a large context expands a lot; the
-    /// store refuses batches past its limit before anything is written.
-    pub fn row_bytes(&self, serialised_len: usize) -> usize {
-        self.events
-            .len()
-            .saturating_mul(self.common.text_bytes())
-            .saturating_add(serialised_len)
+    /// About how many bytes of rows the batch context alone becomes: it is copied into every
+    /// row, so a small body with a large context expands a lot. Checked before any row is
+    /// built.
+    pub fn context_row_bytes(&self) -> usize {
+        self.events.len().saturating_mul(self.common.text_bytes())
     }
 }

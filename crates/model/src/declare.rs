@@ -1,0 +1,553 @@
+//! The tables' columns, declared once. Each line names a column, its kind (which fixes its
+//! storage type, its scrubbing and what queries may do with it) and how its value is taken
+//! from an enriched event. Everything else (Arrow schemas, row building, scrubbing, the
+//! query layer's field checks, the documents) is derived from this list.
+//!
+//! Adding a column is one line here and one line in `docs/protocol.md` (or the table's
+//! section of ARCHITECTURE.md for derived columns); a new column reads as null in data
+//! written before it existed, so old segments and logs need nothing.
+
+use crate::field::{DeriveFn, Extract, Field, Kind, Type, Unit};
+use crate::scrub::{scrub_message, scrub_url, template_url};
+use crate::table::Table;
+use arrow_schema::{Field as ArrowField, Schema, SchemaRef};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
+use vigil_protocol::{Breadcrumb, EventBody, Frame, Scalar};
+
+fn s(v: &str) -> Option<Cow<'_, str>> {
+    if v.is_empty() {
+        None
+    } else {
+        Some(Cow::Borrowed(v))
+    }
+}
+fn os(v: &Option<String>) -> Option<Cow<'_, str>> {
+    v.as_deref().map(Cow::Borrowed)
+}
+fn json<T: serde::Serialize>(v: &T) -> Option<Cow<'static, str>> {
+    serde_json::to_string(v).ok().map(Cow::Owned)
+}
+
+fn scrub_scalars(values: &BTreeMap<String, Scalar>) -> BTreeMap<String, Scalar> {
+    values
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Scalar::String(s) => Scalar::String(scrub_message(s)),
+                other => other.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+/// A flat object with its string values scrubbed as free text.
+fn flat_json(values: &BTreeMap<String, Scalar>) -> Option<Cow<'static, str>> {
+    json(&scrub_scalars(values))
+}
+
+/// Stack frames with their file URLs scrubbed.
+fn frames_json(frames: &[Frame]) -> Option<Cow<'static, str>> {
+    let scrubbed: Vec<Frame> = frames
+        .iter()
+        .map(|f| Frame {
+            file: f.file.as_deref().map(scrub_url),
+            ..f.clone()
+        })
+        .collect();
+    json(&scrubbed)
+}
+
+/// Breadcrumbs with their messages and values scrubbed as free text.
+fn breadcrumbs_json(crumbs: &[Breadcrumb]) -> Option<Cow<'static, str>> {
+    let scrubbed: Vec<Breadcrumb> = crumbs
+        .iter()
+        .map(|b| Breadcrumb {
+            message: scrub_message(&b.message),
+            data: scrub_scalars(&b.data),
+            ..b.clone()
+        })
+        .collect();
+    json(&scrubbed)
+}
+
+/// The host of a URL: the `domain` dimension.
+pub fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
+}
+
+fn path(url: &str) -> Option<String> {
+    Some(path_of(url))
+}
+fn host(url: &str) -> Option<String> {
+    host_of(url)
+}
+fn template(url: &str) -> Option<String> {
+    Some(template_url(url))
+}
+
+/// Fixed-point scale of millisecond columns (0.1 ms).
+const MS_SCALE: i64 = 10;
+/// Fixed-point scale of other fractional columns (0.001).
+const NUMBER_SCALE: i64 = 1000;
+/// Fixed-point scale of shares such as a sample rate: one in a million, so 1/3 keeps six
+/// digits.
+const SHARE_SCALE: i64 = 1_000_000;
+
+const fn field(name: &'static str, ty: Type, kind: Kind, extract: Extract) -> Field {
+    Field {
+        name,
+        ty,
+        kind,
+        extract,
+        derive: None,
+    }
+}
+
+macro_rules! col {
+    ($name:literal, time, $f:expr) => {
+        field($name, Type::Int, Kind::Time, Extract::I64($f))
+    };
+    ($name:literal, id, $f:expr) => {
+        field($name, Type::Text, Kind::Id, Extract::Str($f))
+    };
+    ($name:literal, url, $f:expr) => {
+        field($name, Type::Text, Kind::Url, Extract::Str($f))
+    };
+    ($name:literal, url, $f:expr, derive $from:literal, $derive:expr) => {
+        Field {
+            derive: Some(($from, $derive as DeriveFn)),
+            ..col!($name, url, $f)
+        }
+    };
+    ($name:literal, message, $f:expr) => {
+        field($name, Type::Text, Kind::Message, Extract::Str($f))
+    };
+    ($name:literal, dim, $f:expr) => {
+        field($name, Type::Text, Kind::Dimension, Extract::Str($f))
+    };
+    ($name:literal, json, $f:expr) => {
+        field($name, Type::Text, Kind::Json, Extract::Str($f))
+    };
+    ($name:literal, bool, $f:expr) => {
+        field($name, Type::Bool, Kind::Dimension, Extract::Bool($f))
+    };
+    // Durations and times in ms: 0.1 ms resolution.
+    ($name:literal, ms, $f:expr) => {
+        field(
+            $name,
+            Type::Fixed(MS_SCALE),
+            Kind::Measurement(Unit::Ms),
+            Extract::F64($f),
+        )
+    };
+    // Byte counts: whole bytes.
+    ($name:literal, bytes, $f:expr) => {
+        field(
+            $name,
+            Type::Fixed(1),
+            Kind::Measurement(Unit::Bytes),
+            Extract::F64($f),
+        )
+    };
+    // Other numbers (scores such as CLS, money, percentages): 0.001 resolution.
+    ($name:literal, number, $f:expr) => {
+        field(
+            $name,
+            Type::Fixed(NUMBER_SCALE),
+            Kind::Measurement(Unit::Number),
+            Extract::F64($f),
+        )
+    };
+    ($name:literal, share, $f:expr) => {
+        field(
+            $name,
+            Type::Fixed(SHARE_SCALE),
+            Kind::Measurement(Unit::Share),
+            Extract::F64($f),
+        )
+    };
+    ($name:literal, px, $f:expr) => {
+        field(
+            $name,
+            Type::Int,
+            Kind::Measurement(Unit::Px),
+            Extract::I64($f),
+        )
+    };
+    ($name:literal, count, $f:expr) => {
+        field(
+            $name,
+            Type::Int,
+            Kind::Measurement(Unit::Count),
+            Extract::I64($f),
+        )
+    };
+    ($name:literal, status, $f:expr) => {
+        field(
+            $name,
+            Type::Int,
+            Kind::Measurement(Unit::Status),
+            Extract::I64($f),
+        )
+    };
+}
+
+/// A text column the events never fill themselves, derived from another column's stored
+/// value.
+macro_rules! derived {
+    ($name:literal, dim, $from:literal, $derive:expr) => {
+        Field {
+            derive: Some(($from, $derive as DeriveFn)),
+            ..field($name, Type::Text, Kind::Dimension, Extract::Str(|_| None))
+        }
+    };
+}
+
+/// Binds `$v` to the event's body of the given variant; other variants never reach a
+/// table's extractors, because rows are routed by [`Table::of`].
+macro_rules! body {
+    ($row:expr, $variant:ident) => {
+        match &$row.event.body {
+            EventBody::$variant(v) => v,
+            _ => return None,
+        }
+    };
+}
+
+fn common_columns() -> Vec<Field> {
+    vec![
+        col!("ts", time, |r| Some(r.event.ts)),
+        col!("session_id", id, |r| s(&r.common.session_id)),
+        col!("view_id", id, |r| r
+            .event
+            .view_id
+            .as_deref()
+            .or(Some(r.common.view_id.as_str()))
+            .and_then(s)),
+        col!("page_url", url, |r| r
+            .event
+            .page_url
+            .as_deref()
+            .or(Some(r.common.page_url.as_str()))
+            .and_then(s)),
+        derived!("page_path", dim, "page_url", path),
+        col!("browser", dim, |r| s(&r.common.browser)),
+        col!("browser_version", dim, |r| s(&r.common.browser_version)),
+        col!("os", dim, |r| s(&r.common.os)),
+        col!("os_version", dim, |r| s(&r.common.os_version)),
+        col!("device_type", dim, |r| s(&r.common.device_type)),
+        col!("device_model", dim, |r| s(&r.common.device_model)),
+        col!("country", dim, |r| s(&r.common.country)),
+        col!("region", dim, |r| s(&r.common.region)),
+        col!("city", dim, |r| s(&r.common.city)),
+        col!("connection_type", dim, |r| s(&r.common.connection_type)),
+        col!("effective_type", dim, |r| s(&r.common.effective_type)),
+        col!("device_memory", number, |r| r.common.device_memory),
+        col!("user_id", message, |r| s(&r.common.user_id)),
+        col!("release", dim, |r| s(&r.common.release)),
+        col!("environment", dim, |r| s(&r.common.environment)),
+        col!("agent", dim, |r| s(&r.common.agent)),
+        col!("agent_version", dim, |r| s(&r.common.agent_version)),
+        col!("app_version", dim, |r| s(&r.common.app_version)),
+        col!("carrier", dim, |r| s(&r.common.carrier)),
+        col!("sample_rate", share, |r| r.common.sample_rate),
+        col!("attributes", json, |r| if r.common.attributes.is_empty()
+            || r.common.attributes == "{}"
+        {
+            None
+        } else {
+            s(&r.common.attributes)
+        }),
+    ]
+}
+
+/// The path of a URL, without origin, query or fragment (`/` when empty): the `page_path`
+/// dimension. Hash routes (`/#/cart`) keep their fragment path, since for those apps it is
+/// the page.
+pub fn path_of(url: &str) -> String {
+    let after_scheme = url.split_once("://").map_or(url, |(_, r)| r);
+    let from_path = if url.contains("://") {
+        after_scheme.find('/').map_or("/", |i| &after_scheme[i..])
+    } else {
+        after_scheme
+    };
+    let (before_fragment, fragment) = match from_path.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (from_path, None),
+    };
+    let path = before_fragment.split('?').next().unwrap_or("/");
+    let path = if path.is_empty() { "/" } else { path };
+    match fragment {
+        Some(f) if f.starts_with('/') => format!("{path}#{}", f.split('?').next().unwrap_or(f)),
+        _ => path.to_owned(),
+    }
+}
+
+fn own_columns(table: Table) -> Vec<Field> {
+    match table {
+        Table::Views => vec![
+            col!("navigation_type", dim, |r| os(
+                &body!(r, View).navigation_type
+            )),
+            col!("title", message, |r| os(&body!(r, View).title)),
+            col!("referrer", url, |r| s(&r.common.referrer)),
+            col!("screen_width", px, |r| r.common.screen_width.map(i64::from)),
+            col!("screen_height", px, |r| r
+                .common
+                .screen_height
+                .map(i64::from)),
+            col!("viewport_width", px, |r| r
+                .common
+                .viewport_width
+                .map(i64::from)),
+            col!("viewport_height", px, |r| r
+                .common
+                .viewport_height
+                .map(i64::from)),
+            col!("redirect", ms, |r| body!(r, View).timing.redirect),
+            col!("dns", ms, |r| body!(r, View).timing.dns),
+            col!("tcp", ms, |r| body!(r, View).timing.tcp),
+            col!("tls", ms, |r| body!(r, View).timing.tls),
+            col!("request", ms, |r| body!(r, View).timing.request),
+            col!("ttfb", ms, |r| body!(r, View).timing.ttfb),
+            col!("download", ms, |r| body!(r, View).timing.download),
+            col!("dom_interactive", ms, |r| body!(r, View)
+                .timing
+                .dom_interactive),
+            col!("dom_content_loaded", ms, |r| body!(r, View)
+                .timing
+                .dom_content_loaded),
+            col!("dom_complete", ms, |r| body!(r, View).timing.dom_complete),
+            col!("load", ms, |r| body!(r, View).timing.load),
+            col!("fcp", ms, |r| body!(r, View).fcp),
+            col!("transfer_size", bytes, |r| body!(r, View).transfer_size),
+            col!("tbt", ms, |r| body!(r, View).tbt),
+            col!("tti", ms, |r| body!(r, View).tti),
+        ],
+        Table::Vitals => vec![
+            col!("name", dim, |r| s(&body!(r, Vital).name)),
+            col!("value", number, |r| Some(body!(r, Vital).value)),
+            col!("rating", dim, |r| os(&body!(r, Vital).rating)),
+            col!("element", dim, |r| os(&body!(r, Vital).attribution.element)),
+            col!("url", url, |r| os(&body!(r, Vital).attribution.url)),
+            col!("lcp_ttfb", ms, |r| body!(r, Vital).attribution.ttfb),
+            col!("load_delay", ms, |r| body!(r, Vital).attribution.load_delay),
+            col!("load_duration", ms, |r| body!(r, Vital)
+                .attribution
+                .load_duration),
+            col!("render_delay", ms, |r| body!(r, Vital)
+                .attribution
+                .render_delay),
+            col!("event_type", dim, |r| os(&body!(r, Vital)
+                .attribution
+                .event_type)),
+            col!("input_delay", ms, |r| body!(r, Vital)
+                .attribution
+                .input_delay),
+            col!("processing", ms, |r| body!(r, Vital).attribution.processing),
+            col!("presentation_delay", ms, |r| body!(r, Vital)
+                .attribution
+                .presentation_delay),
+            col!("script_url", url, |r| os(&body!(r, Vital)
+                .attribution
+                .script_url)),
+            col!("script_duration", ms, |r| body!(r, Vital)
+                .attribution
+                .script_duration),
+            col!("shift_time", ms, |r| body!(r, Vital).attribution.shift_time),
+            col!("load_state", dim, |r| os(&body!(r, Vital)
+                .attribution
+                .load_state)),
+        ],
+        Table::Resources => vec![
+            col!("url", url, |r| s(&body!(r, Resource).url)),
+            derived!("domain", dim, "url", host),
+            col!("initiator", dim, |r| s(&body!(r, Resource).initiator)),
+            col!("start", ms, |r| body!(r, Resource).start),
+            col!("duration", ms, |r| Some(body!(r, Resource).duration)),
+            col!("dns", ms, |r| body!(r, Resource).dns),
+            col!("tcp", ms, |r| body!(r, Resource).tcp),
+            col!("tls", ms, |r| body!(r, Resource).tls),
+            col!("ttfb", ms, |r| body!(r, Resource).ttfb),
+            col!("download", ms, |r| body!(r, Resource).download),
+            col!("transfer_size", bytes, |r| body!(r, Resource).transfer_size),
+            col!("encoded_size", bytes, |r| body!(r, Resource).encoded_size),
+            col!("decoded_size", bytes, |r| body!(r, Resource).decoded_size),
+            col!("render_blocking", bool, |r| body!(r, Resource)
+                .render_blocking),
+            col!("status", status, |r| body!(r, Resource)
+                .status
+                .map(i64::from)),
+        ],
+        Table::ResourceErrors => vec![
+            col!("url", url, |r| s(&body!(r, ResourceError).url)),
+            derived!("domain", dim, "url", host),
+            col!("tag", dim, |r| s(&body!(r, ResourceError).tag)),
+        ],
+        Table::LongTasks => vec![
+            col!("kind", dim, |r| s(&body!(r, LongTask).kind)),
+            col!("start", ms, |r| body!(r, LongTask).start),
+            col!("duration", ms, |r| Some(body!(r, LongTask).duration)),
+            col!("blocking_duration", ms, |r| body!(r, LongTask)
+                .blocking_duration),
+            col!("script_url", url, |r| os(&body!(r, LongTask).script_url)),
+            col!("invoker", dim, |r| os(&body!(r, LongTask).invoker)),
+            col!("script_duration", ms, |r| body!(r, LongTask)
+                .script_duration),
+        ],
+        Table::Errors => vec![
+            col!("error_type", dim, |r| s(&body!(r, Error).error_type)),
+            col!("message", message, |r| s(&body!(r, Error).message)),
+            col!("stack", message, |r| os(&body!(r, Error).stack)),
+            col!("frames", json, |r| frames_json(&body!(r, Error).frames)),
+            col!("handled", bool, |r| Some(body!(r, Error).handled)),
+            col!("source", dim, |r| os(&body!(r, Error).source)),
+            col!("breadcrumbs", json, |r| breadcrumbs_json(
+                &body!(r, Error).breadcrumbs
+            )),
+        ],
+        Table::Requests => vec![
+            col!("api", dim, |r| os(&body!(r, Request).api)),
+            col!("method", dim, |r| s(&body!(r, Request).method)),
+            col!("url", url, |r| s(&body!(r, Request).url)),
+            col!("url_template", url, |r| os(&body!(r, Request).url_template), derive "url", template),
+            col!("status", status, |r| body!(r, Request)
+                .status
+                .map(i64::from)),
+            col!("duration", ms, |r| Some(body!(r, Request).duration)),
+            col!("dns", ms, |r| body!(r, Request).dns),
+            col!("tcp", ms, |r| body!(r, Request).tcp),
+            col!("tls", ms, |r| body!(r, Request).tls),
+            col!("ttfb", ms, |r| body!(r, Request).ttfb),
+            col!("download", ms, |r| body!(r, Request).download),
+            col!("request_size", bytes, |r| body!(r, Request).request_size),
+            col!("response_size", bytes, |r| body!(r, Request).response_size),
+            col!("trace_id", id, |r| os(&body!(r, Request).trace_id)),
+            col!("span_id", id, |r| os(&body!(r, Request).span_id)),
+            col!("failure", dim, |r| os(&body!(r, Request).failure)),
+        ],
+        Table::Actions => vec![
+            col!("action", dim, |r| s(&body!(r, Action).action)),
+            col!("selector", dim, |r| os(&body!(r, Action).selector)),
+            col!("count", count, |r| body!(r, Action).count.map(i64::from)),
+            col!("depth", number, |r| body!(r, Action).depth),
+            col!("form", dim, |r| os(&body!(r, Action).form)),
+            col!("fields", json, |r| {
+                let f = &body!(r, Action).fields;
+                if f.is_empty() { None } else { json(f) }
+            }),
+            col!("last_field", dim, |r| os(&body!(r, Action).last_field)),
+        ],
+        Table::Routes => vec![
+            col!("from_url", url, |r| s(&body!(r, Route).from)),
+            col!("to_url", url, |r| s(&body!(r, Route).to)),
+            col!("new_view_id", id, |r| os(&body!(r, Route).new_view_id)),
+            col!("trigger", dim, |r| os(&body!(r, Route).trigger)),
+            col!("duration", ms, |r| body!(r, Route).duration),
+        ],
+        Table::CustomEvents => vec![
+            col!("name", dim, |r| s(&body!(r, Custom).name)),
+            col!("properties", json, |r| {
+                let p = &body!(r, Custom).properties;
+                if p.is_empty() { None } else { flat_json(p) }
+            }),
+            col!("value", number, |r| body!(r, Custom).value),
+        ],
+        Table::AppStarts => vec![
+            col!("start_type", dim, |r| s(&body!(r, AppStart).start_type)),
+            col!("duration", ms, |r| Some(body!(r, AppStart).duration)),
+        ],
+        Table::ScreenLoads => vec![
+            col!("screen", dim, |r| s(&body!(r, ScreenLoad).screen)),
+            col!("duration", ms, |r| Some(body!(r, ScreenLoad).duration)),
+        ],
+        Table::Crashes => vec![
+            col!("error_type", dim, |r| s(&body!(r, Crash).error_type)),
+            col!("message", message, |r| s(&body!(r, Crash).message)),
+            col!("stack", message, |r| os(&body!(r, Crash).stack)),
+            col!("frames", json, |r| frames_json(&body!(r, Crash).frames)),
+        ],
+        Table::Anrs => vec![
+            col!("duration", ms, |r| Some(body!(r, Anr).duration)),
+            col!("stack", message, |r| os(&body!(r, Anr).stack)),
+        ],
+    }
+}
+
+pub(crate) static COLUMNS: LazyLock<Vec<Vec<Field>>> = LazyLock::new(|| {
+    Table::ALL
+        .iter()
+        .map(|&t| {
+            let mut cols = common_columns();
+            cols.extend(own_columns(t));
+            cols
+        })
+        .collect()
+});
+
+pub(crate) static SCHEMAS: LazyLock<Vec<SchemaRef>> = LazyLock::new(|| {
+    Table::ALL
+        .iter()
+        .map(|&t| {
+            let fields: Vec<ArrowField> = t
+                .columns()
+                .iter()
+                .map(|c| ArrowField::new(c.name, c.data_type(), c.kind != Kind::Time))
+                .collect();
+            Arc::new(Schema::new(fields))
+        })
+        .collect()
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_paths() {
+        assert_eq!(path_of("https://example.com/a/b?x=1#top"), "/a/b");
+        assert_eq!(path_of("https://example.com"), "/");
+        assert_eq!(path_of("https://example.com/#/cart?x=1"), "/#/cart");
+    }
+
+    #[test]
+    fn column_names_are_unique_per_table() {
+        for t in Table::ALL {
+            let mut names: Vec<_> = t.columns().iter().map(|c| c.name).collect();
+            names.sort();
+            let before = names.len();
+            names.dedup();
+            assert_eq!(before, names.len(), "{}", t.name());
+        }
+    }
+
+    #[test]
+    fn derived_columns_come_after_the_text_column_they_derive_from() {
+        for t in Table::ALL {
+            let cols = t.columns();
+            for (i, c) in cols.iter().enumerate() {
+                if let Some((from, _)) = c.derive {
+                    let at = cols.iter().position(|f| f.name == from);
+                    assert!(
+                        at.is_some_and(|at| at < i && cols[at].ty == Type::Text),
+                        "{}.{} derives from {from}",
+                        t.name(),
+                        c.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_table_starts_with_the_time_column() {
+        for t in Table::ALL {
+            assert_eq!(t.columns()[0].kind, Kind::Time, "{}", t.name());
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! What a column is: its storage type, what kind of value it holds, and how it is taken from
+//! an event.
+
+use crate::record::Common;
+use std::borrow::Cow;
+use vigil_protocol::Event;
+
+/// One event with the context of its batch, as the extractors see it.
+pub struct Row<'a> {
+    /// The batch context.
+    pub common: &'a Common,
+    /// The event.
+    pub event: &'a Event,
+}
+
+pub(crate) type StrFn = for<'a> fn(&Row<'a>) -> Option<Cow<'a, str>>;
+pub(crate) type F64Fn = fn(&Row<'_>) -> Option<f64>;
+pub(crate) type I64Fn = fn(&Row<'_>) -> Option<i64>;
+pub(crate) type BoolFn = fn(&Row<'_>) -> Option<bool>;
+/// Fills a column from another one when the event left it empty (`page_path` from
+/// `page_url`): it runs on the other column's stored, already scrubbed value.
+pub(crate) type DeriveFn = fn(&str) -> Option<String>;
+
+/// How a column is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    /// UTF-8 text (JSON documents too).
+    Text,
+    /// A 64-bit integer.
+    Int,
+    /// A number kept as an Int64 of `value × scale`, rounded. Browser timers tick in 0.1 ms
+    /// at best, so durations keep all their information at scale 10 while costing 2–3
+    /// bytes instead of the 8 of a float whose mantissa is noise. The query layer divides
+    /// by the scale, so users see the number they sent.
+    Fixed(i64),
+    /// A boolean.
+    Bool,
+}
+
+/// The unit of a measurement, for documents and the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Unit {
+    Ms,
+    Bytes,
+    Px,
+    /// A count of things.
+    Count,
+    /// A share between 0 and 1.
+    Share,
+    /// A number without a unit (CLS, money, a scroll depth in percent).
+    Number,
+    /// GiB of device memory.
+    GiB,
+    /// An HTTP status code.
+    Status,
+}
+
+/// What a column's values are. The kind decides what happens to a value before it is
+/// stored and what the query layer lets a user do with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// When the event happened (ms since the epoch).
+    Time,
+    /// An identifier chosen by an SDK (session, view, trace): grouped and filtered, never
+    /// scrubbed.
+    Id,
+    /// A URL: secret parameters lose their values and emails, cards and tokens are
+    /// replaced before it is stored.
+    Url,
+    /// Free text written by an application or a browser (messages, stacks, titles, user
+    /// ids): emails, cards and tokens are replaced before it is stored.
+    Message,
+    /// A categorical value (browser, country, status text): grouped and filtered as is.
+    Dimension,
+    /// A number measured on the client, in a unit.
+    Measurement(Unit),
+    /// A JSON document (frames, breadcrumbs, properties, attributes); its builder scrubs
+    /// what it holds.
+    Json,
+}
+
+/// How a column's value is taken from a row.
+#[derive(Clone, Copy)]
+pub(crate) enum Extract {
+    Str(StrFn),
+    F64(F64Fn),
+    I64(I64Fn),
+    Bool(BoolFn),
+}
+
+/// One column of a table.
+#[derive(Clone, Copy)]
+pub struct Field {
+    /// Column name, also the query API's dimension or field name.
+    pub name: &'static str,
+    /// How it is stored.
+    pub ty: Type,
+    /// What it holds.
+    pub kind: Kind,
+    pub(crate) extract: Extract,
+    /// When the extractor gives nothing: the column to derive from, and how.
+    pub(crate) derive: Option<(&'static str, DeriveFn)>,
+}
+
+impl std::fmt::Debug for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Field")
+            .field("name", &self.name)
+            .field("ty", &self.ty)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl Field {
+    /// The Arrow type of the column.
+    pub fn data_type(&self) -> arrow_schema::DataType {
+        match self.ty {
+            Type::Text => arrow_schema::DataType::Utf8,
+            Type::Int | Type::Fixed(_) => arrow_schema::DataType::Int64,
+            Type::Bool => arrow_schema::DataType::Boolean,
+        }
+    }
+
+    /// Whether the query layer may group and filter by it as a dimension.
+    pub fn is_dimension(&self) -> bool {
+        matches!(self.ty, Type::Text | Type::Bool)
+    }
+
+    /// Whether it holds numbers (integers or fixed point), other than the timestamp.
+    pub fn is_numeric(&self) -> bool {
+        matches!(self.ty, Type::Int | Type::Fixed(_)) && self.kind != Kind::Time
+    }
+
+    /// The fixed-point scale: stored value = value × scale (1 for integers).
+    pub fn scale(&self) -> Option<i64> {
+        match self.ty {
+            Type::Fixed(s) => Some(s),
+            Type::Int => Some(1),
+            Type::Text | Type::Bool => None,
+        }
+    }
+}

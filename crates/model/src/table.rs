@@ -1,0 +1,106 @@
+//! The event tables: one per event kind keeps columns dense.
+
+use crate::declare::{COLUMNS, SCHEMAS};
+use crate::field::Field;
+use arrow_schema::SchemaRef;
+use vigil_protocol::EventBody;
+
+/// One table of events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum Table {
+    Views,
+    Vitals,
+    Resources,
+    ResourceErrors,
+    LongTasks,
+    Errors,
+    Requests,
+    Actions,
+    Routes,
+    CustomEvents,
+    AppStarts,
+    ScreenLoads,
+    Crashes,
+    Anrs,
+}
+
+impl Table {
+    /// Every table, in a fixed order.
+    pub const ALL: [Table; 14] = [
+        Table::Views,
+        Table::Vitals,
+        Table::Resources,
+        Table::ResourceErrors,
+        Table::LongTasks,
+        Table::Errors,
+        Table::Requests,
+        Table::Actions,
+        Table::Routes,
+        Table::CustomEvents,
+        Table::AppStarts,
+        Table::ScreenLoads,
+        Table::Crashes,
+        Table::Anrs,
+    ];
+
+    /// The SQL and file name of the table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Views => "views",
+            Table::Vitals => "vitals",
+            Table::Resources => "resources",
+            Table::ResourceErrors => "resource_errors",
+            Table::LongTasks => "long_tasks",
+            Table::Errors => "errors",
+            Table::Requests => "requests",
+            Table::Actions => "actions",
+            Table::Routes => "routes",
+            Table::CustomEvents => "custom_events",
+            Table::AppStarts => "app_starts",
+            Table::ScreenLoads => "screen_loads",
+            Table::Crashes => "crashes",
+            Table::Anrs => "anrs",
+        }
+    }
+
+    /// The table by name.
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The table an event goes to.
+    pub fn of(body: &EventBody) -> Table {
+        match body {
+            EventBody::View(_) => Table::Views,
+            EventBody::Vital(_) => Table::Vitals,
+            EventBody::Resource(_) => Table::Resources,
+            EventBody::ResourceError(_) => Table::ResourceErrors,
+            EventBody::LongTask(_) => Table::LongTasks,
+            EventBody::Error(_) => Table::Errors,
+            EventBody::Request(_) => Table::Requests,
+            EventBody::Action(_) => Table::Actions,
+            EventBody::Route(_) => Table::Routes,
+            EventBody::Custom(_) => Table::CustomEvents,
+            EventBody::AppStart(_) => Table::AppStarts,
+            EventBody::ScreenLoad(_) => Table::ScreenLoads,
+            EventBody::Crash(_) => Table::Crashes,
+            EventBody::Anr(_) => Table::Anrs,
+        }
+    }
+
+    /// All columns: the common ones first, then the table's own.
+    pub fn columns(self) -> &'static [Field] {
+        &COLUMNS[self as usize]
+    }
+
+    /// The Arrow schema.
+    pub fn schema(self) -> SchemaRef {
+        SCHEMAS[self as usize].clone()
+    }
+
+    /// One column by name.
+    pub fn column(self, name: &str) -> Option<&'static Field> {
+        self.columns().iter().find(|c| c.name == name)
+    }
+}

@@ -1,0 +1,374 @@
+//! The flusher thread: memtables to Parquet, compaction, retention and erasure, each a
+//! manifest swap; replaced files are deleted after a grace period.
+
+use crate::manifest::{Manifest, SegmentFile, day_of};
+use crate::memtable::{MemTable, Shared, lock};
+use crate::segment::{read_parquet, sorted_by_ts, ts_range, write_parquet};
+use crate::{ERASURE_GRACE, StoreError};
+use datafusion::arrow::array::{BooleanArray, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::compute::filter_record_batch;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::oneshot;
+use vigil_model::storage::{Erasure, ErasureReport};
+use vigil_model::{ProjectId, Table};
+
+pub(crate) type Reply = oneshot::Sender<Result<(), StoreError>>;
+pub(crate) type ErasureReply = oneshot::Sender<Result<ErasureReport, StoreError>>;
+
+pub(crate) enum FlushJob {
+    Flush(Arc<MemTable>),
+    Barrier(Reply),
+    Retain(ProjectId, u32, Reply),
+    Erase(ProjectId, Erasure, ErasureReply),
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+pub(crate) fn flusher_loop(shared: &Shared, rx: Receiver<FlushJob>) {
+    let mut last_maintenance = Instant::now();
+    loop {
+        let job = match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(j) => Some(j),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        match job {
+            Some(FlushJob::Flush(mem)) => {
+                while let Err(e) = flush_memtable(shared, &mem) {
+                    if shared.closing.load(Ordering::SeqCst) {
+                        // The log still holds these rows; the next start replays them.
+                        break;
+                    }
+                    tracing::error!(error = %e, "flush failed, retrying in 5 s");
+                    std::thread::sleep(Duration::from_secs(5));
+                }
+            }
+            Some(FlushJob::Erase(project, erasure, reply)) => {
+                let _ = reply.send(erase(shared, project, &erasure).map_err(StoreError::from));
+            }
+            Some(FlushJob::Barrier(reply)) => {
+                let _ = reply.send(compact(shared).map_err(StoreError::from));
+            }
+            Some(FlushJob::Retain(project, days, reply)) => {
+                let _ = reply.send(retain(shared, project, days).map_err(StoreError::from));
+            }
+            None => {}
+        }
+        if last_maintenance.elapsed() > Duration::from_secs(30) {
+            last_maintenance = Instant::now();
+            if let Err(e) = compact(shared) {
+                tracing::error!(error = %e, "compaction failed");
+            }
+        }
+        delete_doomed(shared, Duration::from_secs(60));
+    }
+}
+
+/// Rewrites every segment of `project` that holds rows of the erased user or session.
+fn erase(shared: &Shared, project: ProjectId, erasure: &Erasure) -> io::Result<ErasureReport> {
+    let files: Vec<SegmentFile> = shared
+        .read()
+        .manifest
+        .files
+        .iter()
+        .filter(|f| f.project == project)
+        .cloned()
+        .collect();
+    let mut report = ErasureReport::default();
+    for file in files {
+        let Some(table) = Table::from_name(&file.table) else {
+            continue;
+        };
+        let mut kept = Vec::new();
+        let mut removed = 0u64;
+        for batch in read_parquet(&shared.dir.join(&file.path))? {
+            let Some(values) = batch
+                .column_by_name(erasure.column())
+                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            else {
+                kept.push(batch);
+                continue;
+            };
+            let keep: BooleanArray = values
+                .iter()
+                .map(|v| Some(v != Some(erasure.value())))
+                .collect();
+            removed += keep.false_count() as u64;
+            kept.push(filter_record_batch(&batch, &keep).map_err(io::Error::other)?);
+        }
+        if removed == 0 {
+            continue;
+        }
+        let merged = sorted_by_ts(&table.schema(), &kept)?;
+        let replacement = if merged.num_rows() == 0 {
+            None
+        } else {
+            let id = {
+                let mut state = shared.write();
+                state.manifest.next_file_id += 1;
+                state.manifest.next_file_id - 1
+            };
+            let rel = segment_rel_path(project, &file.day, table, id);
+            let bytes = write_parquet(&shared.dir.join(&rel), &merged)?;
+            let (min_ts, max_ts) = ts_range(&merged);
+            Some(SegmentFile {
+                path: rel,
+                rows: merged.num_rows() as u64,
+                bytes,
+                min_ts,
+                max_ts,
+                ..file.clone()
+            })
+        };
+        {
+            let mut state = shared.write();
+            let mut manifest = state.manifest.clone();
+            manifest.files.retain(|f| f.path != file.path);
+            manifest.files.extend(replacement);
+            manifest.save(&shared.dir)?;
+            state.manifest = manifest;
+        }
+        report.rows_removed += removed;
+        report.files_rewritten += 1;
+        lock(&shared.doomed).push((Instant::now(), shared.dir.join(&file.path)));
+    }
+    // Files replaced earlier (by compaction) may hold the same rows: they go soon too.
+    let soon = Instant::now()
+        .checked_sub(Duration::from_secs(60).saturating_sub(ERASURE_GRACE))
+        .unwrap_or_else(Instant::now);
+    for (when, _) in lock(&shared.doomed).iter_mut() {
+        *when = (*when).min(soon);
+    }
+    shared
+        .metrics
+        .rows_erased
+        .fetch_add(report.rows_removed, Ordering::Relaxed);
+    Ok(report)
+}
+
+fn segment_rel_path(project: ProjectId, day: &str, table: Table, id: u64) -> String {
+    format!(
+        "segments/p{project}/{day}/{}-{id:010}.parquet",
+        table.name()
+    )
+}
+
+/// Splits a table's rows by UTC day, sorted by time.
+fn split_by_day(table: Table, batches: &[RecordBatch]) -> io::Result<Vec<(String, RecordBatch)>> {
+    let sorted = sorted_by_ts(&table.schema(), batches)?;
+    let ts = sorted
+        .column_by_name("ts")
+        .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+        .expect("ts is Int64")
+        .clone();
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    while start < ts.len() {
+        let day_num = ts.value(start).div_euclid(86_400_000);
+        let mut end = start;
+        while end < ts.len() && ts.value(end).div_euclid(86_400_000) == day_num {
+            end += 1;
+        }
+        out.push((day_of(ts.value(start)), sorted.slice(start, end - start)));
+        start = end;
+    }
+    Ok(out)
+}
+
+fn flush_memtable(shared: &Shared, mem: &Arc<MemTable>) -> io::Result<()> {
+    let mut next_id = shared.read().manifest.next_file_id;
+    let mut written = Vec::new();
+    for (&(project, table), batches) in &mem.tables {
+        for (day, part) in split_by_day(table, batches)? {
+            let rel = segment_rel_path(project, &day, table, next_id);
+            next_id += 1;
+            let bytes = write_parquet(&shared.dir.join(&rel), &part)?;
+            let (min_ts, max_ts) = ts_range(&part);
+            written.push(SegmentFile {
+                project,
+                table: table.name().to_owned(),
+                day,
+                path: rel,
+                rows: part.num_rows() as u64,
+                bytes,
+                min_ts,
+                max_ts,
+            });
+        }
+    }
+    let count = written.len();
+    {
+        let mut state = shared.write();
+        let mut manifest = state.manifest.clone();
+        manifest.files.extend(written);
+        manifest.next_file_id = next_id;
+        manifest.flushed_seq = manifest.flushed_seq.max(mem.max_seq);
+        manifest.save(&shared.dir)?;
+        state.manifest = manifest;
+        state.frozen.retain(|m| m.id != mem.id);
+    }
+    shared
+        .metrics
+        .segments_flushed
+        .fetch_add(count as u64, Ordering::Relaxed);
+    for seg in &mem.wal_segments {
+        if let Err(e) = fs::remove_file(seg)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, path = %seg.display(), "cannot remove flushed log segment");
+        }
+    }
+    Ok(())
+}
+
+/// Merges a table-day's small segments into one once there are enough of them.
+fn compact(shared: &Shared) -> io::Result<()> {
+    let groups: Vec<Vec<SegmentFile>> = {
+        let state = shared.read();
+        let mut by_key: BTreeMap<(ProjectId, String, String), Vec<SegmentFile>> = BTreeMap::new();
+        for f in &state.manifest.files {
+            if f.rows < shared.config.compact_max_rows {
+                by_key
+                    .entry((f.project, f.table.clone(), f.day.clone()))
+                    .or_default()
+                    .push(f.clone());
+            }
+        }
+        by_key
+            .into_values()
+            .filter(|g| g.len() >= shared.config.compact_min_files)
+            .collect()
+    };
+    for group in groups {
+        let table = Table::from_name(&group[0].table).expect("manifest tables are known");
+        let mut batches = Vec::new();
+        for f in &group {
+            batches.extend(read_parquet(&shared.dir.join(&f.path))?);
+        }
+        let merged = sorted_by_ts(&table.schema(), &batches)?;
+        let id = {
+            let mut state = shared.write();
+            state.manifest.next_file_id += 1;
+            state.manifest.next_file_id - 1
+        };
+        let rel = segment_rel_path(group[0].project, &group[0].day, table, id);
+        let bytes = write_parquet(&shared.dir.join(&rel), &merged)?;
+        let (min_ts, max_ts) = ts_range(&merged);
+        let mut state = shared.write();
+        let mut manifest = state.manifest.clone();
+        manifest
+            .files
+            .retain(|f| !group.iter().any(|g| g.path == f.path));
+        manifest.files.push(SegmentFile {
+            project: group[0].project,
+            table: group[0].table.clone(),
+            day: group[0].day.clone(),
+            path: rel,
+            rows: merged.num_rows() as u64,
+            bytes,
+            min_ts,
+            max_ts,
+        });
+        manifest.save(&shared.dir)?;
+        state.manifest = manifest;
+        drop(state);
+        let mut doomed = lock(&shared.doomed);
+        doomed.extend(
+            group
+                .iter()
+                .map(|g| (Instant::now(), shared.dir.join(&g.path))),
+        );
+        shared.metrics.compactions.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+fn retain(shared: &Shared, project: ProjectId, keep_days: u32) -> io::Result<()> {
+    let cutoff = day_of(now_ms() - i64::from(keep_days) * 86_400_000);
+    let dropped: Vec<SegmentFile> = {
+        let mut state = shared.write();
+        let mut manifest = state.manifest.clone();
+        let (old, keep): (Vec<_>, Vec<_>) = manifest
+            .files
+            .into_iter()
+            .partition(|f| f.project == project && f.day.as_str() < cutoff.as_str());
+        manifest.files = keep;
+        manifest.save(&shared.dir)?;
+        state.manifest = manifest;
+        // Rows still in memory for expired days go too, so a query never shows them.
+        let expired = |b: &RecordBatch| -> RecordBatch {
+            let ts = b
+                .column_by_name("ts")
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>());
+            let Some(ts) = ts else { return b.clone() };
+            let keep: BooleanArray = ts.iter().map(|t| t.map(|t| day_of(t) >= cutoff)).collect();
+            filter_record_batch(b, &keep).unwrap_or_else(|_| b.clone())
+        };
+        for ((p, _), batches) in state.active.tables.iter_mut() {
+            if *p == project {
+                for b in batches.iter_mut() {
+                    *b = expired(b);
+                }
+            }
+        }
+        old
+    };
+    let mut doomed = lock(&shared.doomed);
+    doomed.extend(
+        dropped
+            .iter()
+            .map(|f| (Instant::now(), shared.dir.join(&f.path))),
+    );
+    Ok(())
+}
+
+pub(crate) fn delete_doomed(shared: &Shared, grace: Duration) {
+    let mut doomed = lock(&shared.doomed);
+    doomed.retain(|(when, path)| {
+        if when.elapsed() < grace {
+            return true;
+        }
+        let _ = fs::remove_file(path);
+        if let Some(day_dir) = path.parent() {
+            // Removes the day folder once its last file is gone; fails harmlessly otherwise.
+            let _ = fs::remove_dir(day_dir);
+        }
+        false
+    });
+}
+
+/// Deletes segment files the manifest does not list: leftovers of a flush or compaction
+/// that crashed before its manifest swap, or of deletions cut short.
+pub(crate) fn remove_orphans(dir: &Path, manifest: &Manifest) -> io::Result<()> {
+    let live: std::collections::HashSet<PathBuf> =
+        manifest.files.iter().map(|f| dir.join(&f.path)).collect();
+    let mut stack = vec![dir.join("segments")];
+    let mut removed = 0;
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !live.contains(&path) {
+                tracing::debug!(path = %path.display(), "removing orphan segment");
+                fs::remove_file(&path)?;
+                removed += 1;
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed segment files the manifest does not list");
+    }
+    Ok(())
+}
