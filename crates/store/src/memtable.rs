@@ -85,6 +85,9 @@ pub(crate) struct AliveGuard<'a>(pub(crate) &'a AtomicBool);
 impl Drop for AliveGuard<'_> {
     fn drop(&mut self) {
         self.0.store(false, Ordering::SeqCst);
-        tracing::error!("store writer stopped: writes are refused until restart");
+        // The writer returns only when the store closes; anything else is a panic.
+        if std::thread::panicking() {
+            tracing::error!("store writer stopped: writes are refused until restart");
+        }
     }
 }

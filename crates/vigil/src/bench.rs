@@ -51,6 +51,12 @@ pub struct IngestArgs {
     /// The server's process id, to read its peak memory (with --addr).
     #[arg(long)]
     server_pid: Option<u32>,
+    /// A read API token for --addr: the query probe uses it.
+    #[arg(long)]
+    api_token: Option<String>,
+    /// `email:password` of a user for --addr: the login-cookie probe signs in with it.
+    #[arg(long)]
+    login: Option<String>,
     /// Country database for the server the benchmark starts, so geo lookups are measured.
     #[arg(
         long,
@@ -160,7 +166,11 @@ struct Server {
     addr: String,
     _dir: tempfile::TempDir,
     key: String,
+    api_token: String,
 }
+
+/// The user the benchmark's own server has, for the login-cookie probe.
+const BENCH_USER: (&str, &str) = ("bench@vigil.local", "bench password");
 
 fn start_server(geo: &std::path::Path) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
@@ -169,7 +179,9 @@ fn start_server(geo: &std::path::Path) -> anyhow::Result<Server> {
         std::fs::create_dir_all(dir.path())?;
         dir.path().join("meta.db")
     })?;
-    let (project, _) = meta.create_project("bench", &[], 90)?;
+    let (project, api_token) = meta.create_project("bench", &[], 90)?;
+    let user = meta.upsert_user(BENCH_USER.0, BENCH_USER.1)?;
+    meta.add_member(user.id, project.id)?;
     drop(meta);
     // Every load connection comes from 127.0.0.1: lift the per-address cap so the server's
     // own in-flight and memory bounds are what the overload run meets.
@@ -211,6 +223,7 @@ fn start_server(geo: &std::path::Path) -> anyhow::Result<Server> {
         addr,
         _dir: dir,
         key: project.public_key,
+        api_token,
     })
 }
 
@@ -473,21 +486,30 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         addr,
         key,
         server_pid,
+        api_token,
+        login,
         geo_country_db: geo,
         overload,
         seconds,
     } = args;
     let mut server = None;
-    let (addr, key, pid) = match (addr, key) {
-        (Some(a), Some(k)) => (a, k, server_pid),
+    let (addr, key, pid, api_token, login) = match (addr, key) {
+        (Some(a), Some(k)) => (a, k, server_pid, api_token, login),
         (None, _) => {
             let s = start_server(&geo)?;
-            let triple = (s.addr.clone(), s.key.clone(), Some(s.child.id()));
+            let own = (
+                s.addr.clone(),
+                s.key.clone(),
+                Some(s.child.id()),
+                Some(s.api_token.clone()),
+                Some(format!("{}:{}", BENCH_USER.0, BENCH_USER.1)),
+            );
             server = Some(s);
-            triple
+            own
         }
         (Some(_), None) => bail!("--addr needs --key"),
     };
+    let probes = Probes::new(&addr, api_token, login.as_deref())?;
     let batches = events.div_ceil(batch_size);
     let mut rng = Rng::new(7);
     let bodies: Arc<Vec<Vec<u8>>> =
@@ -513,11 +535,17 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
             }
         })
     });
+    let idle_before = probes.measure_idle()?;
     let latencies = Arc::new(std::sync::Mutex::new(Vec::with_capacity(batches)));
     let failures = Arc::new(AtomicU64::new(0));
     let next = Arc::new(AtomicUsize::new(0));
+    let load_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let during_load = {
+        let (probes, load_done) = (probes.clone(), load_done.clone());
+        std::thread::spawn(move || probes.measure_until(&load_done))
+    };
     let started = Instant::now();
-    runtime.block_on(async {
+    let load = runtime.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..connections {
             tasks.push(tokio::spawn(post_loop(
@@ -534,8 +562,12 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
             t.await??;
         }
         anyhow::Ok(())
-    })?;
+    });
     let elapsed = started.elapsed().as_secs_f64();
+    load_done.store(true, Ordering::Relaxed);
+    let during_load = during_load.join().expect("probe thread")?;
+    load?;
+    let idle_after = probes.measure_idle()?;
     if let Some(factor) = overload {
         let capacity = latencies.lock().expect("latencies").len() as f64 * batch_size as f64
             / elapsed
@@ -580,6 +612,7 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         pct(1.0)
     );
     println!("non-202     {failed}");
+    probes.print(&idle_before, &during_load, &idle_after);
     if pid.is_some() {
         let sampled = peak.load(Ordering::Relaxed);
         println!(
@@ -596,6 +629,199 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         bail!("{failed} batches were not accepted");
     }
     Ok(())
+}
+
+/// Reads measured beside the ingest load (issue 9 item 5): a query (p75 LCP by country over
+/// the last hour, with an API token) and a login-cookie check (`GET /api/v1/me`), one after
+/// the other on keep-alive connections of their own, with a 10 ms pause between rounds.
+#[derive(Clone)]
+struct Probes {
+    addr: String,
+    /// The whole HTTP request of each probe: (name, bytes).
+    requests: Vec<(&'static str, Vec<u8>)>,
+}
+
+/// Latencies of each probe, µs, in the order of [`Probes::requests`].
+type ProbeTimes = Vec<Vec<u32>>;
+
+/// Rounds of an idle measurement.
+const IDLE_ROUNDS: usize = 50;
+
+/// One request on a keep-alive connection: the status, the head, the body.
+fn exchange(
+    stream: &mut std::net::TcpStream,
+    request: &[u8],
+) -> anyhow::Result<(u16, String, Vec<u8>)> {
+    use std::io::{Read as _, Write as _};
+    stream.write_all(request)?;
+    let mut buf = Vec::with_capacity(8192);
+    let mut chunk = [0u8; 8192];
+    let mut read_more = |buf: &mut Vec<u8>| -> anyhow::Result<()> {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            bail!("server closed the connection");
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    };
+    let head_end = loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+        read_more(&mut buf)?;
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + 4 + length {
+        read_more(&mut buf)?;
+    }
+    Ok((
+        status,
+        head,
+        buf[head_end + 4..head_end + 4 + length].to_vec(),
+    ))
+}
+
+fn connect(addr: &str) -> anyhow::Result<std::net::TcpStream> {
+    let stream = std::net::TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Signs in; the login session cookie (`name=value`).
+fn sign_in(addr: &str, email: &str, password: &str) -> anyhow::Result<String> {
+    let body = serde_json::json!({ "email": email, "password": password }).to_string();
+    let request = format!(
+        "POST /api/v1/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let (status, head, answer) = exchange(&mut connect(addr)?, request.as_bytes())?;
+    if status != 200 {
+        bail!(
+            "sign-in as {email} answered {status}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("set-cookie")
+                .then(|| v.trim().split(';').next().unwrap_or("").to_owned())
+        })
+        .context("sign-in set no cookie")
+}
+
+impl Probes {
+    /// The probes the credentials allow: the query with `api_token`, the cookie check after
+    /// signing in with `login` (`email:password`).
+    fn new(addr: &str, api_token: Option<String>, login: Option<&str>) -> anyhow::Result<Self> {
+        let mut requests = Vec::new();
+        if let Some(token) = api_token {
+            let now = super::now_ms();
+            let body = serde_json::json!({
+                "metric": "lcp", "aggregations": ["p75", "count"], "group_by": ["country"],
+                "from": now - 3_600_000, "to": now + 3_600_000, "limit": 100
+            })
+            .to_string();
+            let request = format!(
+                "POST /api/v1/query HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            requests.push((
+                "query (p75 LCP by country, last hour)",
+                request.into_bytes(),
+            ));
+        }
+        if let Some(login) = login {
+            let (email, password) = login
+                .split_once(':')
+                .context("--login takes email:password")?;
+            let cookie = sign_in(addr, email, password)?;
+            let request =
+                format!("GET /api/v1/me HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n");
+            requests.push(("login-cookie check (GET /api/v1/me)", request.into_bytes()));
+        }
+        Ok(Self {
+            addr: addr.to_owned(),
+            requests,
+        })
+    }
+
+    /// Runs rounds of every probe until `more` says stop.
+    fn measure(&self, mut more: impl FnMut(usize) -> bool) -> anyhow::Result<ProbeTimes> {
+        let mut times: ProbeTimes = vec![Vec::new(); self.requests.len()];
+        if self.requests.is_empty() {
+            return Ok(times);
+        }
+        let mut conns = self
+            .requests
+            .iter()
+            .map(|_| connect(&self.addr))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut round = 0;
+        while more(round) {
+            for (i, (name, request)) in self.requests.iter().enumerate() {
+                let started = Instant::now();
+                let (status, _, body) = exchange(&mut conns[i], request)?;
+                times[i].push(started.elapsed().as_micros() as u32);
+                if status != 200 {
+                    bail!(
+                        "{name} answered {status}: {}",
+                        String::from_utf8_lossy(&body)
+                    );
+                }
+            }
+            round += 1;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(times)
+    }
+
+    /// A fixed number of rounds with nothing else running.
+    fn measure_idle(&self) -> anyhow::Result<ProbeTimes> {
+        self.measure(|round| round < IDLE_ROUNDS)
+    }
+
+    /// Rounds until `done` is set (by the end of the load).
+    fn measure_until(&self, done: &std::sync::atomic::AtomicBool) -> anyhow::Result<ProbeTimes> {
+        self.measure(|_| !done.load(Ordering::Relaxed))
+    }
+
+    fn print(&self, before: &ProbeTimes, during: &ProbeTimes, after: &ProbeTimes) {
+        let summary = |times: &[u32]| {
+            let mut sorted = times.to_vec();
+            sorted.sort_unstable();
+            let pct = |q: f64| {
+                sorted
+                    .get(((sorted.len().max(1) - 1) as f64 * q).round() as usize)
+                    .map_or(0.0, |&m| f64::from(m) / 1000.0)
+            };
+            format!(
+                "p50 {:.2} ms, p99 {:.2} ms ({} runs)",
+                pct(0.5),
+                pct(0.99),
+                sorted.len()
+            )
+        };
+        for (i, (name, _)) in self.requests.iter().enumerate() {
+            println!("probe       {name}");
+            println!("              idle before  {}", summary(&before[i]));
+            println!("              during load  {}", summary(&during[i]));
+            println!("              idle after   {}", summary(&after[i]));
+        }
+    }
 }
 
 fn query(page_views: usize, data: Option<PathBuf>, runs: usize) -> anyhow::Result<()> {
@@ -675,6 +901,27 @@ fn query(page_views: usize, data: Option<PathBuf>, runs: usize) -> anyhow::Resul
         views_bytes as f64 / views as f64,
         vitals_bytes as f64 / views as f64
     );
+    // What each column costs per page view, largest first: where the bytes go.
+    let mut by_column: Vec<(String, u64)> = Vec::new();
+    for s in segments
+        .iter()
+        .filter(|s| s.table == "views" || s.table == "vitals")
+    {
+        for (column, bytes) in vigil_store::column_bytes(&store_dir.join(&s.path))? {
+            let name = format!("{}.{column}", s.table);
+            match by_column.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, b)) => *b += bytes,
+                None => by_column.push((name, bytes)),
+            }
+        }
+    }
+    by_column.sort_by(|a, b| b.1.cmp(&a.1));
+    let listed: Vec<String> = by_column
+        .iter()
+        .take(16)
+        .map(|(n, b)| format!("{n} {:.1}", *b as f64 / views as f64))
+        .collect();
+    println!("columns     bytes per page view: {}", listed.join(", "));
     let engine = vigil_query::QueryEngine::new(store.clone());
     let q: vigil_query::Query = serde_json::from_value(serde_json::json!({
         "metric": "lcp", "aggregations": ["p75", "count"], "group_by": ["country"],
