@@ -64,6 +64,9 @@ pub enum Aggregation {
     Poor,
     /// Distinct sessions.
     Sessions,
+    /// The count scaled to every session, kept or not: each event counts `1 / sample_rate`
+    /// of its session (1 when the SDK sent no rate), rounded to a whole number.
+    EstimatedCount,
     /// Distinct users.
     Users,
 }
@@ -85,6 +88,7 @@ impl Aggregation {
             Aggregation::NeedsImprovement => "needs_improvement",
             Aggregation::Poor => "poor",
             Aggregation::Sessions => "sessions",
+            Aggregation::EstimatedCount => "estimated_count",
             Aggregation::Users => "users",
         }
     }
@@ -374,7 +378,10 @@ impl Query {
         for agg in &self.aggregations {
             let needs_value = !matches!(
                 agg,
-                Aggregation::Count | Aggregation::Sessions | Aggregation::Users
+                Aggregation::Count
+                    | Aggregation::Sessions
+                    | Aggregation::Users
+                    | Aggregation::EstimatedCount
             );
             let v = match (&value, needs_value) {
                 (Some(v), _) => v.clone(),
@@ -404,6 +411,10 @@ impl Query {
                 Aggregation::P90 => format!("p90({v})"),
                 Aggregation::P99 => format!("p99({v})"),
                 Aggregation::Sessions => "COUNT(DISTINCT \"session_id\")".to_owned(),
+                Aggregation::EstimatedCount => {
+                    let rate = column_value(table.column("sample_rate").expect("a common column"));
+                    format!("ROUND(SUM(1.0 / COALESCE({rate}, 1.0)))")
+                }
                 Aggregation::Users => "COUNT(DISTINCT \"user_id\")".to_owned(),
                 Aggregation::Good | Aggregation::NeedsImprovement | Aggregation::Poor => {
                     let (good, poor) = thresholds.ok_or_else(|| {
