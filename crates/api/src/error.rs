@@ -1,8 +1,12 @@
+//! The API's one error type and its mapping to HTTP: every error answer is JSON with a
+//! stable `code` and a lowercase `message`. Retryable answers (429, 503) carry `Retry-After`.
+
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use vigil_meta::MetaError;
 
-/// Errors of the read API.
+/// Errors of the API's routes.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// No or unknown API token.
@@ -26,9 +30,12 @@ pub enum ApiError {
     /// A path or query parameter, or the body's framing, is malformed.
     #[error("{0}")]
     InvalidRequest(String),
-    /// The query is malformed.
+    /// A read's query (the body of `/query`, `/conversion`, `/sessions`) is malformed.
     #[error("invalid query: {0}")]
     InvalidQuery(String),
+    /// The body of a sign-in, settings, token, member or erasure request is malformed.
+    #[error("invalid body: {0}")]
+    InvalidBody(String),
     /// Something failed inside.
     #[error("internal error: {0}")]
     Internal(String),
@@ -63,6 +70,7 @@ impl IntoResponse for ApiError {
             ApiError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
+            ApiError::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
             ApiError::QueryTooLarge(_) => (StatusCode::BAD_REQUEST, "query_too_large"),
             ApiError::Busy(..) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -85,6 +93,25 @@ impl IntoResponse for ApiError {
                 .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         response
+    }
+}
+
+/// Metadata refusals are the client's errors (a taken name, the last owner, a bad value);
+/// anything else is ours.
+impl From<MetaError> for ApiError {
+    fn from(e: MetaError) -> Self {
+        match e {
+            MetaError::Duplicate(_)
+            | MetaError::LastOwner
+            | MetaError::AlreadyMember(_)
+            | MetaError::Conflict(_) => ApiError::Conflict(e.to_string()),
+            MetaError::Invalid(m) => ApiError::InvalidBody(m),
+            MetaError::NoInvitation => ApiError::NoInvitation,
+            MetaError::WrongUser => ApiError::Forbidden(e.to_string()),
+            MetaError::Sqlite(_) | MetaError::Random(_) | MetaError::TooNew { .. } => {
+                ApiError::Internal(e.to_string())
+            }
+        }
     }
 }
 

@@ -238,11 +238,19 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
     let state = Arc::new(vigil_api::AppState {
         store: store.clone(),
         meta: meta.clone(),
-        intake,
+        intake: intake.clone(),
         queries: vigil_query::QueryEngine::with_limits(store.clone(), config.query_limits()),
-        web_dir: config.web_dir.clone(),
         login_throttle: Default::default(),
     });
+    // The composition root: each resource's routes, intake's, and the dashboard behind them.
+    let api = axum::Router::new()
+        .merge(vigil_api::read::router())
+        .merge(vigil_api::login::router())
+        .merge(vigil_api::projects::router())
+        .merge(vigil_api::operations::router())
+        .with_state(state)
+        .merge(intake.router());
+    let app = vigil_api::with_layers(api, vigil_api::assets::router(config.web_dir.clone()));
     let retention = {
         let (store, meta) = (store.clone(), meta.clone());
         tokio::spawn(async move {
@@ -267,13 +275,7 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, data = %config.data.display(), "vigil listening");
     // A line on stdout that scripts and tests wait for.
     println!("vigil listening on http://{addr}");
-    vigil_api::serve(
-        listener,
-        vigil_api::router(state),
-        config.serve_limits(),
-        shutdown_signal(),
-    )
-    .await;
+    vigil_api::serve(listener, app, config.serve_limits(), shutdown_signal()).await;
     retention.abort();
     store.close();
     Ok(())

@@ -230,7 +230,7 @@ fn erasure_through_the_api_of_a_running_server() {
         let (status, body) = erase(bad.clone());
         assert_eq!(
             (status, body["code"].as_str()),
-            (400, Some("invalid_query")),
+            (400, Some("invalid_body")),
             "{bad}: {body}"
         );
     }

@@ -440,18 +440,18 @@ fn a_user_creates_projects_and_issues_and_revokes_tokens() {
     assert_eq!(names, ["a", "c"]);
     for (body, status, code) in [
         (json!({"name": "b"}), 409, "conflict"),
-        (json!({"name": "  "}), 400, "invalid_query"),
+        (json!({"name": "  "}), 400, "invalid_body"),
         (
             json!({"name": "d", "allowed_origins": ["d.example"]}),
             400,
-            "invalid_query",
+            "invalid_body",
         ),
         (
             json!({"name": "d", "retention_days": 0}),
             400,
-            "invalid_query",
+            "invalid_body",
         ),
-        (json!({"name": "d", "owner": "x"}), 400, "invalid_query"),
+        (json!({"name": "d", "owner": "x"}), 400, "invalid_body"),
     ] {
         let r = call(
             &server,

@@ -1,0 +1,144 @@
+//! The read API: queries, conversion, the search for monitored sessions, one monitored
+//! session's timeline, and custom attribute keys. Each reads one project's data, the one
+//! [`ProjectAccess<Read>`] lets the caller read. (A monitored session is a visitor's session
+//! on the customer's site; login sessions, the dashboard's own, are in [`crate::login`].)
+
+use crate::access::{ProjectAccess, Read};
+use crate::{ApiError, AppState};
+use axum::Json;
+use axum::Router;
+use axum::extract::{FromRequest, Path, Query as QueryParams, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use std::sync::Arc;
+use vigil_query::{Filter, Query, QueryError, QueryResult, SessionSearch};
+
+/// Queries, conversion, monitored sessions and attributes.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/query", post(query))
+        .route("/api/v1/conversion", post(conversion))
+        .route("/api/v1/sessions", post(search_sessions))
+        .route("/api/v1/attributes", get(attributes))
+        .route("/api/v1/sessions/{session_id}", get(session_timeline))
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::Invalid(i) => ApiError::InvalidQuery(i.0),
+            e @ QueryError::TooLarge(_) => ApiError::QueryTooLarge(e.to_string()),
+            e @ QueryError::Busy => ApiError::Busy(QueryError::RETRY_AFTER_SECS, e.to_string()),
+            QueryError::Engine(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// The largest request body a read accepts.
+const READ_BODY_LIMIT: usize = 1 << 20;
+
+/// A read's JSON body, parsed strictly: an error is the query's (`invalid_query`).
+struct QueryBody<T>(T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<Arc<AppState>> for QueryBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &Arc<AppState>) -> Result<Self, ApiError> {
+        let bytes = axum::body::to_bytes(req.into_body(), READ_BODY_LIMIT)
+            .await
+            .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+        let parsed =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
+        Ok(QueryBody(parsed))
+    }
+}
+
+/// `POST /api/v1/query`.
+async fn query(
+    State(state): State<Arc<AppState>>,
+    access: ProjectAccess<Read>,
+    QueryBody(query): QueryBody<Query>,
+) -> Result<Json<QueryResult>, ApiError> {
+    Ok(Json(state.queries.run(access.project.id, &query).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConversionQuery {
+    event: String,
+    #[serde(default)]
+    filters: Vec<Filter>,
+    from: i64,
+    to: i64,
+}
+
+/// `POST /api/v1/conversion`: a business event's conversion by LCP rating.
+async fn conversion(
+    State(state): State<Arc<AppState>>,
+    access: ProjectAccess<Read>,
+    QueryBody(q): QueryBody<ConversionQuery>,
+) -> Result<Json<QueryResult>, ApiError> {
+    let result = state
+        .queries
+        .conversion(access.project.id, &q.event, &q.filters, q.from, q.to);
+    Ok(Json(result.await?))
+}
+
+/// `POST /api/v1/sessions`: the monitored sessions matching a search.
+async fn search_sessions(
+    State(state): State<Arc<AppState>>,
+    access: ProjectAccess<Read>,
+    QueryBody(search): QueryBody<SessionSearch>,
+) -> Result<Json<QueryResult>, ApiError> {
+    Ok(Json(
+        state.queries.sessions(access.project.id, &search).await?,
+    ))
+}
+
+/// A time range in the query string (`?project=` is read by [`ProjectAccess`]).
+#[derive(Deserialize)]
+struct Range {
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+/// `GET /api/v1/sessions/{session_id}`: every event of one monitored session.
+async fn session_timeline(
+    State(state): State<Arc<AppState>>,
+    Path(session_id): Path<String>,
+    QueryParams(range): QueryParams<Range>,
+    access: ProjectAccess<Read>,
+) -> Result<Response, ApiError> {
+    let events = state
+        .queries
+        .session(
+            access.project.id,
+            &session_id,
+            range.from.unwrap_or(0),
+            range.to.unwrap_or(i64::MAX),
+        )
+        .await?;
+    Ok(Json(serde_json::json!({ "session_id": session_id, "events": events })).into_response())
+}
+
+/// `GET /api/v1/attributes?from=&to=`: custom attribute keys seen on views.
+async fn attributes(
+    State(state): State<Arc<AppState>>,
+    QueryParams(range): QueryParams<Range>,
+    access: ProjectAccess<Read>,
+) -> Result<Response, ApiError> {
+    let keys = state
+        .queries
+        .attribute_keys(
+            access.project.id,
+            range.from.unwrap_or(0),
+            range.to.unwrap_or(i64::MAX),
+        )
+        .await?;
+    let keys: Vec<_> = keys
+        .into_iter()
+        .map(|(key, views)| serde_json::json!({ "key": key, "views": views }))
+        .collect();
+    Ok(Json(serde_json::json!({ "keys": keys })).into_response())
+}
