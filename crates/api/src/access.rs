@@ -260,7 +260,7 @@ needs! {
     ManageMembers = Owner, None;
     /// Allowed origins and retention: owners, and ingest-admin (origins) or admin tokens.
     ChangeSettings = Owner, Some(Scope::IngestAdmin);
-    /// Erasing a user's or a session's data: owners and admin tokens.
+    /// Erasing a user's or a monitored session's data: owners and admin tokens.
     Erase = Owner, Some(Scope::Admin);
 }
 

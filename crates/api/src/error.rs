@@ -15,7 +15,7 @@ pub enum ApiError {
     /// Wrong email or password.
     #[error("wrong email or password")]
     InvalidCredentials,
-    /// A logged-in request without the session's CSRF token.
+    /// A logged-in request without the login session's CSRF token.
     #[error("missing or wrong x-csrf-token header")]
     Csrf,
     /// No such project (or not one of the user's).
