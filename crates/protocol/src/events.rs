@@ -1,11 +1,12 @@
 //! The typed shapes of protocol v1. Every struct denies unknown keys: a misspelt field is an
 //! error the SDK author sees at once, not data silently lost.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One request body: the context shared by its events, and the events.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     /// Protocol version, always 1.
@@ -16,11 +17,12 @@ pub struct Batch {
     /// What is the same for every event of the batch.
     pub context: Context,
     /// The events, in any order.
+    #[schemars(length(min = 1, max = 500))]
     pub events: Vec<Event>,
 }
 
 /// What is shared by the events of one batch.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Context {
     /// Session id chosen by the SDK (kept across pages, 30 min idle, 4 h max).
@@ -79,7 +81,7 @@ pub struct Context {
 }
 
 /// The SDK's name and version.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Agent {
     /// e.g. `vigil-browser`, `vigil-android`.
@@ -89,7 +91,7 @@ pub struct Agent {
 }
 
 /// A width and height in CSS pixels.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Size {
     /// Width.
@@ -99,7 +101,7 @@ pub struct Size {
 }
 
 /// The network the device is on.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Connection {
     /// `wifi`, `cellular`, `ethernet`, … (`navigator.connection.type`).
@@ -117,7 +119,7 @@ pub struct Connection {
 }
 
 /// A mobile application.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct App {
     /// Bundle or package id.
@@ -130,7 +132,7 @@ pub struct App {
 }
 
 /// An operating system.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Os {
     /// e.g. `Android`, `iOS`.
@@ -140,7 +142,7 @@ pub struct Os {
 }
 
 /// A mobile device.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Device {
     /// e.g. `Pixel 8`.
@@ -154,7 +156,7 @@ pub struct Device {
 }
 
 /// A flat attribute or property value.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Scalar {
     /// A boolean.
@@ -178,7 +180,7 @@ impl Serialize for Scalar {
 }
 
 /// One event: the fields every event has, and what its type adds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Event {
     /// When it happened, in ms since the Unix epoch (UTC).
     pub ts: i64,
@@ -194,7 +196,7 @@ pub struct Event {
 }
 
 /// What an event is, tagged by its `type` field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventBody {
     /// A page load (hard navigation) or bfcache restore.
@@ -250,7 +252,7 @@ impl EventBody {
 }
 
 /// A page load with its navigation timing (all in ms from navigation start, or durations).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct View {
     /// `navigate`, `reload`, `back_forward`, `prerender`, `restore` (bfcache).
@@ -279,7 +281,7 @@ pub struct View {
 }
 
 /// Navigation timing: phase durations (dns … download) and milestones (dom_interactive …).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NavigationTiming {
     /// Redirect time.
@@ -318,7 +320,7 @@ pub struct NavigationTiming {
 }
 
 /// A web vital as `web-vitals` reports it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Vital {
     /// `LCP`, `INP`, `CLS`, `FCP` or `TTFB`.
@@ -334,7 +336,7 @@ pub struct Vital {
 }
 
 /// Attribution of a vital; which fields are set depends on the vital.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attribution {
     /// LCP: the element; INP: the interaction target; CLS: the largest shift's source.
@@ -382,7 +384,7 @@ pub struct Attribution {
 }
 
 /// Resource timing for one resource.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resource {
     /// Resource URL.
@@ -427,7 +429,7 @@ pub struct Resource {
 }
 
 /// A resource that failed to load.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceError {
     /// Resource URL.
@@ -437,7 +439,7 @@ pub struct ResourceError {
 }
 
 /// A long task (≥ 50 ms) or long animation frame.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LongTask {
     /// `longtask` or `long-animation-frame`.
@@ -462,7 +464,7 @@ pub struct LongTask {
 }
 
 /// A stack frame.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Frame {
     /// Function name.
@@ -480,7 +482,7 @@ pub struct Frame {
 }
 
 /// Something that happened before an error.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Breadcrumb {
     /// When, ms since the epoch.
@@ -495,7 +497,7 @@ pub struct Breadcrumb {
 }
 
 /// A JavaScript error.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorEvent {
     /// `TypeError`, `Error`, ….
@@ -520,7 +522,7 @@ pub struct ErrorEvent {
 }
 
 /// A fetch or XHR.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     /// `fetch` or `xhr`.
@@ -571,7 +573,7 @@ pub struct Request {
 }
 
 /// A user action.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
     /// `click`, `rage_click`, `dead_click`, `scroll`, `form_start`, `form_submit`,
@@ -598,7 +600,7 @@ pub struct Action {
 }
 
 /// An SPA soft navigation.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
     /// URL before.
@@ -617,7 +619,7 @@ pub struct Route {
 }
 
 /// A business event sent by the application.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Custom {
     /// e.g. `signup`, `checkout`.
@@ -631,7 +633,7 @@ pub struct Custom {
 }
 
 /// Mobile: the app started.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppStart {
     /// `cold` or `warm`.
@@ -641,7 +643,7 @@ pub struct AppStart {
 }
 
 /// Mobile: a screen loaded.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScreenLoad {
     /// Screen name.
@@ -651,7 +653,7 @@ pub struct ScreenLoad {
 }
 
 /// Mobile: a crash.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Crash {
     /// Exception or signal name.
@@ -667,7 +669,7 @@ pub struct Crash {
 }
 
 /// Mobile: the main thread did not respond.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Anr {
     /// How long it was blocked, ms.

@@ -195,3 +195,37 @@ fn classify_serde_error(e: serde_json::Error) -> ParseError {
         Category::Data => ParseError::InvalidField(text),
     }
 }
+
+/// The JSON Schema of a batch, generated from the types above (their doc comments are the
+/// descriptions), as `docs/protocol.schema.json` holds it; a test keeps the two equal.
+pub fn json_schema() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let mut schema = generator.into_root_schema_for::<Batch>().to_value();
+    // Each event type is a struct that denies unknown keys, flattened into the event with
+    // its common fields; the generator cannot see the denial through the flattening. Keys
+    // neither the common fields nor the matching type's fields evaluate are unknown.
+    if let Some(event) = schema
+        .pointer_mut("/$defs/Event")
+        .and_then(|v| v.as_object_mut())
+    {
+        event.insert("unevaluatedProperties".into(), false.into());
+    }
+    if let Some(root) = schema.as_object_mut() {
+        root.insert("title".into(), "Vigil ingest batch, protocol v1".into());
+        root.insert(
+            "description".into(),
+            "The JSON body of POST /api/v1/ingest: one batch of events with their shared \
+             context. Generated from crates/protocol/src/events.rs. Enforced by the collector \
+             but not expressible here: nesting depth at most 6 (the batch is depth 1); strings \
+             and keys at most 16384 raw bytes; at most 500 events; integers written without a \
+             fraction or exponent; numbers within ±10^15; flat objects (attributes, \
+             properties) at most 64 keys and 8 KiB; ts from 2020-01-01 within the project's \
+             retention and at most a day ahead; durations and vital values finite and ≥ 0; \
+             sample_rate in (0, 1]; vital names LCP, INP, CLS, FCP, TTFB and ratings good, \
+             needs-improvement, poor. The limits are the server defaults and are \
+             configurable. See docs/protocol.md."
+                .into(),
+        );
+    }
+    schema
+}

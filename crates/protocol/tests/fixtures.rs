@@ -77,3 +77,20 @@ fn every_invalid_fixture_fails_with_its_code() {
         }
     }
 }
+
+/// docs/protocol.schema.json is generated from the protocol's types; it must be the file
+/// they generate now. Run with `VIGIL_UPDATE_SCHEMA=1` to rewrite it after a change.
+#[test]
+fn the_checked_in_json_schema_is_the_generated_one() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/protocol.schema.json");
+    let generated = serde_json::to_string_pretty(&vigil_protocol::json_schema()).unwrap() + "\n";
+    if std::env::var_os("VIGIL_UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        checked_in == generated,
+        "docs/protocol.schema.json differs from the protocol's types; run \
+         `VIGIL_UPDATE_SCHEMA=1 cargo test -p vigil-protocol --test fixtures` and review the diff"
+    );
+}
