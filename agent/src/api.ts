@@ -3,7 +3,7 @@
 import { makeConfig, type Options } from './config';
 import { VERSION, context, endView, st, track } from './core';
 import { clearSession, persist, touch } from './session';
-import { drop, flush, setup, stats } from './transport';
+import { drop, flush, setup } from './transport';
 import { initErrors, reportError } from './collect/errors';
 import { initInteractions } from './collect/interactions';
 import { flushRequests, initNetwork } from './collect/network';
@@ -33,14 +33,9 @@ export interface Vigil {
   readonly version: string;
 }
 
+// Every browser with PerformanceObserver also has Promise, URL, Map, WeakMap and crypto.
 const supported = (): boolean =>
-  typeof Promise == 'function' &&
-  typeof URL == 'function' &&
-  typeof Map == 'function' &&
-  typeof WeakMap == 'function' &&
-  !!W.performance &&
   typeof PerformanceObserver == 'function' &&
-  typeof D.addEventListener == 'function' &&
   (typeof W.fetch == 'function' || !!navigator.sendBeacon);
 
 export function create(opts: Options, scriptSrc?: string): Vigil {
@@ -128,7 +123,6 @@ export function create(opts: Options, scriptSrc?: string): Vigil {
     getContext: () => ({ session_id: st.on ? st.sid : '', view_id: st.on ? st.view : '' }),
     version: VERSION,
   };
-  Object.defineProperty(api, '_stats', { value: stats });
   go();
   return api;
 }

@@ -77,19 +77,14 @@ export function makeConfig(o: Options, scriptSrc?: string): Config {
 
 const flag = (v: string | undefined): boolean => v != null && v != 'false' && v != '0';
 
-/** Options from a script tag's data-attributes. */
+/** Options from a script tag's data-attributes (camelCased by `dataset`: data-sample-rate is
+ *  sampleRate); makeConfig reads only the options it knows. */
 export function fromScript(s: HTMLScriptElement): Options {
   const d = s.dataset;
-  return {
-    key: d.key || '',
-    endpoint: d.endpoint,
-    sampleRate: d.sampleRate as unknown as number,
-    resourceSampleRate: d.resourceSampleRate as unknown as number,
+  return Object.assign({}, d, {
     consentRequired: flag(d.consentRequired),
     manualStart: flag(d.manualStart),
     traceOrigins: d.traceOrigins != null ? d.traceOrigins.split(/[\s,]+/) : undefined,
-    release: d.release,
-    environment: d.environment,
     debug: flag(d.debug),
-  };
+  }) as unknown as Options; // without data-key, makeConfig makes the key empty (and nothing starts)
 }

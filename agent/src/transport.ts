@@ -32,11 +32,9 @@ let soon = false;
 let retry: Pending[] = [];
 let rTimer: ReturnType<typeof setTimeout> | 0 = 0;
 let inflight = 0;
-/** Bodies handed to the network, for tests and the debug hook. */
-export const stats = { sent: 0, bytes: 0, failed: 0, dropped: 0 };
 
 const offline = (): boolean => nav.onLine === false;
-const size = (s: string): number => (typeof Blob == 'function' ? new Blob([s]).size : s.length);
+const size = (s: string): number => new Blob([s]).size;
 
 export function setup(endpoint: string, key: string, context: () => Context): void {
   url = endpoint + (endpoint.indexOf('?') < 0 ? '?' : '&') + 'key=' + encodeURIComponent(key);
@@ -155,8 +153,6 @@ function store(out: string[]): void {
 
 function send(b: string, exit: boolean, n: number): void {
   if (offline()) return later(b, n, -1);
-  stats.sent++;
-  stats.bytes += b.length;
   if (exit && nav.sendBeacon) {
     try {
       if (nav.sendBeacon(url, b)) return debug('beacon', b.length);
@@ -184,7 +180,6 @@ function send(b: string, exit: boolean, n: number): void {
         if (ra && isNaN(sec)) sec = (Date.parse(ra) - now()) / 1e3;
         return later(b, n + 1, sec >= 0 ? sec : 0);
       }
-      stats.dropped++;
       r.json().then(
         (j: { code?: string }) => debug('batch rejected', s, j && j.code),
         () => undefined,
@@ -192,7 +187,6 @@ function send(b: string, exit: boolean, n: number): void {
     }),
     safe(() => {
       done();
-      stats.failed++;
       later(b, n + 1, 0);
     }),
   );
@@ -201,10 +195,7 @@ function send(b: string, exit: boolean, n: number): void {
 function split(b: string): void {
   const j = JSON.parse(b) as { context: Context; events: unknown[] };
   const e = j.events;
-  if (e.length < 2) {
-    stats.dropped++;
-    return;
-  }
+  if (e.length < 2) return;
   const h = e.length >> 1;
   for (const part of [e.slice(0, h), e.slice(h)])
     send(JSON.stringify({ v: 1, context: j.context, events: part }), false, 0);
@@ -212,10 +203,7 @@ function split(b: string): void {
 
 /** Keeps a batch to try again: after `sec` seconds when > 0, else with backoff (-1: at once). */
 function later(b: string, n: number, sec: number): void {
-  if (n > MAX_ATTEMPTS) {
-    stats.dropped++;
-    return;
-  }
+  if (n > MAX_ATTEMPTS) return;
   const back = Math.min(60e3, 1e3 * Math.pow(2, Math.max(0, n - 1))) * (0.8 + Math.random() * 0.4);
   retry.push({
     b,
@@ -226,7 +214,6 @@ function later(b: string, n: number, sec: number): void {
   for (const p of retry) total += p.b.length;
   while (retry.length > 1 && (retry.length > 50 || total > MAX_RETRY_BYTES)) {
     total -= retry.shift()!.b.length;
-    stats.dropped++;
   }
   schedule();
 }

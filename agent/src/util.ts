@@ -56,32 +56,18 @@ export function phase(a: number, b: number): number | undefined {
   return b >= a ? ms(b - a) : undefined;
 }
 
-export function hex(bytes: number): string {
-  const a = new Uint8Array(bytes);
-  const c = W.crypto;
-  if (c && c.getRandomValues) c.getRandomValues(a);
-  else for (let i = 0; i < bytes; i++) a[i] = (Math.random() * 256) | 0;
+/** `n` random bytes as hex. (crypto.getRandomValues is older than every API the agent needs.) */
+export function hex(n: number): string {
   let s = '';
-  for (let i = 0; i < bytes; i++) s += (a[i] + 256).toString(16).slice(1);
+  for (const b of crypto.getRandomValues(new Uint8Array(n))) s += (b + 256).toString(16).slice(1);
   return s;
 }
 
 /** A random UUID v4. */
-export function uuid(): string {
-  const h = hex(16);
-  return (
-    h.slice(0, 8) +
-    '-' +
-    h.slice(8, 12) +
-    '-4' +
-    h.slice(13, 16) +
-    '-' +
-    ((parseInt(h[16], 16) & 3) | 8).toString(16) +
-    h.slice(17, 20) +
-    '-' +
-    h.slice(20)
+export const uuid = (): string =>
+  '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
+    (+c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (+c / 4)))).toString(16),
   );
-}
 
 /** FNV-1a of a string mapped to [0, 1): deterministic sampling. */
 export function unit(s: string): number {
@@ -118,10 +104,10 @@ export function flat(o: unknown): Flat | undefined {
   if (!o || typeof o != 'object') return undefined;
   const out: Flat = {};
   let n = 0;
-  for (const k in o) {
+  for (const k of Object.keys(o)) {
     const v = (o as Record<string, unknown>)[k];
     const t = typeof v;
-    if (!Object.prototype.hasOwnProperty.call(o, k) || n >= 64) continue;
+    if (n >= 64) break;
     if (t == 'string') out[clip(k, 200)] = clip(v, 1000);
     else if ((t == 'number' && isFinite(v as number)) || t == 'boolean')
       out[clip(k, 200)] = v as Scalar;
@@ -192,13 +178,8 @@ export function loadState(t: number): string | undefined {
         : 'complete';
 }
 
-export function navEntry(): PerformanceNavigationTiming | undefined {
-  try {
-    return P.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
-  } catch {
-    return undefined;
-  }
-}
+export const navEntry = (): PerformanceNavigationTiming | undefined =>
+  P.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
 
 /** A buffered PerformanceObserver of `type` (extra `init` such as durationThreshold); undefined when unsupported. */
 export function observe(
@@ -224,7 +205,7 @@ const subs = new Set<() => void>();
 export function watchMutations(cb: () => void): () => void {
   const f = (): void => cb();
   subs.add(f);
-  if (!mo && typeof MutationObserver == 'function') {
+  if (!mo) {
     mo = new MutationObserver(safe(() => subs.forEach((s) => s())));
     mo.observe(D.documentElement, {
       subtree: true,

@@ -106,7 +106,8 @@ test('LCP, CLS and INP equal the web-vitals values, with attribution', async () 
   assert.match(inp.script_url, /\/vitals-page\.js$/);
   assert.ok(inp.script_duration >= 240, `script_duration ${inp.script_duration}`);
   assert.equal(inp.load_state, 'complete');
-  assert.equal(inp.rating, 'needs-improvement');
+  // 250 ms of handler is "needs improvement"; on a loaded machine the frame can come past 500 ms.
+  assert.equal(inp.rating, inp.value > 500 ? 'poor' : 'needs-improvement');
 
   const fcp = vital('FCP');
   assert.ok(Math.abs(fcp.value - ref.FCP.value) <= 0.06, `FCP ${fcp.value} vs ${ref.FCP.value}`);

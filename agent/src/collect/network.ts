@@ -140,7 +140,7 @@ export function initNetwork(endpoint: string): void {
       let init = arguments[1] as RequestInit | undefined;
       let r: Rec | undefined;
       try {
-        const req = typeof Request == 'function' && input instanceof Request ? input : undefined;
+        const req = input instanceof Request ? input : undefined;
         r = begin(
           'fetch',
           (init && init.method) || (req && req.method) || 'GET',
