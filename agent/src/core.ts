@@ -99,5 +99,6 @@ export function context(): Context {
     release: cfg.release,
     environment: cfg.environment,
     attributes: st.attrs,
+    sample_rate: cfg.sampleRate,
   };
 }

@@ -178,6 +178,12 @@ export function loadState(t: number): string | undefined {
         : 'complete';
 }
 
+/** First Contentful Paint (ms from navigation start), once painted. */
+export function fcpAt(): number | undefined {
+  const e = P.getEntriesByName('first-contentful-paint')[0];
+  return e && e.startTime;
+}
+
 export const navEntry = (): PerformanceNavigationTiming | undefined =>
   P.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
 

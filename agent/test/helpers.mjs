@@ -365,16 +365,35 @@ export async function sessionId(page) {
   );
 }
 
-/** Events of a session stored by vigil, polled until `pred(events)` holds. */
-export async function stored(vigil, sid, pred, what = 'stored events') {
+/**
+ * Events of a session stored by vigil, polled until `pred(events)` holds. With `page`, its queue
+ * is flushed at every poll: a hard-load view is queued only once its TTI is known (5 s after FCP
+ * at the earliest), and would otherwise wait for the next 5 s timer.
+ */
+export async function stored(vigil, sid, pred, what = 'stored events', page = undefined) {
   return waitFor(
     async () => {
+      if (page) await page.evaluate(() => vigil.flush());
       const ev = await vigil.session(sid);
       return pred(ev) ? ev : false;
     },
     { what, timeout: 20000, interval: 200 },
   );
 }
+
+/** FNV-1a of a string mapped to [0, 1), as the agent samples sessions. */
+export const unit = (s) => {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0) / 4294967296;
+};
+/** The first session id (a valid UUID) whose sampling value satisfies `pred`. */
+export const idWith = (pred) => {
+  for (let i = 0; ; i++) {
+    const id = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+    if (pred(unit(id))) return id;
+  }
+};
 
 export const ofType = (events, type, extra = () => true) =>
   events.filter((e) => e.type === type && extra(e));

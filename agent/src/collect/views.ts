@@ -15,8 +15,10 @@ import {
   uuid,
   now,
   epoch,
+  fcpAt,
   watchMutations,
 } from '../util';
+import { busy, initBusy } from './busy';
 
 const title = (): string | undefined => (D.title ? clip(D.title, 1000) : undefined);
 const listeners: Array<() => void> = [];
@@ -26,9 +28,8 @@ export const onView = (f: () => void): void => {
   listeners.push(safe(f));
 };
 
-function hardView(): void {
+function hardView(b?: { tbt?: number; tti?: number }): void {
   const n = navEntry();
-  const fcp = P.getEntriesByName('first-contentful-paint')[0];
   const t = n && {
     redirect: phase(n.redirectStart, n.redirectEnd),
     dns: phase(n.domainLookupStart, n.domainLookupEnd),
@@ -53,10 +54,25 @@ function hardView(): void {
     page_url: st.hardUrl,
     navigation_type: type || undefined,
     timing: t || undefined,
-    fcp: fcp ? ms(fcp.startTime) : undefined,
+    fcp: ms(fcpAt()),
     transfer_size: n ? int(n.transferSize) : undefined,
     title: title(),
+    tbt: b && b.tbt,
+    tti: b && b.tti,
   });
+}
+
+// The hard view is held until its TTI is known, a route changes (its TBT and TTI are then final,
+// without TTI) or the page is hidden or left (sent with the TBT so far), and never before `load`
+// has finished unless the page is hidden or left first: its timing is complete then.
+let loaded = false;
+let sent = false;
+let final: { tbt?: number; tti?: number } | undefined;
+function send(): void {
+  if (!sent) {
+    sent = true;
+    hardView(final || busy());
+  }
 }
 
 /** Starts a new view (soft navigation or restore). */
@@ -79,6 +95,10 @@ function route(trigger: string): void {
   const from = st.url;
   if (to == from) return;
   if (pending) pending();
+  if (!final) {
+    final = busy() || {};
+    if (loaded) send();
+  }
   activity();
   if (trigger != 'push' && trigger != 'replace' && from.split('#')[0] == to.split('#')[0])
     trigger = 'hash';
@@ -130,16 +150,15 @@ function route(trigger: string): void {
 }
 
 export function initViews(): void {
-  let sent = false;
-  const send = (): void => {
-    if (!sent) {
-      sent = true;
-      hardView();
-    }
+  initBusy();
+  const wait = (): void => {
+    loaded = true;
+    const b = busy();
+    if (final || !b || b.tti != null) send();
+    else if (!sent) setTimeout(safe(wait), b.at - P.now());
   };
-  // Sent once `load` has finished so that the timing is complete (or when the page is left).
-  if (D.readyState == 'complete') setTimeout(safe(send), 0);
-  else on(W, 'load', () => setTimeout(safe(send), 0));
+  if (D.readyState == 'complete') setTimeout(safe(wait), 0);
+  else on(W, 'load', () => setTimeout(safe(wait), 0));
   on(W, 'pagehide', send);
   on(D, 'visibilitychange', () => D.visibilityState == 'hidden' && (send(), pending && pending()));
 
