@@ -1,4 +1,5 @@
-// Formatting of values for display: metrics (durations, CLS), counts, shares, bytes, trends.
+// Formatting of values for display: metrics (durations, CLS), counts, shares, bytes, trends,
+// times and dates (UTC).
 import type { Cell } from './api';
 import { el } from './dom';
 
@@ -48,3 +49,27 @@ export const fmtBytes = (v: Cell): string => {
 };
 export const fmtShare = (v: Cell): string =>
   typeof v === 'number' && isFinite(v) ? fmtPct(v) : '–';
+
+/** A time (ms since the epoch) in UTC, to the second (`2025-11-03 14:05:09 UTC`) or minute. */
+export const fmtTime = (v: Cell, minutes = false): string =>
+  typeof v === 'number'
+    ? new Date(v)
+        .toISOString()
+        .slice(0, minutes ? 16 : 19)
+        .replace('T', ' ') + ' UTC'
+    : '–';
+/** The UTC day of a time in seconds since the epoch: `2025-11-03`. */
+export const fmtDay = (secs: number): string => new Date(secs * 1000).toISOString().slice(0, 10);
+/** A duration in ms as `1h 5m`, `4m 12s` or `9s`. */
+export function fmtDuration(v: Cell): string {
+  if (typeof v !== 'number' || !isFinite(v)) return '–';
+  const s = Math.round(v / 1000),
+    h = Math.floor(s / 3600),
+    m = Math.floor((s % 3600) / 60);
+  return h ? `${h}h ${m}m` : m ? `${m}m ${s % 60}s` : `${s}s`;
+}
+/** Offset from the session start as +m:ss. */
+export function fmtOffset(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return `+${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}

@@ -1,7 +1,7 @@
 // Sessions: the searchable list and one session's timeline.
 import { api, Cell, col, QueryResult } from '../api';
 import { el } from '../dom';
-import { fmtCell, fmtMetric } from '../format';
+import { fmtCell, fmtDuration, fmtMetric, fmtOffset, fmtTime } from '../format';
 import { table } from '../tables';
 import { Filter, filtersFor, href, link, navigate, param, Range } from '../url';
 
@@ -20,21 +20,6 @@ const SESSION_COLUMNS: [string, string][] = [
   ['browser', 'browser'],
   ['os', 'os'],
 ];
-const fmtTime = (v: Cell): string =>
-  typeof v === 'number' ? new Date(v).toISOString().slice(0, 19).replace('T', ' ') + ' UTC' : '–';
-function fmtDuration(v: Cell): string {
-  if (typeof v !== 'number' || !isFinite(v)) return '–';
-  const s = Math.round(v / 1000),
-    h = Math.floor(s / 3600),
-    m = Math.floor((s % 3600) / 60);
-  return h ? `${h}h ${m}m` : m ? `${m}m ${s % 60}s` : `${s}s`;
-}
-/** Offset from the session start as +m:ss. */
-function fmtOffset(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  return `+${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
-}
-
 export async function sessionsView(
   pid: number,
   box: HTMLElement,

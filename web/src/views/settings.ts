@@ -1,6 +1,7 @@
 // Settings: key, snippet, origins, retention, API tokens, projects.
 import { api, currentUser, HttpError, Me, ProjectSettings, QueryResult, Role, setMe } from '../api';
 import { el } from '../dom';
+import { fmtDay, fmtTime } from '../format';
 import { table } from '../tables';
 import { href, link } from '../url';
 
@@ -187,11 +188,7 @@ async function tokensCard(pid: number, owner: boolean): Promise<HTMLElement> {
           { 'data-token-id': String(t.id), 'data-scope': t.scope },
           el('td', {}, el('code', {}, t.hint ? `vt_…${t.hint}` : 'vt_… (issued before hints)')),
           el('td', {}, t.scope),
-          el(
-            'td',
-            {},
-            new Date(t.created_at * 1000).toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
-          ),
+          el('td', {}, fmtTime(t.created_at * 1000, true)),
           el('td', {}, action),
         ),
       );
@@ -319,7 +316,6 @@ function roleSelect(value: Role, testid: string, label: string): HTMLSelectEleme
   }
   return sel;
 }
-const day = (secs: number) => new Date(secs * 1000).toISOString().slice(0, 10);
 /** Who can read this project, with their roles. Owners invite by email (a one-time link,
  * shown once, which the invitee opens to join), change roles and remove members. */
 async function membersCard(pid: number, self: number, owner: boolean): Promise<HTMLElement> {
@@ -423,7 +419,7 @@ async function membersCard(pid: number, self: number, owner: boolean): Promise<H
             { 'data-invitation': i.email },
             el('td', {}, i.email),
             el('td', {}, i.role),
-            el('td', {}, `until ${day(i.expires_at)}`),
+            el('td', {}, `until ${fmtDay(i.expires_at)}`),
             el('td', {}, revoke),
           ),
         );
