@@ -41,6 +41,9 @@ let shop;
 const MULTI = { email: 'multi@example.com', password: 'multi-password-1' };
 const SHOP_ONLY = { email: 'shop-only@example.com', password: 'shop-password-1' };
 const SHOP_PAGE = '/only-in-shop';
+// a project whose agent keeps a share of sessions (sample_rate), and its only user
+let sampled;
+const SAMPLED = { email: 'sampled@example.com', password: 'sampled-password-1' };
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-web-test-'));
@@ -77,6 +80,12 @@ before(async () => {
     MULTI.password,
   );
   cli('user', 'add', SHOP_ONLY.email, '--project', 'shop', '--password', SHOP_ONLY.password);
+  sampled = JSON.parse(
+    cli('project', 'create', 'sampled', '--json')
+      .split('\n')
+      .find((l) => l.startsWith('{')),
+  );
+  cli('user', 'add', SAMPLED.email, '--project', 'sampled', '--password', SAMPLED.password);
   server = spawn(
     VIGIL,
     [
@@ -319,6 +328,144 @@ test("overview shows the API's p75 LCP and non-empty data", async () => {
     await page.screenshot({ path: resolve(WEB, '../docs/overview.png'), fullPage: false });
   }
   await ctx.close();
+});
+
+test('sampled data: overview, errors and page views show the estimate and a note with both figures as the API says; unsampled data shows no note', async () => {
+  // three sessions: two kept at sample_rate 0.5 (3 and 2 page views, one error), one sent
+  // without a rate (1 page view): 6 page views kept, 3×2 + 2×2 + 1 = 11 estimated; 1 error, 2
+  const now = Date.now();
+  const PAGE = '/sampled-page';
+  const sessions = [
+    { id: 's-half-1', rate: 0.5, views: 3, errors: 0 },
+    { id: 's-half-2', rate: 0.5, views: 2, errors: 1 },
+    { id: 's-whole-3', rate: undefined, views: 1, errors: 0 },
+  ];
+  for (const [k, s] of sessions.entries()) {
+    const batch = {
+      v: 1,
+      context: {
+        session_id: s.id,
+        agent: { name: 'vigil-browser', version: '0.1.0' },
+        page_url: `https://sampled.example.org${PAGE}`,
+        ...(s.rate === undefined ? {} : { sample_rate: s.rate }),
+      },
+      events: [
+        ...Array.from({ length: s.views }, (_, i) => ({
+          ts: now - 60000 + 100 * k + i,
+          type: 'view',
+          view_id: `${s.id}-view-${i}`,
+        })),
+        ...Array.from({ length: s.errors }, (_, i) => ({
+          ts: now - 50000 + i,
+          type: 'error',
+          error_type: 'TypeError',
+          message: 'sampled failure',
+          view_id: `${s.id}-view-0`,
+        })),
+      ],
+    };
+    const r = await fetch(`${base}/api/v1/ingest?key=${sampled.public_key}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(batch),
+    });
+    assert.equal(r.status, 202, await r.text());
+  }
+  const range = { from: now - 7 * 86400000, to: now + 3600000 };
+  for (let i = 0; ; i++) {
+    const a = await apiQuery({ metric: 'views', aggregations: ['count'], ...range }, sampled);
+    if (a.rows[0]?.[0] === 6) break;
+    assert.ok(i < 100, 'sampled events never became visible');
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const { ctx, page, problems } = await newPage();
+  await login(page, SAMPLED);
+  await page.goto(`${base}/overview?project=${sampled.id}&range=7d`);
+  await page.waitForSelector(ready('overview'));
+  const box = page.locator('[data-testid=view]');
+  const r = {
+    from: Number(await box.getAttribute('data-from')),
+    to: Number(await box.getAttribute('data-to')),
+  };
+  const one = async (metric, aggregations, filters = []) => {
+    const a = await apiQuery({ metric, aggregations, filters, ...r }, sampled);
+    return Object.fromEntries(a.columns.map((c, i) => [c, a.rows[0][i]]));
+  };
+  const pv = await one('page_views', ['count', 'estimated_count', 'sessions']);
+  assert.deepEqual(pv, { count: 6, estimated_count: 11, sessions: 3 });
+  const er = await one('errors', ['count', 'estimated_count']);
+  assert.deepEqual(er, { count: 1, estimated_count: 2 });
+  const note = (count, est) => `sampled: ${count} kept, ≈ ${est} estimated`;
+  assert.equal(
+    await textOf(page, '[data-testid=page-views] .metric-value'),
+    `≈ ${pv.estimated_count}`,
+  );
+  assert.equal(
+    await textOf(page, '[data-testid=page-views] [data-testid=sampled]'),
+    note(pv.count, pv.estimated_count),
+  );
+  assert.match(
+    await page.getAttribute('[data-testid=page-views] [data-testid=sampled]', 'title'),
+    /1 \/ sample_rate/,
+  );
+  // distinct sessions are not estimated by the API: the kept ones, said so
+  assert.equal(await textOf(page, '[data-testid=sessions] .metric-value'), String(pv.sessions));
+  assert.equal(
+    await textOf(page, '[data-testid=sessions] [data-testid=sampled]'),
+    'sampled: kept sessions only',
+  );
+  assert.equal(
+    await textOf(page, '[data-testid=error-rate] .metric-value'),
+    `${((100 * er.estimated_count) / pv.estimated_count).toFixed(1)}%`,
+  );
+  await page.screenshot({ path: join(ARTIFACTS, 'overview-sampled.png'), fullPage: true });
+
+  await page.goto(`${base}/errors?project=${sampled.id}&range=7d`);
+  await page.waitForSelector(ready('errors'));
+  assert.equal(
+    await textOf(page, '[data-testid=errors-count] .metric-value'),
+    `≈ ${er.estimated_count}`,
+  );
+  assert.equal(
+    await textOf(page, '[data-testid=errors-count] [data-testid=sampled]'),
+    note(er.count, er.estimated_count),
+  );
+  assert.equal(
+    await textOf(page, '[data-testid=errors-rate] .metric-value'),
+    ((100 * er.estimated_count) / pv.estimated_count).toFixed(2),
+  );
+
+  await page.goto(`${base}/page?project=${sampled.id}&range=7d&page=${encodeURIComponent(PAGE)}`);
+  await page.waitForSelector(ready('page'));
+  const views = await one(
+    'views',
+    ['count', 'estimated_count'],
+    [{ field: 'page_path', op: 'eq', value: PAGE }],
+  );
+  assert.deepEqual(views, { count: 6, estimated_count: 11 });
+  assert.equal(await textOf(page, '[data-testid=page-views] .metric-value'), '≈ 11');
+  assert.equal(await textOf(page, '[data-testid=page-views] [data-testid=sampled]'), note(6, 11));
+  assert.deepEqual(problems, []);
+  await ctx.close();
+
+  // the demo project sent no sample rate: its estimate is its count, and no view has a note
+  const demo = await newPage();
+  await login(demo.page);
+  for (const view of ['overview', 'errors']) {
+    await demo.page.goto(`${base}/${view}?project=${projectId}&range=7d`);
+    await demo.page.waitForSelector(ready(view));
+    assert.equal(await demo.page.locator('[data-testid=sampled]').count(), 0, view);
+  }
+  const box2 = demo.page.locator('[data-testid=view]');
+  const dpv = await apiQuery({
+    metric: 'page_views',
+    aggregations: ['count', 'estimated_count'],
+    from: Number(await box2.getAttribute('data-from')),
+    to: Number(await box2.getAttribute('data-to')),
+  });
+  assert.equal(dpv.rows[0][0], dpv.rows[0][1]);
+  assert.deepEqual(demo.problems, []);
+  await demo.ctx.close();
 });
 
 test('explorer: chart and table; changing group-by changes the table as the API says', async () => {

@@ -3,7 +3,7 @@
 import { first, query } from '../api';
 import { countLines } from '../charts';
 import { el } from '../dom';
-import { fmtNum, fmtPct } from '../format';
+import { countFigure, estimated, fmtNum, fmtPct } from '../format';
 import { emptyNote, table } from '../tables';
 import { href, hrefWith, Range } from '../url';
 
@@ -17,8 +17,16 @@ export async function errorsView(
 ): Promise<void> {
   const r = { from, to };
   const [total, views, byType, list] = await Promise.all([
-    query(pid, { metric: 'errors', aggregations: ['count', 'sessions', 'users'], ...r }),
-    query(pid, { metric: 'page_views', aggregations: ['count', 'sessions'], ...r }),
+    query(pid, {
+      metric: 'errors',
+      aggregations: ['count', 'sessions', 'users', 'estimated_count'],
+      ...r,
+    }),
+    query(pid, {
+      metric: 'page_views',
+      aggregations: ['count', 'sessions', 'estimated_count'],
+      ...r,
+    }),
     query(pid, {
       metric: 'errors',
       aggregations: ['count'],
@@ -49,16 +57,17 @@ export async function errorsView(
         limit: 10000,
       })
     : { columns: [], rows: [] };
-  const count = Number(first(total, 'count') ?? 0),
+  // errors per page view from the estimates (they are the counts where nothing is sampled)
+  const count = estimated(first(total, 'count'), first(total, 'estimated_count')),
     sessions = Number(first(total, 'sessions') ?? 0);
-  const pv = Number(first(views, 'count') ?? 0),
+  const pv = estimated(first(views, 'count'), first(views, 'estimated_count')),
     pvSessions = Number(first(views, 'sessions') ?? 0);
-  const card = (testid: string, name: string, value: string) =>
+  const card = (testid: string, name: string, value: string | HTMLElement[]) =>
     el(
       'div',
       { class: 'card', 'data-testid': testid },
       el('div', { class: 'metric-name' }, name),
-      el('div', { class: 'metric-value' }, value),
+      ...(typeof value === 'string' ? [el('div', { class: 'metric-value' }, value)] : value),
     );
   const chartBox = el('div', { 'data-testid': 'errors-chart' });
   box.replaceChildren(
@@ -66,7 +75,11 @@ export async function errorsView(
     el(
       'div',
       { class: 'grid' },
-      card('errors-count', 'Errors', fmtNum(count)),
+      card(
+        'errors-count',
+        'Errors',
+        countFigure(first(total, 'count'), first(total, 'estimated_count')),
+      ),
       card('errors-rate', 'Errors per 100 page views', pv ? ((100 * count) / pv).toFixed(2) : '–'),
       card(
         'errors-sessions',

@@ -1,8 +1,8 @@
 // Overview: p75 of each web vital with its ratings, traffic, error rate, trends, slowest pages.
-import { Cell, col, first, query, QueryResult } from '../api';
+import { col, first, query, QueryResult } from '../api';
 import { plot } from '../charts';
 import { el } from '../dom';
-import { fmtMetric, fmtNum, fmtPct, trend } from '../format';
+import { countFigure, estimated, fmtNum, fmtMetric, fmtPct, keptOnlyNote, trend } from '../format';
 import { table } from '../tables';
 import { href, Range, VITALS } from '../url';
 
@@ -36,10 +36,10 @@ export async function overview(
       ),
     ),
     Promise.all(VITALS.map((m) => vitalQ(m, prev, ['p75', 'count']))),
-    vitalQ('page_views', { from, to }, ['count', 'sessions']),
-    vitalQ('page_views', prev, ['count', 'sessions']),
-    vitalQ('errors', { from, to }, ['count']),
-    vitalQ('errors', prev, ['count']),
+    vitalQ('page_views', { from, to }, ['count', 'sessions', 'estimated_count']),
+    vitalQ('page_views', prev, ['count', 'sessions', 'estimated_count']),
+    vitalQ('errors', { from, to }, ['count', 'estimated_count']),
+    vitalQ('errors', prev, ['count', 'estimated_count']),
     query(pid, {
       metric: 'lcp',
       aggregations: ['p75', 'count'],
@@ -60,7 +60,7 @@ export async function overview(
     }),
     query(pid, {
       metric: 'page_views',
-      aggregations: ['count'],
+      aggregations: ['count', 'estimated_count'],
       group_by: [bucket],
       from,
       to,
@@ -111,26 +111,28 @@ export async function overview(
     } else card.append(el('div', { class: 'bar-legend' }, 'no samples'));
     grid.append(card);
   });
-  const views = first(pv, 'count'),
-    sess = first(pv, 'sessions');
-  const errs = first(er, 'count');
-  const rate = (e: Cell, v: Cell) =>
-    typeof e === 'number' && typeof v === 'number' && v > 0 ? e / v : null;
-  const erRate = rate(errs, views),
-    erRatePrev = rate(first(erPrev, 'count'), first(pvPrev, 'count'));
+  // counts are shown as estimated for sampled sessions (the estimate is the count when none is)
+  const est = (r: QueryResult) => estimated(first(r, 'count'), first(r, 'estimated_count'));
+  const views = est(pv),
+    sess = first(pv, 'sessions'),
+    sampled = views !== Number(first(pv, 'count') ?? 0);
+  const rate = (e: number, v: number) => (v > 0 ? e / v : null);
+  const erRate = rate(est(er), views),
+    erRatePrev = rate(est(erPrev), est(pvPrev));
   grid.append(
     el(
       'div',
       { class: 'card', 'data-testid': 'page-views' },
       el('div', { class: 'metric-name' }, 'Page views'),
-      el('div', { class: 'metric-value' }, fmtNum(views ?? 0)),
-      trend(views, first(pvPrev, 'count'), false, first(pvPrev, 'count')),
+      ...countFigure(first(pv, 'count'), first(pv, 'estimated_count')),
+      trend(views, est(pvPrev), false, first(pvPrev, 'count')),
     ),
     el(
       'div',
       { class: 'card', 'data-testid': 'sessions' },
       el('div', { class: 'metric-name' }, 'Sessions'),
       el('div', { class: 'metric-value' }, fmtNum(sess ?? 0)),
+      keptOnlyNote(sampled, 'sessions'),
       trend(sess, first(pvPrev, 'sessions'), false, first(pvPrev, 'count')),
     ),
     el(
@@ -200,7 +202,9 @@ export async function overview(
     },
     [
       times.map((t) => t / 1000),
-      pvSeries.rows.map((r) => Number(r[col(pvSeries, 'count')])),
+      pvSeries.rows.map((r) =>
+        estimated(r[col(pvSeries, 'count')], r[col(pvSeries, 'estimated_count')]),
+      ),
       times.map((t) => lcpAt.get(t) ?? null),
     ],
   );

@@ -2,7 +2,7 @@
 import { Cell, first, query } from '../api';
 import { countLines, durationBars } from '../charts';
 import { el } from '../dom';
-import { fmtMetric, fmtNum } from '../format';
+import { countFigure, fmtMetric } from '../format';
 import { emptyNote, joinOn, sortRows, table } from '../tables';
 import { href, hrefWith, link, param, Range, VITALS } from '../url';
 
@@ -64,7 +64,7 @@ export async function pageView(
   const r = { filters: [{ field: 'page_path', op: 'eq', value: path }], from, to };
   const [vit, views, timing, errs, reqs, series] = await Promise.all([
     Promise.all(VITALS.map((m) => query(pid, { metric: m, aggregations: ['p75', 'count'], ...r }))),
-    query(pid, { metric: 'views', aggregations: ['count', 'sessions'], ...r }),
+    query(pid, { metric: 'views', aggregations: ['count', 'sessions', 'estimated_count'], ...r }),
     Promise.all(
       TIMING_PHASES.map((t) => query(pid, { metric: `views.${t}`, aggregations: ['p75'], ...r })),
     ),
@@ -114,7 +114,12 @@ export async function pageView(
         fmtMetric(m, first(vit[i], 'p75')),
       ),
     ),
-    card('page-views', 'Page views', first(views, 'count'), fmtNum(first(views, 'count') ?? 0)),
+    el(
+      'div',
+      { class: 'card', 'data-testid': 'page-views' },
+      el('div', { class: 'metric-name' }, 'Page views'),
+      ...countFigure(first(views, 'count'), first(views, 'estimated_count')),
+    ),
   );
   const p75s = timing.map((t) => first(t, 'p75'));
   const longest = Math.max(0, ...p75s.map((v) => Number(v) || 0));
