@@ -1,176 +1,52 @@
-// Wire types of the Vigil protocol v1 (docs/protocol.md; crates/protocol/src/events.rs is the
-// source of truth). Only what the browser agent sends is declared here.
+// Wire types of the Vigil protocol v1, as the browser agent sends them. They are the types of
+// src/wire.ts, generated from docs/protocol.schema.json (itself generated from the collector's
+// types, crates/protocol), so the compiler checks every event the agent builds against the wire:
+// a field the wire lacks, or of another type, is a type error. Where the agent is stricter than
+// the wire (vital names, breadcrumb categories), the wire type is narrowed here, never widened;
+// `WireChecks` below fails to compile otherwise. Types only: none of this reaches the bundle.
+import type * as W from './wire';
 
-/** Timing phases shared by resource timings and requests (ms). */
-export interface Phases {
-  dns?: number;
-  tcp?: number;
-  tls?: number;
-  ttfb?: number;
-  download?: number;
-}
-
-export type Scalar = string | number | boolean;
+export type Scalar = W.Scalar;
 export type Flat = Record<string, Scalar>;
-
-export interface Size {
-  width: number;
-  height: number;
-}
-
-export interface Context {
-  session_id: string;
-  view_id?: string;
-  agent: { name: string; version: string };
-  page_url?: string;
-  referrer?: string;
-  screen?: Size;
-  viewport?: Size;
-  connection?: { type?: string; effective_type?: string; rtt?: number; downlink?: number };
-  device_memory?: number;
-  user_id?: string;
-  release?: string;
-  environment?: string;
-  attributes?: Flat;
-  sample_rate?: number;
-}
-
-export interface NavigationTiming {
-  redirect?: number;
-  dns?: number;
-  tcp?: number;
-  tls?: number;
-  request?: number;
-  ttfb?: number;
-  download?: number;
-  dom_interactive?: number;
-  dom_content_loaded?: number;
-  dom_complete?: number;
-  load?: number;
-}
-
-export interface Attribution {
-  element?: string;
-  url?: string;
-  ttfb?: number;
-  load_delay?: number;
-  load_duration?: number;
-  render_delay?: number;
-  event_type?: string;
-  input_delay?: number;
-  processing?: number;
-  presentation_delay?: number;
-  script_url?: string;
-  script_duration?: number;
-  shift_time?: number;
-  load_state?: string;
-}
-
-export interface Frame {
-  function?: string;
-  file?: string;
-  line?: number;
-  column?: number;
-}
-
-export interface Breadcrumb {
-  ts: number;
+export type Size = W.Size;
+export type Context = W.Context;
+export type NavigationTiming = W.NavigationTiming;
+export type Attribution = W.Attribution;
+export type Frame = W.Frame;
+export type Breadcrumb = W.Breadcrumb & {
   category: 'click' | 'route' | 'request' | 'console' | 'custom';
-  message: string;
-  data?: Flat;
-}
+};
 
-interface Common {
-  ts?: number;
-  view_id?: string;
-  page_url?: string;
-}
+/** The wire's event of one type (its own fields, without the common ones). */
+type Wire<T extends string> = Extract<W.Event1, { type: T }>;
 
+/** The events a browser sends (the mobile ones are left out). */
 export type Body =
-  | {
-      type: 'view';
-      navigation_type?: string;
-      timing?: NavigationTiming;
-      fcp?: number;
-      transfer_size?: number;
-      title?: string;
-      tbt?: number;
-      tti?: number;
-    }
-  | {
-      type: 'vital';
-      name: 'LCP' | 'INP' | 'CLS' | 'FCP' | 'TTFB';
-      value: number;
-      rating?: string;
-      attribution?: Attribution;
-    }
-  | ({
-      type: 'resource';
-      url: string;
-      initiator: string;
-      start?: number;
-      duration: number;
-    } & Phases & {
-        transfer_size?: number;
-        encoded_size?: number;
-        decoded_size?: number;
-        render_blocking?: boolean;
-        status?: number;
-      })
-  | { type: 'resource_error'; url: string; tag: string }
-  | {
-      type: 'long_task';
-      kind: string;
-      start?: number;
-      duration: number;
-      blocking_duration?: number;
-      script_url?: string;
-      invoker?: string;
-      script_duration?: number;
-    }
-  | {
-      type: 'error';
-      error_type: string;
-      message: string;
-      stack?: string;
-      frames?: Frame[];
-      handled?: boolean;
-      source?: string;
-      breadcrumbs?: Breadcrumb[];
-    }
-  | ({
-      type: 'request';
-      api?: string;
-      method: string;
-      url: string;
-      url_template?: string;
-      status?: number;
-      duration: number;
-    } & Phases & {
-        request_size?: number;
-        response_size?: number;
-        trace_id?: string;
-        span_id?: string;
-        failure?: string;
-      })
-  | {
-      type: 'action';
-      action: string;
-      selector?: string;
-      count?: number;
-      depth?: number;
-      form?: string;
-      fields?: string[];
-      last_field?: string;
-    }
-  | {
-      type: 'route';
-      from: string;
-      to: string;
-      new_view_id?: string;
-      trigger?: string;
-      duration?: number;
-    }
-  | { type: 'custom'; name: string; properties?: Flat; value?: number };
+  | Wire<'view'>
+  | (Wire<'vital'> & { name: 'LCP' | 'INP' | 'CLS' | 'FCP' | 'TTFB' })
+  | Wire<'resource'>
+  | Wire<'resource_error'>
+  | Wire<'long_task'>
+  | (Wire<'error'> & { breadcrumbs?: Breadcrumb[] })
+  | Wire<'request'>
+  | Wire<'action'>
+  | Wire<'route'>
+  | Wire<'custom'>;
+
+/** The fields every event has; `ts` is filled in by `track` when the collector leaves it out. */
+type Common = Partial<Pick<W.Event, 'ts' | 'view_id' | 'page_url'>>;
 
 export type Ev = Common & Body;
+
+/** Holds when A is B narrowed (every A is a B). */
+type Narrows<A, B> = [A] extends [B] ? true : false;
+/**
+ * Compile-time checks that the agent's narrowed types are still wire types (they fail to
+ * compile, `true` not satisfying `false`, when the wire changes under them).
+ */
+export type WireChecks = [
+  Check<Narrows<Breadcrumb, W.Breadcrumb>>,
+  Check<Narrows<Body, W.Event1>>,
+  Check<Narrows<Common & { ts: number }, Pick<W.Event, 'ts' | 'view_id' | 'page_url'>>>,
+];
+type Check<T extends true> = T;

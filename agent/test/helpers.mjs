@@ -1,4 +1,4 @@
-import { before, after } from 'node:test';
+import { before, after, afterEach } from 'node:test';
 // Test harness: a real `vigil serve` on 127.0.0.1, a small page server (static pages from
 // test/pages, the built agent, test endpoints, and a proxy to vigil that can fail on purpose),
 // and Debian's Chromium through playwright-core. Everything binds 127.0.0.1 and is stopped by
@@ -11,6 +11,7 @@ import { join, dirname, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { schemaErrors } from './schema.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PAGES = join(ROOT, 'test', 'pages');
@@ -169,6 +170,7 @@ const TYPES = {
 export async function startPages(vigil) {
   const state = {
     ingest: [], // {status, body} of every ingest request that reached the proxy
+    invalid: [], // {errors, body} of every ingest body that fails docs/protocol.schema.json
     reports: [], // bodies POSTed to /__report
     fail: { count: 0, status: 503, retryAfter: '1' },
     hits: {}, // path → count
@@ -288,6 +290,7 @@ function proxy(req, res, u, vigil, state) {
   req.on('end', () => {
     const body = Buffer.concat(chunks);
     const ingest = u.pathname === '/api/v1/ingest';
+    if (ingest) checkSchema(body.toString(), state);
     if (ingest && state.fail.count > 0) {
       state.fail.count--;
       state.ingest.push({ status: state.fail.status, body: body.toString(), injected: true });
@@ -316,6 +319,17 @@ function proxy(req, res, u, vigil, state) {
   });
 }
 
+/** Every batch the agent sends must match the wire schema; withStack fails the test otherwise. */
+function checkSchema(body, state) {
+  let errors;
+  try {
+    errors = schemaErrors(JSON.parse(body));
+  } catch (e) {
+    errors = [`not JSON: ${e.message}`];
+  }
+  if (errors.length) state.invalid.push({ errors, body: body.slice(0, 2000) });
+}
+
 /** Launches Debian's Chromium; `bfcache` keeps the back/forward cache that Playwright turns off. */
 /**
  * Starts a real `vigil serve`, the page server in front of it and Chromium before the file's
@@ -329,7 +343,22 @@ export function withStack(assign) {
     s.browser = await launch();
     assign(s);
   });
+  // a batch the agent sent during a test that fails docs/protocol.schema.json fails that test
+  afterEach(() => {
+    const bad = s.pages ? s.pages.state.invalid.splice(0) : [];
+    if (bad.length)
+      throw new Error(
+        `the agent sent ${bad.length} batch(es) that fail docs/protocol.schema.json: ` +
+          JSON.stringify(bad, null, 1).slice(0, 4000),
+      );
+  });
   after(async () => {
+    const bad = s.pages ? s.pages.state.invalid.splice(0) : [];
+    if (bad.length)
+      throw new Error(
+        `the agent sent ${bad.length} batch(es) that fail docs/protocol.schema.json (after the last test): ` +
+          JSON.stringify(bad, null, 1).slice(0, 4000),
+      );
     await s.browser?.close();
     await s.pages?.stop();
     await s.vigil?.stop();
