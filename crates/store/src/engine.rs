@@ -6,7 +6,7 @@ use crate::manifest::{Manifest, SegmentFile};
 use crate::memtable::{AliveGuard, MemTable, Shared, State, lock};
 use crate::metrics::StoreMetrics;
 use crate::replay::replay_frames;
-use crate::segment::read_parquet;
+use crate::segment::read_segment;
 use crate::wal::{self, WalWriter};
 use crate::writer::{Msg, Pending, writer_loop};
 use datafusion::arrow::array::{Int64Array, RecordBatch};
@@ -507,9 +507,7 @@ fn scan_snapshot(
     {
         let mut out = Vec::new();
         for path in &snapshot.files {
-            for batch in read_parquet(path)? {
-                out.push(conform(table, &batch)?);
-            }
+            out.extend(read_segment(path, table)?);
         }
         out.extend(snapshot.batches);
         out.into_iter()
@@ -517,21 +515,6 @@ fn scan_snapshot(
             .filter(|b| !matches!(b, Ok(b) if b.num_rows() == 0))
             .collect()
     }
-}
-
-/// A batch read from a segment written before the table gained columns, in the table's
-/// current schema: the new columns are null.
-fn conform(table: Table, batch: &RecordBatch) -> Result<RecordBatch, StoreError> {
-    let schema = table.schema();
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|f| match batch.column_by_name(f.name()) {
-            Some(c) => c.clone(),
-            None => datafusion::arrow::array::new_null_array(f.data_type(), batch.num_rows()),
-        })
-        .collect();
-    RecordBatch::try_new(schema, columns).map_err(|e| StoreError::Io(io::Error::other(e)))
 }
 
 fn in_range(batch: &RecordBatch, from_ms: i64, to_ms: i64) -> Result<RecordBatch, StoreError> {

@@ -3,7 +3,7 @@
 
 use crate::manifest::{Manifest, SegmentFile, day_of};
 use crate::memtable::{MemTable, Shared, lock};
-use crate::segment::{read_parquet, sorted_by_ts, ts_range, write_parquet};
+use crate::segment::{read_segment, sorted_for_segment, ts_range, write_parquet};
 use crate::{ERASURE_GRACE, StoreError};
 use datafusion::arrow::array::{BooleanArray, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::filter_record_batch;
@@ -92,7 +92,7 @@ fn erase(shared: &Shared, project: ProjectId, erasure: &Erasure) -> io::Result<E
         };
         let mut kept = Vec::new();
         let mut removed = 0u64;
-        for batch in read_parquet(&shared.dir.join(&file.path))? {
+        for batch in read_segment(&shared.dir.join(&file.path), table)? {
             let Some(values) = batch
                 .column_by_name(erasure.column())
                 .and_then(|c| c.as_any().downcast_ref::<StringArray>())
@@ -110,7 +110,7 @@ fn erase(shared: &Shared, project: ProjectId, erasure: &Erasure) -> io::Result<E
         if removed == 0 {
             continue;
         }
-        let merged = sorted_by_ts(&table.schema(), &kept)?;
+        let merged = sorted_for_segment(&table.schema(), &kept)?;
         let replacement = if merged.num_rows() == 0 {
             None
         } else {
@@ -166,7 +166,7 @@ fn segment_rel_path(project: ProjectId, day: &str, table: Table, id: u64) -> Str
 
 /// Splits a table's rows by UTC day, sorted by time.
 fn split_by_day(table: Table, batches: &[RecordBatch]) -> io::Result<Vec<(String, RecordBatch)>> {
-    let sorted = sorted_by_ts(&table.schema(), batches)?;
+    let sorted = sorted_for_segment(&table.schema(), batches)?;
     let ts = sorted
         .column_by_name("ts")
         .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
@@ -254,9 +254,9 @@ fn compact(shared: &Shared) -> io::Result<()> {
         let table = Table::from_name(&group[0].table).expect("manifest tables are known");
         let mut batches = Vec::new();
         for f in &group {
-            batches.extend(read_parquet(&shared.dir.join(&f.path))?);
+            batches.extend(read_segment(&shared.dir.join(&f.path), table)?);
         }
-        let merged = sorted_by_ts(&table.schema(), &batches)?;
+        let merged = sorted_for_segment(&table.schema(), &batches)?;
         let id = {
             let mut state = shared.write();
             state.manifest.next_file_id += 1;

