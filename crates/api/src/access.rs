@@ -10,7 +10,7 @@
 //! The browser sends a cookie on its own, so a cookie-authenticated write must also show that
 //! it comes from our page: same origin, a JSON body, and the login session's CSRF token.
 //!
-//! Metadata calls run on tokio's blocking pool ([`with_meta`]): a token or login-session check
+//! Metadata calls run on tokio's blocking pool (`with_meta`): a token or login-session check
 //! is a SQLite read, and a write waits for its fsync; neither holds an async worker.
 
 use crate::{ApiError, AppState};

@@ -122,7 +122,7 @@ impl LoginThrottle {
     }
 
     /// Runs password work (argon2) in a hashing slot on one of the hashing threads. Waits at
-    /// most [`HASH_WAIT`] for a slot. The slot is held until the work ends, even if the
+    /// most `HASH_WAIT` for a slot. The slot is held until the work ends, even if the
     /// caller stops waiting, so a client that hangs up cannot queue more work than slots.
     pub async fn hashing<T: Send + 'static>(
         &self,

@@ -1,5 +1,5 @@
-//! Projects and who may do what in them: settings, API tokens ([`tokens`]), members and
-//! invitations ([`members`]), and erasure of a user's or a monitored session's data. Every
+//! Projects and who may do what in them: settings, API tokens (`tokens.rs`), members and
+//! invitations (`members.rs`), and erasure of a user's or a monitored session's data. Every
 //! route here that names a project takes it through [`ProjectAccess`], whose type parameter
 //! says what the caller needs.
 
