@@ -915,7 +915,7 @@ fn query(page_views: usize, data: Option<PathBuf>, runs: usize) -> anyhow::Resul
             }
         }
     }
-    by_column.sort_by(|a, b| b.1.cmp(&a.1));
+    by_column.sort_by_key(|c| std::cmp::Reverse(c.1));
     let listed: Vec<String> = by_column
         .iter()
         .take(16)
