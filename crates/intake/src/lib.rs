@@ -152,7 +152,9 @@ impl Intake {
             .with_state(self)
     }
 
-    fn project(&self, key: &str) -> Result<Project, IntakeError> {
+    /// The project of a public key: from a 5 s cache, else from meta.db on the blocking
+    /// pool, so a lookup never holds an async worker.
+    async fn project(&self, key: &str) -> Result<Project, IntakeError> {
         if !is_plausible_key(key) {
             return Err(IntakeError::InvalidKey);
         }
@@ -161,10 +163,16 @@ impl Intake {
         {
             return p.clone().ok_or(IntakeError::InvalidKey);
         }
-        let found = self.meta.project_by_key(key).map_err(|e| {
-            tracing::error!(error = %e, "key lookup failed");
-            IntakeError::Unavailable
-        })?;
+        let meta = self.meta.clone();
+        let owned = key.to_owned();
+        let found = tokio::task::spawn_blocking(move || meta.project_by_key(&owned))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+            .map_err(|e| {
+                tracing::error!(error = %e, "key lookup failed");
+                IntakeError::Unavailable
+            })?;
         let mut cache = lock(&self.keys);
         if cache.len() > 10_000 {
             cache.clear();
@@ -264,7 +272,10 @@ impl Intake {
         let early_key = key.or(header_key);
         // Authenticate before taking a slot or reading the body when the key is outside
         // it, so requests with a bad key cost nothing that others need.
-        let mut project = early_key.as_deref().map(|k| self.project(k)).transpose()?;
+        let mut project = match early_key.as_deref() {
+            Some(k) => Some(self.project(k).await?),
+            None => None,
+        };
         if let Some(p) = &project {
             check_origin(p, headers)?;
         }
@@ -300,7 +311,7 @@ impl Intake {
             (Some(p), Some(k)) if k != p.public_key => return Err(IntakeError::InvalidKey),
             (Some(p), _) => p,
             (None, Some(k)) => {
-                let p = self.project(&k)?;
+                let p = self.project(&k).await?;
                 check_origin(&p, headers)?;
                 p
             }
@@ -442,6 +453,7 @@ async fn preflight(
     let allowed = match params.key.as_deref() {
         Some(k) => intake
             .project(k)
+            .await
             .is_ok_and(|p| check_origin(&p, &headers).is_ok()),
         None => true,
     };
