@@ -4,6 +4,7 @@
 //! other project's files or rows.
 
 mod attributes;
+mod estimated;
 mod limits;
 mod model;
 mod percentile;
@@ -298,6 +299,7 @@ impl Shared {
         for (name, q) in [("p50", 0.5), ("p75", 0.75), ("p90", 0.9), ("p99", 0.99)] {
             ctx.register_udaf(percentile_udaf(name, q));
         }
+        ctx.register_udaf(estimated::estimated_distinct_udaf());
         ctx.register_udf(attribute_udf());
         Ok(ctx)
     }

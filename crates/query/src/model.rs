@@ -67,6 +67,10 @@ pub enum Aggregation {
     /// The count scaled to every session, kept or not: each event counts `1 / sample_rate`
     /// of its session (1 when the SDK sent no rate), rounded to a whole number.
     EstimatedCount,
+    /// Distinct sessions, each counted `1 / sample_rate` times.
+    EstimatedSessions,
+    /// Distinct users, each counted `1 / sample_rate` (of the first of its sessions seen).
+    EstimatedUsers,
     /// Distinct users.
     Users,
 }
@@ -89,6 +93,8 @@ impl Aggregation {
             Aggregation::Poor => "poor",
             Aggregation::Sessions => "sessions",
             Aggregation::EstimatedCount => "estimated_count",
+            Aggregation::EstimatedSessions => "estimated_sessions",
+            Aggregation::EstimatedUsers => "estimated_users",
             Aggregation::Users => "users",
         }
     }
@@ -382,6 +388,8 @@ impl Query {
                     | Aggregation::Sessions
                     | Aggregation::Users
                     | Aggregation::EstimatedCount
+                    | Aggregation::EstimatedSessions
+                    | Aggregation::EstimatedUsers
             );
             let v = match (&value, needs_value) {
                 (Some(v), _) => v.clone(),
@@ -414,6 +422,15 @@ impl Query {
                 Aggregation::EstimatedCount => {
                     let rate = column_value(table.column("sample_rate").expect("a common column"));
                     format!("ROUND(SUM(1.0 / COALESCE({rate}, 1.0)))")
+                }
+                Aggregation::EstimatedSessions | Aggregation::EstimatedUsers => {
+                    let rate = column_value(table.column("sample_rate").expect("a common column"));
+                    let id = if *agg == Aggregation::EstimatedSessions {
+                        "session_id"
+                    } else {
+                        "user_id"
+                    };
+                    format!("ROUND(estimated_distinct(\"{id}\", 1.0 / COALESCE({rate}, 1.0)))")
                 }
                 Aggregation::Users => "COUNT(DISTINCT \"user_id\")".to_owned(),
                 Aggregation::Good | Aggregation::NeedsImprovement | Aggregation::Poor => {

@@ -44,13 +44,22 @@ fn estimated_counts_scale_each_session_by_its_own_rate() {
     let engine = QueryEngine::new(store);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let q: Query = serde_json::from_value(json!({
-        "metric": "views", "aggregations": ["count", "estimated_count"],
+        "metric": "views", "aggregations": ["count", "estimated_count", "sessions", "estimated_sessions"],
         "group_by": ["country"], "order_by": "country", "ascending": true,
         "from": T0, "to": T0 + 1000
     }))
     .unwrap();
     let result = rt.block_on(engine.run(1, &q)).unwrap();
-    assert_eq!(result.columns, ["country", "count", "estimated_count"]);
+    assert_eq!(
+        result.columns,
+        [
+            "country",
+            "count",
+            "estimated_count",
+            "sessions",
+            "estimated_sessions"
+        ]
+    );
     let rows: Vec<Vec<Value>> = result.rows;
     // DE: 3 × 4 + 2 × 2 = 16; FR: 5 + 1 / 0.333333 = 8.000003 → 8.
     assert_eq!(rows[0][0], json!("DE"));
@@ -59,4 +68,9 @@ fn estimated_counts_scale_each_session_by_its_own_rate() {
     assert_eq!(rows[1][0], json!("FR"));
     assert_eq!(rows[1][1], json!(6));
     assert_eq!(rows[1][2].as_f64(), Some(8.0));
+    // Sessions: DE 4 + 2 = 6 from 2 kept; FR 1 + 3.000003 → 4 from 2 kept.
+    assert_eq!(rows[0][3], json!(2));
+    assert_eq!(rows[0][4].as_f64(), Some(6.0));
+    assert_eq!(rows[1][3], json!(2));
+    assert_eq!(rows[1][4].as_f64(), Some(4.0));
 }
