@@ -95,6 +95,17 @@ fn earlier_data_folders_open_and_answer_the_same() {
     }
 }
 
+/// Starts `vigil serve` on `data`, requires it to refuse, and gives what it said.
+fn refusal(data: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the server started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn a_folder_from_a_newer_release_is_refused_with_a_message() {
     let (dir, _) = fixture(FOLDERS[0]);
@@ -104,13 +115,7 @@ fn a_folder_from_a_newer_release_is_refused_with_a_message() {
     manifest["version"] = 999.into();
     std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
     let before = std::fs::read(&manifest_path).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refusal(dir.path());
     assert!(
         stderr.contains("999") && stderr.contains("newer"),
         "unclear refusal: {stderr}"
@@ -131,13 +136,7 @@ fn a_log_frame_from_a_newer_release_is_refused_with_a_message() {
     let mut bytes = std::fs::read(&segment).unwrap();
     bytes.extend(vigil_store::wal::encode_frame(1_000_000, &[3, 1, 2, 3]));
     std::fs::write(&segment, &bytes).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refusal(dir.path());
     assert!(
         stderr.contains("format 3") && stderr.contains("newer"),
         "unclear refusal: {stderr}"
