@@ -120,7 +120,7 @@ fn erase(shared: &Shared, project: ProjectId, erasure: &Erasure) -> io::Result<E
                 state.manifest.next_file_id - 1
             };
             let rel = segment_rel_path(project, &file.day, table, id);
-            let bytes = write_parquet(&shared.dir.join(&rel), &merged)?;
+            let bytes = write_parquet(&shared.dir.join(&rel), table, &merged)?;
             let (min_ts, max_ts) = ts_range(&merged);
             Some(SegmentFile {
                 path: rel,
@@ -193,7 +193,7 @@ fn flush_memtable(shared: &Shared, mem: &Arc<MemTable>) -> io::Result<()> {
         for (day, part) in split_by_day(table, batches)? {
             let rel = segment_rel_path(project, &day, table, next_id);
             next_id += 1;
-            let bytes = write_parquet(&shared.dir.join(&rel), &part)?;
+            let bytes = write_parquet(&shared.dir.join(&rel), table, &part)?;
             let (min_ts, max_ts) = ts_range(&part);
             written.push(SegmentFile {
                 project,
@@ -263,7 +263,7 @@ fn compact(shared: &Shared) -> io::Result<()> {
             state.manifest.next_file_id - 1
         };
         let rel = segment_rel_path(group[0].project, &group[0].day, table, id);
-        let bytes = write_parquet(&shared.dir.join(&rel), &merged)?;
+        let bytes = write_parquet(&shared.dir.join(&rel), table, &merged)?;
         let (min_ts, max_ts) = ts_range(&merged);
         let mut state = shared.write();
         let mut manifest = state.manifest.clone();

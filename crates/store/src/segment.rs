@@ -12,6 +12,7 @@ use datafusion::parquet::schema::types::ColumnPath;
 use std::fs::{self, File};
 use std::io;
 use std::path::Path;
+use vigil_model::{Kind, Table, Unit};
 
 fn to_io<E: std::error::Error + Send + Sync + 'static>(e: E) -> io::Error {
     io::Error::other(e)
@@ -42,41 +43,46 @@ pub fn ts_range(batch: &RecordBatch) -> (i64, i64) {
     )
 }
 
-/// Writes a batch as a zstd Parquet file, durably: temp file, fsync, rename.
-pub fn write_parquet(path: &Path, batch: &RecordBatch) -> io::Result<u64> {
+/// Writes a batch of `table` as a zstd Parquet file, durably: temp file, fsync, rename.
+pub fn write_parquet(path: &Path, table: Table, batch: &RecordBatch) -> io::Result<u64> {
     let dir = path.parent().expect("segment paths have a folder");
     fs::create_dir_all(dir)?;
     let tmp = path.with_extension("parquet.tmp");
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(to_io)?));
     for field in batch.schema().fields() {
+        let Some(kind) = table.column(field.name()).map(|f| f.kind) else {
+            continue;
+        };
         let path = ColumnPath::from(field.name().as_str());
-        let small_set = matches!(
-            field.name().as_str(),
-            "status"
-                | "count"
-                | "screen_width"
-                | "screen_height"
-                | "viewport_width"
-                | "viewport_height"
-        );
-        // Dictionaries pay off for dimensions; for measurements and ids (nearly all values
-        // distinct) they only add a page that is thrown away.
-        if field.name() == "ts" {
-            props = props
-                .set_column_dictionary_enabled(path.clone(), false)
-                .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
-        } else if *field.data_type() == DataType::Int64 && !small_set {
-            // Measurements: byte stream split puts each byte position of the values
-            // together (the high bytes of fixed-point numbers are mostly zero), which zstd
-            // then packs tighter than whole little-endian values: 101.2 → 92.3 bytes per
-            // page view on `vigil bench query --page-views 300000` (delta binary packing:
-            // 95.6).
-            props = props
-                .set_column_dictionary_enabled(path.clone(), false)
-                .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
-        } else if field.name().ends_with("_id") && field.name() != "user_id" {
-            props = props.set_column_dictionary_enabled(path, false);
+        // Dictionaries pay off for dimensions and small sets of numbers (pixels, counts,
+        // statuses); for measurements and ids (nearly all values distinct) they only add
+        // a page that is thrown away.
+        match kind {
+            Kind::Time => {
+                props = props
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+            }
+            Kind::Measurement(Unit::Px | Unit::Count | Unit::Status) => {}
+            Kind::Measurement(_) if *field.data_type() == DataType::Int64 => {
+                // Byte stream split puts each byte position of the values together (the
+                // high bytes of fixed-point numbers are mostly zero), which zstd then packs
+                // tighter than whole little-endian values: 101.2 → 92.3 bytes per page
+                // view on `vigil bench query --page-views 300000` (delta binary packing:
+                // 95.6).
+                props = props
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
+            }
+            Kind::Id => {
+                // Lengths apart from the bytes: ids have one length, so the lengths take
+                // nearly nothing and zstd sees only the id characters.
+                props = props
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_encoding(path, Encoding::DELTA_LENGTH_BYTE_ARRAY);
+            }
+            _ => {}
         }
     }
     let props = props.set_max_row_group_row_count(Some(256 * 1024)).build();
