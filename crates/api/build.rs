@@ -7,7 +7,11 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // The run-time variable, not `env!`: cargo reuses a compiled build script for the same
+    // workspace at another path (a CI clone sharing the target folder), and `env!` would
+    // keep the path it was compiled at, embedding another checkout's files or none.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("../..");
     let out_dir = std::env::var("OUT_DIR").expect("OUT_DIR");
     let out = Path::new(&out_dir);
 

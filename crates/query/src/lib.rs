@@ -21,7 +21,7 @@ pub use sessions::{SESSION_COLUMNS, SessionSearch};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, Schema};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -347,29 +347,30 @@ impl Shared {
             format!("{name}__mem"),
             Arc::new(MemTable::try_new(schema.clone(), parts)?),
         )?;
-        if snap.files.is_empty() {
-            ctx.sql(&format!(
-                "CREATE VIEW \"{name}\" AS SELECT * FROM \"{name}__mem\""
-            ))
-            .await?;
-            return Ok(());
+        let mut branches = vec![format!("SELECT * FROM \"{name}__mem\"")];
+        if !snap.files.is_empty() {
+            register_parquet(ctx, &format!("{name}__disk"), &snap.files, schema)?;
+            branches.push(format!("SELECT * FROM \"{name}__disk\""));
         }
-        let urls = snap
-            .files
-            .iter()
-            .map(|p| ListingTableUrl::parse(p.to_string_lossy()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let options =
-            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(options)
-            .with_schema(schema);
-        ctx.register_table(
-            format!("{name}__disk"),
-            Arc::new(ListingTable::try_new(config)?),
-        )?;
+        if !snap.folded.is_empty() {
+            // Vitals folded into their view rows come back as vitals rows, one branch per
+            // vital (a filter on `name` leaves only its own branch).
+            let views = format!("{name}__folded");
+            register_parquet(
+                ctx,
+                &views,
+                &snap.folded,
+                vigil_store::fold::stored_schema(Table::Views),
+            )?;
+            branches.extend(
+                vigil_store::fold::FOLDED
+                    .iter()
+                    .map(|vital| unfolded_vital_sql(vital, &views)),
+            );
+        }
         ctx.sql(&format!(
-            "CREATE VIEW \"{name}\" AS SELECT * FROM \"{name}__disk\" UNION ALL SELECT * FROM \"{name}__mem\""
+            "CREATE VIEW \"{name}\" AS {}",
+            branches.join(" UNION ALL ")
         ))
         .await?;
         Ok(())
@@ -442,6 +443,61 @@ impl Shared {
         });
         Ok(events)
     }
+}
+
+/// Registers Parquet files as one table read in `schema`.
+fn register_parquet(
+    ctx: &SessionContext,
+    name: &str,
+    files: &[std::path::PathBuf],
+    schema: SchemaRef,
+) -> Result<(), DataFusionError> {
+    let urls = files
+        .iter()
+        .map(|p| ListingTableUrl::parse(p.to_string_lossy()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+    Ok(())
+}
+
+/// The rows of the vitals table that one folded vital gives back from stored view rows.
+fn unfolded_vital_sql(vital: &vigil_store::fold::FoldedVital, views: &str) -> String {
+    let columns: Vec<String> = Table::Vitals
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            let c = f.name().as_str();
+            let value = if c == "ts" {
+                format!("\"ts\" + \"{}\"", vital.offset_column())
+            } else if c == "name" {
+                format!("'{}'", vital.name)
+            } else if vital.columns.contains(&c) {
+                format!("\"{}\"", vital.column(c))
+            } else if Table::Views.column(c).is_some() {
+                format!("\"{c}\"")
+            } else {
+                let ty = match f.data_type() {
+                    DataType::Int64 => "BIGINT",
+                    DataType::Float64 => "DOUBLE",
+                    DataType::Boolean => "BOOLEAN",
+                    _ => "VARCHAR",
+                };
+                format!("CAST(NULL AS {ty})")
+            };
+            format!("{value} AS \"{c}\"")
+        })
+        .collect();
+    format!(
+        "SELECT {} FROM \"{views}\" WHERE \"{}\" IS NOT NULL",
+        columns.join(", "),
+        vital.presence_column()
+    )
 }
 
 fn cell(array: &ArrayRef, row: usize) -> serde_json::Value {

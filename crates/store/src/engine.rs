@@ -2,11 +2,12 @@
 //! compaction, retention), and a shared state that queries snapshot.
 
 use crate::flusher::{FlushJob, delete_doomed, flusher_loop, remove_orphans};
+use crate::fold::unfold;
 use crate::manifest::{Manifest, SegmentFile};
 use crate::memtable::{AliveGuard, MemTable, Shared, State, lock};
 use crate::metrics::StoreMetrics;
 use crate::replay::replay_frames;
-use crate::segment::read_segment;
+use crate::segment::{conform, read_segment};
 use crate::wal::{self, WalWriter};
 use crate::writer::{Msg, Pending, writer_loop};
 use datafusion::arrow::array::{Int64Array, RecordBatch};
@@ -127,6 +128,9 @@ pub struct TableSnapshot {
     pub table: Table,
     /// Parquet files that may hold rows in the range.
     pub files: Vec<PathBuf>,
+    /// For vitals, the views' Parquet files whose rows may hold vitals in the range,
+    /// folded in (see [`crate::fold`]); empty for every other table.
+    pub folded: Vec<PathBuf>,
     /// In-memory batches.
     pub batches: Vec<RecordBatch>,
 }
@@ -406,14 +410,22 @@ impl Store {
         to_ms: i64,
     ) -> TableSnapshot {
         let state = self.shared.read();
-        let files = state
-            .manifest
-            .files
-            .iter()
-            .filter(|f| f.project == project && f.table == table.name())
-            .filter(|f| f.max_ts >= from_ms && f.min_ts < to_ms)
-            .map(|f| self.shared.dir.join(&f.path))
-            .collect();
+        let files_of = |table: Table| -> Vec<PathBuf> {
+            state
+                .manifest
+                .files
+                .iter()
+                .filter(|f| f.project == project && f.table == table.name())
+                .filter(|f| f.max_ts >= from_ms && f.min_ts < to_ms)
+                .map(|f| self.shared.dir.join(&f.path))
+                .collect()
+        };
+        let files = files_of(table);
+        let folded = if table == Table::Vitals {
+            files_of(Table::Views)
+        } else {
+            Vec::new()
+        };
         let mut batches = Vec::new();
         let mems = std::iter::once(&state.active).chain(state.frozen.iter().map(|m| m.as_ref()));
         for mem in mems {
@@ -424,6 +436,7 @@ impl Store {
         TableSnapshot {
             table,
             files,
+            folded,
             batches,
         }
     }
@@ -504,17 +517,23 @@ fn scan_snapshot(
     to_ms: i64,
 ) -> Result<Vec<RecordBatch>, StoreError> {
     let table = snapshot.table;
-    {
-        let mut out = Vec::new();
-        for path in &snapshot.files {
-            out.extend(read_segment(path, table)?);
+    let schema = table.schema();
+    let mut out = Vec::new();
+    for path in &snapshot.files {
+        for stored in read_segment(path, table)? {
+            out.push(conform(&schema, &stored)?);
         }
-        out.extend(snapshot.batches);
-        out.into_iter()
-            .map(|b| in_range(&b, from_ms, to_ms))
-            .filter(|b| !matches!(b, Ok(b) if b.num_rows() == 0))
-            .collect()
     }
+    for path in &snapshot.folded {
+        for stored in read_segment(path, Table::Views)? {
+            out.extend(unfold(&stored).map_err(|e| StoreError::Io(io::Error::other(e)))?);
+        }
+    }
+    out.extend(snapshot.batches);
+    out.into_iter()
+        .map(|b| in_range(&b, from_ms, to_ms))
+        .filter(|b| !matches!(b, Ok(b) if b.num_rows() == 0))
+        .collect()
 }
 
 fn in_range(batch: &RecordBatch, from_ms: i64, to_ms: i64) -> Result<RecordBatch, StoreError> {

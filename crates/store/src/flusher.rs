@@ -1,6 +1,7 @@
 //! The flusher thread: memtables to Parquet, compaction, retention and erasure, each a
 //! manifest swap; replaced files are deleted after a grace period.
 
+use crate::fold::{fold, rows_held, stored_schema};
 use crate::manifest::{Manifest, SegmentFile, day_of};
 use crate::memtable::{MemTable, Shared, lock};
 use crate::segment::{read_segment, sorted_for_segment, ts_range, write_parquet};
@@ -104,13 +105,14 @@ fn erase(shared: &Shared, project: ProjectId, erasure: &Erasure) -> io::Result<E
                 .iter()
                 .map(|v| Some(v != Some(erasure.value())))
                 .collect();
-            removed += keep.false_count() as u64;
-            kept.push(filter_record_batch(&batch, &keep).map_err(io::Error::other)?);
+            let left = filter_record_batch(&batch, &keep).map_err(io::Error::other)?;
+            removed += (rows_held(&batch) - rows_held(&left)) as u64;
+            kept.push(left);
         }
         if removed == 0 {
             continue;
         }
-        let merged = sorted_for_segment(&table.schema(), &kept)?;
+        let merged = sorted_for_segment(&stored_schema(table), &kept)?;
         let replacement = if merged.num_rows() == 0 {
             None
         } else {
@@ -121,7 +123,7 @@ fn erase(shared: &Shared, project: ProjectId, erasure: &Erasure) -> io::Result<E
             };
             let rel = segment_rel_path(project, &file.day, table, id);
             let bytes = write_parquet(&shared.dir.join(&rel), table, &merged)?;
-            let (min_ts, max_ts) = ts_range(&merged);
+            let (min_ts, max_ts) = ts_range(&merged)?;
             Some(SegmentFile {
                 path: rel,
                 rows: merged.num_rows() as u64,
@@ -164,9 +166,9 @@ fn segment_rel_path(project: ProjectId, day: &str, table: Table, id: u64) -> Str
     )
 }
 
-/// Splits a table's rows by UTC day, sorted by time.
+/// Splits a table's stored rows by UTC day, sorted by time.
 fn split_by_day(table: Table, batches: &[RecordBatch]) -> io::Result<Vec<(String, RecordBatch)>> {
-    let sorted = sorted_for_segment(&table.schema(), batches)?;
+    let sorted = sorted_for_segment(&stored_schema(table), batches)?;
     let ts = sorted
         .column_by_name("ts")
         .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
@@ -186,15 +188,38 @@ fn split_by_day(table: Table, batches: &[RecordBatch]) -> io::Result<Vec<(String
     Ok(out)
 }
 
+type TablesByKey = BTreeMap<(ProjectId, Table), Vec<RecordBatch>>;
+
+/// A memtable's rows as they are stored: each project's vitals folded into its views where
+/// they can be, in a fixed order.
+fn stored_tables(mem: &MemTable) -> io::Result<TablesByKey> {
+    let mut tables: TablesByKey = mem.tables.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let projects: Vec<ProjectId> = tables
+        .keys()
+        .filter(|(_, t)| *t == Table::Views)
+        .map(|(p, _)| *p)
+        .collect();
+    for project in projects {
+        let views = tables.remove(&(project, Table::Views)).unwrap_or_default();
+        let vitals = tables.remove(&(project, Table::Vitals)).unwrap_or_default();
+        let (stored, left) = fold(&views, &vitals).map_err(io::Error::other)?;
+        tables.insert((project, Table::Views), vec![stored]);
+        if !left.is_empty() {
+            tables.insert((project, Table::Vitals), left);
+        }
+    }
+    Ok(tables)
+}
+
 fn flush_memtable(shared: &Shared, mem: &Arc<MemTable>) -> io::Result<()> {
     let mut next_id = shared.read().manifest.next_file_id;
     let mut written = Vec::new();
-    for (&(project, table), batches) in &mem.tables {
-        for (day, part) in split_by_day(table, batches)? {
+    for ((project, table), batches) in stored_tables(mem)? {
+        for (day, part) in split_by_day(table, &batches)? {
             let rel = segment_rel_path(project, &day, table, next_id);
             next_id += 1;
             let bytes = write_parquet(&shared.dir.join(&rel), table, &part)?;
-            let (min_ts, max_ts) = ts_range(&part);
+            let (min_ts, max_ts) = ts_range(&part)?;
             written.push(SegmentFile {
                 project,
                 table: table.name().to_owned(),
@@ -256,7 +281,7 @@ fn compact(shared: &Shared) -> io::Result<()> {
         for f in &group {
             batches.extend(read_segment(&shared.dir.join(&f.path), table)?);
         }
-        let merged = sorted_for_segment(&table.schema(), &batches)?;
+        let merged = sorted_for_segment(&stored_schema(table), &batches)?;
         let id = {
             let mut state = shared.write();
             state.manifest.next_file_id += 1;
@@ -264,7 +289,7 @@ fn compact(shared: &Shared) -> io::Result<()> {
         };
         let rel = segment_rel_path(group[0].project, &group[0].day, table, id);
         let bytes = write_parquet(&shared.dir.join(&rel), table, &merged)?;
-        let (min_ts, max_ts) = ts_range(&merged);
+        let (min_ts, max_ts) = ts_range(&merged)?;
         let mut state = shared.write();
         let mut manifest = state.manifest.clone();
         manifest

@@ -5,6 +5,7 @@
 
 mod engine;
 mod flusher;
+pub mod fold;
 pub mod frame;
 mod manifest;
 mod memtable;

@@ -12,8 +12,11 @@ use vigil_model::ProjectId;
 const FILE: &str = "manifest.json";
 
 /// The manifest format this build writes. Version 0 is the unversioned format of the
-/// first releases, the same fields without `version`; it is read as it is.
-pub const MANIFEST_VERSION: u32 = 1;
+/// first releases, the same fields without `version`; it is read as it is. Version 2: view
+/// segments may hold vitals folded into their rows ([`crate::fold`]), which a version-1
+/// reader would not see, so it must refuse the folder; this build reads 0, 1 and 2 alike
+/// (a segment without folded columns simply has none).
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// One Parquet segment: a table's rows of one project and one UTC day, sorted by time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! Writing and reading Parquet segments.
 
-use datafusion::arrow::array::{Int64Array, RecordBatch};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::{concat_batches, sort_to_indices, take_record_batch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -31,16 +31,12 @@ pub fn sorted_for_segment(schema: &SchemaRef, batches: &[RecordBatch]) -> io::Re
     take_record_batch(&all, &order).map_err(to_io)
 }
 
-/// Minimum and maximum `ts` of a batch.
-pub fn ts_range(batch: &RecordBatch) -> (i64, i64) {
-    let ts = batch
-        .column_by_name("ts")
-        .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
-        .expect("ts is Int64");
-    (
-        datafusion::arrow::compute::min(ts).unwrap_or(0),
-        datafusion::arrow::compute::max(ts).unwrap_or(0),
-    )
+/// Minimum and maximum time of the rows a stored batch holds, vitals folded into view rows
+/// included.
+pub fn ts_range(batch: &RecordBatch) -> io::Result<(i64, i64)> {
+    Ok(crate::fold::stored_ts_range(batch)
+        .map_err(to_io)?
+        .unwrap_or((0, 0)))
 }
 
 /// Writes a batch of `table` as a zstd Parquet file, durably: temp file, fsync, rename.
@@ -51,7 +47,7 @@ pub fn write_parquet(path: &Path, table: Table, batch: &RecordBatch) -> io::Resu
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(to_io)?));
     for field in batch.schema().fields() {
-        let Some(kind) = table.column(field.name()).map(|f| f.kind) else {
+        let Some(kind) = crate::fold::stored_field(table, field.name()).map(|f| f.kind) else {
             continue;
         };
         let path = ColumnPath::from(field.name().as_str());
@@ -135,19 +131,20 @@ pub fn column_bytes(path: &Path) -> io::Result<Vec<(String, u64)>> {
     Ok(out)
 }
 
-/// Reads a whole segment of `table` in the table's current schema: a segment written before
-/// the table gained columns reads them as null, so it merges with newer ones.
-pub fn read_segment(path: &Path, table: vigil_model::Table) -> io::Result<Vec<RecordBatch>> {
+/// Reads a whole segment of `table` in the table's current stored schema (for views, with
+/// the folded vitals' columns): a segment written before the table gained columns reads
+/// them as null, so it merges with newer ones.
+pub fn read_segment(path: &Path, table: Table) -> io::Result<Vec<RecordBatch>> {
+    let schema = crate::fold::stored_schema(table);
     read_parquet(path)?
         .iter()
-        .map(|b| conform(table, b))
+        .map(|b| conform(&schema, b))
         .collect()
 }
 
-/// A batch in the table's current schema: columns it lacks are null.
-pub fn conform(table: vigil_model::Table, batch: &RecordBatch) -> io::Result<RecordBatch> {
-    let schema = table.schema();
-    if batch.schema() == schema {
+/// A batch in `schema`: columns it lacks are null, columns the schema lacks are left out.
+pub fn conform(schema: &SchemaRef, batch: &RecordBatch) -> io::Result<RecordBatch> {
+    if batch.schema() == *schema {
         return Ok(batch.clone());
     }
     let columns = schema
@@ -158,5 +155,5 @@ pub fn conform(table: vigil_model::Table, batch: &RecordBatch) -> io::Result<Rec
             None => datafusion::arrow::array::new_null_array(f.data_type(), batch.num_rows()),
         })
         .collect();
-    RecordBatch::try_new(schema, columns).map_err(to_io)
+    RecordBatch::try_new(schema.clone(), columns).map_err(to_io)
 }

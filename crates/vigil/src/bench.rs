@@ -894,7 +894,7 @@ fn query(page_views: usize, data: Option<PathBuf>, runs: usize) -> anyhow::Resul
         .map(|s| s.rows)
         .sum();
     println!(
-        "disk        {:.1} MiB in {} segments: {:.1} bytes per page view ({:.1} view row + {:.1} its LCP row)",
+        "disk        {:.1} MiB in {} segments: {:.1} bytes per page view ({:.1} in view segments, LCPs folded in; {:.1} in vitals segments)",
         total as f64 / 1048576.0,
         segments.len(),
         total as f64 / views as f64,

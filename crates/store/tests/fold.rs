@@ -1,0 +1,229 @@
+//! Vitals folded into their view rows at flush come back whole: a scan and the segments
+//! after flush, compaction, erasure and a restart answer what the memtable answered, and
+//! the vitals that must stay rows of their own do.
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use vigil_model::{Common, IngestBatch, Rows};
+use vigil_protocol::{Attribution, Event, EventBody, View, Vital};
+use vigil_store::{Erasure, Store, StoreConfig, Table};
+
+const T0: i64 = 1_796_126_400_000;
+
+fn vital(ts: i64, view: &str, name: &str, value: f64, attribution: Attribution) -> Event {
+    Event {
+        ts,
+        view_id: Some(view.into()),
+        page_url: None,
+        body: EventBody::Vital(Vital {
+            name: name.into(),
+            value,
+            rating: None,
+            attribution,
+        }),
+    }
+}
+
+fn view(ts: i64, id: &str) -> Event {
+    Event {
+        ts,
+        view_id: Some(id.into()),
+        page_url: None,
+        body: EventBody::View(View {
+            fcp: Some(640.0),
+            ..View::default()
+        }),
+    }
+}
+
+fn batch(session: &str, user: &str, events: Vec<Event>) -> Rows {
+    IngestBatch {
+        project: 1,
+        common: Common {
+            session_id: session.into(),
+            view_id: format!("{session}-v1"),
+            page_url: "https://shop.example.com/cart".into(),
+            browser: "Chrome".into(),
+            country: "DE".into(),
+            user_id: user.into(),
+            ..Common::default()
+        },
+        events,
+    }
+    .to_rows(usize::MAX)
+    .unwrap()
+}
+
+/// One session's views and every kind of vital: those that fold and those that cannot.
+fn session(session: &str, user: &str) -> Vec<Rows> {
+    let v1 = format!("{session}-v1");
+    let v2 = format!("{session}-v2");
+    let lcp = Attribution {
+        element: Some("img.hero".into()),
+        url: Some("https://cdn.example.com/hero.jpg?sig=abc".into()),
+        ttfb: Some(120.5),
+        load_delay: Some(30.0),
+        load_duration: Some(400.25),
+        render_delay: Some(12.0),
+        ..Attribution::default()
+    };
+    let inp = Attribution {
+        element: Some("button#buy".into()),
+        event_type: Some("pointerdown".into()),
+        input_delay: Some(8.0),
+        processing: Some(96.5),
+        presentation_delay: Some(20.0),
+        script_url: Some("https://shop.example.com/app.js".into()),
+        script_duration: Some(90.0),
+        load_state: Some("complete".into()),
+        ..Attribution::default()
+    };
+    vec![
+        batch(
+            session,
+            user,
+            vec![
+                view(T0, &v1),
+                vital(T0 + 900, &v1, "LCP", 1830.0, lcp.clone()),
+                vital(T0 + 950, &v1, "FCP", 640.0, Attribution::default()),
+                vital(T0 + 40, &v1, "TTFB", 120.5, Attribution::default()),
+                vital(T0 + 60_000, &v1, "INP", 184.0, inp),
+                vital(T0 + 61_000, &v1, "CLS", 0.084, Attribution::default()),
+                // A second LCP for the same view: the first folds, this one stays a row.
+                vital(T0 + 62_000, &v1, "LCP", 2100.0, Attribution::default()),
+                // A vital of a view this flush does not hold.
+                vital(
+                    T0 + 100,
+                    &format!("{session}-gone"),
+                    "LCP",
+                    900.0,
+                    lcp.clone(),
+                ),
+                // Attribution the LCP columns do not keep (an event type) stays a row.
+                vital(
+                    T0 + 200_000,
+                    &v2,
+                    "LCP",
+                    700.0,
+                    Attribution {
+                        event_type: Some("click".into()),
+                        ..lcp
+                    },
+                ),
+                view(T0 + 120_000, &v2),
+            ],
+        ),
+        // The user signed in during the second view: its CLS differs in `user_id`.
+        batch(
+            session,
+            &format!("{user}-signed-in"),
+            vec![vital(
+                T0 + 180_000,
+                &v2,
+                "CLS",
+                0.31,
+                Attribution::default(),
+            )],
+        ),
+    ]
+}
+
+/// Rows as sorted lines of text, whatever the batching and order.
+fn lines(batches: &[RecordBatch]) -> Vec<String> {
+    let options = FormatOptions::default().with_null("∅");
+    let mut out = Vec::new();
+    for b in batches {
+        let formatters: Vec<ArrayFormatter> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+            .collect();
+        for r in 0..b.num_rows() {
+            let cells: Vec<String> = b
+                .schema()
+                .fields()
+                .iter()
+                .zip(&formatters)
+                .map(|(f, v)| format!("{}={}", f.name(), v.value(r)))
+                .collect();
+            out.push(cells.join(" "));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn scan(store: &Store, table: Table) -> Vec<String> {
+    lines(&store.scan_blocking(1, table, 0, i64::MAX).unwrap())
+}
+
+fn stored_rows(store: &Store, table: Table) -> u64 {
+    store
+        .segments()
+        .iter()
+        .filter(|s| s.table == table.name())
+        .map(|s| s.rows)
+        .sum()
+}
+
+#[test]
+fn folded_vitals_come_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        compact_min_files: 2,
+        ..StoreConfig::default()
+    };
+    let store = Store::open(dir.path(), config.clone()).unwrap();
+    for rows in session("s-ann", "ann")
+        .into_iter()
+        .chain(session("s-bob", "bob"))
+    {
+        store.append_blocking(rows).unwrap();
+    }
+    let vitals = scan(&store, Table::Vitals);
+    let views = scan(&store, Table::Views);
+    assert_eq!((vitals.len(), views.len()), (18, 4));
+
+    store.flush_blocking().unwrap();
+    assert_eq!(scan(&store, Table::Vitals), vitals, "vitals after flush");
+    assert_eq!(scan(&store, Table::Views), views, "views after flush");
+    // Per session the LCP, FCP, TTFB, INP and CLS of the first view folded; the second
+    // LCP, the LCP of an unknown view, the LCP with an event type and the CLS with another
+    // user id stayed rows.
+    assert_eq!(stored_rows(&store, Table::Vitals), 8);
+    assert_eq!(stored_rows(&store, Table::Views), 4);
+
+    // A second flush, then compaction merges the segments (folded columns included).
+    for rows in session("s-cy", "cy") {
+        store.append_blocking(rows).unwrap();
+    }
+    store.flush_blocking().unwrap();
+    let all_vitals = scan(&store, Table::Vitals);
+    assert_eq!(all_vitals.len(), 27);
+    assert_eq!(
+        store
+            .segments()
+            .iter()
+            .filter(|s| s.table == "views")
+            .count(),
+        1,
+        "compaction merged the view segments"
+    );
+    assert_eq!(stored_rows(&store, Table::Vitals), 12);
+    drop(store);
+
+    let store = Store::open(dir.path(), config).unwrap();
+    assert_eq!(scan(&store, Table::Vitals), all_vitals, "after a restart");
+
+    let report = store
+        .erase_blocking(1, Erasure::Session("s-bob".into()))
+        .unwrap();
+    // Two views and nine vitals, five of them folded.
+    assert_eq!(report.rows_removed, 11);
+    let left: Vec<String> = all_vitals
+        .iter()
+        .filter(|l| !l.contains("session_id=s-bob "))
+        .cloned()
+        .collect();
+    assert_eq!(scan(&store, Table::Vitals), left, "after erasing a session");
+}
