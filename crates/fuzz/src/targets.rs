@@ -58,7 +58,10 @@ pub const TARGETS: [Target; 4] = [
 ];
 
 fn fixtures() -> Vec<Vec<u8>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/fixtures");
+    let dir = std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../docs/fixtures");
     let mut out = Vec::new();
     for sub in ["valid", "invalid"] {
         let mut paths: Vec<_> = std::fs::read_dir(dir.join(sub))

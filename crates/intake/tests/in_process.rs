@@ -72,7 +72,7 @@ async fn send(
 }
 
 fn fixture_dir(kind: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
         .join("../../docs/fixtures")
         .join(kind)
 }

@@ -242,11 +242,16 @@ fn common_columns() -> Vec<Field> {
         col!("os_version", dim, |r| s(&r.common.os_version)),
         col!("device_type", dim, |r| s(&r.common.device_type)),
         col!("device_model", dim, |r| s(&r.common.device_model)),
+        col!("device_manufacturer", dim, |r| s(&r
+            .common
+            .device_manufacturer)),
         col!("country", dim, |r| s(&r.common.country)),
         col!("region", dim, |r| s(&r.common.region)),
         col!("city", dim, |r| s(&r.common.city)),
         col!("connection_type", dim, |r| s(&r.common.connection_type)),
         col!("effective_type", dim, |r| s(&r.common.effective_type)),
+        col!("rtt", ms, |r| r.common.rtt),
+        col!("downlink", number, |r| r.common.downlink),
         col!("device_memory", number, |r| r.common.device_memory),
         col!("user_id", message, |r| s(&r.common.user_id)),
         col!("release", dim, |r| s(&r.common.release)),
@@ -254,6 +259,8 @@ fn common_columns() -> Vec<Field> {
         col!("agent", dim, |r| s(&r.common.agent)),
         col!("agent_version", dim, |r| s(&r.common.agent_version)),
         col!("app_version", dim, |r| s(&r.common.app_version)),
+        col!("app_name", dim, |r| s(&r.common.app_name)),
+        col!("app_build", dim, |r| s(&r.common.app_build)),
         col!("carrier", dim, |r| s(&r.common.carrier)),
         col!("sample_rate", share, |r| r.common.sample_rate),
         col!("attributes", json, |r| if r.common.attributes.is_empty()

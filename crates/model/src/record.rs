@@ -21,11 +21,19 @@ pub struct Common {
     pub os_version: String,
     pub device_type: String,
     pub device_model: String,
+    #[serde(default)]
+    pub device_manufacturer: String,
     pub country: String,
     pub region: String,
     pub city: String,
     pub connection_type: String,
     pub effective_type: String,
+    /// Estimated round trip in ms, as the SDK reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt: Option<f64>,
+    /// Estimated downlink in Mbit/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downlink: Option<f64>,
     pub device_memory: Option<f64>,
     pub screen_width: Option<u32>,
     pub screen_height: Option<u32>,
@@ -37,6 +45,10 @@ pub struct Common {
     pub agent: String,
     pub agent_version: String,
     pub app_version: String,
+    #[serde(default)]
+    pub app_name: String,
+    #[serde(default)]
+    pub app_build: String,
     pub carrier: String,
     /// The share of sessions the SDK kept; absent means all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,6 +72,7 @@ impl Common {
             &self.os_version,
             &self.device_type,
             &self.device_model,
+            &self.device_manufacturer,
             &self.country,
             &self.region,
             &self.city,
@@ -71,6 +84,8 @@ impl Common {
             &self.agent,
             &self.agent_version,
             &self.app_version,
+            &self.app_name,
+            &self.app_build,
             &self.carrier,
             &self.attributes,
         ]

@@ -35,11 +35,6 @@ const NOT_STORED: &[(&str, &str)] = &[
         "key",
         "the project key: it picks the project the rows are stored under, it is not data",
     ),
-    ("context.app.name", "not stored yet: reported"),
-    ("context.app.build", "not stored yet: reported"),
-    ("context.connection.rtt", "not stored yet: reported"),
-    ("context.connection.downlink", "not stored yet: reported"),
-    ("context.device.manufacturer", "not stored yet: reported"),
 ];
 
 /// Values that intake's checks constrain: (what is sent, what it is changed to). `None`: it

@@ -6,9 +6,9 @@ use std::hint::black_box;
 use vigil_protocol::{ParseLimits, parse_batch};
 
 fn parse(c: &mut Criterion) {
-    let body = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/fixtures/valid/full.json"
+    let body = std::fs::read(format!(
+        "{}/../../docs/fixtures/valid/full.json",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
     ))
     .unwrap();
     let events = parse_batch(&body, &ParseLimits::default())

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use vigil_protocol::{ParseLimits, parse_batch};
 
 fn fixtures(kind: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs/fixtures")
-        .join(kind);
+    let dir =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../docs/fixtures")
+            .join(kind);
     let mut out: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -82,7 +83,9 @@ fn every_invalid_fixture_fails_with_its_code() {
 /// they generate now. Run with `VIGIL_UPDATE_SCHEMA=1` to rewrite it after a change.
 #[test]
 fn the_checked_in_json_schema_is_the_generated_one() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/protocol.schema.json");
+    let path =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../docs/protocol.schema.json");
     let generated = serde_json::to_string_pretty(&vigil_protocol::json_schema()).unwrap() + "\n";
     if std::env::var_os("VIGIL_UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &generated).unwrap();

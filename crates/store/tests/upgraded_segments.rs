@@ -21,7 +21,8 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn old_store() -> tempfile::TempDir {
     let source =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vigil/tests/fixtures/data-v1/store");
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../vigil/tests/fixtures/data-v1/store");
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&source, dir.path());
     dir
