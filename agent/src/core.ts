@@ -4,7 +4,7 @@ import type { Config } from './config';
 import type { Breadcrumb, Context, Ev, Flat } from './types';
 import { touch } from './session';
 import { push, flush } from './transport';
-import { W, D, clip, now, safe, unit, uuid } from './util';
+import { W, D, clip, now, safe, unit, newId } from './util';
 
 declare const __VERSION__: string;
 export const VERSION = typeof __VERSION__ == 'string' ? __VERSION__ : '0.0.0';
@@ -17,7 +17,7 @@ export const st = {
   out: false,
   sid: '',
   /** the current view (page load, soft navigation or bfcache restore) and its URL */
-  view: uuid(),
+  view: newId(),
   url: location.href,
   /** the view of the last hard load or restore: LCP, FCP and TTFB belong to it (INP and CLS to each view, see collect/vitals.ts) */
   hard: '',

@@ -63,11 +63,12 @@ export function hex(n: number): string {
   return s;
 }
 
-/** A random UUID v4. */
-export const uuid = (): string =>
-  '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
-    (+c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (+c / 4)))).toString(16),
-  );
+/**
+ * A new session or view id: 64 random bits as 16 hex characters. Unique enough within one
+ * project (half a chance of one collision only after 4 billion sessions), and half the
+ * stored bytes of a UUID's 36 characters, which every stored event row carries twice.
+ */
+export const newId = (): string => hex(8);
 
 /** FNV-1a of a string mapped to [0, 1): deterministic sampling. */
 export function unit(s: string): number {

@@ -334,6 +334,8 @@ test('sampling is deterministic by session id; sessions expire after 30 min idle
   assert.ok(idle.sid && idle.sid !== inId);
   const old = await run(`${inId}.${now - 4 * 3600e3 - 1000}.${now - 1000}`, '');
   assert.ok(old.sid && old.sid !== inId);
+  // New sessions get 64 random bits as 16 hex characters (half a UUID's stored bytes).
+  assert.match(idle.sid, /^[0-9a-f]{16}$/);
   assert.equal((await run(`${inId}.${now - 3 * 3600e3}.${now - 29 * 60e3}`, '')).sid, inId);
 });
 

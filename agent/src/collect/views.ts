@@ -12,7 +12,7 @@ import {
   navEntry,
   on,
   safe,
-  uuid,
+  newId,
   now,
   epoch,
   fcpAt,
@@ -77,7 +77,7 @@ function send(): void {
 
 /** Starts a new view (soft navigation or restore). */
 function newView(url: string, hard: boolean): string {
-  const id = uuid();
+  const id = newId();
   st.view = id;
   st.url = url;
   if (hard) {
