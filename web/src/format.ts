@@ -76,15 +76,16 @@ export function fmtOffset(ms: number): string {
 
 const SAMPLED_TIP =
   'The SDK kept only a share of sessions (its sample rate, data-sample-rate in the snippet). ' +
-  'Each kept event stands for 1 / sample_rate events of its session, so the estimate is the ' +
-  'sum of 1 / sample_rate over the kept events, rounded.';
+  'Each kept session, and each of its events, stands for 1 / sample_rate of them, so the ' +
+  'estimate is the sum of 1 / sample_rate over what was kept, rounded.';
 /** The figure to show for a count: its estimate when the events were sampled, else the count. */
 export function estimated(count: Cell, est: Cell): number {
   return typeof est === 'number' ? est : Number(count ?? 0);
 }
 /**
- * A count's headline figure and, when the events were sampled (the API's `estimated_count`
- * differs from `count`), the estimate marked `≈` and a note giving both figures.
+ * A count's headline figure and, when the events were sampled (the API's estimate, e.g.
+ * `estimated_count` or `estimated_sessions`, differs from the raw count), the estimate marked
+ * `≈` and a note giving both figures.
  */
 export function countFigure(count: Cell, est: Cell): HTMLElement[] {
   const n = Number(count ?? 0),
@@ -102,18 +103,4 @@ export function countFigure(count: Cell, est: Cell): HTMLElement[] {
       `sampled: ${fmtNum(n)} kept, ≈ ${fmtNum(e)} estimated`,
     ),
   ];
-}
-/** The note for a distinct count (sessions, users) of sampled events: the API estimates events only. */
-export function keptOnlyNote(sampled: boolean, what: string): HTMLElement | null {
-  return sampled
-    ? el(
-        'div',
-        {
-          class: 'sampled',
-          'data-testid': 'sampled',
-          title: `Only kept ${what} are counted: the SDK kept a share of sessions (its sample rate), and ${what} are not estimated.`,
-        },
-        `sampled: kept ${what} only`,
-      )
-    : null;
 }

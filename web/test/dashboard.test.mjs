@@ -44,6 +44,9 @@ const SHOP_PAGE = '/only-in-shop';
 // a project whose agent keeps a share of sessions (sample_rate), and its only user
 let sampled;
 const SAMPLED = { email: 'sampled@example.com', password: 'sampled-password-1' };
+// a project whose sessions were kept at sample_rate 0.25 (and a few sent without a rate)
+let quarter;
+const QUARTER = { email: 'quarter@example.com', password: 'quarter-password-1' };
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-web-test-'));
@@ -86,6 +89,12 @@ before(async () => {
       .find((l) => l.startsWith('{')),
   );
   cli('user', 'add', SAMPLED.email, '--project', 'sampled', '--password', SAMPLED.password);
+  quarter = JSON.parse(
+    cli('project', 'create', 'quarter', '--json')
+      .split('\n')
+      .find((l) => l.startsWith('{')),
+  );
+  cli('user', 'add', QUARTER.email, '--project', 'quarter', '--password', QUARTER.password);
   server = spawn(
     VIGIL,
     [
@@ -408,12 +417,11 @@ test('sampled data: overview, errors and page views show the estimate and a note
     await page.getAttribute('[data-testid=page-views] [data-testid=sampled]', 'title'),
     /1 \/ sample_rate/,
   );
-  // distinct sessions are not estimated by the API: the kept ones, said so
-  assert.equal(await textOf(page, '[data-testid=sessions] .metric-value'), String(pv.sessions));
-  assert.equal(
-    await textOf(page, '[data-testid=sessions] [data-testid=sampled]'),
-    'sampled: kept sessions only',
-  );
+  // sessions: 2 × 2 + 1 estimated, from the API's estimated_sessions
+  const ses = await one('page_views', ['sessions', 'estimated_sessions']);
+  assert.deepEqual(ses, { sessions: 3, estimated_sessions: 5 });
+  assert.equal(await textOf(page, '[data-testid=sessions] .metric-value'), '≈ 5');
+  assert.equal(await textOf(page, '[data-testid=sessions] [data-testid=sampled]'), note(3, 5));
   assert.equal(
     await textOf(page, '[data-testid=error-rate] .metric-value'),
     `${((100 * er.estimated_count) / pv.estimated_count).toFixed(1)}%`,
@@ -1180,6 +1188,112 @@ test('settings view: key, snippet, origins and retention are saved; invalid orig
     problems.filter((p) => !/400/.test(p)),
     [],
   );
+  await ctx.close();
+});
+test('sampled sessions: overview shows estimated sessions and page views with the kept counts (sample_rate 0.25 and none)', async () => {
+  // 251 sessions kept at 0.25 (1 or 2 page views each), 3 sent without a rate (3 views each);
+  // each kept session stands for 4, each unrated one for itself
+  const now = Date.now();
+  const sessions = [
+    ...Array.from({ length: 251 }, (_, i) => ({ id: `q-${i}`, rate: 0.25, views: 1 + (i % 2) })),
+    ...Array.from({ length: 3 }, (_, i) => ({ id: `q-whole-${i}`, rate: undefined, views: 3 })),
+  ];
+  const weight = (s) => (s.rate === undefined ? 1 : 1 / s.rate);
+  const want = {
+    count: sessions.reduce((a, s) => a + s.views, 0),
+    estimated_count: sessions.reduce((a, s) => a + s.views * weight(s), 0),
+    sessions: sessions.length,
+    estimated_sessions: sessions.reduce((a, s) => a + weight(s), 0),
+  };
+  assert.deepEqual(want, {
+    count: 385,
+    estimated_count: 1513,
+    sessions: 254,
+    estimated_sessions: 1007,
+  });
+  const post = async (s, k) => {
+    const r = await fetch(`${base}/api/v1/ingest?key=${quarter.public_key}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        v: 1,
+        context: {
+          session_id: s.id,
+          agent: { name: 'vigil-browser', version: '0.1.0' },
+          page_url: 'https://quarter.example.org/home',
+          ...(s.rate === undefined ? {} : { sample_rate: s.rate }),
+        },
+        events: Array.from({ length: s.views }, (_, i) => ({
+          ts: now - 120000 + 10 * k + i,
+          type: 'view',
+          view_id: `${s.id}-view-${i}`,
+        })),
+      }),
+    });
+    assert.equal(r.status, 202, await r.text());
+  };
+  for (let k = 0; k < sessions.length; k += 16)
+    await Promise.all(sessions.slice(k, k + 16).map((s, j) => post(s, k + j)));
+  const range = { from: now - 7 * 86400000, to: now + 3600000 };
+  for (let i = 0; ; i++) {
+    const a = await apiQuery({ metric: 'views', aggregations: ['count'], ...range }, quarter);
+    if (a.rows[0]?.[0] === want.count) break;
+    assert.ok(i < 100, 'quarter-sampled events never became visible');
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const { ctx, page, problems } = await newPage();
+  await login(page, QUARTER);
+  await page.goto(`${base}/overview?project=${quarter.id}&range=7d`);
+  await page.waitForSelector(ready('overview'));
+  const { from, to } = await rangeOf(page);
+  // the raw and estimated figures the view asked for, in one request as the view does
+  const a = await apiQuery(
+    { metric: 'page_views', aggregations: Object.keys(want), from, to },
+    quarter,
+  );
+  assert.deepEqual(Object.fromEntries(a.columns.map((c, i) => [c, a.rows[0][i]])), want);
+  const card = async (testid) => ({
+    value: await textOf(page, `[data-testid=${testid}] .metric-value`),
+    raw: await numOf(page, `[data-testid=${testid}] .metric-value`),
+    note: await textOf(page, `[data-testid=${testid}] [data-testid=sampled]`),
+  });
+  assert.deepEqual(await card('sessions'), {
+    value: '≈ 1,007',
+    raw: 1007,
+    note: 'sampled: 254 kept, ≈ 1,007 estimated',
+  });
+  assert.deepEqual(await card('page-views'), {
+    value: '≈ 1,513',
+    raw: 1513,
+    note: 'sampled: 385 kept, ≈ 1,513 estimated',
+  });
+  assert.deepEqual(problems, []);
+  await page.screenshot({ path: join(ARTIFACTS, 'overview-sampled-quarter.png'), fullPage: true });
+  await ctx.close();
+});
+
+test('unsampled project: overview sessions and page views cards show the counts, no ≈', async () => {
+  // shop's 3 page views of one session carry no sample rate: each estimate is its count
+  const { ctx, page, problems } = await newPage();
+  await login(page, SHOP_ONLY);
+  await page.goto(`${base}/overview?project=${shop.id}&range=7d`);
+  await page.waitForSelector(ready('overview'));
+  const { from, to } = await rangeOf(page);
+  const a = await apiQuery(
+    {
+      metric: 'page_views',
+      aggregations: ['count', 'estimated_count', 'sessions', 'estimated_sessions'],
+      from,
+      to,
+    },
+    shop,
+  );
+  assert.deepEqual(a.rows, [[3, 3, 1, 1]]);
+  assert.equal(await textOf(page, '[data-testid=page-views] .metric-value'), '3');
+  assert.equal(await textOf(page, '[data-testid=sessions] .metric-value'), '1');
+  assert.equal(await page.locator('[data-testid=sampled]').count(), 0);
+  assert.ok(!(await textOf(page, '[data-testid=view]')).includes('≈'));
+  assert.deepEqual(problems, []);
   await ctx.close();
 });
 

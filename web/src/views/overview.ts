@@ -2,12 +2,14 @@
 import { col, first, query, QueryResult } from '../api';
 import { plot } from '../charts';
 import { el } from '../dom';
-import { countFigure, estimated, fmtNum, fmtMetric, fmtPct, keptOnlyNote, trend } from '../format';
+import { countFigure, estimated, fmtMetric, fmtPct, trend } from '../format';
 import { table } from '../tables';
 import { href, Range, VITALS } from '../url';
 
 /** Pages with fewer LCP samples than this are left out of "slowest pages": their p75 is noise. */
 const MIN_PAGE_SAMPLES = 20;
+/** Page views and sessions, kept and estimated, in one request: a card's two figures agree. */
+const PV_AGGS = ['count', 'estimated_count', 'sessions', 'estimated_sessions'];
 /** Slowest pages by p75 LCP among the 500 most viewed with enough samples (sorted here: the query API has no HAVING). */
 function slowestPages(res: QueryResult, n: number): QueryResult {
   const p = col(res, 'p75'),
@@ -36,8 +38,8 @@ export async function overview(
       ),
     ),
     Promise.all(VITALS.map((m) => vitalQ(m, prev, ['p75', 'count']))),
-    vitalQ('page_views', { from, to }, ['count', 'sessions', 'estimated_count']),
-    vitalQ('page_views', prev, ['count', 'sessions', 'estimated_count']),
+    vitalQ('page_views', { from, to }, PV_AGGS),
+    vitalQ('page_views', prev, PV_AGGS),
     vitalQ('errors', { from, to }, ['count', 'estimated_count']),
     vitalQ('errors', prev, ['count', 'estimated_count']),
     query(pid, {
@@ -111,11 +113,12 @@ export async function overview(
     } else card.append(el('div', { class: 'bar-legend' }, 'no samples'));
     grid.append(card);
   });
-  // counts are shown as estimated for sampled sessions (the estimate is the count when none is)
+  // counts are shown as estimated for sampled sessions (the estimate is the count when none is);
+  // the API weighs each session by its own rate, so estimates are never derived here
   const est = (r: QueryResult) => estimated(first(r, 'count'), first(r, 'estimated_count'));
-  const views = est(pv),
-    sess = first(pv, 'sessions'),
-    sampled = views !== Number(first(pv, 'count') ?? 0);
+  const estSessions = (r: QueryResult) =>
+    estimated(first(r, 'sessions'), first(r, 'estimated_sessions'));
+  const views = est(pv);
   const rate = (e: number, v: number) => (v > 0 ? e / v : null);
   const erRate = rate(est(er), views),
     erRatePrev = rate(est(erPrev), est(pvPrev));
@@ -131,9 +134,8 @@ export async function overview(
       'div',
       { class: 'card', 'data-testid': 'sessions' },
       el('div', { class: 'metric-name' }, 'Sessions'),
-      el('div', { class: 'metric-value' }, fmtNum(sess ?? 0)),
-      keptOnlyNote(sampled, 'sessions'),
-      trend(sess, first(pvPrev, 'sessions'), false, first(pvPrev, 'count')),
+      ...countFigure(first(pv, 'sessions'), first(pv, 'estimated_sessions')),
+      trend(estSessions(pv), estSessions(pvPrev), false, first(pvPrev, 'count')),
     ),
     el(
       'div',
