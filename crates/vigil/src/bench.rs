@@ -27,6 +27,9 @@ pub enum BenchCommand {
         /// Query repetitions.
         #[arg(long, default_value_t = 7)]
         runs: usize,
+        /// Also print the query's plan with the time and rows of each step (EXPLAIN ANALYZE).
+        #[arg(long)]
+        explain: bool,
     },
 }
 
@@ -80,7 +83,8 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             page_views,
             data,
             runs,
-        } => query(page_views, data, runs),
+            explain,
+        } => query(page_views, data, runs, explain),
     }
 }
 
@@ -644,6 +648,8 @@ struct Probes {
 /// Latencies of each probe, µs, in the order of [`Probes::requests`].
 type ProbeTimes = Vec<Vec<u32>>;
 
+/// Pause between probe rounds.
+const PROBE_PAUSE_MS: u64 = 200;
 /// Rounds of an idle measurement.
 const IDLE_ROUNDS: usize = 50;
 
@@ -784,7 +790,9 @@ impl Probes {
                 }
             }
             round += 1;
-            std::thread::sleep(Duration::from_millis(10));
+            // Paced like a dashboard user clicking about, not back to back: a probe that
+            // queried without pause would take one of the two cores from the load itself.
+            std::thread::sleep(Duration::from_millis(PROBE_PAUSE_MS));
         }
         Ok(times)
     }
@@ -824,7 +832,12 @@ impl Probes {
     }
 }
 
-fn query(page_views: usize, data: Option<PathBuf>, runs: usize) -> anyhow::Result<()> {
+fn query(
+    page_views: usize,
+    data: Option<PathBuf>,
+    runs: usize,
+    explain: bool,
+) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let dir = data.unwrap_or_else(|| tmp.path().to_owned());
     let store_dir = super::store_dir(&dir);
@@ -939,6 +952,21 @@ fn query(page_views: usize, data: Option<PathBuf>, runs: usize) -> anyhow::Resul
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         rows = result.rows.len();
         counted = result.rows.iter().filter_map(|r| r[2].as_i64()).sum();
+    }
+    if explain {
+        let (source, sql) = q.to_sql()?;
+        let plan = runtime.block_on(engine.sql(
+            project,
+            &[source.table],
+            q.from,
+            q.to,
+            &format!("EXPLAIN ANALYZE {sql}"),
+        ))?;
+        for row in &plan.rows {
+            for cell in row {
+                println!("{}", cell.as_str().unwrap_or_default());
+            }
+        }
     }
     times.sort_by(f64::total_cmp);
     println!(
