@@ -1,4 +1,6 @@
-//! Enrichment throughput: user agent, geo lookup, scrubbing and templating of one batch.
+//! Enrichment throughput (user agent, geo lookup, attribute scrubbing) of one batch, and
+//! the cost of building its stored rows (column extraction, URL and message scrubbing,
+//! derived columns, Arrow arrays), which intake pays per request after enrichment.
 #![allow(missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -30,6 +32,13 @@ fn enrich(c: &mut Criterion) {
     group.throughput(Throughput::Elements(batch.events.len() as u64));
     group.bench_function("full_fixture_batch", |b| {
         b.iter(|| enricher.enrich(1, black_box(batch.clone()), &client))
+    });
+    group.finish();
+    let enriched = enricher.enrich(1, batch.clone(), &client);
+    let mut group = c.benchmark_group("rows");
+    group.throughput(Throughput::Elements(enriched.events.len() as u64));
+    group.bench_function("full_fixture_batch", |b| {
+        b.iter(|| black_box(&enriched).to_rows(usize::MAX).unwrap())
     });
     group.finish();
 }

@@ -133,27 +133,30 @@ fn text_column(field: &Field, rows: &[Row<'_>], built: &[ArrayRef], table: Table
         (array, derive)
     });
     let mut b = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
-    // Context values are the same string for every row of a batch: scrub them once.
-    let mut last: Option<(*const u8, usize, Option<String>)> = None;
+    let scrubs = matches!(field.kind, Kind::Url | Kind::Message);
+    // Context values are the same string for every row of a batch: scrub them once. Other
+    // values go into the builder as they are, without a copy of their own.
+    let mut last: Option<(*const u8, usize, String)> = None;
     for (i, r) in rows.iter().enumerate() {
-        let value = match extract(r) {
-            Some(Cow::Borrowed(v)) if matches!(field.kind, Kind::Url | Kind::Message) => {
-                match &last {
-                    Some((ptr, len, out)) if *ptr == v.as_ptr() && *len == v.len() => out.clone(),
-                    _ => {
-                        let out = Some(scrubbed(field.kind, Cow::Borrowed(v)).into_owned());
-                        last = Some((v.as_ptr(), v.len(), out.clone()));
-                        out
-                    }
+        match extract(r) {
+            Some(Cow::Borrowed(v)) if scrubs => {
+                let same =
+                    matches!(&last, Some((ptr, len, _)) if *ptr == v.as_ptr() && *len == v.len());
+                if !same {
+                    let out = scrubbed(field.kind, Cow::Borrowed(v)).into_owned();
+                    last = Some((v.as_ptr(), v.len(), out));
                 }
+                b.append_value(last.as_ref().map_or("", |(_, _, out)| out.as_str()));
             }
-            Some(v) => Some(scrubbed(field.kind, v).into_owned()),
+            Some(v) if scrubs => b.append_value(scrubbed(field.kind, v)),
+            Some(v) => b.append_value(v),
             None => match &source {
-                Some((array, derive)) if array.is_valid(i) => derive(array.value(i)),
-                _ => None,
+                Some((array, derive)) if array.is_valid(i) => {
+                    b.append_option(derive(array.value(i)))
+                }
+                _ => b.append_null(),
             },
-        };
-        b.append_option(value);
+        }
     }
     Arc::new(b.finish())
 }
