@@ -342,6 +342,7 @@ test("overview shows the API's p75 LCP and non-empty data", async () => {
 test('sampled data: overview, errors and page views show the estimate and a note with both figures as the API says; unsampled data shows no note', async () => {
   // three sessions: two kept at sample_rate 0.5 (3 and 2 page views, one error), one sent
   // without a rate (1 page view): 6 page views kept, 3×2 + 2×2 + 1 = 11 estimated; 1 error, 2
+  // estimated, in 1 session of 1 user (each its own user), 2 of each estimated
   const now = Date.now();
   const PAGE = '/sampled-page';
   const sessions = [
@@ -356,6 +357,7 @@ test('sampled data: overview, errors and page views show the estimate and a note
         session_id: s.id,
         agent: { name: 'vigil-browser', version: '0.1.0' },
         page_url: `https://sampled.example.org${PAGE}`,
+        user_id: `u-${s.id}`,
         ...(s.rate === undefined ? {} : { sample_rate: s.rate }),
       },
       events: [
@@ -442,6 +444,19 @@ test('sampled data: overview, errors and page views show the estimate and a note
     await textOf(page, '[data-testid=errors-rate] .metric-value'),
     ((100 * er.estimated_count) / pv.estimated_count).toFixed(2),
   );
+  // sessions and users hit: the API's estimates, asked beside the raw counts; the share of
+  // sessions is of the estimated sessions (2 of 5)
+  const hit = await one('errors', ['sessions', 'estimated_sessions', 'users', 'estimated_users']);
+  assert.deepEqual(hit, { sessions: 1, estimated_sessions: 2, users: 1, estimated_users: 2 });
+  assert.equal(await textOf(page, '[data-testid=errors-sessions] .metric-value'), '≈ 2 (40.0%)');
+  assert.equal(await numOf(page, '[data-testid=errors-sessions] .metric-value'), 2);
+  assert.equal(
+    await textOf(page, '[data-testid=errors-sessions] [data-testid=sampled]'),
+    note(1, 2),
+  );
+  assert.equal(await textOf(page, '[data-testid=errors-users] .metric-value'), '≈ 2');
+  assert.equal(await textOf(page, '[data-testid=errors-users] [data-testid=sampled]'), note(1, 2));
+  await page.screenshot({ path: join(ARTIFACTS, 'errors-sampled.png'), fullPage: true });
 
   await page.goto(`${base}/page?project=${sampled.id}&range=7d&page=${encodeURIComponent(PAGE)}`);
   await page.waitForSelector(ready('page'));
@@ -463,6 +478,7 @@ test('sampled data: overview, errors and page views show the estimate and a note
     await demo.page.goto(`${base}/${view}?project=${projectId}&range=7d`);
     await demo.page.waitForSelector(ready(view));
     assert.equal(await demo.page.locator('[data-testid=sampled]').count(), 0, view);
+    assert.ok(!(await textOf(demo.page, '[data-testid=view]')).includes('≈'), view);
   }
   const box2 = demo.page.locator('[data-testid=view]');
   const dpv = await apiQuery({

@@ -3,7 +3,7 @@
 import { first, query } from '../api';
 import { countLines } from '../charts';
 import { el } from '../dom';
-import { countFigure, estimated, fmtNum, fmtPct } from '../format';
+import { countFigure, estimated, fmtPct } from '../format';
 import { emptyNote, table } from '../tables';
 import { href, hrefWith, Range } from '../url';
 
@@ -19,12 +19,19 @@ export async function errorsView(
   const [total, views, byType, list] = await Promise.all([
     query(pid, {
       metric: 'errors',
-      aggregations: ['count', 'sessions', 'users', 'estimated_count'],
+      aggregations: [
+        'count',
+        'sessions',
+        'users',
+        'estimated_count',
+        'estimated_sessions',
+        'estimated_users',
+      ],
       ...r,
     }),
     query(pid, {
       metric: 'page_views',
-      aggregations: ['count', 'sessions', 'estimated_count'],
+      aggregations: ['count', 'estimated_count', 'sessions', 'estimated_sessions'],
       ...r,
     }),
     query(pid, {
@@ -57,11 +64,17 @@ export async function errorsView(
         limit: 10000,
       })
     : { columns: [], rows: [] };
-  // errors per page view from the estimates (they are the counts where nothing is sampled)
+  // errors per page view and the share of sessions hit from the estimates (they are the counts
+  // where nothing is sampled)
   const count = estimated(first(total, 'count'), first(total, 'estimated_count')),
-    sessions = Number(first(total, 'sessions') ?? 0);
+    sessions = estimated(first(total, 'sessions'), first(total, 'estimated_sessions'));
   const pv = estimated(first(views, 'count'), first(views, 'estimated_count')),
-    pvSessions = Number(first(views, 'sessions') ?? 0);
+    pvSessions = estimated(first(views, 'sessions'), first(views, 'estimated_sessions'));
+  const [sessionsFig, ...sessionsNote] = countFigure(
+    first(total, 'sessions'),
+    first(total, 'estimated_sessions'),
+  );
+  if (pvSessions) sessionsFig.append(` (${fmtPct(sessions / pvSessions)})`);
   const card = (testid: string, name: string, value: string | HTMLElement[]) =>
     el(
       'div',
@@ -81,12 +94,12 @@ export async function errorsView(
         countFigure(first(total, 'count'), first(total, 'estimated_count')),
       ),
       card('errors-rate', 'Errors per 100 page views', pv ? ((100 * count) / pv).toFixed(2) : '–'),
+      card('errors-sessions', 'Sessions with an error', [sessionsFig, ...sessionsNote]),
       card(
-        'errors-sessions',
-        'Sessions with an error',
-        pvSessions ? `${fmtNum(sessions)} (${fmtPct(sessions / pvSessions)})` : fmtNum(sessions),
+        'errors-users',
+        'Users affected',
+        countFigure(first(total, 'users'), first(total, 'estimated_users')),
       ),
-      card('errors-users', 'Users affected', fmtNum(first(total, 'users') ?? 0)),
     ),
     el(
       'div',
