@@ -104,7 +104,7 @@ fn batch(input: &[u8], ctx: &Context) {
         .unwrap_or_else(|e| panic!("an accepted batch cannot become rows: {e}"));
     assert_eq!(rows.len(), events, "every event becomes one row");
     // What the log writes, it reads back the same.
-    let decoded = vigil_store::frame::decode(&vigil_store::frame::encode(&rows))
+    let decoded = vigil_store::frame::decode(rows.encoded())
         .unwrap_or_else(|e| panic!("a log frame of these rows does not read back: {e}"));
     assert_eq!(decoded, rows, "rows changed through the log");
 }

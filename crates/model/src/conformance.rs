@@ -144,9 +144,9 @@ fn lines(batches: &[RecordBatch]) -> Vec<Line> {
 fn expected(rows: &[&Rows], table: Table, from: i64, to: i64) -> Vec<Line> {
     let batches: Vec<RecordBatch> = rows
         .iter()
-        .flat_map(|r| r.tables.iter())
+        .flat_map(|r| r.batches())
         .filter(|(t, _)| *t == table)
-        .map(|(_, b)| b.clone())
+        .map(|(_, b)| b)
         .collect();
     lines(&batches)
         .into_iter()

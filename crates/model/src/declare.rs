@@ -504,7 +504,7 @@ pub(crate) static SCHEMAS: LazyLock<Vec<SchemaRef>> = LazyLock::new(|| {
             let fields: Vec<ArrowField> = t
                 .columns()
                 .iter()
-                .map(|c| ArrowField::new(c.name, c.data_type(), c.kind != Kind::Time))
+                .map(|c| ArrowField::new(c.name, c.data_type(), c.is_nullable()))
                 .collect();
             Arc::new(Schema::new(fields))
         })

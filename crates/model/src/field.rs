@@ -123,6 +123,11 @@ impl Field {
         }
     }
 
+    /// Whether rows may leave it empty: every row has a time.
+    pub fn is_nullable(&self) -> bool {
+        self.kind != Kind::Time
+    }
+
     /// Whether the query layer may group and filter by it as a dimension.
     pub fn is_dimension(&self) -> bool {
         matches!(self.ty, Type::Text | Type::Bool)

@@ -325,9 +325,10 @@ enum Effect {
 }
 
 fn effect(before: &Rows, after: &Rows, value: &Value) -> Effect {
-    assert_eq!(before.tables.len(), after.tables.len(), "the same tables");
+    let (before, after) = (before.batches(), after.batches());
+    assert_eq!(before.len(), after.len(), "the same tables");
     let mut changed = Vec::new();
-    for ((table, a), (_, b)) in before.tables.iter().zip(&after.tables) {
+    for ((table, a), (_, b)) in before.iter().zip(&after) {
         for (i, field) in table.columns().iter().enumerate() {
             let (a, b) = (a.column(i).as_ref(), b.column(i).as_ref());
             let mut differs = false;
@@ -359,7 +360,7 @@ fn every_wire_field_is_stored() {
     let sent = generate(&schema, None);
     let before = rows(&enricher, &sent.batch);
     assert_eq!(
-        before.tables.len(),
+        before.tables().len(),
         Table::ALL.len(),
         "the generated batch fills every table"
     );

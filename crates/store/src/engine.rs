@@ -429,8 +429,8 @@ impl Store {
         let mut batches = Vec::new();
         let mems = std::iter::once(&state.active).chain(state.frozen.iter().map(|m| m.as_ref()));
         for mem in mems {
-            if let Some(b) = mem.tables.get(&(project, table)) {
-                batches.extend(b.iter().cloned());
+            if let Some(rows) = mem.tables.get(&(project, table)) {
+                batches.extend(rows.batches());
             }
         }
         TableSnapshot {

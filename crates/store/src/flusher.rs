@@ -193,7 +193,7 @@ type TablesByKey = BTreeMap<(ProjectId, Table), Vec<RecordBatch>>;
 /// A memtable's rows as they are stored: each project's vitals folded into its views where
 /// they can be, in a fixed order.
 fn stored_tables(mem: &MemTable) -> io::Result<TablesByKey> {
-    let mut tables: TablesByKey = mem.tables.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let mut tables: TablesByKey = mem.tables.iter().map(|(k, v)| (*k, v.batches())).collect();
     let projects: Vec<ProjectId> = tables
         .keys()
         .filter(|(_, t)| *t == Table::Views)
@@ -340,9 +340,10 @@ fn retain(shared: &Shared, project: ProjectId, keep_days: u32) -> io::Result<()>
             let keep: BooleanArray = ts.iter().map(|t| t.map(|t| day_of(t) >= cutoff)).collect();
             filter_record_batch(b, &keep).unwrap_or_else(|_| b.clone())
         };
-        for ((p, _), batches) in state.active.tables.iter_mut() {
+        for ((p, _), rows) in state.active.tables.iter_mut() {
             if *p == project {
-                for b in batches.iter_mut() {
+                rows.seal();
+                for b in rows.sealed.iter_mut() {
                     *b = expired(b);
                 }
             }

@@ -10,15 +10,51 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
-use vigil_model::{ProjectId, Table};
+use vigil_model::{ProjectId, Rows, Table, TableAppender};
 
-/// Arrow rows per project and table, ready to go into a memtable.
-pub(crate) type BuiltRows = Vec<((ProjectId, Table), RecordBatch)>;
+/// Rows a memtable gathers into one set of Arrow builders before they become a batch of
+/// their own: batches this large are what queries read fastest, and a query copies at
+/// most this many rows of a table still being gathered.
+const SEALED_BATCH_ROWS: usize = 8192;
+/// Or this many bytes, so that no text column comes near Arrow's 2 GiB offset limit.
+const SEALED_BATCH_BYTES: usize = 256 * 1024 * 1024;
+
+/// One table's rows of one project in a memtable: sealed batches, and the rows still being
+/// gathered.
+pub(crate) struct TableRows {
+    pub(crate) sealed: Vec<RecordBatch>,
+    open: TableAppender,
+}
+
+impl TableRows {
+    fn new(table: Table) -> TableRows {
+        TableRows {
+            sealed: Vec::new(),
+            open: TableAppender::new(table),
+        }
+    }
+
+    /// Makes the rows being gathered a batch of their own.
+    pub(crate) fn seal(&mut self) {
+        if !self.open.is_empty() {
+            self.sealed.push(self.open.finish());
+        }
+    }
+
+    /// Every row, as batches (the ones still being gathered copied).
+    pub(crate) fn batches(&self) -> Vec<RecordBatch> {
+        let mut out = self.sealed.clone();
+        if !self.open.is_empty() {
+            out.push(self.open.finish_cloned());
+        }
+        out
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct MemTable {
     pub(crate) id: u64,
-    pub(crate) tables: HashMap<(ProjectId, Table), Vec<RecordBatch>>,
+    pub(crate) tables: HashMap<(ProjectId, Table), TableRows>,
     pub(crate) rows: usize,
     pub(crate) bytes: usize,
     pub(crate) max_seq: u64,
@@ -27,13 +63,27 @@ pub(crate) struct MemTable {
 }
 
 impl MemTable {
-    pub(crate) fn insert(&mut self, rows: BuiltRows) {
-        for (key, batch) in rows {
-            self.rows += batch.num_rows();
-            self.bytes += batch.get_array_memory_size();
-            self.tables.entry(key).or_default().push(batch);
+    pub(crate) fn insert(&mut self, rows: &Rows) {
+        for section in rows.sections() {
+            let table = self
+                .tables
+                .entry((rows.project, section.table))
+                .or_insert_with(|| TableRows::new(section.table));
+            table.open.append(&section);
+            if table.open.len() >= SEALED_BATCH_ROWS
+                || table.open.memory_bytes() >= SEALED_BATCH_BYTES
+            {
+                table.seal();
+            }
         }
+        self.rows += rows.len();
+        self.bytes += rows.memory_bytes();
         self.created.get_or_insert_with(Instant::now);
+    }
+
+    /// Seals every table's rows, before the memtable is frozen.
+    pub(crate) fn seal(&mut self) {
+        self.tables.values_mut().for_each(TableRows::seal);
     }
 }
 

@@ -2,12 +2,9 @@
 //! fdatasync for every batch that queued meanwhile), then into the active memtable.
 
 use crate::flusher::{ErasureReply, FlushJob, Reply};
-use crate::memtable::{BuiltRows, MemTable, Shared};
+use crate::memtable::{MemTable, Shared};
 use crate::wal::WalWriter;
-use crate::{StoreError, frame, is_disk_full};
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::concat_batches;
-use std::collections::BTreeMap;
+use crate::{StoreError, is_disk_full};
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -16,14 +13,13 @@ use std::time::{Duration, Instant};
 use vigil_model::storage::Erasure;
 use vigil_model::{ProjectId, Rows};
 
-/// Groups stop growing at this many bytes of rows, so no Arrow string column of a group
-/// comes near its 2 GiB offset limit.
+/// Groups stop growing at this many bytes of rows, which bounds the memory a group holds
+/// and the time the memtable's lock is held to insert it.
 pub(crate) const MAX_GROUP_ROW_BYTES: usize = 64 * 1024 * 1024;
 
-/// A batch's rows on their way to the writer, encoded by the caller (off the writer thread).
+/// A batch's rows on their way to the writer, checked by the caller (off the writer thread).
 pub(crate) struct Pending {
     rows: Rows,
-    payload: Vec<u8>,
     row_bytes: usize,
 }
 
@@ -36,11 +32,7 @@ impl Pending {
                 limit,
             });
         }
-        Ok(Pending {
-            payload: frame::encode(&rows),
-            rows,
-            row_bytes,
-        })
+        Ok(Pending { rows, row_bytes })
     }
 }
 
@@ -150,7 +142,8 @@ fn commit_group(
     let started = Instant::now();
     for (pending, _) in &accepted {
         *seq += 1;
-        wal.push(*seq, &pending.payload);
+        // The rows' encoding is the log's payload format: nothing to encode here.
+        wal.push(*seq, pending.rows.encoded());
     }
     if let Err(e) = wal.commit() {
         // The log cut the failed group off again (see `WalWriter::commit`), so nothing of
@@ -172,10 +165,11 @@ fn commit_group(
         .metrics
         .observe_write(started.elapsed().as_secs_f64());
     let events: usize = accepted.iter().map(|(p, _)| p.rows.len()).sum();
-    let built = concat_by_table(accepted.iter().map(|(p, _)| &p.rows));
     {
         let mut state = shared.write();
-        state.active.insert(built);
+        for (pending, _) in &accepted {
+            state.active.insert(&pending.rows);
+        }
         state.active.max_seq = *seq;
         shared
             .metrics
@@ -195,29 +189,6 @@ fn commit_group(
     }
 }
 
-/// One Arrow batch per project and table for a group of batches' rows: a memtable of many
-/// small batches would cost queries (and memory: every batch has its own array headers).
-pub(crate) fn concat_by_table<'a>(rows: impl Iterator<Item = &'a Rows>) -> BuiltRows {
-    let mut by_key: BTreeMap<(ProjectId, vigil_model::Table), Vec<&RecordBatch>> = BTreeMap::new();
-    for r in rows {
-        for (table, batch) in &r.tables {
-            by_key.entry((r.project, *table)).or_default().push(batch);
-        }
-    }
-    by_key
-        .into_iter()
-        .map(|((project, table), batches)| {
-            let one = if batches.len() == 1 {
-                batches[0].clone()
-            } else {
-                concat_batches(&table.schema(), batches)
-                    .expect("rows of one table share its schema")
-            };
-            ((project, table), one)
-        })
-        .collect()
-}
-
 /// Moves the active memtable to the frozen list and starts a new log segment for the next.
 pub(crate) fn freeze(
     shared: &Shared,
@@ -231,6 +202,7 @@ pub(crate) fn freeze(
     let new_wal = WalWriter::create(&shared.dir.join("wal"), seq + 1)?;
     let mut state = shared.write();
     let mut active = std::mem::take(&mut state.active);
+    active.seal();
     active.id = *next_mem_id;
     *next_mem_id += 1;
     active.max_seq = seq;

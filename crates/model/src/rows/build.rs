@@ -1,0 +1,206 @@
+//! Encoded rows from an enriched batch's events, column by column, by the declarations.
+
+use super::codec::{BOOL, CONSTANT, INT, TEXT, VALUES, fixed_bytes, put_str, put_varint, zigzag};
+use crate::field::{Extract, Field, Kind, Row, Type};
+use crate::scrub::{scrub_message, scrub_url};
+use crate::table::Table;
+use std::borrow::Cow;
+use std::rc::Rc;
+use std::sync::OnceLock;
+
+/// A text value on its way into the encoding: borrowed from the event, made for this row,
+/// or one scrubbed context value shared by every row.
+#[derive(Clone)]
+enum Text<'a> {
+    Own(Cow<'a, str>),
+    Shared(Rc<str>),
+}
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Own(v) => v,
+            Text::Shared(v) => v,
+        }
+    }
+}
+
+impl PartialEq for Text<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// What the column's kind does to a text value before it is stored.
+fn scrubbed<'a>(kind: Kind, value: Cow<'a, str>) -> Cow<'a, str> {
+    match kind {
+        Kind::Url => Cow::Owned(scrub_url(&value)),
+        Kind::Message => Cow::Owned(scrub_message(&value)),
+        _ => value,
+    }
+}
+
+/// Per table, per column: whether a later column is derived from it.
+fn derive_sources() -> &'static [Vec<bool>] {
+    static SOURCES: OnceLock<Vec<Vec<bool>>> = OnceLock::new();
+    SOURCES.get_or_init(|| {
+        Table::ALL
+            .iter()
+            .map(|t| {
+                t.columns()
+                    .iter()
+                    .map(|c| {
+                        t.columns()
+                            .iter()
+                            .any(|d| d.derive.is_some_and(|(from, _)| from == c.name))
+                    })
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+/// Buffers reused from column to column of one table.
+#[derive(Default)]
+struct Scratch<'a> {
+    text: Vec<Option<Text<'a>>>,
+    ints: Vec<Option<i64>>,
+    bools: Vec<Option<bool>>,
+    /// The stored values of the columns others derive from, by column name.
+    sources: Vec<(&'static str, Vec<Option<Text<'a>>>)>,
+}
+
+/// Appends one table's section (`rows` all belong to it) to `out`; returns about the bytes
+/// its rows take as Arrow arrays.
+pub(crate) fn encode_table<'a>(out: &mut Vec<u8>, table: Table, rows: &[Row<'a>]) -> usize {
+    put_str(out, table.name());
+    put_varint(out, rows.len() as u64);
+    let mut body = Vec::with_capacity(64 * table.columns().len());
+    let mut present = 0u64;
+    let mut arrow_bytes = fixed_bytes(table, rows.len());
+    let mut s = Scratch::default();
+    let sources = &derive_sources()[table as usize];
+    for (field, is_source) in table.columns().iter().zip(sources) {
+        let before = body.len();
+        put_str(&mut body, field.name);
+        let written = match (field.extract, field.ty) {
+            (Extract::Str(extract), _) => {
+                fill_text(&mut s, field, rows, extract);
+                arrow_bytes += s
+                    .text
+                    .iter()
+                    .map(|v| v.as_ref().map_or(0, |v| v.as_str().len()))
+                    .sum::<usize>();
+                let written =
+                    write_column(&mut body, TEXT, &s.text, |out, v| put_str(out, v.as_str()));
+                if *is_source {
+                    s.sources.push((field.name, s.text.clone()));
+                }
+                written
+            }
+            (Extract::F64(f), Type::Fixed(scale)) => {
+                let fixed = |v: f64| (v * scale as f64).round() as i64;
+                s.ints.clear();
+                s.ints.extend(rows.iter().map(|r| f(r).map(fixed)));
+                write_column(&mut body, INT, &s.ints, |out, v| {
+                    put_varint(out, zigzag(*v))
+                })
+            }
+            (Extract::F64(_), _) => unreachable!("numbers are stored as fixed point"),
+            (Extract::I64(f), _) => {
+                s.ints.clear();
+                s.ints.extend(rows.iter().map(f));
+                write_column(&mut body, INT, &s.ints, |out, v| {
+                    put_varint(out, zigzag(*v))
+                })
+            }
+            (Extract::Bool(f), _) => {
+                s.bools.clear();
+                s.bools.extend(rows.iter().map(f));
+                write_column(&mut body, BOOL, &s.bools, |out, v| out.push(u8::from(*v)))
+            }
+        };
+        if written {
+            present += 1;
+        } else {
+            body.truncate(before);
+        }
+    }
+    put_varint(out, present);
+    out.extend_from_slice(&body);
+    arrow_bytes
+}
+
+fn fill_text<'a>(
+    s: &mut Scratch<'a>,
+    field: &Field,
+    rows: &[Row<'a>],
+    extract: crate::field::StrFn,
+) {
+    let scrubs = matches!(field.kind, Kind::Url | Kind::Message);
+    let source = field
+        .derive
+        .and_then(|(from, derive)| Some((s.sources.iter().find(|(n, _)| *n == from)?, derive)));
+    s.text.clear();
+    // Context values are the same string for every row of a batch: scrub them once.
+    let mut last: Option<(*const u8, usize, Rc<str>)> = None;
+    for (i, r) in rows.iter().enumerate() {
+        let value = match extract(r) {
+            Some(Cow::Borrowed(v)) if scrubs => {
+                let same =
+                    matches!(&last, Some((ptr, len, _)) if *ptr == v.as_ptr() && *len == v.len());
+                if !same {
+                    let out: Rc<str> = scrubbed(field.kind, Cow::Borrowed(v)).into();
+                    last = Some((v.as_ptr(), v.len(), out));
+                }
+                last.as_ref().map(|(_, _, out)| Text::Shared(out.clone()))
+            }
+            Some(v) if scrubs => Some(Text::Own(scrubbed(field.kind, v))),
+            Some(v) => Some(Text::Own(v)),
+            None => source.and_then(|((_, values), derive)| {
+                let from = values[i].as_ref()?;
+                derive(from.as_str()).map(|d| Text::Own(Cow::Owned(d)))
+            }),
+        };
+        s.text.push(value);
+    }
+}
+
+/// Writes one column's type, layout and values after its name; false when no row has a
+/// value (the column is then left out).
+fn write_column<T: PartialEq>(
+    out: &mut Vec<u8>,
+    tag: u8,
+    values: &[Option<T>],
+    put: impl Fn(&mut Vec<u8>, &T),
+) -> bool {
+    let Some(Some(first)) = values.iter().find(|v| v.is_some()) else {
+        return false;
+    };
+    out.push(tag);
+    if values.iter().all(|v| v.as_ref() == Some(first)) {
+        out.push(CONSTANT);
+        put(out, first);
+        return true;
+    }
+    out.push(VALUES);
+    let has_nulls = values.iter().any(Option::is_none);
+    out.push(u8::from(has_nulls));
+    if has_nulls {
+        let mut bits = vec![0u8; values.len().div_ceil(8)];
+        for (i, v) in values.iter().enumerate() {
+            if v.is_some() {
+                bits[i / 8] |= 1 << (i % 8);
+            }
+        }
+        out.extend_from_slice(&bits);
+    }
+    for v in values {
+        match v {
+            Some(v) => put(out, v),
+            // A null row's value: "" (length 0), zigzag 0 or false, each one 0 byte.
+            None => out.push(0),
+        }
+    }
+    true
+}

@@ -1,0 +1,281 @@
+//! How [`super::Rows`] are encoded: the bytes a batch's rows travel in from the intake to
+//! the store, and the payload of a log frame (format 2) as they are, so the store writes
+//! them without encoding anything again.
+//!
+//! ```text
+//! u8 format = 2 | u32 project | u8 tables | per table:
+//!   str name | varint rows | varint columns | per column:
+//!     str name | u8 type (0 text, 1 int64, 2 bool) | u8 layout (1 constant, 2 values)
+//!     constant: one value, the same in every row (the batch context, mostly)
+//!     values:   u8 has_nulls | [validity bitmap] | every row's value (null rows: 0 / "")
+//! str = varint length + UTF-8; int64 = zigzag varint; bool = one byte (0/1).
+//! ```
+//!
+//! Columns with no value in any row are left out and read back as null, as are columns the
+//! table gained since the bytes were written; columns the table no longer has are ignored.
+
+use crate::field::{Field, Type};
+use crate::table::Table;
+
+/// The format of the encoding (the first byte).
+pub const ROWS_FORMAT: u8 = 2;
+
+pub(crate) const TEXT: u8 = 0;
+pub(crate) const INT: u8 = 1;
+pub(crate) const BOOL: u8 = 2;
+pub(crate) const CONSTANT: u8 = 1;
+pub(crate) const VALUES: u8 = 2;
+
+/// A row count past this is damage: batches are far smaller.
+const MAX_TABLE_ROWS: u64 = 1_000_000;
+
+pub(crate) fn tag_of(field: &Field) -> u8 {
+    match field.ty {
+        Type::Text => TEXT,
+        Type::Int | Type::Fixed(_) => INT,
+        Type::Bool => BOOL,
+    }
+}
+
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+pub(crate) fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+pub(crate) fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if n > self.bytes.len() {
+            return Err("rows end early".into());
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    pub(crate) fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+
+    pub(crate) fn varint(&mut self) -> Result<u64, String> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            value |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err("varint too long".into())
+    }
+
+    /// A count of things that each take at least one byte, so it cannot exceed what is left.
+    fn count(&mut self) -> Result<usize, String> {
+        let n = self.varint()?;
+        if n > self.bytes.len() as u64 + 1 {
+            return Err(format!("count {n} exceeds the rows"));
+        }
+        Ok(n as usize)
+    }
+
+    pub(crate) fn str(&mut self) -> Result<&'a str, String> {
+        let n = self.count()?;
+        std::str::from_utf8(self.take(n)?).map_err(|e| e.to_string())
+    }
+}
+
+/// One column of one table in encoded rows, checked: its values read without error.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ColumnSection<'a> {
+    /// Where the column is in its table's schema.
+    pub(crate) index: usize,
+    pub(crate) tag: u8,
+    pub(crate) constant: bool,
+    pub(crate) validity: Option<&'a [u8]>,
+    /// The encoded values: one for a constant, else one per row.
+    pub(crate) values: &'a [u8],
+    /// The bytes of text over all rows.
+    text_bytes: usize,
+}
+
+impl ColumnSection<'_> {
+    pub(crate) fn is_valid(&self, row: usize) -> bool {
+        self.validity
+            .is_none_or(|bits| bits[row / 8] & (1 << (row % 8)) != 0)
+    }
+}
+
+/// The rows of one table in encoded rows.
+#[derive(Debug, Clone)]
+pub struct TableSection<'a> {
+    /// The table.
+    pub table: Table,
+    /// How many rows.
+    pub rows: usize,
+    pub(crate) columns: Vec<ColumnSection<'a>>,
+    /// About the bytes the rows take as Arrow arrays.
+    pub(crate) arrow_bytes: usize,
+}
+
+/// The bytes of a table's rows as Arrow arrays besides their text: offsets, integers and
+/// booleans.
+pub(crate) fn fixed_bytes(table: Table, rows: usize) -> usize {
+    let per_row: usize = table
+        .columns()
+        .iter()
+        .map(|f| match f.ty {
+            Type::Text => 4,
+            Type::Int | Type::Fixed(_) => 8,
+            Type::Bool => 1,
+        })
+        .sum();
+    per_row * rows
+}
+
+/// Reads the header and the table sections of encoded rows, checking every value, so that
+/// what reads here loads into builders without an error. Tables this build does not have
+/// are skipped (nothing could read their rows), as are columns it does not have.
+pub(crate) fn parse(bytes: &[u8]) -> Result<(u32, Vec<TableSection<'_>>), String> {
+    let mut r = Reader { bytes };
+    match r.u8()? {
+        ROWS_FORMAT => {}
+        other => {
+            return Err(format!(
+                "rows of format {other}, this build reads {ROWS_FORMAT}"
+            ));
+        }
+    }
+    let project = u32::from_le_bytes(r.take(4)?.try_into().expect("4 bytes"));
+    let tables = r.u8()?;
+    let mut out = Vec::with_capacity(tables as usize);
+    for _ in 0..tables {
+        let name = r.str()?;
+        let rows = r.varint()?;
+        if rows > MAX_TABLE_ROWS {
+            return Err(format!("table {name} claims {rows} rows"));
+        }
+        let rows = rows as usize;
+        let table = Table::from_name(name);
+        let schema = table.map_or(&[][..], |t| t.columns());
+        let count = r.count()?;
+        let mut columns = Vec::with_capacity(count);
+        // Columns come in schema order from this build, so the next one is looked for first.
+        let mut next = 0;
+        for _ in 0..count {
+            let column = r.str()?;
+            let index = (next..schema.len())
+                .chain(0..next.min(schema.len()))
+                .find(|&i| schema[i].name == column);
+            let section = column_section(&mut r, rows)?;
+            let Some(index) = index else { continue };
+            next = index + 1;
+            let field = &schema[index];
+            if section.tag != tag_of(field) {
+                return Err(format!(
+                    "{name}.{column} is of type {} in the rows, {:?} in this build",
+                    section.tag, field.ty
+                ));
+            }
+            if columns.iter().any(|c: &ColumnSection<'_>| c.index == index) {
+                return Err(format!("{name}.{column} appears twice"));
+            }
+            columns.push(ColumnSection { index, ..section });
+        }
+        let Some(table) = table else { continue };
+        for field in schema.iter().filter(|f| !f.is_nullable()) {
+            let column = columns.iter().find(|c| schema[c.index].name == field.name);
+            if column.is_none_or(|c| c.validity.is_some()) {
+                return Err(format!("{name}.{} has rows without a value", field.name));
+            }
+        }
+        let text_bytes: usize = columns.iter().map(|c| c.text_bytes).sum();
+        out.push(TableSection {
+            table,
+            rows,
+            columns,
+            arrow_bytes: fixed_bytes(table, rows) + text_bytes,
+        });
+    }
+    if !r.bytes.is_empty() {
+        return Err(format!("{} bytes after the last table", r.bytes.len()));
+    }
+    Ok((project, out))
+}
+
+fn column_section<'a>(r: &mut Reader<'a>, rows: usize) -> Result<ColumnSection<'a>, String> {
+    let tag = r.u8()?;
+    let layout = r.u8()?;
+    let (count, validity) = match layout {
+        CONSTANT if rows == 0 => return Err("a constant column of no rows".into()),
+        CONSTANT => (1, None),
+        VALUES => {
+            let validity = match r.u8()? {
+                0 => None,
+                1 => Some(r.take(rows.div_ceil(8))?),
+                other => return Err(format!("bad null flag {other}")),
+            };
+            (rows, validity)
+        }
+        other => return Err(format!("bad column layout {other}")),
+    };
+    let start = r.bytes;
+    let mut text_bytes = 0;
+    for _ in 0..count {
+        match tag {
+            TEXT => {
+                text_bytes += r.str()?.len();
+            }
+            INT => {
+                r.varint()?;
+            }
+            BOOL => {
+                r.u8()?;
+            }
+            other => return Err(format!("bad column type {other}")),
+        }
+    }
+    let values = &start[..start.len() - r.bytes.len()];
+    Ok(ColumnSection {
+        index: 0,
+        tag,
+        constant: layout == CONSTANT,
+        validity,
+        values,
+        text_bytes: if layout == CONSTANT {
+            text_bytes * rows
+        } else {
+            text_bytes
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zigzag_round_trips() {
+        for v in [0, 1, -1, i64::MAX, i64::MIN, 1_800_000_000_000] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Rows: what a storage backend receives. Columnar, per table, already scrubbed, with no
+//! trace of the wire protocol.
+
+mod append;
+mod build;
+mod codec;
+
+pub use append::TableAppender;
+pub use codec::{ROWS_FORMAT, TableSection};
+
+use crate::field::Row;
+use crate::record::{IngestBatch, ProjectId};
+use crate::table::Table;
+use arrow_array::RecordBatch;
+
+/// One batch's rows, for each table it has events in, encoded column by column (see
+/// [`codec`]): the unit a storage backend makes durable. Encoded once, by the intake, so
+/// that a small batch costs no Arrow arrays of its own; the embedded store writes the bytes
+/// to its log as they are and gathers many batches' rows into one set of Arrow builders.
+///
+/// A `Rows` is always well formed: it is built from events or read back checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    /// Whose rows.
+    pub project: ProjectId,
+    encoded: Vec<u8>,
+    /// Per table, its row count (tables without rows are left out).
+    counts: Vec<(Table, usize)>,
+    arrow_bytes: usize,
+}
+
+impl Rows {
+    /// Rows over all tables: one per event.
+    pub fn len(&self) -> usize {
+        self.counts.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// About the bytes the rows take as Arrow arrays.
+    pub fn memory_bytes(&self) -> usize {
+        self.arrow_bytes
+    }
+
+    /// The tables with rows and how many each.
+    pub fn tables(&self) -> &[(Table, usize)] {
+        &self.counts
+    }
+
+    /// The encoding (format [`ROWS_FORMAT`]), which the log stores as it is.
+    pub fn encoded(&self) -> &[u8] {
+        &self.encoded
+    }
+
+    /// Reads encoded rows back, checking every value; an error says what is wrong.
+    pub fn from_encoded(bytes: &[u8]) -> Result<Rows, String> {
+        let (project, sections) = codec::parse(bytes)?;
+        Ok(Rows {
+            project,
+            encoded: bytes.to_vec(),
+            counts: sections.iter().map(|s| (s.table, s.rows)).collect(),
+            arrow_bytes: sections.iter().map(|s| s.arrow_bytes).sum(),
+        })
+    }
+
+    /// Each table's rows, to append to a [`TableAppender`] of its table.
+    pub fn sections(&self) -> Vec<TableSection<'_>> {
+        // Checked when built or read back, so this parse cannot fail.
+        codec::parse(&self.encoded).map_or_else(|_| Vec::new(), |(_, sections)| sections)
+    }
+
+    /// Each table's rows as an Arrow batch of its schema.
+    pub fn batches(&self) -> Vec<(Table, RecordBatch)> {
+        self.sections()
+            .iter()
+            .map(|s| {
+                let mut appender = TableAppender::new(s.table);
+                appender.append(s);
+                (s.table, appender.finish())
+            })
+            .collect()
+    }
+}
+
+/// Why a batch did not become rows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RowsError {
+    /// Its rows would take more memory than allowed.
+    #[error("the batch's rows would take {bytes} bytes, the limit is {limit}")]
+    TooLarge {
+        /// Estimated or measured bytes.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Building them failed (a defect, caught so it cannot take a server down).
+    #[error("the batch cannot be stored: {0}")]
+    Unbuildable(String),
+}
+
+impl IngestBatch {
+    /// Builds the batch's rows, refusing a batch whose rows would pass `limit` bytes: first
+    /// by the context copied into each row (before anything is built), then by the rows'
+    /// measured size. A panic while building is caught and returned as an error.
+    pub fn to_rows(&self, limit: usize) -> Result<Rows, RowsError> {
+        let estimate = self.context_row_bytes();
+        if estimate > limit {
+            return Err(RowsError::TooLarge {
+                bytes: estimate,
+                limit,
+            });
+        }
+        let rows = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.build_rows()))
+            .map_err(|panic| {
+                RowsError::Unbuildable(
+                    panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                        .unwrap_or_else(|| "rows could not be built".to_owned()),
+                )
+            })?;
+        let bytes = rows.memory_bytes();
+        if bytes > limit {
+            return Err(RowsError::TooLarge { bytes, limit });
+        }
+        Ok(rows)
+    }
+
+    fn build_rows(&self) -> Rows {
+        let mut by_table: Vec<Vec<Row<'_>>> = Table::ALL.iter().map(|_| Vec::new()).collect();
+        for e in &self.events {
+            by_table[Table::of(&e.body) as usize].push(Row {
+                common: &self.common,
+                event: e,
+            });
+        }
+        let tables: Vec<(Table, Vec<Row<'_>>)> = Table::ALL
+            .iter()
+            .zip(by_table)
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(&t, rows)| (t, rows))
+            .collect();
+        let mut encoded = Vec::with_capacity(1024 + self.events.len() * 128);
+        encoded.push(ROWS_FORMAT);
+        encoded.extend_from_slice(&self.project.to_le_bytes());
+        encoded.push(tables.len() as u8);
+        let mut arrow_bytes = 0;
+        for (table, rows) in &tables {
+            arrow_bytes += build::encode_table(&mut encoded, *table, rows);
+        }
+        Rows {
+            project: self.project,
+            encoded,
+            counts: tables.iter().map(|(t, rows)| (*t, rows.len())).collect(),
+            arrow_bytes,
+        }
+    }
+}
