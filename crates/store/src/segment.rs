@@ -1,7 +1,8 @@
 //! Writing and reading Parquet segments.
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::{concat_batches, sort_to_indices, take_record_batch};
+use datafusion::arrow::array::{Array, Int64Array};
+use datafusion::arrow::compute::interleave_record_batch;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -18,17 +19,41 @@ fn to_io<E: std::error::Error + Send + Sync + 'static>(e: E) -> io::Error {
     io::Error::other(e)
 }
 
-/// Concatenates batches and sorts them by `ts`, the order segments are kept in so that
+/// Merges batches into one sorted by `ts`, the order segments are kept in so that
 /// row-group statistics prune time ranges well. (Sorting by hour, then session, was
 /// measured: with `vigil bench query`'s one-view sessions nothing repeats to compress, and
-/// it cost 98.0 against 92.3 bytes per page view.)
+/// it cost 98.0 against 92.3 bytes per page view.) Rows are gathered straight from the
+/// batches in that order: one copy, where concatenating first made two.
 pub fn sorted_for_segment(schema: &SchemaRef, batches: &[RecordBatch]) -> io::Result<RecordBatch> {
-    let all = concat_batches(schema, batches).map_err(to_io)?;
-    let ts = all
-        .column_by_name("ts")
-        .ok_or_else(|| io::Error::other("no ts column"))?;
-    let order = sort_to_indices(ts, None, None).map_err(to_io)?;
-    take_record_batch(&all, &order).map_err(to_io)
+    let mut order: Vec<(i64, u32, u32)> = Vec::new();
+    for (b, batch) in batches.iter().enumerate() {
+        let ts = batch
+            .column_by_name("ts")
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+            .ok_or_else(|| io::Error::other("no ts column"))?;
+        order.extend((0..ts.len()).map(|i| {
+            (
+                if ts.is_valid(i) {
+                    ts.value(i)
+                } else {
+                    i64::MIN
+                },
+                b as u32,
+                i as u32,
+            )
+        }));
+    }
+    if order.is_empty() {
+        return Ok(RecordBatch::new_empty(schema.clone()));
+    }
+    // Equal times keep their arrival order (batch, then row), as the stable sort did.
+    order.sort_unstable();
+    let indices: Vec<(usize, usize)> = order
+        .into_iter()
+        .map(|(_, b, i)| (b as usize, i as usize))
+        .collect();
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    interleave_record_batch(&refs, &indices).map_err(to_io)
 }
 
 /// Minimum and maximum time of the rows a stored batch holds, vitals folded into view rows

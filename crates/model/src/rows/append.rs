@@ -25,7 +25,7 @@ impl ColumnBuilder {
 
     fn append_nulls(&mut self, n: usize) {
         match self {
-            ColumnBuilder::Text(b) => (0..n).for_each(|_| b.append_null()),
+            ColumnBuilder::Text(b) => b.append_nulls(n),
             ColumnBuilder::Int(b) => b.append_nulls(n),
             ColumnBuilder::Bool(b) => b.append_nulls(n),
         }

@@ -101,6 +101,12 @@ impl<'a> Reader<'a> {
         let n = self.count()?;
         std::str::from_utf8(self.take(n)?).map_err(|e| e.to_string())
     }
+
+    /// Steps over a string, checking its length but not its UTF-8; returns its length.
+    fn skip_str(&mut self) -> Result<usize, String> {
+        let n = self.count()?;
+        self.take(n).map(<[u8]>::len)
+    }
 }
 
 /// One column of one table in encoded rows, checked: its values read without error.
@@ -151,10 +157,19 @@ pub(crate) fn fixed_bytes(table: Table, rows: usize) -> usize {
     per_row * rows
 }
 
+/// Whether [`parse`] checks that text values are UTF-8: bytes read from outside are
+/// checked; rows already checked are not checked again (their builders check each value as
+/// they take it anyway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Text {
+    Check,
+    Trust,
+}
+
 /// Reads the header and the table sections of encoded rows, checking every value, so that
 /// what reads here loads into builders without an error. Tables this build does not have
 /// are skipped (nothing could read their rows), as are columns it does not have.
-pub(crate) fn parse(bytes: &[u8]) -> Result<(u32, Vec<TableSection<'_>>), String> {
+pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'_>>), String> {
     let mut r = Reader { bytes };
     match r.u8()? {
         ROWS_FORMAT => {}
@@ -185,7 +200,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(u32, Vec<TableSection<'_>>), String
             let index = (next..schema.len())
                 .chain(0..next.min(schema.len()))
                 .find(|&i| schema[i].name == column);
-            let section = column_section(&mut r, rows)?;
+            let section = column_section(&mut r, rows, text)?;
             let Some(index) = index else { continue };
             next = index + 1;
             let field = &schema[index];
@@ -221,7 +236,11 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(u32, Vec<TableSection<'_>>), String
     Ok((project, out))
 }
 
-fn column_section<'a>(r: &mut Reader<'a>, rows: usize) -> Result<ColumnSection<'a>, String> {
+fn column_section<'a>(
+    r: &mut Reader<'a>,
+    rows: usize,
+    text: Text,
+) -> Result<ColumnSection<'a>, String> {
     let tag = r.u8()?;
     let layout = r.u8()?;
     let (count, validity) = match layout {
@@ -241,9 +260,8 @@ fn column_section<'a>(r: &mut Reader<'a>, rows: usize) -> Result<ColumnSection<'
     let mut text_bytes = 0;
     for _ in 0..count {
         match tag {
-            TEXT => {
-                text_bytes += r.str()?.len();
-            }
+            TEXT if text == Text::Check => text_bytes += r.str()?.len(),
+            TEXT => text_bytes += r.skip_str()?,
             INT => {
                 r.varint()?;
             }

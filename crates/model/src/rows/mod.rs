@@ -57,7 +57,7 @@ impl Rows {
 
     /// Reads encoded rows back, checking every value; an error says what is wrong.
     pub fn from_encoded(bytes: &[u8]) -> Result<Rows, String> {
-        let (project, sections) = codec::parse(bytes)?;
+        let (project, sections) = codec::parse(bytes, codec::Text::Check)?;
         Ok(Rows {
             project,
             encoded: bytes.to_vec(),
@@ -69,7 +69,8 @@ impl Rows {
     /// Each table's rows, to append to a [`TableAppender`] of its table.
     pub fn sections(&self) -> Vec<TableSection<'_>> {
         // Checked when built or read back, so this parse cannot fail.
-        codec::parse(&self.encoded).map_or_else(|_| Vec::new(), |(_, sections)| sections)
+        codec::parse(&self.encoded, codec::Text::Trust)
+            .map_or_else(|_| Vec::new(), |(_, sections)| sections)
     }
 
     /// Each table's rows as an Arrow batch of its schema.
