@@ -51,7 +51,7 @@ pub struct StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
-            flush_rows: 250_000,
+            flush_rows: 100_000,
             flush_interval: Duration::from_secs(60),
             queue_batches: 2048,
             max_unflushed_rows: 2_000_000,

@@ -92,7 +92,7 @@ pub(crate) fn writer_loop(
                 || state.active.rows >= shared.config.flush_rows
                 // Wide rows reach the byte bound long before the row count: flush by
                 // bytes too, or appends would be refused until the age-based flush.
-                || state.active.bytes >= shared.config.max_unflushed_bytes / 4
+                || state.active.bytes >= shared.config.max_unflushed_bytes / 8
         };
         if age_due || !flushes.is_empty() || !erasures.is_empty() {
             match freeze(shared, &mut wal, seq, &mut next_mem_id) {
