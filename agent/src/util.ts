@@ -139,8 +139,16 @@ export function clickTarget(t: EventTarget | null): Element | null {
 }
 
 /**
+ * Classes that say what state an element is in rather than what it is: a toggle opened and
+ * closed again must keep one selector.
+ */
+const STATE_CLASS =
+  /^(is|has)-|^(active|open(ed)?|selected|shown?|hidden|visible|focus(ed)?|hover|disabled|expanded|collapsed|current|checked)$/;
+
+/**
  * A stable CSS selector of an element: `tag#id`, or up to four `tag.class` levels joined with
- * ` > `. Never text. Classes that look generated (three digits in a row) are left out.
+ * ` > `. Never text. Classes that look generated (three digits in a row) or like state are left
+ * out.
  */
 export function sel(node: Node | null | undefined): string | undefined {
   const parts: string[] = [];
@@ -155,7 +163,7 @@ export function sel(node: Node | null | undefined): string | undefined {
     const name = el.getAttribute('name');
     const cls = (el.getAttribute('class') || '')
       .split(/\s+/)
-      .filter((c) => /^[A-Za-z_-][\w-]{0,47}$/.test(c) && !/\d{3}/.test(c))
+      .filter((c) => /^[A-Za-z_-][\w-]{0,47}$/.test(c) && !/\d{3}/.test(c) && !STATE_CLASS.test(c))
       .slice(0, 2);
     if (cls.length) p += '.' + cls.join('.');
     else if (name && /^[\w-]{1,64}$/.test(name)) p += '[name="' + name + '"]';

@@ -102,6 +102,34 @@ test('rage clicks and dead clicks', async () => {
   await context.close();
 });
 
+test('a click has the selector its target had before the page handled it, without state classes', async () => {
+  const { context, page } = await newPage(browser);
+  await page.goto(pages.url + '/toggle.html');
+  const sid = await sessionId(page);
+  await page.click('.menu-toggle'); // opens: is-open, active, open
+  await page.waitForFunction(() => document.querySelector('.menu-toggle.is-open'));
+  await page.click('.menu-toggle'); // closes
+  await page.waitForFunction(() => !document.querySelector('.menu-toggle.is-open'));
+  await page.click('.dismiss'); // the page's handler removes the banner before the agent sees the click
+  await page.waitForFunction(() => !document.querySelector('.banner'));
+  await page.evaluate(() => vigil.flush());
+  const events = await stored(
+    vigil,
+    sid,
+    (e) => ofType(e, 'actions', (a) => a.action === 'click').length >= 3,
+    'three clicks',
+  );
+  const clicks = ofType(events, 'actions', (a) => a.action === 'click')
+    .sort((a, b) => a.ts - b.ts)
+    .map((a) => a.selector);
+  assert.deepEqual(clicks, [
+    'body > nav.menu > button.menu-toggle',
+    'body > nav.menu > button.menu-toggle',
+    'body > div.banner > button.dismiss',
+  ]);
+  await context.close();
+});
+
 test('a form filled and left, a form submitted, and the scroll depth', async () => {
   const { context, page } = await newPage(browser);
   await page.goto(pages.url + '/spa.html');

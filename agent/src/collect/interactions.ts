@@ -36,10 +36,20 @@ export function initInteractions(): void {
       track({ type: 'action', ts: r.t, action: 'rage_click', selector: r.s, count: r.n });
   };
   const dead = new Set<string>();
-  on(D, 'click', (e: MouseEvent) => {
+  // The selector is taken when the interaction starts, in the window's capture phase (before the
+  // page's own handlers, which may add `is-open` or remove the element from its container):
+  // at pointerdown for a pointer, at the click itself for a keyboard.
+  let pressed: Element | null = null;
+  let pressedSel: string | undefined;
+  on(W, 'pointerdown', (e: PointerEvent) => {
+    pressed = clickTarget(e.target);
+    pressedSel = sel(pressed);
+  });
+  on(W, 'click', (e: MouseEvent) => {
     const el = clickTarget(e.target);
+    const s = el && el == pressed ? pressedSel : sel(el);
+    pressed = null;
     if (!el) return;
-    const s = sel(el);
     const t = now();
     track({ type: 'action', action: 'click', selector: s });
     crumb('click', s || el.localName, { x: Math.round(e.clientX), y: Math.round(e.clientY) });
