@@ -146,13 +146,13 @@ const STATE_CLASS =
   /^(is|has)-|^(active|open(ed)?|selected|shown?|hidden|visible|focus(ed)?|hover|disabled|expanded|collapsed|current|checked)$/;
 
 /**
- * A stable CSS selector of an element: `tag#id`, or up to four `tag.class` levels joined with
- * ` > `. Never text. Classes that look generated (three digits in a row) or like state are left
- * out.
+ * A stable CSS selector of an element, or of a text node's parent (a layout shift's source can be
+ * a text node): `tag#id`, or up to four `tag.class` levels joined with ` > `. Never text. Classes
+ * that look generated (three digits in a row) or like state are left out.
  */
 export function sel(node: Node | null | undefined): string | undefined {
   const parts: string[] = [];
-  let el = node && node.nodeType === 1 ? (node as Element) : null;
+  let el = node ? (node.nodeType === 1 ? (node as Element) : node.parentElement) : null;
   while (el && parts.length < 4) {
     let p = el.localName;
     const id = el.id;

@@ -150,6 +150,32 @@ test('LCP, CLS and INP equal the web-vitals values, with attribution', async () 
   await context.close();
 });
 
+test('CLS of a shifted text node names its parent element', async () => {
+  // Without a route change the value is web-vitals' (its target from the agent's selector), after
+  // one the agent's own: both name the text's parent.
+  for (const route of [false, true]) {
+    const { context, page } = await newPage(browser);
+    await page.goto(pages.url + '/text-shift.html');
+    const sid = await sessionId(page);
+    await page.waitForFunction(() => document.readyState === 'complete');
+    if (route) await page.evaluate(() => history.pushState({}, '', '/text-shift/next'));
+    const view = await page.evaluate(() => vigil.getContext().view_id);
+    await page.evaluate(() => shiftText());
+    await page.waitForFunction(() => window.__shifts > 0);
+    await page.goto(pages.url + '/blank.html'); // hidden: CLS is final
+    const events = await stored(
+      vigil,
+      sid,
+      (e) => ofType(e, 'vitals', (v) => v.name === 'CLS' && v.view_id === view).length,
+      'the CLS of the view that shifted',
+    );
+    const [cls] = ofType(events, 'vitals', (v) => v.name === 'CLS' && v.view_id === view);
+    assert.ok(cls.value > 0.01, `the text shifted (${cls.value})`);
+    assert.equal(cls.element, 'div#copy', route ? 'after a route change' : 'web-vitals');
+    await context.close();
+  }
+});
+
 test('a back/forward cache restore is a new view, with its own vitals', async () => {
   const bf = await launch({ bfcache: true });
   try {

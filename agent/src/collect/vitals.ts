@@ -12,7 +12,8 @@
 //   the longest interaction, but one highest is skipped per 50 interactions of the view
 //   (performance.interactionCount, else the interactions seen: the p98 approximation).
 // - CLS: shifts without recent input, in session windows (ended by a 1 s gap or at 5 s); the
-//   largest window's sum, its largest shift's first element source as the element.
+//   largest window's sum, its largest shift's first element source (else its first source: a
+//   text node's parent) as the element.
 // An ended view's values are sent 1 s after the route change (the entries of the interaction that
 // navigated only come after the next frame), the current view's when the page is hidden; a view
 // sends a kind again only with a new value. A view without shifts sends CLS 0 (as web-vitals does),
@@ -163,9 +164,10 @@ function onShifts(list: PerformanceEntry[]): void {
     s.w += e.value;
     s.w1 = t;
     if (!s.wb || e.value > s.wb[0].value) {
-      let el: string | undefined;
-      for (const x of e.sources || []) if ((el = sel(x.node))) break;
-      s.wb = [e, el];
+      // As web-vitals: the first element source, else the first source (a text node: its parent).
+      const src = e.sources || [];
+      const x = src.find((x) => x.node && x.node.nodeType === 1) || src[0];
+      s.wb = [e, sel(x && x.node)];
     }
     if (s.w > s.cls) {
       s.cls = s.w;
