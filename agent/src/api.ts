@@ -9,7 +9,7 @@ import { initInteractions } from './collect/interactions';
 import { flushRequests, initNetwork } from './collect/network';
 import { initPerf } from './collect/perf';
 import { initViews } from './collect/views';
-import { initVitals } from './collect/vitals';
+import { initVitals, vitalsAtHidden } from './collect/vitals';
 import type { Scalar } from './types';
 import { D, W, clip, debug, flat, now, on, safe, setDebug, unit } from './util';
 
@@ -70,14 +70,20 @@ export function create(opts: Options, scriptSrc?: string): Vigil {
       initInteractions,
     ])
       safe(f)();
-    const hide = (): void => {
+    const hide = (e: Event): void => {
       if (!st.on) return;
+      // A page being left gets pagehide while still visible, then, in the same task (HTML's
+      // unload steps), visibilitychange to hidden, where web-vitals reports its final INP and CLS.
+      // Ending the view at pagehide would send those in a second beacon that repeats the context,
+      // so it waits for that visibilitychange where such vitals are measured (Safari 14, which
+      // fires no visibilitychange when a page is left, measures neither).
+      if (e.type == 'pagehide' && D.visibilityState != 'hidden' && vitalsAtHidden()) return;
       flushRequests();
       endView('hide');
       persist();
       flush(true);
     };
-    on(D, 'visibilitychange', () => D.visibilityState == 'hidden' && hide(), false);
+    on(D, 'visibilitychange', (e: Event) => D.visibilityState == 'hidden' && hide(e), false);
     on(W, 'pagehide', hide, false);
     debug('started', cfg);
   };

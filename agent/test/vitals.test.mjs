@@ -462,6 +462,61 @@ test('SPA: hidden before the first route change, the hard view still has one INP
   assert.ok(b.inp.value >= 120 && b.inp.value < 300, `B: ${b.inp.value}`);
 });
 
+test('leaving the page sends one beacon: the queue with the final INP and CLS', async () => {
+  // In Chromium a page being left gets pagehide, then visibilitychange (hidden), where web-vitals
+  // reports its final INP and CLS. Left by navigating and by closing the tab at once.
+  for (const leave of ['navigate', 'close']) {
+    const { context, page } = await newPage(browser);
+    await page.goto(pages.url + '/vitals.html');
+    const sid = await sessionId(page);
+    await page.waitForFunction(
+      () => document.getElementById('hero').complete && document.getElementById('banner'),
+    );
+    await page.click('#slow');
+    await page.waitForFunction(() => document.getElementById('slow').textContent === 'done');
+    await waitFor(
+      async () => {
+        await frameThenIdle(page);
+        return page.evaluate(() => window.__inpSeen);
+      },
+      { what: 'web-vitals to process the interaction' },
+    );
+    await frameThenIdle(page);
+    // What was queued so far is sent now; what is queued from here waits for the exit.
+    await page.evaluate(() => vigil.flush());
+    await new Promise((r) => setTimeout(r, 500));
+    const mine = () => pages.state.ingest.filter((i) => i.body.includes(sid));
+    const before = mine().length;
+    await page.evaluate(() => {
+      vigil.event('exit_1');
+      vigil.event('exit_2');
+    });
+    if (leave === 'close') await page.close();
+    else await page.goto(pages.url + '/blank.html');
+    await stored(
+      vigil,
+      sid,
+      (e) =>
+        ofType(e, 'custom_events').length === 2 &&
+        ['INP', 'CLS'].every((n) => ofType(e, 'vitals', (v) => v.name === n).length),
+      `the events queued at the exit (${leave})`,
+    );
+    await new Promise((r) => setTimeout(r, 1000)); // a second beacon would have come by now
+    const exit = mine().slice(before);
+    assert.equal(exit.length, 1, `${leave}: one request on exit`);
+    const events = JSON.parse(exit[0].body).events;
+    const has = (type, name) => events.some((e) => e.type === type && e.name === name);
+    for (const [type, name] of [
+      ['custom', 'exit_1'],
+      ['custom', 'exit_2'],
+      ['vital', 'INP'],
+      ['vital', 'CLS'],
+    ])
+      assert.ok(has(type, name), `${leave}: the exit beacon has ${type} ${name}`);
+    await context.close();
+  }
+});
+
 test('every batch the agent sent was accepted by the collector (valid protocol)', () => {
   assert.ok(pages.state.ingest.length > 0);
   assert.deepEqual(

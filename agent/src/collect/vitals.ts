@@ -72,6 +72,8 @@ let perView = false;
 /** Observers of event timing and layout shifts (undefined where unsupported: no such vital). */
 let evs: PerformanceObserver | undefined;
 let shifts: PerformanceObserver | undefined;
+/** INP or CLS is measured here: web-vitals reports it when the page turns hidden. */
+export const vitalsAtHidden = (): boolean => !!(evs || shifts);
 const count = (): number => (P as Performance & { interactionCount: number }).interactionCount;
 const span = (start: number, n0: number): Span => ({
   id: st.view,
