@@ -1,10 +1,15 @@
 // Builds the agent: type-checks (tsc), bundles dist/vigil.js (IIFE, minified, the script tag
 // build) and dist/vigil.esm.js (ESM, the npm build), prints their sizes, and fails when the
 // core bundle is over 15 KiB gzipped.
+// For the collector to serve the script tag build as it is, it also writes vigil.js
+// precompressed (vigil.js.gz, gzip level 9; vigil.js.br, brotli at its best quality), a copy
+// named by its content (vigil.<first 12 hex of its sha256>.js, with its .gz and .br) that can be
+// cached for good, and dist/manifest.json naming that copy with the sizes.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, mkdirSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -13,6 +18,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const LIMIT = 15 * 1024;
 
+// A fresh dist: no hashed copy of an earlier build is left behind.
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 mkdirSync(join(root, 'dist'));
 
@@ -47,17 +53,47 @@ await build({
   format: 'esm',
 });
 
-let failed = false;
-for (const f of ['vigil.js', 'vigil.esm.js']) {
-  const buf = readFileSync(join(root, 'dist', f));
-  const gz = gzipSync(buf, { level: 9 }).length;
-  const over = f == 'vigil.js' && gz > LIMIT;
-  failed ||= over;
-  console.log(
-    `dist/${f}: ${(buf.length / 1024).toFixed(1)} KiB raw, ${(gz / 1024).toFixed(2)} KiB gzip${over ? `  OVER the ${LIMIT / 1024} KiB limit` : ''}`,
-  );
+const dist = (f) => join(root, 'dist', f);
+const gzip = (buf) => gzipSync(buf, { level: 9 });
+const brotli = (buf) =>
+  brotliCompressSync(buf, {
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY,
+      [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
+      [constants.BROTLI_PARAM_SIZE_HINT]: buf.length,
+    },
+  });
+const kib = (n) => (n / 1024).toFixed(2) + ' KiB';
+
+// The script tag build: precompressed, and a copy named by its content.
+const core = readFileSync(dist('vigil.js'));
+const coreGz = gzip(core);
+const coreBr = brotli(core);
+const hash = createHash('sha256').update(core).digest('hex').slice(0, 12);
+const hashed = `vigil.${hash}.js`;
+writeFileSync(dist(hashed), core);
+for (const name of ['vigil.js', hashed]) {
+  writeFileSync(dist(name + '.gz'), coreGz);
+  writeFileSync(dist(name + '.br'), coreBr);
 }
-if (failed) {
+const manifest = {
+  'vigil.js': hashed,
+  hash,
+  bytes: core.length,
+  gzip_bytes: coreGz.length,
+  brotli_bytes: coreBr.length,
+};
+writeFileSync(dist('manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+
+const over = coreGz.length > LIMIT;
+console.log(
+  `dist/vigil.js: ${(core.length / 1024).toFixed(1)} KiB raw, ${kib(coreGz.length)} gzip, ${kib(coreBr.length)} brotli${over ? `  OVER the ${LIMIT / 1024} KiB gzip limit` : ''} (also ${hashed}, .gz, .br, manifest.json)`,
+);
+const esm = readFileSync(dist('vigil.esm.js'));
+console.log(
+  `dist/vigil.esm.js: ${(esm.length / 1024).toFixed(1)} KiB raw, ${kib(gzip(esm).length)} gzip`,
+);
+if (over) {
   console.error('build: the core bundle is over budget');
   process.exit(1);
 }
