@@ -17,11 +17,24 @@ fn main() {
 
     let bundle = root.join("agent/dist/vigil.js");
     println!("cargo:rerun-if-changed={}", bundle.display());
+    let agent = std::fs::read(&bundle).unwrap_or_default();
+    std::fs::write(out.join("vigil.js"), &agent).expect("write agent");
+    let (gzip, brotli) = if agent.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        (gzip(&agent), brotli(&agent))
+    };
+    std::fs::write(out.join("vigil.js.gz"), gzip).expect("write agent gzip");
+    std::fs::write(out.join("vigil.js.br"), brotli).expect("write agent brotli");
     std::fs::write(
-        out.join("vigil.js"),
-        std::fs::read(&bundle).unwrap_or_default(),
+        out.join("agent_hash.txt"),
+        if agent.is_empty() {
+            String::new()
+        } else {
+            content_hash(&agent)
+        },
     )
-    .expect("write agent");
+    .expect("write agent hash");
 
     let web = root.join("web/dist");
     println!("cargo:rerun-if-changed={}", web.display());
@@ -54,4 +67,30 @@ fn main() {
     }
     code.push_str("];\n");
     std::fs::write(out.join("web_files.rs"), code).expect("write web index");
+}
+
+/// The agent's content hash for its versioned URL: FNV-1a over the bytes, 16 hex digits.
+fn content_hash(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).expect("gzip in memory");
+    encoder.finish().expect("gzip in memory")
+}
+
+fn brotli(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).expect("brotli in memory");
+    out
 }

@@ -123,4 +123,6 @@ export interface ProjectSettings {
   allowed_origins: string[];
   retention_days: number;
   snippet: string;
+  /** The snippet with the agent's versioned URL: cached for a year, pasted again to upgrade. */
+  pinned_snippet: string;
 }

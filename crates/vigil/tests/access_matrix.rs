@@ -367,6 +367,14 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "GET",
+            route: "/agent/{file}",
+            note: "the agent's versioned name (another build's here: 404 for everyone)",
+            expect: PUBLIC,
+            fresh_session: false,
+            prepare: |_| req("/agent/vigil.0123456789abcdef.js".into(), None),
+        },
+        Row {
+            method: "GET",
             route: "/",
             note: "dashboard",
             expect: PUBLIC,

@@ -233,6 +233,160 @@ fn serves_the_embedded_browser_agent() {
     }
 }
 
+/// One GET over a plain socket, so that nothing decompresses the body for us: the status,
+/// the headers (lower-case names) and the raw body.
+fn raw_get(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let end = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(response[..end].to_vec()).unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect::<Vec<_>>();
+    let mut body = response[end + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v == "chunked")
+    {
+        body = unchunk(&body);
+    }
+    (status, headers, body)
+}
+
+fn unchunk(mut bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = bytes.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&bytes[..line_end]).unwrap().trim(), 16)
+                .unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&bytes[line_end + 2..line_end + 2 + size]);
+        bytes = &bytes[line_end + 2 + size + 2..];
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn serves_the_agent_compressed_and_under_a_versioned_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = create_project(dir.path(), "pinned", &[]);
+    let server = Server::start(dir.path());
+    let Ok(expected) = std::fs::read(repo_root().join("agent/dist/vigil.js")) else {
+        return; // no bundle built: `serves_the_embedded_browser_agent` checks the 404
+    };
+    if expected.is_empty() {
+        return;
+    }
+    // Brotli when the browser takes it, gzip when it takes only that, else as it is.
+    let (status, h, body) = raw_get(
+        &server.addr,
+        "/agent/vigil.js",
+        &[("Accept-Encoding", "gzip, deflate, br, zstd")],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "content-encoding"), Some("br"));
+    assert_eq!(header(&h, "vary"), Some("Accept-Encoding"));
+    let mut plain = Vec::new();
+    brotli::BrotliDecompress(&mut &body[..], &mut plain).unwrap();
+    assert_eq!(plain, expected, "the brotli variant is the bundle");
+    assert!(
+        body.len() * 2 < expected.len(),
+        "brotli {} of {} bytes",
+        body.len(),
+        expected.len()
+    );
+    let br_tag = header(&h, "etag").unwrap().to_owned();
+
+    let (status, h, body) = raw_get(
+        &server.addr,
+        "/agent/vigil.js",
+        &[("Accept-Encoding", "gzip")],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "content-encoding"), Some("gzip"));
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain).unwrap();
+    assert_eq!(plain, expected, "the gzip variant is the bundle");
+    assert_ne!(
+        header(&h, "etag").unwrap(),
+        br_tag,
+        "each variant has its own tag"
+    );
+    assert_eq!(header(&h, "cache-control"), Some("public, max-age=300"));
+
+    let (status, h, body) = raw_get(&server.addr, "/agent/vigil.js", &[]);
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "content-encoding"), None);
+    assert_eq!(body, expected);
+    let (status, _, _) = raw_get(
+        &server.addr,
+        "/agent/vigil.js",
+        &[("Accept-Encoding", "br"), ("If-None-Match", &br_tag)],
+    );
+    assert_eq!(status, 304, "a cached variant is revalidated");
+
+    // The versioned name, as the pinned snippet has it, is cached for a year.
+    let (status, settings) = server.get(
+        &format!("/api/v1/projects/{}", keys.id),
+        Some(&keys.api_token),
+    );
+    assert_eq!(status, 200, "{settings}");
+    let settings: serde_json::Value = serde_json::from_str(&settings).unwrap();
+    let pinned = settings["pinned_snippet"].as_str().unwrap();
+    let path = pinned
+        .split("src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let path = &path[path.find("/agent/").unwrap()..];
+    assert_ne!(path, "/agent/vigil.js");
+    let (status, h, body) = raw_get(&server.addr, path, &[("Accept-Encoding", "gzip")]);
+    assert_eq!(status, 200, "{path}");
+    assert_eq!(
+        header(&h, "cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain).unwrap();
+    assert_eq!(plain, expected);
+    // Another build's name is not this bundle.
+    let (status, _, _) = raw_get(&server.addr, "/agent/vigil.0123456789abcdef.js", &[]);
+    assert_eq!(status, 404);
+}
+
 #[test]
 fn serves_the_embedded_dashboard_and_nothing_outside_it() {
     let dir = tempfile::tempdir().unwrap();

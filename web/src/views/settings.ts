@@ -103,6 +103,17 @@ export async function settingsView(pid: number, box: HTMLElement): Promise<void>
       el('h3', {}, 'Install snippet'),
       snippet,
       el('div', {}, copy, ' ', copyMsg),
+      el(
+        'details',
+        { 'data-testid': 'pinned-snippet' },
+        el('summary', {}, 'Pinned version (cached by browsers for a year)'),
+        el(
+          'p',
+          { class: 'bar-legend' },
+          'The snippet above always loads the agent of the Vigil release you run. This one loads exactly this build of it, so browsers keep it for a year; paste it again after you upgrade Vigil to get the new agent.',
+        ),
+        el('code', { class: 'snippet' }, s.pinned_snippet),
+      ),
     ),
     el('div', { class: 'card' }, el('h3', {}, 'Project settings'), form),
     role === 'viewer' ? '' : await tokensCard(pid, owner),

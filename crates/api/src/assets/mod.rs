@@ -2,6 +2,8 @@
 //! every path no other route takes, so the app's client-side routes load it).
 
 mod agent;
+
+pub use agent::versioned_path as agent_versioned_path;
 mod web;
 
 use axum::Router;
@@ -16,6 +18,7 @@ pub fn router(web_dir: Option<PathBuf>) -> Router {
     // The agent's errors (not built) read like the API's; the dashboard's stay pages.
     let agent = Router::new()
         .route("/agent/vigil.js", get(agent::agent_js))
+        .route("/agent/{file}", get(agent::agent_versioned))
         .layer(axum::middleware::map_response(
             crate::error::json_rejections,
         ));

@@ -69,15 +69,20 @@ fn base_url(headers: &HeaderMap) -> String {
 
 /// A project's settings as the dashboard shows them, with the install snippet.
 fn settings_body(project: &Project, headers: &HeaderMap) -> serde_json::Value {
-    let snippet = format!(
-        "<script async src=\"{}/agent/vigil.js\" data-key=\"{}\"></script>",
-        base_url(headers),
-        project.public_key
-    );
+    let script = |path: &str| {
+        format!(
+            "<script async src=\"{}{path}\" data-key=\"{}\"></script>",
+            base_url(headers),
+            project.public_key
+        )
+    };
     serde_json::json!({
         "id": project.id, "name": project.name, "public_key": project.public_key,
         "allowed_origins": project.allowed_origins, "retention_days": project.retention_days,
-        "snippet": snippet,
+        // The stable name picks up each upgrade's agent; the pinned one is cached for a
+        // year and changes only when the snippet is pasted again.
+        "snippet": script("/agent/vigil.js"),
+        "pinned_snippet": script(&crate::assets::agent_versioned_path()),
     })
 }
 
