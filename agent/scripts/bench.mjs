@@ -1,8 +1,10 @@
 // Benchmark: loads a reference page N times (default 20) without and with the agent in
 // Chromium (alternating, each in a fresh browser context) and prints the median main-thread
 // time the agent adds (CDP Performance metrics TaskDuration and ScriptDuration) at load and
-// when the page is hidden, and the bytes the agent sends per page view.
+// when the page is hidden, the bytes the agent sends per page view, and the bytes of the agent
+// script itself over the wire as `vigil serve` answers it (brotli, gzip, uncompressed).
 //   npm run bench            (N from BENCH_RUNS, default 20)
+import { request } from 'node:http';
 import { startVigil, startPages, launch, waitFor, sleep } from '../test/helpers.mjs';
 
 const N = Math.max(1, +(process.env.BENCH_RUNS || 20));
@@ -63,7 +65,26 @@ async function once(withAgent) {
   };
 }
 
+/** Bytes of the response body as sent (node's http does not decompress), and its encoding. */
+function wireBytes(url, acceptEncoding) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { 'accept-encoding': acceptEncoding } }, (res) => {
+      let n = 0;
+      res.on('data', (c) => (n += c.length));
+      res.on('end', () =>
+        resolve({ bytes: n, encoding: res.headers['content-encoding'] || 'none' }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 try {
+  for (const accept of ['gzip, deflate, br', 'gzip', 'identity']) {
+    const { bytes, encoding } = await wireBytes(vigil.url + '/agent/vigil.js', accept);
+    console.log(`agent over the wire (Accept-Encoding: ${accept}): ${bytes} bytes, ${encoding}`);
+  }
   await once(false); // warm up the server and the browser
   await once(true);
   const runs = { without: [], with: [] };

@@ -679,6 +679,9 @@ pub struct Anr {
     pub stack: Option<String>,
 }
 
+/// Largest vital value accepted: kept at 0.0001 in 64 bits, 10^14 stays exact.
+pub const MAX_VITAL_VALUE: f64 = 1e14;
+
 /// Earliest timestamp accepted: 2020-01-01, so a zero or seconds-instead-of-ms clock is
 /// caught.
 pub const MIN_TS_MS: i64 = 1_577_836_800_000;
@@ -713,7 +716,13 @@ impl Event {
                         "rating {r:?} is not good, needs-improvement or poor"
                     ));
                 }
-                non_negative("value", Some(v.value))
+                non_negative("value", Some(v.value))?;
+                // Kept at 0.0001 in a 64-bit integer: a larger value could not be stored
+                // exactly (no real vital comes near it: a day is 8.64e7 ms).
+                if v.value > MAX_VITAL_VALUE {
+                    return Err(format!("value must be at most {MAX_VITAL_VALUE:e}"));
+                }
+                Ok(())
             }
             EventBody::Resource(r) => non_negative("duration", Some(r.duration)),
             EventBody::LongTask(t) => non_negative("duration", Some(t.duration)),

@@ -165,6 +165,7 @@ impl Store {
         }
         let manifest = Manifest::load(dir)?;
         remove_orphans(dir, &manifest)?;
+        let manifest = crate::migrate::upgrade(dir, manifest)?;
         let metrics = StoreMetrics::default();
         let mut active = MemTable::default();
         let mut last_seq = manifest.flushed_seq;

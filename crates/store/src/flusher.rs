@@ -159,7 +159,7 @@ fn erase(shared: &Shared, project: ProjectId, erasure: &Erasure) -> io::Result<E
     Ok(report)
 }
 
-fn segment_rel_path(project: ProjectId, day: &str, table: Table, id: u64) -> String {
+pub(crate) fn segment_rel_path(project: ProjectId, day: &str, table: Table, id: u64) -> String {
     format!(
         "segments/p{project}/{day}/{}-{id:010}.parquet",
         table.name()

@@ -1,10 +1,11 @@
 //! The payload of a log frame: one batch's [`Rows`].
 //!
 //! Every payload starts with its format. Format 1 (before [`Rows`]) is the JSON of an
-//! enriched wire batch, recognised by its `{`, and read by `vigil_model::legacy`. Format 2
-//! is the rows' own encoding ([`vigil_model::ROWS_FORMAT`]), written as the intake built it;
-//! it names tables and columns instead of wire fields, so renaming or removing a wire field
-//! never makes a log unreadable.
+//! enriched wire batch, recognised by its `{`, and read by `vigil_model::legacy`. Formats 2
+//! and 3 are the rows' own encoding ([`vigil_model::ROWS_FORMAT`]), written as the intake
+//! built it; it names tables and columns instead of wire fields, so renaming or removing a
+//! wire field never makes a log unreadable. Format 3 keeps a vital's value at 0.0001 where
+//! format 2 kept 0.001; format-2 frames are rescaled as they are read.
 
 use vigil_model::{ROWS_FORMAT, Rows};
 
@@ -37,11 +38,11 @@ impl std::fmt::Display for FrameError {
 /// Reads a payload of any format this build knows.
 pub fn decode(payload: &[u8]) -> Result<Rows, FrameError> {
     match payload.first() {
-        Some(&FRAME_FORMAT) => Rows::from_encoded(payload).map_err(FrameError::Bad),
+        Some(&(2 | FRAME_FORMAT)) => Rows::from_encoded(payload).map_err(FrameError::Bad),
         Some(&LEGACY_JSON) => {
             vigil_model::legacy::rows_of_v1_frame(payload).map_err(FrameError::Bad)
         }
-        // Formats 3 to 122 are for later releases; other first bytes are damage.
+        // Formats 4 to 122 are for later releases; other first bytes are damage.
         Some(&other) if other > FRAME_FORMAT && other < LEGACY_JSON => {
             Err(FrameError::Newer(other))
         }

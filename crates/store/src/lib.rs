@@ -10,6 +10,7 @@ pub mod frame;
 mod manifest;
 mod memtable;
 mod metrics;
+mod migrate;
 mod replay;
 mod segment;
 pub mod wal;

@@ -15,8 +15,10 @@ const FILE: &str = "manifest.json";
 /// first releases, the same fields without `version`; it is read as it is. Version 2: view
 /// segments may hold vitals folded into their rows ([`crate::fold`]), which a version-1
 /// reader would not see, so it must refuse the folder; this build reads 0, 1 and 2 alike
-/// (a segment without folded columns simply has none).
-pub const MANIFEST_VERSION: u32 = 2;
+/// (a segment without folded columns simply has none). Version 3: a vital's value is kept
+/// at 0.0001 instead of 0.001; the store rewrites the segments of an older folder when it
+/// opens it ([`crate::migrate`]).
+pub const MANIFEST_VERSION: u32 = 3;
 
 /// One Parquet segment: a table's rows of one project and one UTC day, sorted by time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

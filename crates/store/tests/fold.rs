@@ -227,3 +227,103 @@ fn folded_vitals_come_back_whole() {
         .collect();
     assert_eq!(scan(&store, Table::Vitals), left, "after erasing a session");
 }
+
+/// Rewrites a segment as a release before manifest version 3 wrote it: a vital's value at
+/// 0.001 (`vitals.value`, and `{vital}__value` folded into view rows).
+fn to_old_vital_scale(path: &std::path::Path) {
+    use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::sync::Arc;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    let schema = batches[0].schema();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema.clone(), None).unwrap();
+    for b in &batches {
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .zip(b.columns())
+            .map(|(f, c)| -> ArrayRef {
+                if f.name() == "value" || f.name().ends_with("__value") {
+                    let v = c.as_any().downcast_ref::<Int64Array>().unwrap();
+                    assert!(v.iter().flatten().all(|x| x % 10 == 0), "{}", f.name());
+                    Arc::new(v.iter().map(|x| x.map(|x| x / 10)).collect::<Int64Array>())
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        writer
+            .write(&RecordBatch::try_new(schema.clone(), columns).unwrap())
+            .unwrap();
+    }
+    writer.close().unwrap();
+}
+
+#[test]
+fn vitals_stored_at_the_old_scale_are_rewritten_when_the_store_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    for rows in session("s-ann", "ann") {
+        store.append_blocking(rows).unwrap();
+    }
+    store.flush_blocking().unwrap();
+    let vitals = scan(&store, Table::Vitals);
+    let views = scan(&store, Table::Views);
+    let old_files: Vec<String> = store
+        .segments()
+        .iter()
+        .filter(|s| s.table == "vitals" || s.table == "views")
+        .map(|s| s.path.clone())
+        .collect();
+    assert_eq!(old_files.len(), 2);
+    drop(store);
+
+    // The folder as manifest version 2 had it.
+    for f in &old_files {
+        to_old_vital_scale(&dir.path().join(f));
+    }
+    let manifest = dir.path().join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replacen("\"version\":3", "\"version\":2", 1),
+    )
+    .unwrap();
+
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    assert_eq!(
+        scan(&store, Table::Vitals),
+        vitals,
+        "vitals after the upgrade"
+    );
+    assert_eq!(scan(&store, Table::Views), views, "views after the upgrade");
+    for f in &old_files {
+        assert!(!dir.path().join(f).exists(), "{f} was replaced");
+    }
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains("\"version\":3"), "{text}");
+    drop(store);
+    // Opening again rewrites nothing more.
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    assert_eq!(scan(&store, Table::Vitals), vitals);
+
+    // And a CLS of 0.0225 keeps its four digits.
+    store
+        .append_blocking(batch(
+            "s-dee",
+            "dee",
+            vec![vital(T0, "s-dee-v1", "CLS", 0.0225, Attribution::default())],
+        ))
+        .unwrap();
+    let cls = scan(&store, Table::Vitals)
+        .into_iter()
+        .find(|l| l.contains("session_id=s-dee "))
+        .unwrap();
+    assert!(cls.contains(" value=225 "), "{cls}");
+}

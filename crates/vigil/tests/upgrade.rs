@@ -133,12 +133,13 @@ fn a_log_frame_from_a_newer_release_is_refused_with_a_message() {
         .max()
         .unwrap();
     // A frame whose payload is in a format this build does not know yet.
+    let newer = vigil_store::frame::FRAME_FORMAT + 1;
     let mut bytes = std::fs::read(&segment).unwrap();
-    bytes.extend(vigil_store::wal::encode_frame(1_000_000, &[3, 1, 2, 3]));
+    bytes.extend(vigil_store::wal::encode_frame(1_000_000, &[newer, 1, 2, 3]));
     std::fs::write(&segment, &bytes).unwrap();
     let stderr = refusal(dir.path());
     assert!(
-        stderr.contains("format 3") && stderr.contains("newer"),
+        stderr.contains(&format!("format {newer}")) && stderr.contains("newer"),
         "unclear refusal: {stderr}"
     );
     // Nothing was touched: the log still holds every frame.

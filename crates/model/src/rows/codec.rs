@@ -3,7 +3,7 @@
 //! them without encoding anything again.
 //!
 //! ```text
-//! u8 format = 2 | u32 project | u8 tables | per table:
+//! u8 format = 3 | u32 project | u8 tables | per table:
 //!   str name | varint rows | varint columns | per column:
 //!     str name | u8 type (0 text, 1 int64, 2 bool) | u8 layout (1 constant, 2 values)
 //!     constant: one value, the same in every row (the batch context, mostly)
@@ -17,8 +17,12 @@
 use crate::field::{Field, Type};
 use crate::table::Table;
 
-/// The format of the encoding (the first byte).
-pub const ROWS_FORMAT: u8 = 2;
+/// The format of the encoding (the first byte). Format 2 is the same encoding with a
+/// vital's `value` at 0.001 instead of 0.0001; it is read by [`upgrade_v2`].
+pub const ROWS_FORMAT: u8 = 3;
+const V2: u8 = 2;
+/// The scale of `vitals.value` in format 2.
+const V2_VITAL_SCALE: i64 = 1000;
 
 pub(crate) const TEXT: u8 = 0;
 pub(crate) const INT: u8 = 1;
@@ -172,7 +176,8 @@ pub(crate) enum Text {
 pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'_>>), String> {
     let mut r = Reader { bytes };
     match r.u8()? {
-        ROWS_FORMAT => {}
+        // Format 2 has the same layout; only `upgrade_v2` hands it here.
+        ROWS_FORMAT | V2 => {}
         other => {
             return Err(format!(
                 "rows of format {other}, this build reads {ROWS_FORMAT}"
@@ -236,6 +241,45 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
     Ok((project, out))
 }
 
+/// Format-2 rows in this format: every vital's `value` rescaled from 0.001 to the current
+/// scale; everything else is copied as it is.
+pub(crate) fn upgrade_v2(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    if bytes.first() != Some(&V2) {
+        return Err("not format 2".into());
+    }
+    let current = Table::Vitals
+        .column("value")
+        .and_then(Field::scale)
+        .unwrap_or(V2_VITAL_SCALE);
+    let factor = current / V2_VITAL_SCALE;
+    let (_, sections) = parse(bytes, Text::Check)?;
+    let value = Table::Vitals
+        .columns()
+        .iter()
+        .position(|f| f.name == "value");
+    let base = bytes.as_ptr() as usize;
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 8);
+    let mut copied = 0;
+    for section in sections.iter().filter(|s| s.table == Table::Vitals) {
+        for column in section.columns.iter().filter(|c| Some(c.index) == value) {
+            // The values are a slice of `bytes`: copy up to them, then rewrite them.
+            let start = column.values.as_ptr() as usize - base;
+            out.extend_from_slice(&bytes[copied..start]);
+            let mut r = Reader {
+                bytes: column.values,
+            };
+            while !r.bytes.is_empty() {
+                let v = unzigzag(r.varint()?);
+                put_varint(&mut out, zigzag(v.saturating_mul(factor)));
+            }
+            copied = start + column.values.len();
+        }
+    }
+    out.extend_from_slice(&bytes[copied..]);
+    out[0] = ROWS_FORMAT;
+    Ok(out)
+}
+
 fn column_section<'a>(
     r: &mut Reader<'a>,
     rows: usize,
@@ -295,5 +339,66 @@ mod tests {
         for v in [0, 1, -1, i64::MAX, i64::MIN, 1_800_000_000_000] {
             assert_eq!(unzigzag(zigzag(v)), v);
         }
+    }
+}
+
+#[cfg(test)]
+mod upgrade_tests {
+    use super::*;
+    use crate::rows::Rows;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+
+    /// A format-2 frame as the release before wrote it: CLS 0.023 and 0.0005 (stored 1 at
+    /// 0.001) in one VALUES column with a null, and a constant-layout table of its own.
+    fn v2_frame() -> Vec<u8> {
+        let mut out = vec![V2];
+        out.extend_from_slice(&7u32.to_le_bytes());
+        out.push(2);
+        for (rows, layout) in [(3u64, VALUES), (2, CONSTANT)] {
+            put_str(&mut out, "vitals");
+            put_varint(&mut out, rows);
+            put_varint(&mut out, 3);
+            put_str(&mut out, "ts");
+            out.extend_from_slice(&[INT, CONSTANT]);
+            put_varint(&mut out, zigzag(1_800_000_000_000));
+            put_str(&mut out, "name");
+            out.extend_from_slice(&[TEXT, CONSTANT]);
+            put_str(&mut out, "CLS");
+            put_str(&mut out, "value");
+            if layout == VALUES {
+                out.extend_from_slice(&[INT, VALUES, 1, 0b101]);
+                for v in [23, 0, 1] {
+                    put_varint(&mut out, zigzag(v));
+                }
+            } else {
+                out.extend_from_slice(&[INT, CONSTANT]);
+                put_varint(&mut out, zigzag(-4));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_format_2_vital_value_reads_at_the_current_scale() {
+        let rows = Rows::from_encoded(&v2_frame()).unwrap();
+        assert_eq!(rows.encoded()[0], ROWS_FORMAT);
+        let values: Vec<Option<i64>> = rows
+            .batches()
+            .iter()
+            .flat_map(|(_, b)| {
+                b.column_by_name("value")
+                    .unwrap()
+                    .as_primitive::<Int64Type>()
+                    .iter()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        // 0.023 and 0.001 at 0.0001; the null stays null; a constant is rescaled too.
+        assert_eq!(values, [Some(230), None, Some(10), Some(-40), Some(-40)]);
+        assert_eq!(
+            Table::Vitals.column("value").and_then(Field::scale),
+            Some(10_000)
+        );
     }
 }

@@ -55,8 +55,12 @@ impl Rows {
         &self.encoded
     }
 
-    /// Reads encoded rows back, checking every value; an error says what is wrong.
+    /// Reads encoded rows back, checking every value; an error says what is wrong. Rows
+    /// of an earlier format come back in this one.
     pub fn from_encoded(bytes: &[u8]) -> Result<Rows, String> {
+        if bytes.first() == Some(&2) {
+            return Rows::from_encoded(&codec::upgrade_v2(bytes)?);
+        }
         let (project, sections) = codec::parse(bytes, codec::Text::Check)?;
         Ok(Rows {
             project,
