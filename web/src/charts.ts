@@ -26,23 +26,34 @@ export function plot(
       to = u.posToVal(u.select.left + u.select.width, 'x') * 1000;
     if (to > from) navigate(customRangeHref(from, to));
   };
+  // The x range drawn, in seconds, for tests and for anyone reading the page's DOM.
+  const shown = (u: uPlot) => {
+    target.dataset.xMin = String(u.scales.x?.min ?? '');
+    target.dataset.xMax = String(u.scales.x?.max ?? '');
+  };
   chart = new uPlot(
     {
       width: Math.max(300, Math.min(1160, (target.parentElement?.clientWidth ?? 1200) - 32)),
       ...opts,
-      hooks: { setSelect: [zoom] },
+      hooks: { setSelect: [zoom], setScale: [shown] },
     },
     data as uPlot.AlignedData,
     target,
   );
+  shown(chart);
   target.title = 'Drag across the chart to zoom to that time span';
 }
 
-/** Counts over time, one line per value of `key` (a result grouped by key and time), zeros where none. */
+/**
+ * Counts over time, one line per value of `key` (a result grouped by key and time), zeros where
+ * none, over the whole selected span `[from, to]` (ms). Without it uPlot would range a single
+ * time bucket over a thousand days.
+ */
 export function countLines(
   target: HTMLElement | null,
   series: QueryResult,
   key: string | null,
+  span: [number, number],
 ): void {
   const sn = key ? col(series, key) : -1,
     st = col(series, 'time'),
@@ -63,7 +74,16 @@ export function countLines(
     data.push(ys);
     seriesOpts.push({ label: n, stroke: COLORS[k % COLORS.length], width: 2 });
   });
-  plot(target, { height: 260, series: seriesOpts }, data);
+  const [from, to] = [span[0] / 1000, span[1] / 1000];
+  plot(
+    target,
+    {
+      height: 260,
+      series: seriesOpts,
+      scales: { x: { time: true, range: (): uPlot.Range.MinMax => [from, to] } },
+    },
+    data,
+  );
 }
 
 /** Horizontal bars of durations, scaled to the longest: [key (in `keyAttr`), label, ms]. */

@@ -432,6 +432,15 @@ test('sampled data: overview, errors and page views show the estimate and a note
 
   await page.goto(`${base}/errors?project=${sampled.id}&range=7d`);
   await page.waitForSelector(ready('errors'));
+  // The one error falls in one time bucket; the chart still spans the selected 7 days (uPlot
+  // alone ranged a single bucket over a thousand days, axis labels in later years).
+  const [xMin, xMax] = await page.$eval('[data-testid=errors-chart]', (e) => [
+    Number(e.dataset.xMin),
+    Number(e.dataset.xMax),
+  ]);
+  const nowSec = Date.now() / 1000;
+  assert.ok(Math.abs(xMax - xMin - 7 * 86400) < 3600, `x range ${xMin}..${xMax}`);
+  assert.ok(xMax <= nowSec + 3600 && xMax >= nowSec - 3600, `x max ${xMax}, now ${nowSec}`);
   assert.equal(
     await textOf(page, '[data-testid=errors-count] .metric-value'),
     `≈ ${er.estimated_count}`,

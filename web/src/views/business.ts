@@ -84,7 +84,7 @@ export async function businessView(
       ...conversion(conv),
     ),
   );
-  countLines(series.rows.length ? chartBox : null, series, 'name');
+  countLines(series.rows.length ? chartBox : null, series, 'name', [from, to]);
 }
 
 /** Bars of the conversion rate per LCP rating, then the table. */

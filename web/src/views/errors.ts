@@ -127,5 +127,5 @@ export async function errorsView(
       }),
     ),
   );
-  countLines(series.rows.length ? chartBox : null, series, 'error_type');
+  countLines(series.rows.length ? chartBox : null, series, 'error_type', [from, to]);
 }

@@ -167,5 +167,5 @@ export async function pageView(
       table(reqs, { testid: 'page-requests', fmt: { p75: (v) => fmtMetric('duration', v) } }),
     ),
   );
-  countLines(series.rows.length ? chartBox : null, series, null);
+  countLines(series.rows.length ? chartBox : null, series, null, [from, to]);
 }
