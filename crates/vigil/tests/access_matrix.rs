@@ -823,8 +823,9 @@ fn declared_routes() -> Vec<String> {
     assert!(files.len() > 2, "the api's sources are where they were");
     for file in files {
         let src = std::fs::read_to_string(file).unwrap();
-        // The text before the first `.route(` is not a route, so it is passed over.
-        for part in src.split(".route(").skip(1) {
+        let mut parts = src.split(".route(");
+        parts.next(); // the text before the first `.route(` is not a route
+        for part in parts {
             let rest = part.trim_start();
             if let Some(rest) = rest.strip_prefix('"') {
                 routes.push(rest.split('"').next().unwrap().to_owned());

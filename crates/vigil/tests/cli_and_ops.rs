@@ -290,6 +290,12 @@ fn unchunk(mut bytes: &[u8]) -> Vec<u8> {
     }
 }
 
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body), &mut plain).unwrap();
+    plain
+}
+
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -335,8 +341,7 @@ fn serves_the_agent_compressed_and_under_a_versioned_name() {
     );
     assert_eq!(status, 200);
     assert_eq!(header(&h, "content-encoding"), Some("gzip"));
-    let mut plain = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain).unwrap();
+    let plain = gunzip(&body);
     assert_eq!(plain, expected, "the gzip variant is the bundle");
     assert_ne!(
         header(&h, "etag").unwrap(),
@@ -379,12 +384,27 @@ fn serves_the_agent_compressed_and_under_a_versioned_name() {
         header(&h, "cache-control"),
         Some("public, max-age=31536000, immutable")
     );
-    let mut plain = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain).unwrap();
+    let plain = gunzip(&body);
     assert_eq!(plain, expected);
-    // Another build's name is not this bundle.
-    let (status, _, _) = raw_get(&server.addr, "/agent/vigil.0123456789abcdef.js", &[]);
-    assert_eq!(status, 404);
+    // Another build's name is not this bundle, and names an attacker makes up are not
+    // files: every one is a 404, and the server goes on serving.
+    let long = format!("/agent/{}.js", "a".repeat(8000));
+    for path in [
+        "/agent/vigil.0123456789abcdef.js",
+        "/agent/..%2f..%2fmanifest.json",
+        "/agent/%2e%2e%2fLOCK",
+        "/agent/vigil.js.gz",
+        "/agent/vigil.%00.js",
+        long.as_str(),
+    ] {
+        let (status, _, _) = raw_get(&server.addr, path, &[("Accept-Encoding", "br;q=x, ,;;")]);
+        assert!(
+            status == 404 || status == 414 || status == 431,
+            "{status} for {path}"
+        );
+    }
+    let (status, _, body) = raw_get(&server.addr, path, &[]);
+    assert_eq!((status, body), (200, expected.clone()), "still serving");
 }
 
 #[test]
