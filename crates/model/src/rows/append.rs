@@ -123,11 +123,6 @@ impl TableAppender {
         }
     }
 
-    /// The table.
-    pub fn table(&self) -> Table {
-        self.table
-    }
-
     /// Rows gathered since the last finish.
     pub fn len(&self) -> usize {
         self.rows
