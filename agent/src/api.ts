@@ -24,8 +24,11 @@ export interface Vigil {
   consent(granted: boolean): void;
   /** Starts the agent when it was loaded with data-manual-start. */
   start(): void;
-  /** Reports an error the application caught. */
-  error(err: unknown): void;
+  /**
+   * Reports an error the application caught; `fingerprint` groups it with the errors of the same
+   * list (`'{{ default }}'` stands for the collector's own grouping; at most 16 parts of 256 bytes).
+   */
+  error(err: unknown, options?: { fingerprint?: string[] }): void;
   /** Sends what is queued now. */
   flush(): void;
   /** The current session and view ids (empty before start). */
@@ -124,7 +127,9 @@ export function create(opts: Options, scriptSrc?: string): Vigil {
       startCalled = true;
       go();
     }),
-    error: safe((err: unknown) => reportError(err, 'manual', true)),
+    error: safe((err: unknown, o?: { fingerprint?: string[] }) =>
+      reportError(err, 'manual', true, undefined, o?.fingerprint),
+    ),
     flush: safe(() => flush(false)),
     getContext: () => ({ session_id: st.on ? st.sid : '', view_id: st.on ? st.view : '' }),
     version: VERSION,

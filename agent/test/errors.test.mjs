@@ -164,6 +164,198 @@ test('data-trace-origins: only listed origins get a traceparent', async () => {
   await context.close();
 });
 
+/** The error events with `message` the collector accepted (as the agent sent them). */
+const sentError = (message) =>
+  pages.acceptedEvents().find((e) => e.type === 'error' && e.message === message);
+
+test('vigil.error(e, {fingerprint}): a list of strings, at most 16 parts of 256 bytes; anything else is left out', async () => {
+  const { context, page } = await newPage(browser);
+  await page.goto(pages.url + '/errors.html');
+  const sid = await sessionId(page);
+  await page.evaluate(() => {
+    vigil.error(new Error('fp plain'), { fingerprint: ['checkout', '{{ default }}'] });
+    vigil.error(new Error('fp long'), {
+      fingerprint: Array.from({ length: 20 }, (_, i) => (i ? 'part ' + i : 'é'.repeat(300))),
+    });
+    vigil.error(new Error('fp string'), { fingerprint: 'checkout' });
+    vigil.error(new Error('fp mixed'), { fingerprint: ['checkout', 42] });
+    vigil.error(new Error('fp none'), null);
+  });
+  await page.evaluate(() => vigil.flush());
+  const events = await stored(vigil, sid, (e) => ofType(e, 'errors').length >= 5, 'five errors');
+  assert.deepEqual(sentError('fp plain').fingerprint, ['checkout', '{{ default }}']);
+  const long = sentError('fp long').fingerprint;
+  assert.equal(long.length, 16);
+  assert.equal(long[0], 'é'.repeat(128), '256 bytes of UTF-8');
+  assert.equal(long[15], 'part 15');
+  for (const m of ['fp string', 'fp mixed', 'fp none']) {
+    assert.ok(sentError(m), m);
+    assert.equal(sentError(m).fingerprint, undefined, m);
+  }
+  const grouping = (m) => JSON.parse(ofType(events, 'errors', (e) => e.message === m)[0].grouping);
+  assert.equal(grouping('fp plain').method, 'custom');
+  assert.deepEqual(grouping('fp plain').custom, ['checkout', '{{ default }}']);
+  assert.equal(grouping('fp long').method, 'custom');
+  assert.notEqual(grouping('fp mixed').method, 'custom');
+  await context.close();
+});
+
+test('the cause chain is sent for every source: causes in order, a cycle cut, at most 8, non-errors described', async () => {
+  const { context, page } = await newPage(browser);
+  await page.goto(pages.url + '/errors.html');
+  const sid = await sessionId(page);
+  await page.evaluate(() => {
+    const middle = new TypeError('middle', { cause: 'the root cause, a string' });
+    vigil.error(new Error('two causes', { cause: middle }));
+    const a = new Error('cycle a');
+    const b = new RangeError('cycle b', { cause: a });
+    a.cause = b;
+    vigil.error(a);
+    vigil.error(new Error('object cause', { cause: { code: 42 } }));
+    let deep = new Error('level 12');
+    for (let i = 11; i >= 1; i--) deep = new Error('level ' + i, { cause: deep });
+    vigil.error(deep);
+    vigil.error(new Error('no cause'));
+    setTimeout(() => {
+      throw new Error('uncaught', { cause: new Error('why uncaught') });
+    });
+    Promise.reject(new SyntaxError('rejected', { cause: new Error('why rejected') }));
+  });
+  await page.waitForTimeout(100);
+  await page.evaluate(() => vigil.flush());
+  const events = await stored(vigil, sid, (e) => ofType(e, 'errors').length >= 7, 'seven errors');
+
+  const two = sentError('two causes');
+  assert.equal(two.causes.length, 2);
+  assert.equal(two.causes[0].error_type, 'TypeError');
+  assert.equal(two.causes[0].message, 'middle');
+  assert.match(two.causes[0].stack, /^TypeError: middle\n/);
+  assert.ok(two.causes[0].frames.length >= 1, 'its frames are parsed');
+  assert.deepEqual(two.causes[1], {
+    error_type: 'Error',
+    message: 'the root cause, a string',
+    frames: [],
+  });
+  const cycle = sentError('cycle a').causes;
+  assert.deepEqual(
+    cycle.map((c) => [c.error_type, c.message]),
+    [['RangeError', 'cycle b']],
+    'the chain stops where it comes back',
+  );
+  assert.deepEqual(sentError('object cause').causes, [
+    { error_type: 'Error', message: '{"code":42}', frames: [] },
+  ]);
+  assert.deepEqual(
+    sentError('level 1').causes.map((c) => c.message),
+    ['level 2', 'level 3', 'level 4', 'level 5', 'level 6', 'level 7', 'level 8', 'level 9'],
+  );
+  assert.equal(sentError('no cause').causes, undefined);
+  const uncaught = sentError('uncaught');
+  assert.equal(uncaught.source, 'onerror');
+  assert.deepEqual(
+    uncaught.causes.map((c) => c.message),
+    ['why uncaught'],
+  );
+  const rejected = sentError('rejected');
+  assert.equal(rejected.source, 'unhandledrejection');
+  assert.deepEqual(
+    rejected.causes.map((c) => c.message),
+    ['why rejected'],
+  );
+  // stored beside the error
+  const storedTwo = ofType(events, 'errors', (e) => e.message === 'two causes')[0];
+  assert.deepEqual(
+    JSON.parse(storedTwo.causes).map((c) => [c.error_type, c.message]),
+    [
+      ['TypeError', 'middle'],
+      ['Error', 'the root cause, a string'],
+    ],
+  );
+  await context.close();
+});
+
+test('debug_ids: the ids that bundles registered, for the scripts in the error’s frames only', async () => {
+  const { context, page } = await newPage(browser);
+  await page.goto(pages.url + '/debug-ids.html');
+  const sid = await sessionId(page);
+  const url = (n) => `${pages.url}/debug-ids-${n}.js`;
+  const A = 'aaaaaaaa-1111-4111-8111-111111111111';
+  const B = 'BBBBBBBB2222422282222222222222B2';
+  const D = 'dddddddd-4444-4444-8444-444444444444';
+  const report = () =>
+    page.evaluate(() => {
+      const report = (f) => {
+        try {
+          f();
+        } catch (e) {
+          vigil.error(e);
+        }
+      };
+      report(() => dbg.throwA('only a'));
+      report(() => dbg.through(() => dbg.throwA('a through b')));
+      report(() => dbg.throwC('c registered no valid id'));
+      report(() => {
+        throw new Error('no script of a bundle');
+      });
+      try {
+        dbg.throwA('the cause');
+      } catch (e) {
+        vigil.error(new Error('a cause from a', { cause: e }));
+      }
+    });
+  await report();
+  // A chunk loaded later: the registry has grown.
+  await page.addScriptTag({ url: '/debug-ids-d.js' });
+  await page.evaluate(() => {
+    try {
+      dbg.through(() => dbg.throwD('d through b'));
+    } catch (e) {
+      vigil.error(e);
+    }
+  });
+  await page.evaluate(() => vigil.flush());
+  await stored(vigil, sid, (e) => ofType(e, 'errors').length >= 6, 'six errors');
+  assert.deepEqual(sentError('only a').debug_ids, { [url('a')]: A });
+  assert.deepEqual(sentError('a through b').debug_ids, { [url('a')]: A, [url('b')]: B });
+  assert.equal(sentError('c registered no valid id').debug_ids, undefined);
+  assert.equal(sentError('no script of a bundle').debug_ids, undefined);
+  assert.deepEqual(sentError('a cause from a').debug_ids, { [url('a')]: A }, 'from the causes');
+  assert.deepEqual(sentError('d through b').debug_ids, { [url('d')]: D, [url('b')]: B });
+  await context.close();
+});
+
+test('debug_ids: at most 32 scripts', async () => {
+  const { context, page } = await newPage(browser);
+  await page.goto(pages.url + '/debug-ids.html');
+  const sid = await sessionId(page);
+  // 40 scripts (eval'd, named by sourceURL), each with a debug id, each calling the one before;
+  // the first throws.
+  const sent = await page.evaluate(() => {
+    Error.stackTraceLimit = 100;
+    for (let i = 0; i < 40; i++)
+      (0, eval)(
+        `_vigilDebugIds[new Error().stack] = '00000000-0000-4000-8000-${String(i).padStart(12, '0')}';\n` +
+          `dbg.f${i} = function f${i}() { ${i ? `return dbg.f${i - 1}()` : "throw new Error('forty scripts')"}; };\n` +
+          `//# sourceURL=${location.origin}/chunk-${i}.js`,
+      );
+    try {
+      dbg.f39();
+    } catch (e) {
+      vigil.error(e);
+      return e.stack;
+    }
+  });
+  assert.match(sent, /chunk-39\.js/);
+  await page.evaluate(() => vigil.flush());
+  await stored(vigil, sid, (e) => ofType(e, 'errors').length >= 1, 'the error');
+  // the innermost 32
+  const want = {};
+  for (let i = 0; i < 32; i++)
+    want[`${pages.url}/chunk-${i}.js`] = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+  assert.deepEqual(sentError('forty scripts').debug_ids, want);
+  await context.close();
+});
+
 test('every batch the agent sent was accepted by the collector (valid protocol)', () => {
   assert.ok(pages.state.ingest.length > 0);
   assert.deepEqual(

@@ -4,10 +4,10 @@ import { before, after, afterEach } from 'node:test';
 // and Debian's Chromium through playwright-core. Everything binds 127.0.0.1 and is stopped by
 // the `stop` functions the tests call in `after`.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir, homedir } from 'node:os';
-import { join, dirname, normalize } from 'node:path';
+import { join, dirname, extname, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
@@ -99,6 +99,9 @@ export async function startVigil() {
     url,
     key: project.public_key,
     token,
+    /** The data folder and the project's name, for the CLI (`vigil sourcemaps upload`). */
+    data,
+    project: 'agent-test',
     /** Every stored event of a session: [{type: table, ts, ...columns}]. */
     session: async (sid) => (await api(`/api/v1/sessions/${encodeURIComponent(sid)}`)).events,
     query: (q) => api('/api/v1/query', { from: 0, to: 9000000000000, ...q }),
@@ -166,8 +169,10 @@ const TYPES = {
  * {{KEY}} the public key, {{VIGIL}} the collector's URL.
  * The agent's default endpoint (the script's origin) reaches vigil through the proxy at
  * /api/v1/*, which records every ingest request and can fail the next N on purpose.
+ * `mount(prefix, dir)` serves a folder's files as they are under a path prefix (`/sm/`).
  */
 export async function startPages(vigil) {
+  const mounts = [];
   const state = {
     ingest: [], // {status, body} of every ingest request that reached the proxy
     invalid: [], // {errors, body} of every ingest body that fails docs/protocol.schema.json
@@ -244,6 +249,13 @@ export async function startPages(vigil) {
       });
       return;
     }
+    const mount = mounts.find((m) => path.startsWith(m.prefix));
+    if (mount) {
+      const file = normalize(join(mount.dir, path.slice(mount.prefix.length)));
+      if (!file.startsWith(mount.dir) || !existsSync(file) || !statSync(file).isFile())
+        return send(404, 'text/plain', 'not found');
+      return send(200, TYPES[extname(file)] || 'application/octet-stream', readFileSync(file));
+    }
     const file = normalize(join(PAGES, path === '/' ? 'index.html' : path));
     if (!file.startsWith(PAGES) || !existsSync(file)) return send(404, 'text/plain', 'not found');
     let body = readFileSync(file);
@@ -272,6 +284,9 @@ export async function startPages(vigil) {
   return {
     url,
     state,
+    mount(prefix, dir) {
+      mounts.push({ prefix, dir: normalize(dir + '/') });
+    },
     /** Batches the collector itself refused (not failures injected by the tests). */
     rejected: () => state.ingest.filter((i) => !i.injected && i.status !== 202),
     /** Ingested events (from 202-answered batches) seen by the proxy. */

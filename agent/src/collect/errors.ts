@@ -1,6 +1,6 @@
-// JavaScript errors (onerror, unhandledrejection, vigil.error) with raw stack, parsed frames and
-// breadcrumbs; resource load failures (capture-phase `error` on window); console.error as
-// breadcrumbs.
+// JavaScript errors (onerror, unhandledrejection, vigil.error) with raw stack, parsed frames,
+// the `cause` chain, the debug ids of the scripts in the stack, and breadcrumbs; resource load
+// failures (capture-phase `error` on window); console.error as breadcrumbs.
 import type { Frame } from '../types';
 import { breadcrumbs, crumb, track } from '../core';
 import { parseStack } from '../stack';
@@ -9,50 +9,111 @@ import { W, clip, on, abs } from '../util';
 let count = 0;
 const seen: Record<string, number> = {};
 
-export function reportError(
-  err: unknown,
-  source: string,
-  handled: boolean,
-  fallback?: Frame,
-): void {
-  const e = err as {
-    name?: unknown;
-    message?: unknown;
-    stack?: unknown;
-    constructor?: { name?: string };
-  } | null;
+type Obj = {
+  name?: unknown;
+  message?: unknown;
+  stack?: unknown;
+  cause?: unknown;
+  constructor?: { name?: string };
+} | null;
+
+/**
+ * An error (or any thrown value) as the wire has it: type, message, stack clipped to 16 KB,
+ * frames. A value that is not an object (a string cause, a rejected number) is of type `dflt`
+ * with its string as message; an object without a name (`{code: 42}`) gets its JSON.
+ */
+function describe(err: unknown, dflt: string) {
+  const e = err as Obj;
   const isObj = !!e && typeof e == 'object';
   let type =
     isObj && typeof e.name == 'string' && e.name
       ? e.name
       : isObj && e.constructor && e.constructor.name;
-  if (!type || type == 'Object')
-    type = source == 'unhandledrejection' ? 'UnhandledRejection' : 'Error';
-  let message = isObj && e.message != null ? String(e.message) : isObj ? safeJson(e) : String(err);
-  if (!message) message = type;
+  if (!type || type == 'Object') type = dflt;
+  const message =
+    isObj && e.message != null ? String(e.message) : isObj ? safeJson(e) : String(err);
   const stack = isObj && typeof e.stack == 'string' ? clip(e.stack, 16000) : undefined;
-  let frames = parseStack(stack);
-  if (!frames.length && fallback && fallback.file) frames = [fallback];
+  return {
+    error_type: clip(type, 200),
+    message: clip(message || type, 4000),
+    stack,
+    frames: parseStack(stack).map((f): Frame => ({
+      ...f,
+      function: f.function && clip(f.function, 500),
+      file: f.file && clip(f.file, 2000),
+    })),
+  };
+}
+
+declare global {
+  interface Window {
+    /** Debug ids registered by bundles: `{[new Error().stack taken in the bundle]: debug id}`. */
+    _sentryDebugIds?: Record<string, unknown>;
+    _vigilDebugIds?: Record<string, unknown>;
+  }
+}
+
+// A debug id as the collector takes it: a UUID, with or without its dashes.
+const UUID = /^[\da-f]{8}(-?)([\da-f]{4}\1){3}[\da-f]{12}$/i;
+// Script URL → debug id, from the registries that bundler plugins fill at runtime (each key is a
+// stack taken inside a bundle: its innermost frame names the bundle's URL). Parsed again only
+// when the registries have grown (a chunk loaded).
+const ids: Record<string, string> = {};
+let idKeys = -1;
+
+/** The debug ids of the scripts among `frames`, at most 32 (undefined for none). */
+function debugIds(frames: Frame[]): Record<string, string> | undefined {
+  const reg = { ...W._sentryDebugIds, ...W._vigilDebugIds };
+  const keys = Object.keys(reg);
+  if (keys.length != idKeys) {
+    idKeys = keys.length;
+    for (const k of keys) {
+      const f = parseStack(k)[0];
+      const id = reg[k];
+      if (f?.file && typeof id == 'string' && UUID.test(id)) ids[f.file] = id;
+    }
+  }
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const { file } of frames) if (ids[file!] && !out[file!] && n++ < 32) out[file!] = ids[file!];
+  return n ? out : undefined;
+}
+
+/** A list, or undefined when empty (left out of the JSON). */
+const some = <T>(a: T[]): T[] | undefined => (a.length ? a : undefined);
+
+export function reportError(
+  err: unknown,
+  source: string,
+  handled: boolean,
+  fallback?: Frame,
+  fingerprint?: unknown,
+): void {
+  const e = describe(err, source == 'unhandledrejection' ? 'UnhandledRejection' : 'Error');
+  const frames = e.frames;
+  if (!frames.length && fallback && fallback.file) frames.push(fallback);
   // At most 100 errors per page, and 10 of the same.
-  const k = type + message + (frames[0] ? frames[0].file + ':' + frames[0].line : '');
+  const k = e.error_type + e.message + (frames[0] ? frames[0].file + ':' + frames[0].line : '');
   seen[k] = (seen[k] || 0) + 1;
   if (++count > 100 || seen[k] > 10) return;
-  const bc = breadcrumbs();
+  // The cause chain, at most 8, until there is no cause or one comes back (a cycle).
+  const chain = [err];
+  for (let c = err; (c = (c as Obj)?.cause) != null && !chain.includes(c) && chain.push(c) < 9;);
+  const causes = chain.slice(1).map((c) => describe(c, 'Error'));
+  const fp = fingerprint as unknown[];
   track({
     type: 'error',
-    error_type: clip(type, 200),
-    message: clip(message, 4000),
-    stack,
-    frames: frames.length
-      ? frames.map((f) => ({
-          ...f,
-          function: f.function && clip(f.function, 500),
-          file: f.file && clip(f.file, 2000),
-        }))
-      : undefined,
+    ...e,
+    frames: some(frames),
     handled,
     source,
-    breadcrumbs: bc.length ? bc : undefined,
+    breadcrumbs: some(breadcrumbs()),
+    // The application's grouping: a list of strings, else ignored.
+    fingerprint: fp?.every?.((p) => typeof p == 'string')
+      ? fp.slice(0, 16).map((p) => clip(p, 256))
+      : undefined,
+    causes: some(causes),
+    debug_ids: debugIds(frames.concat(...causes.map((c) => c.frames))),
   });
 }
 
