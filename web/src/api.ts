@@ -126,3 +126,127 @@ export interface ProjectSettings {
   /** The snippet with the agent's versioned URL: cached for a year, pasted again to upgrade. */
   pinned_snippet: string;
 }
+
+/** The signed-in user's role in a project (viewer when unknown: the server decides anyway). */
+export function roleIn(pid: number): Role {
+  return me?.projects.find((p) => p.id === pid)?.role ?? 'viewer';
+}
+
+// ---------- error tracking: groups, their detail, settings, filtered noise, source maps ----------
+export type GroupState = 'unresolved' | 'resolved' | 'ignored';
+/** A group as POST /api/v1/errors/groups lists it (and the detail's `group`). */
+export interface ErrorGroup {
+  fingerprint: string;
+  events: number;
+  sessions: number;
+  users: number;
+  critical_users: number;
+  impact: number;
+  first_seen: number;
+  last_seen: number;
+  error_type: string | null;
+  message: string | null;
+  culprit: string | null;
+  handled: number;
+  last_release: string | null;
+  state: GroupState;
+  regressed: boolean;
+  in_next_release: boolean;
+  resolved_at: number | null;
+  /** Events in 24 equal buckets over the range. */
+  series: number[];
+}
+export interface GroupSearch {
+  from: number;
+  to: number;
+  order_by?: string;
+  limit?: number;
+  state?: GroupState | 'all';
+  regressions_first?: boolean;
+}
+/** The error groups of a range; the filter bar's filters that apply to `errors` are sent. */
+export function errorGroups(
+  pid: number,
+  s: GroupSearch,
+): Promise<{ groups: ErrorGroup[]; critical_pages: string[] }> {
+  return api('POST', `/api/v1/errors/groups?project=${pid}`, {
+    ...s,
+    filters: filtersFor('errors'),
+  });
+}
+export interface Breakdown {
+  value: Cell;
+  events: number;
+  users: number;
+}
+export interface GroupSession {
+  session_id: string;
+  user_id: string | null;
+  last_seen: number;
+  events: number;
+  browser: string | null;
+  os: string | null;
+  country: string | null;
+  page_path: string | null;
+}
+export interface ErrorGroupDetail {
+  group: ErrorGroup;
+  breakdowns: Record<string, Breakdown[]>;
+  /** The latest events, newest first, with every column of `errors`. */
+  events: Record<string, Cell>[];
+  sessions: GroupSession[];
+}
+export function errorGroup(
+  pid: number,
+  fingerprint: string,
+  from: number,
+  to: number,
+): Promise<ErrorGroupDetail> {
+  return api(
+    'GET',
+    `/api/v1/errors/groups/${encodeURIComponent(fingerprint)}?project=${pid}&from=${from}&to=${to}`,
+  );
+}
+export function setGroupState(
+  pid: number,
+  fingerprint: string,
+  state: GroupState,
+  inNextRelease = false,
+): Promise<unknown> {
+  return api(
+    'PUT',
+    `/api/v1/errors/groups/${encodeURIComponent(fingerprint)}/state?project=${pid}`,
+    state === 'resolved' ? { state, in_next_release: inNextRelease } : { state },
+  );
+}
+export interface IgnoreRule {
+  field: 'message' | 'url';
+  pattern: string;
+}
+export interface ErrorSettings {
+  critical_pages: string[];
+  filter_extensions: boolean;
+  filter_script_error: boolean;
+  ignore_rules: IgnoreRule[];
+}
+/** Errors the noise filters dropped, per UTC day (days since the epoch) and reason. */
+export interface FilteredNoise {
+  total: number;
+  counts: { day: number; reason: string; count: number }[];
+}
+export interface SourceMapEntry {
+  id: number;
+  release: string;
+  url: string;
+  debug_id: string | null;
+  map_file: string | null;
+  map_bytes: number;
+  source_file: string | null;
+  source_bytes: number;
+  /** Seconds since the epoch. */
+  uploaded_at: number;
+}
+export interface SourceMaps {
+  sourcemaps: SourceMapEntry[];
+  totals: { bundles: number; releases: number; bytes: number };
+}

@@ -3,7 +3,7 @@
 import uPlot from 'uplot';
 import { col } from './api';
 import type { Cell, QueryResult } from './api';
-import { el } from './dom';
+import { el, svgEl } from './dom';
 import { fmtCell, fmtMetric } from './format';
 import { customRangeHref, navigate } from './url';
 
@@ -86,30 +86,75 @@ export function countLines(
   );
 }
 
-/** Horizontal bars of durations, scaled to the longest: [key (in `keyAttr`), label, ms]. */
-export function durationBars(
+/** Horizontal bars scaled to the largest value: [key (in `keyAttr`), label, value], shown by `fmt`. */
+export function bars(
   testid: string,
   keyAttr: string,
   rows: [string, string, Cell][],
+  fmt: (v: Cell) => string,
 ): HTMLElement {
-  const longest = Math.max(0, ...rows.map(([, , v]) => Number(v) || 0));
+  const largest = Math.max(0, ...rows.map(([, , v]) => Number(v) || 0));
   return el(
     'div',
     { 'data-testid': testid },
     ...rows.map(([key, label, v]) => {
       const fill = el('div', { class: 'ni' });
-      fill.style.width = `${longest > 0 ? ((Number(v) || 0) / longest) * 100 : 0}%`;
+      fill.style.width = `${largest > 0 ? ((Number(v) || 0) / largest) * 100 : 0}%`;
       return el(
         'div',
         { class: 'rate-row', [keyAttr]: key },
-        el('span', { class: 'rate-label' }, label),
+        el('span', { class: 'rate-label', title: label }, label),
         el('div', { class: 'bar rate-bar' }, fill),
         el(
           'span',
           { class: 'rate-value', 'data-raw': typeof v === 'number' ? String(v) : '' },
-          fmtMetric('duration', v),
+          fmt(v),
         ),
       );
     }),
   );
+}
+/** Horizontal bars of durations, scaled to the longest. */
+export function durationBars(
+  testid: string,
+  keyAttr: string,
+  rows: [string, string, Cell][],
+): HTMLElement {
+  return bars(testid, keyAttr, rows, (v) => fmtMetric('duration', v));
+}
+
+/** A small inline bar chart of counts (no axes), e.g. a group's events over the range. */
+export function sparkline(counts: number[], title: string): SVGElement {
+  const W = 96,
+    H = 22,
+    n = Math.max(1, counts.length),
+    step = W / n,
+    top = Math.max(1, ...counts);
+  const svg = svgEl('svg', {
+    class: 'sparkline',
+    width: String(W),
+    height: String(H),
+    viewBox: `0 0 ${W} ${H}`,
+    role: 'img',
+    'aria-label': title,
+    'data-series': counts.join(','),
+  });
+  const t = svgEl('title');
+  t.textContent = title;
+  svg.append(t);
+  counts.forEach((c, i) => {
+    // at least a sliver for a bucket with any event, so a single error shows
+    const h = c > 0 ? Math.max(2, (c / top) * H) : 0;
+    if (h)
+      svg.append(
+        svgEl('rect', {
+          x: (i * step + 0.5).toFixed(1),
+          y: (H - h).toFixed(1),
+          width: Math.max(1, step - 1).toFixed(1),
+          height: h.toFixed(1),
+        }),
+      );
+  });
+  svg.append(svgEl('line', { x1: '0', y1: String(H - 0.5), x2: String(W), y2: String(H - 0.5) }));
+  return svg;
 }

@@ -104,3 +104,19 @@ export function countFigure(count: Cell, est: Cell): HTMLElement[] {
     ),
   ];
 }
+/** How long before `now` a time (ms) was: `just now`, `5 min ago`, `3 h ago`, `12 d ago`. */
+export function fmtAgo(ms: Cell, now = Date.now()): string {
+  if (typeof ms !== 'number' || !isFinite(ms)) return '–';
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 60) return 'just now';
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+/** How long before an error something happened (ms ≥ 0): `0.4 s`, `12.0 s`, `3m 05s`. */
+export function fmtBefore(ms: number): string {
+  const v = Math.max(0, ms);
+  if (v < 60000) return `${(v / 1000).toFixed(1)} s`;
+  const s = Math.round(v / 1000);
+  return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+}

@@ -288,7 +288,7 @@ export function shell(m: Me, project: Project, content: HTMLElement): HTMLElemen
     nav.append(
       link(
         label,
-        href(p, { session: null, sort: null, dir: null, page: null }),
+        href(p, { session: null, sort: null, dir: null, page: null, fp: null, error_fp: null }),
         (location.pathname === '/page' ? '/pages' : location.pathname) === p ? 'active' : '',
       ),
     );
@@ -318,7 +318,7 @@ export function shell(m: Me, project: Project, content: HTMLElement): HTMLElemen
     proj.append(o);
   }
   proj.addEventListener('change', () =>
-    navigate(href(location.pathname, { project: proj.value, session: null })),
+    navigate(href(location.pathname, { project: proj.value, session: null, fp: null })),
   );
   const header = el(
     'header',

@@ -79,7 +79,7 @@ function csvField(v: Cell): string {
   return /[",\n\r]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
 }
 /** Downloads a result as CSV, with the raw values (not the formatted ones). */
-function csvButton(res: QueryResult, name: string): HTMLButtonElement {
+export function csvButton(res: QueryResult, name: string): HTMLButtonElement {
   const b = el(
     'button',
     { type: 'button', class: 'csv', 'data-testid': `${name}-csv`, title: 'Download as CSV' },

@@ -108,18 +108,31 @@ export async function sessionsView(
   };
   // from the Errors view: only sessions that had this error
   const errType = param('error_type', ''),
-    errMessage = param('error_message', '');
+    errMessage = param('error_message', ''),
+    errGroup = param('error_fp', '');
   const errorFilters: Filter[] = [];
   if (errType) errorFilters.push({ field: 'error_type', op: 'eq', value: errType });
   if (errMessage) errorFilters.push({ field: 'message', op: 'eq', value: errMessage });
+  if (errGroup) errorFilters.push({ field: 'fingerprint', op: 'eq', value: errGroup });
   const withError = errorFilters.length
     ? el(
         'p',
         { class: 'controls', 'data-testid': 'session-error' },
         'Sessions with the error ',
-        el('strong', {}, [errType, errMessage].filter((x) => x).join(': ')),
+        [errType, errMessage].some((x) => x)
+          ? el('strong', {}, [errType, errMessage].filter((x) => x).join(': '))
+          : '',
+        errGroup
+          ? link(
+              `group ${errGroup.slice(0, 12)}`,
+              href('/errors', { fp: errGroup, error_fp: null, sort: null, dir: null }),
+            )
+          : '',
         ' ',
-        link('show all sessions', href('/sessions', { error_type: null, error_message: null })),
+        link(
+          'show all sessions',
+          href('/sessions', { error_type: null, error_message: null, error_fp: null }),
+        ),
       )
     : null;
   const res = await api<QueryResult>('POST', `/api/v1/sessions?project=${pid}`, {

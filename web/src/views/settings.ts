@@ -1,7 +1,9 @@
-// Settings: key, snippet, origins, retention, API tokens, projects.
+// Settings: key, snippet, origins, retention, error tracking (critical pages, noise filters),
+// source maps, API tokens, members, the account, projects.
 import { api, currentUser, HttpError, Me, ProjectSettings, QueryResult, Role, setMe } from '../api';
+import type { ErrorSettings, IgnoreRule, SourceMaps } from '../api';
 import { el } from '../dom';
-import { fmtDay, fmtTime } from '../format';
+import { fmtBytes, fmtDay, fmtTime } from '../format';
 import { table } from '../tables';
 import { href, link } from '../url';
 
@@ -116,6 +118,8 @@ export async function settingsView(pid: number, box: HTMLElement): Promise<void>
       ),
     ),
     el('div', { class: 'card' }, el('h3', {}, 'Project settings'), form),
+    await errorTrackingCard(pid, owner),
+    await sourceMapsCard(pid, s.name, role !== 'viewer'),
     role === 'viewer' ? '' : await tokensCard(pid, owner),
     await membersCard(pid, m.user.id, owner),
     accountCard(m.user.email),
@@ -536,4 +540,235 @@ function accountCard(email: string): HTMLElement {
     el('h3', {}, `Your account (${email})`),
     form,
   );
+}
+
+/** Critical pages (their users weigh ten times in an error group's impact) and the noise
+ * filters intake applies: browser extensions, "Script error.", the project's ignore rules.
+ * Owners change them; everyone else sees them. */
+async function errorTrackingCard(pid: number, owner: boolean): Promise<HTMLElement> {
+  const cur = await api<ErrorSettings>('GET', `/api/v1/errors/settings?project=${pid}`);
+  const pages = el('textarea', {
+    name: 'critical_pages',
+    rows: '4',
+    'data-testid': 'critical-pages',
+    placeholder: '/checkout/*',
+  });
+  const check = (name: string, testid: string) =>
+    el('input', { type: 'checkbox', name, 'data-testid': testid });
+  const extensions = check('filter_extensions', 'filter-extensions');
+  const scriptError = check('filter_script_error', 'filter-script-error');
+  const rules = el('div', { 'data-testid': 'ignore-rules' });
+  const addRule = el('button', { type: 'button', 'data-testid': 'add-rule' }, 'Add rule');
+  const ruleRow = (r: IgnoreRule) => {
+    const field = el('select', { 'data-testid': 'rule-field', 'aria-label': 'Rule field' });
+    for (const [v, label] of [
+      ['message', 'message'],
+      ['url', 'URL (page or script)'],
+    ]) {
+      const o = el('option', { value: v }, label);
+      if (v === r.field) o.selected = true;
+      field.append(o);
+    }
+    const pattern = el('input', {
+      'data-testid': 'rule-pattern',
+      placeholder: 'text, or a pattern with * wildcards',
+      'aria-label': 'Rule pattern',
+    });
+    pattern.value = r.pattern;
+    const remove = el(
+      'button',
+      { type: 'button', 'data-testid': 'rule-remove', 'aria-label': 'Remove rule' },
+      '×',
+    );
+    const row = el('div', { class: 'rule-row', 'data-testid': 'rule' }, field, pattern, remove);
+    remove.addEventListener('click', () => row.remove());
+    if (!owner) field.disabled = pattern.disabled = remove.disabled = true;
+    return row;
+  };
+  const fill = (v: ErrorSettings) => {
+    pages.value = v.critical_pages.join('\n');
+    extensions.checked = v.filter_extensions;
+    scriptError.checked = v.filter_script_error;
+    rules.replaceChildren(...v.ignore_rules.map(ruleRow));
+  };
+  fill(cur);
+  addRule.addEventListener('click', () => rules.append(ruleRow({ field: 'message', pattern: '' })));
+  const msg = el('p', { 'data-testid': 'error-settings-message' });
+  const save = el('button', { type: 'submit', 'data-testid': 'save-error-settings' }, 'Save');
+  if (!owner) {
+    pages.readOnly = true;
+    extensions.disabled = scriptError.disabled = addRule.disabled = save.disabled = true;
+    msg.className = 'muted';
+    msg.textContent = 'Only owners change these settings.';
+  }
+  const form = el(
+    'form',
+    { class: 'settings', 'data-testid': 'error-settings' },
+    el(
+      'label',
+      {},
+      'Critical pages (one path pattern per line, * matches any text): a user who hits an error there counts ten times in its impact',
+      pages,
+    ),
+    el('label', { class: 'check' }, extensions, 'Drop errors from browser extensions'),
+    el(
+      'label',
+      { class: 'check' },
+      scriptError,
+      'Drop "Script error." without a stack (a cross-origin script\'s error, which says nothing)',
+    ),
+    el(
+      'div',
+      {},
+      el(
+        'div',
+        { class: 'muted' },
+        'Ignore rules: drop errors whose message, or page or script URL, contains the text (or matches the pattern with *)',
+      ),
+      rules,
+      addRule,
+    ),
+    save,
+    msg,
+  );
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    msg.className = '';
+    msg.textContent = 'Saving…';
+    save.disabled = true;
+    const body: ErrorSettings = {
+      critical_pages: pages.value
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l),
+      filter_extensions: extensions.checked,
+      filter_script_error: scriptError.checked,
+      ignore_rules: [...rules.querySelectorAll<HTMLElement>('[data-testid=rule]')]
+        .map((row) => ({
+          field: (row.querySelector('select') as HTMLSelectElement).value as IgnoreRule['field'],
+          pattern: (row.querySelector('input') as HTMLInputElement).value.trim(),
+        }))
+        .filter((r) => r.pattern),
+    };
+    try {
+      fill(await api<ErrorSettings>('PUT', `/api/v1/errors/settings?project=${pid}`, body));
+      msg.className = 'ok';
+      msg.textContent = 'Saved. New errors follow the filters within 5 seconds.';
+    } catch (e) {
+      msg.className = 'error';
+      msg.textContent = (e as Error).message;
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return el('div', { class: 'card' }, el('h3', {}, 'Error tracking'), form);
+}
+
+/** The project's uploaded source maps, with their totals; members and owners delete them. */
+async function sourceMapsCard(pid: number, name: string, canDelete: boolean): Promise<HTMLElement> {
+  const card = el('div', { class: 'card', 'data-testid': 'sourcemaps' });
+  const project = /^[\w.-]+$/.test(name) ? name : `'${name.replace(/'/g, "'\\''")}'`;
+  const fill = async () => {
+    const { sourcemaps, totals } = await api<SourceMaps>(
+      'GET',
+      `/api/v1/sourcemaps?project=${pid}`,
+    );
+    const msg = el('p', { class: 'error', role: 'alert' });
+    const tbody = el('tbody');
+    for (const m of sourcemaps) {
+      let action: HTMLElement | string = '';
+      if (canDelete) {
+        const del = el('button', { type: 'button', 'data-testid': 'delete-sourcemap' }, 'Delete');
+        // two clicks, no dialog (like revoking a token): errors after it stay minified
+        del.addEventListener('click', async () => {
+          if (del.dataset.armed !== '1') {
+            del.dataset.armed = '1';
+            del.textContent = 'Click again to delete';
+            return;
+          }
+          del.disabled = true;
+          try {
+            await api('DELETE', `/api/v1/sourcemaps/${m.id}?project=${pid}`);
+            await fill();
+          } catch (e) {
+            msg.textContent = (e as Error).message;
+            del.disabled = false;
+          }
+        });
+        action = del;
+      }
+      const file = (f: string | null, bytes: number) =>
+        f ? el('span', { title: f }, fmtBytes(bytes)) : el('span', { class: 'muted' }, '–');
+      tbody.append(
+        el(
+          'tr',
+          { 'data-sourcemap-id': String(m.id) },
+          el('td', {}, m.release),
+          el('td', { class: 'wrap' }, el('code', {}, m.url)),
+          el('td', { class: 'wrap' }, m.debug_id ? el('code', {}, m.debug_id) : '–'),
+          el(
+            'td',
+            { class: 'num', 'data-raw': String(m.map_bytes) },
+            file(m.map_file, m.map_bytes),
+          ),
+          el(
+            'td',
+            { class: 'num', 'data-raw': String(m.source_bytes) },
+            file(m.source_file, m.source_bytes),
+          ),
+          el('td', {}, fmtTime(m.uploaded_at * 1000, true)),
+          el('td', {}, action),
+        ),
+      );
+    }
+    const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+    card.replaceChildren(
+      el('h3', {}, 'Source maps'),
+      el(
+        'p',
+        { class: 'muted' },
+        "With a release's maps uploaded, stack frames show the original file, line, function and source. Upload them when you deploy:",
+      ),
+      el(
+        'code',
+        { class: 'cli', 'data-testid': 'sourcemaps-cli' },
+        `vigil sourcemaps upload --project ${project} --release R --url-prefix ~/static/js DIR`,
+      ),
+      el(
+        'p',
+        { class: 'bar-legend' },
+        'R is the release your pages send; ~/ matches the scripts on any host. To a running server: add --server URL --token vt_… (an ingest-admin token).',
+      ),
+      el(
+        'p',
+        { 'data-testid': 'sourcemap-totals' },
+        `${plural(totals.bundles, 'bundle', 'bundles')} in ${plural(totals.releases, 'release', 'releases')}, ${fmtBytes(totals.bytes)}`,
+      ),
+      sourcemaps.length
+        ? el(
+            'table',
+            { 'data-testid': 'sourcemaps-table' },
+            el(
+              'thead',
+              {},
+              el(
+                'tr',
+                {},
+                ...['release', 'URL', 'debug id', 'map', 'script', 'uploaded', ''].map((h) =>
+                  el('th', { class: h === 'map' || h === 'script' ? 'num' : '' }, h),
+                ),
+              ),
+            ),
+            tbody,
+          )
+        : el(
+            'p',
+            { class: 'empty', 'data-testid': 'sourcemaps-empty' },
+            'No source maps uploaded.',
+          ),
+      msg,
+    );
+  };
+  await fill();
+  return card;
 }

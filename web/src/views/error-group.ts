@@ -1,0 +1,750 @@
+// One error group (`/errors?fp=<fingerprint>`): its state and who may change it, its figures
+// and events over time, why its errors are grouped together, the latest events' symbolicated
+// stacks (in-app frames open, the others folded), cause chains and breadcrumbs, where it
+// happens (release, browser, OS, device, country, page) and the sessions it hit.
+import { errorGroup, HttpError, roleIn, setGroupState } from '../api';
+import type { Cell, ErrorGroup, ErrorGroupDetail, GroupSession, GroupState } from '../api';
+import { bars, countLines } from '../charts';
+import { el } from '../dom';
+import { fmtAgo, fmtBefore, fmtCell, fmtNum, fmtTime } from '../format';
+import { appliesHere, href, link, navigate, Range, urlFilters } from '../url';
+
+/** A frame as the collector stores it (`frames` and each cause's frames). */
+interface Frame {
+  function?: string;
+  file?: string;
+  line?: number;
+  column?: number;
+  /** Absent on errors stored before frames were marked: shown as the application's. */
+  in_app?: boolean;
+  mapped?: {
+    file: string;
+    function?: string;
+    line: number;
+    column: number;
+    context?: { start_line: number; lines: string[] };
+  };
+  unmapped?: { code: string; reason: string };
+}
+interface Grouping {
+  version: number;
+  method: 'in_app_frames' | 'message' | 'custom';
+  error_type: string;
+  frames?: { file: string; function: string }[];
+  message?: string;
+  custom?: string[];
+  fingerprint: string;
+}
+interface Cause {
+  error_type: string;
+  message: string;
+  frames?: Frame[];
+}
+interface Breadcrumb {
+  ts: number;
+  category: string;
+  message: string;
+  data?: Record<string, Cell>;
+}
+type ErrorRow = Record<string, Cell>;
+
+/** A JSON text column read as `T` when it has the expected shape, else `dflt`. */
+function parsed<T>(v: Cell | undefined, ok: (x: unknown) => boolean, dflt: T): T {
+  if (typeof v !== 'string' || v === '') return dflt;
+  try {
+    const x: unknown = JSON.parse(v);
+    return ok(x) ? (x as T) : dflt;
+  } catch {
+    return dflt;
+  }
+}
+const isObject = (x: unknown): boolean => typeof x === 'object' && x !== null;
+const framesOf = (v: Cell | undefined): Frame[] =>
+  parsed<unknown[]>(v, Array.isArray, []).filter(isObject) as Frame[];
+
+/** A group's title: type and message. */
+export function groupTitle(g: ErrorGroup): string {
+  return [g.error_type, g.message].filter((x) => x).join(': ') || '(no message)';
+}
+/** State, regression and critical-page badges of a group. */
+export function groupBadges(g: ErrorGroup): HTMLElement {
+  const b = (cls: string, text: string, title: string) =>
+    el('span', { class: `badge ${cls}`, 'data-badge': cls, title }, text);
+  return el(
+    'span',
+    { class: 'badges' },
+    g.regressed
+      ? b('regressed', 'regression', 'It was resolved and happened again')
+      : g.state === 'resolved'
+        ? b(
+            'resolved',
+            g.in_next_release ? 'resolved in next release' : 'resolved',
+            g.resolved_at ? `Resolved ${fmtTime(g.resolved_at)}` : 'Resolved',
+          )
+        : g.state === 'ignored'
+          ? b('ignored', 'ignored', 'Left out of the default list')
+          : null,
+    g.critical_users > 0
+      ? b(
+          'critical',
+          'critical page',
+          `${fmtNum(g.critical_users)} of its users were on a critical page`,
+        )
+      : null,
+  );
+}
+
+const DIMENSIONS: [string, string][] = [
+  ['release', 'Release'],
+  ['browser', 'Browser'],
+  ['os', 'OS'],
+  ['device_type', 'Device'],
+  ['country', 'Country'],
+  ['page_path', 'Page'],
+  ['url_template', 'URL template'],
+];
+
+export async function errorGroupView(
+  pid: number,
+  fp: string,
+  box: HTMLElement,
+  { from, to }: Range,
+): Promise<void> {
+  const back = link('← all error groups', href('/errors', { fp: null }), 'back');
+  let d: ErrorGroupDetail;
+  try {
+    d = await errorGroup(pid, fp, from, to);
+  } catch (e) {
+    if (!(e instanceof HttpError && e.status === 404)) throw e;
+    box.replaceChildren(
+      el('h2', {}, 'Error group'),
+      back,
+      el(
+        'p',
+        { class: 'empty', 'data-testid': 'group-not-found' },
+        'This group has no error in the selected range. Choose a longer range to see it.',
+      ),
+    );
+    return;
+  }
+  const g = d.group;
+  const latest = d.events[0];
+  const chartBox = el('div', { 'data-testid': 'group-chart' });
+  const filtered = urlFilters().some(appliesHere);
+  box.replaceChildren(
+    el(
+      'h2',
+      { class: 'group-head' },
+      el('span', { 'data-testid': 'group-type' }, g.error_type ?? 'Error'),
+      ' ',
+      groupBadges(g),
+    ),
+    el('p', { class: 'group-message', 'data-testid': 'group-message' }, g.message ?? ''),
+    g.culprit
+      ? el(
+          'p',
+          { class: 'culprit', 'data-testid': 'group-culprit' },
+          'in ',
+          el('code', {}, g.culprit),
+        )
+      : '',
+    el('p', {}, back),
+    filtered
+      ? el(
+          'p',
+          { class: 'muted', 'data-testid': 'group-filters-note' },
+          "The filter bar narrows the list of groups; this page shows all of this group's errors in the range.",
+        )
+      : '',
+    stateCard(pid, g),
+    figures(g),
+    el('div', { class: 'card' }, el('h3', {}, 'Events over time'), chartBox),
+    whyGrouped(g, latest),
+    eventsCard(d.events),
+    breakdowns(d),
+    sessionsCard(g, d.sessions),
+  );
+  // the group's 24 counts over the range, at the starts of the server's buckets
+  const width = Math.max(1, Math.floor((to - from) / g.series.length || 1));
+  countLines(
+    chartBox,
+    { columns: ['time', 'count'], rows: g.series.map((n, i) => [from + i * width, n]) },
+    null,
+    [from, to],
+  );
+}
+
+/** The group's state in words, and the buttons that change it for members and owners. */
+function stateCard(pid: number, g: ErrorGroup): HTMLElement {
+  const words = g.regressed
+    ? `Regressed: resolved ${g.resolved_at ? fmtTime(g.resolved_at) : ''}, and it happened again${g.in_next_release ? ' in a release not seen before' : ''}.`
+    : g.state === 'resolved'
+      ? `Resolved ${g.resolved_at ? fmtTime(g.resolved_at) : ''}` +
+        (g.in_next_release
+          ? ' in the next release: errors from the releases seen so far are expected; one from a new release reopens it.'
+          : ': any new error reopens it.')
+      : g.state === 'ignored'
+        ? 'Ignored: left out of the default list; its errors are still stored.'
+        : 'Unresolved.';
+  const msg = el('span', { class: 'error', role: 'alert' });
+  const parts: (HTMLElement | string)[] = [
+    el('span', { 'data-testid': 'group-state', 'data-state': g.state }, words),
+  ];
+  if (roleIn(pid) === 'viewer')
+    parts.push(
+      el(
+        'span',
+        { class: 'muted', 'data-testid': 'group-actions-readonly' },
+        ' Members and owners resolve and ignore groups.',
+      ),
+    );
+  else {
+    const buttons: HTMLButtonElement[] = [];
+    const button = (testid: string, label: string, state: GroupState, next = false) => {
+      const b = el('button', { type: 'button', 'data-testid': testid }, label);
+      b.addEventListener('click', async () => {
+        for (const x of buttons) x.disabled = true;
+        msg.textContent = '';
+        try {
+          await setGroupState(pid, g.fingerprint, state, next);
+          navigate(location.pathname + location.search, true);
+        } catch (e) {
+          msg.textContent = (e as Error).message;
+          for (const x of buttons) x.disabled = false;
+        }
+      });
+      buttons.push(b);
+      return b;
+    };
+    if (g.state === 'unresolved') {
+      button('resolve', 'Resolve', 'resolved');
+      button('resolve-next', 'Resolve in next release', 'resolved', true);
+      button('ignore', 'Ignore', 'ignored');
+    } else button('reopen', 'Reopen', 'unresolved');
+    parts.push(
+      el('span', { class: 'controls inline-controls', 'data-testid': 'group-actions' }, ...buttons),
+    );
+  }
+  return el('div', { class: 'card state-card' }, ...parts, msg);
+}
+
+function figures(g: ErrorGroup): HTMLElement {
+  const fig = (testid: string, name: string, value: string, raw: Cell, title = '') =>
+    el(
+      'div',
+      { class: 'card', 'data-testid': testid },
+      el('div', { class: 'metric-name' }, name),
+      el(
+        'div',
+        { class: 'metric-value', 'data-raw': raw === null ? '' : String(raw), title },
+        value,
+      ),
+    );
+  return el(
+    'div',
+    { class: 'grid' },
+    fig('group-events', 'Events', fmtNum(g.events), g.events),
+    fig('group-users', 'Users affected', fmtNum(g.users), g.users),
+    fig('group-sessions', 'Sessions', fmtNum(g.sessions), g.sessions),
+    fig(
+      'group-critical',
+      'Users on critical pages',
+      fmtNum(g.critical_users),
+      g.critical_users,
+      'Each counts ten times in the impact',
+    ),
+    fig(
+      'group-first-seen',
+      'First seen',
+      fmtAgo(g.first_seen),
+      g.first_seen,
+      fmtTime(g.first_seen),
+    ),
+    fig('group-last-seen', 'Last seen', fmtAgo(g.last_seen), g.last_seen, fmtTime(g.last_seen)),
+    fig('group-release', 'Last release', g.last_release ?? '–', g.last_release),
+    fig(
+      'group-handled',
+      'Caught by the app',
+      `${fmtNum(g.handled)} of ${fmtNum(g.events)}`,
+      g.handled,
+      'Reported by the application (handled) rather than uncaught',
+    ),
+  );
+}
+
+/** What went into the fingerprint, in words (from the latest event's `grouping`). */
+function whyGrouped(g: ErrorGroup, latest: ErrorRow | undefined): HTMLElement {
+  const grouping = parsed<Grouping | null>(
+    latest?.grouping,
+    (x) => isObject(x) && typeof (x as Grouping).method === 'string',
+    null,
+  );
+  const card = el('div', {
+    class: 'card',
+    'data-testid': 'why-grouped',
+    'data-method': grouping?.method ?? (g.fingerprint.startsWith('legacy:') ? 'legacy' : 'none'),
+  });
+  const parts: (HTMLElement | string | null)[] = [el('h3', {}, 'Why these errors are grouped')];
+  const framesList = (frames: Grouping['frames']) =>
+    el(
+      'ol',
+      { class: 'grouping-frames' },
+      ...(frames ?? []).map((f) =>
+        el(
+          'li',
+          { 'data-testid': 'grouping-frame' },
+          el('code', {}, f.function || '(anonymous)'),
+          ' in ',
+          el('code', {}, f.file || '(no file)'),
+        ),
+      ),
+    );
+  const type = (t: string) => el('code', {}, t);
+  if (!grouping) {
+    parts.push(
+      el(
+        'p',
+        {},
+        g.fingerprint.startsWith('legacy:')
+          ? 'These errors were stored before grouping existed: they are grouped by their type and message as written.'
+          : 'The latest error carries no record of how it was grouped.',
+      ),
+    );
+  } else if (grouping.method === 'in_app_frames') {
+    parts.push(
+      el(
+        'p',
+        {},
+        'Same error type (',
+        type(grouping.error_type),
+        `) and the same ${grouping.frames?.length ?? 0} in-app ${grouping.frames?.length === 1 ? 'frame' : 'frames'}, innermost first, by file and function. ` +
+          'Line and column numbers, URLs, query strings and content hashes are left out, so a new deploy or another page does not split the group; the message is not used.',
+      ),
+      framesList(grouping.frames),
+    );
+  } else if (grouping.method === 'message') {
+    parts.push(
+      el(
+        'p',
+        {},
+        'No in-app frame named a file or function, so these errors are grouped by the error type (',
+        type(grouping.error_type),
+        ') and the message with its variable parts (numbers, ids, URLs…) replaced:',
+      ),
+      el(
+        'pre',
+        { class: 'grouping-message', 'data-testid': 'grouping-message' },
+        grouping.message ?? '',
+      ),
+    );
+  } else {
+    const custom = grouping.custom ?? [];
+    parts.push(
+      el(
+        'p',
+        {},
+        'The application set its own fingerprint (',
+        el('code', {}, 'vigil.error(e, { fingerprint })'),
+        '): errors with the same parts are one group.',
+      ),
+      el(
+        'ol',
+        { class: 'grouping-frames' },
+        ...custom.map((c) => el('li', { 'data-testid': 'grouping-part' }, el('code', {}, c))),
+      ),
+      grouping.frames?.length || grouping.message
+        ? el(
+            'p',
+            {},
+            '{{ default }} stands for the collector’s own grouping: ',
+            grouping.frames?.length
+              ? 'the type and these in-app frames'
+              : 'the type and the message',
+          )
+        : null,
+      grouping.frames?.length ? framesList(grouping.frames) : null,
+      grouping.message && !grouping.frames?.length
+        ? el('pre', { class: 'grouping-message' }, grouping.message)
+        : null,
+    );
+  }
+  parts.push(
+    el(
+      'p',
+      { class: 'bar-legend' },
+      'Fingerprint ',
+      el('code', { 'data-testid': 'fingerprint' }, g.fingerprint),
+      grouping ? ` (grouping version ${grouping.version})` : '',
+    ),
+  );
+  card.append(...parts.filter((p): p is HTMLElement | string => p !== null));
+  return card;
+}
+
+/** The latest events: one shown at a time (the newest first), picked from a list. */
+function eventsCard(events: ErrorRow[]): HTMLElement {
+  const card = el('div', { class: 'card', 'data-testid': 'group-event' });
+  if (!events.length) return card;
+  const body = el('div');
+  const pick = el('select', { 'data-testid': 'event-pick', 'aria-label': 'Event' });
+  events.forEach((e, i) =>
+    pick.append(
+      el(
+        'option',
+        { value: String(i) },
+        `${fmtTime(Number(e.ts))} · ${fmtCell(e.browser ?? null)} · ${fmtCell(e.page_path ?? null)}`,
+      ),
+    ),
+  );
+  const show = () => body.replaceChildren(...eventBody(events[Number(pick.value)] ?? events[0]));
+  pick.addEventListener('change', show);
+  show();
+  card.append(
+    el(
+      'div',
+      { class: 'controls' },
+      el('h3', {}, `Latest ${events.length === 1 ? 'event' : `${events.length} events`}`),
+      pick,
+    ),
+    body,
+  );
+  return card;
+}
+
+const SYMBOLICATION: Record<string, string> = {
+  mapped:
+    'Every frame that could be was mapped to the original source with an uploaded source map.',
+  partial: 'Some frames were mapped with an uploaded source map; each of the others says why not.',
+  unmapped:
+    'No frame was mapped to the original source: upload the release’s source maps (Settings → Source maps); each frame says what was missing.',
+  no_frames: 'The error came without a stack.',
+};
+
+function eventBody(e: ErrorRow): HTMLElement[] {
+  const ts = Number(e.ts);
+  const sid = e.session_id === null || e.session_id === undefined ? null : String(e.session_id);
+  const facts: [string, HTMLElement | string][] = [
+    ['when', fmtTime(ts)],
+    ['page', fmtCell(e.page_url ?? e.page_path ?? null)],
+    [
+      'browser / os',
+      `${fmtCell(e.browser ?? null)} ${e.browser_version ?? ''} / ${fmtCell(e.os ?? null)} ${e.os_version ?? ''}`,
+    ],
+    ['release', fmtCell(e.release ?? null)],
+    ['user', fmtCell(e.user_id ?? null)],
+    ['session', sid ? link(sid, href('/sessions', { session: sid, fp: null })) : '(none)'],
+    [
+      'caught',
+      e.handled === true
+        ? 'yes: reported by the application'
+        : `no: uncaught${e.source ? ` (${String(e.source)})` : ''}`,
+    ],
+  ];
+  const frames = framesOf(e.frames);
+  const causes = parsed<unknown[]>(e.causes, Array.isArray, []).filter(isObject) as Cause[];
+  const crumbs = parsed<unknown[]>(e.breadcrumbs, Array.isArray, []).filter(
+    isObject,
+  ) as Breadcrumb[];
+  const status = typeof e.symbolication === 'string' ? e.symbolication : '';
+  return [
+    el(
+      'dl',
+      { class: 'facts', 'data-testid': 'event-facts' },
+      ...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, v)]),
+    ),
+    el('h4', {}, 'Stack trace ', el('span', { class: 'muted' }, '(innermost call first)')),
+    status
+      ? el(
+          'p',
+          { class: 'muted', 'data-testid': 'symbolication', 'data-status': status },
+          SYMBOLICATION[status] ?? status,
+        )
+      : null,
+    frames.length
+      ? stack(frames, 'stack')
+      : el('p', { class: 'empty', 'data-testid': 'stack-empty' }, 'No stack frames.'),
+    typeof e.stack === 'string' && e.stack
+      ? el(
+          'details',
+          { 'data-testid': 'raw-stack' },
+          el('summary', {}, 'Raw stack (as the browser reported it)'),
+          el('pre', { class: 'raw-stack' }, e.stack),
+        )
+      : null,
+    causes.length ? causeChain(causes) : null,
+    el('h4', {}, 'Breadcrumbs ', el('span', { class: 'muted' }, '(what happened before it)')),
+    breadcrumbs(crumbs, ts),
+  ].filter((x): x is HTMLElement => x !== null);
+}
+
+const frameLocation = (file: string | undefined, line?: number, column?: number): string =>
+  (file || '?') + (line ? `:${line}` : '') + (line && column ? `:${column}` : '');
+
+function frameItem(f: Frame): HTMLElement {
+  const inApp = f.in_app !== false;
+  const m = f.mapped;
+  const minified = frameLocation(f.file, f.line, f.column);
+  const where = m ? frameLocation(m.file, m.line, m.column) : minified;
+  return el(
+    'li',
+    {
+      class: `frame ${inApp ? 'in-app' : 'lib'}`,
+      'data-testid': 'frame',
+      'data-in-app': String(inApp),
+      'data-mapped': String(!!m),
+    },
+    el(
+      'div',
+      { class: 'frame-head' },
+      el(
+        'code',
+        { class: 'fn', 'data-testid': 'frame-function' },
+        m?.function ?? f.function ?? '(anonymous)',
+      ),
+      ' at ',
+      el('code', { class: 'loc', 'data-testid': 'frame-location' }, where),
+      inApp ? el('span', { class: 'badge badge-in-app' }, 'in app') : null,
+      m
+        ? el(
+            'span',
+            {
+              class: 'minified',
+              'data-testid': 'frame-minified',
+              title: 'Where the browser reported it, in the minified script',
+            },
+            `minified: ${minified}`,
+          )
+        : null,
+    ),
+    m?.context ? sourceContext(m.context, m.line) : null,
+    f.unmapped
+      ? el(
+          'div',
+          { class: 'unmapped', 'data-testid': 'frame-unmapped', 'data-code': f.unmapped.code },
+          f.unmapped.reason,
+        )
+      : null,
+  );
+}
+
+/** The original source around a frame, its line highlighted. */
+function sourceContext(c: { start_line: number; lines: string[] }, line: number): HTMLElement {
+  return el(
+    'pre',
+    { class: 'source-context', 'data-testid': 'frame-context' },
+    ...(Array.isArray(c.lines) ? c.lines : []).map((text, i) => {
+      const n = Number(c.start_line) + i;
+      return el(
+        'span',
+        n === line
+          ? { class: 'ctx-line hl', 'data-line': String(n), 'data-testid': 'context-highlight' }
+          : { class: 'ctx-line', 'data-line': String(n) },
+        el('span', { class: 'ln' }, String(n)),
+        String(text),
+      );
+    }),
+  );
+}
+
+/** Frames innermost first: the application's open, runs of others folded (all open when none is the application's). */
+function stack(frames: Frame[], testid: string): HTMLElement {
+  const list = el('ol', { class: 'frames', 'data-testid': testid });
+  const anyInApp = frames.some((f) => f.in_app !== false);
+  let run: Frame[] = [];
+  const flush = () => {
+    if (!run.length) return;
+    list.append(
+      el(
+        'li',
+        { class: 'folded' },
+        el(
+          'details',
+          { 'data-testid': 'folded-frames' },
+          el(
+            'summary',
+            {},
+            `${run.length} ${run.length === 1 ? 'frame' : 'frames'} of libraries, the browser or extensions`,
+          ),
+          el('ol', { class: 'frames' }, ...run.map(frameItem)),
+        ),
+      ),
+    );
+    run = [];
+  };
+  for (const f of frames) {
+    if (anyInApp && f.in_app === false) run.push(f);
+    else {
+      flush();
+      list.append(frameItem(f));
+    }
+  }
+  flush();
+  return list;
+}
+
+function causeChain(causes: Cause[]): HTMLElement {
+  return el(
+    'div',
+    { class: 'causes', 'data-testid': 'causes' },
+    ...causes.map((c, i) => {
+      const frames = Array.isArray(c.frames) ? c.frames.filter(isObject) : [];
+      return el(
+        'div',
+        { class: 'cause', 'data-testid': 'cause' },
+        el(
+          'h4',
+          {},
+          i === 0 ? 'Caused by ' : 'which was caused by ',
+          el('code', {}, String(c.error_type ?? 'Error')),
+          ': ',
+          String(c.message ?? ''),
+        ),
+        frames.length ? stack(frames, 'cause-stack') : el('p', { class: 'muted' }, 'No stack.'),
+      );
+    }),
+  );
+}
+
+function breadcrumbs(crumbs: Breadcrumb[], errorTs: number): HTMLElement {
+  if (!crumbs.length)
+    return el('p', { class: 'empty', 'data-testid': 'breadcrumbs-empty' }, 'No breadcrumbs.');
+  const tbody = el('tbody');
+  for (const c of crumbs) {
+    const diff = errorTs - Number(c.ts);
+    const data =
+      c.data && isObject(c.data)
+        ? Object.entries(c.data)
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(' ')
+        : '';
+    tbody.append(
+      el(
+        'tr',
+        { 'data-category': String(c.category) },
+        el(
+          'td',
+          { class: 'num', title: fmtTime(Number(c.ts)), 'data-raw': String(diff) },
+          diff >= 0 ? `${fmtBefore(diff)} before` : `${fmtBefore(-diff)} after`,
+        ),
+        el(
+          'td',
+          {},
+          el('span', { class: `badge crumb-${String(c.category)}` }, String(c.category)),
+        ),
+        el(
+          'td',
+          { class: 'wrap' },
+          String(c.message ?? ''),
+          data ? el('div', { class: 'muted' }, data) : null,
+        ),
+      ),
+    );
+  }
+  return el(
+    'table',
+    { 'data-testid': 'breadcrumbs' },
+    el(
+      'thead',
+      {},
+      el(
+        'tr',
+        {},
+        el('th', { class: 'num' }, 'when'),
+        el('th', {}, 'what'),
+        el('th', {}, 'details'),
+      ),
+    ),
+    tbody,
+  );
+}
+
+/** Where it happens: the top values of each dimension, by events. */
+function breakdowns(d: ErrorGroupDetail): HTMLElement {
+  const blocks = DIMENSIONS.filter(([dim]) => d.breakdowns[dim]?.length).map(([dim, label]) =>
+    el(
+      'div',
+      { class: 'breakdown', 'data-dimension': dim },
+      el('h4', {}, label),
+      bars(
+        `breakdown-${dim}`,
+        'data-value',
+        d.breakdowns[dim].map((r) => [fmtCell(r.value), fmtCell(r.value), r.events]),
+        (v) => fmtNum(v),
+      ),
+    ),
+  );
+  return el(
+    'div',
+    { class: 'card', 'data-testid': 'breakdowns' },
+    el('h3', {}, 'Where it happens (events)'),
+    blocks.length
+      ? el('div', { class: 'breakdowns' }, ...blocks)
+      : el('p', { class: 'empty' }, 'No data.'),
+  );
+}
+
+function sessionsCard(g: ErrorGroup, sessions: GroupSession[]): HTMLElement {
+  // every session it hit, in the sessions search: by fingerprint, or by type and message for
+  // errors stored before grouping (their key is made of those)
+  const all = g.fingerprint.startsWith('legacy:')
+    ? href('/sessions', {
+        fp: null,
+        error_type: g.error_type ?? '',
+        error_message: g.message ?? '',
+      })
+    : href('/sessions', { fp: null, error_fp: g.fingerprint });
+  const tbody = el('tbody');
+  for (const s of sessions)
+    tbody.append(
+      el(
+        'tr',
+        { 'data-session': s.session_id },
+        el(
+          'td',
+          {},
+          link(
+            String(s.session_id).slice(0, 12),
+            href('/sessions', { session: s.session_id, fp: null }),
+          ),
+        ),
+        el('td', {}, fmtCell(s.user_id)),
+        el('td', { title: fmtTime(s.last_seen) }, fmtAgo(s.last_seen)),
+        el('td', { class: 'num', 'data-raw': String(s.events) }, fmtNum(s.events)),
+        el('td', {}, fmtCell(s.browser)),
+        el('td', {}, fmtCell(s.os)),
+        el('td', {}, fmtCell(s.country)),
+        el('td', { class: 'wrap' }, fmtCell(s.page_path)),
+      ),
+    );
+  return el(
+    'div',
+    { class: 'card' },
+    el('h3', {}, 'Sessions it hit (most recent first)'),
+    sessions.length
+      ? el(
+          'table',
+          { 'data-testid': 'group-sessions' },
+          el(
+            'thead',
+            {},
+            el(
+              'tr',
+              {},
+              ...[
+                'session',
+                'user',
+                'last error',
+                'errors',
+                'browser',
+                'os',
+                'country',
+                'page',
+              ].map((h) => el('th', { class: h === 'errors' ? 'num' : '' }, h)),
+            ),
+          ),
+          tbody,
+        )
+      : el('p', { class: 'empty' }, 'No sessions.'),
+    el('p', {}, link('All sessions with this error →', all, 'all-sessions')),
+  );
+}
