@@ -695,14 +695,14 @@ test('geography and errors views show data', async () => {
   await page.screenshot({ path: join(ARTIFACTS, 'geography-map.png'), fullPage: true });
   for (const [view, testid] of [
     ['geography', 'geo-table'],
-    ['errors', 'errors-table'],
+    ['errors', 'error-groups'],
   ]) {
     await page.goto(`${base}/${view}?project=${projectId}&range=7d`);
     await page.waitForSelector(ready(view));
     assert.ok((await page.locator(`[data-testid=${testid}] tbody tr`).count()) > 0, view);
     await page.screenshot({ path: join(ARTIFACTS, `${view}.png`), fullPage: true });
   }
-  // errors: totals, sessions and users hit, and the list, as the API says
+  // errors: totals, sessions and users hit, and the groups, as the API says
   const { from, to } = await rangeOf(page);
   const total = (
     await apiQuery({ metric: 'errors', aggregations: ['count', 'sessions', 'users'], from, to })
@@ -727,34 +727,25 @@ test('geography and errors views show data', async () => {
     await textOf(page, '[data-testid=errors-users] .metric-value'),
     total[2].toLocaleString('en-US'),
   );
-  const list = await apiQuery({
-    metric: 'errors',
-    aggregations: ['count', 'sessions', 'users'],
-    group_by: ['error_type', 'message'],
-    from,
-    to,
-    order_by: 'count',
-    ascending: false,
-    limit: 200,
-  });
-  assert.deepEqual(await cellsOf(page, 'errors-table'), list.rows);
+  const { groups } = await groupsApi({ from, to, limit: 100 });
+  assert.deepEqual(await listedGroups(page), groups.map(asListed));
   await page.waitForSelector('[data-testid=errors-chart] canvas');
   assert.ok(
     (await page.locator('[data-testid=errors-chart] .u-legend .u-series').count()) >= 2,
     'a line per top error type',
   );
-  // from an error to the sessions it hit, and into one of them
-  const [errType, errMessage] = list.rows[0];
-  await page.click('[data-testid=errors-table] tbody tr >> nth=0 >> td >> nth=3 >> a');
+  // from a group to every session it hit (the sessions search by fingerprint), and into one
+  const g = groups[0];
+  await page.click('[data-testid=error-groups] tbody tr >> nth=0 >> a.group-link');
+  await page.waitForSelector(ready('errors') + ' [data-testid=why-grouped]');
+  assert.equal(new URL(page.url()).searchParams.get('fp'), g.fingerprint);
+  await page.click('a.all-sessions');
   await page.waitForSelector(ready('sessions'));
-  assert.match(await textOf(page, '[data-testid=session-error]'), new RegExp(errType));
+  assert.equal(new URL(page.url()).searchParams.get('error_fp'), g.fingerprint);
   const hit = await apiCall('POST', `/api/v1/sessions?project=${projectId}`, {
     from,
     to,
-    error_filters: [
-      { field: 'error_type', op: 'eq', value: errType },
-      { field: 'message', op: 'eq', value: errMessage },
-    ],
+    error_filters: [{ field: 'fingerprint', op: 'eq', value: g.fingerprint }],
     limit: 100,
   });
   assert.ok(hit.rows.length > 0);
@@ -769,7 +760,7 @@ test('geography and errors views show data', async () => {
   await page.click('[data-testid=sessions-table] tbody tr >> nth=0 >> td >> nth=0 >> a');
   await page.waitForSelector('[data-testid=session-events]');
   const timeline = await page.textContent('[data-testid=session-events]');
-  assert.ok(timeline.includes(errMessage), "the session's timeline shows the error");
+  assert.ok(timeline.includes(g.error_type), "the session's timeline shows the error");
   await ctx.close();
 });
 
@@ -812,27 +803,57 @@ test('event data with markup is shown as text, never executed', async () => {
   await login(page);
   await page.goto(`${base}/errors?project=${projectId}&range=24h`);
   await page.waitForSelector(ready('errors'));
-  const cells = await page.$$eval('[data-testid=errors-table] td', (tds) =>
-    tds.map((t) => t.textContent),
+  const titles = await page.$$eval('[data-testid=error-groups] a.group-link', (as) =>
+    as.map((a) => a.textContent),
   );
-  assert.ok(cells.includes(XSS_MSG), 'payload shown verbatim as text');
+  assert.ok(titles.includes(`XSSProbe: ${XSS_MSG}`), 'payload shown verbatim as text');
   await page.screenshot({ path: join(ARTIFACTS, 'errors-xss.png'), fullPage: true });
   // the CSV download has the raw values, quoted, with spreadsheet formulas defused
   const [download] = await Promise.all([
     page.waitForEvent('download'),
-    page.click('[data-testid=errors-table-csv]'),
+    page.click('[data-testid=error-groups-csv]'),
   ]);
-  assert.equal(download.suggestedFilename(), 'vigil-errors-table.csv');
+  assert.equal(download.suggestedFilename(), 'vigil-error-groups.csv');
   const csv = readFileSync(await download.path(), 'utf8');
   const lines = csv.split('\r\n');
-  assert.equal(lines[0], 'error_type,message,count,sessions,users');
-  assert.ok(lines.includes(`XSSProbe,"${XSS_MSG.replace(/"/g, '""')}",1,1,0`), csv);
-  assert.ok(lines.includes(`FormulaProbe,"'${FORMULA_MSG.replace(/"/g, '""')}",1,1,0`), csv);
+  assert.equal(
+    lines[0],
+    'fingerprint,error_type,message,culprit,impact,events,users,sessions,critical_users,first_seen,last_seen,state,regressed',
+  );
+  const { groups } = await groupsApi({ ...(await rangeOf(page)), limit: 100 });
+  const line = (type, message) => {
+    const g = groups.find((x) => x.error_type === type);
+    return [
+      g.fingerprint,
+      type,
+      `"${message.replace(/"/g, '""')}"`,
+      g.culprit ?? '',
+      g.impact,
+      g.events,
+      g.users,
+      g.sessions,
+      g.critical_users,
+      g.first_seen,
+      g.last_seen,
+      g.state,
+      g.regressed,
+    ].join(',');
+  };
+  assert.ok(lines.includes(line('XSSProbe', XSS_MSG)), csv);
+  assert.ok(lines.includes(line('FormulaProbe', `'${FORMULA_MSG}`)), csv);
   assert.equal(
     lines.length,
-    (await cellsOf(page, 'errors-table')).length + 2,
+    (await listedGroups(page)).length + 2,
     'header, one line per row, final CRLF',
   );
+  // the group's own page shows it as text too
+  const xss = groups.find((x) => x.error_type === 'XSSProbe');
+  await page.click(
+    `[data-testid=error-groups] tr[data-fingerprint="${xss.fingerprint}"] a.group-link`,
+  );
+  await page.waitForSelector(ready('errors') + ' [data-testid=why-grouped]');
+  assert.equal(await textOf(page, '[data-testid=group-message]'), XSS_MSG);
+  assert.equal(await page.getAttribute('[data-testid=why-grouped]', 'data-method'), 'message');
 
   await page.goto(`${base}/sessions?project=${projectId}&range=24h&session=xss-session-0001`);
   await page.waitForSelector('[data-testid=session-events] tbody tr');
@@ -1446,33 +1467,17 @@ test("filter bar: every view's figures follow the filters as the API says; URL, 
   await navTo(page, 'Errors');
   await viewWith(page, 'errors', ['device_type:eq:mobile']);
   ({ from, to } = await rangeOf(page));
-  const errKey = (rows) =>
-    JSON.stringify(
-      rows
-        .map((r) => r.map((v) => (v === null ? '(none)' : v)))
-        .sort((a, b) => String(a).localeCompare(String(b))),
-    );
-  const errQ = (filters) =>
-    apiQuery({
-      metric: 'errors',
-      aggregations: ['count', 'sessions', 'users'],
-      filters,
-      group_by: ['error_type', 'message'],
-      from,
-      to,
-      order_by: 'count',
-      ascending: false,
-      limit: 200,
-    });
-  assert.equal(errKey(await cellsOf(page, 'errors-table')), errKey((await errQ(MOBILE)).rows));
-  assert.notEqual(errKey((await errQ(MOBILE)).rows), errKey((await errQ([])).rows));
+  const grp = async (filters) =>
+    (await groupsApi({ from, to, filters, limit: 100 })).groups.map(asListed);
+  assert.deepEqual(await listedGroups(page), await grp(MOBILE));
+  assert.notDeepEqual(await grp(MOBILE), await grp([]));
   // a view's own field: error_type applies here…
   await addFilter(page, 'errors', 'error_type', 'eq', 'TypeError');
-  const typeErrors = await cellsOf(page, 'errors-table');
-  assert.ok(typeErrors.length > 0 && typeErrors.every((r) => r[0] === 'TypeError'));
-  assert.equal(
-    errKey(typeErrors),
-    errKey((await errQ([...MOBILE, { field: 'error_type', op: 'eq', value: 'TypeError' }])).rows),
+  const typeErrors = await listedGroups(page);
+  assert.ok(typeErrors.length > 0 && typeErrors.every((r) => r.title.startsWith('TypeError: ')));
+  assert.deepEqual(
+    typeErrors,
+    await grp([...MOBILE, { field: 'error_type', op: 'eq', value: 'TypeError' }]),
   );
   // …and is shown but not sent on the overview
   await navTo(page, 'Overview');
@@ -2193,6 +2198,705 @@ test('settings: an owner invites by a link shown once; the invitee joins with th
   await page.fill('[data-testid=member-email]', 'not an email');
   await page.click('[data-testid=add-member]');
   assert.deepEqual(await members(), [MULTI.email, SHOP_ONLY.email]);
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+// ---------- error groups, their detail, error settings, source maps ----------
+async function groupsApi(body, project = { id: projectId, api_token: token }) {
+  const r = await fetch(`${base}/api/v1/errors/groups?project=${project.id}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${project.api_token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  assert.equal(r.status, 200, await r.clone().text());
+  return r.json();
+}
+/** A group as the list shows it, from the API's answer. */
+const asListed = (g) => ({
+  fingerprint: g.fingerprint,
+  title: [g.error_type, g.message].filter((x) => x).join(': ') || '(no message)',
+  state: g.state,
+  regressed: g.regressed,
+  critical: g.critical_users > 0,
+  impact: g.impact,
+  events: g.events,
+  users: g.users,
+  sessions: g.sessions,
+  series: g.series.join(','),
+});
+const listedGroups = (page) =>
+  page.$$eval('[data-testid=error-groups] tbody tr', (trs) =>
+    trs.map((tr) => {
+      const td = tr.querySelectorAll(':scope > td');
+      const raw = (i) => Number(td[i].getAttribute('data-raw'));
+      return {
+        fingerprint: tr.dataset.fingerprint,
+        title: tr.querySelector('a.group-link').textContent,
+        state: tr.dataset.state,
+        regressed: tr.dataset.regressed === 'true',
+        critical: tr.dataset.critical === 'true',
+        impact: raw(1),
+        events: raw(2),
+        users: raw(3),
+        sessions: raw(4),
+        series: tr.querySelector('svg.sparkline').getAttribute('data-series'),
+      };
+    }),
+  );
+const badgesOf = (page, fp) =>
+  page.$$eval(`[data-testid=error-groups] tr[data-fingerprint="${fp}"] [data-badge]`, (bs) =>
+    bs.map((b) => b.getAttribute('data-badge')),
+  );
+/** Sends events to the demo project's intake with this context. */
+async function ingest(context, events) {
+  const r = await fetch(`${base}/api/v1/ingest?key=${publicKey}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      v: 1,
+      context: { agent: { name: 'vigil-browser', version: '0.1.0' }, ...context },
+      events,
+    }),
+  });
+  assert.equal(r.status, 202, await r.text());
+}
+/** Polls `check` (every 100 ms, at most `tries` times) until it returns something truthy. */
+async function until(check, what, tries = 100) {
+  for (let i = 0; ; i++) {
+    const v = await check();
+    if (v) return v;
+    assert.ok(i < tries, `${what} never happened`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+const WEEK = () => ({ from: Date.now() - 7 * 86400000, to: Date.now() + 3600000 });
+/** The fingerprint of the group of errors of this type, once they are stored. */
+const groupOfType = (type, n = 1) =>
+  until(async () => {
+    const { groups } = await groupsApi({
+      ...WEEK(),
+      state: 'all',
+      filters: [{ field: 'error_type', op: 'eq', value: type }],
+    });
+    return groups.length === 1 && groups[0].events >= n ? groups[0] : null;
+  }, `${n} ${type} stored`);
+/** Waits for the list (or a group's page) to be drawn for the current URL. */
+const errorsReady = (page, fp) =>
+  page.waitForFunction(
+    (fp) =>
+      (new URL(location.href).searchParams.get('fp') ?? '') === fp &&
+      !!document.querySelector(
+        `[data-testid=view][data-view=errors][data-state=ready] [data-testid=${fp ? 'why-grouped' : 'error-groups'}], [data-testid=view][data-view=errors][data-state=ready] [data-testid=error-groups-empty]`,
+      ),
+    fp,
+  );
+
+test('errors: groups by impact as the API says; sort, state filter, resolve and reopen, regressions first; viewers only look', async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  await page.goto(`${base}/errors?project=${projectId}&range=7d`);
+  await errorsReady(page, '');
+  const r = await rangeOf(page);
+  const byImpact = (await groupsApi({ ...r, limit: 100 })).groups;
+  assert.ok(byImpact.length > 3);
+  assert.deepEqual(await listedGroups(page), byImpact.map(asListed));
+  for (let i = 1; i < byImpact.length; i++)
+    assert.ok(byImpact[i - 1].impact >= byImpact[i].impact, 'most impact first');
+  assert.ok(byImpact.every((g) => g.series.length === 24));
+  assert.equal(await page.inputValue('[data-testid=group-sort]'), 'impact');
+  await page.screenshot({ path: join(ARTIFACTS, 'errors-groups.png'), fullPage: true });
+
+  // another order, kept in the URL
+  await page.selectOption('[data-testid=group-sort]', 'events');
+  await page.waitForURL(/sort=events/);
+  await errorsReady(page, '');
+  const byEvents = (await groupsApi({ ...r, order_by: 'events', limit: 100 })).groups;
+  assert.deepEqual(await listedGroups(page), byEvents.map(asListed));
+  for (let i = 1; i < byEvents.length; i++)
+    assert.ok(byEvents[i - 1].events >= byEvents[i].events, 'most events first');
+  await page.selectOption('[data-testid=group-sort]', 'impact');
+  await page.waitForURL((u) => !u.searchParams.has('sort'));
+  await errorsReady(page, '');
+
+  // resolve the group with the most impact: it leaves the unresolved list, shows under resolved
+  const top = byImpact[0];
+  await page.click(`tr[data-fingerprint="${top.fingerprint}"] a.group-link`);
+  await errorsReady(page, top.fingerprint);
+  assert.equal(await page.getAttribute('[data-testid=group-state]', 'data-state'), 'unresolved');
+  await page.click('[data-testid=resolve]');
+  await page.waitForSelector('[data-testid=group-state][data-state=resolved]');
+  assert.match(
+    await textOf(page, '[data-testid=group-state]'),
+    /^Resolved .*any new error reopens it/,
+  );
+  assert.equal(await page.locator('[data-testid=reopen]').count(), 1);
+  await page.click('a.back');
+  await errorsReady(page, '');
+  const open = await listedGroups(page);
+  assert.ok(!open.some((g) => g.fingerprint === top.fingerprint), 'resolved leaves the list');
+  assert.deepEqual(open, (await groupsApi({ ...r, limit: 100 })).groups.map(asListed));
+  await page.selectOption('[data-testid=group-state]', 'resolved');
+  await page.waitForURL(/state=resolved/);
+  await errorsReady(page, '');
+  const resolved = await listedGroups(page);
+  assert.deepEqual(
+    resolved,
+    (await groupsApi({ ...r, state: 'resolved', limit: 100 })).groups.map(asListed),
+  );
+  assert.deepEqual(
+    resolved.map((g) => [g.fingerprint, g.state]),
+    [[top.fingerprint, 'resolved']],
+  );
+  assert.deepEqual(await badgesOf(page, top.fingerprint), ['resolved']);
+  // reopened, it is back among the unresolved
+  await page.click(`tr[data-fingerprint="${top.fingerprint}"] a.group-link`);
+  await errorsReady(page, top.fingerprint);
+  await page.click('[data-testid=reopen]');
+  await page.waitForSelector('[data-testid=group-state][data-state=unresolved]');
+  await page.goto(`${base}/errors?project=${projectId}&range=7d`);
+  await errorsReady(page, '');
+  assert.ok((await listedGroups(page)).some((g) => g.fingerprint === top.fingerprint));
+
+  // ignored: left out of the default list, listed under ignored
+  const second = byImpact[1];
+  await page.goto(
+    `${base}/errors?project=${projectId}&range=7d&fp=${encodeURIComponent(second.fingerprint)}`,
+  );
+  await errorsReady(page, second.fingerprint);
+  await page.click('[data-testid=ignore]');
+  await page.waitForSelector('[data-testid=group-state][data-state=ignored]');
+  await page.goto(`${base}/errors?project=${projectId}&range=7d&state=ignored`);
+  await errorsReady(page, '');
+  assert.deepEqual(
+    (await listedGroups(page)).map((g) => g.fingerprint),
+    [second.fingerprint],
+  );
+  await page.click(`tr[data-fingerprint="${second.fingerprint}"] a.group-link`);
+  await errorsReady(page, second.fingerprint);
+  await page.click('[data-testid=reopen]');
+  await page.waitForSelector('[data-testid=group-state][data-state=unresolved]');
+
+  // a resolved group that happens again is a regression: open again, badged, first on request
+  const t0 = Date.now();
+  const probe = (ts) => ({
+    ts,
+    type: 'error',
+    error_type: 'RegressionProbe',
+    message: 'probe failed',
+    frames: [
+      { function: 'probe', file: 'https://shop.example.com/static/probe.js', line: 1, column: 5 },
+    ],
+  });
+  const ctxProbe = {
+    session_id: 'regression-session-1',
+    page_url: 'https://shop.example.com/probe',
+    release: 'probe-1',
+  };
+  await ingest(ctxProbe, [probe(t0 - 1000)]);
+  const reg = await groupOfType('RegressionProbe');
+  await page.goto(`${base}/errors?project=${projectId}&range=7d&fp=${reg.fingerprint}`);
+  await errorsReady(page, reg.fingerprint);
+  await page.click('[data-testid=resolve]');
+  await page.waitForSelector('[data-testid=group-state][data-state=resolved]');
+  await new Promise((res) => setTimeout(res, 20));
+  await ingest(ctxProbe, [probe(Date.now())]);
+  await groupOfType('RegressionProbe', 2);
+  await page.goto(`${base}/errors?project=${projectId}&range=7d&sort=last_seen`);
+  await errorsReady(page, '');
+  const r2 = await rangeOf(page);
+  const listed = await listedGroups(page);
+  assert.deepEqual(
+    listed,
+    (await groupsApi({ ...r2, order_by: 'last_seen', limit: 100 })).groups.map(asListed),
+  );
+  const row = listed.find((g) => g.fingerprint === reg.fingerprint);
+  assert.deepEqual([row.state, row.regressed], ['unresolved', true]);
+  assert.deepEqual(await badgesOf(page, reg.fingerprint), ['regressed']);
+  // regressions first, whatever the order
+  await page.goto(`${base}/errors?project=${projectId}&range=7d&sort=events`);
+  await errorsReady(page, '');
+  assert.notEqual((await listedGroups(page))[0].fingerprint, reg.fingerprint);
+  await page.check('[data-testid=group-regressions]');
+  await page.waitForURL(/regressions=1/);
+  await errorsReady(page, '');
+  const first = await listedGroups(page);
+  assert.equal(first[0].fingerprint, reg.fingerprint);
+  assert.deepEqual(
+    first,
+    (
+      await groupsApi({
+        ...(await rangeOf(page)),
+        order_by: 'events',
+        regressions_first: true,
+        limit: 100,
+      })
+    ).groups.map(asListed),
+  );
+  await page.click(`tr[data-fingerprint="${reg.fingerprint}"] a.group-link`);
+  await errorsReady(page, reg.fingerprint);
+  assert.match(await textOf(page, '[data-testid=group-state]'), /^Regressed: resolved /);
+  assert.equal(await page.locator('[data-testid=resolve]').count(), 1, 'open again');
+  await page.screenshot({ path: join(ARTIFACTS, 'errors-regression.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+
+  // a viewer sees the group and its state, without the buttons
+  const { link } = (
+    await asUser(page, 'POST', `/api/v1/projects/${projectId}/members`, {
+      email: 'errors-viewer@example.com',
+      role: 'viewer',
+    })
+  ).body;
+  const viewer = await newPage();
+  await viewer.page.goto(link);
+  await viewer.page.fill('[data-testid=invite-password]', 'errors-viewer-password');
+  await viewer.page.click('[data-testid=accept-invitation]');
+  await viewer.page.waitForSelector(ready('overview'));
+  await viewer.page.goto(`${base}/errors?project=${projectId}&range=7d&fp=${reg.fingerprint}`);
+  await errorsReady(viewer.page, reg.fingerprint);
+  assert.equal(await viewer.page.locator('[data-testid=group-actions] button').count(), 0);
+  assert.match(
+    await textOf(viewer.page, '[data-testid=group-actions-readonly]'),
+    /Members and owners/,
+  );
+  await viewer.page.goto(`${base}/settings?project=${projectId}`);
+  await viewer.page.waitForSelector(ready('settings'));
+  assert.ok(await viewer.page.locator('[data-testid=save-error-settings]').isDisabled());
+  assert.equal(
+    await viewer.page.getAttribute('[data-testid=critical-pages]', 'readonly'),
+    '',
+    'critical pages read-only',
+  );
+  assert.equal(await viewer.page.locator('[data-testid=delete-sourcemap]').count(), 0);
+  assert.deepEqual(viewer.problems, []);
+  await viewer.ctx.close();
+  await ctx.close();
+});
+
+/** A map of one bundle: every position is line 2 of src/checkout.ts, named placeOrder, with the source. */
+const CHECKOUT_MAP = {
+  version: 3,
+  file: 'checkout.min.js',
+  sources: ['src/checkout.ts'],
+  sourcesContent: [
+    'export function placeOrder(cart) {\n  return cart.total.toFixed(2);\n}\nexport const x = 1;\n',
+  ],
+  names: ['placeOrder'],
+  mappings: 'AACAA',
+};
+
+test('error group detail: why grouped, the symbolicated stack (in-app open, others folded, source context), raw stack, causes, breadcrumbs, breakdowns and sessions as the API says', async () => {
+  const { ctx, page, problems, dialogs } = await newPage();
+  await login(page);
+  const REL = 'web-detail-1';
+  const up = await asUser(
+    page,
+    'POST',
+    `/api/v1/sourcemaps?project=${projectId}&release=${REL}&url=${encodeURIComponent('~/static/js/checkout.min.js')}&kind=map`,
+    CHECKOUT_MAP,
+  );
+  assert.equal(up.status, 201, JSON.stringify(up.body));
+  const now = Date.now();
+  const SID = 'detail-probe-session';
+  const bundle = 'https://shop.example.com/static/js/checkout.min.js';
+  const stackText = [
+    'CheckoutProbe: cart.total is undefined',
+    `    at a (${bundle}:1:1)`,
+    '    at dispatch (https://shop.example.com/static/js/vendor.min.js:1:200)',
+    '    at onClick (https://cdn.other.example/lib.js:3:7)',
+  ].join('\n');
+  await ingest(
+    {
+      session_id: SID,
+      page_url: 'https://shop.example.com/checkout',
+      release: REL,
+      user_id: 'detail-user',
+    },
+    [
+      { ts: now - 5000, type: 'view', view_id: 'detail-view-1' },
+      {
+        ts: now,
+        type: 'error',
+        view_id: 'detail-view-1',
+        error_type: 'CheckoutProbe',
+        message: 'cart.total is undefined',
+        stack: stackText,
+        frames: [
+          { function: 'a', file: bundle, line: 1, column: 1 },
+          {
+            function: 'dispatch',
+            file: 'https://shop.example.com/static/js/vendor.min.js',
+            line: 1,
+            column: 200,
+          },
+          { function: 'onClick', file: 'https://cdn.other.example/lib.js', line: 3, column: 7 },
+        ],
+        causes: [
+          {
+            error_type: 'TypeError',
+            message: 'fetch failed',
+            frames: [{ function: 'b', file: bundle, line: 1, column: 1 }],
+          },
+        ],
+        breadcrumbs: [
+          { ts: now - 4000, category: 'route', message: '/cart → /checkout' },
+          { ts: now - 2500, category: 'click', message: 'button#place-order' },
+          {
+            ts: now - 1200,
+            category: 'request',
+            message: 'POST /api/orders 500',
+            data: { status: 500 },
+          },
+        ],
+      },
+    ],
+  );
+  const g = await groupOfType('CheckoutProbe');
+  await page.goto(
+    `${base}/errors?project=${projectId}&range=24h&fp=${encodeURIComponent(g.fingerprint)}`,
+  );
+  await errorsReady(page, g.fingerprint);
+  const { from, to } = await rangeOf(page);
+  const d = await apiCall(
+    'GET',
+    `/api/v1/errors/groups/${encodeURIComponent(g.fingerprint)}?project=${projectId}&from=${from}&to=${to}`,
+  );
+  const ev = d.events[0];
+  const frames = JSON.parse(ev.frames);
+  const grouping = JSON.parse(ev.grouping);
+  assert.equal(ev.symbolication, 'partial');
+  assert.deepEqual(
+    frames.map((f) => f.in_app),
+    [true, false, false],
+  );
+  assert.equal(frames[0].mapped.file, 'src/checkout.ts');
+  assert.equal(frames[0].mapped.line, 2);
+
+  // header and figures
+  assert.equal(await textOf(page, '[data-testid=group-type]'), 'CheckoutProbe');
+  assert.equal(await textOf(page, '[data-testid=group-message]'), 'cart.total is undefined');
+  assert.equal(await numOf(page, '[data-testid=group-events] .metric-value'), d.group.events);
+  assert.equal(await numOf(page, '[data-testid=group-users] .metric-value'), d.group.users);
+  assert.equal(await textOf(page, '[data-testid=group-release] .metric-value'), REL);
+  await page.waitForSelector('[data-testid=group-chart] canvas');
+
+  // why grouped: the type and the in-app frames hashed, in words
+  assert.equal(grouping.method, 'in_app_frames');
+  assert.equal(
+    await page.getAttribute('[data-testid=why-grouped]', 'data-method'),
+    'in_app_frames',
+  );
+  assert.match(
+    await textOf(page, '[data-testid=why-grouped]'),
+    /Same error type \(CheckoutProbe\)/,
+  );
+  assert.deepEqual(
+    await page.$$eval('[data-testid=grouping-frame]', (li) => li.map((l) => l.textContent)),
+    grouping.frames.map((f) => `${f.function || '(anonymous)'} in ${f.file || '(no file)'}`),
+  );
+  assert.equal(await textOf(page, '[data-testid=fingerprint]'), g.fingerprint);
+
+  // the stack: every frame with its in-app mark, the application's open, the others folded
+  const shown = await page.$$eval('[data-testid=stack] [data-testid=frame]', (fs) =>
+    fs.map((f) => [f.getAttribute('data-in-app'), f.getAttribute('data-mapped')]),
+  );
+  assert.deepEqual(
+    shown,
+    frames.map((f) => [String(f.in_app), String(!!f.mapped)]),
+  );
+  assert.equal(await page.locator('[data-testid=stack] > li.frame').count(), 1, 'in-app open');
+  const folded = page.locator('[data-testid=stack] [data-testid=folded-frames]');
+  assert.equal(await folded.count(), 1);
+  assert.equal(await folded.getAttribute('open'), null, 'the others folded');
+  assert.match(
+    await textOf(page, '[data-testid=stack] [data-testid=folded-frames] summary'),
+    /^2 frames/,
+  );
+  const top = page.locator('[data-testid=stack] > li.frame').first();
+  const m = frames[0].mapped;
+  assert.equal(
+    await top.locator('[data-testid=frame-location]').textContent(),
+    `${m.file}:${m.line}:${m.column}`,
+  );
+  assert.equal(
+    await top.locator('[data-testid=frame-function]').textContent(),
+    m.function ?? frames[0].function,
+  );
+  assert.equal(
+    await top.locator('[data-testid=frame-minified]').textContent(),
+    `minified: ${bundle}:1:1`,
+  );
+  assert.equal(await top.locator('[data-testid=context-highlight]').getAttribute('data-line'), '2');
+  assert.match(
+    await top.locator('[data-testid=context-highlight]').textContent(),
+    /cart\.total\.toFixed/,
+  );
+  assert.equal(
+    await top.locator('[data-testid=frame-context] .ctx-line').count(),
+    m.context.lines.length,
+  );
+  await folded.locator('summary').click();
+  const reasons = await page.$$eval(
+    '[data-testid=folded-frames] [data-testid=frame-unmapped]',
+    (us) => us.map((u) => u.textContent),
+  );
+  assert.deepEqual(
+    reasons,
+    frames
+      .slice(1)
+      .filter((f) => f.unmapped)
+      .map((f) => f.unmapped.reason),
+  );
+  assert.ok(reasons.length > 0);
+  // the raw stack, on request
+  const raw = page.locator('[data-testid=raw-stack]');
+  assert.equal(await raw.getAttribute('open'), null);
+  await raw.locator('summary').click();
+  assert.equal(await raw.locator('pre').textContent(), stackText);
+  // the cause chain, with its own frames
+  assert.match(await textOf(page, '[data-testid=cause] h4'), /^Caused by TypeError: fetch failed$/);
+  assert.equal(
+    await page.getAttribute('[data-testid=cause] [data-testid=frame]', 'data-mapped'),
+    'true',
+  );
+  // breadcrumbs: what happened before, with the time before the error
+  assert.deepEqual(
+    await page.$$eval('[data-testid=breadcrumbs] tbody tr', (trs) =>
+      trs.map((tr) => [
+        tr.getAttribute('data-category'),
+        tr.children[0].textContent,
+        tr.children[2].textContent,
+      ]),
+    ),
+    [
+      ['route', '4.0 s before', '/cart → /checkout'],
+      ['click', '2.5 s before', 'button#place-order'],
+      ['request', '1.2 s before', 'POST /api/orders 500status=500'],
+    ],
+  );
+  // where: the release and the other dimensions, as the API says
+  for (const dim of ['release', 'browser', 'page_path']) {
+    const rows = await page.$$eval(`[data-testid=breakdown-${dim}] [data-value]`, (rs) =>
+      rs.map((r) => [
+        r.getAttribute('data-value'),
+        Number(r.querySelector('.rate-value').getAttribute('data-raw')),
+      ]),
+    );
+    assert.deepEqual(
+      rows,
+      d.breakdowns[dim].map((b) => [b.value === null ? '(none)' : String(b.value), b.events]),
+      dim,
+    );
+  }
+  assert.deepEqual(
+    await page.$$eval('[data-testid=breakdown-release] [data-value]', (rs) =>
+      rs.map((r) => r.getAttribute('data-value')),
+    ),
+    [REL],
+  );
+  await page.screenshot({ path: join(ARTIFACTS, 'error-group.png'), fullPage: true });
+  // the sessions it hit, each opening its timeline
+  assert.deepEqual(
+    await page.$$eval('[data-testid=group-sessions] tbody tr', (trs) =>
+      trs.map((tr) => tr.getAttribute('data-session')),
+    ),
+    d.sessions.map((s) => s.session_id),
+  );
+  assert.deepEqual(
+    d.sessions.map((s) => s.session_id),
+    [SID],
+  );
+  await page.click(`[data-testid=group-sessions] tr[data-session=${SID}] a`);
+  await page.waitForSelector(ready('sessions'));
+  await checkTimeline(page, SID);
+  assert.deepEqual(problems, []);
+  assert.deepEqual(dialogs, []);
+  await ctx.close();
+});
+
+test('settings: critical pages are saved and the list marks their groups; noise filters drop errors and the list says how many', async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  const r = WEEK();
+  const byPage = await apiQuery({
+    metric: 'errors',
+    aggregations: ['count'],
+    group_by: ['page_path'],
+    ...r,
+    order_by: 'count',
+    ascending: false,
+    limit: 1,
+  });
+  const CRITICAL = byPage.rows[0][0];
+  await page.goto(`${base}/settings?project=${projectId}`);
+  await page.waitForSelector(ready('settings'));
+  await page.fill('[data-testid=critical-pages]', `${CRITICAL}\n`);
+  await page.click('[data-testid=add-rule]');
+  await page.fill('[data-testid=rule] >> nth=-1 >> [data-testid=rule-pattern]', 'NoiseProbe*');
+  await page.click('[data-testid=save-error-settings]');
+  await page.waitForSelector('[data-testid=error-settings-message].ok');
+  const saved = await apiCall('GET', `/api/v1/errors/settings?project=${projectId}`);
+  assert.deepEqual(saved.critical_pages, [CRITICAL]);
+  assert.deepEqual(saved.ignore_rules, [{ field: 'message', pattern: 'NoiseProbe*' }]);
+  assert.equal(saved.filter_extensions, true);
+  await page.screenshot({ path: join(ARTIFACTS, 'settings-errors.png'), fullPage: true });
+
+  // the list: groups that hit a user on a critical page are marked, and rank by impact
+  await page.goto(`${base}/errors?project=${projectId}&range=7d`);
+  await errorsReady(page, '');
+  const { groups, critical_pages } = await groupsApi({ ...(await rangeOf(page)), limit: 100 });
+  assert.deepEqual(critical_pages, [CRITICAL]);
+  const listed = await listedGroups(page);
+  assert.deepEqual(listed, groups.map(asListed));
+  const critical = listed.filter((g) => g.critical);
+  assert.ok(critical.length > 0, 'some groups hit the critical page');
+  for (const g of groups) assert.equal(g.impact, g.users + 9 * g.critical_users);
+  for (const g of critical) assert.ok((await badgesOf(page, g.fingerprint)).includes('critical'));
+  assert.match(await textOf(page, '[data-testid=critical-pages]'), new RegExp(CRITICAL));
+
+  // noise: an extension's error is dropped (on by default), and the new rule's once intake has it
+  const ctxNoise = { session_id: 'noise-session-1', page_url: 'https://shop.example.com/noise' };
+  await ingest(ctxNoise, [
+    {
+      ts: Date.now(),
+      type: 'error',
+      error_type: 'Error',
+      message: 'from an extension',
+      frames: [
+        { function: 'inject', file: 'chrome-extension://abcdef/content.js', line: 1, column: 2 },
+      ],
+    },
+  ]);
+  const filtered = () =>
+    apiCall('GET', `/api/v1/errors/filtered?project=${projectId}&from=${r.from}&to=${r.to}`);
+  await until(
+    async () => (await filtered()).counts.some((c) => c.reason === 'extension'),
+    'the extension error counted',
+  );
+  await until(
+    async () => {
+      await ingest(ctxNoise, [
+        { ts: Date.now(), type: 'error', error_type: 'Error', message: 'NoiseProbe: dropped?' },
+      ]);
+      return (await filtered()).counts.some((c) => c.reason === 'rule:0');
+    },
+    'the ignore rule applied',
+    150,
+  );
+  const noise = await filtered();
+  await page.reload();
+  await errorsReady(page, '');
+  assert.equal(
+    await page.getAttribute('[data-testid=noise-note]', 'data-total'),
+    String(noise.total),
+  );
+  const note = await textOf(page, '[data-testid=noise-note]');
+  const count = (reason) =>
+    noise.counts.filter((c) => c.reason === reason).reduce((a, c) => a + c.count, 0);
+  assert.ok(
+    note.startsWith(`${noise.total} error${noise.total === 1 ? '' : 's'} filtered as noise: `),
+    note,
+  );
+  assert.ok(note.includes(`${count('extension')} from browser extensions`), note);
+  assert.ok(note.includes(`${count('rule:0')} by ignore rule 1 (message "NoiseProbe*")`), note);
+
+  // back to no critical pages and no rules
+  await page.goto(`${base}/settings?project=${projectId}`);
+  await page.waitForSelector(ready('settings'));
+  assert.equal(await page.inputValue('[data-testid=critical-pages]'), CRITICAL);
+  await page.fill('[data-testid=critical-pages]', '');
+  await page.click('[data-testid=rule-remove]');
+  await page.click('[data-testid=save-error-settings]');
+  await page.waitForSelector('[data-testid=error-settings-message].ok');
+  const after = await apiCall('GET', `/api/v1/errors/settings?project=${projectId}`);
+  assert.deepEqual([after.critical_pages, after.ignore_rules], [[], []]);
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test('settings: source maps are listed with their totals and the upload command; a member deletes one', async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  const REL = 'web-maps-2';
+  const url = '~/static/js/app.js';
+  const up = await asUser(
+    page,
+    'POST',
+    `/api/v1/sourcemaps?project=${projectId}&release=${REL}&url=${encodeURIComponent(url)}&kind=map`,
+    { version: 3, file: 'app.js', sources: ['src/app.ts'], names: [], mappings: 'AAAA' },
+  );
+  assert.equal(up.status, 201, JSON.stringify(up.body));
+  const entry = up.body;
+  await page.goto(`${base}/settings?project=${projectId}`);
+  await page.waitForSelector(ready('settings'));
+  const list = await apiCall('GET', `/api/v1/sourcemaps?project=${projectId}`);
+  const rows = () =>
+    page.$$eval('[data-testid=sourcemaps-table] tbody tr', (trs) =>
+      trs.map((tr) => [
+        Number(tr.getAttribute('data-sourcemap-id')),
+        ...[...tr.querySelectorAll('td')].slice(0, 3).map((td) => td.textContent),
+        Number(tr.children[3].getAttribute('data-raw')),
+      ]),
+    );
+  assert.deepEqual(
+    await rows(),
+    list.sourcemaps.map((m) => [m.id, m.release, m.url, m.debug_id ?? '–', m.map_bytes]),
+  );
+  assert.ok((await rows()).some((row) => row[0] === entry.id && row[1] === REL && row[2] === url));
+  const totals = (t) =>
+    `${t.bundles} bundle${t.bundles === 1 ? '' : 's'} in ${t.releases} release${t.releases === 1 ? '' : 's'}, `;
+  assert.ok((await textOf(page, '[data-testid=sourcemap-totals]')).startsWith(totals(list.totals)));
+  assert.match(
+    await textOf(page, '[data-testid=sourcemaps-cli]'),
+    /^vigil sourcemaps upload --project \S+ --release R --url-prefix ~\/static\/js DIR$/,
+  );
+  await page.screenshot({ path: join(ARTIFACTS, 'settings-sourcemaps.png'), fullPage: true });
+  // two clicks delete it
+  const del = page.locator(`[data-sourcemap-id="${entry.id}"] [data-testid=delete-sourcemap]`);
+  await del.click();
+  assert.equal(await del.textContent(), 'Click again to delete');
+  await del.click();
+  await page.waitForFunction(
+    (id) => !document.querySelector(`[data-sourcemap-id="${id}"]`),
+    entry.id,
+  );
+  const after = await apiCall('GET', `/api/v1/sourcemaps?project=${projectId}`);
+  assert.ok(!after.sourcemaps.some((m) => m.id === entry.id));
+  assert.equal(after.totals.bundles, list.totals.bundles - 1);
+  assert.ok(
+    (await textOf(page, '[data-testid=sourcemap-totals]')).startsWith(totals(after.totals)),
+  );
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test('errors: failed resources by URL and by page as the API says', async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  await page.goto(`${base}/errors?project=${projectId}&range=7d`);
+  await errorsReady(page, '');
+  await page.click("[data-testid=errors-tabs] a:text-is('Resource failures')");
+  await page.waitForSelector(ready('errors') + ' [data-testid=resource-failures-url]');
+  assert.equal(new URL(page.url()).searchParams.get('tab'), 'resources');
+  const { from, to } = await rangeOf(page);
+  const q = (group_by) =>
+    apiQuery({
+      metric: 'resource_errors',
+      aggregations: ['count', 'sessions'],
+      group_by,
+      from,
+      to,
+      limit: 500,
+      order_by: 'count',
+      ascending: false,
+    });
+  const byUrl = await q(['url', 'tag']);
+  assert.ok(byUrl.rows.length > 0);
+  const shown = (rows) => rows.map((r) => r.map((v) => (v === null ? '(none)' : v)));
+  assert.deepEqual(await cellsOf(page, 'resource-failures-url'), shown(byUrl.rows));
+  const byPage = await q(['page_path', 'url']);
+  assert.deepEqual(await cellsOf(page, 'resource-failures-page'), shown(byPage.rows));
+  await page.screenshot({ path: join(ARTIFACTS, 'errors-resources.png'), fullPage: true });
   assert.deepEqual(problems, []);
   await ctx.close();
 });
