@@ -27,18 +27,11 @@ export type Body =
   | Wire<'resource'>
   | Wire<'resource_error'>
   | Wire<'long_task'>
-  | (Wire<'error'> & { breadcrumbs?: Breadcrumb[] } & ErrorExtra)
+  | (Wire<'error'> & { breadcrumbs?: Breadcrumb[] })
   | Wire<'request'>
   | Wire<'action'>
   | Wire<'route'>
   | Wire<'custom'>;
-
-// TEMPORARY until docs/protocol.schema.json has them and wire.ts is regenerated.
-type ErrorExtra = {
-  fingerprint?: string[];
-  causes?: { error_type: string; message: string; stack?: string | null; frames?: Frame[] }[];
-  debug_ids?: Record<string, string>;
-};
 
 /** The fields every event has; `ts` is filled in by `track` when the collector leaves it out. */
 type Common = Partial<Pick<W.Event, 'ts' | 'view_id' | 'page_url'>>;

@@ -189,9 +189,25 @@ export type Event1 =
        */
       breadcrumbs?: Breadcrumb[];
       /**
+       * The `cause` chain: the error's cause first, then that one's cause.
+       */
+      causes?: ErrorCause[];
+      /**
+       * Debug ids of the scripts in the stack, by script URL, as the bundles registered them:
+       * an uploaded source map with the same debug id applies whatever the release or URL.
+       */
+      debug_ids?: {
+        [k: string]: string;
+      };
+      /**
        * `TypeError`, `Error`, ….
        */
       error_type: string;
+      /**
+       * The application's own grouping (`vigil.error(e, { fingerprint })`): errors with the
+       * same list are one group. `{{ default }}` stands for the collector's fingerprint.
+       */
+      fingerprint?: string[];
       /**
        * Parsed frames, innermost first.
        */
@@ -730,6 +746,24 @@ export interface Breadcrumb {
    * When, ms since the epoch.
    */
   ts: number;
+}
+/**
+ * An error in the `cause` chain of another.
+ */
+export interface ErrorCause {
+  /**
+   * `TypeError`, `Error`, ….
+   */
+  error_type: string;
+  /**
+   * The message.
+   */
+  message: string;
+  /**
+   * The raw stack string; the collector parses it (a cause's frames would nest deeper
+   * than a batch may).
+   */
+  stack?: string | null;
 }
 /**
  * A stack frame.

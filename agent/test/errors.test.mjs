@@ -230,12 +230,8 @@ test('the cause chain is sent for every source: causes in order, a cycle cut, at
   assert.equal(two.causes[0].error_type, 'TypeError');
   assert.equal(two.causes[0].message, 'middle');
   assert.match(two.causes[0].stack, /^TypeError: middle\n/);
-  assert.ok(two.causes[0].frames.length >= 1, 'its frames are parsed');
-  assert.deepEqual(two.causes[1], {
-    error_type: 'Error',
-    message: 'the root cause, a string',
-    frames: [],
-  });
+  assert.deepEqual(Object.keys(two.causes[0]).sort(), ['error_type', 'message', 'stack']);
+  assert.deepEqual(two.causes[1], { error_type: 'Error', message: 'the root cause, a string' });
   const cycle = sentError('cycle a').causes;
   assert.deepEqual(
     cycle.map((c) => [c.error_type, c.message]),
@@ -243,7 +239,7 @@ test('the cause chain is sent for every source: causes in order, a cycle cut, at
     'the chain stops where it comes back',
   );
   assert.deepEqual(sentError('object cause').causes, [
-    { error_type: 'Error', message: '{"code":42}', frames: [] },
+    { error_type: 'Error', message: '{"code":42}' },
   ]);
   assert.deepEqual(
     sentError('level 1').causes.map((c) => c.message),
@@ -262,15 +258,18 @@ test('the cause chain is sent for every source: causes in order, a cycle cut, at
     rejected.causes.map((c) => c.message),
     ['why rejected'],
   );
-  // stored beside the error
-  const storedTwo = ofType(events, 'errors', (e) => e.message === 'two causes')[0];
+  // stored beside the error, with the frames the collector parsed from the stacks
+  const storedTwo = JSON.parse(
+    ofType(events, 'errors', (e) => e.message === 'two causes')[0].causes,
+  );
   assert.deepEqual(
-    JSON.parse(storedTwo.causes).map((c) => [c.error_type, c.message]),
+    storedTwo.map((c) => [c.error_type, c.message]),
     [
       ['TypeError', 'middle'],
       ['Error', 'the root cause, a string'],
     ],
   );
+  assert.ok(storedTwo[0].frames.length >= 1, JSON.stringify(storedTwo[0]));
   await context.close();
 });
 

@@ -18,9 +18,9 @@ type Obj = {
 } | null;
 
 /**
- * An error (or any thrown value) as the wire has it: type, message, stack clipped to 16 KB,
- * frames. A value that is not an object (a string cause, a rejected number) is of type `dflt`
- * with its string as message; an object without a name (`{code: 42}`) gets its JSON.
+ * An error (or any thrown value) as the wire has it: type, message, stack clipped to 16 KB. A
+ * value that is not an object (a string cause, a rejected number) is of type `dflt` with its
+ * string as message; an object without a name (`{code: 42}`) gets its JSON.
  */
 function describe(err: unknown, dflt: string) {
   const e = err as Obj;
@@ -32,18 +32,20 @@ function describe(err: unknown, dflt: string) {
   if (!type || type == 'Object') type = dflt;
   const message =
     isObj && e.message != null ? String(e.message) : isObj ? safeJson(e) : String(err);
-  const stack = isObj && typeof e.stack == 'string' ? clip(e.stack, 16000) : undefined;
   return {
     error_type: clip(type, 200),
     message: clip(message || type, 4000),
-    stack,
-    frames: parseStack(stack).map((f): Frame => ({
-      ...f,
-      function: f.function && clip(f.function, 500),
-      file: f.file && clip(f.file, 2000),
-    })),
+    stack: isObj && typeof e.stack == 'string' ? clip(e.stack, 16000) : undefined,
   };
 }
+
+/** A stack's frames, with their names and URLs clipped. */
+const framesOf = (stack: string | undefined): Frame[] =>
+  parseStack(stack).map((f) => ({
+    ...f,
+    function: f.function && clip(f.function, 500),
+    file: f.file && clip(f.file, 2000),
+  }));
 
 declare global {
   interface Window {
@@ -90,13 +92,15 @@ export function reportError(
   fingerprint?: unknown,
 ): void {
   const e = describe(err, source == 'unhandledrejection' ? 'UnhandledRejection' : 'Error');
-  const frames = e.frames;
+  const frames = framesOf(e.stack);
   if (!frames.length && fallback && fallback.file) frames.push(fallback);
   // At most 100 errors per page, and 10 of the same.
   const k = e.error_type + e.message + (frames[0] ? frames[0].file + ':' + frames[0].line : '');
   seen[k] = (seen[k] || 0) + 1;
   if (++count > 100 || seen[k] > 10) return;
-  // The cause chain, at most 8, until there is no cause or one comes back (a cycle).
+  // The cause chain, at most 8, until there is no cause or one comes back (a cycle). Causes go
+  // without frames (the collector parses their stacks: frames would nest deeper than a batch
+  // may), but the scripts in their stacks get their debug ids.
   const chain = [err];
   for (let c = err; (c = (c as Obj)?.cause) != null && !chain.includes(c) && chain.push(c) < 9;);
   const causes = chain.slice(1).map((c) => describe(c, 'Error'));
@@ -113,7 +117,7 @@ export function reportError(
       ? fp.slice(0, 16).map((p) => clip(p, 256))
       : undefined,
     causes: some(causes),
-    debug_ids: debugIds(frames.concat(...causes.map((c) => c.frames))),
+    debug_ids: debugIds(frames.concat(...causes.map((c) => framesOf(c.stack)))),
   });
 }
 
