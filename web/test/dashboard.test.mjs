@@ -2531,11 +2531,13 @@ test('error group detail: why grouped, the symbolicated stack (in-app open, othe
           },
           { function: 'onClick', file: 'https://cdn.other.example/lib.js', line: 3, column: 7 },
         ],
+        // a cause carries its stack (frames would nest deeper than a batch may); the
+        // collector parses it
         causes: [
           {
             error_type: 'TypeError',
             message: 'fetch failed',
-            frames: [{ function: 'b', file: bundle, line: 1, column: 1 }],
+            stack: `TypeError: fetch failed\n    at b (${bundle}:1:1)`,
           },
         ],
         breadcrumbs: [
