@@ -262,6 +262,12 @@ needs! {
     ChangeSettings = Owner, Some(Scope::IngestAdmin);
     /// Erasing a user's or a monitored session's data: owners and admin tokens.
     Erase = Owner, Some(Scope::Admin);
+    /// Uploading and deleting source maps: members (a developer's release) and
+    /// ingest-admin or admin tokens (a release script's).
+    ManageSourceMaps = Member, Some(Scope::IngestAdmin);
+    /// Resolving, ignoring and reopening error groups: members, and ingest-admin or admin
+    /// tokens (a release script resolving what it fixed).
+    TriageErrors = Member, Some(Scope::IngestAdmin);
 }
 
 /// Who acts on a project, once the route's needs are met.

@@ -57,6 +57,9 @@ pub enum ApiError {
     /// No invitation has this secret, or it expired or was used.
     #[error("no such invitation, or it expired or was used")]
     NoInvitation,
+    /// A source-map upload was refused (or could not be stored).
+    #[error("{0}")]
+    Upload(vigil_errors::UploadError),
 }
 
 impl IntoResponse for ApiError {
@@ -77,6 +80,18 @@ impl IntoResponse for ApiError {
             ApiError::CrossOrigin => (StatusCode::FORBIDDEN, "cross_origin"),
             ApiError::NotJson => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::NoInvitation => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Upload(e) => (
+                match e {
+                    vigil_errors::UploadError::TooLarge { .. }
+                    | vigil_errors::UploadError::QuotaExceeded { .. } => {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    }
+                    vigil_errors::UploadError::DebugIdMismatch { .. } => StatusCode::CONFLICT,
+                    _ if e.is_client_error() => StatusCode::BAD_REQUEST,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                },
+                e.code(),
+            ),
             ApiError::Internal(m) => {
                 tracing::error!(message = %m, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

@@ -13,11 +13,13 @@
 pub mod access;
 pub mod assets;
 mod error;
+pub mod error_groups;
 pub mod login;
 pub mod operations;
 pub mod projects;
 pub mod read;
 mod serve;
+pub mod sourcemaps;
 mod throttle;
 
 pub use error::ApiError;
@@ -48,6 +50,8 @@ pub struct AppState {
     pub queries: QueryEngine,
     /// Failed sign-ins per email, and the slots password hashing runs in.
     pub login_throttle: LoginThrottle,
+    /// Uploaded source maps.
+    pub sourcemaps: sourcemaps::SourceMaps,
 }
 
 /// What every route shares, around `api` (the JSON routes: ours and intake's) and `assets`

@@ -35,11 +35,17 @@ impl From<QueryError> for ApiError {
     }
 }
 
+impl From<vigil_query::InvalidQuery> for ApiError {
+    fn from(e: vigil_query::InvalidQuery) -> Self {
+        ApiError::InvalidQuery(e.0)
+    }
+}
+
 /// The largest request body a read accepts.
 const READ_BODY_LIMIT: usize = 1 << 20;
 
 /// A read's JSON body, parsed strictly: an error is the query's (`invalid_query`).
-struct QueryBody<T>(T);
+pub(crate) struct QueryBody<T>(pub(crate) T);
 
 impl<T: serde::de::DeserializeOwned> FromRequest<Arc<AppState>> for QueryBody<T> {
     type Rejection = ApiError;

@@ -12,6 +12,7 @@ mod requests;
 use crate::{Generator, ORIGIN, Rng, Session};
 use std::collections::BTreeMap;
 use vigil_enrich::ClientInfo;
+use vigil_errors::{ErrorProcessor, PageContext};
 use vigil_model::IngestBatch;
 use vigil_protocol::*;
 
@@ -195,7 +196,22 @@ impl Generator {
             ip: None,
             user_agent: Some(s.platform.user_agent),
         };
+        // Errors are grouped as intake groups them (the demo uploads no source maps).
+        let errors = if ErrorProcessor::has_errors(&wire.events) {
+            ErrorProcessor::default().analyse_batch(
+                self.project,
+                &PageContext {
+                    release: s.release,
+                    page_url: url,
+                    trusted_hosts: &[],
+                },
+                &wire.events,
+            )
+        } else {
+            Vec::new()
+        };
         let mut batch = self.enricher.enrich(self.project, wire, &client);
+        batch.errors = errors;
         // The demo has no client addresses; it sets the country the geo lookup would give.
         batch.common.country = s.country.code.to_owned();
         batch

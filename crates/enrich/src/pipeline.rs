@@ -115,6 +115,7 @@ impl Enricher {
             fill_derived(&mut e.body);
         }
         IngestBatch {
+            errors: Vec::new(),
             project,
             common,
             events,

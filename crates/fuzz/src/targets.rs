@@ -20,6 +20,7 @@ pub struct Target {
 /// What the targets share (built once).
 pub struct Context {
     enricher: vigil_enrich::Enricher,
+    errors: vigil_errors::ErrorProcessor,
 }
 
 impl Context {
@@ -29,6 +30,7 @@ impl Context {
             enricher: vigil_enrich::Enricher::new(
                 vigil_enrich::GeoDb::open(None, None).expect("an empty geo database"),
             ),
+            errors: vigil_errors::ErrorProcessor::default(),
         }
     }
 }
@@ -74,7 +76,7 @@ fn fixtures() -> Vec<Vec<u8>> {
     out
 }
 
-/// Batch parser → enrichment → rows: never a panic; what parses is stable under a round
+/// Batch parser → error analysis (stack parsing, grouping) → enrichment → rows: never a panic; what parses is stable under a round
 /// trip and becomes exactly one row per event.
 ///
 /// Stable after one trip, not from the first: serde_json's default float parsing is not
@@ -98,7 +100,14 @@ fn batch(input: &[u8], ctx: &Context) {
         ip: Some("203.0.113.9".parse().expect("an address")),
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0"),
     };
-    let enriched = ctx.enricher.enrich(1, parsed, &client);
+    let page = vigil_errors::PageContext {
+        release: parsed.context.release.as_deref().unwrap_or_default(),
+        page_url: parsed.context.page_url.as_deref().unwrap_or_default(),
+        trusted_hosts: &[],
+    };
+    let errors = ctx.errors.analyse_batch(1, &page, &parsed.events);
+    let mut enriched = ctx.enricher.enrich(1, parsed, &client);
+    enriched.errors = errors;
     let rows = enriched
         .to_rows(usize::MAX)
         .unwrap_or_else(|e| panic!("an accepted batch cannot become rows: {e}"));

@@ -5,6 +5,7 @@
 
 mod error;
 mod metrics;
+mod noise;
 
 pub use error::IntakeError;
 pub use metrics::IntakeMetrics;
@@ -22,6 +23,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vigil_enrich::{ClientInfo, Enricher};
+use vigil_errors::{ErrorProcessor, PageContext};
 use vigil_meta::{Meta, Project};
 use vigil_protocol::{ParseLimits, parse_batch};
 use vigil_store::{Store, StoreError};
@@ -74,6 +76,8 @@ pub struct Intake {
     store: Arc<Store>,
     meta: Arc<Meta>,
     enricher: Enricher,
+    errors: Arc<ErrorProcessor>,
+    noise: Arc<noise::NoiseFilter>,
     config: IntakeConfig,
     /// Counters for `/metrics`.
     pub metrics: IntakeMetrics,
@@ -133,8 +137,10 @@ impl Intake {
         let memory = tokio::sync::Semaphore::new(kib(config.max_inflight_bytes) as usize);
         Self {
             store,
-            meta,
+            meta: Arc::clone(&meta),
             enricher,
+            errors: Arc::new(ErrorProcessor::default()),
+            noise: Arc::new(noise::NoiseFilter::new(Arc::clone(&meta))),
             config,
             metrics: IntakeMetrics::default(),
             keys: Mutex::new(HashMap::new()),
@@ -143,6 +149,19 @@ impl Intake {
             memory,
             buckets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Analyses errors with this processor (symbolication with the data folder's source
+    /// maps); without it errors are grouped by their frames as received.
+    pub fn with_error_processor(mut self, errors: Arc<ErrorProcessor>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// Writes the gathered counts of errors the noise filters dropped to meta.db (they
+    /// are written every 10 s anyway; call this before reading them, and at shutdown).
+    pub fn flush_filtered_counts(&self) {
+        self.noise.flush();
     }
 
     /// The routes intake serves.
@@ -328,7 +347,42 @@ impl Intake {
         vigil_protocol::check_time_window(&batch, earliest, now + MAX_CLOCK_SKEW_MS)?;
         let events = batch.events.len();
         self.admit(project.id, events)?;
-        let enriched = self.enricher.enrich(project.id, batch, &client);
+        // Noise filters, symbolication and grouping read meta.db and files and parse
+        // maps: the blocking pool's work, not an async worker's.
+        let (batch, errors) = if ErrorProcessor::has_errors(&batch.events) {
+            let processor = Arc::clone(&self.errors);
+            let trusted: Vec<String> = project
+                .allowed_origins
+                .iter()
+                .filter_map(|o| vigil_model::host_of(o))
+                .collect();
+            let project_id = project.id;
+            let noise = Arc::clone(&self.noise);
+            tokio::task::spawn_blocking(move || {
+                let mut batch = batch;
+                noise.drop_noise(project_id, &mut batch, now);
+                let page = PageContext {
+                    release: batch.context.release.as_deref().unwrap_or_default(),
+                    page_url: batch.context.page_url.as_deref().unwrap_or_default(),
+                    trusted_hosts: &trusted,
+                };
+                let errors = processor.analyse_batch(project_id, &page, &batch.events);
+                (batch, errors)
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "error analysis failed");
+                IntakeError::Unavailable
+            })?
+        } else {
+            (batch, Vec::new())
+        };
+        if batch.events.is_empty() {
+            // Every event was noise: counted, nothing to store.
+            return Ok(events);
+        }
+        let mut enriched = self.enricher.enrich(project.id, batch, &client);
+        enriched.errors = errors;
         // Rows are built here, on the request's task, so the store's single writer thread
         // only logs and links them.
         let appended = match enriched.to_rows(self.store.row_limit()) {

@@ -47,18 +47,24 @@ macro_rules! sql_text_enum {
 }
 
 mod connections;
+mod errors;
 mod invitations;
 mod members;
 mod projects;
 mod schema;
 mod secrets;
+mod sourcemaps;
 mod tokens;
 mod users;
 
+pub use errors::{
+    ErrorSettings, FilteredCount, GroupState, GroupStatus, IgnoreRule, MAX_RELEASES_BEFORE,
+};
 pub use invitations::Invitation;
 pub use members::{Member, Role};
 pub use projects::Project;
 pub use schema::SCHEMA_VERSION;
+pub use sourcemaps::{BundleFile, SourceMapEntry, SourceMapTotals, UploadedFile};
 pub use tokens::{Scope, TokenInfo};
 pub use users::{LoginSession, User};
 

@@ -68,9 +68,54 @@ pub(crate) fn to_v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     )
 }
 
+/// Version 2: error tracking. The index of uploaded source maps (one row per bundle URL and
+/// release: the map and the minified script, both optional until uploaded, as files named
+/// by their SHA-256 in the data folder's `sourcemaps/p<project>/`); the state of error
+/// groups (unresolved, resolved, ignored); per project error settings (critical pages,
+/// noise filters) as one JSON document, whose missing keys take their defaults.
+pub(crate) fn to_v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE sourcemaps (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+             release TEXT NOT NULL,
+             url TEXT NOT NULL,
+             debug_id TEXT,
+             map_file TEXT,
+             map_bytes INTEGER NOT NULL DEFAULT 0,
+             source_file TEXT,
+             source_bytes INTEGER NOT NULL DEFAULT 0,
+             uploaded_at INTEGER NOT NULL DEFAULT (unixepoch()),
+             UNIQUE (project_id, release, url)
+         );
+         CREATE INDEX sourcemaps_by_debug_id ON sourcemaps (project_id, debug_id);
+         CREATE TABLE error_groups (
+             project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+             fingerprint TEXT NOT NULL,
+             state TEXT NOT NULL DEFAULT 'unresolved',
+             in_next_release INTEGER NOT NULL DEFAULT 0,
+             resolved_at INTEGER,
+             releases_before TEXT NOT NULL DEFAULT '[]',
+             updated_at INTEGER NOT NULL DEFAULT (unixepoch()),
+             PRIMARY KEY (project_id, fingerprint)
+         );
+         CREATE TABLE error_settings (
+             project_id INTEGER PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+             settings TEXT NOT NULL
+         );
+         CREATE TABLE error_filter_counts (
+             project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+             day INTEGER NOT NULL,
+             reason TEXT NOT NULL,
+             count INTEGER NOT NULL,
+             PRIMARY KEY (project_id, day, reason)
+         );",
+    )
+}
+
 /// Migration `i` takes a database from version `i` to `i + 1`. Append only: a released
 /// migration never changes, so every database walks the same steps.
-const MIGRATIONS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] = &[to_v1];
+const MIGRATIONS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] = &[to_v1, to_v2];
 
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -95,6 +95,7 @@ pub fn session_batch(project: ProjectId, session: &str, user: &str, ts: i64, n: 
         });
     }
     IngestBatch {
+        errors: Vec::new(),
         project,
         common: Common {
             session_id: session.into(),

@@ -423,12 +423,26 @@ fn own_columns(table: Table) -> Vec<Field> {
             col!("error_type", dim, |r| s(&body!(r, Error).error_type)),
             col!("message", message, |r| s(&body!(r, Error).message)),
             col!("stack", message, |r| os(&body!(r, Error).stack)),
-            col!("frames", json, |r| frames_json(&body!(r, Error).frames)),
+            // The collector's processed frames (original locations, in-app marks) when
+            // it analysed the error, else the frames as received.
+            col!("frames", json, |r| match r.error {
+                Some(a) => s(&a.frames),
+                None => frames_json(&body!(r, Error).frames),
+            }),
             col!("handled", bool, |r| Some(body!(r, Error).handled)),
             col!("source", dim, |r| os(&body!(r, Error).source)),
             col!("breadcrumbs", json, |r| breadcrumbs_json(
                 &body!(r, Error).breadcrumbs
             )),
+            col!("fingerprint", dim, |r| r
+                .error
+                .and_then(|a| s(&a.fingerprint))),
+            col!("grouping", json, |r| r.error.and_then(|a| s(&a.grouping))),
+            col!("culprit", message, |r| r.error.and_then(|a| s(&a.culprit))),
+            col!("symbolication", dim, |r| r
+                .error
+                .and_then(|a| s(&a.symbolication))),
+            col!("causes", json, |r| r.error.and_then(|a| s(&a.causes))),
         ],
         Table::Requests => vec![
             col!("api", dim, |r| os(&body!(r, Request).api)),

@@ -1,7 +1,7 @@
 //! What a column is: its storage type, what kind of value it holds, and how it is taken from
 //! an event.
 
-use crate::record::Common;
+use crate::record::{Common, ErrorAnalysis};
 use std::borrow::Cow;
 use vigil_protocol::Event;
 
@@ -11,6 +11,8 @@ pub struct Row<'a> {
     pub common: &'a Common,
     /// The event.
     pub event: &'a Event,
+    /// The collector's analysis, for an error event that had one.
+    pub error: Option<&'a ErrorAnalysis>,
 }
 
 pub(crate) type StrFn = for<'a> fn(&Row<'a>) -> Option<Cow<'a, str>>;

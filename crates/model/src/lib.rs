@@ -22,7 +22,7 @@ pub mod conformance;
 
 pub use declare::{host_of, path_of};
 pub use field::{Field, Kind, Type, Unit};
-pub use record::{Common, IngestBatch, ProjectId};
+pub use record::{Common, ErrorAnalysis, IngestBatch, ProjectId};
 pub use rows::{ROWS_FORMAT, Rows, RowsError, TableAppender, TableSection};
 pub use scrub::{scrub_message, scrub_url, template_url};
 pub use table::Table;

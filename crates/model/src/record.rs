@@ -108,6 +108,31 @@ pub struct IngestBatch {
     pub common: Common,
     /// The events, already scrubbed and normalised.
     pub events: Vec<Event>,
+    /// What the collector made of each error event (symbolicated frames, fingerprint), by
+    /// the event's index; empty when nothing analysed the batch, and then an error's
+    /// grouping columns stay null.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<(usize, ErrorAnalysis)>,
+}
+
+/// What the collector derives from an error event before it is stored: the columns of the
+/// errors table that the SDK does not send. JSON documents are kept as text, so the model
+/// needs no knowledge of their shape; `vigil-errors` writes them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ErrorAnalysis {
+    /// The group this error belongs to.
+    pub fingerprint: String,
+    /// JSON: the grouping algorithm's version and the parts that went into the hash.
+    pub grouping: String,
+    /// JSON: the frames, each as received plus its original location when a source map
+    /// resolved it, or why not; file URLs already scrubbed.
+    pub frames: String,
+    /// JSON: the `cause` chain with its frames processed the same way; empty when none.
+    pub causes: String,
+    /// Where it happened: the innermost in-app frame, `function (file:line)`.
+    pub culprit: String,
+    /// `mapped`, `partial`, `unmapped` or `no_frames`.
+    pub symbolication: String,
 }
 
 impl IngestBatch {

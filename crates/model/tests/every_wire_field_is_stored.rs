@@ -6,7 +6,8 @@
 //! holds), so a new field is covered without touching this file. It holds every event type
 //! twice: once with every optional field set, once with only the required ones (so that the
 //! context's `view_id` and `page_url`, which events may override, reach a row too). It takes
-//! intake's way: JSON bytes, `parse_batch`, `Enricher::enrich`, `IngestBatch::to_rows`. Then
+//! intake's way: JSON bytes, `parse_batch`, error analysis, `Enricher::enrich`,
+//! `IngestBatch::to_rows`. Then
 //! each value in turn is changed (a string gets a suffix, a number grows by one, a boolean
 //! flips, a key of a flat object is renamed): the rows must change, in a column that holds
 //! the new value (for numbers, times the column's fixed-point scale).
@@ -35,6 +36,14 @@ const NOT_STORED: &[(&str, &str)] = &[
         "key",
         "the project key: it picks the project the rows are stored under, it is not data",
     ),
+    (
+        "error.debug_ids.<string key>",
+        "a script's debug id finds its source map; the mapped frames are what is stored",
+    ),
+    (
+        "error.debug_ids.<string>",
+        "a script's debug id finds its source map; the mapped frames are what is stored",
+    ),
 ];
 
 /// Values that intake's checks constrain: (what is sent, what it is changed to). `None`: it
@@ -46,6 +55,10 @@ fn constrained(leaf: &str) -> Option<(Value, Option<Value>)> {
         "vital.name" => pair("LCP".into(), "INP".into()),
         "vital.rating" => pair("poor".into(), "good".into()),
         "context.sample_rate" => pair(0.25.into(), 0.5.into()),
+        "error.debug_ids.<string>" => pair(
+            "c6f1e0a4-5b7d-4e2a-9f13-8d2b6a0c4e51".into(),
+            "c6f1e0a4-5b7d-4e2a-9f13-8d2b6a0c4e52".into(),
+        ),
         _ => None,
     }
 }
@@ -270,8 +283,15 @@ fn rows(enricher: &Enricher, batch: &Value) -> Rows {
             serde_json::to_string_pretty(batch).expect("json")
         )
     });
-    enricher
-        .enrich(1, parsed, &ClientInfo::default())
+    let page = vigil_errors::PageContext {
+        release: parsed.context.release.as_deref().unwrap_or_default(),
+        page_url: parsed.context.page_url.as_deref().unwrap_or_default(),
+        trusted_hosts: &[],
+    };
+    let errors = vigil_errors::ErrorProcessor::default().analyse_batch(1, &page, &parsed.events);
+    let mut enriched = enricher.enrich(1, parsed, &ClientInfo::default());
+    enriched.errors = errors;
+    enriched
         .to_rows(usize::MAX)
         .expect("the batch becomes rows")
 }

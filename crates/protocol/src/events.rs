@@ -519,6 +519,31 @@ pub struct ErrorEvent {
     /// The last actions before the error, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub breadcrumbs: Vec<Breadcrumb>,
+    /// The application's own grouping (`vigil.error(e, { fingerprint })`): errors with the
+    /// same list are one group. `{{ default }}` stands for the collector's fingerprint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fingerprint: Vec<String>,
+    /// The `cause` chain: the error's cause first, then that one's cause.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<ErrorCause>,
+    /// Debug ids of the scripts in the stack, by script URL, as the bundles registered them:
+    /// an uploaded source map with the same debug id applies whatever the release or URL.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub debug_ids: BTreeMap<String, String>,
+}
+
+/// An error in the `cause` chain of another.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorCause {
+    /// `TypeError`, `Error`, ….
+    pub error_type: String,
+    /// The message.
+    pub message: String,
+    /// The raw stack string; the collector parses it (a cause's frames would nest deeper
+    /// than a batch may).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
 }
 
 /// A fetch or XHR.
@@ -679,6 +704,63 @@ pub struct Anr {
     pub stack: Option<String>,
 }
 
+/// Most parts in an error's custom fingerprint.
+pub const MAX_FINGERPRINT_PARTS: usize = 16;
+/// Most bytes in one part of a custom fingerprint.
+pub const MAX_FINGERPRINT_PART_BYTES: usize = 256;
+/// Most errors in a `cause` chain.
+pub const MAX_ERROR_CAUSES: usize = 8;
+/// Most scripts named in an error's `debug_ids`.
+pub const MAX_DEBUG_IDS: usize = 32;
+
+impl ErrorEvent {
+    fn check(&self) -> Result<(), String> {
+        if self.fingerprint.len() > MAX_FINGERPRINT_PARTS {
+            return Err(format!(
+                "fingerprint has {} parts, the limit is {MAX_FINGERPRINT_PARTS}",
+                self.fingerprint.len()
+            ));
+        }
+        if let Some(long) = self
+            .fingerprint
+            .iter()
+            .find(|p| p.len() > MAX_FINGERPRINT_PART_BYTES)
+        {
+            return Err(format!(
+                "a fingerprint part has {} bytes, the limit is {MAX_FINGERPRINT_PART_BYTES}",
+                long.len()
+            ));
+        }
+        if self.causes.len() > MAX_ERROR_CAUSES {
+            return Err(format!(
+                "causes has {} errors, the limit is {MAX_ERROR_CAUSES}",
+                self.causes.len()
+            ));
+        }
+        if self.debug_ids.len() > MAX_DEBUG_IDS {
+            return Err(format!(
+                "debug_ids names {} scripts, the limit is {MAX_DEBUG_IDS}",
+                self.debug_ids.len()
+            ));
+        }
+        if let Some((url, id)) = self.debug_ids.iter().find(|(_, id)| !is_debug_id(id)) {
+            return Err(format!(
+                "debug_ids[{url:?}] = {id:?} is not a debug id (a UUID, 32 hex digits with or without dashes)"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A debug id as bundlers write them: a UUID, with or without its dashes.
+pub fn is_debug_id(id: &str) -> bool {
+    let hex: Vec<u8> = id.bytes().filter(|b| *b != b'-').collect();
+    hex.len() == 32
+        && hex.iter().all(u8::is_ascii_hexdigit)
+        && (id.len() == 32
+            || (id.len() == 36 && [8, 13, 18, 23].iter().all(|&i| id.as_bytes()[i] == b'-')))
+}
+
 /// Largest vital value accepted: kept at 0.0001 in 64 bits, 10^14 stays exact.
 pub const MAX_VITAL_VALUE: f64 = 1e14;
 
@@ -736,10 +818,8 @@ impl Event {
                 _ => Ok(()),
             },
             EventBody::View(v) => non_negative("tbt", v.tbt).and(non_negative("tti", v.tti)),
-            EventBody::ResourceError(_)
-            | EventBody::Error(_)
-            | EventBody::Action(_)
-            | EventBody::Crash(_) => Ok(()),
+            EventBody::Error(e) => e.check(),
+            EventBody::ResourceError(_) | EventBody::Action(_) | EventBody::Crash(_) => Ok(()),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! other project's files or rows.
 
 mod attributes;
+mod errors;
 mod estimated;
 mod limits;
 mod model;
@@ -11,6 +12,10 @@ mod percentile;
 mod sessions;
 
 pub use attributes::{attribute_key, attribute_udf};
+pub use errors::{
+    ErrorGroupSearch, GROUP_COLUMNS, GROUP_KEY_SQL, GroupSet, MAX_GROUP_KEYS, group_breakdown_sql,
+    group_events_sql, group_series_sql, group_sessions_sql, releases_after_sql,
+};
 pub use limits::QueryLimits;
 pub use model::{
     Aggregation, Filter, FilterOp, InvalidQuery, MAX_FILTERS, MetricSource, Query, column_sum,

@@ -11,6 +11,7 @@ const T0: i64 = 1_760_000_000_000;
 
 fn views(session: &str, country: &str, rate: Option<f64>, n: i64) -> IngestBatch {
     IngestBatch {
+        errors: Vec::new(),
         project: 1,
         common: Common {
             session_id: session.into(),

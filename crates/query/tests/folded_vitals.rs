@@ -71,6 +71,7 @@ fn session(i: i64) -> Vec<Rows> {
     .into_iter()
     .map(|(common, events)| {
         IngestBatch {
+            errors: Vec::new(),
             project: 1,
             common,
             events,

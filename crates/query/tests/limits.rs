@@ -43,6 +43,7 @@ fn load_vitals(store: &Store, per_session: i64) -> BTreeMap<String, Vec<f64>> {
             .collect();
         by_session.insert(session.clone(), values);
         batches.push(IngestBatch {
+            errors: Vec::new(),
             project: PROJECT,
             common: Common {
                 session_id: session,
@@ -128,6 +129,7 @@ fn load_vitals_again(
             let v = 100.0 + i as f64;
             extra.insert(session.clone(), vec![v]);
             IngestBatch {
+                errors: Vec::new(),
                 project: PROJECT,
                 common: Common {
                     session_id: session.clone(),
@@ -184,6 +186,7 @@ fn sums_of_large_fixed_point_values_do_not_wrap() {
     // 9e15 at the 0.001 scale is 9e18 stored, inside an i64; two of them are not.
     store
         .append_blocking(rows(IngestBatch {
+            errors: Vec::new(),
             project: PROJECT,
             common: Common {
                 session_id: "rich".into(),

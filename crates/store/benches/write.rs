@@ -11,6 +11,7 @@ fn batches(n: usize, per_batch: usize) -> Vec<Rows> {
     (0..n)
         .map(|i| {
             IngestBatch {
+                errors: Vec::new(),
                 project: 1,
                 common: Common {
                     session_id: format!("s{i}"),

@@ -21,6 +21,7 @@ fn now_ms() -> i64 {
 
 fn batch(project: u32, names: &[String], ts: i64) -> Rows {
     IngestBatch {
+        errors: Vec::new(),
         project,
         common: Common {
             session_id: "s".into(),

@@ -38,6 +38,7 @@ fn view(ts: i64, id: &str) -> Event {
 
 fn batch(session: &str, user: &str, events: Vec<Event>) -> Rows {
     IngestBatch {
+        errors: Vec::new(),
         project: 1,
         common: Common {
             session_id: session.into(),

@@ -2,6 +2,7 @@
 
 mod bench;
 mod config;
+mod sourcemaps;
 
 /// mimalloc instead of glibc's allocator: intake builds many small Arrow arrays per request
 /// on several threads, where glibc spent a fifth of the server's time in its own
@@ -46,6 +47,9 @@ enum Command {
     /// Delete every event of one user or one session from a project (the server must be
     /// stopped; while it runs, use POST /api/v1/projects/{id}/erasure).
     Erase(EraseArgs),
+    /// Upload, list and delete source maps.
+    #[command(subcommand)]
+    Sourcemaps(sourcemaps::SourcemapsCommand),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -191,6 +195,7 @@ fn main() -> anyhow::Result<()> {
         Command::Project(cmd) => project(cmd),
         Command::User(cmd) => user(cmd),
         Command::Demo(args) => demo(args),
+        Command::Sourcemaps(cmd) => sourcemaps::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     }
 }
@@ -235,27 +240,41 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
             "no geo database configured: countries will be empty (see --geo-country-db)"
         );
     }
-    let intake = Arc::new(vigil_intake::Intake::new(
-        store.clone(),
+    let sourcemaps = Arc::new(vigil_errors::SourceMapStore::new(
         meta.clone(),
-        vigil_enrich::Enricher::new(geo),
-        config.intake(),
+        config.data.join("sourcemaps"),
+        vigil_errors::UploadLimits::default(),
     ));
+    let error_processor = Arc::new(vigil_errors::ErrorProcessor::new(Some(
+        vigil_errors::Symbolicator::new(sourcemaps.clone(), 256 << 20),
+    )));
+    let intake = Arc::new(
+        vigil_intake::Intake::new(
+            store.clone(),
+            meta.clone(),
+            vigil_enrich::Enricher::new(geo),
+            config.intake(),
+        )
+        .with_error_processor(error_processor.clone()),
+    );
     let state = Arc::new(vigil_api::AppState {
         store: store.clone(),
         meta: meta.clone(),
         intake: intake.clone(),
         queries: vigil_query::QueryEngine::with_limits(store.clone(), config.query_limits()),
         login_throttle: Default::default(),
+        sourcemaps: vigil_api::sourcemaps::SourceMaps::new(sourcemaps, error_processor),
     });
     // The composition root: each resource's routes, intake's, and the dashboard behind them.
     let api = axum::Router::new()
         .merge(vigil_api::read::router())
         .merge(vigil_api::login::router())
         .merge(vigil_api::projects::router())
+        .merge(vigil_api::sourcemaps::router())
+        .merge(vigil_api::error_groups::router())
         .merge(vigil_api::operations::router())
         .with_state(state)
-        .merge(intake.router());
+        .merge(intake.clone().router());
     let app = vigil_api::with_layers(api, vigil_api::assets::router(config.web_dir.clone()));
     let retention = {
         let (store, meta) = (store.clone(), meta.clone());
@@ -283,6 +302,7 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
     println!("vigil listening on http://{addr}");
     vigil_api::serve(listener, app, config.serve_limits(), shutdown_signal()).await;
     retention.abort();
+    intake.flush_filtered_counts();
     store.close();
     Ok(())
 }
@@ -331,14 +351,19 @@ fn project(cmd: ProjectCommand) -> anyhow::Result<()> {
             }
         }
         ProjectCommand::List { data } => {
-            for p in open_meta(&data)?.projects()? {
+            let meta = open_meta(&data)?;
+            for p in meta.projects()? {
+                let maps = meta.sourcemap_totals(p.id)?;
                 println!(
-                    "{}\t{}\t{}\t{} days\t{}",
+                    "{}\t{}\t{}\t{} days\t{}\t{} source maps in {} releases ({:.1} MiB)",
                     p.id,
                     p.name,
                     p.public_key,
                     p.retention_days,
-                    p.allowed_origins.join(",")
+                    p.allowed_origins.join(","),
+                    maps.bundles,
+                    maps.releases,
+                    maps.bytes as f64 / 1_048_576.0
                 );
             }
         }

@@ -60,6 +60,8 @@ struct Env {
     other: User,
     /// A member of `a` whose role the role-change row sets.
     target_id: i64,
+    /// The fingerprint of an error group of `a`.
+    error_group: String,
     counter: Cell<u32>,
 }
 
@@ -204,6 +206,26 @@ impl Env {
         (r.body["user"]["id"].as_i64().unwrap(), user)
     }
 
+    /// Uploads a map to `a` as its owner; the upload's id.
+    fn upload_map(&self) -> i64 {
+        let r = send(
+            &self.server,
+            "POST",
+            &format!(
+                "/api/v1/sourcemaps?project={}&release=1.0&url=~/{}.js",
+                self.a.id,
+                self.fresh("bundle")
+            ),
+            &json_headers(&[
+                ("cookie", &self.owner.cookie),
+                ("x-csrf-token", &self.owner.csrf),
+            ]),
+            Some(TINY_MAP.as_bytes()),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_i64().unwrap()
+    }
+
     /// A token of `a` with `scope`: (id, token).
     fn token(&self, scope: &str) -> (i64, String) {
         let r = self.as_owner(
@@ -249,6 +271,10 @@ impl Env {
     }
 }
 
+/// The smallest useful source map: one position of `app.js` mapped to `src/app.ts`.
+const TINY_MAP: &str =
+    r#"{"version":3,"file":"app.js","sources":["src/app.ts"],"names":[],"mappings":"AAAA"}"#;
+
 /// One request to make: path, body and its content type.
 struct Req {
     path: String,
@@ -290,7 +316,10 @@ fn setup(dir: &std::path::Path) -> Env {
                 &a.public_key,
                 &batch(
                     sid,
-                    json!([{"type": "custom", "ts": now_ms(), "name": "x"}])
+                    json!([
+                        {"type": "custom", "ts": now_ms(), "name": "x"},
+                        {"type": "error", "ts": now_ms(), "error_type": "Error", "message": "matrix"}
+                    ])
                 )
             )
             .0,
@@ -309,6 +338,7 @@ fn setup(dir: &std::path::Path) -> Env {
         viewer: User::default(),
         other,
         target_id: 0,
+        error_group: String::new(),
         counter: Cell::new(0),
     };
     env.ingest_admin_token = env.token("ingest-admin").1;
@@ -316,6 +346,15 @@ fn setup(dir: &std::path::Path) -> Env {
     env.member = env.new_member("member").1;
     env.viewer = env.new_member("viewer").1;
     env.target_id = env.new_member("member").0;
+    let (status, groups) = env.server.query(
+        &env.a.api_token,
+        &json!({"metric": "errors", "group_by": ["fingerprint"], "from": 0, "to": now_ms() + 60_000}),
+    );
+    assert_eq!(status, 200, "{groups}");
+    env.error_group = groups["rows"][0][0]
+        .as_str()
+        .expect("the error's group")
+        .to_owned();
     env
 }
 
@@ -782,6 +821,134 @@ fn rows() -> Vec<Row> {
                     format!("/api/v1/attributes?project={}&from=0&to=1", e.a.id),
                     None,
                 )
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/errors/groups",
+            note: "",
+            expect: READ_POST,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/errors/groups?project={}", e.a.id),
+                    Some(json!({"from": 0, "to": now_ms() + 60_000})),
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/errors/groups/{fingerprint}",
+            note: "a group of a",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!(
+                        "/api/v1/errors/groups/{}?project={}&from=0&to={}",
+                        e.error_group,
+                        e.a.id,
+                        now_ms() + 60_000
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            method: "PUT",
+            route: "/api/v1/errors/groups/{fingerprint}/state",
+            note: "ignore a group",
+            expect: [
+                "401", "401", "403", "200", "200", "404", "403", "200", "200", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!(
+                        "/api/v1/errors/groups/{}/state?project={}",
+                        e.error_group, e.a.id
+                    ),
+                    Some(json!({"state": "ignored"})),
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/errors/settings",
+            note: "",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| req(format!("/api/v1/errors/settings?project={}", e.a.id), None),
+        },
+        Row {
+            method: "PUT",
+            route: "/api/v1/errors/settings",
+            note: "",
+            expect: [
+                "401", "401", "403", "200", "200", "404", "403", "403", "200", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/errors/settings?project={}", e.a.id),
+                    Some(json!({"critical_pages": ["/checkout/*"]})),
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/errors/filtered",
+            note: "",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!(
+                        "/api/v1/errors/filtered?project={}&from=0&to={}",
+                        e.a.id,
+                        now_ms()
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/sourcemaps",
+            note: "",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| req(format!("/api/v1/sourcemaps?project={}", e.a.id), None),
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/sourcemaps",
+            note: "a map upload",
+            expect: [
+                "401", "401", "403", "201", "201", "404", "403", "201", "201", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| Req {
+                path: format!(
+                    "/api/v1/sourcemaps?project={}&release=1.0&url=~/{}.js",
+                    e.a.id,
+                    e.fresh("bundle")
+                ),
+                body: Some(TINY_MAP.as_bytes().to_vec()),
+                content_type: "application/json",
+            },
+        },
+        Row {
+            method: "DELETE",
+            route: "/api/v1/sourcemaps/{map_id}",
+            note: "an upload of a",
+            expect: [
+                "401", "401", "403", "204", "204", "404", "403", "204", "204", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                let id = e.upload_map();
+                req(format!("/api/v1/sourcemaps/{id}?project={}", e.a.id), None)
             },
         },
         Row {

@@ -94,6 +94,7 @@ pub(super) fn script_error(r: &mut Rng, page: &Page, mut crumbs: Vec<Breadcrumb>
                 .into(),
             ),
             breadcrumbs: crumbs.into_iter().filter(|c| c.ts <= at).collect(),
+            ..ErrorEvent::default()
         }),
     ))
 }

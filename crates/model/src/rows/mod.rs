@@ -137,10 +137,13 @@ impl IngestBatch {
 
     fn build_rows(&self) -> Rows {
         let mut by_table: Vec<Vec<Row<'_>>> = Table::ALL.iter().map(|_| Vec::new()).collect();
-        for e in &self.events {
+        let mut analyses = self.errors.iter().peekable();
+        for (i, e) in self.events.iter().enumerate() {
+            while analyses.next_if(|(at, _)| *at < i).is_some() {}
             by_table[Table::of(&e.body) as usize].push(Row {
                 common: &self.common,
                 event: e,
+                error: analyses.next_if(|(at, _)| *at == i).map(|(_, a)| a),
             });
         }
         let tables: Vec<(Table, Vec<Row<'_>>)> = Table::ALL

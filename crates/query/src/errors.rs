@@ -1,0 +1,293 @@
+//! Error groups: one row per fingerprint with its figures (events, sessions, users affected,
+//! first and last seen, users on critical pages), and the breakdowns of one group. Errors
+//! stored before grouping (no fingerprint) group by type and message under a `legacy:` key,
+//! as they did.
+
+use crate::model::{Filter, InvalidQuery, check_filters, filter_sql, quote_str};
+use serde::Deserialize;
+use vigil_store::Table;
+
+/// A group's key in SQL: the fingerprint, or for errors stored before grouping existed,
+/// `legacy:` with the type and message (how they were grouped then).
+pub const GROUP_KEY_SQL: &str =
+    "COALESCE(\"fingerprint\", concat('legacy:', \"error_type\", ': ', \"message\"))";
+
+/// Who an error affected: the user id when the application set one, else the session.
+const AFFECTED_SQL: &str = "COALESCE(NULLIF(\"user_id\", ''), \"session_id\")";
+
+/// Most fingerprints a search may name or exclude.
+pub const MAX_GROUP_KEYS: usize = 10_000;
+
+/// What to list.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorGroupSearch {
+    /// Start of the range, ms since the epoch, inclusive.
+    pub from: i64,
+    /// End of the range, ms since the epoch, exclusive.
+    pub to: i64,
+    /// Conditions on the errors (any column of `errors`).
+    #[serde(default)]
+    pub filters: Vec<Filter>,
+    /// `impact` (default: users affected, those on critical pages ten times), `users`,
+    /// `events`, `sessions`, `last_seen` or `first_seen`.
+    #[serde(default)]
+    pub order_by: Option<String>,
+    /// Most rows, 1–1000 (default 100).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// The output columns of a group search, in order.
+pub const GROUP_COLUMNS: [&str; 13] = [
+    "fingerprint",
+    "events",
+    "sessions",
+    "users",
+    "critical_users",
+    "impact",
+    "first_seen",
+    "last_seen",
+    "error_type",
+    "message",
+    "culprit",
+    "handled",
+    "last_release",
+];
+
+/// Which groups a search covers, besides its filters (from the groups' states).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum GroupSet {
+    /// Every group.
+    #[default]
+    All,
+    /// Only these.
+    Only(Vec<String>),
+    /// All but these.
+    Except(Vec<String>),
+}
+
+/// `page_path LIKE …` for critical page patterns (`*` is any text).
+fn critical_sql(critical_pages: &[String]) -> String {
+    if critical_pages.is_empty() {
+        return "FALSE".to_owned();
+    }
+    critical_pages
+        .iter()
+        .map(|p| {
+            let like = p
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+                .replace('*', "%");
+            format!("\"page_path\" LIKE {}", quote_str(&like))
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+fn keys_sql(keys: &[String]) -> Result<String, InvalidQuery> {
+    if keys.len() > MAX_GROUP_KEYS {
+        return Err(InvalidQuery(format!(
+            "at most {MAX_GROUP_KEYS} groups can be named"
+        )));
+    }
+    Ok(keys
+        .iter()
+        .map(|k| quote_str(k))
+        .collect::<Vec<_>>()
+        .join(", "))
+}
+
+impl ErrorGroupSearch {
+    /// The search's SQL over `errors`, with the columns of [`GROUP_COLUMNS`].
+    pub fn to_sql(
+        &self,
+        set: &GroupSet,
+        critical_pages: &[String],
+    ) -> Result<String, InvalidQuery> {
+        let (from, to) = (self.from, self.to);
+        if from >= to {
+            return Err(InvalidQuery("from must be before to".into()));
+        }
+        check_filters("filters", &self.filters)?;
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(InvalidQuery("limit must be between 1 and 1000".into()));
+        }
+        let order = match self.order_by.as_deref().unwrap_or("impact") {
+            o @ ("impact" | "users" | "events" | "sessions" | "last_seen" | "first_seen") => o,
+            other => {
+                return Err(InvalidQuery(format!(
+                    "order_by {other:?}: use impact, users, events, sessions, last_seen or first_seen"
+                )));
+            }
+        };
+        let mut conditions = vec![format!("\"ts\" >= {from} AND \"ts\" < {to}")];
+        for f in &self.filters {
+            conditions.push(filter_sql(Table::Errors, f)?);
+        }
+        match set {
+            GroupSet::All => {}
+            GroupSet::Only(keys) if keys.is_empty() => conditions.push("FALSE".into()),
+            GroupSet::Only(keys) => {
+                conditions.push(format!("{GROUP_KEY_SQL} IN ({})", keys_sql(keys)?))
+            }
+            GroupSet::Except(keys) if keys.is_empty() => {}
+            GroupSet::Except(keys) => {
+                conditions.push(format!("{GROUP_KEY_SQL} NOT IN ({})", keys_sql(keys)?))
+            }
+        }
+        let critical = critical_sql(critical_pages);
+        Ok(format!(
+            "SELECT \"fingerprint\", \"events\", \"sessions\", \"users\", \"critical_users\", \
+               \"users\" + 9 * \"critical_users\" AS \"impact\", \"first_seen\", \"last_seen\", \
+               \"error_type\", \"message\", \"culprit\", \"handled\", \"last_release\" FROM (\
+             SELECT {GROUP_KEY_SQL} AS \"fingerprint\", COUNT(*) AS \"events\", \
+               COUNT(DISTINCT \"session_id\") AS \"sessions\", COUNT(DISTINCT {AFFECTED_SQL}) AS \"users\", \
+               COUNT(DISTINCT CASE WHEN {critical} THEN {AFFECTED_SQL} END) AS \"critical_users\", \
+               MIN(\"ts\") AS \"first_seen\", MAX(\"ts\") AS \"last_seen\", \
+               last_value(\"error_type\" ORDER BY \"ts\") AS \"error_type\", \
+               last_value(\"message\" ORDER BY \"ts\") AS \"message\", \
+               last_value(\"culprit\" ORDER BY \"ts\") AS \"culprit\", \
+               SUM(CASE WHEN \"handled\" THEN 1 ELSE 0 END) AS \"handled\", \
+               last_value(\"release\" ORDER BY \"ts\") AS \"last_release\" \
+             FROM \"errors\" WHERE {conditions} GROUP BY 1) g \
+             ORDER BY \"{order}\" DESC, \"fingerprint\" LIMIT {limit}",
+            conditions = conditions.join(" AND "),
+        ))
+    }
+}
+
+/// Events per time bucket of the given groups: rows of (fingerprint, bucket start, count),
+/// `buckets` buckets over the range.
+pub fn group_series_sql(
+    keys: &[String],
+    from: i64,
+    to: i64,
+    buckets: i64,
+) -> Result<String, InvalidQuery> {
+    if from >= to || !(1..=1000).contains(&buckets) {
+        return Err(InvalidQuery(
+            "a series needs from < to and 1 to 1000 buckets".into(),
+        ));
+    }
+    let width = ((to - from) / buckets).max(1);
+    Ok(format!(
+        "SELECT {GROUP_KEY_SQL} AS \"fingerprint\", {from} + ((\"ts\" - {from}) / {width}) * {width} AS \"time\", \
+         COUNT(*) AS \"events\" FROM \"errors\" WHERE \"ts\" >= {from} AND \"ts\" < {to} \
+         AND {GROUP_KEY_SQL} IN ({}) GROUP BY 1, 2 ORDER BY 1, 2",
+        keys_sql(keys)?
+    ))
+}
+
+/// The releases each group was seen in after a time of its own (its resolution): rows of
+/// (fingerprint, release, events).
+pub fn releases_after_sql(
+    after: &[(String, i64)],
+    from: i64,
+    to: i64,
+) -> Result<String, InvalidQuery> {
+    if after.len() > MAX_GROUP_KEYS {
+        return Err(InvalidQuery(format!("at most {MAX_GROUP_KEYS} groups")));
+    }
+    let cases = if after.is_empty() {
+        "FALSE".to_owned()
+    } else {
+        after
+            .iter()
+            .map(|(k, at)| format!("({GROUP_KEY_SQL} = {} AND \"ts\" > {at})", quote_str(k)))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    Ok(format!(
+        "SELECT {GROUP_KEY_SQL} AS \"fingerprint\", COALESCE(\"release\", '') AS \"release\", COUNT(*) AS \"events\" \
+         FROM \"errors\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND ({cases}) GROUP BY 1, 2"
+    ))
+}
+
+/// One group's counts by a dimension (`release`, `browser`, `os`, `page_path`, …): rows of
+/// (value, events, users), most events first, at most `limit`.
+pub fn group_breakdown_sql(
+    key: &str,
+    dimension: &str,
+    from: i64,
+    to: i64,
+    limit: usize,
+) -> Result<String, InvalidQuery> {
+    if Table::Errors.column(dimension).is_none() {
+        return Err(InvalidQuery(format!("errors has no column {dimension:?}")));
+    }
+    Ok(format!(
+        "SELECT \"{dimension}\" AS \"value\", COUNT(*) AS \"events\", COUNT(DISTINCT {AFFECTED_SQL}) AS \"users\" \
+         FROM \"errors\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} = {} \
+         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {limit}",
+        quote_str(key)
+    ))
+}
+
+/// One group's latest events, whole: every column, newest first.
+pub fn group_events_sql(key: &str, from: i64, to: i64, limit: usize) -> String {
+    format!(
+        "SELECT * FROM \"errors\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} = {} \
+         ORDER BY \"ts\" DESC LIMIT {limit}",
+        quote_str(key)
+    )
+}
+
+/// The sessions one group hit, most recent first: (session_id, user_id, last error, errors,
+/// browser, os, country, page_path).
+pub fn group_sessions_sql(key: &str, from: i64, to: i64, limit: usize) -> String {
+    format!(
+        "SELECT \"session_id\", MAX(\"user_id\") AS \"user_id\", MAX(\"ts\") AS \"last_seen\", COUNT(*) AS \"events\", \
+         MAX(\"browser\") AS \"browser\", MAX(\"os\") AS \"os\", MAX(\"country\") AS \"country\", \
+         last_value(\"page_path\" ORDER BY \"ts\") AS \"page_path\" \
+         FROM \"errors\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} = {} \
+         GROUP BY 1 ORDER BY 3 DESC LIMIT {limit}",
+        quote_str(key)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn search(json: serde_json::Value) -> ErrorGroupSearch {
+        serde_json::from_value(json).expect("well-formed")
+    }
+
+    #[test]
+    fn bad_searches_are_refused() {
+        for bad in [
+            serde_json::json!({"from": 5, "to": 1}),
+            serde_json::json!({"from": 0, "to": 1, "limit": 0}),
+            serde_json::json!({"from": 0, "to": 1, "order_by": "ts; DROP"}),
+            serde_json::json!({"from": 0, "to": 1, "filters": [{"field": "nope", "op": "eq", "value": "x"}]}),
+        ] {
+            assert!(
+                search(bad.clone()).to_sql(&GroupSet::All, &[]).is_err(),
+                "{bad}"
+            );
+        }
+        let many = GroupSet::Only((0..=MAX_GROUP_KEYS).map(|i| i.to_string()).collect());
+        assert!(
+            search(serde_json::json!({"from": 0, "to": 1}))
+                .to_sql(&many, &[])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn keys_and_patterns_are_quoted() {
+        let sql = search(serde_json::json!({"from": 0, "to": 1}))
+            .to_sql(
+                &GroupSet::Except(vec!["a' OR '1'='1".into()]),
+                &["/pay_ment/*".into(), "/it's".into()],
+            )
+            .unwrap();
+        assert!(sql.contains("NOT IN ('a'' OR ''1''=''1')"), "{sql}");
+        assert!(sql.contains("LIKE '/pay\\_ment/%'"), "{sql}");
+        assert!(sql.contains("LIKE '/it''s'"), "{sql}");
+        assert!(group_breakdown_sql("k", "release; DROP", 0, 1, 5).is_err());
+    }
+}
