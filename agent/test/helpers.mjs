@@ -348,7 +348,7 @@ function checkSchema(body, state) {
 /** Launches Debian's Chromium; `bfcache` keeps the back/forward cache that Playwright turns off. */
 /**
  * Starts a real `vigil serve`, the page server in front of it and Chromium before the file's
- * tests, hands them to `assign`, and stops all three after.
+ * tests, hands them to `assign` (awaited: it may prepare more), and stops all three after.
  */
 export function withStack(assign) {
   const s = {};
@@ -356,7 +356,7 @@ export function withStack(assign) {
     s.vigil = await startVigil();
     s.pages = await startPages(s.vigil);
     s.browser = await launch();
-    assign(s);
+    await assign(s);
   });
   // a batch the agent sent during a test that fails docs/protocol.schema.json fails that test
   afterEach(() => {

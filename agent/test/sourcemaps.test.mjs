@@ -6,7 +6,7 @@
 // release has no maps keeps its frames minified with the reason. Then grouping: the same error
 // from three pages is one fingerprint, two call sites of one function are one, another error is
 // another, and `vigil.error(e, {fingerprint})` regroups.
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -27,7 +27,10 @@ const NO_MAPS = 'sm-no-maps';
 const DEBUG_ID = randomUUID();
 
 let vigil, pages, browser;
-withStack((s) => ({ vigil, pages, browser } = s));
+withStack(async (s) => {
+  ({ vigil, pages, browser } = s);
+  await prepare();
+});
 
 /**
  * Where a marker `@expect(NAME): TEXT` in the app's source puts a frame: the file, the marker's
@@ -93,7 +96,8 @@ const upload = (release, prefix, dir) =>
   );
 
 let tmp;
-before(async () => {
+/** Builds the bundles and their pages, serves them under /sm/ and uploads the maps. */
+async function prepare() {
   tmp = mkdtempSync(join(tmpdir(), 'vigil-sourcemaps-'));
   const app = join(tmp, 'app');
   const dbg = join(tmp, 'dbg');
@@ -117,7 +121,7 @@ before(async () => {
   pages.mount('/sm/', tmp);
   upload(R, '~/sm/app', app);
   upload(DBG_UPLOAD, '~/sm/elsewhere', dbg);
-});
+}
 after(() => tmp && rmSync(tmp, { recursive: true, force: true }));
 
 /**

@@ -8,8 +8,12 @@ export interface Line {
   price: number;
 }
 
-/** A line's total: a missing line (an index past the end) throws a TypeError. */
+/**
+ * A line's total: a missing line (an index past the end) throws a TypeError. V8 reports a property
+ * read of undefined at the property's name (`qty`, not `line` or the dot), a call at the callee's
+ * name, a `throw new X()` at `new`.
+ */
 export function lineTotal(line: Line): number {
-  const qty = line.qty; // @expect(read-qty): .qty
+  const qty = line.qty; // @expect(read-qty): qty;
   return qty * line.price;
 }
