@@ -180,15 +180,16 @@ test('vigil.error(e, {fingerprint}): a list of strings, at most 16 parts of 256 
     vigil.error(new Error('fp string'), { fingerprint: 'checkout' });
     vigil.error(new Error('fp mixed'), { fingerprint: ['checkout', 42] });
     vigil.error(new Error('fp none'), null);
+    vigil.error(new Error('fp holes'), { fingerprint: new Array(3) }); // JSON would make them null
   });
   await page.evaluate(() => vigil.flush());
-  const events = await stored(vigil, sid, (e) => ofType(e, 'errors').length >= 5, 'five errors');
+  const events = await stored(vigil, sid, (e) => ofType(e, 'errors').length >= 6, 'six errors');
   assert.deepEqual(sentError('fp plain').fingerprint, ['checkout', '{{ default }}']);
   const long = sentError('fp long').fingerprint;
   assert.equal(long.length, 16);
   assert.equal(long[0], 'é'.repeat(128), '256 bytes of UTF-8');
   assert.equal(long[15], 'part 15');
-  for (const m of ['fp string', 'fp mixed', 'fp none']) {
+  for (const m of ['fp string', 'fp mixed', 'fp none', 'fp holes']) {
     assert.ok(sentError(m), m);
     assert.equal(sentError(m).fingerprint, undefined, m);
   }

@@ -112,10 +112,11 @@ export function reportError(
     handled,
     source,
     breadcrumbs: some(breadcrumbs()),
-    // The application's grouping: a list of strings, else ignored.
-    fingerprint: fp?.every?.((p) => typeof p == 'string')
-      ? fp.slice(0, 16).map((p) => clip(p, 256))
-      : undefined,
+    // The application's grouping: a list of strings (a hole is not one), else ignored.
+    fingerprint:
+      Array.isArray(fp) && [...fp].every((p) => typeof p == 'string')
+        ? fp.slice(0, 16).map((p) => clip(p, 256))
+        : undefined,
     causes: some(causes),
     debug_ids: debugIds(frames.concat(...causes.map((c) => framesOf(c.stack)))),
   });
