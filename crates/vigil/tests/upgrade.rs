@@ -90,9 +90,45 @@ fn earlier_data_folders_open_and_answer_the_same() {
                     answer
                 );
             }
+            legacy_errors_keep_their_groups(&server, token, &recorded, name);
             drop(server);
         }
     }
+}
+
+/// Errors stored before fingerprints group by type and message, as the release that wrote
+/// them grouped them: under `legacy:` keys, adding up to the recorded count.
+fn legacy_errors_keep_their_groups(server: &Server, token: &str, recorded: &Value, name: &str) {
+    let errors_case = recorded["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["request"]["metric"] == "errors" && c["request"].get("group_by").is_none())
+        .expect("the folder's answers count its errors");
+    let range = &errors_case["request"];
+    let (status, answer) = server.post(
+        token,
+        "/api/v1/errors/groups",
+        &serde_json::json!({"from": range["from"], "to": range["to"], "state": "all", "limit": 1000}),
+    );
+    assert_eq!(status, 200, "{name}: {answer}");
+    let groups = answer["groups"].as_array().unwrap();
+    assert!(!groups.is_empty(), "{name}: {answer}");
+    for g in groups {
+        let key = g["fingerprint"].as_str().unwrap();
+        let expected = format!(
+            "legacy:{}: {}",
+            g["error_type"].as_str().unwrap(),
+            g["message"].as_str().unwrap()
+        );
+        assert_eq!(key, expected, "{name}");
+    }
+    let events: i64 = groups.iter().map(|g| g["events"].as_i64().unwrap()).sum();
+    assert_eq!(
+        Some(events),
+        errors_case["answer"]["rows"][0][0].as_i64(),
+        "{name}: every old error is in a group"
+    );
 }
 
 /// Starts `vigil serve` on `data`, requires it to refuse, and gives what it said.

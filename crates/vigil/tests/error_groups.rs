@@ -1,0 +1,368 @@
+//! Error groups against the real binary: impact ordering with critical pages, triage
+//! (resolve, resolve in the next release, ignore), regressions in a later release, a
+//! group's detail, and noise filters that count what they drop and store nothing of it.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::path::Path;
+
+fn token(dir: &Path, project: u64) -> String {
+    let meta = vigil_meta::Meta::open(&dir.join("meta.db")).unwrap();
+    meta.create_scoped_token(project as u32, vigil_meta::Scope::IngestAdmin)
+        .unwrap()
+        .1
+}
+
+fn send(
+    server: &Server,
+    key: &str,
+    session: &str,
+    user: &str,
+    release: &str,
+    page: &str,
+    error: Value,
+) {
+    let mut event = json!({"type": "error", "ts": now_ms()});
+    event
+        .as_object_mut()
+        .unwrap()
+        .extend(error.as_object().unwrap().clone());
+    let body = json!({
+        "v": 1,
+        "context": {
+            "session_id": session, "view_id": format!("{session}-v"), "user_id": user,
+            "agent": {"name": "vigil-test", "version": "1"},
+            "page_url": format!("https://shop.example.com{page}"), "release": release,
+        },
+        "events": [event],
+    });
+    let (status, answer) = server.ingest(key, body.to_string().as_bytes());
+    assert_eq!(status, 202, "{answer}");
+}
+
+fn stack(function: &str) -> Value {
+    json!({
+        "error_type": "TypeError",
+        "message": format!("{function} failed"),
+        "stack": format!("TypeError: x\n    at {function} (https://shop.example.com/assets/app.js:1:100)"),
+    })
+}
+
+fn put(server: &Server, token: &str, path: &str, body: &Value) -> Value {
+    let mut resp = agent()
+        .put(server.url(path))
+        .header("authorization", &format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .send(body.to_string().as_bytes())
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap();
+    assert_eq!(status, 200, "PUT {path}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn groups(server: &Server, token: &str, extra: Value) -> Vec<Value> {
+    let mut request = json!({"from": now_ms() - 3_600_000, "to": now_ms() + 60_000});
+    request
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let (status, answer) = server.post(token, "/api/v1/errors/groups", &request);
+    assert_eq!(status, 200, "{answer}");
+    answer["groups"].as_array().unwrap().clone()
+}
+
+fn culprits(groups: &[Value]) -> Vec<String> {
+    groups
+        .iter()
+        .map(|g| {
+            g["culprit"]
+                .as_str()
+                .unwrap_or_default()
+                .split(' ')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+fn wait_for_errors(server: &Server, token: &str, n: i64) {
+    assert!(
+        eventually(std::time::Duration::from_secs(10), || server
+            .count(token, "errors")
+            >= n),
+        "{n} errors stored"
+    );
+}
+
+#[test]
+fn impact_triage_regressions_and_detail() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = create_project(dir.path(), "shop", &[]);
+    let server = Server::start(dir.path());
+    let admin = token(dir.path(), shop.id);
+    put(
+        &server,
+        &admin,
+        "/api/v1/errors/settings",
+        &json!({"critical_pages": ["/checkout/*"]}),
+    );
+
+    // Two users hit addLine on the cart page; one user hits pay on the checkout page.
+    send(
+        &server,
+        &shop.public_key,
+        "s1",
+        "u1",
+        "1.0",
+        "/cart",
+        stack("addLine"),
+    );
+    send(
+        &server,
+        &shop.public_key,
+        "s2",
+        "u2",
+        "1.0",
+        "/cart",
+        stack("addLine"),
+    );
+    send(
+        &server,
+        &shop.public_key,
+        "s3",
+        "u3",
+        "1.0",
+        "/checkout/pay",
+        stack("pay"),
+    );
+    send(
+        &server,
+        &shop.public_key,
+        "s4",
+        "u4",
+        "1.0",
+        "/about",
+        stack("render"),
+    );
+    wait_for_errors(&server, &shop.api_token, 4);
+
+    let by_impact = groups(&server, &shop.api_token, json!({}));
+    assert_eq!(
+        culprits(&by_impact),
+        ["pay", "addLine", "render"],
+        "a user on a critical page counts ten times"
+    );
+    assert_eq!(by_impact[0]["critical_users"], 1);
+    assert_eq!(by_impact[0]["impact"], 10);
+    let by_users = groups(&server, &shop.api_token, json!({"order_by": "users"}));
+    assert_eq!(culprits(&by_users)[0], "addLine");
+    assert_eq!(by_users[0]["users"], 2);
+    assert_eq!(
+        by_users[0]["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .sum::<i64>(),
+        2
+    );
+    let key = |name: &str| {
+        by_users
+            .iter()
+            .find(|g| g["culprit"].as_str().unwrap().starts_with(name))
+            .unwrap()["fingerprint"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (add_line, render) = (key("addLine"), key("render"));
+
+    // Resolved in the next release; ignored.
+    let state = put(
+        &server,
+        &admin,
+        &format!("/api/v1/errors/groups/{add_line}/state"),
+        &json!({"state": "resolved", "in_next_release": true}),
+    );
+    assert_eq!(state["releases_before"], json!(["1.0"]));
+    put(
+        &server,
+        &admin,
+        &format!("/api/v1/errors/groups/{render}/state"),
+        &json!({"state": "ignored"}),
+    );
+    assert_eq!(
+        culprits(&groups(&server, &shop.api_token, json!({}))),
+        ["pay"]
+    );
+    assert_eq!(
+        culprits(&groups(
+            &server,
+            &shop.api_token,
+            json!({"state": "resolved"})
+        )),
+        ["addLine"]
+    );
+    assert_eq!(
+        culprits(&groups(
+            &server,
+            &shop.api_token,
+            json!({"state": "ignored"})
+        )),
+        ["render"]
+    );
+    assert_eq!(
+        groups(&server, &shop.api_token, json!({"state": "all"})).len(),
+        3
+    );
+
+    // The same release again: expected after "resolved in the next release".
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    send(
+        &server,
+        &shop.public_key,
+        "s5",
+        "u5",
+        "1.0",
+        "/cart",
+        stack("addLine"),
+    );
+    wait_for_errors(&server, &shop.api_token, 5);
+    assert_eq!(
+        culprits(&groups(&server, &shop.api_token, json!({}))),
+        ["pay"]
+    );
+    // A later release: a regression, back in the open list, first when asked.
+    send(
+        &server,
+        &shop.public_key,
+        "s6",
+        "u6",
+        "1.1",
+        "/cart",
+        stack("addLine"),
+    );
+    wait_for_errors(&server, &shop.api_token, 6);
+    let open = groups(
+        &server,
+        &shop.api_token,
+        json!({"order_by": "events", "regressions_first": true}),
+    );
+    assert_eq!(culprits(&open), ["addLine", "pay"]);
+    assert_eq!(open[0]["regressed"], true);
+    assert_eq!(open[0]["state"], "unresolved");
+    assert_eq!(open[1]["regressed"], false);
+    assert!(groups(&server, &shop.api_token, json!({"state": "resolved"})).is_empty());
+
+    // The group's detail.
+    let (status, text) = server.get(
+        &format!(
+            "/api/v1/errors/groups/{add_line}?from=0&to={}",
+            now_ms() + 60_000
+        ),
+        Some(&shop.api_token),
+    );
+    assert_eq!(status, 200, "{text}");
+    let detail: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(detail["group"]["events"], 4);
+    assert_eq!(detail["group"]["regressed"], true);
+    let releases: Vec<&str> = detail["breakdowns"]["release"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(releases, ["1.0", "1.1"]);
+    assert_eq!(detail["events"].as_array().unwrap().len(), 4);
+    assert_eq!(detail["events"][0]["release"], "1.1", "newest first");
+    assert!(
+        detail["events"][0]["grouping"]
+            .as_str()
+            .unwrap()
+            .contains("in_app_frames")
+    );
+    assert_eq!(detail["sessions"].as_array().unwrap().len(), 4);
+    let (status, _) = server.get(
+        &format!(
+            "/api/v1/errors/groups/nothing-like-this?from=0&to={}",
+            now_ms()
+        ),
+        Some(&shop.api_token),
+    );
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn noise_is_counted_and_never_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = create_project(dir.path(), "shop", &[]);
+    let server = Server::start(dir.path());
+    let admin = token(dir.path(), shop.id);
+    put(
+        &server,
+        &admin,
+        "/api/v1/errors/settings",
+        &json!({"ignore_rules": [{"field": "message", "pattern": "ResizeObserver loop*"}]}),
+    );
+    let extension = json!({
+        "error_type": "TypeError", "message": "x is undefined",
+        "frames": [{"function": "inject", "file": "chrome-extension://abcdefgh/content.js", "line": 1, "column": 2}],
+    });
+    send(&server, &shop.public_key, "n1", "", "1.0", "/", extension);
+    send(
+        &server,
+        &shop.public_key,
+        "n2",
+        "",
+        "1.0",
+        "/",
+        json!({"error_type": "Error", "message": "Script error."}),
+    );
+    send(
+        &server,
+        &shop.public_key,
+        "n3",
+        "",
+        "1.0",
+        "/",
+        json!({"error_type": "Error", "message": "ResizeObserver loop completed with undelivered notifications."}),
+    );
+    send(
+        &server,
+        &shop.public_key,
+        "n4",
+        "",
+        "1.0",
+        "/",
+        stack("real"),
+    );
+    wait_for_errors(&server, &shop.api_token, 1);
+    assert_eq!(
+        server.count(&shop.api_token, "errors"),
+        1,
+        "only the real error is stored"
+    );
+    assert_eq!(
+        culprits(&groups(&server, &shop.api_token, json!({"state": "all"}))),
+        ["real"]
+    );
+    let (status, text) = server.get(
+        &format!("/api/v1/errors/filtered?from=0&to={}", now_ms()),
+        Some(&shop.api_token),
+    );
+    assert_eq!(status, 200, "{text}");
+    let filtered: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(filtered["total"], 3, "{filtered}");
+    let mut reasons: Vec<&str> = filtered["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["reason"].as_str().unwrap())
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons, ["extension", "rule:0", "script_error"]);
+}
