@@ -199,10 +199,17 @@ async fn list(
     }
     let settings = with_meta(&state, move |meta| meta.error_settings(project)).await?;
     let (statuses, regressed) = states(&state, project, from, to).await?;
+    // The most recently changed groups first: a third of MAX_GROUP_KEYS (the SQL list bound)
+    // per state, so resolved, ignored and regressed keys together stay under it; past that
+    // the oldest decisions are not applied to the list rather than the list failing.
     let closed = |s: GroupState| -> Vec<String> {
-        statuses
+        let mut keys: Vec<&GroupStatus> = statuses
             .values()
             .filter(|g| g.state == s && !regressed.contains(&g.fingerprint))
+            .collect();
+        keys.sort_by_key(|g| std::cmp::Reverse(g.updated_at));
+        keys.into_iter()
+            .take(vigil_query::MAX_GROUP_KEYS / 3)
             .map(|g| g.fingerprint.clone())
             .collect()
     };
