@@ -228,6 +228,8 @@ export interface ErrorSettings {
   filter_extensions: boolean;
   filter_script_error: boolean;
   ignore_rules: IgnoreRule[];
+  /** Fetch the maps pages name from the allowed origins when no upload matches. */
+  fetch_sourcemaps: boolean;
 }
 /** Errors the noise filters dropped, per UTC day (days since the epoch) and reason. */
 export interface FilteredNoise {

@@ -204,6 +204,7 @@ impl Generator {
                     release: s.release,
                     page_url: url,
                     trusted_hosts: &[],
+                    fetch_origins: None,
                 },
                 &wire.events,
             )

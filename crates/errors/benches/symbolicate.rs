@@ -115,11 +115,11 @@ fn bench(c: &mut Criterion) {
     group.bench_function("first use of a 5 MB map", |b| {
         b.iter(|| {
             let s = Symbolicator::new(source.clone(), 512 << 20);
-            black_box(s.symbolicate(1, "1.0", None, frame(7)).unwrap())
+            black_box(s.symbolicate(1, "1.0", None, frame(7), None).unwrap())
         })
     });
     let warm = Symbolicator::new(source.clone(), 512 << 20);
-    let first = warm.symbolicate(1, "1.0", None, frame(0)).unwrap();
+    let first = warm.symbolicate(1, "1.0", None, frame(0), None).unwrap();
     assert_eq!(first.function.as_deref(), Some("handleModule0Event0"));
     assert_eq!(first.file, "src/module0.ts");
     println!(
@@ -134,7 +134,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for _ in 0..FRAMES {
                 at += 7919;
-                black_box(warm.symbolicate(1, "1.0", None, frame(at)).unwrap());
+                black_box(warm.symbolicate(1, "1.0", None, frame(at), None).unwrap());
             }
         })
     });

@@ -4,6 +4,7 @@
 //! number or deploy. Runs between intake's parse and the rows; the results are the errors
 //! table's `frames`, `fingerprint`, `grouping`, `culprit`, `symbolication` and `causes`.
 
+mod fetch;
 mod fingerprint;
 mod in_app;
 mod noise;
@@ -12,6 +13,7 @@ mod stack;
 mod symbolicate;
 mod uploads;
 
+pub use fetch::{FetchConfig, MapFetcher, is_private, origin_of};
 pub use fingerprint::{
     DEFAULT_PLACEHOLDER, FramePart, GROUPING_VERSION, Grouping, GroupingFrame, Method, file_key,
     function_key, group,
@@ -67,6 +69,9 @@ pub struct PageContext<'a> {
     pub page_url: &'a str,
     /// Hosts of the project's allowed origins: scripts from them are the site's own.
     pub trusted_hosts: &'a [String],
+    /// When the project fetches its pages' own source maps: the origins scripts and maps
+    /// may be fetched from.
+    pub fetch_origins: Option<&'a [String]>,
 }
 
 /// A frame as stored: as received, plus where a map placed it or why none did.
@@ -243,7 +248,13 @@ impl ErrorProcessor {
                         // frame its original location, never the request.
                         Some(
                             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                s.symbolicate(project, page.release, debug_id, location)
+                                s.symbolicate(
+                                    project,
+                                    page.release,
+                                    debug_id,
+                                    location,
+                                    page.fetch_origins,
+                                )
                             }))
                             .unwrap_or_else(|_| {
                                 Err(Unmapped {

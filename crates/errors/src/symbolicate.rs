@@ -3,6 +3,7 @@
 //! lines of source context when the map carries its sources. A frame that stays minified
 //! says why. Parsed maps are kept in a cache bounded in bytes.
 
+use crate::fetch::{Fetched, MapFetcher};
 use crate::normalize_debug_id;
 use serde::Serialize;
 use sourcemap::{DecodedMap, SourceMap, SourceView};
@@ -74,7 +75,8 @@ pub struct Context {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unmapped {
     /// A stable code: `no_release`, `no_maps_for_release`, `no_map_for_file`,
-    /// `map_malformed`, `not_in_map`, `no_location`, `not_a_script`, `lookup_failed`.
+    /// `map_malformed`, `not_in_map`, `no_location`, `not_a_script`, `lookup_failed`,
+    /// `fetch_pending`, `fetch_failed`.
     pub code: &'static str,
     /// The reason in words, naming the release and file.
     pub reason: String,
@@ -90,7 +92,7 @@ impl Unmapped {
 }
 
 /// A parsed map with the minified script it belongs to.
-struct LoadedMap {
+pub(crate) struct LoadedMap {
     map: SourceMap,
     script: Option<SourceView>,
     weight: usize,
@@ -101,11 +103,64 @@ struct CacheEntry {
     last_used: u64,
 }
 
-/// Parsed maps by (project, map file), least recently used out first once over budget.
-struct MapCache {
+/// Parsed maps by (project, file or URL), least recently used out first once over budget.
+pub(crate) struct MapCache {
     entries: HashMap<(ProjectId, String), CacheEntry>,
     weight: usize,
     clock: u64,
+    budget: usize,
+}
+
+impl MapCache {
+    pub(crate) fn new(budget: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            weight: 0,
+            clock: 0,
+            budget,
+        }
+    }
+
+    pub(crate) fn get(
+        &mut self,
+        key: &(ProjectId, String),
+    ) -> Option<Result<Arc<LoadedMap>, String>> {
+        self.clock += 1;
+        let now = self.clock;
+        self.entries.get_mut(key).map(|e| {
+            e.last_used = now;
+            e.map.clone()
+        })
+    }
+
+    /// Keeps a map (or why it failed) unless it alone is over budget, then drops the least
+    /// recently used entries until the cache is within it.
+    pub(crate) fn insert(&mut self, key: (ProjectId, String), map: Result<Arc<LoadedMap>, String>) {
+        let weight_of = |m: &Result<Arc<LoadedMap>, String>| m.as_ref().map_or(64, |l| l.weight);
+        let weight = weight_of(&map);
+        if weight > self.budget {
+            return;
+        }
+        self.clock += 1;
+        let last_used = self.clock;
+        if let Some(old) = self.entries.insert(key, CacheEntry { map, last_used }) {
+            self.weight -= weight_of(&old.map);
+        }
+        self.weight += weight;
+        while self.weight > self.budget {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(e) = self.entries.remove(&oldest) {
+                self.weight -= weight_of(&e.map);
+            }
+        }
+    }
 }
 
 /// Lookups of the index, remembered for a few seconds: every error of a page names the same
@@ -131,9 +186,9 @@ const MAX_LOOKUPS: usize = 4096;
 /// Symbolicates frames with one data folder's maps.
 pub struct Symbolicator {
     source: Arc<dyn MapSource>,
-    budget: usize,
     maps: Mutex<MapCache>,
     lookups: Mutex<LookupCache>,
+    fetcher: Option<Arc<MapFetcher>>,
 }
 
 /// The outcome for one frame.
@@ -161,16 +216,18 @@ impl Symbolicator {
     pub fn new(source: Arc<dyn MapSource>, budget: usize) -> Self {
         Self {
             source,
-            budget,
-            maps: Mutex::new(MapCache {
-                entries: HashMap::new(),
-                weight: 0,
-                clock: 0,
-            }),
+            maps: Mutex::new(MapCache::new(budget)),
             lookups: Mutex::new(LookupCache {
                 entries: HashMap::new(),
             }),
+            fetcher: None,
         }
+    }
+
+    /// Fetches pages' own maps with this fetcher, for projects that allow it.
+    pub fn with_fetcher(mut self, fetcher: Arc<MapFetcher>) -> Self {
+        self.fetcher = Some(fetcher);
+        self
     }
 
     /// Bytes the cached maps are estimated to hold.
@@ -185,12 +242,15 @@ impl Symbolicator {
 
     /// Symbolicates one frame of an error of `release`, with the debug id its script
     /// registered, if any.
+    /// `fetch_origins`: when the project fetches its pages' own maps, the origins the
+    /// scripts and maps may come from.
     pub fn symbolicate(
         &self,
         project: ProjectId,
         release: &str,
         debug_id: Option<&str>,
         frame: FrameLocation<'_>,
+        fetch_origins: Option<&[String]>,
     ) -> FrameOutcome {
         if !(frame.file.starts_with("http://") || frame.file.starts_with("https://")) {
             return Err(Unmapped::new(
@@ -204,7 +264,37 @@ impl Symbolicator {
                 "the frame has no line and column",
             ));
         };
-        let bundle = self.find_bundle(project, release, debug_id, frame.file)?;
+        let bundle = match self.find_bundle(project, release, debug_id, frame.file) {
+            Ok(bundle) => bundle,
+            Err(u)
+                if matches!(
+                    u.code,
+                    "no_release" | "no_maps_for_release" | "no_map_for_file"
+                ) =>
+            {
+                let (Some(fetcher), Some(origins)) = (&self.fetcher, fetch_origins) else {
+                    return Err(u);
+                };
+                let script = strip_query(frame.file);
+                return match fetcher.get(project, script, origins) {
+                    Fetched::Map(map) => resolve(&map, line, column, frame.function).ok_or_else(|| {
+                        Unmapped::new(
+                            "not_in_map",
+                            format!("line {line}, column {column} is not in the fetched source map of {script}"),
+                        )
+                    }),
+                    Fetched::Pending => Err(Unmapped::new(
+                        "fetch_pending",
+                        format!("{} ({}); its source map is being fetched for the errors after this one", u.reason, script),
+                    )),
+                    Fetched::Failed(reason) => Err(Unmapped::new(
+                        "fetch_failed",
+                        format!("{}; fetching the page's own map failed: {reason}", u.reason),
+                    )),
+                };
+            }
+            Err(u) => return Err(u),
+        };
         let Some(map_file) = &bundle.map_file else {
             return Err(Unmapped::new(
                 "no_map_for_file",
@@ -330,47 +420,13 @@ impl Symbolicator {
         source_file: Option<&str>,
     ) -> Result<Arc<LoadedMap>, String> {
         let key = (project, map_file.to_owned());
-        {
-            let mut cache = lock(&self.maps);
-            cache.clock += 1;
-            let now = cache.clock;
-            if let Some(entry) = cache.entries.get_mut(&key) {
-                entry.last_used = now;
-                return entry.map.clone();
-            }
+        if let Some(found) = lock(&self.maps).get(&key) {
+            return found;
         }
         // Parsed outside the lock: a large map takes a while, and other maps' frames need
         // not wait for it.
         let loaded = self.parse(project, map_file, source_file).map(Arc::new);
-        let weight = loaded.as_ref().map_or(64, |l| l.weight);
-        let mut cache = lock(&self.maps);
-        cache.clock += 1;
-        let now = cache.clock;
-        if weight <= self.budget {
-            if let Some(old) = cache.entries.insert(
-                key,
-                CacheEntry {
-                    map: loaded.clone(),
-                    last_used: now,
-                },
-            ) {
-                cache.weight -= old.map.as_ref().map_or(64, |l| l.weight);
-            }
-            cache.weight += weight;
-            while cache.weight > self.budget {
-                let Some(oldest) = cache
-                    .entries
-                    .iter()
-                    .min_by_key(|(_, e)| e.last_used)
-                    .map(|(k, _)| k.clone())
-                else {
-                    break;
-                };
-                if let Some(e) = cache.entries.remove(&oldest) {
-                    cache.weight -= e.map.as_ref().map_or(64, |l| l.weight);
-                }
-            }
-        }
+        lock(&self.maps).insert(key, loaded.clone());
         loaded
     }
 
@@ -381,7 +437,6 @@ impl Symbolicator {
         source_file: Option<&str>,
     ) -> Result<LoadedMap, String> {
         let bytes = self.source.read(project, map_file)?;
-        let map = parse_map(&bytes)?;
         let script = match source_file {
             Some(f) => Some(
                 String::from_utf8(self.source.read(project, f)?)
@@ -389,18 +444,23 @@ impl Symbolicator {
             ),
             None => None,
         };
-        // What a parsed map holds is about its tokens (24 bytes each) and its sources'
-        // text; the script is kept whole.
-        let weight = map.get_token_count() as usize * 24
-            + map.source_contents().flatten().map(str::len).sum::<usize>()
-            + script.as_ref().map_or(0, String::len)
-            + bytes.len() / 4;
-        Ok(LoadedMap {
-            map,
-            script: script.map(SourceView::from_string),
-            weight,
-        })
+        load_map(&bytes, script)
     }
+}
+
+/// A map parsed and weighed, with its minified script when known. What a parsed map holds
+/// is about its tokens (24 bytes each) and its sources' text; the script is kept whole.
+pub(crate) fn load_map(bytes: &[u8], script: Option<String>) -> Result<LoadedMap, String> {
+    let map = parse_map(bytes)?;
+    let weight = map.get_token_count() as usize * 24
+        + map.source_contents().flatten().map(str::len).sum::<usize>()
+        + script.as_ref().map_or(0, String::len)
+        + bytes.len() / 4;
+    Ok(LoadedMap {
+        map,
+        script: script.map(SourceView::from_string),
+        weight,
+    })
 }
 
 /// Parses a map: a regular map, an index map (flattened) or a Hermes map.

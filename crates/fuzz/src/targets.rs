@@ -104,6 +104,7 @@ fn batch(input: &[u8], ctx: &Context) {
         release: parsed.context.release.as_deref().unwrap_or_default(),
         page_url: parsed.context.page_url.as_deref().unwrap_or_default(),
         trusted_hosts: &[],
+        fetch_origins: None,
     };
     let errors = ctx.errors.analyse_batch(1, &page, &parsed.events);
     let mut enriched = ctx.enricher.enrich(1, parsed, &client);

@@ -357,14 +357,27 @@ impl Intake {
                 .filter_map(|o| vigil_model::host_of(o))
                 .collect();
             let project_id = project.id;
+            let origins = project.allowed_origins.clone();
             let noise = Arc::clone(&self.noise);
             tokio::task::spawn_blocking(move || {
                 let mut batch = batch;
                 noise.drop_noise(project_id, &mut batch, now);
+                let page_url = batch.context.page_url.as_deref().unwrap_or_default();
+                // Fetched maps come from the allowed origins, or the page's own when any
+                // origin may send.
+                let fetch_origins: Option<Vec<String>> =
+                    noise.settings(project_id).fetch_sourcemaps.then(|| {
+                        if origins.iter().any(|o| o == "*") {
+                            vigil_errors::origin_of(page_url).into_iter().collect()
+                        } else {
+                            origins.clone()
+                        }
+                    });
                 let page = PageContext {
                     release: batch.context.release.as_deref().unwrap_or_default(),
-                    page_url: batch.context.page_url.as_deref().unwrap_or_default(),
+                    page_url,
                     trusted_hosts: &trusted,
+                    fetch_origins: fetch_origins.as_deref(),
                 };
                 let errors = processor.analyse_batch(project_id, &page, &batch.events);
                 (batch, errors)

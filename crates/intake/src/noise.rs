@@ -39,7 +39,8 @@ impl NoiseFilter {
         }
     }
 
-    fn settings(&self, project: u32) -> Arc<ErrorSettings> {
+    /// A project's error settings, read at most every 5 s.
+    pub(crate) fn settings(&self, project: u32) -> Arc<ErrorSettings> {
         if let Some((at, s)) = lock(&self.settings).get(&project)
             && at.elapsed() < SETTINGS_TTL
         {

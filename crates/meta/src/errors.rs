@@ -65,6 +65,10 @@ pub struct ErrorSettings {
     pub filter_script_error: bool,
     /// Drop errors matching any of these.
     pub ignore_rules: Vec<IgnoreRule>,
+    /// Fetch the source maps pages name (`//# sourceMappingURL=`) from the project's
+    /// allowed origins when no uploaded map matches. Off by default: it makes the server
+    /// send requests to URLs found in visitors' stacks.
+    pub fetch_sourcemaps: bool,
 }
 
 impl Default for ErrorSettings {
@@ -74,6 +78,7 @@ impl Default for ErrorSettings {
             filter_extensions: true,
             filter_script_error: true,
             ignore_rules: Vec::new(),
+            fetch_sourcemaps: false,
         }
     }
 }

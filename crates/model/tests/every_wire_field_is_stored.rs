@@ -287,6 +287,7 @@ fn rows(enricher: &Enricher, batch: &Value) -> Rows {
         release: parsed.context.release.as_deref().unwrap_or_default(),
         page_url: parsed.context.page_url.as_deref().unwrap_or_default(),
         trusted_hosts: &[],
+        fetch_origins: None,
     };
     let errors = vigil_errors::ErrorProcessor::default().analyse_batch(1, &page, &parsed.events);
     let mut enriched = enricher.enrich(1, parsed, &ClientInfo::default());

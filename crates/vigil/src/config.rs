@@ -60,6 +60,13 @@ pub struct Config {
     pub query_max_running: usize,
     /// Queries waiting for a turn before more are refused with 503.
     pub query_max_waiting: usize,
+    /// Let projects that fetch their pages' source maps reach private, loopback and
+    /// link-local addresses (an intranet install). Off: only public addresses.
+    pub sourcemap_fetch_private_addresses: bool,
+    /// Seconds one fetched script or map may take.
+    pub sourcemap_fetch_timeout_secs: u64,
+    /// Largest fetched script or map.
+    pub sourcemap_fetch_max_bytes: usize,
 }
 
 impl Default for Config {
@@ -68,6 +75,7 @@ impl Default for Config {
         let store = vigil_store::StoreConfig::default();
         let serve = vigil_api::ServeLimits::default();
         let queries = vigil_query::QueryLimits::default();
+        let fetch = vigil_errors::FetchConfig::default();
         Self {
             data: PathBuf::from("data"),
             listen: "127.0.0.1:8080".parse().expect("valid address"),
@@ -94,6 +102,9 @@ impl Default for Config {
             query_memory_bytes: queries.memory_bytes,
             query_max_running: queries.max_running,
             query_max_waiting: queries.max_waiting,
+            sourcemap_fetch_private_addresses: fetch.allow_private,
+            sourcemap_fetch_timeout_secs: fetch.timeout.as_secs(),
+            sourcemap_fetch_max_bytes: fetch.max_bytes,
         }
     }
 }
@@ -180,6 +191,16 @@ impl Config {
     }
 
     /// Intake's settings.
+    /// How pages' own source maps are fetched.
+    pub fn sourcemap_fetch(&self) -> vigil_errors::FetchConfig {
+        vigil_errors::FetchConfig {
+            allow_private: self.sourcemap_fetch_private_addresses,
+            timeout: std::time::Duration::from_secs(self.sourcemap_fetch_timeout_secs.max(1)),
+            max_bytes: self.sourcemap_fetch_max_bytes,
+            ..vigil_errors::FetchConfig::default()
+        }
+    }
+
     pub fn intake(&self) -> vigil_intake::IntakeConfig {
         let mut c = vigil_intake::IntakeConfig {
             max_body_bytes: self.max_body_bytes,

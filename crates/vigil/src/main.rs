@@ -246,7 +246,8 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
         vigil_errors::UploadLimits::default(),
     ));
     let error_processor = Arc::new(vigil_errors::ErrorProcessor::new(Some(
-        vigil_errors::Symbolicator::new(sourcemaps.clone(), 256 << 20),
+        vigil_errors::Symbolicator::new(sourcemaps.clone(), 256 << 20)
+            .with_fetcher(vigil_errors::MapFetcher::start(config.sourcemap_fetch())),
     )));
     let intake = Arc::new(
         vigil_intake::Intake::new(

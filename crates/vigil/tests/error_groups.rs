@@ -6,14 +6,6 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use std::path::Path;
-
-fn token(dir: &Path, project: u64) -> String {
-    let meta = vigil_meta::Meta::open(&dir.join("meta.db")).unwrap();
-    meta.create_scoped_token(project as u32, vigil_meta::Scope::IngestAdmin)
-        .unwrap()
-        .1
-}
 
 fn send(
     server: &Server,
@@ -103,7 +95,7 @@ fn impact_triage_regressions_and_detail() {
     let dir = tempfile::tempdir().unwrap();
     let shop = create_project(dir.path(), "shop", &[]);
     let server = Server::start(dir.path());
-    let admin = token(dir.path(), shop.id);
+    let admin = ingest_admin_token(dir.path(), shop.id);
     put(
         &server,
         &admin,
@@ -301,7 +293,7 @@ fn noise_is_counted_and_never_stored() {
     let dir = tempfile::tempdir().unwrap();
     let shop = create_project(dir.path(), "shop", &[]);
     let server = Server::start(dir.path());
-    let admin = token(dir.path(), shop.id);
+    let admin = ingest_admin_token(dir.path(), shop.id);
     put(
         &server,
         &admin,

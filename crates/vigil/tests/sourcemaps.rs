@@ -9,7 +9,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use sourcemap::SourceMapBuilder;
-use std::path::Path;
 
 /// The original source the bundle is built from.
 const ORIGINAL: &str = "\
@@ -75,13 +74,6 @@ fn cart_map(debug_id: Option<&str>) -> Vec<u8> {
     let mut out = Vec::new();
     map.to_writer(&mut out).unwrap();
     out
-}
-
-fn ingest_admin_token(dir: &Path, project: u64) -> String {
-    let meta = vigil_meta::Meta::open(&dir.join("meta.db")).unwrap();
-    meta.create_scoped_token(project as u32, vigil_meta::Scope::IngestAdmin)
-        .unwrap()
-        .1
 }
 
 fn upload(server: &Server, token: &str, query: &str, body: &[u8]) -> (u16, Value) {
@@ -577,4 +569,218 @@ fn grouping_holds_across_pages_lines_and_engines() {
     assert_eq!(status, 200, "{answer}");
     let biggest = &answer["rows"][0];
     assert_eq!(biggest, &json!([fingerprints[0], 4]), "{answer}");
+}
+
+/// A site for the fetcher to fetch from: the bundle with its `sourceMappingURL`, a script
+/// that names no map, one whose map is too large, and one that redirects to another
+/// origin. Counts the requests it gets.
+struct Site {
+    origin: String,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+fn site() -> Site {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = requests.clone();
+    let map = cart_map(None);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            reader.read_line(&mut line).unwrap_or_default();
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) <= 2 {
+                    break;
+                }
+            }
+            let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
+            let (status, extra, body): (&str, String, Vec<u8>) = match path.as_str() {
+                "/static/app.js" => (
+                    "200 OK",
+                    String::new(),
+                    format!("{MINIFIED}\n//# sourceMappingURL=app.js.map\n").into_bytes(),
+                ),
+                "/static/app.js.map" => ("200 OK", String::new(), map.clone()),
+                "/static/nomap.js" => ("200 OK", String::new(), MINIFIED.as_bytes().to_vec()),
+                "/static/big.js" => (
+                    "200 OK",
+                    String::new(),
+                    format!("{MINIFIED}\n//# sourceMappingURL=/static/big.js.map\n").into_bytes(),
+                ),
+                "/static/big.js.map" => ("200 OK", String::new(), vec![b' '; 300_000]),
+                "/static/redirect.js" => (
+                    "302 Found",
+                    format!("Location: http://localhost:{port}/static/app.js\r\n"),
+                    Vec::new(),
+                ),
+                _ => ("404 Not Found", String::new(), Vec::new()),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    Site {
+        origin: format!("http://127.0.0.1:{port}"),
+        requests,
+    }
+}
+
+fn put_settings(server: &Server, token: &str, settings: Value) {
+    let mut resp = agent()
+        .put(server.url("/api/v1/errors/settings"))
+        .header("authorization", &format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .send(settings.to_string().as_bytes())
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "{}",
+        resp.body_mut().read_to_string().unwrap()
+    );
+}
+
+/// Sends the error with its innermost frame in `script` until that frame's outcome is no
+/// longer "being fetched"; the first frame as stored then.
+fn frame_once_fetched(server: &Server, key: &str, token: &str, page: &str, script: &str) -> Value {
+    let mut last = Value::Null;
+    static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    for _ in 0..100 {
+        let session = format!(
+            "fetch-{}",
+            SESSIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let error =
+            json!({"error_type": "TypeError", "message": "m", "frames": chrome_frames(script)});
+        assert_eq!(
+            server
+                .ingest(key, &error_batch(&session, "9.9", page, error))
+                .0,
+            202
+        );
+        last = frames(&stored_error(server, token, &session))[0].clone();
+        if last["unmapped"]["code"] != "fetch_pending" {
+            return last;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("still being fetched: {last}");
+}
+
+#[test]
+fn fetching_pages_own_maps_is_off_by_default_and_refuses_private_addresses() {
+    let site = site();
+    let dir = tempfile::tempdir().unwrap();
+    let shop = create_project(dir.path(), "shop", &[&site.origin]);
+    let server = Server::start(dir.path());
+    let token = ingest_admin_token(dir.path(), shop.id);
+    let page = format!("{}/cart", site.origin);
+    let script = format!("{}/static/app.js", site.origin);
+
+    let error =
+        json!({"error_type": "TypeError", "message": "m", "frames": chrome_frames(&script)});
+    assert_eq!(
+        server
+            .ingest(&shop.public_key, &error_batch("off", "9.9", &page, error))
+            .0,
+        202
+    );
+    let stored = stored_error(&server, &shop.api_token, "off");
+    assert_eq!(
+        frames(&stored)[0]["unmapped"]["code"],
+        "no_maps_for_release"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        site.requests.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing fetched when off"
+    );
+
+    put_settings(&server, &token, json!({"fetch_sourcemaps": true}));
+    std::thread::sleep(std::time::Duration::from_millis(5_100)); // intake reads settings every 5 s
+    let frame = frame_once_fetched(&server, &shop.public_key, &shop.api_token, &page, &script);
+    assert_eq!(frame["unmapped"]["code"], "fetch_failed", "{frame}");
+    let reason = frame["unmapped"]["reason"].as_str().unwrap();
+    assert!(reason.contains("127.0.0.1, a private address"), "{reason}");
+    assert_eq!(
+        site.requests.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the private address was never connected to"
+    );
+}
+
+#[test]
+fn a_pages_own_map_is_fetched_within_its_bounds() {
+    let site = site();
+    let dir = tempfile::tempdir().unwrap();
+    let shop = create_project(dir.path(), "shop", &[&site.origin]);
+    let server = Server::start_with_config(
+        dir.path(),
+        "sourcemap_fetch_private_addresses = true\nsourcemap_fetch_max_bytes = 100000\n",
+    );
+    let token = ingest_admin_token(dir.path(), shop.id);
+    put_settings(&server, &token, json!({"fetch_sourcemaps": true}));
+    let page = format!("{}/cart", site.origin);
+    let key = &shop.public_key;
+    let read = &shop.api_token;
+
+    let frame = frame_once_fetched(
+        &server,
+        key,
+        read,
+        &page,
+        &format!("{}/static/app.js?v=3", site.origin),
+    );
+    assert_eq!(frame["mapped"]["file"], "src/cart.ts", "{frame}");
+    assert_eq!(frame["mapped"]["line"], 2);
+    assert_eq!(frame["mapped"]["function"], "addLine");
+
+    for (script, why) in [
+        ("/static/nomap.js", "names no source map"),
+        ("/static/big.js", "is over 100000 bytes"),
+        (
+            "/static/redirect.js",
+            "is not on one of the project's allowed origins",
+        ),
+        ("/static/missing.js", "answered 404"),
+    ] {
+        let frame = frame_once_fetched(
+            &server,
+            key,
+            read,
+            &page,
+            &format!("{}{script}", site.origin),
+        );
+        assert_eq!(
+            frame["unmapped"]["code"], "fetch_failed",
+            "{script}: {frame}"
+        );
+        let reason = frame["unmapped"]["reason"].as_str().unwrap();
+        assert!(reason.contains(why), "{script}: {reason}");
+    }
+    let elsewhere = frame_once_fetched(
+        &server,
+        key,
+        read,
+        &page,
+        "https://cdn.other.test/static/app.js",
+    );
+    assert!(
+        elsewhere["unmapped"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not served from one of the project's allowed origins"),
+        "{elsewhere}"
+    );
 }

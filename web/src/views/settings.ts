@@ -178,23 +178,17 @@ async function tokensCard(pid: number, owner: boolean): Promise<HTMLElement> {
     for (const t of tokens) {
       let action: HTMLElement = el('span', { class: 'muted' }, 'owners revoke');
       if (owner || t.scope === 'read') {
-        const revoke = el('button', { type: 'button', 'data-testid': 'revoke-token' }, 'Revoke');
         // two clicks, no dialog: a revoked token stops every script using it at once
-        revoke.addEventListener('click', async () => {
-          if (revoke.dataset.armed !== '1') {
-            revoke.dataset.armed = '1';
-            revoke.textContent = 'Click again to revoke';
-            return;
-          }
-          revoke.disabled = true;
-          try {
+        const revoke = confirmButton(
+          'Revoke',
+          'Click again to revoke',
+          'revoke-token',
+          msg,
+          async () => {
             await api('DELETE', `/api/v1/projects/${pid}/tokens/${t.id}`);
             await fill();
-          } catch (e) {
-            msg.textContent = (e as Error).message;
-            revoke.disabled = false;
-          }
-        });
+          },
+        );
         action = revoke;
       }
       tbody.append(
@@ -557,6 +551,7 @@ async function errorTrackingCard(pid: number, owner: boolean): Promise<HTMLEleme
     el('input', { type: 'checkbox', name, 'data-testid': testid });
   const extensions = check('filter_extensions', 'filter-extensions');
   const scriptError = check('filter_script_error', 'filter-script-error');
+  const fetchMaps = check('fetch_sourcemaps', 'fetch-sourcemaps');
   const rules = el('div', { 'data-testid': 'ignore-rules' });
   const addRule = el('button', { type: 'button', 'data-testid': 'add-rule' }, 'Add rule');
   const ruleRow = (r: IgnoreRule) => {
@@ -589,6 +584,7 @@ async function errorTrackingCard(pid: number, owner: boolean): Promise<HTMLEleme
     pages.value = v.critical_pages.join('\n');
     extensions.checked = v.filter_extensions;
     scriptError.checked = v.filter_script_error;
+    fetchMaps.checked = v.fetch_sourcemaps;
     rules.replaceChildren(...v.ignore_rules.map(ruleRow));
   };
   fill(cur);
@@ -597,7 +593,8 @@ async function errorTrackingCard(pid: number, owner: boolean): Promise<HTMLEleme
   const save = el('button', { type: 'submit', 'data-testid': 'save-error-settings' }, 'Save');
   if (!owner) {
     pages.readOnly = true;
-    extensions.disabled = scriptError.disabled = addRule.disabled = save.disabled = true;
+    extensions.disabled = scriptError.disabled = fetchMaps.disabled = true;
+    addRule.disabled = save.disabled = true;
     msg.className = 'muted';
     msg.textContent = 'Only owners change these settings.';
   }
@@ -616,6 +613,12 @@ async function errorTrackingCard(pid: number, owner: boolean): Promise<HTMLEleme
       { class: 'check' },
       scriptError,
       'Drop "Script error." without a stack (a cross-origin script\'s error, which says nothing)',
+    ),
+    el(
+      'label',
+      { class: 'check' },
+      fetchMaps,
+      'Fetch the source maps pages name (sourceMappingURL) from the allowed origins when no uploaded map matches (public addresses only, 5 s and 16 MiB per file)',
     ),
     el(
       'div',
@@ -643,6 +646,7 @@ async function errorTrackingCard(pid: number, owner: boolean): Promise<HTMLEleme
         .filter((l) => l),
       filter_extensions: extensions.checked,
       filter_script_error: scriptError.checked,
+      fetch_sourcemaps: fetchMaps.checked,
       ignore_rules: [...rules.querySelectorAll<HTMLElement>('[data-testid=rule]')]
         .map((row) => ({
           field: (row.querySelector('select') as HTMLSelectElement).value as IgnoreRule['field'],
@@ -678,23 +682,17 @@ async function sourceMapsCard(pid: number, name: string, canDelete: boolean): Pr
     for (const m of sourcemaps) {
       let action: HTMLElement | string = '';
       if (canDelete) {
-        const del = el('button', { type: 'button', 'data-testid': 'delete-sourcemap' }, 'Delete');
         // two clicks, no dialog (like revoking a token): errors after it stay minified
-        del.addEventListener('click', async () => {
-          if (del.dataset.armed !== '1') {
-            del.dataset.armed = '1';
-            del.textContent = 'Click again to delete';
-            return;
-          }
-          del.disabled = true;
-          try {
+        const del = confirmButton(
+          'Delete',
+          'Click again to delete',
+          'delete-sourcemap',
+          msg,
+          async () => {
             await api('DELETE', `/api/v1/sourcemaps/${m.id}?project=${pid}`);
             await fill();
-          } catch (e) {
-            msg.textContent = (e as Error).message;
-            del.disabled = false;
-          }
-        });
+          },
+        );
         action = del;
       }
       const file = (f: string | null, bytes: number) =>
@@ -771,4 +769,31 @@ async function sourceMapsCard(pid: number, name: string, canDelete: boolean): Pr
   };
   await fill();
   return card;
+}
+
+/** A button that acts on its second click (its label asks for it after the first); a
+ * failure is shown in `msg` and the button can be clicked again. */
+function confirmButton(
+  label: string,
+  armedLabel: string,
+  testid: string,
+  msg: HTMLElement,
+  act: () => Promise<void>,
+): HTMLButtonElement {
+  const button = el('button', { type: 'button', 'data-testid': testid }, label);
+  button.addEventListener('click', async () => {
+    if (button.dataset.armed !== '1') {
+      button.dataset.armed = '1';
+      button.textContent = armedLabel;
+      return;
+    }
+    button.disabled = true;
+    try {
+      await act();
+    } catch (e) {
+      msg.textContent = (e as Error).message;
+      button.disabled = false;
+    }
+  });
+  return button;
 }

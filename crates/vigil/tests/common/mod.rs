@@ -57,6 +57,15 @@ pub struct ProjectKeys {
     pub api_token: String,
 }
 
+/// An API token of the ingest-admin scope (uploads source maps, triages errors), issued
+/// straight in the data folder's meta.db (a server may be running: SQLite takes turns).
+pub fn ingest_admin_token(data: &Path, project: u64) -> String {
+    let meta = vigil_meta::Meta::open(&data.join("meta.db")).unwrap();
+    meta.create_scoped_token(project as u32, vigil_meta::Scope::IngestAdmin)
+        .unwrap()
+        .1
+}
+
 pub fn create_project(data: &Path, name: &str, origins: &[&str]) -> ProjectKeys {
     let mut cmd = Command::new(BIN);
     cmd.args(["project", "create", name, "--json", "--data"])
