@@ -17,7 +17,7 @@ use std::sync::Arc;
 use vigil_meta::{ErrorSettings, GroupState, GroupStatus};
 use vigil_query::{
     ErrorGroupSearch, GroupSet, QueryResult, group_breakdown_sql, group_events_sql,
-    group_series_sql, group_sessions_sql, releases_after_sql,
+    group_series_sql, group_sessions_sql, releases_seen_sql,
 };
 use vigil_store::Table;
 
@@ -36,8 +36,9 @@ pub fn router() -> Router<Arc<AppState>> {
 
 /// Buckets of a group's events-over-time sparkline.
 const SERIES_BUCKETS: i64 = 24;
-/// Resolved groups checked for regressions: the most recently resolved ones.
-const MAX_RESOLVED_CHECKED: usize = 1000;
+/// Resolved groups checked for regressions: the most recently resolved ones, a third of the
+/// SQL list bound (see `closed` in [`list`]).
+const MAX_RESOLVED_CHECKED: usize = vigil_query::MAX_GROUP_KEYS / 3;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,18 +96,24 @@ async fn states(
         .collect();
     let mut regressed = HashSet::new();
     if !resolved.is_empty() {
-        let sql = releases_after_sql(&resolved, from, to)?;
+        let keys: Vec<String> = resolved.iter().map(|(k, _)| k.clone()).collect();
+        let sql = releases_seen_sql(&keys, from, to)?;
         let seen = state
             .queries
             .sql(project, &[Table::Errors], from, to, &sql)
             .await?;
         for row in seen.rows {
-            let (Some(key), Some(release)) = (row[0].as_str(), row[1].as_str()) else {
+            let (Some(key), Some(release), Some(last_seen)) =
+                (row[0].as_str(), row[1].as_str(), row[2].as_i64())
+            else {
                 continue;
             };
             let Some(status) = by_key.get(key) else {
                 continue;
             };
+            if last_seen <= status.resolved_at.unwrap_or(0) {
+                continue;
+            }
             let new_release = !status.releases_before.iter().any(|r| r == release);
             if !status.in_next_release || new_release {
                 regressed.insert(key.to_owned());

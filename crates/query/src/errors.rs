@@ -181,28 +181,18 @@ pub fn group_series_sql(
     ))
 }
 
-/// The releases each group was seen in after a time of its own (its resolution): rows of
-/// (fingerprint, release, events).
-pub fn releases_after_sql(
-    after: &[(String, i64)],
-    from: i64,
-    to: i64,
-) -> Result<String, InvalidQuery> {
-    if after.len() > MAX_GROUP_KEYS {
-        return Err(InvalidQuery(format!("at most {MAX_GROUP_KEYS} groups")));
+/// The releases the given groups were seen in, each with its last event's time: rows of
+/// (fingerprint, release, last_seen). The caller compares `last_seen` with each group's own
+/// time (its resolution): one flat `IN` list rather than a condition per group, whose `OR`
+/// chain would nest as deep as there are groups in the planner's recursive passes.
+pub fn releases_seen_sql(keys: &[String], from: i64, to: i64) -> Result<String, InvalidQuery> {
+    if keys.is_empty() {
+        return Err(InvalidQuery("no groups named".into()));
     }
-    let cases = if after.is_empty() {
-        "FALSE".to_owned()
-    } else {
-        after
-            .iter()
-            .map(|(k, at)| format!("({GROUP_KEY_SQL} = {} AND \"ts\" > {at})", quote_str(k)))
-            .collect::<Vec<_>>()
-            .join(" OR ")
-    };
     Ok(format!(
-        "SELECT {GROUP_KEY_SQL} AS \"fingerprint\", COALESCE(\"release\", '') AS \"release\", COUNT(*) AS \"events\" \
-         FROM \"errors\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND ({cases}) GROUP BY 1, 2"
+        "SELECT {GROUP_KEY_SQL} AS \"fingerprint\", COALESCE(\"release\", '') AS \"release\", MAX(\"ts\") AS \"last_seen\" \
+         FROM \"errors\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} IN ({}) GROUP BY 1, 2",
+        keys_sql(keys)?
     ))
 }
 

@@ -14,7 +14,7 @@ mod sessions;
 pub use attributes::{attribute_key, attribute_udf};
 pub use errors::{
     ErrorGroupSearch, GROUP_COLUMNS, GROUP_KEY_SQL, GroupSet, MAX_GROUP_KEYS, group_breakdown_sql,
-    group_events_sql, group_series_sql, group_sessions_sql, releases_after_sql,
+    group_events_sql, group_series_sql, group_sessions_sql, releases_seen_sql,
 };
 pub use limits::QueryLimits;
 pub use model::{
