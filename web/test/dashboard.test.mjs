@@ -761,6 +761,16 @@ test('geography and errors views show data', async () => {
   await page.waitForSelector('[data-testid=session-events]');
   const timeline = await page.textContent('[data-testid=session-events]');
   assert.ok(timeline.includes(g.error_type), "the session's timeline shows the error");
+  // …and its error opens the group it belongs to
+  const groupLinks = await page.$$eval('[data-testid=session-events] a.session-error-group', (as) =>
+    as.map((a) => new URL(a.href).searchParams.get('fp')),
+  );
+  assert.ok(groupLinks.includes(g.fingerprint), JSON.stringify(groupLinks));
+  await page.click(
+    `[data-testid=session-events] a.session-error-group[href*="${encodeURIComponent(g.fingerprint)}"] >> nth=0`,
+  );
+  await page.waitForSelector('[data-testid=group-type]');
+  assert.equal(new URL(page.url()).searchParams.get('fp'), g.fingerprint);
   await ctx.close();
 });
 

@@ -480,11 +480,16 @@ function eventBody(e: ErrorRow): HTMLElement[] {
 const frameLocation = (file: string | undefined, line?: number, column?: number): string =>
   (file || '?') + (line ? `:${line}` : '') + (line && column ? `:${column}` : '');
 
+/** A map's source path as a reader wants it: without the bundler's scheme
+ * (`webpack:///`, `webpack://app/`) and the build machine's `../` and `./` steps. */
+const sourcePath = (file: string): string =>
+  file.replace(/^[a-z-]+:\/\/[^/]*\//i, '').replace(/^(\.\.?\/)+/, '');
+
 function frameItem(f: Frame): HTMLElement {
   const inApp = f.in_app !== false;
   const m = f.mapped;
   const minified = frameLocation(f.file, f.line, f.column);
-  const where = m ? frameLocation(m.file, m.line, m.column) : minified;
+  const where = m ? frameLocation(sourcePath(m.file), m.line, m.column) : minified;
   return el(
     'li',
     {
@@ -502,7 +507,11 @@ function frameItem(f: Frame): HTMLElement {
         m?.function ?? f.function ?? '(anonymous)',
       ),
       ' at ',
-      el('code', { class: 'loc', 'data-testid': 'frame-location' }, where),
+      el(
+        'code',
+        { class: 'loc', 'data-testid': 'frame-location', title: m ? m.file : minified },
+        where,
+      ),
       inApp ? el('span', { class: 'badge badge-in-app' }, 'in app') : null,
       m
         ? el(

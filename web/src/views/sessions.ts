@@ -250,7 +250,24 @@ async function sessionTimeline(pid: number, sid: string, box: HTMLElement): Prom
         el(
           'td',
           { class: 'wrap' },
-          el('div', { class: 'summary' }, summary(e)),
+          el(
+            'div',
+            { class: 'summary' },
+            summary(e),
+            // An error opens its group: the symbolicated stack, why grouped, who else.
+            e.type === 'errors' && typeof e.fingerprint === 'string'
+              ? el(
+                  'span',
+                  {},
+                  ' · ',
+                  link(
+                    'error group',
+                    href('/errors', { fp: e.fingerprint, session: null }),
+                    'session-error-group',
+                  ),
+                )
+              : null,
+          ),
           el('details', {}, el('summary', {}, 'all fields'), raw),
         ),
       ),
