@@ -141,9 +141,10 @@ export async function errorsView(pid: number, box: HTMLElement, range: Range): P
       ),
       card('errors-rate', 'Errors per 100 page views', pv ? ((100 * count) / pv).toFixed(2) : '–'),
       card('errors-sessions', 'Sessions with an error', [sessionsFig, ...sessionsNote]),
+      // User ids only (setUser); a group's "users" also counts anonymous sessions.
       card(
         'errors-users',
-        'Users affected',
+        'Identified users affected',
         countFigure(first(total, 'users'), first(total, 'estimated_users')),
       ),
     ),
