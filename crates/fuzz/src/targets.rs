@@ -36,7 +36,7 @@ impl Context {
 }
 
 /// Every target.
-pub const TARGETS: [Target; 4] = [
+pub const TARGETS: [Target; 5] = [
     Target {
         name: "batch",
         seeds: fixtures,
@@ -57,7 +57,39 @@ pub const TARGETS: [Target; 4] = [
         seeds: wal_seeds,
         run: wal,
     },
+    Target {
+        name: "otlp",
+        seeds: otlp_seeds,
+        run: otlp,
+    },
 ];
+
+/// OTLP export requests in JSON; the same bytes are also tried as protobuf, which the
+/// mutations then reshape.
+fn otlp_seeds() -> Vec<Vec<u8>> {
+    vec![
+        br#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"cart"}}]},"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","parentSpanId":"eee19b7ec3c1b173","name":"GET /pay","kind":2,"startTimeUnixNano":"1544712660000000000","endTimeUnixNano":"1544712661000000000","attributes":[{"key":"n","value":{"intValue":"3"}},{"key":"a","value":{"arrayValue":{"values":[{"kvlistValue":{"values":[{"key":"k","value":{"doubleValue":1.5}}]}}]}}}],"events":[{"timeUnixNano":"1544712660500000000","name":"e"}],"status":{"code":2,"message":"x"}}]}]}]}"#.to_vec(),
+        br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1544712660000000000","severityNumber":17,"severityText":"ERROR","body":{"stringValue":"boom"},"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174"}]}]}]}"#.to_vec(),
+    ]
+}
+
+/// The OTLP decoders, in both encodings: never a panic, and what decodes is within the
+/// limits.
+fn otlp(input: &[u8], _ctx: &Context) {
+    let limits = vigil_otlp::Limits::default();
+    for encoding in [vigil_otlp::Encoding::Json, vigil_otlp::Encoding::Protobuf] {
+        if let Ok(spans) = vigil_otlp::decode_traces(input, encoding, &limits) {
+            assert!(spans.records.len() + spans.rejected <= limits.max_records);
+            for s in &spans.records {
+                assert_eq!((s.trace_id.len(), s.span_id.len()), (32, 16));
+                assert!(s.attributes.len() <= limits.max_attributes && s.duration_ms >= 0.0);
+            }
+        }
+        if let Ok(logs) = vigil_otlp::decode_logs(input, encoding, &limits) {
+            assert!(logs.records.len() + logs.rejected <= limits.max_records);
+        }
+    }
+}
 
 fn fixtures() -> Vec<Vec<u8>> {
     let dir = std::path::PathBuf::from(
