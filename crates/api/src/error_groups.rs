@@ -372,8 +372,9 @@ struct StateChange {
 }
 
 /// `PUT /api/v1/errors/groups/{fingerprint}/state` `{"state", "in_next_release"?}`.
-/// Resolving records the time and the releases the group was seen in so far (the last 90
-/// days), against which a later event is judged a regression.
+/// Resolving records the time and the releases the group was seen in so far (within the
+/// project's retention), against which a later event is judged a regression. A key with
+/// no event in the project is 404.
 async fn set_state(
     State(state): State<Arc<AppState>>,
     access: ProjectAccess<TriageErrors>,
@@ -385,19 +386,29 @@ async fn set_state(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
+    if key.is_empty() || key.len() > 8192 {
+        return Err(ApiError::InvalidRequest(
+            "a group key is 1 to 8192 bytes".into(),
+        ));
+    }
+    // The group's releases within the project's retention: none means the project has no
+    // such group (a made-up key gets no row in meta.db), and resolving records them.
+    let from = now - i64::from(access.project.retention_days) * 86_400_000;
+    let sql = group_breakdown_sql(
+        &key,
+        "release",
+        from,
+        now + 1,
+        vigil_meta::MAX_RELEASES_BEFORE,
+    )?;
+    let seen = state
+        .queries
+        .sql(project, &[Table::Errors], from, now + 1, &sql)
+        .await?;
+    if seen.rows.is_empty() {
+        return Err(ApiError::NotFound);
+    }
     let releases: Vec<String> = if change.state == GroupState::Resolved {
-        let from = now - 90 * 86_400_000;
-        let sql = group_breakdown_sql(
-            &key,
-            "release",
-            from,
-            now + 1,
-            vigil_meta::MAX_RELEASES_BEFORE,
-        )?;
-        let seen = state
-            .queries
-            .sql(project, &[Table::Errors], from, now + 1, &sql)
-            .await?;
         seen.rows
             .iter()
             .map(|r| r[0].as_str().unwrap_or_default().to_owned())

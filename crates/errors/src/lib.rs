@@ -295,7 +295,9 @@ impl ErrorProcessor {
             })
             .collect();
         with_context.sort_by_key(|&i| !stored[i].in_app);
-        for &i in with_context.iter().skip(MAX_CONTEXT_FRAMES) {
+        // Past the first MAX_CONTEXT_FRAMES (in-app first), frames lose their context.
+        let beyond = with_context.len().min(MAX_CONTEXT_FRAMES);
+        for &i in &with_context[beyond..] {
             if let Some(m) = &mut stored[i].mapped {
                 m.context = None;
             }

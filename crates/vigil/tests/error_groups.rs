@@ -431,3 +431,198 @@ fn thousands_of_resolved_groups_keep_the_list_answering() {
     let open = groups(&server, &shop.api_token, json!({"regressions_first": true}));
     assert_eq!(open[0]["regressed"], true, "{}", open[0]);
 }
+
+/// Garbage, oversize bodies and another project's credentials at every error-group route:
+/// each gets a 4xx, nothing changes, and the server serves on and starts again with the
+/// same answers.
+#[test]
+fn error_routes_refuse_garbage_and_other_projects() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = create_project(dir.path(), "shop", &[]);
+    let other = create_project(dir.path(), "other", &[]);
+    let mut server = Server::start(dir.path());
+    let admin = ingest_admin_token(dir.path(), shop.id);
+    let other_admin = ingest_admin_token(dir.path(), other.id);
+    send(
+        &server,
+        &shop.public_key,
+        "g1",
+        "u1",
+        "1.0",
+        "/cart",
+        stack("addLine"),
+    );
+    wait_for_errors(&server, &shop.api_token, 1);
+    let before = groups(&server, &shop.api_token, json!({"state": "all"}));
+    let key = before[0]["fingerprint"].as_str().unwrap().to_owned();
+    let huge = "x".repeat(2 << 20);
+    let call = |method: &str, path: &str, token: &str, body: &[u8]| -> u16 {
+        let agent = agent();
+        let url = server.url(path);
+        let response = match method {
+            "PUT" => agent
+                .put(&url)
+                .header("authorization", &format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .send(body),
+            "POST" => agent
+                .post(&url)
+                .header("authorization", &format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .send(body),
+            _ => agent
+                .get(&url)
+                .header("authorization", &format!("Bearer {token}"))
+                .call(),
+        };
+        response.map(|r| r.status().as_u16()).unwrap_or(0)
+    };
+    let state = format!("/api/v1/errors/groups/{key}/state");
+    let cases: Vec<(&str, String, &str, Vec<u8>, u16)> = vec![
+        (
+            "POST",
+            "/api/v1/errors/groups".into(),
+            &shop.api_token,
+            b"{not json".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/errors/groups".into(),
+            &shop.api_token,
+            br#"{"from": 5, "to": 1}"#.to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/errors/groups".into(),
+            &shop.api_token,
+            br#"{"from": 0, "to": 1, "state": "gone"}"#.to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/errors/groups".into(),
+            &shop.api_token,
+            br#"{"from": 0, "to": 1, "order_by": "ts; DROP TABLE errors"}"#.to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/errors/groups".into(),
+            &shop.api_token,
+            format!(r#"{{"from": 0, "to": 1, "x": "{huge}"}}"#).into_bytes(),
+            400,
+        ),
+        (
+            "GET",
+            format!("/api/v1/errors/groups/{key}?from=x&to=1"),
+            &shop.api_token,
+            vec![],
+            400,
+        ),
+        (
+            "GET",
+            format!("/api/v1/errors/groups/{key}?from=0&to={}", now_ms()),
+            &other.api_token,
+            vec![],
+            404,
+        ),
+        ("PUT", state.clone(), &admin, b"[]".to_vec(), 400),
+        (
+            "PUT",
+            state.clone(),
+            &admin,
+            br#"{"state": "deleted"}"#.to_vec(),
+            400,
+        ),
+        (
+            "PUT",
+            state.clone(),
+            &admin,
+            br#"{"state": "ignored", "extra": 1}"#.to_vec(),
+            400,
+        ),
+        (
+            "PUT",
+            state.clone(),
+            &other_admin,
+            br#"{"state": "ignored"}"#.to_vec(),
+            404,
+        ),
+        (
+            "PUT",
+            format!("/api/v1/errors/groups/{}/state", "k".repeat(9000)),
+            &admin,
+            br#"{"state": "ignored"}"#.to_vec(),
+            400,
+        ),
+        (
+            "PUT",
+            "/api/v1/errors/settings".into(),
+            &admin,
+            br#"{"critical_pages": ["no-slash"]}"#.to_vec(),
+            400,
+        ),
+        (
+            "PUT",
+            "/api/v1/errors/settings".into(),
+            &admin,
+            br#"{"ignore_rules": [{"field": "stack", "pattern": "x"}]}"#.to_vec(),
+            400,
+        ),
+        (
+            "PUT",
+            "/api/v1/errors/settings".into(),
+            &admin,
+            format!(r#"{{"critical_pages": ["/{huge}"]}}"#).into_bytes(),
+            400,
+        ),
+        (
+            "PUT",
+            "/api/v1/errors/settings".into(),
+            &admin,
+            br#"{"surprise": true}"#.to_vec(),
+            400,
+        ),
+        (
+            "GET",
+            "/api/v1/errors/filtered?from=0".into(),
+            &shop.api_token,
+            vec![],
+            400,
+        ),
+    ];
+    for (method, path, token, body, want) in &cases {
+        let got = call(method, path, token, body);
+        assert!(
+            got == *want || (*want == 400 && (got == 413 || got == 414 || got == 431)),
+            "{method} {} ({} bytes): {got}, expected {want}",
+            path.chars().take(80).collect::<String>(),
+            body.len()
+        );
+    }
+    let (status, settings) = server.get("/api/v1/errors/settings", Some(&shop.api_token));
+    assert_eq!(status, 200);
+    let settings: Value = serde_json::from_str(&settings).unwrap();
+    assert_eq!(
+        settings["critical_pages"],
+        json!([]),
+        "nothing refused was saved"
+    );
+    assert_eq!(
+        groups(&server, &shop.api_token, json!({"state": "all"})),
+        before
+    );
+    assert_eq!(
+        groups(&server, &shop.api_token, json!({})).len(),
+        1,
+        "the group is still open"
+    );
+    server.kill9();
+    let server = Server::start(dir.path());
+    assert_eq!(
+        groups(&server, &shop.api_token, json!({"state": "all"})),
+        before
+    );
+}

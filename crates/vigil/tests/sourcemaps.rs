@@ -464,6 +464,24 @@ fn bad_uploads_get_a_clear_4xx_and_change_nothing() {
         upload(&server, &token, "release=1&url=~/a.js", &good).0,
         201
     );
+    // Another project's token never reaches this project's uploads.
+    let other = create_project(dir.path(), "other", &[]);
+    let other_token = ingest_admin_token(dir.path(), other.id);
+    let id = listed(&server, &token)["sourcemaps"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let resp = agent()
+        .delete(server.url(&format!("/api/v1/sourcemaps/{id}")))
+        .header("authorization", &format!("Bearer {other_token}"))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    assert_eq!(listed(&server, &other_token)["totals"]["bundles"], 0);
+    // A crash right after: the upload is there after the restart.
+    let mut server = server;
+    server.kill9();
+    let server = Server::start(dir.path());
+    assert_eq!(listed(&server, &token)["totals"]["bundles"], 1);
 }
 
 /// The same TypeError in Chrome, Firefox and Safari, from three pages and two call sites
