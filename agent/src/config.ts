@@ -1,4 +1,5 @@
 // Agent options: from the script tag's data-attributes (IIFE build) or passed to init() (npm).
+import { clip } from './util';
 
 export interface Options {
   /** The project's public key (`pk_…`). Required. */
@@ -16,6 +17,9 @@ export interface Options {
   /** Origins that receive a W3C `traceparent` header. `self` is the page's origin; `*` may
    *  start a host (`https://*.example.com`). Default: `['self']`. */
   traceOrigins?: string[];
+  /** Share of sessions whose traces the backend is asked to record (`traceparent`'s sampled
+   *  flag), 0…1, decided per session id independently of sampleRate. Default 1. */
+  traceSampleRate?: number;
   release?: string;
   environment?: string;
   /** Log what the agent does to the console (console.debug). */
@@ -30,6 +34,7 @@ export interface Config {
   consentRequired: boolean;
   manualStart: boolean;
   trace: RegExp[];
+  traceRate: number;
   release?: string;
   environment?: string;
   debug: boolean;
@@ -47,6 +52,9 @@ function originRe(o: string): RegExp | undefined {
   const esc = o.replace(/[.+?^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '[^/]*');
   return new RegExp('^' + esc + '(?:[/?#]|$)', 'i');
 }
+
+/** A release or environment: at most 200 bytes. */
+const tag = (v: unknown): string | undefined => (v ? clip(v, 200) : undefined);
 
 export function makeConfig(o: Options, scriptSrc?: string): Config {
   let base = location.href;
@@ -69,8 +77,9 @@ export function makeConfig(o: Options, scriptSrc?: string): Config {
     consentRequired: !!o.consentRequired,
     manualStart: !!o.manualStart,
     trace,
-    release: o.release ? String(o.release).slice(0, 200) : undefined,
-    environment: o.environment ? String(o.environment).slice(0, 200) : undefined,
+    traceRate: rate(o.traceSampleRate, 1),
+    release: tag(o.release),
+    environment: tag(o.environment),
     debug: !!o.debug,
   };
 }
@@ -78,7 +87,8 @@ export function makeConfig(o: Options, scriptSrc?: string): Config {
 const flag = (v: string | undefined): boolean => v != null && v != 'false' && v != '0';
 
 /** Options from a script tag's data-attributes (camelCased by `dataset`: data-sample-rate is
- *  sampleRate); makeConfig reads only the options it knows. */
+ *  sampleRate, data-trace-sample-rate traceSampleRate; rates stay strings); makeConfig reads
+ *  only the options it knows. */
 export function fromScript(s: HTMLScriptElement): Options {
   const d = s.dataset;
   return Object.assign({}, d, {

@@ -52,23 +52,30 @@ export const activity = (): void => {
 };
 export const lastActivity = (): number => act;
 
-/** Queues an event of the current view, unless the agent is off. */
-export function track(ev: Ev): void {
-  if (!st.on) return;
-  const t = now();
-  const s = touch(t);
+/** Marks activity in the session (a new one is sampled afresh); true when it is sent. */
+export function live(): boolean {
+  const s = touch(now());
   if (s.renewed) {
     flush(false); // the old session's events go in their own batch
     st.out = unit(s.id) >= st.cfg.sampleRate;
   }
   st.sid = s.id;
-  if (st.out) return;
+  return !st.out;
+}
+
+/** Queues an event of the current view, unless the agent is off. */
+export function track(ev: Ev): void {
+  if (!st.on || !live()) return;
+  const t = now();
   ev.ts = Math.round(ev.ts || t);
   if (ev.ts < 1577836800000) return; // a clock before 2020 would get the whole batch rejected
   ev.view_id = ev.view_id || st.view;
   ev.page_url = clip(ev.page_url || st.url, 4000);
   push(ev);
 }
+
+/** `v` when it is of type `t` (what browsers give is not trusted). */
+const is = <T>(v: T, t: string): T | undefined => (typeof v == t ? v : undefined);
 
 export function context(): Context {
   const n = navigator as Navigator & {
@@ -88,13 +95,13 @@ export function context(): Context {
     viewport: { width: W.innerWidth | 0, height: W.innerHeight | 0 },
     connection: c
       ? {
-          type: typeof c.type == 'string' ? c.type : undefined,
-          effective_type: typeof c.effectiveType == 'string' ? c.effectiveType : undefined,
-          rtt: typeof c.rtt == 'number' ? c.rtt : undefined,
-          downlink: typeof c.downlink == 'number' ? c.downlink : undefined,
+          type: is(c.type, 'string'),
+          effective_type: is(c.effectiveType, 'string'),
+          rtt: is(c.rtt, 'number'),
+          downlink: is(c.downlink, 'number'),
         }
       : undefined,
-    device_memory: typeof n.deviceMemory == 'number' ? n.deviceMemory : undefined,
+    device_memory: is(n.deviceMemory, 'number'),
     user_id: st.user,
     release: cfg.release,
     environment: cfg.environment,

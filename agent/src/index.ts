@@ -9,7 +9,7 @@ import { fromScript } from './config';
   try {
     const w = window as unknown as { vigil?: Record<string, unknown> & { q?: unknown[] } };
     const prev = w.vigil;
-    if (prev && prev.version) return; // loaded twice
+    if (prev?.version) return; // loaded twice
     const s = (document.currentScript ||
       document.querySelector('script[data-key][src*="vigil"]')) as HTMLScriptElement | null;
     if (!s) return;

@@ -181,7 +181,7 @@ function send(b: string, exit: boolean, n: number): void {
         return later(b, n + 1, sec >= 0 ? sec : 0);
       }
       r.json().then(
-        (j: { code?: string }) => debug('batch rejected', s, j && j.code),
+        (j: { code?: string }) => debug('batch rejected', s, j?.code),
         () => undefined,
       );
     }),

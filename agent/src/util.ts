@@ -56,6 +56,14 @@ export function phase(a: number, b: number): number | undefined {
   return b >= a ? ms(b - a) : undefined;
 }
 
+/** The DNS, TCP, TLS and download phases of a navigation or resource timing entry. */
+export const phases = (t: PerformanceResourceTiming) => ({
+  dns: phase(t.domainLookupStart, t.domainLookupEnd),
+  tcp: phase(t.connectStart, t.connectEnd),
+  tls: t.secureConnectionStart > 0 ? phase(t.secureConnectionStart, t.connectEnd) : undefined,
+  download: phase(t.responseStart, t.responseEnd),
+});
+
 /** `n` random bytes as hex. (crypto.getRandomValues is older than every API the agent needs.) */
 export function hex(n: number): string {
   let s = '';
@@ -190,7 +198,7 @@ export function loadState(t: number): string | undefined {
 /** First Contentful Paint (ms from navigation start), once painted. */
 export function fcpAt(): number | undefined {
   const e = P.getEntriesByName('first-contentful-paint')[0];
-  return e && e.startTime;
+  return e?.startTime;
 }
 
 export const navEntry = (): PerformanceNavigationTiming | undefined =>

@@ -284,6 +284,11 @@ export type Event1 =
        */
       trace_id?: string | null;
       /**
+       * The `sampled` flag sent in `traceparent`: whether the backend was asked to record
+       * the trace (it follows the session's trace sampling).
+       */
+      trace_sampled?: boolean | null;
+      /**
        * Time to first byte from request start.
        */
       ttfb?: number | null;

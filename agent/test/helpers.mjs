@@ -179,11 +179,21 @@ export async function startPages(vigil) {
     reports: [], // bodies POSTed to /__report
     fail: { count: 0, status: 503, retryAfter: '1' },
     hits: {}, // path → count
+    // {method, host, path, traceparent} of every request to a test endpoint (/api/…, not the
+    // collector's /api/v1/…): the trace headers as the receiving server saw them
+    api: [],
   };
   const server = createServer((req, res) => {
     const u = new URL(req.url, 'http://127.0.0.1');
     const path = u.pathname;
     state.hits[path] = (state.hits[path] || 0) + 1;
+    if (path.startsWith('/api/') && !path.startsWith('/api/v1/'))
+      state.api.push({
+        method: req.method,
+        host: req.headers.host,
+        path,
+        traceparent: req.headers.traceparent ?? null,
+      });
     const send = (status, type, body, headers = {}) => {
       // no-cache, not no-store: no-store pages are never kept in the back/forward cache.
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-cache', ...headers });
@@ -219,6 +229,7 @@ export async function startPages(vigil) {
         200,
         'application/json',
         JSON.stringify({ id: m[1], traceparent: req.headers.traceparent || null }),
+        { 'access-control-allow-origin': '*' }, // readable from another origin (localhost)
       );
     if (path === '/api/echo') {
       let b = '';

@@ -119,9 +119,14 @@ test('a host page that throws and defines globals behaves the same with and with
     withA.added.filter((g) => !without.added.includes(g)),
     ['vigil'],
   );
-  // Prototypes: only XMLHttpRequest open/send are wrapped.
+  // Prototypes: only XMLHttpRequest open, send and setRequestHeader (for the page's own
+  // traceparent) are wrapped.
   assert.deepEqual(without.protoChanges, []);
-  assert.deepEqual(withA.protoChanges, ['XMLHttpRequest.open', 'XMLHttpRequest.send']);
+  assert.deepEqual(withA.protoChanges, [
+    'XMLHttpRequest.open',
+    'XMLHttpRequest.send',
+    'XMLHttpRequest.setRequestHeader',
+  ]);
   // And the agent saw it all.
   const events = await stored(
     vigil,

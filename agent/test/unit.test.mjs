@@ -1,8 +1,10 @@
 // Pure functions, bundled from the TypeScript sources on the fly: stack parsing for the V8 and
-// Firefox/Safari formats, and URL templates (same rules as the collector).
+// Firefox/Safari formats, URL templates (same rules as the collector), options from the script
+// tag, and the independence of the session and trace sampling draws.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildSync } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ROOT } from './helpers.mjs';
 
@@ -20,6 +22,12 @@ async function load(entry) {
 }
 const { parseStack } = await load('stack.ts');
 const { urlTemplate } = await load('template.ts');
+// config.ts and util.ts read the page's globals: a page at https://shop.example.com.
+globalThis.window ??= globalThis;
+globalThis.document ??= {};
+globalThis.location ??= new URL('https://shop.example.com/cart');
+const { fromScript, makeConfig } = await load('config.ts');
+const { unit } = await load('util.ts');
 
 test('parses V8 (Chrome, Edge, Node) stacks', () => {
   const stack = [
@@ -124,4 +132,58 @@ test('URL templates follow the collector', () => {
     'https://x.example/u/:email/profile',
   );
   assert.equal(urlTemplate('https://example.com'), 'https://example.com/');
+});
+
+test('options from the script tag: data-trace-sample-rate and the other rates', () => {
+  const script = (dataset) => ({ dataset });
+  const src = 'https://rum.example.com/agent/vigil.js';
+  const cfg = makeConfig(
+    fromScript(
+      script({ key: 'pk_test', sampleRate: '0.5', traceSampleRate: '0.25', traceOrigins: 'self' }),
+    ),
+    src,
+  );
+  assert.equal(cfg.traceRate, 0.25);
+  assert.equal(cfg.sampleRate, 0.5);
+  assert.equal(cfg.endpoint, 'https://rum.example.com/api/v1/ingest');
+  assert.ok(cfg.trace[0].test('https://shop.example.com/api/x'));
+  const rate = (traceSampleRate) =>
+    makeConfig(fromScript(script({ key: 'pk_test', traceSampleRate })), src).traceRate;
+  assert.equal(rate('0'), 0);
+  assert.equal(rate(' 1 '), 1);
+  assert.equal(rate(undefined), 1, 'default');
+  for (const bad of ['', '1.5', '-0.1', 'half']) assert.equal(rate(bad), 1, bad);
+  // init() options
+  assert.equal(makeConfig({ key: 'pk_test', traceSampleRate: 0.1 }).traceRate, 0.1);
+  assert.equal(makeConfig({ key: 'pk_test' }).traceRate, 1);
+});
+
+test('the trace draw is independent of the session draw', () => {
+  // As collect/network.ts decides: sent when unit(id) < sampleRate, traces recorded when also
+  // unit('t' + id) < traceSampleRate. Ids as the agent makes them (16 hex).
+  const n = 40000;
+  const ids = Array.from({ length: n }, (_, i) =>
+    createHash('sha256').update(String(i)).digest('hex').slice(0, 16),
+  );
+  for (const [a, b] of [
+    [0.5, 0.5],
+    [0.1, 0.1],
+    [0.2, 0.7],
+  ]) {
+    let sent = 0;
+    let traced = 0;
+    let both = 0;
+    for (const id of ids) {
+      const s = unit(id) < a;
+      const t = unit('t' + id) < b;
+      sent += s;
+      traced += t;
+      both += s && t;
+    }
+    assert.ok(Math.abs(sent / n - a) < 0.01, `sent ${sent / n} for ${a}`);
+    assert.ok(Math.abs(traced / n - b) < 0.01, `traced ${traced / n} for ${b}`);
+    // The share of both is the product: 4 standard deviations at most.
+    const sd = Math.sqrt((a * b * (1 - a * b)) / n);
+    assert.ok(Math.abs(both / n - a * b) < 4 * sd, `both ${both / n} for ${a} × ${b}`);
+  }
 });

@@ -93,7 +93,7 @@ export function reportError(
 ): void {
   const e = describe(err, source == 'unhandledrejection' ? 'UnhandledRejection' : 'Error');
   const frames = framesOf(e.stack);
-  if (!frames.length && fallback && fallback.file) frames.push(fallback);
+  if (!frames.length && fallback?.file) frames.push(fallback);
   // At most 100 errors per page, and 10 of the same.
   const k = e.error_type + e.message + (frames[0] ? frames[0].file + ':' + frames[0].line : '');
   seen[k] = (seen[k] || 0) + 1;
@@ -165,7 +165,7 @@ export function initErrors(): void {
 
   // console.error → breadcrumb (the original is always called, with the same arguments).
   const c = W.console;
-  const orig = c && c.error;
+  const orig = c?.error;
   if (typeof orig == 'function') {
     c.error = function (this: unknown, ...a: unknown[]) {
       try {

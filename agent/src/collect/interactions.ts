@@ -31,7 +31,7 @@ export function initInteractions(): void {
   const endRage = (): void => {
     const r = rage;
     rage = undefined;
-    if (r && r.timer) clearTimeout(r.timer);
+    if (r?.timer) clearTimeout(r.timer);
     if (r && r.n >= 3)
       track({ type: 'action', ts: r.t, action: 'rage_click', selector: r.s, count: r.n });
   };

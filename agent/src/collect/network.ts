@@ -1,9 +1,9 @@
 // fetch and XMLHttpRequest: method, URL, template, status, duration, phases and sizes from
 // Resource Timing, failures, and a W3C traceparent header for allowed origins.
 import type { Ev } from '../types';
-import { st, track, crumb, activity } from '../core';
+import { st, track, crumb, activity, live } from '../core';
 import { urlTemplate } from '../template';
-import { W, P, abs, clip, hex, int, ms, now, phase, safe } from '../util';
+import { W, P, abs, clip, hex, int, ms, now, phase, phases, safe, unit } from '../util';
 
 type Req = Extract<Ev, { type: 'request' }>;
 interface Rec {
@@ -33,6 +33,8 @@ function bodySize(b: unknown): number | undefined {
 function begin(api: string, method: string, url: string, body: unknown): Rec | undefined {
   const u = abs(url);
   if (!st.on || (own && u.indexOf(own) == 0) || !/^https?:/i.test(u)) return undefined;
+  // A new session starts (and is sampled) before its first request is traced.
+  live();
   activity();
   return {
     ev: {
@@ -50,22 +52,24 @@ function begin(api: string, method: string, url: string, body: unknown): Rec | u
   };
 }
 
-function trace(r: Rec, existing: string | null, set: (v: string) => void): void {
-  if (existing) {
-    // The application traces itself: record its ids.
-    const m = /^[\da-f]{2}-([\da-f]{32})-([\da-f]{16})-/.exec(existing);
-    if (m) {
-      r.ev.trace_id = m[1];
-      r.ev.span_id = m[2];
-    }
-    return;
+/**
+ * Adds a traceparent to a request to a traced origin, unless the application set its own, and
+ * records the ids and the sampled flag (bit 0 of the flags) of the header sent.
+ */
+function trace(r: Rec, v: string | null | undefined, set: (v: string) => void): void {
+  const e = r.ev;
+  if (!v) {
+    if (!traced(e.url)) return;
+    // Sampled or not by the session, so that a backend keeps or drops all of its traces.
+    const k = !st.out && unit('t' + st.sid) < st.cfg.traceRate;
+    set((v = '00-' + hex(16) + '-' + hex(8) + '-0' + +k));
   }
-  if (!traced(r.ev.url)) return;
-  const t = hex(16);
-  const s = hex(8);
-  set('00-' + t + '-' + s + '-01');
-  r.ev.trace_id = t;
-  r.ev.span_id = s;
+  const m = /^[\da-f]{2}-([\da-f]{32})-([\da-f]{16})-[\da-f]([\da-f])/.exec(v);
+  if (m) {
+    e.trace_id = m[1];
+    e.span_id = m[2];
+    e.trace_sampled = parseInt(m[3], 16) % 2 > 0;
+  }
 }
 
 function end(r: Rec, status: number, failure?: string, size?: number | null): void {
@@ -108,14 +112,8 @@ export function match(entries: PerformanceResourceTiming[]): void {
     for (const r of pending) {
       if (r.done || en.name != r.ev.url || Math.abs(en.startTime - r.t0) > 20) continue;
       const e = r.ev;
-      if (en.requestStart > 0) {
-        e.dns = phase(en.domainLookupStart, en.domainLookupEnd);
-        e.tcp = phase(en.connectStart, en.connectEnd);
-        e.tls =
-          en.secureConnectionStart > 0 ? phase(en.secureConnectionStart, en.connectEnd) : undefined;
-        e.ttfb = phase(en.startTime, en.responseStart);
-        e.download = phase(en.responseStart, en.responseEnd);
-      }
+      if (en.requestStart > 0)
+        Object.assign(e, phases(en), { ttfb: phase(en.startTime, en.responseStart) });
       if (en.encodedBodySize > 0) e.response_size = en.encodedBodySize;
       if (en.responseEnd > 0)
         e.duration = Math.max(e.duration, ms(en.responseEnd - en.startTime) || 0);
@@ -143,12 +141,12 @@ export function initNetwork(endpoint: string): void {
         const req = input instanceof Request ? input : undefined;
         r = begin(
           'fetch',
-          (init && init.method) || (req && req.method) || 'GET',
+          init?.method || req?.method || 'GET',
           req ? req.url : String(input),
-          init && init.body,
+          init?.body,
         );
         if (r) {
-          const h = new Headers((init && init.headers) || (req && req.headers) || undefined);
+          const h = new Headers(init?.headers || req?.headers);
           trace(r, h.get('traceparent'), (v) => {
             h.set('traceparent', v);
             init = Object.assign({}, init, { headers: h });
@@ -176,7 +174,7 @@ export function initNetwork(endpoint: string): void {
         },
         (err) => {
           try {
-            end(rec, 0, err && err.name == 'AbortError' ? 'abort' : 'network');
+            end(rec, 0, err?.name == 'AbortError' ? 'abort' : 'network');
           } catch {
             /* ignore */
           }
@@ -186,11 +184,13 @@ export function initNetwork(endpoint: string): void {
     } as typeof fetch;
   }
 
-  const X = W.XMLHttpRequest && W.XMLHttpRequest.prototype;
+  const X = W.XMLHttpRequest?.prototype;
   if (!X) return;
   const open = X.open;
   const send = X.send;
-  const meta = new WeakMap<XMLHttpRequest, { m: string; u: string }>();
+  const header = X.setRequestHeader;
+  // method, URL and the application's own traceparent
+  const meta = new WeakMap<XMLHttpRequest, { m: string; u: string; t?: string }>();
   // Declared parameters as in the native methods (open.length == 2, send.length == 0).
   X.open = function (this: XMLHttpRequest, m: string, u: string | URL) {
     try {
@@ -201,6 +201,14 @@ export function initNetwork(endpoint: string): void {
     // eslint-disable-next-line prefer-rest-params
     return (open as (...x: unknown[]) => void).apply(this, arguments as unknown as unknown[]);
   } as typeof X.open;
+  // An XHR's request headers cannot be read back: the application's traceparent is kept here,
+  // so that the agent records it instead of adding a second one.
+  X.setRequestHeader = function (this: XMLHttpRequest, n: string, v: string) {
+    const d = meta.get(this);
+    if (d && /^traceparent$/i.test(n)) d.t = v;
+    // eslint-disable-next-line prefer-rest-params
+    return header.apply(this, arguments as unknown as [string, string]);
+  };
   X.send = function (this: XMLHttpRequest) {
     // eslint-disable-next-line prefer-rest-params
     const body = arguments[0] as Document | XMLHttpRequestBodyInit | null | undefined;
@@ -208,7 +216,7 @@ export function initNetwork(endpoint: string): void {
       const d = meta.get(this);
       const r = d && begin('xhr', d.m, d.u, body);
       if (r) {
-        trace(r, null, (v) => this.setRequestHeader('traceparent', v));
+        trace(r, d.t, (v) => header.call(this, 'traceparent', v));
         let failure: string | undefined;
         const x = this;
         const f = (kind: string) => () => {

@@ -2,7 +2,7 @@
 import { st, track } from '../core';
 import { match } from './network';
 import { onView } from './views';
-import { clip, epoch, int, ms, observe, phase, unit } from '../util';
+import { clip, epoch, int, ms, observe, phase, phases, unit } from '../util';
 
 const MAX_RESOURCES = 150;
 const MAX_LONG = 50;
@@ -43,14 +43,8 @@ export function initPerf(endpoint: string): void {
         initiator: i || 'other',
         start: ms(e.startTime),
         duration: ms(e.duration) || 0,
-        dns: timed ? phase(e.domainLookupStart, e.domainLookupEnd) : undefined,
-        tcp: timed ? phase(e.connectStart, e.connectEnd) : undefined,
-        tls:
-          timed && e.secureConnectionStart > 0
-            ? phase(e.secureConnectionStart, e.connectEnd)
-            : undefined,
+        ...(timed && phases(e)),
         ttfb: timed ? phase(e.requestStart, e.responseStart) : undefined,
-        download: timed ? phase(e.responseStart, e.responseEnd) : undefined,
         transfer_size: int(e.transferSize),
         encoded_size: int(e.encodedBodySize),
         decoded_size: int(e.decodedBodySize),
@@ -77,8 +71,8 @@ export function initPerf(endpoint: string): void {
         start: ms(e.startTime),
         duration: ms(e.duration) || 0,
         blocking_duration: ms(e.blockingDuration),
-        script_url: s && s.sourceURL ? clip(s.sourceURL, 4000) : undefined,
-        invoker: s && s.invoker ? clip(s.invoker, 500) : undefined,
+        script_url: s?.sourceURL ? clip(s.sourceURL, 4000) : undefined,
+        invoker: s?.invoker ? clip(s.invoker, 500) : undefined,
         script_duration: s ? ms(s.duration) : undefined,
       });
     }

@@ -9,6 +9,7 @@ import {
   ms,
   int,
   phase,
+  phases,
   navEntry,
   on,
   safe,
@@ -32,12 +33,9 @@ function hardView(b?: { tbt?: number; tti?: number }): void {
   const n = navEntry();
   const t = n && {
     redirect: phase(n.redirectStart, n.redirectEnd),
-    dns: phase(n.domainLookupStart, n.domainLookupEnd),
-    tcp: phase(n.connectStart, n.connectEnd),
-    tls: n.secureConnectionStart > 0 ? phase(n.secureConnectionStart, n.connectEnd) : undefined,
+    ...phases(n),
     request: phase(n.requestStart, n.responseStart),
     ttfb: ms(n.responseStart),
-    download: phase(n.responseStart, n.responseEnd),
     dom_interactive: ms(n.domInteractive) || undefined,
     dom_content_loaded: ms(n.domContentLoadedEventEnd) || undefined,
     dom_complete: ms(n.domComplete) || undefined,
@@ -57,8 +55,8 @@ function hardView(b?: { tbt?: number; tti?: number }): void {
     fcp: ms(fcpAt()),
     transfer_size: n ? int(n.transferSize) : undefined,
     title: title(),
-    tbt: b && b.tbt,
-    tti: b && b.tti,
+    tbt: b?.tbt,
+    tti: b?.tti,
   });
 }
 

@@ -169,7 +169,7 @@ function onShifts(list: PerformanceEntry[]): void {
       // As web-vitals: the first element source, else the first source (a text node: its parent).
       const src = e.sources || [];
       const x = src.find((x) => x.node && x.node.nodeType === 1) || src[0];
-      s.wb = [e, sel(x && x.node)];
+      s.wb = [e, sel(x?.node)];
     }
     if (s.w > s.cls) {
       s.cls = s.w;
