@@ -120,3 +120,12 @@ export function fmtBefore(ms: number): string {
   const s = Math.round(v / 1000);
   return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
 }
+/** A span's time in ms, precise enough to tell a 0.4 ms query from a 4 ms one: `0.42 ms`, `12.3 ms`, `1,234 ms`. */
+export function fmtMs(v: Cell): string {
+  if (typeof v !== 'number' || !isFinite(v)) return '–';
+  if (v === 0) return '0 ms';
+  const a = Math.abs(v);
+  const t =
+    a >= 100 ? Math.round(v).toLocaleString('en-US') : a >= 10 ? v.toFixed(1) : v.toFixed(2);
+  return `${t} ms`;
+}

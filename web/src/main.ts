@@ -15,6 +15,8 @@ import { resourcesView } from './views/resources';
 import { businessView } from './views/business';
 import { settingsView } from './views/settings';
 import { inviteView } from './views/invite';
+import { servicesView } from './views/services';
+import { traceView } from './views/trace';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 
@@ -34,6 +36,8 @@ const VIEWS: Record<string, (pid: number, box: HTMLElement, range: Range) => Pro
   '/geography': geography,
   '/errors': errorsView,
   '/sessions': sessionsView,
+  '/services': servicesView,
+  '/traces': traceView,
 };
 
 async function render(): Promise<void> {
@@ -101,7 +105,8 @@ async function render(): Promise<void> {
     el('p', { class: 'loading' }, 'Loading…'),
   );
   root.replaceChildren(shell(m, project, box));
-  document.title = `Vigil · ${NAV.find(([p]) => p === path)?.[1] ?? param('page', '')} · ${project.name}`;
+  const title = path === '/traces' ? 'Trace' : param('page', '');
+  document.title = `Vigil · ${NAV.find(([p]) => p === path)?.[1] ?? title} · ${project.name}`;
   try {
     await viewFn(project.id, box, range);
     if (seq === renderSeq) box.dataset.state = 'ready';

@@ -5,8 +5,10 @@ import {
   appliesHere,
   COMMON_FIELDS,
   customRangeHref,
+  fieldAppliesHere,
   Filter,
   href,
+  hrefTo,
   link,
   MAX_RANGE,
   navigate,
@@ -121,7 +123,7 @@ function filterBar(pid: number): HTMLElement {
     'aria-label': 'Filter field',
   });
   for (const f of [
-    ...COMMON_FIELDS,
+    ...COMMON_FIELDS.filter(fieldAppliesHere),
     ...Object.keys(VIEW_FIELDS).filter((k) => VIEW_FIELDS[k].view === location.pathname),
   ])
     field.append(el('option', { value: f }, f));
@@ -226,6 +228,7 @@ export const NAV: [string, string][] = [
   ['/explorer', 'Performance'],
   ['/pages', 'Pages'],
   ['/network', 'Network'],
+  ['/services', 'Services'],
   ['/resources', 'Resources'],
   ['/geography', 'Geography'],
   ['/errors', 'Errors'],
@@ -288,7 +291,7 @@ export function shell(m: Me, project: Project, content: HTMLElement): HTMLElemen
     nav.append(
       link(
         label,
-        href(p, { session: null, sort: null, dir: null, page: null, fp: null, error_fp: null }),
+        hrefTo(p),
         (location.pathname === '/page' ? '/pages' : location.pathname) === p ? 'active' : '',
       ),
     );
@@ -318,7 +321,17 @@ export function shell(m: Me, project: Project, content: HTMLElement): HTMLElemen
     proj.append(o);
   }
   proj.addEventListener('change', () =>
-    navigate(href(location.pathname, { project: proj.value, session: null, fp: null })),
+    navigate(
+      href(location.pathname, {
+        project: proj.value,
+        session: null,
+        fp: null,
+        trace: null,
+        span: null,
+        service: null,
+        op: null,
+      }),
+    ),
   );
   const header = el(
     'header',
@@ -336,7 +349,8 @@ export function shell(m: Me, project: Project, content: HTMLElement): HTMLElemen
     'div',
     {},
     header,
-    location.pathname === '/settings' ? null : filterBar(project.id),
+    // a trace is one request: the filters have nothing to narrow there
+    ['/settings', '/traces'].includes(location.pathname) ? null : filterBar(project.id),
     el('main', {}, content),
   );
 }

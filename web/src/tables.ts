@@ -25,6 +25,8 @@ export function table(
     fmt?: Record<string, (v: Cell) => string>;
     linkCol?: (v: Cell) => string | null;
     links?: Record<string, (row: Cell[]) => string | null>;
+    /** Attributes of a row's `tr` (e.g. marking the selected one). */
+    rowAttrs?: (row: Cell[]) => Record<string, string>;
     testid?: string;
     sortable?: boolean | string[];
   } = {},
@@ -53,7 +55,7 @@ export function table(
   );
   const tbody = el('tbody');
   for (const row of res.rows) {
-    const tr = el('tr');
+    const tr = el('tr', opts.rowAttrs?.(row) ?? {});
     row.forEach((v, i) => {
       const c = res.columns[i];
       const m = opts.metricCols?.[c];

@@ -85,6 +85,37 @@ export function navigate(url: string, replace = false): void {
   else history.pushState(null, '', url);
   void renderer();
 }
+/** Parameters that are one view's own state: dropped when going to another view. */
+const VIEW_STATE = [
+  'session',
+  'sort',
+  'dir',
+  'page',
+  'fp',
+  'error_fp',
+  'trace',
+  'span',
+  'service',
+  'op',
+];
+/**
+ * A URL for another view: the project, range and filters stay (so a team can look at one
+ * segment everywhere), the previous view's own state goes. `from`/`to` are kept only when
+ * they are the custom range (a trace's window is not).
+ */
+export function hrefTo(path: string, changes: Record<string, string | null> = {}): string {
+  const drop: Record<string, string | null> = Object.fromEntries(VIEW_STATE.map((k) => [k, null]));
+  if (param('range', '') !== 'custom') drop.from = drop.to = null;
+  return href(path, { ...drop, ...changes });
+}
+/** The trace view of a trace; `ts` (when a request was made, ms) narrows the read to an hour either side. */
+export function traceHref(traceId: string, ts?: number): string {
+  const around: Record<string, string> =
+    ts !== undefined && Number.isFinite(ts)
+      ? { from: String(Math.floor(ts - HOUR)), to: String(Math.ceil(ts + HOUR)) }
+      : {};
+  return hrefTo('/traces', { trace: traceId, ...around });
+}
 export function link(text: string, url: string, cls = ''): HTMLAnchorElement {
   const a = el('a', { href: url, class: cls }, text);
   a.addEventListener('click', (ev) => {
@@ -149,7 +180,10 @@ export const VIEW_FIELDS: Record<string, { view: string; tables: string[] }> = {
   domain: { view: '/resources', tables: ['resources', 'resource_errors'] },
   initiator: { view: '/resources', tables: ['resources'] },
   error_type: { view: '/errors', tables: ['errors'] },
+  service: { view: '/services', tables: ['spans'] },
 };
+/** The common fields that backends' spans have too (they know no browser, page or place). */
+const SPAN_FIELDS = ['environment', 'release', 'user_id'];
 const INTEGER_FIELDS = ['status'];
 /** A custom attribute (`setAttributes`) as a field: in every table, like the common columns. */
 export const isAttribute = (field: string): boolean =>
@@ -167,14 +201,23 @@ export function urlFilters(): Filter[] {
   const raw = [...p.getAll('f'), ...(legacy ? [legacy.replace(':', ':eq:')] : [])];
   return raw.map(parseFilter).filter((f): f is Filter => f !== null);
 }
+/** Whether `table` has the filter's field. */
+function inTable(field: string, table: string): boolean {
+  if (VIEW_FIELDS[field]?.tables.includes(table)) return true;
+  if (!isCommon(field)) return false;
+  return table !== 'spans' || SPAN_FIELDS.includes(field) || isAttribute(field);
+}
+/** Whether the current view applies a filter on `field` (the Services view reads spans only). */
+export function fieldAppliesHere(field: string): boolean {
+  if (location.pathname === '/services') return inTable(field, 'spans');
+  return isCommon(field) || VIEW_FIELDS[field]?.view === location.pathname;
+}
 export function appliesHere(f: Filter): boolean {
-  return isCommon(f.field) || VIEW_FIELDS[f.field]?.view === location.pathname;
+  return fieldAppliesHere(f.field);
 }
 /** The URL's filters that this view applies and `table` has. */
 export function filtersFor(table: string): Filter[] {
-  return urlFilters().filter(
-    (f) => appliesHere(f) && (isCommon(f.field) || VIEW_FIELDS[f.field].tables.includes(table)),
-  );
+  return urlFilters().filter((f) => appliesHere(f) && inTable(f.field, table));
 }
 /** The current URL with `field is value` replacing any other filter on that field. */
 export function hrefWith(

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -47,6 +48,9 @@ const SAMPLED = { email: 'sampled@example.com', password: 'sampled-password-1' }
 // a project whose sessions were kept at sample_rate 0.25 (and a few sent without a rate)
 let quarter;
 const QUARTER = { email: 'quarter@example.com', password: 'quarter-password-1' };
+// a project with only the traces the tests send (browser requests, OTLP spans and logs), and its only user
+let traced;
+const TRACED = { email: 'traced@example.com', password: 'traced-password-1' };
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-web-test-'));
@@ -95,6 +99,12 @@ before(async () => {
       .find((l) => l.startsWith('{')),
   );
   cli('user', 'add', QUARTER.email, '--project', 'quarter', '--password', QUARTER.password);
+  traced = JSON.parse(
+    cli('project', 'create', 'traced', '--json')
+      .split('\n')
+      .find((l) => l.startsWith('{')),
+  );
+  cli('user', 'add', TRACED.email, '--project', 'traced', '--password', TRACED.password);
   server = spawn(
     VIGIL,
     [
@@ -2909,6 +2919,525 @@ test('errors: failed resources by URL and by page as the API says', async () => 
   const byPage = await q(['page_path', 'url']);
   assert.deepEqual(await cellsOf(page, 'resource-failures-page'), shown(byPage.rows));
   await page.screenshot({ path: join(ARTIFACTS, 'errors-resources.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+// ---------- traces: from a slow click to the slow database query ----------
+const hexId = (bytes) => randomBytes(bytes).toString('hex');
+/** OTLP's nanoseconds, as a string, of a time in ms. */
+const ns = (ms) => String(BigInt(Math.round(ms * 1000)) * 1000n);
+const otlpAttrs = (o) =>
+  Object.entries(o).map(([key, v]) => ({
+    key,
+    value: typeof v === 'number' ? { intValue: String(v) } : { stringValue: v },
+  }));
+const TRACE_SESSION = 'traced-session-0001';
+/**
+ * Three calls of the cart page to GET /api/cart, each traced: the browser's client span (the
+ * request event), the API's server span under it, a database query and a pricing call under
+ * that, and in the first a cache lookup under the pricing call. Offsets in ms from the
+ * request's start: [start, end]. The third answers 500.
+ */
+const TRACE_SPECS = [
+  { total: 120, status: 200, api: [5, 115], db: [10, 80], price: [82, 100], cache: [83, 85] },
+  { total: 60, status: 200, api: [4, 52], db: [8, 30], price: [31, 45] },
+  { total: 250, status: 500, api: [10, 240], db: [20, 200], price: [201, 230] },
+];
+let tracedSent = null;
+/** Sends the traces once (to the `traced` project) and waits until the API shows them whole. */
+function tracedData() {
+  tracedSent ??= sendTraces();
+  return tracedSent;
+}
+async function sendTraces() {
+  const base0 = Date.now() - 10 * 60000;
+  // each trace: its spec's figures, its ids (`api`, `db`, … are span ids) and its offsets
+  const traces = TRACE_SPECS.map((spec, i) => ({
+    total: spec.total,
+    status: spec.status,
+    ts: base0 + i * 60000,
+    traceId: hexId(16),
+    browser: hexId(8),
+    api: hexId(8),
+    db: hexId(8),
+    price: hexId(8),
+    cache: hexId(8),
+    offsets: spec,
+  }));
+  const r = await fetch(`${base}/api/v1/ingest?key=${traced.public_key}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      v: 1,
+      context: {
+        session_id: TRACE_SESSION,
+        view_id: 'traced-view-0001',
+        agent: { name: 'vigil-browser', version: '0.1.0' },
+        page_url: 'https://shop.example.org/cart',
+      },
+      events: [
+        { ts: base0 - 1000, type: 'view', view_id: 'traced-view-0001' },
+        ...traces.map((t) => ({
+          ts: t.ts,
+          type: 'request',
+          api: 'fetch',
+          method: 'GET',
+          url: 'https://shop.example.org/api/cart',
+          url_template: '/api/cart',
+          status: t.status,
+          duration: t.total,
+          trace_id: t.traceId,
+          span_id: t.browser,
+          trace_sampled: true,
+        })),
+      ],
+    }),
+  });
+  assert.equal(r.status, 202, await r.text());
+  const span = (t, id, parent, name, kind, [a, b], extra = {}) => ({
+    traceId: t.traceId,
+    spanId: id,
+    parentSpanId: parent,
+    name,
+    kind,
+    startTimeUnixNano: ns(t.ts + a),
+    endTimeUnixNano: ns(t.ts + b),
+    ...extra,
+  });
+  const failed = (t) => t.status >= 500;
+  const services = {
+    'shop-api': traces.map((t) =>
+      span(t, t.api, t.browser, 'GET /api/cart', 2, t.offsets.api, {
+        attributes: otlpAttrs({
+          'http.route': '/api/cart',
+          'http.response.status_code': t.status,
+          'session.id': TRACE_SESSION,
+        }),
+        ...(failed(t) ? { status: { code: 2, message: 'pricing failed' } } : {}),
+      }),
+    ),
+    postgres: traces.map((t) =>
+      span(t, t.db, t.api, 'SELECT cart', 3, t.offsets.db, {
+        attributes: otlpAttrs({
+          'db.system': 'postgresql',
+          'db.statement': 'SELECT * FROM cart WHERE id = $1',
+        }),
+      }),
+    ),
+    pricing: traces.flatMap((t, i) => [
+      span(t, t.price, t.api, 'POST /price', 2, t.offsets.price, {
+        // the first call times out (an exception event), the third fails
+        ...(i === 0
+          ? {
+              status: { code: 2, message: 'timeout' },
+              events: [
+                {
+                  timeUnixNano: ns(t.ts + t.offsets.price[1]),
+                  name: 'exception',
+                  attributes: otlpAttrs({
+                    'exception.type': 'TimeoutError',
+                    'exception.message': 'pricing took too long',
+                  }),
+                },
+              ],
+            }
+          : failed(t)
+            ? { status: { code: 2, message: 'upstream 503' } }
+            : {}),
+      }),
+      ...(t.offsets.cache ? [span(t, t.cache, t.price, 'cache get', 1, t.offsets.cache)] : []),
+    ]),
+  };
+  const otlp = async (path, body) => {
+    const r = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-vigil-key': traced.public_key },
+      body: JSON.stringify(body),
+    });
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+    assert.ok(!/rejected/.test(text) || /"rejected\w*":\s*"?0/.test(text), text);
+  };
+  await otlp('/v1/traces', {
+    resourceSpans: Object.entries(services).map(([service, spans]) => ({
+      resource: {
+        attributes: otlpAttrs({ 'service.name': service, 'service.version': '3.8.0' }),
+      },
+      scopeSpans: [{ scope: { name: `${service}.instrumentation` }, spans }],
+    })),
+  });
+  // the first trace's logs: a warning in the database query, the answer in the API's span
+  const [t1] = traces;
+  await otlp('/v1/logs', {
+    resourceLogs: [
+      {
+        resource: { attributes: otlpAttrs({ 'service.name': 'shop-api' }) },
+        scopeLogs: [
+          {
+            scope: { name: 'shop.cart' },
+            logRecords: [
+              {
+                timeUnixNano: ns(t1.ts + 50),
+                severityText: 'WARN',
+                body: { stringValue: 'slow cart' },
+                traceId: t1.traceId,
+                spanId: t1.db,
+              },
+              {
+                timeUnixNano: ns(t1.ts + 114),
+                severityText: 'INFO',
+                body: { stringValue: 'cart served' },
+                traceId: t1.traceId,
+                spanId: t1.api,
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  });
+  await until(async () => {
+    const answers = await Promise.all(traces.map((t) => traceApi(t.traceId)));
+    return (
+      answers.every((a, i) => a.status === 200 && a.body.spans.length === (i === 0 ? 5 : 4)) &&
+      answers[0].body.logs.length === 2
+    );
+  }, 'the traces stored whole');
+  return traces;
+}
+/** GET /api/v1/traces/{id} of the `traced` project with its token. */
+async function traceApi(id, range = '') {
+  const r = await fetch(`${base}/api/v1/traces/${id}?project=${traced.id}${range}`, {
+    headers: { Authorization: `Bearer ${traced.api_token}` },
+  });
+  return { status: r.status, body: r.status === 200 ? await r.json() : await r.text() };
+}
+/** Percentile with linear interpolation between the closest ranks (docs/api.md, Percentiles). */
+function percentile(values, q) {
+  const x = [...values].sort((a, b) => a - b),
+    h = (x.length - 1) * q,
+    lo = Math.floor(h),
+    hi = Math.ceil(h);
+  return x[lo] + (h - lo) * (x[hi] - x[lo]);
+}
+const near = (a, b, what, eps = 1e-6) => assert.ok(Math.abs(a - b) < eps, `${what}: ${a} ≠ ${b}`);
+/** The waterfall's rows as drawn. */
+const waterfallRows = (page) =>
+  page.$$eval('[data-testid=waterfall] [data-testid=span-row]', (rows) =>
+    rows.map((r) => ({
+      id: r.getAttribute('data-span-id'),
+      depth: Number(r.getAttribute('data-depth')),
+      service: r.getAttribute('data-service'),
+      critical: r.getAttribute('data-critical') === 'true',
+      slowest: r.classList.contains('slowest'),
+      indent: parseFloat(getComputedStyle(r.querySelector('.wf-label')).paddingLeft),
+      barLeft: parseFloat(r.querySelector('.wf-bar').style.left),
+      barWidth: parseFloat(r.querySelector('.wf-bar').style.width),
+    })),
+  );
+const traceReady = (page, id) =>
+  page.waitForFunction(
+    (id) =>
+      new URL(location.href).searchParams.get('trace') === id &&
+      !!document.querySelector(
+        '[data-testid=view][data-view=traces][data-state=ready] [data-testid=waterfall]',
+      ),
+    id,
+  );
+
+test('trace view: waterfall rows in depth-first order, indented, the slowest critical span highlighted and named; a click shows its details and logs; the session link opens the session', async () => {
+  const traces = await tracedData();
+  const t = traces[0];
+  const { ctx, page, problems } = await newPage();
+  await login(page, TRACED);
+  await page.goto(`${base}/traces?project=${traced.id}&trace=${t.traceId}`);
+  await traceReady(page, t.traceId);
+  const { body: api } = await traceApi(t.traceId);
+  // the tree as sent: the browser's call, the API under it, the query and the pricing call
+  // (by start) under the API, the cache lookup under the pricing call
+  assert.deepEqual(
+    api.spans.map((s) => [s.span_id, s.depth]),
+    [
+      [t.browser, 0],
+      [t.api, 1],
+      [t.db, 2],
+      [t.price, 2],
+      [t.cache, 3],
+    ],
+  );
+  // the critical path: the call, the API, then (walking back from its end) the pricing call
+  // and its cache lookup, then the query; the query has the most time of its own (70 ms)
+  assert.equal(api.slowest_span_id, t.db);
+  assert.deepEqual(
+    api.spans.map((s) => s.critical),
+    [true, true, true, true, true],
+  );
+  const rows = await waterfallRows(page);
+  assert.deepEqual(
+    rows.map((r) => [r.id, r.depth, r.service, r.critical]),
+    api.spans.map((s) => [s.span_id, s.depth, s.service, s.critical]),
+  );
+  // indented by depth, bars placed by offset and duration against the trace's 120 ms
+  for (const r of rows) assert.equal(r.indent, r.depth * 16, r.id);
+  assert.equal(api.duration, 120);
+  api.spans.forEach((s, i) => {
+    // (the browser keeps about 6 digits of a style's percentage)
+    near(rows[i].barLeft, (s.offset / api.duration) * 100, `bar left of ${s.name}`, 1e-3);
+    near(rows[i].barWidth, (s.duration / api.duration) * 100, `bar width of ${s.name}`, 1e-3);
+  });
+  near(rows[2].barLeft, (10 / 120) * 100, 'the query starts 10 ms in', 1e-3);
+  assert.deepEqual(
+    rows.filter((r) => r.slowest).map((r) => r.id),
+    [t.db],
+  );
+  assert.equal(
+    await textOf(page, '[data-testid=trace-slowest]'),
+    'Slowest on the critical path: postgres SELECT cart, 70.0 ms of its own',
+  );
+  assert.equal(await textOf(page, '[data-fact=services]'), 'browsershop-apipostgrespricing');
+  // the slowest span is open first; its log is the warning
+  assert.match(await textOf(page, '[data-testid=span-title]'), /SELECT cart/);
+  assert.deepEqual(
+    await page.$$eval('[data-testid=span-logs] tbody tr td:nth-child(4)', (tds) =>
+      tds.map((td) => td.textContent),
+    ),
+    ['slow cart'],
+  );
+  // a click on the API's span: its details and only its own log
+  await page.click(`[data-testid=span-row][data-span-id="${t.api}"]`);
+  await page.waitForFunction((id) => new URL(location.href).searchParams.get('span') === id, t.api);
+  const apiSpan = api.spans[1];
+  assert.equal(await textOf(page, '[data-testid=span-title]'), 'shop-api GET /api/cart');
+  assert.equal(await textOf(page, '[data-fact=kind]'), 'server');
+  assert.equal(await textOf(page, '[data-fact=status]'), 'unset');
+  assert.equal(
+    await textOf(page, '[data-fact="http status"]'),
+    apiSpan.http_status === null ? '–' : String(apiSpan.http_status),
+  );
+  assert.equal(await textOf(page, '[data-fact="parent span id"]'), t.browser);
+  assert.match(await textOf(page, '[data-testid=span-attributes]'), /http\.route\/api\/cart/);
+  assert.match(await textOf(page, '[data-testid=span-resource]'), /service\.version3\.8\.0/);
+  const spanLogs = await page.$$eval('[data-testid=span-logs] tbody tr', (trs) =>
+    trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
+  );
+  assert.deepEqual(spanLogs, [['+114 ms', 'INFO', 'shop-api', 'cart served']]);
+  // the pricing call failed with an exception event: status, message and the exception
+  await page.click(`[data-testid=span-row][data-span-id="${t.price}"]`);
+  await page.waitForFunction(
+    (id) => new URL(location.href).searchParams.get('span') === id,
+    t.price,
+  );
+  assert.equal(await textOf(page, '[data-fact=status]'), 'error — timeout');
+  assert.match(
+    await textOf(page, '[data-testid=span-events] li[data-name=exception]'),
+    /TimeoutError: pricing took too long/,
+  );
+  assert.equal(await page.locator('[data-testid=span-logs-empty]').count(), 1);
+  // every log of the trace under the waterfall, with its offset and severity
+  assert.deepEqual(
+    await page.$$eval('[data-testid=trace-logs] tbody tr', (trs) =>
+      trs.map((tr) => [
+        tr.getAttribute('data-span-id'),
+        ...[...tr.querySelectorAll('td')].slice(0, 4).map((td) => td.textContent),
+      ]),
+    ),
+    [
+      [t.db, '+50.0 ms', 'WARN', 'shop-api', 'slow cart'],
+      [t.api, '+114 ms', 'INFO', 'shop-api', 'cart served'],
+    ],
+  );
+  // the selected span is in the URL: a reload opens it again
+  await page.reload();
+  await traceReady(page, t.traceId);
+  assert.match(await textOf(page, '[data-testid=span-title]'), /POST \/price/);
+  await page.screenshot({ path: join(ARTIFACTS, 'trace.png'), fullPage: true });
+  // back to the monitored session that made the request
+  assert.equal(await textOf(page, '[data-fact=session]'), TRACE_SESSION);
+  await page.click('[data-testid=trace-facts] a.trace-session');
+  await page.waitForSelector(ready('sessions') + ' [data-testid=session-events]');
+  assert.equal(await textOf(page, '[data-testid=session-id]'), TRACE_SESSION);
+  assert.equal(new URL(page.url()).searchParams.get('trace'), null);
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test("trace view: an unknown trace says 'trace not found'; a malformed id is refused without asking the server", async () => {
+  await tracedData();
+  const { ctx, page, problems } = await newPage();
+  await login(page, TRACED);
+  const asked = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/api/v1/traces/')) asked.push(r.url());
+  });
+  const unknown = hexId(16);
+  await page.goto(`${base}/traces?project=${traced.id}&trace=${unknown}`);
+  await page.waitForSelector(ready('traces') + ' [data-testid=trace-not-found]');
+  assert.match(await textOf(page, '[data-testid=trace-not-found]'), /^Trace not found/);
+  assert.equal(asked.length, 1);
+  await page.goto(`${base}/traces?project=${traced.id}&trace=not-a-trace`);
+  await page.waitForSelector(ready('traces') + ' [data-testid=trace-invalid]');
+  assert.equal(asked.length, 1);
+  // the browser logs the 404 itself; nothing else went wrong
+  assert.deepEqual(
+    problems.filter((p) => !/404/.test(p)),
+    [],
+  );
+  await ctx.close();
+});
+
+test("a request in a session's timeline and in the network view opens its trace, read an hour either side of it", async () => {
+  const traces = await tracedData();
+  const { ctx, page, problems } = await newPage();
+  await login(page, TRACED);
+  await page.goto(`${base}/sessions?project=${traced.id}&range=1h&session=${TRACE_SESSION}`);
+  await page.waitForSelector(ready('sessions') + ' [data-testid=session-events]');
+  const links = await page.$$eval('tr[data-type=requests] a.session-trace', (as) =>
+    as.map((a) => new URL(a.href).searchParams.get('trace')),
+  );
+  assert.deepEqual(
+    links,
+    traces.map((t) => t.traceId),
+  );
+  await page.click('tr[data-type=requests] a.session-trace >> nth=1');
+  await traceReady(page, traces[1].traceId);
+  const p = new URL(page.url()).searchParams;
+  assert.equal(Number(p.get('from')), traces[1].ts - 3600000);
+  assert.equal(Number(p.get('to')), traces[1].ts + 3600000);
+  assert.equal((await waterfallRows(page))[0].id, traces[1].browser);
+  // the network view: the slowest traced requests, of all endpoints, then of one
+  await page.goto(`${base}/network?project=${traced.id}&range=1h`);
+  await page.waitForSelector(ready('network') + ' [data-testid=traced-requests]');
+  const bySlowest = [...traces].sort((a, b) => b.total - a.total);
+  const listed = await cellsOf(page, 'traced-requests');
+  assert.deepEqual(
+    listed,
+    bySlowest.map((t) => [t.traceId, 'GET /api/cart', t.status, t.total, t.ts]),
+  );
+  await page.click('[data-testid=network-table] tbody tr:first-child td:first-child a');
+  await viewWith(page, 'network', ['url_template:eq:/api/cart']);
+  await page.waitForSelector('[data-testid=traced-requests]');
+  assert.match(
+    await textOf(page, 'h3:has(+ .table-box [data-testid=traced-requests])'),
+    /Slowest traced requests of \/api\/cart/,
+  );
+  assert.deepEqual(await cellsOf(page, 'traced-requests'), listed);
+  await page.click(`[data-testid=traced-requests] a:text-is('${bySlowest[0].traceId}')`);
+  await traceReady(page, bySlowest[0].traceId);
+  assert.equal(Number(new URL(page.url()).searchParams.get('from')), bySlowest[0].ts - 3600000);
+  // the failed call: the browser's span and the API's are errors
+  assert.deepEqual(
+    await page.$$eval('[data-testid=span-row]', (rs) =>
+      rs.filter((r) => r.querySelector('.wf-error')).map((r) => r.getAttribute('data-service')),
+    ),
+    ['browser', 'shop-api', 'pricing'],
+  );
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test('services view: p50/p75/p99 and error rate per service and operation as sent; an operation has its chart and slowest traces, each opening the trace', async () => {
+  const traces = await tracedData();
+  const { ctx, page, problems } = await newPage();
+  await login(page, TRACED);
+  await page.click("header nav a:text-is('Services')");
+  await page.waitForSelector(ready('services') + ' [data-testid=services-table]');
+  await page.goto(`${base}/services?project=${traced.id}&range=1h`);
+  await page.waitForSelector(ready('services') + ' [data-testid=services-table]');
+  await page.waitForSelector('[data-testid=services-chart] canvas');
+  // what was sent, per operation: durations (ms) and whether each failed
+  const len = ([a, b]) => b - a;
+  const sent = {
+    'browser GET /api/cart': traces.map((t) => [t.total, t.status >= 400]),
+    'shop-api GET /api/cart': traces.map((t) => [len(t.offsets.api), t.status >= 500]),
+    'postgres SELECT cart': traces.map((t) => [len(t.offsets.db), false]),
+    'pricing POST /price': traces.map((t, i) => [len(t.offsets.price), i === 0 || t.status >= 500]),
+    'pricing cache get': [[len(traces[0].offsets.cache), false]],
+  };
+  const figures = (spans) => {
+    const d = spans.map(([v]) => v);
+    return {
+      count: d.length,
+      p50: percentile(d, 0.5),
+      p75: percentile(d, 0.75),
+      p99: percentile(d, 0.99),
+      error_rate: spans.filter(([, e]) => e).length / d.length,
+    };
+  };
+  const check = (row, want, what) => {
+    assert.equal(row[0], want.count, `${what} count`);
+    near(row[1], want.p50, `${what} p50`);
+    near(row[2], want.p75, `${what} p75`);
+    near(row[3], want.p99, `${what} p99`);
+    near(row[4], want.error_rate, `${what} error rate`);
+  };
+  const perService = byKey(await cellsOf(page, 'services-table'));
+  assert.deepEqual([...perService.keys()].sort(), ['browser', 'postgres', 'pricing', 'shop-api']);
+  for (const service of perService.keys()) {
+    const spans = Object.entries(sent)
+      .filter(([k]) => k.startsWith(service + ' '))
+      .flatMap(([, v]) => v);
+    check(perService.get(service).slice(1), figures(spans), service);
+  }
+  const ops = await cellsOf(page, 'operations-table');
+  assert.deepEqual(ops.map((r) => `${r[0]} ${r[1]}`).sort(), Object.keys(sent).sort());
+  for (const r of ops) check(r.slice(2), figures(sent[`${r[0]} ${r[1]}`]), `${r[0]} ${r[1]}`);
+  // and as the API says
+  const { from, to } = await rangeOf(page);
+  const api = await apiQuery(
+    {
+      metric: 'spans.duration',
+      aggregations: ['count', 'p50', 'p75', 'p99', 'error_rate'],
+      group_by: ['service', 'name'],
+      from,
+      to,
+      order_by: 'count',
+      ascending: false,
+      limit: 1000,
+    },
+    traced,
+  );
+  assert.deepEqual(
+    [...ops].sort((a, b) => `${a[0]} ${a[1]}`.localeCompare(`${b[0]} ${b[1]}`)),
+    [...api.rows].sort((a, b) => `${a[0]} ${a[1]}`.localeCompare(`${b[0]} ${b[1]}`)),
+  );
+  // p75 of 22, 70 and 180 ms, as people read it
+  assert.equal(
+    await textOf(
+      page,
+      '[data-testid=operations-table] tr[data-operation="SELECT cart"] td:nth-child(5)',
+    ),
+    '125 ms',
+  );
+  // one operation: its figures over time and its slowest traces
+  await page.click("[data-testid=operations-table] a:text-is('SELECT cart')");
+  await page.waitForFunction(
+    () =>
+      new URL(location.href).searchParams.get('op') === 'SELECT cart' &&
+      !!document.querySelector('[data-testid=view][data-view=services][data-state=ready]'),
+  );
+  assert.equal(new URL(page.url()).searchParams.get('service'), 'postgres');
+  await page.waitForSelector('[data-testid=services-chart] canvas');
+  assert.equal(
+    await page.locator('[data-testid=operations-table] tr.chosen').getAttribute('data-operation'),
+    'SELECT cart',
+  );
+  const byQuery = [...traces].sort((a, b) => len(b.offsets.db) - len(a.offsets.db));
+  assert.deepEqual(
+    await cellsOf(page, 'slowest-traces'),
+    byQuery.map((t) => [t.traceId, len(t.offsets.db), t.ts]),
+  );
+  await page.screenshot({ path: join(ARTIFACTS, 'services.png'), fullPage: true });
+  await page.click('[data-testid=slowest-traces] tbody tr:first-child a');
+  await traceReady(page, byQuery[0].traceId);
+  assert.equal(Number(new URL(page.url()).searchParams.get('from')), byQuery[0].ts - 3600000);
+  assert.equal(
+    await page.getAttribute(
+      `[data-testid=span-row][data-span-id="${byQuery[0].db}"]`,
+      'data-service',
+    ),
+    'postgres',
+  );
   assert.deepEqual(problems, []);
   await ctx.close();
 });

@@ -1,9 +1,10 @@
-// Network: endpoints (URL templates) with p75/p99 duration and error rate; the slowest calls.
-import { Cell, query } from '../api';
+// Network: endpoints (URL templates) with p75/p99 duration and error rate; the slowest calls and
+// the slowest traced requests, each opening its trace.
+import { Cell, col, query, traceStarts } from '../api';
 import { el } from '../dom';
-import { fmtMetric, fmtShare } from '../format';
+import { fmtMetric, fmtShare, fmtTime } from '../format';
 import { joinOn, sortRows, table } from '../tables';
-import { hrefWith, Range } from '../url';
+import { hrefWith, Range, traceHref, urlFilters } from '../url';
 
 export async function networkView(
   pid: number,
@@ -11,7 +12,7 @@ export async function networkView(
   { from, to }: Range,
 ): Promise<void> {
   const g = { group_by: ['url_template'], from, to, limit: 1000 };
-  const [dur, total, s5xx, failed, both, slow] = await Promise.all([
+  const [dur, total, s5xx, failed, both, slow, traced] = await Promise.all([
     query(pid, { metric: 'requests.duration', aggregations: ['count', 'p75', 'p99'], ...g }),
     query(pid, { metric: 'requests', aggregations: ['count'], ...g }),
     query(pid, {
@@ -46,6 +47,7 @@ export async function networkView(
       ascending: false,
       limit: 20,
     }),
+    tracedRequests(pid, from, to),
   ]);
   const ep = joinOn(
     'url_template',
@@ -88,6 +90,57 @@ export async function networkView(
         fmt: { max: fmtMs },
         linkCol: (v) => (v === null ? null : hrefWith('/network', 'url_template', v)),
       }),
+    ),
+    traced,
+  );
+}
+
+/**
+ * The slowest traced requests (of the endpoint when the filter bar names one), each opening
+ * its trace: the backend's spans under the page's call. One row per trace (a request's id).
+ */
+async function tracedRequests(pid: number, from: number, to: number): Promise<HTMLElement> {
+  const res = await query(pid, {
+    metric: 'requests.duration',
+    aggregations: ['max'],
+    filters: [{ field: 'trace_id', op: 'exists', value: null }],
+    group_by: ['trace_id', 'method', 'url_template', 'status'],
+    from,
+    to,
+    order_by: 'max',
+    ascending: false,
+    limit: 20,
+  });
+  const [ti, mi, ui, si, di] = ['trace_id', 'method', 'url_template', 'status', 'max'].map((c) =>
+    col(res, c),
+  );
+  const ids = res.rows.map((r) => r[ti]).filter((x): x is string => typeof x === 'string');
+  const starts = await traceStarts(pid, ids, from, to);
+  const rows: Cell[][] = res.rows.map((r) => [
+    r[ti],
+    [r[mi], r[ui]].filter((x) => x !== null).join(' '),
+    r[si],
+    r[di],
+    typeof r[ti] === 'string' ? (starts.get(r[ti] as string) ?? null) : null,
+  ]);
+  const endpoint = urlFilters().find((f) => f.field === 'url_template' && f.op === 'eq');
+  return el(
+    'div',
+    { class: 'card' },
+    el(
+      'h3',
+      {},
+      endpoint
+        ? `Slowest traced requests of ${String(endpoint.value)} (click one for its trace)`
+        : 'Slowest traced requests (click an endpoint above for its own; a request for its trace)',
+    ),
+    table(
+      { columns: ['trace', 'request', 'status', 'duration', 'when'], rows },
+      {
+        testid: 'traced-requests',
+        fmt: { duration: (v) => fmtMetric('duration', v), when: (v) => fmtTime(v) },
+        linkCol: (v) => (typeof v === 'string' ? traceHref(v, starts.get(v)) : null),
+      },
     ),
   );
 }

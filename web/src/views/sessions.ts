@@ -3,7 +3,7 @@ import { api, Cell, col, QueryResult } from '../api';
 import { el } from '../dom';
 import { fmtCell, fmtDuration, fmtMetric, fmtOffset, fmtTime } from '../format';
 import { table } from '../tables';
-import { Filter, filtersFor, href, link, navigate, param, Range } from '../url';
+import { Filter, filtersFor, href, link, navigate, param, Range, traceHref } from '../url';
 
 type SessionEvent = Record<string, Cell>;
 const SESSION_ORDERS = ['start', 'duration', 'views', 'errors'];
@@ -265,6 +265,15 @@ async function sessionTimeline(pid: number, sid: string, box: HTMLElement): Prom
                     href('/errors', { fp: e.fingerprint, session: null }),
                     'session-error-group',
                   ),
+                )
+              : null,
+            // A traced request opens its trace: the backend's spans under the page's call.
+            e.type === 'requests' && typeof e.trace_id === 'string'
+              ? el(
+                  'span',
+                  {},
+                  ' · ',
+                  link('trace', traceHref(e.trace_id, Number(e.ts)), 'session-trace'),
                 )
               : null,
           ),
