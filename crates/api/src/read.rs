@@ -22,6 +22,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/sessions", post(search_sessions))
         .route("/api/v1/attributes", get(attributes))
         .route("/api/v1/sessions/{session_id}", get(session_timeline))
+        .route("/api/v1/traces/{trace_id}", get(trace))
 }
 
 impl From<QueryError> for ApiError {
@@ -126,6 +127,30 @@ async fn session_timeline(
         )
         .await?;
     Ok(Json(serde_json::json!({ "session_id": session_id, "events": events })).into_response())
+}
+
+/// `GET /api/v1/traces/{trace_id}?from=&to=`: one trace's waterfall (the browser request
+/// on top, the backend's spans below it, the critical path marked) and its logs. The range
+/// narrows which stored days are read; without it every day is.
+async fn trace(
+    State(state): State<Arc<AppState>>,
+    Path(trace_id): Path<String>,
+    QueryParams(range): QueryParams<Range>,
+    access: ProjectAccess<Read>,
+) -> Result<Response, ApiError> {
+    let found = state
+        .queries
+        .trace(
+            access.project.id,
+            &trace_id,
+            range.from.unwrap_or(0),
+            range.to.unwrap_or(i64::MAX),
+        )
+        .await?;
+    match found {
+        Some(trace) => Ok(Json(trace).into_response()),
+        None => Err(ApiError::NotFound),
+    }
 }
 
 /// `GET /api/v1/attributes?from=&to=`: custom attribute keys seen on views.

@@ -6,6 +6,7 @@
 mod error;
 mod metrics;
 mod noise;
+mod otlp;
 
 pub use error::IntakeError;
 pub use metrics::IntakeMetrics;
@@ -53,6 +54,10 @@ pub struct IntakeConfig {
     pub max_inflight_bytes: usize,
     /// How long a client may take to send its body.
     pub body_timeout: Duration,
+    /// Largest OTLP body as sent (an SDK's batch of 512 spans is well under it).
+    pub max_otlp_body_bytes: usize,
+    /// Most spans or log records in one OTLP request.
+    pub max_otlp_records: usize,
 }
 
 impl Default for IntakeConfig {
@@ -67,6 +72,8 @@ impl Default for IntakeConfig {
             max_inflight_keyless: 64,
             max_inflight_bytes: 256 * 1024 * 1024,
             body_timeout: Duration::from_secs(10),
+            max_otlp_body_bytes: 4 * 1024 * 1024,
+            max_otlp_records: 10_000,
         }
     }
 }
@@ -82,12 +89,16 @@ pub struct Intake {
     /// Counters for `/metrics`.
     pub metrics: IntakeMetrics,
     keys: Mutex<HashMap<String, (Instant, Option<Project>)>>,
+    /// Ingest tokens of OTLP requests, with their project and scope.
+    tokens: Mutex<TokenCache>,
     inflight: tokio::sync::Semaphore,
     inflight_keyless: tokio::sync::Semaphore,
     /// In KiB, so that a u32 count of permits covers any sensible budget.
     memory: tokio::sync::Semaphore,
     buckets: Mutex<HashMap<u32, TokenBucket>>,
 }
+
+type TokenCache = HashMap<String, (Instant, Option<(Project, vigil_meta::Scope)>)>;
 
 /// Whether a string can be a public key at all (`pk_` and up to 64 letters, digits, `_`
 /// or `-`). Anything else is refused before any lookup, so the key cache only ever holds
@@ -144,6 +155,7 @@ impl Intake {
             config,
             metrics: IntakeMetrics::default(),
             keys: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
             inflight,
             inflight_keyless,
             memory,
@@ -258,6 +270,17 @@ impl Intake {
                 }
             }
         }
+        self.inflate(headers, body, memory)
+    }
+
+    /// The body as sent, or inflated when it is gzip: within the decompression limit, and
+    /// only with room for its inflated size in intake's memory budget.
+    fn inflate<'a>(
+        &'a self,
+        headers: &HeaderMap,
+        body: Bytes,
+        memory: &mut Vec<tokio::sync::SemaphorePermit<'a>>,
+    ) -> Result<Bytes, IntakeError> {
         let encoding = headers
             .get(header::CONTENT_ENCODING)
             .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());

@@ -9,6 +9,10 @@ pub struct IntakeMetrics {
     pub accepted_batches: AtomicU64,
     /// Events accepted (durable).
     pub accepted_events: AtomicU64,
+    /// Spans accepted over OTLP (durable).
+    pub accepted_spans: AtomicU64,
+    /// Log records accepted over OTLP (durable).
+    pub accepted_logs: AtomicU64,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
 
@@ -18,6 +22,16 @@ impl IntakeMetrics {
         self.accepted_batches.fetch_add(1, Ordering::Relaxed);
         self.accepted_events
             .fetch_add(events as u64, Ordering::Relaxed);
+    }
+
+    /// Counts an accepted OTLP request's spans (or log records).
+    pub fn accepted_otlp(&self, spans: bool, records: usize) {
+        let counter = if spans {
+            &self.accepted_spans
+        } else {
+            &self.accepted_logs
+        };
+        counter.fetch_add(records as u64, Ordering::Relaxed);
     }
 
     /// Counts a rejected batch by its code.

@@ -7,14 +7,17 @@
 //! section of ARCHITECTURE.md for derived columns); a new column reads as null in data
 //! written before it existed, so old segments and logs need nothing.
 
-use crate::field::{DeriveFn, Extract, Field, Kind, Type, Unit};
+use crate::field::EventRow;
+use crate::field::{DeriveFn, Extract, Field, Kind, Row, Type, Unit, on_event};
 use crate::scrub::{scrub_message, scrub_url, template_url};
 use crate::table::Table;
+use crate::telemetry::{attribute, int_attribute, one_attribute, severity_name};
 use arrow_schema::{Field as ArrowField, Schema, SchemaRef};
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
-use vigil_protocol::{Breadcrumb, EventBody, Frame, Scalar};
+use vigil_protocol::{Breadcrumb, EventBody, Frame, Request, Scalar};
 
 fn s(v: &str) -> Option<Cow<'_, str>> {
     if v.is_empty() {
@@ -92,6 +95,8 @@ fn template(url: &str) -> Option<String> {
 
 /// Fixed-point scale of millisecond columns (0.1 ms).
 const MS_SCALE: i64 = 10;
+/// Fixed-point scale of span and log times (1 µs).
+const MICROS_SCALE: i64 = 1000;
 /// Fixed-point scale of other fractional columns (0.001).
 const NUMBER_SCALE: i64 = 1000;
 /// Fixed-point scale of a vital's value (0.0001): CLS scores such as 0.0225 keep their
@@ -111,7 +116,7 @@ const fn field(name: &'static str, ty: Type, kind: Kind, extract: Extract) -> Fi
     }
 }
 
-macro_rules! col {
+macro_rules! column {
     ($name:literal, time, $f:expr) => {
         field($name, Type::Int, Kind::Time, Extract::I64($f))
     };
@@ -124,7 +129,7 @@ macro_rules! col {
     ($name:literal, url, $f:expr, derive $from:literal, $derive:expr) => {
         Field {
             derive: Some(($from, $derive as DeriveFn)),
-            ..col!($name, url, $f)
+            ..column!($name, url, $f)
         }
     };
     ($name:literal, message, $f:expr) => {
@@ -144,6 +149,16 @@ macro_rules! col {
         field(
             $name,
             Type::Fixed(MS_SCALE),
+            Kind::Measurement(Unit::Ms),
+            Extract::F64($f),
+        )
+    };
+    // Span and log times and durations in ms: 1 µs resolution, since backend spans (a
+    // database query) take well under the 0.1 ms of browser timers.
+    ($name:literal, us, $f:expr) => {
+        field(
+            $name,
+            Type::Fixed(MICROS_SCALE),
             Kind::Measurement(Unit::Ms),
             Extract::F64($f),
         )
@@ -206,6 +221,17 @@ macro_rules! col {
             Kind::Measurement(Unit::Status),
             Extract::I64($f),
         )
+    };
+}
+
+/// An event table's column: its extractor reads an event row (see [`column!`] for the
+/// kinds).
+macro_rules! col {
+    ($name:literal, url, $f:expr, derive $from:literal, $derive:expr) => {
+        column!($name, url, |row| on_event(row, $f), derive $from, $derive)
+    };
+    ($name:literal, $kind:ident, $f:expr) => {
+        column!($name, $kind, |row| on_event(row, $f))
     };
 }
 
@@ -462,6 +488,7 @@ fn own_columns(table: Table) -> Vec<Field> {
             col!("response_size", bytes, |r| body!(r, Request).response_size),
             col!("trace_id", id, |r| os(&body!(r, Request).trace_id)),
             col!("span_id", id, |r| os(&body!(r, Request).span_id)),
+            col!("trace_sampled", bool, |r| body!(r, Request).trace_sampled),
             col!("failure", dim, |r| os(&body!(r, Request).failure)),
         ],
         Table::Actions => vec![
@@ -509,14 +536,354 @@ fn own_columns(table: Table) -> Vec<Field> {
             col!("duration", ms, |r| Some(body!(r, Anr).duration)),
             col!("stack", message, |r| os(&body!(r, Anr).stack)),
         ],
+        Table::Spans => span_columns(),
+        Table::Logs => log_columns(),
     }
+}
+
+/// A traced request from a browser: its client span, the root of the backend's trace.
+fn traced_request<'a>(r: &EventRow<'a>) -> Option<&'a Request> {
+    match &r.event.body {
+        EventBody::Request(q) if q.trace_id.is_some() && q.span_id.is_some() => Some(q),
+        _ => None,
+    }
+}
+
+/// A JSON document of attributes with every string scrubbed: as a URL under a key that
+/// names one (`url.full`, `http.url`, `http.target`), else as free text.
+fn attributes_json(values: &Map<String, Value>) -> Option<Cow<'static, str>> {
+    fn scrub(key: &str, v: &Value) -> Value {
+        match v {
+            Value::String(s) if key.contains("url") || key == "http.target" => {
+                Value::String(scrub_url(s))
+            }
+            Value::String(s) => Value::String(scrub_message(s)),
+            Value::Array(items) => Value::Array(items.iter().map(|i| scrub(key, i)).collect()),
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), scrub(k, v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    if values.is_empty() {
+        return None;
+    }
+    json(
+        &values
+            .iter()
+            .map(|(k, v)| (k.clone(), scrub(k, v)))
+            .collect::<Map<String, Value>>(),
+    )
+}
+
+/// The URL a span requested or served: `url.full` (`http.url` before the stable HTTP
+/// conventions), else put together from a server's scheme, host and target or path.
+fn span_url(attrs: &Map<String, Value>) -> Option<Cow<'_, str>> {
+    if let Some(full) = one_attribute(attrs, &["url.full", "http.url"]) {
+        return Some(Cow::Borrowed(full));
+    }
+    let target = one_attribute(attrs, &["http.target", "url.path"])?;
+    let query = one_attribute(attrs, &["url.query"])
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let host = one_attribute(attrs, &["http.host", "server.address", "net.host.name"]);
+    let scheme = one_attribute(attrs, &["http.scheme", "url.scheme"]).unwrap_or("http");
+    Some(Cow::Owned(match host {
+        Some(host) => format!("{scheme}://{host}{target}{query}"),
+        None => format!("{target}{query}"),
+    }))
+}
+
+const SESSION_KEYS: &[&str] = &["session.id", "vigil.session_id"];
+const VIEW_KEYS: &[&str] = &["view.id", "vigil.view_id"];
+const USER_KEYS: &[&str] = &["enduser.id", "user.id"];
+const ENVIRONMENT_KEYS: &[&str] = &["deployment.environment.name", "deployment.environment"];
+const STATUS_KEYS: &[&str] = &["http.response.status_code", "http.status_code"];
+
+/// The `spans` table: backends' spans received over OTLP, and the client span of each
+/// traced browser request (the span id the agent put in `traceparent`), so a backend
+/// trace always has its browser root.
+fn span_columns() -> Vec<Field> {
+    vec![
+        column!("ts", time, |r| match r {
+            Row::Span(sp) => Some(sp.start_ms.floor() as i64),
+            Row::Event(e) => Some(e.event.ts),
+            Row::Log(_) => None,
+        }),
+        column!("start", us, |r| match r {
+            Row::Span(sp) => Some(sp.start_ms),
+            Row::Event(e) => Some(e.event.ts as f64),
+            Row::Log(_) => None,
+        }),
+        column!("duration", us, |r| match r {
+            Row::Span(sp) => Some(sp.duration_ms),
+            Row::Event(e) => traced_request(e).map(|q| q.duration),
+            Row::Log(_) => None,
+        }),
+        column!("trace_id", id, |r| match r {
+            Row::Span(sp) => Some(Cow::Borrowed(sp.trace_id.as_str())),
+            Row::Event(e) => traced_request(e).and_then(|q| os(&q.trace_id)),
+            Row::Log(_) => None,
+        }),
+        column!("span_id", id, |r| match r {
+            Row::Span(sp) => Some(Cow::Borrowed(sp.span_id.as_str())),
+            Row::Event(e) => traced_request(e).and_then(|q| os(&q.span_id)),
+            Row::Log(_) => None,
+        }),
+        column!("parent_span_id", id, |r| match r {
+            Row::Span(sp) => os(&sp.parent_span_id),
+            _ => None,
+        }),
+        column!("service", dim, |r| match r {
+            Row::Span(sp) => s(&sp.service),
+            // The page's own service: its app name when the SDK sent one.
+            Row::Event(e) => s(&e.common.app_name).or(Some(Cow::Borrowed("browser"))),
+            Row::Log(_) => None,
+        }),
+        column!("name", message, |r| match r {
+            Row::Span(sp) => s(&sp.name),
+            Row::Event(e) => traced_request(e).map(|q| {
+                let target = q
+                    .url_template
+                    .as_deref()
+                    .map_or_else(|| template_url(&q.url), str::to_owned);
+                Cow::Owned(format!("{} {}", q.method, path_of(&target)))
+            }),
+            Row::Log(_) => None,
+        }),
+        column!("kind", dim, |r| match r {
+            Row::Span(sp) => Some(Cow::Borrowed(sp.kind)),
+            Row::Event(_) => Some(Cow::Borrowed("client")),
+            Row::Log(_) => None,
+        }),
+        column!("status", dim, |r| match r {
+            Row::Span(sp) => Some(Cow::Borrowed(sp.status)),
+            // OpenTelemetry's HTTP conventions: a client span fails on no answer or 4xx/5xx.
+            Row::Event(e) => traced_request(e).map(|q| {
+                Cow::Borrowed(
+                    if q.failure.is_some() || q.status.is_some_and(|c| c >= 400) {
+                        "error"
+                    } else {
+                        "unset"
+                    },
+                )
+            }),
+            Row::Log(_) => None,
+        }),
+        column!("status_message", message, |r| match r {
+            Row::Span(sp) => s(&sp.status_message),
+            Row::Event(e) => traced_request(e).and_then(|q| os(&q.failure)),
+            Row::Log(_) => None,
+        }),
+        column!("http_status", status, |r| match r {
+            Row::Span(sp) => int_attribute(&sp.attributes, STATUS_KEYS),
+            Row::Event(e) => traced_request(e)
+                .and_then(|q| q.status)
+                .filter(|c| *c > 0)
+                .map(i64::from),
+            Row::Log(_) => None,
+        }),
+        column!("url", url, |r| match r {
+            Row::Span(sp) => span_url(&sp.attributes),
+            Row::Event(e) => traced_request(e).map(|q| Cow::Borrowed(q.url.as_str())),
+            Row::Log(_) => None,
+        }),
+        column!("scope", dim, |r| match r {
+            Row::Span(sp) => s(&sp.scope),
+            _ => None,
+        }),
+        column!("session_id", id, |r| match r {
+            Row::Span(sp) =>
+                attribute(&sp.attributes, &sp.resource, SESSION_KEYS).map(Cow::Borrowed),
+            Row::Event(e) => s(&e.common.session_id),
+            Row::Log(_) => None,
+        }),
+        column!("view_id", id, |r| match r {
+            Row::Span(sp) => attribute(&sp.attributes, &sp.resource, VIEW_KEYS).map(Cow::Borrowed),
+            Row::Event(e) => e
+                .event
+                .view_id
+                .as_deref()
+                .or(Some(e.common.view_id.as_str()))
+                .and_then(s),
+            Row::Log(_) => None,
+        }),
+        column!("user_id", message, |r| match r {
+            Row::Span(sp) => attribute(&sp.attributes, &sp.resource, USER_KEYS).map(Cow::Borrowed),
+            Row::Event(e) => s(&e.common.user_id),
+            Row::Log(_) => None,
+        }),
+        column!("environment", dim, |r| match r {
+            Row::Span(sp) => one_attribute(&sp.resource, ENVIRONMENT_KEYS).map(Cow::Borrowed),
+            Row::Event(e) => s(&e.common.environment),
+            Row::Log(_) => None,
+        }),
+        column!("release", dim, |r| match r {
+            Row::Span(sp) => one_attribute(&sp.resource, &["service.version"]).map(Cow::Borrowed),
+            Row::Event(e) => s(&e.common.release),
+            Row::Log(_) => None,
+        }),
+        // Which SDK sent it (`python`, `nodejs`, `swift`, `webjs`): mobile SDKs' spans
+        // are kept for the mobile views.
+        column!("sdk_language", dim, |r| match r {
+            Row::Span(sp) =>
+                one_attribute(&sp.resource, &["telemetry.sdk.language"]).map(Cow::Borrowed),
+            Row::Event(_) => Some(Cow::Borrowed("webjs")),
+            Row::Log(_) => None,
+        }),
+        column!("sample_rate", share, |r| match r {
+            Row::Event(e) => e.common.sample_rate,
+            _ => None,
+        }),
+        column!("attributes", json, |r| match r {
+            Row::Span(sp) => attributes_json(&sp.attributes),
+            Row::Event(e) => traced_request(e).and_then(|q| {
+                let mut m = Map::new();
+                m.insert(
+                    "http.request.method".into(),
+                    Value::String(q.method.clone()),
+                );
+                if let Some(api) = &q.api {
+                    m.insert("vigil.api".into(), Value::String(api.clone()));
+                }
+                if let Some(sampled) = q.trace_sampled {
+                    m.insert("vigil.trace_sampled".into(), Value::Bool(sampled));
+                }
+                m.insert(
+                    "page.url".into(),
+                    Value::String(
+                        e.event
+                            .page_url
+                            .clone()
+                            .unwrap_or_else(|| e.common.page_url.clone()),
+                    ),
+                );
+                attributes_json(&m)
+            }),
+            Row::Log(_) => None,
+        }),
+        column!("resource", json, |r| match r {
+            Row::Span(sp) => attributes_json(&sp.resource),
+            Row::Event(e) => {
+                let mut m = Map::new();
+                for (k, v) in [
+                    ("browser.name", &e.common.browser),
+                    ("browser.version", &e.common.browser_version),
+                    ("os.name", &e.common.os),
+                    ("device.type", &e.common.device_type),
+                    ("geo.country", &e.common.country),
+                ] {
+                    if !v.is_empty() {
+                        m.insert(k.into(), Value::String(v.clone()));
+                    }
+                }
+                attributes_json(&m)
+            }
+            Row::Log(_) => None,
+        }),
+        column!("events", json, |r| match r {
+            Row::Span(sp) if !sp.events.is_empty() => {
+                let scrubbed: Vec<Value> = sp
+                    .events
+                    .iter()
+                    .map(|e| match e {
+                        Value::Object(m) => attributes_json(m)
+                            .and_then(|j| serde_json::from_str(&j).ok())
+                            .unwrap_or(Value::Null),
+                        other => other.clone(),
+                    })
+                    .collect();
+                json(&scrubbed)
+            }
+            _ => None,
+        }),
+    ]
+}
+
+/// The `logs` table: backends' log records received over OTLP.
+fn log_columns() -> Vec<Field> {
+    vec![
+        column!("ts", time, |r| match r {
+            Row::Log(l) => Some(l.time_ms.floor() as i64),
+            _ => None,
+        }),
+        column!("time", us, |r| match r {
+            Row::Log(l) => Some(l.time_ms),
+            _ => None,
+        }),
+        column!("severity", dim, |r| match r {
+            Row::Log(l) =>
+                s(&l.severity_text).or_else(|| severity_name(l.severity_number).map(Cow::Borrowed)),
+            _ => None,
+        }),
+        column!("severity_number", count, |r| match r {
+            Row::Log(l) if l.severity_number > 0 => Some(i64::from(l.severity_number)),
+            _ => None,
+        }),
+        column!("body", message, |r| match r {
+            Row::Log(l) => s(&l.body),
+            _ => None,
+        }),
+        column!("trace_id", id, |r| match r {
+            Row::Log(l) => os(&l.trace_id),
+            _ => None,
+        }),
+        column!("span_id", id, |r| match r {
+            Row::Log(l) => os(&l.span_id),
+            _ => None,
+        }),
+        column!("service", dim, |r| match r {
+            Row::Log(l) => s(&l.service),
+            _ => None,
+        }),
+        column!("scope", dim, |r| match r {
+            Row::Log(l) => s(&l.scope),
+            _ => None,
+        }),
+        column!("session_id", id, |r| match r {
+            Row::Log(l) => attribute(&l.attributes, &l.resource, SESSION_KEYS).map(Cow::Borrowed),
+            _ => None,
+        }),
+        column!("user_id", message, |r| match r {
+            Row::Log(l) => attribute(&l.attributes, &l.resource, USER_KEYS).map(Cow::Borrowed),
+            _ => None,
+        }),
+        column!("environment", dim, |r| match r {
+            Row::Log(l) => one_attribute(&l.resource, ENVIRONMENT_KEYS).map(Cow::Borrowed),
+            _ => None,
+        }),
+        column!("release", dim, |r| match r {
+            Row::Log(l) => one_attribute(&l.resource, &["service.version"]).map(Cow::Borrowed),
+            _ => None,
+        }),
+        column!("sdk_language", dim, |r| match r {
+            Row::Log(l) =>
+                one_attribute(&l.resource, &["telemetry.sdk.language"]).map(Cow::Borrowed),
+            _ => None,
+        }),
+        // Backends do not sample sessions; kept so every table answers estimated counts.
+        column!("sample_rate", share, |_| None),
+        column!("attributes", json, |r| match r {
+            Row::Log(l) => attributes_json(&l.attributes),
+            _ => None,
+        }),
+        column!("resource", json, |r| match r {
+            Row::Log(l) => attributes_json(&l.resource),
+            _ => None,
+        }),
+    ]
 }
 
 pub(crate) static COLUMNS: LazyLock<Vec<Vec<Field>>> = LazyLock::new(|| {
     Table::ALL
         .iter()
         .map(|&t| {
-            let mut cols = common_columns();
+            // Spans and logs come from backends: none of a browser batch's context.
+            let mut cols = if t.is_event() {
+                common_columns()
+            } else {
+                Vec::new()
+            };
             cols.extend(own_columns(t));
             cols
         })

@@ -2,17 +2,41 @@
 //! an event.
 
 use crate::record::{Common, ErrorAnalysis};
+use crate::telemetry::{LogRecord, SpanRecord};
 use std::borrow::Cow;
 use vigil_protocol::Event;
 
-/// One event with the context of its batch, as the extractors see it.
-pub struct Row<'a> {
+/// One row of a table, as the extractors see it.
+#[derive(Clone, Copy)]
+pub enum Row<'a> {
+    /// An SDK's event with the context of its batch.
+    Event(EventRow<'a>),
+    /// A span received over OTLP.
+    Span(&'a SpanRecord),
+    /// A log record received over OTLP.
+    Log(&'a LogRecord),
+}
+
+/// One event with the context of its batch.
+#[derive(Clone, Copy)]
+pub struct EventRow<'a> {
     /// The batch context.
     pub common: &'a Common,
     /// The event.
     pub event: &'a Event,
     /// The collector's analysis, for an error event that had one.
     pub error: Option<&'a ErrorAnalysis>,
+}
+
+/// Runs an event table's extractor on an event row; other rows have no value.
+pub(crate) fn on_event<'a, T>(
+    row: &Row<'a>,
+    extract: impl Fn(&EventRow<'a>) -> Option<T>,
+) -> Option<T> {
+    match row {
+        Row::Event(r) => extract(r),
+        Row::Span(_) | Row::Log(_) => None,
+    }
 }
 
 pub(crate) type StrFn = for<'a> fn(&Row<'a>) -> Option<Cow<'a, str>>;

@@ -16,13 +16,15 @@ mod scrub;
 pub mod storage;
 
 mod table;
+mod telemetry;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
 pub use declare::{host_of, path_of};
-pub use field::{Field, Kind, Type, Unit};
+pub use field::{EventRow, Field, Kind, Row, Type, Unit};
 pub use record::{Common, ErrorAnalysis, IngestBatch, ProjectId};
 pub use rows::{ROWS_FORMAT, Rows, RowsError, TableAppender, TableSection};
 pub use scrub::{scrub_message, scrub_url, template_url};
 pub use table::Table;
+pub use telemetry::{LogRecord, SpanRecord, severity_name};

@@ -23,11 +23,36 @@ pub enum Table {
     ScreenLoads,
     Crashes,
     Anrs,
+    /// Backends' spans (OTLP) and browsers' client spans.
+    Spans,
+    /// Backends' log records (OTLP).
+    Logs,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 14] = [
+    pub const ALL: [Table; 16] = [
+        Table::Views,
+        Table::Vitals,
+        Table::Resources,
+        Table::ResourceErrors,
+        Table::LongTasks,
+        Table::Errors,
+        Table::Requests,
+        Table::Actions,
+        Table::Routes,
+        Table::CustomEvents,
+        Table::AppStarts,
+        Table::ScreenLoads,
+        Table::Crashes,
+        Table::Anrs,
+        Table::Spans,
+        Table::Logs,
+    ];
+
+    /// The tables of SDK events, each with the batch context's columns (session, page,
+    /// device, …): what a monitored session is made of.
+    pub const EVENTS: [Table; 14] = [
         Table::Views,
         Table::Vitals,
         Table::Resources,
@@ -43,6 +68,11 @@ impl Table {
         Table::Crashes,
         Table::Anrs,
     ];
+
+    /// Whether it holds SDK events (with the batch context's columns).
+    pub fn is_event(self) -> bool {
+        !matches!(self, Table::Spans | Table::Logs)
+    }
 
     /// The SQL and file name of the table.
     pub fn name(self) -> &'static str {
@@ -61,6 +91,8 @@ impl Table {
             Table::ScreenLoads => "screen_loads",
             Table::Crashes => "crashes",
             Table::Anrs => "anrs",
+            Table::Spans => "spans",
+            Table::Logs => "logs",
         }
     }
 

@@ -9,10 +9,11 @@
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use serde_json::{Map, Value};
+pub use vigil_model::{LogRecord, SpanRecord};
 
 /// How a body is encoded, from its `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +82,200 @@ impl Default for Limits {
     }
 }
 
+impl Encoding {
+    /// The `Content-Type` of an answer in this encoding.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        }
+    }
+}
+
+/// The two OTLP signals Vigil keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// `/v1/traces`.
+    Traces,
+    /// `/v1/logs`.
+    Logs,
+}
+
+/// `google.rpc.Status`, the body of an OTLP error answer. `opentelemetry-proto` does not
+/// carry it, so it is declared here as a prost message (prost encodes it).
+#[derive(Clone, PartialEq, prost::Message)]
+struct Status {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// The body of a refusal: a `google.rpc.Status` with its gRPC `code`. The JSON form also
+/// carries Vigil's own stable `error` code.
+pub fn encode_status(encoding: Encoding, code: i32, message: &str, error: &str) -> Vec<u8> {
+    match encoding {
+        Encoding::Protobuf => Status {
+            code,
+            message: message.to_owned(),
+        }
+        .encode_to_vec(),
+        Encoding::Json => serde_json::to_vec(
+            &serde_json::json!({ "code": code, "message": message, "error": error }),
+        )
+        .unwrap_or_default(),
+    }
+}
+
+/// The body of an accepted export: empty, or a `partial_success` with the records refused
+/// one by one and why.
+pub fn encode_response(
+    signal: Signal,
+    encoding: Encoding,
+    rejected: usize,
+    message: &str,
+) -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::logs::v1::{
+        ExportLogsPartialSuccess, ExportLogsServiceResponse,
+    };
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTracePartialSuccess, ExportTraceServiceResponse,
+    };
+    let count = i64::try_from(rejected).unwrap_or(i64::MAX);
+    let partial = rejected > 0;
+    match encoding {
+        Encoding::Protobuf => match signal {
+            Signal::Traces => ExportTraceServiceResponse {
+                partial_success: partial.then(|| ExportTracePartialSuccess {
+                    rejected_spans: count,
+                    error_message: message.to_owned(),
+                }),
+            }
+            .encode_to_vec(),
+            Signal::Logs => ExportLogsServiceResponse {
+                partial_success: partial.then(|| ExportLogsPartialSuccess {
+                    rejected_log_records: count,
+                    error_message: message.to_owned(),
+                }),
+            }
+            .encode_to_vec(),
+        },
+        Encoding::Json => {
+            let field = match signal {
+                Signal::Traces => "rejectedSpans",
+                Signal::Logs => "rejectedLogRecords",
+            };
+            // 64-bit integers are strings in protobuf's JSON mapping.
+            let body = if partial {
+                serde_json::json!({ "partialSuccess": { field: count.to_string(), "errorMessage": message } })
+            } else {
+                serde_json::json!({})
+            };
+            serde_json::to_vec(&body).unwrap_or_default()
+        }
+    }
+}
+
+/// Spans as an OTLP protobuf `/v1/traces` body, one resource per service: what an SDK's
+/// exporter sends, for benchmarks and load tests. Attributes are sent as strings.
+pub fn encode_traces(spans: &[SpanRecord]) -> Vec<u8> {
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+    let unhex = |h: &str| -> Vec<u8> {
+        (0..h.len() / 2)
+            .filter_map(|i| u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect()
+    };
+    let kv = |map: &Map<String, Value>| -> Vec<KeyValue> {
+        map.iter()
+            .map(|(k, v)| KeyValue {
+                key: k.clone(),
+                key_strindex: 0,
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })),
+                }),
+            })
+            .collect()
+    };
+    // Whole and fractional milliseconds apart: the nanoseconds are past f64's 53 bits.
+    let nanos = |ms: f64| {
+        let whole = ms.floor();
+        whole as u64 * 1_000_000 + ((ms - whole) * 1e6).round() as u64
+    };
+    let mut by_service: Vec<ResourceSpans> = Vec::new();
+    for s in spans {
+        let span = Span {
+            trace_id: unhex(&s.trace_id),
+            span_id: unhex(&s.span_id),
+            parent_span_id: s.parent_span_id.as_deref().map(unhex).unwrap_or_default(),
+            name: s.name.clone(),
+            kind: match s.kind {
+                "internal" => 1,
+                "server" => 2,
+                "client" => 3,
+                "producer" => 4,
+                "consumer" => 5,
+                _ => 0,
+            },
+            start_time_unix_nano: nanos(s.start_ms),
+            end_time_unix_nano: nanos(s.start_ms + s.duration_ms),
+            attributes: kv(&s.attributes),
+            status: Some(Status {
+                code: match s.status {
+                    "ok" => 1,
+                    "error" => 2,
+                    _ => 0,
+                },
+                message: s.status_message.clone(),
+            }),
+            ..Span::default()
+        };
+        let service_name = |r: &ResourceSpans| {
+            r.resource.as_ref().and_then(|res| {
+                res.attributes
+                    .iter()
+                    .find(|a| a.key == "service.name")
+                    .and_then(|a| a.value.as_ref())
+                    .and_then(|v| match &v.value {
+                        Some(any_value::Value::StringValue(name)) => Some(name.clone()),
+                        _ => None,
+                    })
+            })
+        };
+        match by_service
+            .iter_mut()
+            .find(|r| service_name(r).as_deref() == Some(s.service.as_str()))
+        {
+            Some(r) => r.scope_spans[0].spans.push(span),
+            None => {
+                let mut resource = s.resource.clone();
+                resource.insert("service.name".into(), Value::String(s.service.clone()));
+                by_service.push(ResourceSpans {
+                    resource: Some(Resource {
+                        attributes: kv(&resource),
+                        ..Resource::default()
+                    }),
+                    scope_spans: vec![ScopeSpans {
+                        scope: Some(InstrumentationScope {
+                            name: s.scope.clone(),
+                            ..InstrumentationScope::default()
+                        }),
+                        spans: vec![span],
+                        ..ScopeSpans::default()
+                    }],
+                    ..ResourceSpans::default()
+                });
+            }
+        }
+    }
+    ExportTraceServiceRequest {
+        resource_spans: by_service,
+    }
+    .encode_to_vec()
+}
+
 /// The encoding a `Content-Type` header names.
 pub fn encoding_of(content_type: Option<&str>) -> Result<Encoding, OtlpError> {
     let media = content_type
@@ -95,60 +290,6 @@ pub fn encoding_of(content_type: Option<&str>) -> Result<Encoding, OtlpError> {
         "application/json" => Ok(Encoding::Json),
         _ => Err(OtlpError::UnsupportedContentType(media)),
     }
-}
-
-/// A span, flattened.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpanRecord {
-    /// 32 hex digits.
-    pub trace_id: String,
-    /// 16 hex digits.
-    pub span_id: String,
-    /// 16 hex digits; `None` for a root span.
-    pub parent_span_id: Option<String>,
-    /// The resource's `service.name` (`unknown_service` when it has none, as the spec says).
-    pub service: String,
-    /// The operation.
-    pub name: String,
-    /// `internal`, `server`, `client`, `producer`, `consumer` or `unspecified`.
-    pub kind: &'static str,
-    /// Start, ms since the epoch (sub-millisecond kept).
-    pub start_ms: f64,
-    /// Duration in ms.
-    pub duration_ms: f64,
-    /// `unset`, `ok` or `error`.
-    pub status: &'static str,
-    /// The status message.
-    pub status_message: String,
-    /// The span's attributes as a JSON object.
-    pub attributes: Map<String, Value>,
-    /// The resource's attributes as a JSON object.
-    pub resource: Map<String, Value>,
-    /// Events: `[{"time_ms", "name", "attributes"}]`.
-    pub events: Vec<Value>,
-}
-
-/// A log record, flattened.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LogRecord {
-    /// When it happened (or was observed), ms since the epoch.
-    pub time_ms: f64,
-    /// 1–24, 0 when unspecified.
-    pub severity_number: i32,
-    /// As the SDK named it (`INFO`, `ERROR`, …).
-    pub severity_text: String,
-    /// The body: text, or JSON for structured bodies.
-    pub body: String,
-    /// The trace it belongs to, when logged inside a span.
-    pub trace_id: Option<String>,
-    /// The span it belongs to.
-    pub span_id: Option<String>,
-    /// The resource's `service.name`.
-    pub service: String,
-    /// The record's attributes.
-    pub attributes: Map<String, Value>,
-    /// The resource's attributes.
-    pub resource: Map<String, Value>,
 }
 
 /// What a request held: the records kept, and the rejected ones with the first reasons.
@@ -263,6 +404,10 @@ fn resource_of(resource: Option<&Resource>, limits: &Limits) -> (String, Map<Str
     (service, attrs)
 }
 
+fn scope_name(scope: Option<&InstrumentationScope>) -> String {
+    scope.map(|s| cut(&s.name, 256)).unwrap_or_default()
+}
+
 /// Nanoseconds since the epoch as milliseconds: whole and fractional parts apart, since
 /// the nanoseconds themselves are past f64's 53 bits.
 fn ms(nanos: u64) -> f64 {
@@ -310,7 +455,11 @@ pub fn decode_traces(
     let mut out = Decoded::default();
     for rs in &request.resource_spans {
         let (service, resource) = resource_of(rs.resource.as_ref(), limits);
-        for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
+        for (scope, span) in rs.scope_spans.iter().flat_map(|s| {
+            s.spans
+                .iter()
+                .map(move |span| (scope_name(s.scope.as_ref()), span))
+        }) {
             let checked = (|| {
                 let trace_id = id(&span.trace_id, 16, "trace_id")?;
                 let span_id = id(&span.span_id, 8, "span_id")?;
@@ -359,6 +508,7 @@ pub fn decode_traces(
                 status_message: status
                     .map(|s| cut(&s.message, limits.max_value_bytes))
                     .unwrap_or_default(),
+                scope,
                 attributes: attributes(&span.attributes, limits, 0),
                 resource: resource.clone(),
                 events: span
@@ -396,7 +546,11 @@ pub fn decode_logs(
     let mut out = Decoded::default();
     for rl in &request.resource_logs {
         let (service, resource) = resource_of(rl.resource.as_ref(), limits);
-        for log in rl.scope_logs.iter().flat_map(|s| &s.log_records) {
+        for (scope, log) in rl.scope_logs.iter().flat_map(|s| {
+            s.log_records
+                .iter()
+                .map(move |log| (scope_name(s.scope.as_ref()), log))
+        }) {
             let optional_id = |bytes: &[u8], len, what| {
                 if bytes.is_empty() {
                     Ok(None)
@@ -435,6 +589,7 @@ pub fn decode_logs(
                 trace_id,
                 span_id,
                 service: service.clone(),
+                scope,
                 attributes: attributes(&log.attributes, limits, 0),
                 resource: resource.clone(),
             });

@@ -317,3 +317,41 @@ fn logs_carry_their_trace_and_span() {
     assert_eq!(second.trace_id, None);
     assert_eq!(second.time_ms, 1_764_000_000_160.0);
 }
+
+#[test]
+fn encoded_spans_decode_to_the_same_records() {
+    let span = |id: &str, parent: Option<&str>, service: &str| SpanRecord {
+        trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+        span_id: id.into(),
+        parent_span_id: parent.map(str::to_owned),
+        service: service.into(),
+        name: format!("op {id}"),
+        kind: "server",
+        start_ms: 1_764_000_000_123.5,
+        duration_ms: 12.25,
+        status: "error",
+        status_message: "boom".into(),
+        scope: "bench".into(),
+        attributes: serde_json::json!({"http.route": "/cart"})
+            .as_object()
+            .unwrap()
+            .clone(),
+        resource: serde_json::json!({"service.name": service})
+            .as_object()
+            .unwrap()
+            .clone(),
+        events: Vec::new(),
+    };
+    let spans = vec![
+        span("00f067aa0ba902b7", None, "api"),
+        span("1111111111111111", Some("00f067aa0ba902b7"), "db"),
+        span("2222222222222222", Some("00f067aa0ba902b7"), "api"),
+    ];
+    let body = encode_traces(&spans);
+    let decoded = decode_traces(&body, Encoding::Protobuf, &Limits::default()).unwrap();
+    assert_eq!(decoded.rejected, 0);
+    let mut want = spans.clone();
+    // One resource per service: the api's two spans come first.
+    want.swap(1, 2);
+    assert_eq!(decoded.records, want);
+}

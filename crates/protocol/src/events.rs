@@ -592,6 +592,10 @@ pub struct Request {
     /// W3C parent span id (16 hex) sent in `traceparent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span_id: Option<String>,
+    /// The `sampled` flag sent in `traceparent`: whether the backend was asked to record
+    /// the trace (it follows the session's trace sampling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_sampled: Option<bool>,
     /// `network`, `abort`, `timeout` when no response came.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,

@@ -10,6 +10,7 @@ mod limits;
 mod model;
 mod percentile;
 mod sessions;
+mod traces;
 
 pub use attributes::{attribute_key, attribute_udf};
 pub use errors::{
@@ -23,6 +24,7 @@ pub use model::{
 };
 pub use percentile::{percentile, percentile_udaf};
 pub use sessions::{SESSION_COLUMNS, SessionSearch};
+pub use traces::{MAX_TRACE_LOGS, MAX_TRACE_SPANS, Trace, TraceLog, WaterfallSpan, is_trace_id};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
@@ -228,7 +230,7 @@ impl QueryEngine {
         search: &SessionSearch,
     ) -> Result<QueryResult, QueryError> {
         let sql = search.to_sql()?;
-        self.sql(project, &Table::ALL, search.from, search.to, &sql)
+        self.sql(project, &Table::EVENTS, search.from, search.to, &sql)
             .await
     }
 
@@ -263,6 +265,31 @@ impl QueryEngine {
         let mut keys: Vec<(String, i64)> = counts.into_iter().collect();
         keys.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         Ok(keys)
+    }
+
+    /// One trace's waterfall (see [`Trace`]), from its spans and logs with `from <= ts < to`;
+    /// `None` when nothing of it is stored.
+    pub async fn trace(
+        &self,
+        project: ProjectId,
+        trace_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Option<Trace>, QueryError> {
+        if !is_trace_id(trace_id) {
+            return Err(InvalidQuery(format!(
+                "{trace_id:?} is not a trace id: 32 lowercase hex digits, not all zeros"
+            ))
+            .into());
+        }
+        if from >= to {
+            return Err(InvalidQuery("from must be before to".into()).into());
+        }
+        let spans = traces::spans_sql(trace_id, from, to);
+        let spans = self.sql(project, &[Table::Spans], from, to, &spans).await?;
+        let logs = traces::logs_sql(trace_id, from, to);
+        let logs = self.sql(project, &[Table::Logs], from, to, &logs).await?;
+        Ok(traces::waterfall(trace_id, &spans.rows, &logs.rows))
     }
 
     /// Every event of one session, all tables merged in time order, each as an object with
@@ -407,7 +434,7 @@ impl Shared {
     ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, QueryError> {
         let ctx = self.context()?;
         let mut events = Vec::new();
-        for table in Table::ALL {
+        for table in Table::EVENTS {
             self.register(&ctx, project, table, from, to)
                 .await
                 .map_err(QueryError::Engine)?;

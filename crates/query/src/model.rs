@@ -73,6 +73,9 @@ pub enum Aggregation {
     EstimatedUsers,
     /// Distinct users.
     Users,
+    /// Share (0–1) of rows that failed: spans with status `error`, requests that got no
+    /// answer or a 5xx.
+    ErrorRate,
 }
 
 impl Aggregation {
@@ -96,6 +99,7 @@ impl Aggregation {
             Aggregation::EstimatedSessions => "estimated_sessions",
             Aggregation::EstimatedUsers => "estimated_users",
             Aggregation::Users => "users",
+            Aggregation::ErrorRate => "error_rate",
         }
     }
 }
@@ -433,6 +437,18 @@ impl Query {
                     format!("ROUND(estimated_distinct(\"{id}\", 1.0 / COALESCE({rate}, 1.0)))")
                 }
                 Aggregation::Users => "COUNT(DISTINCT \"user_id\")".to_owned(),
+                Aggregation::ErrorRate => {
+                    let failed = match table {
+                        Table::Spans => "\"status\" = 'error'",
+                        Table::Requests => "(\"failure\" IS NOT NULL OR \"status\" >= 500)",
+                        _ => {
+                            return Err(InvalidQuery(
+                                "error_rate applies to spans and requests".into(),
+                            ));
+                        }
+                    };
+                    format!("AVG(CASE WHEN {failed} THEN 1.0 ELSE 0.0 END)")
+                }
                 Aggregation::Good | Aggregation::NeedsImprovement | Aggregation::Poor => {
                     let (good, poor) = thresholds.ok_or_else(|| {
                         InvalidQuery(format!("{} applies to web vitals only", agg.name()))

@@ -85,7 +85,7 @@ impl SessionSearch {
         for f in &self.filters {
             matching.push(filter_sql(Table::Views, f)?);
         }
-        let spans = Table::ALL
+        let spans = Table::EVENTS
             .iter()
             .map(|t| {
                 format!(

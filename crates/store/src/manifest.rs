@@ -17,8 +17,10 @@ const FILE: &str = "manifest.json";
 /// reader would not see, so it must refuse the folder; this build reads 0, 1 and 2 alike
 /// (a segment without folded columns simply has none). Version 3: a vital's value is kept
 /// at 0.0001 instead of 0.001; the store rewrites the segments of an older folder when it
-/// opens it ([`crate::migrate`]).
-pub const MANIFEST_VERSION: u32 = 3;
+/// opens it ([`crate::migrate`]). Version 4: the folder may hold `spans` and `logs`
+/// segments, which an older release would neither read nor keep under retention, so it
+/// must refuse the folder; this build reads version 3 as it is.
+pub const MANIFEST_VERSION: u32 = 4;
 
 /// One Parquet segment: a table's rows of one project and one UTC day, sorted by time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -65,6 +65,9 @@ pub fn ts_range(batch: &RecordBatch) -> io::Result<(i64, i64)> {
 }
 
 /// Writes a batch of `table` as a zstd Parquet file, durably: temp file, fsync, rename.
+/// Rows per Parquet row group.
+const ROW_GROUP_ROWS: usize = 256 * 1024;
+
 pub fn write_parquet(path: &Path, table: Table, batch: &RecordBatch) -> io::Result<u64> {
     let dir = path.parent().expect("segment paths have a folder");
     fs::create_dir_all(dir)?;
@@ -106,7 +109,9 @@ pub fn write_parquet(path: &Path, table: Table, batch: &RecordBatch) -> io::Resu
             _ => {}
         }
     }
-    let props = props.set_max_row_group_row_count(Some(256 * 1024)).build();
+    let props = props
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build();
     let written = (|| {
         let file = File::create(&tmp)?;
         let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(to_io)?;

@@ -293,7 +293,11 @@ fn vitals_stored_at_the_old_scale_are_rewritten_when_the_store_opens() {
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(
         &manifest,
-        text.replacen("\"version\":3", "\"version\":2", 1),
+        text.replacen(
+            &format!("\"version\":{}", vigil_store::MANIFEST_VERSION),
+            "\"version\":2",
+            1,
+        ),
     )
     .unwrap();
 
@@ -308,7 +312,10 @@ fn vitals_stored_at_the_old_scale_are_rewritten_when_the_store_opens() {
         assert!(!dir.path().join(f).exists(), "{f} was replaced");
     }
     let text = std::fs::read_to_string(&manifest).unwrap();
-    assert!(text.contains("\"version\":3"), "{text}");
+    assert!(
+        text.contains(&format!("\"version\":{}", vigil_store::MANIFEST_VERSION)),
+        "{text}"
+    );
     drop(store);
     // Opening again rewrites nothing more.
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();

@@ -31,6 +31,8 @@ pub enum BenchCommand {
         #[arg(long)]
         explain: bool,
     },
+    /// OTLP spans ingested durably over HTTP, and the waterfall of one trace among many.
+    Otlp(crate::bench_otlp::OtlpArgs),
 }
 
 /// Options of `vigil bench ingest`.
@@ -85,6 +87,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             runs,
             explain,
         } => query(page_views, data, runs, explain),
+        BenchCommand::Otlp(args) => crate::bench_otlp::run(args),
     }
 }
 
@@ -111,6 +114,7 @@ fn wire_batch(rng: &mut Rng, n: usize) -> Vec<u8> {
                 duration: rng.lognormal(120.0, 0.5),
                 trace_id: Some(rng.hex(32)),
                 span_id: Some(rng.hex(16)),
+                trace_sampled: Some(true),
                 ..Request::default()
             }),
             2 => EventBody::Action(Action {
@@ -165,18 +169,18 @@ fn wire_batch(rng: &mut Rng, n: usize) -> Vec<u8> {
     serde_json::to_vec(&batch).expect("batch serialises")
 }
 
-struct Server {
-    child: Child,
-    addr: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
     _dir: tempfile::TempDir,
-    key: String,
+    pub(crate) key: String,
     api_token: String,
 }
 
 /// The user the benchmark's own server has, for the login-cookie probe.
 const BENCH_USER: (&str, &str) = ("bench@vigil.local", "bench password");
 
-fn start_server(geo: &std::path::Path) -> anyhow::Result<Server> {
+pub(crate) fn start_server(geo: &std::path::Path) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
     let exe = std::env::current_exe()?;
     let meta = vigil_meta::Meta::open(&{
@@ -231,7 +235,7 @@ fn start_server(geo: &std::path::Path) -> anyhow::Result<Server> {
     })
 }
 
-fn rss_kib(pid: u32, field: &str) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

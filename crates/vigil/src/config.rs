@@ -67,6 +67,14 @@ pub struct Config {
     pub sourcemap_fetch_timeout_secs: u64,
     /// Largest fetched script or map.
     pub sourcemap_fetch_max_bytes: usize,
+    /// A second address serving only the OTLP routes (`/v1/traces`, `/v1/logs`), for
+    /// collectors and SDKs configured by port (OTLP/HTTP's default is 4318). The OTLP
+    /// routes are on `listen` too.
+    pub otlp_listen: Option<SocketAddr>,
+    /// Largest OTLP request body as sent.
+    pub max_otlp_body_bytes: usize,
+    /// Most spans or log records in one OTLP request.
+    pub max_otlp_records: usize,
 }
 
 impl Default for Config {
@@ -105,6 +113,9 @@ impl Default for Config {
             sourcemap_fetch_private_addresses: fetch.allow_private,
             sourcemap_fetch_timeout_secs: fetch.timeout.as_secs(),
             sourcemap_fetch_max_bytes: fetch.max_bytes,
+            otlp_listen: None,
+            max_otlp_body_bytes: intake.max_otlp_body_bytes,
+            max_otlp_records: intake.max_otlp_records,
         }
     }
 }
@@ -133,6 +144,14 @@ impl Config {
         {
             bail!(
                 "max_events_per_batch, flush_rows, queue_batches, max_inflight_requests, max_connections, max_connections_per_ip, header_read_timeout_secs and body_timeout_secs must be positive"
+            );
+        }
+        if self.max_otlp_body_bytes < 1024
+            || self.max_otlp_body_bytes > self.max_decompressed_bytes
+            || self.max_otlp_records == 0
+        {
+            bail!(
+                "max_otlp_body_bytes must be between 1024 and max_decompressed_bytes, and max_otlp_records positive"
             );
         }
         if self.max_inflight_bytes < 2 * self.max_decompressed_bytes {
@@ -190,7 +209,6 @@ impl Config {
         }
     }
 
-    /// Intake's settings.
     /// How pages' own source maps are fetched.
     pub fn sourcemap_fetch(&self) -> vigil_errors::FetchConfig {
         vigil_errors::FetchConfig {
@@ -201,6 +219,7 @@ impl Config {
         }
     }
 
+    /// Intake's settings.
     pub fn intake(&self) -> vigil_intake::IntakeConfig {
         let mut c = vigil_intake::IntakeConfig {
             max_body_bytes: self.max_body_bytes,
@@ -210,6 +229,8 @@ impl Config {
             rate_limit_events_per_second: self.rate_limit_events_per_second,
             max_inflight_bytes: self.max_inflight_bytes,
             body_timeout: std::time::Duration::from_secs(self.body_timeout_secs),
+            max_otlp_body_bytes: self.max_otlp_body_bytes,
+            max_otlp_records: self.max_otlp_records,
             ..vigil_intake::IntakeConfig::default()
         };
         c.parse.max_events = self.max_events_per_batch;

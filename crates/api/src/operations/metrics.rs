@@ -35,6 +35,18 @@ pub fn render(intake: &IntakeMetrics, store: &StoreMetrics) -> String {
         "Events accepted and durable.",
         load(&intake.accepted_events),
     );
+    counter(
+        &mut out,
+        "vigil_otlp_accepted_spans_total",
+        "Spans accepted over OTLP and durable.",
+        load(&intake.accepted_spans),
+    );
+    counter(
+        &mut out,
+        "vigil_otlp_accepted_log_records_total",
+        "Log records accepted over OTLP and durable.",
+        load(&intake.accepted_logs),
+    );
     let _ = writeln!(
         out,
         "# HELP vigil_intake_rejected_batches_total Batches rejected, by error code."

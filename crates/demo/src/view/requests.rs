@@ -89,6 +89,7 @@ pub(super) fn api_calls(r: &mut Rng, page: &Page, events: &mut Vec<Event>) -> Ve
                 response_size: Some(r.lognormal(4_000.0, 0.8).round()),
                 trace_id: Some(r.hex(32)),
                 span_id: Some(r.hex(16)),
+                trace_sampled: Some(true),
                 failure,
                 ..Request::default()
             }),

@@ -3,7 +3,7 @@
 //! them without encoding anything again.
 //!
 //! ```text
-//! u8 format = 3 | u32 project | u8 tables | per table:
+//! u8 format = 4 | u32 project | u8 tables | per table:
 //!   str name | varint rows | varint columns | per column:
 //!     str name | u8 type (0 text, 1 int64, 2 bool) | u8 layout (1 constant, 2 values)
 //!     constant: one value, the same in every row (the batch context, mostly)
@@ -17,9 +17,13 @@
 use crate::field::{Field, Type};
 use crate::table::Table;
 
-/// The format of the encoding (the first byte). Format 2 is the same encoding with a
-/// vital's `value` at 0.001 instead of 0.0001; it is read by [`upgrade_v2`].
-pub const ROWS_FORMAT: u8 = 3;
+/// The format of the encoding (the first byte). Format 4 may hold the `spans` and `logs`
+/// tables: a release that reads only format 3 would skip them as unknown tables, so the
+/// format changed to make it refuse them instead; format-3 bytes are the same layout and
+/// read as they are. Format 2 is the same encoding with a vital's `value` at 0.001
+/// instead of 0.0001; it is read by [`upgrade_v2`].
+pub const ROWS_FORMAT: u8 = 4;
+pub(crate) const V3: u8 = 3;
 const V2: u8 = 2;
 /// The scale of `vitals.value` in format 2.
 const V2_VITAL_SCALE: i64 = 1000;
@@ -176,8 +180,8 @@ pub(crate) enum Text {
 pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'_>>), String> {
     let mut r = Reader { bytes };
     match r.u8()? {
-        // Format 2 has the same layout; only `upgrade_v2` hands it here.
-        ROWS_FORMAT | V2 => {}
+        // Formats 2 and 3 have the same layout; only `upgrade_v2` hands format 2 here.
+        ROWS_FORMAT | V3 | V2 => {}
         other => {
             return Err(format!(
                 "rows of format {other}, this build reads {ROWS_FORMAT}"

@@ -8,10 +8,12 @@ mod codec;
 pub use append::TableAppender;
 pub use codec::{ROWS_FORMAT, TableSection};
 
-use crate::field::Row;
+use crate::field::{EventRow, Row};
 use crate::record::{IngestBatch, ProjectId};
 use crate::table::Table;
+use crate::telemetry::{LogRecord, SpanRecord};
 use arrow_array::RecordBatch;
+use vigil_protocol::EventBody;
 
 /// One batch's rows, for each table it has events in, encoded column by column (see
 /// [`codec`]): the unit a storage backend makes durable. Encoded once, by the intake, so
@@ -62,9 +64,12 @@ impl Rows {
             return Rows::from_encoded(&codec::upgrade_v2(bytes)?);
         }
         let (project, sections) = codec::parse(bytes, codec::Text::Check)?;
+        let mut encoded = bytes.to_vec();
+        // Format 3 is this format without the tables added since.
+        encoded[0] = ROWS_FORMAT;
         Ok(Rows {
             project,
-            encoded: bytes.to_vec(),
+            encoded,
             counts: sections.iter().map(|s| (s.table, s.rows)).collect(),
             arrow_bytes: sections.iter().map(|s| s.arrow_bytes).sum(),
         })
@@ -140,11 +145,20 @@ impl IngestBatch {
         let mut analyses = self.errors.iter().peekable();
         for (i, e) in self.events.iter().enumerate() {
             while analyses.next_if(|(at, _)| *at < i).is_some() {}
-            by_table[Table::of(&e.body) as usize].push(Row {
+            let row = Row::Event(EventRow {
                 common: &self.common,
                 event: e,
                 error: analyses.next_if(|(at, _)| *at == i).map(|(_, a)| a),
             });
+            let table = Table::of(&e.body);
+            by_table[table as usize].push(row);
+            // A traced request is also its page's client span.
+            if let EventBody::Request(q) = &e.body
+                && q.trace_id.is_some()
+                && q.span_id.is_some()
+            {
+                by_table[Table::Spans as usize].push(row);
+            }
         }
         let tables: Vec<(Table, Vec<Row<'_>>)> = Table::ALL
             .iter()
@@ -152,19 +166,38 @@ impl IngestBatch {
             .filter(|(_, rows)| !rows.is_empty())
             .map(|(&t, rows)| (t, rows))
             .collect();
-        let mut encoded = Vec::with_capacity(1024 + self.events.len() * 128);
+        Rows::encode(self.project, &tables)
+    }
+}
+
+impl Rows {
+    fn encode(project: ProjectId, tables: &[(Table, Vec<Row<'_>>)]) -> Rows {
+        let events: usize = tables.iter().map(|(_, rows)| rows.len()).sum();
+        let mut encoded = Vec::with_capacity(1024 + events * 128);
         encoded.push(ROWS_FORMAT);
-        encoded.extend_from_slice(&self.project.to_le_bytes());
+        encoded.extend_from_slice(&project.to_le_bytes());
         encoded.push(tables.len() as u8);
         let mut arrow_bytes = 0;
-        for (table, rows) in &tables {
+        for (table, rows) in tables {
             arrow_bytes += build::encode_table(&mut encoded, *table, rows);
         }
         Rows {
-            project: self.project,
+            project,
             encoded,
             counts: tables.iter().map(|(t, rows)| (*t, rows.len())).collect(),
             arrow_bytes,
         }
+    }
+
+    /// The `spans` rows of spans received from a backend.
+    pub fn from_spans(project: ProjectId, spans: &[SpanRecord]) -> Rows {
+        let rows: Vec<Row<'_>> = spans.iter().map(Row::Span).collect();
+        Rows::encode(project, &[(Table::Spans, rows)])
+    }
+
+    /// The `logs` rows of log records received from a backend.
+    pub fn from_logs(project: ProjectId, logs: &[LogRecord]) -> Rows {
+        let rows: Vec<Row<'_>> = logs.iter().map(Row::Log).collect();
+        Rows::encode(project, &[(Table::Logs, rows)])
     }
 }

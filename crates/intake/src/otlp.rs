@@ -1,0 +1,406 @@
+//! OTLP/HTTP intake: `POST /v1/traces` and `POST /v1/logs` (also under `/api/v1/otlp/`),
+//! protobuf or JSON, gzip or not, authenticated by the project's public key
+//! (`X-Vigil-Key`) or an ingest token (`Authorization: Bearer`). Answers as the OTLP spec
+//! says: 200 with an export response (its `partial_success` counts the records refused one
+//! by one), and for a refused request a `google.rpc.Status` in the request's encoding,
+//! with 429 or 503 and `Retry-After` when a retry can succeed. Nothing of a refused
+//! request is stored; a 200 means the kept records are durable.
+
+use crate::{Intake, IntakeError, MAX_CLOCK_SKEW_MS, check_origin, cors, kib, lock, now_ms};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vigil_meta::{Project, Scope};
+use vigil_model::Rows;
+use vigil_otlp::{Decoded, Encoding, Limits, OtlpError, Signal};
+use vigil_store::StoreError;
+
+/// How long a token lookup is trusted; a revoked token stops working within this time.
+const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Why an OTLP request was refused: intake's reasons, or the body's.
+#[derive(Debug)]
+enum Refusal {
+    Intake(IntakeError),
+    Otlp(OtlpError),
+    /// A token that may only read.
+    ReadOnlyToken,
+}
+
+impl From<IntakeError> for Refusal {
+    fn from(e: IntakeError) -> Self {
+        Refusal::Intake(e)
+    }
+}
+
+impl From<OtlpError> for Refusal {
+    fn from(e: OtlpError) -> Self {
+        Refusal::Otlp(e)
+    }
+}
+
+impl Refusal {
+    fn code(&self) -> &'static str {
+        match self {
+            Refusal::Intake(e) => e.code(),
+            Refusal::Otlp(e) => e.code(),
+            Refusal::ReadOnlyToken => "read_only_token",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Refusal::Intake(IntakeError::MissingKey) => "no project key: send the X-Vigil-Key header with the project's public key, or Authorization: Bearer with an ingest token".into(),
+            Refusal::Intake(e) => e.to_string(),
+            Refusal::Otlp(e) => e.to_string(),
+            Refusal::ReadOnlyToken => "this token may only read; send data with the public key or an ingest-admin token".into(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Refusal::Intake(e) => e.status(),
+            Refusal::Otlp(OtlpError::UnsupportedContentType(_)) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            Refusal::Otlp(OtlpError::TooManyRecords { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::Otlp(_) => StatusCode::BAD_REQUEST,
+            Refusal::ReadOnlyToken => StatusCode::FORBIDDEN,
+        }
+    }
+
+    /// The gRPC code of the status, as OTLP/HTTP answers carry it.
+    fn grpc_code(&self) -> i32 {
+        match self.status() {
+            StatusCode::UNAUTHORIZED => 16,
+            StatusCode::FORBIDDEN => 7,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::INSUFFICIENT_STORAGE => 8,
+            StatusCode::SERVICE_UNAVAILABLE => 14,
+            StatusCode::INTERNAL_SERVER_ERROR => 13,
+            _ => 3,
+        }
+    }
+
+    fn into_response(self, encoding: Option<Encoding>) -> Response {
+        let status = self.status();
+        let message = format!("{}: {}", self.code(), self.message());
+        let encoding = encoding.unwrap_or(Encoding::Json);
+        let body = vigil_otlp::encode_status(encoding, self.grpc_code(), &message, self.code());
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, encoding.content_type())],
+            body,
+        )
+            .into_response();
+        let retry_after = match status {
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => Some("1"),
+            StatusCode::INSUFFICIENT_STORAGE => Some("30"),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
+        }
+        response
+    }
+}
+
+/// What an accepted request kept and refused.
+struct Accepted {
+    kept: usize,
+    rejected: usize,
+    reasons: Vec<String>,
+}
+
+/// Whether a string can be an API token at all (hex, bounded): anything else is refused
+/// before a lookup, so the token cache only holds short strings.
+fn is_plausible_token(token: &str) -> bool {
+    (16..=128).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl Intake {
+    /// The OTLP routes: `/v1/traces` and `/v1/logs`, and the same under `/api/v1/otlp`.
+    pub fn otlp_router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/v1/traces", post(traces).options(preflight))
+            .route("/v1/logs", post(logs).options(preflight))
+            .route("/api/v1/otlp/v1/traces", post(traces).options(preflight))
+            .route("/api/v1/otlp/v1/logs", post(logs).options(preflight))
+            .with_state(self)
+    }
+
+    /// The project of an ingest token: from a 5 s cache, else from meta.db on the blocking
+    /// pool. A read-only token is refused.
+    async fn token_project(&self, token: &str) -> Result<Project, Refusal> {
+        if !is_plausible_token(token) {
+            return Err(IntakeError::InvalidKey.into());
+        }
+        let cached = lock(&self.tokens)
+            .get(token)
+            .filter(|(at, _)| at.elapsed() < TOKEN_CACHE_TTL)
+            .map(|(_, found)| found.clone());
+        let found = match cached {
+            Some(found) => found,
+            None => {
+                let meta = self.meta.clone();
+                let owned = token.to_owned();
+                let found = tokio::task::spawn_blocking(move || meta.token(&owned))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "token lookup failed");
+                        IntakeError::Unavailable
+                    })?;
+                let mut cache = lock(&self.tokens);
+                if cache.len() > 10_000 {
+                    cache.clear();
+                }
+                cache.insert(token.to_owned(), (Instant::now(), found.clone()));
+                found
+            }
+        };
+        match found {
+            None => Err(IntakeError::InvalidKey.into()),
+            Some((_, Scope::Read)) => Err(Refusal::ReadOnlyToken),
+            Some((project, _)) => Ok(project),
+        }
+    }
+
+    /// The project a request authenticates as.
+    async fn otlp_project(&self, headers: &HeaderMap) -> Result<Project, Refusal> {
+        let header = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        if let Some(key) = header("x-vigil-key") {
+            let project = self.project(key.trim()).await?;
+            check_origin(&project, headers)?;
+            return Ok(project);
+        }
+        if let Some(auth) = header(header::AUTHORIZATION.as_str()) {
+            let token = auth
+                .strip_prefix("Bearer ")
+                .or_else(|| auth.strip_prefix("bearer "))
+                .ok_or(IntakeError::InvalidKey)?;
+            let token = token.trim();
+            // Collectors set one header: the public key is accepted there too.
+            if token.starts_with("pk_") {
+                let project = self.project(token).await?;
+                check_origin(&project, headers)?;
+                return Ok(project);
+            }
+            return self.token_project(token).await;
+        }
+        Err(IntakeError::MissingKey.into())
+    }
+
+    async fn export(
+        &self,
+        signal: Signal,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Accepted, Refusal> {
+        let encoding = vigil_otlp::encoding_of(
+            headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        )?;
+        // Authenticate before taking a slot or reading the body.
+        let project = self.otlp_project(headers).await?;
+        let _slot = self
+            .inflight
+            .try_acquire()
+            .map_err(|_| IntakeError::Overloaded)?;
+        let max_body = self.config.max_otlp_body_bytes;
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut memory = vec![
+            self.memory
+                .try_acquire_many(kib(declared.unwrap_or(max_body).min(max_body)))
+                .map_err(|_| IntakeError::Overloaded)?,
+        ];
+        let timeout = self.config.body_timeout;
+        let raw = tokio::time::timeout(timeout, axum::body::to_bytes(body, max_body))
+            .await
+            .map_err(|_| IntakeError::BodyTimeout(timeout.as_secs()))?
+            .map_err(|_| IntakeError::BodyTooLarge(max_body))?;
+        let decoded: Bytes = self.inflate(headers, raw, &mut memory)?;
+        // Decoding a few MiB of protobuf or JSON is the blocking pool's work.
+        let limits = Limits {
+            max_records: self.config.max_otlp_records,
+            ..Limits::default()
+        };
+        let now = now_ms() as f64;
+        let earliest = now - f64::from(project.retention_days) * 86_400_000.0;
+        let latest = now + MAX_CLOCK_SKEW_MS as f64;
+        let project_id = project.id;
+        let built = tokio::task::spawn_blocking(move || -> Result<_, OtlpError> {
+            let in_window = |t: f64| t >= earliest && t <= latest;
+            Ok(match signal {
+                Signal::Traces => {
+                    let mut d = vigil_otlp::decode_traces(&decoded, encoding, &limits)?;
+                    keep_in_window(&mut d, |s| in_window(s.start_ms));
+                    let rows =
+                        (!d.records.is_empty()).then(|| Rows::from_spans(project_id, &d.records));
+                    (rows, d.records.len(), d.rejected, d.reasons)
+                }
+                Signal::Logs => {
+                    let mut d = vigil_otlp::decode_logs(&decoded, encoding, &limits)?;
+                    keep_in_window(&mut d, |l| in_window(l.time_ms));
+                    let rows =
+                        (!d.records.is_empty()).then(|| Rows::from_logs(project_id, &d.records));
+                    (rows, d.records.len(), d.rejected, d.reasons)
+                }
+            })
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "OTLP decoding failed");
+            IntakeError::Unavailable
+        })??;
+        drop(memory);
+        let (rows, kept, rejected, reasons) = built;
+        if let Some(rows) = rows {
+            self.admit(project.id, kept)?;
+            let limit = self.store.row_limit();
+            if rows.memory_bytes() > limit {
+                return Err(IntakeError::BatchTooLarge(format!(
+                    "the request's rows would take {} bytes, the limit is {limit}",
+                    rows.memory_bytes()
+                ))
+                .into());
+            }
+            self.store.append(rows).await.map_err(|e| match e {
+                StoreError::Overloaded => IntakeError::Overloaded,
+                StoreError::DiskFull => IntakeError::StorageFull,
+                StoreError::BatchTooLarge { .. } => IntakeError::BatchTooLarge(e.to_string()),
+                StoreError::Unstorable(why) => IntakeError::Unstorable(why),
+                other => {
+                    tracing::error!(error = %other, "store append failed");
+                    IntakeError::Unavailable
+                }
+            })?;
+        }
+        Ok(Accepted {
+            kept,
+            rejected,
+            reasons,
+        })
+    }
+}
+
+/// Refuses, one by one, records stamped outside what the project keeps (older than its
+/// retention, or further ahead than clocks drift).
+fn keep_in_window<T>(decoded: &mut Decoded<T>, in_window: impl Fn(&T) -> bool) {
+    let before = decoded.records.len();
+    decoded.records.retain(|r| in_window(r));
+    let outside = before - decoded.records.len();
+    if outside > 0 {
+        decoded.rejected += outside;
+        if decoded.reasons.len() < 5 {
+            decoded.reasons.push(format!(
+                "{outside} records are stamped outside the project's retention or too far ahead"
+            ));
+        }
+    }
+}
+
+async fn export(intake: Arc<Intake>, signal: Signal, headers: HeaderMap, body: Body) -> Response {
+    let encoding = vigil_otlp::encoding_of(
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .ok();
+    let result = intake.export(signal, &headers, body).await;
+    let allowed = !matches!(
+        result,
+        Err(Refusal::Intake(IntakeError::OriginNotAllowed(_)))
+    );
+    let mut response = match (result, encoding) {
+        (Ok(accepted), Some(encoding)) => {
+            intake
+                .metrics
+                .accepted_otlp(signal == Signal::Traces, accepted.kept);
+            let body = vigil_otlp::encode_response(
+                signal,
+                encoding,
+                accepted.rejected,
+                &accepted.reasons.join("; "),
+            );
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, encoding.content_type())],
+                body,
+            )
+                .into_response()
+        }
+        (Ok(_), None) => unreachable!("an accepted request had a known encoding"),
+        (Err(refusal), encoding) => {
+            intake.metrics.rejected(refusal.code());
+            let unread = matches!(
+                refusal,
+                Refusal::Intake(
+                    IntakeError::InvalidKey
+                        | IntakeError::MissingKey
+                        | IntakeError::OriginNotAllowed(_)
+                        | IntakeError::Overloaded
+                        | IntakeError::BodyTooLarge(_)
+                        | IntakeError::BodyTimeout(_)
+                ) | Refusal::ReadOnlyToken
+                    | Refusal::Otlp(OtlpError::UnsupportedContentType(_))
+            );
+            let mut response = refusal.into_response(encoding);
+            if unread {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response
+        }
+    };
+    cors(&headers, &mut response, allowed);
+    response
+}
+
+async fn traces(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Body) -> Response {
+    export(intake, Signal::Traces, headers, body).await
+}
+
+async fn logs(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Body) -> Response {
+    export(intake, Signal::Logs, headers, body).await
+}
+
+/// Browsers' OpenTelemetry exporters send a preflight: the key travels in a header, so
+/// the origin is checked on the real request.
+async fn preflight(headers: HeaderMap) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, content-encoding, x-vigil-key"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    cors(&headers, &mut response, true);
+    response
+}
