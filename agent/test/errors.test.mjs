@@ -41,6 +41,22 @@ test('thrown errors, rejections and manual errors with frames and breadcrumbs', 
   assert.equal(crumbs[1].message, 'something went wrong 42');
   assert.match(crumbs[2].message, /^GET http:\/\/127\.0\.0\.1:\d+\/api\/users\/123\?expand=1 200$/);
   assert.equal(crumbs[2].data.status, 200);
+  // The request's breadcrumb names its trace (same origin: traced by default), so the
+  // dashboard can open it from the error.
+  assert.match(crumbs[2].data.trace_id, /^[0-9a-f]{32}$/);
+  // The request event waits up to 1 s for its Resource Timing entry.
+  await page.waitForTimeout(1100);
+  await page.evaluate(() => vigil.flush());
+  const withRequest = await stored(
+    vigil,
+    sid,
+    (e) => ofType(e, 'requests').some((r) => r.trace_id === crumbs[2].data.trace_id),
+    'the request the breadcrumb names',
+  );
+  assert.equal(
+    ofType(withRequest, 'requests').filter((e) => e.trace_id === crumbs[2].data.trace_id).length,
+    1,
+  );
 
   const rejected = errors.filter((e) => e.source === 'unhandledrejection');
   assert.equal(rejected.length, 2);

@@ -2567,7 +2567,7 @@ test('error group detail: why grouped, the symbolicated stack (in-app open, othe
             ts: now - 1200,
             category: 'request',
             message: 'POST /api/orders 500',
-            data: { status: 500 },
+            data: { status: 500, trace_id: 'c0ffee00c0ffee00c0ffee00c0ffee00' },
           },
         ],
       },
@@ -2693,8 +2693,25 @@ test('error group detail: why grouped, the symbolicated stack (in-app open, othe
     [
       ['route', '4.0 s before', '/cart → /checkout'],
       ['click', '2.5 s before', 'button#place-order'],
-      ['request', '1.2 s before', 'POST /api/orders 500status=500'],
+      [
+        'request',
+        '1.2 s before',
+        'POST /api/orders 500status=500 trace_id=c0ffee00c0ffee00c0ffee00c0ffee00trace',
+      ],
     ],
+  );
+  // a traced request's breadcrumb opens its trace, an hour either side of the request
+  const crumbTrace = new URL(
+    await page.getAttribute('[data-testid=breadcrumbs] a.crumb-trace', 'href'),
+    base,
+  );
+  assert.equal(crumbTrace.pathname, '/traces');
+  assert.equal(crumbTrace.searchParams.get('trace'), 'c0ffee00c0ffee00c0ffee00c0ffee00');
+  assert.equal(Number(crumbTrace.searchParams.get('from')), now - 1200 - 3_600_000);
+  assert.equal(
+    (await page.$$('[data-testid=breadcrumbs] a.crumb-trace')).length,
+    1,
+    'only the traced request links',
   );
   // where: the release and the other dimensions, as the API says
   for (const dim of ['release', 'browser', 'page_path']) {

@@ -81,10 +81,13 @@ function end(r: Rec, status: number, failure?: string, size?: number | null): vo
   e.ts = Math.round(now() - e.duration);
   e.view_id = r.view;
   e.page_url = r.page;
+  // The trace id lets an error's breadcrumbs open the request's trace; an untraced
+  // request's undefined is left out of the JSON.
   crumb('request', e.method + ' ' + e.url + ' ' + (failure || status), {
     method: e.method,
     status,
     duration: e.duration,
+    trace_id: e.trace_id as string,
   });
   if (failure) return emit(r);
   // Wait (up to 1 s) for the Resource Timing entry with the phases.

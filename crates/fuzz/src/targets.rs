@@ -84,9 +84,18 @@ fn otlp(input: &[u8], _ctx: &Context) {
                 assert_eq!((s.trace_id.len(), s.span_id.len()), (32, 16));
                 assert!(s.attributes.len() <= limits.max_attributes && s.duration_ms >= 0.0);
             }
+            // What decodes becomes rows that read back whole, as the log replays them.
+            let rows = vigil_model::Rows::from_spans(1, &spans.records);
+            let back = vigil_model::Rows::from_encoded(rows.encoded())
+                .unwrap_or_else(|e| panic!("span rows do not read back: {e}"));
+            assert_eq!(back.len(), spans.records.len());
         }
         if let Ok(logs) = vigil_otlp::decode_logs(input, encoding, &limits) {
             assert!(logs.records.len() + logs.rejected <= limits.max_records);
+            let rows = vigil_model::Rows::from_logs(1, &logs.records);
+            let back = vigil_model::Rows::from_encoded(rows.encoded())
+                .unwrap_or_else(|e| panic!("log rows do not read back: {e}"));
+            assert_eq!(back.len(), logs.records.len());
         }
     }
 }
@@ -144,7 +153,31 @@ fn batch(input: &[u8], ctx: &Context) {
     let rows = enriched
         .to_rows(usize::MAX)
         .unwrap_or_else(|e| panic!("an accepted batch cannot become rows: {e}"));
-    assert_eq!(rows.len(), events, "every event becomes one row");
+    let event_rows: usize = rows
+        .tables()
+        .iter()
+        .filter(|(t, _)| t.is_event())
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(
+        event_rows, events,
+        "every event becomes one row of its table"
+    );
+    // A traced request is also its page's client span, and nothing else is a span.
+    let traced = enriched
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(&e.body, vigil_protocol::EventBody::Request(q) if q.trace_id.is_some() && q.span_id.is_some())
+        })
+        .count();
+    let spans: usize = rows
+        .tables()
+        .iter()
+        .filter(|(t, _)| !t.is_event())
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(spans, traced, "each traced request is one client span");
     // What the log writes, it reads back the same.
     let decoded = vigil_store::frame::decode(rows.encoded())
         .unwrap_or_else(|e| panic!("a log frame of these rows does not read back: {e}"));

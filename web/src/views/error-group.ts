@@ -7,7 +7,7 @@ import type { Cell, ErrorGroup, ErrorGroupDetail, GroupSession, GroupState } fro
 import { bars, countLines } from '../charts';
 import { el } from '../dom';
 import { fmtAgo, fmtBefore, fmtCell, fmtNum, fmtTime } from '../format';
-import { appliesHere, href, link, navigate, Range, urlFilters } from '../url';
+import { appliesHere, href, link, navigate, Range, traceHref, urlFilters } from '../url';
 
 /** A frame as the collector stores it (`frames` and each cause's frames). */
 interface Frame {
@@ -645,6 +645,10 @@ function breadcrumbs(crumbs: Breadcrumb[], errorTs: number): HTMLElement {
           { class: 'wrap' },
           String(c.message ?? ''),
           data ? el('div', { class: 'muted' }, data) : null,
+          // A traced request's breadcrumb opens its trace.
+          typeof c.data?.trace_id === 'string' && /^[0-9a-f]{32}$/.test(c.data.trace_id)
+            ? link('trace', traceHref(c.data.trace_id, Number(c.ts)), 'crumb-trace')
+            : null,
         ),
       ),
     );

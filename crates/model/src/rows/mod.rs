@@ -189,15 +189,24 @@ impl Rows {
         }
     }
 
+    /// One table's rows; no table at all when there are none (a table section always has
+    /// rows).
+    fn encode_one(project: ProjectId, table: Table, rows: Vec<Row<'_>>) -> Rows {
+        if rows.is_empty() {
+            return Rows::encode(project, &[]);
+        }
+        Rows::encode(project, &[(table, rows)])
+    }
+
     /// The `spans` rows of spans received from a backend.
     pub fn from_spans(project: ProjectId, spans: &[SpanRecord]) -> Rows {
         let rows: Vec<Row<'_>> = spans.iter().map(Row::Span).collect();
-        Rows::encode(project, &[(Table::Spans, rows)])
+        Rows::encode_one(project, Table::Spans, rows)
     }
 
     /// The `logs` rows of log records received from a backend.
     pub fn from_logs(project: ProjectId, logs: &[LogRecord]) -> Rows {
         let rows: Vec<Row<'_>> = logs.iter().map(Row::Log).collect();
-        Rows::encode(project, &[(Table::Logs, rows)])
+        Rows::encode_one(project, Table::Logs, rows)
     }
 }
