@@ -181,8 +181,15 @@ test('data-trace-origins: only listed origins get a traceparent', async () => {
 });
 
 /** The error events with `message` the collector accepted (as the agent sent them). */
-const sentError = (message) =>
-  pages.acceptedEvents().find((e) => e.type === 'error' && e.message === message);
+/** The error event with this message as the agent sent it. The proxy records a batch when
+ *  the collector's answer has arrived, which can be a moment after the collector already
+ *  shows the event to `stored`: so wait for the record. */
+async function sentError(message) {
+  const find = () =>
+    pages.acceptedEvents().find((e) => e.type === 'error' && e.message === message);
+  for (let i = 0; i < 100 && !find(); i++) await new Promise((r) => setTimeout(r, 50));
+  return find();
+}
 
 test('vigil.error(e, {fingerprint}): a list of strings, at most 16 parts of 256 bytes; anything else is left out', async () => {
   const { context, page } = await newPage(browser);
@@ -200,14 +207,14 @@ test('vigil.error(e, {fingerprint}): a list of strings, at most 16 parts of 256 
   });
   await page.evaluate(() => vigil.flush());
   const events = await stored(vigil, sid, (e) => ofType(e, 'errors').length >= 6, 'six errors');
-  assert.deepEqual(sentError('fp plain').fingerprint, ['checkout', '{{ default }}']);
-  const long = sentError('fp long').fingerprint;
+  assert.deepEqual((await sentError('fp plain')).fingerprint, ['checkout', '{{ default }}']);
+  const long = (await sentError('fp long')).fingerprint;
   assert.equal(long.length, 16);
   assert.equal(long[0], 'Ã©'.repeat(128), '256 bytes of UTF-8');
   assert.equal(long[15], 'part 15');
   for (const m of ['fp string', 'fp mixed', 'fp none', 'fp holes']) {
-    assert.ok(sentError(m), m);
-    assert.equal(sentError(m).fingerprint, undefined, m);
+    assert.ok(await sentError(m), m);
+    assert.equal((await sentError(m)).fingerprint, undefined, m);
   }
   const grouping = (m) => JSON.parse(ofType(events, 'errors', (e) => e.message === m)[0].grouping);
   assert.equal(grouping('fp plain').method, 'custom');
@@ -242,34 +249,34 @@ test('the cause chain is sent for every source: causes in order, a cycle cut, at
   await page.evaluate(() => vigil.flush());
   const events = await stored(vigil, sid, (e) => ofType(e, 'errors').length >= 7, 'seven errors');
 
-  const two = sentError('two causes');
+  const two = await sentError('two causes');
   assert.equal(two.causes.length, 2);
   assert.equal(two.causes[0].error_type, 'TypeError');
   assert.equal(two.causes[0].message, 'middle');
   assert.match(two.causes[0].stack, /^TypeError: middle\n/);
   assert.deepEqual(Object.keys(two.causes[0]).sort(), ['error_type', 'message', 'stack']);
   assert.deepEqual(two.causes[1], { error_type: 'Error', message: 'the root cause, a string' });
-  const cycle = sentError('cycle a').causes;
+  const cycle = (await sentError('cycle a')).causes;
   assert.deepEqual(
     cycle.map((c) => [c.error_type, c.message]),
     [['RangeError', 'cycle b']],
     'the chain stops where it comes back',
   );
-  assert.deepEqual(sentError('object cause').causes, [
+  assert.deepEqual((await sentError('object cause')).causes, [
     { error_type: 'Error', message: '{"code":42}' },
   ]);
   assert.deepEqual(
-    sentError('level 1').causes.map((c) => c.message),
+    (await sentError('level 1')).causes.map((c) => c.message),
     ['level 2', 'level 3', 'level 4', 'level 5', 'level 6', 'level 7', 'level 8', 'level 9'],
   );
-  assert.equal(sentError('no cause').causes, undefined);
-  const uncaught = sentError('uncaught');
+  assert.equal((await sentError('no cause')).causes, undefined);
+  const uncaught = await sentError('uncaught');
   assert.equal(uncaught.source, 'onerror');
   assert.deepEqual(
     uncaught.causes.map((c) => c.message),
     ['why uncaught'],
   );
-  const rejected = sentError('rejected');
+  const rejected = await sentError('rejected');
   assert.equal(rejected.source, 'unhandledrejection');
   assert.deepEqual(
     rejected.causes.map((c) => c.message),
@@ -331,12 +338,16 @@ test('debug_ids: the ids that bundles registered, for the scripts in the errorâ€
   });
   await page.evaluate(() => vigil.flush());
   await stored(vigil, sid, (e) => ofType(e, 'errors').length >= 6, 'six errors');
-  assert.deepEqual(sentError('only a').debug_ids, { [url('a')]: A });
-  assert.deepEqual(sentError('a through b').debug_ids, { [url('a')]: A, [url('b')]: B });
-  assert.equal(sentError('c registered no valid id').debug_ids, undefined);
-  assert.equal(sentError('no script of a bundle').debug_ids, undefined);
-  assert.deepEqual(sentError('a cause from a').debug_ids, { [url('a')]: A }, 'from the causes');
-  assert.deepEqual(sentError('d through b').debug_ids, { [url('d')]: D, [url('b')]: B });
+  assert.deepEqual((await sentError('only a')).debug_ids, { [url('a')]: A });
+  assert.deepEqual((await sentError('a through b')).debug_ids, { [url('a')]: A, [url('b')]: B });
+  assert.equal((await sentError('c registered no valid id')).debug_ids, undefined);
+  assert.equal((await sentError('no script of a bundle')).debug_ids, undefined);
+  assert.deepEqual(
+    (await sentError('a cause from a')).debug_ids,
+    { [url('a')]: A },
+    'from the causes',
+  );
+  assert.deepEqual((await sentError('d through b')).debug_ids, { [url('d')]: D, [url('b')]: B });
   await context.close();
 });
 
@@ -368,7 +379,7 @@ test('debug_ids: at most 32 scripts', async () => {
   const want = {};
   for (let i = 0; i < 32; i++)
     want[`${pages.url}/chunk-${i}.js`] = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-  assert.deepEqual(sentError('forty scripts').debug_ids, want);
+  assert.deepEqual((await sentError('forty scripts')).debug_ids, want);
   await context.close();
 });
 
