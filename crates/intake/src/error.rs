@@ -105,17 +105,19 @@ impl IntoResponse for IntakeError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
         let mut response = (self.status(), axum::Json(body)).into_response();
-        // Retryable answers say when; a full disk is not freed within a second.
-        let retry_after = match self.status() {
-            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => Some("1"),
-            StatusCode::INSUFFICIENT_STORAGE => Some("30"),
-            _ => None,
-        };
-        if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
-        }
+        add_retry_after(&mut response);
         response
     }
+}
+
+/// Retryable answers say when to retry; a full disk is not freed within a second.
+pub(crate) fn add_retry_after(response: &mut Response) {
+    let secs = match response.status() {
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => "1",
+        StatusCode::INSUFFICIENT_STORAGE => "30",
+        _ => return,
+    };
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
 }

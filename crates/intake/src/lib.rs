@@ -300,6 +300,34 @@ impl Intake {
         }
     }
 
+    /// Reads a body of at most `max_body` bytes within the body timeout, holding room for
+    /// it in intake's memory budget (given back when the permits are dropped).
+    async fn read_body(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+        max_body: usize,
+    ) -> Result<(Bytes, Vec<tokio::sync::SemaphorePermit<'_>>), IntakeError> {
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        // An over-long declared length is refused by the read below, once the limit is
+        // passed: answering before reading would break the pipe under a client still
+        // sending, which then never sees the 413.
+        let memory = vec![
+            self.memory
+                .try_acquire_many(kib(declared.unwrap_or(max_body).min(max_body)))
+                .map_err(|_| IntakeError::Overloaded)?,
+        ];
+        let timeout = self.config.body_timeout;
+        let raw = tokio::time::timeout(timeout, axum::body::to_bytes(body, max_body))
+            .await
+            .map_err(|_| IntakeError::BodyTimeout(timeout.as_secs()))?
+            .map_err(|_| IntakeError::BodyTooLarge(max_body))?;
+        Ok((raw, memory))
+    }
+
     async fn handle(
         &self,
         key: Option<String>,
@@ -327,24 +355,9 @@ impl Intake {
             self.inflight_keyless.try_acquire()
         }
         .map_err(|_| IntakeError::Overloaded)?;
-        let max_body = self.config.max_body_bytes;
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        // An over-long declared length is refused by the read below, once the limit is
-        // passed: answering before reading would break the pipe under a client still
-        // sending, which then never sees the 413.
-        let mut memory = vec![
-            self.memory
-                .try_acquire_many(kib(declared.unwrap_or(max_body).min(max_body)))
-                .map_err(|_| IntakeError::Overloaded)?,
-        ];
-        let timeout = self.config.body_timeout;
-        let raw = tokio::time::timeout(timeout, axum::body::to_bytes(body, max_body))
-            .await
-            .map_err(|_| IntakeError::BodyTimeout(timeout.as_secs()))?
-            .map_err(|_| IntakeError::BodyTooLarge(max_body))?;
+        let (raw, mut memory) = self
+            .read_body(headers, body, self.config.max_body_bytes)
+            .await?;
         let decoded = self.decode_body(headers, raw, &mut memory)?;
         let mut batch = parse_batch(&decoded, &self.config.parse)?;
         drop(decoded);
@@ -425,17 +438,22 @@ impl Intake {
             Ok(rows) => self.store.append(rows).await,
             Err(e) => Err(self.store.refuse(e)),
         };
-        appended.map_err(|e| match e {
-            StoreError::Overloaded => IntakeError::Overloaded,
-            StoreError::DiskFull => IntakeError::StorageFull,
-            StoreError::BatchTooLarge { .. } => IntakeError::BatchTooLarge(e.to_string()),
-            StoreError::Unstorable(why) => IntakeError::Unstorable(why),
-            other => {
-                tracing::error!(error = %other, "store append failed");
-                IntakeError::Unavailable
-            }
-        })?;
+        appended.map_err(store_error)?;
         Ok(events)
+    }
+}
+
+/// What a failed append means for the sender.
+fn store_error(e: StoreError) -> IntakeError {
+    match e {
+        StoreError::Overloaded => IntakeError::Overloaded,
+        StoreError::DiskFull => IntakeError::StorageFull,
+        StoreError::BatchTooLarge { .. } => IntakeError::BatchTooLarge(e.to_string()),
+        StoreError::Unstorable(why) => IntakeError::Unstorable(why),
+        other => {
+            tracing::error!(error = %other, "store append failed");
+            IntakeError::Unavailable
+        }
     }
 }
 

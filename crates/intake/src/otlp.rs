@@ -6,7 +6,7 @@
 //! with 429 or 503 and `Retry-After` when a retry can succeed. Nothing of a refused
 //! request is stored; a 200 means the kept records are durable.
 
-use crate::{Intake, IntakeError, MAX_CLOCK_SKEW_MS, check_origin, cors, kib, lock, now_ms};
+use crate::{Intake, IntakeError, MAX_CLOCK_SKEW_MS, check_origin, cors, lock, now_ms};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use vigil_meta::{Project, Scope};
 use vigil_model::Rows;
 use vigil_otlp::{Decoded, Encoding, Limits, OtlpError, Signal};
-use vigil_store::StoreError;
 
 /// How long a token lookup is trusted; a revoked token stops working within this time.
 const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
@@ -97,16 +96,7 @@ impl Refusal {
             body,
         )
             .into_response();
-        let retry_after = match status {
-            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => Some("1"),
-            StatusCode::INSUFFICIENT_STORAGE => Some("30"),
-            _ => None,
-        };
-        if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
-        }
+        crate::error::add_retry_after(&mut response);
         response
     }
 }
@@ -222,21 +212,9 @@ impl Intake {
             .inflight
             .try_acquire()
             .map_err(|_| IntakeError::Overloaded)?;
-        let max_body = self.config.max_otlp_body_bytes;
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut memory = vec![
-            self.memory
-                .try_acquire_many(kib(declared.unwrap_or(max_body).min(max_body)))
-                .map_err(|_| IntakeError::Overloaded)?,
-        ];
-        let timeout = self.config.body_timeout;
-        let raw = tokio::time::timeout(timeout, axum::body::to_bytes(body, max_body))
-            .await
-            .map_err(|_| IntakeError::BodyTimeout(timeout.as_secs()))?
-            .map_err(|_| IntakeError::BodyTooLarge(max_body))?;
+        let (raw, mut memory) = self
+            .read_body(headers, body, self.config.max_otlp_body_bytes)
+            .await?;
         let decoded: Bytes = self.inflate(headers, raw, &mut memory)?;
         // Decoding a few MiB of protobuf or JSON is the blocking pool's work.
         let limits = Limits {
@@ -283,16 +261,7 @@ impl Intake {
                 ))
                 .into());
             }
-            self.store.append(rows).await.map_err(|e| match e {
-                StoreError::Overloaded => IntakeError::Overloaded,
-                StoreError::DiskFull => IntakeError::StorageFull,
-                StoreError::BatchTooLarge { .. } => IntakeError::BatchTooLarge(e.to_string()),
-                StoreError::Unstorable(why) => IntakeError::Unstorable(why),
-                other => {
-                    tracing::error!(error = %other, "store append failed");
-                    IntakeError::Unavailable
-                }
-            })?;
+            self.store.append(rows).await.map_err(crate::store_error)?;
         }
         Ok(Accepted {
             kept,

@@ -30,26 +30,6 @@ pub enum Table {
 }
 
 impl Table {
-    /// Every table, in a fixed order.
-    pub const ALL: [Table; 16] = [
-        Table::Views,
-        Table::Vitals,
-        Table::Resources,
-        Table::ResourceErrors,
-        Table::LongTasks,
-        Table::Errors,
-        Table::Requests,
-        Table::Actions,
-        Table::Routes,
-        Table::CustomEvents,
-        Table::AppStarts,
-        Table::ScreenLoads,
-        Table::Crashes,
-        Table::Anrs,
-        Table::Spans,
-        Table::Logs,
-    ];
-
     /// The tables of SDK events, each with the batch context's columns (session, page,
     /// device, …): what a monitored session is made of.
     pub const EVENTS: [Table; 14] = [
@@ -68,6 +48,18 @@ impl Table {
         Table::Crashes,
         Table::Anrs,
     ];
+
+    /// Every table, in a fixed order: the event tables, then backends' spans and logs.
+    pub const ALL: [Table; 16] = {
+        let mut all = [Table::Spans; 16];
+        let mut i = 0;
+        while i < Table::EVENTS.len() {
+            all[i] = Table::EVENTS[i];
+            i += 1;
+        }
+        all[15] = Table::Logs;
+        all
+    };
 
     /// Whether it holds SDK events (with the batch context's columns).
     pub fn is_event(self) -> bool {
@@ -134,5 +126,20 @@ impl Table {
     /// One column by name.
     pub fn column(self, name: &str) -> Option<&'static Field> {
         self.columns().iter().find(|c| c.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_sits_at_its_own_index() {
+        // The declarations are looked up by `table as usize`.
+        for (i, t) in Table::ALL.iter().enumerate() {
+            assert_eq!(*t as usize, i, "{}", t.name());
+        }
+        assert!(Table::EVENTS.iter().all(|t| t.is_event()));
+        assert!(!Table::Spans.is_event() && !Table::Logs.is_event());
     }
 }
