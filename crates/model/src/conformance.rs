@@ -90,6 +90,9 @@ pub fn session_batch(project: ProjectId, session: &str, user: &str, ts: i64, n: 
                 url: format!("https://api.example.com/orders/{}?key=abc", 100 + i),
                 status: Some(200),
                 duration: 123.4,
+                // Traced: the request is also a `spans` row, so spans meet every case too.
+                trace_id: Some(format!("{:016x}{:016x}", session.len() + 1, i + 1)),
+                span_id: Some(format!("{:016x}", i + 1)),
                 ..Request::default()
             }),
         });
@@ -112,6 +115,27 @@ pub fn session_batch(project: ProjectId, session: &str, user: &str, ts: i64, n: 
     }
     .to_rows(usize::MAX)
     .expect("the suite's batches become rows")
+}
+
+/// A backend's log record at `ts`, as OTLP intake stores it.
+pub fn backend_log(project: ProjectId, ts: i64) -> Rows {
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("order".into(), "for ann@example.com".into());
+    Rows::from_logs(
+        project,
+        &[crate::LogRecord {
+            time_ms: ts as f64 + 0.25,
+            severity_number: 17,
+            severity_text: "ERROR".into(),
+            body: "payment failed for ann@example.com".into(),
+            trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+            span_id: Some("00f067aa0ba902b7".into()),
+            service: "shop-api".into(),
+            scope: "shop.payments".into(),
+            attributes,
+            resource: serde_json::Map::new(),
+        }],
+    )
 }
 
 /// A row as text per column, for comparing answers whatever the batching.
@@ -180,7 +204,14 @@ async fn scanned<S: EventStore>(
 }
 
 async fn assert_holds<S: EventStore>(store: &S, project: ProjectId, rows: &[&Rows], what: &str) {
-    for table in [Table::Views, Table::Vitals, Table::Errors, Table::Requests] {
+    for table in [
+        Table::Views,
+        Table::Vitals,
+        Table::Errors,
+        Table::Requests,
+        Table::Spans,
+        Table::Logs,
+    ] {
         let got = scanned(store, project, table, 0, i64::MAX).await;
         let want = expected(rows, table, 0, i64::MAX);
         assert_eq!(got.len(), want.len(), "{what}: {} row count", table.name());
@@ -290,11 +321,13 @@ pub async fn retention_drops_old_days_only<H: Harness>(harness: &mut H) {
     let old = session_batch(1, "s-old", "ann", now - 10 * DAY, 2);
     let recent = session_batch(1, "s-recent", "bob", now - DAY / 2, 2);
     let other = session_batch(2, "s-other", "cy", now - 10 * DAY, 1);
-    for r in [&old, &recent, &other] {
+    let old_log = backend_log(1, now - 10 * DAY);
+    let recent_log = backend_log(1, now - DAY / 2);
+    for r in [&old, &recent, &other, &old_log, &recent_log] {
         store.append(r.clone()).await.expect("append");
     }
     store.apply_retention(1, 5).await.expect("retention");
-    assert_holds(&store, 1, &[&recent], "after retention").await;
+    assert_holds(&store, 1, &[&recent, &recent_log], "after retention").await;
     assert_holds(&store, 2, &[&other], "another project's retention").await;
 }
 
