@@ -1188,10 +1188,10 @@ test('business view: custom events and conversion by LCP rating as the API says'
   const ri = conv.columns.indexOf('rate');
   const rate = new Map(rows.map((r) => [r[0], r[ri]]));
   for (const r of conv.rows) assert.equal(rate.get(r[0]), r[ri], r[0]);
-  assert.ok(
-    rate.get('good') > rate.get('poor'),
-    `good ${rate.get('good')} > poor ${rate.get('poor')}`,
-  );
+  // No check that good converts better than poor here: the demo's sessions start at times
+  // drawn against the hour the demo is made, so its conversions vary by a few per hundred
+  // between runs and the two rates (about 1.4% and 1.5%) swapped places in one CI run. The
+  // view is checked against the API, which is this test's subject.
   assert.equal(
     await page.locator('[data-testid=conversion-bars] .rate-row').count(),
     conv.rows.length,
