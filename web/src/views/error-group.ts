@@ -7,7 +7,7 @@ import type { Cell, ErrorGroup, ErrorGroupDetail, GroupSession, GroupState } fro
 import { bars, countLines } from '../charts';
 import { el } from '../dom';
 import { fmtAgo, fmtBefore, fmtCell, fmtNum, fmtTime } from '../format';
-import { appliesHere, href, link, navigate, Range, traceHref, urlFilters } from '../url';
+import { appliesHere, href, hrefTo, link, navigate, Range, traceHref, urlFilters } from '../url';
 
 /** A frame as the collector stores it (`frames` and each cause's frames). */
 interface Frame {
@@ -432,7 +432,7 @@ function eventBody(e: ErrorRow): HTMLElement[] {
     ],
     ['release', fmtCell(e.release ?? null)],
     ['user', fmtCell(e.user_id ?? null)],
-    ['session', sid ? link(sid, href('/sessions', { session: sid, fp: null })) : '(none)'],
+    ['session', sid ? link(sid, hrefTo('/sessions', { session: sid })) : '(none)'],
     [
       'caught',
       e.handled === true
@@ -700,12 +700,11 @@ function sessionsCard(g: ErrorGroup, sessions: GroupSession[]): HTMLElement {
   // every session it hit, in the sessions search: by fingerprint, or by type and message for
   // errors stored before grouping (their key is made of those)
   const all = g.fingerprint.startsWith('legacy:')
-    ? href('/sessions', {
-        fp: null,
+    ? hrefTo('/sessions', {
         error_type: g.error_type ?? '',
         error_message: g.message ?? '',
       })
-    : href('/sessions', { fp: null, error_fp: g.fingerprint });
+    : hrefTo('/sessions', { error_fp: g.fingerprint });
   const tbody = el('tbody');
   for (const s of sessions)
     tbody.append(
@@ -715,10 +714,7 @@ function sessionsCard(g: ErrorGroup, sessions: GroupSession[]): HTMLElement {
         el(
           'td',
           {},
-          link(
-            String(s.session_id).slice(0, 12),
-            href('/sessions', { session: s.session_id, fp: null }),
-          ),
+          link(String(s.session_id).slice(0, 12), hrefTo('/sessions', { session: s.session_id })),
         ),
         el('td', {}, fmtCell(s.user_id)),
         el('td', { title: fmtTime(s.last_seen) }, fmtAgo(s.last_seen)),

@@ -3,7 +3,7 @@ import { api, Cell, col, QueryResult } from '../api';
 import { el } from '../dom';
 import { fmtCell, fmtDuration, fmtMetric, fmtOffset, fmtTime } from '../format';
 import { table } from '../tables';
-import { Filter, filtersFor, href, link, navigate, param, Range, traceHref } from '../url';
+import { Filter, filtersFor, href, hrefTo, link, navigate, param, Range, traceHref } from '../url';
 
 type SessionEvent = Record<string, Cell>;
 const SESSION_ORDERS = ['start', 'duration', 'views', 'errors'];
@@ -122,12 +122,7 @@ export async function sessionsView(
         [errType, errMessage].some((x) => x)
           ? el('strong', {}, [errType, errMessage].filter((x) => x).join(': '))
           : '',
-        errGroup
-          ? link(
-              `group ${errGroup.slice(0, 12)}`,
-              href('/errors', { fp: errGroup, error_fp: null, sort: null, dir: null }),
-            )
-          : '',
+        errGroup ? link(`group ${errGroup.slice(0, 12)}`, hrefTo('/errors', { fp: errGroup })) : '',
         ' ',
         link(
           'show all sessions',
@@ -262,7 +257,7 @@ async function sessionTimeline(pid: number, sid: string, box: HTMLElement): Prom
                   ' · ',
                   link(
                     'error group',
-                    href('/errors', { fp: e.fingerprint, session: null }),
+                    hrefTo('/errors', { fp: e.fingerprint }),
                     'session-error-group',
                   ),
                 )
