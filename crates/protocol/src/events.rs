@@ -179,8 +179,10 @@ impl Serialize for Scalar {
     }
 }
 
+// Read by the hand-written `Deserialize` in `event_de.rs`: the derived one buffers the whole
+// event twice.
 /// One event: the fields every event has, and what its type adds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Event {
     /// When it happened, in ms since the Unix epoch (UTC).
     pub ts: i64,

@@ -1,0 +1,116 @@
+//! The hand-written event reader (`event_de.rs`): what it accepts equals what the derived,
+//! buffering reader accepted, and what it refuses gets the same code and a message that
+//! names the field and the place in the body.
+
+use vigil_protocol::{EventBody, ParseLimits, parse_batch};
+
+fn batch(events: &str) -> Vec<u8> {
+    format!(
+        r#"{{"v":1,"context":{{"session_id":"s1","agent":{{"name":"t","version":"1"}}}},"events":[{events}]}}"#
+    )
+    .into_bytes()
+}
+
+fn refused(events: &str) -> (String, String) {
+    let e = parse_batch(&batch(events), &ParseLimits::default()).expect_err(events);
+    (e.code().to_owned(), e.to_string())
+}
+
+const TS: i64 = 1_767_225_600_000;
+
+#[test]
+fn the_type_may_come_anywhere_and_keys_may_be_escaped() {
+    for event in [
+        format!(r#"{{"type":"vital","ts":{TS},"name":"LCP","value":1200.5}}"#),
+        format!(r#"{{"ts":{TS},"name":"LCP","value":1200.5,"type":"vital"}}"#),
+        format!(r#"{{"name":"LCP","ts":{TS},"\u0074ype":"vit\u0061l","v\u0061lue":1200.5}}"#),
+    ] {
+        let b = parse_batch(&batch(&event), &ParseLimits::default()).expect(&event);
+        let e = &b.events[0];
+        assert_eq!(e.ts, TS);
+        let EventBody::Vital(v) = &e.body else {
+            panic!("{event}: {:?}", e.body)
+        };
+        assert_eq!((v.name.as_str(), v.value), ("LCP", 1200.5), "{event}");
+    }
+}
+
+#[test]
+fn common_fields_override_the_context_and_null_means_absent() {
+    let b = parse_batch(
+        &batch(&format!(
+            r#"{{"ts":{TS},"type":"route","view_id":"v2","page_url":"https://a.example/x","from":"/a","to":"/x","duration":12}},{{"ts":{TS},"type":"route","view_id":null,"from":"/x","to":"/y"}}"#
+        )),
+        &ParseLimits::default(),
+    )
+    .unwrap();
+    assert_eq!(b.events[0].view_id.as_deref(), Some("v2"));
+    assert_eq!(b.events[0].page_url.as_deref(), Some("https://a.example/x"));
+    assert_eq!(b.events[1].view_id, None);
+}
+
+#[test]
+fn refusals_keep_their_codes_and_say_where() {
+    let cases = [
+        (
+            format!(r#"{{"ts":{TS},"type":"teleport"}}"#),
+            "invalid_field",
+            "unknown variant `teleport`",
+        ),
+        (
+            format!(r#"{{"ts":{TS},"name":"LCP","value":1}}"#),
+            "invalid_field",
+            "missing field `type`",
+        ),
+        (
+            r#"{"type":"vital","name":"LCP","value":1}"#.to_owned(),
+            "invalid_field",
+            "missing field `ts`",
+        ),
+        (
+            format!(r#"{{"ts":{TS},"type":"vital","name":"LCP","value":1,"colour":"red"}}"#),
+            "unknown_field",
+            "unknown field `colour`",
+        ),
+        (
+            format!(r#"{{"ts":{TS},"type":"vital","name":"LCP","value":"fast"}}"#),
+            "invalid_field",
+            "invalid type: string \"fast\", expected f64",
+        ),
+        (
+            format!(r#"{{"ts":{TS},"ts":{TS},"type":"vital","name":"LCP","value":1}}"#),
+            "invalid_field",
+            "duplicate field `ts`",
+        ),
+        (
+            format!(r#"{{"ts":{TS},"type":"vital","name":"LCP","name":"INP","value":1}}"#),
+            "invalid_field",
+            "duplicate field `name`",
+        ),
+        (
+            format!(r#"{{"ts":{TS},"type":7,"name":"LCP","value":1}}"#),
+            "invalid_field",
+            "expected a string",
+        ),
+        (
+            format!(r#"{{"ts":{TS},"type":"vital","name":"LCP","value":1}},"view""#),
+            "invalid_field",
+            "expected an event object",
+        ),
+    ];
+    for (event, code, says) in cases {
+        let (got_code, text) = refused(&event);
+        assert_eq!(got_code, code, "{event}: {text}");
+        assert!(text.contains(says), "{event}: {text}");
+        // one place, in the body: not also a place inside the value that was kept aside
+        assert_eq!(text.matches(" at line ").count(), 1, "{event}: {text}");
+    }
+}
+
+#[test]
+fn an_event_with_more_keys_than_any_type_has_is_refused_before_it_is_kept() {
+    let keys: String = (0..10_000).map(|i| format!(r#","k{i}":0"#)).collect();
+    let (code, text) = refused(&format!(r#"{{"ts":{TS},"type":"view"{keys}}}"#));
+    assert_eq!(code, "invalid_field", "{text}");
+    assert!(text.contains("more than 64 fields"), "{text}");
+}
