@@ -15,26 +15,26 @@ fn main() {
     let out_dir = std::env::var("OUT_DIR").expect("OUT_DIR");
     let out = Path::new(&out_dir);
 
-    let bundle = root.join("agent/dist/vigil.js");
-    println!("cargo:rerun-if-changed={}", bundle.display());
-    let agent = std::fs::read(&bundle).unwrap_or_default();
-    std::fs::write(out.join("vigil.js"), &agent).expect("write agent");
-    let (gzip, brotli) = if agent.is_empty() {
-        (Vec::new(), Vec::new())
-    } else {
-        (gzip(&agent), brotli(&agent))
-    };
-    std::fs::write(out.join("vigil.js.gz"), gzip).expect("write agent gzip");
-    std::fs::write(out.join("vigil.js.br"), brotli).expect("write agent brotli");
-    std::fs::write(
-        out.join("agent_hash.txt"),
-        if agent.is_empty() {
+    // The core agent and the session replay chunk it loads for sampled sessions.
+    for name in ["vigil", "vigil-replay"] {
+        let bundle = root.join(format!("agent/dist/{name}.js"));
+        println!("cargo:rerun-if-changed={}", bundle.display());
+        let js = std::fs::read(&bundle).unwrap_or_default();
+        std::fs::write(out.join(format!("{name}.js")), &js).expect("write agent");
+        let (gzip, brotli) = if js.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            (gzip(&js), brotli(&js))
+        };
+        std::fs::write(out.join(format!("{name}.js.gz")), gzip).expect("write agent gzip");
+        std::fs::write(out.join(format!("{name}.js.br")), brotli).expect("write agent brotli");
+        let hash = if js.is_empty() {
             String::new()
         } else {
-            content_hash(&agent)
-        },
-    )
-    .expect("write agent hash");
+            content_hash(&js)
+        };
+        std::fs::write(out.join(format!("{name}_hash.txt")), hash).expect("write agent hash");
+    }
 
     let web = root.join("web/dist");
     println!("cargo:rerun-if-changed={}", web.display());

@@ -52,6 +52,8 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     /// Uploaded source maps.
     pub sourcemaps: sourcemaps::SourceMaps,
+    /// Session replay segments.
+    pub replay: Arc<vigil_replay::ReplayStore>,
 }
 
 /// What every route shares, around `api` (the JSON routes: ours and intake's) and `assets`

@@ -8,6 +8,7 @@ use crate::{ApiError, AppState};
 use axum::Json;
 use axum::Router;
 use axum::extract::{FromRequest, Path, Query as QueryParams, Request, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -22,6 +23,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/sessions", post(search_sessions))
         .route("/api/v1/attributes", get(attributes))
         .route("/api/v1/sessions/{session_id}", get(session_timeline))
+        .route("/api/v1/sessions/{session_id}/replay", get(session_replay))
         .route("/api/v1/traces/{trace_id}", get(trace))
 }
 
@@ -127,6 +129,63 @@ async fn session_timeline(
         )
         .await?;
     Ok(Json(serde_json::json!({ "session_id": session_id, "events": events })).into_response())
+}
+
+/// `GET /api/v1/sessions/{session_id}/replay`: the session's replay segments in `seq`
+/// order, one JSON object per line (`docs/replay.md`), read from disk one at a time while
+/// the answer is sent, so a long session is never all in memory. 404 when it has none.
+async fn session_replay(
+    State(state): State<Arc<AppState>>,
+    Path(session_id): Path<String>,
+    access: ProjectAccess<Read>,
+) -> Result<Response, ApiError> {
+    let project = access.project.id;
+    let replay = state.replay.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        if !replay.has_replay(project, &session_id)? {
+            return Ok(None);
+        }
+        replay.read(project, &session_id).map(Some)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e: std::io::Error| ApiError::Internal(e.to_string()))?;
+    let Some(mut reader) = reader else {
+        return Err(ApiError::NotFound);
+    };
+    // A few segments ahead of the client at most.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<axum::body::Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        for segment in reader.by_ref() {
+            let line = segment.map(|mut json| {
+                // A newline in JSON text can only be whitespace (never inside a string),
+                // so it becomes a space and each segment stays one line.
+                for b in &mut json {
+                    if *b == b'\n' || *b == b'\r' {
+                        *b = b' ';
+                    }
+                }
+                json.push(b'\n');
+                axum::body::Bytes::from(json)
+            });
+            let failed = line.is_err();
+            if let Err(e) = &line {
+                tracing::error!(error = %e, "replay read failed");
+            }
+            if tx.blocking_send(line).is_err() || failed {
+                break;
+            }
+        }
+    });
+    let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/traces/{trace_id}?from=&to=`: one trace's waterfall (the browser request

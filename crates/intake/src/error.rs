@@ -1,6 +1,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use vigil_protocol::ParseError;
+use vigil_replay::ReplayError;
 
 /// Why intake refused a batch. Retryable (429/503) is distinct from rejected (4xx).
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,12 @@ pub enum IntakeError {
     /// The body did not arrive in time.
     #[error("body not received within {0} s")]
     BodyTimeout(u64),
+    /// A replay upload's `enc` is neither `gzip` nor `none`.
+    #[error("enc {0:?} is not supported, use gzip or none")]
+    BadEncoding(String),
+    /// A replay segment was refused.
+    #[error(transparent)]
+    Replay(#[from] vigil_replay::ReplayError),
 }
 
 impl IntakeError {
@@ -75,6 +82,13 @@ impl IntakeError {
             IntakeError::BatchTooLarge(_) => "batch_too_large",
             IntakeError::Unstorable(_) => "unstorable_batch",
             IntakeError::BodyTimeout(_) => "body_timeout",
+            IntakeError::BadEncoding(_) => "bad_encoding",
+            IntakeError::Replay(e) => match e {
+                ReplayError::Segment(e) => e.code(),
+                ReplayError::Duplicate(_) => "duplicate_segment",
+                ReplayError::SessionTooLarge { .. } => "session_replay_too_large",
+                ReplayError::Io(_) => "unavailable",
+            },
         }
     }
 
@@ -94,6 +108,13 @@ impl IntakeError {
                 StatusCode::BAD_REQUEST
             }
             IntakeError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            IntakeError::BadEncoding(_) => StatusCode::BAD_REQUEST,
+            IntakeError::Replay(e) => match e {
+                ReplayError::Segment(_) => StatusCode::BAD_REQUEST,
+                ReplayError::Duplicate(_) => StatusCode::CONFLICT,
+                ReplayError::SessionTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                ReplayError::Io(_) => StatusCode::SERVICE_UNAVAILABLE,
+            },
             IntakeError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             IntakeError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             IntakeError::Overloaded | IntakeError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -7,6 +7,7 @@ mod error;
 mod metrics;
 mod noise;
 mod otlp;
+mod replay;
 
 pub use error::IntakeError;
 pub use metrics::IntakeMetrics;
@@ -96,6 +97,8 @@ pub struct Intake {
     /// In KiB, so that a u32 count of permits covers any sensible budget.
     memory: tokio::sync::Semaphore,
     buckets: Mutex<HashMap<u32, TokenBucket>>,
+    /// Where replay segments go; without it `/api/v1/replay` answers 503.
+    replay: Option<Arc<vigil_replay::ReplayStore>>,
 }
 
 type TokenCache = HashMap<String, (Instant, Option<(Project, vigil_meta::Scope)>)>;
@@ -160,7 +163,14 @@ impl Intake {
             inflight_keyless,
             memory,
             buckets: Mutex::new(HashMap::new()),
+            replay: None,
         }
+    }
+
+    /// Stores session replay segments here (`POST /api/v1/replay`).
+    pub fn with_replay(mut self, replay: Arc<vigil_replay::ReplayStore>) -> Self {
+        self.replay = Some(replay);
+        self
     }
 
     /// Analyses errors with this processor (symbolication with the data folder's source
@@ -180,6 +190,7 @@ impl Intake {
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/api/v1/ingest", post(ingest).options(preflight))
+            .route("/api/v1/replay", post(replay::replay).options(preflight))
             .with_state(self)
     }
 

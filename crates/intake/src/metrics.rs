@@ -13,6 +13,10 @@ pub struct IntakeMetrics {
     pub accepted_spans: AtomicU64,
     /// Log records accepted over OTLP (durable).
     pub accepted_logs: AtomicU64,
+    /// Replay segments accepted (durable).
+    pub accepted_replay_segments: AtomicU64,
+    /// Bytes of replay segments accepted, as JSON.
+    pub accepted_replay_bytes: AtomicU64,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
 

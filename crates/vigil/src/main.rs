@@ -15,6 +15,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use config::Config;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,6 +55,50 @@ enum Command {
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Read stored session replay.
+    #[command(subcommand)]
+    Replay(ReplayCommand),
+}
+
+#[derive(Subcommand)]
+enum ReplayCommand {
+    /// Print a session's stored replay segments as they are on disk, decompressed: one
+    /// JSON object per line, in `seq` order.
+    Dump {
+        /// Data folder.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Project id.
+        #[arg(long)]
+        project: u32,
+        /// Monitored session id.
+        #[arg(long)]
+        session: String,
+    },
+}
+
+/// Most stored (zstd) bytes of replay per monitored session.
+const MAX_REPLAY_SESSION_BYTES: u64 = 64 << 20;
+
+fn replay_store(data: &Path) -> vigil_replay::ReplayStore {
+    vigil_replay::ReplayStore::new(data.join("replay"), MAX_REPLAY_SESSION_BYTES)
+}
+
+fn replay(cmd: ReplayCommand) -> anyhow::Result<()> {
+    match cmd {
+        ReplayCommand::Dump {
+            data,
+            project,
+            session,
+        } => {
+            let mut out = std::io::stdout().lock();
+            for segment in replay_store(&data).read(project, &session)? {
+                out.write_all(&segment?)?;
+                out.write_all(b"\n")?;
+            }
+            Ok(())
+        }
+    }
 }
 
 #[derive(Args)]
@@ -202,6 +247,7 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo(args),
         Command::Sourcemaps(cmd) => sourcemaps::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Replay(cmd) => replay(cmd),
     }
 }
 
@@ -253,6 +299,7 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
         config.data.join("sourcemaps"),
         vigil_errors::UploadLimits::default(),
     ));
+    let replay = Arc::new(replay_store(&config.data));
     let error_processor = Arc::new(vigil_errors::ErrorProcessor::new(Some(
         vigil_errors::Symbolicator::new(sourcemaps.clone(), 256 << 20)
             .with_fetcher(vigil_errors::MapFetcher::start(config.sourcemap_fetch())),
@@ -264,7 +311,8 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
             vigil_enrich::Enricher::new(geo),
             config.intake(),
         )
-        .with_error_processor(error_processor.clone()),
+        .with_error_processor(error_processor.clone())
+        .with_replay(replay.clone()),
     );
     let state = Arc::new(vigil_api::AppState {
         store: store.clone(),
@@ -273,6 +321,7 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
         queries: vigil_query::QueryEngine::with_limits(store.clone(), config.query_limits()),
         login_throttle: Default::default(),
         sourcemaps: vigil_api::sourcemaps::SourceMaps::new(sourcemaps, error_processor),
+        replay: replay.clone(),
     });
     // The composition root: each resource's routes, intake's, and the dashboard behind them.
     let api = axum::Router::new()
@@ -291,14 +340,18 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
         vigil_api::assets::router(config.web_dir.clone()).merge(intake.clone().otlp_router()),
     );
     let retention = {
-        let (store, meta) = (store.clone(), meta.clone());
+        let (store, meta, replay) = (store.clone(), meta.clone(), replay.clone());
         tokio::spawn(async move {
             loop {
-                let (store, meta) = (store.clone(), meta.clone());
+                let (store, meta, replay) = (store.clone(), meta.clone(), replay.clone());
                 let _ = tokio::task::spawn_blocking(move || {
+                    let now = now_ms();
                     for p in meta.projects().unwrap_or_default() {
                         if let Err(e) = store.apply_retention(p.id, p.retention_days) {
                             tracing::error!(error = %e, project = p.id, "retention failed");
+                        }
+                        if let Err(e) = replay.apply_retention(p.id, p.retention_days, now) {
+                            tracing::error!(error = %e, project = p.id, "replay retention failed");
                         }
                     }
                 })
@@ -418,6 +471,10 @@ fn erase(args: EraseArgs) -> anyhow::Result<()> {
         (None, Some(session)) => vigil_store::Erasure::Session(session),
         _ => bail!("name one of --user-id or --session-id"),
     };
+    if let vigil_store::Erasure::Session(session) = &erasure {
+        let segments = replay_store(&args.data).erase_session(project.id, session)?;
+        println!("erased {segments} replay segments");
+    }
     let store = Store::open(&store_dir(&args.data), vigil_store::StoreConfig::default())?;
     let report = store.erase_blocking(project.id, erasure)?;
     // Closing deletes the replaced files at once: no query of this process reads them.

@@ -311,6 +311,19 @@ fn otlp_span(trace: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A replay segment of `session`, numbered anew at each call so none is a duplicate.
+fn replay_segment(session: &str) -> Vec<u8> {
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let t = now_ms();
+    json!({
+        "v": 1, "session_id": session, "seq": seq, "start": t, "end": t, "mode": "session",
+        "events": [{ "type": 4, "timestamp": t, "data": {} }]
+    })
+    .to_string()
+    .into_bytes()
+}
+
 fn req(path: String, body: Option<Value>) -> Req {
     Req {
         path,
@@ -354,6 +367,15 @@ fn setup(dir: &std::path::Path) -> Env {
             .0,
         202
     );
+    // and a replay segment of it, which the replay row reads
+    let stored = send(
+        &server,
+        "POST",
+        &format!("/api/v1/replay?key={}&enc=none", a.public_key),
+        &[],
+        Some(&replay_segment(sid)),
+    );
+    assert_eq!(stored.status, 202, "{}", stored.body);
     let owner = sign_in(&server, "owner@example.com", "owner password");
     let other = sign_in(&server, "other@example.com", "other password");
     let mut env = Env {
@@ -432,6 +454,39 @@ fn rows() -> Vec<Row> {
             expect: PUBLIC,
             fresh_session: false,
             prepare: |_| req("/agent/vigil.js".into(), None),
+        },
+        Row {
+            method: "GET",
+            route: "/agent/vigil-replay.js",
+            note: "the replay chunk",
+            expect: PUBLIC,
+            fresh_session: false,
+            prepare: |_| req("/agent/vigil-replay.js".into(), None),
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/replay",
+            note: "the public key in the query",
+            expect: ["202"; 11],
+            fresh_session: false,
+            prepare: |e| Req {
+                path: format!("/api/v1/replay?key={}&enc=none", e.a.public_key),
+                body: Some(replay_segment("replayed")),
+                content_type: "text/plain",
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/sessions/{session_id}/replay",
+            note: "",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/sessions/matrix-session/replay?project={}", e.a.id),
+                    None,
+                )
+            },
         },
         Row {
             method: "GET",
@@ -1084,6 +1139,7 @@ fn declared_routes() -> Vec<String> {
     let mut files = sources(&repo_root().join("crates/api/src"));
     files.push(repo_root().join("crates/intake/src/lib.rs"));
     files.push(repo_root().join("crates/intake/src/otlp.rs"));
+    files.push(repo_root().join("crates/intake/src/replay.rs"));
     assert!(files.len() > 2, "the api's sources are where they were");
     for file in files {
         let src = std::fs::read_to_string(file).unwrap();

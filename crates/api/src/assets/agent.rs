@@ -8,12 +8,37 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// The agent bundle as built when this binary was compiled (empty if it was not built).
-pub const AGENT_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vigil.js"));
-const AGENT_GZIP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vigil.js.gz"));
-const AGENT_BROTLI: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vigil.js.br"));
+/// A script bundle as built when this binary was compiled (empty if it was not built),
+/// with its gzip and brotli variants and its content hash (16 hex digits).
+pub struct Bundle {
+    /// The stable name (`vigil`, `vigil-replay`).
+    pub name: &'static str,
+    /// The script.
+    pub js: &'static [u8],
+    gzip: &'static [u8],
+    brotli: &'static [u8],
+    /// The content hash; empty when it was not built.
+    pub hash: &'static str,
+}
+
+macro_rules! bundle {
+    ($name:literal) => {
+        Bundle {
+            name: $name,
+            js: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".js")),
+            gzip: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".js.gz")),
+            brotli: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".js.br")),
+            hash: include_str!(concat!(env!("OUT_DIR"), "/", $name, "_hash.txt")),
+        }
+    };
+}
+
+/// The core agent.
+pub static AGENT: Bundle = bundle!("vigil");
+/// The session replay chunk, loaded by the agent only for sessions sampled for replay.
+pub static REPLAY: Bundle = bundle!("vigil-replay");
 /// The bundle's content hash (16 hex digits; empty when it was not built).
-pub const AGENT_HASH: &str = include_str!(concat!(env!("OUT_DIR"), "/agent_hash.txt"));
+pub const AGENT_HASH: &str = AGENT.hash;
 
 /// The agent's versioned path, which changes whenever its content does.
 pub fn versioned_path() -> String {
@@ -55,19 +80,25 @@ fn negotiate(headers: &HeaderMap) -> Encoding {
     }
 }
 
-fn serve(headers: &HeaderMap, cache_control: &'static str) -> Response {
-    if AGENT_JS.is_empty() {
-        return (StatusCode::NOT_FOUND, "the browser agent was not built into this binary: run `npm run build` in agent/ and rebuild")
+fn serve(bundle: &Bundle, headers: &HeaderMap, cache_control: &'static str) -> Response {
+    if bundle.js.is_empty() {
+        return (
+            StatusCode::NOT_FOUND,
+            format!(
+                "{}.js was not built into this binary: run `npm run build` in agent/ and rebuild",
+                bundle.name
+            ),
+        )
             .into_response();
     }
     let encoding = negotiate(headers);
     let (body, coding, suffix) = match encoding {
-        Encoding::Brotli => (AGENT_BROTLI, Some("br"), "-br"),
-        Encoding::Gzip => (AGENT_GZIP, Some("gzip"), "-gz"),
-        Encoding::Identity => (AGENT_JS, None, ""),
+        Encoding::Brotli => (bundle.brotli, Some("br"), "-br"),
+        Encoding::Gzip => (bundle.gzip, Some("gzip"), "-gz"),
+        Encoding::Identity => (bundle.js, None, ""),
     };
     // Each variant has its own tag: a cache must not answer a gzip request with brotli.
-    let tag = format!("\"{AGENT_HASH}{suffix}\"");
+    let tag = format!("\"{}{suffix}\"", bundle.hash);
     let mut response = if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -101,16 +132,23 @@ fn serve(headers: &HeaderMap, cache_control: &'static str) -> Response {
 /// `GET /agent/vigil.js`: the stable name; a release's new agent reaches pages within
 /// five minutes.
 pub async fn agent_js(headers: HeaderMap) -> Response {
-    serve(&headers, "public, max-age=300")
+    serve(&AGENT, &headers, "public, max-age=300")
 }
 
-/// `GET /agent/{file}`: the versioned name of this build's agent, cacheable for a year;
-/// any other name (another build's hash) is not found.
+/// `GET /agent/vigil-replay.js`: the replay chunk under the name the agent loads it by.
+pub async fn replay_js(headers: HeaderMap) -> Response {
+    serve(&REPLAY, &headers, "public, max-age=300")
+}
+
+/// `GET /agent/{file}`: the versioned name of this build's agent or replay chunk,
+/// cacheable for a year; any other name (another build's hash) is not found.
 pub async fn agent_versioned(Path(file): Path<String>, headers: HeaderMap) -> Response {
-    if AGENT_HASH.is_empty() || file != format!("vigil.{AGENT_HASH}.js") {
-        return crate::error::ApiError::NotFound.into_response();
+    for bundle in [&AGENT, &REPLAY] {
+        if !bundle.hash.is_empty() && file == format!("{}.{}.js", bundle.name, bundle.hash) {
+            return serve(bundle, &headers, "public, max-age=31536000, immutable");
+        }
     }
-    serve(&headers, "public, max-age=31536000, immutable")
+    crate::error::ApiError::NotFound.into_response()
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub fn router(web_dir: Option<PathBuf>) -> Router {
     // The agent's errors (not built) read like the API's; the dashboard's stay pages.
     let agent = Router::new()
         .route("/agent/vigil.js", get(agent::agent_js))
+        .route("/agent/vigil-replay.js", get(agent::replay_js))
         .route("/agent/{file}", get(agent::agent_versioned))
         .layer(axum::middleware::map_response(
             crate::error::json_rejections,

@@ -47,6 +47,18 @@ pub fn render(intake: &IntakeMetrics, store: &StoreMetrics) -> String {
         "Log records accepted over OTLP and durable.",
         load(&intake.accepted_logs),
     );
+    counter(
+        &mut out,
+        "vigil_replay_accepted_segments_total",
+        "Session replay segments accepted and durable.",
+        load(&intake.accepted_replay_segments),
+    );
+    counter(
+        &mut out,
+        "vigil_replay_accepted_bytes_total",
+        "Bytes of session replay segments accepted (as JSON).",
+        load(&intake.accepted_replay_bytes),
+    );
     let _ = writeln!(
         out,
         "# HELP vigil_intake_rejected_batches_total Batches rejected, by error code."

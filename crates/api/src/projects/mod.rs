@@ -172,6 +172,7 @@ async fn erase(
             ));
         }
     };
+    let replay_segments = erase_replay(&state, access.project.id, &erasure).await?;
     let report = state
         .store
         .erase(access.project.id, erasure)
@@ -180,9 +181,47 @@ async fn erase(
     Ok(Json(serde_json::json!({
         "rows_removed": report.rows_removed,
         "files_rewritten": report.files_rewritten,
+        "replay_segments_removed": replay_segments,
         "files_deleted_within_seconds": vigil_store::ERASURE_GRACE.as_secs() + 5,
     }))
     .into_response())
+}
+
+/// Deletes the replay of the erased session, or of every session of the erased user (found
+/// in the events before they are erased; at most the 1,000 latest sessions per request).
+async fn erase_replay(
+    state: &AppState,
+    project: u32,
+    erasure: &vigil_store::Erasure,
+) -> Result<u64, ApiError> {
+    let sessions: Vec<String> = match erasure {
+        vigil_store::Erasure::Session(s) => vec![s.clone()],
+        vigil_store::Erasure::User(user) => {
+            let search: vigil_query::SessionSearch = serde_json::from_value(serde_json::json!({
+                "from": 0,
+                "to": i64::MAX,
+                "filters": [{ "field": "user_id", "op": "eq", "value": user }],
+                "limit": 1000,
+            }))
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let found = state.queries.sessions(project, &search).await?;
+            found
+                .rows
+                .iter()
+                .filter_map(|r| r.first().and_then(|v| v.as_str()).map(str::to_owned))
+                .collect()
+        }
+    };
+    let replay = state.replay.clone();
+    tokio::task::spawn_blocking(move || {
+        sessions
+            .iter()
+            .map(|s| replay.erase_session(project, s))
+            .sum::<std::io::Result<u64>>()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 #[derive(Deserialize)]
