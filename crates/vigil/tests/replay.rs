@@ -180,7 +180,14 @@ fn segments_come_back_in_order_across_page_loads_and_a_crash() {
 }
 
 /// What is sent (name, query, headers, body) and what must come back (status, code).
-type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
+type Case<'a> = (
+    &'a str,
+    String,
+    Vec<(&'a str, &'a str)>,
+    Vec<u8>,
+    u16,
+    &'a str,
+);
 
 #[test]
 fn malformed_and_hostile_uploads_get_their_4xx_and_store_nothing() {
