@@ -98,11 +98,28 @@ async fn conversion(
 async fn search_sessions(
     State(state): State<Arc<AppState>>,
     access: ProjectAccess<Read>,
-    QueryBody(search): QueryBody<SessionSearch>,
+    QueryBody(mut search): QueryBody<SessionSearch>,
 ) -> Result<Json<QueryResult>, ApiError> {
-    Ok(Json(
-        state.queries.sessions(access.project.id, &search).await?,
-    ))
+    let project = access.project.id;
+    let (replay, from, to) = (state.replay.clone(), search.from, search.to);
+    let with_replay =
+        tokio::task::spawn_blocking(move || replay.sessions_between(project, from, to))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    search.with_replay = Some(with_replay);
+    let mut result = state.queries.sessions(project, &search).await?;
+    // Whether each session found has a replay: the dashboard shows a play link.
+    let has = search.with_replay.unwrap_or_default();
+    result.columns.push("has_replay".into());
+    for row in &mut result.rows {
+        let found = row
+            .first()
+            .and_then(|v| v.as_str())
+            .is_some_and(|id| has.binary_search_by(|s| s.as_str().cmp(id)).is_ok());
+        row.push(serde_json::Value::Bool(found));
+    }
+    Ok(Json(result))
 }
 
 /// A time range in the query string (`?project=` is read by [`ProjectAccess`]).

@@ -25,6 +25,13 @@ pub struct SessionSearch {
     /// e.g. `error_type` and `message`): from an error to the sessions it hit.
     #[serde(default)]
     pub error_filters: Vec<Filter>,
+    /// Only sessions with (true) or without (false) a session replay.
+    #[serde(default)]
+    pub has_replay: Option<bool>,
+    /// The sessions of the range that have a replay, from the replay store (replay is kept
+    /// beside the event tables): set by the server, never read from a request.
+    #[serde(skip)]
+    pub with_replay: Option<Vec<String>>,
     /// Only sessions lasting at least this long (ms, first to last event).
     #[serde(default)]
     pub min_duration: Option<f64>,
@@ -41,6 +48,9 @@ pub struct SessionSearch {
     #[serde(default)]
     pub limit: Option<usize>,
 }
+
+/// Most sessions with a replay a `has_replay` search takes (they become a list in its SQL).
+pub const MAX_REPLAY_SESSIONS: usize = 20_000;
 
 /// The output columns, in order.
 pub const SESSION_COLUMNS: [&str; 11] = [
@@ -95,6 +105,31 @@ impl SessionSearch {
             })
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
+        match (self.has_replay, &self.with_replay) {
+            (None, _) => {}
+            (Some(_), None) => {
+                return Err(InvalidQuery(
+                    "has_replay: this server keeps no replay".into(),
+                ));
+            }
+            (Some(_), Some(ids)) if ids.len() > MAX_REPLAY_SESSIONS => {
+                return Err(InvalidQuery(format!(
+                    "has_replay: more than {MAX_REPLAY_SESSIONS} sessions have a replay in this range; narrow the range"
+                )));
+            }
+            (Some(want), Some(ids)) if ids.is_empty() => {
+                matching.push(if want { "FALSE" } else { "TRUE" }.to_owned());
+            }
+            (Some(want), Some(ids)) => {
+                let list = ids
+                    .iter()
+                    .map(|id| format!("'{}'", id.replace('\'', "''")))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let not = if want { "" } else { "NOT " };
+                matching.push(format!("\"session_id\" {not}IN ({list})"));
+            }
+        }
         let mut erring = vec![range.clone()];
         for f in &self.error_filters {
             erring.push(filter_sql(Table::Errors, f)?);

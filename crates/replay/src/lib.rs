@@ -278,6 +278,29 @@ impl ReplayStore {
         })
     }
 
+    /// The sessions with replay stored on the days from `from` to `to` (ms) and the day on
+    /// either side (a segment is filed under the day it started), sorted.
+    pub fn sessions_between(&self, project: u32, from: i64, to: i64) -> io::Result<Vec<String>> {
+        let (first, last) = (from.div_euclid(DAY_MS) - 1, to.div_euclid(DAY_MS) + 1);
+        let mut out = Vec::new();
+        for dir in self.day_dirs(project)? {
+            if !day_of(&dir).is_some_and(|d| d >= first && d <= last) {
+                continue;
+            }
+            for f in fs::read_dir(&dir)? {
+                let path = f?.path();
+                if path.extension().is_some_and(|x| x == "idx")
+                    && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+                {
+                    out.push(stem.to_owned());
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     /// Deletes day folders older than `keep_days` before `now_ms`. Returns the folders
     /// deleted.
     pub fn apply_retention(&self, project: u32, keep_days: u32, now_ms: i64) -> io::Result<usize> {

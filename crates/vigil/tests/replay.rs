@@ -404,3 +404,58 @@ fn erasure_deletes_a_sessions_replay_and_the_chunk_is_served() {
         assert!(body.contains("npm run build"), "{body}");
     }
 }
+
+#[test]
+fn sessions_search_filters_and_marks_sessions_with_a_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = create_project(dir.path(), "shop", &["*"]);
+    let server = Server::start(dir.path());
+    let t0 = now_ms() - 60_000;
+    for session in ["with-replay", "without-replay"] {
+        let (s, v) = server.ingest(
+            &keys.public_key,
+            &batch(session, json!([{ "type": "view", "ts": t0 }])),
+        );
+        assert_eq!(s, 202, "{v}");
+    }
+    let (s, v) = upload(
+        &server,
+        &format!("?key={}&enc=none", keys.public_key),
+        &[],
+        &segment("with-replay", "v", 0, t0, "x"),
+    );
+    assert_eq!(s, 202, "{v}");
+    let search = |has_replay: Value| {
+        let (s, v) = server.post(
+            &keys.api_token,
+            &format!("/api/v1/sessions?project={}", keys.id),
+            &json!({ "from": t0 - 3_600_000, "to": t0 + 3_600_000, "has_replay": has_replay }),
+        );
+        assert_eq!(s, 200, "{v}");
+        let columns = v["columns"].as_array().unwrap().clone();
+        let at = |name: &str| columns.iter().position(|c| c == name).unwrap();
+        let (id, has) = (at("session_id"), at("has_replay"));
+        let mut rows: Vec<(String, bool)> = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r[id].as_str().unwrap().to_owned(),
+                    r[has].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(
+        search(Value::Null),
+        [
+            ("with-replay".to_owned(), true),
+            ("without-replay".to_owned(), false)
+        ]
+    );
+    assert_eq!(search(json!(true)), [("with-replay".to_owned(), true)]);
+    assert_eq!(search(json!(false)), [("without-replay".to_owned(), false)]);
+}

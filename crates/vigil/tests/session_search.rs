@@ -152,7 +152,8 @@ fn sessions_list_matches_the_sessions_sent() {
             "country",
             "device_type",
             "browser",
-            "os"
+            "os",
+            "has_replay"
         ])
     );
     assert_eq!(known(&all), expect(&|_| true, &|s| s.start, false));
