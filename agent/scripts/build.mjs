@@ -1,6 +1,7 @@
 // Builds the agent: type-checks (tsc), bundles dist/vigil.js (IIFE, minified, the script tag
-// build) and dist/vigil.esm.js (ESM, the npm build), prints their sizes, and fails when the
-// core bundle is over 15.3 KiB gzipped.
+// build), dist/vigil.esm.js (ESM, the npm build) and dist/vigil-replay.js (IIFE, minified: the
+// session replay chunk that the core loads only for sessions sampled for replay), prints their
+// sizes, and fails when the core bundle is over 15.3 KiB gzipped.
 // For the collector to serve the script tag build as it is, it also writes vigil.js
 // precompressed (vigil.js.gz, gzip level 9; vigil.js.br, brotli at its best quality), a copy
 // named by its content (vigil.<first 12 hex of its sha256>.js, with its .gz and .br) that can be
@@ -53,6 +54,14 @@ await build({
   outfile: 'dist/vigil.esm.js',
   format: 'esm',
 });
+// rrweb's recorder is ~23 KiB gzipped by itself: a chunk of its own, fetched from beside the
+// agent's script (the collector serves it at /agent/vigil-replay.js).
+await build({
+  ...common,
+  entryPoints: ['src/replay/index.ts'],
+  outfile: 'dist/vigil-replay.js',
+  format: 'iife',
+});
 
 const dist = (f) => join(root, 'dist', f);
 const gzip = (buf) => gzipSync(buf, { level: 9 });
@@ -93,6 +102,10 @@ console.log(
 const esm = readFileSync(dist('vigil.esm.js'));
 console.log(
   `dist/vigil.esm.js: ${(esm.length / 1024).toFixed(1)} KiB raw, ${kib(gzip(esm).length)} gzip`,
+);
+const replay = readFileSync(dist('vigil-replay.js'));
+console.log(
+  `dist/vigil-replay.js: ${(replay.length / 1024).toFixed(1)} KiB raw, ${kib(gzip(replay).length)} gzip, ${kib(brotli(replay).length)} brotli`,
 );
 if (over) {
   console.error('build: the core bundle is over budget');

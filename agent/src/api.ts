@@ -1,9 +1,9 @@
 // The public API (`window.vigil`) and the start sequence: consent and manual start gates,
 // session sampling, then every collector.
-import { makeConfig, type Options } from './config';
-import { VERSION, context, endView, st, track } from './core';
+import { makeConfig, rate, type Options } from './config';
+import { VERSION, context, endView, st, track, type State } from './core';
 import { clearSession, persist, touch } from './session';
-import { drop, flush, setup } from './transport';
+import { drop, flush, nativeFetch, setup } from './transport';
 import { initErrors, reportError } from './collect/errors';
 import { initInteractions } from './collect/interactions';
 import { flushRequests, initNetwork } from './collect/network';
@@ -36,10 +36,8 @@ export interface Vigil {
   readonly version: string;
 }
 
-// Every browser with PerformanceObserver also has Promise, URL, Map, WeakMap and crypto.
-const supported = (): boolean =>
-  typeof PerformanceObserver == 'function' &&
-  (typeof W.fetch == 'function' || !!navigator.sendBeacon);
+// Every browser with PerformanceObserver also has fetch, Promise, URL, Map, WeakMap and crypto.
+const supported = (): boolean => typeof PerformanceObserver == 'function';
 
 export function create(opts: Options, scriptSrc?: string): Vigil {
   const ok = supported();
@@ -63,6 +61,20 @@ export function create(opts: Options, scriptSrc?: string): Vigil {
     st.on = true;
     if (installed) return;
     installed = true;
+    // Session replay: its recorder is a separate chunk, fetched only for the sessions it records
+    // (whole, or kept in memory until an error); it finds the agent's state at vigil._r.
+    // One draw for both modes: [0, whole) records whole sessions, [whole, whole + onError) on error.
+    if (unit('r' + s.id) < rate(opts.replaySampleRate) + rate(opts.replayOnErrorRate)) {
+      (api as Vigil & { _r?: State })._r = st;
+      st.o = opts;
+      st.f = nativeFetch;
+      const e = D.createElement('script');
+      e.src = new URL(
+        scriptSrc ? 'vigil-replay.js' : '/agent/vigil-replay.js',
+        scriptSrc || cfg.endpoint,
+      ).href;
+      D.head.append(e);
+    }
     setup(cfg.endpoint, cfg.key, context);
     for (const f of [
       initViews,

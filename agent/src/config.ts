@@ -24,6 +24,15 @@ export interface Options {
   environment?: string;
   /** Log what the agent does to the console (console.debug). */
   debug?: boolean;
+  /** Share of sent sessions recorded whole for session replay, 0…1 (per session id). Default 0. */
+  replaySampleRate?: number;
+  /** Share of sent sessions whose replay is kept in memory (the last 60 s) and sent only once an
+   *  error is reported, then recorded to the end, 0…1 (per session id). Default 0. */
+  replayOnErrorRate?: number;
+  /** Replay: mask every text of the page, not only `.vigil-mask` elements and form fields. */
+  replayMaskAllText?: boolean;
+  /** Replay: record images (by URL); by default each is a placeholder of its size. */
+  replayImages?: boolean;
 }
 
 export interface Config {
@@ -40,7 +49,7 @@ export interface Config {
   debug: boolean;
 }
 
-function rate(v: unknown, d: number): number {
+export function rate(v: unknown, d = 0): number {
   const n = typeof v == 'number' ? v : typeof v == 'string' && v.trim() ? +v : NaN;
   return n >= 0 && n <= 1 ? n : d;
 }

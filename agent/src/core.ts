@@ -1,6 +1,6 @@
 // The agent's state: session, current view, breadcrumbs, and `track`, which every collector
 // calls to queue an event.
-import type { Config } from './config';
+import type { Config, Options } from './config';
 import type { Breadcrumb, Context, Ev, Flat } from './types';
 import { touch } from './session';
 import { push, flush } from './transport';
@@ -9,24 +9,37 @@ import { W, D, clip, now, safe, unit, newId } from './util';
 declare const __VERSION__: string;
 export const VERSION = typeof __VERSION__ == 'string' ? __VERSION__ : '0.0.0';
 
-export const st = {
-  cfg: undefined as unknown as Config,
+export interface State {
+  cfg: Config;
   /** collecting and sending */
-  on: false,
+  on?: boolean;
   /** the session is sampled out */
-  out: false,
-  sid: '',
+  out?: boolean;
+  sid: string;
   /** the current view (page load, soft navigation or bfcache restore) and its URL */
-  view: newId(),
-  url: location.href,
+  view: string;
+  url: string;
   /** the view of the last hard load or restore: LCP, FCP and TTFB belong to it (INP and CLS to each view, see collect/vitals.ts) */
-  hard: '',
-  hardUrl: '',
-  user: undefined as string | undefined,
-  attrs: undefined as Flat | undefined,
-};
-st.hard = st.view;
-st.hardUrl = st.url;
+  hard: string;
+  hardUrl: string;
+  user?: string;
+  attrs?: Flat;
+  // For the replay chunk, which finds this state at `vigil._r`:
+  /** the options as given (the chunk reads its own) */
+  o?: Options;
+  /** the page's fetch before the agent wrapped it */
+  f?: typeof fetch;
+  /** an error was reported on this page */
+  err?: boolean;
+  /** set by the chunk: told of every error reported */
+  onError?: () => void;
+  /** set by the chunk: it runs on this page */
+  rec?: boolean;
+}
+const view = newId();
+const url = location.href;
+// What is undefined at first is left out: the core's bundle is within a byte budget.
+export const st = { sid: '', view, url, hard: view, hardUrl: url } as State;
 
 const crumbs: Breadcrumb[] = [];
 export function crumb(category: Breadcrumb['category'], message: string, data?: Flat): void {

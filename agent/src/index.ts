@@ -4,14 +4,15 @@
 // loaded through a queue stub (window.vigil = {q: [["event", ["signup"]], …]}) are replayed.
 import { create } from './api';
 import { fromScript } from './config';
+import { D, W } from './util';
 
 (function () {
   try {
-    const w = window as unknown as { vigil?: Record<string, unknown> & { q?: unknown[] } };
+    const w = W as unknown as { vigil?: Record<string, unknown> & { q?: unknown[] } };
     const prev = w.vigil;
     if (prev?.version) return; // loaded twice
-    const s = (document.currentScript ||
-      document.querySelector('script[data-key][src*="vigil"]')) as HTMLScriptElement | null;
+    const s = (D.currentScript ||
+      D.querySelector('script[data-key][src*="vigil"]')) as HTMLScriptElement | null;
     if (!s) return;
     const api = create(fromScript(s), s.src) as unknown as Record<string, unknown>;
     w.vigil = api;
@@ -20,7 +21,7 @@ import { fromScript } from './config';
       try {
         const [name, args] = item as [string, ArrayLike<unknown>];
         const f = api[name];
-        if (typeof f == 'function') f.apply(api, Array.prototype.slice.call(args || []));
+        if (typeof f == 'function') f.apply(api, Array.from(args || []));
       } catch {
         /* a bad queued call is skipped */
       }

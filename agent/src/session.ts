@@ -1,6 +1,6 @@
 // The session: a random id kept in first-party storage (localStorage, else a cookie, else
 // memory), renewed after 30 minutes without activity or 4 hours in total.
-import { newId } from './util';
+import { D, newId } from './util';
 
 const KEY = 'vigil_session';
 export const IDLE = 30 * 60e3;
@@ -20,9 +20,9 @@ function read(): S | undefined {
   try {
     v = localStorage.getItem(KEY);
   } catch {
-    // Storage blocked: the cookie (reading document.cookie is costly, so only then).
+    // Storage blocked: the cookie (reading D.cookie is costly, so only then).
     try {
-      const m = document.cookie.match(/(?:^|;\s*)vigil_session=([^;]+)/);
+      const m = D.cookie.match(/(?:^|;\s*)vigil_session=([^;]+)/);
       v = m && decodeURIComponent(m[1]);
     } catch {
       /* cookies blocked */
@@ -41,7 +41,7 @@ function write(s: S): void {
     /* fall back to a cookie */
   }
   try {
-    document.cookie =
+    D.cookie =
       KEY +
       '=' +
       encodeURIComponent(v) +
@@ -91,7 +91,7 @@ export function clearSession(): void {
     /* ignore */
   }
   try {
-    document.cookie = KEY + '=;path=/;max-age=0';
+    D.cookie = KEY + '=;path=/;max-age=0';
   } catch {
     /* ignore */
   }

@@ -14,7 +14,7 @@ const MAX_ATTEMPTS = 10;
 const STORE = 'vigil_queue';
 
 // The page's fetch as it was when the agent loaded: our own requests are never recorded.
-const nativeFetch: typeof fetch | undefined = W.fetch && W.fetch.bind(W);
+export const nativeFetch: typeof fetch | undefined = W.fetch?.bind(W);
 const nav = navigator;
 
 interface Pending {
@@ -167,7 +167,7 @@ function send(b: string, exit: boolean, n: number): void {
   const done = (): void => {
     if (keepalive) inflight -= len;
   };
-  nativeFetch(url, { method: 'POST', body: b, keepalive, credentials: 'omit', mode: 'cors' }).then(
+  nativeFetch(url, { method: 'POST', body: b, keepalive, credentials: 'omit' }).then(
     safe((r: Response) => {
       done();
       const s = r.status;

@@ -30,7 +30,7 @@ export function on(
 let debugOn = false;
 // Captured before console.error is wrapped, so debug output is never a breadcrumb.
 const con = W.console;
-const log = con && con.debug ? con.debug.bind(con) : undefined;
+const log = con?.debug?.bind(con);
 export function setDebug(v: boolean): void {
   debugOn = v;
 }
@@ -39,9 +39,9 @@ export function debug(...a: unknown[]): void {
 }
 
 export const now = (): number => Date.now();
-export const origin = (): number => P.timeOrigin || P.timing.navigationStart;
-/** ms since the epoch of a performance timestamp, as an integer. */
-export const epoch = (t: number): number => Math.round(origin() + t);
+/** ms since the epoch of a performance timestamp, as an integer. (performance.timeOrigin is older
+ *  than Array.prototype.at, which web-vitals needs.) */
+export const epoch = (t: number): number => Math.round(P.timeOrigin + t);
 
 /** A duration or time in ms, kept at 0.1 ms; undefined when not a finite non-negative number. */
 export function ms(v: number | undefined | null): number | undefined {

@@ -9,7 +9,7 @@ import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir, homedir } from 'node:os';
 import { join, dirname, extname, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deflateSync } from 'node:zlib';
+import { deflateSync, gunzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { schemaErrors } from './schema.mjs';
 
@@ -102,6 +102,22 @@ export async function startVigil() {
     /** The data folder and the project's name, for the CLI (`vigil sourcemaps upload`). */
     data,
     project: 'agent-test',
+    /** The project's id (`?project=`). */
+    projectId: project.id,
+    /** A session's stored replay segments (GET …/replay, NDJSON), [] while it has none. */
+    async replay(sid) {
+      const r = await fetch(
+        `${url}/api/v1/sessions/${encodeURIComponent(sid)}/replay?project=${project.id}`,
+        { headers: { authorization: `Bearer ${token}` } },
+      );
+      if (r.status === 404) return [];
+      const text = await r.text();
+      if (!r.ok) throw new Error(`replay of ${sid}: ${r.status} ${text}`);
+      return text
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l));
+    },
     /** Every stored event of a session: [{type: table, ts, ...columns}]. */
     session: async (sid) => (await api(`/api/v1/sessions/${encodeURIComponent(sid)}`)).events,
     query: (q) => api('/api/v1/query', { from: 0, to: 9000000000000, ...q }),
@@ -175,6 +191,9 @@ export async function startPages(vigil) {
   const mounts = [];
   const state = {
     ingest: [], // {status, body} of every ingest request that reached the proxy
+    // {status, enc, bytes, segment} of every replay upload that reached the proxy (segment:
+    // the JSON, decompressed)
+    replay: [],
     invalid: [], // {errors, body} of every ingest body that fails docs/protocol.schema.json
     reports: [], // bodies POSTed to /__report
     fail: { count: 0, status: 503, retryAfter: '1' },
@@ -202,7 +221,11 @@ export async function startPages(vigil) {
     if (path.startsWith('/api/v1/')) return proxy(req, res, u, vigil, state);
     if (path === '/rum/ingest')
       return proxy(req, res, new URL('/api/v1/ingest' + u.search, u), vigil, state); // a first-party path
-    if (path === '/agent/vigil.js' || path === '/agent/vigil.esm.js')
+    if (
+      path === '/agent/vigil.js' ||
+      path === '/agent/vigil.esm.js' ||
+      path === '/agent/vigil-replay.js'
+    )
       return send(200, TYPES['.js'], readFileSync(join(ROOT, 'dist', path.slice(7))));
     if (path === '/wv.js')
       return send(
@@ -333,6 +356,8 @@ function proxy(req, res, u, vigil, state) {
       pr.on('data', (d) => out.push(d));
       pr.on('end', () => {
         if (ingest) state.ingest.push({ status: pr.statusCode, body: body.toString() });
+        if (u.pathname === '/api/v1/replay')
+          state.replay.push(replayUpload(u, body, pr.statusCode));
         res.writeHead(pr.statusCode, pr.headers);
         res.end(Buffer.concat(out));
       });
@@ -343,6 +368,18 @@ function proxy(req, res, u, vigil, state) {
     });
     p.end(body);
   });
+}
+
+/** A replay upload as the proxy saw it, its segment decoded (null when it is not JSON). */
+export function replayUpload(u, body, status) {
+  const enc = u.searchParams.get('enc');
+  let segment = null;
+  try {
+    segment = JSON.parse((enc === 'gzip' ? gunzipSync(body) : body).toString());
+  } catch {
+    /* left null: the test sees it */
+  }
+  return { status, enc, bytes: body.length, segment };
 }
 
 /** Every batch the agent sends must match the wire schema; withStack fails the test otherwise. */

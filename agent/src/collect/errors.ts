@@ -2,7 +2,7 @@
 // the `cause` chain, the debug ids of the scripts in the stack, and breadcrumbs; resource load
 // failures (capture-phase `error` on window); console.error as breadcrumbs.
 import type { Frame } from '../types';
-import { breadcrumbs, crumb, track } from '../core';
+import { breadcrumbs, crumb, st, track } from '../core';
 import { parseStack } from '../stack';
 import { W, clip, on, abs } from '../util';
 
@@ -25,10 +25,7 @@ type Obj = {
 function describe(err: unknown, dflt: string) {
   const e = err as Obj;
   const isObj = !!e && typeof e == 'object';
-  let type =
-    isObj && typeof e.name == 'string' && e.name
-      ? e.name
-      : isObj && e.constructor && e.constructor.name;
+  let type = isObj && typeof e.name == 'string' && e.name ? e.name : isObj && e.constructor?.name;
   if (!type || type == 'Object') type = dflt;
   const message =
     isObj && e.message != null ? String(e.message) : isObj ? safeJson(e) : String(err);
@@ -91,6 +88,8 @@ export function reportError(
   fallback?: Frame,
   fingerprint?: unknown,
 ): void {
+  st.err = true;
+  st.onError?.(); // an error-triggered replay starts sending
   const e = describe(err, source == 'unhandledrejection' ? 'UnhandledRejection' : 'Error');
   const frames = framesOf(e.stack);
   if (!frames.length && fallback?.file) frames.push(fallback);

@@ -222,12 +222,8 @@ export function initNetwork(endpoint: string): void {
         trace(r, d.t, (v) => header.call(this, 'traceparent', v));
         let failure: string | undefined;
         const x = this;
-        const f = (kind: string) => () => {
-          failure = kind;
-        };
-        x.addEventListener('abort', f('abort'));
-        x.addEventListener('timeout', f('timeout'));
-        x.addEventListener('error', f('network'));
+        for (const k of ['abort', 'timeout', 'error'])
+          x.addEventListener(k, () => (failure = k == 'error' ? 'network' : k));
         x.addEventListener(
           'loadend',
           safe(() => {

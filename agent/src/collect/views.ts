@@ -41,19 +41,19 @@ function hardView(b?: { tbt?: number; tti?: number }): void {
     dom_complete: ms(n.domComplete) || undefined,
     load: ms(n.loadEventEnd) || undefined,
   };
-  const type =
-    n && (n as PerformanceNavigationTiming & { activationStart?: number }).activationStart
-      ? 'prerender'
-      : n && n.type;
+  const type = (n as (PerformanceNavigationTiming & { activationStart?: number }) | undefined)
+    ?.activationStart
+    ? 'prerender'
+    : n?.type;
   track({
     type: 'view',
     ts: epoch(0),
     view_id: st.hard,
     page_url: st.hardUrl,
-    navigation_type: type || undefined,
-    timing: t || undefined,
+    navigation_type: type,
+    timing: t,
     fcp: ms(fcpAt()),
-    transfer_size: n ? int(n.transferSize) : undefined,
+    transfer_size: int(n?.transferSize),
     title: title(),
     tbt: b?.tbt,
     tti: b?.tti,

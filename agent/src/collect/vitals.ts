@@ -168,7 +168,7 @@ function onShifts(list: PerformanceEntry[]): void {
     if (!s.wb || e.value > s.wb[0].value) {
       // As web-vitals: the first element source, else the first source (a text node: its parent).
       const src = e.sources || [];
-      const x = src.find((x) => x.node && x.node.nodeType === 1) || src[0];
+      const x = src.find((x) => x.node?.nodeType === 1) || src[0];
       s.wb = [e, sel(x?.node)];
     }
     if (s.w > s.cls) {
@@ -288,13 +288,11 @@ export function initVitals(): void {
       const a = m.attribution;
       // The event whose handlers ran longest names the interaction (pointerdown, click, keydown…).
       let ev: PerformanceEventTiming | undefined;
-      for (const e of a.processedEventEntries && a.processedEventEntries.length
-        ? a.processedEventEntries
-        : m.entries)
+      for (const e of a.processedEventEntries?.length ? a.processedEventEntries : m.entries)
         if (!ev || e.processingEnd - e.processingStart > ev.processingEnd - ev.processingStart)
           ev = e;
-      const s = a.longestScript && a.longestScript.entry;
-      const t = a.interactionTime >= 0 ? a.interactionTime : m.entries[0] && m.entries[0].startTime;
+      const s = a.longestScript?.entry;
+      const t = a.interactionTime >= 0 ? a.interactionTime : m.entries[0]?.startTime;
       report(
         m,
         {
