@@ -33,6 +33,8 @@ pub enum BenchCommand {
     },
     /// OTLP spans ingested durably over HTTP, and the waterfall of one trace among many.
     Otlp(crate::bench_otlp::OtlpArgs),
+    /// Session replay segments ingested durably over HTTP, and their bytes on disk.
+    Replay(crate::bench_replay::ReplayArgs),
 }
 
 /// Options of `vigil bench ingest`.
@@ -88,6 +90,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             explain,
         } => query(page_views, data, runs, explain),
         BenchCommand::Otlp(args) => crate::bench_otlp::run(args),
+        BenchCommand::Replay(args) => crate::bench_replay::run(args),
     }
 }
 
@@ -172,13 +175,20 @@ fn wire_batch(rng: &mut Rng, n: usize) -> Vec<u8> {
 pub(crate) struct Server {
     pub(crate) child: Child,
     pub(crate) addr: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     pub(crate) key: String,
     api_token: String,
 }
 
 /// The user the benchmark's own server has, for the login-cookie probe.
 const BENCH_USER: (&str, &str) = ("bench@vigil.local", "bench password");
+
+impl Server {
+    /// The server's data folder.
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
 
 pub(crate) fn start_server(geo: &std::path::Path) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
@@ -229,10 +239,71 @@ pub(crate) fn start_server(geo: &std::path::Path) -> anyhow::Result<Server> {
     Ok(Server {
         child,
         addr,
-        _dir: dir,
+        dir,
         key: project.public_key,
         api_token,
     })
+}
+
+/// Posts every body to `url` from `connections` threads (keep-alive), retrying the ones a
+/// busy server answers 429 or 503, and fails on any other answer than `ok`. Returns each
+/// request's latency (ms) and the seconds it all took.
+pub(crate) fn post_all(
+    url: &str,
+    headers: &[(&'static str, String)],
+    bodies: Vec<Vec<u8>>,
+    connections: usize,
+    ok: u16,
+) -> anyhow::Result<(Vec<f64>, f64)> {
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..connections.max(1))
+        .map(|_| {
+            let (bodies, next, url, headers) = (
+                bodies.clone(),
+                next.clone(),
+                url.to_owned(),
+                headers.to_vec(),
+            );
+            std::thread::spawn(move || -> anyhow::Result<Vec<f64>> {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let mut latencies = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else {
+                        return Ok(latencies);
+                    };
+                    let sent = Instant::now();
+                    // A busy server says so; clients retry, and so does this.
+                    loop {
+                        let mut request = agent.post(&url);
+                        for (name, value) in &headers {
+                            request = request.header(*name, value);
+                        }
+                        let status = request.send(&body[..])?.status().as_u16();
+                        match status {
+                            s if s == ok => break,
+                            429 | 503 => std::thread::sleep(Duration::from_millis(20)),
+                            other => bail!("{url} answered {other}"),
+                        }
+                    }
+                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                }
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for w in workers {
+        latencies.extend(
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a load thread panicked"))??,
+        );
+    }
+    Ok((latencies, started.elapsed().as_secs_f64()))
 }
 
 pub(crate) fn rss_kib(pid: u32, field: &str) -> Option<u64> {

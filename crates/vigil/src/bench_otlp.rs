@@ -4,7 +4,6 @@
 use anyhow::bail;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use vigil_demo::Rng;
 use vigil_model::SpanRecord;
@@ -97,58 +96,13 @@ fn ingest(args: &OtlpArgs) -> anyhow::Result<()> {
         .map(vigil_otlp::encode_traces)
         .collect();
     let bytes: usize = bodies.iter().map(Vec::len).sum();
-    let bodies = Arc::new(bodies);
-    let next = Arc::new(AtomicUsize::new(0));
     let url = format!("http://{}/v1/traces", server.addr);
-    let started = Instant::now();
-    let workers: Vec<_> = (0..args.connections.max(1))
-        .map(|_| {
-            let (bodies, next, url, key) = (
-                bodies.clone(),
-                next.clone(),
-                url.clone(),
-                server.key.clone(),
-            );
-            std::thread::spawn(move || -> anyhow::Result<Vec<f64>> {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .build()
-                    .into();
-                let mut latencies = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(body) = bodies.get(i) else {
-                        return Ok(latencies);
-                    };
-                    let sent = Instant::now();
-                    // A busy server says so; an exporter retries, and so does this.
-                    loop {
-                        let status = agent
-                            .post(&url)
-                            .header("content-type", "application/x-protobuf")
-                            .header("x-vigil-key", &key)
-                            .send(&body[..])?
-                            .status()
-                            .as_u16();
-                        match status {
-                            200 => break,
-                            429 | 503 => std::thread::sleep(std::time::Duration::from_millis(20)),
-                            other => bail!("OTLP request answered {other}"),
-                        }
-                    }
-                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-                }
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for w in workers {
-        latencies.extend(
-            w.join()
-                .map_err(|_| anyhow::anyhow!("a load thread panicked"))??,
-        );
-    }
-    let elapsed = started.elapsed().as_secs_f64();
+    let headers = [
+        ("content-type", "application/x-protobuf".to_owned()),
+        ("x-vigil-key", server.key.clone()),
+    ];
+    let (mut latencies, elapsed) =
+        crate::bench::post_all(&url, &headers, bodies, args.connections, 200)?;
     latencies.sort_by(f64::total_cmp);
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
     println!(

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_otlp;
+mod bench_replay;
 mod config;
 mod sourcemaps;
 
