@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { gunzipSync } from 'node:zlib';
 import { VIGIL_BIN, newPage, sessionId, sleep, unit, waitFor, withStack } from './helpers.mjs';
 
 let vigil, pages, browser;
@@ -352,5 +353,66 @@ test('a second copy of the chunk, or another rrweb recorder, keeps replay off', 
   await sleep(1500);
   assert.deepEqual(uploads(sid2), [], 'nothing recorded beside another recorder');
   await other.context.close();
+  await context.close();
+});
+
+test('without CompressionStream, segments go as JSON (enc=none)', async () => {
+  const { context, page } = await newPage(browser);
+  await context.addInitScript(() => {
+    delete window.CompressionStream;
+  });
+  await page.goto(pages.url + '/replay-form.html?' + WHOLE);
+  const sid = await sessionId(page);
+  await page.evaluate(() => replayPage.add('no-compression-marker'));
+  const segs = await replayed(
+    sid,
+    (s) => JSON.stringify(s).includes('no-compression-marker'),
+    'the replay',
+  );
+  assert.ok(segs.length > 0);
+  const ups = uploads(sid);
+  assert.ok(ups.length > 0 && ups.every((u) => u.enc === 'none' && u.status === 202));
+  await context.close();
+});
+
+test('a segment refused with 503 is sent again; one refused with 400 is dropped', async () => {
+  const { context, page } = await newPage(browser);
+  const attempts = {}; // seq → statuses answered
+  let mode = '503';
+  await context.route('**/api/v1/replay?*', async (route) => {
+    const req = route.request();
+    const body = req.postDataBuffer();
+    const enc = new URL(req.url()).searchParams.get('enc');
+    const seg = JSON.parse((enc === 'gzip' ? gunzipSync(body) : body).toString());
+    const answered = (attempts[seg.seq] ||= []);
+    if (answered.length === 0 && mode !== 'pass') {
+      answered.push(+mode);
+      return route.fulfill({
+        status: +mode,
+        headers: { 'retry-after': '1', 'content-type': 'application/json' },
+        body: JSON.stringify({ error: mode === '503' ? 'overloaded' : 'invalid_value' }),
+      });
+    }
+    answered.push('passed');
+    return route.continue();
+  });
+  await page.goto(pages.url + '/replay-form.html?' + WHOLE);
+  const sid = await sessionId(page);
+  await waitFor(() => attempts[0]?.length >= 2, { what: 'seq 0 sent again', timeout: 20000 });
+  assert.deepEqual(attempts[0], [503, 'passed']);
+  mode = '400';
+  await page.evaluate(() => replayPage.add('refused-marker'));
+  await waitFor(() => attempts[1]?.length >= 1, { what: 'seq 1 sent', timeout: 20000 });
+  await sleep(3000);
+  assert.deepEqual(attempts[1], [400], 'not sent again');
+  mode = 'pass';
+  await page.evaluate(() => replayPage.add('after-refusal-marker'));
+  const segs = await replayed(
+    sid,
+    (s) => JSON.stringify(s).includes('after-refusal-marker'),
+    'later segments',
+  );
+  assert.deepEqual(segs.map((s) => s.seq).slice(0, 1), [0], 'seq 0 stored after its retry');
+  assert.ok(!segs.some((s) => s.seq === 1), 'seq 1 dropped');
   await context.close();
 });

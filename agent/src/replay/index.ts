@@ -126,8 +126,19 @@ function start(st: State & { o: Options; f: typeof fetch }): void {
     );
   }
 
+  let emitting = false;
+  /** rrweb's emit: each event, while recording. */
   function emit(ev: RREvent): void {
     if (paused || !mode) return;
+    emitting = true;
+    try {
+      take(ev);
+    } finally {
+      emitting = false;
+    }
+  }
+  /** Masks an event, counts it against the budget and keeps it. */
+  function take(ev: RREvent): void {
     scrub(ev, privacy);
     const s = JSON.stringify(ev);
     const t = ev.timestamp;
@@ -152,10 +163,11 @@ function start(st: State & { o: Options; f: typeof fetch }): void {
     });
   }
   function stopNow(): void {
-    // Not from inside rrweb's own callback: it is stopped once that has returned.
+    // Not from inside rrweb's own callback: then it is stopped once that has returned.
     const f = stopRec;
     stopRec = undefined;
-    if (f) setTimeout(safe(f), 0);
+    if (f && emitting) setTimeout(safe(f), 0);
+    else if (f) safe(f)();
   }
 
   function pause(): void {
@@ -226,7 +238,8 @@ function start(st: State & { o: Options; f: typeof fetch }): void {
   function begin(id: string): void {
     sid = id;
     const s = saved(id);
-    mode = s.end ? undefined : modeOf(id);
+    // (a session the core does not send is not recorded either)
+    mode = s.end || st.out ? undefined : modeOf(id);
     if (!mode) return;
     sending = mode == 'session' || !!s.err;
     paused = false;

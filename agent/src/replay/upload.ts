@@ -123,8 +123,8 @@ export function uploader(
     return new Uint8Array(await new Response(s).arrayBuffer());
   }
 
-  /** Encodes and sends a segment: gzip, except at exit when it fits a keepalive request as is
-   *  (the page may be gone before an asynchronous compression ends). */
+  /** Encodes and sends a segment: gzip, except at exit when it fits a keepalive request as is:
+   *  a compression started at pagehide never ends in Chromium (the page is gone first). */
   function ship(g: Segment, exit: boolean): void {
     const raw = utf8.encode(json(g));
     if (!CS || (exit && raw.length <= LIMIT)) return attempt(g, raw, 'none', 0);
