@@ -354,3 +354,35 @@ export async function traceStarts(
       .map((r) => [r[t] as string, r[m] as number]),
   );
 }
+
+// ---------- session replay ----------
+/** One stored replay segment (docs/replay.md): a few seconds of rrweb events of one page view. */
+export interface ReplaySegment {
+  v: number;
+  session_id: string;
+  view_id?: string;
+  seq: number;
+  start: number;
+  end: number;
+  mode: string;
+  events: unknown[];
+}
+/**
+ * A session's replay segments in seq order (GET /api/v1/sessions/{id}/replay, one JSON
+ * segment a line), or null when the session has none (404).
+ */
+export async function sessionReplay(pid: number, sid: string): Promise<ReplaySegment[] | null> {
+  const r = await fetch(`/api/v1/sessions/${encodeURIComponent(sid)}/replay?project=${pid}`, {
+    credentials: 'same-origin',
+  });
+  if (r.status === 404) return null;
+  if (!r.ok) throw new HttpError(r.status, r.statusText);
+  const segments: ReplaySegment[] = [];
+  for (const line of (await r.text()).split('\n')) {
+    if (!line.trim()) continue;
+    const s = JSON.parse(line) as ReplaySegment;
+    if (isObjectLike(s) && Array.isArray(s.events)) segments.push(s);
+  }
+  return segments;
+}
+const isObjectLike = (x: unknown): x is object => typeof x === 'object' && x !== null;

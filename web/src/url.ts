@@ -88,6 +88,7 @@ export function navigate(url: string, replace = false): void {
 /** Parameters that are one view's own state: dropped when going to another view. */
 const VIEW_STATE = [
   'session',
+  't',
   'sort',
   'dir',
   'page',

@@ -213,9 +213,13 @@ async function newPage() {
     void d.dismiss();
   });
   page.on('pageerror', (e) => problems.push(String(e)));
-  // 401s of the unauthenticated check are expected; anything else (CSP violations included) is not
+  // 401s of the unauthenticated check are expected, as is the 404 by which the API says a
+  // session has no replay (the session view asks, docs/replay.md); anything else (CSP
+  // violations included) is not
+  const noReplay = (m) =>
+    /404/.test(m.text()) && /\/api\/v1\/sessions\/[^/?]+\/replay\?/.test(m.location().url);
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/401/.test(m.text()))
+    if (m.type() === 'error' && !/401/.test(m.text()) && !noReplay(m))
       problems.push(m.text() + ' ' + m.location().url);
   });
   return { ctx, page, dialogs, problems };

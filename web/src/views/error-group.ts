@@ -432,7 +432,19 @@ function eventBody(e: ErrorRow): HTMLElement[] {
     ],
     ['release', fmtCell(e.release ?? null)],
     ['user', fmtCell(e.user_id ?? null)],
-    ['session', sid ? link(sid, hrefTo('/sessions', { session: sid })) : '(none)'],
+    ['session', sid ? link(sid, hrefTo('/sessions', { session: sid, t: String(ts) })) : '(none)'],
+    ...(sid
+      ? ([
+          [
+            'replay',
+            link(
+              'replay at the error',
+              hrefTo('/sessions', { session: sid, t: String(ts) }),
+              'replay-at-error',
+            ),
+          ],
+        ] as [string, HTMLElement][])
+      : []),
     [
       'caught',
       e.handled === true
@@ -714,7 +726,17 @@ function sessionsCard(g: ErrorGroup, sessions: GroupSession[]): HTMLElement {
         el(
           'td',
           {},
-          link(String(s.session_id).slice(0, 12), hrefTo('/sessions', { session: s.session_id })),
+          // the session opens with its replay (when it has one) at this group's latest error there
+          link(
+            String(s.session_id).slice(0, 12),
+            hrefTo('/sessions', { session: s.session_id, t: String(s.last_seen) }),
+          ),
+          ' ',
+          link(
+            'replay at the error',
+            hrefTo('/sessions', { session: s.session_id, t: String(s.last_seen) }),
+            'replay-at-error muted',
+          ),
         ),
         el('td', {}, fmtCell(s.user_id)),
         el('td', { title: fmtTime(s.last_seen) }, fmtAgo(s.last_seen)),

@@ -4,6 +4,7 @@ import { el } from '../dom';
 import { fmtCell, fmtDuration, fmtMetric, fmtOffset, fmtTime } from '../format';
 import { table } from '../tables';
 import { Filter, filtersFor, href, hrefTo, link, navigate, param, Range, traceHref } from '../url';
+import { replayCard } from './session-replay';
 
 type SessionEvent = Record<string, Cell>;
 const SESSION_ORDERS = ['start', 'duration', 'views', 'errors'];
@@ -194,7 +195,7 @@ async function sessionTimeline(pid: number, sid: string, box: HTMLElement): Prom
     'GET',
     `/api/v1/sessions/${encodeURIComponent(sid)}?project=${pid}`,
   );
-  const back = link('← all sessions', href('/sessions', { session: null }));
+  const back = link('← all sessions', href('/sessions', { session: null, t: null }));
   const evs = s.events;
   if (!evs.length) {
     box.replaceChildren(
@@ -238,7 +239,7 @@ async function sessionTimeline(pid: number, sid: string, box: HTMLElement): Prom
     tbody.append(
       el(
         'tr',
-        { 'data-type': String(e.type) },
+        { 'data-type': String(e.type), 'data-ts': String(e.ts) },
         el('td', { class: 'num', title: fmtTime(Number(e.ts)) }, fmtOffset(Number(e.ts) - t0)),
         el('td', {}, el('span', { class: `badge badge-${String(e.type)}` }, String(e.type))),
         el('td', { class: 'wrap' }, fmtCell(e.page_path ?? null)),
@@ -277,10 +278,12 @@ async function sessionTimeline(pid: number, sid: string, box: HTMLElement): Prom
       ),
     );
   }
+  const replay = el('div', { class: 'card', 'data-testid': 'replay-card' });
   box.replaceChildren(
     el('h2', {}, 'Session ', el('code', { 'data-testid': 'session-id' }, s.session_id)),
     back,
     el('div', { class: 'card' }, header),
+    replay,
     el(
       'div',
       { class: 'card' },
@@ -303,4 +306,6 @@ async function sessionTimeline(pid: number, sid: string, box: HTMLElement): Prom
       ),
     ),
   );
+  // not awaited: the timeline is ready without it, and a long replay may take a while
+  void replayCard(pid, sid, replay, evs, tbody);
 }
