@@ -234,6 +234,29 @@ impl QueryEngine {
             .await
     }
 
+    /// The ids of a user's latest `limit` sessions (1–1000), for erasing what is kept beside
+    /// the events (replay).
+    pub async fn sessions_of_user(
+        &self,
+        project: ProjectId,
+        user_id: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, QueryError> {
+        let search: SessionSearch = serde_json::from_value(serde_json::json!({
+            "from": 0,
+            "to": i64::MAX,
+            "filters": [{ "field": "user_id", "op": "eq", "value": user_id }],
+            "limit": limit,
+        }))
+        .map_err(|e| QueryError::Invalid(InvalidQuery(e.to_string())))?;
+        let found = self.sessions(project, &search).await?;
+        Ok(found
+            .rows
+            .iter()
+            .filter_map(|r| r.first().and_then(|v| v.as_str()).map(str::to_owned))
+            .collect())
+    }
+
     /// The custom attribute keys seen on views in the range, most frequent first, with the
     /// number of views carrying each (over the 1,000 most common attribute sets).
     pub async fn attribute_keys(

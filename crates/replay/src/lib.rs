@@ -336,14 +336,6 @@ impl ReplayStore {
         Ok(removed)
     }
 
-    /// Deletes everything of a project (when the project is deleted).
-    pub fn erase_project(&self, project: u32) -> io::Result<()> {
-        match fs::remove_dir_all(self.project_dir(project)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
-    }
-
     /// Sessions-days and stored bytes of a project.
     pub fn usage(&self, project: u32) -> io::Result<ReplayUsage> {
         let mut usage = ReplayUsage::default();

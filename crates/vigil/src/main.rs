@@ -443,10 +443,12 @@ fn project(cmd: ProjectCommand) -> anyhow::Result<()> {
         }
         ProjectCommand::List { data } => {
             let meta = open_meta(&data)?;
+            let replay = replay_store(&data);
             for p in meta.projects()? {
                 let maps = meta.sourcemap_totals(p.id)?;
+                let replays = replay.usage(p.id)?;
                 println!(
-                    "{}\t{}\t{}\t{} days\t{}\t{} source maps in {} releases ({:.1} MiB)",
+                    "{}\t{}\t{}\t{} days\t{}\t{} source maps in {} releases ({:.1} MiB)\treplay of {} session-days ({:.1} MiB)",
                     p.id,
                     p.name,
                     p.public_key,
@@ -454,7 +456,9 @@ fn project(cmd: ProjectCommand) -> anyhow::Result<()> {
                     p.allowed_origins.join(","),
                     maps.bundles,
                     maps.releases,
-                    maps.bytes as f64 / 1_048_576.0
+                    maps.bytes as f64 / 1_048_576.0,
+                    replays.session_days,
+                    replays.bytes as f64 / 1_048_576.0
                 );
             }
         }
@@ -472,11 +476,23 @@ fn erase(args: EraseArgs) -> anyhow::Result<()> {
         (None, Some(session)) => vigil_store::Erasure::Session(session),
         _ => bail!("name one of --user-id or --session-id"),
     };
-    if let vigil_store::Erasure::Session(session) = &erasure {
-        let segments = replay_store(&args.data).erase_session(project.id, session)?;
-        println!("erased {segments} replay segments");
-    }
-    let store = Store::open(&store_dir(&args.data), vigil_store::StoreConfig::default())?;
+    let store = Arc::new(Store::open(
+        &store_dir(&args.data),
+        vigil_store::StoreConfig::default(),
+    )?);
+    // Replay is kept beside the events: a user's sessions are found before the events go.
+    let sessions = match &erasure {
+        vigil_store::Erasure::Session(session) => vec![session.clone()],
+        vigil_store::Erasure::User(user) => tokio::runtime::Runtime::new()?.block_on(
+            vigil_query::QueryEngine::new(store.clone()).sessions_of_user(project.id, user, 1000),
+        )?,
+    };
+    let replay = replay_store(&args.data);
+    let segments: u64 = sessions
+        .iter()
+        .map(|s| replay.erase_session(project.id, s))
+        .sum::<std::io::Result<u64>>()?;
+    println!("erased {segments} replay segments");
     let report = store.erase_blocking(project.id, erasure)?;
     // Closing deletes the replaced files at once: no query of this process reads them.
     store.close();

@@ -459,3 +459,61 @@ fn sessions_search_filters_and_marks_sessions_with_a_replay() {
     assert_eq!(search(json!(true)), [("with-replay".to_owned(), true)]);
     assert_eq!(search(json!(false)), [("without-replay".to_owned(), false)]);
 }
+
+#[test]
+fn the_cli_erases_a_users_replay_and_lists_what_replay_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = create_project(dir.path(), "shop", &["*"]);
+    let t0 = now_ms() - 60_000;
+    {
+        let server = Server::start(dir.path());
+        for (session, user) in [("s-ann", "ann"), ("s-bob", "bob")] {
+            let mut body: Value =
+                serde_json::from_slice(&batch(session, json!([{ "type": "view", "ts": t0 }])))
+                    .unwrap();
+            body["context"]["user_id"] = json!(user);
+            let (s, v) = server.ingest(&keys.public_key, body.to_string().as_bytes());
+            assert_eq!(s, 202, "{v}");
+            let (s, v) = upload(
+                &server,
+                &format!("?key={}&enc=none", keys.public_key),
+                &[],
+                &segment(session, "v", 0, t0, "x"),
+            );
+            assert_eq!(s, 202, "{v}");
+        }
+    }
+    let vigil = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(args)
+            .arg("--data")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(
+        vigil(&["project", "list"]).contains("replay of 2 session-days"),
+        "{}",
+        vigil(&["project", "list"])
+    );
+    let erased = vigil(&["erase", "--project", "shop", "--user-id", "ann"]);
+    assert!(erased.contains("erased 1 replay segments"), "{erased}");
+    let dump = |session: &str| {
+        vigil(&[
+            "replay",
+            "dump",
+            "--project",
+            &keys.id.to_string(),
+            "--session",
+            session,
+        ])
+    };
+    assert_eq!(dump("s-ann"), "");
+    assert_eq!(dump("s-bob").lines().count(), 1);
+}

@@ -197,19 +197,7 @@ async fn erase_replay(
     let sessions: Vec<String> = match erasure {
         vigil_store::Erasure::Session(s) => vec![s.clone()],
         vigil_store::Erasure::User(user) => {
-            let search: vigil_query::SessionSearch = serde_json::from_value(serde_json::json!({
-                "from": 0,
-                "to": i64::MAX,
-                "filters": [{ "field": "user_id", "op": "eq", "value": user }],
-                "limit": 1000,
-            }))
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let found = state.queries.sessions(project, &search).await?;
-            found
-                .rows
-                .iter()
-                .filter_map(|r| r.first().and_then(|v| v.as_str()).map(str::to_owned))
-                .collect()
+            state.queries.sessions_of_user(project, user, 1000).await?
         }
     };
     let replay = state.replay.clone();
