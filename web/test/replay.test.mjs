@@ -15,6 +15,7 @@ const ARTIFACTS = resolve(WEB, '../test-artifacts');
 const VIGIL = process.env.VIGIL_BIN ?? join(homedir(), '.cache/vigil-target/debug/vigil');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'];
+const TRACKER = 'https://tracker.example/pixel.png';
 const USER = { email: 'replay@example.com', password: 'replay-password-1' };
 
 // One session with a replay of two page loads (three segments), and one without.
@@ -49,6 +50,8 @@ function snapshot(title) {
           elem(7, 'body', [
             elem(8, 'h1', [text(9, title)]),
             elem(10, 'p', [text(11, 'Masked: ****')]),
+            // watching a replay must not call other origins (the dashboard's CSP holds in it)
+            elem(14, 'img', [], { src: TRACKER }),
             // a recorded script must never run when played
             elem(12, 'script', [text(13, 'parent.__replayScriptRan = 1')]),
           ]),
@@ -69,6 +72,7 @@ const move = (ts, x) => ({
   timestamp: ts,
   data: { source: 1, positions: [{ x, y: 40, id: 8, timeOffset: 0 }] },
 });
+const custom = (ts, tag, payload = {}) => ({ type: 5, timestamp: ts, data: { tag, payload } });
 const SEGMENTS = [
   {
     view_id: 'replay-view-1',
@@ -80,12 +84,11 @@ const SEGMENTS = [
     events: [
       meta(PAGE_TWO, '/two'),
       full(PAGE_TWO + 10, 'Replay page two'),
-      {
-        type: 5,
-        timestamp: T0 + 30000,
-        data: { tag: 'vigil:pause', payload: { reason: 'hidden' } },
-      },
-      move(END, 400),
+      // the agent's markers (agent/src/replay): paused and stopped get a marker, resumed not
+      custom(T0 + 30000, 'vigil-paused', { reason: 'mutation_budget' }),
+      custom(T0 + 33000, 'vigil-resumed'),
+      move(T0 + 35000, 500),
+      custom(END, 'vigil-stopped', { reason: 'max_size' }),
     ],
   },
 ].map((s, seq) => ({
@@ -265,19 +268,23 @@ async function apiGet(path) {
 async function signedInPage() {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
-  const problems = [];
+  const problems = [],
+    refused = [];
   page.on('pageerror', (e) => problems.push(String(e)));
   // CSP violations and failed requests are console errors; the 401 of the first /me is expected
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/401/.test(m.text()))
-      problems.push(m.text() + ' ' + m.location().url);
+    if (m.type() !== 'error' || /401/.test(m.text())) return;
+    // the recorded image of another origin, refused by the dashboard's CSP inside the replay
+    if (m.text().includes(TRACKER) && /Content Security Policy/.test(m.text()))
+      refused.push(m.text());
+    else problems.push(m.text() + ' ' + m.location().url);
   });
   await page.goto(`${base}/login`);
   await page.fill('input[name=email]', USER.email);
   await page.fill('input[name=password]', USER.password);
   await page.click('button[type=submit]');
   await page.waitForSelector('[data-testid=view][data-state=ready]');
-  return { ctx, page, problems };
+  return { ctx, page, problems, refused };
 }
 
 const sessionUrl = (sid, extra = '') =>
@@ -308,7 +315,14 @@ async function waitCurrent(page, want) {
 }
 
 test('a session with a replay: the player plays both page loads, its bar marks the timeline events', async () => {
-  const { ctx, page, problems } = await signedInPage();
+  const { ctx, page, problems, refused } = await signedInPage();
+  // the recorded image of another origin: Chromium announces the request, then the CSP
+  // blocks it before anything is sent
+  const elsewhere = [];
+  page.on('requestfailed', (r) => elsewhere.push([r.url(), r.failure()?.errorText]));
+  page.on('requestfinished', (r) => {
+    if (new URL(r.url()).origin !== base) elsewhere.push([r.url(), 'sent']);
+  });
   await openSession(page, SID);
   const replay = page.locator('[data-testid=replay]');
   assert.equal(await replay.getAttribute('data-state'), 'ready');
@@ -349,14 +363,14 @@ test('a session with a replay: the player plays both page loads, its bar marks t
     route: ofType('routes'),
     error: ofType('errors'),
     request: ofType('requests', (e) => e.duration >= 1000 || e.status >= 500),
-    paused: [T0 + 30000],
+    paused: [T0 + 30000, END],
   };
   assert.deepEqual(Object.fromEntries(Object.entries(expected).map(([k, v]) => [k, v.length])), {
     action: 2,
     route: 1,
     error: 1,
     request: 2,
-    paused: 1,
+    paused: 2,
   });
   const markers = await page.$$eval('[data-testid=replay-marker]', (ms) =>
     ms.map((m) => ({
@@ -379,7 +393,13 @@ test('a session with a replay: the player plays both page loads, its bar marks t
     assert.ok(Math.abs(m.left - ((m.ts - T0) / (END - T0)) * 100) < 0.01, JSON.stringify(m));
   const err = markers.find((m) => m.kind === 'error');
   assert.equal(err.title, 'TypeError: replay test: cart is undefined');
-  assert.equal(markers.find((m) => m.kind === 'paused').title, 'recording paused: hidden');
+  assert.deepEqual(
+    markers.filter((m) => m.kind === 'paused').map((m) => m.title),
+    [
+      'recording paused: the page changed faster than the recording budget',
+      "recording stopped: the session's replay reached its size limit",
+    ],
+  );
   assert.match(markers.find((m) => m.ts === T0 + 12000).title, /^POST .*503 80 ms$/);
   // the marker's place on screen is its share of the bar
   const bar = await page.locator('[data-testid=replay-bar]').boundingBox();
@@ -430,6 +450,12 @@ test('a session with a replay: the player plays both page loads, its bar marks t
   );
   assert.ok((await current(page)) >= END - T0 - 100, String(await current(page)));
   assert.equal(await page.textContent('[data-testid=replay-time]'), '0:40 / 0:40');
+  assert.ok(elsewhere.length > 0);
+  for (const [url, how] of elsewhere) {
+    assert.equal(url, TRACKER);
+    assert.equal(how, 'csp');
+  }
+  assert.ok(refused.length > 0);
   assert.deepEqual(problems, []);
   await ctx.close();
 });

@@ -1,6 +1,6 @@
 // What the replay's progress bar marks: the session's events that a person looks for in a
 // recording (what they clicked, where they went, what broke, what was slow) and the times the
-// recorder paused. Shared by the session view (which computes them) and the player chunk.
+// recorder paused or stopped. Shared by the session view (which computes them) and the player chunk.
 import type { Cell } from '../api';
 
 export type MarkerKind = 'action' | 'route' | 'error' | 'request' | 'paused';
@@ -16,7 +16,7 @@ export const MARKER_LABELS: Record<MarkerKind, string> = {
   route: 'route changes',
   error: 'errors',
   request: 'slow or failed requests',
-  paused: 'recording paused',
+  paused: 'recording paused or stopped',
 };
 /** A request worth a marker: this slow (ms), or answered with a server error. */
 export const SLOW_REQUEST_MS = 1000;
@@ -55,7 +55,16 @@ export function eventMarker(e: Record<string, Cell>): Marker | null {
   }
 }
 
-/** An rrweb custom event (type 5) of the recorder saying it paused (its tag names a pause). */
+/** The agent's words for why it paused or stopped recording (docs/replay.md, Markers). */
+const PAUSE_REASONS: Record<string, string> = {
+  mutation_budget: 'the page changed faster than the recording budget',
+  max_size: "the session's replay reached its size limit",
+  mutations: 'the page paused the recording too often',
+};
+/**
+ * The marker of the agent's custom event (rrweb type 5) saying it paused (`vigil-paused`) or
+ * stopped (`vigil-stopped`) recording: nothing is seen from there to the next snapshot.
+ */
 export function pauseMarker(ev: {
   type: number;
   timestamp: number;
@@ -63,7 +72,15 @@ export function pauseMarker(ev: {
 }): Marker | null {
   if (ev.type !== 5 || typeof ev.data !== 'object' || ev.data === null) return null;
   const { tag, payload } = ev.data as { tag?: unknown; payload?: unknown };
-  if (typeof tag !== 'string' || !/pause/i.test(tag)) return null;
+  const what =
+    typeof tag !== 'string'
+      ? null
+      : /pause/i.test(tag)
+        ? 'paused'
+        : /stop/i.test(tag)
+          ? 'stopped'
+          : null;
+  if (!what) return null;
   const reason =
     typeof payload === 'object' && payload !== null && 'reason' in payload
       ? String((payload as { reason: unknown }).reason)
@@ -71,6 +88,6 @@ export function pauseMarker(ev: {
   return {
     kind: 'paused',
     ts: ev.timestamp,
-    title: reason ? `recording paused: ${reason}` : 'recording paused',
+    title: `recording ${what}${reason ? `: ${PAUSE_REASONS[reason] ?? reason}` : ''}`,
   };
 }
