@@ -86,6 +86,8 @@ function start(st: State & { o: Options; f: typeof fetch }): void {
   let quietObs: MutationObserver | undefined;
   let changes = 0;
   let quietFor = 0;
+  /** an error was reported on this page before this chunk ran */
+  let errBefore = !!st.err;
 
   const up = uploader(
     url,
@@ -247,7 +249,8 @@ function start(st: State & { o: Options; f: typeof fetch }): void {
     tokens = BUDGET_BURST;
     filled = now();
     startRec();
-    if (st.err) trigger(); // reported before this chunk ran
+    if (errBefore) trigger();
+    errBefore = false;
   }
 
   st.onError = safe(() => {
