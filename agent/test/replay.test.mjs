@@ -416,3 +416,25 @@ test('a segment refused with 503 is sent again; one refused with 400 is dropped'
   assert.ok(!segs.some((s) => s.seq === 1), 'seq 1 dropped');
   await context.close();
 });
+
+test('the npm build: init() options, the chunk from the collector beside the endpoint', async () => {
+  const { context, page } = await newPage(browser);
+  await page.goto(pages.url + `/replay-esm.html?key=${vigil.key}`);
+  const sid = await sessionId(page);
+  await page.evaluate(() => replayPage.add('esm-added-marker'));
+  await page.goto(pages.url + '/blank.html');
+  // the added paragraph's text, masked (replayMaskAllText: true)
+  const masked = '*'.repeat('esm-added-marker'.length);
+  const segs = await replayed(
+    sid,
+    (s) => JSON.stringify(s).includes(`"textContent":"${masked}"`),
+    'the added paragraph, masked',
+  );
+  assert.ok(
+    events(segs).some((e) => e.type === 2),
+    'a full snapshot',
+  );
+  const all = JSON.stringify(segs);
+  for (const s of ['plum-esm-55', 'esm-added-marker']) assert.ok(!all.includes(s), `no ${s}`);
+  await context.close();
+});
