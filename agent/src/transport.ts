@@ -204,7 +204,8 @@ function split(b: string): void {
 /** Keeps a batch to try again: after `sec` seconds when > 0, else with backoff (-1: at once). */
 function later(b: string, n: number, sec: number): void {
   if (n > MAX_ATTEMPTS) return;
-  const back = Math.min(60e3, 1e3 * Math.pow(2, Math.max(0, n - 1))) * (0.8 + Math.random() * 0.4);
+  // (n ≥ 1 here whenever `back` is used: a first try is never delayed by backoff)
+  const back = Math.min(60e3, 1e3 * 2 ** (n - 1)) * (0.8 + Math.random() * 0.4);
   retry.push({
     b,
     n,
