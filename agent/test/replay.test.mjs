@@ -438,3 +438,34 @@ test('the npm build: init() options, the chunk from the collector beside the end
   for (const s of ['plum-esm-55', 'esm-added-marker']) assert.ok(!all.includes(s), `no ${s}`);
   await context.close();
 });
+
+test('once the collector holds all it will of a session, recording stops for the session', async () => {
+  const { context, page } = await newPage(browser);
+  const posted = [];
+  await context.route('**/api/v1/replay?*', (route) => {
+    const req = route.request();
+    const body = req.postDataBuffer();
+    const enc = new URL(req.url()).searchParams.get('enc');
+    posted.push(JSON.parse((enc === 'gzip' ? gunzipSync(body) : body).toString()));
+    return route.fulfill({
+      status: 413,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'session_replay_too_large', message: 'full' }),
+    });
+  });
+  await page.goto(pages.url + '/replay-form.html?' + WHOLE);
+  await sessionId(page);
+  await waitFor(() => posted.some((s) => s.events.some((e) => e.data?.tag === 'vigil-stopped')), {
+    what: 'the stop marker sent',
+    timeout: 20000,
+  });
+  const n = posted.length;
+  await page.evaluate(() => replayPage.add('after-the-cap'));
+  await page.reload(); // the next page of the session records nothing either
+  await page.evaluate(() => replayPage.add('next-page-after-the-cap'));
+  await sleep(6500);
+  await page.goto(pages.url + '/blank.html');
+  await sleep(500);
+  assert.equal(posted.length, n, 'nothing sent after the stop');
+  await context.close();
+});

@@ -175,9 +175,11 @@ export function uploader(
           return ship(g, false);
         }
         r.json().then(
-          safe((j: { error?: string }) => {
-            if (s == 413 && j?.error == 'session_replay_too_large') over(g.sid);
-            debug('replay segment refused', s, j?.error);
+          safe((j: { code?: string; error?: string }) => {
+            // the collector's error bodies name the code `code` (docs/replay.md: `error`)
+            const code = j?.code || j?.error;
+            if (s == 413 && code == 'session_replay_too_large') over(g.sid);
+            debug('replay segment refused', s, code);
           }),
           () => undefined,
         );
