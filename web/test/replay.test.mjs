@@ -537,3 +537,41 @@ test('the error group opens the session replay at the error', async () => {
   assert.deepEqual(problems, []);
   await ctx.close();
 });
+
+test('the sessions list marks the sessions with a replay and finds them with "has replay"', async () => {
+  const { ctx, page, problems } = await signedInPage();
+  await page.goto(`${base}/sessions?project=${project.id}&range=24h`);
+  await page.waitForSelector('[data-testid=view][data-view=sessions][data-state=ready]');
+  const listed = () =>
+    page.$$eval('[data-testid=sessions-table] tbody tr', (trs) =>
+      trs.map((tr) => {
+        const td = [...tr.querySelectorAll('td')];
+        const replay = td.at(-1).querySelector('a');
+        return {
+          id: new URL(td[0].querySelector('a').href).searchParams.get('session'),
+          replay: replay ? new URL(replay.href).searchParams.get('session') : null,
+        };
+      }),
+    );
+  assert.deepEqual(
+    (await listed()).sort((a, b) => a.id.localeCompare(b.id)),
+    [
+      { id: BARE_SID, replay: null },
+      { id: SID, replay: SID },
+    ],
+  );
+  await page.check('[data-testid=session-has_replay]');
+  await page.click('[data-testid=session-search] button[type=submit]');
+  await page.waitForFunction(
+    () =>
+      new URL(location.href).searchParams.get('has_replay') === '1' &&
+      !!document.querySelector('[data-testid=view][data-view=sessions][data-state=ready]'),
+  );
+  assert.deepEqual(await listed(), [{ id: SID, replay: SID }]);
+  await page.click(`[data-testid=sessions-table] tbody tr td:last-child a`);
+  await page.waitForSelector('[data-testid=replay-card][data-state=ready]');
+  assert.equal(new URL(page.url()).searchParams.get('session'), SID);
+  assert.equal(new URL(page.url()).searchParams.get('has_replay'), '1');
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});

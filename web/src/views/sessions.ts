@@ -20,7 +20,9 @@ const SESSION_COLUMNS: [string, string][] = [
   ['device_type', 'device'],
   ['browser', 'browser'],
   ['os', 'os'],
+  ['has_replay', 'replay'],
 ];
+const REPLAY_COLUMN = SESSION_COLUMNS.findIndex(([c]) => c === 'has_replay');
 export async function sessionsView(
   pid: number,
   box: HTMLElement,
@@ -37,6 +39,10 @@ export async function sessionsView(
   const [user, userL] = input('user', 'user contains', { placeholder: 'user id' });
   const [country, countryL] = input('country', 'country', { placeholder: 'e.g. DE', size: '6' });
   const [hasError, hasErrorL] = input('has_error', 'has error', { type: 'checkbox', value: '1' });
+  const [hasReplay, hasReplayL] = input('has_replay', 'has replay', {
+    type: 'checkbox',
+    value: '1',
+  });
   const [minS, minL] = input('min_s', 'min duration (s)', {
     type: 'number',
     min: '0',
@@ -62,6 +68,7 @@ export async function sessionsView(
     countryL,
     el('label', {}, 'device', device),
     hasErrorL,
+    hasReplayL,
     minL,
     maxL,
     el('button', { type: 'submit' }, 'Search'),
@@ -72,6 +79,7 @@ export async function sessionsView(
         country: null,
         device: null,
         has_error: null,
+        has_replay: null,
         min_s: null,
         max_s: null,
       }),
@@ -85,6 +93,7 @@ export async function sessionsView(
         country: country.value.trim().toUpperCase() || null,
         device: device.value || null,
         has_error: hasError.checked ? '1' : null,
+        has_replay: hasReplay.checked ? '1' : null,
         min_s: minS.value || null,
         max_s: maxS.value || null,
       }),
@@ -101,6 +110,7 @@ export async function sessionsView(
     to,
     filters: [...filtersFor('views'), ...search],
     has_error: hasError.checked || undefined,
+    has_replay: hasReplay.checked || undefined,
     min_duration: seconds(minS.value),
     max_duration: seconds(maxS.value),
     order_by: param('sort', 'start', SESSION_ORDERS),
@@ -156,8 +166,17 @@ export async function sessionsView(
       table(list, {
         testid: 'sessions-table',
         sortable: SESSION_ORDERS,
-        fmt: { session: (v) => String(v).slice(0, 12), start: fmtTime, duration: fmtDuration },
+        fmt: {
+          session: (v) => String(v).slice(0, 12),
+          start: fmtTime,
+          duration: fmtDuration,
+          replay: (v) => (v === true ? '▶ replay' : ''),
+        },
         linkCol: (v) => (v === null ? null : href('/sessions', { session: String(v) })),
+        links: {
+          replay: (row) =>
+            row[REPLAY_COLUMN] === true ? href('/sessions', { session: String(row[0]) }) : null,
+        },
       }),
     ),
   );
