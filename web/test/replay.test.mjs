@@ -478,6 +478,13 @@ test('t= in the URL opens the replay paused at that moment; the timeline seeks i
   assert.ok(Math.abs((await waitCurrent(page, ERROR_TS - T0)) - (ERROR_TS - T0)) <= 100);
   assert.equal(new URL(page.url()).searchParams.get('t'), String(ERROR_TS));
   assert.match(await frameText(page), /Replay page two/);
+  // the bar takes arrow keys: 5 s back, twice, is page one again
+  await page.focus('[data-testid=replay-bar]');
+  await page.keyboard.press('ArrowLeft');
+  assert.ok(Math.abs((await waitCurrent(page, 20000)) - 20000) <= 100);
+  await page.keyboard.press('ArrowLeft');
+  assert.ok(Math.abs((await waitCurrent(page, 15000)) - 15000) <= 100);
+  assert.match(await frameText(page), /Replay page one/);
   assert.deepEqual(problems, []);
   await ctx.close();
 });

@@ -68,7 +68,9 @@ export function mountPlayer(
       class: 'replay-bar',
       'data-testid': 'replay-bar',
       role: 'slider',
-      'aria-label': 'Replay position',
+      tabindex: '0',
+      'aria-label': 'Replay position (arrow keys: 5 s back or on)',
+      'aria-valuemin': '0',
     },
     progress,
   );
@@ -111,6 +113,7 @@ export function mountPlayer(
   const start = meta.startTime,
     end = meta.endTime,
     total = Math.max(1, meta.totalTime);
+  bar.setAttribute('aria-valuemax', String(Math.round(total)));
   host.dataset.start = String(start);
   host.dataset.end = String(end);
 
@@ -190,6 +193,12 @@ export function mountPlayer(
       for (const x of speeds) x.setAttribute('aria-pressed', String(x === b));
     });
   skip.addEventListener('change', () => replayer.setConfig({ skipInactive: skip.checked }));
+  bar.addEventListener('keydown', (ev) => {
+    const step = ev.key === 'ArrowLeft' ? -5000 : ev.key === 'ArrowRight' ? 5000 : 0;
+    if (!step) return;
+    ev.preventDefault();
+    seekOffset(current() + step);
+  });
   bar.addEventListener('click', (ev) => {
     const r = bar.getBoundingClientRect();
     seekOffset(((ev.clientX - r.left) / Math.max(1, r.width)) * total);
