@@ -469,3 +469,34 @@ test('once the collector holds all it will of a session, recording stops for the
   assert.equal(posted.length, n, 'nothing sent after the stop');
   await context.close();
 });
+
+test('error-triggered: after the error, the next page of the session is recorded from its start', async () => {
+  const { context, page } = await newPage(browser);
+  await page.goto(pages.url + '/replay-form.html?' + ON_ERROR);
+  const sid = await sessionId(page);
+  await page.waitForFunction(() => !!document.querySelector('script[src*="vigil-replay"]'));
+  await sleep(300);
+  await page.evaluate(() => replayPage.fail());
+  await replayed(sid, (s) => marks(s, 'vigil-error').length > 0, 'the error window');
+  await page.$eval('#next', (a) => (a.search = location.search));
+  await page.click('#next');
+  await page.waitForURL(/replay-next/);
+  const viewB = await page.evaluate(() => vigil.getContext().view_id);
+  await page.evaluate(() => replayPage.add('next-page-no-error'));
+  const segs = await replayed(
+    sid,
+    (s) => JSON.stringify(s).includes('next-page-no-error'),
+    'the next page, without an error of its own',
+  );
+  const b = segs.filter((s) => s.view_id === viewB);
+  assert.ok(
+    b.every((s) => s.mode === 'error'),
+    'mode error',
+  );
+  assert.ok(
+    b.some((s) => s.events.some((e) => e.type === 2)),
+    'from its full snapshot',
+  );
+  assert.equal(marks(b, 'vigil-error').length, 0, 'no error on the second page');
+  await context.close();
+});

@@ -253,9 +253,11 @@ function start(st: State & { o: Options; f: typeof fetch }): void {
     errBefore = false;
   }
 
+  let errorMarks = 0;
   st.onError = safe(() => {
     if (!mode) return;
-    mark('vigil-error');
+    // as the core reports at most 100 errors a page
+    if (errorMarks++ < 100) mark('vigil-error');
     trigger();
   });
 
