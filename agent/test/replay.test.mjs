@@ -500,3 +500,18 @@ test('error-triggered: after the error, the next page of the session is recorded
   assert.equal(marks(b, 'vigil-error').length, 0, 'no error on the second page');
   await context.close();
 });
+
+test('consent withdrawn: nothing more is recorded or sent, not even at exit', async () => {
+  const { context, page } = await newPage(browser);
+  await page.goto(pages.url + '/replay-form.html?' + WHOLE);
+  const sid = await sessionId(page);
+  await waitFor(() => uploads(sid).length > 0, { what: 'a first segment', timeout: 20000 });
+  await page.evaluate(() => replayPage.add('before-withdrawal'));
+  await page.evaluate(() => vigil.consent(false));
+  await page.evaluate(() => replayPage.add('after-withdrawal'));
+  await page.goto(pages.url + '/blank.html'); // the exit flush happens at once
+  await sleep(2000);
+  const sent = JSON.stringify(uploads(sid));
+  assert.ok(!sent.includes('before-withdrawal') && !sent.includes('after-withdrawal'), sent);
+  await context.close();
+});

@@ -97,6 +97,7 @@ function start(st: State & { o: Options; f: typeof fetch }): void {
       if (id == sid && s.bytes >= MAX_SESSION_BYTES) end('max_size');
     },
     (id) => id == sid && end('max_size'),
+    () => !!st.on,
   );
 
   /** Keeps an event (already masked) for sending or in the error window. */
@@ -216,7 +217,7 @@ function start(st: State & { o: Options; f: typeof fetch }): void {
   }
 
   function flush(exit: boolean): void {
-    if (!buf.length || !mode) return;
+    if (!buf.length || !mode || !st.on) return;
     const evs = buf;
     buf = [];
     bufBytes = 0;

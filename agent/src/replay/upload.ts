@@ -77,13 +77,15 @@ export interface Uploader {
 /**
  * `url`: the replay endpoint with the key; `post`: the page's fetch as it was before any agent
  * wrapped it (the core's request collector would otherwise record and trace these requests);
- * `sent`: told of the bytes the collector accepted; `over`: the collector holds all it will.
+ * `sent`: told of the bytes the collector accepted; `over`: the collector holds all it will;
+ * `allowed`: false once nothing may be sent any more (consent withdrawn), retries included.
  */
 export function uploader(
   url: string,
   post: typeof fetch,
   sent: (sid: string, bytes: number) => void,
   over: (sid: string) => void,
+  allowed: () => boolean,
 ): Uploader {
   const CS = typeof CompressionStream == 'function' ? CompressionStream : undefined;
   const utf8 = new TextEncoder();
@@ -138,6 +140,7 @@ export function uploader(
   }
 
   function attempt(g: Segment, body: Uint8Array<ArrayBuffer>, enc: string, n: number): void {
+    if (!allowed()) return;
     const len = body.length;
     const keepalive = inflight + len <= LIMIT;
     if (keepalive) inflight += len;
