@@ -103,7 +103,7 @@ export function fromScript(s: HTMLScriptElement): Options {
   return Object.assign({}, d, {
     consentRequired: flag(d.consentRequired),
     manualStart: flag(d.manualStart),
-    traceOrigins: d.traceOrigins != null ? d.traceOrigins.split(/[\s,]+/) : undefined,
+    traceOrigins: d.traceOrigins?.split(/[\s,]+/),
     debug: flag(d.debug),
   }) as unknown as Options; // without data-key, makeConfig makes the key empty (and nothing starts)
 }

@@ -146,7 +146,7 @@ export function initErrors(): void {
       const ee = e as ErrorEvent;
       if (!('message' in ee)) return;
       reportError(
-        ee.error != null ? ee.error : { name: 'Error', message: ee.message || 'Script error.' },
+        ee.error ?? { name: 'Error', message: ee.message || 'Script error.' },
         'onerror',
         false,
         {

@@ -73,7 +73,7 @@ export function initPerf(endpoint: string): void {
         blocking_duration: ms(e.blockingDuration),
         script_url: s?.sourceURL ? clip(s.sourceURL, 4000) : undefined,
         invoker: s?.invoker ? clip(s.invoker, 500) : undefined,
-        script_duration: s ? ms(s.duration) : undefined,
+        script_duration: ms(s?.duration),
       });
     }
   });
