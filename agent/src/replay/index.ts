@@ -3,9 +3,10 @@
 // errors) and records the page with rrweb's own @rrweb/record:
 // - whole session (`replaySampleRate`): events are uploaded as they come, in segments of at most
 //   5 s, and when the page is hidden or left;
-// - on error (`replayOnErrorRate`): the last 60 s are kept in memory (a full snapshot every 30 s
-//   keeps one inside the window) and nothing is sent until the core reports an error; then that
-//   buffer is sent and everything after it, on this page and the next ones of the session.
+// - on error (`replayOnErrorRate`): the last 60 s are kept in memory, from the last full snapshot
+//   before them (one every 30 s: 60 to 90 s in all), and nothing is sent until the core reports
+//   an error; then that buffer is sent and everything after it, on this page and the next ones
+//   of the session.
 // Cost control: a budget of recorded bytes per second (past it recording pauses, saying so in
 // the replay, until the page is quiet again) and a maximum per session. It stays off where
 // another rrweb recorder, or a second copy of itself, already runs.
@@ -26,8 +27,8 @@ const CHECKOUT_MS = 30e3;
 // application make a few KB per second (mouse positions are sampled every 50 ms, a re-render
 // is a few KB); a page that animates by changing its DOM (tickers, counters, progress bars,
 // virtualized lists in motion) makes 100 KB to MBs per second, which would cost the visitor's
-// CPU and bandwidth for little to see. 64 KB/s gzips to about 8 KB/s: a 5 s segment stays well
-// under the 60 KB of a keepalive request, an hour under half of the 64 MiB a session may hold.
+// CPU and bandwidth for little to see. 64 KB/s gzips to about 8 KB/s: a 5 s segment stays under
+// the 60 KB of a keepalive request, an hour under half of the 64 MiB a session may hold.
 // The burst lets a route change render a large new page.
 const BUDGET_PER_S = 64 * 1024;
 const BUDGET_BURST = 512 * 1024;
