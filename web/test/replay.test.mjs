@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -466,6 +467,18 @@ test('t= in the URL opens the replay paused at that moment; the timeline seeks i
   assert.ok(Math.abs((await waitCurrent(page, 22000)) - 22000) <= 100);
   assert.equal(await page.getAttribute('[data-testid=replay]', 'data-playing'), 'false');
   assert.match(await frameText(page), /Replay page two/);
+  // at the page load itself: the moment before it is page one; between its Meta and its
+  // snapshot, page two as soon as it is drawn
+  for (const [t, text] of [
+    [PAGE_TWO - 1, /Replay page one/],
+    [PAGE_TWO, /Replay page two/],
+    [PAGE_TWO + 5, /Replay page two/],
+  ]) {
+    await openSession(page, SID, `&t=${t}`);
+    assert.ok(Math.abs((await current(page)) - (t - T0)) <= 100);
+    assert.match(await frameText(page), text, String(t - T0));
+  }
+  await openSession(page, SID, `&t=${PAGE_TWO + 2000}`);
   // the error row's "replay" link seeks to the error, and says so in the URL
   const link = page.locator(
     '[data-testid=session-events] tr[data-type=errors] [data-testid=replay-at]',
@@ -579,6 +592,99 @@ test('the sessions list marks the sessions with a replay and finds them with "ha
   await page.waitForSelector('[data-testid=replay-card][data-state=ready]');
   assert.equal(new URL(page.url()).searchParams.get('session'), SID);
   assert.equal(new URL(page.url()).searchParams.get('has_replay'), '1');
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test("the agent's own recording of two page loads plays in the player", async () => {
+  // pages of a shop on another origin (a server of the test's own) with the collector's
+  // agent, every session recorded; the agent fetches its replay chunk from the collector and
+  // sends there
+  const html = (title) =>
+    `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title>` +
+    `<script async src="${base}/agent/vigil.js" data-key="${project.public_key}" ` +
+    `data-replay-sample-rate="1"></script></head><body><h1>${title}</h1>` +
+    `<p class="vigil-mask">secret-words-of-the-visitor</p><input id="q" value=""></body></html>`;
+  const shopServer = createServer((req, res) => {
+    const title = { '/one': 'Agent page one', '/two': 'Agent page two' }[req.url];
+    res.writeHead(title ? 200 : 404, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(title ? html(title) : '');
+  });
+  await new Promise((r) => shopServer.listen(0, '127.0.0.1', r));
+  const SHOP = `http://127.0.0.1:${shopServer.address().port}`;
+  const shop = await browser.newContext();
+  const visitor = await shop.newPage();
+  const visitorLog = [];
+  visitor.on('console', (m) => visitorLog.push(`${m.type()}: ${m.text()}`));
+  await visitor.goto(`${SHOP}/one`);
+  let sid;
+  for (let i = 0; !sid; i++) {
+    sid = await visitor.evaluate(() => window.vigil?.getContext?.().session_id);
+    assert.ok(i < 100, `the agent never started\n${visitorLog.join('\n')}`);
+    if (!sid) await new Promise((r) => setTimeout(r, 100));
+  }
+  await visitor.type('#q', 'typed-by-visitor', { delay: 5 });
+  await visitor.waitForTimeout(1500);
+  await visitor.goto(`${SHOP}/two`); // leaving a page sends what it recorded
+  await visitor.waitForTimeout(1500);
+  await visitor.goto('about:blank');
+  let segments = [];
+  for (let i = 0; ; i++) {
+    const r = await fetch(`${base}/api/v1/sessions/${sid}/replay?project=${project.id}`, {
+      headers: { Authorization: `Bearer ${project.api_token}` },
+    });
+    if (r.status === 200) {
+      segments = (await r.text())
+        .split('\n')
+        .filter((l) => l)
+        .map((l) => JSON.parse(l));
+      const snapshots = segments.flatMap((s) => s.events).filter((e) => e.type === 2);
+      if (snapshots.length >= 2 && JSON.stringify(segments).includes('Agent page two')) break;
+    }
+    assert.ok(
+      i < 150,
+      `the agent's segments never arrived (${segments.length} so far)\n${visitorLog.join('\n')}`,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await shop.close();
+  shopServer.close();
+  const times = segments.flatMap((s) => s.events).map((e) => e.timestamp);
+  const pageTwo = segments
+    .flatMap((s) => s.events)
+    .find((e) => e.type === 2 && JSON.stringify(e).includes('Agent page two')).timestamp;
+
+  const { ctx, page, problems } = await signedInPage();
+  await openSession(page, sid);
+  assert.equal(await page.getAttribute('[data-testid=replay-card]', 'data-state'), 'ready');
+  assert.equal(
+    Number(await page.getAttribute('[data-testid=replay]', 'data-start')),
+    Math.min(...times),
+  );
+  assert.equal(
+    Number(await page.getAttribute('[data-testid=replay]', 'data-end')),
+    Math.max(...times),
+  );
+  const text = await frameText(page);
+  assert.match(text, /Agent page one/);
+  // what the agent masked stays masked in the player
+  assert.doesNotMatch(text, /secret-words-of-the-visitor/);
+  // what the visitor typed, at the end of page one: as many stars
+  const pageTwoLoad = segments.find((s) => s.view_id !== segments[0].view_id).start;
+  await page.goto(sessionUrl(sid, `&t=${pageTwoLoad - 1}`));
+  await page.waitForSelector('[data-testid=replay-card][data-state=ready]');
+  assert.match(await frameText(page), /Agent page one/);
+  const typed = await page.evaluate(
+    () =>
+      document
+        .querySelector('[data-testid=replay-stage] iframe')
+        .contentDocument.querySelector('#q').value,
+  );
+  assert.equal(typed, '*'.repeat('typed-by-visitor'.length));
+  // the second page load, from the moment its snapshot was taken
+  await page.goto(sessionUrl(sid, `&t=${pageTwo + 1}`));
+  await page.waitForSelector('[data-testid=replay-card][data-state=ready]');
+  assert.match(await frameText(page), /Agent page two/);
   assert.deepEqual(problems, []);
   await ctx.close();
 });

@@ -163,11 +163,32 @@ export function mountPlayer(
     if (on && !frame) frame = requestAnimationFrame(tick);
     show();
   };
-  // rrweb draws, when seeking, the events before the moment sought: the moment must come after
-  // the first full snapshot or nothing would be drawn (a seek back to 0:00 showed the last page)
-  const firstSnapshot = events.find((e) => e.type === 2);
-  const earliest = firstSnapshot ? firstSnapshot.timestamp - start + 1 : 0;
-  const offsetOf = (offset: number) => Math.max(Math.min(offset, total), earliest);
+  // rrweb draws, at a seek to a moment, the events strictly before it from the last page load
+  // (Meta event) at or before it. So the moment asked for is taken one ms later (the events of
+  // that very ms are drawn: a page load's snapshot may be the last event); a moment between a
+  // page load's Meta and its full snapshot is taken just after the snapshot, and one exactly at
+  // the Meta just before it (else the old page would be dropped and the new one not drawn yet:
+  // an empty or stale page); none is before the first full snapshot (nothing would be drawn:
+  // a seek back to 0:00 showed the last page drawn).
+  const byTime = [...events].sort((a, b) => a.timestamp - b.timestamp);
+  const firstSnapshot = byTime.find((e) => e.type === 2);
+  const earliest = firstSnapshot ? firstSnapshot.timestamp - start : 0;
+  // each page load's [Meta, its full snapshot] offsets, from the end: the next snapshot in hand
+  const loads: [number, number][] = [];
+  let nextSnapshot: number | null = null;
+  for (let i = byTime.length - 1; i >= 0; i--) {
+    const e = byTime[i];
+    if (e.type === 2) nextSnapshot = e.timestamp - start;
+    else if (e.type === 4 && nextSnapshot !== null) loads.push([e.timestamp - start, nextSnapshot]);
+  }
+  const offsetOf = (offset: number) => {
+    const o = Math.max(Math.min(offset, total), earliest) + 1;
+    for (const [meta, snapshot] of loads) {
+      if (o === meta) return o - 1;
+      if (o > meta && o <= snapshot) return snapshot + 1;
+    }
+    return o;
+  };
   const seekOffset = (offset: number) => {
     const o = offsetOf(offset);
     if (playing) replayer.play(o);
