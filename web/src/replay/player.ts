@@ -1,5 +1,5 @@
 // The session replay player: a separate bundle (dist/replay.js + replay.css), loaded only when
-// a session with a replay is opened, so rrweb's ~400 kB stay out of the dashboard's app.js.
+// a session with a replay is opened, so rrweb (≈ 190 kB minified) stays out of app.js.
 // It plays only what was stored: masked text and inputs stay masked, the page is rebuilt in
 // rrweb's sandboxed iframe (`allow-same-origin` only: no script of the recording runs), and
 // no unsafe option (UNSAFE_replayCanvas, insertStyleRules) is set.
@@ -105,8 +105,9 @@ export function mountPlayer(
   const replayer = new Replayer(events, {
     root: stage,
     skipInactive: true,
+    // rrweb's warnings (a node a mutation names is missing…) say nothing a viewer can act on
     showWarning: false,
-    // the dashboard keeps the recording's own look: no rules of ours go into its page
+    // the pointer is shown; its trail would hide what the user was looking at
     mouseTail: false,
   });
   const meta = replayer.getMetaData();
