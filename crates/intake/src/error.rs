@@ -131,6 +131,31 @@ impl IntoResponse for IntakeError {
     }
 }
 
+impl IntakeError {
+    /// Whether intake answers this before it has read the whole body (true of every route;
+    /// a missing key is known before the body only where the key cannot be in it).
+    pub(crate) fn leaves_body_unread(&self) -> bool {
+        matches!(
+            self,
+            IntakeError::InvalidKey
+                | IntakeError::OriginNotAllowed(_)
+                | IntakeError::BadEncoding(_)
+                | IntakeError::Overloaded
+                | IntakeError::BodyTooLarge(_)
+                | IntakeError::BodyTimeout(_)
+        )
+    }
+}
+
+/// The server will not read the rest of a body it answered early, so the connection cannot
+/// carry another request: saying so keeps a client from sending its next one into a closing
+/// socket.
+pub(crate) fn close_connection(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+}
+
 /// Retryable answers say when to retry; a full disk is not freed within a second.
 pub(crate) fn add_retry_after(response: &mut Response) {
     let secs = match response.status() {

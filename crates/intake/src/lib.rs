@@ -538,22 +538,10 @@ async fn ingest(
         }
         Err(e) => {
             intake.metrics.rejected(e.code());
-            // These are answered before the body is read (or while it is). The server
-            // will not read the rest, so the connection cannot carry another request:
-            // saying so keeps a client from sending its next batch into a closing socket.
-            let unread = matches!(
-                e,
-                IntakeError::InvalidKey
-                    | IntakeError::OriginNotAllowed(_)
-                    | IntakeError::Overloaded
-                    | IntakeError::BodyTooLarge(_)
-                    | IntakeError::BodyTimeout(_)
-            );
+            let e_unread = e.leaves_body_unread();
             let mut response = e.into_response();
-            if unread {
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            if e_unread {
+                error::close_connection(&mut response);
             }
             response
         }

@@ -320,23 +320,18 @@ async fn export(intake: Arc<Intake>, signal: Signal, headers: HeaderMap, body: B
         (Ok(_), None) => unreachable!("an accepted request had a known encoding"),
         (Err(refusal), encoding) => {
             intake.metrics.rejected(refusal.code());
-            let unread = matches!(
-                refusal,
-                Refusal::Intake(
-                    IntakeError::InvalidKey
-                        | IntakeError::MissingKey
-                        | IntakeError::OriginNotAllowed(_)
-                        | IntakeError::Overloaded
-                        | IntakeError::BodyTooLarge(_)
-                        | IntakeError::BodyTimeout(_)
-                ) | Refusal::ReadOnlyToken
-                    | Refusal::Otlp(OtlpError::UnsupportedContentType(_))
-            );
+            let unread = match &refusal {
+                Refusal::Intake(e) => {
+                    e.leaves_body_unread() || matches!(e, IntakeError::MissingKey)
+                }
+                Refusal::ReadOnlyToken | Refusal::Otlp(OtlpError::UnsupportedContentType(_)) => {
+                    true
+                }
+                _ => false,
+            };
             let mut response = refusal.into_response(encoding);
             if unread {
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                crate::error::close_connection(&mut response);
             }
             response
         }

@@ -5,7 +5,7 @@
 use crate::{Intake, IntakeError, check_origin, cors, gunzip_capped, kib, now_ms};
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -128,21 +128,11 @@ pub(crate) async fn replay(
         }
         Err(e) => {
             intake.metrics.rejected(e.code());
-            let unread = matches!(
-                e,
-                IntakeError::InvalidKey
-                    | IntakeError::MissingKey
-                    | IntakeError::OriginNotAllowed(_)
-                    | IntakeError::BadEncoding(_)
-                    | IntakeError::Overloaded
-                    | IntakeError::BodyTooLarge(_)
-                    | IntakeError::BodyTimeout(_)
-            );
+            // The key is only ever in the query or a header here, never in the body.
+            let unread = e.leaves_body_unread() || matches!(e, IntakeError::MissingKey);
             let mut response = e.into_response();
             if unread {
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                crate::error::close_connection(&mut response);
             }
             response
         }
