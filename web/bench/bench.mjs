@@ -3,12 +3,13 @@
 // the view's ready marker ([data-testid=view][data-state=ready]).
 //   BENCH_PAGE_VIEWS (default 100000), BENCH_RUNS (default 5), BENCH_RANGE (default 7d),
 //   VIGIL_BIN, CHROMIUM as for the tests.
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { startServe } from '../test/vigil-serve.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WEB = resolve(HERE, '..');
@@ -63,33 +64,8 @@ try {
   const [, email, password] = /login\s+(\S+) \/ (\S+)/.exec(out);
   const pm = /\(id (\d+)\)/.exec(out);
   const projectId = pm ? Number(pm[1]) : 1;
-  server = spawn(
-    VIGIL,
-    [
-      'serve',
-      '--data',
-      join(dir, 'data'),
-      '--listen',
-      '127.0.0.1:0',
-      '--web-dir',
-      join(WEB, 'dist'),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const base = await new Promise((res, rej) => {
-    let buf = '';
-    const t = setTimeout(() => rej(new Error('vigil serve did not start: ' + buf)), 60000);
-    server.stdout.on('data', (d) => {
-      buf += d;
-      const m = /vigil listening on (http:\/\/\S+)/.exec(buf);
-      if (m) {
-        clearTimeout(t);
-        res(m[1]);
-      }
-    });
-    server.stderr.on('data', () => {});
-    server.on('exit', (c) => rej(new Error('vigil serve exited ' + c + ': ' + buf)));
-  });
+  let base;
+  ({ server, base } = await startServe(VIGIL, join(dir, 'data'), join(WEB, 'dist'), 60000));
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();

@@ -1,13 +1,14 @@
 // End-to-end tests: real `vigil serve` + headless Debian Chromium via playwright-core.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
+import { createProject, startServe } from './vigil-serve.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WEB = resolve(HERE, '..');
@@ -70,11 +71,7 @@ before(async () => {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-  shop = JSON.parse(
-    cli('project', 'create', 'shop', '--json')
-      .split('\n')
-      .find((l) => l.startsWith('{')),
-  );
+  shop = createProject(VIGIL, join(dir, 'data'), 'shop');
   cli(
     'user',
     'add',
@@ -87,51 +84,13 @@ before(async () => {
     MULTI.password,
   );
   cli('user', 'add', SHOP_ONLY.email, '--project', 'shop', '--password', SHOP_ONLY.password);
-  sampled = JSON.parse(
-    cli('project', 'create', 'sampled', '--json')
-      .split('\n')
-      .find((l) => l.startsWith('{')),
-  );
+  sampled = createProject(VIGIL, join(dir, 'data'), 'sampled');
   cli('user', 'add', SAMPLED.email, '--project', 'sampled', '--password', SAMPLED.password);
-  quarter = JSON.parse(
-    cli('project', 'create', 'quarter', '--json')
-      .split('\n')
-      .find((l) => l.startsWith('{')),
-  );
+  quarter = createProject(VIGIL, join(dir, 'data'), 'quarter');
   cli('user', 'add', QUARTER.email, '--project', 'quarter', '--password', QUARTER.password);
-  traced = JSON.parse(
-    cli('project', 'create', 'traced', '--json')
-      .split('\n')
-      .find((l) => l.startsWith('{')),
-  );
+  traced = createProject(VIGIL, join(dir, 'data'), 'traced');
   cli('user', 'add', TRACED.email, '--project', 'traced', '--password', TRACED.password);
-  server = spawn(
-    VIGIL,
-    [
-      'serve',
-      '--data',
-      join(dir, 'data'),
-      '--listen',
-      '127.0.0.1:0',
-      '--web-dir',
-      join(WEB, 'dist'),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  base = await new Promise((res, rej) => {
-    let buf = '';
-    const t = setTimeout(() => rej(new Error('vigil serve did not start: ' + buf)), 30000);
-    server.stdout.on('data', (d) => {
-      buf += d;
-      const m = /vigil listening on (http:\/\/\S+)/.exec(buf);
-      if (m) {
-        clearTimeout(t);
-        res(m[1]);
-      }
-    });
-    server.stderr.on('data', () => {});
-    server.on('exit', (c) => rej(new Error('vigil serve exited ' + c + ': ' + buf)));
-  });
+  ({ server, base } = await startServe(VIGIL, join(dir, 'data'), join(WEB, 'dist')));
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
   // shop's data: 3 page views of one page, with an LCP each
   const now = Date.now();

@@ -2,13 +2,14 @@
 // HTTP with the public key, RUM events through /api/v1/ingest) + headless Debian Chromium.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { createProject, startServe } from './vigil-serve.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WEB = resolve(HERE, '..');
@@ -180,39 +181,9 @@ before(async () => {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-  project = JSON.parse(
-    cli('project', 'create', 'replay', '--json')
-      .split('\n')
-      .find((l) => l.startsWith('{')),
-  );
+  project = createProject(VIGIL, join(dir, 'data'), 'replay');
   cli('user', 'add', USER.email, '--project', 'replay', '--password', USER.password);
-  server = spawn(
-    VIGIL,
-    [
-      'serve',
-      '--data',
-      join(dir, 'data'),
-      '--listen',
-      '127.0.0.1:0',
-      '--web-dir',
-      join(WEB, 'dist'),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  base = await new Promise((res, rej) => {
-    let buf = '';
-    const t = setTimeout(() => rej(new Error('vigil serve did not start: ' + buf)), 30000);
-    server.stdout.on('data', (d) => {
-      buf += d;
-      const m = /vigil listening on (http:\/\/\S+)/.exec(buf);
-      if (m) {
-        clearTimeout(t);
-        res(m[1]);
-      }
-    });
-    server.stderr.on('data', () => {});
-    server.on('exit', (c) => rej(new Error('vigil serve exited ' + c + ': ' + buf)));
-  });
+  ({ server, base } = await startServe(VIGIL, join(dir, 'data'), join(WEB, 'dist')));
   for (const s of SEGMENTS) {
     const r = await fetch(`${base}/api/v1/replay?key=${project.public_key}&enc=none`, {
       method: 'POST',
