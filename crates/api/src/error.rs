@@ -21,6 +21,9 @@ pub enum ApiError {
     /// No such project (or not one of the user's).
     #[error("no such project")]
     NotFound,
+    /// The project exists but not the thing asked for in it (a trace, a session's replay).
+    #[error("{0}")]
+    Missing(&'static str),
     /// Too many wrong passwords for this email; retry after this many seconds.
     #[error("too many failed sign-ins for this email; try again in {0} s")]
     TooManyAttempts(u64),
@@ -68,7 +71,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             ApiError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NotFound | ApiError::Missing(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),

@@ -168,7 +168,7 @@ async fn session_replay(
     .map_err(|e| ApiError::Internal(e.to_string()))?
     .map_err(|e: std::io::Error| ApiError::Internal(e.to_string()))?;
     let Some(mut reader) = reader else {
-        return Err(ApiError::NotFound);
+        return Err(ApiError::Missing("this session has no replay"));
     };
     // A few segments ahead of the client at most.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<axum::body::Bytes>>(4);
@@ -225,7 +225,7 @@ async fn trace(
         .await?;
     match found {
         Some(trace) => Ok(Json(trace).into_response()),
-        None => Err(ApiError::NotFound),
+        None => Err(ApiError::Missing("no such trace in the range")),
     }
 }
 

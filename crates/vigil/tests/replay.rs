@@ -375,9 +375,15 @@ fn erasure_deletes_a_sessions_replay_and_the_chunk_is_served() {
     );
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["replay_segments_removed"], 2, "{v}");
+    let (status, body) = server.get(
+        &format!("/api/v1/sessions/gone/replay?project={}", keys.id),
+        Some(&keys.api_token),
+    );
+    assert_eq!(status, 404);
+    let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
-        replay_lines(&server, keys.id, "gone", &keys.api_token).0,
-        404
+        (body["code"].as_str(), body["message"].as_str()),
+        (Some("not_found"), Some("this session has no replay"))
     );
     assert_eq!(
         replay_lines(&server, keys.id, "kept", &keys.api_token)
