@@ -79,7 +79,7 @@ bench-otlp: agent
 bench-replay: deps chromium agent
 	cargo build --release -p vigil
 	$(VIGIL_RELEASE) bench replay
-	cd agent && VIGIL_BIN=$(VIGIL_RELEASE) node scripts/bench-replay.mjs
+	cd agent && VIGIL_BIN=$(VIGIL_RELEASE) npm run bench:replay
 
 bench-micro: deps
 	cargo bench --workspace
