@@ -179,10 +179,8 @@ impl Serialize for Scalar {
     }
 }
 
-// Read by the hand-written `Deserialize` in `event_de.rs`: the derived one buffers the whole
-// event twice.
 /// One event: the fields every event has, and what its type adds.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Event {
     /// When it happened, in ms since the Unix epoch (UTC).
     pub ts: i64,

@@ -3,7 +3,6 @@
 //! `docs/protocol.schema.json` for machines; the fixtures in `docs/fixtures/` are parsed by
 //! the tests of this crate so the three never drift apart.
 
-mod event_de;
 mod events;
 mod scan;
 mod vitals;

@@ -201,7 +201,8 @@ fn empty_answers_name_their_columns() {
         &json!({"from": now - 3_600_000, "to": now}),
     );
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["columns"].as_array().map(Vec::len), Some(11), "{body}");
+    assert_eq!(body["columns"].as_array().map(Vec::len), Some(12), "{body}");
+    assert_eq!(body["columns"][11], "has_replay", "{body}");
 }
 
 /// 20,000 LCP values over sessions, pages, countries and browsers.

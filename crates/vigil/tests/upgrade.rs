@@ -64,6 +64,32 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Columns later releases added to an answer, with the value every row of a folder written
+/// before them has: the sessions search's `has_replay` (no replay was kept then). They are
+/// checked here and taken out, so the rest is compared with what was recorded.
+fn without_added_columns(mut answer: Value, recorded: &Value) -> Value {
+    const ADDED: [(&str, Value); 1] = [("has_replay", Value::Bool(false))];
+    for (column, value) in ADDED {
+        let known = |a: &Value| {
+            a["columns"]
+                .as_array()
+                .and_then(|c| c.iter().position(|c| c == column))
+        };
+        let (Some(at), None) = (known(&answer), known(recorded)) else {
+            continue;
+        };
+        if let Some(columns) = answer["columns"].as_array_mut() {
+            columns.remove(at);
+        }
+        for row in answer["rows"].as_array_mut().into_iter().flatten() {
+            if let Some(row) = row.as_array_mut() {
+                assert_eq!(row.remove(at), value, "{column} of a row written before it");
+            }
+        }
+    }
+    answer
+}
+
 #[test]
 fn earlier_data_folders_open_and_answer_the_same() {
     for name in FOLDERS {
@@ -82,6 +108,7 @@ fn earlier_data_folders_open_and_answer_the_same() {
                     server.post(token, path, &case["request"])
                 };
                 assert_eq!(status, 200, "{name}, {start}: {path} {}", case["request"]);
+                let answer = without_added_columns(answer, &case["answer"]);
                 assert!(
                     same(&answer, &case["answer"]),
                     "{name}, {start}: {path} {}\nrecorded: {}\nnow:      {}",
