@@ -4,6 +4,7 @@
 //! Intake never queries event data.
 
 mod error;
+mod lookup;
 mod metrics;
 mod noise;
 mod otlp;
@@ -89,9 +90,9 @@ pub struct Intake {
     config: IntakeConfig,
     /// Counters for `/metrics`.
     pub metrics: IntakeMetrics,
-    keys: Mutex<HashMap<String, (Instant, Option<Project>)>>,
+    keys: lookup::CachedLookup<Project>,
     /// Ingest tokens of OTLP requests, with their project and scope.
-    tokens: Mutex<TokenCache>,
+    tokens: lookup::CachedLookup<(Project, vigil_meta::Scope)>,
     inflight: tokio::sync::Semaphore,
     inflight_keyless: tokio::sync::Semaphore,
     /// In KiB, so that a u32 count of permits covers any sensible budget.
@@ -100,8 +101,6 @@ pub struct Intake {
     /// Where replay segments go; without it `/api/v1/replay` answers 503.
     replay: Option<Arc<vigil_replay::ReplayStore>>,
 }
-
-type TokenCache = HashMap<String, (Instant, Option<(Project, vigil_meta::Scope)>)>;
 
 /// Whether a string can be a public key at all (`pk_` and up to 64 letters, digits, `_`
 /// or `-`). Anything else is refused before any lookup, so the key cache only ever holds
@@ -130,7 +129,8 @@ struct TokenBucket {
     updated: Instant,
 }
 
-/// How long a key lookup is trusted; origin changes take effect within this time.
+/// How long a key or token lookup is trusted; origin and token changes take effect within
+/// this time.
 const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 
 #[derive(Deserialize)]
@@ -157,8 +157,8 @@ impl Intake {
             noise: Arc::new(noise::NoiseFilter::new(Arc::clone(&meta))),
             config,
             metrics: IntakeMetrics::default(),
-            keys: Mutex::new(HashMap::new()),
-            tokens: Mutex::new(HashMap::new()),
+            keys: lookup::CachedLookup::new("public key", KEY_CACHE_TTL),
+            tokens: lookup::CachedLookup::new("ingest token", KEY_CACHE_TTL),
             inflight,
             inflight_keyless,
             memory,
@@ -200,27 +200,11 @@ impl Intake {
         if !is_plausible_key(key) {
             return Err(IntakeError::InvalidKey);
         }
-        if let Some((at, p)) = lock(&self.keys).get(key)
-            && at.elapsed() < KEY_CACHE_TTL
-        {
-            return p.clone().ok_or(IntakeError::InvalidKey);
-        }
         let meta = self.meta.clone();
-        let owned = key.to_owned();
-        let found = tokio::task::spawn_blocking(move || meta.project_by_key(&owned))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()))
-            .map_err(|e| {
-                tracing::error!(error = %e, "key lookup failed");
-                IntakeError::Unavailable
-            })?;
-        let mut cache = lock(&self.keys);
-        if cache.len() > 10_000 {
-            cache.clear();
-        }
-        cache.insert(key.to_owned(), (Instant::now(), found.clone()));
-        found.ok_or(IntakeError::InvalidKey)
+        self.keys
+            .get(key, move |k| meta.project_by_key(&k))
+            .await?
+            .ok_or(IntakeError::InvalidKey)
     }
 
     /// Takes `events` tokens from the project's bucket, or says it is over its rate.

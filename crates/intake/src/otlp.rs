@@ -6,7 +6,7 @@
 //! with 429 or 503 and `Retry-After` when a retry can succeed. Nothing of a refused
 //! request is stored; a 200 means the kept records are durable.
 
-use crate::{Intake, IntakeError, MAX_CLOCK_SKEW_MS, check_origin, cors, lock, now_ms};
+use crate::{Intake, IntakeError, MAX_CLOCK_SKEW_MS, check_origin, cors, now_ms};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -14,13 +14,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use vigil_meta::{Project, Scope};
 use vigil_model::Rows;
 use vigil_otlp::{Decoded, Encoding, Limits, OtlpError, Signal};
-
-/// How long a token lookup is trusted; a revoked token stops working within this time.
-const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// Why an OTLP request was refused: intake's reasons, or the body's.
 #[derive(Debug)]
@@ -134,31 +130,8 @@ impl Intake {
         if !is_plausible_token(token) {
             return Err(IntakeError::InvalidKey.into());
         }
-        let cached = lock(&self.tokens)
-            .get(token)
-            .filter(|(at, _)| at.elapsed() < TOKEN_CACHE_TTL)
-            .map(|(_, found)| found.clone());
-        let found = match cached {
-            Some(found) => found,
-            None => {
-                let meta = self.meta.clone();
-                let owned = token.to_owned();
-                let found = tokio::task::spawn_blocking(move || meta.token(&owned))
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()))
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "token lookup failed");
-                        IntakeError::Unavailable
-                    })?;
-                let mut cache = lock(&self.tokens);
-                if cache.len() > 10_000 {
-                    cache.clear();
-                }
-                cache.insert(token.to_owned(), (Instant::now(), found.clone()));
-                found
-            }
-        };
+        let meta = self.meta.clone();
+        let found = self.tokens.get(token, move |t| meta.token(&t)).await?;
         match found {
             None => Err(IntakeError::InvalidKey.into()),
             Some((_, Scope::Read)) => Err(Refusal::ReadOnlyToken),
