@@ -9,7 +9,7 @@ import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startServe } from '../test/vigil-serve.mjs';
+import { startServe, stopServe } from '../test/vigil-serve.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WEB = resolve(HERE, '..');
@@ -100,18 +100,6 @@ try {
   await ctx.close();
 } finally {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((r) => {
-      const t = setTimeout(() => {
-        server.kill('SIGKILL');
-        r();
-      }, 5000);
-      server.on('exit', () => {
-        clearTimeout(t);
-        r();
-      });
-    });
-  }
+  await stopServe(server);
   rmSync(dir, { recursive: true, force: true });
 }

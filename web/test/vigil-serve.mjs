@@ -47,3 +47,19 @@ export async function startServe(vigil, data, webDist, timeoutMs = 30000) {
   });
   return { server, base };
 }
+
+/** Stops a server started by `startServe`: SIGTERM, then SIGKILL after 5 s. */
+export async function stopServe(server) {
+  if (!server || server.exitCode !== null) return;
+  server.kill('SIGTERM');
+  await new Promise((r) => {
+    const t = setTimeout(() => {
+      server.kill('SIGKILL');
+      r();
+    }, 5000);
+    server.on('exit', () => {
+      clearTimeout(t);
+      r();
+    });
+  });
+}

@@ -554,20 +554,26 @@ async fn preflight(
         IntakeError::OriginNotAllowed(String::new()).into_response()
     };
     if allowed {
-        let h = response.headers_mut();
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("POST, OPTIONS"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("content-type, content-encoding, x-vigil-key"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("86400"),
-        );
+        allow_post(&mut response);
     }
     cors(&headers, &mut response, allowed);
     response
+}
+
+/// What a preflight of an intake route is allowed: a POST with the content headers and the
+/// key header, remembered for a day.
+pub(crate) fn allow_post(response: &mut Response) {
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, content-encoding, x-vigil-key"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
 }

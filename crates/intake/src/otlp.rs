@@ -325,19 +325,7 @@ async fn logs(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Body)
 /// the origin is checked on the real request.
 async fn preflight(headers: HeaderMap) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST, OPTIONS"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("content-type, content-encoding, x-vigil-key"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
-    );
+    crate::allow_post(&mut response);
     cors(&headers, &mut response, true);
     response
 }

@@ -306,6 +306,19 @@ pub(crate) fn post_all(
     Ok((latencies, started.elapsed().as_secs_f64()))
 }
 
+/// `median M ms, min A ms, max B ms (N runs)` of repeated timings (ms; sorted here).
+pub(crate) fn runs_summary(times: &mut [f64]) -> String {
+    times.sort_by(f64::total_cmp);
+    let (Some(first), Some(last)) = (times.first(), times.last()) else {
+        return "no runs".to_owned();
+    };
+    format!(
+        "median {:.0} ms, min {first:.0} ms, max {last:.0} ms ({} runs)",
+        times[times.len() / 2],
+        times.len()
+    )
+}
+
 pub(crate) fn rss_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -1043,13 +1056,9 @@ fn query(
             }
         }
     }
-    times.sort_by(f64::total_cmp);
     println!(
-        "query       p75 LCP by country over 7 days: {rows} countries, {counted} LCP values; median {:.0} ms, min {:.0} ms, max {:.0} ms ({} runs)",
-        times[times.len() / 2],
-        times[0],
-        times[times.len() - 1],
-        times.len()
+        "query       p75 LCP by country over 7 days: {rows} countries, {counted} LCP values; {}",
+        runs_summary(&mut times)
     );
     store.close();
     Ok(())

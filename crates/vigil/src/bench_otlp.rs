@@ -208,13 +208,9 @@ fn waterfall(args: &OtlpArgs) -> anyhow::Result<()> {
     if found != args.trace_spans {
         bail!("the waterfall held {found} spans, not {}", args.trace_spans);
     }
-    times.sort_by(f64::total_cmp);
     println!(
-        "waterfall   trace of {found} spans among {rows}: median {:.0} ms, min {:.0} ms, max {:.0} ms ({} runs)",
-        times[times.len() / 2],
-        times[0],
-        times[times.len() - 1],
-        times.len()
+        "waterfall   trace of {found} spans among {rows}: {}",
+        crate::bench::runs_summary(&mut times)
     );
     store.close();
     Ok(())
