@@ -268,6 +268,9 @@ needs! {
     /// Resolving, ignoring and reopening error groups: members, and ingest-admin or admin
     /// tokens (a release script resolving what it fixed).
     TriageErrors = Member, Some(Scope::IngestAdmin);
+    /// Creating, changing, muting, testing and deleting alert rules: members, and admin
+    /// tokens (rules send requests to the URLs they name).
+    ManageAlerts = Member, Some(Scope::Admin);
 }
 
 /// Who acts on a project, once the route's needs are met.

@@ -2,6 +2,7 @@
 //!
 //! - [`read`]: queries, conversion, monitored sessions (search and timeline), attributes;
 //! - [`login`]: sign-in and -out, `me`, passwords, accepting invitations (login sessions);
+//! - [`alerts`]: alert rules, mutes, previews, history, notifications;
 //! - [`projects`]: projects, settings, API tokens, members, invitations, erasure;
 //! - [`assets`]: the browser agent and the dashboard;
 //! - [`operations`]: health, readiness, Prometheus metrics.
@@ -11,6 +12,7 @@
 //! [`ApiError`], answered as `{code, message}`.
 
 pub mod access;
+pub mod alerts;
 pub mod assets;
 mod error;
 pub mod error_groups;
@@ -47,7 +49,9 @@ pub struct AppState {
     /// Intake (for its metrics).
     pub intake: Arc<Intake>,
     /// The query engine.
-    pub queries: QueryEngine,
+    pub queries: Arc<QueryEngine>,
+    /// The alert evaluator (also previews and test notifications).
+    pub alerts: Arc<vigil_alerts::Evaluator>,
     /// Failed sign-ins per email, and the slots password hashing runs in.
     pub login_throttle: LoginThrottle,
     /// Uploaded source maps.

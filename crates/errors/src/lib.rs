@@ -13,7 +13,7 @@ mod stack;
 mod symbolicate;
 mod uploads;
 
-pub use fetch::{FetchConfig, MapFetcher, is_private, origin_of};
+pub use fetch::{FetchConfig, MapFetcher, origin_of};
 pub use fingerprint::{
     DEFAULT_PLACEHOLDER, FramePart, GROUPING_VERSION, Grouping, GroupingFrame, Method, file_key,
     function_key, group,

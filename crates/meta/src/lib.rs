@@ -46,6 +46,7 @@ macro_rules! sql_text_enum {
     };
 }
 
+mod alerts;
 mod connections;
 mod errors;
 mod invitations;
@@ -57,6 +58,10 @@ mod sourcemaps;
 mod tokens;
 mod users;
 
+pub use alerts::{
+    AlertState, DeliveryAttempt, DeliveryOutcome, DeliveryState, MAX_ALERT_RULES, NewNotification,
+    Notification, SegmentState, StoredRule, Transition,
+};
 pub use errors::{
     ErrorSettings, FilteredCount, GroupState, GroupStatus, IgnoreRule, MAX_RELEASES_BEFORE,
 };

@@ -113,9 +113,84 @@ pub(crate) fn to_v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     )
 }
 
+/// Version 3: alerts. Rules (their definition is JSON, checked by `vigil-alerts`; `version`
+/// counts edits, so an evaluation of an older definition is not recorded over a newer
+/// one), the state of each segment a rule evaluated, mutes of one segment, every state
+/// transition, and the notifications sent for them with each delivery attempt. Times are
+/// ms since the epoch.
+pub(crate) fn to_v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE alert_rules (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+             definition TEXT NOT NULL,
+             version INTEGER NOT NULL DEFAULT 1,
+             muted_until INTEGER,
+             created_at INTEGER NOT NULL,
+             updated_at INTEGER NOT NULL
+         );
+         CREATE INDEX alert_rules_by_project ON alert_rules (project_id);
+         CREATE TABLE alert_segments (
+             rule_id INTEGER NOT NULL REFERENCES alert_rules(id) ON DELETE CASCADE,
+             segment TEXT NOT NULL,
+             state TEXT NOT NULL,
+             breaches INTEGER NOT NULL,
+             since INTEGER NOT NULL,
+             value REAL,
+             samples INTEGER NOT NULL,
+             evaluated_at INTEGER NOT NULL,
+             PRIMARY KEY (rule_id, segment)
+         );
+         CREATE TABLE alert_mutes (
+             rule_id INTEGER NOT NULL REFERENCES alert_rules(id) ON DELETE CASCADE,
+             segment TEXT NOT NULL,
+             until INTEGER NOT NULL,
+             PRIMARY KEY (rule_id, segment)
+         );
+         CREATE TABLE alert_transitions (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             rule_id INTEGER NOT NULL REFERENCES alert_rules(id) ON DELETE CASCADE,
+             segment TEXT NOT NULL,
+             from_state TEXT NOT NULL,
+             to_state TEXT NOT NULL,
+             value REAL,
+             threshold REAL NOT NULL,
+             samples INTEGER NOT NULL,
+             window_from INTEGER NOT NULL,
+             window_to INTEGER NOT NULL,
+             at INTEGER NOT NULL,
+             notified INTEGER NOT NULL
+         );
+         CREATE INDEX alert_transitions_by_rule ON alert_transitions (rule_id, at);
+         CREATE TABLE alert_notifications (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             rule_id INTEGER NOT NULL REFERENCES alert_rules(id) ON DELETE CASCADE,
+             kind TEXT NOT NULL,
+             channel TEXT NOT NULL,
+             body TEXT NOT NULL,
+             state TEXT NOT NULL,
+             attempts INTEGER NOT NULL DEFAULT 0,
+             next_attempt_at INTEGER NOT NULL,
+             created_at INTEGER NOT NULL,
+             last_error TEXT
+         );
+         CREATE INDEX alert_notifications_due ON alert_notifications (state, next_attempt_at);
+         CREATE INDEX alert_notifications_by_rule ON alert_notifications (rule_id, id);
+         CREATE TABLE alert_delivery_attempts (
+             notification_id INTEGER NOT NULL REFERENCES alert_notifications(id) ON DELETE CASCADE,
+             attempt INTEGER NOT NULL,
+             at INTEGER NOT NULL,
+             duration_ms INTEGER NOT NULL,
+             status INTEGER,
+             error TEXT,
+             PRIMARY KEY (notification_id, attempt)
+         );",
+    )
+}
+
 /// Migration `i` takes a database from version `i` to `i + 1`. Append only: a released
 /// migration never changes, so every database walks the same steps.
-const MIGRATIONS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] = &[to_v1, to_v2];
+const MIGRATIONS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] = &[to_v1, to_v2, to_v3];
 
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

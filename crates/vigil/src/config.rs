@@ -75,6 +75,33 @@ pub struct Config {
     pub max_otlp_body_bytes: usize,
     /// Most spans or log records in one OTLP request.
     pub max_otlp_records: usize,
+    /// The dashboard's address as users reach it (e.g. `https://vigil.example.com`), for
+    /// the links in alert notifications; default: `http://` and the listening address.
+    pub public_url: Option<String>,
+    /// Seconds between two evaluations of every alert rule.
+    pub alert_interval_secs: u64,
+    /// Let alert webhooks reach private, loopback and link-local addresses (an intranet's
+    /// chat server). Off: only public addresses.
+    pub alert_webhook_private_addresses: bool,
+    /// Milliseconds before a failed notification is sent again; doubles after each failure
+    /// (at most an hour).
+    pub alert_retry_base_ms: u64,
+    /// Attempts before a notification is given up.
+    pub alert_max_attempts: u32,
+    /// Days of alert history (transitions, notifications) kept.
+    pub alert_history_days: u32,
+    /// SMTP server for email notifications; none: email channels fail with a clear reason.
+    pub smtp_host: Option<String>,
+    /// SMTP port.
+    pub smtp_port: u16,
+    /// `starttls` (default), `tls` (from the first byte) or `none`.
+    pub smtp_security: vigil_alerts::SmtpSecurity,
+    /// SMTP login.
+    pub smtp_username: Option<String>,
+    /// SMTP password.
+    pub smtp_password: Option<String>,
+    /// The sender of notification emails.
+    pub smtp_from: String,
 }
 
 impl Default for Config {
@@ -116,6 +143,18 @@ impl Default for Config {
             otlp_listen: None,
             max_otlp_body_bytes: intake.max_otlp_body_bytes,
             max_otlp_records: intake.max_otlp_records,
+            public_url: None,
+            alert_interval_secs: 60,
+            alert_webhook_private_addresses: false,
+            alert_retry_base_ms: 30_000,
+            alert_max_attempts: 8,
+            alert_history_days: 90,
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_security: vigil_alerts::SmtpSecurity::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: "Vigil <vigil@localhost>".into(),
         }
     }
 }
@@ -163,6 +202,17 @@ impl Config {
             bail!(
                 "max_batch_row_bytes must be ≥ 1 MiB and max_unflushed_bytes ≥ max_batch_row_bytes"
             );
+        }
+        if self.alert_interval_secs == 0 || self.alert_max_attempts == 0 {
+            bail!("alert_interval_secs and alert_max_attempts must be positive");
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("public_url must start with http:// or https://");
+        }
+        if let Some(smtp) = self.smtp() {
+            smtp.check().map_err(|e| anyhow::anyhow!(e))?;
         }
         self.query_limits()
             .validate()
@@ -217,6 +267,40 @@ impl Config {
             max_bytes: self.sourcemap_fetch_max_bytes,
             ..vigil_errors::FetchConfig::default()
         }
+    }
+
+    /// The SMTP server, if one is configured.
+    pub fn smtp(&self) -> Option<vigil_alerts::SmtpConfig> {
+        let host = self.smtp_host.clone()?;
+        Some(vigil_alerts::SmtpConfig {
+            host,
+            port: self.smtp_port,
+            security: self.smtp_security,
+            username: self.smtp_username.clone(),
+            password: self.smtp_password.clone(),
+            from: self.smtp_from.clone(),
+            timeout: std::time::Duration::from_secs(10),
+        })
+    }
+
+    /// How alert notifications are delivered.
+    pub fn alert_delivery(&self) -> vigil_alerts::DeliveryConfig {
+        vigil_alerts::DeliveryConfig {
+            allow_private: self.alert_webhook_private_addresses,
+            retry_base: std::time::Duration::from_millis(self.alert_retry_base_ms),
+            max_attempts: self.alert_max_attempts,
+            smtp: self.smtp(),
+            ..vigil_alerts::DeliveryConfig::default()
+        }
+    }
+
+    /// Where notifications' links point: `public_url`, else the listening address.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     /// Intake's settings.

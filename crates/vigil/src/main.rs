@@ -315,11 +315,33 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
         .with_error_processor(error_processor.clone())
         .with_replay(replay.clone()),
     );
+    let queries = Arc::new(vigil_query::QueryEngine::with_limits(
+        store.clone(),
+        config.query_limits(),
+    ));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let outbox = vigil_alerts::Outbox::start(meta.clone(), config.alert_delivery())?;
+    let alerts = Arc::new(vigil_alerts::Evaluator::new(
+        meta.clone(),
+        queries.clone(),
+        vigil_alerts::Links {
+            base_url: config.public_url(addr),
+        },
+        Some(outbox),
+    ));
+    let evaluator = tokio::spawn(alerts.clone().run(
+        Duration::from_secs(config.alert_interval_secs),
+        Duration::from_secs(u64::from(config.alert_history_days) * 86_400),
+    ));
     let state = Arc::new(vigil_api::AppState {
         store: store.clone(),
         meta: meta.clone(),
         intake: intake.clone(),
-        queries: vigil_query::QueryEngine::with_limits(store.clone(), config.query_limits()),
+        queries,
+        alerts,
         login_throttle: Default::default(),
         sourcemaps: vigil_api::sourcemaps::SourceMaps::new(sourcemaps, error_processor),
         replay: replay.clone(),
@@ -331,6 +353,7 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
         .merge(vigil_api::projects::router())
         .merge(vigil_api::sourcemaps::router())
         .merge(vigil_api::error_groups::router())
+        .merge(vigil_api::alerts::router())
         .merge(vigil_api::operations::router())
         .with_state(state)
         .merge(intake.clone().router());
@@ -381,10 +404,6 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
-    let addr = listener.local_addr()?;
     tracing::info!(%addr, data = %config.data.display(), "vigil listening");
     // A line on stdout that scripts and tests wait for.
     println!("vigil listening on http://{addr}");
@@ -393,6 +412,7 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
         let _ = otlp.await;
     }
     retention.abort();
+    evaluator.abort();
     intake.flush_filtered_counts();
     store.close();
     Ok(())

@@ -20,7 +20,11 @@ fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
 }
 
 /// Renders all metrics in the Prometheus text format.
-pub fn render(intake: &IntakeMetrics, store: &StoreMetrics) -> String {
+pub fn render(
+    intake: &IntakeMetrics,
+    store: &StoreMetrics,
+    alerts: &vigil_alerts::Evaluator,
+) -> String {
     let mut out = String::new();
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     counter(
@@ -125,6 +129,58 @@ pub fn render(intake: &IntakeMetrics, store: &StoreMetrics) -> String {
         load(&store.write_latency_sum_us) as f64 / 1e6
     );
     let _ = writeln!(out, "{name}_count {cumulative}");
+    let evaluator = &alerts.metrics;
+    counter(
+        &mut out,
+        "vigil_alert_evaluations_total",
+        "Alert rules evaluated.",
+        load(&evaluator.evaluations),
+    );
+    counter(
+        &mut out,
+        "vigil_alert_evaluation_failures_total",
+        "Alert rule evaluations that failed (a query refused or failed).",
+        load(&evaluator.failures),
+    );
+    counter(
+        &mut out,
+        "vigil_alert_evaluation_microseconds_total",
+        "Time spent evaluating alert rules.",
+        load(&evaluator.micros),
+    );
+    counter(
+        &mut out,
+        "vigil_alert_transitions_total",
+        "Alert segment state transitions recorded.",
+        load(&evaluator.transitions),
+    );
+    gauge(
+        &mut out,
+        "vigil_alert_last_round_microseconds",
+        "How long the last round of every rule's evaluation took.",
+        load(&evaluator.last_round_micros),
+    );
+    if let Some(outbox) = alerts.outbox() {
+        let delivery = &outbox.metrics;
+        counter(
+            &mut out,
+            "vigil_alert_notifications_delivered_total",
+            "Alert notifications the receiver accepted.",
+            load(&delivery.delivered),
+        );
+        counter(
+            &mut out,
+            "vigil_alert_delivery_failures_total",
+            "Alert notification delivery attempts that failed.",
+            load(&delivery.failed_attempts),
+        );
+        counter(
+            &mut out,
+            "vigil_alert_notifications_given_up_total",
+            "Alert notifications given up after their last attempt.",
+            load(&delivery.given_up),
+        );
+    }
     out
 }
 
