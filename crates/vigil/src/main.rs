@@ -1,6 +1,7 @@
 //! `vigil`: the Real User Monitoring server and its tools, in one binary.
 
 mod bench;
+mod bench_alerts;
 mod bench_otlp;
 mod bench_replay;
 mod config;
@@ -601,20 +602,31 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 fn fill_demo(store: &Store, project: u32, args: &DemoArgs) -> anyhow::Result<()> {
-    if args.page_views == 0 || args.days == 0 {
+    fill_demo_traffic(store, project, args.page_views, args.days, args.seed)
+}
+
+/// Fills `project` with the demo's traffic: `page_views` over `days` ending now.
+fn fill_demo_traffic(
+    store: &Store,
+    project: u32,
+    page_views: usize,
+    days: u32,
+    seed: u64,
+) -> anyhow::Result<()> {
+    if page_views == 0 || days == 0 {
         bail!("--page-views and --days must be positive");
     }
     let mut generator = vigil_demo::Generator::new(
         project,
         vigil_demo::DemoConfig {
-            page_views: args.page_views,
-            days: args.days,
+            page_views: page_views,
+            days: days,
             end_ms: now_ms(),
-            seed: args.seed,
+            seed: seed,
             lean: false,
         },
     );
-    let bar = ProgressBar::new(args.page_views as u64).with_style(
+    let bar = ProgressBar::new(page_views as u64).with_style(
         ProgressStyle::with_template(
             "{msg} [{bar:40}] {pos}/{len} page views ({per_sec}, eta {eta})",
         )
@@ -648,7 +660,7 @@ fn fill_demo(store: &Store, project: u32, args: &DemoArgs) -> anyhow::Result<()>
         "{} page views, {} events over {} days",
         generator.page_views(),
         events,
-        args.days
+        days
     );
     Ok(())
 }
