@@ -13,13 +13,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use std::sync::Arc;
-use vigil_query::{Filter, Query, QueryError, QueryResult, SessionSearch};
+use vigil_query::{Query, QueryError, QueryResult, SessionSearch};
 
 /// Queries, conversion, monitored sessions and attributes.
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/query", post(query))
         .route("/api/v1/conversion", post(conversion))
+        .route("/api/v1/funnel", post(funnel))
         .route("/api/v1/sessions", post(search_sessions))
         .route("/api/v1/attributes", get(attributes))
         .route("/api/v1/sessions/{session_id}", get(session_timeline))
@@ -72,26 +73,23 @@ async fn query(
     Ok(Json(state.queries.run(access.project.id, &query).await?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConversionQuery {
-    event: String,
-    #[serde(default)]
-    filters: Vec<Filter>,
-    from: i64,
-    to: i64,
-}
-
-/// `POST /api/v1/conversion`: a business event's conversion by LCP rating.
+/// `POST /api/v1/conversion`: a business event's conversion and revenue by the rating of
+/// the sessions' worst LCP, INP or CLS, overall or by page, and what poor costs.
 async fn conversion(
     State(state): State<Arc<AppState>>,
     access: ProjectAccess<Read>,
-    QueryBody(q): QueryBody<ConversionQuery>,
-) -> Result<Json<QueryResult>, ApiError> {
-    let result = state
-        .queries
-        .conversion(access.project.id, &q.event, &q.filters, q.from, q.to);
-    Ok(Json(result.await?))
+    QueryBody(q): QueryBody<vigil_query::ConversionRequest>,
+) -> Result<Json<vigil_query::Conversion>, ApiError> {
+    Ok(Json(state.queries.conversion(access.project.id, &q).await?))
+}
+
+/// `POST /api/v1/funnel`: sessions through ordered steps within a time limit.
+async fn funnel(
+    State(state): State<Arc<AppState>>,
+    access: ProjectAccess<Read>,
+    QueryBody(q): QueryBody<vigil_query::FunnelRequest>,
+) -> Result<Json<vigil_query::Funnel>, ApiError> {
+    Ok(Json(state.queries.funnel(access.project.id, &q).await?))
 }
 
 /// `POST /api/v1/sessions`: the monitored sessions matching a search.

@@ -4,8 +4,10 @@
 //! other project's files or rows.
 
 mod attributes;
+mod conversion;
 mod errors;
 mod estimated;
+mod funnel;
 mod limits;
 mod model;
 mod percentile;
@@ -13,9 +15,13 @@ mod sessions;
 mod traces;
 
 pub use attributes::{attribute_key, attribute_udf};
+pub use conversion::{CONVERSION_PAGES, Conversion, ConversionRequest, Impact, wilson};
 pub use errors::{
     ErrorGroupSearch, GROUP_COLUMNS, GROUP_KEY_SQL, GroupSet, MAX_GROUP_KEYS, group_breakdown_sql,
     group_events_sql, group_series_sql, group_sessions_sql, releases_seen_sql,
+};
+pub use funnel::{
+    FUNNEL_GROUPS, Funnel, FunnelFigures, FunnelRequest, FunnelStep, MAX_FUNNEL_STEPS, StepFigures,
 };
 pub use limits::QueryLimits;
 pub use model::{
@@ -168,58 +174,54 @@ impl QueryEngine {
             .await
     }
 
-    /// How a business event converts by the session's worst LCP rating: for each of good,
-    /// needs-improvement and poor, the sessions with an LCP in the range, how many of them
-    /// sent `event`, the rate, and the sum of the event's `value` (revenue). `filters`
-    /// (on columns of `vitals`) choose the sessions by their LCP rows.
+    /// How sessions convert and earn by the rating of their worst LCP, INP or CLS,
+    /// overall or page by page, with the cost of poor against good (see
+    /// [`ConversionRequest`]).
     pub async fn conversion(
         &self,
         project: ProjectId,
-        event: &str,
-        filters: &[Filter],
-        from: i64,
-        to: i64,
-    ) -> Result<QueryResult, QueryError> {
-        if from >= to {
-            return Err(InvalidQuery("from must be before to".into()).into());
-        }
-        model::check_filters("filters", filters)?;
-        let mut chosen = String::new();
-        for f in filters {
-            chosen.push_str(" AND ");
-            chosen.push_str(&filter_sql(Table::Vitals, f)?);
-        }
-        let lcp = column_value(Table::Vitals.column("value").expect("vitals.value"));
-        // Revenue is summed in the stored fixed point, as 128-bit decimals (an Int64 sum
-        // wraps past 9.2e18, i.e. 9.2e15 of currency at the 0.001 scale), and scaled once:
-        // exact, and the same whatever order the rows are added in.
-        let scale = match Table::CustomEvents.column("value").map(|c| c.ty) {
-            Some(vigil_model::Type::Fixed(scale)) => scale,
-            _ => unreachable!("custom_events.value is fixed point"),
+        request: &ConversionRequest,
+    ) -> Result<Conversion, QueryError> {
+        let sql = request.to_sql()?;
+        let result = self
+            .sql(
+                project,
+                &[Table::Vitals, Table::CustomEvents],
+                request.from,
+                request.to,
+                &sql,
+            )
+            .await?;
+        Ok(request.answer(result)?)
+    }
+
+    /// A funnel's figures (see [`FunnelRequest`]), split by its group when it has one.
+    pub async fn funnel(
+        &self,
+        project: ProjectId,
+        request: &FunnelRequest,
+    ) -> Result<Funnel, QueryError> {
+        let tables = [Table::CustomEvents, Table::Views];
+        let to = request
+            .to
+            .saturating_add(i64::from(request.within_minutes) * 60_000);
+        let all = self
+            .sql(project, &tables, request.from, to, &request.to_sql(None)?)
+            .await?;
+        let grouped = match &request.group_by {
+            Some(g) => Some(
+                self.sql(
+                    project,
+                    &tables,
+                    request.from,
+                    to,
+                    &request.to_sql(Some(g))?,
+                )
+                .await?,
+            ),
+            None => None,
         };
-        let t = vigil_protocol::thresholds("LCP").expect("LCP thresholds");
-        let sql = format!(
-            "WITH s AS (SELECT \"session_id\", MAX({lcp}) AS lcp FROM \"vitals\" \
-               WHERE \"name\" = 'LCP' AND \"ts\" >= {from} AND \"ts\" < {to}{chosen} GROUP BY \"session_id\"), \
-             c AS (SELECT \"session_id\", COALESCE(SUM(CAST(\"value\" AS DECIMAL(38, 0))), 0) AS revenue FROM \"custom_events\" \
-               WHERE \"name\" = {event} AND \"ts\" >= {from} AND \"ts\" < {to} GROUP BY \"session_id\") \
-             SELECT CASE WHEN s.lcp <= {good} THEN 'good' WHEN s.lcp <= {poor} THEN 'needs-improvement' ELSE 'poor' END AS \"rating\", \
-               COUNT(*) AS \"sessions\", COUNT(c.\"session_id\") AS \"converted\", \
-               CAST(COUNT(c.\"session_id\") AS DOUBLE) / COUNT(*) AS \"rate\", CAST(COALESCE(SUM(c.revenue), 0) AS DOUBLE) / {scale}.0 AS \"revenue\" \
-             FROM s LEFT JOIN c ON s.\"session_id\" = c.\"session_id\" GROUP BY 1 \
-             ORDER BY CASE \"rating\" WHEN 'good' THEN 0 WHEN 'needs-improvement' THEN 1 ELSE 2 END",
-            event = quote_str(event),
-            good = t.good,
-            poor = t.poor,
-        );
-        self.sql(
-            project,
-            &[Table::Vitals, Table::CustomEvents],
-            from,
-            to,
-            &sql,
-        )
-        .await
+        Ok(request.answer(&all, grouped.as_ref()))
     }
 
     /// Sessions matching a search, one row each (see [`SessionSearch`]), with the columns

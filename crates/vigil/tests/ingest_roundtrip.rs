@@ -387,10 +387,19 @@ fn conversion_by_lcp_rating_is_exact() {
     assert_eq!(status, 200, "{r}");
     assert_eq!(
         r["columns"],
-        json!(["rating", "sessions", "converted", "rate", "revenue"])
+        json!([
+            "rating",
+            "sessions",
+            "converted",
+            "rate",
+            "revenue",
+            "revenue_per_session",
+            "rate_low",
+            "rate_high"
+        ])
     );
     assert_eq!(
-        r["rows"],
+        first_five(&r["rows"]),
         json!([
             ["good", 2, 1, 0.5, 50.0],
             ["needs-improvement", 1, 1, 1.0, 20.0],
@@ -406,7 +415,7 @@ fn conversion_by_lcp_rating_is_exact() {
     );
     assert_eq!(status, 200, "{r}");
     assert_eq!(
-        r["rows"],
+        first_five(&r["rows"]),
         json!([
             ["good", 1, 0, 0.0, 0.0],
             ["needs-improvement", 1, 1, 1.0, 20.0],
@@ -420,6 +429,15 @@ fn conversion_by_lcp_rating_is_exact() {
                 "filters": [{"field": "nope", "op": "eq", "value": "x"}]}),
     );
     assert_eq!((status, r["code"].as_str()), (400, Some("invalid_query")));
+}
+
+/// The first five columns of each row (the rest are derived from them).
+fn first_five(rows: &Value) -> Value {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| Value::from(r.as_array().unwrap()[..5].to_vec()))
+        .collect()
 }
 
 #[test]
