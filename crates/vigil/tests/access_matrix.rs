@@ -242,6 +242,19 @@ impl Env {
     }
 
     /// A token of `a` with `scope`: (id, token).
+    /// A new alert rule of `a` (with a webhook, so it can be tested), written straight
+    /// into meta.db: rows that delete or change one get their own.
+    fn new_rule(&self) -> i64 {
+        let meta = vigil_meta::Meta::open(&self.server.data.join("meta.db")).unwrap();
+        let rule = json!({
+            "name": "matrix", "metric": "lcp", "aggregation": "p75", "condition": "above",
+            "threshold": 4000, "channels": [{"type": "webhook", "url": "https://hooks.example.invalid/matrix"}]
+        });
+        meta.create_alert_rule(self.a.id as u32, &rule.to_string(), now_ms())
+            .unwrap()
+            .id
+    }
+
     fn token(&self, scope: &str) -> (i64, String) {
         let r = self.as_owner(
             "POST",
@@ -417,6 +430,16 @@ fn rows() -> Vec<Row> {
     ];
     const READ_GET: [&str; 11] = [
         "401", "401", "200", "200", "200", "404", "200", "200", "200", "404", "200",
+    ];
+    // Alert rules: members, and admin tokens (rules send requests to URLs they name).
+    const MANAGE_ALERTS: [&str; 11] = [
+        "401", "401", "403", "403", "200", "404", "403", "200", "200", "404", "403:csrf",
+    ];
+    const MANAGE_ALERTS_CREATE: [&str; 11] = [
+        "401", "401", "403", "403", "201", "404", "403", "201", "201", "404", "403:csrf",
+    ];
+    const MANAGE_ALERTS_DELETE: [&str; 11] = [
+        "401", "401", "403", "403", "204", "404", "403", "204", "204", "404", "403:csrf",
     ];
     // Owner-only writes in a.
     const OWNER_WRITE: [&str; 11] = [
@@ -880,6 +903,161 @@ fn rows() -> Vec<Row> {
                     Some(json!({"event": "x", "from": 0, "to": 1})),
                 )
             },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/funnel",
+            note: "",
+            expect: READ_POST,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/funnel?project={}", e.a.id),
+                    Some(json!({"steps": [{"event": "x"}, {"event": "y"}], "from": 0, "to": 1})),
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/alerts/rules",
+            note: "",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| req(format!("/api/v1/alerts/rules?project={}", e.a.id), None),
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/alerts/rules",
+            note: "",
+            expect: MANAGE_ALERTS_CREATE,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/alerts/rules?project={}", e.a.id),
+                    Some(
+                        json!({"name": "r", "metric": "lcp", "aggregation": "p75", "condition": "above", "threshold": 4000}),
+                    ),
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/alerts/rules/{rule}",
+            note: "",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/alerts/rules/{}?project={}", e.new_rule(), e.a.id),
+                    None,
+                )
+            },
+        },
+        Row {
+            method: "PUT",
+            route: "/api/v1/alerts/rules/{rule}",
+            note: "",
+            expect: MANAGE_ALERTS,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/alerts/rules/{}?project={}", e.new_rule(), e.a.id),
+                    Some(
+                        json!({"name": "r2", "metric": "inp", "aggregation": "p75", "condition": "above", "threshold": 200}),
+                    ),
+                )
+            },
+        },
+        Row {
+            method: "DELETE",
+            route: "/api/v1/alerts/rules/{rule}",
+            note: "",
+            expect: MANAGE_ALERTS_DELETE,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/alerts/rules/{}?project={}", e.new_rule(), e.a.id),
+                    None,
+                )
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/alerts/rules/{rule}/mute",
+            note: "",
+            expect: MANAGE_ALERTS,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!(
+                        "/api/v1/alerts/rules/{}/mute?project={}",
+                        e.new_rule(),
+                        e.a.id
+                    ),
+                    Some(json!({"until": now_ms() + 3_600_000})),
+                )
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/alerts/rules/{rule}/test",
+            note: "",
+            expect: MANAGE_ALERTS,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!(
+                        "/api/v1/alerts/rules/{}/test?project={}",
+                        e.new_rule(),
+                        e.a.id
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/alerts/preview",
+            note: "",
+            expect: READ_POST,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/alerts/preview?project={}", e.a.id),
+                    Some(
+                        json!({"rule": {"name": "r", "metric": "lcp", "aggregation": "p75", "condition": "above", "threshold": 4000}, "days": 1}),
+                    ),
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/alerts/history",
+            note: "",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| req(format!("/api/v1/alerts/history?project={}", e.a.id), None),
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/alerts/notifications",
+            note: "",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/alerts/notifications?project={}", e.a.id),
+                    None,
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/alerts/firing",
+            note: "",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| req(format!("/api/v1/alerts/firing?project={}", e.a.id), None),
         },
         Row {
             method: "POST",
