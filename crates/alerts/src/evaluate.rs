@@ -4,18 +4,20 @@
 //! steps over past windows.
 
 use crate::notify::{AlertNotice, Links, Outbox, now_ms};
-use crate::rule::{RuleDefinition, is_count};
+use crate::rule::{ErrorGroups, RuleDefinition, is_count};
 use crate::state::{Observation, Segment, step};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use vigil_meta::{
-    AlertState, Meta, MetaError, NewNotification, Project, SegmentState, StoredRule, Transition,
+    AlertState, GroupState, GroupStatus, Meta, MetaError, NewNotification, Project, SegmentState,
+    StoredRule, Transition,
 };
-use vigil_query::{QueryEngine, QueryError, QueryResult};
+use vigil_query::{InvalidQuery, QueryEngine, QueryError, QueryResult};
+use vigil_store::Table;
 
 /// Why a rule could not be evaluated.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,12 @@ pub enum AlertError {
     /// The stored definition cannot be read.
     #[error("rule {0}: unreadable definition: {1}")]
     Definition(i64, String),
+}
+
+impl From<InvalidQuery> for AlertError {
+    fn from(e: InvalidQuery) -> Self {
+        AlertError::Query(QueryError::Invalid(e))
+    }
 }
 
 /// Counts and time spent, for `/metrics` and the benchmark.
@@ -171,7 +179,18 @@ impl Evaluator {
         for q in def.queries(from, to, None) {
             results.push(self.queries.run(project.id, &q).await?);
         }
-        let observed = observe(def, &results, false).remove(&0).unwrap_or_default();
+        let mut observed = observe(def, &results, false).remove(&0).unwrap_or_default();
+        if let Some(kind) = def.error_groups {
+            let keep = self
+                .error_groups(project, kind, &observed, from, to)
+                .await?;
+            observed.retain(|_, (segment, _)| {
+                segment
+                    .get("fingerprint")
+                    .and_then(Value::as_str)
+                    .is_some_and(|f| keep.contains(f))
+            });
+        }
         let (meta, id) = (self.meta.clone(), rule.id);
         let (previous, mutes) = tokio::task::spawn_blocking(move || {
             Ok::<_, MetaError>((meta.alert_segments(id)?, meta.alert_mutes(id, now)?))
@@ -224,8 +243,11 @@ impl Evaluator {
                 });
             }
             if let Some((was, to_state)) = change {
-                let tell = matches!(to_state, AlertState::Firing | AlertState::Resolved)
-                    && !muted_rule
+                let tell = match (to_state, def.error_groups) {
+                    (AlertState::Firing, _) => true,
+                    (AlertState::Resolved, None) => true,
+                    _ => false,
+                } && !muted_rule
                     && !muted.contains_key(key);
                 let t = Transition {
                     id: 0,
@@ -340,6 +362,74 @@ impl Evaluator {
             .micros
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         Ok((segments, count))
+    }
+
+    /// Of the error groups observed, the ones an `error_groups` rule watches: first seen in
+    /// the window (looking back over the project's retention), or resolved and seen again.
+    async fn error_groups(
+        &self,
+        project: &Project,
+        kind: ErrorGroups,
+        observed: &Observed,
+        from: i64,
+        to: i64,
+    ) -> Result<HashSet<String>, AlertError> {
+        let keys: Vec<String> = observed
+            .values()
+            .filter_map(|(segment, _)| segment.get("fingerprint")?.as_str().map(str::to_owned))
+            .collect();
+        if keys.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut keep = HashSet::new();
+        match kind {
+            ErrorGroups::New => {
+                let since = to - i64::from(project.retention_days) * 86_400_000;
+                let sql = vigil_query::first_seen_sql(&keys, since, to)?;
+                let seen = self
+                    .queries
+                    .sql(project.id, &[Table::Errors], since, to, &sql)
+                    .await?;
+                for row in seen.rows {
+                    if let (Some(key), Some(first)) = (row[0].as_str(), row[1].as_i64())
+                        && first >= from
+                    {
+                        keep.insert(key.to_owned());
+                    }
+                }
+            }
+            ErrorGroups::Regression => {
+                let (meta, id, asked) = (self.meta.clone(), project.id, keys.clone());
+                let statuses = tokio::task::spawn_blocking(move || meta.group_statuses(id, &asked))
+                    .await
+                    .map_err(|e| AlertError::Definition(0, e.to_string()))??;
+                let resolved: HashMap<&str, &GroupStatus> = statuses
+                    .iter()
+                    .filter(|s| s.state == GroupState::Resolved)
+                    .map(|s| (s.fingerprint.as_str(), s))
+                    .collect();
+                if resolved.is_empty() {
+                    return Ok(keep);
+                }
+                let keys: Vec<String> = resolved.keys().map(|k| (*k).to_owned()).collect();
+                let sql = vigil_query::releases_seen_sql(&keys, from, to)?;
+                let seen = self
+                    .queries
+                    .sql(project.id, &[Table::Errors], from, to, &sql)
+                    .await?;
+                for row in seen.rows {
+                    if let (Some(key), Some(release), Some(last)) =
+                        (row[0].as_str(), row[1].as_str(), row[2].as_i64())
+                        && resolved
+                            .get(key)
+                            .is_some_and(|s| s.regressed_by(release, last))
+                    {
+                        keep.insert(key.to_owned());
+                    }
+                }
+            }
+        }
+        Ok(keep)
     }
 
     /// Runs a rule over the past `days` in consecutive windows of its length, through the

@@ -20,8 +20,8 @@ pub use notify::{
     segment_label, slack_body,
 };
 pub use rule::{
-    Channel, Condition, Denominator, MAX_CHANNELS, MAX_GROUP_BY, MAX_SEGMENTS, RuleDefinition,
-    is_count,
+    Channel, Condition, Denominator, ErrorGroups, MAX_CHANNELS, MAX_GROUP_BY, MAX_SEGMENTS,
+    RuleDefinition, is_count,
 };
 pub use smtp::{SmtpConfig, SmtpSecurity, send_email};
 pub use state::{Observation, Segment, step};

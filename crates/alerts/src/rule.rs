@@ -62,6 +62,22 @@ pub struct RuleDefinition {
     /// Who is told.
     #[serde(default)]
     pub channels: Vec<Channel>,
+    /// For `errors` by `fingerprint`: only the groups first seen in the window (`new`), or
+    /// resolved groups seen again (`regression`). Such a segment notifies when it fires;
+    /// its leaving the set (no longer new, reopened or quiet) is recorded, not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_groups: Option<ErrorGroups>,
+}
+
+/// Which error groups an `errors` rule watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorGroups {
+    /// Groups whose first event (within the project's retention) is in the window.
+    New,
+    /// Resolved groups with an event after their resolution (from a new release, when
+    /// resolved "in the next release").
+    Regression,
 }
 
 fn yes() -> bool {
@@ -205,6 +221,17 @@ impl RuleDefinition {
                         .into(),
                 );
             }
+        }
+        if self.error_groups.is_some()
+            && (self.metric != "errors"
+                || self.group_by != ["fingerprint"]
+                || self.ratio_of.is_some()
+                || !is_count(self.aggregation))
+        {
+            return bad(
+                "error_groups rules count errors (metric errors, a count) grouped by fingerprint alone"
+                    .into(),
+            );
         }
         if self.channels.len() > MAX_CHANNELS {
             return bad(format!("at most {MAX_CHANNELS} channels"));
@@ -432,6 +459,9 @@ mod tests {
             wrong(serde_json::json!({"ratio_of": {"metric": "views"}})).contains("divides counts")
         );
         assert!(wrong(serde_json::json!({"surprise": 1})).contains("unknown field"));
+        assert!(
+            wrong(serde_json::json!({"error_groups": "new"})).contains("grouped by fingerprint")
+        );
     }
 
     #[test]

@@ -111,11 +111,7 @@ async fn states(
             let Some(status) = by_key.get(key) else {
                 continue;
             };
-            if last_seen <= status.resolved_at.unwrap_or(0) {
-                continue;
-            }
-            let new_release = !status.releases_before.iter().any(|r| r == release);
-            if !status.in_next_release || new_release {
+            if status.regressed_by(release, last_seen) {
                 regressed.insert(key.to_owned());
             }
         }

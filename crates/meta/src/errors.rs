@@ -39,6 +39,17 @@ pub struct GroupStatus {
     pub updated_at: i64,
 }
 
+impl GroupStatus {
+    /// Whether an event of `release`, last seen at `last_seen` (ms), reopens this group: it
+    /// is resolved and the event came after the resolution, from a release not seen before
+    /// it when resolved "in the next release", from any release otherwise.
+    pub fn regressed_by(&self, release: &str, last_seen: i64) -> bool {
+        self.state == GroupState::Resolved
+            && last_seen > self.resolved_at.unwrap_or(0)
+            && (!self.in_next_release || !self.releases_before.iter().any(|r| r == release))
+    }
+}
+
 /// Most releases remembered per resolution.
 pub const MAX_RELEASES_BEFORE: usize = 200;
 

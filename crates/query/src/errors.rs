@@ -196,6 +196,19 @@ pub fn releases_seen_sql(keys: &[String], from: i64, to: i64) -> Result<String, 
     ))
 }
 
+/// When each named group was first seen from `from` to `to`: rows of (fingerprint,
+/// first_seen).
+pub fn first_seen_sql(keys: &[String], from: i64, to: i64) -> Result<String, InvalidQuery> {
+    if keys.is_empty() {
+        return Err(InvalidQuery("no groups named".into()));
+    }
+    Ok(format!(
+        "SELECT {GROUP_KEY_SQL} AS \"fingerprint\", MIN(\"ts\") AS \"first_seen\" \
+         FROM \"errors\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} IN ({}) GROUP BY 1",
+        keys_sql(keys)?
+    ))
+}
+
 /// One group's counts by a dimension (`release`, `browser`, `os`, `page_path`, …): rows of
 /// (value, events, users), most events first, at most `limit`.
 pub fn group_breakdown_sql(

@@ -849,3 +849,105 @@ fn rules_are_checked_and_guarded_by_role() {
     );
     assert_eq!(status, 404);
 }
+
+/// The fingerprint of the error group whose message is `message`.
+fn fingerprint(server: &Server, token: &str, message: &str) -> String {
+    let (status, v) = server.query(
+        token,
+        &json!({"metric": "errors", "group_by": ["fingerprint"], "from": 0, "to": now_ms() + 60_000,
+                "filters": [{"field": "message", "op": "eq", "value": message}]}),
+    );
+    assert_eq!(status, 200, "{v}");
+    v["rows"][0][0].as_str().unwrap().to_owned()
+}
+
+fn send_error(server: &Server, key: &str, session: &str, message: &str, ts: i64) {
+    let (status, v) = server.ingest(
+        key,
+        &batch(
+            session,
+            json!([{"type": "error", "ts": ts, "error_type": "TypeError", "message": message}]),
+        ),
+    );
+    assert_eq!(status, 202, "{v}");
+}
+
+#[test]
+fn error_group_rules_fire_on_new_and_reopened_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = create_project(dir.path(), "shop", &[]);
+    let receiver = Receiver::start();
+    let server = Server::start_with_config(
+        dir.path(),
+        "alert_interval_secs = 1\nalert_webhook_private_addresses = true\n",
+    );
+    let token = admin_token(dir.path(), p.id);
+    let now = now_ms();
+    // An old group, seen two hours ago and again now; a group first seen now.
+    send_error(
+        &server,
+        &p.public_key,
+        "e1",
+        "cart is undefined",
+        now - 7_200_000,
+    );
+    send_error(
+        &server,
+        &p.public_key,
+        "e2",
+        "cart is undefined",
+        now - 60_000,
+    );
+    send_error(&server, &p.public_key, "e3", "price is NaN", now - 60_000);
+    let old = fingerprint(&server, &token, "cart is undefined");
+    let new = fingerprint(&server, &token, "price is NaN");
+    assert_ne!(old, new);
+    // The old group is resolved now: its events so far came before.
+    let (status, v) = request(
+        &server,
+        "PUT",
+        &token,
+        &format!("/api/v1/errors/groups/{old}/state"),
+        Some(&json!({"state": "resolved"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let errors_rule = |name: &str, kind: &str, path: &str| {
+        json!({"name": name, "metric": "errors", "aggregation": "count", "group_by": ["fingerprint"],
+               "error_groups": kind, "condition": "above", "threshold": 0,
+               "window_minutes": 15, "delay_minutes": 0,
+               "channels": [{"type": "webhook", "url": receiver.url(path)}]})
+    };
+    for (name, kind, path) in [
+        ("new groups", "new", "/new"),
+        ("regressions", "regression", "/regressed"),
+    ] {
+        let (status, v) = request(
+            &server,
+            "POST",
+            &token,
+            "/api/v1/alerts/rules",
+            Some(&errors_rule(name, kind, path)),
+        );
+        assert_eq!(status, 201, "{v}");
+    }
+    assert!(eventually(Duration::from_secs(15), || !receiver
+        .at("/new")
+        .is_empty()));
+    let fired = &receiver.at("/new")[0].body["transitions"];
+    assert_eq!(fired.as_array().unwrap().len(), 1, "{fired}");
+    assert_eq!(fired[0]["segment"], json!({"fingerprint": new}));
+    // Nothing has reopened yet; then the resolved group comes back.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(receiver.at("/regressed").is_empty());
+    send_error(&server, &p.public_key, "e4", "cart is undefined", now_ms());
+    assert!(eventually(Duration::from_secs(15), || !receiver
+        .at("/regressed")
+        .is_empty()));
+    let reopened = &receiver.at("/regressed")[0].body["transitions"];
+    assert_eq!(reopened.as_array().unwrap().len(), 1, "{reopened}");
+    assert_eq!(reopened[0]["segment"], json!({"fingerprint": old}));
+    // The value is the group's events in the window: the one before the resolution too.
+    assert_eq!(reopened[0]["value"], 2.0);
+    // The new group notified once: it fires, it is not sent again.
+    assert_eq!(receiver.at("/new").len(), 1);
+}
