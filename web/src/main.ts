@@ -17,6 +17,7 @@ import { settingsView } from './views/settings';
 import { inviteView } from './views/invite';
 import { servicesView } from './views/services';
 import { traceView } from './views/trace';
+import { alertsView } from './views/alerts';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 
@@ -38,6 +39,7 @@ const VIEWS: Record<string, (pid: number, box: HTMLElement, range: Range) => Pro
   '/sessions': sessionsView,
   '/services': servicesView,
   '/traces': traceView,
+  '/alerts': alertsView,
 };
 
 async function render(): Promise<void> {
@@ -90,6 +92,12 @@ async function render(): Promise<void> {
   }
   if (new URLSearchParams(location.search).has('filter')) {
     navigate(href(path, {}, true, urlFilters()), true);
+    return;
+  }
+  // the alerts view's own state (a rule of this project, its editor) means nothing elsewhere
+  const params = new URLSearchParams(location.search);
+  if (path !== '/alerts' && (params.has('rule') || params.has('edit'))) {
+    navigate(href(path, { rule: null, edit: null }), true);
     return;
   }
   const range = timeRange();

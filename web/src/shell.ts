@@ -232,6 +232,7 @@ export const NAV: [string, string][] = [
   ['/resources', 'Resources'],
   ['/geography', 'Geography'],
   ['/errors', 'Errors'],
+  ['/alerts', 'Alerts'],
   ['/sessions', 'Sessions'],
   ['/business', 'Business'],
   ['/settings', 'Settings'],
@@ -349,8 +350,9 @@ export function shell(m: Me, project: Project, content: HTMLElement): HTMLElemen
     'div',
     {},
     header,
-    // a trace is one request: the filters have nothing to narrow there
-    ['/settings', '/traces'].includes(location.pathname) ? null : filterBar(project.id),
+    // a trace is one request, and alert rules carry their own filters: the filter bar has
+    // nothing to narrow there
+    ['/settings', '/traces', '/alerts'].includes(location.pathname) ? null : filterBar(project.id),
     el('main', {}, content),
   );
 }

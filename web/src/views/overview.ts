@@ -1,10 +1,12 @@
-// Overview: p75 of each web vital with its ratings, traffic, error rate, trends, slowest pages.
+// Overview: the alerts firing now, p75 of each web vital with its ratings, traffic, error
+// rate, trends, slowest pages.
 import { col, first, query, QueryResult } from '../api';
 import { plot } from '../charts';
 import { el } from '../dom';
 import { countFigure, estimated, fmtMetric, fmtPct, trend } from '../format';
 import { table } from '../tables';
 import { href, Range, VITALS } from '../url';
+import { firingAlerts, firingCard } from './alerts';
 
 /** Pages with fewer LCP samples than this are left out of "slowest pages": their p75 is noise. */
 const MIN_PAGE_SAMPLES = 20;
@@ -31,6 +33,7 @@ export async function overview(
   const prev = { from: from - len, to: from };
   const vitalQ = (metric: string, r: { from: number; to: number }, aggs: string[]) =>
     query(pid, { metric, aggregations: aggs, from: r.from, to: r.to });
+  const firingP = firingAlerts(pid); // alongside the queries below
   const [vit, vitPrev, pv, pvPrev, er, erPrev, pages, lcpSeries, pvSeries] = await Promise.all([
     Promise.all(
       VITALS.map((m) =>
@@ -69,6 +72,7 @@ export async function overview(
       limit: 10000,
     }),
   ]);
+  const firing = await firingP;
   const slow = slowestPages(pages, 10);
   const grid = el('div', { class: 'grid' });
   VITALS.forEach((m, i) => {
@@ -148,6 +152,7 @@ export async function overview(
   const chartBox = el('div', { 'data-testid': 'overview-chart' });
   box.replaceChildren(
     el('h2', {}, 'Overview'),
+    firingCard(firing) ?? '',
     grid,
     el(
       'div',
