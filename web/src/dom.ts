@@ -26,3 +26,30 @@ export function svgEl(tag: string, attrs: Record<string, string> = {}): SVGEleme
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
   return e;
 }
+
+/** A button that acts on its second click (its label asks for it after the first); a
+ * failure is shown in `msg` and the button can be clicked again. */
+export function confirmButton(
+  label: string,
+  armedLabel: string,
+  testid: string,
+  msg: HTMLElement,
+  act: () => Promise<void>,
+): HTMLButtonElement {
+  const button = el('button', { type: 'button', 'data-testid': testid }, label);
+  button.addEventListener('click', async () => {
+    if (button.dataset.armed !== '1') {
+      button.dataset.armed = '1';
+      button.textContent = armedLabel;
+      return;
+    }
+    button.disabled = true;
+    try {
+      await act();
+    } catch (e) {
+      msg.textContent = (e as Error).message;
+      button.disabled = false;
+    }
+  });
+  return button;
+}

@@ -94,12 +94,6 @@ async function render(): Promise<void> {
     navigate(href(path, {}, true, urlFilters()), true);
     return;
   }
-  // the alerts view's own state (a rule of this project, its editor) means nothing elsewhere
-  const params = new URLSearchParams(location.search);
-  if (path !== '/alerts' && (params.has('rule') || params.has('edit'))) {
-    navigate(href(path, { rule: null, edit: null }), true);
-    return;
-  }
   const range = timeRange();
   const box = el(
     'section',

@@ -101,6 +101,14 @@ const VIEW_STATE = [
   'span',
   'service',
   'op',
+  'rule',
+  'edit',
+  'vital',
+  'event',
+  'by_page',
+  'funnel',
+  'within',
+  'split',
 ];
 /**
  * A URL for another view: the project, range and filters stay (so a team can look at one

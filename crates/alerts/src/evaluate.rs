@@ -243,11 +243,10 @@ impl Evaluator {
                 });
             }
             if let Some((was, to_state)) = change {
-                let tell = match (to_state, def.error_groups) {
-                    (AlertState::Firing, _) => true,
-                    (AlertState::Resolved, None) => true,
-                    _ => false,
-                } && !muted_rule
+                let tell = matches!(
+                    (to_state, def.error_groups),
+                    (AlertState::Firing, _) | (AlertState::Resolved, None)
+                ) && !muted_rule
                     && !muted.contains_key(key);
                 let t = Transition {
                     id: 0,

@@ -214,13 +214,13 @@ impl RuleDefinition {
         if self.min_samples > 1_000_000_000 {
             return bad("min_samples must be at most 1000000000".into());
         }
-        if let Some(d) = &self.ratio_of {
-            if !is_count(self.aggregation) || !is_count(d.aggregation) {
-                return bad(
-                    "a ratio divides counts: aggregation and ratio_of.aggregation must be count, sessions, users or an estimated one"
-                        .into(),
-                );
-            }
+        if let Some(d) = &self.ratio_of
+            && (!is_count(self.aggregation) || !is_count(d.aggregation))
+        {
+            return bad(
+                "a ratio divides counts: aggregation and ratio_of.aggregation must be count, sessions, users or an estimated one"
+                    .into(),
+            );
         }
         if self.error_groups.is_some()
             && (self.metric != "errors"

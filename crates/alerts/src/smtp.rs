@@ -105,7 +105,7 @@ pub fn send_email(
         transport = transport.credentials(Credentials::new(user.clone(), password.clone()));
     }
     let response = transport.build().send(&message).map_err(|e| {
-        let code = e.status().map(|c| u16::from(c));
+        let code = e.status().map(u16::from);
         let permanent = e.is_permanent();
         (if permanent { Some(0) } else { code }, format!("SMTP: {e}"))
     })?;

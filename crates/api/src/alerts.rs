@@ -46,6 +46,15 @@ fn definition(rule: &StoredRule) -> Result<RuleDefinition, ApiError> {
     vigil_alerts::parse(rule).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
+/// A rule's name, from the project's rules.
+fn rule_name(rules: &[StoredRule], id: i64) -> Option<String> {
+    rules
+        .iter()
+        .find(|r| r.id == id)
+        .and_then(|r| vigil_alerts::parse(r).ok())
+        .map(|d| d.name)
+}
+
 /// A rule as answered: its definition, id and times.
 fn rule_json(rule: &StoredRule, def: &RuleDefinition, secrets: bool) -> Value {
     let mut def = def.clone();
@@ -58,7 +67,10 @@ fn rule_json(rule: &StoredRule, def: &RuleDefinition, secrets: bool) -> Value {
     v["muted_until"] = json!(rule.muted_until);
     v["created_at"] = json!(rule.created_at);
     v["updated_at"] = json!(rule.updated_at);
-    v["recovery_threshold"] = json!(def.recovery());
+    // As stored (null: the default, which follows the threshold), so a client that reads
+    // a rule and saves it back keeps it following; and the one in use.
+    v["recovery_threshold"] = json!(def.recovery_threshold);
+    v["effective_recovery_threshold"] = json!(def.recovery());
     v
 }
 
@@ -368,13 +380,7 @@ async fn history(
         ))
     })
     .await?;
-    let name = |id: i64| {
-        rules
-            .iter()
-            .find(|r| r.id == id)
-            .and_then(|r| vigil_alerts::parse(r).ok())
-            .map(|d| d.name)
-    };
+    let name = |id: i64| rule_name(&rules, id);
     let out: Vec<Value> = transitions
         .iter()
         .map(|t| {
@@ -418,8 +424,11 @@ async fn notifications(
     let _ = p.project;
     let limit = p.limit.unwrap_or(100).clamp(1, 500);
     let project = access.project.id;
-    let list = with_meta(&state, move |meta| {
-        meta.alert_notifications(project, p.rule, limit)
+    let (list, rules) = with_meta(&state, move |meta| {
+        Ok((
+            meta.alert_notifications(project, p.rule, limit)?,
+            meta.alert_rules(project)?,
+        ))
     })
     .await?;
     let secrets = sees_secrets(access.actor);
@@ -433,6 +442,7 @@ async fn notifications(
             json!({
                 "id": n.id,
                 "rule_id": n.rule_id,
+                "rule_name": rule_name(&rules, n.rule_id),
                 "kind": n.kind,
                 "channel": channel,
                 "summary": body["summary"],
@@ -463,7 +473,8 @@ async fn firing(
                 .filter(|s| s.state == AlertState::Firing)
                 .collect();
             if !firing.is_empty() {
-                out.push((r, firing));
+                let mutes = meta.alert_mutes(r.id, now_ms())?;
+                out.push((r, firing, mutes));
             }
         }
         Ok(out)
@@ -471,11 +482,12 @@ async fn firing(
     .await?;
     let now = now_ms();
     let mut out = Vec::new();
-    for (rule, segments) in rules {
+    for (rule, segments, mutes) in rules {
         let def = definition(&rule)?;
-        let rule_muted = rule.muted_until.is_some_and(|u| u > now);
+        let rule_muted = rule.muted_until.filter(|u| *u > now);
         for s in segments {
             let segment = segment_of(&s.segment);
+            let segment_muted = mutes.iter().find(|(k, _)| *k == s.segment).map(|(_, u)| *u);
             out.push(json!({
                 "rule_id": rule.id,
                 "rule_name": def.name,
@@ -483,13 +495,15 @@ async fn firing(
                 "aggregation": def.aggregation,
                 "condition": def.condition,
                 "threshold": def.threshold,
+                "threshold_text": vigil_alerts::format_value(&def, def.threshold),
                 "segment": segment,
                 "label": segment_label(&segment),
                 "since": s.since,
                 "value": s.value,
                 "value_text": s.value.map(|v| vigil_alerts::format_value(&def, v)),
                 "samples": s.samples,
-                "muted": rule_muted,
+                "muted": rule_muted.is_some() || segment_muted.is_some(),
+                "muted_until": rule_muted.max(segment_muted),
             }));
         }
     }

@@ -678,7 +678,7 @@ mod tests {
         let (a, _) = meta.create_project("a", &[], 30).unwrap();
         let (b, _) = meta.create_project("b", &[], 30).unwrap();
         let rule = meta.create_alert_rule(a.id, "{\"v\":1}", 1000).unwrap();
-        assert_eq!(meta.alert_rules(a.id).unwrap(), [rule.clone()]);
+        assert_eq!(meta.alert_rules(a.id).unwrap(), std::slice::from_ref(&rule));
         assert!(meta.alert_rules(b.id).unwrap().is_empty());
         assert_eq!(meta.alert_rule(b.id, rule.id).unwrap(), None);
         assert!(!meta.delete_alert_rule(b.id, rule.id).unwrap());
@@ -719,7 +719,10 @@ mod tests {
             )
             .unwrap()
         );
-        assert_eq!(meta.alert_segments(rule.id).unwrap(), [state.clone()]);
+        assert_eq!(
+            meta.alert_segments(rule.id).unwrap(),
+            std::slice::from_ref(&state)
+        );
         let edited = meta
             .update_alert_rule(a.id, rule.id, "{\"v\":2}", 2000)
             .unwrap()

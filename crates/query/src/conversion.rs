@@ -88,7 +88,18 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64) {
     let denom = 1.0 + z * z / n;
     let centre = (p + z * z / (2.0 * n)) / denom;
     let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denom;
-    ((centre - half).max(0.0), (centre + half).min(1.0))
+    // Exact at the ends: rounding would leave a low of 1e-17 when nothing converted.
+    let low = if k == 0.0 {
+        0.0
+    } else {
+        (centre - half).max(0.0)
+    };
+    let high = if k == n {
+        1.0
+    } else {
+        (centre + half).min(1.0)
+    };
+    (low, high)
 }
 
 /// 1234567.8 as `1,234,568`.
@@ -319,6 +330,7 @@ mod tests {
         assert_eq!(wilson(0, 0), (0.0, 0.0));
         let (l, h) = wilson(0, 10);
         assert_eq!(l, 0.0);
+        assert_eq!(wilson(7, 7).1, 1.0);
         assert!(h > 0.27 && h < 0.28);
     }
 

@@ -167,7 +167,7 @@ impl FunnelRequest {
                 }
                 _ => {
                     return Err(InvalidQuery(format!(
-                        "step {}: name an event or a page (1 to 200 / 500 bytes), not both",
+                        "step {}: name one event (1 to 200 bytes) or one page (1 to 500 bytes)",
                         i + 1
                     )));
                 }
@@ -226,7 +226,9 @@ impl FunnelRequest {
 
     /// Figures from the SQL's rows (`g, step, sessions, median_ms`).
     pub fn figures(&self, result: &QueryResult) -> Vec<FunnelFigures> {
-        let mut groups: Vec<(serde_json::Value, Vec<(u64, Option<f64>)>)> = Vec::new();
+        // Per group: each step's sessions and median time.
+        type Steps = Vec<(u64, Option<f64>)>;
+        let mut groups: Vec<(serde_json::Value, Steps)> = Vec::new();
         for row in &result.rows {
             let g = row[0].clone();
             let step = row[1].as_u64().unwrap_or(0) as usize;
@@ -321,7 +323,7 @@ mod tests {
         let both = req(
             serde_json::json!({"steps": [{"event": "a", "page": "/"}, {"event": "b"}], "from": 0, "to": 1}),
         );
-        assert!(both.to_sql(None).unwrap_err().0.contains("not both"));
+        assert!(both.to_sql(None).unwrap_err().0.contains("name one event"));
         let ok = req(
             serde_json::json!({"steps": [{"page": "/products/*"}, {"event": "add_to_cart"}], "from": 0, "to": 1}),
         );

@@ -619,10 +619,10 @@ fn fill_demo_traffic(
     let mut generator = vigil_demo::Generator::new(
         project,
         vigil_demo::DemoConfig {
-            page_views: page_views,
-            days: days,
+            page_views,
+            days,
             end_ms: now_ms(),
-            seed: seed,
+            seed,
             lean: false,
         },
     );

@@ -571,6 +571,40 @@ fn a_degraded_segment_fires_notifies_once_and_resolves() {
         (Some("firing"), Some(false))
     );
 
+    // What fires now, as the overview lists it: the muted rule's India says it is muted.
+    let (_, firing) = request(&server, "GET", &token, "/api/v1/alerts/firing", None);
+    let of_rule = |id: i64| {
+        firing["firing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule_id"] == id && f["label"] == "country=IN")
+            .cloned()
+            .unwrap_or_else(|| panic!("{firing}"))
+    };
+    let (loud, quiet) = (of_rule(main_id), of_rule(muted_id));
+    assert_eq!(
+        (loud["muted"].as_bool(), quiet["muted"].as_bool()),
+        (Some(false), Some(true))
+    );
+    assert_eq!(loud["threshold_text"], "4000 ms");
+    assert_eq!(loud["value_text"], "6000 ms");
+    // A rule that names no recovery threshold answers null, and the one in use.
+    let (_, read) = request(
+        &server,
+        "GET",
+        &token,
+        &format!("/api/v1/alerts/rules/{main_id}"),
+        None,
+    );
+    assert_eq!(
+        (
+            read["recovery_threshold"].clone(),
+            read["effective_recovery_threshold"].clone()
+        ),
+        (Value::Null, json!(3600.0))
+    );
+
     // A value that drops below the threshold but not past the recovery threshold (3,600):
     // still firing, nothing new is sent over several evaluations.
     send_lcp(

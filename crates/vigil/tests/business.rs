@@ -197,7 +197,7 @@ fn expected_funnel(sent: &[Sent], limit: i64) -> HashMap<String, (usize, Vec<i64
             let mut at = start.ts;
             let mut reached = 1;
             quickest[0] = 0;
-            for step in 1..4 {
+            for (step, fastest) in quickest.iter_mut().enumerate().skip(1) {
                 let next = events
                     .iter()
                     .filter(|e| is_step(e, step) && e.ts >= at && e.ts <= start.ts + limit)
@@ -207,7 +207,7 @@ fn expected_funnel(sent: &[Sent], limit: i64) -> HashMap<String, (usize, Vec<i64
                     Some(t) => {
                         at = t;
                         reached = step + 1;
-                        quickest[step] = quickest[step].min(t - start.ts);
+                        *fastest = (*fastest).min(t - start.ts);
                     }
                     None => break,
                 }

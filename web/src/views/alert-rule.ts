@@ -33,8 +33,8 @@ export interface RuleDefinition {
   ratio_of?: Denominator;
   condition: 'above' | 'below';
   threshold: number;
-  /** Absent: 10% of the threshold on its good side. */
-  recovery_threshold?: number;
+  /** Absent or null: 10% of the threshold on its good side. */
+  recovery_threshold?: number | null;
   window_minutes: number;
   delay_minutes: number;
   min_samples: number;
@@ -42,14 +42,16 @@ export interface RuleDefinition {
   max_segments: number;
   channels: Channel[];
 }
-/** A rule as the API answers it: the definition (recovery threshold filled in) and its record. */
+/** A rule as the API answers it: the definition (`recovery_threshold` null when the rule
+ * names none) and its record, with the recovery threshold in use. */
 export interface AlertRule extends RuleDefinition {
   id: number;
   version: number;
   muted_until: number | null;
   created_at: number;
   updated_at: number;
-  recovery_threshold: number;
+  recovery_threshold: number | null;
+  effective_recovery_threshold: number;
 }
 export type AlertState = 'ok' | 'pending' | 'firing' | 'resolved';
 /** A segment: its group-by values (`{}` without group-by). */
@@ -79,12 +81,6 @@ export function definitionOf(rule: AlertRule): RuleDefinition {
   for (const k of DEFINITION_KEYS) if (rule[k] !== undefined && rule[k] !== null) def[k] = rule[k];
   return def as unknown as RuleDefinition;
 }
-/** The recovery threshold the server uses when a rule names none. */
-export function defaultRecovery(d: Pick<RuleDefinition, 'threshold' | 'condition'>): number {
-  const margin = Math.abs(d.threshold) * 0.1;
-  return d.condition === 'above' ? d.threshold - margin : d.threshold + margin;
-}
-
 export const AGGREGATIONS = [
   'p50',
   'p75',
@@ -440,10 +436,8 @@ export async function ruleEditor(
   const num = (testid: string, label: string, v: number | undefined, attrs = {}) =>
     input(testid, label, v === undefined ? '' : String(v), { type: 'number', ...attrs });
   const threshold = num('rule-threshold', 'Threshold', d.threshold, { step: 'any', required: '' });
-  // the API answers the recovery threshold it uses; the default one is left blank, so it
-  // follows a changed threshold
-  const keepRecovery =
-    rule && rule.recovery_threshold !== defaultRecovery(rule) ? rule.recovery_threshold : undefined;
+  // a rule without its own recovery threshold keeps it blank, so it follows the threshold
+  const keepRecovery = rule?.recovery_threshold ?? undefined;
   const recovery = num('rule-recovery', 'Recovery threshold', keepRecovery, {
     step: 'any',
     placeholder: 'default: 10% back',

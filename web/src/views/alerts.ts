@@ -3,7 +3,7 @@
 // with mutes, test notifications, enable, edit and delete; the editor (`?rule=new`,
 // `?rule=<id>&edit=1`, alert-rule.ts); and the firing alerts Overview shows.
 import { api, HttpError, roleIn } from '../api';
-import { el } from '../dom';
+import { confirmButton, el } from '../dom';
 import { fmtAgo, fmtNum, fmtTime } from '../format';
 import { href, hrefTo, link, navigate, param } from '../url';
 import {
@@ -80,13 +80,17 @@ export interface FiringAlert {
   aggregation: string;
   condition: string;
   threshold: number;
+  /** The threshold in the rule's unit (ms, a share, a count). */
+  threshold_text: string;
   segment: Segment;
   label: string;
   since: number;
   value: number | null;
   value_text: string | null;
   samples: number;
+  /** The rule or this segment is muted. */
   muted: boolean;
+  muted_until: number | null;
 }
 
 const HOUR = 3600000;
@@ -452,22 +456,10 @@ async function ruleDetail(pid: number, box: HTMLElement, rule: RuleDetail): Prom
 
   let actions: HTMLElement;
   if (canEdit) {
-    const del = el('button', { type: 'button', 'data-testid': 'rule-delete' }, 'Delete');
     // two clicks, no dialog (like revoking a token): the rule's history goes with it
-    del.addEventListener('click', async () => {
-      if (del.dataset.armed !== '1') {
-        del.dataset.armed = '1';
-        del.textContent = 'Click again to delete';
-        return;
-      }
-      del.disabled = true;
-      try {
-        await api('DELETE', `/api/v1/alerts/rules/${rule.id}?project=${pid}`);
-        navigate(href('/alerts', { rule: null, edit: null }));
-      } catch (e) {
-        msg.textContent = (e as Error).message;
-        del.disabled = false;
-      }
+    const del = confirmButton('Delete', 'Click again to delete', 'rule-delete', msg, async () => {
+      await api('DELETE', `/api/v1/alerts/rules/${rule.id}?project=${pid}`);
+      navigate(href('/alerts', { rule: null, edit: null }));
     });
     actions = el(
       'div',
@@ -559,7 +551,7 @@ async function ruleDetail(pid: number, box: HTMLElement, rule: RuleDetail): Prom
       el('p', { 'data-testid': 'rule-what' }, describeRule(rule)),
       dl([
         ['window', `${fmtMinutes(rule.window_minutes)}, ending ${rule.delay_minutes} min ago`],
-        ['recovers at', fmtValue(rule, rule.recovery_threshold)],
+        ['recovers at', fmtValue(rule, rule.effective_recovery_threshold)],
         ['minimum samples', fmtNum(rule.min_samples)],
         [
           'fires after',
@@ -709,9 +701,8 @@ export function firingCard(firing: FiringAlert[]): HTMLElement | null {
           'li',
           { 'data-testid': 'firing-alert', 'data-rule-id': String(f.rule_id) },
           link(f.rule_name, hrefTo('/alerts', { rule: String(f.rule_id), edit: null })),
-          // the threshold is not written: its unit depends on the rule (a ratio is a share),
-          // which the answer does not carry; the value is written by the server
-          ` · ${f.label}: ${f.aggregation} of ${f.metric} is ${f.value_text ?? '–'} (${f.condition} the threshold)`,
+          // value and threshold come written in the rule's unit
+          ` · ${f.label}: ${f.aggregation} of ${f.metric} is ${f.value_text ?? '–'} (${f.condition} ${f.threshold_text})`,
           el(
             'span',
             { class: 'muted', title: fmtTime(f.since) },

@@ -2,7 +2,7 @@
 // source maps, API tokens, members, the account, projects.
 import { api, currentUser, HttpError, Me, ProjectSettings, QueryResult, Role, setMe } from '../api';
 import type { ErrorSettings, IgnoreRule, SourceMaps } from '../api';
-import { el } from '../dom';
+import { confirmButton, el } from '../dom';
 import { fmtBytes, fmtDay, fmtTime } from '../format';
 import { table } from '../tables';
 import { href, link } from '../url';
@@ -769,31 +769,4 @@ async function sourceMapsCard(pid: number, name: string, canDelete: boolean): Pr
   };
   await fill();
   return card;
-}
-
-/** A button that acts on its second click (its label asks for it after the first); a
- * failure is shown in `msg` and the button can be clicked again. */
-function confirmButton(
-  label: string,
-  armedLabel: string,
-  testid: string,
-  msg: HTMLElement,
-  act: () => Promise<void>,
-): HTMLButtonElement {
-  const button = el('button', { type: 'button', 'data-testid': testid }, label);
-  button.addEventListener('click', async () => {
-    if (button.dataset.armed !== '1') {
-      button.dataset.armed = '1';
-      button.textContent = armedLabel;
-      return;
-    }
-    button.disabled = true;
-    try {
-      await act();
-    } catch (e) {
-      msg.textContent = (e as Error).message;
-      button.disabled = false;
-    }
-  });
-  return button;
 }
