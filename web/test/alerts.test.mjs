@@ -4,14 +4,13 @@
 // against a webhook receiver here, seen on Overview, read by a viewer and deleted.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startServe, stopServe } from './vigil-serve.mjs';
+import { asUser, demoData, startServe, stopServe } from './vigil-serve.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WEB = resolve(HERE, '..');
@@ -30,13 +29,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-alerts-test-'));
   mkdirSync(ARTIFACTS, { recursive: true });
   // the demo spreads its page views over the last 7 days, up to now: the preview finds them
-  const out = execFileSync(VIGIL, ['demo', '--data', join(dir, 'data'), '--page-views', '3000'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  token = /api token\s+(vt_\S+)/.exec(out)[1];
-  [, email, password] = /login\s+(\S+) \/ (\S+)/.exec(out);
-  projectId = Number(/\(id (\d+)\)/.exec(out)[1]);
+  ({ token, email, password, projectId } = demoData(VIGIL, join(dir, 'data'), 3000));
   receiver = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -105,21 +98,6 @@ async function apiCall(method, path, body) {
   });
   assert.equal(r.status, 200, await r.clone().text());
   return r.json();
-}
-/** A request as the page's signed-in user (cookie and CSRF token). */
-async function asUser(page, method, path, body) {
-  return page.evaluate(
-    async ([method, path, body]) => {
-      const me = await (await fetch('/api/v1/me')).json();
-      const r = await fetch(path, {
-        method,
-        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: r.status, body: await r.json().catch(() => null) };
-    },
-    [method, path, body],
-  );
 }
 async function waitFor(what, check, timeoutMs = 20000) {
   const until = Date.now() + timeoutMs;

@@ -3,13 +3,12 @@
 // POST /api/v1/conversion and POST /api/v1/funnel answer for the same range and filters.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startServe, stopServe } from './vigil-serve.mjs';
+import { demoData, startServe, stopServe } from './vigil-serve.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WEB = resolve(HERE, '..');
@@ -26,13 +25,7 @@ before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   // the demo spreads its page views over the last 7 days, up to now, with add_to_cart and
   // checkout events (fewer the slower the session)
-  const out = execFileSync(VIGIL, ['demo', '--data', join(dir, 'data'), '--page-views', '3000'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  token = /api token\s+(vt_\S+)/.exec(out)[1];
-  [, email, password] = /login\s+(\S+) \/ (\S+)/.exec(out);
-  projectId = Number(/\(id (\d+)\)/.exec(out)[1]);
+  ({ token, email, password, projectId } = demoData(VIGIL, join(dir, 'data'), 3000));
   ({ server, base } = await startServe(VIGIL, join(dir, 'data'), join(WEB, 'dist')));
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
 });

@@ -8,7 +8,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
-import { createProject, startServe, stopServe } from './vigil-serve.mjs';
+import { asUser, createProject, startServe, stopServe } from './vigil-serve.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WEB = resolve(HERE, '..');
@@ -1083,21 +1083,6 @@ test('resources view: domains, initiator types and failures as the API says', as
   await ctx.close();
 });
 
-/** A request from the signed-in page itself: its cookie, its CSRF token, JSON. */
-async function asUser(page, method, path, body) {
-  return page.evaluate(
-    async ([method, path, body]) => {
-      const me = await (await fetch('/api/v1/me')).json();
-      const r = await fetch(path, {
-        method,
-        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: r.status, body: await r.json().catch(() => null) };
-    },
-    [method, path, body],
-  );
-}
 async function apiCall(method, path, body) {
   const r = await fetch(`${base}${path}`, {
     method,

@@ -572,42 +572,47 @@ test("the agent's own recording of two page loads plays in the player", async ()
   await new Promise((r) => shopServer.listen(0, '127.0.0.1', r));
   const SHOP = `http://127.0.0.1:${shopServer.address().port}`;
   const shop = await browser.newContext();
-  const visitor = await shop.newPage();
-  const visitorLog = [];
-  visitor.on('console', (m) => visitorLog.push(`${m.type()}: ${m.text()}`));
-  await visitor.goto(`${SHOP}/one`);
-  let sid;
-  for (let i = 0; !sid; i++) {
-    sid = await visitor.evaluate(() => window.vigil?.getContext?.().session_id);
-    assert.ok(i < 100, `the agent never started\n${visitorLog.join('\n')}`);
-    if (!sid) await new Promise((r) => setTimeout(r, 100));
-  }
-  await visitor.type('#q', 'typed-by-visitor', { delay: 5 });
-  await visitor.waitForTimeout(1500);
-  await visitor.goto(`${SHOP}/two`); // leaving a page sends what it recorded
-  await visitor.waitForTimeout(1500);
-  await visitor.goto('about:blank');
+  // closed whatever happens: an open page server would keep the test process alive
   let segments = [];
-  for (let i = 0; ; i++) {
-    const r = await fetch(`${base}/api/v1/sessions/${sid}/replay?project=${project.id}`, {
-      headers: { Authorization: `Bearer ${project.api_token}` },
-    });
-    if (r.status === 200) {
-      segments = (await r.text())
-        .split('\n')
-        .filter((l) => l)
-        .map((l) => JSON.parse(l));
-      const snapshots = segments.flatMap((s) => s.events).filter((e) => e.type === 2);
-      if (snapshots.length >= 2 && JSON.stringify(segments).includes('Agent page two')) break;
+  try {
+    const visitor = await shop.newPage();
+    const visitorLog = [];
+    visitor.on('console', (m) => visitorLog.push(`${m.type()}: ${m.text()}`));
+    await visitor.goto(`${SHOP}/one`);
+    let sid;
+    for (let i = 0; !sid; i++) {
+      sid = await visitor.evaluate(() => window.vigil?.getContext?.().session_id);
+      assert.ok(i < 100, `the agent never started\n${visitorLog.join('\n')}`);
+      if (!sid) await new Promise((r) => setTimeout(r, 100));
     }
-    assert.ok(
-      i < 150,
-      `the agent's segments never arrived (${segments.length} so far)\n${visitorLog.join('\n')}`,
-    );
-    await new Promise((r) => setTimeout(r, 200));
+    await visitor.type('#q', 'typed-by-visitor', { delay: 5 });
+    await visitor.waitForTimeout(1500);
+    await visitor.goto(`${SHOP}/two`); // leaving a page sends what it recorded
+    await visitor.waitForTimeout(1500);
+    await visitor.goto('about:blank');
+    for (let i = 0; ; i++) {
+      const r = await fetch(`${base}/api/v1/sessions/${sid}/replay?project=${project.id}`, {
+        headers: { Authorization: `Bearer ${project.api_token}` },
+      });
+      if (r.status === 200) {
+        segments = (await r.text())
+          .split('\n')
+          .filter((l) => l)
+          .map((l) => JSON.parse(l));
+        const snapshots = segments.flatMap((s) => s.events).filter((e) => e.type === 2);
+        if (snapshots.length >= 2 && JSON.stringify(segments).includes('Agent page two')) break;
+      }
+      assert.ok(
+        i < 150,
+        `the agent's segments never arrived (${segments.length} so far)\n${visitorLog.join('\n')}`,
+      );
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await shop.close();
+    shopServer.closeAllConnections();
+    shopServer.close();
   }
-  await shop.close();
-  shopServer.close();
   const times = segments.flatMap((s) => s.events).map((e) => e.timestamp);
   const pageTwo = segments
     .flatMap((s) => s.events)

@@ -22,6 +22,39 @@ export function createProject(vigil, data, name) {
 }
 
 /**
+ * Fills `data` with `pageViews` of the demo's traffic (`vigil demo`) and returns what it
+ * prints: `{ publicKey, token, email, password, projectId, projectName }`.
+ */
+export function demoData(vigil, data, pageViews) {
+  const out = vigilCli(vigil, data, 'demo', '--page-views', String(pageViews));
+  const [, email, password] = /login\s+(\S+) \/ (\S+)/.exec(out);
+  return {
+    publicKey: /public key\s+(pk_\S+)/.exec(out)[1],
+    token: /api token\s+(vt_\S+)/.exec(out)[1],
+    email,
+    password,
+    projectId: Number(/\(id (\d+)\)/.exec(out)[1]),
+    projectName: /project\s+(\S+) \(id/.exec(out)[1],
+  };
+}
+
+/** A request from a signed-in page itself: its cookie, its CSRF token, JSON. */
+export async function asUser(page, method, path, body) {
+  return page.evaluate(
+    async ([method, path, body]) => {
+      const me = await (await fetch('/api/v1/me')).json();
+      const r = await fetch(path, {
+        method,
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: r.status, body: await r.json().catch(() => null) };
+    },
+    [method, path, body],
+  );
+}
+
+/**
  * Starts `vigil serve` on 127.0.0.1 (a free port) with the dashboard from `webDist`, and
  * resolves to `{ server, base }` once it listens.
  */
