@@ -119,7 +119,7 @@ async function costShowsApi(page, vital, filters = []) {
       (await page.textContent('[data-testid=cost-sentence]')).trim(),
       conv.impact.sentence,
     );
-    assert.match(conv.impact.sentence, new RegExp(`poor ${vital.toUpperCase()}`));
+    assert.match(conv.impact.sentence, new RegExp(`good ${vital.toUpperCase()}`));
   } else {
     await page.waitForSelector('[data-testid=cost-no-impact]');
   }

@@ -574,12 +574,12 @@ test("the agent's own recording of two page loads plays in the player", async ()
   const shop = await browser.newContext();
   // closed whatever happens: an open page server would keep the test process alive
   let segments = [];
+  let sid;
   try {
     const visitor = await shop.newPage();
     const visitorLog = [];
     visitor.on('console', (m) => visitorLog.push(`${m.type()}: ${m.text()}`));
     await visitor.goto(`${SHOP}/one`);
-    let sid;
     for (let i = 0; !sid; i++) {
       sid = await visitor.evaluate(() => window.vigil?.getContext?.().session_id);
       assert.ok(i < 100, `the agent never started\n${visitorLog.join('\n')}`);
