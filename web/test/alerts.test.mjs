@@ -420,3 +420,46 @@ test('editing keeps the rule; disabling and deleting it (two clicks)', async () 
   assert.deepEqual(problems, []);
   await ctx.close();
 });
+
+test('a spike rule and an error-group rule keep their kind through the editor', async () => {
+  const { ctx, page, problems } = await newPage();
+  await login(page);
+  for (const kind of [
+    { baseline_windows: 4, words: 'against the previous 4 windows above 3×' },
+    { error_groups: 'new', words: 'of new groups' },
+  ]) {
+    const { words, ...extra } = kind;
+    const rule = {
+      name: `kind ${words}`,
+      enabled: true,
+      metric: 'errors',
+      aggregation: 'count',
+      filters: [],
+      group_by: ['fingerprint'],
+      condition: 'above',
+      threshold: 3,
+      window_minutes: 15,
+      delay_minutes: 2,
+      min_samples: 5,
+      pending_evaluations: 1,
+      max_segments: 50,
+      channels: [],
+      ...extra,
+    };
+    const created = await asUser(page, 'POST', `/api/v1/alerts/rules?project=${projectId}`, rule);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    await page.goto(`${base}/alerts?project=${projectId}&rule=${id}&edit=1`);
+    await page.waitForSelector(`${ready('alerts')} [data-testid=rule-form]`);
+    const sent = page.waitForRequest((r) => r.method() === 'PUT');
+    await page.click('[data-testid=rule-save]');
+    assert.deepEqual((await sent).postDataJSON(), rule);
+    await page.waitForSelector(`${ready('alerts')} [data-testid=rule-summary]`);
+    const summary = await text(page, '[data-testid=rule-what]');
+    assert.ok(summary.includes(words), summary);
+    const gone = await asUser(page, 'DELETE', `/api/v1/alerts/rules/${id}?project=${projectId}`);
+    assert.equal(gone.status, 204);
+  }
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});

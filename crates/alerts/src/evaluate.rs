@@ -4,7 +4,7 @@
 //! steps over past windows.
 
 use crate::notify::{AlertNotice, Links, Outbox, now_ms};
-use crate::rule::{ErrorGroups, RuleDefinition, is_count};
+use crate::rule::{ErrorGroups, RuleDefinition, is_count, spike_factor};
 use crate::state::{Observation, Segment, step};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -180,6 +180,20 @@ impl Evaluator {
             results.push(self.queries.run(project.id, &q).await?);
         }
         let mut observed = observe(def, &results, false).remove(&0).unwrap_or_default();
+        if let Some(q) = def.baseline_query(from) {
+            let past = self.queries.run(project.id, &q).await?;
+            let usual = counts_by_segment(def, &past);
+            for (key, (_, o)) in observed.iter_mut() {
+                let current = o.value.unwrap_or(0.0);
+                let before = usual.get(key).copied().unwrap_or(0.0);
+                o.value = Some(spike_factor(
+                    current,
+                    before,
+                    def.baseline_windows.unwrap_or(1),
+                    def.min_samples,
+                ));
+            }
+        }
         if let Some(kind) = def.error_groups {
             let keep = self
                 .error_groups(project, kind, &observed, from, to)
@@ -488,14 +502,28 @@ impl Evaluator {
         for (key, segment, samples) in keys {
             let mut state = Segment::new(start);
             let mut points = Vec::new();
+            // A spike rule's counts of the windows before, newest last.
+            let mut past: std::collections::VecDeque<f64> = std::collections::VecDeque::new();
             let mut t = start;
             while t < end {
                 let at = t + step_ms;
-                let seen = by_time
+                let mut seen = by_time
                     .get(&t)
                     .and_then(|o| o.get(&key))
                     .map(|(_, o)| *o)
                     .or(zero);
+                if let Some(n) = def.baseline_windows {
+                    let current = seen.and_then(|o| o.value).unwrap_or(0.0);
+                    // Judged once a whole baseline is behind it.
+                    seen = (past.len() == n as usize).then(|| Observation {
+                        value: Some(spike_factor(current, past.iter().sum(), n, def.min_samples)),
+                        samples: current as u64,
+                    });
+                    past.push_back(current);
+                    if past.len() > n as usize {
+                        past.pop_front();
+                    }
+                }
                 let (next, change) = step(def, state, seen, at);
                 state = next;
                 if let Some((from, to)) = change
@@ -645,6 +673,16 @@ pub fn segment_of(key: &str) -> Map<String, Value> {
 
 fn number(v: &Value) -> Option<f64> {
     v.as_f64()
+}
+
+/// A count query's counts by segment key.
+fn counts_by_segment(def: &RuleDefinition, result: &QueryResult) -> HashMap<String, f64> {
+    observe(def, std::slice::from_ref(result), false)
+        .remove(&0)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, (_, o))| (k, o.value.unwrap_or(0.0)))
+        .collect()
 }
 
 /// Observations from a rule's query results, by time bucket (0 without buckets) and

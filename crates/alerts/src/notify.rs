@@ -315,6 +315,9 @@ pub fn segment_label(segment: &Map<String, Value>) -> String {
 /// three decimals for CLS, whole numbers for counts.
 pub fn format_value(rule: &RuleDefinition, v: f64) -> String {
     use vigil_query::Aggregation as A;
+    if rule.baseline_windows.is_some() {
+        return format!("{v:.1}×");
+    }
     let share = rule.ratio_of.is_some()
         || matches!(
             rule.aggregation,

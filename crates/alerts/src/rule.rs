@@ -67,6 +67,21 @@ pub struct RuleDefinition {
     /// its leaving the set (no longer new, reopened or quiet) is recorded, not sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_groups: Option<ErrorGroups>,
+    /// A spike: the value becomes the count in the window divided by the average count of
+    /// this many windows before it (a baseline under one event per window counts as one),
+    /// and the threshold is a factor ("3": three times the usual). Counts only; a window
+    /// with fewer than `min_samples` events is no spike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_windows: Option<u32>,
+}
+
+/// The spike factor of `current` events against `baseline` events over `windows` windows
+/// before: `current / max(baseline / windows, 1)`, or 0 below `min_samples` events.
+pub fn spike_factor(current: f64, baseline: f64, windows: u32, min_samples: u64) -> f64 {
+    if current < min_samples as f64 {
+        return 0.0;
+    }
+    current / (baseline / f64::from(windows.max(1))).max(1.0)
 }
 
 /// Which error groups an `errors` rule watches.
@@ -233,6 +248,18 @@ impl RuleDefinition {
                     .into(),
             );
         }
+        if let Some(n) = self.baseline_windows
+            && (n == 0
+                || n > 168
+                || self.ratio_of.is_some()
+                || self.error_groups.is_some()
+                || !is_count(self.aggregation))
+        {
+            return bad(
+                "baseline_windows (1 to 168) compares counts with their own past: a count aggregation, without ratio_of or error_groups"
+                    .into(),
+            );
+        }
         if self.channels.len() > MAX_CHANNELS {
             return bad(format!("at most {MAX_CHANNELS} channels"));
         }
@@ -272,6 +299,24 @@ impl RuleDefinition {
             Condition::Above => value <= self.recovery(),
             Condition::Below => value >= self.recovery(),
         }
+    }
+
+    /// The query of a spike rule's baseline: the `baseline_windows` windows before `from`,
+    /// by the rule's dimensions.
+    pub fn baseline_query(&self, from: i64) -> Option<Query> {
+        let n = self.baseline_windows?;
+        let span = i64::from(n) * i64::from(self.window_minutes) * 60_000;
+        Some(Query {
+            metric: self.metric.clone(),
+            aggregations: vec![self.aggregation],
+            filters: self.filters.clone(),
+            group_by: self.group_by.clone(),
+            from: from - span,
+            to: from,
+            order_by: Some(self.aggregation.name().into()),
+            ascending: Some(false),
+            limit: Some(10_000),
+        })
     }
 
     /// The least samples a segment needs to be judged: none for counts (zero is a value).
@@ -487,6 +532,16 @@ mod tests {
             counted.queries(0, 1, None)[0].aggregations,
             [Aggregation::Count]
         );
+    }
+
+    #[test]
+    fn spikes_compare_with_the_usual() {
+        // 20 now against 8 over 4 windows (2 a window): ten times the usual.
+        assert_eq!(spike_factor(20.0, 8.0, 4, 5), 10.0);
+        // A quiet past counts as one a window, so a first burst is a spike too.
+        assert_eq!(spike_factor(12.0, 0.0, 4, 5), 12.0);
+        // Too few events now: no spike, whatever the past.
+        assert_eq!(spike_factor(4.0, 0.0, 4, 5), 0.0);
     }
 
     #[test]

@@ -985,3 +985,69 @@ fn error_group_rules_fire_on_new_and_reopened_groups() {
     // The new group notified once: it fires, it is not sent again.
     assert_eq!(receiver.at("/new").len(), 1);
 }
+
+#[test]
+fn a_spike_fires_against_the_usual_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = create_project(dir.path(), "shop", &[]);
+    let receiver = Receiver::start();
+    let server = Server::start_with_config(
+        dir.path(),
+        "alert_interval_secs = 1\nalert_webhook_private_addresses = true\n",
+    );
+    let token = admin_token(dir.path(), p.id);
+    let now = now_ms();
+    // An hour before the last 15 minutes: two of one error and five of another per
+    // quarter; in the last 15 minutes, twenty of the first and still five of the second.
+    for quarter in [70, 55, 40, 25] {
+        let at = now - quarter * 60_000;
+        for i in 0..2 {
+            send_error(&server, &p.public_key, "usual-a", "api timeout", at + i);
+        }
+        for i in 0..5 {
+            send_error(&server, &p.public_key, "usual-b", "steady warning", at + i);
+        }
+    }
+    for i in 0..20 {
+        send_error(
+            &server,
+            &p.public_key,
+            "now-a",
+            "api timeout",
+            now - 60_000 + i,
+        );
+    }
+    for i in 0..5 {
+        send_error(
+            &server,
+            &p.public_key,
+            "now-b",
+            "steady warning",
+            now - 60_000 + i,
+        );
+    }
+    let spiking = fingerprint(&server, &token, "api timeout");
+    let (status, v) = request(
+        &server,
+        "POST",
+        &token,
+        "/api/v1/alerts/rules",
+        Some(
+            &json!({"name": "error spikes", "metric": "errors", "aggregation": "count",
+                     "group_by": ["fingerprint"], "baseline_windows": 4, "condition": "above",
+                     "threshold": 3, "window_minutes": 15, "delay_minutes": 0, "min_samples": 5,
+                     "channels": [{"type": "webhook", "url": receiver.url("/spike")}]}),
+        ),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert!(eventually(Duration::from_secs(15), || !receiver
+        .at("/spike")
+        .is_empty()));
+    let fired = &receiver.at("/spike")[0].body["transitions"];
+    assert_eq!(fired.as_array().unwrap().len(), 1, "{fired}");
+    assert_eq!(fired[0]["segment"], json!({"fingerprint": spiking}));
+    // Twenty against two a quarter: ten times the usual.
+    assert_eq!(fired[0]["value"], 10.0);
+    assert_eq!(fired[0]["value_text"], "10.0×");
+    assert_eq!(fired[0]["samples"], 20);
+}

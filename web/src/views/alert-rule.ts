@@ -31,6 +31,10 @@ export interface RuleDefinition {
   filters: AlertFilter[];
   group_by: string[];
   ratio_of?: Denominator;
+  /** For `errors` by `fingerprint` alone: only new groups, or reopened ones. */
+  error_groups?: 'new' | 'regression';
+  /** A spike: the count against the average of this many windows before. */
+  baseline_windows?: number;
   condition: 'above' | 'below';
   threshold: number;
   /** Absent or null: 10% of the threshold on its good side. */
@@ -65,6 +69,8 @@ const DEFINITION_KEYS: (keyof RuleDefinition)[] = [
   'filters',
   'group_by',
   'ratio_of',
+  'error_groups',
+  'baseline_windows',
   'condition',
   'threshold',
   'recovery_threshold',
@@ -156,10 +162,11 @@ export const fmtMinutes = (m: number): string =>
 
 /** A value in the rule's unit, as notifications write it: ms, a percentage, a count, CLS. */
 export function fmtValue(
-  d: Pick<RuleDefinition, 'metric' | 'aggregation' | 'ratio_of'>,
+  d: Pick<RuleDefinition, 'metric' | 'aggregation' | 'ratio_of' | 'baseline_windows'>,
   v: Cell | undefined,
 ): string {
   if (typeof v !== 'number' || !isFinite(v)) return '–';
+  if (d.baseline_windows) return `${v.toFixed(1)}×`;
   if (d.ratio_of || SHARES.includes(d.aggregation)) return `${(v * 100).toFixed(2)}%`;
   if (COUNTS.includes(d.aggregation)) return fmtNum(Math.round(v));
   if (d.metric === 'cls') return v.toFixed(3);
@@ -189,7 +196,11 @@ export function describeRule(d: RuleDefinition): string {
     s += ` / ${d.ratio_of.aggregation} of ${d.ratio_of.metric}`;
     if (d.ratio_of.filters.length) s += ` where ${filterWords(d.ratio_of.filters)}`;
   }
-  s += ` ${d.condition} ${fmtValue(d, d.threshold)}`;
+  if (d.error_groups === 'new') s += ' of new groups';
+  if (d.error_groups === 'regression') s += ' of reopened groups';
+  if (d.baseline_windows)
+    s += ` against the previous ${d.baseline_windows} windows ${d.condition} ${d.threshold}×`;
+  else s += ` ${d.condition} ${fmtValue(d, d.threshold)}`;
   if (d.group_by.length) s += ` by ${d.group_by.join(', ')}`;
   return s;
 }
@@ -458,6 +469,22 @@ export async function ruleEditor(
     min: '1',
     max: '500',
   });
+  // a spike: a count against its own past, the threshold a factor
+  const baseline = num('rule-baseline', 'Baseline windows', d.baseline_windows, {
+    min: '1',
+    max: '168',
+    placeholder: 'off',
+  });
+  const errorGroups = select(
+    'rule-error-groups',
+    'Error groups',
+    [
+      ['', 'any'],
+      ['new', 'new groups only'],
+      ['regression', 'reopened groups only'],
+    ],
+    d.error_groups ?? '',
+  );
   // a ratio: the value divided by a count of the same segment (e.g. errors per page view)
   const ratioOn = el('input', { type: 'checkbox', 'data-testid': 'rule-ratio' });
   ratioOn.checked = !!d.ratio_of;
@@ -530,6 +557,9 @@ export async function ruleEditor(
       if (!isFinite(Number(r))) return 'The recovery threshold must be a number.';
       def.recovery_threshold = Number(r);
     }
+    if (baseline.value.trim() !== '') def.baseline_windows = int(baseline, 0);
+    if (errorGroups.value === 'new' || errorGroups.value === 'regression')
+      def.error_groups = errorGroups.value;
     if (ratioOn.checked)
       def.ratio_of = {
         metric: ratioMetric.value.trim(),
@@ -620,6 +650,12 @@ export async function ruleEditor(
         field('Minimum samples', minSamples, 'fewer: the segment is not judged'),
         field('Evaluations before firing', pending),
         field('Most segments', maxSegments, 'the ones with most samples'),
+        field(
+          'Spike against (windows)',
+          baseline,
+          'optional, counts only: the threshold becomes a factor of the usual count',
+        ),
+        field('Error groups', errorGroups, 'for errors counted by fingerprint'),
         el('label', { class: 'check' }, enabled, 'Enabled'),
       ),
     ),
