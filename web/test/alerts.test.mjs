@@ -10,7 +10,7 @@ import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { asUser, demoData, startServe, stopServe } from './vigil-serve.mjs';
+import { asUser, demoData, startServe, stopServe, withToken } from './vigil-serve.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WEB = resolve(HERE, '..');
@@ -90,15 +90,7 @@ async function login(page, user = { email, password }) {
 }
 const ready = (view) => `[data-testid=view][data-view=${view}][data-state=ready]`;
 /** A request with the demo project's API token. */
-async function apiCall(method, path, body) {
-  const r = await fetch(`${base}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.equal(r.status, 200, await r.clone().text());
-  return r.json();
-}
+const apiCall = (method, path, body) => withToken(base, token, method, path, body);
 async function waitFor(what, check, timeoutMs = 20000) {
   const until = Date.now() + timeoutMs;
   for (;;) {

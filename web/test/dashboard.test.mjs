@@ -8,7 +8,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
-import { asUser, createProject, startServe, stopServe } from './vigil-serve.mjs';
+import { asUser, createProject, startServe, stopServe, withToken } from './vigil-serve.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WEB = resolve(HERE, '..');
@@ -1083,15 +1083,8 @@ test('resources view: domains, initiator types and failures as the API says', as
   await ctx.close();
 });
 
-async function apiCall(method, path, body) {
-  const r = await fetch(`${base}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.equal(r.status, 200, await r.clone().text());
-  return r.json();
-}
+/** A request with the demo project's API token. */
+const apiCall = (method, path, body) => withToken(base, token, method, path, body);
 
 test('business view: custom events and conversion by LCP rating as the API says', async () => {
   const { ctx, page, problems } = await newPage();

@@ -38,6 +38,17 @@ export function demoData(vigil, data, pageViews) {
   };
 }
 
+/** A JSON request with an API token; asserts a 200 and resolves to the answer. */
+export async function withToken(base, token, method, path, body) {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
 /** A request from a signed-in page itself: its cookie, its CSRF token, JSON. */
 export async function asUser(page, method, path, body) {
   return page.evaluate(

@@ -204,6 +204,36 @@ fn send_lcp(
     }
 }
 
+/// A server that evaluates every second and may send to the test's receiver, with a
+/// project and an admin token of it.
+struct Quick {
+    _dir: tempfile::TempDir,
+    p: ProjectKeys,
+    receiver: Receiver,
+    server: Server,
+    token: String,
+}
+
+impl Quick {
+    fn start(project: &str) -> Quick {
+        let dir = tempfile::tempdir().unwrap();
+        let p = create_project(dir.path(), project, &[]);
+        let receiver = Receiver::start();
+        let server = Server::start_with_config(
+            dir.path(),
+            "alert_interval_secs = 1\nalert_webhook_private_addresses = true\n",
+        );
+        let token = admin_token(dir.path(), p.id);
+        Quick {
+            _dir: dir,
+            p,
+            receiver,
+            server,
+            token,
+        }
+    }
+}
+
 fn admin_token(data: &Path, project: u64) -> String {
     let meta = vigil_meta::Meta::open(&data.join("meta.db")).unwrap();
     meta.create_scoped_token(project as u32, vigil_meta::Scope::Admin)
@@ -908,14 +938,13 @@ fn send_error(server: &Server, key: &str, session: &str, message: &str, ts: i64)
 
 #[test]
 fn error_group_rules_fire_on_new_and_reopened_groups() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = create_project(dir.path(), "shop", &[]);
-    let receiver = Receiver::start();
-    let server = Server::start_with_config(
-        dir.path(),
-        "alert_interval_secs = 1\nalert_webhook_private_addresses = true\n",
-    );
-    let token = admin_token(dir.path(), p.id);
+    let Quick {
+        _dir,
+        p,
+        receiver,
+        server,
+        token,
+    } = Quick::start("shop");
     let now = now_ms();
     // An old group, seen two hours ago and again now; a group first seen now.
     send_error(
@@ -988,14 +1017,13 @@ fn error_group_rules_fire_on_new_and_reopened_groups() {
 
 #[test]
 fn a_spike_fires_against_the_usual_count() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = create_project(dir.path(), "shop", &[]);
-    let receiver = Receiver::start();
-    let server = Server::start_with_config(
-        dir.path(),
-        "alert_interval_secs = 1\nalert_webhook_private_addresses = true\n",
-    );
-    let token = admin_token(dir.path(), p.id);
+    let Quick {
+        _dir,
+        p,
+        receiver,
+        server,
+        token,
+    } = Quick::start("shop");
     let now = now_ms();
     // An hour before the last 15 minutes: two of one error and five of another per
     // quarter; in the last 15 minutes, twenty of the first and still five of the second.
@@ -1050,4 +1078,74 @@ fn a_spike_fires_against_the_usual_count() {
     assert_eq!(fired[0]["value"], 10.0);
     assert_eq!(fired[0]["value_text"], "10.0×");
     assert_eq!(fired[0]["samples"], 20);
+}
+
+/// A mobile app's batch (the native protocol) from a device on `os_version`.
+fn app_batch(session: &str, os_version: &str, events: Value) -> Vec<u8> {
+    json!({
+        "v": 1,
+        "context": {
+            "session_id": session,
+            "view_id": format!("{session}-screen"),
+            "agent": {"name": "vigil-android", "version": "0.1.0"},
+            "release": "3.12.0",
+            "app": {"name": "com.example.shop", "version": "3.12.0", "build": "31200"},
+            "os": {"name": "Android", "version": os_version},
+            "device": {"model": "Pixel 8", "manufacturer": "Google", "type": "mobile"}
+        },
+        "events": events
+    })
+    .to_string()
+    .into_bytes()
+}
+
+#[test]
+fn a_crash_rate_fires_for_the_os_version_that_crashes() {
+    let Quick {
+        _dir,
+        p,
+        receiver,
+        server,
+        token,
+    } = Quick::start("app");
+    let now = now_ms();
+    // 40 starts on Android 14 and on 15; 6 crashes on 15 (15%), 1 on 14 (2.5%).
+    for (version, crashes) in [("14", 1), ("15", 6)] {
+        for i in 0..40 {
+            let mut events = vec![
+                json!({"type": "app_start", "ts": now - 120_000 + i, "start_type": "cold", "duration": 900.0}),
+            ];
+            if i < crashes {
+                events.push(json!({"type": "crash", "ts": now - 60_000 + i, "error_type": "java.lang.IllegalStateException", "message": "boom"}));
+            }
+            let (status, v) = server.ingest(
+                &p.public_key,
+                &app_batch(&format!("s{version}-{i}"), version, json!(events)),
+            );
+            assert_eq!(status, 202, "{v}");
+        }
+    }
+    let (status, v) = request(
+        &server,
+        "POST",
+        &token,
+        "/api/v1/alerts/rules",
+        Some(
+            &json!({"name": "crash rate", "metric": "crashes", "aggregation": "count",
+                     "ratio_of": {"metric": "app_starts"}, "group_by": ["os_version"],
+                     "condition": "above", "threshold": 0.05, "min_samples": 20,
+                     "window_minutes": 15, "delay_minutes": 0,
+                     "channels": [{"type": "webhook", "url": receiver.url("/crashes")}]}),
+        ),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert!(eventually(Duration::from_secs(15), || !receiver
+        .at("/crashes")
+        .is_empty()));
+    let fired = &receiver.at("/crashes")[0].body["transitions"];
+    assert_eq!(fired.as_array().unwrap().len(), 1, "{fired}");
+    assert_eq!(fired[0]["segment"], json!({"os_version": "15"}));
+    assert_eq!(fired[0]["value"], 0.15);
+    assert_eq!(fired[0]["samples"], 40);
+    assert_eq!(fired[0]["value_text"], "15.00%");
 }
