@@ -234,6 +234,25 @@ impl Quick {
     }
 }
 
+/// Adds a rule; its id.
+fn add_rule(server: &Server, token: &str, rule: Value) -> i64 {
+    let (status, v) = request(server, "POST", token, "/api/v1/alerts/rules", Some(&rule));
+    assert_eq!(status, 201, "{v}");
+    v["id"].as_i64().unwrap()
+}
+
+/// The transitions of the first notification the receiver gets at `path`.
+fn first_transitions(receiver: &Receiver, path: &str) -> Vec<Value> {
+    assert!(
+        eventually(Duration::from_secs(15), || !receiver.at(path).is_empty()),
+        "nothing sent to {path}"
+    );
+    receiver.at(path)[0].body["transitions"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
 fn admin_token(data: &Path, project: u64) -> String {
     let meta = vigil_meta::Meta::open(&data.join("meta.db")).unwrap();
     meta.create_scoped_token(project as u32, vigil_meta::Scope::Admin)
@@ -984,30 +1003,17 @@ fn error_group_rules_fire_on_new_and_reopened_groups() {
         ("new groups", "new", "/new"),
         ("regressions", "regression", "/regressed"),
     ] {
-        let (status, v) = request(
-            &server,
-            "POST",
-            &token,
-            "/api/v1/alerts/rules",
-            Some(&errors_rule(name, kind, path)),
-        );
-        assert_eq!(status, 201, "{v}");
+        add_rule(&server, &token, errors_rule(name, kind, path));
     }
-    assert!(eventually(Duration::from_secs(15), || !receiver
-        .at("/new")
-        .is_empty()));
-    let fired = &receiver.at("/new")[0].body["transitions"];
-    assert_eq!(fired.as_array().unwrap().len(), 1, "{fired}");
+    let fired = first_transitions(&receiver, "/new");
+    assert_eq!(fired.len(), 1, "{fired:?}");
     assert_eq!(fired[0]["segment"], json!({"fingerprint": new}));
     // Nothing has reopened yet; then the resolved group comes back.
     std::thread::sleep(Duration::from_secs(2));
     assert!(receiver.at("/regressed").is_empty());
     send_error(&server, &p.public_key, "e4", "cart is undefined", now_ms());
-    assert!(eventually(Duration::from_secs(15), || !receiver
-        .at("/regressed")
-        .is_empty()));
-    let reopened = &receiver.at("/regressed")[0].body["transitions"];
-    assert_eq!(reopened.as_array().unwrap().len(), 1, "{reopened}");
+    let reopened = first_transitions(&receiver, "/regressed");
+    assert_eq!(reopened.len(), 1, "{reopened:?}");
     assert_eq!(reopened[0]["segment"], json!({"fingerprint": old}));
     // The value is the group's events in the window: the one before the resolution too.
     assert_eq!(reopened[0]["value"], 2.0);
@@ -1055,24 +1061,16 @@ fn a_spike_fires_against_the_usual_count() {
         );
     }
     let spiking = fingerprint(&server, &token, "api timeout");
-    let (status, v) = request(
+    add_rule(
         &server,
-        "POST",
         &token,
-        "/api/v1/alerts/rules",
-        Some(
-            &json!({"name": "error spikes", "metric": "errors", "aggregation": "count",
+        json!({"name": "error spikes", "metric": "errors", "aggregation": "count",
                      "group_by": ["fingerprint"], "baseline_windows": 4, "condition": "above",
                      "threshold": 3, "window_minutes": 15, "delay_minutes": 0, "min_samples": 5,
                      "channels": [{"type": "webhook", "url": receiver.url("/spike")}]}),
-        ),
     );
-    assert_eq!(status, 201, "{v}");
-    assert!(eventually(Duration::from_secs(15), || !receiver
-        .at("/spike")
-        .is_empty()));
-    let fired = &receiver.at("/spike")[0].body["transitions"];
-    assert_eq!(fired.as_array().unwrap().len(), 1, "{fired}");
+    let fired = first_transitions(&receiver, "/spike");
+    assert_eq!(fired.len(), 1, "{fired:?}");
     assert_eq!(fired[0]["segment"], json!({"fingerprint": spiking}));
     // Twenty against two a quarter: ten times the usual.
     assert_eq!(fired[0]["value"], 10.0);
@@ -1125,25 +1123,17 @@ fn a_crash_rate_fires_for_the_os_version_that_crashes() {
             assert_eq!(status, 202, "{v}");
         }
     }
-    let (status, v) = request(
+    add_rule(
         &server,
-        "POST",
         &token,
-        "/api/v1/alerts/rules",
-        Some(
-            &json!({"name": "crash rate", "metric": "crashes", "aggregation": "count",
+        json!({"name": "crash rate", "metric": "crashes", "aggregation": "count",
                      "ratio_of": {"metric": "app_starts"}, "group_by": ["os_version"],
                      "condition": "above", "threshold": 0.05, "min_samples": 20,
                      "window_minutes": 15, "delay_minutes": 0,
                      "channels": [{"type": "webhook", "url": receiver.url("/crashes")}]}),
-        ),
     );
-    assert_eq!(status, 201, "{v}");
-    assert!(eventually(Duration::from_secs(15), || !receiver
-        .at("/crashes")
-        .is_empty()));
-    let fired = &receiver.at("/crashes")[0].body["transitions"];
-    assert_eq!(fired.as_array().unwrap().len(), 1, "{fired}");
+    let fired = first_transitions(&receiver, "/crashes");
+    assert_eq!(fired.len(), 1, "{fired:?}");
     assert_eq!(fired[0]["segment"], json!({"os_version": "15"}));
     assert_eq!(fired[0]["value"], 0.15);
     assert_eq!(fired[0]["samples"], 40);
