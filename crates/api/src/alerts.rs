@@ -351,7 +351,9 @@ async fn preview(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HistoryParams {
+/// `?rule=&from=&to=&limit=` of the history and the notifications (`project` is read by
+/// the access check).
+struct ListParams {
     #[serde(default)]
     project: Option<u32>,
     #[serde(default)]
@@ -367,7 +369,7 @@ struct HistoryParams {
 async fn history(
     State(state): State<Arc<AppState>>,
     access: ProjectAccess<Read>,
-    QueryParams(p): QueryParams<HistoryParams>,
+    QueryParams(p): QueryParams<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
     let _ = p.project;
     let limit = p.limit.unwrap_or(200).clamp(1, 1000);
@@ -405,28 +407,18 @@ async fn history(
     Ok(Json(json!({ "transitions": out })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NotificationParams {
-    #[serde(default)]
-    project: Option<u32>,
-    #[serde(default)]
-    rule: Option<i64>,
-    #[serde(default)]
-    limit: Option<usize>,
-}
-
 async fn notifications(
     State(state): State<Arc<AppState>>,
     access: ProjectAccess<Read>,
-    QueryParams(p): QueryParams<NotificationParams>,
+    QueryParams(p): QueryParams<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
     let _ = p.project;
     let limit = p.limit.unwrap_or(100).clamp(1, 500);
+    let (from, to) = (p.from.unwrap_or(0), p.to.unwrap_or(i64::MAX));
     let project = access.project.id;
     let (list, rules) = with_meta(&state, move |meta| {
         Ok((
-            meta.alert_notifications(project, p.rule, limit)?,
+            meta.alert_notifications(project, p.rule, from, to, limit)?,
             meta.alert_rules(project)?,
         ))
     })

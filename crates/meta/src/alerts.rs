@@ -2,10 +2,12 @@
 //! the state of every segment a rule evaluated, mutes, the history of state transitions, and
 //! an outbox of notifications with every delivery attempt. An evaluation's states,
 //! transitions and notifications are written in one transaction, so a notification exists
-//! exactly when its transition does.
+//! exactly when its transition does. Transactions that read before they write take the
+//! write lock first (IMMEDIATE): a deferred one would fail at once, not wait, when another
+//! process (the CLI, a second server on the folder) wrote in between.
 
 use crate::{Meta, MetaError};
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 
 /// Most rules per project.
@@ -231,7 +233,7 @@ impl Meta {
         now: i64,
     ) -> Result<StoredRule, MetaError> {
         let mut conn = self.writer();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let count: i64 = tx.query_row(
             "SELECT COUNT(*) FROM alert_rules WHERE project_id = ?1",
             [project_id],
@@ -300,7 +302,7 @@ impl Meta {
         now: i64,
     ) -> Result<Option<StoredRule>, MetaError> {
         let mut conn = self.writer();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let rule = tx
             .query_row(
                 &format!(
@@ -349,7 +351,7 @@ impl Meta {
         until: Option<i64>,
     ) -> Result<bool, MetaError> {
         let mut conn = self.writer();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let exists: bool = tx.query_row(
             "SELECT COUNT(*) > 0 FROM alert_rules WHERE project_id = ?1 AND id = ?2",
             params![project_id, id],
@@ -421,7 +423,7 @@ impl Meta {
         now: i64,
     ) -> Result<bool, MetaError> {
         let mut conn = self.writer();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current: Option<i64> = tx
             .query_row(
                 "SELECT version FROM alert_rules WHERE id = ?1",
@@ -483,7 +485,7 @@ impl Meta {
         now: i64,
     ) -> Result<Vec<i64>, MetaError> {
         let mut conn = self.writer();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let ids = insert_notifications(&tx, rule_id, notifications, now)?;
         tx.commit()?;
         Ok(ids)
@@ -548,7 +550,7 @@ impl Meta {
         outcome: DeliveryOutcome,
     ) -> Result<(), MetaError> {
         let mut conn = self.writer();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT OR REPLACE INTO alert_delivery_attempts (notification_id, attempt, at, duration_ms, status, error) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -575,20 +577,27 @@ impl Meta {
         Ok(())
     }
 
-    /// A project's latest notifications with their attempts, of one rule or all.
+    /// A project's latest notifications created from `from` to `to` (ms) with their
+    /// attempts, of one rule or all.
     pub fn alert_notifications(
         &self,
         project_id: u32,
         rule_id: Option<i64>,
+        from: i64,
+        to: i64,
         limit: usize,
     ) -> Result<Vec<(Notification, Vec<DeliveryAttempt>)>, MetaError> {
         let conn = self.reader()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {NOTIFICATION_COLUMNS} FROM alert_notifications n JOIN alert_rules r ON r.id = n.rule_id \
-             WHERE r.project_id = ?1 AND (?2 IS NULL OR n.rule_id = ?2) ORDER BY n.id DESC LIMIT ?3"
+             WHERE r.project_id = ?1 AND (?2 IS NULL OR n.rule_id = ?2) AND n.created_at >= ?3 AND n.created_at < ?4 \
+             ORDER BY n.id DESC LIMIT ?5"
         ))?;
         let notifications: Vec<Notification> = stmt
-            .query_map(params![project_id, rule_id, limit as i64], notification_of)?
+            .query_map(
+                params![project_id, rule_id, from, to, limit as i64],
+                notification_of,
+            )?
             .collect::<Result<_, _>>()?;
         let mut attempts = conn.prepare(
             "SELECT attempt, at, duration_ms, status, error FROM alert_delivery_attempts \
@@ -616,7 +625,7 @@ impl Meta {
     /// notifications with their attempts, and ended mutes.
     pub fn prune_alert_history(&self, before: i64) -> Result<(), MetaError> {
         let mut conn = self.writer();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM alert_transitions WHERE at < ?1", [before])?;
         tx.execute(
             "DELETE FROM alert_notifications WHERE state != 'pending' AND created_at < ?1",
@@ -746,9 +755,18 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        assert_eq!(meta.alert_notifications(a.id, None, 10).unwrap().len(), 1);
+        assert_eq!(
+            meta.alert_notifications(a.id, None, 0, i64::MAX, 10)
+                .unwrap()
+                .len(),
+            1
+        );
         assert!(meta.delete_alert_rule(a.id, rule.id).unwrap());
-        assert!(meta.alert_notifications(a.id, None, 10).unwrap().is_empty());
+        assert!(
+            meta.alert_notifications(a.id, None, 0, i64::MAX, 10)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -807,10 +825,17 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        let (n, attempts) = meta.alert_notifications(a.id, Some(rule.id), 10).unwrap()[0].clone();
+        let (n, attempts) = meta
+            .alert_notifications(a.id, Some(rule.id), 0, i64::MAX, 10)
+            .unwrap()[0]
+            .clone();
         assert_eq!((n.state, n.attempts), (DeliveryState::Delivered, 2));
         assert_eq!(attempts, [failed, ok]);
         meta.prune_alert_history(2000).unwrap();
-        assert!(meta.alert_notifications(a.id, None, 10).unwrap().is_empty());
+        assert!(
+            meta.alert_notifications(a.id, None, 0, i64::MAX, 10)
+                .unwrap()
+                .is_empty()
+        );
     }
 }
