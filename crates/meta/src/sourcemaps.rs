@@ -216,7 +216,9 @@ impl Meta {
         id: i64,
     ) -> Result<Option<SourceMapEntry>, MetaError> {
         let mut conn = self.writer();
-        let tx = conn.transaction()?;
+        // It reads, then writes: the write lock first, so another process's write in
+        // between makes it wait instead of fail.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let entry = tx
             .query_row(
                 &format!("SELECT {COLUMNS} FROM sourcemaps WHERE project_id = ?1 AND id = ?2"),
