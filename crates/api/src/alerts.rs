@@ -7,7 +7,7 @@
 use crate::access::{Actor, ManageAlerts, ProjectAccess, Read, with_meta};
 use crate::login::parse_body;
 use crate::{ApiError, AppState};
-use axum::extract::{Path, Query as QueryParams, State};
+use axum::extract::{DefaultBodyLimit, Path, Query as QueryParams, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,7 +32,13 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/alerts/history", get(history))
         .route("/api/v1/alerts/notifications", get(notifications))
         .route("/api/v1/alerts/firing", get(firing))
+        // A rule is a few KiB; its largest honest form (10 channels, 32 filters of 1,000
+        // values) stays well under this.
+        .layer(DefaultBodyLimit::max(ALERT_BODY_LIMIT))
 }
+
+/// The largest body an alert route reads.
+const ALERT_BODY_LIMIT: usize = 256 << 10;
 
 /// Whether the caller may see channels' secrets (those who may change rules).
 fn sees_secrets(actor: Actor) -> bool {

@@ -1139,3 +1139,176 @@ fn a_crash_rate_fires_for_the_os_version_that_crashes() {
     assert_eq!(fired[0]["samples"], 40);
     assert_eq!(fired[0]["value_text"], "15.00%");
 }
+
+/// Sends raw bytes; the status and the JSON answer.
+fn send_raw(server: &Server, method: &str, token: &str, path: &str, body: &[u8]) -> (u16, Value) {
+    let agent = agent();
+    let url = server.url(path);
+    let auth = format!("Bearer {token}");
+    let request = match method {
+        "PUT" => agent.put(&url),
+        _ => agent.post(&url),
+    };
+    let mut resp = request
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .send(body)
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn alert_routes_refuse_garbage_and_keep_serving_across_a_restart() {
+    let Quick {
+        _dir,
+        p: _,
+        receiver: _,
+        mut server,
+        token,
+    } = Quick::start("shop");
+    let other = create_project(_dir.path(), "other", &[]);
+    let other_admin = admin_token(_dir.path(), other.id);
+    let id = add_rule(&server, &token, rule("kept", json!({})));
+    let valid = rule("x", json!({})).to_string();
+    let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(300 << 10));
+    for (method, path, body, status, code) in [
+        (
+            "POST",
+            "/api/v1/alerts/rules".to_owned(),
+            &b"not json"[..],
+            400,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            "/api/v1/alerts/rules".to_owned(),
+            &br#"{"name": 1}"#[..],
+            400,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            "/api/v1/alerts/rules".to_owned(),
+            huge.as_bytes(),
+            413,
+            "too_large",
+        ),
+        (
+            "PUT",
+            "/api/v1/alerts/rules/abc".to_owned(),
+            &b"{}"[..],
+            400,
+            "invalid_request",
+        ),
+        (
+            "PUT",
+            "/api/v1/alerts/rules/999999".to_owned(),
+            valid.as_bytes(),
+            404,
+            "not_found",
+        ),
+        (
+            "POST",
+            format!("/api/v1/alerts/rules/{id}/mute"),
+            &br#"{"until": 5}"#[..],
+            400,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            format!("/api/v1/alerts/rules/{id}/mute"),
+            &br#"{"until": null, "segment": {"browser": "x"}}"#[..],
+            400,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            format!("/api/v1/alerts/rules/{id}/mute"),
+            &b"\xff\xfe"[..],
+            400,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            format!("/api/v1/alerts/rules/{id}/test"),
+            &b""[..],
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/api/v1/alerts/preview".to_owned(),
+            &br#"{"rule": 5}"#[..],
+            400,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            "/api/v1/alerts/preview".to_owned(),
+            huge.as_bytes(),
+            413,
+            "too_large",
+        ),
+        (
+            "POST",
+            "/api/v1/funnel".to_owned(),
+            &br#"{"steps": "x"}"#[..],
+            400,
+            "invalid_query",
+        ),
+    ] {
+        let (got, v) = send_raw(&server, method, &token, &path, body);
+        assert_eq!(
+            (got, v["code"].as_str()),
+            (status, Some(code)),
+            "{method} {path}: {v}"
+        );
+    }
+    for path in [
+        "/api/v1/alerts/history?rule=x",
+        "/api/v1/alerts/notifications?limit=-1",
+    ] {
+        let (got, v) = request(&server, "GET", &token, path, None);
+        assert_eq!(
+            (got, v["code"].as_str()),
+            (400, Some("invalid_request")),
+            "{path}: {v}"
+        );
+    }
+    // Another project's credentials reach nothing of this one.
+    for (method, path) in [
+        ("GET", format!("/api/v1/alerts/rules/{id}")),
+        ("DELETE", format!("/api/v1/alerts/rules/{id}")),
+    ] {
+        let (got, _) = request(&server, method, &other_admin, &path, None);
+        assert_eq!(got, 404, "{method} {path}");
+    }
+    let (got, _) = send_raw(
+        &server,
+        "POST",
+        &other_admin,
+        &format!("/api/v1/alerts/rules/{id}/mute"),
+        br#"{"until": null}"#,
+    );
+    assert_eq!(got, 404);
+
+    // The server still serves, and after a crash the rule is there and evaluated again.
+    assert_eq!(server.get("/healthz", None).0, 200);
+    server.kill9();
+    let server = Server::start_with_config(
+        _dir.path(),
+        "alert_interval_secs = 1\nalert_webhook_private_addresses = true\n",
+    );
+    let (got, listed) = request(&server, "GET", &token, "/api/v1/alerts/rules", None);
+    assert_eq!(got, 200);
+    assert_eq!(listed["rules"][0]["id"], id);
+    assert!(eventually(Duration::from_secs(10), || {
+        server
+            .get("/metrics", None)
+            .1
+            .lines()
+            .any(|l| l.starts_with("vigil_alert_evaluations_total ") && !l.ends_with(" 0"))
+    }));
+}

@@ -385,19 +385,7 @@ fn conversion_by_lcp_rating_is_exact() {
         &json!({"event": "checkout", "from": now - 1000, "to": now + 1000}),
     );
     assert_eq!(status, 200, "{r}");
-    assert_eq!(
-        r["columns"],
-        json!([
-            "rating",
-            "sessions",
-            "converted",
-            "rate",
-            "revenue",
-            "revenue_per_session",
-            "rate_low",
-            "rate_high"
-        ])
-    );
+    assert_eq!(r["columns"], json!(CONVERSION_COLUMNS));
     assert_eq!(
         first_five(&r["rows"]),
         json!([

@@ -192,19 +192,7 @@ fn empty_answers_name_their_columns() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         (&body["columns"], &body["rows"]),
-        (
-            &json!([
-                "rating",
-                "sessions",
-                "converted",
-                "rate",
-                "revenue",
-                "revenue_per_session",
-                "rate_low",
-                "rate_high"
-            ]),
-            &json!([])
-        )
+        (&json!(CONVERSION_COLUMNS), &json!([]))
     );
     let (status, body) = server.post(
         &p.api_token,

@@ -10,6 +10,18 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vigil");
 
+/// The columns `POST /api/v1/conversion` answers (overall, not by page).
+pub const CONVERSION_COLUMNS: [&str; 8] = [
+    "rating",
+    "sessions",
+    "converted",
+    "rate",
+    "revenue",
+    "revenue_per_session",
+    "rate_low",
+    "rate_high",
+];
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
