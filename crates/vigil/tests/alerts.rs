@@ -1172,7 +1172,7 @@ fn alert_routes_refuse_garbage_and_keep_serving_across_a_restart() {
     let other_admin = admin_token(_dir.path(), other.id);
     let id = add_rule(&server, &token, rule("kept", json!({})));
     let valid = rule("x", json!({})).to_string();
-    let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(300 << 10));
+    let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(260 << 10));
     for (method, path, body, status, code) in [
         (
             "POST",
