@@ -164,15 +164,46 @@ export interface GroupSearch {
   state?: GroupState | 'all';
   regressions_first?: boolean;
 }
-/** The error groups of a range; the filter bar's filters that apply to `errors` are sent. */
+/** Error and crash groups: the same endpoints under `/api/v1/errors` and `/api/v1/crashes`. */
+type GroupKind = 'errors' | 'crashes';
+/** The groups of a range; the filter bar's filters that apply to the kind's table are sent. */
+function groupList<G>(
+  kind: GroupKind,
+  pid: number,
+  s: GroupSearch,
+): Promise<{ groups: G[]; critical_pages: string[] }> {
+  return api('POST', `/api/v1/${kind}/groups?project=${pid}`, { ...s, filters: filtersFor(kind) });
+}
+function groupDetail<D>(
+  kind: GroupKind,
+  pid: number,
+  fingerprint: string,
+  from: number,
+  to: number,
+): Promise<D> {
+  return api(
+    'GET',
+    `/api/v1/${kind}/groups/${encodeURIComponent(fingerprint)}?project=${pid}&from=${from}&to=${to}`,
+  );
+}
+function putGroupState(
+  kind: GroupKind,
+  pid: number,
+  fingerprint: string,
+  state: GroupState,
+  inNextRelease: boolean,
+): Promise<unknown> {
+  return api(
+    'PUT',
+    `/api/v1/${kind}/groups/${encodeURIComponent(fingerprint)}/state?project=${pid}`,
+    state === 'resolved' ? { state, in_next_release: inNextRelease } : { state },
+  );
+}
 export function errorGroups(
   pid: number,
   s: GroupSearch,
 ): Promise<{ groups: ErrorGroup[]; critical_pages: string[] }> {
-  return api('POST', `/api/v1/errors/groups?project=${pid}`, {
-    ...s,
-    filters: filtersFor('errors'),
-  });
+  return groupList('errors', pid, s);
 }
 export interface Breakdown {
   value: Cell;
@@ -202,10 +233,7 @@ export function errorGroup(
   from: number,
   to: number,
 ): Promise<ErrorGroupDetail> {
-  return api(
-    'GET',
-    `/api/v1/errors/groups/${encodeURIComponent(fingerprint)}?project=${pid}&from=${from}&to=${to}`,
-  );
+  return groupDetail('errors', pid, fingerprint, from, to);
 }
 export function setGroupState(
   pid: number,
@@ -213,11 +241,54 @@ export function setGroupState(
   state: GroupState,
   inNextRelease = false,
 ): Promise<unknown> {
-  return api(
-    'PUT',
-    `/api/v1/errors/groups/${encodeURIComponent(fingerprint)}/state?project=${pid}`,
-    state === 'resolved' ? { state, in_next_release: inNextRelease } : { state },
-  );
+  return putGroupState('errors', pid, fingerprint, state, inNextRelease);
+}
+
+// ---------- mobile crash groups (the mobile SDKs' `crashes`, grouped like errors) ----------
+/** A crash group has an error group's fields; crashes are never handled nor on critical pages. */
+export type CrashGroup = ErrorGroup;
+/** A session a crash group hit; the mobile columns may be missing. */
+export interface CrashSession {
+  session_id: string;
+  user_id: string | null;
+  last_seen: number;
+  events: number;
+  os: string | null;
+  os_version?: string | null;
+  device_model?: string | null;
+  app_version?: string | null;
+  country: string | null;
+  page_path: string | null;
+}
+export interface CrashGroupDetail {
+  group: CrashGroup;
+  /** app_version, os_version, device_model, os, carrier, connection_type, page_path. */
+  breakdowns: Record<string, Breakdown[]>;
+  /** The latest crashes, newest first, with every column of `crashes`. */
+  events: Record<string, Cell>[];
+  sessions: CrashSession[];
+}
+export function crashGroups(
+  pid: number,
+  s: GroupSearch,
+): Promise<{ groups: CrashGroup[]; critical_pages: string[] }> {
+  return groupList('crashes', pid, s);
+}
+export function crashGroup(
+  pid: number,
+  fingerprint: string,
+  from: number,
+  to: number,
+): Promise<CrashGroupDetail> {
+  return groupDetail('crashes', pid, fingerprint, from, to);
+}
+export function setCrashGroupState(
+  pid: number,
+  fingerprint: string,
+  state: GroupState,
+  inNextRelease = false,
+): Promise<unknown> {
+  return putGroupState('crashes', pid, fingerprint, state, inNextRelease);
 }
 export interface IgnoreRule {
   field: 'message' | 'url';

@@ -18,6 +18,7 @@ import { inviteView } from './views/invite';
 import { servicesView } from './views/services';
 import { traceView } from './views/trace';
 import { alertsView } from './views/alerts';
+import { mobileView } from './views/mobile';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 
@@ -40,6 +41,7 @@ const VIEWS: Record<string, (pid: number, box: HTMLElement, range: Range) => Pro
   '/services': servicesView,
   '/traces': traceView,
   '/alerts': alertsView,
+  '/mobile': mobileView,
 };
 
 async function render(): Promise<void> {

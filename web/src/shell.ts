@@ -235,6 +235,7 @@ export const NAV: [string, string][] = [
   ['/alerts', 'Alerts'],
   ['/sessions', 'Sessions'],
   ['/business', 'Business'],
+  ['/mobile', 'Mobile'],
   ['/settings', 'Settings'],
 ];
 
@@ -327,6 +328,7 @@ export function shell(m: Me, project: Project, content: HTMLElement): HTMLElemen
         project: proj.value,
         session: null,
         fp: null,
+        crash: null,
         trace: null,
         span: null,
         service: null,

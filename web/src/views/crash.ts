@@ -1,0 +1,372 @@
+// One crash group (`/mobile?crash=<fingerprint>`): its state and, for members and owners, the
+// buttons that change it; its figures and crashes over time; the latest crash's frames (the
+// app's open, runs of system and library frames folded) and raw stack; where it happens (app
+// version, OS, device, carrier, connection, screen) and the sessions it hit.
+import { crashGroup, HttpError, roleIn, setCrashGroupState } from '../api';
+import type { Cell, CrashGroup, CrashGroupDetail, CrashSession, GroupState } from '../api';
+import { bars, countLines } from '../charts';
+import { el } from '../dom';
+import { fmtAgo, fmtCell, fmtNum, fmtTime } from '../format';
+import { href, hrefTo, link, navigate, Range } from '../url';
+import { groupBadges } from './error-group';
+
+/** A frame as the collector stores it (parsed from the stack, in-app marked). */
+interface Frame {
+  function?: string;
+  file?: string;
+  line?: number;
+  column?: number;
+  /** Absent on frames stored as the SDK sent them: shown as the app's. */
+  in_app?: boolean;
+}
+type CrashRow = Record<string, Cell>;
+
+const DIMENSIONS: [string, string][] = [
+  ['app_version', 'App version'],
+  ['os', 'OS'],
+  ['os_version', 'OS version'],
+  ['device_model', 'Device model'],
+  ['carrier', 'Carrier'],
+  ['connection_type', 'Connection'],
+  ['page_path', 'Screen'],
+];
+
+export async function crashView(
+  pid: number,
+  fp: string,
+  box: HTMLElement,
+  { from, to }: Range,
+): Promise<void> {
+  const back = link('← all crash groups', href('/mobile', { crash: null, tab: 'crashes' }), 'back');
+  let d: CrashGroupDetail;
+  try {
+    d = await crashGroup(pid, fp, from, to);
+  } catch (e) {
+    if (!(e instanceof HttpError && e.status === 404)) throw e;
+    box.replaceChildren(
+      el('h2', {}, 'Crash group'),
+      back,
+      el(
+        'p',
+        { class: 'empty', 'data-testid': 'group-not-found' },
+        'This group has no crash in the selected range. Choose a longer range to see it.',
+      ),
+    );
+    return;
+  }
+  const g = d.group;
+  const chartBox = el('div', { 'data-testid': 'group-chart' });
+  box.replaceChildren(
+    el(
+      'h2',
+      { class: 'group-head' },
+      el('span', { 'data-testid': 'group-type' }, g.error_type ?? 'Crash'),
+      ' ',
+      groupBadges(g),
+    ),
+    el('p', { class: 'group-message', 'data-testid': 'group-message' }, g.message ?? ''),
+    g.culprit
+      ? el(
+          'p',
+          { class: 'culprit', 'data-testid': 'group-culprit' },
+          'in ',
+          el('code', {}, g.culprit),
+        )
+      : '',
+    el('p', {}, back),
+    stateCard(pid, g),
+    figures(g),
+    el('div', { class: 'card' }, el('h3', {}, 'Crashes over time'), chartBox),
+    latestCrash(d.events[0]),
+    breakdowns(d),
+    sessionsCard(d.sessions),
+  );
+  // the group's counts over the range, at the starts of the server's equal buckets
+  const width = Math.max(1, Math.floor((to - from) / g.series.length || 1));
+  countLines(
+    chartBox,
+    { columns: ['time', 'count'], rows: g.series.map((n, i) => [from + i * width, n]) },
+    null,
+    [from, to],
+  );
+}
+
+/** The group's state in words, and the buttons that change it (not for viewers). */
+function stateCard(pid: number, g: CrashGroup): HTMLElement {
+  const words = g.regressed
+    ? 'Regressed: it was resolved and crashed again.'
+    : g.state === 'resolved'
+      ? g.in_next_release
+        ? 'Resolved in the next release: a crash from an app version not seen before reopens it.'
+        : 'Resolved: any new crash reopens it.'
+      : g.state === 'ignored'
+        ? 'Ignored: left out of the default list; its crashes are still stored.'
+        : 'Unresolved.';
+  const msg = el('span', { class: 'error', role: 'alert' });
+  const parts: HTMLElement[] = [
+    el('span', { 'data-testid': 'group-state', 'data-state': g.state }, words),
+  ];
+  if (roleIn(pid) === 'viewer')
+    parts.push(
+      el(
+        'span',
+        { class: 'muted', 'data-testid': 'group-actions-readonly' },
+        ' Members and owners resolve and ignore crash groups.',
+      ),
+    );
+  else {
+    const buttons: HTMLButtonElement[] = [];
+    const button = (testid: string, label: string, state: GroupState, next = false) => {
+      const b = el('button', { type: 'button', 'data-testid': testid }, label);
+      b.addEventListener('click', async () => {
+        for (const x of buttons) x.disabled = true;
+        msg.textContent = '';
+        try {
+          await setCrashGroupState(pid, g.fingerprint, state, next);
+          navigate(location.pathname + location.search, true);
+        } catch (e) {
+          msg.textContent = (e as Error).message;
+          for (const x of buttons) x.disabled = false;
+        }
+      });
+      buttons.push(b);
+    };
+    if (g.state === 'unresolved') {
+      button('resolve', 'Resolve', 'resolved');
+      button('resolve-next', 'Resolve in next release', 'resolved', true);
+      button('ignore', 'Ignore', 'ignored');
+    } else button('reopen', 'Reopen', 'unresolved');
+    parts.push(
+      el('span', { class: 'controls inline-controls', 'data-testid': 'group-actions' }, ...buttons),
+    );
+  }
+  return el('div', { class: 'card state-card' }, ...parts, msg);
+}
+
+function figures(g: CrashGroup): HTMLElement {
+  const fig = (testid: string, name: string, value: string, raw: Cell, title = '') =>
+    el(
+      'div',
+      { class: 'card', 'data-testid': testid },
+      el('div', { class: 'metric-name' }, name),
+      el(
+        'div',
+        { class: 'metric-value', 'data-raw': raw === null ? '' : String(raw), title },
+        value,
+      ),
+    );
+  return el(
+    'div',
+    { class: 'grid' },
+    fig('group-events', 'Crashes', fmtNum(g.events), g.events),
+    fig('group-users', 'Users affected', fmtNum(g.users), g.users),
+    fig('group-sessions', 'Sessions', fmtNum(g.sessions), g.sessions),
+    fig(
+      'group-first-seen',
+      'First seen',
+      fmtAgo(g.first_seen),
+      g.first_seen,
+      fmtTime(g.first_seen),
+    ),
+    fig('group-last-seen', 'Last seen', fmtAgo(g.last_seen), g.last_seen, fmtTime(g.last_seen)),
+    fig('group-release', 'Last app version', g.last_release ?? '–', g.last_release),
+  );
+}
+
+/** The `frames` column (JSON text) as frames; anything else as none. */
+function framesOf(v: Cell | undefined): Frame[] {
+  if (typeof v !== 'string' || !v) return [];
+  try {
+    const x: unknown = JSON.parse(v);
+    return Array.isArray(x)
+      ? (x.filter((f) => typeof f === 'object' && f !== null) as Frame[])
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The latest crash: where and on what it happened, its frames and its raw stack. */
+function latestCrash(e: CrashRow | undefined): HTMLElement {
+  const box = el('div', { class: 'card', 'data-testid': 'group-event' });
+  if (!e) return box;
+  const v = (k: string) => e[k] ?? null;
+  const words = (...ks: string[]) =>
+    ks
+      .map((k) => v(k))
+      .filter((x) => x !== null && x !== '')
+      .join(' ') || '(none)';
+  const ts = Number(e.ts);
+  const sid = typeof e.session_id === 'string' && e.session_id ? e.session_id : null;
+  const facts: [string, HTMLElement | string][] = [
+    ['when', fmtTime(ts)],
+    ['app', words('app_name', 'app_version', 'app_build')],
+    ['os', words('os', 'os_version')],
+    ['device', words('device_manufacturer', 'device_model')],
+    ['screen', fmtCell(v('page_path'))],
+    ['connection', words('connection_type', 'effective_type', 'carrier')],
+    ['user', fmtCell(v('user_id'))],
+    ['session', sid ? link(sid, sessionHref(sid, ts)) : '(none)'],
+  ];
+  const frames = framesOf(e.frames);
+  box.append(
+    el('h3', {}, 'Latest crash'),
+    el(
+      'dl',
+      { class: 'facts', 'data-testid': 'event-facts' },
+      ...facts.flatMap(([k, x]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, x)]),
+    ),
+    el('h4', {}, 'Frames ', el('span', { class: 'muted' }, '(innermost call first)')),
+    frames.length
+      ? stack(frames)
+      : el('p', { class: 'empty', 'data-testid': 'stack-empty' }, 'No stack frames.'),
+  );
+  if (typeof e.stack === 'string' && e.stack)
+    box.append(
+      el(
+        'details',
+        { 'data-testid': 'raw-stack' },
+        el('summary', {}, 'Raw stack (as the app reported it)'),
+        el('pre', { class: 'raw-stack' }, e.stack),
+      ),
+    );
+  return box;
+}
+
+function frameItem(f: Frame): HTMLElement {
+  const inApp = f.in_app !== false;
+  const where =
+    (f.file || '?') + (f.line ? `:${f.line}` : '') + (f.line && f.column ? `:${f.column}` : '');
+  return el(
+    'li',
+    {
+      class: `frame ${inApp ? 'in-app' : 'lib'}`,
+      'data-testid': 'frame',
+      'data-in-app': String(inApp),
+    },
+    el(
+      'div',
+      { class: 'frame-head' },
+      // an unsymbolicated Apple frame names only its binary
+      el(
+        'code',
+        { class: 'fn', 'data-testid': 'frame-function' },
+        f.function ?? '(unsymbolicated)',
+      ),
+      ' at ',
+      el('code', { class: 'loc', 'data-testid': 'frame-location' }, where),
+      inApp ? el('span', { class: 'badge badge-in-app' }, 'in app') : null,
+    ),
+  );
+}
+
+/** The app's frames open, runs of others folded (all open when none is the app's). */
+function stack(frames: Frame[]): HTMLElement {
+  const list = el('ol', { class: 'frames', 'data-testid': 'stack' });
+  const anyInApp = frames.some((f) => f.in_app !== false);
+  let run: Frame[] = [];
+  const flush = () => {
+    if (!run.length) return;
+    list.append(
+      el(
+        'li',
+        { class: 'folded' },
+        el(
+          'details',
+          { 'data-testid': 'folded-frames' },
+          el(
+            'summary',
+            {},
+            `${run.length} ${run.length === 1 ? 'frame' : 'frames'} of the system or libraries`,
+          ),
+          el('ol', { class: 'frames' }, ...run.map(frameItem)),
+        ),
+      ),
+    );
+    run = [];
+  };
+  for (const f of frames) {
+    if (anyInApp && f.in_app === false) run.push(f);
+    else {
+      flush();
+      list.append(frameItem(f));
+    }
+  }
+  flush();
+  return list;
+}
+
+/** Where it happens: the top values of each dimension, by crashes. */
+function breakdowns(d: CrashGroupDetail): HTMLElement {
+  const blocks = DIMENSIONS.filter(([dim]) => d.breakdowns[dim]?.length).map(([dim, label]) =>
+    el(
+      'div',
+      { class: 'breakdown', 'data-dimension': dim },
+      el('h4', {}, label),
+      bars(
+        `breakdown-${dim}`,
+        'data-value',
+        d.breakdowns[dim].map((r) => [fmtCell(r.value), fmtCell(r.value), r.events]),
+        (x) => fmtNum(x),
+      ),
+    ),
+  );
+  return el(
+    'div',
+    { class: 'card', 'data-testid': 'breakdowns' },
+    el('h3', {}, 'Where it happens (crashes)'),
+    blocks.length
+      ? el('div', { class: 'breakdowns' }, ...blocks)
+      : el('p', { class: 'empty' }, 'No data.'),
+  );
+}
+
+/** A session in the sessions view, at the crash (the mobile area's own state left behind). */
+const sessionHref = (sid: string, ts: number) =>
+  hrefTo('/sessions', { session: sid, t: String(ts), crash: null, start: null });
+
+function sessionsCard(sessions: CrashSession[]): HTMLElement {
+  const cells = (s: CrashSession) => [
+    el('td', {}, link(s.session_id.slice(0, 12), sessionHref(s.session_id, s.last_seen))),
+    el('td', {}, fmtCell(s.user_id)),
+    el('td', { title: fmtTime(s.last_seen), 'data-raw': String(s.last_seen) }, fmtAgo(s.last_seen)),
+    el('td', { class: 'num', 'data-raw': String(s.events) }, fmtNum(s.events)),
+    el('td', {}, [s.os, s.os_version].filter((x) => x).join(' ') || '(none)'),
+    el('td', {}, fmtCell(s.device_model ?? null)),
+    el('td', {}, fmtCell(s.app_version ?? null)),
+    el('td', {}, fmtCell(s.country)),
+    el('td', { class: 'wrap' }, fmtCell(s.page_path)),
+  ];
+  const head = [
+    'session',
+    'user',
+    'last crash',
+    'crashes',
+    'os',
+    'device',
+    'app version',
+    'country',
+    'screen',
+  ];
+  return el(
+    'div',
+    { class: 'card' },
+    el('h3', {}, 'Sessions it hit (most recent first)'),
+    sessions.length
+      ? el(
+          'table',
+          { 'data-testid': 'group-sessions' },
+          el(
+            'thead',
+            {},
+            el('tr', {}, ...head.map((h) => el('th', { class: h === 'crashes' ? 'num' : '' }, h))),
+          ),
+          el(
+            'tbody',
+            {},
+            ...sessions.map((s) => el('tr', { 'data-session': s.session_id }, ...cells(s))),
+          ),
+        )
+      : el('p', { class: 'empty' }, 'No sessions.'),
+  );
+}
