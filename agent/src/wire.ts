@@ -380,7 +380,7 @@ export type Event1 =
        */
       duration: number;
       /**
-       * `cold` or `warm`.
+       * `cold`, `warm` or `hot`.
        */
       start_type: string;
       type: 'app_start';

@@ -398,7 +398,12 @@ impl Evaluator {
         match kind {
             ErrorGroups::New => {
                 let since = to - i64::from(project.retention_days) * 86_400_000;
-                let sql = vigil_query::first_seen_sql(&keys, since, to)?;
+                let sql = vigil_query::first_seen_sql(
+                    vigil_query::GroupedTable::Errors,
+                    &keys,
+                    since,
+                    to,
+                )?;
                 let seen = self
                     .queries
                     .sql(project.id, &[Table::Errors], since, to, &sql)
@@ -425,7 +430,12 @@ impl Evaluator {
                     return Ok(keep);
                 }
                 let keys: Vec<String> = resolved.keys().map(|k| (*k).to_owned()).collect();
-                let sql = vigil_query::releases_seen_sql(&keys, from, to)?;
+                let sql = vigil_query::releases_seen_sql(
+                    vigil_query::GroupedTable::Errors,
+                    &keys,
+                    from,
+                    to,
+                )?;
                 let seen = self
                     .queries
                     .sql(project.id, &[Table::Errors], from, to, &sql)

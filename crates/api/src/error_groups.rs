@@ -1,6 +1,8 @@
 //! Error groups ("issues"): the list with figures, states and regressions, one group's
 //! detail, triage (resolve, resolve in the next release, ignore, reopen), the project's
-//! error settings (critical pages, noise filters) and the counts of filtered errors.
+//! error settings (critical pages, noise filters) and the counts of filtered errors. Mobile
+//! crash groups answer the same under `/api/v1/crashes/groups`; their states live beside
+//! the errors' (fingerprints of the two never meet).
 
 use crate::access::{ChangeSettings, ProjectAccess, Read, TriageErrors, with_meta};
 use crate::login::parse_body;
@@ -16,17 +18,25 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use vigil_meta::{ErrorSettings, GroupState, GroupStatus};
 use vigil_query::{
-    ErrorGroupSearch, GroupSet, QueryResult, group_breakdown_sql, group_events_sql,
+    ErrorGroupSearch, GroupSet, GroupedTable, QueryResult, group_breakdown_sql, group_events_sql,
     group_series_sql, group_sessions_sql, releases_seen_sql,
 };
-use vigil_store::Table;
 
 /// The error-group routes.
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/api/v1/errors/groups", post(list))
-        .route("/api/v1/errors/groups/{fingerprint}", get(detail))
-        .route("/api/v1/errors/groups/{fingerprint}/state", put(set_state))
+        .route("/api/v1/errors/groups", post(list_errors))
+        .route("/api/v1/errors/groups/{fingerprint}", get(error_detail))
+        .route(
+            "/api/v1/errors/groups/{fingerprint}/state",
+            put(set_error_state),
+        )
+        .route("/api/v1/crashes/groups", post(list_crashes))
+        .route("/api/v1/crashes/groups/{fingerprint}", get(crash_detail))
+        .route(
+            "/api/v1/crashes/groups/{fingerprint}/state",
+            put(set_crash_state),
+        )
         .route(
             "/api/v1/errors/settings",
             get(settings).put(change_settings),
@@ -73,6 +83,7 @@ fn objects(result: QueryResult) -> Vec<Map<String, Value>> {
 /// "in the next release", from any release otherwise.
 async fn states(
     state: &Arc<AppState>,
+    grouped: GroupedTable,
     project: u32,
     from: i64,
     to: i64,
@@ -97,10 +108,10 @@ async fn states(
     let mut regressed = HashSet::new();
     if !resolved.is_empty() {
         let keys: Vec<String> = resolved.iter().map(|(k, _)| k.clone()).collect();
-        let sql = releases_seen_sql(&keys, from, to)?;
+        let sql = releases_seen_sql(grouped, &keys, from, to)?;
         let seen = state
             .queries
-            .sql(project, &[Table::Errors], from, to, &sql)
+            .sql(project, &[grouped.table()], from, to, &sql)
             .await?;
         for row in seen.rows {
             let (Some(key), Some(release), Some(last_seen)) =
@@ -154,6 +165,7 @@ fn decorate(
 
 async fn series(
     state: &Arc<AppState>,
+    grouped: GroupedTable,
     project: u32,
     keys: &[String],
     from: i64,
@@ -163,11 +175,11 @@ async fn series(
     if keys.is_empty() {
         return Ok(out);
     }
-    let sql = group_series_sql(keys, from, to, SERIES_BUCKETS)?;
+    let sql = group_series_sql(grouped, keys, from, to, SERIES_BUCKETS)?;
     let width = ((to - from) / SERIES_BUCKETS).max(1);
     for row in state
         .queries
-        .sql(project, &[Table::Errors], from, to, &sql)
+        .sql(project, &[grouped.table()], from, to, &sql)
         .await?
         .rows
     {
@@ -183,10 +195,28 @@ async fn series(
 }
 
 /// `POST /api/v1/errors/groups`: the groups of the range, by impact unless told otherwise.
-async fn list(
+async fn list_errors(
     State(state): State<Arc<AppState>>,
     access: ProjectAccess<Read>,
     QueryBody(request): QueryBody<ListRequest>,
+) -> Result<Response, ApiError> {
+    list(state, access, request, GroupedTable::Errors).await
+}
+
+/// `POST /api/v1/crashes/groups`: the mobile crash groups, as the error groups.
+async fn list_crashes(
+    State(state): State<Arc<AppState>>,
+    access: ProjectAccess<Read>,
+    QueryBody(request): QueryBody<ListRequest>,
+) -> Result<Response, ApiError> {
+    list(state, access, request, GroupedTable::Crashes).await
+}
+
+async fn list(
+    state: Arc<AppState>,
+    access: ProjectAccess<Read>,
+    request: ListRequest,
+    grouped: GroupedTable,
 ) -> Result<Response, ApiError> {
     let project = access.project.id;
     let search = &ErrorGroupSearch {
@@ -195,13 +225,14 @@ async fn list(
         filters: request.filters,
         order_by: request.order_by,
         limit: request.limit,
+        table: grouped,
     };
     let (from, to) = (search.from, search.to);
     if from >= to {
         return Err(ApiError::InvalidQuery("from must be before to".into()));
     }
     let settings = with_meta(&state, move |meta| meta.error_settings(project)).await?;
-    let (statuses, regressed) = states(&state, project, from, to).await?;
+    let (statuses, regressed) = states(&state, grouped, project, from, to).await?;
     // The most recently changed groups first: a third of MAX_GROUP_KEYS (the SQL list bound)
     // per state, so resolved, ignored and regressed keys together stay under it; past that
     // the oldest decisions are not applied to the list rather than the list failing.
@@ -239,7 +270,7 @@ async fn list(
             Ok::<_, ApiError>(objects(
                 state
                     .queries
-                    .sql(project, &[Table::Errors], from, to, &sql)
+                    .sql(project, &[grouped.table()], from, to, &sql)
                     .await?,
             ))
         }
@@ -279,7 +310,7 @@ async fn list(
         .iter()
         .filter_map(|g| g["fingerprint"].as_str().map(str::to_owned))
         .collect();
-    let series = series(&state, project, &keys, from, to).await?;
+    let series = series(&state, grouped, project, &keys, from, to).await?;
     let groups: Vec<Value> = groups
         .into_iter()
         .map(|g| decorate(g, &statuses, &regressed, &series))
@@ -298,11 +329,32 @@ struct Range {
 
 /// `GET /api/v1/errors/groups/{fingerprint}?from=&to=`: one group with its breakdowns, its
 /// latest events (frames, breadcrumbs, causes, grouping) and the sessions it hit.
-async fn detail(
+async fn error_detail(
     State(state): State<Arc<AppState>>,
     access: ProjectAccess<Read>,
     Path(key): Path<String>,
     QueryParams(range): QueryParams<Range>,
+) -> Result<Response, ApiError> {
+    detail(state, access, key, range, GroupedTable::Errors).await
+}
+
+/// `GET /api/v1/crashes/groups/{fingerprint}?from=&to=`: one crash group, broken down by
+/// the app's and device's dimensions.
+async fn crash_detail(
+    State(state): State<Arc<AppState>>,
+    access: ProjectAccess<Read>,
+    Path(key): Path<String>,
+    QueryParams(range): QueryParams<Range>,
+) -> Result<Response, ApiError> {
+    detail(state, access, key, range, GroupedTable::Crashes).await
+}
+
+async fn detail(
+    state: Arc<AppState>,
+    access: ProjectAccess<Read>,
+    key: String,
+    range: Range,
+    grouped: GroupedTable,
 ) -> Result<Response, ApiError> {
     let project = access.project.id;
     let (from, to) = (range.from, range.to);
@@ -316,6 +368,7 @@ async fn detail(
         filters: Vec::new(),
         order_by: None,
         limit: Some(1),
+        table: grouped,
     };
     let sql = search.to_sql(&GroupSet::Only(vec![key.clone()]), &settings.critical_pages)?;
     let run = |sql: String| {
@@ -323,33 +376,55 @@ async fn detail(
         async move {
             state
                 .queries
-                .sql(project, &[Table::Errors], from, to, &sql)
+                .sql(project, &[grouped.table()], from, to, &sql)
                 .await
         }
     };
     let Some(group) = objects(run(sql).await?).pop() else {
         return Err(ApiError::NotFound);
     };
-    let (statuses, regressed) = states(&state, project, from, to).await?;
-    let series = series(&state, project, std::slice::from_ref(&key), from, to).await?;
+    let (statuses, regressed) = states(&state, grouped, project, from, to).await?;
+    let series = series(
+        &state,
+        grouped,
+        project,
+        std::slice::from_ref(&key),
+        from,
+        to,
+    )
+    .await?;
     let mut breakdowns = Map::new();
-    for dimension in [
-        "release",
-        "browser",
-        "os",
-        "device_type",
-        "country",
-        "page_path",
-        "url_template",
-    ] {
-        if Table::Errors.column(dimension).is_none() {
+    let dimensions: &[&str] = match grouped {
+        GroupedTable::Errors => &[
+            "release",
+            "browser",
+            "os",
+            "device_type",
+            "country",
+            "page_path",
+            "url_template",
+        ],
+        GroupedTable::Crashes => &[
+            "app_version",
+            "os",
+            "os_version",
+            "device_model",
+            "carrier",
+            "connection_type",
+            "country",
+            "page_path",
+        ],
+    };
+    for &dimension in dimensions {
+        if grouped.table().column(dimension).is_none() {
             continue;
         }
-        let rows = objects(run(group_breakdown_sql(&key, dimension, from, to, 10)?).await?);
+        let rows =
+            objects(run(group_breakdown_sql(grouped, &key, dimension, from, to, 10)?).await?);
         breakdowns.insert(dimension.into(), json!(rows));
     }
-    let events = objects(run(group_events_sql(&key, from, to, 20)).await?);
-    let sessions = objects(run(group_sessions_sql(&key, from, to, 20)).await?);
+    let events = objects(run(group_events_sql(grouped, &key, from, to, 20)).await?);
+    let sessions = objects(run(group_sessions_sql(grouped, &key, from, to, 20)).await?);
     Ok(Json(json!({
         "group": decorate(group, &statuses, &regressed, &series),
         "breakdowns": breakdowns,
@@ -371,11 +446,31 @@ struct StateChange {
 /// Resolving records the time and the releases the group was seen in so far (within the
 /// project's retention), against which a later event is judged a regression. A key with
 /// no event in the project is 404.
-async fn set_state(
+async fn set_error_state(
     State(state): State<Arc<AppState>>,
     access: ProjectAccess<TriageErrors>,
     Path(key): Path<String>,
     body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    set_state(state, access, key, body, GroupedTable::Errors).await
+}
+
+/// `PUT /api/v1/crashes/groups/{fingerprint}/state`: as for error groups.
+async fn set_crash_state(
+    State(state): State<Arc<AppState>>,
+    access: ProjectAccess<TriageErrors>,
+    Path(key): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    set_state(state, access, key, body, GroupedTable::Crashes).await
+}
+
+async fn set_state(
+    state: Arc<AppState>,
+    access: ProjectAccess<TriageErrors>,
+    key: String,
+    body: axum::body::Bytes,
+    grouped: GroupedTable,
 ) -> Result<Response, ApiError> {
     let change: StateChange = parse_body(&body)?;
     let project = access.project.id;
@@ -391,6 +486,7 @@ async fn set_state(
     // such group (a made-up key gets no row in meta.db), and resolving records them.
     let from = now - i64::from(access.project.retention_days) * 86_400_000;
     let sql = group_breakdown_sql(
+        grouped,
         &key,
         "release",
         from,
@@ -399,7 +495,7 @@ async fn set_state(
     )?;
     let seen = state
         .queries
-        .sql(project, &[Table::Errors], from, now + 1, &sql)
+        .sql(project, &[grouped.table()], from, now + 1, &sql)
         .await?;
     if seen.rows.is_empty() {
         return Err(ApiError::NotFound);

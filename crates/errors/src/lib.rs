@@ -7,6 +7,7 @@
 mod fetch;
 mod fingerprint;
 mod in_app;
+mod mobile;
 mod noise;
 mod parameterize;
 mod stack;
@@ -19,6 +20,7 @@ pub use fingerprint::{
     function_key, group,
 };
 pub use in_app::{is_extension_url, path_is_in_app, script_is_in_app};
+pub use mobile::{analyse_crash, mobile_frame_in_app, parse_mobile_stack};
 pub use noise::{is_critical, matches, noise_reason};
 pub use parameterize::parameterize;
 pub use stack::{MAX_FRAMES, parse_stack};
@@ -127,12 +129,14 @@ impl ErrorProcessor {
         self.symbolicator.as_ref()
     }
 
-    /// Whether a batch has errors to analyse.
+    /// Whether a batch has errors or crashes to analyse.
     pub fn has_errors(events: &[Event]) -> bool {
-        events.iter().any(|e| matches!(e.body, EventBody::Error(_)))
+        events
+            .iter()
+            .any(|e| matches!(e.body, EventBody::Error(_) | EventBody::Crash(_)))
     }
 
-    /// Analyses every error event of a batch, by index.
+    /// Analyses every error and crash event of a batch, by index.
     pub fn analyse_batch(
         &self,
         project: ProjectId,
@@ -144,6 +148,7 @@ impl ErrorProcessor {
             .enumerate()
             .filter_map(|(i, e)| match &e.body {
                 EventBody::Error(err) => Some((i, self.analyse(project, page, err))),
+                EventBody::Crash(crash) => Some((i, analyse_crash(crash))),
                 _ => None,
             })
             .collect()

@@ -13,6 +13,8 @@ pub struct IntakeMetrics {
     pub accepted_spans: AtomicU64,
     /// Log records accepted over OTLP (durable).
     pub accepted_logs: AtomicU64,
+    /// Mobile events made from OTLP spans and log records (durable).
+    pub accepted_mobile_events: AtomicU64,
     /// Replay segments accepted (durable).
     pub accepted_replay_segments: AtomicU64,
     /// Bytes of replay segments accepted, as JSON.
@@ -36,6 +38,12 @@ impl IntakeMetrics {
             &self.accepted_logs
         };
         counter.fetch_add(records as u64, Ordering::Relaxed);
+    }
+
+    /// Counts the mobile events made from an accepted OTLP request.
+    pub fn accepted_mobile(&self, events: usize) {
+        self.accepted_mobile_events
+            .fetch_add(events as u64, Ordering::Relaxed);
     }
 
     /// Counts a rejected batch by its code.

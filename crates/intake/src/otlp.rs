@@ -4,18 +4,22 @@
 //! says: 200 with an export response (its `partial_success` counts the records refused one
 //! by one), and for a refused request a `google.rpc.Status` in the request's encoding,
 //! with 429 or 503 and `Retry-After` when a retry can succeed. Nothing of a refused
-//! request is stored; a 200 means the kept records are durable.
+//! request is stored; a 200 means the kept records are durable, with the mobile events made
+//! from them (in the same log frame).
 
 use crate::{Intake, IntakeError, MAX_CLOCK_SKEW_MS, check_origin, cors, now_ms};
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use vigil_enrich::ClientInfo;
+use vigil_errors::PageContext;
 use vigil_meta::{Project, Scope};
-use vigil_model::Rows;
+use vigil_model::{IngestBatch, Rows};
 use vigil_otlp::{Decoded, Encoding, Limits, OtlpError, Signal};
 
 /// Why an OTLP request was refused: intake's reasons, or the body's.
@@ -97,6 +101,17 @@ impl Refusal {
     }
 }
 
+/// A decoded request: the records kept, why others were refused, and the mobile events
+/// made from them.
+struct Telemetry {
+    kept: usize,
+    rejected: usize,
+    reasons: Vec<String>,
+    spans: Vec<vigil_otlp::SpanRecord>,
+    logs: Vec<vigil_otlp::LogRecord>,
+    mobile: Vec<vigil_protocol::Batch>,
+}
+
 /// What an accepted request kept and refused.
 struct Accepted {
     kept: usize,
@@ -172,6 +187,7 @@ impl Intake {
         &self,
         signal: Signal,
         headers: &HeaderMap,
+        peer: SocketAddr,
         body: Body,
     ) -> Result<Accepted, Refusal> {
         let encoding = vigil_otlp::encoding_of(
@@ -197,23 +213,34 @@ impl Intake {
         let now = now_ms() as f64;
         let earliest = now - f64::from(project.retention_days) * 86_400_000.0;
         let latest = now + MAX_CLOCK_SKEW_MS as f64;
-        let project_id = project.id;
-        let built = tokio::task::spawn_blocking(move || -> Result<_, OtlpError> {
+        let decoded = tokio::task::spawn_blocking(move || -> Result<_, OtlpError> {
             let in_window = |t: f64| t >= earliest && t <= latest;
             Ok(match signal {
                 Signal::Traces => {
                     let mut d = vigil_otlp::decode_traces(&decoded, encoding, &limits)?;
                     keep_in_window(&mut d, |s| in_window(s.start_ms));
-                    let rows =
-                        (!d.records.is_empty()).then(|| Rows::from_spans(project_id, &d.records));
-                    (rows, d.records.len(), d.rejected, d.reasons)
+                    let mobile = vigil_otlp::mobile::span_batches(&d.records);
+                    Telemetry {
+                        kept: d.records.len(),
+                        rejected: d.rejected,
+                        reasons: d.reasons,
+                        spans: d.records,
+                        logs: Vec::new(),
+                        mobile,
+                    }
                 }
                 Signal::Logs => {
                     let mut d = vigil_otlp::decode_logs(&decoded, encoding, &limits)?;
                     keep_in_window(&mut d, |l| in_window(l.time_ms));
-                    let rows =
-                        (!d.records.is_empty()).then(|| Rows::from_logs(project_id, &d.records));
-                    (rows, d.records.len(), d.rejected, d.reasons)
+                    let mobile = vigil_otlp::mobile::log_batches(&d.records);
+                    Telemetry {
+                        kept: d.records.len(),
+                        rejected: d.rejected,
+                        reasons: d.reasons,
+                        spans: Vec::new(),
+                        logs: d.records,
+                        mobile,
+                    }
                 }
             })
         })
@@ -223,18 +250,49 @@ impl Intake {
             IntakeError::Unavailable
         })??;
         drop(memory);
-        let (rows, kept, rejected, reasons) = built;
-        if let Some(rows) = rows {
-            self.admit(project.id, kept)?;
+        let Telemetry {
+            kept,
+            rejected,
+            reasons,
+            spans,
+            logs,
+            mobile,
+        } = decoded;
+        if kept > 0 {
+            let events: usize = mobile.iter().map(|b| b.events.len()).sum();
+            self.admit(project.id, kept + events)?;
+            // A mobile SDK's events, enriched like any batch (the client's address gives
+            // the country); crashes are grouped as JavaScript errors are.
+            let client = ClientInfo {
+                ip: Some(self.client_ip(headers, peer)),
+                user_agent: None,
+            };
+            let batches: Vec<IngestBatch> = mobile
+                .into_iter()
+                .map(|batch| {
+                    let errors = self.errors.analyse_batch(
+                        project.id,
+                        &PageContext::default(),
+                        &batch.events,
+                    );
+                    let mut enriched = self.enricher.enrich(project.id, batch, &client);
+                    enriched.errors = errors;
+                    enriched
+                })
+                .collect();
             let limit = self.store.row_limit();
-            if rows.memory_bytes() > limit {
-                return Err(IntakeError::BatchTooLarge(format!(
-                    "the request's rows would take {} bytes, the limit is {limit}",
-                    rows.memory_bytes()
-                ))
-                .into());
-            }
+            let project_id = project.id;
+            let rows = tokio::task::spawn_blocking(move || {
+                Rows::from_telemetry(project_id, &spans, &logs, &batches, limit)
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "OTLP rows failed");
+                IntakeError::Unavailable
+            })?
+            .map_err(|e| crate::store_error(self.store.refuse(e)))?;
             self.store.append(rows).await.map_err(crate::store_error)?;
+            self.metrics.accepted_mobile(events);
         }
         Ok(Accepted {
             kept,
@@ -260,14 +318,20 @@ fn keep_in_window<T>(decoded: &mut Decoded<T>, in_window: impl Fn(&T) -> bool) {
     }
 }
 
-async fn export(intake: Arc<Intake>, signal: Signal, headers: HeaderMap, body: Body) -> Response {
+async fn export(
+    intake: Arc<Intake>,
+    signal: Signal,
+    headers: HeaderMap,
+    peer: SocketAddr,
+    body: Body,
+) -> Response {
     let encoding = vigil_otlp::encoding_of(
         headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok()),
     )
     .ok();
-    let result = intake.export(signal, &headers, body).await;
+    let result = intake.export(signal, &headers, peer, body).await;
     let allowed = !matches!(
         result,
         Err(Refusal::Intake(IntakeError::OriginNotAllowed(_)))
@@ -313,12 +377,22 @@ async fn export(intake: Arc<Intake>, signal: Signal, headers: HeaderMap, body: B
     response
 }
 
-async fn traces(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Body) -> Response {
-    export(intake, Signal::Traces, headers, body).await
+async fn traces(
+    State(intake): State<Arc<Intake>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    export(intake, Signal::Traces, headers, peer, body).await
 }
 
-async fn logs(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Body) -> Response {
-    export(intake, Signal::Logs, headers, body).await
+async fn logs(
+    State(intake): State<Arc<Intake>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    export(intake, Signal::Logs, headers, peer, body).await
 }
 
 /// Browsers' OpenTelemetry exporters send a preflight: the key travels in a header, so

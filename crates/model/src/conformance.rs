@@ -132,6 +132,7 @@ pub fn backend_log(project: ProjectId, ts: i64) -> Rows {
             span_id: Some("00f067aa0ba902b7".into()),
             service: "shop-api".into(),
             scope: "shop.payments".into(),
+            event_name: String::new(),
             attributes,
             resource: serde_json::Map::new(),
         }],

@@ -530,7 +530,17 @@ fn own_columns(table: Table) -> Vec<Field> {
             col!("error_type", dim, |r| s(&body!(r, Crash).error_type)),
             col!("message", message, |r| s(&body!(r, Crash).message)),
             col!("stack", message, |r| os(&body!(r, Crash).stack)),
-            col!("frames", json, |r| frames_json(&body!(r, Crash).frames)),
+            // The collector's frames (parsed from the stack, in-app marked) when it
+            // analysed the crash, else the frames as received.
+            col!("frames", json, |r| match r.error {
+                Some(a) => s(&a.frames),
+                None => frames_json(&body!(r, Crash).frames),
+            }),
+            col!("fingerprint", dim, |r| r
+                .error
+                .and_then(|a| s(&a.fingerprint))),
+            col!("grouping", json, |r| r.error.and_then(|a| s(&a.grouping))),
+            col!("culprit", message, |r| r.error.and_then(|a| s(&a.culprit))),
         ],
         Table::Anrs => vec![
             col!("duration", ms, |r| Some(body!(r, Anr).duration)),
@@ -838,6 +848,10 @@ fn log_columns() -> Vec<Field> {
         }),
         column!("scope", dim, |r| match r {
             Row::Log(l) => s(&l.scope),
+            _ => None,
+        }),
+        column!("event_name", dim, |r| match r {
+            Row::Log(l) => s(&l.event_name),
             _ => None,
         }),
         column!("session_id", id, |r| match r {

@@ -56,6 +56,9 @@ pub struct LogRecord {
     pub service: String,
     /// The instrumentation scope's name (the logger).
     pub scope: String,
+    /// The event's name (`app.crash`, `device.anr`, …) when the record is an event: the
+    /// record's `event_name`, or its older `event.name` attribute.
+    pub event_name: String,
     /// The record's attributes.
     pub attributes: Map<String, Value>,
     /// The resource's attributes.

@@ -4,8 +4,10 @@
 //! records with their resource's service. A record that breaks the spec (an id of the
 //! wrong length or all zeros, an end before its start) is rejected alone and counted, for
 //! the answer's `partial_success`; a body that is not OTLP at all is an error.
-//!
-//! Wiring into intake, the store's tables and the trace API are the next steps of issue 11.
+//! Mobile SDKs' spans and events are also mapped onto protocol v1's mobile events
+//! ([`mobile`]).
+
+pub mod mobile;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -377,10 +379,23 @@ fn value(v: &AnyValue, limits: &Limits, depth: usize) -> Value {
     }
 }
 
+/// Longest `exception.stacktrace` kept, in bytes: as long as a stack in Vigil's own
+/// protocol, since the innermost frames of a crash are what group it.
+pub const MAX_STACK_BYTES: usize = 16 * 1024;
+
 fn attributes(kvs: &[KeyValue], limits: &Limits, depth: usize) -> Map<String, Value> {
+    let stack_limits = Limits {
+        max_value_bytes: limits.max_value_bytes.max(MAX_STACK_BYTES),
+        ..*limits
+    };
     kvs.iter()
         .take(limits.max_attributes)
         .map(|kv| {
+            let limits = if kv.key == "exception.stacktrace" {
+                &stack_limits
+            } else {
+                limits
+            };
             (
                 cut(&kv.key, 256),
                 kv.value
@@ -581,6 +596,16 @@ pub fn decode_logs(
                 Some(Value::Null) | None => String::new(),
                 Some(other) => cut(&other.to_string(), limits.max_value_bytes),
             };
+            let attributes = attributes(&log.attributes, limits, 0);
+            let event_name = if log.event_name.is_empty() {
+                attributes
+                    .get("event.name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            } else {
+                log.event_name.clone()
+            };
             out.records.push(LogRecord {
                 time_ms: ms(time),
                 severity_number: log.severity_number,
@@ -590,7 +615,8 @@ pub fn decode_logs(
                 span_id,
                 service: service.clone(),
                 scope,
-                attributes: attributes(&log.attributes, limits, 0),
+                event_name: cut(&event_name, 256),
+                attributes,
                 resource: resource.clone(),
             });
         }

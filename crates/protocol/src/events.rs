@@ -665,7 +665,7 @@ pub struct Custom {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppStart {
-    /// `cold` or `warm`.
+    /// `cold`, `warm` or `hot`.
     pub start_type: String,
     /// ms until the first frame.
     pub duration: f64,

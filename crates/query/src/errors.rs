@@ -1,7 +1,7 @@
 //! Error groups: one row per fingerprint with its figures (events, sessions, users affected,
 //! first and last seen, users on critical pages), and the breakdowns of one group. Errors
 //! stored before grouping (no fingerprint) group by type and message under a `legacy:` key,
-//! as they did.
+//! as they did. Mobile crashes group the same way, over the `crashes` table.
 
 use crate::model::{Filter, InvalidQuery, check_filters, filter_sql, quote_str};
 use serde::Deserialize;
@@ -14,6 +14,39 @@ pub const GROUP_KEY_SQL: &str =
 
 /// Who an error affected: the user id when the application set one, else the session.
 const AFFECTED_SQL: &str = "COALESCE(NULLIF(\"user_id\", ''), \"session_id\")";
+
+/// The events grouped: JavaScript errors or mobile crashes. Both tables have the columns the
+/// group queries read (`fingerprint`, `error_type`, `message`, `culprit`, `release`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GroupedTable {
+    /// `errors`.
+    #[default]
+    Errors,
+    /// `crashes`: every crash is unhandled.
+    Crashes,
+}
+
+impl GroupedTable {
+    /// The table.
+    pub fn table(self) -> Table {
+        match self {
+            GroupedTable::Errors => Table::Errors,
+            GroupedTable::Crashes => Table::Crashes,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        self.table().name()
+    }
+
+    /// How many of a group's events were handled.
+    fn handled_sql(self) -> &'static str {
+        match self {
+            GroupedTable::Errors => "SUM(CASE WHEN \"handled\" THEN 1 ELSE 0 END)",
+            GroupedTable::Crashes => "0",
+        }
+    }
+}
 
 /// Most fingerprints a search may name or exclude.
 pub const MAX_GROUP_KEYS: usize = 10_000;
@@ -36,6 +69,9 @@ pub struct ErrorGroupSearch {
     /// Most rows, 1–1000 (default 100).
     #[serde(default)]
     pub limit: Option<usize>,
+    /// Errors or crashes (set by the route, not the body).
+    #[serde(skip)]
+    pub table: GroupedTable,
 }
 
 /// The output columns of a group search, in order.
@@ -125,7 +161,7 @@ impl ErrorGroupSearch {
         };
         let mut conditions = vec![format!("\"ts\" >= {from} AND \"ts\" < {to}")];
         for f in &self.filters {
-            conditions.push(filter_sql(Table::Errors, f)?);
+            conditions.push(filter_sql(self.table.table(), f)?);
         }
         match set {
             GroupSet::All => {}
@@ -150,11 +186,13 @@ impl ErrorGroupSearch {
                last_value(\"error_type\" ORDER BY \"ts\") AS \"error_type\", \
                last_value(\"message\" ORDER BY \"ts\") AS \"message\", \
                last_value(\"culprit\" ORDER BY \"ts\") AS \"culprit\", \
-               SUM(CASE WHEN \"handled\" THEN 1 ELSE 0 END) AS \"handled\", \
+               {handled} AS \"handled\", \
                last_value(\"release\" ORDER BY \"ts\") AS \"last_release\" \
-             FROM \"errors\" WHERE {conditions} GROUP BY 1) g \
+             FROM \"{table}\" WHERE {conditions} GROUP BY 1) g \
              ORDER BY \"{order}\" DESC, \"fingerprint\" LIMIT {limit}",
             conditions = conditions.join(" AND "),
+            handled = self.table.handled_sql(),
+            table = self.table.name(),
         ))
     }
 }
@@ -162,6 +200,7 @@ impl ErrorGroupSearch {
 /// Events per time bucket of the given groups: rows of (fingerprint, bucket start, count),
 /// `buckets` buckets over the range.
 pub fn group_series_sql(
+    grouped: GroupedTable,
     keys: &[String],
     from: i64,
     to: i64,
@@ -175,8 +214,9 @@ pub fn group_series_sql(
     let width = ((to - from) / buckets).max(1);
     Ok(format!(
         "SELECT {GROUP_KEY_SQL} AS \"fingerprint\", {from} + ((\"ts\" - {from}) / {width}) * {width} AS \"time\", \
-         COUNT(*) AS \"events\" FROM \"errors\" WHERE \"ts\" >= {from} AND \"ts\" < {to} \
+         COUNT(*) AS \"events\" FROM \"{}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} \
          AND {GROUP_KEY_SQL} IN ({}) GROUP BY 1, 2 ORDER BY 1, 2",
+        grouped.name(),
         keys_sql(keys)?
     ))
 }
@@ -185,26 +225,38 @@ pub fn group_series_sql(
 /// (fingerprint, release, last_seen). The caller compares `last_seen` with each group's own
 /// time (its resolution): one flat `IN` list rather than a condition per group, whose `OR`
 /// chain would nest as deep as there are groups in the planner's recursive passes.
-pub fn releases_seen_sql(keys: &[String], from: i64, to: i64) -> Result<String, InvalidQuery> {
+pub fn releases_seen_sql(
+    grouped: GroupedTable,
+    keys: &[String],
+    from: i64,
+    to: i64,
+) -> Result<String, InvalidQuery> {
     if keys.is_empty() {
         return Err(InvalidQuery("no groups named".into()));
     }
     Ok(format!(
         "SELECT {GROUP_KEY_SQL} AS \"fingerprint\", COALESCE(\"release\", '') AS \"release\", MAX(\"ts\") AS \"last_seen\" \
-         FROM \"errors\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} IN ({}) GROUP BY 1, 2",
+         FROM \"{}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} IN ({}) GROUP BY 1, 2",
+        grouped.name(),
         keys_sql(keys)?
     ))
 }
 
 /// When each named group was first seen from `from` to `to`: rows of (fingerprint,
 /// first_seen).
-pub fn first_seen_sql(keys: &[String], from: i64, to: i64) -> Result<String, InvalidQuery> {
+pub fn first_seen_sql(
+    grouped: GroupedTable,
+    keys: &[String],
+    from: i64,
+    to: i64,
+) -> Result<String, InvalidQuery> {
     if keys.is_empty() {
         return Err(InvalidQuery("no groups named".into()));
     }
     Ok(format!(
         "SELECT {GROUP_KEY_SQL} AS \"fingerprint\", MIN(\"ts\") AS \"first_seen\" \
-         FROM \"errors\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} IN ({}) GROUP BY 1",
+         FROM \"{}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} IN ({}) GROUP BY 1",
+        grouped.name(),
         keys_sql(keys)?
     ))
 }
@@ -212,41 +264,57 @@ pub fn first_seen_sql(keys: &[String], from: i64, to: i64) -> Result<String, Inv
 /// One group's counts by a dimension (`release`, `browser`, `os`, `page_path`, …): rows of
 /// (value, events, users), most events first, at most `limit`.
 pub fn group_breakdown_sql(
+    grouped: GroupedTable,
     key: &str,
     dimension: &str,
     from: i64,
     to: i64,
     limit: usize,
 ) -> Result<String, InvalidQuery> {
-    if Table::Errors.column(dimension).is_none() {
-        return Err(InvalidQuery(format!("errors has no column {dimension:?}")));
+    let table = grouped.name();
+    if grouped.table().column(dimension).is_none() {
+        return Err(InvalidQuery(format!("{table} has no column {dimension:?}")));
     }
     Ok(format!(
         "SELECT \"{dimension}\" AS \"value\", COUNT(*) AS \"events\", COUNT(DISTINCT {AFFECTED_SQL}) AS \"users\" \
-         FROM \"errors\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} = {} \
+         FROM \"{table}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} = {} \
          GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {limit}",
         quote_str(key)
     ))
 }
 
 /// One group's latest events, whole: every column, newest first.
-pub fn group_events_sql(key: &str, from: i64, to: i64, limit: usize) -> String {
+pub fn group_events_sql(
+    grouped: GroupedTable,
+    key: &str,
+    from: i64,
+    to: i64,
+    limit: usize,
+) -> String {
     format!(
-        "SELECT * FROM \"errors\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} = {} \
+        "SELECT * FROM \"{}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} = {} \
          ORDER BY \"ts\" DESC LIMIT {limit}",
+        grouped.name(),
         quote_str(key)
     )
 }
 
 /// The sessions one group hit, most recent first: (session_id, user_id, last error, errors,
 /// browser, os, country, page_path).
-pub fn group_sessions_sql(key: &str, from: i64, to: i64, limit: usize) -> String {
+pub fn group_sessions_sql(
+    grouped: GroupedTable,
+    key: &str,
+    from: i64,
+    to: i64,
+    limit: usize,
+) -> String {
     format!(
         "SELECT \"session_id\", MAX(\"user_id\") AS \"user_id\", MAX(\"ts\") AS \"last_seen\", COUNT(*) AS \"events\", \
          MAX(\"browser\") AS \"browser\", MAX(\"os\") AS \"os\", MAX(\"country\") AS \"country\", \
          last_value(\"page_path\" ORDER BY \"ts\") AS \"page_path\" \
-         FROM \"errors\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} = {} \
+         FROM \"{}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} = {} \
          GROUP BY 1 ORDER BY 3 DESC LIMIT {limit}",
+        grouped.name(),
         quote_str(key)
     )
 }
@@ -291,6 +359,18 @@ mod tests {
         assert!(sql.contains("NOT IN ('a'' OR ''1''=''1')"), "{sql}");
         assert!(sql.contains("LIKE '/pay\\_ment/%'"), "{sql}");
         assert!(sql.contains("LIKE '/it''s'"), "{sql}");
-        assert!(group_breakdown_sql("k", "release; DROP", 0, 1, 5).is_err());
+        assert!(group_breakdown_sql(GroupedTable::Errors, "k", "release; DROP", 0, 1, 5).is_err());
+        // Crashes have no `handled` column: every crash counts as unhandled.
+        let crashes = ErrorGroupSearch {
+            table: GroupedTable::Crashes,
+            ..search(serde_json::json!({"from": 0, "to": 1}))
+        };
+        let sql = crashes.to_sql(&GroupSet::All, &[]).unwrap();
+        assert!(
+            sql.contains("FROM \"crashes\"") && sql.contains("0 AS \"handled\""),
+            "{sql}"
+        );
+        assert!(group_breakdown_sql(GroupedTable::Crashes, "k", "browser_x", 0, 1, 5).is_err());
+        assert!(group_breakdown_sql(GroupedTable::Crashes, "k", "device_model", 0, 1, 5).is_ok());
     }
 }

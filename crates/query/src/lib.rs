@@ -17,8 +17,9 @@ mod traces;
 pub use attributes::{attribute_key, attribute_udf};
 pub use conversion::{CONVERSION_PAGES, Conversion, ConversionRequest, Impact, wilson};
 pub use errors::{
-    ErrorGroupSearch, GROUP_COLUMNS, GROUP_KEY_SQL, GroupSet, MAX_GROUP_KEYS, first_seen_sql,
-    group_breakdown_sql, group_events_sql, group_series_sql, group_sessions_sql, releases_seen_sql,
+    ErrorGroupSearch, GROUP_COLUMNS, GROUP_KEY_SQL, GroupSet, GroupedTable, MAX_GROUP_KEYS,
+    first_seen_sql, group_breakdown_sql, group_events_sql, group_series_sql, group_sessions_sql,
+    releases_seen_sql,
 };
 pub use funnel::{
     FUNNEL_GROUPS, Funnel, FunnelFigures, FunnelRequest, FunnelStep, MAX_FUNNEL_STEPS, StepFigures,

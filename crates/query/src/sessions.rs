@@ -69,7 +69,7 @@ pub const SESSION_COLUMNS: [&str; 11] = [
 
 impl SessionSearch {
     /// Checks the search and writes its SQL over every table (for the time span), `views`
-    /// (for matching and who) and `errors`.
+    /// and mobile `screen_loads` (for matching and who), and `errors` and `crashes`.
     pub fn to_sql(&self) -> Result<String, InvalidQuery> {
         let (from, to) = (self.from, self.to);
         if from >= to {
@@ -90,10 +90,29 @@ impl SessionSearch {
             }
         };
         let range = format!("\"ts\" >= {from} AND \"ts\" < {to}");
+        // Web page views and mobile screens, with what the search shows of a session.
+        let views = ["views", "screen_loads"]
+            .map(|t| {
+                format!(
+                    "SELECT \"session_id\", \"ts\", \"user_id\", \"country\", \"device_type\", \
+                     \"browser\", \"os\" FROM \"{t}\""
+                )
+            })
+            .join(" UNION ALL ");
         let x_range = format!("x.\"ts\" >= {from} AND x.\"ts\" < {to}");
         let mut matching = vec![range.clone()];
         for f in &self.filters {
             matching.push(filter_sql(Table::Views, f)?);
+        }
+        // A mobile app's views are its screens: its sessions match on their screen loads
+        // when every filter names a column screens have (the context's, `screen`).
+        let mut screen_matching = vec![range.clone()];
+        for f in &self.filters {
+            if Table::ScreenLoads.column(&f.field).is_none() {
+                screen_matching = vec!["FALSE".to_owned()];
+                break;
+            }
+            screen_matching.push(filter_sql(Table::ScreenLoads, f)?);
         }
         let spans = Table::EVENTS
             .iter()
@@ -119,6 +138,7 @@ impl SessionSearch {
             }
             (Some(want), Some(ids)) if ids.is_empty() => {
                 matching.push(if want { "FALSE" } else { "TRUE" }.to_owned());
+                screen_matching.push(if want { "FALSE" } else { "TRUE" }.to_owned());
             }
             (Some(want), Some(ids)) => {
                 let list = ids
@@ -128,6 +148,7 @@ impl SessionSearch {
                     .join(", ");
                 let not = if want { "" } else { "NOT " };
                 matching.push(format!("\"session_id\" {not}IN ({list})"));
+                screen_matching.push(format!("\"session_id\" {not}IN ({list})"));
             }
         }
         let mut erring = vec![range.clone()];
@@ -168,15 +189,19 @@ impl SessionSearch {
         };
         let dir = if self.ascending { "ASC" } else { "DESC" };
         Ok(format!(
-            "WITH m AS (SELECT DISTINCT \"session_id\" FROM \"views\" WHERE {matching}), \
+            "WITH m AS (SELECT DISTINCT \"session_id\" FROM (\
+               SELECT \"session_id\" FROM \"views\" WHERE {matching} UNION ALL \
+               SELECT \"session_id\" FROM \"screen_loads\" WHERE {screen_matching})), \
              v AS (SELECT x.\"session_id\", COUNT(*) AS \"views\", MAX(x.\"user_id\") AS \"user_id\", \
                MAX(x.\"country\") AS \"country\", MAX(x.\"device_type\") AS \"device_type\", \
                MAX(x.\"browser\") AS \"browser\", MAX(x.\"os\") AS \"os\" \
-               FROM \"views\" x JOIN m ON x.\"session_id\" = m.\"session_id\" \
+               FROM ({views}) x JOIN m ON x.\"session_id\" = m.\"session_id\" \
                WHERE {x_range} GROUP BY x.\"session_id\"), \
              t AS (SELECT u.\"session_id\", MIN(u.\"ts\") AS \"start\", MAX(u.\"ts\") AS \"end\" \
                FROM ({spans}) u JOIN m ON u.\"session_id\" = m.\"session_id\" GROUP BY u.\"session_id\"), \
-             {erring_cte}e AS (SELECT \"session_id\", COUNT(*) AS \"errors\" FROM \"errors\" WHERE {range} GROUP BY \"session_id\") \
+             {erring_cte}e AS (SELECT \"session_id\", COUNT(*) AS \"errors\" FROM (\
+               SELECT \"session_id\" FROM \"errors\" WHERE {range} UNION ALL \
+               SELECT \"session_id\" FROM \"crashes\" WHERE {range}) GROUP BY \"session_id\") \
              SELECT v.\"session_id\", t.\"start\", t.\"end\", t.\"end\" - t.\"start\" AS \"duration\", \
                v.\"views\", COALESCE(e.\"errors\", 0) AS \"errors\", v.\"user_id\", v.\"country\", \
                v.\"device_type\", v.\"browser\", v.\"os\" \
@@ -184,6 +209,7 @@ impl SessionSearch {
                LEFT JOIN e ON v.\"session_id\" = e.\"session_id\" {outer} \
              ORDER BY \"{order}\" {dir}, \"session_id\" LIMIT {limit}",
             matching = matching.join(" AND "),
+            screen_matching = screen_matching.join(" AND "),
         ))
     }
 }

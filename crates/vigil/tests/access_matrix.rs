@@ -62,6 +62,8 @@ struct Env {
     target_id: i64,
     /// The fingerprint of an error group of `a`.
     error_group: String,
+    /// The fingerprint of a crash group of `a`.
+    crash_group: String,
     counter: Cell<u32>,
 }
 
@@ -373,7 +375,9 @@ fn setup(dir: &std::path::Path) -> Env {
                     sid,
                     json!([
                         {"type": "custom", "ts": now_ms(), "name": "x"},
-                        {"type": "error", "ts": now_ms(), "error_type": "Error", "message": "matrix"}
+                        {"type": "error", "ts": now_ms(), "error_type": "Error", "message": "matrix"},
+                        {"type": "crash", "ts": now_ms(), "error_type": "java.lang.IllegalStateException", "message": "matrix",
+                         "stack": "java.lang.IllegalStateException: matrix\n\tat com.shop.Cart.pay(Cart.kt:3)\n"}
                     ])
                 )
             )
@@ -403,6 +407,7 @@ fn setup(dir: &std::path::Path) -> Env {
         other,
         target_id: 0,
         error_group: String::new(),
+        crash_group: String::new(),
         counter: Cell::new(0),
     };
     env.ingest_admin_token = env.token("ingest-admin").1;
@@ -418,6 +423,15 @@ fn setup(dir: &std::path::Path) -> Env {
     env.error_group = groups["rows"][0][0]
         .as_str()
         .expect("the error's group")
+        .to_owned();
+    let (status, groups) = env.server.query(
+        &env.a.api_token,
+        &json!({"metric": "crashes", "group_by": ["fingerprint"], "from": 0, "to": now_ms() + 60_000}),
+    );
+    assert_eq!(status, 200, "{groups}");
+    env.crash_group = groups["rows"][0][0]
+        .as_str()
+        .expect("the crash's group")
         .to_owned();
     env
 }
@@ -1129,6 +1143,55 @@ fn rows() -> Vec<Row> {
                     format!(
                         "/api/v1/errors/groups/{}/state?project={}",
                         e.error_group, e.a.id
+                    ),
+                    Some(json!({"state": "ignored"})),
+                )
+            },
+        },
+        Row {
+            method: "POST",
+            route: "/api/v1/crashes/groups",
+            note: "",
+            expect: READ_POST,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!("/api/v1/crashes/groups?project={}", e.a.id),
+                    Some(json!({"from": 0, "to": now_ms() + 60_000})),
+                )
+            },
+        },
+        Row {
+            method: "GET",
+            route: "/api/v1/crashes/groups/{fingerprint}",
+            note: "a crash group of a",
+            expect: READ_GET,
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!(
+                        "/api/v1/crashes/groups/{}?project={}&from=0&to={}",
+                        e.crash_group,
+                        e.a.id,
+                        now_ms() + 60_000
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            method: "PUT",
+            route: "/api/v1/crashes/groups/{fingerprint}/state",
+            note: "ignore a crash group",
+            expect: [
+                "401", "401", "403", "200", "200", "404", "403", "200", "200", "404", "403:csrf",
+            ],
+            fresh_session: false,
+            prepare: |e| {
+                req(
+                    format!(
+                        "/api/v1/crashes/groups/{}/state?project={}",
+                        e.crash_group, e.a.id
                     ),
                     Some(json!({"state": "ignored"})),
                 )

@@ -7,18 +7,18 @@
 
 mod common;
 
+use common::otlp::*;
 use common::*;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
 use prost::Message;
 use serde_json::{Value, json};
-use std::io::Write;
 use std::time::Duration;
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -26,37 +26,6 @@ const BROWSER_SPAN: &str = "00f067aa0ba902b7";
 const SERVER_SPAN: &str = "1111111111111111";
 const DB_SPAN: &str = "2222222222222222";
 const JSON_SPAN: &str = "3333333333333333";
-
-fn bytes(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..KeyValue::default()
-    }
-}
-
-fn int(key: &str, value: i64) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(value)),
-        }),
-        ..KeyValue::default()
-    }
-}
-
-fn ns(ms: i64) -> u64 {
-    ms as u64 * 1_000_000
-}
 
 /// One backend span, starting `start` ms after `t0`.
 fn span(id: &str, parent: &str, name: &str, t0: i64, start: f64, duration: f64) -> Span {
@@ -97,49 +66,6 @@ fn traces_request(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequest 
         }],
     }
 }
-
-fn gzip(body: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(body).unwrap();
-    enc.finish().unwrap()
-}
-
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-}
-
-fn post(server: &Server, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
-    post_to(&server.url(path), headers, body)
-}
-
-fn post_to(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
-    let mut req = agent().post(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let mut resp = req.send(body).expect("OTLP request");
-    Answer {
-        status: resp.status().as_u16(),
-        content_type: resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned(),
-        body: resp.body_mut().read_to_vec().unwrap_or_default(),
-    }
-}
-
-const PROTOBUF: (&str, &str) = ("content-type", "application/x-protobuf");
-const JSON: (&str, &str) = ("content-type", "application/json");
 
 fn waterfall(server: &Server, token: &str, trace: &str) -> (u16, Value) {
     let (status, body) = server.get(&format!("/api/v1/traces/{trace}"), Some(token));

@@ -53,6 +53,12 @@ pub fn render(
     );
     counter(
         &mut out,
+        "vigil_otlp_mobile_events_total",
+        "Mobile events (app starts, screens, requests, crashes, ANRs) made from OTLP spans and log records, durable.",
+        load(&intake.accepted_mobile_events),
+    );
+    counter(
+        &mut out,
         "vigil_replay_accepted_segments_total",
         "Session replay segments accepted and durable.",
         load(&intake.accepted_replay_segments),

@@ -142,6 +142,12 @@ impl IngestBatch {
 
     fn build_rows(&self) -> Rows {
         let mut by_table: Vec<Vec<Row<'_>>> = Table::ALL.iter().map(|_| Vec::new()).collect();
+        self.push_rows(&mut by_table);
+        Rows::encode_tables(self.project, by_table)
+    }
+
+    /// Sorts the batch's events into their tables' rows.
+    fn push_rows<'a>(&'a self, by_table: &mut [Vec<Row<'a>>]) {
         let mut analyses = self.errors.iter().peekable();
         for (i, e) in self.events.iter().enumerate() {
             while analyses.next_if(|(at, _)| *at < i).is_some() {}
@@ -160,17 +166,54 @@ impl IngestBatch {
                 by_table[Table::Spans as usize].push(row);
             }
         }
+    }
+}
+
+impl Rows {
+    fn encode_tables(project: ProjectId, by_table: Vec<Vec<Row<'_>>>) -> Rows {
         let tables: Vec<(Table, Vec<Row<'_>>)> = Table::ALL
             .iter()
             .zip(by_table)
             .filter(|(_, rows)| !rows.is_empty())
             .map(|(&t, rows)| (t, rows))
             .collect();
-        Rows::encode(self.project, &tables)
+        Rows::encode(project, &tables)
     }
-}
 
-impl Rows {
+    /// One OTLP request's rows as one durable unit: its spans, its log records, and the
+    /// events made from them (a mobile SDK's app starts, screens, requests, crashes). Refused
+    /// like [`IngestBatch::to_rows`] past `limit` bytes; a panic while building is an error.
+    pub fn from_telemetry(
+        project: ProjectId,
+        spans: &[SpanRecord],
+        logs: &[LogRecord],
+        batches: &[IngestBatch],
+        limit: usize,
+    ) -> Result<Rows, RowsError> {
+        let estimate: usize = batches.iter().map(IngestBatch::context_row_bytes).sum();
+        if estimate > limit {
+            return Err(RowsError::TooLarge {
+                bytes: estimate,
+                limit,
+            });
+        }
+        let rows = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut by_table: Vec<Vec<Row<'_>>> = Table::ALL.iter().map(|_| Vec::new()).collect();
+            by_table[Table::Spans as usize].extend(spans.iter().map(Row::Span));
+            by_table[Table::Logs as usize].extend(logs.iter().map(Row::Log));
+            for batch in batches {
+                batch.push_rows(&mut by_table);
+            }
+            Rows::encode_tables(project, by_table)
+        }))
+        .map_err(|_| RowsError::Unbuildable("rows could not be built".into()))?;
+        let bytes = rows.memory_bytes();
+        if bytes > limit {
+            return Err(RowsError::TooLarge { bytes, limit });
+        }
+        Ok(rows)
+    }
+
     fn encode(project: ProjectId, tables: &[(Table, Vec<Row<'_>>)]) -> Rows {
         let events: usize = tables.iter().map(|(_, rows)| rows.len()).sum();
         let mut encoded = Vec::with_capacity(1024 + events * 128);

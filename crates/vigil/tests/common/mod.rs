@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod otlp;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_vigil");
 
 /// The columns `POST /api/v1/conversion` answers (overall, not by page).
