@@ -200,11 +200,15 @@ function latestCrash(e: CrashRow | undefined): HTMLElement {
   const sid = typeof e.session_id === 'string' && e.session_id ? e.session_id : null;
   const facts: [string, HTMLElement | string][] = [
     ['when', fmtTime(ts)],
-    ['app', words('app_name', 'app_version', 'app_build')],
+    [
+      'app',
+      words('app_name', 'app_version') + (v('app_build') ? ` (build ${v('app_build')})` : ''),
+    ],
     ['os', words('os', 'os_version')],
     ['device', words('device_manufacturer', 'device_model')],
     ['screen', fmtCell(v('page_path'))],
-    ['connection', words('connection_type', 'effective_type', 'carrier')],
+    ['connection', words('connection_type', 'effective_type')],
+    ['carrier', fmtCell(v('carrier'))],
     ['user', fmtCell(v('user_id'))],
     ['session', sid ? link(sid, sessionHref(sid, ts)) : '(none)'],
   ];

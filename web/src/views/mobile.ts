@@ -142,6 +142,10 @@ function figure(testid: string, name: string, raw: Cell, text: string, note = ''
 }
 const share = (part: Cell, whole: Cell): number | null =>
   typeof whole === 'number' && whole > 0 ? Number(part ?? 0) / whole : null;
+const crashFree = (crashed: Cell, of: Cell): number | null => {
+  const s = share(crashed, of);
+  return s === null ? null : 1 - s;
+};
 
 /** The headline figures, or null when the range has no screen load and no app start. */
 async function headline({
@@ -161,10 +165,6 @@ async function headline({
   if (!Number(first(loads, 'count')) && !byType.rows.length) return null;
   const sessions = first(loads, 'sessions'),
     users = first(loads, 'users');
-  const crashFree = (crashed: Cell, of: Cell) => {
-    const s = share(crashed, of);
-    return s === null ? null : 1 - s;
-  };
   const freeSessions = crashFree(first(crashes, 'sessions'), sessions),
     freeUsers = crashFree(first(crashes, 'users'), users),
     anrShare = share(first(anrs, 'sessions'), sessions);
@@ -218,7 +218,13 @@ const card = (title: string, ...body: (HTMLElement | string | null)[]) =>
   el('div', { class: 'card' }, el('h3', {}, title), ...body);
 
 /** A select whose choice is a URL parameter (absent for the first option). */
-function urlSelect(name: string, testid: string, options: [string, string][], value: string) {
+function urlSelect(
+  name: string,
+  label: string,
+  testid: string,
+  options: [string, string][],
+  value: string,
+) {
   const s = el('select', { name, 'data-testid': testid });
   for (const [v, label] of options) {
     const o = el('option', { value: v }, label);
@@ -228,7 +234,7 @@ function urlSelect(name: string, testid: string, options: [string, string][], va
   s.addEventListener('change', () =>
     navigate(href('/mobile', { [name]: s.value === options[0][0] ? null : s.value })),
   );
-  return el('label', {}, name === 'start' ? 'start type' : name === 'sort' ? 'sort by' : name, s);
+  return el('label', {}, label, s);
 }
 
 /** p75 over time, one line per value of `key` (gaps where a bucket has none). */
@@ -241,8 +247,10 @@ function p75Lines(target: HTMLElement, res: QueryResult, key: string, [from, to]
   const names = [...new Set(res.rows.map((r) => fmtCell(r[k])))];
   const lines = names.map((n) => {
     const ys: (number | null)[] = times.map(() => null);
-    for (const r of res.rows)
-      if (fmtCell(r[k]) === n) ys[at.get(Number(r[t])) ?? 0] = r[v] as number | null;
+    for (const r of res.rows) {
+      const i = at.get(Number(r[t]));
+      if (fmtCell(r[k]) === n && i !== undefined) ys[i] = r[v] as number | null;
+    }
     return ys;
   });
   const COLORS = ['#2a5bd7', '#e67e22', '#16a085', '#8e44ad'];
@@ -316,6 +324,7 @@ async function startsSection({ pid, range, starts }: Shared): Promise<Section> {
         { class: 'controls' },
         urlSelect(
           'start',
+          'start type',
           'start-type',
           START_TYPES.map((t) => [t, t]),
           type,
@@ -402,7 +411,7 @@ async function stabilitySection({ pid, range: { from, to, bucket } }: Shared): P
       { 'crashed sessions': 0 },
     ),
     'crash-free sessions',
-    (row) => 1 - (share(row[2], row[1]) ?? 1),
+    (row) => crashFree(row[2], row[1]),
   );
   const byOs = withColumn(
     joinOn(
@@ -529,8 +538,8 @@ async function crashesSection({ pid, range: { from, to } }: Shared): Promise<Sec
         el(
           'div',
           { class: 'controls' },
-          urlSelect('sort', 'crash-sort', CRASH_ORDERS, order),
-          urlSelect('state', 'crash-state', STATES, state),
+          urlSelect('sort', 'sort by', 'crash-sort', CRASH_ORDERS, order),
+          urlSelect('state', 'state', 'crash-state', STATES, state),
         ),
         crashTable(groups),
         groups.length >= GROUP_LIMIT
