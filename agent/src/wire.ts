@@ -425,6 +425,21 @@ export type Event1 =
        */
       stack?: string | null;
       type: 'anr';
+    }
+  | {
+      /**
+       * How many frames were slower than `threshold`.
+       */
+      frame_count: number;
+      /**
+       * The period counted, ms.
+       */
+      period?: number | null;
+      /**
+       * The frame time above which a frame counts, ms (16 slow, 700 frozen).
+       */
+      threshold?: number | null;
+      type: 'jank';
     };
 
 /**

@@ -238,7 +238,8 @@ pub fn analyse_crash(crash: &Crash) -> ErrorAnalysis {
         .map(|f| StoredFrame {
             in_app: mobile_frame_in_app(f),
             function: f.function.clone(),
-            file: f.file.clone(),
+            // React Native and web views put script URLs here.
+            file: f.file.as_deref().map(vigil_model::scrub_url),
             line: f.line,
             column: f.column,
             mapped: None,

@@ -546,6 +546,13 @@ fn own_columns(table: Table) -> Vec<Field> {
             col!("duration", ms, |r| Some(body!(r, Anr).duration)),
             col!("stack", message, |r| os(&body!(r, Anr).stack)),
         ],
+        Table::Janks => vec![
+            col!("frame_count", count, |r| Some(i64::from(
+                body!(r, Jank).frame_count
+            ))),
+            col!("period", ms, |r| body!(r, Jank).period),
+            col!("threshold", ms, |r| body!(r, Jank).threshold),
+        ],
         Table::Spans => span_columns(),
         Table::Logs => log_columns(),
     }

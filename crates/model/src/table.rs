@@ -23,6 +23,7 @@ pub enum Table {
     ScreenLoads,
     Crashes,
     Anrs,
+    Janks,
     /// Backends' spans (OTLP) and browsers' client spans.
     Spans,
     /// Backends' log records (OTLP).
@@ -32,7 +33,7 @@ pub enum Table {
 impl Table {
     /// The tables of SDK events, each with the batch context's columns (session, page,
     /// device, …): what a monitored session is made of.
-    pub const EVENTS: [Table; 14] = [
+    pub const EVENTS: [Table; 15] = [
         Table::Views,
         Table::Vitals,
         Table::Resources,
@@ -47,17 +48,18 @@ impl Table {
         Table::ScreenLoads,
         Table::Crashes,
         Table::Anrs,
+        Table::Janks,
     ];
 
     /// Every table, in a fixed order: the event tables, then backends' spans and logs.
-    pub const ALL: [Table; 16] = {
-        let mut all = [Table::Spans; 16];
+    pub const ALL: [Table; 17] = {
+        let mut all = [Table::Spans; 17];
         let mut i = 0;
         while i < Table::EVENTS.len() {
             all[i] = Table::EVENTS[i];
             i += 1;
         }
-        all[15] = Table::Logs;
+        all[16] = Table::Logs;
         all
     };
 
@@ -83,6 +85,7 @@ impl Table {
             Table::ScreenLoads => "screen_loads",
             Table::Crashes => "crashes",
             Table::Anrs => "anrs",
+            Table::Janks => "janks",
             Table::Spans => "spans",
             Table::Logs => "logs",
         }
@@ -110,6 +113,7 @@ impl Table {
             EventBody::ScreenLoad(_) => Table::ScreenLoads,
             EventBody::Crash(_) => Table::Crashes,
             EventBody::Anr(_) => Table::Anrs,
+            EventBody::Jank(_) => Table::Janks,
         }
     }
 

@@ -9,7 +9,9 @@
 //!   the screen's name → `screen_load`;
 //! - HTTP client spans → `request`, with the trace id that joins them to backend traces;
 //! - `app.crash` / `device.crash` and MetricKit's `metrickit.diagnostic.crash` events → `crash`;
-//! - `device.anr` and MetricKit's `metrickit.diagnostic.hang` events → `anr`.
+//! - `device.anr` and MetricKit's `metrickit.diagnostic.hang` events → `anr`;
+//! - `app.jank` events, and older Android agents' `slowRenders` / `frozenRenders` spans →
+//!   `jank`.
 //!
 //! A record is mobile when its resource says so (`os.name` Android or iOS / iPadOS, an
 //! `android.os.api_level`, or the Swift SDK), and it becomes an event only with a
@@ -19,7 +21,7 @@ use crate::{LogRecord, SpanRecord};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use vigil_protocol::{
-    Agent, Anr, App, AppStart, Batch, Connection, Context, Crash, Device, Event, EventBody,
+    Agent, Anr, App, AppStart, Batch, Connection, Context, Crash, Device, Event, EventBody, Jank,
     MAX_NUMBER, Os, PROTOCOL_VERSION, Request, Scalar, ScreenLoad,
 };
 
@@ -185,6 +187,20 @@ fn span_event(s: &SpanRecord) -> Option<EventBody> {
             duration: s.duration_ms,
         }));
     }
+    // Older Android agents report slow and frozen frames as spans with a `count`.
+    let jank_threshold = match name {
+        "slowRenders" => Some(16.0),
+        "frozenRenders" => Some(700.0),
+        _ => None,
+    };
+    if let Some(threshold) = jank_threshold {
+        let count = number(a, &["count"])?;
+        return Some(EventBody::Jank(Jank {
+            frame_count: u32::try_from(count as i64).ok()?,
+            period: None,
+            threshold: Some(threshold),
+        }));
+    }
     let lifecycle = matches!(name, "Created" | "Restarted")
         && (a.contains_key("activity.name") || a.contains_key("fragment.name"));
     let declared = matches!(
@@ -273,6 +289,16 @@ fn log_event(l: &LogRecord) -> Option<EventBody> {
                     stack: text("exception.stacktrace").map(str::to_owned),
                 })
             }),
+        // Frames over the threshold in a period; the agent measures both in seconds.
+        "app.jank" => {
+            let count = number(a, &["app.jank.frame_count"])?;
+            let seconds = |k| number(a, &[k]).filter(|s| *s >= 0.0).map(|s| s * 1000.0);
+            Some(EventBody::Jank(Jank {
+                frame_count: u32::try_from(count as i64).ok()?,
+                period: seconds("app.jank.period"),
+                threshold: seconds("app.jank.threshold"),
+            }))
+        }
         _ => None,
     }
 }

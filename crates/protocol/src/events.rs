@@ -227,6 +227,8 @@ pub enum EventBody {
     Crash(Crash),
     /// Mobile: the app did not respond.
     Anr(Anr),
+    /// Mobile: frames slower than a threshold (jank) over a period.
+    Jank(Jank),
 }
 
 impl EventBody {
@@ -247,6 +249,7 @@ impl EventBody {
             EventBody::ScreenLoad(_) => "screen_load",
             EventBody::Crash(_) => "crash",
             EventBody::Anr(_) => "anr",
+            EventBody::Jank(_) => "jank",
         }
     }
 }
@@ -708,6 +711,21 @@ pub struct Anr {
     pub stack: Option<String>,
 }
 
+/// Mobile: frames that took longer than a threshold to render (slow or frozen frames) over
+/// a period, on the screen of the event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Jank {
+    /// How many frames were slower than `threshold`.
+    pub frame_count: u32,
+    /// The period counted, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<f64>,
+    /// The frame time above which a frame counts, ms (16 slow, 700 frozen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+}
+
 /// Most parts in an error's custom fingerprint.
 pub const MAX_FINGERPRINT_PARTS: usize = 16;
 /// Most bytes in one part of a custom fingerprint.
@@ -816,6 +834,9 @@ impl Event {
             EventBody::AppStart(a) => non_negative("duration", Some(a.duration)),
             EventBody::ScreenLoad(s) => non_negative("duration", Some(s.duration)),
             EventBody::Anr(a) => non_negative("duration", Some(a.duration)),
+            EventBody::Jank(j) => {
+                non_negative("period", j.period).and(non_negative("threshold", j.threshold))
+            }
             EventBody::Route(r) => non_negative("duration", r.duration),
             EventBody::Custom(c) => match c.value {
                 Some(x) if !x.is_finite() => Err("value must be finite".into()),

@@ -6,7 +6,8 @@
 //! built it; it names tables and columns instead of wire fields, so renaming or removing a
 //! wire field never makes a log unreadable. Format 3 keeps a vital's value at 0.0001 where
 //! format 2 kept 0.001; format-2 frames are rescaled as they are read. Format 4 may hold
-//! spans and logs, which a format-3 reader would skip; format-3 frames read as they are.
+//! spans and logs, which a format-3 reader would skip, and format 5 mobile janks, which a
+//! format-4 reader would skip; frames of formats 3 and 4 read as they are.
 
 use vigil_model::{ROWS_FORMAT, Rows};
 
@@ -39,11 +40,11 @@ impl std::fmt::Display for FrameError {
 /// Reads a payload of any format this build knows.
 pub fn decode(payload: &[u8]) -> Result<Rows, FrameError> {
     match payload.first() {
-        Some(&(2 | 3 | FRAME_FORMAT)) => Rows::from_encoded(payload).map_err(FrameError::Bad),
+        Some(&(2..=FRAME_FORMAT)) => Rows::from_encoded(payload).map_err(FrameError::Bad),
         Some(&LEGACY_JSON) => {
             vigil_model::legacy::rows_of_v1_frame(payload).map_err(FrameError::Bad)
         }
-        // Formats 5 to 122 are for later releases; other first bytes are damage.
+        // Formats 6 to 122 are for later releases; other first bytes are damage.
         Some(&other) if other > FRAME_FORMAT && other < LEGACY_JSON => {
             Err(FrameError::Newer(other))
         }

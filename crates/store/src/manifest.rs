@@ -19,8 +19,9 @@ const FILE: &str = "manifest.json";
 /// at 0.0001 instead of 0.001; the store rewrites the segments of an older folder when it
 /// opens it ([`crate::migrate`]). Version 4: the folder may hold `spans` and `logs`
 /// segments, which an older release would neither read nor keep under retention, so it
-/// must refuse the folder; this build reads version 3 as it is.
-pub const MANIFEST_VERSION: u32 = 4;
+/// must refuse the folder; this build reads version 3 as it is. Version 5: the folder may
+/// hold `janks` segments (mobile), for the same reason; version 4 reads as it is.
+pub const MANIFEST_VERSION: u32 = 5;
 
 /// One Parquet segment: a table's rows of one project and one UTC day, sorted by time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -55,6 +55,13 @@ fn assert_stored(kind: &str, sent: &Value, stored: &Value) {
                         assert!(f.remove("mapped").is_some() || f.remove("unmapped").is_some());
                     }
                 }
+                if field == "frames" && kind == "crash" {
+                    // A crash's frames gain their in-app mark.
+                    for f in parsed.as_array_mut().unwrap() {
+                        let f = f.as_object_mut().unwrap();
+                        assert!(f.remove("in_app").is_some_and(|v| v.is_boolean()), "{f:?}");
+                    }
+                }
                 if field == "frames" {
                     for f in expected.as_array_mut().unwrap() {
                         if let Some(file) = f.get_mut("file") {
@@ -122,6 +129,7 @@ fn every_event_kind_reads_back_with_the_values_sent() {
         "screen_load" => "screen_loads",
         "crash" => "crashes",
         "anr" => "anrs",
+        "jank" => "janks",
         other => panic!("unknown kind {other}"),
     };
     for e in events {

@@ -353,6 +353,19 @@ fn an_android_apps_spans_and_events_become_mobile_events_with_exact_values() {
                     ],
                 ),
             ),
+            // SlowRenderingInstrumentation's event: periods and thresholds in seconds.
+            event(
+                "app.jank",
+                t0 + 9000,
+                with(
+                    cart(),
+                    vec![
+                        int("app.jank.frame_count", 7),
+                        double("app.jank.period", 1.0),
+                        double("app.jank.threshold", 0.016),
+                    ],
+                ),
+            ),
             // Session start: a log record, no event of its own.
             event("session.start", t0 - 10, vec![text("session.id", SESSION)]),
         ],
@@ -460,13 +473,30 @@ fn an_android_apps_spans_and_events_become_mobile_events_with_exact_values() {
 
     // The records themselves are kept too: every span, every log record with its event name.
     assert_eq!(server.count(&keys.api_token, "spans"), 8);
-    assert_eq!(server.count(&keys.api_token, "logs"), 3);
+    let janks = of_type(&timeline, "janks");
+    assert_eq!(janks.len(), 1, "{timeline:#?}");
+    assert_eq!(
+        (
+            &janks[0]["frame_count"],
+            &janks[0]["period"],
+            &janks[0]["threshold"],
+            &janks[0]["page_path"]
+        ),
+        (
+            &json!(7),
+            &json!(1000.0),
+            &json!(16.0),
+            &json!("CartFragment")
+        )
+    );
+
+    assert_eq!(server.count(&keys.api_token, "logs"), 4);
     let (status, by_event) = server.query(
         &keys.api_token,
         &json!({"metric": "logs", "group_by": ["event_name"], "from": 0, "to": i64::MAX / 2}),
     );
     assert_eq!(status, 200, "{by_event}");
-    assert_eq!(by_event["rows"].as_array().unwrap().len(), 3, "{by_event}");
+    assert_eq!(by_event["rows"].as_array().unwrap().len(), 4, "{by_event}");
 
     // Percentiles over the mapped events, like any table's.
     let (status, p) = server.query(
@@ -519,7 +549,7 @@ fn an_android_apps_spans_and_events_become_mobile_events_with_exact_values() {
 
     let (_, metrics) = server.get("/metrics", None);
     assert!(
-        metrics.contains("vigil_otlp_mobile_events_total 8"),
+        metrics.contains("vigil_otlp_mobile_events_total 9"),
         "{metrics}"
     );
 }

@@ -3,7 +3,7 @@
 //! them without encoding anything again.
 //!
 //! ```text
-//! u8 format = 4 | u32 project | u8 tables | per table:
+//! u8 format = 5 | u32 project | u8 tables | per table:
 //!   str name | varint rows | varint columns | per column:
 //!     str name | u8 type (0 text, 1 int64, 2 bool) | u8 layout (1 constant, 2 values)
 //!     constant: one value, the same in every row (the batch context, mostly)
@@ -18,11 +18,13 @@ use crate::field::{Field, Type};
 use crate::table::Table;
 
 /// The format of the encoding (the first byte). Format 4 may hold the `spans` and `logs`
-/// tables: a release that reads only format 3 would skip them as unknown tables, so the
-/// format changed to make it refuse them instead; format-3 bytes are the same layout and
-/// read as they are. Format 2 is the same encoding with a vital's `value` at 0.001
-/// instead of 0.0001; it is read by [`upgrade_v2`].
-pub const ROWS_FORMAT: u8 = 4;
+/// tables, format 5 the `janks` table: a release that reads only the format before would
+/// skip them as unknown tables, so the format changed to make it refuse them instead;
+/// format-3 and format-4 bytes are the same layout and read as they are. Format 2 is the
+/// same encoding with a vital's `value` at 0.001 instead of 0.0001; it is read by
+/// [`upgrade_v2`].
+pub const ROWS_FORMAT: u8 = 5;
+pub(crate) const V4: u8 = 4;
 pub(crate) const V3: u8 = 3;
 const V2: u8 = 2;
 /// The scale of `vitals.value` in format 2.
@@ -181,7 +183,7 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
     let mut r = Reader { bytes };
     match r.u8()? {
         // Formats 2 and 3 have the same layout; only `upgrade_v2` hands format 2 here.
-        ROWS_FORMAT | V3 | V2 => {}
+        ROWS_FORMAT | V4 | V3 | V2 => {}
         other => {
             return Err(format!(
                 "rows of format {other}, this build reads {ROWS_FORMAT}"
