@@ -554,3 +554,57 @@ test('OTLP under /api/v1/otlp with the key as a bearer token; a wrong key is ref
   assert.equal(JSON.parse(refused.results[0].body).code, 16);
   assert.equal(await waterfall(refused.traceId), null);
 });
+
+test("an Android app's telemetry, through the OpenTelemetry SDK's protobuf exporters, becomes mobile events", async () => {
+  // test/otel/mobile_app.py sends what opentelemetry-android sends, attribute for attribute.
+  const { stdout } = await run(python, [join(OTEL, 'mobile_app.py')], {
+    env: {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^OTEL_/.test(k))),
+      OTEL_EXPORTER_OTLP_ENDPOINT: vigil.url,
+      OTEL_EXPORTER_OTLP_HEADERS: `x-vigil-key=${vigil.key}`,
+      PYTHONDONTWRITEBYTECODE: '1',
+    },
+  });
+  const sent = JSON.parse(stdout.trim().split('\n').pop());
+  const events = await stored(
+    vigil,
+    sent.session,
+    (ev) =>
+      ['app_starts', 'screen_loads', 'requests', 'crashes', 'anrs'].every(
+        (t) => ofType(ev, t).length === 1,
+      ),
+    'the app session’s five mobile events',
+  );
+  const [start] = ofType(events, 'app_starts');
+  assert.deepEqual(
+    [start.start_type, start.duration, start.ts, start.page_path],
+    ['cold', 1523.4, sent.t0_ms, 'HomeActivity'],
+  );
+  assert.deepEqual(
+    [start.os, start.os_version, start.device_model, start.device_manufacturer, start.app_version],
+    ['Android', '14', 'Galaxy S23', 'samsung', '3.5.1'],
+  );
+  assert.deepEqual(
+    [start.agent, start.agent_version, start.connection_type, start.carrier],
+    ['opentelemetry-android', '0.11.0', 'wifi', 'Vodafone'],
+  );
+  const [screen] = ofType(events, 'screen_loads');
+  assert.deepEqual([screen.screen, screen.duration], ['HomeActivity', 987.6]);
+  const [request] = ofType(events, 'requests');
+  assert.deepEqual(
+    [request.method, request.status, request.duration, request.trace_id],
+    ['GET', 200, 345.6, sent.trace_id],
+  );
+  const [crash] = ofType(events, 'crashes');
+  assert.equal(crash.error_type, 'java.lang.IndexOutOfBoundsException');
+  assert.equal(crash.page_path, 'CartActivity');
+  // java.util is the platform's: the culprit is the app's adapter.
+  assert.equal(
+    crash.culprit,
+    'com.vigil.shop.cart.CartAdapter.onBindViewHolder (CartAdapter.kt:52)',
+  );
+  assert.match(crash.fingerprint, /^[0-9a-f]{32}$/);
+  const [anr] = ofType(events, 'anrs');
+  assert.equal(anr.duration, 5000);
+  assert.match(anr.stack, /HomeActivity\.kt:88/);
+});
