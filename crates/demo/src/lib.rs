@@ -3,12 +3,17 @@
 //! the origin (Frankfurt); errors, API calls, SPA route changes, clicks, forms, and business
 //! events whose conversion falls as LCP rises. Everything goes through the real enrichment
 //! pipeline and the real store. `vigil demo` and the benchmarks use it.
+//!
+//! [`MobileGenerator`] makes a second project's mobile app traffic: Android and iOS
+//! sessions with app starts, screens, API calls, crashes, ANRs and hangs.
 
 mod backend;
+mod mobile;
 mod rng;
 mod view;
 
 pub use backend::backend_spans;
+pub use mobile::{MobileConfig, MobileGenerator};
 pub use rng::Rng;
 
 use view::Journey;

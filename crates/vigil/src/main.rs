@@ -215,6 +215,10 @@ struct DemoArgs {
     /// Skip when the project already has data (for `make run`).
     #[arg(long)]
     if_empty: bool,
+    /// App sessions for the mobile project, `<project>-mobile` (default: a tenth of
+    /// --page-views; 0 makes no mobile project).
+    #[arg(long)]
+    mobile_sessions: Option<usize>,
 }
 
 fn now_ms() -> i64 {
@@ -576,15 +580,16 @@ const DEMO_USER: &str = "demo@vigil.local";
 
 fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let meta = open_meta(&args.data)?;
-    let (project, token) = match meta.project_by_name(&args.project)? {
-        Some(p) => {
-            let token = meta.create_token(p.id)?;
-            (p, token)
-        }
-        None => meta.create_project(&args.project, &[], 90)?,
+    let (project, token) = demo_project(&meta, &args.project)?;
+    let mobile_sessions = args.mobile_sessions.unwrap_or(args.page_views / 10);
+    let mobile = if mobile_sessions > 0 {
+        Some(demo_project(&meta, &format!("{}-mobile", args.project))?)
+    } else {
+        None
     };
     let store = Store::open(&store_dir(&args.data), vigil_store::StoreConfig::default())?;
-    if args.if_empty && store.segments().iter().any(|s| s.project == project.id) {
+    let has_data = |id: u32| store.segments().iter().any(|s| s.project == id);
+    if args.if_empty && has_data(project.id) {
         println!(
             "project {} already has data; skipping the demo generator",
             project.name
@@ -592,13 +597,41 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
     } else {
         fill_demo(&store, project.id, &args)?;
     }
+    if let Some((m, _)) = &mobile {
+        if args.if_empty && has_data(m.id) {
+            println!(
+                "project {} already has data; skipping the mobile demo generator",
+                m.name
+            );
+        } else {
+            fill_demo_mobile(&store, m.id, mobile_sessions, args.days, args.seed)?;
+        }
+    }
     store.close();
     println!("project     {} (id {})", project.name, project.id);
     println!("public key  {}", project.public_key);
     println!("api token   {}", token);
-    let password = add_user(&meta, DEMO_USER, std::slice::from_ref(&project.name), None)?;
+    let mut names = vec![project.name.clone()];
+    names.extend(mobile.iter().map(|(m, _)| m.name.clone()));
+    let password = add_user(&meta, DEMO_USER, &names, None)?;
     println!("login       {DEMO_USER} / {password}");
+    if let Some((m, token)) = &mobile {
+        println!("mobile project  {} (id {})", m.name, m.id);
+        println!("mobile key      {}", m.public_key);
+        println!("mobile token    {token}");
+    }
     Ok(())
+}
+
+/// The demo's project by name, created when missing, and a new read token for it.
+fn demo_project(meta: &Meta, name: &str) -> anyhow::Result<(vigil_meta::Project, String)> {
+    Ok(match meta.project_by_name(name)? {
+        Some(p) => {
+            let token = meta.create_token(p.id)?;
+            (p, token)
+        }
+        None => meta.create_project(name, &[], 90)?,
+    })
 }
 
 fn fill_demo(store: &Store, project: u32, args: &DemoArgs) -> anyhow::Result<()> {
@@ -659,6 +692,60 @@ fn fill_demo_traffic(
     println!(
         "{} page views, {} events over {} days",
         generator.page_views(),
+        events,
+        days
+    );
+    Ok(())
+}
+
+/// Fills the mobile project with `sessions` app sessions over `days` ending now.
+fn fill_demo_mobile(
+    store: &Store,
+    project: u32,
+    sessions: usize,
+    days: u32,
+    seed: u64,
+) -> anyhow::Result<()> {
+    if days == 0 {
+        bail!("--days must be positive");
+    }
+    let mut generator = vigil_demo::MobileGenerator::new(
+        project,
+        vigil_demo::MobileConfig {
+            sessions,
+            days,
+            end_ms: now_ms(),
+            seed,
+        },
+    );
+    let bar = ProgressBar::new(sessions as u64).with_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} sessions ({per_sec}, eta {eta})",
+        )
+        .expect("template")
+        .progress_chars("=> "),
+    );
+    bar.set_message("generating mobile traffic");
+    let mut events = 0usize;
+    let mut pending = Vec::new();
+    while let Some(batches) = generator.next_session() {
+        events += batches.iter().map(|b| b.events.len()).sum::<usize>();
+        for batch in batches {
+            pending.push(batch.to_rows(usize::MAX)?);
+        }
+        if pending.len() >= 512 {
+            store.append_all_blocking(std::mem::take(&mut pending))?;
+            bar.set_position(generator.sessions() as u64);
+        }
+    }
+    store.append_all_blocking(pending)?;
+    bar.set_position(generator.sessions() as u64);
+    bar.set_message("writing parquet");
+    store.flush_blocking()?;
+    bar.finish_with_message("mobile demo data written");
+    println!(
+        "{} mobile sessions, {} events over {} days",
+        generator.sessions(),
         events,
         days
     );
