@@ -1,5 +1,7 @@
 //! The demo shop's backend: the spans its services would export over OTLP for the
-//! browser's traced requests, so the trace views and the services' figures have data.
+//! browser's and the mobile app's traced requests (with the app's own client span, as the
+//! OpenTelemetry mobile SDKs export it), so the trace views and the services' figures have
+//! data.
 //! Derived from each request's own ids (not the generator's random stream), so adding them
 //! changes none of the other demo data.
 
@@ -27,22 +29,96 @@ fn attributes(pairs: &[(&str, Value)]) -> Map<String, Value> {
         .collect()
 }
 
+/// The mobile app's client span of a traced request (the browser's is made from the
+/// request itself): its id, and the span.
+fn app_client_span(
+    batch: &IngestBatch,
+    trace: &str,
+    q: &vigil_protocol::Request,
+    ts: i64,
+) -> (String, SpanRecord) {
+    let id = format!("{:016x}", roll(trace, 6) | 1);
+    let c = &batch.common;
+    let mut resource = attributes(&[
+        ("service.name", c.app_name.clone().into()),
+        ("service.version", c.app_version.clone().into()),
+        ("os.name", c.os.clone().into()),
+        ("os.version", c.os_version.clone().into()),
+        ("device.model.name", c.device_model.clone().into()),
+        (
+            "telemetry.sdk.language",
+            if c.agent.contains("swift") {
+                "swift"
+            } else {
+                "java"
+            }
+            .into(),
+        ),
+    ]);
+    resource.retain(|_, v| v.as_str().is_some_and(|s| !s.is_empty()));
+    let mut span_attributes = attributes(&[
+        ("http.request.method", q.method.clone().into()),
+        ("url.full", q.url.clone().into()),
+        ("session.id", c.session_id.clone().into()),
+    ]);
+    if let Some(status) = q.status {
+        span_attributes.insert("http.response.status_code".into(), status.into());
+    }
+    let span = SpanRecord {
+        trace_id: trace.to_owned(),
+        span_id: id.clone(),
+        parent_span_id: None,
+        service: c.app_name.clone(),
+        name: q.method.clone(),
+        kind: "client",
+        start_ms: ts as f64,
+        duration_ms: q.duration,
+        status: if q.status.is_none_or(|s| s >= 500) {
+            "error"
+        } else {
+            "unset"
+        },
+        status_message: String::new(),
+        scope: if c.agent.contains("swift") {
+            "NSURLSession"
+        } else {
+            "io.opentelemetry.okhttp-3.0"
+        }
+        .into(),
+        attributes: span_attributes,
+        resource,
+        events: Vec::new(),
+    };
+    (id, span)
+}
+
 /// The backend spans of a batch's traced requests that reached the server: a `shop-api`
-/// server span under the browser's client span, a `postgres` query below it, and for cart
-/// and checkout calls a `pricing` call beside the query.
+/// server span under the browser's or the app's client span, a `postgres` query below it,
+/// and for cart and checkout calls a `pricing` call beside the query; for an app's request,
+/// the app's client span too.
 pub fn backend_spans(batch: &IngestBatch) -> Vec<SpanRecord> {
     let mut out = Vec::new();
     for e in &batch.events {
         let EventBody::Request(q) = &e.body else {
             continue;
         };
-        let (Some(trace), Some(browser_span), Some(status)) = (&q.trace_id, &q.span_id, q.status)
-        else {
+        let (Some(trace), Some(status)) = (&q.trace_id, q.status) else {
             continue;
         };
         if q.trace_sampled == Some(false) {
             continue;
         }
+        let app_span;
+        let browser_span = match &q.span_id {
+            Some(browser) => browser.as_str(),
+            None if !batch.common.app_name.is_empty() => {
+                let (id, span) = app_client_span(batch, trace, q, e.ts);
+                out.push(span);
+                app_span = id;
+                app_span.as_str()
+            }
+            None => continue,
+        };
         let path = q
             .url
             .split_once("://")

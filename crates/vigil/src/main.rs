@@ -732,6 +732,11 @@ fn fill_demo_mobile(
         events += batches.iter().map(|b| b.events.len()).sum::<usize>();
         for batch in batches {
             pending.push(batch.to_rows(usize::MAX)?);
+            // The app's client spans and the backend's, as their SDKs would export them.
+            let spans = vigil_demo::backend_spans(&batch);
+            if !spans.is_empty() {
+                pending.push(vigil_model::Rows::from_spans(batch.project, &spans));
+            }
         }
         if pending.len() >= 512 {
             store.append_all_blocking(std::mem::take(&mut pending))?;
