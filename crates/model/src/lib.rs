@@ -27,4 +27,4 @@ pub use record::{Common, ErrorAnalysis, IngestBatch, ProjectId};
 pub use rows::{ROWS_FORMAT, Rows, RowsError, TableAppender, TableSection};
 pub use scrub::{scrub_message, scrub_url, template_url};
 pub use table::Table;
-pub use telemetry::{LogRecord, SpanRecord, severity_name};
+pub use telemetry::{LogRecord, SpanRecord, attribute, severity_name};

@@ -66,7 +66,7 @@ pub struct LogRecord {
 }
 
 /// A string attribute of the record, else of its resource: the first of `keys` present.
-pub(crate) fn attribute<'a>(
+pub fn attribute<'a>(
     attributes: &'a Map<String, Value>,
     resource: &'a Map<String, Value>,
     keys: &[&str],

@@ -20,6 +20,7 @@
 use crate::{LogRecord, SpanRecord};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use vigil_model::attribute;
 use vigil_protocol::{
     Agent, Anr, App, AppStart, Batch, Connection, Context, Crash, Device, Event, EventBody, Jank,
     MAX_NUMBER, Os, PROTOCOL_VERSION, Request, Scalar, ScreenLoad,
@@ -43,21 +44,6 @@ pub fn is_mobile(resource: &Map<String, Value>) -> bool {
         "android" | "ios" | "ipados"
     ) || resource.contains_key("android.os.api_level")
         || text("telemetry.sdk.language") == "swift"
-}
-
-/// A string attribute of the record, else of its resource.
-fn attr<'a>(
-    attributes: &'a Map<String, Value>,
-    resource: &'a Map<String, Value>,
-    keys: &[&str],
-) -> Option<&'a str> {
-    keys.iter().find_map(|k| {
-        attributes
-            .get(*k)
-            .or_else(|| resource.get(*k))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    })
 }
 
 /// A number attribute of the record (the SDKs send numbers, some collectors strings),
@@ -89,7 +75,7 @@ fn generation(subtype: &str) -> Option<&'static str> {
 /// The batch context of a record: what its resource and attributes say about the app,
 /// device, network and session. `None` without a session id.
 fn context(attributes: &Map<String, Value>, resource: &Map<String, Value>) -> Option<Context> {
-    let get = |keys: &[&str]| attr(attributes, resource, keys).map(str::to_owned);
+    let get = |keys: &[&str]| attribute(attributes, resource, keys).map(str::to_owned);
     let session_id = get(&["session.id"])?;
     let os_name = get(&["os.name"]).unwrap_or_default();
     let apple = matches!(os_name.to_ascii_lowercase().as_str(), "ios" | "ipados")
@@ -340,20 +326,57 @@ impl Batches {
     }
 }
 
-/// The mobile events among a request's spans, as batches (one per session and context).
-pub fn span_batches(spans: &[SpanRecord]) -> Vec<Batch> {
+/// What a mobile event is made from: a span or a log record.
+trait Record {
+    fn resource(&self) -> &Map<String, Value>;
+    fn attributes(&self) -> &Map<String, Value>;
+    fn ts(&self) -> i64;
+    fn event(&self) -> Option<EventBody>;
+}
+
+impl Record for SpanRecord {
+    fn resource(&self) -> &Map<String, Value> {
+        &self.resource
+    }
+    fn attributes(&self) -> &Map<String, Value> {
+        &self.attributes
+    }
+    fn ts(&self) -> i64 {
+        self.start_ms.floor() as i64
+    }
+    fn event(&self) -> Option<EventBody> {
+        span_event(self)
+    }
+}
+
+impl Record for LogRecord {
+    fn resource(&self) -> &Map<String, Value> {
+        &self.resource
+    }
+    fn attributes(&self) -> &Map<String, Value> {
+        &self.attributes
+    }
+    fn ts(&self) -> i64 {
+        self.time_ms.floor() as i64
+    }
+    fn event(&self) -> Option<EventBody> {
+        log_event(self)
+    }
+}
+
+/// The mobile events among a request's records, as batches (one per session and context).
+fn batches_of<R: Record>(records: &[R]) -> Vec<Batch> {
     let mut batches = Batches::default();
-    for s in spans.iter().filter(|s| is_mobile(&s.resource)) {
-        let (Some(body), Some(context)) = (span_event(s), context(&s.attributes, &s.resource))
-        else {
+    for r in records.iter().filter(|r| is_mobile(r.resource())) {
+        let (Some(body), Some(context)) = (r.event(), context(r.attributes(), r.resource())) else {
             continue;
         };
         batches.push(
             context,
             Event {
-                ts: s.start_ms.floor() as i64,
+                ts: r.ts(),
                 view_id: None,
-                page_url: screen(&s.attributes),
+                page_url: screen(r.attributes()),
                 body,
             },
         );
@@ -361,23 +384,12 @@ pub fn span_batches(spans: &[SpanRecord]) -> Vec<Batch> {
     batches.into_batches()
 }
 
+/// The mobile events among a request's spans, as batches (one per session and context).
+pub fn span_batches(spans: &[SpanRecord]) -> Vec<Batch> {
+    batches_of(spans)
+}
+
 /// The mobile events among a request's log records, as batches.
 pub fn log_batches(logs: &[LogRecord]) -> Vec<Batch> {
-    let mut batches = Batches::default();
-    for l in logs.iter().filter(|l| is_mobile(&l.resource)) {
-        let (Some(body), Some(context)) = (log_event(l), context(&l.attributes, &l.resource))
-        else {
-            continue;
-        };
-        batches.push(
-            context,
-            Event {
-                ts: l.time_ms.floor() as i64,
-                view_id: None,
-                page_url: screen(&l.attributes),
-                body,
-            },
-        );
-    }
-    batches.into_batches()
+    batches_of(logs)
 }

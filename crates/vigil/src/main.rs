@@ -659,35 +659,11 @@ fn fill_demo_traffic(
             lean: false,
         },
     );
-    let bar = ProgressBar::new(page_views as u64).with_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:40}] {pos}/{len} page views ({per_sec}, eta {eta})",
-        )
-        .expect("template")
-        .progress_chars("=> "),
-    );
-    bar.set_message("generating demo traffic");
-    let mut events = 0usize;
-    let mut pending = Vec::new();
-    while let Some(batches) = generator.next_session() {
-        events += batches.iter().map(|b| b.events.len()).sum::<usize>();
-        for batch in batches {
-            pending.push(batch.to_rows(usize::MAX)?);
-            // What the shop's backend would export over OTLP for its traced requests.
-            let spans = vigil_demo::backend_spans(&batch);
-            if !spans.is_empty() {
-                pending.push(vigil_model::Rows::from_spans(batch.project, &spans));
-            }
-        }
-        if pending.len() >= 512 {
-            store.append_all_blocking(std::mem::take(&mut pending))?;
-            bar.set_position(generator.page_views() as u64);
-        }
-    }
-    store.append_all_blocking(pending)?;
-    bar.set_position(generator.page_views() as u64);
-    bar.set_message("writing parquet");
-    store.flush_blocking()?;
+    let bar = progress_bar(page_views, "page views", "generating demo traffic");
+    let events = load_sessions(store, &bar, || {
+        let batches = generator.next_session()?;
+        Some((batches, generator.page_views()))
+    })?;
     bar.finish_with_message("demo data written");
     println!(
         "{} page views, {} events over {} days",
@@ -718,35 +694,11 @@ fn fill_demo_mobile(
             seed,
         },
     );
-    let bar = ProgressBar::new(sessions as u64).with_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:40}] {pos}/{len} sessions ({per_sec}, eta {eta})",
-        )
-        .expect("template")
-        .progress_chars("=> "),
-    );
-    bar.set_message("generating mobile traffic");
-    let mut events = 0usize;
-    let mut pending = Vec::new();
-    while let Some(batches) = generator.next_session() {
-        events += batches.iter().map(|b| b.events.len()).sum::<usize>();
-        for batch in batches {
-            pending.push(batch.to_rows(usize::MAX)?);
-            // The app's client spans and the backend's, as their SDKs would export them.
-            let spans = vigil_demo::backend_spans(&batch);
-            if !spans.is_empty() {
-                pending.push(vigil_model::Rows::from_spans(batch.project, &spans));
-            }
-        }
-        if pending.len() >= 512 {
-            store.append_all_blocking(std::mem::take(&mut pending))?;
-            bar.set_position(generator.sessions() as u64);
-        }
-    }
-    store.append_all_blocking(pending)?;
-    bar.set_position(generator.sessions() as u64);
-    bar.set_message("writing parquet");
-    store.flush_blocking()?;
+    let bar = progress_bar(sessions, "sessions", "generating mobile traffic");
+    let events = load_sessions(store, &bar, || {
+        let batches = generator.next_session()?;
+        Some((batches, generator.sessions()))
+    })?;
     bar.finish_with_message("mobile demo data written");
     println!(
         "{} mobile sessions, {} events over {} days",
@@ -755,4 +707,48 @@ fn fill_demo_mobile(
         days
     );
     Ok(())
+}
+
+fn progress_bar(len: usize, unit: &str, message: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64).with_style(
+        ProgressStyle::with_template(&format!(
+            "{{msg}} [{{bar:40}}] {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}})"
+        ))
+        .expect("template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(message);
+    bar
+}
+
+/// Writes a generator's sessions (their batches and how far it got), with the spans their
+/// apps' and backends' SDKs would export over OTLP for the traced requests, in bulk, then
+/// flushes; the events written.
+fn load_sessions(
+    store: &Store,
+    bar: &ProgressBar,
+    mut next: impl FnMut() -> Option<(Vec<vigil_model::IngestBatch>, usize)>,
+) -> anyhow::Result<usize> {
+    let (mut events, mut done) = (0usize, 0usize);
+    let mut pending = Vec::new();
+    while let Some((batches, so_far)) = next() {
+        done = so_far;
+        events += batches.iter().map(|b| b.events.len()).sum::<usize>();
+        for batch in batches {
+            pending.push(batch.to_rows(usize::MAX)?);
+            let spans = vigil_demo::backend_spans(&batch);
+            if !spans.is_empty() {
+                pending.push(vigil_model::Rows::from_spans(batch.project, &spans));
+            }
+        }
+        if pending.len() >= 512 {
+            store.append_all_blocking(std::mem::take(&mut pending))?;
+            bar.set_position(done as u64);
+        }
+    }
+    store.append_all_blocking(pending)?;
+    bar.set_position(done as u64);
+    bar.set_message("writing parquet");
+    store.flush_blocking()?;
+    Ok(events)
 }

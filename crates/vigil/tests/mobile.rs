@@ -172,6 +172,22 @@ fn sent(server: &Server, key: &str, path: &str, body: &[u8]) {
     );
 }
 
+/// Sends a JSON export and checks that every record was kept (`{}`: no `partialSuccess`).
+fn sent_json(server: &Server, key: &str, path: &str, body: &Value) {
+    let answer = post(
+        server,
+        path,
+        &[JSON, ("x-vigil-key", key)],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(
+        (answer.status, answer.json()),
+        (200, json!({})),
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+}
+
 fn of_type<'a>(events: &'a [Value], table: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["type"] == table).collect()
 }
@@ -780,19 +796,7 @@ fn an_ios_apps_json_metrickit_diagnostics_and_urlsession_spans_are_mapped() {
         // A hang without a duration stays a log record.
         diagnostic("metrickit.diagnostic.hang", t0 + 30, vec![]),
     ]}]}]});
-    let answer = post(
-        &server,
-        "/v1/logs",
-        &[JSON, ("x-vigil-key", &keys.public_key)],
-        body.to_string().as_bytes(),
-    );
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    assert_eq!(answer.json(), json!({}));
+    sent_json(&server, &keys.public_key, "/v1/logs", &body);
     let spans = json!({"resourceSpans": [{"resource": resource, "scopeSpans": [{
     "scope": {"name": "NSURLSession"},
     "spans": [
@@ -806,18 +810,7 @@ fn an_ios_apps_json_metrickit_diagnostics_and_urlsession_spans_are_mapped() {
          "endTimeUnixNano": ((t0 + 50) as u64 * 1_000_000 + 640_500_000).to_string(),
          "attributes": [network[0].clone(), s("app.screen.name", "CartViewController")]}
     ]}]}]});
-    let answer = post(
-        &server,
-        "/v1/traces",
-        &[JSON, ("x-vigil-key", &keys.public_key)],
-        spans.to_string().as_bytes(),
-    );
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    sent_json(&server, &keys.public_key, "/v1/traces", &spans);
 
     let timeline = server.session(&keys.api_token, SESSION);
     let crashes = of_type(&timeline, "crashes");
