@@ -247,26 +247,14 @@ export function setGroupState(
 // ---------- mobile crash groups (the mobile SDKs' `crashes`, grouped like errors) ----------
 /** A crash group has an error group's fields; crashes are never handled nor on critical pages. */
 export type CrashGroup = ErrorGroup;
-/** A session a crash group hit; the mobile columns may be missing. */
-export interface CrashSession {
-  session_id: string;
-  user_id: string | null;
-  last_seen: number;
-  events: number;
-  os: string | null;
-  os_version?: string | null;
-  device_model?: string | null;
-  app_version?: string | null;
-  country: string | null;
-  page_path: string | null;
-}
 export interface CrashGroupDetail {
   group: CrashGroup;
-  /** app_version, os_version, device_model, os, carrier, connection_type, page_path. */
+  /** app_version, os, os_version, device_model, carrier, connection_type, country, page_path. */
   breakdowns: Record<string, Breakdown[]>;
   /** The latest crashes, newest first, with every column of `crashes`. */
   events: Record<string, Cell>[];
-  sessions: CrashSession[];
+  /** As an error group's (`browser` is null: apps have none). */
+  sessions: GroupSession[];
 }
 export function crashGroups(
   pid: number,

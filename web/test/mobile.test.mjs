@@ -180,7 +180,7 @@ test('app starts: percentiles by start type, and by OS version, device and app v
       metric: 'app_starts.duration',
       aggregations: DURATIONS,
       filters: [{ field: 'start_type', op: 'eq', value: type }],
-      group_by: [dim],
+      group_by: dim === 'os_version' ? ['os', dim] : [dim],
       order_by: 'count',
       ascending: false,
       limit: 20,
@@ -334,7 +334,16 @@ test('crashes: the groups list, a group’s frames, breakdowns and sessions as t
   if (d.events[0].stack)
     assert.equal(await page.textContent('[data-testid=raw-stack] pre'), d.events[0].stack);
   // breakdowns: each dimension's values and crash counts
-  const DIMS = ['app_version', 'os', 'os_version', 'device_model', 'carrier', 'connection_type'];
+  const DIMS = [
+    'app_version',
+    'os',
+    'os_version',
+    'device_model',
+    'carrier',
+    'connection_type',
+    'country',
+    'page_path',
+  ];
   assert.ok(
     DIMS.some((k) => d.breakdowns[k]?.length),
     'the group has breakdowns',

@@ -3,7 +3,7 @@
 // app's open, runs of system and library frames folded) and raw stack; where it happens (app
 // version, OS, device, carrier, connection, screen) and the sessions it hit.
 import { crashGroup, HttpError, roleIn, setCrashGroupState } from '../api';
-import type { Cell, CrashGroup, CrashGroupDetail, CrashSession, GroupState } from '../api';
+import type { Cell, CrashGroup, CrashGroupDetail, GroupSession, GroupState } from '../api';
 import { bars, countLines } from '../charts';
 import { el } from '../dom';
 import { fmtAgo, fmtCell, fmtNum, fmtTime } from '../format';
@@ -28,6 +28,7 @@ const DIMENSIONS: [string, string][] = [
   ['device_model', 'Device model'],
   ['carrier', 'Carrier'],
   ['connection_type', 'Connection'],
+  ['country', 'Country'],
   ['page_path', 'Screen'],
 ];
 
@@ -329,29 +330,20 @@ function breakdowns(d: CrashGroupDetail): HTMLElement {
 const sessionHref = (sid: string, ts: number) =>
   hrefTo('/sessions', { session: sid, t: String(ts), crash: null, start: null });
 
-function sessionsCard(sessions: CrashSession[]): HTMLElement {
-  const cells = (s: CrashSession) => [
-    el('td', {}, link(s.session_id.slice(0, 12), sessionHref(s.session_id, s.last_seen))),
-    el('td', {}, fmtCell(s.user_id)),
-    el('td', { title: fmtTime(s.last_seen), 'data-raw': String(s.last_seen) }, fmtAgo(s.last_seen)),
-    el('td', { class: 'num', 'data-raw': String(s.events) }, fmtNum(s.events)),
-    el('td', {}, [s.os, s.os_version].filter((x) => x).join(' ') || '(none)'),
-    el('td', {}, fmtCell(s.device_model ?? null)),
-    el('td', {}, fmtCell(s.app_version ?? null)),
-    el('td', {}, fmtCell(s.country)),
-    el('td', { class: 'wrap' }, fmtCell(s.page_path)),
-  ];
-  const head = [
-    'session',
-    'user',
-    'last crash',
-    'crashes',
-    'os',
-    'device',
-    'app version',
-    'country',
-    'screen',
-  ];
+function sessionsCard(sessions: GroupSession[]): HTMLElement {
+  const head = ['session', 'user', 'last crash', 'crashes', 'os', 'country', 'screen'];
+  const row = (s: GroupSession) =>
+    el(
+      'tr',
+      { 'data-session': s.session_id },
+      el('td', {}, link(s.session_id.slice(0, 12), sessionHref(s.session_id, s.last_seen))),
+      el('td', {}, fmtCell(s.user_id)),
+      el('td', { title: fmtTime(s.last_seen) }, fmtAgo(s.last_seen)),
+      el('td', { class: 'num', 'data-raw': String(s.events) }, fmtNum(s.events)),
+      el('td', {}, fmtCell(s.os)),
+      el('td', {}, fmtCell(s.country)),
+      el('td', { class: 'wrap' }, fmtCell(s.page_path)),
+    );
   return el(
     'div',
     { class: 'card' },
@@ -365,11 +357,7 @@ function sessionsCard(sessions: CrashSession[]): HTMLElement {
             {},
             el('tr', {}, ...head.map((h) => el('th', { class: h === 'crashes' ? 'num' : '' }, h))),
           ),
-          el(
-            'tbody',
-            {},
-            ...sessions.map((s) => el('tr', { 'data-session': s.session_id }, ...cells(s))),
-          ),
+          el('tbody', {}, ...sessions.map(row)),
         )
       : el('p', { class: 'empty' }, 'No sessions.'),
   );

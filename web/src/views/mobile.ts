@@ -277,12 +277,12 @@ function p75Lines(target: HTMLElement, res: QueryResult, key: string, [from, to]
 async function startsSection({ pid, range, starts }: Shared): Promise<Section> {
   const { from, to, bucket } = range;
   const type = param('start', 'cold', START_TYPES);
-  const by = (dim: string) =>
+  const by = (...dims: string[]) =>
     query(pid, {
       metric: 'app_starts.duration',
       aggregations: ['count', 'p50', 'p75', 'p90'],
       filters: [{ field: 'start_type', op: 'eq', value: type }],
-      group_by: [dim],
+      group_by: dims,
       from,
       to,
       order_by: 'count',
@@ -291,7 +291,8 @@ async function startsSection({ pid, range, starts }: Shared): Promise<Section> {
     });
   const [byType, byOs, byDevice, byVersion, series] = await Promise.all([
     starts,
-    by('os_version'),
+    // an OS version means little without its OS (Android 14, iOS 17.5)
+    by('os', 'os_version'),
     by('device_model'),
     by('app_version'),
     query(pid, {
