@@ -55,7 +55,15 @@ try {
   const t0 = Date.now();
   const out = execFileSync(
     VIGIL,
-    ['demo', '--data', join(dir, 'data'), '--page-views', String(PAGE_VIEWS)],
+    [
+      'demo',
+      '--data',
+      join(dir, 'data'),
+      '--page-views',
+      String(PAGE_VIEWS),
+      '--mobile-sessions',
+      '0',
+    ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 },
   );
   console.log(

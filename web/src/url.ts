@@ -109,6 +109,8 @@ const VIEW_STATE = [
   'funnel',
   'within',
   'split',
+  'crash',
+  'start',
 ];
 /**
  * A URL for another view: the project, range and filters stay (so a team can look at one

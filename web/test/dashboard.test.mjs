@@ -56,10 +56,14 @@ const TRACED = { email: 'traced@example.com', password: 'traced-password-1' };
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-web-test-'));
   mkdirSync(ARTIFACTS, { recursive: true });
-  const out = execFileSync(VIGIL, ['demo', '--data', join(dir, 'data'), '--page-views', '20000'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const out = execFileSync(
+    VIGIL,
+    ['demo', '--data', join(dir, 'data'), '--page-views', '20000', '--mobile-sessions', '0'],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   publicKey = /public key\s+(pk_\S+)/.exec(out)[1];
   token = /api token\s+(vt_\S+)/.exec(out)[1];
   [, email, password] = /login\s+(\S+) \/ (\S+)/.exec(out);

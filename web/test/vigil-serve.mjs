@@ -22,11 +22,20 @@ export function createProject(vigil, data, name) {
 }
 
 /**
- * Fills `data` with `pageViews` of the demo's traffic (`vigil demo`) and returns what it
- * prints: `{ publicKey, token, email, password, projectId, projectName }`.
+ * Fills `data` with `pageViews` of the demo's web traffic (`vigil demo`, without its mobile
+ * project, so the login lands on the web project's view) and returns what it prints:
+ * `{ publicKey, token, email, password, projectId, projectName }`.
  */
 export function demoData(vigil, data, pageViews) {
-  const out = vigilCli(vigil, data, 'demo', '--page-views', String(pageViews));
+  const out = vigilCli(
+    vigil,
+    data,
+    'demo',
+    '--page-views',
+    String(pageViews),
+    '--mobile-sessions',
+    '0',
+  );
   const [, email, password] = /login\s+(\S+) \/ (\S+)/.exec(out);
   return {
     publicKey: /public key\s+(pk_\S+)/.exec(out)[1],
