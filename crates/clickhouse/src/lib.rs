@@ -1,0 +1,432 @@
+//! The ClickHouse storage backend (issue 15): Vigil's [`EventStore`] over a ClickHouse
+//! server's HTTP interface, for when one machine is not enough. One MergeTree table per event
+//! table in a database of Vigil's, created and migrated by Vigil for the version the server
+//! reports ([`ddl`]); rows in as `JSONEachRow` inserts, scans out as Arrow ([`convert`]);
+//! retention by dropping a project's day partitions; erasure by mutations, waited for.
+//!
+//! Plain HTTP rather than the `clickhouse` crate: its typed `RowBinary` rows are Rust structs,
+//! where Vigil's tables are declared at run time by the model, and the JSON formats read and
+//! write the same from ClickHouse 18.16 (Debian's, which the tests run) to today's.
+//!
+//! This first slice inserts on `append`: ClickHouse's answer is the acknowledgement. The
+//! instance's local log with a shipper that inserts large batches and deduplicates them is
+//! the next step of issue 15.
+
+pub mod convert;
+pub mod ddl;
+
+use ddl::{Features, SCHEMA_VERSION, ServerVersion, column_definition, quoted};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use vigil_model::storage::{Erasure, ErasureReport, EventStore};
+use vigil_model::{ProjectId, Rows, Table};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Why a ClickHouse operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClickHouseError {
+    /// No server answered.
+    #[error("ClickHouse at {url} did not answer: {reason}")]
+    Unreachable {
+        /// The server.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The server refused a statement.
+    #[error("ClickHouse refused `{statement}`: {message}")]
+    Refused {
+        /// The statement, cut.
+        statement: String,
+        /// The server's message.
+        message: String,
+    },
+    /// An answer Vigil could not read.
+    #[error(transparent)]
+    BadAnswer(#[from] convert::BadAnswer),
+    /// A worker thread failed.
+    #[error("a ClickHouse request could not run: {0}")]
+    Task(String),
+}
+
+/// Where and how to reach ClickHouse.
+#[derive(Debug, Clone)]
+pub struct ClickHouseConfig {
+    /// Servers' HTTP addresses (`http://127.0.0.1:8123`); the first that answers is used.
+    pub urls: Vec<String>,
+    /// The database Vigil keeps its tables in (created when missing).
+    pub database: String,
+    /// User and password, when the server wants them.
+    pub user: Option<(String, String)>,
+    /// Longest a statement may take.
+    pub timeout: Duration,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        Self {
+            urls: vec!["http://127.0.0.1:8123".into()],
+            database: "vigil".into(),
+            user: None,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One HTTP connection's worth of state, shared by the store's clones.
+struct Client {
+    agent: ureq::Agent,
+    url: String,
+    database: String,
+    user: Option<(String, String)>,
+}
+
+impl Client {
+    /// Runs a statement, with `body` after it (an insert's rows); the answer's bytes.
+    fn run(&self, statement: &str, body: &[u8]) -> Result<Vec<u8>, ClickHouseError> {
+        let mut request = self
+            .agent
+            .post(&self.url)
+            .query("query", statement)
+            .query("database", &self.database);
+        if let Some((user, password)) = &self.user {
+            request = request
+                .header("X-ClickHouse-User", user)
+                .header("X-ClickHouse-Key", password);
+        }
+        let mut response = request
+            .send(body)
+            .map_err(|e| ClickHouseError::Unreachable {
+                url: self.url.clone(),
+                reason: e.to_string(),
+            })?;
+        let status = response.status();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .map_err(|e| ClickHouseError::Unreachable {
+                url: self.url.clone(),
+                reason: e.to_string(),
+            })?;
+        if !status.is_success() {
+            let cut: String = statement.chars().take(200).collect();
+            return Err(ClickHouseError::Refused {
+                statement: cut,
+                message: String::from_utf8_lossy(&bytes).trim().to_owned(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    fn text(&self, statement: &str) -> Result<String, ClickHouseError> {
+        Ok(String::from_utf8_lossy(&self.run(statement, &[])?)
+            .trim()
+            .to_owned())
+    }
+}
+
+/// Events kept in ClickHouse.
+#[derive(Clone)]
+pub struct ClickHouseStore {
+    client: Arc<Client>,
+    version: ServerVersion,
+}
+
+/// A string literal.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+impl ClickHouseStore {
+    /// Connects to the first server that answers, creates the database and tables when
+    /// missing, adds the columns the model gained since, and records the schema version.
+    pub fn open(config: &ClickHouseConfig) -> Result<ClickHouseStore, ClickHouseError> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(config.timeout))
+            .build()
+            .into();
+        let mut last = None;
+        for url in &config.urls {
+            let client = Client {
+                agent: agent.clone(),
+                url: url.trim_end_matches('/').to_owned() + "/",
+                database: "default".into(),
+                user: config.user.clone(),
+            };
+            match client.text("SELECT version()") {
+                Ok(version) => {
+                    let version =
+                        ServerVersion::parse(&version).ok_or_else(|| ClickHouseError::Refused {
+                            statement: "SELECT version()".into(),
+                            message: format!("an unknown version {version:?}"),
+                        })?;
+                    client.run(
+                        &format!("CREATE DATABASE IF NOT EXISTS {}", quoted(&config.database)),
+                        &[],
+                    )?;
+                    let client = Client {
+                        database: config.database.clone(),
+                        ..client
+                    };
+                    let store = ClickHouseStore {
+                        client: Arc::new(client),
+                        version,
+                    };
+                    store.migrate()?;
+                    return Ok(store);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(ClickHouseError::Unreachable {
+            url: String::new(),
+            reason: "no ClickHouse URL configured".into(),
+        }))
+    }
+
+    /// The server's version.
+    pub fn version(&self) -> ServerVersion {
+        self.version
+    }
+
+    /// The database the store keeps its tables in.
+    pub fn database(&self) -> &str {
+        &self.client.database
+    }
+
+    fn migrate(&self) -> Result<(), ClickHouseError> {
+        let features = Features::of(self.version);
+        let db = &self.client.database;
+        self.client.run(&ddl::create_schema_table(db), &[])?;
+        for table in Table::ALL {
+            self.client
+                .run(&ddl::create_table(db, table, features), &[])?;
+            // Columns the model declared since the table was created.
+            let have: BTreeSet<String> = self
+                .client
+                .text(&format!(
+                    "SELECT name FROM system.columns WHERE database = {} AND table = {}",
+                    literal(db),
+                    literal(table.name())
+                ))?
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            for field in table.columns().iter().filter(|f| !have.contains(f.name)) {
+                self.client.run(
+                    &format!(
+                        "ALTER TABLE {} ADD COLUMN {}",
+                        quoted(table.name()),
+                        column_definition(field, features)
+                    ),
+                    &[],
+                )?;
+            }
+        }
+        let applied: u32 = self
+            .client
+            .text("SELECT max(version) FROM vigil_schema")?
+            .parse()
+            .unwrap_or(0);
+        if applied > SCHEMA_VERSION {
+            return Err(ClickHouseError::Refused {
+                statement: "SELECT max(version) FROM vigil_schema".into(),
+                message: format!(
+                    "the database holds schema version {applied}, written by a newer vigil (this one knows up to {SCHEMA_VERSION})"
+                ),
+            });
+        }
+        if applied < SCHEMA_VERSION {
+            self.client.run(
+                "INSERT INTO vigil_schema FORMAT JSONEachRow",
+                format!(
+                    "{{\"version\":{SCHEMA_VERSION},\"applied_ms\":{}}}\n",
+                    now_ms()
+                )
+                .as_bytes(),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn append_blocking(&self, rows: &Rows) -> Result<(), ClickHouseError> {
+        for (table, batch) in rows.batches() {
+            let body = convert::json_each_row(rows.project, &batch);
+            self.client.run(
+                &format!("INSERT INTO {} FORMAT JSONEachRow", quoted(table.name())),
+                &body,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn scan_blocking(
+        &self,
+        project: ProjectId,
+        table: Table,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<arrow_array::RecordBatch, ClickHouseError> {
+        let answer = self.client.run(
+            &format!(
+                "SELECT {} FROM {} WHERE `project` = {project} AND `ts` >= {from_ms} AND `ts` < {to_ms} FORMAT JSONCompact",
+                convert::select_list(table),
+                quoted(table.name())
+            ),
+            &[],
+        )?;
+        Ok(convert::batch_of(table, &answer)?)
+    }
+
+    fn retention_blocking(
+        &self,
+        project: ProjectId,
+        keep_days: u32,
+    ) -> Result<(), ClickHouseError> {
+        let cutoff_day = (now_ms() - i64::from(keep_days) * DAY_MS).div_euclid(DAY_MS);
+        for table in Table::ALL {
+            // Partitions are (project, day): `(1,20425)`.
+            let parts = self.client.text(&format!(
+                "SELECT DISTINCT partition, partition_id FROM system.parts \
+                 WHERE database = {} AND table = {} AND active FORMAT TabSeparated",
+                literal(&self.client.database),
+                literal(table.name())
+            ))?;
+            for line in parts.lines() {
+                let Some((partition, id)) = line.split_once('\t') else {
+                    continue;
+                };
+                let numbers: Vec<i64> = partition
+                    .trim_matches(['(', ')'])
+                    .split(',')
+                    .filter_map(|n| n.trim().parse().ok())
+                    .collect();
+                if let [p, day] = numbers[..]
+                    && p == i64::from(project)
+                    && day < cutoff_day
+                {
+                    self.client.run(
+                        &format!(
+                            "ALTER TABLE {} DROP PARTITION ID {}",
+                            quoted(table.name()),
+                            literal(id)
+                        ),
+                        &[],
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn erase_blocking(
+        &self,
+        project: ProjectId,
+        erasure: &Erasure,
+    ) -> Result<ErasureReport, ClickHouseError> {
+        let mut report = ErasureReport::default();
+        let condition = format!(
+            "`project` = {project} AND {} = {}",
+            quoted(erasure.column()),
+            literal(erasure.value())
+        );
+        for table in Table::ALL {
+            let name = quoted(table.name());
+            let rows: u64 = self
+                .client
+                .text(&format!("SELECT count() FROM {name} WHERE {condition}"))?
+                .parse()
+                .unwrap_or(0);
+            if rows == 0 {
+                continue;
+            }
+            self.client
+                .run(&format!("ALTER TABLE {name} DELETE WHERE {condition}"), &[])?;
+            self.wait_for_mutations(table)?;
+            report.rows_removed += rows;
+            report.files_rewritten += 1;
+        }
+        Ok(report)
+    }
+
+    /// Mutations run in the background; an erasure is done when they are (servers before
+    /// 19.x have no `mutations_sync`).
+    fn wait_for_mutations(&self, table: Table) -> Result<(), ClickHouseError> {
+        let pending = format!(
+            "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0",
+            literal(&self.client.database),
+            literal(table.name())
+        );
+        for _ in 0..600 {
+            if self.client.text(&pending)? == "0" {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(ClickHouseError::Task(format!(
+            "the erasure of {} did not finish in 30 s",
+            table.name()
+        )))
+    }
+
+    /// Runs blocking HTTP work off the async workers.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(ClickHouseStore) -> Result<T, ClickHouseError> + Send + 'static,
+    ) -> Result<T, ClickHouseError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || work(store))
+            .await
+            .map_err(|e| ClickHouseError::Task(e.to_string()))?
+    }
+}
+
+impl EventStore for ClickHouseStore {
+    type Error = ClickHouseError;
+
+    async fn append(&self, rows: Rows) -> Result<(), ClickHouseError> {
+        self.blocking(move |s| s.append_blocking(&rows)).await
+    }
+
+    async fn scan(
+        &self,
+        project: ProjectId,
+        table: Table,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<arrow_array::RecordBatch>, ClickHouseError> {
+        let batch = self
+            .blocking(move |s| s.scan_blocking(project, table, from_ms, to_ms))
+            .await?;
+        Ok(vec![batch])
+    }
+
+    async fn apply_retention(
+        &self,
+        project: ProjectId,
+        keep_days: u32,
+    ) -> Result<(), ClickHouseError> {
+        self.blocking(move |s| s.retention_blocking(project, keep_days))
+            .await
+    }
+
+    async fn erase(
+        &self,
+        project: ProjectId,
+        erasure: Erasure,
+    ) -> Result<ErasureReport, ClickHouseError> {
+        self.blocking(move |s| s.erase_blocking(project, &erasure))
+            .await
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
