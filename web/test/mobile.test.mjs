@@ -2,6 +2,7 @@
 // `demo-mobile`, has Android and iOS traffic) + headless Debian Chromium. Every headline
 // figure, the tables checked and a crash group's detail are compared with what the query and
 // crash-group APIs answer for the same range; the web-only project shows the empty state.
+// The demo sends no jank, so the slow and frozen frames test sends its own through the intake.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
@@ -18,7 +19,7 @@ const VIGIL = process.env.VIGIL_BIN ?? join(homedir(), '.cache/vigil-target/debu
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'];
 
-let dir, server, base, browser, email, password, webId, mobileId, mobileToken;
+let dir, server, base, browser, email, password, webId, mobileId, mobileToken, mobileKey;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-mobile-test-'));
@@ -29,6 +30,7 @@ before(async () => {
   assert.ok(mobile, `this vigil's demo makes no mobile project:\n${out}`);
   mobileId = Number(mobile[1]);
   mobileToken = /mobile token\s+(vt_\S+)/.exec(out)[1];
+  mobileKey = /mobile key\s+(pk_\S+)/.exec(out)[1];
   webId = Number(/^project\s+\S+ \(id (\d+)\)/m.exec(out)[1]);
   [, email, password] = /login\s+(\S+) \/ (\S+)/.exec(out);
   ({ server, base } = await startServe(VIGIL, join(dir, 'data'), join(WEB, 'dist')));
@@ -281,6 +283,115 @@ test('stability and network: crash-free sessions by app version, ANRs by OS, the
     );
     for (const r of rows) assert.ok(r[n + 2] >= 0 && r[n + 2] <= 1, String(r));
   }
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+/** Sends one batch of `events` (protocol v1) to the mobile project, as an Android app would. */
+async function ingest(sessionId, events) {
+  const r = await fetch(`${base}/api/v1/ingest?key=${mobileKey}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      v: 1,
+      context: {
+        session_id: sessionId,
+        agent: { name: 'vigil-android', version: '0.1.0' },
+        connection: { type: 'cellular', effective_type: '4g' },
+        app: { name: 'com.vigil.shop', version: '3.5.1', build: '351' },
+        os: { name: 'Android', version: '14' },
+        device: { model: 'Pixel 8', manufacturer: 'Google', type: 'mobile' },
+      },
+      events,
+    }),
+  });
+  const answer = await r.text();
+  assert.equal(r.status, 202, answer);
+  assert.equal(JSON.parse(answer).accepted, events.length);
+}
+
+test('stability: slow and frozen frames by screen and the sessions with frozen frames are what the query API says', async () => {
+  const janks = (kind) => [
+    { field: 'threshold', op: kind, value: 700 },
+    { field: 'frame_count', op: 'gt', value: 0 },
+  ];
+  // the range before anything this test sends: no jank there unless the demo makes some
+  const { ctx, page, problems } = await signedIn(mobileUrl('&tab=stability'));
+  await viewAt(page, { tab: 'stability' });
+  const before = await rangeOf(page);
+  const had = await query(before, { metric: 'janks', aggregations: ['count'] });
+  if (firstOf(had, 'count') === 0) await page.waitForSelector('[data-testid=janks-empty]');
+  else await page.waitForSelector('[data-testid=slow-frames-by-screen]');
+
+  // two sessions of our own, each with a screen load (so each is a mobile session)
+  const now = Date.now();
+  const tag = String(now).slice(-6);
+  const [a, b] = [`jank-a-${tag}`, `jank-b-${tag}`];
+  const [feed, checkout] = [`JankFeed${tag}`, `JankCheckout${tag}`];
+  const jank = (ago, screen, frame_count, threshold) => ({
+    ts: now - ago,
+    type: 'jank',
+    page_url: screen,
+    frame_count,
+    period: 5000,
+    threshold,
+  });
+  const load = (ago, screen) => ({
+    ts: now - ago,
+    type: 'screen_load',
+    page_url: screen,
+    screen,
+    duration: 120,
+  });
+  await ingest(a, [
+    load(600000, feed),
+    jank(590000, feed, 700, 16),
+    jank(580000, feed, 500, 16),
+    load(570000, checkout),
+    jank(560000, checkout, 3, 700),
+  ]);
+  await ingest(b, [load(300000, feed), jank(290000, feed, 40, 16), jank(280000, feed, 0, 700)]);
+
+  await page.reload();
+  await viewAt(page, { tab: 'stability' });
+  const range = await rangeOf(page);
+  const byScreen = (kind) =>
+    query(range, {
+      metric: 'janks.frame_count',
+      aggregations: ['sum', 'sessions'],
+      filters: janks(kind),
+      group_by: ['page_path'],
+      order_by: 'sum',
+      ascending: false,
+      limit: 20,
+    });
+  const [slow, frozen, frozenSessions, loads] = await Promise.all([
+    byScreen('lt'),
+    byScreen('gte'),
+    query(range, { metric: 'janks', aggregations: ['sessions'], filters: janks('gte') }),
+    query(range, { metric: 'screen_loads', aggregations: ['sessions'] }),
+  ]);
+  // what was sent, exactly: 1240 slow frames on the feed in two sessions, 3 frozen on checkout
+  // in one (a period with none affects no session)
+  const row = (res, screen) => res.rows.find((r) => r[0] === screen);
+  assert.deepEqual(row(slow, feed), [feed, 1240, 2]);
+  assert.deepEqual(row(frozen, checkout), [checkout, 3, 1]);
+  assert.equal(row(frozen, feed), undefined);
+  // and the view shows what the API answers
+  assert.deepEqual(await cellsOf(page, 'slow-frames-by-screen'), shown(slow.rows));
+  assert.deepEqual(await cellsOf(page, 'frozen-frames-by-screen'), shown(frozen.rows));
+  assert.deepEqual(
+    await page.$$eval('[data-testid=slow-frames-by-screen] th', (ths) =>
+      ths.map((th) => th.textContent),
+    ),
+    ['screen', 'slow frames', 'sessions'],
+  );
+  assert.equal(
+    await figure(page, 'frozen-sessions'),
+    firstOf(frozenSessions, 'sessions') / firstOf(loads, 'sessions'),
+  );
+  assert.equal(await page.locator('[data-testid=janks-empty]').count(), 0);
+  await page.screenshot({ path: join(ARTIFACTS, 'mobile-rendering.png'), fullPage: true });
   assert.deepEqual(problems, []);
   await ctx.close();
 });

@@ -1,7 +1,8 @@
 // Mobile: apps instrumented with the OpenTelemetry Android and iOS SDKs. Headline figures
 // (crash-free sessions and users, ANRs and hangs, start times, the slowest screen) on top, then
-// one tab each for app starts, screens, stability, the apps' HTTP calls and the crash groups
-// (`?crash=<fingerprint>` opens one). Tabs, because charts.ts draws one chart at a time.
+// one tab each for app starts, screens, stability (crashes, ANRs, slow and frozen frames), the
+// apps' HTTP calls and the crash groups (`?crash=<fingerprint>` opens one). Tabs, because
+// charts.ts draws one chart at a time.
 import { col, crashGroups, first, query } from '../api';
 import type { Cell, CrashGroup, GroupState, QueryResult } from '../api';
 import { countLines, plot, sparkline } from '../charts';
@@ -23,6 +24,8 @@ const START_TYPES = ['cold', 'warm', 'hot'];
 /** Rows of the breakdown tables (most frequent values first). */
 const TOP = 20;
 const SCREEN_LIMIT = 1000;
+/** A jank event's `threshold` (ms) from which its frames are frozen (700), below slow (16). */
+const FROZEN_MS = 700;
 const GROUP_LIMIT = 100;
 const CRASH_ORDERS: [string, string][] = [
   ['users', 'users'],
@@ -44,6 +47,8 @@ const MS_COLS = { p50: ms, p75: ms, p90: ms, 'p75 duration': ms, 'p75 blocked': 
 interface Shared {
   pid: number;
   range: Range;
+  /** screen_loads: count, sessions, users (every mobile session loads a screen). */
+  loads: Promise<QueryResult>;
   /** app_starts.duration by start_type: count, p50, p75, p90. */
   starts: Promise<QueryResult>;
   /** screen_loads.duration by screen, slowest p75 first: count, p50, p75, p90. */
@@ -85,6 +90,12 @@ export async function mobileView(pid: number, box: HTMLElement, range: Range): P
   const shared: Shared = {
     pid,
     range,
+    loads: query(pid, {
+      metric: 'screen_loads',
+      aggregations: ['count', 'sessions', 'users'],
+      from,
+      to,
+    }),
     starts: durations('app_starts.duration', 'start_type', 'count'),
     screens: durations('screen_loads.duration', 'screen', 'p75'),
   };
@@ -151,12 +162,12 @@ const crashFree = (crashed: Cell, of: Cell): number | null => {
 async function headline({
   pid,
   range: { from, to },
+  loads: allLoads,
   starts,
   screens,
 }: Shared): Promise<HTMLElement | null> {
   const [loads, crashes, anrs, byType, byScreen] = await Promise.all([
-    // every mobile session loads a screen: these are the mobile sessions and users
-    query(pid, { metric: 'screen_loads', aggregations: ['count', 'sessions', 'users'], from, to }),
+    allLoads,
     query(pid, { metric: 'crashes', aggregations: ['sessions', 'users'], from, to }),
     query(pid, { metric: 'anrs', aggregations: ['sessions'], from, to }),
     starts,
@@ -364,12 +375,17 @@ async function screensSection({ screens }: Shared): Promise<Section> {
   };
 }
 
-async function stabilitySection({ pid, range: { from, to, bucket } }: Shared): Promise<Section> {
+async function stabilitySection({
+  pid,
+  range: { from, to, bucket },
+  loads,
+}: Shared): Promise<Section> {
   const r = { from, to, limit: 1000 };
   const overTime = (metric: string) =>
     query(pid, { metric, aggregations: ['count'], group_by: [bucket], from, to, limit: 10000 });
-  const [crashSeries, anrSeries, crashedBy, sessionsBy, anrsByOs, sessionsByOs] = await Promise.all(
-    [
+  const [rendering, crashSeries, anrSeries, crashedBy, sessionsBy, anrsByOs, sessionsByOs] =
+    await Promise.all([
+      renderingCard(pid, from, to, loads),
       overTime('crashes'),
       overTime('anrs'),
       query(pid, {
@@ -392,8 +408,7 @@ async function stabilitySection({ pid, range: { from, to, bucket } }: Shared): P
         ...r,
       }),
       query(pid, { metric: 'screen_loads', aggregations: ['sessions'], group_by: ['os'], ...r }),
-    ],
-  );
+    ]);
   // one result with a line per kind, as countLines draws them
   const series: QueryResult = {
     columns: ['kind', 'time', 'count'],
@@ -447,9 +462,90 @@ async function stabilitySection({ pid, range: { from, to, bucket } }: Shared): P
         el('p', { class: 'muted' }, 'p75 blocked: how long the main thread did not respond.'),
         table(byOs, { testid: 'anrs-by-os', fmt: { ...MS_COLS, 'share of sessions': fmtShare } }),
       ),
+      rendering,
     ],
     chart: () => countLines(series.rows.length ? chartBox : null, series, 'kind', [from, to]),
   };
+}
+
+/**
+ * Slow and frozen frames (`janks`): by screen, the frames and the sessions that had one, and
+ * the share of mobile sessions with a frozen frame. A jank without a threshold is neither.
+ */
+async function renderingCard(
+  pid: number,
+  from: number,
+  to: number,
+  loads: Promise<QueryResult>,
+): Promise<HTMLElement> {
+  const frozen = { field: 'threshold', op: 'gte', value: FROZEN_MS };
+  const slow = { field: 'threshold', op: 'lt', value: FROZEN_MS };
+  // a period without a slow frame affects no session
+  const some = { field: 'frame_count', op: 'gt', value: 0 };
+  const byScreen = (kind: typeof slow) =>
+    query(pid, {
+      metric: 'janks.frame_count',
+      aggregations: ['sum', 'sessions'],
+      filters: [kind, some],
+      group_by: ['page_path'],
+      from,
+      to,
+      order_by: 'sum',
+      ascending: false,
+      limit: TOP,
+    });
+  const [slowBy, frozenBy, frozenSessions, all] = await Promise.all([
+    byScreen(slow),
+    byScreen(frozen),
+    query(pid, {
+      metric: 'janks',
+      aggregations: ['sessions'],
+      filters: [frozen, some],
+      from,
+      to,
+    }),
+    loads,
+  ]);
+  const title = 'Slow and frozen frames';
+  if (!slowBy.rows.length && !frozenBy.rows.length)
+    return card(
+      title,
+      el(
+        'p',
+        { class: 'empty', 'data-testid': 'janks-empty' },
+        urlFilters().some(appliesHere)
+          ? 'No slow or frozen frames for this range and these filters.'
+          : 'No slow or frozen frames in this range.',
+      ),
+    );
+  const n = first(frozenSessions, 'sessions'),
+    of = first(all, 'sessions'),
+    frozenShare = share(n, of);
+  const screens = (res: QueryResult, frames: string, testid: string) =>
+    table(renamed(res, { page_path: 'screen', sum: frames }), { testid });
+  return card(
+    title,
+    el(
+      'p',
+      { class: 'muted' },
+      `Slow frames took longer than the SDK's slow-frame threshold (16 ms) to draw, frozen ones ${FROZEN_MS} ms or more; sessions: those with at least one.`,
+    ),
+    el(
+      'div',
+      { class: 'grid' },
+      figure(
+        'frozen-sessions',
+        'Sessions with frozen frames',
+        frozenShare,
+        fmtShare(frozenShare),
+        `${fmtNum(n)} of ${fmtNum(of)} sessions`,
+      ),
+    ),
+    el('h4', {}, `Slow frames by screen (the ${TOP} with most)`),
+    screens(slowBy, 'slow frames', 'slow-frames-by-screen'),
+    el('h4', {}, `Frozen frames by screen (the ${TOP} with most)`),
+    screens(frozenBy, 'frozen frames', 'frozen-frames-by-screen'),
+  );
 }
 
 /**
