@@ -2,25 +2,29 @@
 // buttons that change it; its figures and crashes over time; the latest crash's frames (the
 // app's open, runs of system and library frames folded) and raw stack; where it happens (app
 // version, OS, device, carrier, connection, screen) and the sessions it hit.
-import { crashGroup, HttpError, roleIn, setCrashGroupState } from '../api';
-import type { Cell, CrashGroup, CrashGroupDetail, GroupSession, GroupState } from '../api';
-import { bars, countLines } from '../charts';
+import { crashGroup, HttpError, setCrashGroupState } from '../api';
+import type { Cell, CrashGroup, CrashGroupDetail, GroupSession } from '../api';
 import { el } from '../dom';
 import { fmtAgo, fmtCell, fmtNum, fmtTime } from '../format';
-import { href, hrefTo, link, navigate, Range } from '../url';
-import { groupBadges } from './error-group';
+import { href, hrefTo, link, Range } from '../url';
+import {
+  breakdowns,
+  framesOf,
+  groupBadges,
+  groupChart,
+  groupFigure as fig,
+  stack,
+  stateCard,
+} from './group';
+import type { StackWords } from './group';
 
-/** A frame as the collector stores it (parsed from the stack, in-app marked). */
-interface Frame {
-  function?: string;
-  file?: string;
-  line?: number;
-  column?: number;
-  /** Absent on frames stored as the SDK sent them: shown as the app's. */
-  in_app?: boolean;
-}
 type CrashRow = Record<string, Cell>;
 
+const STACK_WORDS: StackWords = {
+  others: 'of the system or libraries',
+  // an unsymbolicated Apple frame names only its binary
+  unnamed: '(unsymbolicated)',
+};
 const DIMENSIONS: [string, string][] = [
   ['app_version', 'App version'],
   ['os', 'OS'],
@@ -75,26 +79,25 @@ export async function crashView(
         )
       : '',
     el('p', {}, back),
-    stateCard(pid, g),
+    stateCard(
+      pid,
+      g,
+      stateWords(g),
+      'Members and owners resolve and ignore crash groups.',
+      (state, next) => setCrashGroupState(pid, g.fingerprint, state, next),
+    ),
     figures(g),
     el('div', { class: 'card' }, el('h3', {}, 'Crashes over time'), chartBox),
     latestCrash(d.events[0]),
-    breakdowns(d),
+    breakdowns(d.breakdowns, DIMENSIONS, 'Where it happens (crashes)'),
     sessionsCard(d.sessions),
   );
-  // the group's counts over the range, at the starts of the server's equal buckets
-  const width = Math.max(1, Math.floor((to - from) / g.series.length || 1));
-  countLines(
-    chartBox,
-    { columns: ['time', 'count'], rows: g.series.map((n, i) => [from + i * width, n]) },
-    null,
-    [from, to],
-  );
+  groupChart(chartBox, g, from, to);
 }
 
-/** The group's state in words, and the buttons that change it (not for viewers). */
-function stateCard(pid: number, g: CrashGroup): HTMLElement {
-  const words = g.regressed
+/** The group's state in words. */
+function stateWords(g: CrashGroup): string {
+  return g.regressed
     ? 'Regressed: it was resolved and crashed again.'
     : g.state === 'resolved'
       ? g.in_next_release
@@ -103,59 +106,9 @@ function stateCard(pid: number, g: CrashGroup): HTMLElement {
       : g.state === 'ignored'
         ? 'Ignored: left out of the default list; its crashes are still stored.'
         : 'Unresolved.';
-  const msg = el('span', { class: 'error', role: 'alert' });
-  const parts: HTMLElement[] = [
-    el('span', { 'data-testid': 'group-state', 'data-state': g.state }, words),
-  ];
-  if (roleIn(pid) === 'viewer')
-    parts.push(
-      el(
-        'span',
-        { class: 'muted', 'data-testid': 'group-actions-readonly' },
-        ' Members and owners resolve and ignore crash groups.',
-      ),
-    );
-  else {
-    const buttons: HTMLButtonElement[] = [];
-    const button = (testid: string, label: string, state: GroupState, next = false) => {
-      const b = el('button', { type: 'button', 'data-testid': testid }, label);
-      b.addEventListener('click', async () => {
-        for (const x of buttons) x.disabled = true;
-        msg.textContent = '';
-        try {
-          await setCrashGroupState(pid, g.fingerprint, state, next);
-          navigate(location.pathname + location.search, true);
-        } catch (e) {
-          msg.textContent = (e as Error).message;
-          for (const x of buttons) x.disabled = false;
-        }
-      });
-      buttons.push(b);
-    };
-    if (g.state === 'unresolved') {
-      button('resolve', 'Resolve', 'resolved');
-      button('resolve-next', 'Resolve in next release', 'resolved', true);
-      button('ignore', 'Ignore', 'ignored');
-    } else button('reopen', 'Reopen', 'unresolved');
-    parts.push(
-      el('span', { class: 'controls inline-controls', 'data-testid': 'group-actions' }, ...buttons),
-    );
-  }
-  return el('div', { class: 'card state-card' }, ...parts, msg);
 }
 
 function figures(g: CrashGroup): HTMLElement {
-  const fig = (testid: string, name: string, value: string, raw: Cell, title = '') =>
-    el(
-      'div',
-      { class: 'card', 'data-testid': testid },
-      el('div', { class: 'metric-name' }, name),
-      el(
-        'div',
-        { class: 'metric-value', 'data-raw': raw === null ? '' : String(raw), title },
-        value,
-      ),
-    );
   return el(
     'div',
     { class: 'grid' },
@@ -172,19 +125,6 @@ function figures(g: CrashGroup): HTMLElement {
     fig('group-last-seen', 'Last seen', fmtAgo(g.last_seen), g.last_seen, fmtTime(g.last_seen)),
     fig('group-release', 'Last app version', g.last_release ?? '–', g.last_release),
   );
-}
-
-/** The `frames` column (JSON text) as frames; anything else as none. */
-function framesOf(v: Cell | undefined): Frame[] {
-  if (typeof v !== 'string' || !v) return [];
-  try {
-    const x: unknown = JSON.parse(v);
-    return Array.isArray(x)
-      ? (x.filter((f) => typeof f === 'object' && f !== null) as Frame[])
-      : [];
-  } catch {
-    return [];
-  }
 }
 
 /** The latest crash: where and on what it happened, its frames and its raw stack. */
@@ -223,7 +163,7 @@ function latestCrash(e: CrashRow | undefined): HTMLElement {
     ),
     el('h4', {}, 'Frames ', el('span', { class: 'muted' }, '(innermost call first)')),
     frames.length
-      ? stack(frames)
+      ? stack(frames, 'stack', STACK_WORDS)
       : el('p', { class: 'empty', 'data-testid': 'stack-empty' }, 'No stack frames.'),
   );
   if (typeof e.stack === 'string' && e.stack)
@@ -236,94 +176,6 @@ function latestCrash(e: CrashRow | undefined): HTMLElement {
       ),
     );
   return box;
-}
-
-function frameItem(f: Frame): HTMLElement {
-  const inApp = f.in_app !== false;
-  const where =
-    (f.file || '?') + (f.line ? `:${f.line}` : '') + (f.line && f.column ? `:${f.column}` : '');
-  return el(
-    'li',
-    {
-      class: `frame ${inApp ? 'in-app' : 'lib'}`,
-      'data-testid': 'frame',
-      'data-in-app': String(inApp),
-    },
-    el(
-      'div',
-      { class: 'frame-head' },
-      // an unsymbolicated Apple frame names only its binary
-      el(
-        'code',
-        { class: 'fn', 'data-testid': 'frame-function' },
-        f.function ?? '(unsymbolicated)',
-      ),
-      ' at ',
-      el('code', { class: 'loc', 'data-testid': 'frame-location' }, where),
-      inApp ? el('span', { class: 'badge badge-in-app' }, 'in app') : null,
-    ),
-  );
-}
-
-/** The app's frames open, runs of others folded (all open when none is the app's). */
-function stack(frames: Frame[]): HTMLElement {
-  const list = el('ol', { class: 'frames', 'data-testid': 'stack' });
-  const anyInApp = frames.some((f) => f.in_app !== false);
-  let run: Frame[] = [];
-  const flush = () => {
-    if (!run.length) return;
-    list.append(
-      el(
-        'li',
-        { class: 'folded' },
-        el(
-          'details',
-          { 'data-testid': 'folded-frames' },
-          el(
-            'summary',
-            {},
-            `${run.length} ${run.length === 1 ? 'frame' : 'frames'} of the system or libraries`,
-          ),
-          el('ol', { class: 'frames' }, ...run.map(frameItem)),
-        ),
-      ),
-    );
-    run = [];
-  };
-  for (const f of frames) {
-    if (anyInApp && f.in_app === false) run.push(f);
-    else {
-      flush();
-      list.append(frameItem(f));
-    }
-  }
-  flush();
-  return list;
-}
-
-/** Where it happens: the top values of each dimension, by crashes. */
-function breakdowns(d: CrashGroupDetail): HTMLElement {
-  const blocks = DIMENSIONS.filter(([dim]) => d.breakdowns[dim]?.length).map(([dim, label]) =>
-    el(
-      'div',
-      { class: 'breakdown', 'data-dimension': dim },
-      el('h4', {}, label),
-      bars(
-        `breakdown-${dim}`,
-        'data-value',
-        d.breakdowns[dim].map((r) => [fmtCell(r.value), fmtCell(r.value), r.events]),
-        (x) => fmtNum(x),
-      ),
-    ),
-  );
-  return el(
-    'div',
-    { class: 'card', 'data-testid': 'breakdowns' },
-    el('h3', {}, 'Where it happens (crashes)'),
-    blocks.length
-      ? el('div', { class: 'breakdowns' }, ...blocks)
-      : el('p', { class: 'empty' }, 'No data.'),
-  );
 }
 
 /** A session in the sessions view, at the crash (the mobile area's own state left behind). */

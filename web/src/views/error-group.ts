@@ -2,30 +2,24 @@
 // and events over time, why its errors are grouped together, the latest events' symbolicated
 // stacks (in-app frames open, the others folded), cause chains and breadcrumbs, where it
 // happens (release, browser, OS, device, country, page) and the sessions it hit.
-import { errorGroup, HttpError, roleIn, setGroupState } from '../api';
-import type { Cell, ErrorGroup, ErrorGroupDetail, GroupSession, GroupState } from '../api';
-import { bars, countLines } from '../charts';
+import { errorGroup, HttpError, setGroupState } from '../api';
+import type { Cell, ErrorGroup, ErrorGroupDetail, GroupSession } from '../api';
 import { el } from '../dom';
 import { fmtAgo, fmtBefore, fmtCell, fmtNum, fmtTime } from '../format';
-import { appliesHere, href, hrefTo, link, navigate, Range, traceHref, urlFilters } from '../url';
+import { appliesHere, href, hrefTo, link, Range, traceHref, urlFilters } from '../url';
+import {
+  breakdowns,
+  framesOf,
+  groupBadges,
+  groupChart,
+  groupFigure as fig,
+  isObject,
+  parsed,
+  stack,
+  stateCard,
+} from './group';
+import type { Frame, StackWords } from './group';
 
-/** A frame as the collector stores it (`frames` and each cause's frames). */
-interface Frame {
-  function?: string;
-  file?: string;
-  line?: number;
-  column?: number;
-  /** Absent on errors stored before frames were marked: shown as the application's. */
-  in_app?: boolean;
-  mapped?: {
-    file: string;
-    function?: string;
-    line: number;
-    column: number;
-    context?: { start_line: number; lines: string[] };
-  };
-  unmapped?: { code: string; reason: string };
-}
 interface Grouping {
   version: number;
   method: 'in_app_frames' | 'message' | 'custom';
@@ -48,52 +42,10 @@ interface Breadcrumb {
 }
 type ErrorRow = Record<string, Cell>;
 
-/** A JSON text column read as `T` when it has the expected shape, else `dflt`. */
-function parsed<T>(v: Cell | undefined, ok: (x: unknown) => boolean, dflt: T): T {
-  if (typeof v !== 'string' || v === '') return dflt;
-  try {
-    const x: unknown = JSON.parse(v);
-    return ok(x) ? (x as T) : dflt;
-  } catch {
-    return dflt;
-  }
-}
-const isObject = (x: unknown): boolean => typeof x === 'object' && x !== null;
-const framesOf = (v: Cell | undefined): Frame[] =>
-  parsed<unknown[]>(v, Array.isArray, []).filter(isObject) as Frame[];
-
-/** A group's title: type and message. */
-export function groupTitle(g: ErrorGroup): string {
-  return [g.error_type, g.message].filter((x) => x).join(': ') || '(no message)';
-}
-/** State, regression and critical-page badges of a group. */
-export function groupBadges(g: ErrorGroup): HTMLElement {
-  const b = (cls: string, text: string, title: string) =>
-    el('span', { class: `badge ${cls}`, 'data-badge': cls, title }, text);
-  return el(
-    'span',
-    { class: 'badges' },
-    g.regressed
-      ? b('regressed', 'regression', 'It was resolved and happened again')
-      : g.state === 'resolved'
-        ? b(
-            'resolved',
-            g.in_next_release ? 'resolved in next release' : 'resolved',
-            g.resolved_at ? `Resolved ${fmtTime(g.resolved_at)}` : 'Resolved',
-          )
-        : g.state === 'ignored'
-          ? b('ignored', 'ignored', 'Left out of the default list')
-          : null,
-    g.critical_users > 0
-      ? b(
-          'critical',
-          'critical page',
-          `${fmtNum(g.critical_users)} of its users were on a critical page`,
-        )
-      : null,
-  );
-}
-
+const STACK_WORDS: StackWords = {
+  others: 'of libraries, the browser or extensions',
+  unnamed: '(anonymous)',
+};
 const DIMENSIONS: [string, string][] = [
   ['release', 'Release'],
   ['browser', 'Browser'],
@@ -156,27 +108,26 @@ export async function errorGroupView(
           "The filter bar narrows the list of groups; this page shows all of this group's errors in the range.",
         )
       : '',
-    stateCard(pid, g),
+    stateCard(
+      pid,
+      g,
+      stateWords(g),
+      'Members and owners resolve and ignore groups.',
+      (state, next) => setGroupState(pid, g.fingerprint, state, next),
+    ),
     figures(g),
     el('div', { class: 'card' }, el('h3', {}, 'Events over time'), chartBox),
     whyGrouped(g, latest),
     eventsCard(d.events),
-    breakdowns(d),
+    breakdowns(d.breakdowns, DIMENSIONS, 'Where it happens (events)'),
     sessionsCard(g, d.sessions),
   );
-  // the group's 24 counts over the range, at the starts of the server's buckets
-  const width = Math.max(1, Math.floor((to - from) / g.series.length || 1));
-  countLines(
-    chartBox,
-    { columns: ['time', 'count'], rows: g.series.map((n, i) => [from + i * width, n]) },
-    null,
-    [from, to],
-  );
+  groupChart(chartBox, g, from, to);
 }
 
-/** The group's state in words, and the buttons that change it for members and owners. */
-function stateCard(pid: number, g: ErrorGroup): HTMLElement {
-  const words = g.regressed
+/** The group's state in words. */
+function stateWords(g: ErrorGroup): string {
+  return g.regressed
     ? `Regressed: resolved ${g.resolved_at ? fmtTime(g.resolved_at) : ''}, and it happened again${g.in_next_release ? ' in a release not seen before' : ''}.`
     : g.state === 'resolved'
       ? `Resolved ${g.resolved_at ? fmtTime(g.resolved_at) : ''}` +
@@ -186,60 +137,9 @@ function stateCard(pid: number, g: ErrorGroup): HTMLElement {
       : g.state === 'ignored'
         ? 'Ignored: left out of the default list; its errors are still stored.'
         : 'Unresolved.';
-  const msg = el('span', { class: 'error', role: 'alert' });
-  const parts: (HTMLElement | string)[] = [
-    el('span', { 'data-testid': 'group-state', 'data-state': g.state }, words),
-  ];
-  if (roleIn(pid) === 'viewer')
-    parts.push(
-      el(
-        'span',
-        { class: 'muted', 'data-testid': 'group-actions-readonly' },
-        ' Members and owners resolve and ignore groups.',
-      ),
-    );
-  else {
-    const buttons: HTMLButtonElement[] = [];
-    const button = (testid: string, label: string, state: GroupState, next = false) => {
-      const b = el('button', { type: 'button', 'data-testid': testid }, label);
-      b.addEventListener('click', async () => {
-        for (const x of buttons) x.disabled = true;
-        msg.textContent = '';
-        try {
-          await setGroupState(pid, g.fingerprint, state, next);
-          navigate(location.pathname + location.search, true);
-        } catch (e) {
-          msg.textContent = (e as Error).message;
-          for (const x of buttons) x.disabled = false;
-        }
-      });
-      buttons.push(b);
-      return b;
-    };
-    if (g.state === 'unresolved') {
-      button('resolve', 'Resolve', 'resolved');
-      button('resolve-next', 'Resolve in next release', 'resolved', true);
-      button('ignore', 'Ignore', 'ignored');
-    } else button('reopen', 'Reopen', 'unresolved');
-    parts.push(
-      el('span', { class: 'controls inline-controls', 'data-testid': 'group-actions' }, ...buttons),
-    );
-  }
-  return el('div', { class: 'card state-card' }, ...parts, msg);
 }
 
 function figures(g: ErrorGroup): HTMLElement {
-  const fig = (testid: string, name: string, value: string, raw: Cell, title = '') =>
-    el(
-      'div',
-      { class: 'card', 'data-testid': testid },
-      el('div', { class: 'metric-name' }, name),
-      el(
-        'div',
-        { class: 'metric-value', 'data-raw': raw === null ? '' : String(raw), title },
-        value,
-      ),
-    );
   return el(
     'div',
     { class: 'grid' },
@@ -473,7 +373,7 @@ function eventBody(e: ErrorRow): HTMLElement[] {
         )
       : null,
     frames.length
-      ? stack(frames, 'stack')
+      ? stack(frames, 'stack', STACK_WORDS)
       : el('p', { class: 'empty', 'data-testid': 'stack-empty' }, 'No stack frames.'),
     typeof e.stack === 'string' && e.stack
       ? el(
@@ -487,120 +387,6 @@ function eventBody(e: ErrorRow): HTMLElement[] {
     el('h4', {}, 'Breadcrumbs ', el('span', { class: 'muted' }, '(what happened before it)')),
     breadcrumbs(crumbs, ts),
   ].filter((x): x is HTMLElement => x !== null);
-}
-
-const frameLocation = (file: string | undefined, line?: number, column?: number): string =>
-  (file || '?') + (line ? `:${line}` : '') + (line && column ? `:${column}` : '');
-
-/** A map's source path as a reader wants it: without the bundler's scheme
- * (`webpack:///`, `webpack://app/`) and the build machine's `../` and `./` steps. */
-const sourcePath = (file: string): string =>
-  file.replace(/^[a-z-]+:\/\/[^/]*\//i, '').replace(/^(\.\.?\/)+/, '');
-
-function frameItem(f: Frame): HTMLElement {
-  const inApp = f.in_app !== false;
-  const m = f.mapped;
-  const minified = frameLocation(f.file, f.line, f.column);
-  const where = m ? frameLocation(sourcePath(m.file), m.line, m.column) : minified;
-  return el(
-    'li',
-    {
-      class: `frame ${inApp ? 'in-app' : 'lib'}`,
-      'data-testid': 'frame',
-      'data-in-app': String(inApp),
-      'data-mapped': String(!!m),
-    },
-    el(
-      'div',
-      { class: 'frame-head' },
-      el(
-        'code',
-        { class: 'fn', 'data-testid': 'frame-function' },
-        m?.function ?? f.function ?? '(anonymous)',
-      ),
-      ' at ',
-      el(
-        'code',
-        { class: 'loc', 'data-testid': 'frame-location', title: m ? m.file : minified },
-        where,
-      ),
-      inApp ? el('span', { class: 'badge badge-in-app' }, 'in app') : null,
-      m
-        ? el(
-            'span',
-            {
-              class: 'minified',
-              'data-testid': 'frame-minified',
-              title: 'Where the browser reported it, in the minified script',
-            },
-            `minified: ${minified}`,
-          )
-        : null,
-    ),
-    m?.context ? sourceContext(m.context, m.line) : null,
-    f.unmapped
-      ? el(
-          'div',
-          { class: 'unmapped', 'data-testid': 'frame-unmapped', 'data-code': f.unmapped.code },
-          f.unmapped.reason,
-        )
-      : null,
-  );
-}
-
-/** The original source around a frame, its line highlighted. */
-function sourceContext(c: { start_line: number; lines: string[] }, line: number): HTMLElement {
-  return el(
-    'pre',
-    { class: 'source-context', 'data-testid': 'frame-context' },
-    ...(Array.isArray(c.lines) ? c.lines : []).map((text, i) => {
-      const n = Number(c.start_line) + i;
-      return el(
-        'span',
-        n === line
-          ? { class: 'ctx-line hl', 'data-line': String(n), 'data-testid': 'context-highlight' }
-          : { class: 'ctx-line', 'data-line': String(n) },
-        el('span', { class: 'ln' }, String(n)),
-        String(text),
-      );
-    }),
-  );
-}
-
-/** Frames innermost first: the application's open, runs of others folded (all open when none is the application's). */
-function stack(frames: Frame[], testid: string): HTMLElement {
-  const list = el('ol', { class: 'frames', 'data-testid': testid });
-  const anyInApp = frames.some((f) => f.in_app !== false);
-  let run: Frame[] = [];
-  const flush = () => {
-    if (!run.length) return;
-    list.append(
-      el(
-        'li',
-        { class: 'folded' },
-        el(
-          'details',
-          { 'data-testid': 'folded-frames' },
-          el(
-            'summary',
-            {},
-            `${run.length} ${run.length === 1 ? 'frame' : 'frames'} of libraries, the browser or extensions`,
-          ),
-          el('ol', { class: 'frames' }, ...run.map(frameItem)),
-        ),
-      ),
-    );
-    run = [];
-  };
-  for (const f of frames) {
-    if (anyInApp && f.in_app === false) run.push(f);
-    else {
-      flush();
-      list.append(frameItem(f));
-    }
-  }
-  flush();
-  return list;
 }
 
 function causeChain(causes: Cause[]): HTMLElement {
@@ -620,7 +406,9 @@ function causeChain(causes: Cause[]): HTMLElement {
           ': ',
           String(c.message ?? ''),
         ),
-        frames.length ? stack(frames, 'cause-stack') : el('p', { class: 'muted' }, 'No stack.'),
+        frames.length
+          ? stack(frames, 'cause-stack', STACK_WORDS)
+          : el('p', { class: 'muted' }, 'No stack.'),
       );
     }),
   );
@@ -680,31 +468,6 @@ function breadcrumbs(crumbs: Breadcrumb[], errorTs: number): HTMLElement {
       ),
     ),
     tbody,
-  );
-}
-
-/** Where it happens: the top values of each dimension, by events. */
-function breakdowns(d: ErrorGroupDetail): HTMLElement {
-  const blocks = DIMENSIONS.filter(([dim]) => d.breakdowns[dim]?.length).map(([dim, label]) =>
-    el(
-      'div',
-      { class: 'breakdown', 'data-dimension': dim },
-      el('h4', {}, label),
-      bars(
-        `breakdown-${dim}`,
-        'data-value',
-        d.breakdowns[dim].map((r) => [fmtCell(r.value), fmtCell(r.value), r.events]),
-        (v) => fmtNum(v),
-      ),
-    ),
-  );
-  return el(
-    'div',
-    { class: 'card', 'data-testid': 'breakdowns' },
-    el('h3', {}, 'Where it happens (events)'),
-    blocks.length
-      ? el('div', { class: 'breakdowns' }, ...blocks)
-      : el('p', { class: 'empty' }, 'No data.'),
   );
 }
 

@@ -8,7 +8,8 @@ import { el } from '../dom';
 import { countFigure, estimated, fmtAgo, fmtNum, fmtPct, fmtTime } from '../format';
 import { csvButton, emptyNote, table } from '../tables';
 import { href, link, navigate, param, Range } from '../url';
-import { errorGroupView, groupBadges, groupTitle } from './error-group';
+import { errorGroupView } from './error-group';
+import { groupBadges, groupTitle } from './group';
 
 /** Error types drawn as their own line; the rest are summed in the total. */
 const TOP_TYPES = 5;

@@ -11,7 +11,7 @@ import { fmtAgo, fmtCell, fmtMetric, fmtNum, fmtShare, fmtTime } from '../format
 import { csvButton, emptyNote, joinOn, sortRows, table } from '../tables';
 import { appliesHere, href, link, navigate, param, Range, urlFilters } from '../url';
 import { crashView } from './crash';
-import { groupBadges, groupTitle } from './error-group';
+import { groupBadges, groupTitle } from './group';
 
 const TABS: [string, string][] = [
   ['starts', 'App starts'],
