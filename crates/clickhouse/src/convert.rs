@@ -13,13 +13,14 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use vigil_model::{ProjectId, Table};
 
-/// A batch's rows as `JSONEachRow`, each with the project.
-pub fn json_each_row(project: ProjectId, batch: &RecordBatch) -> Vec<u8> {
+/// A batch's rows as `JSONEachRow`, each with the project and the batch it was shipped in.
+pub fn json_each_row(project: ProjectId, batch_id: &str, batch: &RecordBatch) -> Vec<u8> {
     let schema = batch.schema();
     let mut out = Vec::with_capacity(batch.num_rows() * 256);
     for row in 0..batch.num_rows() {
         let mut object = Map::new();
         object.insert("project".into(), Value::from(project));
+        object.insert("vigil_batch".into(), Value::from(batch_id));
         for (field, column) in schema.fields().iter().zip(batch.columns()) {
             if column.is_null(row) {
                 continue;

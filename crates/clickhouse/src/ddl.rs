@@ -52,6 +52,11 @@ impl Features {
     }
 }
 
+/// The column naming the shipped batch a row came in (`<instance>/<segment path>`; empty
+/// for rows inserted directly): a batch whose insert was cut short is found and replaced,
+/// and queries leave out the batches still in an instance's local store.
+pub const BATCH_COLUMN: &str = "`vigil_batch`";
+
 /// A column name, quoted.
 pub fn quoted(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
@@ -96,14 +101,18 @@ pub fn column_definition(field: &Field, features: Features) -> String {
 
 /// `CREATE TABLE IF NOT EXISTS` for one table.
 pub fn create_table(database: &str, table: Table, features: Features) -> String {
-    let columns: Vec<String> = std::iter::once("`project` UInt32".to_owned())
-        .chain(
-            table
-                .columns()
-                .iter()
-                .map(|f| column_definition(f, features)),
-        )
-        .collect();
+    let columns: Vec<String> = [
+        "`project` UInt32".to_owned(),
+        format!("{BATCH_COLUMN} String DEFAULT ''"),
+    ]
+    .into_iter()
+    .chain(
+        table
+            .columns()
+            .iter()
+            .map(|f| column_definition(f, features)),
+    )
+    .collect();
     format!(
         "CREATE TABLE IF NOT EXISTS {}.{} ({}) ENGINE = MergeTree() \
          PARTITION BY (`project`, intDiv(`ts`, 86400000)) \
@@ -168,6 +177,8 @@ mod tests {
         for f in Table::Views.columns() {
             assert!(sql.contains(&format!("`{}` ", f.name)), "{}: {sql}", f.name);
         }
-        assert!(sql.starts_with("CREATE TABLE IF NOT EXISTS `vigil`.`views` (`project` UInt32, "));
+        assert!(sql.starts_with(
+            "CREATE TABLE IF NOT EXISTS `vigil`.`views` (`project` UInt32, `vigil_batch` String DEFAULT '', "
+        ));
     }
 }

@@ -8,12 +8,20 @@
 //! where Vigil's tables are declared at run time by the model, and the JSON formats read and
 //! write the same from ClickHouse 18.16 (Debian's, which the tests run) to today's.
 //!
-//! This first slice inserts on `append`: ClickHouse's answer is the acknowledgement. The
-//! instance's local log with a shipper that inserts large batches and deduplicates them is
-//! the next step of issue 15.
+//! Two ways in: [`EventStore::append`] inserts at once (ClickHouse's answer is the
+//! acknowledgement), and [`ClickHouseRemote`] ships an instance's local store: intake keeps
+//! acknowledging once rows are durable in the embedded store's log, and what it flushed to
+//! Parquet is inserted in large batches, each marked with its id, then forgotten locally —
+//! a batch cut short by a crash is found by its id and inserted again, so nothing
+//! acknowledged is lost and nothing lands twice.
 
 pub mod convert;
 pub mod ddl;
+mod ship;
+#[cfg(feature = "test-server")]
+pub mod testing;
+
+pub use ship::{ClickHouseRemote, ShipReport};
 
 use ddl::{Features, SCHEMA_VERSION, ServerVersion, column_definition, quoted};
 use std::collections::BTreeSet;
@@ -256,13 +264,54 @@ impl ClickHouseStore {
 
     fn append_blocking(&self, rows: &Rows) -> Result<(), ClickHouseError> {
         for (table, batch) in rows.batches() {
-            let body = convert::json_each_row(rows.project, &batch);
-            self.client.run(
-                &format!("INSERT INTO {} FORMAT JSONEachRow", quoted(table.name())),
-                &body,
-            )?;
+            self.insert(rows.project, table, "", &batch)?;
         }
         Ok(())
+    }
+
+    /// Inserts one batch of a table's rows, marked as shipped in `batch_id`: one `INSERT`,
+    /// which ClickHouse writes as one part.
+    pub fn insert(
+        &self,
+        project: ProjectId,
+        table: Table,
+        batch_id: &str,
+        batch: &arrow_array::RecordBatch,
+    ) -> Result<(), ClickHouseError> {
+        let body = convert::json_each_row(project, batch_id, batch);
+        self.client.run(
+            &format!("INSERT INTO {} FORMAT JSONEachRow", quoted(table.name())),
+            &body,
+        )?;
+        Ok(())
+    }
+
+    /// How many rows of a table came in a shipped batch.
+    pub fn batch_rows(&self, table: Table, batch_id: &str) -> Result<u64, ClickHouseError> {
+        Ok(self
+            .client
+            .text(&format!(
+                "SELECT count() FROM {} WHERE {} = {}",
+                quoted(table.name()),
+                ddl::BATCH_COLUMN,
+                literal(batch_id)
+            ))?
+            .parse()
+            .unwrap_or(0))
+    }
+
+    /// Removes the rows of a shipped batch whose insert was cut short.
+    pub fn delete_batch(&self, table: Table, batch_id: &str) -> Result<(), ClickHouseError> {
+        self.client.run(
+            &format!(
+                "ALTER TABLE {} DELETE WHERE {} = {}",
+                quoted(table.name()),
+                ddl::BATCH_COLUMN,
+                literal(batch_id)
+            ),
+            &[],
+        )?;
+        self.wait_for_mutations(table)
     }
 
     fn scan_blocking(
@@ -272,9 +321,34 @@ impl ClickHouseStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<arrow_array::RecordBatch, ClickHouseError> {
+        self.scan_except(project, table, from_ms, to_ms, &[])
+    }
+
+    /// A table's rows of a project in a time range, but for those of the named batches.
+    pub fn scan_except(
+        &self,
+        project: ProjectId,
+        table: Table,
+        from_ms: i64,
+        to_ms: i64,
+        except_batches: &[String],
+    ) -> Result<arrow_array::RecordBatch, ClickHouseError> {
+        let except = if except_batches.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " AND {} NOT IN ({})",
+                ddl::BATCH_COLUMN,
+                except_batches
+                    .iter()
+                    .map(|b| literal(b))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         let answer = self.client.run(
             &format!(
-                "SELECT {} FROM {} WHERE `project` = {project} AND `ts` >= {from_ms} AND `ts` < {to_ms} FORMAT JSONCompact",
+                "SELECT {} FROM {} WHERE `project` = {project} AND `ts` >= {from_ms} AND `ts` < {to_ms}{except} FORMAT JSONCompact",
                 convert::select_list(table),
                 quoted(table.name())
             ),
@@ -283,7 +357,8 @@ impl ClickHouseStore {
         Ok(convert::batch_of(table, &answer)?)
     }
 
-    fn retention_blocking(
+    /// Drops a project's day partitions older than `keep_days`.
+    pub fn retention_blocking(
         &self,
         project: ProjectId,
         keep_days: u32,
@@ -324,7 +399,8 @@ impl ClickHouseStore {
         Ok(())
     }
 
-    fn erase_blocking(
+    /// Removes a user's or a session's rows of a project from every table, and waits.
+    pub fn erase_blocking(
         &self,
         project: ProjectId,
         erasure: &Erasure,

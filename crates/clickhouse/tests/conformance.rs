@@ -4,118 +4,9 @@
 //! the schema is created for the server's version, recorded, and a database written by a
 //! newer Vigil is refused.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use vigil_clickhouse::{ClickHouseConfig, ClickHouseStore};
+use vigil_clickhouse::ClickHouseStore;
+use vigil_clickhouse::testing::Server;
 use vigil_model::conformance::{Harness, run_all};
-
-/// A ClickHouse server for one test, stopped when dropped.
-struct Server {
-    child: Child,
-    http: u16,
-    _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `clickhouse-server` from Debian's package (`make test` installs it), or `$CLICKHOUSE_SERVER`.
-fn server_binary() -> String {
-    std::env::var("CLICKHOUSE_SERVER").unwrap_or_else(|_| "/usr/sbin/clickhouse-server".into())
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let (http, tcp) = (free_port(), free_port());
-        let path = |p: &str| dir.path().join(p).display().to_string() + "/";
-        let config = format!(
-            r#"<?xml version="1.0"?>
-<yandex>
-    <logger><level>warning</level><console>1</console></logger>
-    <http_port>{http}</http_port>
-    <tcp_port>{tcp}</tcp_port>
-    <listen_host>127.0.0.1</listen_host>
-    <path>{data}</path>
-    <tmp_path>{tmp}</tmp_path>
-    <user_files_path>{files}</user_files_path>
-    <format_schema_path>{schemas}</format_schema_path>
-    <users_config>{users}</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <mark_cache_size>5368709</mark_cache_size>
-</yandex>
-"#,
-            data = path("data"),
-            tmp = path("tmp"),
-            files = path("user_files"),
-            schemas = path("format_schemas"),
-            users = dir.path().join("users.xml").display(),
-        );
-        std::fs::write(dir.path().join("config.xml"), config).unwrap();
-        std::fs::write(
-            dir.path().join("users.xml"),
-            r#"<?xml version="1.0"?>
-<yandex>
-    <profiles><default></default></profiles>
-    <users><default><password></password><networks><ip>127.0.0.1</ip></networks>
-        <profile>default</profile><quota>default</quota></default></users>
-    <quotas><default></default></quotas>
-</yandex>
-"#,
-        )
-        .unwrap();
-        let child = Command::new(server_binary())
-            .arg(format!(
-                "--config-file={}",
-                dir.path().join("config.xml").display()
-            ))
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{} could not start ({e}): install Debian's clickhouse-server (make test does)",
-                    server_binary()
-                )
-            });
-        let server = Server {
-            child,
-            http,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if ClickHouseStore::open(&server.config("default")).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("ClickHouse did not answer on port {http} within 30 s");
-    }
-
-    fn config(&self, database: &str) -> ClickHouseConfig {
-        ClickHouseConfig {
-            urls: vec![format!("http://127.0.0.1:{}", self.http)],
-            database: database.into(),
-            ..ClickHouseConfig::default()
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct OnClickHouse<'a> {
     server: &'a Server,
@@ -161,7 +52,7 @@ fn the_schema_follows_the_servers_version_and_a_newer_one_is_refused() {
         .http_status_as_error(false)
         .build()
         .new_agent();
-    let url = format!("http://127.0.0.1:{}/", server.http);
+    let url = format!("http://127.0.0.1:{}/", server.http_port());
     let query = |q: &str| -> String {
         agent
             .post(&url)

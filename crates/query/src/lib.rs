@@ -95,6 +95,40 @@ pub struct QueryResult {
     pub rows: Vec<Vec<serde_json::Value>>,
 }
 
+/// Where events live besides the embedded store, when the store is the instance's local
+/// log and a server backend (ClickHouse) holds what it shipped there. Blocking: the query
+/// engine calls it from its own threads.
+pub trait RemoteEvents: Send + Sync {
+    /// Rows of one table of a project with `from <= ts < to`, in the table's schema, but
+    /// for those of the segments still in the local store (`local_segments`, as the local
+    /// snapshot names them): rows shipped and not yet forgotten locally count once.
+    fn scan(
+        &self,
+        project: ProjectId,
+        table: Table,
+        from: i64,
+        to: i64,
+        local_segments: &[std::path::PathBuf],
+    ) -> Result<Vec<RecordBatch>, String>;
+
+    /// Erases a user's or a session's rows from the local store and the remote one, with
+    /// shipping held off meanwhile (a segment shipped during it would bring rows back).
+    fn erase(
+        &self,
+        store: &Store,
+        project: ProjectId,
+        erasure: &vigil_store::Erasure,
+    ) -> Result<vigil_store::ErasureReport, String>;
+
+    /// Applies a project's retention to the local store and the remote one.
+    fn apply_retention(
+        &self,
+        store: &Store,
+        project: ProjectId,
+        keep_days: u32,
+    ) -> Result<(), String>;
+}
+
 /// Runs queries against a store, within [`QueryLimits`].
 pub struct QueryEngine {
     shared: Arc<Shared>,
@@ -105,6 +139,7 @@ pub struct QueryEngine {
 /// What the work of a query needs, owned so it can run on the query threads.
 struct Shared {
     store: Arc<Store>,
+    remote: Option<Arc<dyn RemoteEvents>>,
     memory_bytes: usize,
 }
 
@@ -119,11 +154,24 @@ impl QueryEngine {
         Self {
             shared: Arc::new(Shared {
                 store,
+                remote: None,
                 memory_bytes: limits.memory_bytes,
             }),
             gate: Gate::new(&limits),
             threads: Threads::start(limits.threads),
         }
+    }
+
+    /// The same engine reading, besides the local store, what it shipped to `remote`.
+    pub fn with_remote(mut self, remote: Arc<dyn RemoteEvents>) -> Self {
+        let shared = Arc::get_mut(&mut self.shared).expect("set before the engine is shared");
+        shared.remote = Some(remote);
+        self
+    }
+
+    /// The remote store, when events are shipped to one.
+    pub fn remote(&self) -> Option<Arc<dyn RemoteEvents>> {
+        self.shared.remote.clone()
     }
 
     /// Runs `work` with a turn, on the query threads.
@@ -406,6 +454,22 @@ impl Shared {
             Arc::new(MemTable::try_new(schema.clone(), parts)?),
         )?;
         let mut branches = vec![format!("SELECT * FROM \"{name}__mem\"")];
+        if let Some(remote) = &self.remote {
+            let local: Vec<std::path::PathBuf> =
+                snap.files.iter().chain(&snap.folded).cloned().collect();
+            let (remote, range) = (remote.clone(), (from, to));
+            let rows = tokio::task::spawn_blocking(move || {
+                remote.scan(project, table, range.0, range.1, &local)
+            })
+            .await
+            .map_err(|e| DataFusionError::External(e.into()))?
+            .map_err(|e| DataFusionError::External(e.into()))?;
+            ctx.register_table(
+                format!("{name}__remote"),
+                Arc::new(MemTable::try_new(schema.clone(), vec![rows])?),
+            )?;
+            branches.push(format!("SELECT * FROM \"{name}__remote\""));
+        }
         if !snap.files.is_empty() {
             register_parquet(ctx, &format!("{name}__disk"), &snap.files, schema)?;
             branches.push(format!("SELECT * FROM \"{name}__disk\""));

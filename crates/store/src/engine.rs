@@ -452,6 +452,58 @@ impl Store {
         &self.shared.metrics
     }
 
+    /// The folder the store keeps its log and segments in.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// One flushed segment's rows, in their tables' current schemas: for a views segment,
+    /// the view rows and the vitals folded into them.
+    pub fn segment_rows(
+        &self,
+        file: &SegmentFile,
+    ) -> Result<Vec<(Table, RecordBatch)>, StoreError> {
+        let table = Table::from_name(&file.table).ok_or_else(|| {
+            StoreError::Io(io::Error::other(format!("unknown table {}", file.table)))
+        })?;
+        let mut out = Vec::new();
+        for stored in read_segment(&self.shared.dir.join(&file.path), table)? {
+            if table == Table::Views {
+                for vitals in unfold(&stored).map_err(|e| StoreError::Io(io::Error::other(e)))? {
+                    out.push((Table::Vitals, vitals));
+                }
+            }
+            out.push((table, conform(&table.schema(), &stored)?));
+        }
+        Ok(out)
+    }
+
+    /// Forgets flushed segments another store now keeps (the ClickHouse shipper's, once
+    /// ClickHouse acknowledged their rows): out of the manifest at once, their files deleted
+    /// after the grace that lets queries already reading them finish. Segments no longer
+    /// listed are skipped; the number forgotten.
+    pub fn forget_segments(&self, files: &[SegmentFile]) -> Result<usize, StoreError> {
+        let forgotten: Vec<SegmentFile> = {
+            let mut state = self.shared.write();
+            let mut manifest = state.manifest.clone();
+            let (gone, keep): (Vec<_>, Vec<_>) = manifest
+                .files
+                .into_iter()
+                .partition(|f| files.iter().any(|g| g.path == f.path));
+            manifest.files = keep;
+            manifest.save(&self.shared.dir)?;
+            state.manifest = manifest;
+            gone
+        };
+        let mut doomed = lock(&self.shared.doomed);
+        doomed.extend(
+            forgotten
+                .iter()
+                .map(|f| (std::time::Instant::now(), self.shared.dir.join(&f.path))),
+        );
+        Ok(forgotten.len())
+    }
+
     /// Live segment files (for figures such as bytes per event).
     pub fn segments(&self) -> Vec<SegmentFile> {
         self.shared.read().manifest.files.clone()

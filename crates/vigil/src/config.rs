@@ -102,6 +102,65 @@ pub struct Config {
     pub smtp_password: Option<String>,
     /// The sender of notification emails.
     pub smtp_from: String,
+    /// Where events are kept (`[storage]`).
+    pub storage: StorageConfig,
+}
+
+/// `[storage]`: the embedded store alone (default), or ClickHouse behind it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `embedded` or `clickhouse`. With ClickHouse, the embedded store is the instance's
+    /// local log: intake answers once rows are durable there, and a shipper moves what it
+    /// flushes into ClickHouse, which queries read beside what is still local.
+    pub backend: String,
+    /// ClickHouse HTTP addresses; the first that answers is used.
+    pub clickhouse_urls: Vec<String>,
+    /// The database Vigil creates its tables in.
+    pub clickhouse_database: String,
+    /// ClickHouse user, when the server wants one.
+    pub clickhouse_user: Option<String>,
+    /// Its password.
+    pub clickhouse_password: Option<String>,
+    /// How often flushed segments are shipped.
+    pub ship_interval_ms: u64,
+    /// With ClickHouse, how long rows may stay in the local store's memory before they are
+    /// flushed for shipping.
+    pub ship_flush_interval_secs: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: "embedded".into(),
+            clickhouse_urls: vec!["http://127.0.0.1:8123".into()],
+            clickhouse_database: "vigil".into(),
+            clickhouse_user: None,
+            clickhouse_password: None,
+            ship_interval_ms: 1000,
+            ship_flush_interval_secs: 5,
+        }
+    }
+}
+
+impl StorageConfig {
+    /// Whether events go on to ClickHouse.
+    pub fn is_clickhouse(&self) -> bool {
+        self.backend == "clickhouse"
+    }
+
+    /// The ClickHouse connection settings.
+    pub fn clickhouse(&self) -> vigil_clickhouse::ClickHouseConfig {
+        vigil_clickhouse::ClickHouseConfig {
+            urls: self.clickhouse_urls.clone(),
+            database: self.clickhouse_database.clone(),
+            user: self
+                .clickhouse_user
+                .clone()
+                .map(|u| (u, self.clickhouse_password.clone().unwrap_or_default())),
+            ..vigil_clickhouse::ClickHouseConfig::default()
+        }
+    }
 }
 
 impl Default for Config {
@@ -155,6 +214,7 @@ impl Default for Config {
             smtp_username: None,
             smtp_password: None,
             smtp_from: "Vigil <vigil@localhost>".into(),
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -214,6 +274,38 @@ impl Config {
         if let Some(smtp) = self.smtp() {
             smtp.check().map_err(|e| anyhow::anyhow!(e))?;
         }
+        match self.storage.backend.as_str() {
+            "embedded" => {}
+            "clickhouse" => {
+                if self.storage.clickhouse_urls.is_empty()
+                    || self
+                        .storage
+                        .clickhouse_urls
+                        .iter()
+                        .any(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+                {
+                    bail!(
+                        "[storage] clickhouse_urls must be one or more http:// or https:// addresses"
+                    );
+                }
+                if self.storage.clickhouse_database.is_empty()
+                    || !self
+                        .storage
+                        .clickhouse_database
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
+                    bail!("[storage] clickhouse_database must be letters, digits and _");
+                }
+                if self.storage.ship_interval_ms == 0 || self.storage.ship_flush_interval_secs == 0
+                {
+                    bail!(
+                        "[storage] ship_interval_ms and ship_flush_interval_secs must be positive"
+                    );
+                }
+            }
+            other => bail!("[storage] backend {other:?}: use embedded or clickhouse"),
+        }
         self.query_limits()
             .validate()
             .map_err(|e| anyhow::anyhow!(e))?;
@@ -230,9 +322,21 @@ impl Config {
 
     /// The store's settings.
     pub fn store(&self) -> vigil_store::StoreConfig {
+        let clickhouse = self.storage.is_clickhouse();
         vigil_store::StoreConfig {
             flush_rows: self.flush_rows,
-            flush_interval: std::time::Duration::from_secs(self.flush_interval_secs),
+            // Shipped rows leave the local store: flush them soon, and never compact what
+            // the shipper may be inserting (a merged segment would ship its rows again).
+            flush_interval: std::time::Duration::from_secs(if clickhouse {
+                self.storage.ship_flush_interval_secs
+            } else {
+                self.flush_interval_secs
+            }),
+            compact_min_files: if clickhouse {
+                usize::MAX
+            } else {
+                vigil_store::StoreConfig::default().compact_min_files
+            },
             queue_batches: self.queue_batches,
             max_unflushed_bytes: self.max_unflushed_bytes,
             max_batch_row_bytes: self.max_batch_row_bytes,

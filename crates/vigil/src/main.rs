@@ -320,10 +320,35 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
         .with_error_processor(error_processor.clone())
         .with_replay(replay.clone()),
     );
-    let queries = Arc::new(vigil_query::QueryEngine::with_limits(
-        store.clone(),
-        config.query_limits(),
-    ));
+    let remote = match config.storage.is_clickhouse() {
+        true => {
+            let settings = config.storage.clickhouse();
+            let clickhouse = tokio::task::spawn_blocking(move || {
+                vigil_clickhouse::ClickHouseStore::open(&settings)
+            })
+            .await?
+            .context("connecting to ClickHouse ([storage] clickhouse_urls)")?;
+            let version = clickhouse.version();
+            tracing::info!(
+                version = %format!("{}.{}", version.major, version.minor),
+                database = clickhouse.database(),
+                "storing events in ClickHouse"
+            );
+            Some(Arc::new(vigil_clickhouse::ClickHouseRemote::new(
+                store.clone(),
+                clickhouse,
+            )?))
+        }
+        false => None,
+    };
+    let mut engine = vigil_query::QueryEngine::with_limits(store.clone(), config.query_limits());
+    if let Some(remote) = &remote {
+        engine = engine.with_remote(remote.clone());
+    }
+    let queries = Arc::new(engine);
+    let shipper = remote
+        .clone()
+        .map(|r| Shipper::start(r, Duration::from_millis(config.storage.ship_interval_ms)));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -370,13 +395,26 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
     );
     let retention = {
         let (store, meta, replay) = (store.clone(), meta.clone(), replay.clone());
+        let remote = remote.clone();
         tokio::spawn(async move {
             loop {
                 let (store, meta, replay) = (store.clone(), meta.clone(), replay.clone());
+                let remote = remote.clone();
                 let _ = tokio::task::spawn_blocking(move || {
                     let now = now_ms();
                     for p in meta.projects().unwrap_or_default() {
-                        if let Err(e) = store.apply_retention(p.id, p.retention_days) {
+                        let kept = match &remote {
+                            Some(remote) => vigil_query::RemoteEvents::apply_retention(
+                                remote.as_ref(),
+                                &store,
+                                p.id,
+                                p.retention_days,
+                            ),
+                            None => store
+                                .apply_retention(p.id, p.retention_days)
+                                .map_err(|e| e.to_string()),
+                        };
+                        if let Err(e) = kept {
                             tracing::error!(error = %e, project = p.id, "retention failed");
                         }
                         if let Err(e) = replay.apply_retention(p.id, p.retention_days, now) {
@@ -418,9 +456,48 @@ async fn run_server(config: Config) -> anyhow::Result<()> {
     }
     retention.abort();
     evaluator.abort();
+    if let Some(shipper) = shipper {
+        shipper.stop();
+    }
     intake.flush_filtered_counts();
     store.close();
     Ok(())
+}
+
+/// Ships the local store's flushed segments to ClickHouse, on a thread of its own.
+struct Shipper {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Shipper {
+    fn start(remote: Arc<vigil_clickhouse::ClickHouseRemote>, every: Duration) -> Shipper {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                match remote.ship() {
+                    Ok(report) if report.segments > 0 => tracing::info!(
+                        segments = report.segments,
+                        rows = report.rows,
+                        already_shipped = report.already_shipped,
+                        replaced = report.replaced,
+                        "shipped to ClickHouse"
+                    ),
+                    Ok(_) => {}
+                    // Kept locally and tried again: nothing is forgotten before ClickHouse has it.
+                    Err(e) => tracing::warn!(error = %e, "shipping to ClickHouse failed; retrying"),
+                }
+                std::thread::sleep(every);
+            }
+        });
+        Shipper { stop, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
 }
 
 async fn shutdown_signal() {

@@ -173,11 +173,21 @@ async fn erase(
         }
     };
     let replay_segments = erase_replay(&state, access.project.id, &erasure).await?;
-    let report = state
-        .store
-        .erase(access.project.id, erasure)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let report = match state.queries.remote() {
+        // ClickHouse behind the local store: both, with shipping held off meanwhile.
+        Some(remote) => {
+            let (store, project) = (state.store.clone(), access.project.id);
+            tokio::task::spawn_blocking(move || remote.erase(&store, project, &erasure))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .map_err(ApiError::Internal)?
+        }
+        None => state
+            .store
+            .erase(access.project.id, erasure)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+    };
     Ok(Json(serde_json::json!({
         "rows_removed": report.rows_removed,
         "files_rewritten": report.files_rewritten,

@@ -1,0 +1,123 @@
+//! A real ClickHouse server for tests (feature `test-server`): Debian's `clickhouse-server`
+//! (`make test` installs it), or `$CLICKHOUSE_SERVER`, started on free loopback ports.
+#![allow(clippy::missing_panics_doc)]
+
+use crate::{ClickHouseConfig, ClickHouseStore};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A ClickHouse server for one test, on free loopback ports with a folder of its own,
+/// stopped when dropped.
+pub struct Server {
+    child: Child,
+    http: u16,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `clickhouse-server` from Debian's package (`make test` installs it), or `$CLICKHOUSE_SERVER`.
+fn server_binary() -> String {
+    std::env::var("CLICKHOUSE_SERVER").unwrap_or_else(|_| "/usr/sbin/clickhouse-server".into())
+}
+
+impl Server {
+    /// Starts one and waits until it answers.
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let (http, tcp) = (free_port(), free_port());
+        let path = |p: &str| dir.path().join(p).display().to_string() + "/";
+        let config = format!(
+            r#"<?xml version="1.0"?>
+<yandex>
+    <logger><level>warning</level><console>1</console></logger>
+    <http_port>{http}</http_port>
+    <tcp_port>{tcp}</tcp_port>
+    <listen_host>127.0.0.1</listen_host>
+    <path>{data}</path>
+    <tmp_path>{tmp}</tmp_path>
+    <user_files_path>{files}</user_files_path>
+    <format_schema_path>{schemas}</format_schema_path>
+    <users_config>{users}</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <mark_cache_size>5368709</mark_cache_size>
+</yandex>
+"#,
+            data = path("data"),
+            tmp = path("tmp"),
+            files = path("user_files"),
+            schemas = path("format_schemas"),
+            users = dir.path().join("users.xml").display(),
+        );
+        std::fs::write(dir.path().join("config.xml"), config).unwrap();
+        std::fs::write(
+            dir.path().join("users.xml"),
+            r#"<?xml version="1.0"?>
+<yandex>
+    <profiles><default></default></profiles>
+    <users><default><password></password><networks><ip>127.0.0.1</ip></networks>
+        <profile>default</profile><quota>default</quota></default></users>
+    <quotas><default></default></quotas>
+</yandex>
+"#,
+        )
+        .unwrap();
+        let child = Command::new(server_binary())
+            .arg(format!(
+                "--config-file={}",
+                dir.path().join("config.xml").display()
+            ))
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{} could not start ({e}): install Debian's clickhouse-server (make test does)",
+                    server_binary()
+                )
+            });
+        let server = Server {
+            child,
+            http,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if ClickHouseStore::open(&server.config("default")).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("ClickHouse did not answer on port {http} within 30 s");
+    }
+
+    /// The HTTP port it listens on (127.0.0.1).
+    pub fn http_port(&self) -> u16 {
+        self.http
+    }
+
+    /// Settings for a store in `database` on this server.
+    pub fn config(&self, database: &str) -> ClickHouseConfig {
+        ClickHouseConfig {
+            urls: vec![format!("http://127.0.0.1:{}", self.http)],
+            database: database.into(),
+            ..ClickHouseConfig::default()
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

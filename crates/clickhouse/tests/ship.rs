@@ -1,0 +1,102 @@
+//! Shipping is exactly once across crashes, against a real ClickHouse: a segment whose rows
+//! reached ClickHouse before the instance died (so it was never forgotten locally) is not
+//! inserted again, and a segment whose insert was cut short is replaced whole.
+
+use std::sync::Arc;
+use vigil_clickhouse::testing::Server;
+use vigil_clickhouse::{ClickHouseRemote, ClickHouseStore};
+use vigil_model::Table;
+use vigil_model::conformance::session_batch;
+use vigil_model::storage::EventStore;
+use vigil_store::{Store, StoreConfig};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+async fn rows_in(clickhouse: &ClickHouseStore, table: Table) -> usize {
+    clickhouse
+        .scan(1, table, 0, i64::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.num_rows())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_already_in_clickhouse_or_cut_short_lands_exactly_once() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
+    // Two sessions on two days: two views segments (and their requests', errors' …).
+    let now = now_ms();
+    let a = session_batch(1, "s-a", "ann", now - 86_400_000, 6);
+    let b = session_batch(1, "s-b", "bob", now - 60_000, 4);
+    store.append(a.clone()).await.unwrap();
+    store.append(b.clone()).await.unwrap();
+    store.flush().await.unwrap();
+    let clickhouse = ClickHouseStore::open(&server.config("vigil_ship")).unwrap();
+    let remote = ClickHouseRemote::new(store.clone(), clickhouse.clone()).unwrap();
+    let instance = std::fs::read_to_string(dir.path().join("clickhouse-instance")).unwrap();
+    let views: Vec<_> = store
+        .segments()
+        .into_iter()
+        .filter(|s| s.table == "views")
+        .collect();
+    assert_eq!(views.len(), 2, "one views segment per day");
+
+    // The first day's views reached ClickHouse, then the instance died before forgetting it.
+    let id = |path: &str| format!("{}/{path}", instance.trim());
+    for (table, batch) in store.segment_rows(&views[0]).unwrap() {
+        clickhouse
+            .insert(views[0].project, table, &id(&views[0].path), &batch)
+            .unwrap();
+    }
+    // The second day's insert was cut short: half its views.
+    let second = store.segment_rows(&views[1]).unwrap();
+    let (table, batch) = second.iter().find(|(t, _)| *t == Table::Views).unwrap();
+    clickhouse
+        .insert(
+            views[1].project,
+            *table,
+            &id(&views[1].path),
+            &batch.slice(0, 2),
+        )
+        .unwrap();
+
+    let report = remote.ship().unwrap();
+    assert_eq!(report.already_shipped, 1, "{report:?}");
+    assert_eq!(report.replaced, 1, "{report:?}");
+    assert!(
+        store.segments().is_empty(),
+        "every segment forgotten locally"
+    );
+    assert_eq!(
+        rows_in(&clickhouse, Table::Views).await,
+        a.tables()
+            .iter()
+            .find(|(t, _)| *t == Table::Views)
+            .unwrap()
+            .1
+            + 4
+    );
+    for (table, rows) in a.tables() {
+        let from_b = b
+            .tables()
+            .iter()
+            .find(|(t, _)| t == table)
+            .map_or(0, |(_, n)| *n);
+        assert_eq!(
+            rows_in(&clickhouse, *table).await,
+            rows + from_b,
+            "{} once each",
+            table.name()
+        );
+    }
+    // Shipping again finds nothing to do.
+    assert_eq!(remote.ship().unwrap().segments, 0);
+}

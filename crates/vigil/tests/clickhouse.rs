@@ -1,0 +1,183 @@
+//! `vigil serve` with `[storage] backend = "clickhouse"` against a real ClickHouse server
+//! (Debian's 18.16): intake answers once rows are durable in the local log, the shipper
+//! moves what was flushed into ClickHouse and forgets it locally, and the query API answers
+//! the same before and after, exactly once. A server killed with SIGKILL before shipping
+//! ships what it had when it starts again, and nothing lands twice. Erasure reaches the rows
+//! already in ClickHouse.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+use vigil_clickhouse::testing::Server as ClickHouse;
+
+fn config(clickhouse: &ClickHouse, database: &str) -> String {
+    format!(
+        "[storage]\nbackend = \"clickhouse\"\nclickhouse_urls = [\"http://127.0.0.1:{}\"]\n\
+         clickhouse_database = \"{database}\"\nship_interval_ms = 100\nship_flush_interval_secs = 1\n",
+        clickhouse.http_port()
+    )
+}
+
+/// A statement's answer from ClickHouse itself.
+fn clickhouse_says(clickhouse: &ClickHouse, statement: &str) -> String {
+    agent()
+        .post(format!("http://127.0.0.1:{}/", clickhouse.http_port()))
+        .query("query", statement)
+        .send(&[][..])
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// Segments the local store still lists.
+fn local_segments(data: &std::path::Path) -> usize {
+    let manifest = std::fs::read_to_string(data.join("store/manifest.json")).unwrap_or_default();
+    serde_json::from_str::<Value>(&manifest)
+        .ok()
+        .and_then(|m| m["files"].as_array().map(Vec::len))
+        .unwrap_or(0)
+}
+
+/// Counts per table through the query API.
+fn counts(server: &Server, token: &str) -> Vec<(String, i64)> {
+    [
+        "views",
+        "vitals",
+        "errors",
+        "requests",
+        "app_starts",
+        "crashes",
+        "janks",
+    ]
+    .iter()
+    .map(|t| (t.to_string(), server.count(token, t)))
+    .collect()
+}
+
+const FIXTURES: [&str; 6] = [
+    "view.json",
+    "vital.json",
+    "error.json",
+    "app_start.json",
+    "crash.json",
+    "full.json",
+];
+
+#[test]
+fn rows_ship_to_clickhouse_and_answer_the_same_exactly_once() {
+    let clickhouse = ClickHouse::start();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = create_project(dir.path(), "shop", &[]);
+    let server = Server::start_with_config(dir.path(), &config(&clickhouse, "vigil_ship"));
+    for name in FIXTURES {
+        let (status, answer) = server.ingest(&keys.public_key, &fixture_now(name));
+        assert_eq!(status, 202, "{name}: {answer}");
+    }
+    // Acknowledged means visible, before anything is shipped.
+    let before = counts(&server, &keys.api_token);
+    assert!(before.iter().all(|(_, n)| *n > 0), "{before:?}");
+    let lcp = |server: &Server| {
+        let (status, answer) = server.query(
+            &keys.api_token,
+            &json!({"metric": "lcp", "aggregations": ["count", "p75", "good"],
+                    "group_by": ["browser"], "from": 0, "to": i64::MAX / 2}),
+        );
+        assert_eq!(status, 200, "{answer}");
+        answer["rows"].clone()
+    };
+    let lcp_before = lcp(&server);
+    // Flushed within a second, then shipped and forgotten locally.
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            local_segments(dir.path()) == 0
+                && clickhouse_says(&clickhouse, "SELECT count() FROM vigil_ship.views") != "0"
+        }),
+        "nothing shipped: {} local segments",
+        local_segments(dir.path())
+    );
+    assert_eq!(
+        counts(&server, &keys.api_token),
+        before,
+        "the same answers from ClickHouse"
+    );
+    assert_eq!(
+        lcp(&server),
+        lcp_before,
+        "the same percentiles from ClickHouse"
+    );
+    assert_eq!(
+        clickhouse_says(&clickhouse, "SELECT count() FROM vigil_ship.views"),
+        before[0].1.to_string(),
+        "every view once in ClickHouse"
+    );
+    // Erasure reaches the rows already in ClickHouse.
+    let full: Value = serde_json::from_slice(&fixture_now("full.json")).unwrap();
+    let session = full["context"]["session_id"].as_str().unwrap();
+    assert!(!server.session(&keys.api_token, session).is_empty());
+    let admin = {
+        let meta = vigil_meta::Meta::open(&dir.path().join("meta.db")).unwrap();
+        meta.create_scoped_token(keys.id as u32, vigil_meta::Scope::Admin)
+            .unwrap()
+            .1
+    };
+    let (status, report) = server.post(
+        &admin,
+        &format!("/api/v1/projects/{}/erasure", keys.id),
+        &json!({"session_id": session}),
+    );
+    assert_eq!(status, 200, "{report}");
+    assert!(report["rows_removed"].as_u64().unwrap() > 0, "{report}");
+    assert!(server.session(&keys.api_token, session).is_empty());
+    assert_eq!(
+        clickhouse_says(
+            &clickhouse,
+            &format!("SELECT count() FROM vigil_ship.views WHERE session_id = '{session}'")
+        ),
+        "0"
+    );
+}
+
+#[test]
+fn a_killed_instance_ships_what_it_had_when_it_starts_again_and_nothing_twice() {
+    let clickhouse = ClickHouse::start();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = create_project(dir.path(), "shop", &[]);
+    // Shipping and flushing far apart: the kill comes before either.
+    let slow = config(&clickhouse, "vigil_kill")
+        .replace("ship_interval_ms = 100", "ship_interval_ms = 60000")
+        .replace(
+            "ship_flush_interval_secs = 1",
+            "ship_flush_interval_secs = 600",
+        );
+    let mut server = Server::start_with_config(dir.path(), &slow);
+    for name in FIXTURES {
+        assert_eq!(server.ingest(&keys.public_key, &fixture_now(name)).0, 202);
+    }
+    let before = counts(&server, &keys.api_token);
+    server.kill9();
+    assert_eq!(
+        clickhouse_says(&clickhouse, "SELECT count() FROM vigil_kill.views"),
+        "0",
+        "nothing shipped before the kill"
+    );
+    let server = Server::start_with_config(dir.path(), &config(&clickhouse, "vigil_kill"));
+    assert_eq!(counts(&server, &keys.api_token), before, "the log replayed");
+    assert!(
+        eventually(Duration::from_secs(30), || local_segments(dir.path()) == 0
+            && clickhouse_says(
+                &clickhouse,
+                "SELECT count() FROM vigil_kill.views"
+            ) != "0"),
+        "nothing shipped after the restart"
+    );
+    assert_eq!(counts(&server, &keys.api_token), before, "once each");
+    assert_eq!(
+        clickhouse_says(&clickhouse, "SELECT count() FROM vigil_kill.views"),
+        before[0].1.to_string()
+    );
+}
