@@ -95,25 +95,66 @@ function tableOf(metric: string): string {
   return VITALS.includes(metric) ? 'vitals' : metric.split('.')[0];
 }
 
+/**
+ * A fact about a project in the current range, fetched once per project and range
+ * (`fallback` when the request fails, which is then asked again next time).
+ */
+function perRange<T>(
+  cache: Map<string, Promise<T>>,
+  pid: number,
+  fetch: (from: number, to: number) => Promise<T>,
+  fallback: T,
+): Promise<T> {
+  const { from, to, range } = timeRange();
+  const key = range === 'custom' ? `${pid}:${from}:${to}` : `${pid}:${range}`;
+  let value = cache.get(key);
+  if (!value) {
+    value = fetch(from, to).catch(() => {
+      cache.delete(key);
+      return fallback;
+    });
+    cache.set(key, value);
+  }
+  return value;
+}
+
 const attributeCache = new Map<string, Promise<string[]>>();
 /** The project's custom attribute fields (`attributes.<key>`), most common first; fetched once per project and range. */
 export function attributeFields(pid: number): Promise<string[]> {
-  const { from, to, range } = timeRange();
-  const key = range === 'custom' ? `${pid}:${from}:${to}` : `${pid}:${range}`;
-  let keys = attributeCache.get(key);
-  if (!keys) {
-    keys = api<{ keys: { key: string }[] }>(
-      'GET',
-      `/api/v1/attributes?project=${pid}&from=${from}&to=${to}`,
-    )
-      .then((r) => r.keys.map((k) => `attributes.${k.key}`).filter(isAttribute))
-      .catch(() => {
-        attributeCache.delete(key);
-        return [];
-      });
-    attributeCache.set(key, keys);
-  }
-  return keys;
+  return perRange(
+    attributeCache,
+    pid,
+    (from, to) =>
+      api<{ keys: { key: string }[] }>(
+        'GET',
+        `/api/v1/attributes?project=${pid}&from=${from}&to=${to}`,
+      ).then((r) => r.keys.map((k) => `attributes.${k.key}`).filter(isAttribute)),
+    [],
+  );
+}
+
+const mobileCache = new Map<string, Promise<boolean>>();
+/**
+ * Whether the project's data in the range is an app's: screen loads and no page views. The
+ * filter bar's filters are left out, so that filtering never changes the answer.
+ */
+export function mobileOnly(pid: number): Promise<boolean> {
+  return perRange(
+    mobileCache,
+    pid,
+    async (from, to) => {
+      const count = (metric: string) =>
+        api<QueryResult>('POST', `/api/v1/query?project=${pid}`, {
+          metric,
+          aggregations: ['count'],
+          from,
+          to,
+        }).then((r) => Number(first(r, 'count')));
+      const [views, loads] = await Promise.all([count('views'), count('screen_loads')]);
+      return views === 0 && loads > 0;
+    },
+    false,
+  );
 }
 
 export interface ProjectSettings {

@@ -1,5 +1,14 @@
 // Sign-in, project picker, "no access", and the shell around every view: nav, project, range, filter bar.
-import { api, attributeFields, HttpError, Me, Project, QueryResult, setMe } from './api';
+import {
+  api,
+  attributeFields,
+  HttpError,
+  Me,
+  mobileOnly,
+  Project,
+  QueryResult,
+  setMe,
+} from './api';
 import { el } from './dom';
 import {
   appliesHere,
@@ -11,6 +20,7 @@ import {
   hrefTo,
   link,
   MAX_RANGE,
+  MOBILE_FIELDS,
   navigate,
   OPS,
   Range,
@@ -122,13 +132,21 @@ function filterBar(pid: number): HTMLElement {
     'data-testid': 'filter-field',
     'aria-label': 'Filter field',
   });
+  // the apps' fields and values on the Mobile view, and anywhere on a project of apps only
+  const onMobile = location.pathname === '/mobile';
+  const mobile = onMobile ? Promise.resolve(true) : mobileOnly(pid);
+  const option = (f: string) => el('option', { value: f }, f);
   for (const f of [
     ...COMMON_FIELDS.filter(fieldAppliesHere),
+    ...(onMobile ? MOBILE_FIELDS : []),
     ...Object.keys(VIEW_FIELDS).filter((k) => VIEW_FIELDS[k].view === location.pathname),
   ])
-    field.append(el('option', { value: f }, f));
-  void attributeFields(pid).then((attrs) =>
-    field.append(...attrs.map((f) => el('option', { value: f }, f))),
+    field.append(option(f));
+  void Promise.all([onMobile ? false : mobile, attributeFields(pid)]).then(([apps, attrs]) =>
+    field.append(
+      ...(apps ? MOBILE_FIELDS.filter(fieldAppliesHere) : []).map(option),
+      ...attrs.map(option),
+    ),
   );
   const op = el('select', {
     name: 'op',
@@ -154,8 +172,9 @@ function filterBar(pid: number): HTMLElement {
     suggested = f;
     const { from, to } = timeRange();
     try {
+      const table = VIEW_FIELDS[f]?.tables[0] ?? ((await mobile) ? 'screen_loads' : 'views');
       const res = await api<QueryResult>('POST', `/api/v1/query?project=${pid}`, {
-        metric: VIEW_FIELDS[f]?.tables[0] ?? 'views',
+        metric: table,
         aggregations: ['count'],
         group_by: [f],
         from,

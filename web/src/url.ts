@@ -186,6 +186,11 @@ export const COMMON_FIELDS = [
   'environment',
   'user_id',
 ];
+/**
+ * Mobile apps' columns, also in every event table (browsers leave them empty): offered on the
+ * Mobile view and on a project with mobile data only, applied like the common fields.
+ */
+export const MOBILE_FIELDS = ['app_version', 'os_version', 'device_model', 'carrier'];
 /** Fields of one view's tables: offered and applied on that view only. */
 export const VIEW_FIELDS: Record<string, { view: string; tables: string[] }> = {
   url_template: { view: '/network', tables: ['requests'] },
@@ -202,7 +207,8 @@ const INTEGER_FIELDS = ['status'];
 /** A custom attribute (`setAttributes`) as a field: in every table, like the common columns. */
 export const isAttribute = (field: string): boolean =>
   /^attributes\.[A-Za-z0-9_.-]{1,64}$/.test(field);
-const isCommon = (field: string): boolean => COMMON_FIELDS.includes(field) || isAttribute(field);
+const isCommon = (field: string): boolean =>
+  COMMON_FIELDS.includes(field) || MOBILE_FIELDS.includes(field) || isAttribute(field);
 function parseFilter(s: string): Filter | null {
   const m = /^([a-z_]+|attributes\.[A-Za-z0-9_.-]{1,64}):(eq|neq|contains):([\s\S]*)$/.exec(s);
   if (!m || !(isCommon(m[1]) || m[1] in VIEW_FIELDS)) return null;

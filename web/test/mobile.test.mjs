@@ -104,22 +104,24 @@ const cellsOf = (page, testid) =>
 const shown = (rows) => rows.map((r) => r.map((v) => (v === null ? '(none)' : v)));
 const DURATIONS = ['count', 'p50', 'p75', 'p90'];
 
-test('headline: crash-free sessions and users, ANRs, start times and the slowest screen are what the query API says', async () => {
-  const { ctx, page, problems } = await signedIn(mobileUrl());
-  await viewAt(page, { project: String(mobileId) });
-  const range = await rangeOf(page);
+/**
+ * Checks every headline figure against the query API's answers with `filters`, and returns
+ * those answers.
+ */
+async function headlineIs(page, range, filters = []) {
+  const ask = (body) => query(range, { ...body, filters: [...filters, ...(body.filters ?? [])] });
   const [loads, crashes, anrs, cold, warm, screens] = await Promise.all([
-    query(range, { metric: 'screen_loads', aggregations: ['sessions', 'users'] }),
-    query(range, { metric: 'crashes', aggregations: ['sessions', 'users'] }),
-    query(range, { metric: 'anrs', aggregations: ['sessions'] }),
+    ask({ metric: 'screen_loads', aggregations: ['sessions', 'users'] }),
+    ask({ metric: 'crashes', aggregations: ['sessions', 'users'] }),
+    ask({ metric: 'anrs', aggregations: ['sessions'] }),
     ...['cold', 'warm'].map((t) =>
-      query(range, {
+      ask({
         metric: 'app_starts.duration',
         aggregations: ['p75'],
         filters: [{ field: 'start_type', op: 'eq', value: t }],
       }),
     ),
-    query(range, {
+    ask({
       metric: 'screen_loads.duration',
       aggregations: DURATIONS,
       group_by: ['screen'],
@@ -130,12 +132,12 @@ test('headline: crash-free sessions and users, ANRs, start times and the slowest
   ]);
   const sessions = firstOf(loads, 'sessions'),
     users = firstOf(loads, 'users');
-  assert.ok(sessions > 0, 'the demo has mobile sessions');
-  assert.ok(firstOf(crashes, 'sessions') > 0, 'and crashes');
-  assert.ok(firstOf(anrs, 'sessions') > 0, 'and ANRs');
-  const freeSessions = 1 - firstOf(crashes, 'sessions') / sessions;
+  assert.ok(sessions > 0, 'there are mobile sessions');
   assert.equal(await figure(page, 'mobile-sessions'), sessions);
-  assert.equal(await figure(page, 'crash-free-sessions'), freeSessions);
+  assert.equal(
+    await figure(page, 'crash-free-sessions'),
+    1 - firstOf(crashes, 'sessions') / sessions,
+  );
   assert.equal(
     await figure(page, 'crash-free-users'),
     users > 0 ? 1 - firstOf(crashes, 'users') / users : null,
@@ -143,18 +145,107 @@ test('headline: crash-free sessions and users, ANRs, start times and the slowest
   assert.equal(await figure(page, 'anr-sessions'), firstOf(anrs, 'sessions') / sessions);
   assert.equal(await figure(page, 'cold-start-p75'), firstOf(cold, 'p75'));
   assert.equal(await figure(page, 'warm-start-p75'), firstOf(warm, 'p75'));
-  assert.ok(firstOf(cold, 'p75') > firstOf(warm, 'p75'), 'cold starts are the slower');
   assert.equal(await figure(page, 'slowest-screen'), firstOf(screens, 'p75'));
   assert.equal(
     await page.getAttribute('[data-testid=slowest-screen]', 'data-screen'),
-    screens.rows[0][0],
+    screens.rows[0]?.[0] ?? '(none)',
   );
+  return { loads, crashes, anrs, cold, warm };
+}
+
+test('headline: crash-free sessions and users, ANRs, start times and the slowest screen are what the query API says', async () => {
+  const { ctx, page, problems } = await signedIn(mobileUrl());
+  await viewAt(page, { project: String(mobileId) });
+  const range = await rangeOf(page);
+  const { loads, crashes, anrs, cold, warm } = await headlineIs(page, range);
+  assert.ok(firstOf(crashes, 'sessions') > 0, 'the demo has crashes');
+  assert.ok(firstOf(anrs, 'sessions') > 0, 'and ANRs');
+  assert.ok(firstOf(cold, 'p75') > firstOf(warm, 'p75'), 'cold starts are the slower');
+  const freeSessions = 1 - firstOf(crashes, 'sessions') / firstOf(loads, 'sessions');
   // as a reader sees them
   assert.equal(
     (await page.textContent('[data-testid=crash-free-sessions] .metric-value')).trim(),
     `${(freeSessions * 100).toFixed(1)}%`,
   );
   await page.screenshot({ path: join(ARTIFACTS, 'mobile-starts.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+/** The filter bar's field choices. */
+const fieldsOffered = (page) =>
+  page.$$eval('[data-testid=filter-field] option', (os) => os.map((o) => o.value));
+/** The filter bar's value suggestions for `field` (asked for when the value box gets focus). */
+async function suggestionsFor(page, field) {
+  await page.selectOption('[data-testid=filter-field]', field);
+  await page.focus('[data-testid=filter-value]');
+  await page.waitForSelector('#filter-values option', { state: 'attached' });
+  return page.$$eval('#filter-values option', (os) => os.map((o) => o.value));
+}
+const MOBILE_FIELDS = ['app_version', 'os_version', 'device_model', 'carrier'];
+
+test('filter bar: the apps’ fields and their values from screen loads; an app version filter makes the headline what the query API answers with it', async () => {
+  const { ctx, page, problems } = await signedIn(mobileUrl());
+  await viewAt(page, { project: String(mobileId) });
+  const range = await rangeOf(page);
+  const offered = await fieldsOffered(page);
+  for (const f of MOBILE_FIELDS) assert.ok(offered.includes(f), `${f} in ${offered}`);
+  // the suggestions are the screen loads' most frequent values (the project has no page views)
+  const valuesOf = async (field) =>
+    (
+      await query(range, {
+        metric: 'screen_loads',
+        aggregations: ['count'],
+        group_by: [field],
+        limit: 50,
+      })
+    ).rows
+      .filter((r) => r[0] !== null)
+      .map((r) => String(r[0]));
+  const versions = await valuesOf('app_version');
+  assert.ok(versions.length > 1, 'the demo has several app versions');
+  assert.deepEqual(await suggestionsFor(page, 'app_version'), versions);
+  // a version that crashed, so crash-free sessions mean something under the filter
+  const crashed = await query(range, {
+    metric: 'crashes',
+    aggregations: ['count'],
+    group_by: ['app_version'],
+  });
+  const version = crashed.rows.map((r) => r[0]).find((v) => versions.includes(v)) ?? versions[0];
+  const all = await figure(page, 'mobile-sessions');
+
+  await page.selectOption('[data-testid=filter-op]', 'eq');
+  await page.fill('[data-testid=filter-value]', version);
+  await page.click('[data-testid=filter-form] button[type=submit]');
+  await page.waitForFunction(
+    (f) =>
+      new URL(location.href).searchParams.getAll('f').join() === f &&
+      !!document.querySelector('[data-testid=view][data-view=mobile][data-state=ready]'),
+    `app_version:eq:${version}`,
+  );
+  assert.equal(
+    await page.getAttribute('[data-testid=filter-chip][data-field=app_version]', 'data-applied'),
+    'true',
+  );
+  const filter = { field: 'app_version', op: 'eq', value: version };
+  const { loads } = await headlineIs(page, range, [filter]);
+  assert.ok(firstOf(loads, 'sessions') < all, 'one version has fewer sessions than all');
+  await page.screenshot({ path: join(ARTIFACTS, 'mobile-filtered.png'), fullPage: true });
+
+  // the project's other views offer them too, with the screen loads' values
+  await page.click('nav a:text-is("Network")');
+  await page.waitForSelector('[data-testid=view][data-view=network][data-state=ready]');
+  await page.waitForSelector('[data-testid=filter-field] option[value=carrier]', {
+    state: 'attached',
+  });
+  assert.deepEqual(await suggestionsFor(page, 'carrier'), await valuesOf('carrier'));
+  // a web project's views do not
+  await page.goto(`${base}/overview?project=${webId}&range=7d`);
+  await page.waitForSelector('[data-testid=view][data-view=overview][data-state=ready]');
+  await page.waitForLoadState('networkidle');
+  const web = await fieldsOffered(page);
+  assert.ok(web.includes('country'), String(web));
+  for (const f of MOBILE_FIELDS) assert.ok(!web.includes(f), `${f} offered on the web: ${web}`);
   assert.deepEqual(problems, []);
   await ctx.close();
 });
