@@ -239,6 +239,7 @@ impl MobileGenerator {
                 }),
             ));
             events.extend(calls);
+            events.extend(janks(&s, i, screen, name, t + duration as i64, dwell));
             // A problem comes once the screen shows (a missing product as it arrives),
             // while the user is on it. What had not finished when the app died is lost.
             let mut ended = None;
@@ -352,6 +353,66 @@ fn visit(r: &mut Rng, screens: &mut Vec<Screen>, screen: Screen, crash_at: Optio
     let at = 1 + r.below(last);
     screens.insert(at, screen);
     at
+}
+
+/// A share in [0, 1) from the session, the visit and a salt: jank's own dice, so adding it
+/// left the rest of the demo's random stream as it was.
+fn dice(session: &str, visit: usize, salt: u64) -> f64 {
+    let mut h = 0xcbf2_9ce4_8422_2325_u64 ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for b in session.bytes().chain((visit as u64).to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    ((h ^ (h >> 29)) % 1_000_000) as f64 / 1_000_000.0
+}
+
+/// Slow and frozen frames on a visit, as the Android agent's `app.jank` events report them
+/// (frames over 16 ms and over 700 ms per one-second period): more on lists and search,
+/// which scroll, and on slow phones; a frozen frame now and then on Checkout.
+fn janks(
+    s: &Session,
+    visit: usize,
+    screen: Screen,
+    name: &str,
+    shown: i64,
+    dwell: i64,
+) -> Vec<Event> {
+    // opentelemetry-swift reports no jank of its own.
+    if s.platform != Platform::Android {
+        return Vec::new();
+    }
+    let scrolls = matches!(screen, Screen::ProductList | Screen::Search | Screen::Home);
+    let slowness = speed(s);
+    let mut out = Vec::new();
+    let chance = if scrolls { 0.35 } else { 0.08 } * slowness.powi(2);
+    if dice(&s.id, visit, 1) < chance.min(0.95) {
+        let frames = (2.0 + 30.0 * dice(&s.id, visit, 2) * slowness).round() as u32;
+        out.push(on_screen(
+            shown + (dwell / 3).max(1),
+            name,
+            EventBody::Jank(vigil_protocol::Jank {
+                frame_count: frames,
+                period: Some(1000.0),
+                threshold: Some(16.0),
+            }),
+        ));
+    }
+    let frozen = if screen == Screen::Checkout {
+        0.06
+    } else {
+        0.01
+    } * slowness.powi(3);
+    if dice(&s.id, visit, 3) < frozen {
+        out.push(on_screen(
+            shown + (dwell / 2).max(1),
+            name,
+            EventBody::Jank(vigil_protocol::Jank {
+                frame_count: 1 + (dice(&s.id, visit, 4) * 2.0) as u32,
+                period: Some(1000.0),
+                threshold: Some(700.0),
+            }),
+        ));
+    }
+    out
 }
 
 /// Whether an event had ended by `end` (an SDK reports a span when it ends).
