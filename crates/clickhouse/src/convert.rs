@@ -8,7 +8,7 @@ use arrow_array::types::Int64Type;
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, new_null_array,
 };
-use arrow_schema::DataType;
+use arrow_schema::{DataType, Schema, SchemaRef};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use vigil_model::{ProjectId, Table};
@@ -44,24 +44,42 @@ pub fn json_each_row(project: ProjectId, batch_id: &str, batch: &RecordBatch) ->
 #[error("unexpected answer from ClickHouse: {0}")]
 pub struct BadAnswer(pub String);
 
-/// The `SELECT` list of a table's columns, in its schema's order.
-pub fn select_list(table: Table) -> String {
-    table
-        .columns()
+/// The `SELECT` list of columns.
+pub fn select_list(schema: &Schema) -> String {
+    schema
+        .fields()
         .iter()
-        .map(|f| crate::ddl::quoted(f.name))
+        .map(|f| crate::ddl::quoted(f.name()))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// A `JSONCompact` answer to [`select_list`] as one batch in the table's schema.
-pub fn batch_of(table: Table, answer: &[u8]) -> Result<RecordBatch, BadAnswer> {
+/// The part of a table's schema with the named columns, in that order; an unknown name is
+/// an error.
+pub fn projected(table: Table, columns: &[String]) -> Result<SchemaRef, BadAnswer> {
+    let schema = table.schema();
+    let indices = columns
+        .iter()
+        .map(|c| {
+            schema
+                .index_of(c)
+                .map_err(|_| BadAnswer(format!("{} has no column {c:?}", table.name())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Arc::new(
+        schema
+            .project(&indices)
+            .map_err(|e| BadAnswer(e.to_string()))?,
+    ))
+}
+
+/// A `JSONCompact` answer to [`select_list`] of `schema` as one batch in it.
+pub fn batch_of(schema: SchemaRef, answer: &[u8]) -> Result<RecordBatch, BadAnswer> {
     let parsed: Value =
         serde_json::from_slice(answer).map_err(|e| BadAnswer(format!("not JSON: {e}")))?;
     let rows = parsed["data"]
         .as_array()
         .ok_or_else(|| BadAnswer("no data".into()))?;
-    let schema = table.schema();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     for (i, field) in schema.fields().iter().enumerate() {
         let cell = |row: &Value| -> Result<Option<Value>, BadAnswer> {

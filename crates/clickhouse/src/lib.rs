@@ -321,10 +321,11 @@ impl ClickHouseStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<arrow_array::RecordBatch, ClickHouseError> {
-        self.scan_except(project, table, from_ms, to_ms, &[])
+        self.scan_except(project, table, from_ms, to_ms, &[], table.schema())
     }
 
-    /// A table's rows of a project in a time range, but for those of the named batches.
+    /// Columns (`schema`, a part of the table's) of a table's rows of a project in a time
+    /// range, but for those of the named batches.
     pub fn scan_except(
         &self,
         project: ProjectId,
@@ -332,6 +333,7 @@ impl ClickHouseStore {
         from_ms: i64,
         to_ms: i64,
         except_batches: &[String],
+        schema: arrow_schema::SchemaRef,
     ) -> Result<arrow_array::RecordBatch, ClickHouseError> {
         let except = if except_batches.is_empty() {
             String::new()
@@ -349,12 +351,12 @@ impl ClickHouseStore {
         let answer = self.client.run(
             &format!(
                 "SELECT {} FROM {} WHERE `project` = {project} AND `ts` >= {from_ms} AND `ts` < {to_ms}{except} FORMAT JSONCompact",
-                convert::select_list(table),
+                convert::select_list(&schema),
                 quoted(table.name())
             ),
             &[],
         )?;
-        Ok(convert::batch_of(table, &answer)?)
+        Ok(convert::batch_of(schema, &answer)?)
     }
 
     /// Drops a project's day partitions older than `keep_days`.

@@ -154,6 +154,7 @@ impl RemoteEvents for ClickHouseRemote {
         from: i64,
         to: i64,
         local_segments: &[PathBuf],
+        columns: &[String],
     ) -> Result<Vec<RecordBatch>, String> {
         let dir = self.store.dir();
         let local: Vec<String> = local_segments
@@ -161,8 +162,9 @@ impl RemoteEvents for ClickHouseRemote {
             .filter_map(|p| p.strip_prefix(dir).ok())
             .map(|p| self.batch_id(&p.to_string_lossy()))
             .collect();
+        let schema = crate::convert::projected(table, columns).map_err(|e| e.to_string())?;
         self.clickhouse
-            .scan_except(project, table, from, to, &local)
+            .scan_except(project, table, from, to, &local, schema)
             .map(|b| vec![b])
             .map_err(|e| e.to_string())
     }

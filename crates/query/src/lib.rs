@@ -11,6 +11,7 @@ mod funnel;
 mod limits;
 mod model;
 mod percentile;
+mod remote;
 mod sessions;
 mod traces;
 
@@ -99,9 +100,10 @@ pub struct QueryResult {
 /// log and a server backend (ClickHouse) holds what it shipped there. Blocking: the query
 /// engine calls it from its own threads.
 pub trait RemoteEvents: Send + Sync {
-    /// Rows of one table of a project with `from <= ts < to`, in the table's schema, but
-    /// for those of the segments still in the local store (`local_segments`, as the local
-    /// snapshot names them): rows shipped and not yet forgotten locally count once.
+    /// The named columns (in that order) of one table's rows of a project with
+    /// `from <= ts < to`, but for those of the segments still in the local store
+    /// (`local_segments`, as the local snapshot names them): rows shipped and not yet
+    /// forgotten locally count once.
     fn scan(
         &self,
         project: ProjectId,
@@ -109,6 +111,7 @@ pub trait RemoteEvents: Send + Sync {
         from: i64,
         to: i64,
         local_segments: &[std::path::PathBuf],
+        columns: &[String],
     ) -> Result<Vec<RecordBatch>, String>;
 
     /// Erases a user's or a session's rows from the local store and the remote one, with
@@ -455,18 +458,16 @@ impl Shared {
         )?;
         let mut branches = vec![format!("SELECT * FROM \"{name}__mem\"")];
         if let Some(remote) = &self.remote {
-            let local: Vec<std::path::PathBuf> =
-                snap.files.iter().chain(&snap.folded).cloned().collect();
-            let (remote, range) = (remote.clone(), (from, to));
-            let rows = tokio::task::spawn_blocking(move || {
-                remote.scan(project, table, range.0, range.1, &local)
-            })
-            .await
-            .map_err(|e| DataFusionError::External(e.into()))?
-            .map_err(|e| DataFusionError::External(e.into()))?;
             ctx.register_table(
                 format!("{name}__remote"),
-                Arc::new(MemTable::try_new(schema.clone(), vec![rows])?),
+                Arc::new(remote::RemoteTable {
+                    remote: remote.clone(),
+                    project,
+                    table,
+                    from,
+                    to,
+                    local: snap.files.iter().chain(&snap.folded).cloned().collect(),
+                }),
             )?;
             branches.push(format!("SELECT * FROM \"{name}__remote\""));
         }

@@ -91,6 +91,41 @@ fn rows_ship_to_clickhouse_and_answer_the_same_exactly_once() {
         answer["rows"].clone()
     };
     let lcp_before = lcp(&server);
+    // Every kind of answer, not only counts.
+    let full: Value = serde_json::from_slice(&fixture_now("full.json")).unwrap();
+    let session = full["context"]["session_id"].as_str().unwrap().to_owned();
+    let now = now_ms();
+    let range = json!({"from": 0, "to": now + 86_400_000});
+    let answers = |server: &Server| -> Vec<Value> {
+        let post = |path: &str, body: &Value| {
+            let (status, answer) = server.post(&keys.api_token, path, body);
+            assert_eq!(status, 200, "{path}: {answer}");
+            answer
+        };
+        let timeline: Vec<Value> = {
+            let mut events = server.session(&keys.api_token, &session);
+            events.sort_by_key(|e| e.to_string());
+            events
+        };
+        vec![
+            post("/api/v1/sessions", &range),
+            post("/api/v1/errors/groups", &range),
+            post("/api/v1/crashes/groups", &range),
+            post(
+                "/api/v1/query",
+                &json!({"metric": "requests.duration", "aggregations": ["count", "p50", "p99", "error_rate"],
+                        "group_by": ["url_template"], "from": 0, "to": i64::MAX / 2}),
+            ),
+            post(
+                "/api/v1/query",
+                &json!({"metric": "views", "aggregations": ["count", "sessions"], "group_by": ["time:1h", "os"],
+                        "filters": [{"field": "page_path", "op": "contains", "value": "/"}],
+                        "from": now - 2 * 86_400_000, "to": now + 3_600_000}),
+            ),
+            Value::Array(timeline),
+        ]
+    };
+    let answers_before = answers(&server);
     // Flushed within a second, then shipped and forgotten locally.
     assert!(
         eventually(Duration::from_secs(30), || {
@@ -110,14 +145,17 @@ fn rows_ship_to_clickhouse_and_answer_the_same_exactly_once() {
         lcp_before,
         "the same percentiles from ClickHouse"
     );
+    let answers_after = answers(&server);
+    for (before, after) in answers_before.iter().zip(&answers_after) {
+        assert_eq!(after, before, "the same answer from ClickHouse");
+    }
     assert_eq!(
         clickhouse_says(&clickhouse, "SELECT count() FROM vigil_ship.views"),
         before[0].1.to_string(),
         "every view once in ClickHouse"
     );
     // Erasure reaches the rows already in ClickHouse.
-    let full: Value = serde_json::from_slice(&fixture_now("full.json")).unwrap();
-    let session = full["context"]["session_id"].as_str().unwrap();
+    let session = session.as_str();
     assert!(!server.session(&keys.api_token, session).is_empty());
     let admin = {
         let meta = vigil_meta::Meta::open(&dir.path().join("meta.db")).unwrap();
