@@ -321,19 +321,20 @@ impl ClickHouseStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<arrow_array::RecordBatch, ClickHouseError> {
-        self.scan_except(project, table, from_ms, to_ms, &[], table.schema())
+        self.scan_except(project, table, (from_ms, to_ms), &[], table.schema(), &[])
     }
 
     /// Columns (`schema`, a part of the table's) of a table's rows of a project in a time
-    /// range, but for those of the named batches.
+    /// range, but for those of the named batches, and within `filters` when they name its
+    /// columns.
     pub fn scan_except(
         &self,
         project: ProjectId,
         table: Table,
-        from_ms: i64,
-        to_ms: i64,
+        (from_ms, to_ms): (i64, i64),
         except_batches: &[String],
         schema: arrow_schema::SchemaRef,
+        filters: &[vigil_query::RemoteFilter],
     ) -> Result<arrow_array::RecordBatch, ClickHouseError> {
         let except = if except_batches.is_empty() {
             String::new()
@@ -348,9 +349,14 @@ impl ClickHouseStore {
                     .join(", ")
             )
         };
+        let conditions: String = filters
+            .iter()
+            .filter(|f| filter_column_known(table, f))
+            .map(|f| format!(" AND {}", filter_sql(f)))
+            .collect();
         let answer = self.client.run(
             &format!(
-                "SELECT {} FROM {} WHERE `project` = {project} AND `ts` >= {from_ms} AND `ts` < {to_ms}{except} FORMAT JSONCompact",
+                "SELECT {} FROM {} WHERE `project` = {project} AND `ts` >= {from_ms} AND `ts` < {to_ms}{except}{conditions} FORMAT JSONCompact",
                 convert::select_list(&schema),
                 quoted(table.name())
             ),
@@ -500,6 +506,38 @@ impl EventStore for ClickHouseStore {
     ) -> Result<ErasureReport, ClickHouseError> {
         self.blocking(move |s| s.erase_blocking(project, &erasure))
             .await
+    }
+}
+
+/// Whether a pushed condition names a column of the table (anything else is left to the
+/// engine, which applies every condition again).
+fn filter_column_known(table: Table, filter: &vigil_query::RemoteFilter) -> bool {
+    use vigil_query::RemoteFilter as F;
+    let (F::Compare(c, _, _) | F::In(c, _, _) | F::IsNull(c, _)) = filter;
+    table.column(c).is_some()
+}
+
+fn value_sql(value: &vigil_query::RemoteValue) -> String {
+    match value {
+        vigil_query::RemoteValue::Text(s) => literal(s),
+        vigil_query::RemoteValue::Int(n) => n.to_string(),
+        vigil_query::RemoteValue::Bool(b) => u8::from(*b).to_string(),
+    }
+}
+
+/// A pushed condition in ClickHouse SQL.
+fn filter_sql(filter: &vigil_query::RemoteFilter) -> String {
+    use vigil_query::RemoteFilter as F;
+    match filter {
+        F::Compare(c, op, v) => format!("{} {op} {}", quoted(c), value_sql(v)),
+        F::In(c, values, negated) => format!(
+            "{} {}IN ({})",
+            quoted(c),
+            if *negated { "NOT " } else { "" },
+            values.iter().map(value_sql).collect::<Vec<_>>().join(", ")
+        ),
+        F::IsNull(c, true) => format!("isNull({})", quoted(c)),
+        F::IsNull(c, false) => format!("isNotNull({})", quoted(c)),
     }
 }
 

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use vigil_model::{ProjectId, Table};
-use vigil_query::RemoteEvents;
+use vigil_query::{RemoteEvents, RemoteFilter};
 use vigil_store::{Erasure, ErasureReport, SegmentFile, Store};
 
 /// What one round of shipping did.
@@ -155,6 +155,7 @@ impl RemoteEvents for ClickHouseRemote {
         to: i64,
         local_segments: &[PathBuf],
         columns: &[String],
+        filters: &[RemoteFilter],
     ) -> Result<Vec<RecordBatch>, String> {
         let dir = self.store.dir();
         let local: Vec<String> = local_segments
@@ -164,7 +165,7 @@ impl RemoteEvents for ClickHouseRemote {
             .collect();
         let schema = crate::convert::projected(table, columns).map_err(|e| e.to_string())?;
         self.clickhouse
-            .scan_except(project, table, from, to, &local, schema)
+            .scan_except(project, table, (from, to), &local, schema, filters)
             .map(|b| vec![b])
             .map_err(|e| e.to_string())
     }

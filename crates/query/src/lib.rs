@@ -96,6 +96,8 @@ pub struct QueryResult {
     pub rows: Vec<Vec<serde_json::Value>>,
 }
 
+pub use remote::{RemoteFilter, RemoteValue};
+
 /// Where events live besides the embedded store, when the store is the instance's local
 /// log and a server backend (ClickHouse) holds what it shipped there. Blocking: the query
 /// engine calls it from its own threads.
@@ -104,6 +106,9 @@ pub trait RemoteEvents: Send + Sync {
     /// `from <= ts < to`, but for those of the segments still in the local store
     /// (`local_segments`, as the local snapshot names them): rows shipped and not yet
     /// forgotten locally count once.
+    ///
+    /// `filters` may be applied there to fetch fewer rows (the engine applies them again).
+    #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,
         project: ProjectId,
@@ -112,6 +117,7 @@ pub trait RemoteEvents: Send + Sync {
         to: i64,
         local_segments: &[std::path::PathBuf],
         columns: &[String],
+        filters: &[RemoteFilter],
     ) -> Result<Vec<RecordBatch>, String>;
 
     /// Erases a user's or a session's rows from the local store and the remote one, with

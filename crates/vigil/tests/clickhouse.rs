@@ -122,10 +122,28 @@ fn rows_ship_to_clickhouse_and_answer_the_same_exactly_once() {
                         "filters": [{"field": "page_path", "op": "contains", "value": "/"}],
                         "from": now - 2 * 86_400_000, "to": now + 3_600_000}),
             ),
+            // Conditions the ClickHouse branch applies too (`IN`, `!=`, `>=`, IS NOT NULL).
+            post(
+                "/api/v1/query",
+                &json!({"metric": "requests.duration", "aggregations": ["count", "p75"], "group_by": ["method"],
+                        "filters": [{"field": "method", "op": "in", "value": ["GET", "POST"]},
+                                    {"field": "os", "op": "neq", "value": "Plan 9"},
+                                    {"field": "status", "op": "gte", "value": 200},
+                                    {"field": "url_template", "op": "exists"}],
+                        "from": 0, "to": i64::MAX / 2}),
+            ),
             Value::Array(timeline),
         ]
     };
     let answers_before = answers(&server);
+    for (i, answer) in answers_before.iter().enumerate().take(6) {
+        let rows = answer.get("rows").or_else(|| answer.get("groups"));
+        assert!(
+            rows.and_then(Value::as_array)
+                .is_some_and(|r| !r.is_empty()),
+            "answer {i} is empty: {answer}"
+        );
+    }
     // Flushed within a second, then shipped and forgotten locally.
     assert!(
         eventually(Duration::from_secs(30), || {
