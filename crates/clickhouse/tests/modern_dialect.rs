@@ -1,0 +1,199 @@
+//! The DDL and SQL Vigil generates for a current ClickHouse run in a current ClickHouse:
+//! chdb (ClickHouse's engine as a Python library, `chdb-core` from PyPI, 26.x) creates every
+//! table as Vigil would for that version (LowCardinality, codecs), takes the rows Vigil
+//! inserts, answers Vigil's scan with its pushed conditions, adds a column, drops a
+//! partition and runs an erasure; the scanned rows read back through Vigil's reader equal
+//! the rows sent. The tests against a server run Debian's 18.16; this one catches what a
+//! newer dialect refuses. The venv is made under ~/.cache on first use.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use vigil_clickhouse::convert::{batch_of, json_each_row, select_list};
+use vigil_clickhouse::ddl::{
+    Features, ServerVersion, column_definition, create_schema_table, create_table, quoted,
+};
+use vigil_model::Table;
+use vigil_model::conformance::{backend_log, session_batch};
+
+/// The chdb release the test runs (pinned: the dialect checked is a known one).
+const CHDB_CORE: &str = "chdb-core==26.9.0";
+
+/// A Python with chdb-core, in a venv kept under ~/.cache.
+fn python() -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let venv = PathBuf::from(home).join(".cache/vigil-chdb-venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join("installed");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(CHDB_CORE) {
+        return python;
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    let ok = |c: &mut Command| c.status().is_ok_and(|s| s.success());
+    assert!(
+        ok(Command::new("python3").args(["-m", "venv"]).arg(&venv)),
+        "python3 -m venv failed (python3-venv missing?)"
+    );
+    assert!(
+        ok(Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            CHDB_CORE
+        ])),
+        "pip install {CHDB_CORE} failed"
+    );
+    std::fs::write(&stamp, CHDB_CORE).unwrap();
+    python
+}
+
+struct Answer {
+    ok: bool,
+    out: String,
+    error: String,
+}
+
+fn run(statements: &[String]) -> Vec<Answer> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/chdb_run.py");
+    let mut child = Command::new(python())
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(statements).unwrap().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "chdb_run.py failed");
+    let answers: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    answers
+        .into_iter()
+        .map(|a| Answer {
+            ok: a["ok"].as_bool().unwrap(),
+            out: a["out"].as_str().unwrap().to_owned(),
+            error: a["error"].as_str().unwrap().to_owned(),
+        })
+        .collect()
+}
+
+#[test]
+fn the_generated_ddl_and_sql_run_in_a_current_clickhouse() {
+    let version = ServerVersion::parse("26.9.2.1").unwrap();
+    let features = Features::of(version);
+    assert!(features.low_cardinality && features.codecs);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let rows = [
+        session_batch(1, "s-modern", "ann", now - 60_000, 3),
+        backend_log(1, now - 30_000),
+    ];
+    let mut statements = vec![
+        "CREATE DATABASE IF NOT EXISTS vigil".to_owned(),
+        create_schema_table("vigil"),
+    ];
+    for table in Table::ALL {
+        statements.push(create_table("vigil", table, features));
+    }
+    let mut sent = Vec::new();
+    for r in &rows {
+        for (table, batch) in r.batches() {
+            let body = String::from_utf8(json_each_row(r.project, "i/segment-1", &batch)).unwrap();
+            statements.push(format!(
+                "INSERT INTO vigil.{} FORMAT JSONEachRow\n{body}",
+                quoted(table.name())
+            ));
+            sent.push((table, batch));
+        }
+    }
+    let scans: Vec<(Table, usize)> = sent
+        .iter()
+        .map(|(table, _)| {
+            statements.push(format!(
+                "SELECT {} FROM vigil.{} WHERE `project` = 1 AND `ts` >= 0 AND `ts` < {} \
+                 AND `vigil_batch` NOT IN ('other/segment') AND isNotNull(`ts`) FORMAT JSONCompact",
+                select_list(&table.schema()),
+                quoted(table.name()),
+                now + 1
+            ));
+            (*table, statements.len() - 1)
+        })
+        .collect();
+    // What Vigil runs besides: a column added at start, retention, erasure.
+    let added = Table::Views.column("tti").unwrap();
+    statements.push(format!(
+        "ALTER TABLE vigil.`views` DROP COLUMN {}",
+        quoted(added.name)
+    ));
+    statements.push(format!(
+        "ALTER TABLE vigil.`views` ADD COLUMN {}",
+        column_definition(added, features)
+    ));
+    statements.push(
+        "SELECT DISTINCT partition, partition_id FROM system.parts \
+         WHERE database = 'vigil' AND table = 'views' AND active FORMAT TabSeparated"
+            .into(),
+    );
+    statements
+        .push("ALTER TABLE vigil.`views` DELETE WHERE `project` = 1 AND `user_id` = 'ann'".into());
+
+    let answers = run(&statements);
+    for (statement, answer) in statements.iter().zip(&answers) {
+        assert!(
+            answer.ok,
+            "chdb refused {}: {}",
+            statement.chars().take(300).collect::<String>(),
+            answer.error
+        );
+    }
+    // The rows come back through Vigil's reader as they were sent (in any order).
+    for ((table, at), (_, batch)) in scans.iter().zip(&sent) {
+        let back = batch_of(table.schema(), answers[*at].out.as_bytes())
+            .unwrap_or_else(|e| panic!("{}: {e}", table.name()));
+        assert_eq!(back.schema(), batch.schema());
+        assert_eq!(lines(&back), lines(batch), "{} round trip", table.name());
+    }
+    let partitions = &answers[statements.len() - 2].out;
+    assert!(
+        partitions.contains("(1,"),
+        "partitions are (project, day): {partitions}"
+    );
+}
+
+/// Each row as text, sorted.
+fn lines(batch: &arrow_array::RecordBatch) -> Vec<String> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use arrow_schema::DataType;
+    let mut out: Vec<String> = (0..batch.num_rows())
+        .map(|r| {
+            batch
+                .columns()
+                .iter()
+                .map(|c| {
+                    if c.is_null(r) {
+                        return "∅".to_owned();
+                    }
+                    match c.data_type() {
+                        DataType::Int64 => c.as_primitive::<Int64Type>().value(r).to_string(),
+                        DataType::Boolean => c.as_boolean().value(r).to_string(),
+                        _ => c.as_string::<i32>().value(r).to_owned(),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect();
+    out.sort();
+    out
+}
