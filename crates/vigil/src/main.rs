@@ -193,6 +193,10 @@ struct EraseArgs {
     /// Data folder.
     #[arg(long, env = "VIGIL_DATA", default_value = "data")]
     data: PathBuf,
+    /// The server's configuration file: with `[storage] backend = "clickhouse"`, the rows
+    /// already shipped to ClickHouse are erased too.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -582,12 +586,31 @@ fn erase(args: EraseArgs) -> anyhow::Result<()> {
         &store_dir(&args.data),
         vigil_store::StoreConfig::default(),
     )?);
+    let storage = match &args.config {
+        Some(path) => Config::from_file(path)?.storage,
+        None => config::StorageConfig::default(),
+    };
+    let remote = if storage.is_clickhouse() {
+        let clickhouse = vigil_clickhouse::ClickHouseStore::open(&storage.clickhouse())
+            .context("connecting to ClickHouse ([storage] clickhouse_urls)")?;
+        Some(Arc::new(vigil_clickhouse::ClickHouseRemote::new(
+            store.clone(),
+            clickhouse,
+        )?))
+    } else {
+        None
+    };
     // Replay is kept beside the events: a user's sessions are found before the events go.
     let sessions = match &erasure {
         vigil_store::Erasure::Session(session) => vec![session.clone()],
-        vigil_store::Erasure::User(user) => tokio::runtime::Runtime::new()?.block_on(
-            vigil_query::QueryEngine::new(store.clone()).sessions_of_user(project.id, user, 1000),
-        )?,
+        vigil_store::Erasure::User(user) => {
+            let mut engine = vigil_query::QueryEngine::new(store.clone());
+            if let Some(remote) = &remote {
+                engine = engine.with_remote(remote.clone());
+            }
+            tokio::runtime::Runtime::new()?
+                .block_on(engine.sessions_of_user(project.id, user, 1000))?
+        }
     };
     let replay = replay_store(&args.data);
     let segments: u64 = sessions
@@ -595,7 +618,13 @@ fn erase(args: EraseArgs) -> anyhow::Result<()> {
         .map(|s| replay.erase_session(project.id, s))
         .sum::<std::io::Result<u64>>()?;
     println!("erased {segments} replay segments");
-    let report = store.erase_blocking(project.id, erasure)?;
+    let report = match &remote {
+        Some(remote) => {
+            vigil_query::RemoteEvents::erase(remote.as_ref(), &store, project.id, &erasure)
+                .map_err(|e| anyhow::anyhow!(e))?
+        }
+        None => store.erase_blocking(project.id, erasure)?,
+    };
     // Closing deletes the replaced files at once: no query of this process reads them.
     store.close();
     println!(

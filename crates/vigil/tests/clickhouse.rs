@@ -236,4 +236,38 @@ fn a_killed_instance_ships_what_it_had_when_it_starts_again_and_nothing_twice() 
         clickhouse_says(&clickhouse, "SELECT count() FROM vigil_kill.views"),
         before[0].1.to_string()
     );
+
+    // The offline erasure, server stopped, reaches the rows in ClickHouse with the config.
+    drop(server);
+    let full: Value = serde_json::from_slice(&fixture_now("full.json")).unwrap();
+    let session = full["context"]["session_id"].as_str().unwrap();
+    let in_clickhouse =
+        format!("SELECT count() FROM vigil_kill.views WHERE session_id = '{session}'");
+    assert_ne!(clickhouse_says(&clickhouse, &in_clickhouse), "0");
+    let out = std::process::Command::new(BIN)
+        .args([
+            "erase",
+            "--project",
+            "shop",
+            "--session-id",
+            session,
+            "--data",
+        ])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(dir.path().join("vigil.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(!printed.contains("erased 0 rows"), "{printed}");
+    assert_eq!(
+        clickhouse_says(&clickhouse, &in_clickhouse),
+        "0",
+        "{printed}"
+    );
 }
