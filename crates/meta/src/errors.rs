@@ -2,8 +2,8 @@
 //! and each project's error settings (critical pages, noise filters). Group figures (counts,
 //! first and last seen) come from the events, never from here.
 
-use crate::{Meta, MetaError};
-use rusqlite::{OptionalExtension, params};
+use crate::db::Q;
+use crate::{Meta, MetaError, params};
 use serde::{Deserialize, Serialize};
 
 /// What people decided about a group.
@@ -130,6 +130,30 @@ impl ErrorSettings {
     }
 }
 
+/// A group's recorded state, if it has one.
+fn group_status(
+    q: &mut Q<'_>,
+    project_id: u32,
+    fingerprint: &str,
+) -> Result<Option<GroupStatus>, MetaError> {
+    q.query_opt(
+        "SELECT fingerprint, state, in_next_release, resolved_at, releases_before, updated_at \
+         FROM error_groups WHERE project_id = ?1 AND fingerprint = ?2",
+        params![project_id, fingerprint],
+        |r| {
+            let releases: String = r.get(4)?;
+            Ok(GroupStatus {
+                fingerprint: r.get(0)?,
+                state: r.get(1)?,
+                in_next_release: r.get(2)?,
+                resolved_at: r.get(3)?,
+                releases_before: serde_json::from_str(&releases).unwrap_or_default(),
+                updated_at: r.get(5)?,
+            })
+        },
+    )
+}
+
 impl Meta {
     /// The recorded states of these groups (groups never changed are absent: unresolved).
     pub fn group_statuses(
@@ -137,31 +161,15 @@ impl Meta {
         project_id: u32,
         fingerprints: &[String],
     ) -> Result<Vec<GroupStatus>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT fingerprint, state, in_next_release, resolved_at, releases_before, updated_at \
-             FROM error_groups WHERE project_id = ?1 AND fingerprint = ?2",
-        )?;
-        let mut out = Vec::new();
-        for f in fingerprints {
-            if let Some(s) = stmt
-                .query_row(params![project_id, f], |r| {
-                    let releases: String = r.get(4)?;
-                    Ok(GroupStatus {
-                        fingerprint: r.get(0)?,
-                        state: r.get(1)?,
-                        in_next_release: r.get(2)?,
-                        resolved_at: r.get(3)?,
-                        releases_before: serde_json::from_str(&releases).unwrap_or_default(),
-                        updated_at: r.get(5)?,
-                    })
-                })
-                .optional()?
-            {
-                out.push(s);
+        self.read(|q| {
+            let mut out = Vec::new();
+            for f in fingerprints {
+                if let Some(s) = group_status(q, project_id, f)? {
+                    out.push(s);
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// The groups of a project in a state (for the state filter of the list).
@@ -170,12 +178,13 @@ impl Meta {
         project_id: u32,
         state: GroupState,
     ) -> Result<Vec<String>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT fingerprint FROM error_groups WHERE project_id = ?1 AND state = ?2",
-        )?;
-        let rows = stmt.query_map(params![project_id, state], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|q| {
+            q.query_map(
+                "SELECT fingerprint FROM error_groups WHERE project_id = ?1 AND state = ?2",
+                params![project_id, state],
+                |r| r.get(0),
+            )
+        })
     }
 
     /// Records a group's new state. Resolving records when, and the releases seen so far.
@@ -193,38 +202,35 @@ impl Meta {
             return Err(MetaError::Invalid("a group key is 1 to 8192 bytes".into()));
         }
         let releases: Vec<&String> = releases_before.iter().take(MAX_RELEASES_BEFORE).collect();
-        let conn = self.writer();
-        conn.execute(
-            "INSERT INTO error_groups (project_id, fingerprint, state, in_next_release, resolved_at, releases_before, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, unixepoch()) \
-             ON CONFLICT (project_id, fingerprint) DO UPDATE SET state = ?3, in_next_release = ?4, \
-             resolved_at = ?5, releases_before = ?6, updated_at = unixepoch()",
-            params![
-                project_id,
-                fingerprint,
-                state,
-                in_next_release,
-                resolved_at,
-                serde_json::to_string(&releases).expect("strings")
-            ],
-        )?;
-        drop(conn);
-        Ok(self
-            .group_statuses(project_id, &[fingerprint.to_owned()])?
-            .pop()
-            .expect("just written"))
+        self.write(|q| {
+            q.execute(
+                "INSERT INTO error_groups (project_id, fingerprint, state, in_next_release, resolved_at, releases_before, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, unixepoch()) \
+                 ON CONFLICT (project_id, fingerprint) DO UPDATE SET state = excluded.state, \
+                 in_next_release = excluded.in_next_release, resolved_at = excluded.resolved_at, \
+                 releases_before = excluded.releases_before, updated_at = excluded.updated_at",
+                params![
+                    project_id,
+                    fingerprint,
+                    state,
+                    in_next_release,
+                    resolved_at,
+                    serde_json::to_string(&releases).expect("strings")
+                ],
+            )?;
+            Ok(group_status(q, project_id, fingerprint)?.expect("just written"))
+        })
     }
 
     /// A project's error settings (defaults when never set).
     pub fn error_settings(&self, project_id: u32) -> Result<ErrorSettings, MetaError> {
-        let conn = self.reader()?;
-        let text: Option<String> = conn
-            .query_row(
+        let text: Option<String> = self.read(|q| {
+            q.query_opt(
                 "SELECT settings FROM error_settings WHERE project_id = ?1",
-                [project_id],
+                params![project_id],
                 |r| r.get(0),
             )
-            .optional()?;
+        })?;
         Ok(text
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default())
@@ -237,14 +243,16 @@ impl Meta {
         settings: &ErrorSettings,
     ) -> Result<(), MetaError> {
         settings.check()?;
-        self.writer().execute(
-            "INSERT INTO error_settings (project_id, settings) VALUES (?1, ?2) \
-             ON CONFLICT (project_id) DO UPDATE SET settings = ?2",
-            params![
-                project_id,
-                serde_json::to_string(settings).expect("settings serialise")
-            ],
-        )?;
+        self.write(|q| {
+            q.execute(
+                "INSERT INTO error_settings (project_id, settings) VALUES (?1, ?2) \
+                 ON CONFLICT (project_id) DO UPDATE SET settings = excluded.settings",
+                params![
+                    project_id,
+                    serde_json::to_string(settings).expect("settings serialise")
+                ],
+            )
+        })?;
         Ok(())
     }
 }
@@ -264,18 +272,17 @@ impl Meta {
     /// Adds to the counts of filtered errors: (project, day, reason, count), in one
     /// transaction.
     pub fn add_filtered_counts(&self, counts: &[(u32, i64, String, i64)]) -> Result<(), MetaError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO error_filter_counts (project_id, day, reason, count) VALUES (?1, ?2, ?3, ?4)                  ON CONFLICT (project_id, day, reason) DO UPDATE SET count = count + ?4",
-            )?;
+        self.write(|q| {
             for (project, day, reason, n) in counts {
-                stmt.execute(params![project, day, reason, n])?;
+                q.execute(
+                    "INSERT INTO error_filter_counts (project_id, day, reason, count) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (project_id, day, reason) \
+                     DO UPDATE SET count = error_filter_counts.count + excluded.count",
+                    params![project, day, reason, n],
+                )?;
             }
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The filtered counts of a project's days in `[from_day, to_day]`.
@@ -285,18 +292,20 @@ impl Meta {
         from_day: i64,
         to_day: i64,
     ) -> Result<Vec<FilteredCount>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT day, reason, count FROM error_filter_counts              WHERE project_id = ?1 AND day BETWEEN ?2 AND ?3 ORDER BY day, reason",
-        )?;
-        let rows = stmt.query_map(params![project_id, from_day, to_day], |r| {
-            Ok(FilteredCount {
-                day: r.get(0)?,
-                reason: r.get(1)?,
-                count: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|q| {
+            q.query_map(
+                "SELECT day, reason, count FROM error_filter_counts \
+                 WHERE project_id = ?1 AND day BETWEEN ?2 AND ?3 ORDER BY day, reason",
+                params![project_id, from_day, to_day],
+                |r| {
+                    Ok(FilteredCount {
+                        day: r.get(0)?,
+                        reason: r.get(1)?,
+                        count: r.get(2)?,
+                    })
+                },
+            )
+        })
     }
 }
 

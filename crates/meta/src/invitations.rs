@@ -1,11 +1,11 @@
 //! Invitations: the only way the API gives someone access. Nothing about the invited email's
 //! account is looked at when inviting, so the inviter learns nothing from the answer.
 
+use crate::db::{Q, Row};
 use crate::projects::{SELECT, row_to_project};
 use crate::secrets::{check_password, hash_password, hash_token, password_matches, random_hex};
 use crate::users::open_session;
-use crate::{LoginSession, Meta, MetaError, Project, Role, User, is_constraint, now_secs};
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use crate::{LoginSession, Meta, MetaError, Project, Role, User, is_constraint, now_secs, params};
 
 /// An invitation to a project, waiting for its secret link to be opened.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -24,10 +24,17 @@ pub struct Invitation {
     pub expires_at: i64,
 }
 
-pub(crate) const SELECT_INVITATION: &str =
-    "SELECT id, project_id, email, role, created_at, expires_at FROM invitations";
+/// The columns `row_to_invitation` reads.
+macro_rules! invitation_columns {
+    () => {
+        "id, project_id, email, role, created_at, expires_at"
+    };
+}
 
-pub(crate) fn row_to_invitation(r: &rusqlite::Row<'_>) -> rusqlite::Result<Invitation> {
+pub(crate) const SELECT_INVITATION: &str =
+    concat!("SELECT ", invitation_columns!(), " FROM invitations");
+
+pub(crate) fn row_to_invitation(r: &Row) -> Result<Invitation, MetaError> {
     Ok(Invitation {
         id: r.get(0)?,
         project_id: r.get(1)?,
@@ -50,106 +57,106 @@ impl Meta {
         ttl_secs: i64,
     ) -> Result<(Invitation, String), MetaError> {
         let secret = format!("vi_{}", random_hex(16)?);
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let member: bool = tx.query_row(
-            "SELECT COUNT(*) > 0 FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.project_id = ?1 AND u.email = ?2",
-            params![project_id, email],
-            |r| r.get(0),
-        )?;
-        if member {
-            return Err(MetaError::AlreadyMember(email.to_owned()));
-        }
-        let now = now_secs();
-        tx.execute(
-            "DELETE FROM invitations WHERE expires_at <= ?1 OR (project_id = ?2 AND email = ?3)",
-            params![now, project_id, email],
-        )?;
-        tx.execute(
-            "INSERT INTO invitations (project_id, email, role, secret_hash, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                project_id,
-                email,
-                role,
-                hash_token(&secret),
-                now,
-                now + ttl_secs
-            ],
-        )?;
-        let invitation = tx.query_row(
-            &format!("{SELECT_INVITATION} WHERE id = ?1"),
-            [tx.last_insert_rowid()],
-            row_to_invitation,
-        )?;
-        tx.commit()?;
+        let invitation = self.write(|q| {
+            let member: bool = q.query_row(
+                "SELECT COUNT(*) > 0 FROM memberships m JOIN users u ON u.id = m.user_id
+                 WHERE m.project_id = ?1 AND u.email = ?2",
+                params![project_id, email],
+                |r| r.get(0),
+            )?;
+            if member {
+                return Err(MetaError::AlreadyMember(email.to_owned()));
+            }
+            let now = now_secs();
+            q.execute(
+                "DELETE FROM invitations WHERE expires_at <= ?1 OR (project_id = ?2 AND email = ?3)",
+                params![now, project_id, email],
+            )?;
+            q.query_row(
+                concat!(
+                    "INSERT INTO invitations (project_id, email, role, secret_hash, created_at, expires_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING ",
+                    invitation_columns!()
+                ),
+                params![
+                    project_id,
+                    email,
+                    role,
+                    hash_token(&secret),
+                    now,
+                    now + ttl_secs
+                ],
+                row_to_invitation,
+            )
+        })?;
         Ok((invitation, secret))
     }
 
     /// A project's pending invitations, oldest first.
     pub fn invitations(&self, project_id: u32) -> Result<Vec<Invitation>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(&format!(
-            "{SELECT_INVITATION} WHERE project_id = ?1 AND expires_at > ?2 ORDER BY id"
-        ))?;
-        let rows = stmt.query_map(params![project_id, now_secs()], row_to_invitation)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|q| {
+            q.query_map(
+                &format!(
+                    "{SELECT_INVITATION} WHERE project_id = ?1 AND expires_at > ?2 ORDER BY id"
+                ),
+                params![project_id, now_secs()],
+                row_to_invitation,
+            )
+        })
     }
 
     /// Withdraws a pending invitation; false when the project has no such invitation.
     pub fn revoke_invitation(&self, project_id: u32, id: i64) -> Result<bool, MetaError> {
-        let n = self.writer().execute(
-            "DELETE FROM invitations WHERE project_id = ?1 AND id = ?2",
-            params![project_id, id],
-        )?;
+        let n = self.write(|q| {
+            q.execute(
+                "DELETE FROM invitations WHERE project_id = ?1 AND id = ?2",
+                params![project_id, id],
+            )
+        })?;
         Ok(n > 0)
     }
 
     /// The live invitation a secret names, and its project.
     pub fn invitation(&self, secret: &str) -> Result<Option<(Invitation, Project)>, MetaError> {
-        let conn = self.reader()?;
-        let found = conn
-            .query_row(
+        self.read(|q| {
+            let found = q.query_opt(
                 &format!("{SELECT_INVITATION} WHERE secret_hash = ?1 AND expires_at > ?2"),
                 params![hash_token(secret), now_secs()],
                 row_to_invitation,
-            )
-            .optional()?;
-        let Some(invitation) = found else {
-            return Ok(None);
-        };
-        let project = conn.query_row(
-            &format!("{SELECT} WHERE id = ?1"),
-            [invitation.project_id],
-            row_to_project,
-        )?;
-        Ok(Some((invitation, project)))
+            )?;
+            let Some(invitation) = found else {
+                return Ok(None);
+            };
+            let project = q.query_row(
+                &format!("{SELECT} WHERE id = ?1"),
+                params![invitation.project_id],
+                row_to_project,
+            )?;
+            Ok(Some((invitation, project)))
+        })
     }
 
     /// Uses up the invitation `secret` names and makes `user_id` a member with its role (an
     /// existing membership keeps its role). Returns the project.
     fn consume_invitation(
-        tx: &Transaction<'_>,
+        q: &mut Q<'_>,
         secret: &str,
         user_id: i64,
         email: &str,
     ) -> Result<u32, MetaError> {
-        let found: Option<(i64, u32, String, Role)> = tx
-            .query_row(
-                "SELECT id, project_id, email, role FROM invitations WHERE secret_hash = ?1 AND expires_at > ?2",
-                params![hash_token(secret), now_secs()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
+        let found: Option<(i64, u32, String, Role)> = q.query_opt(
+            "SELECT id, project_id, email, role FROM invitations WHERE secret_hash = ?1 AND expires_at > ?2",
+            params![hash_token(secret), now_secs()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
         let (id, project_id, invited, role) = found.ok_or(MetaError::NoInvitation)?;
-        // Same comparison as the users table's NOCASE collation.
+        // Same comparison as the users table's NOCASE collation (CITEXT on PostgreSQL).
         if !invited.eq_ignore_ascii_case(email) {
             return Err(MetaError::WrongUser);
         }
-        tx.execute("DELETE FROM invitations WHERE id = ?1", [id])?;
-        tx.execute(
-            "INSERT OR IGNORE INTO memberships (user_id, project_id, role) VALUES (?1, ?2, ?3)",
+        q.execute("DELETE FROM invitations WHERE id = ?1", params![id])?;
+        q.execute(
+            "INSERT INTO memberships (user_id, project_id, role) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             params![user_id, project_id, role],
         )?;
         Ok(project_id)
@@ -157,16 +164,14 @@ impl Meta {
 
     /// A signed-in user accepts an invitation addressed to their email.
     pub fn accept_invitation_as(&self, secret: &str, user: &User) -> Result<Project, MetaError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let project_id = Self::consume_invitation(&tx, secret, user.id, &user.email)?;
-        let project = tx.query_row(
-            &format!("{SELECT} WHERE id = ?1"),
-            [project_id],
-            row_to_project,
-        )?;
-        tx.commit()?;
-        Ok(project)
+        self.write(|q| {
+            let project_id = Self::consume_invitation(q, secret, user.id, &user.email)?;
+            q.query_row(
+                &format!("{SELECT} WHERE id = ?1"),
+                params![project_id],
+                row_to_project,
+            )
+        })
     }
 
     /// Accepts an invitation without a session: a new email gets an account with `password`;
@@ -180,14 +185,13 @@ impl Meta {
     ) -> Result<Option<(String, LoginSession)>, MetaError> {
         check_password(password)?;
         let (invitation, _) = self.invitation(secret)?.ok_or(MetaError::NoInvitation)?;
-        let existing: Option<(i64, String, String)> = self
-            .reader()?
-            .query_row(
+        let existing: Option<(i64, String, String)> = self.read(|q| {
+            q.query_opt(
                 "SELECT id, email, password_hash FROM users WHERE email = ?1",
-                [&invitation.email],
+                params![invitation.email],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .optional()?;
+        })?;
         // The slow part (argon2) runs before the transaction, which then re-checks everything.
         enum Account {
             Existing(User),
@@ -198,32 +202,33 @@ impl Meta {
             Some((id, email, _)) => Account::Existing(User { id, email }),
             None => Account::New(hash_password(password)?),
         };
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let user = match account {
-            Account::Existing(user) => user,
-            Account::New(hash) => {
-                let inserted = tx.execute(
-                    "INSERT INTO users (email, password_hash) VALUES (?1, ?2)",
-                    params![invitation.email, hash],
-                );
-                match inserted {
-                    Err(e) if is_constraint(&e) => {
-                        return Err(MetaError::Conflict(
-                            "an account with this email was just created; try again".into(),
-                        ));
+        let (user, token, csrf) = self.write(|q| {
+            let user = match account {
+                Account::Existing(user) => user,
+                Account::New(hash) => {
+                    let inserted = q.query_row(
+                        "INSERT INTO users (email, password_hash) VALUES (?1, ?2) RETURNING id",
+                        params![invitation.email, hash],
+                        |r| r.get(0),
+                    );
+                    let id = match inserted {
+                        Err(e) if is_constraint(&e) => {
+                            return Err(MetaError::Conflict(
+                                "an account with this email was just created; try again".into(),
+                            ));
+                        }
+                        other => other?,
+                    };
+                    User {
+                        id,
+                        email: invitation.email.clone(),
                     }
-                    other => other?,
-                };
-                User {
-                    id: tx.last_insert_rowid(),
-                    email: invitation.email.clone(),
                 }
-            }
-        };
-        Self::consume_invitation(&tx, secret, user.id, &user.email)?;
-        let (token, csrf) = open_session(&tx, user.id, ttl_secs)?;
-        tx.commit()?;
+            };
+            Self::consume_invitation(q, secret, user.id, &user.email)?;
+            let (token, csrf) = open_session(q, user.id, ttl_secs)?;
+            Ok((user, token, csrf))
+        })?;
         Ok(Some((
             token,
             LoginSession {
@@ -251,8 +256,13 @@ mod tests {
         assert_eq!(meta.invitations(a.id).unwrap(), [inv_a]);
         assert!(meta.invitations(b.id).unwrap().is_empty());
         let stored: String = meta
-            .writer()
-            .query_row("SELECT secret_hash FROM invitations", [], |r| r.get(0))
+            .read(|q| {
+                q.query_row(
+                    "SELECT secret_hash FROM invitations",
+                    crate::params![],
+                    |r| r.get(0),
+                )
+            })
             .unwrap();
         assert_eq!(stored, hash_token(&secret_a), "only the hash is kept");
 

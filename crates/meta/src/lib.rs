@@ -1,11 +1,13 @@
-//! Metadata in SQLite: projects, their public ingest keys and allowed origins, secret API
-//! tokens (stored as SHA-256 hashes, each with a scope), retention, dashboard users with a
-//! role per project, and invitations. Small, transactional, and separate from the event
-//! store. The schema carries a version (`PRAGMA user_version`) and migrates in order.
+//! Metadata: projects, their public ingest keys and allowed origins, secret API tokens
+//! (stored as SHA-256 hashes, each with a scope), retention, dashboard users with a role per
+//! project, invitations, error triage, source maps' index and alerts. Small, transactional,
+//! and separate from the event store: in SQLite by default (a file in the data folder), or
+//! in PostgreSQL when several instances share it. The schema carries a version and migrates
+//! in order on both (`schema.rs`).
 
-use connections::{Connections, Reader};
+use connections::Connections;
+use db::{Inner, Q};
 use std::path::Path;
-use std::sync::MutexGuard;
 
 /// The longest email accepted anywhere (RFC 5321's path limit).
 pub const MAX_EMAIL_BYTES: usize = 254;
@@ -33,14 +35,17 @@ macro_rules! sql_text_enum {
                 }
             }
         }
-        impl rusqlite::types::FromSql for $t {
-            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-                v.as_str()?.parse().map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
+        impl $crate::db::ToValue for $t {
+            fn to_value(&self) -> $crate::db::Value {
+                $crate::db::Value::Text(self.as_str().to_owned())
             }
         }
-        impl rusqlite::ToSql for $t {
-            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-                Ok(self.as_str().into())
+        impl $crate::db::FromValue for $t {
+            fn from_value(v: &$crate::db::Value) -> Result<Self, String> {
+                match v {
+                    $crate::db::Value::Text(s) => s.parse().map_err(|e: MetaError| e.to_string()),
+                    other => Err(format!("expected text, found {other:?}")),
+                }
             }
         }
     };
@@ -48,13 +53,17 @@ macro_rules! sql_text_enum {
 
 mod alerts;
 mod connections;
+pub(crate) mod db;
 mod errors;
 mod invitations;
 mod members;
+mod postgres_pool;
 mod projects;
 mod schema;
 mod secrets;
 mod sourcemaps;
+#[cfg(any(test, feature = "test-server"))]
+pub mod testing;
 mod tokens;
 mod users;
 
@@ -62,6 +71,7 @@ pub use alerts::{
     AlertState, DeliveryAttempt, DeliveryOutcome, DeliveryState, MAX_ALERT_RULES, NewNotification,
     Notification, SegmentState, StoredRule, Transition,
 };
+pub use db::DbError;
 pub use errors::{
     ErrorSettings, FilteredCount, GroupState, GroupStatus, IgnoreRule, MAX_RELEASES_BEFORE,
 };
@@ -79,9 +89,9 @@ sql_text_enum!(Scope { Read = "read", IngestAdmin = "ingest-admin", Admin = "adm
 /// Metadata failures.
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
-    /// SQLite failed.
+    /// The database failed.
     #[error("metadata database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Database(DbError),
     /// No randomness for keys.
     #[error("cannot read random bytes: {0}")]
     Random(#[from] std::io::Error),
@@ -107,7 +117,9 @@ pub enum MetaError {
     #[error("{0}")]
     Conflict(String),
     /// The database was written by a newer Vigil.
-    #[error("meta.db has schema version {found}; this vigil knows versions up to {known}")]
+    #[error(
+        "the metadata database has schema version {found}; this vigil knows versions up to {known}"
+    )]
     TooNew {
         /// The database's version.
         found: u32,
@@ -118,25 +130,104 @@ pub enum MetaError {
 
 /// The metadata database. Reads never wait for a write (see `connections.rs`).
 pub struct Meta {
-    conns: Connections,
+    backend: Backend,
 }
 
+enum Backend {
+    Sqlite(Connections),
+    Postgres(postgres_pool::Pool),
+}
+
+/// A transaction-scoped advisory lock every PostgreSQL write takes first: one write at a
+/// time across instances, as SQLite's `BEGIN IMMEDIATE` gives one process (the number is
+/// arbitrary, Vigil's own).
+const WRITE_LOCK: i64 = 0x5649_4749_4c4d; // "VIGILM"
+
 impl Meta {
-    /// Opens or creates the database file, migrating it to the current schema version.
+    /// Opens or creates the SQLite database file, migrating it to the current schema version.
     pub fn open(path: &Path) -> Result<Meta, MetaError> {
         Ok(Meta {
-            conns: Connections::open(path, schema::migrate)?,
+            backend: Backend::Sqlite(Connections::open(path, schema::migrate_sqlite)?),
         })
     }
 
-    /// The connection that writes.
-    fn writer(&self) -> MutexGuard<'_, rusqlite::Connection> {
-        self.conns.writer()
+    /// Connects to a PostgreSQL database (`postgres://user:password@host:port/database`),
+    /// creating or migrating Vigil's tables in it.
+    pub fn connect(url: &str) -> Result<Meta, MetaError> {
+        let pool = postgres_pool::Pool::new(url)?;
+        schema::migrate_postgres(&mut *pool.get()?)?;
+        Ok(Meta {
+            backend: Backend::Postgres(pool),
+        })
     }
 
-    /// A connection of the caller's own to read with.
-    fn reader(&self) -> Result<Reader<'_>, MetaError> {
-        self.conns.reader()
+    /// `postgres` or `sqlite`, for logs and metrics.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Runs `f` on a connection of the caller's own that only reads and never waits for a
+    /// write in progress.
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&mut Q<'_>) -> Result<T, MetaError>,
+    ) -> Result<T, MetaError> {
+        match &self.backend {
+            Backend::Sqlite(conns) => {
+                let conn = conns.reader()?;
+                f(&mut Q {
+                    inner: Inner::Sqlite(&conn),
+                })
+            }
+            Backend::Postgres(pool) => {
+                let mut client = pool.get()?;
+                let tx = client.build_transaction().read_only(true).start()?;
+                let mut q = Q {
+                    inner: Inner::Postgres(tx),
+                };
+                let out = f(&mut q)?;
+                if let Inner::Postgres(tx) = q.inner {
+                    tx.commit()?;
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Runs `f` as one transaction holding the database's write lock from its start;
+    /// committed when `f` answers `Ok`, rolled back otherwise.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Q<'_>) -> Result<T, MetaError>,
+    ) -> Result<T, MetaError> {
+        match &self.backend {
+            Backend::Sqlite(conns) => {
+                let mut conn = conns.writer();
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let out = f(&mut Q {
+                    inner: Inner::Sqlite(&tx),
+                })?;
+                tx.commit()?;
+                Ok(out)
+            }
+            Backend::Postgres(pool) => {
+                let mut client = pool.get()?;
+                let mut tx = client.transaction()?;
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+                let mut q = Q {
+                    inner: Inner::Postgres(tx),
+                };
+                let out = f(&mut q)?;
+                if let Inner::Postgres(tx) = q.inner {
+                    tx.commit()?;
+                }
+                Ok(out)
+            }
+        }
     }
 }
 
@@ -146,19 +237,29 @@ fn now_secs() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn is_constraint(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+/// Whether a constraint refused the change (a name taken, a row gone).
+fn is_constraint(e: &MetaError) -> bool {
+    matches!(e, MetaError::Database(d) if d.is_constraint())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A new database in a folder of its own.
-    pub(crate) fn open() -> (tempfile::TempDir, Meta) {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = Meta::open(&dir.path().join("meta.db")).unwrap();
-        (dir, meta)
+    /// A new database: in SQLite in a folder of its own, or with `VIGIL_TEST_META=postgres`
+    /// (as `make test` runs this suite a second time) on a PostgreSQL server of its own. The
+    /// first value keeps the folder or the server until dropped.
+    pub(crate) fn open() -> (Box<dyn std::any::Any>, Meta) {
+        if std::env::var("VIGIL_TEST_META").as_deref() == Ok("postgres") {
+            let server = crate::testing::Postgres::start();
+            let meta = Meta::connect(&server.url()).unwrap();
+            assert_eq!(meta.backend_name(), "postgres");
+            (Box::new(server), meta)
+        } else {
+            let dir = tempfile::tempdir().unwrap();
+            let meta = Meta::open(&dir.path().join("meta.db")).unwrap();
+            (Box::new(dir), meta)
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Members of a project and their roles; a project always keeps an owner.
 
+use crate::db::Q;
 use crate::projects::row_to_project;
-use crate::{Meta, MetaError, Project};
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use crate::{Meta, MetaError, Project, params};
 
 /// What a user may do in one project; each role can do everything the ones before it can.
 #[derive(
@@ -30,12 +30,8 @@ pub struct Member {
 }
 
 /// Demotes or removes `user_id` only if the project keeps another owner.
-pub(crate) fn keep_an_owner(
-    tx: &Transaction<'_>,
-    user_id: i64,
-    project_id: u32,
-) -> Result<(), MetaError> {
-    let owners: i64 = tx.query_row(
+pub(crate) fn keep_an_owner(q: &mut Q<'_>, user_id: i64, project_id: u32) -> Result<(), MetaError> {
+    let owners: i64 = q.query_row(
         "SELECT COUNT(*) FROM memberships WHERE project_id = ?1 AND role = 'owner' AND user_id <> ?2",
         params![project_id, user_id],
         |r| r.get(0),
@@ -50,58 +46,60 @@ pub(crate) fn keep_an_owner(
 impl Meta {
     /// The members of a project with their roles, by email.
     pub fn members(&self, project_id: u32) -> Result<Vec<Member>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(
-            "SELECT u.id, u.email, m.role FROM users u JOIN memberships m ON m.user_id = u.id
-             WHERE m.project_id = ?1 ORDER BY u.email",
-        )?;
-        let rows = stmt.query_map([project_id], |r| {
-            Ok(Member {
-                id: r.get(0)?,
-                email: r.get(1)?,
-                role: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|q| {
+            q.query_map(
+                "SELECT u.id, u.email, m.role FROM users u JOIN memberships m ON m.user_id = u.id
+                 WHERE m.project_id = ?1 ORDER BY u.email",
+                params![project_id],
+                |r| {
+                    Ok(Member {
+                        id: r.get(0)?,
+                        email: r.get(1)?,
+                        role: r.get(2)?,
+                    })
+                },
+            )
+        })
     }
 
     /// Takes a user's access to a project away; false when they had none. Refused for the
     /// project's last owner.
     pub fn remove_member(&self, user_id: i64, project_id: u32) -> Result<bool, MetaError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        keep_an_owner(&tx, user_id, project_id)?;
-        let n = tx.execute(
-            "DELETE FROM memberships WHERE user_id = ?1 AND project_id = ?2",
-            params![user_id, project_id],
-        )?;
-        tx.commit()?;
-        Ok(n > 0)
+        self.write(|q| {
+            keep_an_owner(q, user_id, project_id)?;
+            let n = q.execute(
+                "DELETE FROM memberships WHERE user_id = ?1 AND project_id = ?2",
+                params![user_id, project_id],
+            )?;
+            Ok(n > 0)
+        })
     }
 
     /// Changes a member's role; false when they are not a member. Refused when it would
     /// leave the project without an owner.
     pub fn set_role(&self, user_id: i64, project_id: u32, role: Role) -> Result<bool, MetaError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if role != Role::Owner {
-            keep_an_owner(&tx, user_id, project_id)?;
-        }
-        let n = tx.execute(
-            "UPDATE memberships SET role = ?1 WHERE user_id = ?2 AND project_id = ?3",
-            params![role, user_id, project_id],
-        )?;
-        tx.commit()?;
-        Ok(n > 0)
+        self.write(|q| {
+            if role != Role::Owner {
+                keep_an_owner(q, user_id, project_id)?;
+            }
+            let n = q.execute(
+                "UPDATE memberships SET role = ?1 WHERE user_id = ?2 AND project_id = ?3",
+                params![role, user_id, project_id],
+            )?;
+            Ok(n > 0)
+        })
     }
 
     /// Makes a user an owner of a project (kept as it is if already a member): the path of
     /// the operator (`vigil user add`) and of a project's creator.
     pub fn add_member(&self, user_id: i64, project_id: u32) -> Result<(), MetaError> {
-        self.writer().execute(
-            "INSERT OR IGNORE INTO memberships (user_id, project_id, role) VALUES (?1, ?2, 'owner')",
-            params![user_id, project_id],
-        )?;
+        self.write(|q| {
+            q.execute(
+                "INSERT INTO memberships (user_id, project_id, role) VALUES (?1, ?2, 'owner') \
+                 ON CONFLICT DO NOTHING",
+                params![user_id, project_id],
+            )
+        })?;
         Ok(())
     }
 
@@ -119,14 +117,15 @@ impl Meta {
         &self,
         user_id: i64,
     ) -> Result<Vec<(Project, Role)>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(
-            "SELECT p.id, p.name, p.public_key, p.allowed_origins, p.retention_days, m.role
-             FROM projects p JOIN memberships m ON m.project_id = p.id
-             WHERE m.user_id = ?1 ORDER BY p.id",
-        )?;
-        let rows = stmt.query_map([user_id], |r| Ok((row_to_project(r)?, r.get(5)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|q| {
+            q.query_map(
+                "SELECT p.id, p.name, p.public_key, p.allowed_origins, p.retention_days, m.role
+                 FROM projects p JOIN memberships m ON m.project_id = p.id
+                 WHERE m.user_id = ?1 ORDER BY p.id",
+                params![user_id],
+                |r| Ok((row_to_project(r)?, r.get(5)?)),
+            )
+        })
     }
 
     /// Project `project_id` and the user's role in it, if they belong to it.
@@ -135,16 +134,15 @@ impl Meta {
         user_id: i64,
         project_id: u32,
     ) -> Result<Option<(Project, Role)>, MetaError> {
-        let conn = self.reader()?;
-        Ok(conn
-            .query_row(
+        self.read(|q| {
+            q.query_opt(
                 "SELECT p.id, p.name, p.public_key, p.allowed_origins, p.retention_days, m.role
                  FROM projects p JOIN memberships m ON m.project_id = p.id
                  WHERE m.user_id = ?1 AND p.id = ?2",
                 params![user_id, project_id],
                 |r| Ok((row_to_project(r)?, r.get(5)?)),
             )
-            .optional()?)
+        })
     }
 }
 

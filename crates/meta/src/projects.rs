@@ -1,8 +1,8 @@
 //! Projects: name, public ingest key, allowed origins, retention.
 
+use crate::db::Row;
 use crate::secrets::random_hex;
-use crate::{Meta, MetaError, is_constraint};
-use rusqlite::{OptionalExtension, params};
+use crate::{Meta, MetaError, is_constraint, params};
 
 /// A project: the unit of data ownership.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -28,7 +28,7 @@ impl Project {
     }
 }
 
-pub(crate) fn row_to_project(row: &rusqlite::Row<'_>) -> rusqlite::Result<Project> {
+pub(crate) fn row_to_project(row: &Row) -> Result<Project, MetaError> {
     let origins: String = row.get(3)?;
     Ok(Project {
         id: row.get(0)?,
@@ -59,17 +59,17 @@ impl Meta {
             allowed_origins.to_vec()
         };
         let public_key = format!("pk_{}", random_hex(12)?);
-        let conn = self.writer();
-        let inserted = conn.execute(
-            "INSERT INTO projects (name, public_key, allowed_origins, retention_days) VALUES (?1, ?2, ?3, ?4)",
-            params![name, public_key, serde_json::to_string(&origins).expect("strings"), retention_days],
-        );
-        match inserted {
+        let inserted = self.write(|q| {
+            q.query_row(
+                "INSERT INTO projects (name, public_key, allowed_origins, retention_days) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+                params![name, public_key, serde_json::to_string(&origins).expect("strings"), retention_days],
+                |r| r.get::<u32>(0),
+            )
+        });
+        let id = match inserted {
             Err(e) if is_constraint(&e) => return Err(MetaError::Duplicate(name.to_owned())),
             other => other?,
         };
-        let id = conn.last_insert_rowid() as u32;
-        drop(conn);
         let token = self.create_token(id)?;
         let project = self.project_by_id(id)?.expect("just inserted");
         Ok((project, token))
@@ -77,46 +77,50 @@ impl Meta {
 
     /// The project a public key belongs to.
     pub fn project_by_key(&self, public_key: &str) -> Result<Option<Project>, MetaError> {
-        let conn = self.reader()?;
-        Ok(conn
-            .query_row(
+        self.read(|q| {
+            q.query_opt(
                 &format!("{SELECT} WHERE public_key = ?1"),
-                [public_key],
+                params![public_key],
                 row_to_project,
             )
-            .optional()?)
+        })
     }
 
     /// A project by id.
     pub fn project_by_id(&self, id: u32) -> Result<Option<Project>, MetaError> {
-        let conn = self.reader()?;
-        Ok(conn
-            .query_row(&format!("{SELECT} WHERE id = ?1"), [id], row_to_project)
-            .optional()?)
+        self.read(|q| {
+            q.query_opt(
+                &format!("{SELECT} WHERE id = ?1"),
+                params![id],
+                row_to_project,
+            )
+        })
     }
 
     /// A project by name.
     pub fn project_by_name(&self, name: &str) -> Result<Option<Project>, MetaError> {
-        let conn = self.reader()?;
-        Ok(conn
-            .query_row(&format!("{SELECT} WHERE name = ?1"), [name], row_to_project)
-            .optional()?)
+        self.read(|q| {
+            q.query_opt(
+                &format!("{SELECT} WHERE name = ?1"),
+                params![name],
+                row_to_project,
+            )
+        })
     }
 
     /// Every project.
     pub fn projects(&self) -> Result<Vec<Project>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY id"))?;
-        let rows = stmt.query_map([], row_to_project)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|q| q.query_map(&format!("{SELECT} ORDER BY id"), params![], row_to_project))
     }
 
     /// Replaces a project's allowed origins.
     pub fn set_allowed_origins(&self, id: u32, origins: &[String]) -> Result<(), MetaError> {
-        self.writer().execute(
-            "UPDATE projects SET allowed_origins = ?1 WHERE id = ?2",
-            params![serde_json::to_string(origins).expect("strings"), id],
-        )?;
+        self.write(|q| {
+            q.execute(
+                "UPDATE projects SET allowed_origins = ?1 WHERE id = ?2",
+                params![serde_json::to_string(origins).expect("strings"), id],
+            )
+        })?;
         Ok(())
     }
 
@@ -127,10 +131,12 @@ impl Meta {
                 "retention must be at least 1 day".into(),
             ));
         }
-        self.writer().execute(
-            "UPDATE projects SET retention_days = ?1 WHERE id = ?2",
-            params![days, id],
-        )?;
+        self.write(|q| {
+            q.execute(
+                "UPDATE projects SET retention_days = ?1 WHERE id = ?2",
+                params![days, id],
+            )
+        })?;
         Ok(())
     }
 }

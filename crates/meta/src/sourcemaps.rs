@@ -2,8 +2,8 @@
 //! the minified script's file names (their SHA-256), sizes and debug id. The files live in
 //! the data folder; `vigil-errors` writes and reads them.
 
-use crate::{Meta, MetaError};
-use rusqlite::{OptionalExtension, Row, params};
+use crate::db::Row;
+use crate::{Meta, MetaError, params};
 
 /// One uploaded bundle: its source map, its minified script, or both.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -53,7 +53,7 @@ pub struct UploadedFile<'a> {
 const COLUMNS: &str = "id, release, url, debug_id, map_file, map_bytes, source_file, \
                        source_bytes, uploaded_at";
 
-fn row_to_entry(r: &Row<'_>) -> rusqlite::Result<SourceMapEntry> {
+fn row_to_entry(r: &Row) -> Result<SourceMapEntry, MetaError> {
     Ok(SourceMapEntry {
         id: r.get(0)?,
         release: r.get(1)?,
@@ -99,57 +99,58 @@ impl Meta {
             BundleFile::Map => ("map_file", "map_bytes"),
             BundleFile::Source => ("source_file", "source_bytes"),
         };
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let before: Option<(i64, Option<String>)> = tx
-            .query_row(
+        self.write(|q| {
+            let before: Option<(i64, Option<String>)> = q.query_opt(
                 &format!(
                     "SELECT id, {file_col} FROM sourcemaps WHERE project_id = ?1 AND release = ?2 AND url = ?3"
                 ),
                 params![project_id, release, url],
                 |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let (id, replaced) = match before {
-            Some((id, old)) => {
-                tx.execute(
-                    &format!(
-                        "UPDATE sourcemaps SET {file_col} = ?1, {bytes_col} = ?2, \
-                         debug_id = COALESCE(?3, debug_id), uploaded_at = unixepoch() WHERE id = ?4"
-                    ),
-                    params![file, bytes, debug_id, id],
-                )?;
-                (id, old.filter(|old| old != file))
-            }
-            None => {
-                tx.execute(
-                    &format!(
-                        "INSERT INTO sourcemaps (project_id, release, url, debug_id, {file_col}, {bytes_col}) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-                    ),
-                    params![project_id, release, url, debug_id, file, bytes],
-                )?;
-                (tx.last_insert_rowid(), None)
-            }
-        };
-        let entry = tx.query_row(
-            &format!("SELECT {COLUMNS} FROM sourcemaps WHERE id = ?1"),
-            [id],
-            row_to_entry,
-        )?;
-        tx.commit()?;
-        Ok((entry, replaced))
+            )?;
+            let (id, replaced) = match before {
+                Some((id, old)) => {
+                    q.execute(
+                        &format!(
+                            "UPDATE sourcemaps SET {file_col} = ?1, {bytes_col} = ?2, \
+                             debug_id = COALESCE(?3, debug_id), uploaded_at = unixepoch() WHERE id = ?4"
+                        ),
+                        params![file, bytes, debug_id, id],
+                    )?;
+                    (id, old.filter(|old| old != file))
+                }
+                None => {
+                    let id: i64 = q.query_row(
+                        &format!(
+                            "INSERT INTO sourcemaps (project_id, release, url, debug_id, {file_col}, {bytes_col}) \
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id"
+                        ),
+                        params![project_id, release, url, debug_id, file, bytes],
+                        |r| r.get(0),
+                    )?;
+                    (id, None)
+                }
+            };
+            let entry = q.query_row(
+                &format!("SELECT {COLUMNS} FROM sourcemaps WHERE id = ?1"),
+                params![id],
+                row_to_entry,
+            )?;
+            Ok((entry, replaced))
+        })
     }
 
     /// A project's uploads, newest release first, then by URL.
     pub fn sourcemaps(&self, project_id: u32) -> Result<Vec<SourceMapEntry>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM sourcemaps WHERE project_id = ?1 \
-             ORDER BY uploaded_at DESC, release DESC, url"
-        ))?;
-        let rows = stmt.query_map([project_id], row_to_entry)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|q| {
+            q.query_map(
+                &format!(
+                    "SELECT {COLUMNS} FROM sourcemaps WHERE project_id = ?1 \
+                     ORDER BY uploaded_at DESC, release DESC, url"
+                ),
+                params![project_id],
+                row_to_entry,
+            )
+        })
     }
 
     /// The newest bundle uploaded with this debug id in the project.
@@ -158,9 +159,8 @@ impl Meta {
         project_id: u32,
         debug_id: &str,
     ) -> Result<Option<SourceMapEntry>, MetaError> {
-        let conn = self.reader()?;
-        Ok(conn
-            .query_row(
+        self.read(|q| {
+            q.query_opt(
                 &format!(
                     "SELECT {COLUMNS} FROM sourcemaps WHERE project_id = ?1 AND debug_id = ?2 \
                      AND map_file IS NOT NULL ORDER BY uploaded_at DESC, id DESC LIMIT 1"
@@ -168,7 +168,7 @@ impl Meta {
                 params![project_id, debug_id],
                 row_to_entry,
             )
-            .optional()?)
+        })
     }
 
     /// The bundle of a release uploaded under the first of `urls` that has one.
@@ -178,19 +178,19 @@ impl Meta {
         release: &str,
         urls: &[&str],
     ) -> Result<Option<SourceMapEntry>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(&format!(
+        let sql = format!(
             "SELECT {COLUMNS} FROM sourcemaps WHERE project_id = ?1 AND release = ?2 AND url = ?3"
-        ))?;
-        for url in urls {
-            if let Some(entry) = stmt
-                .query_row(params![project_id, release, url], row_to_entry)
-                .optional()?
-            {
-                return Ok(Some(entry));
+        );
+        self.read(|q| {
+            for url in urls {
+                if let Some(entry) =
+                    q.query_opt(&sql, params![project_id, release, url], row_to_entry)?
+                {
+                    return Ok(Some(entry));
+                }
             }
-        }
-        Ok(None)
+            Ok(None)
+        })
     }
 
     /// Whether a release of the project has any source map.
@@ -199,13 +199,14 @@ impl Meta {
         project_id: u32,
         release: &str,
     ) -> Result<bool, MetaError> {
-        let conn = self.reader()?;
-        Ok(conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sourcemaps WHERE project_id = ?1 AND release = ?2 \
-             AND map_file IS NOT NULL)",
-            params![project_id, release],
-            |r| r.get(0),
-        )?)
+        self.read(|q| {
+            q.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sourcemaps WHERE project_id = ?1 AND release = ?2 \
+                 AND map_file IS NOT NULL)",
+                params![project_id, release],
+                |r| r.get(0),
+            )
+        })
     }
 
     /// Removes an upload; returns it (its files are the caller's to remove when nothing
@@ -215,50 +216,50 @@ impl Meta {
         project_id: u32,
         id: i64,
     ) -> Result<Option<SourceMapEntry>, MetaError> {
-        let mut conn = self.writer();
         // It reads, then writes: the write lock first, so another process's write in
         // between makes it wait instead of fail.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let entry = tx
-            .query_row(
+        self.write(|q| {
+            let entry = q.query_opt(
                 &format!("SELECT {COLUMNS} FROM sourcemaps WHERE project_id = ?1 AND id = ?2"),
                 params![project_id, id],
                 row_to_entry,
-            )
-            .optional()?;
-        if entry.is_some() {
-            tx.execute("DELETE FROM sourcemaps WHERE id = ?1", [id])?;
-        }
-        tx.commit()?;
-        Ok(entry)
+            )?;
+            if entry.is_some() {
+                q.execute("DELETE FROM sourcemaps WHERE id = ?1", params![id])?;
+            }
+            Ok(entry)
+        })
     }
 
     /// Whether any upload of the project still names this file.
     pub fn sourcemap_file_in_use(&self, project_id: u32, file: &str) -> Result<bool, MetaError> {
-        let conn = self.reader()?;
-        Ok(conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sourcemaps WHERE project_id = ?1 \
-             AND (map_file = ?2 OR source_file = ?2))",
-            params![project_id, file],
-            |r| r.get(0),
-        )?)
+        self.read(|q| {
+            q.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sourcemaps WHERE project_id = ?1 \
+                 AND (map_file = ?2 OR source_file = ?2))",
+                params![project_id, file],
+                |r| r.get(0),
+            )
+        })
     }
 
     /// How many bundles, releases and bytes a project's uploads hold.
     pub fn sourcemap_totals(&self, project_id: u32) -> Result<SourceMapTotals, MetaError> {
-        let conn = self.reader()?;
-        Ok(conn.query_row(
-            "SELECT COUNT(*), COUNT(DISTINCT release), COALESCE(SUM(map_bytes + source_bytes), 0) \
-             FROM sourcemaps WHERE project_id = ?1",
-            [project_id],
-            |r| {
-                Ok(SourceMapTotals {
-                    bundles: r.get(0)?,
-                    releases: r.get(1)?,
-                    bytes: r.get(2)?,
-                })
-            },
-        )?)
+        self.read(|q| {
+            q.query_row(
+                "SELECT COUNT(*), COUNT(DISTINCT release), \
+                 COALESCE(CAST(SUM(map_bytes + source_bytes) AS BIGINT), 0) \
+                 FROM sourcemaps WHERE project_id = ?1",
+                params![project_id],
+                |r| {
+                    Ok(SourceMapTotals {
+                        bundles: r.get(0)?,
+                        releases: r.get(1)?,
+                        bytes: r.get(2)?,
+                    })
+                },
+            )
+        })
     }
 }
 

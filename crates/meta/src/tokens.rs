@@ -2,8 +2,7 @@
 
 use crate::projects::row_to_project;
 use crate::secrets::{hash_token, random_hex};
-use crate::{Meta, MetaError, Project};
-use rusqlite::{OptionalExtension, params};
+use crate::{Meta, MetaError, Project, params};
 
 /// What an API token may do in its project; each scope can do everything the ones before it can.
 #[derive(
@@ -45,54 +44,58 @@ impl Meta {
         scope: Scope,
     ) -> Result<(i64, String), MetaError> {
         let token = format!("vt_{}", random_hex(24)?);
-        let conn = self.writer();
-        conn.execute(
-            "INSERT INTO api_tokens (token_hash, project_id, hint, scope) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                hash_token(&token),
-                project_id,
-                &token[token.len() - 4..],
-                scope
-            ],
-        )?;
-        Ok((conn.last_insert_rowid(), token))
+        let id = self.write(|q| {
+            q.query_row(
+                "INSERT INTO api_tokens (token_hash, project_id, hint, scope) VALUES (?1, ?2, ?3, ?4) RETURNING rowid",
+                params![
+                    hash_token(&token),
+                    project_id,
+                    &token[token.len() - 4..],
+                    scope
+                ],
+                |r| r.get(0),
+            )
+        })?;
+        Ok((id, token))
     }
 
     /// A project's API tokens, oldest first.
     pub fn tokens(&self, project_id: u32) -> Result<Vec<TokenInfo>, MetaError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(
-            "SELECT rowid, hint, scope, created_at FROM api_tokens WHERE project_id = ?1 ORDER BY rowid",
-        )?;
-        let rows = stmt.query_map([project_id], |r| {
-            Ok(TokenInfo {
-                id: r.get(0)?,
-                hint: r.get(1)?,
-                scope: r.get(2)?,
-                created_at: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|q| {
+            q.query_map(
+                "SELECT rowid, hint, scope, created_at FROM api_tokens WHERE project_id = ?1 ORDER BY rowid",
+                params![project_id],
+                |r| {
+                    Ok(TokenInfo {
+                        id: r.get(0)?,
+                        hint: r.get(1)?,
+                        scope: r.get(2)?,
+                        created_at: r.get(3)?,
+                    })
+                },
+            )
+        })
     }
 
     /// The scope of one of a project's tokens, if it has that token.
     pub fn token_scope(&self, project_id: u32, token_id: i64) -> Result<Option<Scope>, MetaError> {
-        let conn = self.reader()?;
-        Ok(conn
-            .query_row(
+        self.read(|q| {
+            q.query_opt(
                 "SELECT scope FROM api_tokens WHERE project_id = ?1 AND rowid = ?2",
                 params![project_id, token_id],
                 |r| r.get(0),
             )
-            .optional()?)
+        })
     }
 
     /// Revokes one of a project's API tokens; false when it has no such token.
     pub fn revoke_token(&self, project_id: u32, token_id: i64) -> Result<bool, MetaError> {
-        let n = self.writer().execute(
-            "DELETE FROM api_tokens WHERE project_id = ?1 AND rowid = ?2",
-            params![project_id, token_id],
-        )?;
+        let n = self.write(|q| {
+            q.execute(
+                "DELETE FROM api_tokens WHERE project_id = ?1 AND rowid = ?2",
+                params![project_id, token_id],
+            )
+        })?;
         Ok(n > 0)
     }
 
@@ -103,14 +106,13 @@ impl Meta {
 
     /// The project a secret API token belongs to, and what the token may do there.
     pub fn token(&self, token: &str) -> Result<Option<(Project, Scope)>, MetaError> {
-        let conn = self.reader()?;
-        Ok(conn
-            .query_row(
+        self.read(|q| {
+            q.query_opt(
                 "SELECT p.id, p.name, p.public_key, p.allowed_origins, p.retention_days, t.scope
                  FROM api_tokens t JOIN projects p ON p.id = t.project_id WHERE t.token_hash = ?1",
-                [hash_token(token)],
+                params![hash_token(token)],
                 |r| Ok((row_to_project(r)?, r.get(5)?)),
             )
-            .optional()?)
+        })
     }
 }

@@ -1,11 +1,11 @@
 //! Dashboard users (argon2id passwords) and their login sessions.
 
+use crate::db::Q;
 use crate::secrets::{
     check_password, hash_password, hash_token, password_matches, password_matches_or_dummy,
     random_hex,
 };
-use crate::{MAX_EMAIL_BYTES, Meta, MetaError, now_secs};
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::{MAX_EMAIL_BYTES, Meta, MetaError, now_secs, params};
 
 /// A person who logs in to the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -27,22 +27,31 @@ pub struct LoginSession {
 
 /// Opens a login session for a user; its secret cookie value and CSRF token.
 pub(crate) fn open_session(
-    conn: &Connection,
+    q: &mut Q<'_>,
     user_id: i64,
     ttl_secs: i64,
 ) -> Result<(String, String), MetaError> {
     let token = format!("vs_{}", random_hex(24)?);
     let csrf = random_hex(16)?;
     // Expired sessions are of no use; dropping them here keeps the table small.
-    conn.execute(
+    q.execute(
         "DELETE FROM login_sessions WHERE expires_at <= ?1",
-        [now_secs()],
+        params![now_secs()],
     )?;
-    conn.execute(
+    q.execute(
         "INSERT INTO login_sessions (token_hash, user_id, csrf_token, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![hash_token(&token), user_id, csrf, now_secs() + ttl_secs],
     )?;
     Ok((token, csrf))
+}
+
+/// The id, email and password hash of the user with this email (any case).
+fn credentials(q: &mut Q<'_>, email: &str) -> Result<Option<(i64, String, String)>, MetaError> {
+    q.query_opt(
+        "SELECT id, email, password_hash FROM users WHERE email = ?1",
+        params![email],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
 }
 
 impl Meta {
@@ -56,14 +65,13 @@ impl Meta {
         }
         check_password(password)?;
         let hash = hash_password(password)?;
-        let conn = self.writer();
-        conn.execute(
-            "INSERT INTO users (email, password_hash) VALUES (?1, ?2)
-             ON CONFLICT(email) DO UPDATE SET password_hash = excluded.password_hash",
-            params![email, hash],
-        )?;
-        let id = conn.query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
-            r.get(0)
+        let id = self.write(|q| {
+            q.query_row(
+                "INSERT INTO users (email, password_hash) VALUES (?1, ?2)
+                 ON CONFLICT(email) DO UPDATE SET password_hash = excluded.password_hash RETURNING id",
+                params![email, hash],
+                |r| r.get(0),
+            )
         })?;
         Ok(User {
             id,
@@ -73,11 +81,10 @@ impl Meta {
 
     /// A user by email (any case), if one exists.
     pub fn user_by_email(&self, email: &str) -> Result<Option<User>, MetaError> {
-        let conn = self.reader()?;
-        Ok(conn
-            .query_row(
+        self.read(|q| {
+            q.query_opt(
                 "SELECT id, email FROM users WHERE email = ?1",
-                [email],
+                params![email],
                 |r| {
                     Ok(User {
                         id: r.get(0)?,
@@ -85,7 +92,7 @@ impl Meta {
                     })
                 },
             )
-            .optional()?)
+        })
     }
 
     /// Checks a password; on success opens a session and returns its secret cookie value.
@@ -95,19 +102,12 @@ impl Meta {
         password: &str,
         ttl_secs: i64,
     ) -> Result<Option<(String, LoginSession)>, MetaError> {
-        let found: Option<(i64, String, String)> = self
-            .reader()?
-            .query_row(
-                "SELECT id, email, password_hash FROM users WHERE email = ?1",
-                [email],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
+        let found = self.read(|q| credentials(q, email))?;
         let ok = password_matches_or_dummy(password, found.as_ref().map(|f| f.2.as_str()));
         let Some((id, email, _)) = found.filter(|_| ok) else {
             return Ok(None);
         };
-        let (token, csrf) = open_session(&self.writer(), id, ttl_secs)?;
+        let (token, csrf) = self.write(|q| open_session(q, id, ttl_secs))?;
         Ok(Some((
             token,
             LoginSession {
@@ -127,46 +127,50 @@ impl Meta {
         keep: &str,
     ) -> Result<bool, MetaError> {
         check_password(new)?;
-        let stored: String = self.reader()?.query_row(
-            "SELECT password_hash FROM users WHERE id = ?1",
-            [user_id],
-            |r| r.get(0),
-        )?;
+        let stored: String = self.read(|q| {
+            q.query_row(
+                "SELECT password_hash FROM users WHERE id = ?1",
+                params![user_id],
+                |r| r.get(0),
+            )
+        })?;
         if !password_matches(current, &stored) {
             return Ok(false);
         }
         let hash = hash_password(new)?;
-        let conn = self.writer();
-        conn.execute(
-            "UPDATE users SET password_hash = ?1 WHERE id = ?2",
-            params![hash, user_id],
-        )?;
-        conn.execute(
-            "DELETE FROM login_sessions WHERE user_id = ?1 AND token_hash <> ?2",
-            params![user_id, hash_token(keep)],
-        )?;
+        self.write(|q| {
+            q.execute(
+                "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+                params![hash, user_id],
+            )?;
+            q.execute(
+                "DELETE FROM login_sessions WHERE user_id = ?1 AND token_hash <> ?2",
+                params![user_id, hash_token(keep)],
+            )
+        })?;
         Ok(true)
     }
 
     /// The live login session a cookie value names.
     pub fn login_session(&self, token: &str) -> Result<Option<LoginSession>, MetaError> {
-        let conn = self.reader()?;
-        Ok(conn
-            .query_row(
+        self.read(|q| {
+            q.query_opt(
                 "SELECT u.id, u.email, s.csrf_token FROM login_sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.token_hash = ?1 AND s.expires_at > ?2",
                 params![hash_token(token), now_secs()],
                 |r| Ok(LoginSession { user: User { id: r.get(0)?, email: r.get(1)? }, csrf_token: r.get(2)? }),
             )
-            .optional()?)
+        })
     }
 
     /// Ends a session.
     pub fn logout(&self, token: &str) -> Result<(), MetaError> {
-        self.writer().execute(
-            "DELETE FROM login_sessions WHERE token_hash = ?1",
-            [hash_token(token)],
-        )?;
+        self.write(|q| {
+            q.execute(
+                "DELETE FROM login_sessions WHERE token_hash = ?1",
+                params![hash_token(token)],
+            )
+        })?;
         Ok(())
     }
 }
@@ -214,8 +218,11 @@ mod tests {
             .unwrap();
         assert_eq!(meta.login_session(&expired).unwrap(), None);
         let stored: String = meta
-            .writer()
-            .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
+            .read(|q| {
+                q.query_row("SELECT password_hash FROM users", crate::params![], |r| {
+                    r.get(0)
+                })
+            })
             .unwrap();
         assert!(
             stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),

@@ -104,6 +104,17 @@ pub struct Config {
     pub smtp_from: String,
     /// Where events are kept (`[storage]`).
     pub storage: StorageConfig,
+    /// Where projects, users and settings are kept (`[meta]`).
+    pub meta: MetaConfig,
+}
+
+/// `[meta]`: the metadata database: SQLite in the data folder (default), or PostgreSQL,
+/// which several instances share.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetaConfig {
+    /// `postgres://user:password@host:port/database`; none: `meta.db` in the data folder.
+    pub url: Option<String>,
 }
 
 /// `[storage]`: the embedded store alone (default), or ClickHouse behind it.
@@ -215,6 +226,7 @@ impl Default for Config {
             smtp_password: None,
             smtp_from: "Vigil <vigil@localhost>".into(),
             storage: StorageConfig::default(),
+            meta: MetaConfig::default(),
         }
     }
 }
@@ -305,6 +317,11 @@ impl Config {
                 }
             }
             other => bail!("[storage] backend {other:?}: use embedded or clickhouse"),
+        }
+        if let Some(url) = &self.meta.url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            bail!("[meta] url must be a postgres:// address");
         }
         self.query_limits()
             .validate()

@@ -131,6 +131,10 @@ struct ServeArgs {
     /// the copy built into the binary.
     #[arg(long, env = "VIGIL_WEB_DIR")]
     web_dir: Option<PathBuf>,
+    /// Keep projects, users and settings in this PostgreSQL database
+    /// (postgres://user:password@host:port/database) instead of meta.db in the data folder.
+    #[arg(long, env = "VIGIL_META_URL")]
+    meta_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -236,7 +240,16 @@ fn store_dir(data: &Path) -> PathBuf {
     data.join("store")
 }
 
+/// The metadata database of the commands: PostgreSQL when `VIGIL_META_URL` names one (as
+/// the servers' `[meta] url`), else `meta.db` in the data folder.
 fn open_meta(data: &Path) -> anyhow::Result<Meta> {
+    open_meta_at(data, std::env::var("VIGIL_META_URL").ok().as_deref())
+}
+
+fn open_meta_at(data: &Path, url: Option<&str>) -> anyhow::Result<Meta> {
+    if let Some(url) = url {
+        return Meta::connect(url).context("connecting to PostgreSQL ([meta] url)");
+    }
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     Ok(Meta::open(&data.join("meta.db"))?)
 }
@@ -285,15 +298,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.web_dir.is_some() {
         config.web_dir = args.web_dir;
     }
+    if args.meta_url.is_some() {
+        config.meta.url = args.meta_url;
+    }
     config.validate()?;
+    // Before the runtime: PostgreSQL's client blocks, which an async worker must not.
+    let meta = Arc::new(open_meta_at(&config.data, config.meta.url.as_deref())?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run_server(config))
+    runtime.block_on(run_server(config, meta))
 }
 
-async fn run_server(config: Config) -> anyhow::Result<()> {
-    let meta = Arc::new(open_meta(&config.data)?);
+async fn run_server(config: Config, meta: Arc<Meta>) -> anyhow::Result<()> {
     let store = Arc::new(Store::open(&store_dir(&config.data), config.store())?);
     let geo = vigil_enrich::GeoDb::open(
         config.geo_country_db.as_deref(),

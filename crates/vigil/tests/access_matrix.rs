@@ -65,6 +65,8 @@ struct Env {
     /// The fingerprint of a crash group of `a`.
     crash_group: String,
     counter: Cell<u32>,
+    /// The PostgreSQL metadata database, when the server uses one.
+    meta_url: Option<String>,
 }
 
 struct Reply {
@@ -247,7 +249,7 @@ impl Env {
     /// A new alert rule of `a` (with a webhook, so it can be tested), written straight
     /// into meta.db: rows that delete or change one get their own.
     fn new_rule(&self) -> i64 {
-        let meta = vigil_meta::Meta::open(&self.server.data.join("meta.db")).unwrap();
+        let meta = open_meta(&self.server.data, self.meta_url.as_deref());
         let rule = json!({
             "name": "matrix", "metric": "lcp", "aggregation": "p75", "condition": "above",
             "threshold": 4000, "channels": [{"type": "webhook", "url": "https://hooks.example.invalid/matrix"}]
@@ -359,13 +361,24 @@ struct Row {
     prepare: fn(&Env) -> Req,
 }
 
-fn setup(dir: &std::path::Path) -> Env {
-    let a = create_project(dir, "a", &[]);
-    let b = create_project(dir, "b", &[]);
-    add_user(dir, "owner@example.com", "a", "owner password");
-    add_user(dir, "other@example.com", "b", "other password");
-    add_user(dir, "login@example.com", "b", "login password");
-    let server = Server::start(dir);
+/// Two projects, three users and a server over `dir`, with its metadata in `meta_url`'s
+/// PostgreSQL database when given.
+fn setup(dir: &std::path::Path, meta_url: Option<String>) -> Env {
+    let url = meta_url.as_deref();
+    let a = create_project_with(dir, url, "a", &[]);
+    let b = create_project_with(dir, url, "b", &[]);
+    add_user_with(dir, url, "owner@example.com", "a", "owner password");
+    add_user_with(dir, url, "other@example.com", "b", "other password");
+    add_user_with(dir, url, "login@example.com", "b", "login password");
+    let server = match url {
+        Some(url) => Server::start_with(dir, &["--meta-url", url]),
+        None => Server::start(dir),
+    };
+    assert_eq!(
+        dir.join("meta.db").exists(),
+        url.is_none(),
+        "with [meta] url, nothing is kept in the data folder's meta.db"
+    );
     let sid = "matrix-session";
     assert_eq!(
         server
@@ -409,6 +422,7 @@ fn setup(dir: &std::path::Path) -> Env {
         error_group: String::new(),
         crash_group: String::new(),
         counter: Cell::new(0),
+        meta_url,
     };
     env.ingest_admin_token = env.token("ingest-admin").1;
     env.admin_token = env.token("admin").1;
@@ -1398,6 +1412,17 @@ fn declared_routes() -> Vec<String> {
 
 #[test]
 fn every_route_answers_every_credential_as_documented() {
+    every_route_answers_as_documented(None);
+}
+
+/// The same with projects, users, sessions, tokens and rules in PostgreSQL (`[meta] url`).
+#[test]
+fn every_route_answers_every_credential_as_documented_with_postgres_meta() {
+    let postgres = vigil_meta::testing::Postgres::start();
+    every_route_answers_as_documented(Some(postgres.create_database("vigil")));
+}
+
+fn every_route_answers_as_documented(meta_url: Option<String>) {
     let rows = rows();
     let covered: std::collections::HashSet<&str> = rows.iter().map(|r| r.route).collect();
     let declared = declared_routes();
@@ -1419,7 +1444,7 @@ fn every_route_answers_every_credential_as_documented() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let env = setup(dir.path());
+    let env = setup(dir.path(), meta_url);
     let mut wrong = Vec::new();
     let mut checked = 0;
     for row in &rows {

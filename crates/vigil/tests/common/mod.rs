@@ -42,7 +42,35 @@ pub fn geo_db() -> PathBuf {
 
 /// Adds a user with `vigil user add` (the operator's path: an owner of `project`).
 pub fn add_user(dir: &Path, email: &str, project: &str, password: &str) {
-    let out = Command::new(BIN)
+    add_user_with(dir, None, email, project, password);
+}
+
+/// The `vigil` command, on the PostgreSQL metadata database `meta_url` when given.
+pub fn vigil_command(meta_url: Option<&str>) -> Command {
+    let mut cmd = Command::new(BIN);
+    if let Some(url) = meta_url {
+        cmd.env("VIGIL_META_URL", url);
+    }
+    cmd
+}
+
+/// The metadata database a server over `data` uses: `meta_url`'s, else the folder's.
+pub fn open_meta(data: &Path, meta_url: Option<&str>) -> vigil_meta::Meta {
+    match meta_url {
+        Some(url) => vigil_meta::Meta::connect(url).unwrap(),
+        None => vigil_meta::Meta::open(&data.join("meta.db")).unwrap(),
+    }
+}
+
+/// `add_user` on the metadata database `meta_url` when given.
+pub fn add_user_with(
+    dir: &Path,
+    meta_url: Option<&str>,
+    email: &str,
+    project: &str,
+    password: &str,
+) {
+    let out = vigil_command(meta_url)
         .args([
             "user",
             "add",
@@ -81,7 +109,17 @@ pub fn ingest_admin_token(data: &Path, project: u64) -> String {
 }
 
 pub fn create_project(data: &Path, name: &str, origins: &[&str]) -> ProjectKeys {
-    let mut cmd = Command::new(BIN);
+    create_project_with(data, None, name, origins)
+}
+
+/// `create_project` on the metadata database `meta_url` when given.
+pub fn create_project_with(
+    data: &Path,
+    meta_url: Option<&str>,
+    name: &str,
+    origins: &[&str],
+) -> ProjectKeys {
+    let mut cmd = vigil_command(meta_url);
     cmd.args(["project", "create", name, "--json", "--data"])
         .arg(data);
     for o in origins {
