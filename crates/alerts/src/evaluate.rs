@@ -3,6 +3,7 @@
 //! transitions and notifications written in one transaction. The preview runs the same
 //! steps over past windows.
 
+use crate::lease::Lease;
 use crate::notify::{AlertNotice, Links, Outbox, now_ms};
 use crate::rule::{ErrorGroups, RuleDefinition, is_count, spike_factor};
 use crate::state::{Observation, Segment, step};
@@ -77,6 +78,8 @@ pub struct Evaluator {
     queries: Arc<QueryEngine>,
     links: Links,
     outbox: Option<Outbox>,
+    /// With several instances, the lease that says whether this one evaluates.
+    lease: Option<Arc<Lease>>,
     /// Counts and time spent.
     pub metrics: EvaluatorMetrics,
 }
@@ -97,8 +100,20 @@ impl Evaluator {
             queries,
             links,
             outbox,
+            lease: None,
             metrics: EvaluatorMetrics::default(),
         }
+    }
+
+    /// Evaluates only while `lease` is held (instances sharing a metadata database).
+    pub fn with_lease(mut self, lease: Arc<Lease>) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// The lease this evaluator runs under, if any.
+    pub fn lease(&self) -> Option<&Arc<Lease>> {
+        self.lease.as_ref()
     }
 
     /// The links notifications carry.
@@ -640,6 +655,9 @@ impl Evaluator {
         let mut pruned_at = 0i64;
         loop {
             tick.tick().await;
+            if self.lease.as_ref().is_some_and(|l| !l.held()) {
+                continue;
+            }
             let now = now_ms();
             match self.round(now).await {
                 Ok(r) if r.rules > 0 => tracing::debug!(

@@ -6,6 +6,7 @@
 //! rule and per segment; a preview over past windows.
 
 mod evaluate;
+mod lease;
 mod notify;
 mod rule;
 mod smtp;
@@ -15,6 +16,7 @@ pub use evaluate::{
     AlertError, Evaluator, EvaluatorMetrics, Preview, PreviewEvent, PreviewPoint, PreviewSegment,
     Round, parse, segment_of,
 };
+pub use lease::Lease;
 pub use notify::{
     AlertNotice, DeliveryConfig, DeliveryMetrics, Links, Outbox, email_text, format_value, now_ms,
     segment_label, slack_body,

@@ -4,6 +4,7 @@
 //! recorded. Delivery is at least once: the receiver gets the notification's id to drop a
 //! repeat.
 
+use crate::lease::Lease;
 use crate::rule::{Channel, Condition, RuleDefinition};
 use crate::smtp::{SmtpConfig, send_email};
 use serde_json::{Map, Value, json};
@@ -61,8 +62,12 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Starts the delivery thread.
-    pub fn start(meta: Arc<Meta>, config: DeliveryConfig) -> std::io::Result<Outbox> {
+    /// Starts the delivery thread; with a `lease`, it delivers only while the lease is held.
+    pub fn start(
+        meta: Arc<Meta>,
+        config: DeliveryConfig,
+        lease: Option<Arc<Lease>>,
+    ) -> std::io::Result<Outbox> {
         let (wake, woken) = std::sync::mpsc::sync_channel(1);
         let metrics = Arc::new(DeliveryMetrics::default());
         let agent = vigil_outbound::agent(AgentOptions {
@@ -72,6 +77,7 @@ impl Outbox {
         });
         let worker = Deliverer {
             meta,
+            lease,
             config,
             agent,
             metrics: metrics.clone(),
@@ -95,6 +101,7 @@ impl Outbox {
 
 struct Deliverer {
     meta: Arc<Meta>,
+    lease: Option<Arc<Lease>>,
     config: DeliveryConfig,
     agent: ureq::Agent,
     metrics: Arc<DeliveryMetrics>,
@@ -107,6 +114,12 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 impl Deliverer {
     fn run(self, woken: Receiver<()>) {
         loop {
+            if self.lease.as_ref().is_some_and(|l| !l.held()) {
+                match woken.recv_timeout(IDLE_POLL) {
+                    Ok(()) | Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
             let now = now_ms();
             match self.meta.due_alert_notifications(now, 32) {
                 Ok(due) => {

@@ -56,6 +56,7 @@ mod connections;
 pub(crate) mod db;
 mod errors;
 mod invitations;
+mod leases;
 mod members;
 mod postgres_pool;
 mod projects;

@@ -192,9 +192,22 @@ pub(crate) fn to_v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     )
 }
 
+/// Version 4: leases. Work that one instance of several does at a time (evaluating alerts
+/// and delivering their notifications) is done by the holder of its lease, which it renews;
+/// times are ms since the epoch.
+pub(crate) fn to_v4(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE leases (
+             name TEXT PRIMARY KEY,
+             holder TEXT NOT NULL,
+             expires_at INTEGER NOT NULL
+         );",
+    )
+}
+
 /// Migration `i` takes a database from version `i` to `i + 1`. Append only: a released
 /// migration never changes, so every database walks the same steps.
-const MIGRATIONS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] = &[to_v1, to_v2, to_v3];
+const MIGRATIONS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] = &[to_v1, to_v2, to_v3, to_v4];
 
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -225,8 +238,8 @@ pub(crate) fn migrate_sqlite(conn: &mut Connection) -> Result<(), MetaError> {
     }
 }
 
-/// PostgreSQL's spelling of versions 1, 2 and 3: the same tables and columns as SQLite's
-/// `SCHEMA_V0` + `to_v1`, `to_v2`, `to_v3`. Append only, as `MIGRATIONS`.
+/// PostgreSQL's spelling of versions 1 to 4: the same tables and columns as SQLite's
+/// `SCHEMA_V0` + `to_v1`, `to_v2`, `to_v3`, `to_v4`. Append only, as `MIGRATIONS`.
 const POSTGRES_MIGRATIONS: &[&str] = &[
     "CREATE EXTENSION IF NOT EXISTS citext;
      CREATE TABLE projects (
@@ -373,6 +386,11 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
          error TEXT,
          PRIMARY KEY (notification_id, attempt)
      );",
+    "CREATE TABLE leases (
+         name TEXT PRIMARY KEY,
+         holder TEXT NOT NULL,
+         expires_at BIGINT NOT NULL
+     );",
 ];
 
 /// Brings a PostgreSQL database to [`SCHEMA_VERSION`], one migration per transaction under
@@ -406,5 +424,55 @@ pub(crate) fn migrate_postgres(client: &mut postgres::Client) -> Result<(), Meta
             &[&i64::from(version + 1)],
         )?;
         tx.commit()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Meta;
+
+    /// On a real PostgreSQL whatever `VIGIL_TEST_META` says: a database of an earlier
+    /// version is migrated the rest of the way, and one of a newer version is refused.
+    #[test]
+    fn postgres_databases_migrate_from_earlier_versions_and_refuse_newer_ones() {
+        let server = crate::testing::Postgres::start();
+        let url = server.create_database("migrations");
+        let meta = Meta::connect(&url).unwrap();
+        let (project, _) = meta.create_project("kept", &[], 30).unwrap();
+        drop(meta);
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let version = |client: &mut postgres::Client| -> i64 {
+            client
+                .query_one("SELECT version FROM vigil_meta_version", &[])
+                .unwrap()
+                .get(0)
+        };
+        assert_eq!(version(&mut client), i64::from(SCHEMA_VERSION));
+        // As a release before leases left it: version 3, no leases table.
+        client
+            .batch_execute("DROP TABLE leases; UPDATE vigil_meta_version SET version = 3")
+            .unwrap();
+        let meta = Meta::connect(&url).unwrap();
+        assert_eq!(version(&mut client), i64::from(SCHEMA_VERSION));
+        assert_eq!(meta.project_by_id(project.id).unwrap(), Some(project));
+        assert!(
+            meta.take_lease("alerts", "a", 0, 1).unwrap(),
+            "the new table works"
+        );
+        drop(meta);
+        client
+            .execute(
+                "UPDATE vigil_meta_version SET version = $1",
+                &[&i64::from(SCHEMA_VERSION + 1)],
+            )
+            .unwrap();
+        match Meta::connect(&url) {
+            Err(MetaError::TooNew { found, known }) => {
+                assert_eq!((found, known), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+            }
+            Err(e) => panic!("expected TooNew, got {e}"),
+            Ok(_) => panic!("a newer database was opened"),
+        }
     }
 }

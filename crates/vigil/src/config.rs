@@ -90,6 +90,9 @@ pub struct Config {
     pub alert_max_attempts: u32,
     /// Days of alert history (transitions, notifications) kept.
     pub alert_history_days: u32,
+    /// With a PostgreSQL metadata database, seconds the lease to evaluate alerts lasts
+    /// (one instance evaluates; another takes over within this once it dies).
+    pub alert_lease_secs: u64,
     /// SMTP server for email notifications; none: email channels fail with a clear reason.
     pub smtp_host: Option<String>,
     /// SMTP port.
@@ -219,6 +222,7 @@ impl Default for Config {
             alert_retry_base_ms: 30_000,
             alert_max_attempts: 8,
             alert_history_days: 90,
+            alert_lease_secs: 30,
             smtp_host: None,
             smtp_port: 587,
             smtp_security: vigil_alerts::SmtpSecurity::Starttls,
@@ -277,6 +281,9 @@ impl Config {
         }
         if self.alert_interval_secs == 0 || self.alert_max_attempts == 0 {
             bail!("alert_interval_secs and alert_max_attempts must be positive");
+        }
+        if self.alert_lease_secs < 3 {
+            bail!("alert_lease_secs must be at least 3");
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

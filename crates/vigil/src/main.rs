@@ -374,15 +374,32 @@ async fn run_server(config: Config, meta: Arc<Meta>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let outbox = vigil_alerts::Outbox::start(meta.clone(), config.alert_delivery())?;
-    let alerts = Arc::new(vigil_alerts::Evaluator::new(
+    // Instances sharing a PostgreSQL metadata database evaluate alerts one at a time; with
+    // SQLite the data folder's lock already makes this instance the only one.
+    let lease = (meta.backend_name() == "postgres").then(|| {
+        vigil_alerts::Lease::new(
+            meta.clone(),
+            vigil_alerts::Lease::instance_name(),
+            Duration::from_secs(config.alert_lease_secs),
+        )
+    });
+    if let Some(lease) = lease.clone() {
+        tokio::task::spawn_blocking(move || lease.renew()).await?;
+    }
+    let outbox = vigil_alerts::Outbox::start(meta.clone(), config.alert_delivery(), lease.clone())?;
+    let mut alerts = vigil_alerts::Evaluator::new(
         meta.clone(),
         queries.clone(),
         vigil_alerts::Links {
             base_url: config.public_url(addr),
         },
         Some(outbox),
-    ));
+    );
+    if let Some(lease) = &lease {
+        alerts = alerts.with_lease(lease.clone());
+    }
+    let alerts = Arc::new(alerts);
+    let lease_renewal = lease.clone().map(|l| tokio::spawn(l.run()));
     let evaluator = tokio::spawn(alerts.clone().run(
         Duration::from_secs(config.alert_interval_secs),
         Duration::from_secs(u64::from(config.alert_history_days) * 86_400),
@@ -477,6 +494,10 @@ async fn run_server(config: Config, meta: Arc<Meta>) -> anyhow::Result<()> {
     }
     retention.abort();
     evaluator.abort();
+    if let (Some(task), Some(lease)) = (lease_renewal, lease) {
+        task.abort();
+        tokio::task::spawn_blocking(move || lease.release()).await?;
+    }
     if let Some(shipper) = shipper {
         shipper.stop();
     }

@@ -40,30 +40,6 @@ fn send_until_stopped(
     }
 }
 
-/// Stored events per session, for the sessions of one client (under the 10,000-row limit).
-fn counts_by_session(server: &Server, token: &str, client: &str) -> HashMap<String, i64> {
-    let (status, r) = server.query(
-        token,
-        &json!({
-            "metric": "custom_events", "aggregations": ["count"], "group_by": ["session_id"],
-            "filters": [{"field": "session_id", "op": "contains", "value": format!("{client}-")}],
-            "from": 0, "to": i64::MAX / 2, "limit": 10000
-        }),
-    );
-    assert_eq!(status, 200, "{r}");
-    r["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| {
-            (
-                row[0].as_str().unwrap().to_owned(),
-                row[1].as_i64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn kill_9_while_sending_loses_no_acknowledged_event_and_duplicates_none() {
     let dir = tempfile::tempdir().unwrap();

@@ -166,6 +166,14 @@ pub fn render(
         "How long the last round of every rule's evaluation took.",
         load(&evaluator.last_round_micros),
     );
+    if let Some(lease) = alerts.lease() {
+        gauge(
+            &mut out,
+            "vigil_alert_lease_held",
+            "1 when this instance holds the lease to evaluate alerts (instances sharing a PostgreSQL metadata database).",
+            u64::from(lease.held()),
+        );
+    }
     if let Some(outbox) = alerts.outbox() {
         let delivery = &outbox.metrics;
         counter(

@@ -2,7 +2,8 @@
 //! folder, and talk HTTP to it over real sockets.
 #![allow(dead_code, missing_docs)]
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -396,4 +397,28 @@ pub fn shift_to_now(batch: &[u8]) -> Vec<u8> {
         }
     }
     serde_json::to_vec(&v).unwrap()
+}
+
+/// Stored events per session, for the sessions of one client (under the 10,000-row limit).
+pub fn counts_by_session(server: &Server, token: &str, client: &str) -> HashMap<String, i64> {
+    let (status, r) = server.query(
+        token,
+        &json!({
+            "metric": "custom_events", "aggregations": ["count"], "group_by": ["session_id"],
+            "filters": [{"field": "session_id", "op": "contains", "value": format!("{client}-")}],
+            "from": 0, "to": i64::MAX / 2, "limit": 10000
+        }),
+    );
+    assert_eq!(status, 200, "{r}");
+    r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row[0].as_str().unwrap().to_owned(),
+                row[1].as_i64().unwrap(),
+            )
+        })
+        .collect()
 }
