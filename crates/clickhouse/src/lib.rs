@@ -365,6 +365,22 @@ impl ClickHouseStore {
         Ok(convert::batch_of(schema, &answer)?)
     }
 
+    /// Runs a SELECT (without a FORMAT clause) and returns its rows as ClickHouse writes
+    /// them in JSON (64-bit integers may be quoted).
+    pub fn select_rows(&self, sql: &str) -> Result<Vec<Vec<serde_json::Value>>, ClickHouseError> {
+        let answer = self.client.run(&format!("{sql} FORMAT JSONCompact"), &[])?;
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            data: Vec<Vec<serde_json::Value>>,
+        }
+        let parsed: Answer =
+            serde_json::from_slice(&answer).map_err(|e| ClickHouseError::Refused {
+                statement: sql.chars().take(200).collect(),
+                message: format!("unreadable answer: {e}"),
+            })?;
+        Ok(parsed.data)
+    }
+
     /// Drops a project's day partitions older than `keep_days`.
     pub fn retention_blocking(
         &self,

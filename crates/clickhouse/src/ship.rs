@@ -170,6 +170,10 @@ impl RemoteEvents for ClickHouseRemote {
             .map_err(|e| e.to_string())
     }
 
+    fn select(&self, sql: &str) -> Result<Vec<Vec<serde_json::Value>>, String> {
+        self.clickhouse.select_rows(sql).map_err(|e| e.to_string())
+    }
+
     fn erase(
         &self,
         store: &Store,

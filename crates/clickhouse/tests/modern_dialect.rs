@@ -128,6 +128,34 @@ fn the_generated_ddl_and_sql_run_in_a_current_clickhouse() {
             (*table, statements.len() - 1)
         })
         .collect();
+    // Typed queries compiled to ClickHouse SQL: every aggregation (percentiles by array),
+    // time buckets, each filter operator, a boolean dimension.
+    let compiled: Vec<usize> = [
+        serde_json::json!({"metric": "lcp", "aggregations": ["count", "p50", "p75", "p99", "min", "max", "avg", "sum",
+                           "good", "needs_improvement", "poor", "sessions", "users"], "group_by": ["country", "time:1h"],
+                           "filters": [{"field": "device_type", "op": "neq", "value": "tv'\\"},
+                                       {"field": "value", "op": "gte", "value": 0}]}),
+        serde_json::json!({"metric": "views", "aggregations": ["count"], "group_by": ["browser"],
+                           "filters": [{"field": "page_path", "op": "contains", "value": "/"},
+                                       {"field": "os", "op": "in", "value": ["Linux", "iOS"]},
+                                       {"field": "user_id", "op": "exists"}], "order_by": "count", "limit": 5}),
+        serde_json::json!({"metric": "errors", "aggregations": ["count", "sessions"], "group_by": ["handled"],
+                           "filters": [{"field": "handled", "op": "eq", "value": true}]}),
+        serde_json::json!({"metric": "requests.duration", "aggregations": ["avg", "error_rate", "p90"],
+                           "group_by": ["status"], "filters": [{"field": "status", "op": "not_in", "value": [0]}]}),
+    ]
+    .into_iter()
+    .map(|mut q| {
+        (q["from"], q["to"]) = ((now - 86_400_000).into(), (now + 1).into());
+        let q: vigil_query::Query = serde_json::from_value(q).unwrap();
+        let (_, sql) = q
+            .to_clickhouse_sql(&format!("vigil.{}", quoted(q_table(&q))), 1)
+            .unwrap()
+            .expect("these have a ClickHouse spelling");
+        statements.push(format!("{sql} FORMAT JSONCompact"));
+        statements.len() - 1
+    })
+    .collect();
     // What Vigil runs besides: a column added at start, retention, erasure.
     let added = Table::Views.column("tti").unwrap();
     statements.push(format!(
@@ -162,11 +190,23 @@ fn the_generated_ddl_and_sql_run_in_a_current_clickhouse() {
         assert_eq!(back.schema(), batch.schema());
         assert_eq!(lines(&back), lines(batch), "{} round trip", table.name());
     }
+    for at in compiled {
+        assert!(
+            answers[at].out.contains("\"data\""),
+            "a compiled query answers: {}",
+            answers[at].out
+        );
+    }
     let partitions = &answers[statements.len() - 2].out;
     assert!(
         partitions.contains("(1,"),
         "partitions are (project, day): {partitions}"
     );
+}
+
+/// The table a typed query reads.
+fn q_table(q: &vigil_query::Query) -> &'static str {
+    vigil_query::resolve_metric(&q.metric).unwrap().table.name()
 }
 
 /// Each row as text, sorted.

@@ -120,6 +120,10 @@ pub trait RemoteEvents: Send + Sync {
         filters: &[RemoteFilter],
     ) -> Result<Vec<RecordBatch>, String>;
 
+    /// Runs a query compiled for the remote store ([`Query::to_clickhouse_sql`]), when it
+    /// holds every row the query reads: the answer's rows, as it writes them in JSON.
+    fn select(&self, sql: &str) -> Result<Vec<Vec<serde_json::Value>>, String>;
+
     /// Erases a user's or a session's rows from the local store and the remote one, with
     /// shipping held off meanwhile (a segment shipped during it would bring rows back).
     fn erase(
@@ -143,6 +147,8 @@ pub struct QueryEngine {
     shared: Arc<Shared>,
     gate: Gate,
     threads: Threads,
+    /// Typed queries answered by the remote store alone.
+    remote_answers: std::sync::atomic::AtomicU64,
 }
 
 /// What the work of a query needs, owned so it can run on the query threads.
@@ -168,6 +174,7 @@ impl QueryEngine {
             }),
             gate: Gate::new(&limits),
             threads: Threads::start(limits.threads),
+            remote_answers: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -181,6 +188,12 @@ impl QueryEngine {
     /// The remote store, when events are shipped to one.
     pub fn remote(&self) -> Option<Arc<dyn RemoteEvents>> {
         self.shared.remote.clone()
+    }
+
+    /// Typed queries the remote store answered alone (compiled to its SQL).
+    pub fn remote_answers(&self) -> u64 {
+        self.remote_answers
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs `work` with a turn, on the query threads.
@@ -224,9 +237,32 @@ impl QueryEngine {
             .await
     }
 
-    /// Answers a typed query for one project.
+    /// Answers a typed query for one project: in the remote store alone when it holds
+    /// every row of the range (nothing of the table's range is still local), else in the
+    /// engine over both.
     pub async fn run(&self, project: ProjectId, query: &Query) -> Result<QueryResult, QueryError> {
         let (source, sql) = query.to_sql()?;
+        if let Some(remote) = self.shared.remote.clone()
+            && !self
+                .shared
+                .store
+                .holds_rows(project, source.table, query.from, query.to)
+            && let Some((_, remote_sql)) =
+                query.to_clickhouse_sql(&format!("\"{}\"", source.table.name()), project)?
+        {
+            let columns = query.output_columns()?;
+            tracing::debug!(sql = %remote_sql, "query in the remote store");
+            self.remote_answers
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return self
+                .execute(move |_| async move {
+                    let rows = remote
+                        .select(&remote_sql)
+                        .map_err(|e| QueryError::Engine(DataFusionError::External(e.into())))?;
+                    typed_result(&columns, rows)
+                })
+                .await;
+        }
         tracing::debug!(%sql, "query");
         self.sql(project, &[source.table], query.from, query.to, &sql)
             .await
@@ -657,6 +693,39 @@ fn cell(array: &ArrayRef, row: usize) -> serde_json::Value {
             Err(_) => serde_json::Value::Null,
         },
     }
+}
+
+/// Another engine's rows read as the embedded engine writes its answer.
+fn typed_result(
+    columns: &[(String, model::OutputKind)],
+    rows: Vec<Vec<serde_json::Value>>,
+) -> Result<QueryResult, QueryError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.len() != columns.len() {
+            return Err(QueryError::Engine(DataFusionError::Execution(format!(
+                "the remote store answered {} columns, not {}",
+                row.len(),
+                columns.len()
+            ))));
+        }
+        let typed = row
+            .iter()
+            .zip(columns)
+            .map(|(v, (name, kind))| {
+                kind.read(v).ok_or_else(|| {
+                    QueryError::Engine(DataFusionError::Execution(format!(
+                        "the remote store answered {v} for {name}"
+                    )))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(typed);
+    }
+    Ok(QueryResult {
+        columns: columns.iter().map(|(name, _)| name.clone()).collect(),
+        rows: out,
+    })
 }
 
 /// Turns Arrow batches of `schema` into a JSON-friendly table (the columns are the schema's,

@@ -232,6 +232,165 @@ pub fn quote_str(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
+/// Where a query's SQL runs: the embedded engine (DataFusion) over the local store, or a
+/// ClickHouse server holding every row of the range (the table as its qualified name, the
+/// project as a condition). The two spellings differ only where the dialects do; each
+/// computes the same values (percentiles with the same interpolation, sums exact).
+#[derive(Debug, Clone, Copy)]
+pub enum Dialect<'a> {
+    /// DataFusion, with Vigil's percentile and attribute functions.
+    DataFusion,
+    /// ClickHouse: `table` is the qualified table (`"vigil"."vitals"`).
+    ClickHouse {
+        /// The qualified table.
+        table: &'a str,
+        /// The project whose rows are read.
+        project: u32,
+    },
+}
+
+/// What an answer's column holds, as the embedded engine writes it in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    /// Whole numbers (counts, integer columns, time buckets).
+    Int,
+    /// Doubles (values, percentiles, shares).
+    Float,
+    /// Text.
+    Text,
+    /// Booleans.
+    Bool,
+}
+
+impl OutputKind {
+    /// A value another engine wrote (64-bit integers may come quoted, booleans as 0/1) as
+    /// the embedded engine writes it; `None` when it is not of this kind.
+    pub fn read(self, v: &serde_json::Value) -> Option<serde_json::Value> {
+        use serde_json::Value as J;
+        if v.is_null() {
+            return Some(J::Null);
+        }
+        let number = || match v {
+            J::Number(n) => n.as_f64(),
+            J::String(s) => s.parse::<f64>().ok(),
+            _ => None,
+        };
+        match self {
+            OutputKind::Int => match v {
+                J::Number(n) if n.is_i64() || n.is_u64() => n.as_i64().map(J::from),
+                J::String(s) => s.parse::<i64>().ok().map(J::from),
+                _ => None,
+            },
+            OutputKind::Float => {
+                number().map(|f| serde_json::Number::from_f64(f).map_or(J::Null, J::Number))
+            }
+            OutputKind::Text => match v {
+                J::String(s) => Some(J::String(s.clone())),
+                _ => None,
+            },
+            OutputKind::Bool => match v {
+                J::Bool(b) => Some(J::Bool(*b)),
+                _ => number().map(|f| J::Bool(f != 0.0)),
+            },
+        }
+    }
+}
+
+/// Why a query cannot be written in a dialect.
+#[derive(Debug)]
+pub enum SqlError {
+    /// The query is wrong (400).
+    Invalid(InvalidQuery),
+    /// The dialect has no spelling for part of it (the caller runs it another way).
+    Unsupported(&'static str),
+}
+
+impl From<InvalidQuery> for SqlError {
+    fn from(e: InvalidQuery) -> Self {
+        SqlError::Invalid(e)
+    }
+}
+
+impl Dialect<'_> {
+    fn is_clickhouse(self) -> bool {
+        matches!(self, Dialect::ClickHouse { .. })
+    }
+
+    /// A string literal: ClickHouse also reads backslashes as escapes.
+    fn quote(self, value: &str) -> String {
+        match self {
+            Dialect::DataFusion => quote_str(value),
+            Dialect::ClickHouse { .. } => {
+                format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+            }
+        }
+    }
+
+    /// A column's value as users see it (see [`column_value`]).
+    fn value(self, col: &Field) -> String {
+        match (self, col.ty) {
+            (Dialect::DataFusion, _) => column_value(col),
+            (_, Type::Fixed(scale)) => format!("(toFloat64(\"{}\") / {scale}.0)", col.name),
+            (_, Type::Int) => format!("toFloat64(\"{}\")", col.name),
+            (_, Type::Text | Type::Bool) => quote_ident(col.name),
+        }
+    }
+
+    /// The exact sum of a numeric column (see [`column_sum`]).
+    fn sum(self, col: &Field) -> String {
+        match self {
+            Dialect::DataFusion => column_sum(col),
+            Dialect::ClickHouse { .. } => {
+                let sum = format!("toFloat64(sum(toDecimal128(\"{}\", 0)))", col.name);
+                match col.ty {
+                    Type::Fixed(scale) => format!("({sum} / {scale}.0)"),
+                    _ => sum,
+                }
+            }
+        }
+    }
+
+    /// The `q` percentile of `v`: linear interpolation between the closest ranks, as
+    /// `percentile::percentile` computes it, term for term. `tag` names the expression's
+    /// inner aliases in ClickHouse.
+    fn percentile(self, v: &str, name: &str, q: f64, tag: &str) -> String {
+        match self {
+            Dialect::DataFusion => format!("{name}({v})"),
+            Dialect::ClickHouse { .. } => {
+                let (s, n, h, lo) = (
+                    format!("s_{tag}"),
+                    format!("n_{tag}"),
+                    format!("h_{tag}"),
+                    format!("lo_{tag}"),
+                );
+                format!(
+                    "if((length((arraySort(groupArray({v})) AS {s})) AS {n}) = 0, NULL, \
+                     if(((({q:?} * (toFloat64({n}) - 1)) AS {h}) - (floor({h}) AS {lo})) = 0, \
+                     {s}[toUInt64({lo}) + 1], \
+                     {s}[toUInt64({lo}) + 1] + ({h} - {lo}) * ({s}[toUInt64({lo}) + 2] - {s}[toUInt64({lo}) + 1])))"
+                )
+            }
+        }
+    }
+
+    /// Distinct non-null values of a column: 0, not NULL, when every value is null
+    /// (ClickHouse's aggregates of a nullable column answer NULL then).
+    fn count_distinct(self, column: &str) -> String {
+        match self {
+            Dialect::DataFusion => format!("COUNT(DISTINCT \"{column}\")"),
+            Dialect::ClickHouse { .. } => format!("ifNull(COUNT(DISTINCT \"{column}\"), 0)"),
+        }
+    }
+
+    /// The start of `ts`'s bucket of `ms`.
+    fn time_bucket(self, ms: i64) -> String {
+        match self {
+            Dialect::DataFusion => format!("(\"ts\" / {ms}) * {ms}"),
+            Dialect::ClickHouse { .. } => format!("intDiv(\"ts\", {ms}) * {ms}"),
+        }
+    }
+}
+
 /// What a filtered column holds, for checking and writing its literals.
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -242,8 +401,18 @@ enum Kind {
 
 /// A request value as a SQL literal of the column's kind, or why it cannot be one: a wrong
 /// type is the request's error (400), not the engine's (500).
-fn literal(value: &serde_json::Value, kind: Kind, field: &str) -> Result<String, InvalidQuery> {
+fn literal(
+    value: &serde_json::Value,
+    kind: Kind,
+    field: &str,
+    dialect: Dialect<'_>,
+) -> Result<String, InvalidQuery> {
     use serde_json::Value as J;
+    // ClickHouse keeps booleans as UInt8.
+    let boolean = |b: bool| match (dialect.is_clickhouse(), b) {
+        (false, b) => b.to_string(),
+        (true, b) => u8::from(b).to_string(),
+    };
     match (kind, value) {
         (Kind::Number, J::Number(n)) => Ok(n.to_string()),
         (Kind::Number, J::String(s)) => s
@@ -252,10 +421,10 @@ fn literal(value: &serde_json::Value, kind: Kind, field: &str) -> Result<String,
             .filter(|f| f.is_finite())
             .map(|f| f.to_string())
             .ok_or_else(|| InvalidQuery(format!("{field}: {s:?} is not a number"))),
-        (Kind::Bool, J::Bool(b)) => Ok(b.to_string()),
-        (Kind::Bool, J::String(s)) if s == "true" || s == "false" => Ok(s.clone()),
-        (Kind::Text, J::String(s)) => Ok(quote_str(s)),
-        (Kind::Text, J::Number(_) | J::Bool(_)) => Ok(quote_str(&value.to_string())),
+        (Kind::Bool, J::Bool(b)) => Ok(boolean(*b)),
+        (Kind::Bool, J::String(s)) if s == "true" || s == "false" => Ok(boolean(s == "true")),
+        (Kind::Text, J::String(s)) => Ok(dialect.quote(s)),
+        (Kind::Text, J::Number(_) | J::Bool(_)) => Ok(dialect.quote(&value.to_string())),
         (Kind::Number, _) => Err(InvalidQuery(format!("{field} takes a number, not {value}"))),
         (Kind::Bool, _) => Err(InvalidQuery(format!(
             "{field} takes true or false, not {value}"
@@ -305,22 +474,72 @@ fn interval_ms(spec: &str) -> Option<i64> {
 impl Query {
     /// Checks the query and writes its SQL against the table named as in the store.
     pub fn to_sql(&self) -> Result<(MetricSource, String), InvalidQuery> {
+        match self.sql_in(Dialect::DataFusion) {
+            Ok(answer) => Ok(answer),
+            Err(SqlError::Invalid(e)) => Err(e),
+            Err(SqlError::Unsupported(what)) => {
+                unreachable!("the embedded engine spells everything, {what} too")
+            }
+        }
+    }
+
+    /// The same query as ClickHouse SQL over `table` (qualified) for `project`; `None` when
+    /// part of it has no ClickHouse spelling yet (attributes, estimated totals).
+    pub fn to_clickhouse_sql(
+        &self,
+        table: &str,
+        project: u32,
+    ) -> Result<Option<(MetricSource, String)>, InvalidQuery> {
+        match self.sql_in(Dialect::ClickHouse { table, project }) {
+            Ok(answer) => Ok(Some(answer)),
+            Err(SqlError::Invalid(e)) => Err(e),
+            Err(SqlError::Unsupported(_)) => Ok(None),
+        }
+    }
+
+    /// The answer's columns in order (group-bys, then aggregations), each with the JSON
+    /// kind of its values, for reading another engine's answer as the embedded one's.
+    pub fn output_columns(&self) -> Result<Vec<(String, OutputKind)>, InvalidQuery> {
+        let table = resolve_metric(&self.metric)?.table;
+        let mut out = Vec::new();
+        for g in &self.group_by {
+            if g.starts_with("time:") {
+                out.push(("time".to_owned(), OutputKind::Int));
+            } else if attribute_key(g).is_some() {
+                out.push((g.clone(), OutputKind::Text));
+            } else {
+                let kind = match table.column(g).map(|c| c.ty) {
+                    Some(Type::Text) => OutputKind::Text,
+                    Some(Type::Bool) => OutputKind::Bool,
+                    _ => OutputKind::Int,
+                };
+                out.push((g.clone(), kind));
+            }
+        }
+        for a in &self.aggregations {
+            let kind = match a {
+                Aggregation::Count | Aggregation::Sessions | Aggregation::Users => OutputKind::Int,
+                _ => OutputKind::Float,
+            };
+            out.push((a.name().to_owned(), kind));
+        }
+        Ok(out)
+    }
+
+    fn sql_in(&self, dialect: Dialect<'_>) -> Result<(MetricSource, String), SqlError> {
         let source = resolve_metric(&self.metric)?;
         let table = source.table;
         if self.from >= self.to {
-            return Err(InvalidQuery("from must be before to".into()));
+            return Err(InvalidQuery("from must be before to".into()).into());
         }
         if self.aggregations.is_empty() {
-            return Err(InvalidQuery("aggregations must not be empty".into()));
+            return Err(InvalidQuery("aggregations must not be empty".into()).into());
         }
         if let Some(a) = first_repeat(&self.aggregations) {
-            return Err(InvalidQuery(format!(
-                "{} is in aggregations twice",
-                a.name()
-            )));
+            return Err(InvalidQuery(format!("{} is in aggregations twice", a.name())).into());
         }
         if self.group_by.len() > 4 {
-            return Err(InvalidQuery("group by at most 4 dimensions".into()));
+            return Err(InvalidQuery("group by at most 4 dimensions".into()).into());
         }
         if self
             .group_by
@@ -329,10 +548,10 @@ impl Query {
             .count()
             > 1
         {
-            return Err(InvalidQuery("group by one time interval at most".into()));
+            return Err(InvalidQuery("group by one time interval at most".into()).into());
         }
         if let Some(g) = first_repeat(&self.group_by) {
-            return Err(InvalidQuery(format!("{g:?} is in group_by twice")));
+            return Err(InvalidQuery(format!("{g:?} is in group_by twice")).into());
         }
         if let Some(a) = self
             .aggregations
@@ -343,7 +562,8 @@ impl Query {
             return Err(InvalidQuery(format!(
                 "{:?} is both a group_by and an aggregation; drop one of them",
                 a.name()
-            )));
+            ))
+            .into());
         }
         check_filters("filters", &self.filters)?;
         let mut select = Vec::new();
@@ -359,12 +579,16 @@ impl Query {
                 if buckets > 10_000 {
                     return Err(InvalidQuery(format!(
                         "{buckets} time buckets; use a larger interval"
-                    )));
+                    ))
+                    .into());
                 }
-                select.push(format!("(\"ts\" / {ms}) * {ms} AS \"time\""));
-                group.push(format!("(\"ts\" / {ms}) * {ms}"));
+                select.push(format!("{} AS \"time\"", dialect.time_bucket(ms)));
+                group.push(dialect.time_bucket(ms));
                 has_time = true;
             } else if let Some(key) = attribute_key(g) {
+                if dialect.is_clickhouse() {
+                    return Err(SqlError::Unsupported("attributes"));
+                }
                 select.push(format!("{} AS \"{g}\"", attribute_sql(key)));
                 group.push(attribute_sql(key));
             } else {
@@ -380,7 +604,7 @@ impl Query {
             }
         }
         let value_col = source.value.and_then(|v| table.column(v));
-        let value = value_col.map(column_value);
+        let value = value_col.map(|c| dialect.value(c));
         let thresholds = source
             .vital
             .and_then(vigil_protocol::thresholds)
@@ -403,7 +627,8 @@ impl Query {
                         "{} needs a numeric metric, not the event count {:?}",
                         agg.name(),
                         self.metric
-                    )));
+                    ))
+                    .into());
                 }
             };
             let share = |cond: String| {
@@ -411,18 +636,25 @@ impl Query {
             };
             let expr = match agg {
                 Aggregation::Count => "COUNT(*)".to_owned(),
-                Aggregation::Sum => column_sum(value_col.expect("a value column")),
+                Aggregation::Sum => dialect.sum(value_col.expect("a value column")),
                 Aggregation::Avg => {
                     let c = value_col.expect("a value column");
-                    format!("({} / COUNT(\"{}\"))", column_sum(c), c.name)
+                    format!("({} / COUNT(\"{}\"))", dialect.sum(c), c.name)
                 }
                 Aggregation::Min => format!("MIN({v})"),
                 Aggregation::Max => format!("MAX({v})"),
-                Aggregation::P50 => format!("p50({v})"),
-                Aggregation::P75 => format!("p75({v})"),
-                Aggregation::P90 => format!("p90({v})"),
-                Aggregation::P99 => format!("p99({v})"),
-                Aggregation::Sessions => "COUNT(DISTINCT \"session_id\")".to_owned(),
+                Aggregation::P50 => dialect.percentile(&v, "p50", 0.5, "p50"),
+                Aggregation::P75 => dialect.percentile(&v, "p75", 0.75, "p75"),
+                Aggregation::P90 => dialect.percentile(&v, "p90", 0.9, "p90"),
+                Aggregation::P99 => dialect.percentile(&v, "p99", 0.99, "p99"),
+                Aggregation::Sessions => dialect.count_distinct("session_id"),
+                Aggregation::EstimatedCount
+                | Aggregation::EstimatedSessions
+                | Aggregation::EstimatedUsers
+                    if dialect.is_clickhouse() =>
+                {
+                    return Err(SqlError::Unsupported("estimated totals"));
+                }
                 Aggregation::EstimatedCount => {
                     let rate = column_value(table.column("sample_rate").expect("a common column"));
                     format!("ROUND(SUM(1.0 / COALESCE({rate}, 1.0)))")
@@ -436,7 +668,7 @@ impl Query {
                     };
                     format!("ROUND(estimated_distinct(\"{id}\", 1.0 / COALESCE({rate}, 1.0)))")
                 }
-                Aggregation::Users => "COUNT(DISTINCT \"user_id\")".to_owned(),
+                Aggregation::Users => dialect.count_distinct("user_id"),
                 Aggregation::ErrorRate => {
                     let failed = match table {
                         Table::Spans => "\"status\" = 'error'",
@@ -444,7 +676,8 @@ impl Query {
                         _ => {
                             return Err(InvalidQuery(
                                 "error_rate applies to spans and requests".into(),
-                            ));
+                            )
+                            .into());
                         }
                     };
                     format!("AVG(CASE WHEN {failed} THEN 1.0 ELSE 0.0 END)")
@@ -464,15 +697,21 @@ impl Query {
         }
         let mut conditions = vec![format!("\"ts\" >= {} AND \"ts\" < {}", self.from, self.to)];
         if let Some(vital) = source.vital {
-            conditions.push(format!("\"name\" = {}", quote_str(vital)));
+            conditions.push(format!("\"name\" = {}", dialect.quote(vital)));
         }
         for f in &self.filters {
-            conditions.push(filter_sql(table, f)?);
+            conditions.push(filter_sql_in(table, f, dialect)?);
         }
+        let from = match dialect {
+            Dialect::DataFusion => quote_ident(table.name()),
+            Dialect::ClickHouse { table, project } => {
+                conditions.push(format!("\"project\" = {project}"));
+                table.to_owned()
+            }
+        };
         let mut sql = format!(
-            "SELECT {} FROM {} WHERE {}",
+            "SELECT {} FROM {from} WHERE {}",
             select.join(", "),
-            quote_ident(table.name()),
             conditions.join(" AND ")
         );
         if !group.is_empty() {
@@ -493,9 +732,7 @@ impl Query {
         let (order, default_asc) = match &self.order_by {
             Some(o) if outputs.contains(o) => (o.clone(), o == "time"),
             Some(o) => {
-                return Err(InvalidQuery(format!(
-                    "order_by {o:?} is not an output column"
-                )));
+                return Err(InvalidQuery(format!("order_by {o:?} is not an output column")).into());
             }
             None if has_time => ("time".to_owned(), true),
             None => (self.aggregations[0].name().to_owned(), false),
@@ -516,7 +753,7 @@ impl Query {
         }
         let limit = self.limit.unwrap_or(1000);
         if limit == 0 || limit > 10_000 {
-            return Err(InvalidQuery("limit must be between 1 and 10000".into()));
+            return Err(InvalidQuery("limit must be between 1 and 10000".into()).into());
         }
         sql.push_str(&format!(" LIMIT {limit}"));
         Ok((source, sql))
@@ -525,14 +762,28 @@ impl Query {
 
 /// The SQL condition for one filter on a column of `table`.
 pub fn filter_sql(table: Table, f: &Filter) -> Result<String, InvalidQuery> {
+    match filter_sql_in(table, f, Dialect::DataFusion) {
+        Ok(sql) => Ok(sql),
+        Err(SqlError::Invalid(e)) => Err(e),
+        Err(SqlError::Unsupported(what)) => {
+            unreachable!("the embedded engine spells every filter, {what} too")
+        }
+    }
+}
+
+/// The condition for one filter in `dialect`.
+fn filter_sql_in(table: Table, f: &Filter, dialect: Dialect<'_>) -> Result<String, SqlError> {
     let (ident, kind) = if let Some(key) = attribute_key(&f.field) {
+        if dialect.is_clickhouse() {
+            return Err(SqlError::Unsupported("attributes"));
+        }
         (attribute_sql(key), Kind::Text)
     } else {
         let col = table
             .column(&f.field)
             .ok_or_else(|| InvalidQuery(format!("{} has no field {:?}", table.name(), f.field)))?;
         match col.ty {
-            Type::Fixed(_) | Type::Int => (column_value(col), Kind::Number),
+            Type::Fixed(_) | Type::Int => (dialect.value(col), Kind::Number),
             Type::Bool => (quote_ident(col.name), Kind::Bool),
             Type::Text => (quote_ident(col.name), Kind::Text),
         }
@@ -542,7 +793,7 @@ pub fn filter_sql(table: Table, f: &Filter) -> Result<String, InvalidQuery> {
             .as_ref()
             .ok_or_else(|| InvalidQuery(format!("filter on {} needs a value", f.field)))
     };
-    let one = || literal(value()?, kind, &f.field);
+    let one = || literal(value()?, kind, &f.field, dialect);
     let list = || -> Result<String, InvalidQuery> {
         let items = value()?
             .as_array()
@@ -555,7 +806,7 @@ pub fn filter_sql(table: Table, f: &Filter) -> Result<String, InvalidQuery> {
             })?;
         Ok(items
             .iter()
-            .map(|v| literal(v, kind, &f.field))
+            .map(|v| literal(v, kind, &f.field, dialect))
             .collect::<Result<Vec<_>, _>>()?
             .join(", "))
     };
@@ -574,7 +825,12 @@ pub fn filter_sql(table: Table, f: &Filter) -> Result<String, InvalidQuery> {
                         f.field
                     ))
                 })?;
-            format!("strpos({ident}, {}) > 0", quote_str(needle))
+            match dialect {
+                Dialect::DataFusion => format!("strpos({ident}, {}) > 0", quote_str(needle)),
+                Dialect::ClickHouse { .. } => {
+                    format!("position({ident}, {}) > 0", dialect.quote(needle))
+                }
+            }
         }
         FilterOp::Gt => format!("{ident} > {}", one()?),
         FilterOp::Gte => format!("{ident} >= {}", one()?),

@@ -442,6 +442,26 @@ impl Store {
         }
     }
 
+    /// Whether any row of one table of a project with `from_ms <= ts < to_ms` may be here,
+    /// in a segment (by its time range; for vitals, the views' segments they fold into) or
+    /// in memory. False means another store holding the rest has every row of the range.
+    pub fn holds_rows(&self, project: ProjectId, table: Table, from_ms: i64, to_ms: i64) -> bool {
+        let snap = self.snapshot(project, table, from_ms, to_ms);
+        if !snap.files.is_empty() || !snap.folded.is_empty() {
+            return true;
+        }
+        snap.batches.iter().any(|b| {
+            match b
+                .column_by_name("ts")
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+            {
+                Some(ts) => ts.iter().flatten().any(|t| t >= from_ms && t < to_ms),
+                // Unknown: say it may be here.
+                None => b.num_rows() > 0,
+            }
+        })
+    }
+
     /// Rows in memory that are not yet in Parquet.
     pub fn unflushed_rows(&self) -> usize {
         self.shared.unflushed().0

@@ -24,9 +24,18 @@ pub fn render(
     intake: &IntakeMetrics,
     store: &StoreMetrics,
     alerts: &vigil_alerts::Evaluator,
+    queries: &vigil_query::QueryEngine,
 ) -> String {
     let mut out = String::new();
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    if queries.remote().is_some() {
+        counter(
+            &mut out,
+            "vigil_queries_in_clickhouse_total",
+            "Typed queries ClickHouse answered alone, compiled to its SQL (no row of their range was still local).",
+            queries.remote_answers(),
+        );
+    }
     counter(
         &mut out,
         "vigil_intake_accepted_batches_total",

@@ -38,6 +38,11 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn render_metrics(State(state): State<Arc<AppState>>) -> Response {
-    let text = metrics::render(&state.intake.metrics, state.store.metrics(), &state.alerts);
+    let text = metrics::render(
+        &state.intake.metrics,
+        state.store.metrics(),
+        &state.alerts,
+        &state.queries,
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
