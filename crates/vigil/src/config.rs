@@ -109,6 +109,17 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Where projects, users and settings are kept (`[meta]`).
     pub meta: MetaConfig,
+    /// Where session replay and uploaded source maps are kept (`[blobs]`).
+    pub blobs: BlobsConfig,
+}
+
+/// `[blobs]`: session replay and uploaded source maps, in the data folder (default) or in
+/// an S3-compatible bucket (`[blobs.s3]`), which several instances share.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlobsConfig {
+    /// The bucket; none: the data folder.
+    pub s3: Option<vigil_blobs::S3Config>,
 }
 
 /// `[meta]`: the metadata database: SQLite in the data folder (default), or PostgreSQL,
@@ -231,6 +242,7 @@ impl Default for Config {
             smtp_from: "Vigil <vigil@localhost>".into(),
             storage: StorageConfig::default(),
             meta: MetaConfig::default(),
+            blobs: BlobsConfig::default(),
         }
     }
 }
@@ -324,6 +336,10 @@ impl Config {
                 }
             }
             other => bail!("[storage] backend {other:?}: use embedded or clickhouse"),
+        }
+        if let Some(s3) = &self.blobs.s3 {
+            s3.validate()
+                .map_err(|e| anyhow::anyhow!("[blobs.s3]: {e}"))?;
         }
         if let Some(url) = &self.meta.url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))

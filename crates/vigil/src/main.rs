@@ -86,6 +86,29 @@ fn replay_store(data: &Path) -> vigil_replay::ReplayStore {
     vigil_replay::ReplayStore::new(data.join("replay"), MAX_REPLAY_SESSION_BYTES)
 }
 
+/// The bucket `[blobs.s3]` names, when there is one.
+fn blob_store(
+    config: &config::BlobsConfig,
+) -> anyhow::Result<Option<Arc<dyn vigil_blobs::BlobStore>>> {
+    Ok(match &config.s3 {
+        Some(s3) => Some(Arc::new(
+            vigil_blobs::S3Blobs::open(s3).context("opening the [blobs.s3] bucket")?,
+        )),
+        None => None,
+    })
+}
+
+/// Session replay in the bucket when there is one, else in the data folder.
+fn replay_store_in(
+    data: &Path,
+    blobs: Option<&Arc<dyn vigil_blobs::BlobStore>>,
+) -> vigil_replay::ReplayStore {
+    match blobs {
+        Some(b) => vigil_replay::ReplayStore::with_blobs(b.clone(), MAX_REPLAY_SESSION_BYTES),
+        None => replay_store(data),
+    }
+}
+
 fn replay(cmd: ReplayCommand) -> anyhow::Result<()> {
     match cmd {
         ReplayCommand::Dump {
@@ -198,7 +221,8 @@ struct EraseArgs {
     #[arg(long, env = "VIGIL_DATA", default_value = "data")]
     data: PathBuf,
     /// The server's configuration file: with `[storage] backend = "clickhouse"`, the rows
-    /// already shipped to ClickHouse are erased too.
+    /// already shipped to ClickHouse are erased too; with `[meta] url` and `[blobs.s3]`, its
+    /// metadata database and bucket are used.
     #[arg(long)]
     config: Option<PathBuf>,
 }
@@ -321,12 +345,24 @@ async fn run_server(config: Config, meta: Arc<Meta>) -> anyhow::Result<()> {
             "no geo database configured: countries will be empty (see --geo-country-db)"
         );
     }
-    let sourcemaps = Arc::new(vigil_errors::SourceMapStore::new(
-        meta.clone(),
-        config.data.join("sourcemaps"),
-        vigil_errors::UploadLimits::default(),
-    ));
-    let replay = Arc::new(replay_store(&config.data));
+    // Blocking requests: made on a blocking thread, never on an async worker.
+    let blobs = {
+        let blobs_config = config.blobs.clone();
+        tokio::task::spawn_blocking(move || blob_store(&blobs_config)).await??
+    };
+    let sourcemaps = Arc::new(match &blobs {
+        Some(b) => vigil_errors::SourceMapStore::with_blobs(
+            meta.clone(),
+            b.clone(),
+            vigil_errors::UploadLimits::default(),
+        ),
+        None => vigil_errors::SourceMapStore::new(
+            meta.clone(),
+            config.data.join("sourcemaps"),
+            vigil_errors::UploadLimits::default(),
+        ),
+    });
+    let replay = Arc::new(replay_store_in(&config.data, blobs.as_ref()));
     let error_processor = Arc::new(vigil_errors::ErrorProcessor::new(Some(
         vigil_errors::Symbolicator::new(sourcemaps.clone(), 256 << 20)
             .with_fetcher(vigil_errors::MapFetcher::start(config.sourcemap_fetch())),
@@ -611,7 +647,15 @@ fn project(cmd: ProjectCommand) -> anyhow::Result<()> {
 }
 
 fn erase(args: EraseArgs) -> anyhow::Result<()> {
-    let meta = open_meta(&args.data)?;
+    // The server's configuration, when given: its metadata database, ClickHouse and bucket.
+    let server_config = match &args.config {
+        Some(path) => Some(Config::from_file(path)?),
+        None => None,
+    };
+    let meta = match server_config.as_ref().and_then(|c| c.meta.url.as_deref()) {
+        Some(url) => open_meta_at(&args.data, Some(url))?,
+        None => open_meta(&args.data)?,
+    };
     let project = meta
         .project_by_name(&args.project)?
         .with_context(|| format!("no project named {:?}", args.project))?;
@@ -624,10 +668,10 @@ fn erase(args: EraseArgs) -> anyhow::Result<()> {
         &store_dir(&args.data),
         vigil_store::StoreConfig::default(),
     )?);
-    let storage = match &args.config {
-        Some(path) => Config::from_file(path)?.storage,
-        None => config::StorageConfig::default(),
-    };
+    let storage = server_config
+        .as_ref()
+        .map(|c| c.storage.clone())
+        .unwrap_or_default();
     let remote = if storage.is_clickhouse() {
         let clickhouse = vigil_clickhouse::ClickHouseStore::open(&storage.clickhouse())
             .context("connecting to ClickHouse ([storage] clickhouse_urls)")?;
@@ -650,7 +694,11 @@ fn erase(args: EraseArgs) -> anyhow::Result<()> {
                 .block_on(engine.sessions_of_user(project.id, user, 1000))?
         }
     };
-    let replay = replay_store(&args.data);
+    let blobs = match &server_config {
+        Some(c) => blob_store(&c.blobs)?,
+        None => None,
+    };
+    let replay = replay_store_in(&args.data, blobs.as_ref());
     let segments: u64 = sessions
         .iter()
         .map(|s| replay.erase_session(project.id, s))

@@ -1,8 +1,9 @@
 //! Two `vigil serve` instances that share nothing but a real PostgreSQL (projects, users,
-//! login sessions, tokens, alert rules) and a real ClickHouse (events): a login on one is a
-//! login on the other, each answers with the events the other took in, one of them
-//! evaluates alerts and the other takes over when it dies, and with a client sending round
-//! robin to both, killing either with SIGKILL loses no acknowledged event and duplicates none.
+//! login sessions, tokens, alert rules), a real ClickHouse (events) and an S3 server (moto:
+//! session replay, source maps): a login on one is a login on the other, each answers with
+//! the events and the replay the other took in, one of them evaluates alerts and the other
+//! takes over when it dies, and with a client sending round robin to both, killing either
+//! with SIGKILL loses no acknowledged event and duplicates none.
 
 mod common;
 
@@ -12,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use vigil_blobs::testing::MotoServer;
 use vigil_clickhouse::testing::Server as ClickHouse;
 use vigil_meta::testing::Postgres;
 
@@ -21,6 +23,7 @@ const EVENTS_PER_BATCH: usize = 3;
 struct Cluster {
     _postgres: Postgres,
     _clickhouse: ClickHouse,
+    _s3: MotoServer,
     meta_url: String,
     config: String,
 }
@@ -30,16 +33,22 @@ impl Cluster {
         let postgres = Postgres::start();
         let meta_url = postgres.create_database("vigil");
         let clickhouse = ClickHouse::start();
+        let s3 = MotoServer::start();
         let config = format!(
             "alert_lease_secs = 3\nalert_interval_secs = 1\n\
              [meta]\nurl = \"{meta_url}\"\n\
              [storage]\nbackend = \"clickhouse\"\nclickhouse_urls = [\"http://127.0.0.1:{}\"]\n\
-             clickhouse_database = \"vigil\"\nship_interval_ms = 100\nship_flush_interval_secs = 1\n",
-            clickhouse.http_port()
+             clickhouse_database = \"vigil\"\nship_interval_ms = 100\nship_flush_interval_secs = 1\n\
+             [blobs.s3]\nendpoint = \"{}\"\nbucket = \"{}\"\naccess_key_id = \"testing\"\n\
+             secret_access_key = \"testing\"\nprefix = \"cluster\"\n",
+            clickhouse.http_port(),
+            s3.endpoint(),
+            vigil_blobs::testing::BUCKET,
         );
         Cluster {
             _postgres: postgres,
             _clickhouse: clickhouse,
+            _s3: s3,
             meta_url,
             config,
         }
@@ -146,6 +155,28 @@ fn two_instances_share_users_projects_and_events_and_one_evaluates_alerts() {
             "{} answers {} events",
             server.addr,
             server.count(&p.api_token, "custom_events")
+        );
+    }
+
+    // A replay recorded through A is played back from B (the segments are in the bucket).
+    let t = now_ms();
+    let segment = json!({
+        "v": 1, "session_id": "s-replayed", "seq": 0, "start": t, "end": t + 1, "mode": "session",
+        "events": [{"type": 4, "timestamp": t, "data": {"href": "https://shop.example/"}}]
+    });
+    let stored = agent()
+        .post(a.url(&format!("/api/v1/replay?key={}&enc=none", p.public_key)))
+        .send(segment.to_string().as_bytes())
+        .unwrap();
+    assert_eq!(stored.status().as_u16(), 202);
+    let (status, played) = b.get("/api/v1/sessions/s-replayed/replay", Some(&p.api_token));
+    assert_eq!(status, 200, "{played}");
+    let played: Value = serde_json::from_str(played.trim()).unwrap();
+    assert_eq!(played["events"], segment["events"], "{played}");
+    for dir in [&dir_a, &dir_b] {
+        assert!(
+            !dir.path().join("replay").exists(),
+            "replay is in the bucket"
         );
     }
 
