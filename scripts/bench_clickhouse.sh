@@ -13,25 +13,8 @@ $V demo --page-views 100000 --mobile-sessions 0 --data $B/data > $B/demo.out 2>&
 TOKEN=$(grep "api token" $B/demo.out | awk '{print $3}')
 grep "events over" $B/demo.out
 python3 -c "import json;m=json.load(open('$B/data/store/manifest.json'));print('segments',len(m['files']),'rows',sum(f['rows'] for f in m['files']))"
-cat > $B/ch/config.xml <<XML
-<?xml version="1.0"?>
-<yandex>
-    <logger><level>warning</level><console>1</console></logger>
-    <http_port>18123</http_port>
-    <tcp_port>19000</tcp_port>
-    <listen_host>127.0.0.1</listen_host>
-    <path>$B/ch/data/</path>
-    <tmp_path>$B/ch/tmp/</tmp_path>
-    <user_files_path>$B/ch/user_files/</user_files_path>
-    <format_schema_path>$B/ch/format_schemas/</format_schema_path>
-    <users_config>/etc/clickhouse-server/users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <mark_cache_size>5368709</mark_cache_size>
-</yandex>
-XML
-(clickhouse-server --config-file=$B/ch/config.xml > $B/ch/log 2>&1 &)
-sleep 4
+. "$(dirname "$0")/clickhouse_server.sh"
+start_clickhouse $B/ch 18123 19000 || exit 1
 NOW=$(date +%s%3N)
 Q='{"metric":"lcp","aggregations":["count","p75"],"group_by":["country"],"from":'$((NOW-8*86400000))',"to":'$NOW'}'
 query_times() {

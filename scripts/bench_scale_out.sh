@@ -22,25 +22,8 @@ trap cleanup EXIT
 mkdir -p $B/ch $B/pg && chown postgres $B/pg
 runuser -u postgres -- $PG_BIN/initdb --auth=trust --username=vigil -D $B/pg/data > /dev/null
 (runuser -u postgres -- $PG_BIN/postgres -D $B/pg/data -p 15432 -k $B/pg -c listen_addresses=127.0.0.1 > $B/pg/log 2>&1 &)
-cat > $B/ch/config.xml <<XML
-<?xml version="1.0"?>
-<yandex>
-    <logger><level>warning</level><console>1</console></logger>
-    <http_port>18124</http_port>
-    <tcp_port>19001</tcp_port>
-    <listen_host>127.0.0.1</listen_host>
-    <path>$B/ch/data/</path>
-    <tmp_path>$B/ch/tmp/</tmp_path>
-    <user_files_path>$B/ch/user_files/</user_files_path>
-    <format_schema_path>$B/ch/format_schemas/</format_schema_path>
-    <users_config>/etc/clickhouse-server/users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <mark_cache_size>5368709</mark_cache_size>
-</yandex>
-XML
-(clickhouse-server --config-file=$B/ch/config.xml > $B/ch/log 2>&1 &)
-sleep 5
+. "$(dirname "$0")/clickhouse_server.sh"
+start_clickhouse $B/ch 18124 19001 || exit 1
 META=postgres://vigil@127.0.0.1:15432/postgres
 ch() { curl -s 'http://127.0.0.1:18124/' --data-binary "$1"; }
 local_files() {

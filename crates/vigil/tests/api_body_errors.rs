@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Sends `body` as JSON with `headers`; the status and the error code.
 fn send(
@@ -43,21 +43,7 @@ fn bodies_answer_invalid_body_and_queries_invalid_query() {
     add_user(dir.path(), "ann@example.com", "a", "correct horse");
     let server = Server::start(dir.path());
 
-    let resp = agent()
-        .post(&server.url("/api/v1/login"))
-        .header("content-type", "application/json")
-        .send(json!({"email": "ann@example.com", "password": "correct horse"}).to_string())
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let cookie = resp.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let me: Value = serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap();
-    let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+    let (cookie, csrf) = sign_in(&server, "ann@example.com", "correct horse");
     let user = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
     let p = format!("/api/v1/projects/{}", a.id);
 

@@ -4,41 +4,12 @@
 mod common;
 
 use common::*;
-use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const EVENTS_PER_BATCH: usize = 3;
-
-fn send_until_stopped(
-    addr: String,
-    key: String,
-    client: String,
-    stop: Arc<AtomicBool>,
-    acked: Arc<Mutex<Vec<String>>>,
-) {
-    let agent = agent();
-    let mut n = 0;
-    while !stop.load(Ordering::Relaxed) {
-        let session = format!("{client}-b{n}");
-        n += 1;
-        let now = now_ms();
-        let events: Vec<_> = (0..EVENTS_PER_BATCH)
-            .map(|i| json!({"type": "custom", "ts": now + i as i64, "name": "order", "value": i}))
-            .collect();
-        let result = agent
-            .post(format!("http://{addr}/api/v1/ingest?key={key}"))
-            .header("content-type", "text/plain")
-            .send(batch(&session, json!(events)).as_slice());
-        match result {
-            Ok(resp) if resp.status().as_u16() == 202 => acked.lock().unwrap().push(session),
-            Ok(_) => {}
-            Err(_) => break, // the server is gone
-        }
-    }
-}
 
 #[test]
 fn kill_9_while_sending_loses_no_acknowledged_event_and_duplicates_none() {
@@ -54,14 +25,21 @@ fn kill_9_while_sending_loses_no_acknowledged_event_and_duplicates_none() {
         let acked = Arc::new(Mutex::new(Vec::new()));
         let clients: Vec<_> = (0..4)
             .map(|c| {
-                let (addr, key, stop, acked) = (
-                    server.addr.clone(),
+                let (addrs, key, stop, acked) = (
+                    Arc::new(Mutex::new(vec![server.addr.clone()])),
                     p.public_key.clone(),
                     stop.clone(),
                     acked.clone(),
                 );
                 std::thread::spawn(move || {
-                    send_until_stopped(addr, key, format!("r{round}c{c}"), stop, acked)
+                    send_until_stopped(
+                        addrs,
+                        key,
+                        format!("r{round}c{c}"),
+                        EVENTS_PER_BATCH,
+                        stop,
+                        acked,
+                    )
                 })
             })
             .collect();

@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -45,21 +45,7 @@ fn reads_answer_while_a_metadata_write_waits() {
     let a = create_project(dir.path(), "a", &[]);
     add_user(dir.path(), "ann@example.com", "a", "correct horse");
     let server = Server::start(dir.path());
-    let signed_in = agent()
-        .post(&server.url("/api/v1/login"))
-        .header("content-type", "application/json")
-        .send(json!({"email": "ann@example.com", "password": "correct horse"}).to_string())
-        .unwrap();
-    assert_eq!(signed_in.status().as_u16(), 200);
-    let cookie = signed_in.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let me: Value = serde_json::from_str(&signed_in.into_body().read_to_string().unwrap()).unwrap();
-    let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+    let (cookie, csrf) = sign_in(&server, "ann@example.com", "correct horse");
 
     let mut holder = hold_write_lock(&dir.path().join("meta.db"));
     let writing = std::thread::spawn({

@@ -60,29 +60,6 @@ impl Cluster {
     }
 }
 
-/// Signs in on `server`: the cookie and the CSRF token.
-fn sign_in(server: &Server, email: &str, password: &str) -> (String, String) {
-    let mut resp = agent()
-        .post(server.url("/api/v1/login"))
-        .header("content-type", "application/json")
-        .send(
-            json!({"email": email, "password": password})
-                .to_string()
-                .as_bytes(),
-        )
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let cookie = resp.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let body: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
-    (cookie, body["csrf_token"].as_str().unwrap().to_owned())
-}
-
 /// A value from a server's /metrics.
 fn metric(server: &Server, name: &str) -> Option<u64> {
     let (status, text) = server.get("/metrics", None);
@@ -221,40 +198,6 @@ fn two_instances_share_users_projects_and_events_and_one_evaluates_alerts() {
     );
 }
 
-/// Sends batches round robin to `addrs` until stopped, each to the next instance; a batch
-/// an instance did not acknowledge (it is down) is not retried. The sessions acknowledged.
-fn send_round_robin(
-    addrs: Arc<Mutex<Vec<String>>>,
-    key: String,
-    client: String,
-    stop: Arc<AtomicBool>,
-    acked: Arc<Mutex<Vec<String>>>,
-) {
-    let agent = agent();
-    let mut n = 0usize;
-    while !stop.load(Ordering::Relaxed) {
-        let addr = {
-            let addrs = addrs.lock().unwrap();
-            addrs[n % addrs.len()].clone()
-        };
-        let session = format!("{client}-b{n}");
-        n += 1;
-        let now = now_ms();
-        let events: Vec<_> = (0..EVENTS_PER_BATCH)
-            .map(|i| json!({"type": "custom", "ts": now + i as i64, "name": "order", "value": i}))
-            .collect();
-        let result = agent
-            .post(format!("http://{addr}/api/v1/ingest?key={key}"))
-            .header("content-type", "text/plain")
-            .send(batch(&session, json!(events)).as_slice());
-        if let Ok(resp) = result
-            && resp.status().as_u16() == 202
-        {
-            acked.lock().unwrap().push(session);
-        }
-    }
-}
-
 #[test]
 fn killing_either_instance_behind_a_round_robin_client_loses_no_acknowledged_event() {
     let cluster = Cluster::start();
@@ -279,7 +222,14 @@ fn killing_either_instance_behind_a_round_robin_client_loses_no_acknowledged_eve
                     acked.clone(),
                 );
                 std::thread::spawn(move || {
-                    send_round_robin(addrs, key, format!("r{round}c{c}"), stop, acked)
+                    send_until_stopped(
+                        addrs,
+                        key,
+                        format!("r{round}c{c}"),
+                        EVENTS_PER_BATCH,
+                        stop,
+                        acked,
+                    )
                 })
             })
             .collect();

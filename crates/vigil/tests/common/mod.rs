@@ -422,3 +422,68 @@ pub fn counts_by_session(server: &Server, token: &str, client: &str) -> HashMap<
         })
         .collect()
 }
+
+/// Signs in on `server` as a dashboard user: the session cookie and the CSRF token.
+pub fn sign_in(server: &Server, email: &str, password: &str) -> (String, String) {
+    let resp = agent()
+        .post(server.url("/api/v1/login"))
+        .header("content-type", "application/json")
+        .send(json!({"email": email, "password": password}).to_string())
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "signing in as {email}");
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let me: Value = serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap();
+    (cookie, me["csrf_token"].as_str().unwrap().to_owned())
+}
+
+/// Sends batches of `events_per_batch` custom events round robin to `addrs` (one address:
+/// always there) until `stop`, each under a session of its own (`<client>-b<n>`); a batch
+/// not acknowledged (the server is down) is not retried. Pushes the sessions acknowledged
+/// with 202 to `acked`; stops early when every address is gone.
+pub fn send_until_stopped(
+    addrs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    key: String,
+    client: String,
+    events_per_batch: usize,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    acked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    let agent = agent();
+    let mut n = 0usize;
+    let mut failed_in_a_row = 0;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let (addr, count) = {
+            let addrs = addrs.lock().unwrap();
+            (addrs[n % addrs.len()].clone(), addrs.len())
+        };
+        let session = format!("{client}-b{n}");
+        n += 1;
+        let now = now_ms();
+        let events: Vec<_> = (0..events_per_batch)
+            .map(|i| json!({"type": "custom", "ts": now + i as i64, "name": "order", "value": i}))
+            .collect();
+        let result = agent
+            .post(format!("http://{addr}/api/v1/ingest?key={key}"))
+            .header("content-type", "text/plain")
+            .send(batch(&session, json!(events)).as_slice());
+        match result {
+            Ok(resp) if resp.status().as_u16() == 202 => {
+                failed_in_a_row = 0;
+                acked.lock().unwrap().push(session);
+            }
+            Ok(_) => failed_in_a_row = 0,
+            Err(_) => {
+                failed_in_a_row += 1;
+                if failed_in_a_row >= count {
+                    break; // every server is gone
+                }
+            }
+        }
+    }
+}
