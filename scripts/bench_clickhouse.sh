@@ -1,6 +1,6 @@
 #!/bin/bash
-# `make bench-clickhouse`: fills a data folder with the demo's 100,000 page views, times the
-# p75-LCP-by-country query on the embedded store, starts Debian's clickhouse-server on
+# `make bench-clickhouse`: fills a data folder with the demo's page views (PAGE_VIEWS, default
+# 100,000), times the p75-LCP-by-country query on the embedded store, starts Debian's clickhouse-server on
 # 127.0.0.1:18123, serves the folder with `[storage] backend = "clickhouse"`, times until every
 # flushed segment is shipped, and times the same query answered from ClickHouse (and checks
 # the answers are equal). Prints the figures; leaves nothing running.
@@ -9,7 +9,8 @@ V=${VIGIL_RELEASE:-${CARGO_TARGET_DIR:-$HOME/.cache/vigil-target}/release/vigil}
 B=$(mktemp -d /tmp/vigil-bench-clickhouse.XXXXXX)
 trap 'pkill -f "listen 127.0.0.1:18096"; pkill -f "$B/ch/config.xml"; rm -rf "$B"' EXIT
 mkdir -p $B/ch
-$V demo --page-views 100000 --mobile-sessions 0 --data $B/data > $B/demo.out 2>&1
+PAGE_VIEWS=${PAGE_VIEWS:-100000}
+$V demo --page-views $PAGE_VIEWS --mobile-sessions 0 --data $B/data > $B/demo.out 2>&1
 TOKEN=$(grep "api token" $B/demo.out | awk '{print $3}')
 grep "events over" $B/demo.out
 python3 -c "import json;m=json.load(open('$B/data/store/manifest.json'));print('segments',len(m['files']),'rows',sum(f['rows'] for f in m['files']))"
@@ -38,5 +39,15 @@ echo "shipped all segments in $((T1-T0)) ms (including start-up)"
 curl -s 'http://127.0.0.1:18123/' --data-binary "SELECT sum(rows), sum(bytes) FROM system.parts WHERE database='bench' AND active"
 curl -s 'http://127.0.0.1:18123/' --data-binary "SELECT count() FROM bench.views"
 echo "clickhouse query seconds:"; query_times; cp $B/answer.json $B/answer-clickhouse.json
-python3 -c "import json;a=json.load(open('$B/answer-embedded.json'));b=json.load(open('$B/answer-clickhouse.json'));print('same answer:', a==b, len(a['rows']),'rows')"
+python3 - $B/answer-embedded.json $B/answer-clickhouse.json <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+print('same answer:', a == b, len(a['rows']), 'rows')
+if a != b:
+    print('columns', a['columns'], b['columns'])
+    for x, y in zip(a['rows'], b['rows']):
+        if x != y:
+            print('embedded', x, 'clickhouse', y)
+PY
 echo "shipping rounds: $(grep -c "shipped to ClickHouse" $B/serve2.log)"
+echo "queries ClickHouse answered alone (compiled): $(curl -s localhost:18096/metrics | grep '^vigil_queries_in_clickhouse_total' | awk '{print $2}')"

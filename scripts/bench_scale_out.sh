@@ -19,6 +19,8 @@ cleanup() {
   rm -rf "$B"
 }
 trap cleanup EXIT
+# PostgreSQL runs as its own user, which must reach its folder.
+chmod 755 $B
 mkdir -p $B/ch $B/pg && chown postgres $B/pg
 runuser -u postgres -- $PG_BIN/initdb --auth=trust --username=vigil -D $B/pg/data > /dev/null
 (runuser -u postgres -- $PG_BIN/postgres -D $B/pg/data -p 15432 -k $B/pg -c listen_addresses=127.0.0.1 > $B/pg/log 2>&1 &)
@@ -26,8 +28,9 @@ runuser -u postgres -- $PG_BIN/initdb --auth=trust --username=vigil -D $B/pg/dat
 start_clickhouse $B/ch 18124 19001 || exit 1
 META=postgres://vigil@127.0.0.1:15432/postgres
 ch() { curl -s 'http://127.0.0.1:18124/' --data-binary "$1"; }
+# Segments the instances still list locally (not yet shipped); fails when one has no store.
 local_files() {
-  python3 -c "import json,sys;print(sum(len(json.load(open(f+'/store/manifest.json'))['files']) for f in sys.argv[1:]))" "$@"
+  python3 -c "import json,sys;print(sum(len(json.load(open(f+'/store/manifest.json'))['files']) for f in sys.argv[1:]))" "$@" 2>/dev/null || echo missing
 }
 
 echo "== embedded store, one instance, $EVENTS events"
@@ -47,6 +50,9 @@ run_cluster() { # instances, database
     dirs+=($B/$db-$i)
   done
   sleep 3
+  if [ "$(local_files "${dirs[@]}")" = "missing" ]; then
+    echo "an instance did not start:"; tail -5 $B/$db-*.log; exit 1
+  fi
   echo "== ClickHouse, $n instance(s), $EVENTS events in all"
   local t0=$(date +%s%3N)
   for i in $(seq 1 $n); do
@@ -60,7 +66,11 @@ run_cluster() { # instances, database
 import re,sys
 rates=[float(re.search(r'throughput\s+(\d+)',open(f).read()).group(1)) for f in sys.argv[1:]]
 print('together   %.0f events/s durable (sum of the instances)' % sum(rates))" $B/$db-bench-*.out
-  while [ "$(local_files "${dirs[@]}")" != "0" ]; do sleep 0.2; done
+  local waited=0
+  while [ "$(local_files "${dirs[@]}")" != "0" ]; do
+    sleep 0.2; waited=$((waited + 1))
+    [ $waited -gt 3000 ] && { echo "not shipped within 10 minutes"; exit 1; }
+  done
   local t2=$(date +%s%3N)
   echo "in ClickHouse: every event $((t2 - t0)) ms after the first was sent (ingest $((t1 - t0)) ms, shipping behind it $((t2 - t1)) ms): $(python3 -c "print(round($EVENTS / (($t2 - $t0) / 1000)))") events/s end to end"
   echo "rows in ClickHouse: $(ch "SELECT sum(rows) FROM system.parts WHERE database = '$db' AND active")"

@@ -702,17 +702,27 @@ fn typed_result(
 ) -> Result<QueryResult, QueryError> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        if row.len() != columns.len() {
+        // Doubles come again as exact text after the columns (see `Query::sql_in`).
+        let floats = columns
+            .iter()
+            .filter(|(_, k)| *k == model::OutputKind::Float)
+            .count();
+        if row.len() != columns.len() + floats {
             return Err(QueryError::Engine(DataFusionError::Execution(format!(
                 "the remote store answered {} columns, not {}",
                 row.len(),
-                columns.len()
+                columns.len() + floats
             ))));
         }
+        let mut text_of_float = row[columns.len()..].iter();
         let typed = row
             .iter()
             .zip(columns)
             .map(|(v, (name, kind))| {
+                let v = match kind {
+                    model::OutputKind::Float => text_of_float.next().unwrap_or(v),
+                    _ => v,
+                };
                 kind.read(v).ok_or_else(|| {
                     QueryError::Engine(DataFusionError::Execution(format!(
                         "the remote store answered {v} for {name}"

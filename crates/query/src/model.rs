@@ -249,6 +249,16 @@ pub enum Dialect<'a> {
     },
 }
 
+impl Aggregation {
+    /// The JSON kind of its values.
+    pub fn output_kind(self) -> OutputKind {
+        match self {
+            Aggregation::Count | Aggregation::Sessions | Aggregation::Users => OutputKind::Int,
+            _ => OutputKind::Float,
+        }
+    }
+}
+
 /// What an answer's column holds, as the embedded engine writes it in JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputKind {
@@ -517,11 +527,7 @@ impl Query {
             }
         }
         for a in &self.aggregations {
-            let kind = match a {
-                Aggregation::Count | Aggregation::Sessions | Aggregation::Users => OutputKind::Int,
-                _ => OutputKind::Float,
-            };
-            out.push((a.name().to_owned(), kind));
+            out.push((a.name().to_owned(), a.output_kind()));
         }
         Ok(out)
     }
@@ -695,6 +701,17 @@ impl Query {
             };
             select.push(format!("{expr} AS \"{}\"", agg.name()));
         }
+        if dialect.is_clickhouse() {
+            // Each double also comes as text, after the columns, and is read from there
+            // (`typed_result` in lib.rs) with Rust's correctly rounded parser: serde_json's
+            // default one can land a long double one ulp off (2507.8618500000002 read as
+            // 2507.86185), and the answer would differ from the engine's in the last digit.
+            for agg in &self.aggregations {
+                if agg.output_kind() == OutputKind::Float {
+                    select.push(format!("toString(\"{0}\") AS \"{0}__text\"", agg.name()));
+                }
+            }
+        }
         let mut conditions = vec![format!("\"ts\" >= {} AND \"ts\" < {}", self.from, self.to)];
         if let Some(vital) = source.vital {
             conditions.push(format!("\"name\" = {}", dialect.quote(vital)));
@@ -847,6 +864,20 @@ mod tests {
 
     fn q(json: serde_json::Value) -> Query {
         serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn doubles_from_another_engine_read_exactly_from_their_text() {
+        let exact = 2507.861_850_000_000_2_f64;
+        let text = serde_json::json!("2507.8618500000002");
+        assert_eq!(
+            OutputKind::Float.read(&text),
+            Some(serde_json::json!(exact)),
+            "the text is parsed correctly rounded"
+        );
+        // Why the text: serde_json's default parser reads the same digits one ulp off.
+        let as_number: serde_json::Value = serde_json::from_str("2507.8618500000002").unwrap();
+        assert_ne!(as_number.as_f64(), Some(exact));
     }
 
     #[test]

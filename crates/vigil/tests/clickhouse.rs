@@ -127,6 +127,10 @@ fn query_matrix(now: i64) -> Vec<Value> {
             json!({"metric": "errors", "aggregations": ["count"], "group_by": ["error_type"],
                    "filters": [{"field": "message", "op": "exists"}, {"field": "handled", "op": "not_exists"}]}),
         ),
+        all(
+            json!({"metric": "lcp", "aggregations": ["avg", "p75", "p90", "p99", "sum"],
+                   "filters": [{"field": "session_id", "op": "eq", "value": "s-awkward"}]}),
+        ),
         all(json!({"metric": "views", "aggregations": ["count"], "group_by": ["attributes.plan"]})),
         all(json!({"metric": "views", "aggregations": ["estimated_count", "count"]})),
     ]
@@ -142,6 +146,14 @@ fn rows_ship_to_clickhouse_and_answer_the_same_exactly_once() {
         let (status, answer) = server.ingest(&keys.public_key, &fixture_now(name));
         assert_eq!(status, 202, "{name}: {answer}");
     }
+    // Values whose average and percentiles need all 17 digits of a double, which a
+    // rounded float writer would lose.
+    let awkward: Vec<Value> = [559.912, 238.9026, 4195.249, 2220.5586]
+        .iter()
+        .map(|v| json!({"type": "vital", "ts": now_ms(), "name": "LCP", "value": v, "rating": "good"}))
+        .collect();
+    let (status, answer) = server.ingest(&keys.public_key, &batch("s-awkward", json!(awkward)));
+    assert_eq!(status, 202, "{answer}");
     // Acknowledged means visible, before anything is shipped.
     let before = counts(&server, &keys.api_token);
     assert!(before.iter().all(|(_, n)| *n > 0), "{before:?}");
