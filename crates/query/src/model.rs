@@ -868,7 +868,7 @@ mod tests {
 
     #[test]
     fn doubles_from_another_engine_read_exactly_from_their_text() {
-        let exact = 2507.861_850_000_000_2_f64;
+        let exact = 2_507.861_850_000_000_2_f64;
         let text = serde_json::json!("2507.8618500000002");
         assert_eq!(
             OutputKind::Float.read(&text),
