@@ -186,14 +186,7 @@ impl Meta {
             Backend::Postgres(pool) => {
                 let mut client = pool.get()?;
                 let tx = client.build_transaction().read_only(true).start()?;
-                let mut q = Q {
-                    inner: Inner::Postgres(tx),
-                };
-                let out = f(&mut q)?;
-                if let Inner::Postgres(tx) = q.inner {
-                    tx.commit()?;
-                }
-                Ok(out)
+                in_postgres_transaction(tx, f)
             }
         }
     }
@@ -219,17 +212,26 @@ impl Meta {
                 let mut client = pool.get()?;
                 let mut tx = client.transaction()?;
                 tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
-                let mut q = Q {
-                    inner: Inner::Postgres(tx),
-                };
-                let out = f(&mut q)?;
-                if let Inner::Postgres(tx) = q.inner {
-                    tx.commit()?;
-                }
-                Ok(out)
+                in_postgres_transaction(tx, f)
             }
         }
     }
+}
+
+/// Runs `f` in a PostgreSQL transaction, committed when `f` answers `Ok` (dropped, so
+/// rolled back, otherwise).
+fn in_postgres_transaction<T>(
+    tx: postgres::Transaction<'_>,
+    f: impl FnOnce(&mut Q<'_>) -> Result<T, MetaError>,
+) -> Result<T, MetaError> {
+    let mut q = Q {
+        inner: Inner::Postgres(tx),
+    };
+    let out = f(&mut q)?;
+    if let Inner::Postgres(tx) = q.inner {
+        tx.commit()?;
+    }
+    Ok(out)
 }
 
 fn now_secs() -> i64 {

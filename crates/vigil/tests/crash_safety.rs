@@ -5,8 +5,6 @@ mod common;
 
 use common::*;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const EVENTS_PER_BATCH: usize = 3;
@@ -21,35 +19,16 @@ fn kill_9_while_sending_loses_no_acknowledged_event_and_duplicates_none() {
     let mut acked_total = HashSet::new();
     for round in 0..3 {
         let mut server = Server::start_with_config(dir.path(), CONFIG);
-        let stop = Arc::new(AtomicBool::new(false));
-        let acked = Arc::new(Mutex::new(Vec::new()));
-        let clients: Vec<_> = (0..4)
-            .map(|c| {
-                let (addrs, key, stop, acked) = (
-                    Arc::new(Mutex::new(vec![server.addr.clone()])),
-                    p.public_key.clone(),
-                    stop.clone(),
-                    acked.clone(),
-                );
-                std::thread::spawn(move || {
-                    send_until_stopped(
-                        addrs,
-                        key,
-                        format!("r{round}c{c}"),
-                        EVENTS_PER_BATCH,
-                        stop,
-                        acked,
-                    )
-                })
-            })
-            .collect();
+        let senders = Senders::start(
+            vec![server.addr.clone()],
+            &p.public_key,
+            &format!("r{round}"),
+            4,
+            EVENTS_PER_BATCH,
+        );
         std::thread::sleep(Duration::from_millis(1500));
         server.kill9();
-        stop.store(true, Ordering::Relaxed);
-        for c in clients {
-            c.join().unwrap();
-        }
-        let acked = acked.lock().unwrap().clone();
+        let acked = senders.stop();
         assert!(
             acked.len() > 50,
             "round {round}: only {} batches acknowledged",

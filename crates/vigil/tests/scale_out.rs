@@ -10,8 +10,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use vigil_blobs::testing::MotoServer;
 use vigil_clickhouse::testing::Server as ClickHouse;
@@ -208,40 +206,18 @@ fn killing_either_instance_behind_a_round_robin_client_loses_no_acknowledged_eve
     let mut acked_total = HashSet::new();
     // Each round kills one instance mid-stream and starts it again over its data folder.
     for (round, victim) in [0usize, 1, 0].into_iter().enumerate() {
-        let addrs = Arc::new(Mutex::new(
-            servers.iter().map(|s| s.addr.clone()).collect::<Vec<_>>(),
-        ));
-        let stop = Arc::new(AtomicBool::new(false));
-        let acked = Arc::new(Mutex::new(Vec::new()));
-        let clients: Vec<_> = (0..4)
-            .map(|c| {
-                let (addrs, key, stop, acked) = (
-                    addrs.clone(),
-                    p.public_key.clone(),
-                    stop.clone(),
-                    acked.clone(),
-                );
-                std::thread::spawn(move || {
-                    send_until_stopped(
-                        addrs,
-                        key,
-                        format!("r{round}c{c}"),
-                        EVENTS_PER_BATCH,
-                        stop,
-                        acked,
-                    )
-                })
-            })
-            .collect();
+        let senders = Senders::start(
+            servers.iter().map(|s| s.addr.clone()).collect(),
+            &p.public_key,
+            &format!("r{round}"),
+            4,
+            EVENTS_PER_BATCH,
+        );
         std::thread::sleep(Duration::from_millis(1500));
         servers[victim].kill9();
-        // The client keeps sending: half its batches now fail, the other half land.
+        // The clients keep sending: half their batches now fail, the other half land.
         std::thread::sleep(Duration::from_millis(500));
-        stop.store(true, Ordering::Relaxed);
-        for c in clients {
-            c.join().unwrap();
-        }
-        let acked = acked.lock().unwrap().clone();
+        let acked = senders.stop();
         assert!(
             acked.len() > 50,
             "round {round}: only {} batches acknowledged",

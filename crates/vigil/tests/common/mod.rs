@@ -446,22 +446,19 @@ pub fn sign_in(server: &Server, email: &str, password: &str) -> (String, String)
 /// always there) until `stop`, each under a session of its own (`<client>-b<n>`); a batch
 /// not acknowledged (the server is down) is not retried. Pushes the sessions acknowledged
 /// with 202 to `acked`; stops early when every address is gone.
-pub fn send_until_stopped(
-    addrs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    key: String,
-    client: String,
+fn send_until_stopped(
+    addrs: &[String],
+    key: &str,
+    client: &str,
     events_per_batch: usize,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    acked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: &std::sync::atomic::AtomicBool,
+    acked: &std::sync::Mutex<Vec<String>>,
 ) {
     let agent = agent();
     let mut n = 0usize;
     let mut failed_in_a_row = 0;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        let (addr, count) = {
-            let addrs = addrs.lock().unwrap();
-            (addrs[n % addrs.len()].clone(), addrs.len())
-        };
+        let addr = &addrs[n % addrs.len()];
         let session = format!("{client}-b{n}");
         n += 1;
         let now = now_ms();
@@ -480,10 +477,55 @@ pub fn send_until_stopped(
             Ok(_) => failed_in_a_row = 0,
             Err(_) => {
                 failed_in_a_row += 1;
-                if failed_in_a_row >= count {
+                if failed_in_a_row >= addrs.len() {
                     break; // every server is gone
                 }
             }
         }
+    }
+}
+
+/// Client threads sending batches to servers until stopped (the crash tests' load).
+pub struct Senders {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    acked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Senders {
+    /// `clients` threads, each sending round robin to `addrs` under sessions named
+    /// `<name>c<i>-b<n>`.
+    pub fn start(
+        addrs: Vec<String>,
+        key: &str,
+        name: &str,
+        clients: usize,
+        events_per_batch: usize,
+    ) -> Senders {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let threads = (0..clients)
+            .map(|c| {
+                let (addrs, key, client) = (addrs.clone(), key.to_owned(), format!("{name}c{c}"));
+                let (stop, acked) = (stop.clone(), acked.clone());
+                std::thread::spawn(move || {
+                    send_until_stopped(&addrs, &key, &client, events_per_batch, &stop, &acked)
+                })
+            })
+            .collect();
+        Senders {
+            stop,
+            acked,
+            threads,
+        }
+    }
+
+    /// Stops them; the sessions acknowledged.
+    pub fn stop(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads {
+            t.join().unwrap();
+        }
+        self.acked.lock().unwrap().clone()
     }
 }
