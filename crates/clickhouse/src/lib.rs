@@ -94,11 +94,17 @@ struct Client {
 impl Client {
     /// Runs a statement, with `body` after it (an insert's rows); the answer's bytes.
     fn run(&self, statement: &str, body: &[u8]) -> Result<Vec<u8>, ClickHouseError> {
-        let mut request = self
-            .agent
-            .post(&self.url)
-            .query("query", statement)
-            .query("database", &self.database);
+        // A statement without rows after it goes in the body: in the URL a long one (a
+        // query's long text condition, many batch ids) passes the server's URL limit.
+        let (statement_in_url, body) = if body.is_empty() {
+            (None, statement.as_bytes())
+        } else {
+            (Some(statement), body)
+        };
+        let mut request = self.agent.post(&self.url).query("database", &self.database);
+        if let Some(statement) = statement_in_url {
+            request = request.query("query", statement);
+        }
         if let Some((user, password)) = &self.user {
             request = request
                 .header("X-ClickHouse-User", user)
