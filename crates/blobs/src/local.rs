@@ -142,6 +142,16 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Whether a file operation failed because nothing is there as a file or folder: the path
+/// or one of its parents is missing, or is the other kind (a key where a folder is, or a
+/// folder where a key is); for a key store, absent.
+fn is_absent(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::IsADirectory | io::ErrorKind::NotADirectory
+    )
+}
+
 /// The entries of a folder that can be keys (temporary dot files are not), with their
 /// metadata; nothing when the folder is missing or is a file.
 fn key_entries(dir: &Path) -> io::Result<Vec<(String, PathBuf, fs::Metadata)>> {
@@ -213,16 +223,7 @@ impl BlobStore for LocalBlobs {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
         match fs::read(self.path(key)?) {
             Ok(bytes) => Ok(Some(bytes)),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::NotFound
-                        | io::ErrorKind::IsADirectory
-                        | io::ErrorKind::NotADirectory
-                ) =>
-            {
-                Ok(None)
-            }
+            Err(e) if is_absent(&e) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -249,14 +250,7 @@ impl BlobStore for LocalBlobs {
         let path = self.path(key)?;
         match fs::remove_file(&path) {
             Ok(()) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::NotFound
-                        | io::ErrorKind::IsADirectory
-                        | io::ErrorKind::NotADirectory
-                ) =>
-            {
+            Err(e) if is_absent(&e) => {
                 return Ok(());
             }
             Err(e) => return Err(e.into()),
@@ -280,12 +274,7 @@ impl BlobStore for LocalBlobs {
         let held = self.list(prefix)?.len() as u64;
         match fs::remove_dir_all(&dir) {
             Ok(()) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                ) =>
-            {
+            Err(e) if is_absent(&e) => {
                 return Ok(0);
             }
             Err(e) => return Err(e.into()),
