@@ -1134,8 +1134,10 @@ fn the_crash_group_routes_refuse_garbage_oversize_and_other_projects_and_keep_se
     ];
     for (method, path, token, body, want) in cases {
         let got = call(method, path, token, body);
-        // An oversize body may be answered 400 or 413, depending on where it is cut.
-        let ok = got == want || (want == 413 && got == 400);
+        // An oversize body may be answered 400 or 413, depending on where it is cut, or
+        // refused with the connection closed before the client finished sending it (0);
+        // the server serving on is checked below.
+        let ok = got == want || (want == 413 && matches!(got, 400 | 0));
         assert!(
             ok,
             "{method} {}: {got}, wanted {want}",
