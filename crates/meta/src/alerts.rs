@@ -675,6 +675,39 @@ mod tests {
         }
     }
 
+    /// Text orders bytewise on both databases, whatever PostgreSQL's collation (the tests
+    /// make its databases with ICU's `en-US`, where `apple` sorts before `Bar` and `é`
+    /// beside `e`).
+    #[test]
+    fn segments_order_bytewise_on_every_database() {
+        let (_dir, meta) = open();
+        let (p, _) = meta.create_project("p", &[], 30).unwrap();
+        let rule = meta.create_alert_rule(p.id, "{\"v\":1}", 1000).unwrap();
+        let segments = [
+            "{\"country\":\"apple\"}",
+            "{\"country\":\"Bar\"}",
+            "{\"country\":\"éclair\"}",
+            "{\"country\":\"fig\"}",
+            "{\"country\":\"a_z\"}",
+            "{\"country\":\"ab\"}",
+        ];
+        for segment in segments {
+            assert!(
+                meta.mute_alert_segment(p.id, rule.id, segment, Some(10_000))
+                    .unwrap()
+            );
+        }
+        let mut bytewise: Vec<&str> = segments.to_vec();
+        bytewise.sort_unstable();
+        let listed: Vec<String> = meta
+            .alert_mutes(rule.id, 0)
+            .unwrap()
+            .into_iter()
+            .map(|(segment, _)| segment)
+            .collect();
+        assert_eq!(listed, bytewise);
+    }
+
     #[test]
     fn rules_belong_to_their_project_and_edits_drop_states() {
         let (_dir, meta) = open();

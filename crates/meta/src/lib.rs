@@ -255,7 +255,7 @@ mod tests {
     pub(crate) fn open() -> (Box<dyn std::any::Any>, Meta) {
         if std::env::var("VIGIL_TEST_META").as_deref() == Ok("postgres") {
             let server = crate::testing::Postgres::start();
-            let meta = Meta::connect(&server.url()).unwrap();
+            let meta = Meta::connect(&server.create_database("vigil")).unwrap();
             assert_eq!(meta.backend_name(), "postgres");
             (Box::new(server), meta)
         } else {

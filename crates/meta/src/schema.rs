@@ -205,9 +205,16 @@ pub(crate) fn to_v4(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     )
 }
 
+/// Version 5 orders text bytewise on PostgreSQL, as SQLite always has; SQLite has nothing
+/// to change.
+fn to_v5(_tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    Ok(())
+}
+
 /// Migration `i` takes a database from version `i` to `i + 1`. Append only: a released
 /// migration never changes, so every database walks the same steps.
-const MIGRATIONS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] = &[to_v1, to_v2, to_v3, to_v4];
+const MIGRATIONS: &[fn(&Transaction<'_>) -> rusqlite::Result<()>] =
+    &[to_v1, to_v2, to_v3, to_v4, to_v5];
 
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -238,8 +245,8 @@ pub(crate) fn migrate_sqlite(conn: &mut Connection) -> Result<(), MetaError> {
     }
 }
 
-/// PostgreSQL's spelling of versions 1 to 4: the same tables and columns as SQLite's
-/// `SCHEMA_V0` + `to_v1`, `to_v2`, `to_v3`, `to_v4`. Append only, as `MIGRATIONS`.
+/// PostgreSQL's spelling of versions 1 to 5: the same tables and columns as SQLite's
+/// `SCHEMA_V0` + `to_v1` … `to_v5`. Append only, as `MIGRATIONS`.
 const POSTGRES_MIGRATIONS: &[&str] = &[
     "CREATE EXTENSION IF NOT EXISTS citext;
      CREATE TABLE projects (
@@ -391,6 +398,22 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
          holder TEXT NOT NULL,
          expires_at BIGINT NOT NULL
      );",
+    // Every text column compares bytewise (`COLLATE "C"`), as in SQLite: a database made
+    // with a language's collation (en_US.UTF-8, ICU) would otherwise order names, releases
+    // and segments differently from SQLite, and from another database. CITEXT keeps its
+    // case folding and compares the folded text bytewise, as SQLite's NOCASE does.
+    "DO $$
+     DECLARE c record;
+     BEGIN
+         FOR c IN
+             SELECT table_name, column_name, udt_name FROM information_schema.columns
+             WHERE table_schema = current_schema() AND udt_name IN ('text', 'citext')
+                 AND table_name <> 'vigil_meta_version'
+         LOOP
+             EXECUTE format('ALTER TABLE %I ALTER COLUMN %I TYPE %s COLLATE \"C\"',
+                            c.table_name, c.column_name, c.udt_name);
+         END LOOP;
+     END $$;",
 ];
 
 /// Brings a PostgreSQL database to [`SCHEMA_VERSION`], one migration per transaction under
@@ -449,6 +472,21 @@ mod tests {
                 .get(0)
         };
         assert_eq!(version(&mut client), i64::from(SCHEMA_VERSION));
+        // Every text column orders bytewise (version 5).
+        let collations: Vec<(String, Option<String>)> = client
+            .query(
+                "SELECT table_name || '.' || column_name, collation_name FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND udt_name IN ('text', 'citext')",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert!(collations.len() > 20, "{collations:?}");
+        for (column, collation) in &collations {
+            assert_eq!(collation.as_deref(), Some("C"), "{column}");
+        }
         // As a release before leases left it: version 3, no leases table.
         client
             .batch_execute("DROP TABLE leases; UPDATE vigil_meta_version SET version = 3")

@@ -169,11 +169,15 @@ impl Postgres {
         format!("postgres://vigil@127.0.0.1:{}/{database}", self.port)
     }
 
-    /// Creates a database and returns its URL.
+    /// Creates a database and returns its URL. Its collation is ICU's `en-US`, as a
+    /// database made on a server installed in English orders text (the server's own
+    /// databases are initdb's `C`), so the tests see what ordering a language brings.
     pub fn create_database(&self, name: &str) -> String {
         let mut client = postgres::Client::connect(&self.url(), postgres::NoTls).unwrap();
         client
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .batch_execute(&format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+            ))
             .unwrap();
         self.url_of(name)
     }
