@@ -8,7 +8,7 @@
 // as a bearer token; a wrong key). Malformed OTLP is the Rust tests' (crates/vigil/tests).
 // The Python packages live in a venv under ~/.cache (VIGIL_OTEL_VENV), built here from
 // test/otel/requirements.txt when it or the Python version changes.
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -123,16 +123,14 @@ async function startShop(python, vigil, origin) {
 }
 
 let vigil, pages, browser, python, shop;
-before(
-  async () => {
-    python = await pythonVenv();
-  },
-  { timeout: 600000 },
-);
 after(() => shop?.stop()); // registered before withStack's: the backend stops before vigil
 withStack(async (s) => {
   ({ vigil, pages, browser } = s);
   pages.mount('/otel/', join(OTEL, 'pages'));
+  // Here, not in a `before` of its own: the file's two root `before` hooks did not wait for
+  // each other, and on a fresh machine (pip installing for seconds) the shop started with
+  // no venv.
+  python = await pythonVenv();
   shop = await startShop(python, vigil, pages.url);
 });
 
