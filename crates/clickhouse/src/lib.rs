@@ -23,7 +23,10 @@ pub mod testing;
 
 pub use ship::{ClickHouseRemote, ShipReport};
 
-use ddl::{Features, SCHEMA_VERSION, ServerVersion, column_definition, quoted};
+use ddl::{
+    Features, LOCAL_SUFFIX, SCHEMA_VERSION, ServerVersion, column_definition, quoted,
+    string_literal as literal,
+};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,8 +65,13 @@ pub enum ClickHouseError {
 /// Where and how to reach ClickHouse.
 #[derive(Debug, Clone)]
 pub struct ClickHouseConfig {
-    /// Servers' HTTP addresses (`http://127.0.0.1:8123`); the first that answers is used.
+    /// Servers' HTTP addresses (`http://127.0.0.1:8123`). Without a cluster the first that
+    /// answers is used; with one, every shard's server, each of which must answer.
     pub urls: Vec<String>,
+    /// A cluster of the servers' `remote_servers` to shard the tables over: each table is a
+    /// MergeTree part on every server of `urls` and a Distributed table over them, which
+    /// inserts (synchronously) and queries go through.
+    pub cluster: Option<String>,
     /// The database Vigil keeps its tables in (created when missing).
     pub database: String,
     /// User and password, when the server wants them.
@@ -76,6 +84,7 @@ impl Default for ClickHouseConfig {
     fn default() -> Self {
         Self {
             urls: vec!["http://127.0.0.1:8123".into()],
+            cluster: None,
             database: "vigil".into(),
             user: None,
             timeout: Duration::from_secs(60),
@@ -89,6 +98,8 @@ struct Client {
     url: String,
     database: String,
     user: Option<(String, String)>,
+    /// Inserts into a Distributed table answer once every shard has the rows.
+    sync_inserts: bool,
 }
 
 impl Client {
@@ -104,6 +115,9 @@ impl Client {
         let mut request = self.agent.post(&self.url).query("database", &self.database);
         if let Some(statement) = statement_in_url {
             request = request.query("query", statement);
+        }
+        if self.sync_inserts {
+            request = request.query("insert_distributed_sync", "1");
         }
         if let Some((user, password)) = &self.user {
             request = request
@@ -146,32 +160,36 @@ impl Client {
 /// Events kept in ClickHouse.
 #[derive(Clone)]
 pub struct ClickHouseStore {
+    /// Where inserts and queries go.
     client: Arc<Client>,
+    /// Every server holding a part of the tables (the one server without a cluster):
+    /// schema changes, retention and erasure run on each.
+    shards: Arc<Vec<Client>>,
+    cluster: Option<String>,
     version: ServerVersion,
 }
 
-/// A string literal.
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
 impl ClickHouseStore {
-    /// Connects to the first server that answers, creates the database and tables when
-    /// missing, adds the columns the model gained since, and records the schema version.
+    /// Connects to the first server that answers (to every server, on a cluster), creates
+    /// the database and tables when missing, adds the columns the model gained since, and
+    /// records the schema version.
     pub fn open(config: &ClickHouseConfig) -> Result<ClickHouseStore, ClickHouseError> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(config.timeout))
             .build()
             .into();
+        let client = |url: &str| Client {
+            agent: agent.clone(),
+            url: url.trim_end_matches('/').to_owned() + "/",
+            database: "default".into(),
+            user: config.user.clone(),
+            sync_inserts: config.cluster.is_some(),
+        };
+        let mut answered = Vec::new();
         let mut last = None;
         for url in &config.urls {
-            let client = Client {
-                agent: agent.clone(),
-                url: url.trim_end_matches('/').to_owned() + "/",
-                database: "default".into(),
-                user: config.user.clone(),
-            };
+            let client = client(url);
             match client.text("SELECT version()") {
                 Ok(version) => {
                     let version =
@@ -183,24 +201,103 @@ impl ClickHouseStore {
                         &format!("CREATE DATABASE IF NOT EXISTS {}", quoted(&config.database)),
                         &[],
                     )?;
-                    let client = Client {
-                        database: config.database.clone(),
-                        ..client
-                    };
-                    let store = ClickHouseStore {
-                        client: Arc::new(client),
+                    answered.push((
+                        Client {
+                            database: config.database.clone(),
+                            ..client
+                        },
                         version,
-                    };
-                    store.migrate()?;
-                    return Ok(store);
+                    ));
+                    if config.cluster.is_none() {
+                        break;
+                    }
                 }
+                // Every shard's server is needed to create the tables and erase.
+                Err(e) if config.cluster.is_some() => return Err(e),
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.unwrap_or(ClickHouseError::Unreachable {
-            url: String::new(),
-            reason: "no ClickHouse URL configured".into(),
-        }))
+        if answered.is_empty() {
+            return Err(last.unwrap_or(ClickHouseError::Unreachable {
+                url: String::new(),
+                reason: "no ClickHouse URL configured".into(),
+            }));
+        }
+        // The DDL is what the oldest server understands.
+        let version = answered
+            .iter()
+            .map(|(_, v)| *v)
+            .min()
+            .unwrap_or(answered[0].1);
+        let shards: Vec<Client> = answered.into_iter().map(|(c, _)| c).collect();
+        let first = &shards[0];
+        let store = ClickHouseStore {
+            client: Arc::new(Client {
+                agent: first.agent.clone(),
+                url: first.url.clone(),
+                database: first.database.clone(),
+                user: first.user.clone(),
+                sync_inserts: first.sync_inserts,
+            }),
+            shards: Arc::new(shards),
+            cluster: config.cluster.clone(),
+            version,
+        };
+        if let Some(cluster) = &store.cluster {
+            store.check_cluster(cluster)?;
+        }
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Each listed server must be one of the cluster's, and the cluster have no other: a
+    /// server left out would hold rows that retention and erasure never reach.
+    fn check_cluster(&self, cluster: &str) -> Result<(), ClickHouseError> {
+        for shard in self.shards.iter() {
+            let statement = format!(
+                "SELECT count(), sum(is_local) FROM system.clusters WHERE cluster = {} FORMAT TabSeparated",
+                literal(cluster)
+            );
+            let answer = shard.text(&statement)?;
+            let (hosts, local) = answer.split_once('\t').unwrap_or((&answer, "0"));
+            let refuse = |message: String| ClickHouseError::Refused {
+                statement: statement.clone(),
+                message,
+            };
+            if hosts == "0" {
+                return Err(refuse(format!(
+                    "{} has no cluster {cluster:?} in its remote_servers",
+                    shard.url
+                )));
+            }
+            if hosts != self.shards.len().to_string() {
+                return Err(refuse(format!(
+                    "cluster {cluster:?} has {hosts} servers and clickhouse_urls lists {}: list every shard's server, one each (replicas are not supported)",
+                    self.shards.len()
+                )));
+            }
+            if local != "1" {
+                return Err(refuse(format!(
+                    "{} is not one of cluster {cluster:?}'s servers",
+                    shard.url
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the tables are sharded over a cluster.
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
+    }
+
+    /// The name of a table's rows on each server: its own name, or its local part's on a
+    /// cluster.
+    fn local_name(&self, table: Table) -> String {
+        match self.cluster {
+            Some(_) => format!("{}{LOCAL_SUFFIX}", table.name()),
+            None => table.name().to_owned(),
+        }
     }
 
     /// The server's version.
@@ -214,36 +311,69 @@ impl ClickHouseStore {
     }
 
     fn migrate(&self) -> Result<(), ClickHouseError> {
+        for shard in self.shards.iter() {
+            self.migrate_server(shard)?;
+        }
+        Ok(())
+    }
+
+    /// Creates or completes the tables on one server, and records the schema version there.
+    fn migrate_server(&self, server: &Client) -> Result<(), ClickHouseError> {
         let features = Features::of(self.version);
-        let db = &self.client.database;
-        self.client.run(&ddl::create_schema_table(db), &[])?;
+        let db = &server.database;
+        server.run(&ddl::create_schema_table(db), &[])?;
         for table in Table::ALL {
-            self.client
-                .run(&ddl::create_table(db, table, features), &[])?;
-            // Columns the model declared since the table was created.
-            let have: BTreeSet<String> = self
-                .client
-                .text(&format!(
-                    "SELECT name FROM system.columns WHERE database = {} AND table = {}",
-                    literal(db),
-                    literal(table.name())
-                ))?
-                .lines()
-                .map(str::to_owned)
-                .collect();
-            for field in table.columns().iter().filter(|f| !have.contains(f.name)) {
-                self.client.run(
-                    &format!(
-                        "ALTER TABLE {} ADD COLUMN {}",
-                        quoted(table.name()),
-                        column_definition(field, features)
+            let local = self.local_name(table);
+            // A database made with the other layout (one server's tables, or a cluster's)
+            // is refused rather than half-used.
+            let engine = server.text(&format!(
+                "SELECT engine FROM system.tables WHERE database = {} AND name = {}",
+                literal(db),
+                literal(table.name())
+            ))?;
+            let want_distributed = self.cluster.is_some();
+            if !engine.is_empty() && (engine == "Distributed") != want_distributed {
+                return Err(ClickHouseError::Refused {
+                    statement: format!("CREATE TABLE {}", table.name()),
+                    message: format!(
+                        "{}.{} on {} is a {engine} table, and [storage] clickhouse_cluster is {}: a database is either on one server or sharded; use another clickhouse_database",
+                        db,
+                        table.name(),
+                        server.url,
+                        if want_distributed { "set" } else { "not set" },
                     ),
-                    &[],
-                )?;
+                });
+            }
+            server.run(&ddl::create_table(db, table, &local, features), &[])?;
+            let mut names = vec![local];
+            if let Some(cluster) = &self.cluster {
+                server.run(&ddl::create_distributed(db, table, cluster), &[])?;
+                names.push(table.name().to_owned());
+            }
+            for name in names {
+                // Columns the model declared since the table was created.
+                let have: BTreeSet<String> = server
+                    .text(&format!(
+                        "SELECT name FROM system.columns WHERE database = {} AND table = {}",
+                        literal(db),
+                        literal(&name)
+                    ))?
+                    .lines()
+                    .map(str::to_owned)
+                    .collect();
+                for field in table.columns().iter().filter(|f| !have.contains(f.name)) {
+                    server.run(
+                        &format!(
+                            "ALTER TABLE {} ADD COLUMN {}",
+                            quoted(&name),
+                            column_definition(field, features)
+                        ),
+                        &[],
+                    )?;
+                }
             }
         }
-        let applied: u32 = self
-            .client
+        let applied: u32 = server
             .text("SELECT max(version) FROM vigil_schema")?
             .parse()
             .unwrap_or(0);
@@ -256,7 +386,7 @@ impl ClickHouseStore {
             });
         }
         if applied < SCHEMA_VERSION {
-            self.client.run(
+            server.run(
                 "INSERT INTO vigil_schema FORMAT JSONEachRow",
                 format!(
                     "{{\"version\":{SCHEMA_VERSION},\"applied_ms\":{}}}\n",
@@ -308,16 +438,26 @@ impl ClickHouseStore {
 
     /// Removes the rows of a shipped batch whose insert was cut short.
     pub fn delete_batch(&self, table: Table, batch_id: &str) -> Result<(), ClickHouseError> {
-        self.client.run(
-            &format!(
-                "ALTER TABLE {} DELETE WHERE {} = {}",
-                quoted(table.name()),
-                ddl::BATCH_COLUMN,
-                literal(batch_id)
-            ),
-            &[],
-        )?;
-        self.wait_for_mutations(table)
+        self.delete_where(
+            table,
+            &format!("{} = {}", ddl::BATCH_COLUMN, literal(batch_id)),
+        )
+    }
+
+    /// Deletes a table's rows matching `condition` on every server holding a part of it
+    /// (mutations do not go through a Distributed table), and waits until they are gone.
+    fn delete_where(&self, table: Table, condition: &str) -> Result<(), ClickHouseError> {
+        let local = self.local_name(table);
+        for shard in self.shards.iter() {
+            shard.run(
+                &format!("ALTER TABLE {} DELETE WHERE {condition}", quoted(&local)),
+                &[],
+            )?;
+        }
+        for shard in self.shards.iter() {
+            wait_for_mutations(shard, &local)?;
+        }
+        Ok(())
     }
 
     fn scan_blocking(
@@ -394,36 +534,51 @@ impl ClickHouseStore {
         keep_days: u32,
     ) -> Result<(), ClickHouseError> {
         let cutoff_day = (now_ms() - i64::from(keep_days) * DAY_MS).div_euclid(DAY_MS);
-        for table in Table::ALL {
-            // Partitions are (project, day): `(1,20425)`.
-            let parts = self.client.text(&format!(
-                "SELECT DISTINCT partition, partition_id FROM system.parts \
-                 WHERE database = {} AND table = {} AND active FORMAT TabSeparated",
-                literal(&self.client.database),
-                literal(table.name())
-            ))?;
-            for line in parts.lines() {
-                let Some((partition, id)) = line.split_once('\t') else {
-                    continue;
-                };
-                let numbers: Vec<i64> = partition
-                    .trim_matches(['(', ')'])
-                    .split(',')
-                    .filter_map(|n| n.trim().parse().ok())
-                    .collect();
-                if let [p, day] = numbers[..]
-                    && p == i64::from(project)
-                    && day < cutoff_day
-                {
-                    self.client.run(
-                        &format!(
-                            "ALTER TABLE {} DROP PARTITION ID {}",
-                            quoted(table.name()),
-                            literal(id)
-                        ),
-                        &[],
-                    )?;
-                }
+        for shard in self.shards.iter() {
+            for table in Table::ALL {
+                self.drop_days_before(shard, project, table, cutoff_day)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops one server's partitions of a project's table from days before `cutoff_day`.
+    fn drop_days_before(
+        &self,
+        shard: &Client,
+        project: ProjectId,
+        table: Table,
+        cutoff_day: i64,
+    ) -> Result<(), ClickHouseError> {
+        let local = self.local_name(table);
+        // Partitions are (project, day): `(1,20425)`.
+        let parts = shard.text(&format!(
+            "SELECT DISTINCT partition, partition_id FROM system.parts \
+             WHERE database = {} AND table = {} AND active FORMAT TabSeparated",
+            literal(&shard.database),
+            literal(&local)
+        ))?;
+        for line in parts.lines() {
+            let Some((partition, id)) = line.split_once('\t') else {
+                continue;
+            };
+            let numbers: Vec<i64> = partition
+                .trim_matches(['(', ')'])
+                .split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect();
+            if let [p, day] = numbers[..]
+                && p == i64::from(project)
+                && day < cutoff_day
+            {
+                shard.run(
+                    &format!(
+                        "ALTER TABLE {} DROP PARTITION ID {}",
+                        quoted(&local),
+                        literal(id)
+                    ),
+                    &[],
+                )?;
             }
         }
         Ok(())
@@ -451,33 +606,11 @@ impl ClickHouseStore {
             if rows == 0 {
                 continue;
             }
-            self.client
-                .run(&format!("ALTER TABLE {name} DELETE WHERE {condition}"), &[])?;
-            self.wait_for_mutations(table)?;
+            self.delete_where(table, &condition)?;
             report.rows_removed += rows;
             report.files_rewritten += 1;
         }
         Ok(report)
-    }
-
-    /// Mutations run in the background; an erasure is done when they are (servers before
-    /// 19.x have no `mutations_sync`).
-    fn wait_for_mutations(&self, table: Table) -> Result<(), ClickHouseError> {
-        let pending = format!(
-            "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0",
-            literal(&self.client.database),
-            literal(table.name())
-        );
-        for _ in 0..600 {
-            if self.client.text(&pending)? == "0" {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err(ClickHouseError::Task(format!(
-            "the erasure of {} did not finish in 30 s",
-            table.name()
-        )))
     }
 
     /// Runs blocking HTTP work off the async workers.
@@ -561,6 +694,26 @@ fn filter_sql(filter: &vigil_query::RemoteFilter) -> String {
         F::IsNull(c, true) => format!("isNull({})", quoted(c)),
         F::IsNull(c, false) => format!("isNotNull({})", quoted(c)),
     }
+}
+
+/// Mutations run in the background; an erasure is done when a server's are (servers before
+/// 19.x have no `mutations_sync`).
+fn wait_for_mutations(server: &Client, table: &str) -> Result<(), ClickHouseError> {
+    let pending = format!(
+        "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0",
+        literal(&server.database),
+        literal(table)
+    );
+    for _ in 0..600 {
+        if server.text(&pending)? == "0" {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(ClickHouseError::Task(format!(
+        "the deletion from {table} on {} did not finish in 30 s",
+        server.url
+    )))
 }
 
 fn now_ms() -> i64 {

@@ -31,8 +31,13 @@ fn server_binary() -> String {
 impl Server {
     /// Starts one and waits until it answers.
     pub fn start() -> Server {
+        Server::start_on(free_port(), free_port(), "")
+    }
+
+    /// Starts one on these ports, with `remote_servers` (a cluster's XML, or nothing), and
+    /// waits until it answers.
+    fn start_on(http: u16, tcp: u16, remote_servers: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let (http, tcp) = (free_port(), free_port());
         let path = |p: &str| dir.path().join(p).display().to_string() + "/";
         let config = format!(
             r#"<?xml version="1.0"?>
@@ -49,6 +54,7 @@ impl Server {
     <default_profile>default</default_profile>
     <default_database>default</default_database>
     <mark_cache_size>5368709</mark_cache_size>
+    <remote_servers>{remote_servers}</remote_servers>
 </yandex>
 "#,
             data = path("data"),
@@ -109,6 +115,55 @@ impl Server {
     pub fn config(&self, database: &str) -> ClickHouseConfig {
         ClickHouseConfig {
             urls: vec![format!("http://127.0.0.1:{}", self.http)],
+            database: database.into(),
+            ..ClickHouseConfig::default()
+        }
+    }
+}
+
+/// A cluster of servers for one test: each holds one shard, and each knows them all under
+/// [`Cluster::NAME`] in its `remote_servers`.
+pub struct Cluster {
+    servers: Vec<Server>,
+}
+
+impl Cluster {
+    /// The cluster's name in the servers' configuration.
+    pub const NAME: &str = "vigil_test_shards";
+
+    /// Starts `shards` servers.
+    pub fn start(shards: usize) -> Cluster {
+        let ports: Vec<(u16, u16)> = (0..shards).map(|_| (free_port(), free_port())).collect();
+        let shard_xml: String = ports
+            .iter()
+            .map(|(_, tcp)| {
+                format!(
+                    "<shard><replica><host>127.0.0.1</host><port>{tcp}</port></replica></shard>"
+                )
+            })
+            .collect();
+        let remote_servers = format!("<{0}>{shard_xml}</{0}>", Cluster::NAME);
+        let servers = ports
+            .iter()
+            .map(|&(http, tcp)| Server::start_on(http, tcp, &remote_servers))
+            .collect();
+        Cluster { servers }
+    }
+
+    /// Its servers, in shard order.
+    pub fn servers(&self) -> &[Server] {
+        &self.servers
+    }
+
+    /// Settings for a store in `database` sharded over the cluster.
+    pub fn config(&self, database: &str) -> ClickHouseConfig {
+        ClickHouseConfig {
+            urls: self
+                .servers
+                .iter()
+                .map(|s| format!("http://127.0.0.1:{}", s.http))
+                .collect(),
+            cluster: Some(Cluster::NAME.into()),
             database: database.into(),
             ..ClickHouseConfig::default()
         }

@@ -102,7 +102,7 @@ fn the_generated_ddl_and_sql_run_in_a_current_clickhouse() {
         create_schema_table("vigil"),
     ];
     for table in Table::ALL {
-        statements.push(create_table("vigil", table, features));
+        statements.push(create_table("vigil", table, table.name(), features));
     }
     let mut sent = Vec::new();
     for r in &rows {

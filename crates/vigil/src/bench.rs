@@ -30,6 +30,10 @@ pub enum BenchCommand {
         /// Also print the query's plan with the time and rows of each step (EXPLAIN ANALYZE).
         #[arg(long)]
         explain: bool,
+        /// Then ship every segment to this ClickHouse server (HTTP address; the data folder
+        /// is emptied) and time the same query answered there.
+        #[arg(long)]
+        clickhouse: Option<String>,
     },
     /// OTLP spans ingested durably over HTTP, and the waterfall of one trace among many.
     Otlp(crate::bench_otlp::OtlpArgs),
@@ -90,7 +94,8 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             data,
             runs,
             explain,
-        } => query(page_views, data, runs, explain),
+            clickhouse,
+        } => query(page_views, data, runs, explain, clickhouse),
         BenchCommand::Otlp(args) => crate::bench_otlp::run(args),
         BenchCommand::Replay(args) => crate::bench_replay::run(args),
         BenchCommand::Alerts(args) => crate::bench_alerts::run(args),
@@ -928,6 +933,7 @@ fn query(
     data: Option<PathBuf>,
     runs: usize,
     explain: bool,
+    clickhouse: Option<String>,
 ) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let dir = data.unwrap_or_else(|| tmp.path().to_owned());
@@ -1063,6 +1069,61 @@ fn query(
         "query       p75 LCP by country over 7 days: {rows} countries, {counted} LCP values; {}",
         runs_summary(&mut times)
     );
+    if let Some(url) = clickhouse {
+        let embedded = runtime.block_on(engine.run(project, &q))?;
+        query_on_clickhouse(&runtime, &store, &url, project, &q, runs, &embedded.rows)?;
+    }
     store.close();
+    Ok(())
+}
+
+/// Ships every segment of `store` to ClickHouse at `url` (database `bench`), then times `q`
+/// there and checks the answer is `embedded`'s.
+fn query_on_clickhouse(
+    runtime: &tokio::runtime::Runtime,
+    store: &Arc<vigil_store::Store>,
+    url: &str,
+    project: vigil_model::ProjectId,
+    q: &vigil_query::Query,
+    runs: usize,
+    embedded: &[Vec<serde_json::Value>],
+) -> anyhow::Result<()> {
+    let clickhouse =
+        vigil_clickhouse::ClickHouseStore::open(&vigil_clickhouse::ClickHouseConfig {
+            urls: vec![url.to_owned()],
+            database: "bench".into(),
+            timeout: Duration::from_secs(3600),
+            ..vigil_clickhouse::ClickHouseConfig::default()
+        })?;
+    let remote = Arc::new(vigil_clickhouse::ClickHouseRemote::new(
+        store.clone(),
+        clickhouse,
+    )?);
+    let started = Instant::now();
+    let shipped = remote.ship()?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "clickhouse  shipped {} segments, {} rows in {seconds:.1} s ({:.0} rows/s); {} segments left locally",
+        shipped.segments,
+        shipped.rows,
+        shipped.rows as f64 / seconds,
+        store.segments().len()
+    );
+    let engine = vigil_query::QueryEngine::new(store.clone()).with_remote(remote);
+    let mut times = Vec::new();
+    let mut same = true;
+    for _ in 0..runs.max(1) {
+        let started = Instant::now();
+        let result = runtime.block_on(engine.run(project, q))?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        same &= result.rows == embedded;
+    }
+    println!(
+        "clickhouse  p75 LCP by country: {} of {} runs compiled to ClickHouse SQL, answers {} the embedded store's; {}",
+        engine.remote_answers(),
+        times.len(),
+        if same { "equal to" } else { "DIFFERENT from" },
+        runs_summary(&mut times)
+    );
     Ok(())
 }

@@ -139,8 +139,12 @@ pub struct StorageConfig {
     /// local log: intake answers once rows are durable there, and a shipper moves what it
     /// flushes into ClickHouse, which queries read beside what is still local.
     pub backend: String,
-    /// ClickHouse HTTP addresses; the first that answers is used.
+    /// ClickHouse HTTP addresses; the first that answers is used. With a cluster, every
+    /// shard's server, one each.
     pub clickhouse_urls: Vec<String>,
+    /// A cluster in the servers' `remote_servers` to shard the tables over (a Distributed
+    /// table over a MergeTree part on each server); none: one server holds everything.
+    pub clickhouse_cluster: Option<String>,
     /// The database Vigil creates its tables in.
     pub clickhouse_database: String,
     /// ClickHouse user, when the server wants one.
@@ -159,6 +163,7 @@ impl Default for StorageConfig {
         Self {
             backend: "embedded".into(),
             clickhouse_urls: vec!["http://127.0.0.1:8123".into()],
+            clickhouse_cluster: None,
             clickhouse_database: "vigil".into(),
             clickhouse_user: None,
             clickhouse_password: None,
@@ -178,6 +183,7 @@ impl StorageConfig {
     pub fn clickhouse(&self) -> vigil_clickhouse::ClickHouseConfig {
         vigil_clickhouse::ClickHouseConfig {
             urls: self.clickhouse_urls.clone(),
+            cluster: self.clickhouse_cluster.clone(),
             database: self.clickhouse_database.clone(),
             user: self
                 .clickhouse_user
@@ -327,6 +333,14 @@ impl Config {
                         .all(|b| b.is_ascii_alphanumeric() || b == b'_')
                 {
                     bail!("[storage] clickhouse_database must be letters, digits and _");
+                }
+                if let Some(cluster) = &self.storage.clickhouse_cluster
+                    && (cluster.is_empty()
+                        || !cluster
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)))
+                {
+                    bail!("[storage] clickhouse_cluster must be letters, digits, _, - and .");
                 }
                 if self.storage.ship_interval_ms == 0 || self.storage.ship_flush_interval_secs == 0
                 {

@@ -389,6 +389,7 @@ async fn run_server(config: Config, meta: Arc<Meta>) -> anyhow::Result<()> {
             tracing::info!(
                 version = %format!("{}.{}", version.major, version.minor),
                 database = clickhouse.database(),
+                cluster = clickhouse.cluster().unwrap_or("none"),
                 "storing events in ClickHouse"
             );
             Some(Arc::new(vigil_clickhouse::ClickHouseRemote::new(

@@ -7,31 +7,18 @@
 
 mod common;
 
+use common::clickhouse::ClickHouse;
 use common::*;
 use serde_json::{Value, json};
 use std::time::Duration;
-use vigil_clickhouse::testing::Server as ClickHouse;
 
 fn config(clickhouse: &ClickHouse, database: &str) -> String {
-    format!(
-        "[storage]\nbackend = \"clickhouse\"\nclickhouse_urls = [\"http://127.0.0.1:{}\"]\n\
-         clickhouse_database = \"{database}\"\nship_interval_ms = 100\nship_flush_interval_secs = 1\n",
-        clickhouse.http_port()
-    )
+    clickhouse.storage_config(database)
 }
 
 /// A statement's answer from ClickHouse itself.
 fn clickhouse_says(clickhouse: &ClickHouse, statement: &str) -> String {
-    agent()
-        .post(format!("http://127.0.0.1:{}/", clickhouse.http_port()))
-        .query("query", statement)
-        .send(&[][..])
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap()
-        .trim()
-        .to_owned()
+    clickhouse.says(statement)
 }
 
 /// Segments the local store still lists.
@@ -138,13 +125,44 @@ fn query_matrix(now: i64) -> Vec<Value> {
 
 #[test]
 fn rows_ship_to_clickhouse_and_answer_the_same_exactly_once() {
-    let clickhouse = ClickHouse::start();
+    rows_ship_and_answer_the_same(&ClickHouse::one());
+}
+
+/// The same over a table sharded on two servers: every answer through the Distributed
+/// tables, and the erasure on both shards.
+#[test]
+fn rows_ship_to_two_clickhouse_shards_and_answer_the_same_exactly_once() {
+    let clickhouse = ClickHouse::sharded(2);
+    rows_ship_and_answer_the_same(&clickhouse);
+    let per_shard: Vec<u64> = clickhouse
+        .servers()
+        .iter()
+        .map(|s| {
+            common::clickhouse::say(s, "SELECT count() FROM vigil_ship.views_local")
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        per_shard.iter().all(|n| *n > 0),
+        "both shards hold views: {per_shard:?}"
+    );
+}
+
+fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
     let dir = tempfile::tempdir().unwrap();
     let keys = create_project(dir.path(), "shop", &[]);
-    let server = Server::start_with_config(dir.path(), &config(&clickhouse, "vigil_ship"));
+    let server = Server::start_with_config(dir.path(), &config(clickhouse, "vigil_ship"));
     for name in FIXTURES {
         let (status, answer) = server.ingest(&keys.public_key, &fixture_now(name));
         assert_eq!(status, 202, "{name}: {answer}");
+    }
+    // More sessions, so that a sharded table has rows on every shard.
+    for i in 0..6 {
+        let mut full: Value = serde_json::from_slice(&fixture_now("full.json")).unwrap();
+        full["context"]["session_id"] = json!(format!("s-spread-{i}"));
+        let (status, answer) = server.ingest(&keys.public_key, full.to_string().as_bytes());
+        assert_eq!(status, 202, "{answer}");
     }
     // Values whose average and percentiles need all 17 digits of a double, which a
     // rounded float writer would lose.
@@ -232,7 +250,7 @@ fn rows_ship_to_clickhouse_and_answer_the_same_exactly_once() {
     assert!(
         eventually(Duration::from_secs(30), || {
             local_segments(dir.path()) == 0
-                && clickhouse_says(&clickhouse, "SELECT count() FROM vigil_ship.views") != "0"
+                && clickhouse_says(clickhouse, "SELECT count() FROM vigil_ship.views") != "0"
         }),
         "nothing shipped: {} local segments",
         local_segments(dir.path())
@@ -260,7 +278,7 @@ fn rows_ship_to_clickhouse_and_answer_the_same_exactly_once() {
         "typed queries compiled to ClickHouse SQL"
     );
     assert_eq!(
-        clickhouse_says(&clickhouse, "SELECT count() FROM vigil_ship.views"),
+        clickhouse_says(clickhouse, "SELECT count() FROM vigil_ship.views"),
         before[0].1.to_string(),
         "every view once in ClickHouse"
     );
@@ -283,7 +301,7 @@ fn rows_ship_to_clickhouse_and_answer_the_same_exactly_once() {
     assert!(server.session(&keys.api_token, session).is_empty());
     assert_eq!(
         clickhouse_says(
-            &clickhouse,
+            clickhouse,
             &format!("SELECT count() FROM vigil_ship.views WHERE session_id = '{session}'")
         ),
         "0"
@@ -292,7 +310,7 @@ fn rows_ship_to_clickhouse_and_answer_the_same_exactly_once() {
 
 #[test]
 fn a_killed_instance_ships_what_it_had_when_it_starts_again_and_nothing_twice() {
-    let clickhouse = ClickHouse::start();
+    let clickhouse = ClickHouse::one();
     let dir = tempfile::tempdir().unwrap();
     let keys = create_project(dir.path(), "shop", &[]);
     // Shipping and flushing far apart: the kill comes before either.
@@ -377,7 +395,7 @@ fn post_raw(server: &Server, token: &str, body: &[u8]) -> u16 {
 
 #[test]
 fn queries_compiled_to_clickhouse_take_garbage_injections_and_other_projects_tokens() {
-    let clickhouse = ClickHouse::start();
+    let clickhouse = ClickHouse::one();
     let dir = tempfile::tempdir().unwrap();
     let shop = create_project(dir.path(), "shop", &[]);
     let other = create_project(dir.path(), "other", &[]);

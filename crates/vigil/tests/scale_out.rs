@@ -7,12 +7,12 @@
 
 mod common;
 
+use common::clickhouse::ClickHouse;
 use common::*;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use vigil_blobs::testing::MotoServer;
-use vigil_clickhouse::testing::Server as ClickHouse;
 use vigil_meta::testing::Postgres;
 
 const EVENTS_PER_BATCH: usize = 3;
@@ -20,32 +20,35 @@ const EVENTS_PER_BATCH: usize = 3;
 /// The shared backends and the configuration both instances run with.
 struct Cluster {
     _postgres: Postgres,
-    _clickhouse: ClickHouse,
+    clickhouse: ClickHouse,
     _s3: MotoServer,
     meta_url: String,
     config: String,
 }
 
 impl Cluster {
+    /// PostgreSQL, moto, and one ClickHouse server.
     fn start() -> Cluster {
+        Cluster::start_on(ClickHouse::one())
+    }
+
+    fn start_on(clickhouse: ClickHouse) -> Cluster {
         let postgres = Postgres::start();
         let meta_url = postgres.create_database("vigil");
-        let clickhouse = ClickHouse::start();
         let s3 = MotoServer::start();
         let config = format!(
             "alert_lease_secs = 3\nalert_interval_secs = 1\n\
              [meta]\nurl = \"{meta_url}\"\n\
-             [storage]\nbackend = \"clickhouse\"\nclickhouse_urls = [\"http://127.0.0.1:{}\"]\n\
-             clickhouse_database = \"vigil\"\nship_interval_ms = 100\nship_flush_interval_secs = 1\n\
+             {}\
              [blobs.s3]\nendpoint = \"{}\"\nbucket = \"{}\"\naccess_key_id = \"testing\"\n\
              secret_access_key = \"testing\"\nprefix = \"cluster\"\n",
-            clickhouse.http_port(),
+            clickhouse.storage_config("vigil"),
             s3.endpoint(),
             vigil_blobs::testing::BUCKET,
         );
         Cluster {
             _postgres: postgres,
-            _clickhouse: clickhouse,
+            clickhouse,
             _s3: s3,
             meta_url,
             config,
@@ -198,7 +201,27 @@ fn two_instances_share_users_projects_and_events_and_one_evaluates_alerts() {
 
 #[test]
 fn killing_either_instance_behind_a_round_robin_client_loses_no_acknowledged_event() {
-    let cluster = Cluster::start();
+    kill_either_instance_and_count(&Cluster::start());
+}
+
+/// The same with the events sharded over two ClickHouse servers.
+#[test]
+fn killing_either_instance_over_two_clickhouse_shards_loses_no_acknowledged_event() {
+    let cluster = Cluster::start_on(ClickHouse::sharded(2));
+    kill_either_instance_and_count(&cluster);
+    let per_shard: Vec<String> = cluster
+        .clickhouse
+        .servers()
+        .iter()
+        .map(|s| common::clickhouse::say(s, "SELECT count() FROM vigil.custom_events_local"))
+        .collect();
+    assert!(
+        per_shard.iter().all(|n| n != "0"),
+        "both shards hold events: {per_shard:?}"
+    );
+}
+
+fn kill_either_instance_and_count(cluster: &Cluster) {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let url = Some(cluster.meta_url.as_str());
     let p = create_project_with(dirs[0].path(), url, "shop", &[]);

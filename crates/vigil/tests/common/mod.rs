@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod clickhouse;
 pub mod otlp;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vigil");
