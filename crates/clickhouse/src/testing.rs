@@ -6,6 +6,8 @@ use crate::{ClickHouseConfig, ClickHouseStore};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use vigil_model::Table;
+use vigil_model::storage::EventStore;
 
 /// A ClickHouse server for one test, on free loopback ports with a folder of its own,
 /// stopped when dropped.
@@ -111,6 +113,23 @@ impl Server {
         self.http
     }
 
+    /// A statement's answer (an error's text too), trimmed: for tests to look at what the
+    /// server holds.
+    pub fn say(&self, statement: &str) -> String {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+            .post(&format!("http://127.0.0.1:{}/", self.http))
+            .send(statement.as_bytes())
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
     /// Settings for a store in `database` on this server.
     pub fn config(&self, database: &str) -> ClickHouseConfig {
         ClickHouseConfig {
@@ -175,4 +194,15 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// How many rows of project 1's table a store answers, over all time.
+pub async fn rows_in(store: &ClickHouseStore, table: Table) -> usize {
+    store
+        .scan(1, table, 0, i64::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.num_rows())
+        .sum()
 }

@@ -5,7 +5,7 @@
 //! shipped batch's replacement reach every shard. A configuration that does not match the
 //! cluster, or a database made with the other layout, is refused.
 
-use vigil_clickhouse::testing::{Cluster, Server};
+use vigil_clickhouse::testing::{Cluster, Server, rows_in};
 use vigil_clickhouse::{ClickHouseConfig, ClickHouseStore};
 use vigil_model::Table;
 use vigil_model::conformance::{Harness, run_all, session_batch};
@@ -40,46 +40,19 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// A statement's answer from one server, trimmed.
-fn ask(server: &Server, statement: &str) -> String {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
-        .post(&format!("http://127.0.0.1:{}/", server.http_port()))
-        .send(statement.as_bytes())
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
 /// Rows of a project's table on each shard's part.
 fn rows_per_shard(cluster: &Cluster, database: &str, table: &str, project: u32) -> Vec<u64> {
     cluster
         .servers()
         .iter()
         .map(|s| {
-            ask(
-                s,
-                &format!("SELECT count() FROM {database}.{table}_local WHERE project = {project}"),
-            )
+            s.say(&format!(
+                "SELECT count() FROM {database}.{table}_local WHERE project = {project}"
+            ))
             .parse()
             .unwrap()
         })
         .collect()
-}
-
-async fn rows_in(store: &ClickHouseStore, table: Table) -> usize {
-    store
-        .scan(1, table, 0, i64::MAX)
-        .await
-        .unwrap()
-        .iter()
-        .map(|b| b.num_rows())
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,9 +95,7 @@ async fn sessions_spread_over_the_shards_and_retention_erasure_and_batches_reach
     assert_eq!(rows_in(&store, Table::Views).await, 24 * 3 + 8 * 2);
     // A session's rows live on one shard.
     for server in cluster.servers() {
-        let split = ask(
-            server,
-            "SELECT count() FROM (SELECT session_id, count() AS n FROM vigil_spread.views_local GROUP BY session_id HAVING n NOT IN (2, 3))",
+        let split = server.say("SELECT count() FROM (SELECT session_id, count() AS n FROM vigil_spread.views_local GROUP BY session_id HAVING n NOT IN (2, 3))",
         );
         assert_eq!(split, "0", "a session split across shards");
     }
@@ -134,12 +105,7 @@ async fn sessions_spread_over_the_shards_and_retention_erasure_and_batches_reach
         cluster
             .servers()
             .iter()
-            .map(|s| {
-                ask(
-                    s,
-                    "SELECT count() FROM vigil_spread.views_local WHERE user_id = 'old'",
-                )
-            })
+            .map(|s| s.say("SELECT count() FROM vigil_spread.views_local WHERE user_id = 'old'"))
             .collect()
     };
     let before = old_per_shard(&cluster);
@@ -157,12 +123,8 @@ async fn sessions_spread_over_the_shards_and_retention_erasure_and_batches_reach
     );
 
     // Erasing a session on each shard.
-    let on_shard = |server: &Server| {
-        ask(
-            server,
-            "SELECT any(session_id) FROM vigil_spread.views_local",
-        )
-    };
+    let on_shard =
+        |server: &Server| server.say("SELECT any(session_id) FROM vigil_spread.views_local");
     let first = on_shard(&cluster.servers()[0]);
     let second = on_shard(&cluster.servers()[1]);
     assert_ne!(first, second);

@@ -48,25 +48,11 @@ fn the_schema_follows_the_servers_version_and_a_newer_one_is_refused() {
         (18, 16),
         "the tests run Debian's ClickHouse 18.16"
     );
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let url = format!("http://127.0.0.1:{}/", server.http_port());
-    let query = |q: &str| -> String {
-        agent
-            .post(&url)
-            .query("query", q)
-            .send(&[][..])
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap()
-    };
+    let query = |q: &str| server.say(q);
     let country = query(
         "SELECT type FROM system.columns WHERE database = 'vigil_schema_check' AND table = 'views' AND name = 'country'",
     );
-    assert_eq!(country.trim(), "Nullable(String)");
+    assert_eq!(country, "Nullable(String)");
     assert_eq!(
         query("SELECT max(version) FROM vigil_schema_check.vigil_schema").trim(),
         "1"

@@ -3,11 +3,10 @@
 //! inserted again, and a segment whose insert was cut short is replaced whole.
 
 use std::sync::Arc;
-use vigil_clickhouse::testing::Server;
+use vigil_clickhouse::testing::{Server, rows_in};
 use vigil_clickhouse::{ClickHouseRemote, ClickHouseStore};
 use vigil_model::Table;
 use vigil_model::conformance::session_batch;
-use vigil_model::storage::EventStore;
 use vigil_store::{Store, StoreConfig};
 
 fn now_ms() -> i64 {
@@ -15,16 +14,6 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
-}
-
-async fn rows_in(clickhouse: &ClickHouseStore, table: Table) -> usize {
-    clickhouse
-        .scan(1, table, 0, i64::MAX)
-        .await
-        .unwrap()
-        .iter()
-        .map(|b| b.num_rows())
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

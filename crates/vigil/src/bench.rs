@@ -1071,7 +1071,32 @@ fn query(
     );
     if let Some(url) = clickhouse {
         let embedded = runtime.block_on(engine.run(project, &q))?;
-        query_on_clickhouse(&runtime, &store, &url, project, &q, runs, &embedded.rows)?;
+        // The sessions search of the last hour, which runs in the engine over what ClickHouse
+        // sends (not compiled yet): its cost on both sides.
+        let search: vigil_query::SessionSearch = serde_json::from_value(serde_json::json!({
+            "from": end - 3_600_000, "to": end + 60_000, "limit": 100
+        }))?;
+        let mut search_times = Vec::new();
+        let mut sessions = None;
+        for _ in 0..runs.max(1) {
+            let started = Instant::now();
+            sessions = Some(runtime.block_on(engine.sessions(project, &search))?);
+            search_times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        println!(
+            "sessions    search of the last hour, embedded: {} sessions; {}",
+            sessions.as_ref().map_or(0, |s| s.rows.len()),
+            runs_summary(&mut search_times)
+        );
+        query_on_clickhouse(
+            &runtime,
+            &store,
+            &url,
+            project,
+            (&q, &embedded.rows),
+            (&search, &sessions.map(|s| s.rows).unwrap_or_default()),
+            runs,
+        )?;
     }
     store.close();
     Ok(())
@@ -1084,9 +1109,9 @@ fn query_on_clickhouse(
     store: &Arc<vigil_store::Store>,
     url: &str,
     project: vigil_model::ProjectId,
-    q: &vigil_query::Query,
+    (q, embedded): (&vigil_query::Query, &[Vec<serde_json::Value>]),
+    (search, embedded_sessions): (&vigil_query::SessionSearch, &[Vec<serde_json::Value>]),
     runs: usize,
-    embedded: &[Vec<serde_json::Value>],
 ) -> anyhow::Result<()> {
     let clickhouse =
         vigil_clickhouse::ClickHouseStore::open(&vigil_clickhouse::ClickHouseConfig {
@@ -1122,6 +1147,19 @@ fn query_on_clickhouse(
         "clickhouse  p75 LCP by country: {} of {} runs compiled to ClickHouse SQL, answers {} the embedded store's; {}",
         engine.remote_answers(),
         times.len(),
+        if same { "equal to" } else { "DIFFERENT from" },
+        runs_summary(&mut times)
+    );
+    let mut times = Vec::new();
+    let mut same = true;
+    for _ in 0..runs.max(1) {
+        let started = Instant::now();
+        let result = runtime.block_on(engine.sessions(project, search))?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        same &= result.rows == embedded_sessions;
+    }
+    println!(
+        "clickhouse  sessions search of the last hour (in the engine over ClickHouse's rows): answers {} the embedded store's; {}",
         if same { "equal to" } else { "DIFFERENT from" },
         runs_summary(&mut times)
     );

@@ -138,7 +138,7 @@ fn rows_ship_to_two_clickhouse_shards_and_answer_the_same_exactly_once() {
         .servers()
         .iter()
         .map(|s| {
-            common::clickhouse::say(s, "SELECT count() FROM vigil_ship.views_local")
+            s.say("SELECT count() FROM vigil_ship.views_local")
                 .parse()
                 .unwrap()
         })
@@ -161,6 +161,12 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
     for i in 0..6 {
         let mut full: Value = serde_json::from_slice(&fixture_now("full.json")).unwrap();
         full["context"]["session_id"] = json!(format!("s-spread-{i}"));
+        // Traces of their own: the waterfall below is the original's alone.
+        for event in full["events"].as_array_mut().unwrap() {
+            if event.get("trace_id").is_some() {
+                event["trace_id"] = json!(format!("{:032x}", i + 1));
+            }
+        }
         let (status, answer) = server.ingest(&keys.public_key, full.to_string().as_bytes());
         assert_eq!(status, 202, "{answer}");
     }
@@ -196,14 +202,38 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
             assert_eq!(status, 200, "{path}: {answer}");
             answer
         };
+        let get = |path: &str| {
+            let (status, answer) = server.get(path, Some(&keys.api_token));
+            assert_eq!(status, 200, "{path}: {answer}");
+            serde_json::from_str::<Value>(answer.trim()).unwrap()
+        };
         let timeline: Vec<Value> = {
             let mut events = server.session(&keys.api_token, &session);
             events.sort_by_key(|e| e.to_string());
             events
         };
+        let groups = post("/api/v1/errors/groups", &range);
+        let fingerprint = groups["groups"][0]["fingerprint"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         vec![
             post("/api/v1/sessions", &range),
-            post("/api/v1/errors/groups", &range),
+            get(&format!(
+                "/api/v1/errors/groups/{fingerprint}?from=0&to={}",
+                now + 86_400_000
+            )),
+            groups,
+            post(
+                "/api/v1/conversion",
+                &json!({"event": "checkout", "vital": "lcp", "from": 0, "to": now + 86_400_000}),
+            ),
+            post(
+                "/api/v1/funnel",
+                &json!({"steps": [{"page": "/products/*"}, {"event": "checkout"}], "within_minutes": 30,
+                        "group_by": "browser", "from": 0, "to": now + 86_400_000}),
+            ),
+            get("/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736"),
             post("/api/v1/crashes/groups", &range),
             post(
                 "/api/v1/query",
@@ -238,8 +268,14 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
         0,
         "while rows of the range are local, queries run in the engine over both stores"
     );
-    for (i, answer) in answers_before.iter().enumerate().take(6) {
-        let rows = answer.get("rows").or_else(|| answer.get("groups"));
+    for (i, answer) in answers_before.iter().enumerate().take(11) {
+        let rows = Some(answer)
+            .filter(|a| a.is_array())
+            .or_else(|| answer.get("rows"))
+            .or_else(|| answer.get("groups"))
+            .or_else(|| answer.get("steps"))
+            .or_else(|| answer.get("spans"))
+            .or_else(|| answer.get("sessions"));
         assert!(
             rows.and_then(Value::as_array)
                 .is_some_and(|r| !r.is_empty()),

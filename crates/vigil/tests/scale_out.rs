@@ -213,7 +213,7 @@ fn killing_either_instance_over_two_clickhouse_shards_loses_no_acknowledged_even
         .clickhouse
         .servers()
         .iter()
-        .map(|s| common::clickhouse::say(s, "SELECT count() FROM vigil.custom_events_local"))
+        .map(|s| s.say("SELECT count() FROM vigil.custom_events_local"))
         .collect();
     assert!(
         per_shard.iter().all(|n| n != "0"),

@@ -1,7 +1,6 @@
 //! ClickHouse for the black-box tests: one real server, or a cluster of real servers each
 //! holding one shard of Vigil's tables.
 
-use super::agent;
 use vigil_clickhouse::testing::{Cluster, Server};
 
 /// Where `vigil serve` keeps its events in a test.
@@ -53,20 +52,6 @@ impl ClickHouse {
     /// A statement's answer from the first server (through the Distributed tables when
     /// sharded, so a count is the whole table's).
     pub fn says(&self, statement: &str) -> String {
-        say(&self.servers()[0], statement)
+        self.servers()[0].say(statement)
     }
-}
-
-/// A statement's answer from one server.
-pub fn say(server: &Server, statement: &str) -> String {
-    agent()
-        .post(format!("http://127.0.0.1:{}/", server.http_port()))
-        .query("query", statement)
-        .send(&[][..])
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap()
-        .trim()
-        .to_owned()
 }
