@@ -118,6 +118,13 @@ fn query_matrix(now: i64) -> Vec<Value> {
             json!({"metric": "lcp", "aggregations": ["avg", "p75", "p90", "p99", "sum"],
                    "filters": [{"field": "session_id", "op": "eq", "value": "s-awkward"}]}),
         ),
+        all(
+            json!({"metric": "lcp", "aggregations": ["p50", "p75", "p90", "p99", "count"],
+                   "group_by": ["page_path", "time:1d"],
+                   "filters": [{"field": "session_id", "op": "eq", "value": "s-ranked"}]}),
+        ),
+        all(json!({"metric": "lcp", "aggregations": ["p99", "p50"],
+                   "filters": [{"field": "session_id", "op": "eq", "value": "s-ranked"}]})),
         all(json!({"metric": "views", "aggregations": ["count"], "group_by": ["attributes.plan"]})),
         all(json!({"metric": "views", "aggregations": ["estimated_count", "count"]})),
     ]
@@ -177,6 +184,30 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
         .map(|v| json!({"type": "vital", "ts": now_ms(), "name": "LCP", "value": v, "rating": "good"}))
         .collect();
     let (status, answer) = server.ingest(&keys.public_key, &batch("s-awkward", json!(awkward)));
+    assert_eq!(status, 202, "{answer}");
+    // Percentiles' edge cases on four pages: many repeated values, all distinct values, one
+    // value, two values; ClickHouse picks the closest ranks without sorting.
+    let t = now_ms();
+    let page = |path: &str, i: usize, value: f64| {
+        json!({"type": "vital", "ts": t - i as i64, "name": "LCP", "value": value, "rating": "good",
+               "page_url": format!("https://shop.example.com{path}")})
+    };
+    let ranked: Vec<Value> = (0..400)
+        .map(|i| {
+            page(
+                "/repeated",
+                i,
+                [1200.0, 1200.0, 800.5, 3100.25, 1200.0, 95.0][i % 6],
+            )
+        })
+        .chain((0..97).map(|i| page("/distinct", i, 100.0 + (i * 37 % 97) as f64 * 13.7)))
+        .chain([
+            page("/one", 0, 4242.42),
+            page("/two", 0, 10.0),
+            page("/two", 1, 20.0),
+        ])
+        .collect();
+    let (status, answer) = server.ingest(&keys.public_key, &batch("s-ranked", json!(ranked)));
     assert_eq!(status, 202, "{answer}");
     // Acknowledged means visible, before anything is shipped.
     let before = counts(&server, &keys.api_token);
