@@ -835,10 +835,20 @@ fn percentile_join(
         .zip(&names)
         .map(|(k, n)| format!("{k} AS {n}"))
         .collect();
-    let statistics: Vec<String> = percentiles
-        .iter()
-        .map(|(tag, q)| format!("quantileExact({q:?})({v}) AS \"vigil_x_{tag}\""))
-        .collect();
+    // One state for every percentile asked: the group's values are gathered once and
+    // each level selects in the same array.
+    let levels: Vec<String> = percentiles.iter().map(|(_, q)| format!("{q:?}")).collect();
+    let statistics: Vec<String> = std::iter::once(format!(
+        "quantilesExact({})({v}) AS \"vigil_xs\"",
+        levels.join(", ")
+    ))
+    .chain(
+        percentiles
+            .iter()
+            .enumerate()
+            .map(|(i, (tag, _))| format!("\"vigil_xs\"[{}] AS \"vigil_x_{tag}\"", i + 1)),
+    )
+    .collect();
     format!(
         "(SELECT *, {keyed} FROM {table} WHERE {conditions}) AS \"vigil_rows\" GLOBAL ANY LEFT JOIN \
          (SELECT {keyed}, {statistics} FROM {table} WHERE {conditions} GROUP BY {names}) AS \"vigil_statistics\" \
