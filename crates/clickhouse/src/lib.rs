@@ -93,6 +93,7 @@ impl Default for ClickHouseConfig {
 }
 
 /// One HTTP connection's worth of state, shared by the store's clones.
+#[derive(Clone)]
 struct Client {
     agent: ureq::Agent,
     url: String,
@@ -230,15 +231,8 @@ impl ClickHouseStore {
             .min()
             .unwrap_or(answered[0].1);
         let shards: Vec<Client> = answered.into_iter().map(|(c, _)| c).collect();
-        let first = &shards[0];
         let store = ClickHouseStore {
-            client: Arc::new(Client {
-                agent: first.agent.clone(),
-                url: first.url.clone(),
-                database: first.database.clone(),
-                user: first.user.clone(),
-                sync_inserts: first.sync_inserts,
-            }),
+            client: Arc::new(shards[0].clone()),
             shards: Arc::new(shards),
             cluster: config.cluster.clone(),
             version,
