@@ -3,6 +3,7 @@
 //! every server version since 18 reads and writes it the same way (Arrow and Parquet formats
 //! came later); 64-bit integers come back quoted, booleans are `UInt8`.
 
+use crate::ddl::{Features, column_type, quoted, string_literal};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{
@@ -12,15 +13,26 @@ use arrow_schema::{DataType, Schema, SchemaRef};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use vigil_model::{ProjectId, Table};
+use vigil_query::LocalRows;
 
 /// A batch's rows as `JSONEachRow`, each with the project and the batch it was shipped in.
 pub fn json_each_row(project: ProjectId, batch_id: &str, batch: &RecordBatch) -> Vec<u8> {
-    let schema = batch.schema();
     let mut out = Vec::with_capacity(batch.num_rows() * 256);
+    let extra = [
+        ("project", Value::from(project)),
+        ("vigil_batch", Value::from(batch_id)),
+    ];
+    write_rows(&mut out, batch, &extra);
+    out
+}
+
+fn write_rows(out: &mut Vec<u8>, batch: &RecordBatch, extra: &[(&str, Value)]) {
+    let schema = batch.schema();
     for row in 0..batch.num_rows() {
         let mut object = Map::new();
-        object.insert("project".into(), Value::from(project));
-        object.insert("vigil_batch".into(), Value::from(batch_id));
+        for (name, value) in extra {
+            object.insert((*name).into(), value.clone());
+        }
         for (field, column) in schema.fields().iter().zip(batch.columns()) {
             if column.is_null(row) {
                 continue;
@@ -33,10 +45,79 @@ pub fn json_each_row(project: ProjectId, batch_id: &str, batch: &RecordBatch) ->
             };
             object.insert(field.name().clone(), value);
         }
-        serde_json::to_writer(&mut out, &Value::Object(object)).expect("JSON to memory");
+        serde_json::to_writer(&mut *out, &Value::Object(object)).expect("JSON to memory");
         out.push(b'\n');
     }
-    out
+}
+
+/// How a compiled query names a table it reads (see `RemoteEvents::source`): the
+/// server's rows of `project` meeting the local rows' condition but those shipped from the
+/// segments still local (`except_batches`), then the local rows, sent along as the
+/// external table `external`.
+pub fn compiled_source(
+    project: ProjectId,
+    local: &LocalRows,
+    except_batches: &[String],
+    external: &str,
+) -> String {
+    let columns = local
+        .columns
+        .iter()
+        .map(|c| quoted(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let except = if except_batches.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " AND {} NOT IN ({})",
+            crate::ddl::BATCH_COLUMN,
+            except_batches
+                .iter()
+                .map(|b| string_literal(b))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let mut source = format!(
+        "(SELECT `project`, {columns} FROM {} WHERE `project` = {project} AND {}{except}",
+        quoted(local.table.name()),
+        local.condition
+    );
+    if local.batches.iter().any(|b| b.num_rows() > 0) {
+        source.push_str(&format!(
+            " UNION ALL SELECT CAST({project} AS UInt32) AS `project`, {columns} FROM {external}"
+        ));
+    }
+    source.push(')');
+    source
+}
+
+/// The structure of the external table of local rows: each column with the type the
+/// server's tables give it, so that both sides of the `UNION ALL` agree.
+pub fn external_structure(local: &LocalRows, features: Features) -> Result<String, String> {
+    Ok(local
+        .columns
+        .iter()
+        .map(|c| {
+            let field = local
+                .table
+                .column(c)
+                .ok_or_else(|| format!("{} has no column {c:?}", local.table.name()))?;
+            // Bare names: 18.16 reads a quote as part of the name there.
+            Ok(format!("{c} {}", column_type(field, features)))
+        })
+        .collect::<Result<Vec<_>, String>>()?
+        .join(", "))
+}
+
+/// The local rows as `JSONEachRow`.
+pub fn external_rows(local: &LocalRows) -> Vec<u8> {
+    let mut rows = Vec::new();
+    for batch in &local.batches {
+        write_rows(&mut rows, batch, &[]);
+    }
+    rows
 }
 
 /// Why an answer could not be read.

@@ -125,12 +125,19 @@ impl Client {
                 .header("X-ClickHouse-User", user)
                 .header("X-ClickHouse-Key", password);
         }
-        let mut response = request
-            .send(body)
-            .map_err(|e| ClickHouseError::Unreachable {
-                url: self.url.clone(),
-                reason: e.to_string(),
-            })?;
+        self.answer(statement, request.send(body))
+    }
+
+    /// The bytes of an answer to `statement`, or why there are none.
+    fn answer(
+        &self,
+        statement: &str,
+        sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Vec<u8>, ClickHouseError> {
+        let mut response = sent.map_err(|e| ClickHouseError::Unreachable {
+            url: self.url.clone(),
+            reason: e.to_string(),
+        })?;
         let status = response.status();
         let bytes = response
             .body_mut()
@@ -151,11 +158,89 @@ impl Client {
         Ok(bytes)
     }
 
+    /// Runs a query with tables of rows sent along it (ClickHouse's external data: a
+    /// multipart form whose files are tables the query reads by name, each with its
+    /// structure and format in the URL). The statement is a form field too: 18.16 takes up
+    /// to 256 KiB there.
+    fn run_with_tables(
+        &self,
+        statement: &str,
+        tables: &[ExternalTable],
+    ) -> Result<Vec<u8>, ClickHouseError> {
+        if tables.is_empty() {
+            return self.run(statement, &[]);
+        }
+        // A boundary no row can contain: random, and looked for in the rows anyway.
+        let boundary = loop {
+            let random = std::hash::BuildHasher::hash_one(
+                &std::collections::hash_map::RandomState::new(),
+                now_ms(),
+            );
+            let boundary = format!("vigil-{random:016x}");
+            let inside = |bytes: &[u8]| {
+                bytes
+                    .windows(boundary.len())
+                    .any(|w| w == boundary.as_bytes())
+            };
+            if !inside(statement.as_bytes()) && !tables.iter().any(|t| inside(&t.rows)) {
+                break boundary;
+            }
+        };
+        let mut body = Vec::with_capacity(
+            statement.len() + tables.iter().map(|t| t.rows.len() + 200).sum::<usize>(),
+        );
+        let mut part = |name: &str, file: bool, content: &[u8]| {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            let filename = if file {
+                format!("; filename=\"{name}\"")
+            } else {
+                String::new()
+            };
+            body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"{filename}\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        };
+        part("query", false, statement.as_bytes());
+        for t in tables {
+            part(&t.name, true, &t.rows);
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let mut request = self.agent.post(&self.url).query("database", &self.database);
+        for t in tables {
+            request = request
+                .query(format!("{}_structure", t.name), &t.structure)
+                .query(format!("{}_format", t.name), "JSONEachRow");
+        }
+        if let Some((user, password)) = &self.user {
+            request = request
+                .header("X-ClickHouse-User", user)
+                .header("X-ClickHouse-Key", password);
+        }
+        let request = request.header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        );
+        self.answer(statement, request.send(&body[..]))
+    }
+
     fn text(&self, statement: &str) -> Result<String, ClickHouseError> {
         Ok(String::from_utf8_lossy(&self.run(statement, &[])?)
             .trim()
             .to_owned())
     }
+}
+
+/// A table of rows sent along with a query (external data).
+pub struct ExternalTable {
+    /// The name the query reads it by.
+    pub name: String,
+    /// Its columns and their types (`"a" Int64, "b" Nullable(String)`).
+    pub structure: String,
+    /// Its rows, as `JSONEachRow`.
+    pub rows: Vec<u8>,
 }
 
 /// Events kept in ClickHouse.
@@ -508,7 +593,19 @@ impl ClickHouseStore {
     /// Runs a SELECT (without a FORMAT clause) and returns its rows as ClickHouse writes
     /// them in JSON (64-bit integers may be quoted).
     pub fn select_rows(&self, sql: &str) -> Result<Vec<Vec<serde_json::Value>>, ClickHouseError> {
-        let answer = self.client.run(&format!("{sql} FORMAT JSONCompact"), &[])?;
+        self.select_rows_with(sql, &[])
+    }
+
+    /// Runs a SELECT (without a FORMAT clause) over the server's tables and `tables`, sent
+    /// along with it; its rows as [`Self::select_rows`] returns them.
+    pub fn select_rows_with(
+        &self,
+        sql: &str,
+        tables: &[ExternalTable],
+    ) -> Result<Vec<Vec<serde_json::Value>>, ClickHouseError> {
+        let answer = self
+            .client
+            .run_with_tables(&format!("{sql} FORMAT JSONCompact"), tables)?;
         #[derive(serde::Deserialize)]
         struct Answer {
             data: Vec<Vec<serde_json::Value>>,

@@ -10,13 +10,14 @@
 //! than the segment's) is deleted and made again. Erasure and retention hold shipping off
 //! while they run on both stores, so a segment read before them is never inserted after.
 
-use crate::{ClickHouseError, ClickHouseStore};
+use crate::ddl::quoted;
+use crate::{ClickHouseError, ClickHouseStore, ExternalTable};
 use arrow_array::RecordBatch;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use vigil_model::{ProjectId, Table};
-use vigil_query::{RemoteEvents, RemoteFilter};
+use vigil_query::{LocalRows, RemoteEvents, RemoteFilter};
 use vigil_store::{Erasure, ErasureReport, SegmentFile, Store};
 
 /// What one round of shipping did.
@@ -41,6 +42,40 @@ pub struct ClickHouseRemote {
     instance: String,
     /// Held by a shipping round, an erasure and a retention run.
     exclusive: Mutex<()>,
+    /// Reads of both stores under way, and when the shipper first saw each segment.
+    reads: Arc<Mutex<Reads>>,
+}
+
+/// A read of both stores lists the local segments it reads locally (ClickHouse leaves
+/// their rows out) when it starts; a segment committed after that (a flush of rows the
+/// read took from memory, a rewrite) is not on its list, so its rows must not reach
+/// ClickHouse before the read ends, or they would count twice. Tickets order the two: a
+/// segment is shipped only once every read that started before the shipper first saw it
+/// has ended (a segment seen first is on the lists of the reads that start after). A read
+/// marks the segments listed when it starts as seen, so they may ship meanwhile.
+#[derive(Default)]
+struct Reads {
+    next_ticket: u64,
+    /// The tickets of reads under way.
+    under_way: std::collections::BTreeSet<u64>,
+    /// Segment path → the ticket taken when the shipper first saw it.
+    seen: std::collections::HashMap<String, u64>,
+}
+
+/// A read of both stores under way, until dropped.
+struct ReadUnderWay {
+    reads: Arc<Mutex<Reads>>,
+    ticket: u64,
+}
+
+impl Drop for ReadUnderWay {
+    fn drop(&mut self) {
+        lock(&self.reads).under_way.remove(&self.ticket);
+    }
+}
+
+fn lock(reads: &Mutex<Reads>) -> std::sync::MutexGuard<'_, Reads> {
+    reads.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Reads the instance id from the store's folder, or makes one.
@@ -72,6 +107,7 @@ impl ClickHouseRemote {
             store,
             instance,
             exclusive: Mutex::new(()),
+            reads: Arc::default(),
         })
     }
 
@@ -84,11 +120,40 @@ impl ClickHouseRemote {
         format!("{}/{relative}", self.instance)
     }
 
+    /// The ids the rows of local segments (by their paths) were shipped under.
+    fn batch_ids(&self, segments: &[PathBuf]) -> Vec<String> {
+        let dir = self.store.dir();
+        segments
+            .iter()
+            .filter_map(|p| p.strip_prefix(dir).ok())
+            .map(|p| self.batch_id(&p.to_string_lossy()))
+            .collect()
+    }
+
     /// Ships every flushed segment of the local store.
     pub fn ship(&self) -> Result<ShipReport, ClickHouseError> {
         let _held = self.hold();
         let mut report = ShipReport::default();
-        for segment in self.store.segments() {
+        let segments = self.store.segments();
+        let ready: Vec<SegmentFile> = {
+            let mut reads = lock(&self.reads);
+            let reads = &mut *reads;
+            reads
+                .seen
+                .retain(|path, _| segments.iter().any(|s| &s.path == path));
+            let oldest_read = reads.under_way.first().copied().unwrap_or(u64::MAX);
+            segments
+                .into_iter()
+                .filter(|s| {
+                    let seen = *reads.seen.entry(s.path.clone()).or_insert_with(|| {
+                        reads.next_ticket += 1;
+                        reads.next_ticket
+                    });
+                    seen < oldest_read
+                })
+                .collect()
+        };
+        for segment in ready {
             self.ship_segment(&segment, &mut report)?;
         }
         Ok(report)
@@ -146,6 +211,11 @@ impl ClickHouseRemote {
     }
 }
 
+/// The name a query reads a table's local rows by.
+fn external_name(table: Table) -> String {
+    format!("vigil_local_{}", table.name())
+}
+
 impl RemoteEvents for ClickHouseRemote {
     fn scan(
         &self,
@@ -157,12 +227,7 @@ impl RemoteEvents for ClickHouseRemote {
         columns: &[String],
         filters: &[RemoteFilter],
     ) -> Result<Vec<RecordBatch>, String> {
-        let dir = self.store.dir();
-        let local: Vec<String> = local_segments
-            .iter()
-            .filter_map(|p| p.strip_prefix(dir).ok())
-            .map(|p| self.batch_id(&p.to_string_lossy()))
-            .collect();
+        let local = self.batch_ids(local_segments);
         let schema = crate::convert::projected(table, columns).map_err(|e| e.to_string())?;
         self.clickhouse
             .scan_except(project, table, (from, to), &local, schema, filters)
@@ -170,8 +235,59 @@ impl RemoteEvents for ClickHouseRemote {
             .map_err(|e| e.to_string())
     }
 
-    fn select(&self, sql: &str) -> Result<Vec<Vec<serde_json::Value>>, String> {
-        self.clickhouse.select_rows(sql).map_err(|e| e.to_string())
+    fn begin_read(&self) -> Box<dyn std::any::Any + Send> {
+        let segments = self.store.segments();
+        let mut reads = lock(&self.reads);
+        let reads = &mut *reads;
+        // The segments listed now are the read's to leave out of ClickHouse: seen before
+        // it, they may ship during it.
+        for s in segments {
+            reads.seen.entry(s.path).or_insert_with(|| {
+                reads.next_ticket += 1;
+                reads.next_ticket
+            });
+        }
+        reads.next_ticket += 1;
+        let ticket = reads.next_ticket;
+        reads.under_way.insert(ticket);
+        Box::new(ReadUnderWay {
+            reads: self.reads.clone(),
+            ticket,
+        })
+    }
+
+    fn source(&self, project: ProjectId, local: &LocalRows) -> String {
+        if local.is_empty() {
+            return quoted(local.table.name());
+        }
+        crate::convert::compiled_source(
+            project,
+            local,
+            &self.batch_ids(&local.segments),
+            &external_name(local.table),
+        )
+    }
+
+    fn select_with(
+        &self,
+        sql: &str,
+        local: &[LocalRows],
+    ) -> Result<Vec<Vec<serde_json::Value>>, String> {
+        let features = crate::ddl::Features::of(self.clickhouse.version());
+        let tables: Vec<ExternalTable> = local
+            .iter()
+            .filter(|l| l.batches.iter().any(|b| b.num_rows() > 0))
+            .map(|l| {
+                Ok(ExternalTable {
+                    name: external_name(l.table),
+                    structure: crate::convert::external_structure(l, features)?,
+                    rows: crate::convert::external_rows(l),
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        self.clickhouse
+            .select_rows_with(sql, &tables)
+            .map_err(|e| e.to_string())
     }
 
     fn erase(

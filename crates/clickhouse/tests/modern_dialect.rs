@@ -9,7 +9,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use vigil_clickhouse::convert::{batch_of, json_each_row, select_list};
+use vigil_clickhouse::convert::{
+    batch_of, compiled_source, external_rows, external_structure, json_each_row, select_list,
+};
 use vigil_clickhouse::ddl::{
     Features, ServerVersion, column_definition, create_schema_table, create_table, quoted,
 };
@@ -156,6 +158,71 @@ fn the_generated_ddl_and_sql_run_in_a_current_clickhouse() {
         statements.len() - 1
     })
     .collect();
+    // Session searches compiled to ClickHouse SQL: no filter, filters on views, errors,
+    // durations, replay.
+    let searches: Vec<usize> = [
+        serde_json::json!({}),
+        serde_json::json!({"filters": [{"field": "browser", "op": "neq", "value": "x'\\"}], "order_by": "duration"}),
+        serde_json::json!({"has_error": true, "error_filters": [{"field": "error_type", "op": "exists"}],
+                           "min_duration": 0, "order_by": "errors", "ascending": true}),
+        serde_json::json!({"has_replay": false, "max_duration": 1e9, "limit": 5}),
+    ]
+    .into_iter()
+    .map(|mut q| {
+        (q["from"], q["to"]) = ((now - 86_400_000).into(), (now + 1).into());
+        let mut search: vigil_query::SessionSearch = serde_json::from_value(q).unwrap();
+        search.with_replay = Some(vec!["s-other".into()]);
+        let sql = search
+            .to_clickhouse_sql(&|t| format!("vigil.{}", quoted(t.name())), 1)
+            .unwrap()
+            .expect("these have a ClickHouse spelling");
+        statements.push(format!("{sql} FORMAT JSONCompact"));
+        statements.len() - 1
+    })
+    .collect();
+    // A typed query over the server's rows and local ones sent along with it: an external
+    // table in a server, a Memory table of the same name and structure here. The rows sent
+    // are those the server holds, so every row counts twice.
+    let lcp: vigil_query::Query = serde_json::from_value(serde_json::json!({
+        "metric": "lcp", "aggregations": ["count", "p75"], "from": now - 86_400_000, "to": now + 1
+    }))
+    .unwrap();
+    let vitals = sent
+        .iter()
+        .find(|(t, _)| *t == Table::Vitals)
+        .map(|(_, b)| b.clone())
+        .expect("the session has vitals");
+    let columns = ["ts", "name", "value"];
+    let local = vigil_query::LocalRows {
+        table: Table::Vitals,
+        condition: format!(
+            "\"ts\" >= {} AND \"ts\" < {} AND \"name\" = 'LCP'",
+            lcp.from, lcp.to
+        ),
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        segments: Vec::new(),
+        batches: vec![
+            vitals
+                .project(&columns.map(|c| vitals.schema().index_of(c).unwrap()))
+                .unwrap(),
+        ],
+    };
+    statements.push("USE vigil".into());
+    statements.push(format!(
+        "CREATE TABLE vigil_local_vitals ({}) ENGINE = Memory",
+        external_structure(&local, features).unwrap()
+    ));
+    statements.push(format!(
+        "INSERT INTO vigil_local_vitals FORMAT JSONEachRow\n{}",
+        String::from_utf8(external_rows(&local)).unwrap()
+    ));
+    let source = compiled_source(1, &local, &["i/other".into()], "vigil_local_vitals");
+    let (_, sql) = lcp
+        .to_clickhouse_sql(&source, 1)
+        .unwrap()
+        .expect("a ClickHouse spelling");
+    statements.push(format!("{sql} FORMAT CSV"));
+    let with_local = statements.len() - 1;
     // What Vigil runs besides: a column added at start, retention, erasure.
     let added = Table::Views.column("tti").unwrap();
     statements.push(format!(
@@ -197,6 +264,24 @@ fn the_generated_ddl_and_sql_run_in_a_current_clickhouse() {
             answers[at].out
         );
     }
+    for at in searches {
+        assert!(
+            answers[at].out.contains("s-modern"),
+            "a compiled session search finds the session: {}",
+            answers[at].out
+        );
+    }
+    let count: usize = answers[with_local]
+        .out
+        .split(',')
+        .next()
+        .and_then(|c| c.trim().trim_matches('"').parse().ok())
+        .unwrap_or_else(|| panic!("a count: {}", answers[with_local].out));
+    assert_eq!(
+        count,
+        2 * vitals.num_rows(),
+        "the server's rows and the local ones"
+    );
     let partitions = &answers[statements.len() - 2].out;
     assert!(
         partitions.contains("(1,"),

@@ -89,3 +89,44 @@ async fn a_segment_already_in_clickhouse_or_cut_short_lands_exactly_once() {
     // Shipping again finds nothing to do.
     assert_eq!(remote.ship().unwrap().segments, 0);
 }
+
+/// A read of both stores lists the local segments when it starts and may take rows from
+/// memory: a segment flushed from that memory after it started is not shipped until the
+/// read ends (its rows would count twice), while one already listed is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_flushed_during_a_read_waits_for_the_read_to_end() {
+    use vigil_query::RemoteEvents;
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
+    let clickhouse = ClickHouseStore::open(&server.config("vigil_reads")).unwrap();
+    let remote = ClickHouseRemote::new(store.clone(), clickhouse.clone()).unwrap();
+    let now = now_ms();
+    store
+        .append(session_batch(1, "s-before", "ann", now - 60_000, 3))
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    // Rows still in memory when the read starts.
+    store
+        .append(session_batch(1, "s-during", "bob", now - 30_000, 2))
+        .await
+        .unwrap();
+    let read = remote.begin_read();
+    store.flush().await.unwrap();
+    let report = remote.ship().unwrap();
+    assert!(report.segments > 0, "{report:?}");
+    assert_eq!(
+        rows_in(&clickhouse, Table::Views).await,
+        3,
+        "only the segment listed before the read"
+    );
+    assert!(
+        !store.segments().is_empty(),
+        "the segment flushed during the read stays local"
+    );
+    drop(read);
+    remote.ship().unwrap();
+    assert_eq!(rows_in(&clickhouse, Table::Views).await, 5, "shipped after");
+    assert!(store.segments().is_empty());
+}

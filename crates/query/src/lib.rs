@@ -4,6 +4,7 @@
 //! other project's files or rows.
 
 mod attributes;
+mod compiled;
 mod conversion;
 mod errors;
 mod estimated;
@@ -16,6 +17,7 @@ mod sessions;
 mod traces;
 
 pub use attributes::{attribute_key, attribute_udf};
+pub use compiled::{LocalRows, MAX_LOCAL_ROWS};
 pub use conversion::{CONVERSION_PAGES, Conversion, ConversionRequest, Impact, wilson};
 pub use errors::{
     ErrorGroupSearch, GROUP_COLUMNS, GROUP_KEY_SQL, GroupSet, GroupedTable, MAX_GROUP_KEYS,
@@ -120,9 +122,25 @@ pub trait RemoteEvents: Send + Sync {
         filters: &[RemoteFilter],
     ) -> Result<Vec<RecordBatch>, String>;
 
-    /// Runs a query compiled for the remote store ([`Query::to_clickhouse_sql`]), when it
-    /// holds every row the query reads: the answer's rows, as it writes them in JSON.
-    fn select(&self, sql: &str) -> Result<Vec<Vec<serde_json::Value>>, String>;
+    /// Marks the start of a read of both stores, before its first look at the local one,
+    /// until the value returned is dropped: rows the local store commits to a segment after
+    /// this (rows the read may take from memory) are not shipped meanwhile, so none counts
+    /// twice.
+    fn begin_read(&self) -> Box<dyn std::any::Any + Send>;
+
+    /// How a query compiled for the remote store ([`Query::to_clickhouse_sql`]) names what it
+    /// reads of a table: the remote store's rows meeting `local.condition` but those it got
+    /// from `local.segments`, then `local.batches` (sent along by [`Self::select_with`]). The
+    /// table's plain name when `local` is empty.
+    fn source(&self, project: ProjectId, local: &LocalRows) -> String;
+
+    /// Runs a query compiled for the remote store, with the local rows its sources name:
+    /// the answer's rows, as the remote store writes them in JSON.
+    fn select_with(
+        &self,
+        sql: &str,
+        local: &[LocalRows],
+    ) -> Result<Vec<Vec<serde_json::Value>>, String>;
 
     /// Erases a user's or a session's rows from the local store and the remote one, with
     /// shipping held off meanwhile (a segment shipped during it would bring rows back).
@@ -147,7 +165,7 @@ pub struct QueryEngine {
     shared: Arc<Shared>,
     gate: Gate,
     threads: Threads,
-    /// Typed queries answered by the remote store alone.
+    /// Queries the remote store answered, compiled to its SQL.
     remote_answers: std::sync::atomic::AtomicU64,
 }
 
@@ -190,7 +208,8 @@ impl QueryEngine {
         self.shared.remote.clone()
     }
 
-    /// Typed queries the remote store answered alone (compiled to its SQL).
+    /// Queries (typed queries, session searches) the remote store answered, compiled to its
+    /// SQL.
     pub fn remote_answers(&self) -> u64 {
         self.remote_answers
             .load(std::sync::atomic::Ordering::Relaxed)
@@ -237,31 +256,30 @@ impl QueryEngine {
             .await
     }
 
-    /// Answers a typed query for one project: in the remote store alone when it holds
-    /// every row of the range (nothing of the table's range is still local), else in the
-    /// engine over both.
+    /// Answers a typed query for one project: compiled to the remote store's SQL when there
+    /// is one (with the range's local rows sent along), else in the engine over both.
     pub async fn run(&self, project: ProjectId, query: &Query) -> Result<QueryResult, QueryError> {
         let (source, sql) = query.to_sql()?;
-        if let Some(remote) = self.shared.remote.clone()
-            && !self
-                .shared
-                .store
-                .holds_rows(project, source.table, query.from, query.to)
-            && let Some((_, remote_sql)) =
-                query.to_clickhouse_sql(&format!("\"{}\"", source.table.name()), project)?
+        let mut condition = format!("\"ts\" >= {} AND \"ts\" < {}", query.from, query.to);
+        if let Some(vital) = source.vital {
+            condition.push_str(&format!(" AND \"name\" = {}", quote_str(vital)));
+        }
+        let compiled = query.clone();
+        if let Some(answer) = self
+            .compiled(
+                project,
+                (query.from, query.to),
+                vec![(source.table, condition)],
+                Box::new(move |name| {
+                    Ok(compiled
+                        .to_clickhouse_sql(&name(source.table), project)?
+                        .map(|(_, sql)| sql))
+                }),
+                query.output_columns()?,
+            )
+            .await?
         {
-            let columns = query.output_columns()?;
-            tracing::debug!(sql = %remote_sql, "query in the remote store");
-            self.remote_answers
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return self
-                .execute(move |_| async move {
-                    let rows = remote
-                        .select(&remote_sql)
-                        .map_err(|e| QueryError::Engine(DataFusionError::External(e.into())))?;
-                    typed_result(&columns, rows)
-                })
-                .await;
+            return Ok(answer);
         }
         tracing::debug!(%sql, "query");
         self.sql(project, &[source.table], query.from, query.to, &sql)
@@ -326,6 +344,30 @@ impl QueryEngine {
         search: &SessionSearch,
     ) -> Result<QueryResult, QueryError> {
         let sql = search.to_sql()?;
+        let range = format!("\"ts\" >= {} AND \"ts\" < {}", search.from, search.to);
+        let compiled = search.clone();
+        let columns = SESSION_COLUMNS
+            .iter()
+            .map(|&c| {
+                let kind = match c {
+                    "start" | "end" | "duration" | "views" | "errors" => model::OutputKind::Int,
+                    _ => model::OutputKind::Text,
+                };
+                (c.to_owned(), kind)
+            })
+            .collect();
+        if let Some(answer) = self
+            .compiled(
+                project,
+                (search.from, search.to),
+                Table::EVENTS.iter().map(|&t| (t, range.clone())).collect(),
+                Box::new(move |name| Ok(compiled.to_clickhouse_sql(name, project)?)),
+                columns,
+            )
+            .await?
+        {
+            return Ok(answer);
+        }
         self.sql(project, &Table::EVENTS, search.from, search.to, &sql)
             .await
     }
@@ -485,7 +527,7 @@ impl Shared {
     }
 
     /// Registers `table` for `project` under its own name: the union of its segments and
-    /// its in-memory batches.
+    /// its in-memory batches, and `with_remote`, of the remote store's rows.
     async fn register(
         &self,
         ctx: &SessionContext,
@@ -493,6 +535,7 @@ impl Shared {
         table: Table,
         from: i64,
         to: i64,
+        with_remote: bool,
     ) -> Result<(), DataFusionError> {
         let snap = self.store.snapshot(project, table, from, to);
         let schema = table.schema();
@@ -507,7 +550,7 @@ impl Shared {
             Arc::new(MemTable::try_new(schema.clone(), parts)?),
         )?;
         let mut branches = vec![format!("SELECT * FROM \"{name}__mem\"")];
-        if let Some(remote) = &self.remote {
+        if let Some(remote) = self.remote.as_ref().filter(|_| with_remote) {
             ctx.register_table(
                 format!("{name}__remote"),
                 Arc::new(remote::RemoteTable {
@@ -557,9 +600,11 @@ impl Shared {
         to: i64,
         sql: &str,
     ) -> Result<QueryResult, QueryError> {
+        // Shipping holds back what this read may also take from memory.
+        let _reading = self.remote.as_ref().map(|r| r.begin_read());
         let ctx = self.context()?;
         for &t in tables {
-            self.register(&ctx, project, t, from, to)
+            self.register(&ctx, project, t, from, to, true)
                 .await
                 .map_err(QueryError::Engine)?;
         }
@@ -573,10 +618,11 @@ impl Shared {
         from: i64,
         to: i64,
     ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, QueryError> {
+        let _reading = self.remote.as_ref().map(|r| r.begin_read());
         let ctx = self.context()?;
         let mut events = Vec::new();
         for table in Table::EVENTS {
-            self.register(&ctx, project, table, from, to)
+            self.register(&ctx, project, table, from, to, true)
                 .await
                 .map_err(QueryError::Engine)?;
             let columns: Vec<String> = table

@@ -327,7 +327,7 @@ impl Dialect<'_> {
     }
 
     /// A string literal: ClickHouse also reads backslashes as escapes.
-    fn quote(self, value: &str) -> String {
+    pub(crate) fn quote(self, value: &str) -> String {
         match self {
             Dialect::DataFusion => quote_str(value),
             Dialect::ClickHouse { .. } => {
@@ -871,7 +871,11 @@ pub fn filter_sql(table: Table, f: &Filter) -> Result<String, InvalidQuery> {
 }
 
 /// The condition for one filter in `dialect`.
-fn filter_sql_in(table: Table, f: &Filter, dialect: Dialect<'_>) -> Result<String, SqlError> {
+pub(crate) fn filter_sql_in(
+    table: Table,
+    f: &Filter,
+    dialect: Dialect<'_>,
+) -> Result<String, SqlError> {
     let (ident, kind) = if let Some(key) = attribute_key(&f.field) {
         if dialect.is_clickhouse() {
             return Err(SqlError::Unsupported("attributes"));

@@ -67,6 +67,29 @@ fn in_clickhouse(server: &Server) -> u64 {
         .unwrap()
 }
 
+/// Session searches of every shape: filters on views (a screen's columns and a web-only
+/// one), errors, durations, each order, a limit.
+fn session_searches(now: i64) -> Vec<Value> {
+    let range = |q: Value| {
+        let mut q = q;
+        q["from"] = json!(0);
+        q["to"] = json!(now + 86_400_000);
+        q
+    };
+    [
+        json!({}),
+        json!({"filters": [{"field": "release", "op": "eq", "value": "2025.11.3"}], "order_by": "duration"}),
+        json!({"filters": [{"field": "page_path", "op": "contains", "value": "/"}], "order_by": "views", "ascending": true}),
+        json!({"has_error": true, "order_by": "errors"}),
+        json!({"has_error": false, "limit": 3}),
+        json!({"error_filters": [{"field": "error_type", "op": "exists"}], "min_duration": 1}),
+        json!({"max_duration": 1000000000, "filters": [{"field": "country", "op": "neq", "value": "ZZ"}]}),
+    ]
+    .into_iter()
+    .map(range)
+    .collect()
+}
+
 /// Typed queries of every shape: each aggregation, dimensions of each type, time buckets,
 /// each filter operator (quotes and backslashes in text), ordering and limits. The last
 /// two have no ClickHouse spelling yet and run in the engine.
@@ -160,12 +183,22 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
     let dir = tempfile::tempdir().unwrap();
     let keys = create_project(dir.path(), "shop", &[]);
     let server = Server::start_with_config(dir.path(), &config(clickhouse, "vigil_ship"));
+    // The same events in the embedded store alone: the answers to match.
+    let reference_dir = tempfile::tempdir().unwrap();
+    let reference_keys = create_project(reference_dir.path(), "shop", &[]);
+    let reference = Server::start(reference_dir.path());
+    let both = [(&server, &keys), (&reference, &reference_keys)];
+    let send = |body: &[u8]| {
+        for (server, keys) in both {
+            let (status, answer) = server.ingest(&keys.public_key, body);
+            assert_eq!(status, 202, "{answer}");
+        }
+    };
     for name in FIXTURES {
-        let (status, answer) = server.ingest(&keys.public_key, &fixture_now(name));
-        assert_eq!(status, 202, "{name}: {answer}");
+        send(&fixture_now(name));
     }
     // More sessions, so that a sharded table has rows on every shard.
-    for i in 0..6 {
+    let spread = |i: usize| {
         let mut full: Value = serde_json::from_slice(&fixture_now("full.json")).unwrap();
         full["context"]["session_id"] = json!(format!("s-spread-{i}"));
         // Traces of their own: the waterfall below is the original's alone.
@@ -174,17 +207,22 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
                 event["trace_id"] = json!(format!("{:032x}", i + 1));
             }
         }
-        let (status, answer) = server.ingest(&keys.public_key, full.to_string().as_bytes());
-        assert_eq!(status, 202, "{answer}");
+        full.to_string().into_bytes()
+    };
+    for i in 0..6 {
+        send(&spread(i));
     }
+    // A session without an error.
+    let mut calm: Value = serde_json::from_slice(&fixture_now("view.json")).unwrap();
+    calm["context"]["session_id"] = json!("s-calm");
+    send(calm.to_string().as_bytes());
     // Values whose average and percentiles need all 17 digits of a double, which a
     // rounded float writer would lose.
     let awkward: Vec<Value> = [559.912, 238.9026, 4195.249, 2220.5586]
         .iter()
         .map(|v| json!({"type": "vital", "ts": now_ms(), "name": "LCP", "value": v, "rating": "good"}))
         .collect();
-    let (status, answer) = server.ingest(&keys.public_key, &batch("s-awkward", json!(awkward)));
-    assert_eq!(status, 202, "{answer}");
+    send(&batch("s-awkward", json!(awkward)));
     // Percentiles' edge cases on four pages: many repeated values, all distinct values, one
     // value, two values; ClickHouse picks the closest ranks without sorting.
     let t = now_ms();
@@ -207,39 +245,30 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
             page("/two", 1, 20.0),
         ])
         .collect();
-    let (status, answer) = server.ingest(&keys.public_key, &batch("s-ranked", json!(ranked)));
-    assert_eq!(status, 202, "{answer}");
+    send(&batch("s-ranked", json!(ranked)));
     // Acknowledged means visible, before anything is shipped.
-    let before = counts(&server, &keys.api_token);
+    let before = counts(&reference, &reference_keys.api_token);
     assert!(before.iter().all(|(_, n)| *n > 0), "{before:?}");
-    let lcp = |server: &Server| {
-        let (status, answer) = server.query(
-            &keys.api_token,
-            &json!({"metric": "lcp", "aggregations": ["count", "p75", "good"],
-                    "group_by": ["browser"], "from": 0, "to": i64::MAX / 2}),
-        );
-        assert_eq!(status, 200, "{answer}");
-        answer["rows"].clone()
-    };
-    let lcp_before = lcp(&server);
+    assert_eq!(counts(&server, &keys.api_token), before);
     // Every kind of answer, not only counts.
     let full: Value = serde_json::from_slice(&fixture_now("full.json")).unwrap();
     let session = full["context"]["session_id"].as_str().unwrap().to_owned();
     let now = now_ms();
     let range = json!({"from": 0, "to": now + 86_400_000});
-    let answers = |server: &Server| -> Vec<Value> {
+    let searches = session_searches(now);
+    let answers = |server: &Server, token: &str| -> Vec<Value> {
         let post = |path: &str, body: &Value| {
-            let (status, answer) = server.post(&keys.api_token, path, body);
+            let (status, answer) = server.post(token, path, body);
             assert_eq!(status, 200, "{path}: {answer}");
             answer
         };
         let get = |path: &str| {
-            let (status, answer) = server.get(path, Some(&keys.api_token));
+            let (status, answer) = server.get(path, Some(token));
             assert_eq!(status, 200, "{path}: {answer}");
             serde_json::from_str::<Value>(answer.trim()).unwrap()
         };
         let timeline: Vec<Value> = {
-            let mut events = server.session(&keys.api_token, &session);
+            let mut events = server.session(token, &session);
             events.sort_by_key(|e| e.to_string());
             events
         };
@@ -249,7 +278,6 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
             .unwrap()
             .to_owned();
         vec![
-            post("/api/v1/sessions", &range),
             get(&format!(
                 "/api/v1/errors/groups/{fingerprint}?from=0&to={}",
                 now + 86_400_000
@@ -266,6 +294,12 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
             ),
             get("/api/v1/traces/4bf92f3577b34da6a3ce929d0e0e4736"),
             post("/api/v1/crashes/groups", &range),
+            Value::Array(timeline),
+            post(
+                "/api/v1/query",
+                &json!({"metric": "lcp", "aggregations": ["count", "p75", "good"],
+                        "group_by": ["browser"], "from": 0, "to": i64::MAX / 2}),
+            ),
             post(
                 "/api/v1/query",
                 &json!({"metric": "requests.duration", "aggregations": ["count", "p50", "p99", "error_rate"],
@@ -287,19 +321,18 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
                                     {"field": "url_template", "op": "exists"}],
                         "from": 0, "to": i64::MAX / 2}),
             ),
-            Value::Array(timeline),
         ]
         .into_iter()
+        .chain(searches.iter().map(|q| post("/api/v1/sessions", q)))
         .chain(query_matrix(now).iter().map(|q| post("/api/v1/query", q)))
         .collect()
     };
-    let answers_before = answers(&server);
-    assert_eq!(
-        in_clickhouse(&server),
-        0,
-        "while rows of the range are local, queries run in the engine over both stores"
-    );
-    for (i, answer) in answers_before.iter().enumerate().take(11) {
+    // Typed queries and session searches ClickHouse answers alone, compiled to its SQL:
+    // all but the typed queries it has no spelling for yet (attributes, estimated totals).
+    let compiled = 4 + query_matrix(now).len() as u64 - 2 + searches.len() as u64;
+    let answers_before = answers(&reference, &reference_keys.api_token);
+    // (Some of the matrix's typed queries answer nothing on these events.)
+    for (i, answer) in answers_before.iter().enumerate().take(11 + searches.len()) {
         let rows = Some(answer)
             .filter(|a| a.is_array())
             .or_else(|| answer.get("rows"))
@@ -313,6 +346,20 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
             "answer {i} is empty: {answer}"
         );
     }
+    // Nothing in ClickHouse yet: it answers with the local rows sent along.
+    let same_answers = |when: &str, expected: &[Value]| {
+        let compiled_before = in_clickhouse(&server);
+        let got = answers(&server, &keys.api_token);
+        for (i, (got, expected)) in got.iter().zip(expected).enumerate() {
+            assert_eq!(got, expected, "{when}: answer {i}");
+        }
+        assert_eq!(
+            in_clickhouse(&server) - compiled_before,
+            compiled,
+            "{when}: answers compiled to ClickHouse SQL"
+        );
+    };
+    same_answers("all rows local", &answers_before);
     // Flushed within a second, then shipped and forgotten locally.
     assert!(
         eventually(Duration::from_secs(30), || {
@@ -327,28 +374,19 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
         before,
         "the same answers from ClickHouse"
     );
-    assert_eq!(
-        lcp(&server),
-        lcp_before,
-        "the same percentiles from ClickHouse"
-    );
-    let compiled_before = in_clickhouse(&server);
-    let answers_after = answers(&server);
-    for (before, after) in answers_before.iter().zip(&answers_after) {
-        assert_eq!(after, before, "the same answer from ClickHouse");
-    }
-    // Every typed query but those ClickHouse has no spelling for yet (attributes,
-    // estimated totals) was answered by ClickHouse alone, compiled to its SQL.
-    assert_eq!(
-        in_clickhouse(&server) - compiled_before,
-        3 + query_matrix(now).len() as u64 - 2,
-        "typed queries compiled to ClickHouse SQL"
-    );
+    same_answers("all rows in ClickHouse", &answers_before);
     assert_eq!(
         clickhouse_says(clickhouse, "SELECT count() FROM vigil_ship.views"),
         before[0].1.to_string(),
         "every view once in ClickHouse"
     );
+    // Rows in both: shipped ones and new local ones.
+    for i in 6..9 {
+        send(&spread(i));
+    }
+    let answers_mixed = answers(&reference, &reference_keys.api_token);
+    assert_ne!(answers_mixed, answers_before, "the new rows count");
+    same_answers("rows in ClickHouse and local", &answers_mixed);
     // Erasure reaches the rows already in ClickHouse.
     let session = session.as_str();
     assert!(!server.session(&keys.api_token, session).is_empty());
