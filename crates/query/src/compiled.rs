@@ -74,7 +74,7 @@ impl QueryEngine {
         sql: CompiledSql,
         columns: Vec<(String, OutputKind)>,
     ) -> Result<Option<QueryResult>, QueryError> {
-        let Some(remote) = self.shared.remote.clone() else {
+        let Some(remote) = self.shared.remote.clone().filter(|_| self.compiling) else {
             return Ok(None);
         };
         let answer = self

@@ -167,6 +167,9 @@ pub struct QueryEngine {
     threads: Threads,
     /// Queries the remote store answered, compiled to its SQL.
     remote_answers: std::sync::atomic::AtomicU64,
+    /// Whether queries are compiled to the remote store's SQL when they can be (else the
+    /// engine answers over both stores).
+    compiling: bool,
 }
 
 /// What the work of a query needs, owned so it can run on the query threads.
@@ -193,7 +196,14 @@ impl QueryEngine {
             gate: Gate::new(&limits),
             threads: Threads::start(limits.threads),
             remote_answers: std::sync::atomic::AtomicU64::new(0),
+            compiling: true,
         }
+    }
+
+    /// The same engine, answering every query itself over both stores (for comparisons).
+    pub fn without_compiling(mut self) -> Self {
+        self.compiling = false;
+        self
     }
 
     /// The same engine reading, besides the local store, what it shipped to `remote`.

@@ -1071,8 +1071,7 @@ fn query(
     );
     if let Some(url) = clickhouse {
         let embedded = runtime.block_on(engine.run(project, &q))?;
-        // The sessions search of the last hour, which runs in the engine over what ClickHouse
-        // sends (not compiled yet): its cost on both sides.
+        // The sessions search of the last hour: its cost on both sides.
         let search: vigil_query::SessionSearch = serde_json::from_value(serde_json::json!({
             "from": end - 3_600_000, "to": end + 60_000, "limit": 100
         }))?;
@@ -1134,7 +1133,7 @@ fn query_on_clickhouse(
         shipped.rows as f64 / seconds,
         store.segments().len()
     );
-    let engine = vigil_query::QueryEngine::new(store.clone()).with_remote(remote);
+    let engine = vigil_query::QueryEngine::new(store.clone()).with_remote(remote.clone());
     let mut times = Vec::new();
     let mut same = true;
     for _ in 0..runs.max(1) {
@@ -1150,6 +1149,7 @@ fn query_on_clickhouse(
         if same { "equal to" } else { "DIFFERENT from" },
         runs_summary(&mut times)
     );
+    let searches_before = engine.remote_answers();
     let mut times = Vec::new();
     let mut same = true;
     for _ in 0..runs.max(1) {
@@ -1159,9 +1159,76 @@ fn query_on_clickhouse(
         same &= result.rows == embedded_sessions;
     }
     println!(
-        "clickhouse  sessions search of the last hour (in the engine over ClickHouse's rows): answers {} the embedded store's; {}",
+        "clickhouse  sessions search of the last hour: {} of {} runs compiled to ClickHouse SQL, answers {} the embedded store's; {}",
+        engine.remote_answers() - searches_before,
+        times.len(),
         if same { "equal to" } else { "DIFFERENT from" },
         runs_summary(&mut times)
+    );
+    // As on a live server: rows of the last day still local beside the shipped ones.
+    let live_views = 20_000;
+    let mut generator = vigil_demo::Generator::new(
+        project,
+        vigil_demo::DemoConfig {
+            page_views: live_views,
+            days: 1,
+            end_ms: q.to - 60_000,
+            seed: 2,
+            lean: true,
+        },
+    );
+    let mut pending = Vec::new();
+    while let Some(b) = generator.next_session() {
+        for batch in b {
+            pending.push(batch.to_rows(usize::MAX)?);
+        }
+    }
+    store.append_all_blocking(pending)?;
+    let over_both = vigil_query::QueryEngine::new(store.clone())
+        .with_remote(remote)
+        .without_compiling();
+    let compiled_before = engine.remote_answers();
+    let mut compiled_times = Vec::new();
+    let mut engine_times = Vec::new();
+    let mut same = true;
+    for _ in 0..runs.max(1) {
+        let started = Instant::now();
+        let compiled = runtime.block_on(engine.run(project, q))?;
+        compiled_times.push(started.elapsed().as_secs_f64() * 1000.0);
+        let started = Instant::now();
+        let in_engine = runtime.block_on(over_both.run(project, q))?;
+        engine_times.push(started.elapsed().as_secs_f64() * 1000.0);
+        same &= compiled.rows == in_engine.rows;
+    }
+    println!(
+        "live        {live_views} more page views of the last day still local: p75 LCP by country \
+         compiled with the local rows sent along ({} of {} runs): {}; the engine over both stores: {}; answers {}",
+        engine.remote_answers() - compiled_before,
+        compiled_times.len(),
+        runs_summary(&mut compiled_times),
+        runs_summary(&mut engine_times),
+        if same { "equal" } else { "DIFFERENT" }
+    );
+    let compiled_before = engine.remote_answers();
+    let mut compiled_times = Vec::new();
+    let mut engine_times = Vec::new();
+    let mut same = true;
+    for _ in 0..runs.max(1) {
+        let started = Instant::now();
+        let compiled = runtime.block_on(engine.sessions(project, search))?;
+        compiled_times.push(started.elapsed().as_secs_f64() * 1000.0);
+        let started = Instant::now();
+        let in_engine = runtime.block_on(over_both.sessions(project, search))?;
+        engine_times.push(started.elapsed().as_secs_f64() * 1000.0);
+        same &= compiled.rows == in_engine.rows;
+    }
+    println!(
+        "live        sessions search of the last hour, compiled ({} of {} runs): {}; the engine over both stores: {}; answers {}",
+        engine.remote_answers() - compiled_before,
+        compiled_times.len(),
+        runs_summary(&mut compiled_times),
+        runs_summary(&mut engine_times),
+        if same { "equal" } else { "DIFFERENT" }
     );
     Ok(())
 }
