@@ -266,11 +266,10 @@ async fn list(
         let state = state.clone();
         let critical = settings.critical_pages.clone();
         async move {
-            let sql = search.to_sql(&set, &critical)?;
             Ok::<_, ApiError>(objects(
                 state
                     .queries
-                    .sql(project, &[grouped.table()], from, to, &sql)
+                    .error_groups(project, search, &set, &critical)
                     .await?,
             ))
         }
@@ -370,7 +369,15 @@ async fn detail(
         limit: Some(1),
         table: grouped,
     };
-    let sql = search.to_sql(&GroupSet::Only(vec![key.clone()]), &settings.critical_pages)?;
+    let group = state
+        .queries
+        .error_groups(
+            project,
+            &search,
+            &GroupSet::Only(vec![key.clone()]),
+            &settings.critical_pages,
+        )
+        .await?;
     let run = |sql: String| {
         let state = state.clone();
         async move {
@@ -380,7 +387,7 @@ async fn detail(
                 .await
         }
     };
-    let Some(group) = objects(run(sql).await?).pop() else {
+    let Some(group) = objects(group).pop() else {
         return Err(ApiError::NotFound);
     };
     let (statuses, regressed) = states(&state, grouped, project, from, to).await?;

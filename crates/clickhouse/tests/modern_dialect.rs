@@ -180,6 +180,54 @@ fn the_generated_ddl_and_sql_run_in_a_current_clickhouse() {
         statements.len() - 1
     })
     .collect();
+    // Error and crash group searches: every set, a filter, critical pages with LIKE's
+    // special characters.
+    let groups: Vec<usize> = [
+        (
+            vigil_query::GroupedTable::Errors,
+            vigil_query::GroupSet::All,
+        ),
+        (
+            vigil_query::GroupedTable::Errors,
+            vigil_query::GroupSet::Except(vec!["k'\\".into()]),
+        ),
+        (
+            vigil_query::GroupedTable::Crashes,
+            vigil_query::GroupSet::Only(vec!["a".into(), "b".into()]),
+        ),
+        (
+            vigil_query::GroupedTable::Errors,
+            vigil_query::GroupSet::Only(Vec::new()),
+        ),
+    ]
+    .into_iter()
+    .map(|(table, set)| {
+        let search = vigil_query::ErrorGroupSearch {
+            from: now - 86_400_000,
+            to: now + 1,
+            filters: vec![
+                serde_json::from_value(
+                    serde_json::json!({"field": "message", "op": "contains", "value": "fail"}),
+                )
+                .unwrap(),
+            ],
+            order_by: Some("users".into()),
+            limit: Some(10),
+            table,
+        };
+        let sql = search
+            .to_clickhouse_sql(
+                &set,
+                &["/pay_ment/*".into(), "/100%".into()],
+                &format!("vigil.{}", quoted(table.table().name())),
+                1,
+            )
+            .unwrap()
+            .expect("a ClickHouse spelling");
+        statements.push(format!("{sql} FORMAT JSONCompact"));
+        statements.len() - 1
+    })
+    .collect();
     // A typed query over the server's rows and local ones sent along with it: an external
     // table in a server, a Memory table of the same name and structure here. The rows sent
     // are those the server holds, so every row counts twice.
@@ -264,6 +312,11 @@ fn the_generated_ddl_and_sql_run_in_a_current_clickhouse() {
             answers[at].out
         );
     }
+    assert!(
+        answers[groups[0]].out.contains("TypeError"),
+        "the session's errors form a group: {}",
+        answers[groups[0]].out
+    );
     for at in searches {
         assert!(
             answers[at].out.contains("s-modern"),

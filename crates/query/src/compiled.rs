@@ -21,6 +21,10 @@ use vigil_store::{ProjectId, Table};
 /// answers. 200,000 rows of a few columns are a few MB of JSON.
 pub const MAX_LOCAL_ROWS: usize = 200_000;
 
+/// The longest statement sent with rows: it travels as a form field then, and ClickHouse
+/// 18.16 refuses one over 256 KiB.
+const MAX_STATEMENT_WITH_ROWS: usize = 250_000;
+
 /// What a compiled query reads of one table besides the remote store's rows.
 #[derive(Debug, Clone)]
 pub struct LocalRows {
@@ -114,6 +118,11 @@ impl QueryEngine {
                 .expect("spelled once, spelled again");
                 tracing::debug!(sql = %statement, "query in the remote store");
                 let local: Vec<LocalRows> = local.into_iter().filter(|l| !l.is_empty()).collect();
+                if !local.is_empty() && statement.len() > MAX_STATEMENT_WITH_ROWS {
+                    // A long list of sessions with a replay, say: the engine answers.
+                    tracing::debug!(bytes = statement.len(), "statement too long to send with rows");
+                    return Ok(None);
+                }
                 match remote
                     .select_with(&statement, &local)
                     .map_err(|e| QueryError::Engine(DataFusionError::External(e.into())))

@@ -3,7 +3,9 @@
 //! stored before grouping (no fingerprint) group by type and message under a `legacy:` key,
 //! as they did. Mobile crashes group the same way, over the `crashes` table.
 
-use crate::model::{Filter, InvalidQuery, check_filters, filter_sql, quote_str};
+use crate::model::{
+    Dialect, Filter, InvalidQuery, OutputKind, SqlError, check_filters, filter_sql_in, quote_str,
+};
 use serde::Deserialize;
 use vigil_store::Table;
 
@@ -104,9 +106,9 @@ pub enum GroupSet {
 }
 
 /// `page_path LIKE …` for critical page patterns (`*` is any text).
-fn critical_sql(critical_pages: &[String]) -> String {
+fn critical_sql(critical_pages: &[String], dialect: Dialect<'_>) -> String {
     if critical_pages.is_empty() {
-        return "FALSE".to_owned();
+        return dialect.constant(false).to_owned();
     }
     critical_pages
         .iter()
@@ -116,7 +118,7 @@ fn critical_sql(critical_pages: &[String]) -> String {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
                 .replace('*', "%");
-            format!("\"page_path\" LIKE {}", quote_str(&like))
+            format!("\"page_path\" LIKE {}", dialect.quote(&like))
         })
         .collect::<Vec<_>>()
         .join(" OR ")
@@ -135,46 +137,89 @@ fn keys_sql(keys: &[String]) -> Result<String, InvalidQuery> {
         .join(", "))
 }
 
+/// The parts of a group search both dialects write alike.
+struct SearchParts {
+    conditions: Vec<String>,
+    order: &'static str,
+    limit: usize,
+}
+
 impl ErrorGroupSearch {
+    /// Checks the search and writes its conditions in `dialect`.
+    fn parts(&self, set: &GroupSet, dialect: Dialect<'_>) -> Result<SearchParts, SqlError> {
+        let (from, to) = (self.from, self.to);
+        if from >= to {
+            return Err(InvalidQuery("from must be before to".into()).into());
+        }
+        check_filters("filters", &self.filters)?;
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(InvalidQuery("limit must be between 1 and 1000".into()).into());
+        }
+        let order = match self.order_by.as_deref().unwrap_or("impact") {
+            "impact" => "impact",
+            "users" => "users",
+            "events" => "events",
+            "sessions" => "sessions",
+            "last_seen" => "last_seen",
+            "first_seen" => "first_seen",
+            other => {
+                return Err(InvalidQuery(format!(
+                    "order_by {other:?}: use impact, users, events, sessions, last_seen or first_seen"
+                ))
+                .into());
+            }
+        };
+        let mut conditions = vec![format!("\"ts\" >= {from} AND \"ts\" < {to}")];
+        for f in &self.filters {
+            conditions.push(filter_sql_in(self.table.table(), f, dialect)?);
+        }
+        let keys = |keys: &[String]| -> Result<String, InvalidQuery> {
+            if keys.len() > MAX_GROUP_KEYS {
+                return Err(InvalidQuery(format!(
+                    "at most {MAX_GROUP_KEYS} groups can be named"
+                )));
+            }
+            Ok(keys
+                .iter()
+                .map(|k| dialect.quote(k))
+                .collect::<Vec<_>>()
+                .join(", "))
+        };
+        match set {
+            GroupSet::All => {}
+            GroupSet::Only(k) if k.is_empty() => conditions.push(dialect.constant(false).into()),
+            GroupSet::Only(k) => conditions.push(format!("{GROUP_KEY_SQL} IN ({})", keys(k)?)),
+            GroupSet::Except(k) if k.is_empty() => {}
+            GroupSet::Except(k) => {
+                conditions.push(format!("{GROUP_KEY_SQL} NOT IN ({})", keys(k)?))
+            }
+        }
+        Ok(SearchParts {
+            conditions,
+            order,
+            limit,
+        })
+    }
+
     /// The search's SQL over `errors`, with the columns of [`GROUP_COLUMNS`].
     pub fn to_sql(
         &self,
         set: &GroupSet,
         critical_pages: &[String],
     ) -> Result<String, InvalidQuery> {
-        let (from, to) = (self.from, self.to);
-        if from >= to {
-            return Err(InvalidQuery("from must be before to".into()));
-        }
-        check_filters("filters", &self.filters)?;
-        let limit = self.limit.unwrap_or(100);
-        if !(1..=1000).contains(&limit) {
-            return Err(InvalidQuery("limit must be between 1 and 1000".into()));
-        }
-        let order = match self.order_by.as_deref().unwrap_or("impact") {
-            o @ ("impact" | "users" | "events" | "sessions" | "last_seen" | "first_seen") => o,
-            other => {
-                return Err(InvalidQuery(format!(
-                    "order_by {other:?}: use impact, users, events, sessions, last_seen or first_seen"
-                )));
+        let SearchParts {
+            conditions,
+            order,
+            limit,
+        } = match self.parts(set, Dialect::DataFusion) {
+            Ok(parts) => parts,
+            Err(SqlError::Invalid(e)) => return Err(e),
+            Err(SqlError::Unsupported(what)) => {
+                unreachable!("the embedded engine spells every search, {what} too")
             }
         };
-        let mut conditions = vec![format!("\"ts\" >= {from} AND \"ts\" < {to}")];
-        for f in &self.filters {
-            conditions.push(filter_sql(self.table.table(), f)?);
-        }
-        match set {
-            GroupSet::All => {}
-            GroupSet::Only(keys) if keys.is_empty() => conditions.push("FALSE".into()),
-            GroupSet::Only(keys) => {
-                conditions.push(format!("{GROUP_KEY_SQL} IN ({})", keys_sql(keys)?))
-            }
-            GroupSet::Except(keys) if keys.is_empty() => {}
-            GroupSet::Except(keys) => {
-                conditions.push(format!("{GROUP_KEY_SQL} NOT IN ({})", keys_sql(keys)?))
-            }
-        }
-        let critical = critical_sql(critical_pages);
+        let critical = critical_sql(critical_pages, Dialect::DataFusion);
         Ok(format!(
             "SELECT \"fingerprint\", \"events\", \"sessions\", \"users\", \"critical_users\", \
                \"users\" + 9 * \"critical_users\" AS \"impact\", \"first_seen\", \"last_seen\", \
@@ -194,6 +239,79 @@ impl ErrorGroupSearch {
             handled = self.table.handled_sql(),
             table = self.table.name(),
         ))
+    }
+
+    /// The same search in ClickHouse's SQL over `table` (as the query names it) for
+    /// `project`; `None` when a filter has no ClickHouse spelling. A group's latest type,
+    /// message, culprit and release are those of its latest event even when NULL
+    /// (`argMax` of a one-element tuple: `argMax` of a nullable value skips NULLs).
+    /// Aliases are prefixed inside: ClickHouse resolves a name to an alias before a column,
+    /// and `fingerprint` is both.
+    pub fn to_clickhouse_sql(
+        &self,
+        set: &GroupSet,
+        critical_pages: &[String],
+        table: &str,
+        project: u32,
+    ) -> Result<Option<String>, InvalidQuery> {
+        let dialect = Dialect::ClickHouse { table, project };
+        let SearchParts {
+            mut conditions,
+            order,
+            limit,
+        } = match self.parts(set, dialect) {
+            Ok(parts) => parts,
+            Err(SqlError::Invalid(e)) => return Err(e),
+            Err(SqlError::Unsupported(_)) => return Ok(None),
+        };
+        conditions.push(format!("\"project\" = {project}"));
+        let critical = critical_sql(critical_pages, dialect);
+        let affected = "coalesce(nullIf(\"user_id\", ''), \"session_id\")";
+        let latest = |c: &str| format!("tupleElement(argMax(tuple(\"{c}\"), \"ts\"), 1)");
+        let handled = match self.table {
+            GroupedTable::Errors => "toInt64(countIf(\"handled\" = 1))",
+            GroupedTable::Crashes => "toInt64(0)",
+        };
+        Ok(Some(format!(
+            "SELECT \"vigil_key\" AS \"fingerprint\", \"vigil_events\" AS \"events\", \
+               \"vigil_sessions\" AS \"sessions\", \"vigil_users\" AS \"users\", \
+               \"vigil_critical\" AS \"critical_users\", \
+               \"vigil_users\" + 9 * \"vigil_critical\" AS \"impact\", \
+               \"vigil_first\" AS \"first_seen\", \"vigil_last\" AS \"last_seen\", \
+               \"vigil_type\" AS \"error_type\", \"vigil_message\" AS \"message\", \
+               \"vigil_culprit\" AS \"culprit\", \"vigil_handled\" AS \"handled\", \
+               \"vigil_release\" AS \"last_release\" FROM (\
+             SELECT {GROUP_KEY_SQL} AS \"vigil_key\", count() AS \"vigil_events\", \
+               ifNull(uniqExact(\"session_id\"), 0) AS \"vigil_sessions\", \
+               ifNull(uniqExact({affected}), 0) AS \"vigil_users\", \
+               ifNull(uniqExact(if({critical}, {affected}, NULL)), 0) AS \"vigil_critical\", \
+               min(\"ts\") AS \"vigil_first\", max(\"ts\") AS \"vigil_last\", \
+               {} AS \"vigil_type\", {} AS \"vigil_message\", {} AS \"vigil_culprit\", \
+               {handled} AS \"vigil_handled\", {} AS \"vigil_release\" \
+             FROM {table} WHERE {conditions} GROUP BY \"vigil_key\") AS \"g\" \
+             ORDER BY \"{order}\" DESC, \"fingerprint\" ASC LIMIT {limit}",
+            latest("error_type"),
+            latest("message"),
+            latest("culprit"),
+            latest("release"),
+            conditions = conditions.join(" AND "),
+        )))
+    }
+
+    /// The answer's columns and the JSON kind of their values.
+    pub fn output_columns() -> Vec<(String, OutputKind)> {
+        GROUP_COLUMNS
+            .iter()
+            .map(|&c| {
+                let kind = match c {
+                    "fingerprint" | "error_type" | "message" | "culprit" | "last_release" => {
+                        OutputKind::Text
+                    }
+                    _ => OutputKind::Int,
+                };
+                (c.to_owned(), kind)
+            })
+            .collect()
     }
 }
 

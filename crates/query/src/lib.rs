@@ -382,6 +382,38 @@ impl QueryEngine {
             .await
     }
 
+    /// Error or crash groups matching a search within `set` (see [`ErrorGroupSearch`]), with
+    /// the columns of [`GROUP_COLUMNS`]; users on `critical_pages` weigh ten times in the
+    /// impact.
+    pub async fn error_groups(
+        &self,
+        project: ProjectId,
+        search: &ErrorGroupSearch,
+        set: &GroupSet,
+        critical_pages: &[String],
+    ) -> Result<QueryResult, QueryError> {
+        let sql = search.to_sql(set, critical_pages)?;
+        let table = search.table.table();
+        let range = format!("\"ts\" >= {} AND \"ts\" < {}", search.from, search.to);
+        let (compiled, set, critical) = (search.clone(), set.clone(), critical_pages.to_vec());
+        if let Some(answer) = self
+            .compiled(
+                project,
+                (search.from, search.to),
+                vec![(table, range)],
+                Box::new(move |name| {
+                    Ok(compiled.to_clickhouse_sql(&set, &critical, &name(table), project)?)
+                }),
+                ErrorGroupSearch::output_columns(),
+            )
+            .await?
+        {
+            return Ok(answer);
+        }
+        self.sql(project, &[table], search.from, search.to, &sql)
+            .await
+    }
+
     /// The ids of a user's latest `limit` sessions (1–1000), for erasing what is kept beside
     /// the events (replay).
     pub async fn sessions_of_user(

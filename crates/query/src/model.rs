@@ -326,6 +326,16 @@ impl Dialect<'_> {
         matches!(self, Dialect::ClickHouse { .. })
     }
 
+    /// A constant condition: 18.16 has no `TRUE` or `FALSE`.
+    pub(crate) fn constant(self, holds: bool) -> &'static str {
+        match (self, holds) {
+            (Dialect::DataFusion, true) => "TRUE",
+            (Dialect::DataFusion, false) => "FALSE",
+            (Dialect::ClickHouse { .. }, true) => "1",
+            (Dialect::ClickHouse { .. }, false) => "0",
+        }
+    }
+
     /// A string literal: ClickHouse also reads backslashes as escapes.
     pub(crate) fn quote(self, value: &str) -> String {
         match self {

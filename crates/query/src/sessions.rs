@@ -122,7 +122,7 @@ impl SessionSearch {
         let mut screen_matching = vec![range.clone()];
         for f in &self.filters {
             if Table::ScreenLoads.column(&f.field).is_none() {
-                screen_matching = vec!["FALSE".to_owned()];
+                screen_matching = vec![dialect.constant(false).to_owned()];
                 break;
             }
             screen_matching.push(filter_sql_in(Table::ScreenLoads, f, dialect)?);
@@ -139,8 +139,8 @@ impl SessionSearch {
                 .into());
             }
             (Some(want), Some(ids)) if ids.is_empty() => {
-                matching.push(if want { "FALSE" } else { "TRUE" }.to_owned());
-                screen_matching.push(if want { "FALSE" } else { "TRUE" }.to_owned());
+                matching.push(dialect.constant(!want).to_owned());
+                screen_matching.push(dialect.constant(!want).to_owned());
             }
             (Some(want), Some(ids)) => {
                 let list = ids

@@ -1187,48 +1187,72 @@ fn query_on_clickhouse(
     let over_both = vigil_query::QueryEngine::new(store.clone())
         .with_remote(remote)
         .without_compiling();
+    let local_rows =
+        store.unflushed_rows() as u64 + store.segments().iter().map(|s| s.rows).sum::<u64>();
     let compiled_before = engine.remote_answers();
-    let mut compiled_times = Vec::new();
-    let mut engine_times = Vec::new();
-    let mut same = true;
-    for _ in 0..runs.max(1) {
-        let started = Instant::now();
-        let compiled = runtime.block_on(engine.run(project, q))?;
-        compiled_times.push(started.elapsed().as_secs_f64() * 1000.0);
-        let started = Instant::now();
-        let in_engine = runtime.block_on(over_both.run(project, q))?;
-        engine_times.push(started.elapsed().as_secs_f64() * 1000.0);
-        same &= compiled.rows == in_engine.rows;
-    }
+    let (compiled, in_engine) = live_comparison(runs, |compiled| {
+        let engine = if compiled { &engine } else { &over_both };
+        runtime.block_on(engine.run(project, q))
+    })?;
     println!(
-        "live        {live_views} more page views of the last day still local: p75 LCP by country \
-         compiled with the local rows sent along ({} of {} runs): {}; the engine over both stores: {}; answers {}",
+        "live        {live_views} more page views of the last day ({local_rows} rows) still local: \
+         p75 LCP by country compiled with the local rows sent along ({} compiled): {compiled}; \
+         the engine over both stores: {in_engine}",
         engine.remote_answers() - compiled_before,
-        compiled_times.len(),
-        runs_summary(&mut compiled_times),
-        runs_summary(&mut engine_times),
-        if same { "equal" } else { "DIFFERENT" }
     );
     let compiled_before = engine.remote_answers();
-    let mut compiled_times = Vec::new();
-    let mut engine_times = Vec::new();
-    let mut same = true;
-    for _ in 0..runs.max(1) {
-        let started = Instant::now();
-        let compiled = runtime.block_on(engine.sessions(project, search))?;
-        compiled_times.push(started.elapsed().as_secs_f64() * 1000.0);
-        let started = Instant::now();
-        let in_engine = runtime.block_on(over_both.sessions(project, search))?;
-        engine_times.push(started.elapsed().as_secs_f64() * 1000.0);
-        same &= compiled.rows == in_engine.rows;
-    }
+    let (compiled, in_engine) = live_comparison(runs, |compiled| {
+        let engine = if compiled { &engine } else { &over_both };
+        runtime.block_on(engine.sessions(project, search))
+    })?;
     println!(
-        "live        sessions search of the last hour, compiled ({} of {} runs): {}; the engine over both stores: {}; answers {}",
+        "live        sessions search of the last hour, compiled ({} compiled): {compiled}; \
+         the engine over both stores: {in_engine}",
         engine.remote_answers() - compiled_before,
-        compiled_times.len(),
-        runs_summary(&mut compiled_times),
-        runs_summary(&mut engine_times),
-        if same { "equal" } else { "DIFFERENT" }
     );
     Ok(())
+}
+
+/// Times a query compiled (`answer(true)`) and in the engine over both stores
+/// (`answer(false)`) `runs` times each: each side's summary, or the engine's refusal (over
+/// many rows from ClickHouse it may need more memory than a query may take), and whether
+/// the answers agree.
+fn live_comparison(
+    runs: usize,
+    answer: impl Fn(bool) -> Result<vigil_query::QueryResult, vigil_query::QueryError>,
+) -> anyhow::Result<(String, String)> {
+    let mut compiled_times = Vec::new();
+    let mut engine_times = Vec::new();
+    let mut refused = None;
+    let mut same = true;
+    for _ in 0..runs.max(1) {
+        let started = Instant::now();
+        let compiled = answer(true)?;
+        compiled_times.push(started.elapsed().as_secs_f64() * 1000.0);
+        if refused.is_some() {
+            continue;
+        }
+        let started = Instant::now();
+        match answer(false) {
+            Ok(in_engine) => {
+                engine_times.push(started.elapsed().as_secs_f64() * 1000.0);
+                same &= compiled.rows == in_engine.rows;
+            }
+            Err(e) => {
+                refused = Some(format!(
+                    "refused after {:.0} ms: {e}",
+                    started.elapsed().as_secs_f64() * 1000.0
+                ))
+            }
+        }
+    }
+    let in_engine = match refused {
+        Some(refusal) => refusal,
+        None => format!(
+            "{}; answers {}",
+            runs_summary(&mut engine_times),
+            if same { "equal" } else { "DIFFERENT" }
+        ),
+    };
+    Ok((runs_summary(&mut compiled_times), in_engine))
 }
