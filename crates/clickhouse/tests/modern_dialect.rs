@@ -228,6 +228,24 @@ fn the_generated_ddl_and_sql_run_in_a_current_clickhouse() {
         statements.len() - 1
     })
     .collect();
+    // Conversion, overall and page by page with a filter.
+    let conversions: Vec<usize> = [
+        serde_json::json!({"event": "checkout"}),
+        serde_json::json!({"event": "sign'up", "vital": "inp", "by_page": true,
+                           "filters": [{"field": "device_type", "op": "neq", "value": "tv"}]}),
+    ]
+    .into_iter()
+    .map(|mut q| {
+        (q["from"], q["to"]) = ((now - 86_400_000).into(), (now + 1).into());
+        let request: vigil_query::ConversionRequest = serde_json::from_value(q).unwrap();
+        let sql = request
+            .to_clickhouse_sql(&|t| format!("vigil.{}", quoted(t.name())), 1)
+            .unwrap()
+            .expect("a ClickHouse spelling");
+        statements.push(format!("{sql} FORMAT JSONCompact"));
+        statements.len() - 1
+    })
+    .collect();
     // A typed query over the server's rows and local ones sent along with it: an external
     // table in a server, a Memory table of the same name and structure here. The rows sent
     // are those the server holds, so every row counts twice.
@@ -316,6 +334,11 @@ fn the_generated_ddl_and_sql_run_in_a_current_clickhouse() {
         answers[groups[0]].out.contains("TypeError"),
         "the session's errors form a group: {}",
         answers[groups[0]].out
+    );
+    assert!(
+        answers[conversions[0]].out.contains("\"good\""),
+        "the session's LCPs rate it: {}",
+        answers[conversions[0]].out
     );
     for at in searches {
         assert!(

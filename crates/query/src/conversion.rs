@@ -184,6 +184,81 @@ impl ConversionRequest {
         ))
     }
 
+    /// The same question in ClickHouse's SQL, each table named by `table`, for `project`;
+    /// `None` when a filter has no ClickHouse spelling. Sessions are keyed as text that
+    /// tells a missing session id apart (the engine groups those rows as one session, and
+    /// they never convert); a session without a conversion gets the join's defaults, 0.
+    pub fn to_clickhouse_sql(
+        &self,
+        table: &dyn Fn(Table) -> String,
+        project: u32,
+    ) -> Result<Option<String>, InvalidQuery> {
+        self.to_sql()?;
+        let dialect = model::Dialect::ClickHouse { table: "", project };
+        let mut chosen = String::new();
+        for f in &self.filters {
+            chosen.push_str(" AND ");
+            match model::filter_sql_in(Table::Vitals, f, dialect) {
+                Ok(sql) => chosen.push_str(&sql),
+                Err(model::SqlError::Invalid(e)) => return Err(e),
+                Err(model::SqlError::Unsupported(_)) => return Ok(None),
+            }
+        }
+        let vital = self.vital_name()?;
+        let value = dialect.value(Table::Vitals.column("value").expect("vitals.value"));
+        let scale = match Table::CustomEvents.column("value").map(|c| c.ty) {
+            Some(vigil_model::Type::Fixed(scale)) => scale,
+            _ => unreachable!("custom_events.value is fixed point"),
+        };
+        let t = vigil_protocol::thresholds(vital).expect("thresholds of LCP, INP and CLS");
+        let (page, page_out, order) = if self.by_page {
+            (", \"page_path\"", "\"page_path\", ", "\"page_path\", ")
+        } else {
+            ("", "", "")
+        };
+        let key = "if(isNull(\"session_id\"), 'N', concat('V', assumeNotNull(\"session_id\")))";
+        let (from, to) = (self.from, self.to);
+        Ok(Some(format!(
+            "SELECT {page_out}\"vigil_rating\" AS \"rating\", toInt64(count()) AS \"sessions\", \
+               toInt64(sum(\"vigil_hit\")) AS \"converted\", sum(\"vigil_hit\") / count() AS \"rate\", \
+               toFloat64(sum(\"vigil_revenue\")) / {scale}.0 AS \"revenue\", \
+               toString(\"rate\") AS \"rate__text\", toString(\"revenue\") AS \"revenue__text\" \
+             FROM (SELECT {page_out}multiIf(\"vigil_v\" <= {good}, 'good', \"vigil_v\" <= {poor}, \
+               'needs-improvement', 'poor') AS \"vigil_rating\", \"vigil_hit\", \"vigil_revenue\" \
+             FROM (SELECT {key} AS \"vigil_sk\"{page}, max({value}) AS \"vigil_v\" FROM {vitals} \
+               WHERE \"project\" = {project} AND \"name\" = '{vital}' AND \"ts\" >= {from} AND \"ts\" < {to}{chosen} \
+               GROUP BY \"vigil_sk\"{page}) AS \"s\" \
+             ANY LEFT JOIN (SELECT {key} AS \"vigil_sk\", toUInt8(1) AS \"vigil_hit\", \
+               ifNull(sum(toDecimal128(\"value\", 0)), toDecimal128(0, 0)) AS \"vigil_revenue\" FROM {events} \
+               WHERE \"project\" = {project} AND isNotNull(\"session_id\") AND \"name\" = {event} \
+               AND \"ts\" >= {from} AND \"ts\" < {to} GROUP BY \"vigil_sk\") AS \"c\" USING (\"vigil_sk\")) \
+             GROUP BY {page_out}\"rating\" \
+             ORDER BY {order}indexOf(['good', 'needs-improvement', 'poor'], \"rating\")",
+            event = dialect.quote(&self.event),
+            good = t.good,
+            poor = t.poor,
+            vitals = table(Table::Vitals),
+            events = table(Table::CustomEvents),
+        )))
+    }
+
+    /// The answer's columns (before [`Self::answer`] adds its own) and the JSON kind of
+    /// their values.
+    pub fn output_columns(&self) -> Vec<(String, model::OutputKind)> {
+        use model::OutputKind::{Float, Int, Text};
+        self.by_page
+            .then(|| ("page_path".to_owned(), Text))
+            .into_iter()
+            .chain([
+                ("rating".to_owned(), Text),
+                ("sessions".to_owned(), Int),
+                ("converted".to_owned(), Int),
+                ("rate".to_owned(), Float),
+                ("revenue".to_owned(), Float),
+            ])
+            .collect()
+    }
+
     /// The answer from the SQL's rows.
     pub fn answer(&self, result: QueryResult) -> Result<Conversion, InvalidQuery> {
         let offset = usize::from(self.by_page);

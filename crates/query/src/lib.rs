@@ -305,6 +305,24 @@ impl QueryEngine {
         request: &ConversionRequest,
     ) -> Result<Conversion, QueryError> {
         let sql = request.to_sql()?;
+        let range = format!("\"ts\" >= {} AND \"ts\" < {}", request.from, request.to);
+        let vital = format!(
+            "{range} AND \"name\" = {}",
+            quote_str(request.vital_name()?)
+        );
+        let compiled = request.clone();
+        if let Some(answer) = self
+            .compiled(
+                project,
+                (request.from, request.to),
+                vec![(Table::Vitals, vital), (Table::CustomEvents, range)],
+                Box::new(move |name| Ok(compiled.to_clickhouse_sql(name, project)?)),
+                request.output_columns(),
+            )
+            .await?
+        {
+            return Ok(request.answer(answer)?);
+        }
         let result = self
             .sql(
                 project,

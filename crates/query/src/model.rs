@@ -347,7 +347,7 @@ impl Dialect<'_> {
     }
 
     /// A column's value as users see it (see [`column_value`]).
-    fn value(self, col: &Field) -> String {
+    pub(crate) fn value(self, col: &Field) -> String {
         match (self, col.ty) {
             (Dialect::DataFusion, _) => column_value(col),
             (_, Type::Fixed(scale)) => format!("(toFloat64(\"{}\") / {scale}.0)", col.name),

@@ -290,6 +290,12 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
                 &json!({"event": "checkout", "vital": "lcp", "from": 0, "to": now + 86_400_000}),
             ),
             post(
+                "/api/v1/conversion",
+                &json!({"event": "checkout", "vital": "lcp", "by_page": true,
+                        "filters": [{"field": "device_type", "op": "neq", "value": "tv"}],
+                        "from": 0, "to": now + 86_400_000}),
+            ),
+            post(
                 "/api/v1/funnel",
                 &json!({"steps": [{"page": "/products/*"}, {"event": "checkout"}], "within_minutes": 30,
                         "group_by": "browser", "from": 0, "to": now + 86_400_000}),
@@ -329,13 +335,14 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
         .chain(query_matrix(now).iter().map(|q| post("/api/v1/query", q)))
         .collect()
     };
-    // Typed queries, session searches and error group searches (the errors list, a group's
-    // detail, the crashes list) ClickHouse answers alone, compiled to its SQL: all but the
-    // typed queries it has no spelling for yet (attributes, estimated totals).
-    let compiled = 4 + query_matrix(now).len() as u64 - 2 + searches.len() as u64 + 3;
+    // Typed queries, session searches, error group searches (the errors list, a group's
+    // detail, the crashes list) and conversion ClickHouse answers alone, compiled to its
+    // SQL: all but the typed queries it has no spelling for yet (attributes, estimated
+    // totals).
+    let compiled = 4 + query_matrix(now).len() as u64 - 2 + searches.len() as u64 + 3 + 2;
     let answers_before = answers(&reference, &reference_keys.api_token);
     // (Some of the matrix's typed queries answer nothing on these events.)
-    for (i, answer) in answers_before.iter().enumerate().take(11 + searches.len()) {
+    for (i, answer) in answers_before.iter().enumerate().take(12 + searches.len()) {
         let rows = Some(answer)
             .filter(|a| a.is_array())
             .or_else(|| answer.get("rows"))
