@@ -759,7 +759,7 @@ impl EventStore for ClickHouseStore {
 /// engine, which applies every condition again).
 fn filter_column_known(table: Table, filter: &vigil_query::RemoteFilter) -> bool {
     use vigil_query::RemoteFilter as F;
-    let (F::Compare(c, _, _) | F::In(c, _, _) | F::IsNull(c, _)) = filter;
+    let (F::Compare(c, _, _) | F::In(c, _, _) | F::IsNull(c, _) | F::Like(c, _)) = filter;
     table.column(c).is_some()
 }
 
@@ -784,6 +784,8 @@ fn filter_sql(filter: &vigil_query::RemoteFilter) -> String {
         ),
         F::IsNull(c, true) => format!("isNull({})", quoted(c)),
         F::IsNull(c, false) => format!("isNotNull({})", quoted(c)),
+        // The literal keeps the pattern's backslashes (escaped once more for the parser).
+        F::Like(c, pattern) => format!("{} LIKE {}", quoted(c), literal(pattern)),
     }
 }
 

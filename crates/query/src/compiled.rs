@@ -168,7 +168,9 @@ impl Shared {
             return Ok(Some(read));
         }
         let ctx = self.context()?;
-        self.register(&ctx, project, table, from, to, false)
+        // The same snapshot as the segments left out of the remote store's rows: one taken
+        // again could miss a segment shipped and forgotten in between, left out of both.
+        self.register_snapshot(&ctx, project, table, (from, to), snap, false)
             .await
             .map_err(QueryError::Engine)?;
         let list = read

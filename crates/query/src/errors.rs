@@ -124,6 +124,28 @@ fn critical_sql(critical_pages: &[String], dialect: Dialect<'_>) -> String {
         .join(" OR ")
 }
 
+/// The condition that a row is in one of the named groups: the group key among `keys`,
+/// and, when no key is a `legacy:` one, the same as a plain condition on `fingerprint`
+/// (a key that is not `legacy:` is a fingerprint), which the remote store's scans and the
+/// segments' statistics apply before the key is computed.
+fn in_groups_sql(keys: &[String]) -> Result<String, InvalidQuery> {
+    let list = keys_sql(keys)?;
+    let mut sql = format!("{GROUP_KEY_SQL} IN ({list})");
+    if !keys.iter().any(|k| k.starts_with("legacy:")) {
+        sql.push_str(&format!(" AND \"fingerprint\" IN ({list})"));
+    }
+    Ok(sql)
+}
+
+/// The condition that a row is in the group `key` (see [`in_groups_sql`]).
+fn in_group_sql(key: &str) -> String {
+    let mut sql = format!("{GROUP_KEY_SQL} = {}", quote_str(key));
+    if !key.starts_with("legacy:") {
+        sql.push_str(&format!(" AND \"fingerprint\" = {}", quote_str(key)));
+    }
+    sql
+}
+
 fn keys_sql(keys: &[String]) -> Result<String, InvalidQuery> {
     if keys.len() > MAX_GROUP_KEYS {
         return Err(InvalidQuery(format!(
@@ -333,9 +355,9 @@ pub fn group_series_sql(
     Ok(format!(
         "SELECT {GROUP_KEY_SQL} AS \"fingerprint\", {from} + ((\"ts\" - {from}) / {width}) * {width} AS \"time\", \
          COUNT(*) AS \"events\" FROM \"{}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} \
-         AND {GROUP_KEY_SQL} IN ({}) GROUP BY 1, 2 ORDER BY 1, 2",
+         AND {} GROUP BY 1, 2 ORDER BY 1, 2",
         grouped.name(),
-        keys_sql(keys)?
+        in_groups_sql(keys)?
     ))
 }
 
@@ -354,9 +376,9 @@ pub fn releases_seen_sql(
     }
     Ok(format!(
         "SELECT {GROUP_KEY_SQL} AS \"fingerprint\", COALESCE(\"release\", '') AS \"release\", MAX(\"ts\") AS \"last_seen\" \
-         FROM \"{}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} IN ({}) GROUP BY 1, 2",
+         FROM \"{}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {} GROUP BY 1, 2",
         grouped.name(),
-        keys_sql(keys)?
+        in_groups_sql(keys)?
     ))
 }
 
@@ -373,9 +395,9 @@ pub fn first_seen_sql(
     }
     Ok(format!(
         "SELECT {GROUP_KEY_SQL} AS \"fingerprint\", MIN(\"ts\") AS \"first_seen\" \
-         FROM \"{}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} IN ({}) GROUP BY 1",
+         FROM \"{}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {} GROUP BY 1",
         grouped.name(),
-        keys_sql(keys)?
+        in_groups_sql(keys)?
     ))
 }
 
@@ -395,9 +417,9 @@ pub fn group_breakdown_sql(
     }
     Ok(format!(
         "SELECT \"{dimension}\" AS \"value\", COUNT(*) AS \"events\", COUNT(DISTINCT {AFFECTED_SQL}) AS \"users\" \
-         FROM \"{table}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} = {} \
+         FROM \"{table}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {} \
          GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {limit}",
-        quote_str(key)
+        in_group_sql(key)
     ))
 }
 
@@ -410,10 +432,10 @@ pub fn group_events_sql(
     limit: usize,
 ) -> String {
     format!(
-        "SELECT * FROM \"{}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} = {} \
+        "SELECT * FROM \"{}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {} \
          ORDER BY \"ts\" DESC LIMIT {limit}",
         grouped.name(),
-        quote_str(key)
+        in_group_sql(key)
     )
 }
 
@@ -430,10 +452,10 @@ pub fn group_sessions_sql(
         "SELECT \"session_id\", MAX(\"user_id\") AS \"user_id\", MAX(\"ts\") AS \"last_seen\", COUNT(*) AS \"events\", \
          MAX(\"browser\") AS \"browser\", MAX(\"os\") AS \"os\", MAX(\"country\") AS \"country\", \
          last_value(\"page_path\" ORDER BY \"ts\") AS \"page_path\" \
-         FROM \"{}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {GROUP_KEY_SQL} = {} \
+         FROM \"{}\" WHERE \"ts\" >= {from} AND \"ts\" < {to} AND {} \
          GROUP BY 1 ORDER BY 3 DESC LIMIT {limit}",
         grouped.name(),
-        quote_str(key)
+        in_group_sql(key)
     )
 }
 
@@ -443,6 +465,21 @@ mod tests {
 
     fn search(json: serde_json::Value) -> ErrorGroupSearch {
         serde_json::from_value(json).expect("well-formed")
+    }
+
+    #[test]
+    fn a_fingerprint_key_is_also_a_plain_condition_and_a_legacy_one_is_not() {
+        let one = in_group_sql("ab12");
+        assert!(one.ends_with("AND \"fingerprint\" = 'ab12'"), "{one}");
+        let legacy = in_group_sql("legacy:TypeError: x");
+        assert!(!legacy.contains("AND \"fingerprint\""), "{legacy}");
+        let both = in_groups_sql(&["ab12".into(), "legacy:E: m".into()]).unwrap();
+        assert!(!both.contains("AND \"fingerprint\""), "{both}");
+        let keys = in_groups_sql(&["ab12".into(), "cd'34".into()]).unwrap();
+        assert!(
+            keys.ends_with("AND \"fingerprint\" IN ('ab12', 'cd''34')"),
+            "{keys}"
+        );
     }
 
     #[test]

@@ -595,9 +595,23 @@ impl Shared {
         table: Table,
         from: i64,
         to: i64,
-        with_remote: bool,
     ) -> Result<(), DataFusionError> {
         let snap = self.store.snapshot(project, table, from, to);
+        self.register_snapshot(ctx, project, table, (from, to), snap, true)
+            .await
+    }
+
+    /// Registers `table` as [`Self::register`] does, from a snapshot already taken, and with
+    /// the remote store's rows only when `with_remote`.
+    async fn register_snapshot(
+        &self,
+        ctx: &SessionContext,
+        project: ProjectId,
+        table: Table,
+        (from, to): (i64, i64),
+        snap: vigil_store::TableSnapshot,
+        with_remote: bool,
+    ) -> Result<(), DataFusionError> {
         let schema = table.schema();
         let name = table.name();
         // Two partitions let the two cores share the in-memory part.
@@ -664,7 +678,7 @@ impl Shared {
         let _reading = self.remote.as_ref().map(|r| r.begin_read());
         let ctx = self.context()?;
         for &t in tables {
-            self.register(&ctx, project, t, from, to, true)
+            self.register(&ctx, project, t, from, to)
                 .await
                 .map_err(QueryError::Engine)?;
         }
@@ -682,7 +696,7 @@ impl Shared {
         let ctx = self.context()?;
         let mut events = Vec::new();
         for table in Table::EVENTS {
-            self.register(&ctx, project, table, from, to, true)
+            self.register(&ctx, project, table, from, to)
                 .await
                 .map_err(QueryError::Engine)?;
             let columns: Vec<String> = table

@@ -38,6 +38,8 @@ pub enum RemoteFilter {
     In(String, Vec<RemoteValue>, bool),
     /// `column IS [NOT] NULL` (`true`: IS NULL).
     IsNull(String, bool),
+    /// `column LIKE pattern`, case-sensitive, `\\` escaping `%`, `_` and itself.
+    Like(String, String),
 }
 
 fn value_of(expr: &Expr) -> Option<RemoteValue> {
@@ -106,6 +108,20 @@ fn remote_filters(expr: &Expr, out: &mut Vec<RemoteFilter>) -> bool {
                 return false;
             };
             out.push(RemoteFilter::In(c, values, list.negated));
+            true
+        }
+        // Page patterns (a funnel's steps): both engines read `\\` as LIKE's escape.
+        Expr::Like(like)
+            if !like.negated
+                && !like.case_insensitive
+                && matches!(like.escape_char, None | Some('\\')) =>
+        {
+            let (Some(c), Some(RemoteValue::Text(pattern))) =
+                (column_of(&like.expr), value_of(&like.pattern))
+            else {
+                return false;
+            };
+            out.push(RemoteFilter::Like(c, pattern));
             true
         }
         Expr::IsNull(e) | Expr::IsNotNull(e) => {
@@ -261,9 +277,19 @@ mod tests {
             (col("value") / lit(10000.0)).gt(lit(2.5)),
             col("a").eq(lit("x")).or(col("b").eq(lit("y"))),
             col("value").gt(lit(2.5)),
-            col("a").like(lit("%x%")),
+            col("a").not_like(lit("%x%")),
+            col("a").ilike(lit("%x%")),
         ] {
             assert!(!remote_filters(&kept, &mut Vec::new()), "{kept}");
         }
+        let mut out = Vec::new();
+        assert!(remote_filters(
+            &col("page_path").like(lit("/p\\_x/%")),
+            &mut out
+        ));
+        assert_eq!(
+            out,
+            [RemoteFilter::Like("page_path".into(), "/p\\_x/%".into())]
+        );
     }
 }
