@@ -246,6 +246,24 @@ fn the_generated_ddl_and_sql_run_in_a_current_clickhouse() {
         statements.len() - 1
     })
     .collect();
+    // Funnels: an event then pages, overall and by a dimension, with a filter.
+    let funnels: Vec<usize> = [None, Some("country")]
+        .into_iter()
+        .map(|group| {
+            let request: vigil_query::FunnelRequest = serde_json::from_value(serde_json::json!({
+                "steps": [{"page": "/*"}, {"event": "checkout"}, {"page": "/it's_100%"}],
+                "within_minutes": 30, "from": now - 86_400_000, "to": now + 1,
+                "filters": [{"field": "device_type", "op": "neq", "value": "tv"}]
+            }))
+            .unwrap();
+            let sql = request
+                .to_clickhouse_sql(group, &|t| format!("vigil.{}", quoted(t.name())), 1)
+                .unwrap()
+                .expect("a ClickHouse spelling");
+            statements.push(format!("{sql} FORMAT JSONCompact"));
+            statements.len() - 1
+        })
+        .collect();
     // A typed query over the server's rows and local ones sent along with it: an external
     // table in a server, a Memory table of the same name and structure here. The rows sent
     // are those the server holds, so every row counts twice.
@@ -340,6 +358,13 @@ fn the_generated_ddl_and_sql_run_in_a_current_clickhouse() {
         "the session's LCPs rate it: {}",
         answers[conversions[0]].out
     );
+    for at in funnels {
+        assert!(
+            answers[at].out.contains("\"data\""),
+            "a compiled funnel answers: {}",
+            answers[at].out
+        );
+    }
     for at in searches {
         assert!(
             answers[at].out.contains("s-modern"),

@@ -224,6 +224,127 @@ impl FunnelRequest {
         ))
     }
 
+    /// The same funnel in ClickHouse's SQL (as old as 18.16: no table expressions in
+    /// `WITH`, joins on equality only, so each step joins its session's events and keeps the
+    /// ones in time order), each table named by `table`, for `project`; `None` when a filter
+    /// has no ClickHouse spelling or the group is not text. Sessions are keyed as text that
+    /// tells a missing session id apart: the engine counts such first steps as one session
+    /// that never goes further. The median is the engine's: linear interpolation between
+    /// the closest ranks of the sorted times.
+    pub fn to_clickhouse_sql(
+        &self,
+        group: Option<&str>,
+        table: &dyn Fn(Table) -> String,
+        project: u32,
+    ) -> Result<Option<String>, InvalidQuery> {
+        self.to_sql(group)?;
+        let dialect = model::Dialect::ClickHouse { table: "", project };
+        let limit = i64::from(self.within_minutes) * 60_000;
+        let group_sql = match group {
+            None => "''".to_owned(),
+            Some(g) => match Table::Views.column(g).map(|c| c.ty) {
+                Some(vigil_model::Type::Text) => format!("\"{g}\""),
+                _ => return Ok(None),
+            },
+        };
+        let key = "if(isNull(\"session_id\"), 'N', concat('V', assumeNotNull(\"session_id\")))";
+        let mut events = Vec::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            let (t, condition) = match (&step.event, &step.page) {
+                (Some(e), None) => (
+                    Table::CustomEvents,
+                    format!("\"name\" = {}", dialect.quote(e)),
+                ),
+                (None, Some(p)) if p.contains('*') => (
+                    Table::Views,
+                    format!("\"page_path\" LIKE {}", dialect.quote(&like_pattern(p))),
+                ),
+                (None, Some(p)) => (
+                    Table::Views,
+                    format!("\"page_path\" = {}", dialect.quote(p)),
+                ),
+                _ => unreachable!("checked by to_sql"),
+            };
+            let mut conditions = vec![
+                format!("\"project\" = {project}"),
+                condition,
+                format!(
+                    "\"ts\" >= {} AND \"ts\" < {}",
+                    self.from,
+                    if i == 0 {
+                        self.to
+                    } else {
+                        self.to.saturating_add(limit)
+                    }
+                ),
+            ];
+            if i > 0 {
+                conditions.push("isNotNull(\"session_id\")".into());
+            }
+            for f in &self.filters {
+                match model::filter_sql_in(t, f, dialect) {
+                    Ok(sql) => conditions.push(sql),
+                    Err(model::SqlError::Invalid(e)) => return Err(e),
+                    Err(model::SqlError::Unsupported(_)) => return Ok(None),
+                }
+            }
+            events.push(format!(
+                "FROM {} WHERE {}",
+                table(t),
+                conditions.join(" AND ")
+            ));
+        }
+        // a<i>: each try of the first step with the earliest match of step i.
+        let mut tries = vec![format!(
+            "SELECT {key} AS \"vigil_sk\", {group_sql} AS \"vigil_g\", \"ts\" AS \"vigil_t0\", \
+             \"ts\" AS \"vigil_t\" {}",
+            events[0]
+        )];
+        for (i, e) in events.iter().enumerate().skip(1) {
+            tries.push(format!(
+                "SELECT \"vigil_sk\", \"vigil_g\", \"vigil_t0\", min(\"vigil_e\") AS \"vigil_t\" FROM (\
+                 SELECT * FROM ({previous}) AS \"a\" ALL INNER JOIN (SELECT {key} AS \"vigil_sk\", \
+                 \"ts\" AS \"vigil_e\" {e}) AS \"e\" USING (\"vigil_sk\") \
+                 WHERE \"vigil_e\" >= \"vigil_t\" AND \"vigil_e\" <= \"vigil_t0\" + {limit}) \
+                 GROUP BY \"vigil_sk\", \"vigil_g\", \"vigil_t0\"",
+                previous = tries[i - 1]
+            ));
+        }
+        let reached = tries
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                format!(
+                    "SELECT toInt64({i}) AS \"vigil_step\", \"vigil_sk\", \"vigil_g\", \
+                     \"vigil_t\" - \"vigil_t0\" AS \"vigil_took\" FROM ({a})"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let median = "if((length(arraySort(groupArray(toFloat64(\"vigil_took\"))) AS \"vigil_xs\") AS \"vigil_n\") = 0, NULL, \
+             if(((0.5 * (\"vigil_n\" - 1)) AS \"vigil_h\") - (floor(\"vigil_h\") AS \"vigil_lo\") = 0, \
+             \"vigil_xs\"[toUInt64(\"vigil_lo\") + 1], \"vigil_xs\"[toUInt64(\"vigil_lo\") + 1] + \
+             (\"vigil_h\" - \"vigil_lo\") * (\"vigil_xs\"[toUInt64(\"vigil_lo\") + 2] - \"vigil_xs\"[toUInt64(\"vigil_lo\") + 1])))";
+        Ok(Some(format!(
+            "SELECT \"vigil_g\" AS \"g\", \"vigil_step\" AS \"step\", toInt64(count()) AS \"sessions\", \
+               {median} AS \"median_ms\", toString(\"median_ms\") AS \"median_ms__text\" \
+             FROM (SELECT \"vigil_step\", \"vigil_g\", \"vigil_sk\", min(\"vigil_took\") AS \"vigil_took\" \
+               FROM ({reached}) GROUP BY \"vigil_step\", \"vigil_g\", \"vigil_sk\") \
+             GROUP BY \"vigil_g\", \"vigil_step\" ORDER BY \"g\", \"step\""
+        )))
+    }
+
+    /// The columns of the funnel's SQL and the JSON kind of their values.
+    pub fn output_columns() -> Vec<(String, model::OutputKind)> {
+        use model::OutputKind::{Float, Int, Text};
+        vec![
+            ("g".into(), Text),
+            ("step".into(), Int),
+            ("sessions".into(), Int),
+            ("median_ms".into(), Float),
+        ]
+    }
+
     /// Figures from the SQL's rows (`g, step, sessions, median_ms`).
     pub fn figures(&self, result: &QueryResult) -> Vec<FunnelFigures> {
         // Per group: each step's sessions and median time.

@@ -341,27 +341,44 @@ impl QueryEngine {
         project: ProjectId,
         request: &FunnelRequest,
     ) -> Result<Funnel, QueryError> {
-        let tables = [Table::CustomEvents, Table::Views];
         let to = request
             .to
             .saturating_add(i64::from(request.within_minutes) * 60_000);
-        let all = self
-            .sql(project, &tables, request.from, to, &request.to_sql(None)?)
-            .await?;
+        let all = self.funnel_figures(project, request, None, to).await?;
         let grouped = match &request.group_by {
-            Some(g) => Some(
-                self.sql(
-                    project,
-                    &tables,
-                    request.from,
-                    to,
-                    &request.to_sql(Some(g))?,
-                )
-                .await?,
-            ),
+            Some(g) => Some(self.funnel_figures(project, request, Some(g), to).await?),
             None => None,
         };
         Ok(request.answer(&all, grouped.as_ref()))
+    }
+
+    /// A funnel's rows, overall or by `group`, for steps up to `to`: compiled when it can be.
+    async fn funnel_figures(
+        &self,
+        project: ProjectId,
+        request: &FunnelRequest,
+        group: Option<&str>,
+        to: i64,
+    ) -> Result<QueryResult, QueryError> {
+        let tables = [Table::CustomEvents, Table::Views];
+        let sql = request.to_sql(group)?;
+        let range = format!("\"ts\" >= {} AND \"ts\" < {to}", request.from);
+        let (compiled, group_by) = (request.clone(), group.map(str::to_owned));
+        if let Some(answer) = self
+            .compiled(
+                project,
+                (request.from, to),
+                tables.iter().map(|&t| (t, range.clone())).collect(),
+                Box::new(move |name| {
+                    Ok(compiled.to_clickhouse_sql(group_by.as_deref(), name, project)?)
+                }),
+                FunnelRequest::output_columns(),
+            )
+            .await?
+        {
+            return Ok(answer);
+        }
+        self.sql(project, &tables, request.from, to, &sql).await
     }
 
     /// Sessions matching a search, one row each (see [`SessionSearch`]), with the columns

@@ -336,10 +336,11 @@ fn rows_ship_and_answer_the_same(clickhouse: &ClickHouse) {
         .collect()
     };
     // Typed queries, session searches, error group searches (the errors list, a group's
-    // detail, the crashes list) and conversion ClickHouse answers alone, compiled to its
+    // detail, the crashes list), conversion (two) and the funnel (overall and by browser)
+    // ClickHouse answers alone, compiled to its
     // SQL: all but the typed queries it has no spelling for yet (attributes, estimated
     // totals).
-    let compiled = 4 + query_matrix(now).len() as u64 - 2 + searches.len() as u64 + 3 + 2;
+    let compiled = 4 + query_matrix(now).len() as u64 - 2 + searches.len() as u64 + 3 + 2 + 2;
     let answers_before = answers(&reference, &reference_keys.api_token);
     // (Some of the matrix's typed queries answer nothing on these events.)
     for (i, answer) in answers_before.iter().enumerate().take(12 + searches.len()) {
