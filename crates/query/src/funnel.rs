@@ -172,19 +172,7 @@ impl FunnelRequest {
                     )));
                 }
             };
-            let mut conditions = vec![
-                condition,
-                // Later steps may follow the first until the time limit past `to`.
-                format!(
-                    "\"ts\" >= {} AND \"ts\" < {}",
-                    self.from,
-                    if i == 0 {
-                        self.to
-                    } else {
-                        self.to.saturating_add(limit)
-                    }
-                ),
-            ];
+            let mut conditions = vec![condition, self.step_range(i)];
             for f in &self.filters {
                 conditions.push(filter_sql(table, f)?);
             }
@@ -222,6 +210,18 @@ impl FunnelRequest {
              FROM per GROUP BY g, step ORDER BY g, step",
             ctes.join(", ")
         ))
+    }
+
+    /// The times step `i`'s events may have: later steps may follow the first until the
+    /// time limit past `to`.
+    fn step_range(&self, i: usize) -> String {
+        let limit = i64::from(self.within_minutes) * 60_000;
+        let to = if i == 0 {
+            self.to
+        } else {
+            self.to.saturating_add(limit)
+        };
+        format!("\"ts\" >= {} AND \"ts\" < {to}", self.from)
     }
 
     /// The same funnel in ClickHouse's SQL (as old as 18.16: no table expressions in
@@ -268,15 +268,7 @@ impl FunnelRequest {
             let mut conditions = vec![
                 format!("\"project\" = {project}"),
                 condition,
-                format!(
-                    "\"ts\" >= {} AND \"ts\" < {}",
-                    self.from,
-                    if i == 0 {
-                        self.to
-                    } else {
-                        self.to.saturating_add(limit)
-                    }
-                ),
+                self.step_range(i),
             ];
             if i > 0 {
                 conditions.push("isNotNull(\"session_id\")".into());
