@@ -575,6 +575,59 @@ fn queries_compiled_to_clickhouse_take_garbage_injections_and_other_projects_tok
             asked += 1;
         }
     }
+    // The same values in the other answers compiled to ClickHouse SQL: session searches,
+    // error groups, conversion and funnels. Each matches nothing.
+    for needle in needles {
+        let post = |path: &str, body: Value| {
+            let (status, answer) = server.post(&shop.api_token, path, &range(body));
+            assert_eq!(status, 200, "{path} {needle:?}: {answer}");
+            answer
+        };
+        let sessions = post(
+            "/api/v1/sessions",
+            json!({"filters": [{"field": "page_path", "op": "eq", "value": needle}]}),
+        );
+        assert_eq!(sessions["rows"], json!([]), "sessions {needle:?}");
+        let erring = post(
+            "/api/v1/sessions",
+            json!({"error_filters": [{"field": "message", "op": "contains", "value": needle}]}),
+        );
+        assert_eq!(erring["rows"], json!([]), "erring sessions {needle:?}");
+        let groups = post(
+            "/api/v1/errors/groups",
+            json!({"filters": [{"field": "message", "op": "eq", "value": needle}]}),
+        );
+        assert_eq!(groups["groups"], json!([]), "error groups {needle:?}");
+        let conversion = post(
+            "/api/v1/conversion",
+            json!({"event": needle, "vital": "lcp"}),
+        );
+        let rows = conversion["rows"].as_array().unwrap();
+        assert!(!rows.is_empty(), "rated sessions: {conversion}");
+        assert!(
+            rows.iter().all(|r| r[2] == json!(0)),
+            "nothing converted on {needle:?}: {conversion}"
+        );
+        let funnel = post(
+            "/api/v1/funnel",
+            json!({"steps": [{"page": "/*"}, {"event": needle}, {"page": format!("/{needle}*")}]}),
+        );
+        let steps = funnel["steps"].as_array().unwrap();
+        assert!(steps[0]["sessions"].as_u64().unwrap() > 0, "{funnel}");
+        assert_eq!(
+            steps[1]["sessions"],
+            json!(0),
+            "funnel {needle:?}: {funnel}"
+        );
+        asked += 5;
+    }
+    let (status, answer) = server.post(&other.api_token, "/api/v1/sessions", &range(json!({})));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["rows"],
+        json!([]),
+        "other sees none of shop's sessions"
+    );
     // The most values `in` takes, then one more.
     let many: Vec<String> = (0..1000).map(|i| format!("/p'{i}\\")).collect();
     let (status, answer) = server.query(
@@ -628,9 +681,10 @@ fn queries_compiled_to_clickhouse_take_garbage_injections_and_other_projects_tok
     );
 
     // Every valid one was answered by ClickHouse alone, and nothing there changed.
+    let compiled = in_clickhouse(&server) - compiled_before;
     assert!(
-        in_clickhouse(&server) - compiled_before > asked,
-        "asked in ClickHouse"
+        compiled > asked,
+        "asked in ClickHouse: {compiled} compiled of {asked}"
     );
     assert_eq!(
         clickhouse_says(&clickhouse, "SELECT count() FROM vigil_attack.views"),
