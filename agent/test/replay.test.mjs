@@ -372,8 +372,12 @@ test('without CompressionStream, segments go as JSON (enc=none)', async () => {
     'the replay',
   );
   assert.ok(segs.length > 0);
-  const ups = uploads(sid);
-  assert.ok(ups.length > 0 && ups.every((u) => u.enc === 'none' && u.status === 202));
+  // The proxy records an upload once the collector's answer is back, which can be after
+  // the stored segment is readable: wait for the record.
+  const ups = await waitFor(() => uploads(sid).length > 0 && uploads(sid), {
+    what: 'the uploads the proxy saw',
+  });
+  assert.ok(ups.every((u) => u.enc === 'none' && u.status === 202));
   await context.close();
 });
 
