@@ -279,18 +279,20 @@ impl Store {
     pub async fn append(&self, rows: Rows) -> Result<(), StoreError> {
         let pending = self.pending(rows)?;
         let (reply, done) = oneshot::channel();
-        match self
-            .sender()?
-            .try_send(Msg::Append(Box::new(pending), reply))
-        {
+        let sender = self.sender()?;
+        // Counted before it is sent: the writer may take it off the queue (and count it
+        // off) before `try_send` returns, and the gauge must never go below zero.
+        let depth = &self.shared.metrics.queue_depth;
+        depth.fetch_add(1, Ordering::Relaxed);
+        let sent = sender.try_send(Msg::Append(Box::new(pending), reply));
+        if sent.is_err() {
+            depth.fetch_sub(1, Ordering::Relaxed);
+        }
+        match sent {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(StoreError::Overloaded),
             Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
         }
-        self.shared
-            .metrics
-            .queue_depth
-            .fetch_add(1, Ordering::Relaxed);
         done.await.unwrap_or(Err(StoreError::Closed))
     }
 
@@ -314,13 +316,12 @@ impl Store {
         for rows in batches {
             let pending = self.pending(rows)?;
             let (reply, done) = oneshot::channel();
-            sender
-                .send(Msg::Append(Box::new(pending), reply))
-                .map_err(|_| StoreError::Closed)?;
-            self.shared
-                .metrics
-                .queue_depth
-                .fetch_add(1, Ordering::Relaxed);
+            let depth = &self.shared.metrics.queue_depth;
+            depth.fetch_add(1, Ordering::Relaxed);
+            if sender.send(Msg::Append(Box::new(pending), reply)).is_err() {
+                depth.fetch_sub(1, Ordering::Relaxed);
+                return Err(StoreError::Closed);
+            }
             waits.push(done);
         }
         waits.into_iter().try_for_each(done_blocking)

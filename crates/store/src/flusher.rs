@@ -4,7 +4,7 @@
 use crate::fold::{fold, rows_held, stored_schema};
 use crate::manifest::{Manifest, SegmentFile, day_of};
 use crate::memtable::{MemTable, Shared, lock};
-use crate::segment::{read_segment, sorted_for_segment, ts_range, write_parquet};
+use crate::segment::{merge_segments, read_segment, sorted_for_segment, ts_range, write_parquet};
 use crate::{ERASURE_GRACE, StoreError};
 use datafusion::arrow::array::{BooleanArray, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::filter_record_batch;
@@ -37,9 +37,12 @@ fn now_ms() -> i64 {
 }
 
 pub(crate) fn flusher_loop(shared: &Shared, rx: Receiver<FlushJob>) {
-    let mut last_maintenance = Instant::now();
+    let mut next_maintenance = Instant::now() + Duration::from_secs(30);
     loop {
-        let job = match rx.recv_timeout(Duration::from_secs(5)) {
+        let wait = next_maintenance
+            .saturating_duration_since(Instant::now())
+            .clamp(Duration::from_millis(10), Duration::from_secs(5));
+        let job = match rx.recv_timeout(wait) {
             Ok(j) => Some(j),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
@@ -59,18 +62,29 @@ pub(crate) fn flusher_loop(shared: &Shared, rx: Receiver<FlushJob>) {
                 let _ = reply.send(erase(shared, project, &erasure).map_err(StoreError::from));
             }
             Some(FlushJob::Barrier(reply)) => {
-                let _ = reply.send(compact(shared).map_err(StoreError::from));
+                let all = || -> io::Result<()> {
+                    while compact(shared, usize::MAX)? {}
+                    Ok(())
+                };
+                let _ = reply.send(all().map_err(StoreError::from));
             }
             Some(FlushJob::Retain(project, days, reply)) => {
                 let _ = reply.send(retain(shared, project, days).map_err(StoreError::from));
             }
             None => {}
         }
-        if last_maintenance.elapsed() > Duration::from_secs(30) {
-            last_maintenance = Instant::now();
-            if let Err(e) = compact(shared) {
-                tracing::error!(error = %e, "compaction failed");
-            }
+        // Flushes come first: a memtable waiting behind merges holds its memory and, once
+        // the unflushed bound is reached, intake answers 503. One merge at a time, and only
+        // with no frozen memtable waiting; work left comes again after the next job.
+        if Instant::now() >= next_maintenance && shared.read().frozen.is_empty() {
+            next_maintenance = match compact(shared, 1) {
+                Ok(true) => Instant::now(),
+                Ok(false) => Instant::now() + Duration::from_secs(30),
+                Err(e) => {
+                    tracing::error!(error = %e, "compaction failed");
+                    Instant::now() + Duration::from_secs(30)
+                }
+            };
         }
         delete_doomed(shared, Duration::from_secs(60));
     }
@@ -258,38 +272,62 @@ fn flush_memtable(shared: &Shared, mem: &Arc<MemTable>) -> io::Result<()> {
 }
 
 /// Merges a table-day's small segments into one once there are enough of them.
-fn compact(shared: &Shared) -> io::Result<()> {
-    let groups: Vec<Vec<SegmentFile>> = {
-        let state = shared.read();
-        let mut by_key: BTreeMap<(ProjectId, String, String), Vec<SegmentFile>> = BTreeMap::new();
-        for f in &state.manifest.files {
-            if f.rows < shared.config.compact_max_rows {
-                by_key
-                    .entry((f.project, f.table.clone(), f.day.clone()))
-                    .or_default()
-                    .push(f.clone());
-            }
+/// Segments one merge reads at once: its memory is a few thousand rows per input.
+const COMPACT_MAX_INPUTS: usize = 8;
+
+/// The segments of a group one merge takes, oldest first: at most [`COMPACT_MAX_INPUTS`],
+/// and no more once their rows reach `max_rows` (at least two). What is left waits for the
+/// next round.
+fn first_to_merge(group: Vec<SegmentFile>, max_rows: u64) -> Vec<SegmentFile> {
+    let mut rows = 0;
+    group
+        .into_iter()
+        .take(COMPACT_MAX_INPUTS)
+        .take_while(|f| {
+            let take = rows < max_rows;
+            rows += f.rows;
+            take
+        })
+        .collect()
+}
+
+/// The segments each merge of this round takes: of every (project, table, day) with at
+/// least `compact_min_files` segments under `compact_max_rows` rows.
+fn due_merges(shared: &Shared) -> Vec<Vec<SegmentFile>> {
+    let state = shared.read();
+    let mut by_key: BTreeMap<(ProjectId, String, String), Vec<SegmentFile>> = BTreeMap::new();
+    for f in &state.manifest.files {
+        if f.rows < shared.config.compact_max_rows {
+            by_key
+                .entry((f.project, f.table.clone(), f.day.clone()))
+                .or_default()
+                .push(f.clone());
         }
-        by_key
-            .into_values()
-            .filter(|g| g.len() >= shared.config.compact_min_files)
-            .collect()
-    };
+    }
+    by_key
+        .into_values()
+        .filter(|g| g.len() >= shared.config.compact_min_files)
+        .map(|g| first_to_merge(g, shared.config.compact_max_rows))
+        .collect()
+}
+
+/// Up to `max_merges` merges, one per group that is due. Whether more are due after them.
+fn compact(shared: &Shared, max_merges: usize) -> io::Result<bool> {
+    let groups: Vec<_> = due_merges(shared).into_iter().take(max_merges).collect();
+    if groups.is_empty() {
+        return Ok(false);
+    }
     for group in groups {
         let table = Table::from_name(&group[0].table).expect("manifest tables are known");
-        let mut batches = Vec::new();
-        for f in &group {
-            batches.extend(read_segment(&shared.dir.join(&f.path), table)?);
-        }
-        let merged = sorted_for_segment(&stored_schema(table), &batches)?;
         let id = {
             let mut state = shared.write();
             state.manifest.next_file_id += 1;
             state.manifest.next_file_id - 1
         };
         let rel = segment_rel_path(group[0].project, &group[0].day, table, id);
-        let bytes = write_parquet(&shared.dir.join(&rel), table, &merged)?;
-        let (min_ts, max_ts) = ts_range(&merged)?;
+        let inputs: Vec<PathBuf> = group.iter().map(|f| shared.dir.join(&f.path)).collect();
+        let merged = merge_segments(&inputs, table, &shared.dir.join(&rel))?;
+        let (min_ts, max_ts) = merged.ts;
         let mut state = shared.write();
         let mut manifest = state.manifest.clone();
         manifest
@@ -300,8 +338,8 @@ fn compact(shared: &Shared) -> io::Result<()> {
             table: group[0].table.clone(),
             day: group[0].day.clone(),
             path: rel,
-            rows: merged.num_rows() as u64,
-            bytes,
+            rows: merged.rows,
+            bytes: merged.bytes,
             min_ts,
             max_ts,
         });
@@ -316,7 +354,7 @@ fn compact(shared: &Shared) -> io::Result<()> {
         );
         shared.metrics.compactions.fetch_add(1, Ordering::Relaxed);
     }
-    Ok(())
+    Ok(!due_merges(shared).is_empty())
 }
 
 fn retain(shared: &Shared, project: ProjectId, keep_days: u32) -> io::Result<()> {
@@ -397,4 +435,45 @@ pub(crate) fn remove_orphans(dir: &Path, manifest: &Manifest) -> io::Result<()> 
         tracing::info!(removed, "removed segment files the manifest does not list");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(rows: &[u64]) -> Vec<SegmentFile> {
+        rows.iter()
+            .enumerate()
+            .map(|(i, &rows)| SegmentFile {
+                project: 1,
+                table: "views".into(),
+                day: "2026-12-04".into(),
+                path: format!("s{i}.parquet"),
+                rows,
+                bytes: 0,
+                min_ts: 0,
+                max_ts: 0,
+            })
+            .collect()
+    }
+
+    fn paths(group: &[SegmentFile]) -> Vec<&str> {
+        group.iter().map(|f| f.path.as_str()).collect()
+    }
+
+    #[test]
+    fn a_merge_takes_the_oldest_segments_up_to_its_inputs_and_rows() {
+        let many = first_to_merge(files(&[10; 40]), 1_000_000);
+        assert_eq!(many.len(), COMPACT_MAX_INPUTS);
+        assert_eq!(many[0].path, "s0.parquet");
+        assert_eq!(
+            paths(&first_to_merge(files(&[600, 300, 200, 50]), 1_000)),
+            ["s0.parquet", "s1.parquet", "s2.parquet"]
+        );
+        // Two large ones still merge: a round always makes progress.
+        assert_eq!(
+            paths(&first_to_merge(files(&[900, 900, 900]), 1_000)).len(),
+            2
+        );
+    }
 }

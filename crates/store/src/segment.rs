@@ -6,13 +6,17 @@ use datafusion::arrow::compute::interleave_record_batch;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::arrow_reader::{
+    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::parquet::schema::types::ColumnPath;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::fs::{self, File};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use vigil_model::{Kind, Table, Unit};
 
 fn to_io<E: std::error::Error + Send + Sync + 'static>(e: E) -> io::Error {
@@ -64,17 +68,76 @@ pub fn ts_range(batch: &RecordBatch) -> io::Result<(i64, i64)> {
         .unwrap_or((0, 0)))
 }
 
-/// Writes a batch of `table` as a zstd Parquet file, durably: temp file, fsync, rename.
 /// Rows per Parquet row group.
 const ROW_GROUP_ROWS: usize = 256 * 1024;
+/// Rows per data page at most. A reader holds one decoded page per column, so a merge of
+/// segments holds a page of each column of each input: with pages of up to 1 MiB (the
+/// default size limit), 16 inputs of a ~150-column table took 750 MiB of RSS.
+const PAGE_ROWS: usize = 8192;
 
+/// Writes a batch of `table` as a zstd Parquet file, durably: temp file, fsync, rename.
 pub fn write_parquet(path: &Path, table: Table, batch: &RecordBatch) -> io::Result<u64> {
-    let dir = path.parent().expect("segment paths have a folder");
-    fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("parquet.tmp");
+    let mut writer = SegmentWriter::create(path, table, batch.schema())?;
+    writer.write(batch)?;
+    writer.finish()
+}
+
+/// A segment being written a batch at a time: a temp file until [`SegmentWriter::finish`]
+/// makes it durable under its name; dropped unfinished, the temp file goes.
+pub struct SegmentWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    writer: Option<ArrowWriter<File>>,
+}
+
+impl SegmentWriter {
+    /// Starts the segment at `path` for rows of `schema`.
+    pub fn create(path: &Path, table: Table, schema: SchemaRef) -> io::Result<SegmentWriter> {
+        let dir = path.parent().expect("segment paths have a folder");
+        fs::create_dir_all(dir)?;
+        let tmp = path.with_extension("parquet.tmp");
+        let props = writer_properties(table, &schema)?;
+        let file = File::create(&tmp)?;
+        let mut out = SegmentWriter {
+            path: path.to_owned(),
+            tmp,
+            writer: None,
+        };
+        out.writer = Some(ArrowWriter::try_new(file, schema, Some(props)).map_err(to_io)?);
+        Ok(out)
+    }
+
+    /// Appends rows (encoded into the open row group; a full one is written out).
+    pub fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
+        let writer = self.writer.as_mut().expect("a writer until finished");
+        writer.write(batch).map_err(to_io)
+    }
+
+    /// Writes the footer, fsyncs, and renames the file to its name; its bytes.
+    pub fn finish(mut self) -> io::Result<u64> {
+        let writer = self.writer.take().expect("finished once");
+        let file = writer.into_inner().map_err(to_io)?;
+        file.sync_all()?;
+        let bytes = file.metadata()?.len();
+        fs::rename(&self.tmp, &self.path)?;
+        crate::wal::sync_dir(self.path.parent().expect("segment paths have a folder"))?;
+        Ok(bytes)
+    }
+}
+
+impl Drop for SegmentWriter {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            // A half-written file on a full disk would hold the space the retry needs.
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn writer_properties(table: Table, schema: &SchemaRef) -> io::Result<WriterProperties> {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(to_io)?));
-    for field in batch.schema().fields() {
+    for field in schema.fields() {
         let Some(kind) = crate::fold::stored_field(table, field.name()).map(|f| f.kind) else {
             continue;
         };
@@ -109,28 +172,169 @@ pub fn write_parquet(path: &Path, table: Table, batch: &RecordBatch) -> io::Resu
             _ => {}
         }
     }
-    let props = props
+    Ok(props
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .build();
-    let written = (|| {
-        let file = File::create(&tmp)?;
-        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(to_io)?;
-        writer.write(batch).map_err(to_io)?;
-        let file = writer.into_inner().map_err(to_io)?;
-        file.sync_all()?;
-        file.metadata().map(|m| m.len())
-    })();
-    let bytes = match written {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            // A half-written file on a full disk would hold the space the retry needs.
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .build())
+}
+
+/// Rows each input of a merge is read in: a merge holds about this many rows per input.
+const MERGE_READ_ROWS: usize = 2048;
+/// Rows a merge gathers before it writes them out.
+const MERGE_WRITE_ROWS: usize = 16 * 1024;
+
+/// What [`merge_segments`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Merged {
+    /// Rows in the new segment.
+    pub rows: u64,
+    /// Its bytes on disk.
+    pub bytes: u64,
+    /// The earliest and latest time of its rows (vitals folded into views included).
+    pub ts: (i64, i64),
+}
+
+/// One segment being read for a merge: its current batch and the next row of it.
+struct MergeInput {
+    reader: ParquetRecordBatchReader,
+    batch: RecordBatch,
+    ts: Int64Array,
+    row: usize,
+    /// Where `batch` is in the merge's list of held batches.
+    held: usize,
+}
+
+impl MergeInput {
+    fn ts(&self) -> i64 {
+        // Rows without a time sort first, as in `sorted_for_segment`.
+        if self.ts.is_valid(self.row) {
+            self.ts.value(self.row)
+        } else {
+            i64::MIN
         }
+    }
+}
+
+/// Merges segments of `table`, each sorted by `ts`, into one segment at `path` sorted by
+/// `ts`, equal times in the inputs' order (the order [`sorted_for_segment`] gives their
+/// rows). Each input is read [`MERGE_READ_ROWS`] rows at a time, so memory grows with the
+/// number of inputs and not with their rows: compaction merged whole segments in memory
+/// before, 1.6 GB of RSS for a day of 42 small segments per table in `vigil bench ingest
+/// --events 5000000`.
+pub fn merge_segments(inputs: &[PathBuf], table: Table, path: &Path) -> io::Result<Merged> {
+    let schema = crate::fold::stored_schema(table);
+    let mut held: Vec<RecordBatch> = Vec::new();
+    let mut readers = Vec::new();
+    for input in inputs {
+        let mut reader = ParquetRecordBatchReaderBuilder::try_new(File::open(input)?)
+            .map_err(to_io)?
+            .with_batch_size(MERGE_READ_ROWS)
+            .build()
+            .map_err(to_io)?;
+        if let Some(batch) = next_batch(&mut reader, &schema)? {
+            held.push(batch.clone());
+            readers.push(MergeInput {
+                ts: ts_column(&batch)?,
+                reader,
+                batch,
+                row: 0,
+                held: held.len() - 1,
+            });
+        }
+    }
+    let mut heads: BinaryHeap<Reverse<(i64, usize)>> = readers
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Reverse((r.ts(), i)))
+        .collect();
+    let mut writer = SegmentWriter::create(path, table, schema.clone())?;
+    let mut picked: Vec<(usize, usize)> = Vec::with_capacity(MERGE_WRITE_ROWS);
+    let mut merged = Merged {
+        rows: 0,
+        bytes: 0,
+        ts: (i64::MAX, i64::MIN),
     };
-    fs::rename(&tmp, path)?;
-    crate::wal::sync_dir(dir)?;
-    Ok(bytes)
+    let mut write = |held: &mut Vec<RecordBatch>,
+                     picked: &mut Vec<(usize, usize)>,
+                     readers: &mut [MergeInput]|
+     -> io::Result<()> {
+        if !picked.is_empty() {
+            let refs: Vec<&RecordBatch> = held.iter().collect();
+            let out = interleave_record_batch(&refs, picked).map_err(to_io)?;
+            if let Some((lo, hi)) = crate::fold::stored_ts_range(&out).map_err(to_io)? {
+                merged.ts = (merged.ts.0.min(lo), merged.ts.1.max(hi));
+            }
+            merged.rows += out.num_rows() as u64;
+            writer.write(&out)?;
+            picked.clear();
+        }
+        // Only the inputs' current batches stay held.
+        held.clear();
+        for r in readers.iter_mut() {
+            held.push(r.batch.clone());
+            r.held = held.len() - 1;
+        }
+        Ok(())
+    };
+    while let Some(Reverse((_, i))) = heads.pop() {
+        let input = &mut readers[i];
+        picked.push((input.held, input.row));
+        input.row += 1;
+        if input.row == input.batch.num_rows() {
+            if let Some(batch) = next_batch(&mut input.reader, &schema)? {
+                input.ts = ts_column(&batch)?;
+                input.batch = batch.clone();
+                input.row = 0;
+                held.push(batch);
+                input.held = held.len() - 1;
+            } else {
+                // Exhausted: its last batch stays held until the rows picked from it are
+                // written; an empty batch stands in for it meanwhile.
+                input.batch = RecordBatch::new_empty(schema.clone());
+                input.ts = Int64Array::from(Vec::<i64>::new());
+                input.row = 0;
+                if picked.len() >= MERGE_WRITE_ROWS {
+                    write(&mut held, &mut picked, &mut readers)?;
+                }
+                continue;
+            }
+        }
+        heads.push(Reverse((readers[i].ts(), i)));
+        if picked.len() >= MERGE_WRITE_ROWS {
+            write(&mut held, &mut picked, &mut readers)?;
+        }
+    }
+    write(&mut held, &mut picked, &mut readers)?;
+    merged.bytes = writer.finish()?;
+    if merged.rows == 0 {
+        merged.ts = (0, 0);
+    }
+    Ok(merged)
+}
+
+fn next_batch(
+    reader: &mut ParquetRecordBatchReader,
+    schema: &SchemaRef,
+) -> io::Result<Option<RecordBatch>> {
+    loop {
+        match reader.next() {
+            None => return Ok(None),
+            Some(batch) => {
+                let batch = conform(schema, &batch.map_err(to_io)?)?;
+                if batch.num_rows() > 0 {
+                    return Ok(Some(batch));
+                }
+            }
+        }
+    }
+}
+
+fn ts_column(batch: &RecordBatch) -> io::Result<Int64Array> {
+    batch
+        .column_by_name("ts")
+        .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+        .cloned()
+        .ok_or_else(|| io::Error::other("no ts column"))
 }
 
 /// Reads a whole Parquet segment.
@@ -186,4 +390,91 @@ pub fn conform(schema: &SchemaRef, batch: &RecordBatch) -> io::Result<RecordBatc
         })
         .collect();
     RecordBatch::try_new(schema.clone(), columns).map_err(to_io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::compute::concat_batches;
+    use vigil_model::Rows;
+    use vigil_model::SpanRecord;
+
+    /// A segment of spans with these start times, sorted as a flush writes it; each span's
+    /// id says which input and which row it came from.
+    fn segment(dir: &Path, input: usize, starts: &[i64]) -> (PathBuf, RecordBatch) {
+        let spans: Vec<SpanRecord> = starts
+            .iter()
+            .enumerate()
+            .map(|(row, &ms)| SpanRecord {
+                trace_id: format!("{input:016x}{row:016x}"),
+                span_id: format!("{input:04x}{row:012x}"),
+                parent_span_id: None,
+                service: "shop".into(),
+                name: format!("input {input} row {row}"),
+                kind: "server",
+                start_ms: ms as f64,
+                duration_ms: 1.0,
+                status: "ok",
+                status_message: String::new(),
+                scope: String::new(),
+                attributes: Default::default(),
+                resource: Default::default(),
+                events: Vec::new(),
+            })
+            .collect();
+        let batches: Vec<RecordBatch> = Rows::from_spans(1, &spans)
+            .batches()
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
+        let schema = crate::fold::stored_schema(Table::Spans);
+        let sorted = sorted_for_segment(&schema, &batches).unwrap();
+        let path = dir.join(format!("in-{input}.parquet"));
+        write_parquet(&path, Table::Spans, &sorted).unwrap();
+        (path, sorted)
+    }
+
+    #[test]
+    fn a_merge_of_segments_is_the_in_memory_sort_of_their_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        // Sizes around the merge's read and write chunks, and few distinct times, so that
+        // equal times across inputs and batch boundaries inside an input both occur.
+        let sizes = [3_000usize, 1, 0, MERGE_READ_ROWS * 3 + 7, 20_000, 2_048];
+        let base = 1_700_000_000_000i64;
+        let (mut paths, mut sorted) = (Vec::new(), Vec::new());
+        for (input, &n) in sizes.iter().enumerate() {
+            let starts: Vec<i64> = (0..n)
+                .map(|row| base + ((row * 7919 + input * 31) % 997) as i64)
+                .collect();
+            let (path, batch) = segment(dir.path(), input, &starts);
+            paths.push(path);
+            sorted.push(batch);
+        }
+        let out = dir.path().join("merged.parquet");
+        let merged = merge_segments(&paths, Table::Spans, &out).unwrap();
+
+        let schema = crate::fold::stored_schema(Table::Spans);
+        let expected = sorted_for_segment(&schema, &sorted).unwrap();
+        let got = concat_batches(&schema, &read_parquet(&out).unwrap()).unwrap();
+        assert_eq!(got.num_rows(), sizes.iter().sum::<usize>());
+        assert!(
+            got == expected,
+            "the merged rows differ from the in-memory sort"
+        );
+        assert_eq!(merged.rows, got.num_rows() as u64);
+        assert_eq!(merged.ts, ts_range(&expected).unwrap());
+        assert_eq!(merged.bytes, fs::metadata(&out).unwrap().len());
+        assert!(!out.with_extension("parquet.tmp").exists());
+    }
+
+    #[test]
+    fn a_merge_that_fails_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (good, _) = segment(dir.path(), 0, &[1, 2, 3]);
+        let bad = dir.path().join("not-parquet.parquet");
+        fs::write(&bad, b"not a parquet file").unwrap();
+        let out = dir.path().join("merged.parquet");
+        assert!(merge_segments(&[good, bad], Table::Spans, &out).is_err());
+        assert!(!out.exists() && !out.with_extension("parquet.tmp").exists());
+    }
 }

@@ -7,12 +7,6 @@ mod bench_replay;
 mod config;
 mod sourcemaps;
 
-/// mimalloc instead of glibc's allocator: intake builds many small Arrow arrays per request
-/// on several threads, where glibc spent a fifth of the server's time in its own
-/// bookkeeping (`malloc_consolidate`, `unlink_chunk`) and kept freed memory fragmented.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use config::Config;
