@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 /// A span, flattened.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpanRecord {
     /// 32 hex digits.
     pub trace_id: String,

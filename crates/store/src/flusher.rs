@@ -271,7 +271,6 @@ fn flush_memtable(shared: &Shared, mem: &Arc<MemTable>) -> io::Result<()> {
     Ok(())
 }
 
-/// Merges a table-day's small segments into one once there are enough of them.
 /// Segments one merge reads at once: its memory is a few thousand rows per input.
 const COMPACT_MAX_INPUTS: usize = 8;
 
@@ -311,7 +310,8 @@ fn due_merges(shared: &Shared) -> Vec<Vec<SegmentFile>> {
         .collect()
 }
 
-/// Up to `max_merges` merges, one per group that is due. Whether more are due after them.
+/// Merges a table-day's small segments into one once there are enough of them: up to
+/// `max_merges` merges, one per group that is due. Whether more are due after them.
 fn compact(shared: &Shared, max_merges: usize) -> io::Result<bool> {
     let groups: Vec<_> = due_merges(shared).into_iter().take(max_merges).collect();
     if groups.is_empty() {

@@ -415,11 +415,7 @@ mod tests {
                 start_ms: ms as f64,
                 duration_ms: 1.0,
                 status: "ok",
-                status_message: String::new(),
-                scope: String::new(),
-                attributes: Default::default(),
-                resource: Default::default(),
-                events: Vec::new(),
+                ..Default::default()
             })
             .collect();
         let batches: Vec<RecordBatch> = Rows::from_spans(1, &spans)

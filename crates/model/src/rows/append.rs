@@ -217,11 +217,7 @@ mod tests {
             start_ms: 1_700_000_000_000.0 + id as f64,
             duration_ms: 12.5,
             status: "ok",
-            status_message: String::new(),
-            scope: String::new(),
-            attributes: Default::default(),
-            resource: Default::default(),
-            events: Vec::new(),
+            ..Default::default()
         }
     }
 
