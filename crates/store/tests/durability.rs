@@ -137,6 +137,51 @@ fn compaction_merges_small_segments_and_keeps_every_row() {
     );
 }
 
+/// Anyone with a public key can make a day of many small segments. Compaction read all of
+/// a day's small segments of a table into memory at once (1.6 GB of RSS at 5M events); it
+/// now merges at most 8 at a time, reading each a few thousand rows at a time.
+#[test]
+fn a_flood_of_small_segments_is_compacted_a_few_at_a_time_and_keeps_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = Vec::new();
+    {
+        let no_compaction = StoreConfig {
+            compact_min_files: 1_000,
+            ..config()
+        };
+        let store = Store::open(dir.path(), no_compaction).unwrap();
+        for round in 0..40 {
+            let names: Vec<String> = (0..5).map(|i| format!("f{round:02}-{i}")).collect();
+            store.append_blocking(batch(1, &names, now_ms())).unwrap();
+            store.flush_blocking().unwrap();
+            all.extend(names);
+        }
+        let small = store
+            .segments()
+            .into_iter()
+            .filter(|s| s.table == "custom_events");
+        assert_eq!(small.count(), 40);
+    }
+    all.sort();
+    let store = Store::open(dir.path(), config()).unwrap();
+    store.flush_blocking().unwrap();
+    let segments = store
+        .segments()
+        .into_iter()
+        .filter(|s| s.table == "custom_events");
+    assert!(segments.count() < 3, "the flood was not compacted");
+    let merges = store
+        .metrics()
+        .compactions
+        .load(std::sync::atomic::Ordering::Relaxed);
+    // 40 segments down to fewer than 3, 8 at most per merge: at least 6 merges.
+    assert!(
+        merges >= 6,
+        "{merges} merges: more than 8 segments went into one"
+    );
+    assert_eq!(stored_names(&store, 1), all);
+}
+
 #[test]
 fn retention_drops_old_days_of_one_project_only() {
     let dir = tempfile::tempdir().unwrap();
