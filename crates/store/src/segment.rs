@@ -205,6 +205,22 @@ struct MergeInput {
 }
 
 impl MergeInput {
+    /// Moves to the input's next batch, held from now on; false once it has no more rows.
+    /// The exhausted input's last batch stays held until the rows picked from it are
+    /// written; an empty batch stands in for it meanwhile.
+    fn advance(&mut self, held: &mut Vec<RecordBatch>, schema: &SchemaRef) -> io::Result<bool> {
+        self.row = 0;
+        let Some(batch) = next_batch(&mut self.reader, schema)? else {
+            self.batch = RecordBatch::new_empty(schema.clone());
+            return Ok(false);
+        };
+        self.ts = ts_column(&batch)?;
+        self.batch = batch.clone();
+        held.push(batch);
+        self.held = held.len() - 1;
+        Ok(true)
+    }
+
     fn ts(&self) -> i64 {
         // Rows without a time sort first, as in `sorted_for_segment`.
         if self.ts.is_valid(self.row) {
@@ -280,26 +296,9 @@ pub fn merge_segments(inputs: &[PathBuf], table: Table, path: &Path) -> io::Resu
         let input = &mut readers[i];
         picked.push((input.held, input.row));
         input.row += 1;
-        if input.row == input.batch.num_rows() {
-            if let Some(batch) = next_batch(&mut input.reader, &schema)? {
-                input.ts = ts_column(&batch)?;
-                input.batch = batch.clone();
-                input.row = 0;
-                held.push(batch);
-                input.held = held.len() - 1;
-            } else {
-                // Exhausted: its last batch stays held until the rows picked from it are
-                // written; an empty batch stands in for it meanwhile.
-                input.batch = RecordBatch::new_empty(schema.clone());
-                input.ts = Int64Array::from(Vec::<i64>::new());
-                input.row = 0;
-                if picked.len() >= MERGE_WRITE_ROWS {
-                    write(&mut held, &mut picked, &mut readers)?;
-                }
-                continue;
-            }
+        if input.row < input.batch.num_rows() || input.advance(&mut held, &schema)? {
+            heads.push(Reverse((input.ts(), i)));
         }
-        heads.push(Reverse((readers[i].ts(), i)));
         if picked.len() >= MERGE_WRITE_ROWS {
             write(&mut held, &mut picked, &mut readers)?;
         }
