@@ -30,6 +30,7 @@ pub use throttle::LoginThrottle;
 
 use axum::Router;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -58,6 +59,25 @@ pub struct AppState {
     pub sourcemaps: sourcemaps::SourceMaps,
     /// Session replay segments.
     pub replay: Arc<vigil_replay::ReplayStore>,
+}
+
+/// Runs `routes`' handlers on `threads`. The server's request threads run at background
+/// priority because nearly every request they take is ingest (see `vigil_threads`); the
+/// dashboard's routes, which a person waits on, hop to threads at the process's own
+/// priority. The hop costs a few microseconds, paid only by these rare requests.
+pub fn on_threads(routes: Router, threads: Arc<vigil_threads::Pool>) -> Router {
+    routes.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let threads = Arc::clone(&threads);
+            async move {
+                match threads.run(next.run(request)).await {
+                    Ok(response) => response,
+                    // A panic of the handler (the work is cancelled only with this wait).
+                    Err(e) => ApiError::Internal(e.to_string()).into_response(),
+                }
+            }
+        },
+    ))
 }
 
 /// What every route shares, around `api` (the JSON routes: ours and intake's) and `assets`

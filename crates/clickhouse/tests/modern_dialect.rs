@@ -59,7 +59,9 @@ struct Answer {
 }
 
 fn run(statements: &[String]) -> Vec<Answer> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/chdb_run.py");
+    // Read at run time: a binary reused from another clone has its path in `env!`.
+    let script = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"))
+        .join("tests/chdb_run.py");
     let mut child = Command::new(python())
         .arg(script)
         .stdin(Stdio::piped())

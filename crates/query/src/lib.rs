@@ -49,11 +49,12 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::GreedyMemoryPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use limits::{Gate, Threads};
+use limits::Gate;
 use serde::Serialize;
 use std::future::Future;
 use std::sync::Arc;
 use vigil_store::{ProjectId, Store, Table};
+use vigil_threads::{Pool, Priority};
 
 /// Why a query failed.
 #[derive(Debug, thiserror::Error)]
@@ -164,7 +165,8 @@ pub trait RemoteEvents: Send + Sync {
 pub struct QueryEngine {
     shared: Arc<Shared>,
     gate: Gate,
-    threads: Threads,
+    /// The query threads, at the process's own priority: someone waits on a query.
+    threads: Pool,
     /// Queries the remote store answered, compiled to its SQL.
     remote_answers: std::sync::atomic::AtomicU64,
     /// Whether queries are compiled to the remote store's SQL when they can be (else the
@@ -194,7 +196,7 @@ impl QueryEngine {
                 memory_bytes: limits.memory_bytes,
             }),
             gate: Gate::new(&limits),
-            threads: Threads::start(limits.threads),
+            threads: Pool::start("vigil-query", limits.threads, Priority::Interactive),
             remote_answers: std::sync::atomic::AtomicU64::new(0),
             compiling: true,
         }

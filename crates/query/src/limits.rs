@@ -2,7 +2,6 @@
 //! queries run at once, a few more wait briefly, the rest are told to come back), and threads
 //! of its own, so a heavy query cannot hold the threads that answer intake.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -96,56 +95,6 @@ impl Gate {
     }
 }
 
-/// The query threads: a runtime of their own. DataFusion computes inside the futures it
-/// polls, so on the server's runtime a long aggregation would hold a request thread and
-/// intake would wait behind it.
-pub(crate) struct Threads(Option<tokio::runtime::Runtime>);
-
-impl Threads {
-    pub(crate) fn start(threads: usize) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads.max(1))
-            .thread_name("vigil-query")
-            // Planning recurses over the expression tree; requests cap its size, and deeper
-            // stacks than tokio's 2 MiB default keep what does pass far from the edge.
-            .thread_stack_size(8 << 20)
-            .enable_all()
-            .build()
-            // Like the store's writer thread: a server that cannot start threads cannot serve.
-            .expect("start the query threads");
-        Self(Some(runtime))
-    }
-
-    /// Runs `work` on the query threads; dropping the returned future (the request went
-    /// away or timed out) cancels the work at its next await.
-    pub(crate) async fn run<T: Send + 'static>(
-        &self,
-        work: impl Future<Output = T> + Send + 'static,
-    ) -> Result<T, tokio::task::JoinError> {
-        let runtime = self.0.as_ref().expect("runtime present until drop");
-        let mut task = AbortOnDrop(runtime.spawn(work));
-        (&mut task.0).await
-    }
-}
-
-impl Drop for Threads {
-    fn drop(&mut self) {
-        // Dropping a runtime waits for its threads, which is not allowed inside another
-        // runtime (the server drops its state on its own runtime at shutdown).
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,23 +138,5 @@ mod tests {
         let short = gate(1, 4, Duration::from_millis(1));
         let _held = short.enter().await.unwrap();
         assert_eq!(short.enter().await.err(), Some(Busy));
-    }
-
-    #[test]
-    fn work_runs_on_the_query_threads_and_threads_stop_inside_a_runtime() {
-        let outer = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        outer.block_on(async {
-            let threads = Threads::start(1);
-            let name = threads
-                .run(async { std::thread::current().name().map(str::to_owned) })
-                .await
-                .unwrap();
-            assert_eq!(name.as_deref(), Some("vigil-query"));
-            // Dropped on a runtime thread, as the server does at shutdown: must not panic.
-            drop(threads);
-        });
     }
 }

@@ -223,13 +223,18 @@ impl Store {
         let writer_thread = std::thread::Builder::new()
             .name("vigil-store-writer".into())
             .spawn(move || {
+                // Ingest's threads yield the CPU to reads (see `vigil_threads`).
+                vigil_threads::lower_this_thread();
                 let _alive = AliveGuard(&w_shared.writer_alive);
                 writer_loop(&w_shared, rx, flush_tx, writer, last_seq);
             })?;
         let f_shared = shared.clone();
         let flusher_thread = std::thread::Builder::new()
             .name("vigil-store-flusher".into())
-            .spawn(move || flusher_loop(&f_shared, flush_rx))?;
+            .spawn(move || {
+                vigil_threads::lower_this_thread();
+                flusher_loop(&f_shared, flush_rx)
+            })?;
         Ok(Store {
             shared,
             tx: Mutex::new(Some(tx)),

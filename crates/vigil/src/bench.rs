@@ -758,7 +758,7 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
 
 /// Reads measured beside the ingest load (issue 9 item 5): a query (p75 LCP by country over
 /// the last hour, with an API token) and a login-cookie check (`GET /api/v1/me`), one after
-/// the other on keep-alive connections of their own, with a 10 ms pause between rounds.
+/// the other on keep-alive connections of their own, [`PROBE_PAUSE_MS`] between rounds.
 #[derive(Clone)]
 struct Probes {
     addr: String,
@@ -929,19 +929,19 @@ impl Probes {
     }
 
     fn print(&self, before: &ProbeTimes, during: &ProbeTimes, after: &ProbeTimes) {
-        let summary = |times: &[u32]| {
+        let pct = |times: &[u32], q: f64| {
             let mut sorted = times.to_vec();
             sorted.sort_unstable();
-            let pct = |q: f64| {
-                sorted
-                    .get(((sorted.len().max(1) - 1) as f64 * q).round() as usize)
-                    .map_or(0.0, |&m| f64::from(m) / 1000.0)
-            };
+            sorted
+                .get(((sorted.len().max(1) - 1) as f64 * q).round() as usize)
+                .map_or(0.0, |&m| f64::from(m) / 1000.0)
+        };
+        let summary = |times: &[u32]| {
             format!(
                 "p50 {:.2} ms, p99 {:.2} ms ({} runs)",
-                pct(0.5),
-                pct(0.99),
-                sorted.len()
+                pct(times, 0.5),
+                pct(times, 0.99),
+                times.len()
             )
         };
         for (i, (name, _)) in self.requests.iter().enumerate() {
@@ -949,6 +949,15 @@ impl Probes {
             println!("              idle before  {}", summary(&before[i]));
             println!("              during load  {}", summary(&during[i]));
             println!("              idle after   {}", summary(&after[i]));
+            // Idle before reads the store as it was before the load (often empty); idle
+            // after reads all the rows the load left, at least what any query during it
+            // read: the two bounds of what the load's data alone costs.
+            let during_p99 = pct(&during[i], 0.99);
+            println!(
+                "              p99 during / idle before {:.1}x, during / idle after {:.1}x",
+                during_p99 / pct(&before[i], 0.99).max(0.001),
+                during_p99 / pct(&after[i], 0.99).max(0.001)
+            );
         }
     }
 }

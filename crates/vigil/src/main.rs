@@ -322,7 +322,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.validate()?;
     // Before the runtime: PostgreSQL's client blocks, which an async worker must not.
     let meta = Arc::new(open_meta_at(&config.data, config.meta.url.as_deref())?);
+    // Nearly every request is ingest, so the request threads (and their blocking pool)
+    // run at background priority; the dashboard's routes and queries hop to threads of
+    // their own at the process's priority (`vigil_api::on_threads`, the query engine).
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .on_thread_start(vigil_threads::lower_this_thread)
         .enable_all()
         .build()?;
     runtime.block_on(run_server(config, meta))
@@ -454,8 +458,13 @@ async fn run_server(config: Config, meta: Arc<Meta>) -> anyhow::Result<()> {
         .merge(vigil_api::error_groups::router())
         .merge(vigil_api::alerts::router())
         .merge(vigil_api::operations::router())
-        .with_state(state)
-        .merge(intake.clone().router());
+        .with_state(state);
+    let dashboard_threads = Arc::new(vigil_threads::Pool::start(
+        "vigil-api",
+        std::thread::available_parallelism().map_or(2, |n| n.get()),
+        vigil_threads::Priority::Interactive,
+    ));
+    let api = vigil_api::on_threads(api, dashboard_threads).merge(intake.clone().router());
     // OTLP answers carry protobuf bodies of their own: beside the API's JSON error mapping,
     // not under it.
     let app = vigil_api::with_layers(
