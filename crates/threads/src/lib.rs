@@ -20,47 +20,42 @@ const MAX_NICE: i32 = 19;
 /// system refuses, the thread keeps its priority and the first refusal is logged: ingest
 /// then shares the CPU with reads evenly, as it would anyway.
 pub fn lower_this_thread() {
-    static WARNED: AtomicBool = AtomicBool::new(false);
+    settle_this_thread(Priority::Background);
+}
+
+/// Puts the calling thread at `priority`'s niceness: lowered to it when above it
+/// (background), brought back to it when below it (an interactive thread started by a
+/// background one). Raising a priority needs privileges a server may lack; the first
+/// refusal of each kind is logged.
+fn settle_this_thread(priority: Priority) {
+    static WARNED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
     let tid = rustix::thread::gettid();
-    let result = background_niceness().and_then(|target| {
-        if rustix::process::getpriority_process(Some(tid))? < target {
+    let result = niceness_of(priority).and_then(|target| {
+        let now = rustix::process::getpriority_process(Some(tid))?;
+        let off = match priority {
+            Priority::Background => now < target,
+            Priority::Interactive => now > target,
+        };
+        if off {
             rustix::process::setpriority_process(Some(tid), target)?;
         }
         Ok(())
     });
     if let Err(e) = result
-        && !WARNED.swap(true, Ordering::Relaxed)
+        && !WARNED[priority as usize].swap(true, Ordering::Relaxed)
     {
-        tracing::warn!(error = %e, "cannot lower the priority of background threads");
+        tracing::warn!(error = %e, ?priority, "cannot set the priority of a thread pool");
     }
 }
 
-/// Brings the calling thread back to the main thread's priority: a thread starts at its
-/// creator's, and an interactive pool started from a background thread must not stay
-/// there. Raising a priority needs privileges a server may lack; then the first refusal
-/// is logged.
-fn restore_this_thread() {
-    static WARNED: AtomicBool = AtomicBool::new(false);
-    let tid = rustix::thread::gettid();
-    let result =
-        rustix::process::getpriority_process(Some(rustix::process::getpid())).and_then(|main| {
-            if rustix::process::getpriority_process(Some(tid))? > main {
-                rustix::process::setpriority_process(Some(tid), main)?;
-            }
-            Ok(())
-        });
-    if let Err(e) = result
-        && !WARNED.swap(true, Ordering::Relaxed)
-    {
-        tracing::warn!(error = %e, "cannot give interactive threads the process's priority");
-    }
-}
-
-/// The niceness background threads run at: the main thread's plus [`BACKGROUND_NICENESS`].
-pub fn background_niceness() -> rustix::io::Result<i32> {
-    // The main thread's id is the process's.
+/// The niceness threads of `priority` run at: the main thread's (its id is the process's),
+/// plus [`BACKGROUND_NICENESS`] for background ones.
+fn niceness_of(priority: Priority) -> rustix::io::Result<i32> {
     let main = rustix::process::getpriority_process(Some(rustix::process::getpid()))?;
-    Ok((main + BACKGROUND_NICENESS).min(MAX_NICE))
+    Ok(match priority {
+        Priority::Interactive => main,
+        Priority::Background => (main + BACKGROUND_NICENESS).min(MAX_NICE),
+    })
 }
 
 /// The calling thread's niceness (what `nice` shows for it).
@@ -74,9 +69,9 @@ pub fn niceness_of_this_thread() -> std::io::Result<i32> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
     /// The process's own: work someone waits on.
-    Interactive,
+    Interactive = 0,
     /// Lowered by [`BACKGROUND_NICENESS`]: work that queues absorb.
-    Background,
+    Background = 1,
 }
 
 /// A tokio runtime of its own, so one kind of work cannot hold the threads another kind
@@ -93,10 +88,7 @@ impl Pool {
             // Query planning recurses over the expression tree; requests cap its size, and
             // deeper stacks than tokio's 2 MiB default keep what does pass far from the edge.
             .thread_stack_size(8 << 20)
-            .on_thread_start(move || match priority {
-                Priority::Background => lower_this_thread(),
-                Priority::Interactive => restore_this_thread(),
-            })
+            .on_thread_start(move || settle_this_thread(priority))
             .enable_all()
             .build()
             // Like the store's writer thread: a server that cannot start threads cannot serve.
@@ -149,7 +141,7 @@ mod tests {
     #[test]
     fn work_runs_on_the_pool_at_its_priority_and_pools_stop_inside_a_runtime() {
         let own = niceness_of_this_thread().unwrap();
-        let lowered = background_niceness().unwrap();
+        let lowered = niceness_of(Priority::Background).unwrap();
         assert!(lowered > own || own == MAX_NICE);
         outer().block_on(async {
             let interactive = Pool::start("vigil-test-read", 1, Priority::Interactive);
