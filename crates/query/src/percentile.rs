@@ -153,6 +153,9 @@ impl Taken {
         for run in &self.runs {
             all.extend_from_slice(run.values());
         }
+        if all.iter().any(|v| v.is_nan()) {
+            all.retain(|v| !v.is_nan());
+        }
         all
     }
 }
@@ -195,17 +198,19 @@ impl PercentileGroups {
     /// Adds a run of one group's values (a partial state's list), `from..to` of `inner`.
     fn extend(&mut self, group: usize, inner: &Float64Array, from: usize, to: usize) {
         let run = &inner.values()[from..to];
+        if inner.null_count() == 0 && run.len() >= LONG_RUN {
+            // Its NaNs, which no state of ours holds, are left out when it is copied: the
+            // merge runs in one partition, the copy on every core.
+            self.runs.push((group, inner.slice(from, run.len())));
+            self.held += run.len();
+            return;
+        }
         if inner.null_count() > 0 || run.iter().any(|v| v.is_nan()) {
             for j in from..to {
                 if inner.is_valid(j) {
                     self.push(group, inner.value(j));
                 }
             }
-            return;
-        }
-        if run.len() >= LONG_RUN {
-            self.runs.push((group, inner.slice(from, run.len())));
-            self.held += run.len();
             return;
         }
         let values = &mut self.groups[group];
@@ -334,16 +339,16 @@ impl GroupsAccumulator for PercentileGroups {
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let taken = self.take(emit_to);
-        let mut values = Vec::with_capacity(taken.iter().map(Taken::len).sum());
-        for group in &taken {
-            values.extend_from_slice(&group.values);
-            for run in &group.runs {
-                values.extend_from_slice(run.values());
-            }
+        // A partial aggregate's groups have no runs: settling them copies nothing.
+        let groups: Vec<Vec<f64>> = self.take(emit_to).into_iter().map(Taken::settle).collect();
+        let mut values = Vec::with_capacity(groups.iter().map(Vec::len).sum());
+        for group in &groups {
+            values.extend_from_slice(group);
         }
-        let lengths = taken.iter().map(Taken::len);
-        Ok(vec![Arc::new(list_array(lengths, values)?)])
+        Ok(vec![Arc::new(list_array(
+            groups.iter().map(Vec::len),
+            values,
+        )?)])
     }
 
     fn merge_batch(
@@ -717,5 +722,22 @@ mod tests {
         );
         assert!(!found(format!("SELECT k, count(*), avg(x) FROM {rows} GROUP BY k")).await);
         assert!(!found(format!("SELECT x FROM {rows}")).await);
+    }
+
+    #[test]
+    fn nans_in_a_long_merged_run_are_left_out() {
+        let mut values = vec![2.0; LONG_RUN];
+        values[7] = f64::NAN;
+        values[LONG_RUN - 1] = f64::NAN;
+        values[100] = 1.0;
+        let state: ArrayRef = Arc::new(list_array([LONG_RUN], values).unwrap());
+        let mut last = PercentileGroups::new(0.0);
+        last.merge_batch(std::slice::from_ref(&state), &[0], 1)
+            .unwrap();
+        assert_eq!(last.runs.len(), 1);
+        let again = last.state(EmitTo::All).unwrap();
+        assert_eq!(again[0].as_list::<i32>().value(0).len(), LONG_RUN - 2);
+        last.merge_batch(&again, &[0], 1).unwrap();
+        assert_eq!(results(&last.evaluate(EmitTo::All).unwrap()), [Some(1.0)]);
     }
 }
