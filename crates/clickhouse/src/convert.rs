@@ -41,6 +41,8 @@ fn write_rows(out: &mut Vec<u8>, batch: &RecordBatch, extra: &[(&str, Value)]) {
                 DataType::Int64 => Value::from(column.as_primitive::<Int64Type>().value(row)),
                 DataType::Boolean => Value::from(u8::from(column.as_boolean().value(row))),
                 DataType::Utf8 => Value::from(column.as_string::<i32>().value(row)),
+                // The embedded engine reads dimensions from segments as views.
+                DataType::Utf8View => Value::from(column.as_string_view().value(row)),
                 _ => continue,
             };
             object.insert(field.name().clone(), value);
@@ -200,4 +202,37 @@ pub fn batch_of(schema: SchemaRef, answer: &[u8]) -> Result<RecordBatch, BadAnsw
         columns.push(column);
     }
     RecordBatch::try_new(schema, columns).map_err(|e| BadAnswer(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::StringViewArray;
+    use arrow_schema::Field;
+
+    #[test]
+    fn rows_read_as_string_views_keep_their_text() {
+        // The embedded engine reads dimensions from segments as views; the local rows sent
+        // along with a compiled query must carry them like plain strings.
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("ts", DataType::Int64, false),
+            Field::new("country", DataType::Utf8View, true),
+            Field::new("url", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(StringViewArray::from(vec![Some("DE"), None])),
+                Arc::new(StringArray::from(vec![Some("/a"), Some("/b")])),
+            ],
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write_rows(&mut out, &batch, &[]);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"country\":\"DE\",\"ts\":1,\"url\":\"/a\"}\n{\"ts\":2,\"url\":\"/b\"}\n"
+        );
+    }
 }
