@@ -121,6 +121,9 @@ impl Accumulator for PercentileAccumulator {
 struct PercentileGroups {
     q: f64,
     groups: Vec<Vec<f64>>,
+    /// Full chunks of [`CHUNK`] pushed values set aside, with their group: a group past
+    /// that size grows by new chunks, not by reallocating (and copying) its vector.
+    full: Vec<(usize, Vec<f64>)>,
     /// Long merged runs not copied yet, with their group, in the order they came.
     runs: Vec<(usize, Float64Array)>,
     /// The capacity of all groups' vectors plus the length of the runs, kept up to date:
@@ -132,30 +135,55 @@ struct PercentileGroups {
 /// copy than to track.
 const LONG_RUN: usize = 4096;
 
-/// One emitted group: its values so far and the runs still to copy.
+/// The values a group's vector holds before it is set aside as a full chunk: 64 KiB,
+/// small enough for the allocator to hand back again without new pages.
+const CHUNK: usize = 8192;
+
+/// One emitted group: its values so far, its full chunks and the runs still to copy.
+#[derive(Default)]
 struct Taken {
     values: Vec<f64>,
+    chunks: Vec<Vec<f64>>,
     runs: Vec<Float64Array>,
 }
 
 impl Taken {
     fn len(&self) -> usize {
-        self.values.len() + self.runs.iter().map(Array::len).sum::<usize>()
+        self.values.len()
+            + self.chunks.iter().map(Vec::len).sum::<usize>()
+            + self.runs.iter().map(Array::len).sum::<usize>()
     }
 
-    /// Every value in one vector: the runs copied in once, at the size they need.
+    /// Appends every value to `out`: the runs' NaNs, which no state of ours holds, left out.
+    fn copy_into(&self, out: &mut Vec<f64>) {
+        out.extend_from_slice(&self.values);
+        for chunk in &self.chunks {
+            out.extend_from_slice(chunk);
+        }
+        let runs_from = out.len();
+        for run in &self.runs {
+            out.extend_from_slice(run.values());
+        }
+        if out[runs_from..].iter().any(|v| v.is_nan()) {
+            let mut kept = runs_from;
+            for i in runs_from..out.len() {
+                if !out[i].is_nan() {
+                    out[kept] = out[i];
+                    kept += 1;
+                }
+            }
+            out.truncate(kept);
+        }
+    }
+
+    /// Every value in one vector, copied once at the size it needs (none when the group
+    /// has only its own vector).
     fn settle(self) -> Vec<f64> {
-        if self.runs.is_empty() {
+        if self.runs.is_empty() && self.chunks.is_empty() {
             return self.values;
         }
         let mut all = Vec::with_capacity(self.len());
-        all.extend_from_slice(&self.values);
-        for run in &self.runs {
-            all.extend_from_slice(run.values());
-        }
-        if all.iter().any(|v| v.is_nan()) {
-            all.retain(|v| !v.is_nan());
-        }
+        self.copy_into(&mut all);
         all
     }
 }
@@ -165,6 +193,7 @@ impl PercentileGroups {
         Self {
             q,
             groups: Vec::new(),
+            full: Vec::new(),
             runs: Vec::new(),
             held: 0,
         }
@@ -183,16 +212,21 @@ impl PercentileGroups {
         let values = &mut self.groups[group];
         let before = values.capacity();
         if values.len() == before {
-            // A group's first value takes room for one, not the four a push would: a
-            // query grouped by something nearly unique has many groups of one value.
-            if before == 0 {
+            if before >= CHUNK {
+                let chunk = std::mem::replace(values, Vec::with_capacity(CHUNK));
+                self.full.push((group, chunk));
+                self.held += CHUNK;
+            } else if before == 0 {
+                // A group's first value takes room for one, not the four a push would: a
+                // query grouped by something nearly unique has many groups of one value.
                 values.reserve_exact(1);
+                self.held += values.capacity();
             } else {
                 values.reserve(1);
+                self.held += values.capacity() - before;
             }
-            self.held += values.capacity() - before;
         }
-        values.push(value);
+        self.groups[group].push(value);
     }
 
     /// Adds a run of one group's values (a partial state's list), `from..to` of `inner`.
@@ -235,9 +269,17 @@ impl PercentileGroups {
             .into_iter()
             .map(|values| Taken {
                 values,
-                runs: Vec::new(),
+                ..Taken::default()
             })
             .collect();
+        let mut full = Vec::new();
+        for (group, chunk) in std::mem::take(&mut self.full) {
+            match taken.get_mut(group) {
+                Some(t) => t.chunks.push(chunk),
+                None => full.push((group - n, chunk)),
+            }
+        }
+        self.full = full;
         let mut kept = Vec::new();
         for (group, run) in std::mem::take(&mut self.runs) {
             match taken.get_mut(group) {
@@ -248,7 +290,11 @@ impl PercentileGroups {
         self.runs = kept;
         self.held -= taken
             .iter()
-            .map(|t| t.values.capacity() + t.runs.iter().map(Array::len).sum::<usize>())
+            .map(|t| {
+                t.values.capacity()
+                    + t.chunks.iter().map(Vec::capacity).sum::<usize>()
+                    + t.runs.iter().map(Array::len).sum::<usize>()
+            })
             .sum::<usize>();
         taken
     }
@@ -339,16 +385,15 @@ impl GroupsAccumulator for PercentileGroups {
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        // A partial aggregate's groups have no runs: settling them copies nothing.
-        let groups: Vec<Vec<f64>> = self.take(emit_to).into_iter().map(Taken::settle).collect();
-        let mut values = Vec::with_capacity(groups.iter().map(Vec::len).sum());
-        for group in &groups {
-            values.extend_from_slice(group);
+        let taken = self.take(emit_to);
+        let mut values = Vec::with_capacity(taken.iter().map(Taken::len).sum());
+        let mut lengths = Vec::with_capacity(taken.len());
+        for group in &taken {
+            let before = values.len();
+            group.copy_into(&mut values);
+            lengths.push(values.len() - before);
         }
-        Ok(vec![Arc::new(list_array(
-            groups.iter().map(Vec::len),
-            values,
-        )?)])
+        Ok(vec![Arc::new(list_array(lengths, values)?)])
     }
 
     fn merge_batch(
@@ -392,6 +437,7 @@ impl GroupsAccumulator for PercentileGroups {
     fn size(&self) -> usize {
         std::mem::size_of_val(self)
             + self.groups.capacity() * std::mem::size_of::<Vec<f64>>()
+            + self.full.capacity() * std::mem::size_of::<(usize, Vec<f64>)>()
             + self.runs.capacity() * std::mem::size_of::<(usize, Float64Array)>()
             + self.held * std::mem::size_of::<f64>()
     }
@@ -554,7 +600,10 @@ mod tests {
             assert_eq!(part.size(), std::mem::size_of::<PercentileGroups>());
         }
         let want = by_group(&rows, 9, 0.75);
-        let counted = |acc: &PercentileGroups| acc.groups.iter().map(Vec::capacity).sum::<usize>();
+        let counted = |acc: &PercentileGroups| {
+            acc.groups.iter().map(Vec::capacity).sum::<usize>()
+                + acc.full.iter().map(|(_, c)| c.capacity()).sum::<usize>()
+        };
         assert_eq!(last.held, counted(&last));
         // The first 4 groups early, the other 5 renumbered from 0 afterwards.
         let mut got = results(&last.evaluate(EmitTo::First(4)).unwrap());
@@ -739,5 +788,62 @@ mod tests {
         assert_eq!(again[0].as_list::<i32>().value(0).len(), LONG_RUN - 2);
         last.merge_batch(&again, &[0], 1).unwrap();
         assert_eq!(results(&last.evaluate(EmitTo::All).unwrap()), [Some(1.0)]);
+    }
+
+    #[test]
+    fn a_group_past_a_chunk_grows_by_chunks_and_answers_the_same() {
+        // Group 1 gets 3 chunks and some; group 0 a few values; group 2 one chunk exactly.
+        let (mut groups, mut values) = (Vec::new(), Vec::new());
+        let mut state = 5u64;
+        for i in 0..(4 * CHUNK + 40) {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            groups.push(if i % 4 == 0 {
+                2
+            } else if i < 40 {
+                0
+            } else {
+                1
+            });
+            values.push(Some((state >> 40) as f64));
+        }
+        let rows: Vec<(usize, Option<f64>)> =
+            groups.iter().copied().zip(values.iter().copied()).collect();
+        let mut acc = PercentileGroups::new(0.75);
+        for (g, v) in groups.chunks(1000).zip(values.chunks(1000)) {
+            acc.update_batch(&[doubles(v)], g, None, 3).unwrap();
+        }
+        assert!(
+            acc.full.iter().filter(|(g, _)| *g == 1).count() >= 2,
+            "chunks set aside"
+        );
+        let counted = acc.groups.iter().map(Vec::capacity).sum::<usize>()
+            + acc.full.iter().map(|(_, c)| c.capacity()).sum::<usize>();
+        assert_eq!(acc.held, counted);
+        assert!(acc.groups.iter().all(|g| g.capacity() <= CHUNK));
+        // Through a state and a final accumulator, and directly with an early emit.
+        let state = acc.state(EmitTo::All).unwrap();
+        let lists = state[0].as_list::<i32>();
+        let lengths: Vec<usize> = (0..3).map(|i| lists.value(i).len()).collect();
+        let want_lengths: Vec<usize> = (0..3)
+            .map(|g| groups.iter().filter(|&&x| x == g).count())
+            .collect();
+        assert_eq!(lengths, want_lengths);
+        assert_eq!(acc.held, 0);
+        let mut last = PercentileGroups::new(0.75);
+        last.merge_batch(&state, &[0, 1, 2], 3).unwrap();
+        let want = by_group(&rows, 3, 0.75);
+        assert_eq!(results(&last.evaluate(EmitTo::All).unwrap()), want);
+        let mut direct = PercentileGroups::new(0.75);
+        direct
+            .update_batch(&[doubles(&values)], &groups, None, 3)
+            .unwrap();
+        let mut got = results(&direct.evaluate(EmitTo::First(2)).unwrap());
+        assert!(
+            direct.full.iter().all(|(g, _)| *g == 0),
+            "group 2 renumbered to 0"
+        );
+        got.extend(results(&direct.evaluate(EmitTo::All).unwrap()));
+        assert_eq!(got, want);
+        assert_eq!(direct.held, 0);
     }
 }
