@@ -23,7 +23,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, Expr, GroupsAccumulator, LogicalPlan,
     Signature, Volatility,
 };
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The percentile of `values` by the definition above; `None` when empty.
 pub fn percentile(values: &mut [f64], q: f64) -> Option<f64> {
@@ -272,22 +272,12 @@ impl PercentileGroups {
                 ..Taken::default()
             })
             .collect();
-        let mut full = Vec::new();
-        for (group, chunk) in std::mem::take(&mut self.full) {
-            match taken.get_mut(group) {
-                Some(t) => t.chunks.push(chunk),
-                None => full.push((group - n, chunk)),
-            }
+        for (group, chunk) in split_first(&mut self.full, n) {
+            taken[group].chunks.push(chunk);
         }
-        self.full = full;
-        let mut kept = Vec::new();
-        for (group, run) in std::mem::take(&mut self.runs) {
-            match taken.get_mut(group) {
-                Some(t) => t.runs.push(run),
-                None => kept.push((group - n, run)),
-            }
+        for (group, run) in split_first(&mut self.runs, n) {
+            taken[group].runs.push(run);
         }
-        self.runs = kept;
         self.held -= taken
             .iter()
             .map(|t| {
@@ -298,6 +288,14 @@ impl PercentileGroups {
             .sum::<usize>();
         taken
     }
+}
+
+/// Takes out the parts of the first `n` groups; those left are renumbered from 0.
+fn split_first<T>(parts: &mut Vec<(usize, T)>, n: usize) -> Vec<(usize, T)> {
+    let (first, rest): (Vec<_>, Vec<_>) =
+        std::mem::take(parts).into_iter().partition(|(g, _)| *g < n);
+    *parts = rest.into_iter().map(|(g, part)| (g - n, part)).collect();
+    first
 }
 
 /// Values worth a second thread: below this, starting one costs more than it saves.
@@ -329,18 +327,29 @@ fn spread<T: Send, R: Send>(
         weight_so_far += w;
         parts.last_mut().expect("one part at least").push(item);
     }
-    let work = &work;
+    // Each part waits in a slot for whichever thread takes it: a thread the system
+    // refuses to start leaves its part to the caller, not to a panic.
+    let slots: Vec<Mutex<Option<Vec<T>>>> =
+        parts.into_iter().map(|p| Mutex::new(Some(p))).collect();
+    let run = |i: usize| -> Vec<R> {
+        let part = slots[i].lock().map_or(None, |mut slot| slot.take());
+        part.unwrap_or_default().into_iter().map(&work).collect()
+    };
     std::thread::scope(|scope| {
-        let mut parts = parts.into_iter();
-        let first = parts.next().expect("one part at least");
-        let others: Vec<_> = parts
-            .map(|part| scope.spawn(move || part.into_iter().map(work).collect::<Vec<R>>()))
+        let others: Vec<_> = (1..slots.len())
+            .map(|i| {
+                std::thread::Builder::new()
+                    .name("vigil-select".into())
+                    .spawn_scoped(scope, move || run(i))
+                    .ok()
+            })
             .collect();
-        let mut out: Vec<R> = first.into_iter().map(work).collect();
-        for other in others {
-            match other.join() {
-                Ok(results) => out.extend(results),
-                Err(panic) => std::panic::resume_unwind(panic),
+        let mut out = run(0);
+        for (i, other) in others.into_iter().enumerate() {
+            match other.map(|t| t.join()) {
+                Some(Ok(results)) => out.extend(results),
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                None => out.extend(run(i + 1)),
             }
         }
         out
