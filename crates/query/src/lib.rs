@@ -772,7 +772,6 @@ impl Shared {
     }
 }
 
-/// Registers Parquet files as one table read in `schema`.
 /// Registers `files`, segments of `table` stored as `schema`, under `name`.
 fn register_parquet(
     ctx: &SessionContext,
