@@ -598,19 +598,18 @@ impl Shared {
     async fn frame(&self, ctx: &SessionContext, sql: &str) -> Result<QueryResult, QueryError> {
         let run = async {
             let plan = ctx.state().create_logical_plan(sql).await?;
-            if percentile::in_plan(&plan) {
-                // A percentile's state is every value it saw. A repartition between the
-                // partial and the final aggregate copies them twice more (its `take`, then
-                // its coalescing): 15% of the p75-by-country query's CPU at 10M page views
-                // (median 412 → 357 ms without it). The final aggregate then runs in one
-                // partition; the partial aggregates before it still use every core.
-                ctx.state_ref()
-                    .write()
-                    .config_mut()
-                    .options_mut()
-                    .optimizer
-                    .repartition_aggregations = false;
-            }
+            // A percentile's state is every value it saw. A repartition between the partial
+            // and the final aggregate copies them twice more (its `take`, then its
+            // coalescing): 15% of the p75-by-country query's CPU at 10M page views (median
+            // 412 → 357 ms without it). Without it the final aggregate runs in one
+            // partition; the partial aggregates before it still use every core. Set for
+            // each statement: a context may run several.
+            ctx.state_ref()
+                .write()
+                .config_mut()
+                .options_mut()
+                .optimizer
+                .repartition_aggregations = !percentile::in_plan(&plan);
             let frame = ctx.execute_logical_plan(plan).await?;
             let schema = frame.schema().as_arrow().clone();
             let batches = frame.collect().await?;

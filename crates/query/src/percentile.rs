@@ -226,7 +226,7 @@ impl PercentileGroups {
                 self.held += values.capacity() - before;
             }
         }
-        self.groups[group].push(value);
+        values.push(value);
     }
 
     /// Adds a run of one group's values (a partial state's list), `from..to` of `inner`.
