@@ -11,7 +11,7 @@ import { initPerf } from './collect/perf';
 import { initViews } from './collect/views';
 import { initVitals, vitalsAtHidden } from './collect/vitals';
 import type { Scalar } from './types';
-import { D, W, clip, debug, flat, now, on, safe, setDebug, unit } from './util';
+import { D, W, clip, debug, flat, now, on, safe, setDebug, unit, viewId } from './util';
 
 export interface Vigil {
   /** Sends a business event: `vigil.event('checkout', {currency: 'EUR'}, 189.9)`. */
@@ -58,6 +58,9 @@ export function create(opts: Options, scriptSrc?: string): Vigil {
     st.sid = s.id;
     st.out = unit(s.id) >= cfg.sampleRate;
     if (st.out) return debug('session not sampled');
+    // The page's first view is named after its session once the session is known; nothing
+    // has used its id before the first start.
+    if (!installed) st.view = st.hard = viewId(s.id);
     st.on = true;
     if (installed) return;
     installed = true;

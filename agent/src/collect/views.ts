@@ -13,7 +13,7 @@ import {
   navEntry,
   on,
   safe,
-  newId,
+  viewId,
   now,
   epoch,
   fcpAt,
@@ -75,7 +75,7 @@ function send(): void {
 
 /** Starts a new view (soft navigation or restore). */
 function newView(url: string, hard: boolean): string {
-  const id = newId();
+  const id = viewId(st.sid);
   st.view = id;
   st.url = url;
   if (hard) {

@@ -44,7 +44,9 @@ struct Page<'a> {
 
 impl<'a> Page<'a> {
     fn new(r: &mut Rng, session: &'a Session, t: i64, path: &'a str) -> Self {
-        let view_id = r.hex(16);
+        // Named as the browser agent names views: after the session, then 32 random bits
+        // (the same draw as before, so the seeded stream after it is unchanged).
+        let view_id = format!("{}.{}", session.id, &r.hex(16)[..8]);
         let (ttfb, fcp, lcp) = performance::load_timings(r, session, path);
         Page {
             session,

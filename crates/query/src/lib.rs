@@ -672,7 +672,10 @@ impl Shared {
         }
         if !snap.files.is_empty() {
             register_parquet(ctx, &format!("{name}__disk"), &snap.files, table, schema)?;
-            branches.push(format!("SELECT * FROM \"{name}__disk\""));
+            branches.push(format!(
+                "SELECT {} FROM \"{name}__disk\"",
+                stored_columns_sql(table)
+            ));
         }
         if !snap.folded.is_empty() {
             // Vitals folded into their view rows come back as vitals rows, one branch per
@@ -816,6 +819,28 @@ fn read_schema(table: Table, stored: &Schema) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, stored.metadata().clone()))
 }
 
+/// The columns of `table` read from its segments: as they are stored, but for view ids,
+/// which segments keep relative to their session's ([`vigil_store::view_ids`]).
+fn stored_columns_sql(table: Table) -> String {
+    let has_session = table.column(vigil_store::view_ids::SESSION).is_some();
+    table
+        .columns()
+        .iter()
+        .map(|c| {
+            if c.name == vigil_store::view_ids::VIEW && has_session {
+                format!(
+                    "{} AS \"{}\"",
+                    vigil_store::view_ids::absolute_sql(),
+                    c.name
+                )
+            } else {
+                format!("\"{}\"", c.name)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The rows of the vitals table that one folded vital gives back from stored view rows.
 fn unfolded_vital_sql(vital: &vigil_store::fold::FoldedVital, views: &str) -> String {
     let columns: Vec<String> = Table::Vitals
@@ -830,6 +855,8 @@ fn unfolded_vital_sql(vital: &vigil_store::fold::FoldedVital, views: &str) -> St
                 format!("'{}'", vital.name)
             } else if vital.columns.contains(&c) {
                 format!("\"{}\"", vital.column(c))
+            } else if c == vigil_store::view_ids::VIEW {
+                vigil_store::view_ids::absolute_sql()
             } else if Table::Views.column(c).is_some() {
                 format!("\"{c}\"")
             } else {

@@ -1,6 +1,6 @@
-//! The store folds vitals into their view rows at flush; queries answer the same before
-//! the flush (vitals in memory as rows), after it (most of them folded) and after a
-//! restart, in process.
+//! The store folds vitals into their view rows at flush and keeps view ids relative to
+//! their session's; queries answer the same before the flush (vitals in memory as rows,
+//! whole ids), after it (most of them folded) and after a restart, in process.
 
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -21,9 +21,19 @@ fn event(v: Value) -> Event {
 fn session(i: i64) -> Vec<Rows> {
     let countries = ["DE", "FR", "US", "BR"];
     let s = format!("s{i}");
+    // Views named as the browser agent names them (`{session}.{8 hex}`, stored relative to
+    // the session), but every eleventh session's, which start with the marker of a
+    // relative id without being one.
+    let view_id = |v: &str| {
+        if i % 11 == 0 {
+            format!(".{s}-{v}")
+        } else {
+            format!("{s}.0000000{v}")
+        }
+    };
     let common = |user: &str| Common {
         session_id: s.clone(),
-        view_id: format!("{s}-a"),
+        view_id: view_id("a"),
         page_url: "https://shop.example.com/".into(),
         country: countries[(i % 4) as usize].into(),
         browser: if i % 3 == 0 { "Firefox" } else { "Chrome" }.into(),
@@ -48,8 +58,8 @@ fn session(i: i64) -> Vec<Rows> {
             ),
         ]
     };
-    let a = format!("{s}-a");
-    let b = format!("{s}-b");
+    let a = view_id("a");
+    let b = view_id("b");
     let mut first = vec![event(json!({"type": "view", "ts": t, "view_id": a}))];
     first.extend(vitals(&a, t, 0));
     let second = vec![event(
@@ -99,6 +109,20 @@ fn answers(engine: &QueryEngine, rt: &tokio::runtime::Runtime) -> Vec<Value> {
         let r = rt.block_on(engine.run(1, &q)).unwrap();
         out.push(json!({"metric": metric, "by": by, "rows": r.rows}));
     }
+    // View ids come back whole: selected, compared and grouped.
+    let views = rt
+        .block_on(engine.sql(
+            1,
+            &[vigil_model::Table::Views, vigil_model::Table::Vitals],
+            T0 - 1000,
+            T0 + 1_000_000,
+            "SELECT v.view_id, count(*) AS vitals FROM views v JOIN vitals l ON l.view_id = v.view_id \
+             WHERE v.view_id IN ('s3.0000000a', 's3.0000000b', '.s11-a', '.s22-b') \
+             GROUP BY v.view_id ORDER BY v.view_id",
+        ))
+        .unwrap();
+    assert_eq!(views.rows.len(), 4, "{:?}", views.rows);
+    out.push(json!({"views": views.rows}));
     for s in ["s0", "s7", "s12"] {
         let events = rt
             .block_on(engine.session(1, s, T0 - 1000, T0 + 1_000_000))

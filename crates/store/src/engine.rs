@@ -494,6 +494,7 @@ impl Store {
         })?;
         let mut out = Vec::new();
         for stored in read_segment(&self.shared.dir.join(&file.path), table)? {
+            let stored = whole_view_ids(&stored)?;
             if table == Table::Views {
                 for vitals in unfold(&stored).map_err(|e| StoreError::Io(io::Error::other(e)))? {
                     out.push((Table::Vitals, vitals));
@@ -600,11 +601,12 @@ fn scan_snapshot(
     let mut out = Vec::new();
     for path in &snapshot.files {
         for stored in read_segment(path, table)? {
-            out.push(conform(&schema, &stored)?);
+            out.push(conform(&schema, &whole_view_ids(&stored)?)?);
         }
     }
     for path in &snapshot.folded {
         for stored in read_segment(path, Table::Views)? {
+            let stored = whole_view_ids(&stored)?;
             out.extend(unfold(&stored).map_err(|e| StoreError::Io(io::Error::other(e)))?);
         }
     }
@@ -613,6 +615,11 @@ fn scan_snapshot(
         .map(|b| in_range(&b, from_ms, to_ms))
         .filter(|b| !matches!(b, Ok(b) if b.num_rows() == 0))
         .collect()
+}
+
+/// A segment's rows with whole view ids ([`crate::view_ids`]).
+fn whole_view_ids(stored: &RecordBatch) -> Result<RecordBatch, StoreError> {
+    crate::view_ids::absolute(stored).map_err(|e| StoreError::Io(io::Error::other(e)))
 }
 
 fn in_range(batch: &RecordBatch, from_ms: i64, to_ms: i64) -> Result<RecordBatch, StoreError> {

@@ -13,6 +13,7 @@ mod metrics;
 mod migrate;
 mod replay;
 mod segment;
+pub mod view_ids;
 pub mod wal;
 mod writer;
 

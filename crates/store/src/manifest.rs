@@ -20,8 +20,11 @@ const FILE: &str = "manifest.json";
 /// opens it ([`crate::migrate`]). Version 4: the folder may hold `spans` and `logs`
 /// segments, which an older release would neither read nor keep under retention, so it
 /// must refuse the folder; this build reads version 3 as it is. Version 5: the folder may
-/// hold `janks` segments (mobile), for the same reason; version 4 reads as it is.
-pub const MANIFEST_VERSION: u32 = 5;
+/// hold `janks` segments (mobile), for the same reason; version 4 reads as it is. Version 6:
+/// segments may hold view ids relative to their session's ([`crate::view_ids`]), which an
+/// older release would read as ids of their own, so it must refuse the folder; whole ids
+/// read back as they are, so version 5 reads as it is.
+pub const MANIFEST_VERSION: u32 = 6;
 
 /// One Parquet segment: a table's rows of one project and one UTC day, sorted by time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

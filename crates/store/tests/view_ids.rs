@@ -1,0 +1,176 @@
+//! Segments keep a view id named after its session (`{session}.{8 hex}`) as the part after
+//! the session id; every view id a client sends comes back whole from scans after a flush,
+//! a merge, a restart and an erasure.
+
+use datafusion::arrow::array::{Array, RecordBatch, StringArray};
+use vigil_model::{Common, IngestBatch, Rows};
+use vigil_protocol::{Attribution, Event, EventBody, View, Vital};
+use vigil_store::{Erasure, Store, StoreConfig, Table, read_parquet};
+
+const T0: i64 = 1_796_126_400_000;
+
+fn view(ts: i64, id: &str) -> Event {
+    Event {
+        ts,
+        view_id: Some(id.into()),
+        page_url: None,
+        body: EventBody::View(View::default()),
+    }
+}
+
+fn lcp(ts: i64, id: &str) -> Event {
+    Event {
+        ts,
+        view_id: Some(id.into()),
+        page_url: None,
+        body: EventBody::Vital(Vital {
+            name: "LCP".into(),
+            value: 1830.0,
+            rating: None,
+            attribution: Attribution::default(),
+        }),
+    }
+}
+
+/// One session's views, each with its LCP (folded into the view row at flush).
+fn session(session: &str, views: &[&str], t: i64) -> Rows {
+    IngestBatch {
+        errors: Vec::new(),
+        project: 1,
+        common: Common {
+            session_id: session.into(),
+            view_id: views[0].into(),
+            page_url: "https://shop.example.com/".into(),
+            ..Common::default()
+        },
+        events: views
+            .iter()
+            .enumerate()
+            .flat_map(|(i, v)| {
+                let at = t + i as i64 * 1000;
+                [view(at, v), lcp(at + 500, v)]
+            })
+            .collect(),
+    }
+    .to_rows(usize::MAX)
+    .unwrap()
+}
+
+fn view_ids(batches: &[RecordBatch]) -> Vec<String> {
+    let mut out: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            let ids = b
+                .column_by_name("view_id")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .clone();
+            (0..ids.len())
+                .map(|i| ids.value(i).to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn scanned(store: &Store, table: Table) -> Vec<String> {
+    view_ids(&store.scan_blocking(1, table, 0, i64::MAX).unwrap())
+}
+
+/// The view ids as the view segments store them.
+fn stored(store: &Store, dir: &std::path::Path) -> Vec<String> {
+    let batches: Vec<RecordBatch> = store
+        .segments()
+        .iter()
+        .filter(|s| s.table == "views")
+        .flat_map(|s| read_parquet(&dir.join(&s.path)).unwrap())
+        .collect();
+    view_ids(&batches)
+}
+
+#[test]
+fn view_ids_are_stored_after_their_session_and_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        compact_min_files: 2,
+        ..StoreConfig::default()
+    };
+    let store = Store::open(dir.path(), config.clone()).unwrap();
+    let agent = "4f3a9c0d1e2b5a67";
+    store
+        .append_blocking(session(
+            agent,
+            &[&format!("{agent}.0a1b2c3d"), &format!("{agent}.ffffffff")],
+            T0,
+        ))
+        .unwrap();
+    // Ids a client may send that only look relative, or are of another session.
+    store
+        .append_blocking(session(
+            "other",
+            &[".0a1b2c3d", "~x", &format!("{agent}.0a1b2c3d-of-another")],
+            T0 + 10_000,
+        ))
+        .unwrap();
+    let views = scanned(&store, Table::Views);
+    let vitals = scanned(&store, Table::Vitals);
+    assert_eq!(views.len(), 5);
+    assert_eq!(vitals, views, "each view has its LCP");
+
+    store.flush_blocking().unwrap();
+    assert_eq!(
+        stored(&store, dir.path()),
+        [
+            ".0a1b2c3d",
+            ".ffffffff",
+            "4f3a9c0d1e2b5a67.0a1b2c3d-of-another",
+            "~.0a1b2c3d",
+            "~~x"
+        ],
+        "the agent's ids are stored after their session"
+    );
+    assert_eq!(
+        scanned(&store, Table::Views),
+        views,
+        "views after the flush"
+    );
+    assert_eq!(scanned(&store, Table::Vitals), vitals, "folded LCPs");
+
+    // A second flush, and the merge copies stored ids as they are.
+    let next = "0000000000000001";
+    store
+        .append_blocking(session(next, &[&format!("{next}.12345678")], T0 + 20_000))
+        .unwrap();
+    store.flush_blocking().unwrap();
+    assert_eq!(
+        store
+            .segments()
+            .iter()
+            .filter(|s| s.table == "views")
+            .count(),
+        1,
+        "compaction merged the view segments"
+    );
+    let mut all = views.clone();
+    all.push(format!("{next}.12345678"));
+    all.sort();
+    assert_eq!(scanned(&store, Table::Views), all, "after the merge");
+    drop(store);
+
+    let store = Store::open(dir.path(), config).unwrap();
+    assert_eq!(scanned(&store, Table::Views), all, "after a restart");
+    store
+        .erase_blocking(1, Erasure::Session("other".into()))
+        .unwrap();
+    let mut left = vec![
+        format!("{agent}.0a1b2c3d"),
+        format!("{agent}.ffffffff"),
+        format!("{next}.12345678"),
+    ];
+    left.sort();
+    assert_eq!(scanned(&store, Table::Views), left, "after an erasure");
+    assert_eq!(scanned(&store, Table::Vitals), left);
+}
