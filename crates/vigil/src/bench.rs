@@ -157,12 +157,15 @@ fn wire_batch(rng: &mut Rng, n: usize) -> Vec<u8> {
             body,
         });
     }
+    // Ids as the browser agent makes them: a view is named after its session.
+    let session_id = rng.hex(16);
+    let view_id = format!("{session_id}.{}", rng.hex(8));
     let batch = Batch {
         v: 1,
         key: None,
         context: Context {
-            session_id: rng.hex(16),
-            view_id: Some(rng.hex(16)),
+            session_id,
+            view_id: Some(view_id),
             agent: Agent {
                 name: "vigil-browser".into(),
                 version: "0.1.0".into(),
