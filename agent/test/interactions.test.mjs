@@ -51,7 +51,7 @@ test('SPA navigations: route events with new view ids and soft views', async () 
   assert.equal(routes[0].new_view_id, v2);
   // Views are named after their session (the server stores only what follows its id).
   const ids = [first, ...routes.map((r) => r.new_view_id)];
-  for (const id of ids) assert.match(id, new RegExp(`^${sid}\\.[0-9a-f]{8}$`));
+  for (const id of ids) assert.match(id, new RegExp(`^${sid}-[0-9a-f]{8}$`));
   assert.equal(new Set(ids).size, ids.length, 'each view its own id');
   for (let i = 1; i < routes.length; i++) {
     assert.equal(routes[i].view_id, routes[i - 1].new_view_id, 'views chain');

@@ -46,7 +46,7 @@ impl<'a> Page<'a> {
     fn new(r: &mut Rng, session: &'a Session, t: i64, path: &'a str) -> Self {
         // Named as the browser agent names views: after the session, then 32 random bits
         // (the same draw as before, so the seeded stream after it is unchanged).
-        let view_id = format!("{}.{}", session.id, &r.hex(16)[..8]);
+        let view_id = format!("{}-{}", session.id, &r.hex(16)[..8]);
         let (ttfb, fcp, lcp) = performance::load_timings(r, session, path);
         Page {
             session,

@@ -21,14 +21,14 @@ fn event(v: Value) -> Event {
 fn session(i: i64) -> Vec<Rows> {
     let countries = ["DE", "FR", "US", "BR"];
     let s = format!("s{i}");
-    // Views named as the browser agent names them (`{session}.{8 hex}`, stored relative to
+    // Views named as the browser agent names them (`{session}-{8 hex}`, stored relative to
     // the session), but every eleventh session's, which start with the marker of a
     // relative id without being one.
     let view_id = |v: &str| {
         if i % 11 == 0 {
-            format!(".{s}-{v}")
+            format!("-{s}.{v}")
         } else {
-            format!("{s}.0000000{v}")
+            format!("{s}-0000000{v}")
         }
     };
     let common = |user: &str| Common {
@@ -117,7 +117,7 @@ fn answers(engine: &QueryEngine, rt: &tokio::runtime::Runtime) -> Vec<Value> {
             T0 - 1000,
             T0 + 1_000_000,
             "SELECT v.view_id, count(*) AS vitals FROM views v JOIN vitals l ON l.view_id = v.view_id \
-             WHERE v.view_id IN ('s3.0000000a', 's3.0000000b', '.s11-a', '.s22-b') \
+             WHERE v.view_id IN ('s3-0000000a', 's3-0000000b', '-s11.a', '-s22.b') \
              GROUP BY v.view_id ORDER BY v.view_id",
         ))
         .unwrap();

@@ -1,12 +1,12 @@
 //! View ids stored relative to their session's id.
 //!
-//! The browser agent names a view after its session: `{session_id}.{8 hex}`. Stored whole,
+//! The browser agent names a view after its session: `{session_id}-{8 hex}`. Stored whole,
 //! a random 64-bit id costs 9 bytes a row in Parquet; a row already holds its session id,
-//! so a segment keeps only the part after it (`.{8 hex}`, about 4.5 bytes). Nothing is
+//! so a segment keeps only the part after it (`-{8 hex}`, about 5.5 bytes). Nothing is
 //! lost, whatever a client sends:
 //!
-//! - `view_id` = `session_id` + `.` + rest: stored as `.` + rest;
-//! - any other view id that starts with `.` or `~`: stored as `~` + view id;
+//! - `view_id` = `session_id` + `-` + rest: stored as `-` + rest;
+//! - any other view id that starts with `-` or `~`: stored as `~` + view id;
 //! - any other view id, or a row without a session id: stored as it is.
 //!
 //! Readers of segments turn them back: the store's scans with [`absolute`], the query
@@ -24,7 +24,7 @@ pub const VIEW: &str = "view_id";
 pub const SESSION: &str = "session_id";
 
 /// Marks a stored view id as the part after its session's id.
-const RELATIVE: char = '.';
+const RELATIVE: char = '-';
 /// Marks a stored view id that would otherwise read as relative.
 const ESCAPED: char = '~';
 
@@ -145,18 +145,18 @@ mod tests {
     #[test]
     fn any_view_id_comes_back_whole() {
         let rows = [
-            (Some("0123456789abcdef"), Some("0123456789abcdef.89abcdef")),
+            (Some("0123456789abcdef"), Some("0123456789abcdef-89abcdef")),
             (Some("0123456789abcdef"), Some("fedcba9876543210")),
-            (Some("0123456789abcdef"), Some(".89abcdef")),
+            (Some("0123456789abcdef"), Some("-89abcdef")),
             (Some("0123456789abcdef"), Some("~89abcdef")),
-            (Some("0123456789abcdef"), Some("~~.")),
+            (Some("0123456789abcdef"), Some("~~-")),
             (Some("0123456789abcdef"), Some("0123456789abcdef")),
-            (Some("0123456789abcdef"), Some("0123456789abcdef.")),
-            (Some("0123456789abcdef"), Some("0123456789abcdefx.1")),
+            (Some("0123456789abcdef"), Some("0123456789abcdef-")),
+            (Some("0123456789abcdef"), Some("0123456789abcdefx-1")),
             (Some("0123456789abcdef"), Some("")),
-            (Some(""), Some(".1")),
+            (Some(""), Some("-1")),
             (Some(""), Some("x")),
-            (None, Some(".1")),
+            (None, Some("-1")),
             (None, Some("~1")),
             (None, Some("1")),
             (Some("s"), None),
@@ -167,18 +167,18 @@ mod tests {
         assert_eq!(
             views(&stored),
             [
-                Some(".89abcdef"),
+                Some("-89abcdef"),
                 Some("fedcba9876543210"),
-                Some("~.89abcdef"),
+                Some("~-89abcdef"),
                 Some("~~89abcdef"),
-                Some("~~~."),
+                Some("~~~-"),
                 Some("0123456789abcdef"),
-                Some("."),
-                Some("0123456789abcdefx.1"),
+                Some("-"),
+                Some("0123456789abcdefx-1"),
                 Some(""),
-                Some(".1"),
+                Some("-1"),
                 Some("x"),
-                Some("~.1"),
+                Some("~-1"),
                 Some("~~1"),
                 Some("1"),
                 None,
@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn tables_without_view_ids_are_untouched() {
         let schema = Arc::new(Schema::new(vec![Field::new(VIEW, DataType::Utf8, true)]));
-        let views: StringArray = [Some(".1")].into_iter().collect();
+        let views: StringArray = [Some("-1")].into_iter().collect();
         let b = RecordBatch::try_new(schema, vec![Arc::new(views)]).unwrap();
         assert_eq!(relative(&b).unwrap(), b);
         assert_eq!(absolute(&b).unwrap(), b);

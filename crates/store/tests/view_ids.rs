@@ -1,4 +1,4 @@
-//! Segments keep a view id named after its session (`{session}.{8 hex}`) as the part after
+//! Segments keep a view id named after its session (`{session}-{8 hex}`) as the part after
 //! the session id; every view id a client sends comes back whole from scans after a flush,
 //! a merge, a restart and an erasure.
 
@@ -103,7 +103,7 @@ fn view_ids_are_stored_after_their_session_and_read_whole() {
     store
         .append_blocking(session(
             agent,
-            &[&format!("{agent}.0a1b2c3d"), &format!("{agent}.ffffffff")],
+            &[&format!("{agent}-0a1b2c3d"), &format!("{agent}-ffffffff")],
             T0,
         ))
         .unwrap();
@@ -111,7 +111,7 @@ fn view_ids_are_stored_after_their_session_and_read_whole() {
     store
         .append_blocking(session(
             "other",
-            &[".0a1b2c3d", "~x", &format!("{agent}.0a1b2c3d-of-another")],
+            &["-0a1b2c3d", "~x", &format!("{agent}x-0a1b2c3d")],
             T0 + 10_000,
         ))
         .unwrap();
@@ -124,10 +124,10 @@ fn view_ids_are_stored_after_their_session_and_read_whole() {
     assert_eq!(
         stored(&store, dir.path()),
         [
-            ".0a1b2c3d",
-            ".ffffffff",
-            "4f3a9c0d1e2b5a67.0a1b2c3d-of-another",
-            "~.0a1b2c3d",
+            "-0a1b2c3d",
+            "-ffffffff",
+            "4f3a9c0d1e2b5a67x-0a1b2c3d",
+            "~-0a1b2c3d",
             "~~x"
         ],
         "the agent's ids are stored after their session"
@@ -142,7 +142,7 @@ fn view_ids_are_stored_after_their_session_and_read_whole() {
     // A second flush, and the merge copies stored ids as they are.
     let next = "0000000000000001";
     store
-        .append_blocking(session(next, &[&format!("{next}.12345678")], T0 + 20_000))
+        .append_blocking(session(next, &[&format!("{next}-12345678")], T0 + 20_000))
         .unwrap();
     store.flush_blocking().unwrap();
     assert_eq!(
@@ -155,7 +155,7 @@ fn view_ids_are_stored_after_their_session_and_read_whole() {
         "compaction merged the view segments"
     );
     let mut all = views.clone();
-    all.push(format!("{next}.12345678"));
+    all.push(format!("{next}-12345678"));
     all.sort();
     assert_eq!(scanned(&store, Table::Views), all, "after the merge");
     drop(store);
@@ -166,9 +166,9 @@ fn view_ids_are_stored_after_their_session_and_read_whole() {
         .erase_blocking(1, Erasure::Session("other".into()))
         .unwrap();
     let mut left = vec![
-        format!("{agent}.0a1b2c3d"),
-        format!("{agent}.ffffffff"),
-        format!("{next}.12345678"),
+        format!("{agent}-0a1b2c3d"),
+        format!("{agent}-ffffffff"),
+        format!("{next}-12345678"),
     ];
     left.sort();
     assert_eq!(scanned(&store, Table::Views), left, "after an erasure");

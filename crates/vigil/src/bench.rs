@@ -159,7 +159,7 @@ fn wire_batch(rng: &mut Rng, n: usize) -> Vec<u8> {
     }
     // Ids as the browser agent makes them: a view is named after its session.
     let session_id = rng.hex(16);
-    let view_id = format!("{session_id}.{}", rng.hex(8));
+    let view_id = format!("{session_id}-{}", rng.hex(8));
     let batch = Batch {
         v: 1,
         key: None,
