@@ -820,7 +820,8 @@ fn read_schema(table: Table, stored: &Schema) -> SchemaRef {
 }
 
 /// The columns of `table` read from its segments: as they are stored, but for view ids,
-/// which segments keep relative to their session's ([`vigil_store::view_ids`]).
+/// which segments keep relative to their session's ([`vigil_store::view_ids`]), and the
+/// view timings they keep as differences ([`vigil_store::deltas`]).
 fn stored_columns_sql(table: Table) -> String {
     let has_session = table.column(vigil_store::view_ids::SESSION).is_some();
     table
@@ -831,6 +832,12 @@ fn stored_columns_sql(table: Table) -> String {
                 format!(
                     "{} AS \"{}\"",
                     vigil_store::view_ids::absolute_sql(),
+                    c.name
+                )
+            } else if table == Table::Views {
+                format!(
+                    "{} AS \"{}\"",
+                    vigil_store::deltas::decoded_sql(c.name),
                     c.name
                 )
             } else {
@@ -854,7 +861,7 @@ fn unfolded_vital_sql(vital: &vigil_store::fold::FoldedVital, views: &str) -> St
             } else if c == "name" {
                 format!("'{}'", vital.name)
             } else if vital.columns.contains(&c) {
-                format!("\"{}\"", vital.column(c))
+                vigil_store::deltas::decoded_sql(&vital.column(c))
             } else if c == vigil_store::view_ids::VIEW {
                 vigil_store::view_ids::absolute_sql()
             } else if Table::Views.column(c).is_some() {

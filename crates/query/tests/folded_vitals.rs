@@ -46,7 +46,9 @@ fn session(i: i64) -> Vec<Rows> {
             event(
                 json!({"type": "vital", "ts": at + 800, "view_id": view, "name": "LCP",
                 "value": 900 + (i * 37 + k * 11) % 3000,
-                "attribution": {"element": "img.hero", "load_duration": 120.5 + k as f64}}),
+                "attribution": {"element": "img.hero", "ttfb": 180.5 + (i % 3) as f64,
+                    "load_delay": 40, "load_duration": 120.5 + k as f64,
+                    "render_delay": 300 + i}}),
             ),
             event(
                 json!({"type": "vital", "ts": at + 30_000, "view_id": view, "name": "CLS",
@@ -60,7 +62,13 @@ fn session(i: i64) -> Vec<Rows> {
     };
     let a = view_id("a");
     let b = view_id("b");
-    let mut first = vec![event(json!({"type": "view", "ts": t, "view_id": a}))];
+    // Timings that view segments store as differences (DOMContentLoaded after the DOM is
+    // interactive, load after domComplete, an LCP's TTFB against the view's).
+    let timing = json!({"ttfb": 180.5, "dom_interactive": 600 + i, "dom_content_loaded": 612.5 + i as f64,
+        "dom_complete": 1400, "load": 1404});
+    let mut first = vec![event(
+        json!({"type": "view", "ts": t, "view_id": a, "timing": timing, "fcp": 450}),
+    )];
     first.extend(vitals(&a, t, 0));
     let second = vec![event(
         json!({"type": "view", "ts": t + 40_000, "view_id": b}),

@@ -494,7 +494,7 @@ impl Store {
         })?;
         let mut out = Vec::new();
         for stored in read_segment(&self.shared.dir.join(&file.path), table)? {
-            let stored = whole_view_ids(&stored)?;
+            let stored = read_back(&stored, table)?;
             if table == Table::Views {
                 for vitals in unfold(&stored).map_err(|e| StoreError::Io(io::Error::other(e)))? {
                     out.push((Table::Vitals, vitals));
@@ -601,12 +601,12 @@ fn scan_snapshot(
     let mut out = Vec::new();
     for path in &snapshot.files {
         for stored in read_segment(path, table)? {
-            out.push(conform(&schema, &whole_view_ids(&stored)?)?);
+            out.push(conform(&schema, &read_back(&stored, table)?)?);
         }
     }
     for path in &snapshot.folded {
         for stored in read_segment(path, Table::Views)? {
-            let stored = whole_view_ids(&stored)?;
+            let stored = read_back(&stored, Table::Views)?;
             out.extend(unfold(&stored).map_err(|e| StoreError::Io(io::Error::other(e)))?);
         }
     }
@@ -617,9 +617,16 @@ fn scan_snapshot(
         .collect()
 }
 
-/// A segment's rows with whole view ids ([`crate::view_ids`]).
-fn whole_view_ids(stored: &RecordBatch) -> Result<RecordBatch, StoreError> {
-    crate::view_ids::absolute(stored).map_err(|e| StoreError::Io(io::Error::other(e)))
+/// A segment's rows of `table` with whole view ids ([`crate::view_ids`]) and, for views,
+/// whole timings ([`crate::deltas`]); still in the stored schema.
+fn read_back(stored: &RecordBatch, table: Table) -> Result<RecordBatch, StoreError> {
+    let to_io = |e| StoreError::Io(io::Error::other(e));
+    let whole = crate::view_ids::absolute(stored).map_err(to_io)?;
+    if table == Table::Views {
+        crate::deltas::decode(&whole).map_err(to_io)
+    } else {
+        Ok(whole)
+    }
 }
 
 fn in_range(batch: &RecordBatch, from_ms: i64, to_ms: i64) -> Result<RecordBatch, StoreError> {

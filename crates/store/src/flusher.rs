@@ -5,8 +5,8 @@ use crate::fold::{fold, rows_held, stored_schema};
 use crate::manifest::{Manifest, SegmentFile, day_of};
 use crate::memtable::{MemTable, Shared, lock};
 use crate::segment::{merge_segments, read_segment, sorted_for_segment, ts_range, write_parquet};
-use crate::view_ids;
 use crate::{ERASURE_GRACE, StoreError};
+use crate::{deltas, view_ids};
 use datafusion::arrow::array::{BooleanArray, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::filter_record_batch;
 use std::collections::BTreeMap;
@@ -206,7 +206,8 @@ fn split_by_day(table: Table, batches: &[RecordBatch]) -> io::Result<Vec<(String
 type TablesByKey = BTreeMap<(ProjectId, Table), Vec<RecordBatch>>;
 
 /// A memtable's rows as they are stored: each project's vitals folded into its views where
-/// they can be, view ids relative to their sessions' ([`view_ids`]), in a fixed order.
+/// they can be, view ids relative to their sessions' ([`view_ids`]), view timings as
+/// differences ([`deltas`]), in a fixed order.
 fn stored_tables(mem: &MemTable) -> io::Result<TablesByKey> {
     let mut tables: TablesByKey = mem.tables.iter().map(|(k, v)| (*k, v.batches())).collect();
     let projects: Vec<ProjectId> = tables
@@ -223,10 +224,13 @@ fn stored_tables(mem: &MemTable) -> io::Result<TablesByKey> {
             tables.insert((project, Table::Vitals), left);
         }
     }
-    // After the fold, which matches vitals to their views by whole ids.
-    for batches in tables.values_mut() {
+    // After the fold, which matches vitals to their views by whole ids and values.
+    for ((_, table), batches) in tables.iter_mut() {
         for batch in batches.iter_mut() {
             *batch = view_ids::relative(batch).map_err(io::Error::other)?;
+            if *table == Table::Views {
+                *batch = deltas::encode(batch).map_err(io::Error::other)?;
+            }
         }
     }
     Ok(tables)

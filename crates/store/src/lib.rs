@@ -3,6 +3,7 @@
 //! a background flusher writes, compacts and expires. It receives [`vigil_model::Rows`]
 //! and knows nothing of the wire protocol or of HTTP.
 
+pub mod deltas;
 mod engine;
 mod flusher;
 pub mod fold;

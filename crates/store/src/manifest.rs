@@ -23,8 +23,10 @@ const FILE: &str = "manifest.json";
 /// hold `janks` segments (mobile), for the same reason; version 4 reads as it is. Version 6:
 /// segments may hold view ids relative to their session's ([`crate::view_ids`]), which an
 /// older release would read as ids of their own, so it must refuse the folder; whole ids
-/// read back as they are, so version 5 reads as it is.
-pub const MANIFEST_VERSION: u32 = 6;
+/// read back as they are, so version 5 reads as it is. Version 7: view segments store some
+/// timings as differences ([`crate::deltas`]); the store rewrites the view segments of an
+/// older folder when it opens it ([`crate::migrate`]).
+pub const MANIFEST_VERSION: u32 = 7;
 
 /// One Parquet segment: a table's rows of one project and one UTC day, sorted by time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

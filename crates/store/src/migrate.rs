@@ -1,16 +1,17 @@
 //! Segments written in an earlier layout, rewritten in this one when the store opens.
 //!
 //! Manifest versions 0 to 2 stored a vital's value at 0.001 (`vitals.value` and the view
-//! rows' folded `{vital}__value`); version 3 stores it at 0.0001. The affected segments are
-//! rewritten before anything reads them, so every later path (queries, compaction, erasure)
-//! sees one layout. New files are written first and the manifest is replaced once, so a
+//! rows' folded `{vital}__value`); version 3 stores it at 0.0001. Versions before 7 stored
+//! every view timing whole; version 7 stores some as differences ([`crate::deltas`]). The
+//! affected segments are rewritten before anything reads them, so every later path
+//! (queries, compaction, erasure) sees one layout. New files are written first and the manifest is replaced once, so a
 //! crash leaves either the old folder or the new one; the files the winner does not name
 //! are removed as orphans at the next start.
 
 use crate::flusher::segment_rel_path;
 use crate::fold::FOLDED;
 use crate::manifest::{MANIFEST_VERSION, Manifest};
-use crate::segment::{read_segment, write_parquet};
+use crate::segment::{SegmentWriter, read_segment};
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
 use std::io;
 use std::path::Path;
@@ -22,9 +23,13 @@ const FINE_VITALS: u32 = 3;
 /// The scale of a vital's value before [`FINE_VITALS`].
 const OLD_VITAL_SCALE: i64 = 1000;
 
+/// The first manifest version with view timings stored as differences.
+const TIMING_DELTAS: u32 = 7;
+
 /// Rewrites what an older layout left; returns the manifest to open with.
 pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest> {
-    if manifest.version >= FINE_VITALS || manifest.files.is_empty() {
+    let from = manifest.version;
+    if from >= TIMING_DELTAS || manifest.files.is_empty() {
         return Ok(manifest);
     }
     let scale = Table::Vitals
@@ -36,25 +41,27 @@ pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest
     let mut next_id = manifest.next_file_id;
     for file in manifest.files.iter_mut() {
         let table = match file.table.as_str() {
-            "vitals" => Table::Vitals,
+            "vitals" if from < FINE_VITALS => Table::Vitals,
             "views" => Table::Views,
             _ => continue,
         };
-        let batches = read_segment(&dir.join(&file.path), table)?;
-        let rescaled = batches
-            .iter()
-            .map(|b| rescale(b, table, factor))
-            .collect::<io::Result<Vec<_>>>()?;
-        let one = datafusion::arrow::compute::concat_batches(
-            &crate::fold::stored_schema(table),
-            &rescaled,
-        )
-        .map_err(io::Error::other)?;
         let rel = segment_rel_path(file.project, &file.day, table, next_id);
         next_id += 1;
-        let bytes = write_parquet(&dir.join(&rel), table, &one)?;
+        // Written a batch at a time, without a concatenated copy of the segment.
+        let mut writer =
+            SegmentWriter::create(&dir.join(&rel), table, crate::fold::stored_schema(table))?;
+        for batch in read_segment(&dir.join(&file.path), table)? {
+            let mut batch = batch;
+            if from < FINE_VITALS {
+                batch = rescale(&batch, table, factor)?;
+            }
+            if table == Table::Views {
+                batch = crate::deltas::encode(&batch).map_err(io::Error::other)?;
+            }
+            writer.write(&batch)?;
+        }
+        file.bytes = writer.finish()?;
         replaced.push(std::mem::replace(&mut file.path, rel));
-        file.bytes = bytes;
     }
     manifest.next_file_id = next_id;
     manifest.save(dir)?;
@@ -65,7 +72,8 @@ pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest
         let _ = std::fs::remove_file(dir.join(old));
     }
     tracing::info!(
-        "rewrote vitals and view segments with vitals at 0.0001 (manifest version {FINE_VITALS})"
+        from,
+        "rewrote view segments (and before version {FINE_VITALS} vitals segments) in the layout of manifest version {MANIFEST_VERSION}"
     );
     Ok(manifest)
 }

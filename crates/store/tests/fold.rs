@@ -5,7 +5,7 @@
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use vigil_model::{Common, IngestBatch, Rows};
-use vigil_protocol::{Attribution, Event, EventBody, View, Vital};
+use vigil_protocol::{Attribution, Event, EventBody, NavigationTiming, View, Vital};
 use vigil_store::{Erasure, Store, StoreConfig, Table};
 
 const T0: i64 = 1_796_126_400_000;
@@ -31,6 +31,14 @@ fn view(ts: i64, id: &str) -> Event {
         page_url: None,
         body: EventBody::View(View {
             fcp: Some(640.0),
+            timing: NavigationTiming {
+                ttfb: Some(120.5),
+                dom_interactive: Some(700.0),
+                dom_content_loaded: Some(712.5),
+                dom_complete: Some(1900.0),
+                load: Some(1903.25),
+                ..NavigationTiming::default()
+            },
             ..View::default()
         }),
     }
@@ -64,8 +72,8 @@ fn session(session: &str, user: &str) -> Vec<Rows> {
         url: Some("https://cdn.example.com/hero.jpg?sig=abc".into()),
         ttfb: Some(120.5),
         load_delay: Some(30.0),
-        load_duration: Some(400.25),
-        render_delay: Some(12.0),
+        load_duration: Some(400.5),
+        render_delay: Some(1279.0),
         ..Attribution::default()
     };
     let inp = Attribution {
@@ -229,9 +237,119 @@ fn folded_vitals_come_back_whole() {
     assert_eq!(scan(&store, Table::Vitals), left, "after erasing a session");
 }
 
+/// Rewrites a segment as a release before manifest version 7 wrote it: whole view ids and
+/// timings.
+fn to_whole_timings(path: &std::path::Path) {
+    rewrite_segment(path, |b| {
+        let b = vigil_store::view_ids::absolute(b).unwrap();
+        if b.schema().index_of("lcp__value").is_ok() {
+            vigil_store::deltas::decode(&b).unwrap()
+        } else {
+            b
+        }
+    });
+}
+
+/// `path`'s batches rewritten by `f`, in the same schema.
+fn rewrite_segment(path: &std::path::Path, f: impl Fn(&RecordBatch) -> RecordBatch) {
+    use datafusion::parquet::arrow::ArrowWriter;
+    let batches = vigil_store::read_parquet(path).unwrap();
+    let schema = batches[0].schema();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
+    for b in &batches {
+        writer.write(&f(b)).unwrap();
+    }
+    writer.close().unwrap();
+}
+
+/// Sets the data folder's manifest version.
+fn set_manifest_version(dir: &std::path::Path, version: u32) {
+    let manifest = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replacen(
+            &format!("\"version\":{}", vigil_store::MANIFEST_VERSION),
+            &format!("\"version\":{version}"),
+            1,
+        ),
+    )
+    .unwrap();
+}
+
+/// The stored values of one column of the view segments.
+fn stored_views_column(store: &Store, dir: &std::path::Path, column: &str) -> Vec<Option<i64>> {
+    use datafusion::arrow::array::{Array, Int64Array};
+    store
+        .segments()
+        .iter()
+        .filter(|s| s.table == "views")
+        .flat_map(|s| vigil_store::read_parquet(&dir.join(&s.path)).unwrap())
+        .flat_map(|b| {
+            let c = b.column_by_name(column).unwrap();
+            let c = c.as_any().downcast_ref::<Int64Array>().unwrap();
+            (0..c.len())
+                .map(|i| c.is_valid(i).then(|| c.value(i)))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn view_segments_of_whole_timings_are_rewritten_when_the_store_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    for rows in session("s-ann", "ann") {
+        store.append_blocking(rows).unwrap();
+    }
+    store.flush_blocking().unwrap();
+    let vitals = scan(&store, Table::Vitals);
+    let views = scan(&store, Table::Views);
+    // Stored as differences: the FCP vital is the view's FCP, DOMContentLoaded ends 12.5 ms
+    // after the DOM is interactive, LCP's parts add up to it.
+    assert_eq!(
+        stored_views_column(&store, dir.path(), "fcp__value"),
+        [Some(0), None]
+    );
+    assert_eq!(
+        stored_views_column(&store, dir.path(), "dom_content_loaded"),
+        [Some(125), Some(125)]
+    );
+    assert_eq!(
+        stored_views_column(&store, dir.path(), "lcp__render_delay"),
+        [Some(0), None]
+    );
+    let files: Vec<String> = store.segments().iter().map(|s| s.path.clone()).collect();
+    drop(store);
+
+    // The folder as manifest version 6 had it.
+    for f in files.iter().filter(|f| f.contains("/views-")) {
+        to_whole_timings(&dir.path().join(f));
+    }
+    set_manifest_version(dir.path(), 6);
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    assert_eq!(
+        scan(&store, Table::Vitals),
+        vitals,
+        "vitals after the upgrade"
+    );
+    assert_eq!(scan(&store, Table::Views), views, "views after the upgrade");
+    assert_eq!(
+        stored_views_column(&store, dir.path(), "dom_content_loaded"),
+        [Some(125), Some(125)],
+        "rewritten as differences"
+    );
+    drop(store);
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    assert_eq!(scan(&store, Table::Views), views, "opened again");
+}
+
 /// Rewrites a segment as a release before manifest version 3 wrote it: a vital's value at
-/// 0.001 (`vitals.value`, and `{vital}__value` folded into view rows).
+/// 0.001 (`vitals.value`, and `{vital}__value` folded into view rows), whole view ids and
+/// timings.
 fn to_old_vital_scale(path: &std::path::Path) {
+    to_whole_timings(path);
     use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
     use datafusion::parquet::arrow::ArrowWriter;
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -290,16 +408,7 @@ fn vitals_stored_at_the_old_scale_are_rewritten_when_the_store_opens() {
         to_old_vital_scale(&dir.path().join(f));
     }
     let manifest = dir.path().join("manifest.json");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(
-        &manifest,
-        text.replacen(
-            &format!("\"version\":{}", vigil_store::MANIFEST_VERSION),
-            "\"version\":2",
-            1,
-        ),
-    )
-    .unwrap();
+    set_manifest_version(dir.path(), 2);
 
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
     assert_eq!(
