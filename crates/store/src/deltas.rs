@@ -117,12 +117,13 @@ pub const DELTAS: &[Delta] = &[
     },
 ];
 
-/// The predictions of every delta column present in `batch`, row by row (None where a
-/// column of the prediction is null).
-fn predictions<'a>(
-    batch: &'a RecordBatch,
-) -> Result<Vec<(usize, &'a Int64Array, Vec<Option<i64>>)>, ArrowError> {
-    let int64 = |name: &str| -> Result<Option<(usize, &'a Int64Array)>, ArrowError> {
+/// A delta column of a batch: its index, its values, and its prediction row by row (None
+/// where a column of the prediction is null).
+type Predicted<'a> = (usize, &'a Int64Array, Vec<Option<i64>>);
+
+/// The predictions of every delta column present in `batch`.
+fn predictions(batch: &RecordBatch) -> Result<Vec<Predicted<'_>>, ArrowError> {
+    let int64 = |name: &str| -> Result<Option<(usize, &Int64Array)>, ArrowError> {
         let Ok(index) = batch.schema_ref().index_of(name) else {
             return Ok(None);
         };
