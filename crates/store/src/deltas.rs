@@ -1,15 +1,16 @@
 //! Timings stored as their difference from what the same row predicts.
 //!
 //! Several of a view row's timings nearly repeat others: `DOMContentLoaded` ends a few
-//! milliseconds after the DOM is interactive, `load` after `domComplete`; an LCP's or FCP's
+//! milliseconds after the DOM is interactive, `load` after `domComplete`, the request
+//! starts when DNS and the connection are done; an LCP's or FCP's
 //! time to first byte is the view's TTFB, an FCP or TTFB vital's value is the view's `fcp`
 //! or `ttfb`; and LCP's four parts add up to its value (web-vitals' attribution), so its
 //! render delay is the value less the other three. A segment stores each of these as the
 //! difference from that prediction, a few bits where the timing took 14 to 20.
 //!
-//! Nothing is lost: the prediction is a sum of columns the segment stores as they are
-//! ([`DELTAS`] never predicts from a column that is itself a difference), computed in
-//! wrapping integer arithmetic, so stored = value − prediction and value = stored +
+//! Nothing is lost: the prediction is a sum of columns the segment stores as they are or
+//! that [`DELTAS`] lists earlier (decoded first, encoded last), computed in wrapping
+//! integer arithmetic, so stored = value − prediction and value = stored +
 //! prediction hold for any numbers. Where a column of the prediction is null the value is
 //! stored as it is, and reading adds nothing (the prediction counts as 0).
 //!
@@ -74,6 +75,12 @@ pub const DELTAS: &[Delta] = &[
         column: "load",
         prediction: &[plus("dom_complete")],
     },
+    // The request starts once the connection is up: TTFB less DNS and connection time,
+    // give or take a redirect or a service worker.
+    Delta {
+        column: "request",
+        prediction: &[plus("ttfb"), minus("dns"), minus("tcp")],
+    },
     Delta {
         column: "lcp__lcp_ttfb",
         prediction: &[plus("ttfb")],
@@ -81,6 +88,18 @@ pub const DELTAS: &[Delta] = &[
     Delta {
         column: "fcp__lcp_ttfb",
         prediction: &[plus("ttfb")],
+    },
+    // An LCP is reported at the time it happened: its offset from the view's start, in
+    // whole milliseconds, is its value. (Predicted this way round so that the query of
+    // LCP percentiles, which reads both, only multiplies.)
+    Delta {
+        column: "lcp__value",
+        prediction: &[Term {
+            column: "lcp__ts_offset",
+            sign: 1,
+            multiply: VITAL_PER_MS * 10,
+            divide: 1,
+        }],
     },
     // LCP = TTFB + load delay + load duration + render delay.
     Delta {
@@ -117,76 +136,85 @@ pub const DELTAS: &[Delta] = &[
     },
 ];
 
-/// A delta column of a batch: its index, its values, and its prediction row by row (None
-/// where a column of the prediction is null).
-type Predicted<'a> = (usize, &'a Int64Array, Vec<Option<i64>>);
-
-/// The predictions of every delta column present in `batch`.
-fn predictions(batch: &RecordBatch) -> Result<Vec<Predicted<'_>>, ArrowError> {
-    let int64 = |name: &str| -> Result<Option<(usize, &Int64Array)>, ArrowError> {
-        let Ok(index) = batch.schema_ref().index_of(name) else {
-            return Ok(None);
-        };
-        let values = batch
-            .column(index)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .ok_or_else(|| ArrowError::SchemaError(format!("{name} is not Int64")))?;
-        Ok(Some((index, values)))
+/// The Int64 column `name` of `columns` (by `batch`'s schema), if the batch has it.
+fn int64<'a>(
+    batch: &RecordBatch,
+    columns: &'a [ArrayRef],
+    name: &str,
+) -> Result<Option<(usize, &'a Int64Array)>, ArrowError> {
+    let Ok(index) = batch.schema_ref().index_of(name) else {
+        return Ok(None);
     };
-    let mut out = Vec::new();
-    'deltas: for delta in DELTAS {
-        let Some((index, values)) = int64(delta.column)? else {
-            continue;
+    let values = columns[index]
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| ArrowError::SchemaError(format!("{name} is not Int64")))?;
+    Ok(Some((index, values)))
+}
+
+/// `columns[delta.column]` turned by `apply(value, prediction)`, the prediction read from
+/// `columns` as they are now (a batch without the column or a column of the prediction is
+/// left as it is).
+fn rewrite_one(
+    batch: &RecordBatch,
+    columns: &mut [ArrayRef],
+    delta: &Delta,
+    apply: fn(i64, i64) -> i64,
+) -> Result<(), ArrowError> {
+    let Some((index, values)) = int64(batch, columns, delta.column)? else {
+        return Ok(());
+    };
+    let mut terms = Vec::new();
+    for term in delta.prediction {
+        let Some((_, column)) = int64(batch, columns, term.column)? else {
+            return Ok(());
         };
-        let mut terms = Vec::new();
-        for term in delta.prediction {
-            let Some((_, column)) = int64(term.column)? else {
-                continue 'deltas;
-            };
-            terms.push((term, column));
-        }
-        let predicted = (0..batch.num_rows())
-            .map(|row| {
-                terms.iter().try_fold(0i64, |sum, (term, column)| {
-                    column.is_valid(row).then(|| {
-                        let scaled = column.value(row).wrapping_mul(term.multiply) / term.divide;
-                        sum.wrapping_add(term.sign.wrapping_mul(scaled))
+        terms.push((term, column));
+    }
+    let rewritten: Int64Array = (0..values.len())
+        .map(|row| {
+            values.is_valid(row).then(|| {
+                let predicted = terms
+                    .iter()
+                    .try_fold(0i64, |sum, (term, column)| {
+                        column.is_valid(row).then(|| {
+                            let scaled =
+                                column.value(row).wrapping_mul(term.multiply) / term.divide;
+                            sum.wrapping_add(term.sign.wrapping_mul(scaled))
+                        })
                     })
-                })
+                    .unwrap_or(0);
+                apply(values.value(row), predicted)
             })
-            .collect();
-        out.push((index, values, predicted));
-    }
-    Ok(out)
+        })
+        .collect();
+    columns[index] = Arc::new(rewritten) as ArrayRef;
+    Ok(())
 }
 
-/// `batch` with each delta column's values turned by `apply(value, prediction)`.
-fn rewrite(batch: &RecordBatch, apply: fn(i64, i64) -> i64) -> Result<RecordBatch, ArrowError> {
-    let mut columns = batch.columns().to_vec();
-    for (index, values, predicted) in predictions(batch)? {
-        let rewritten: Int64Array = values
-            .iter()
-            .zip(predicted)
-            .map(|(v, p)| v.map(|v| apply(v, p.unwrap_or(0))))
-            .collect();
-        columns[index] = Arc::new(rewritten) as ArrayRef;
-    }
-    RecordBatch::try_new(batch.schema(), columns)
-}
-
-/// View rows as a segment stores them: the delta columns as differences.
+/// View rows as a segment stores them: the delta columns as differences. Last first, so
+/// that each prediction reads whole values.
 pub fn encode(stored_views: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-    rewrite(stored_views, i64::wrapping_sub)
+    let mut columns = stored_views.columns().to_vec();
+    for delta in DELTAS.iter().rev() {
+        rewrite_one(stored_views, &mut columns, delta, i64::wrapping_sub)?;
+    }
+    RecordBatch::try_new(stored_views.schema(), columns)
 }
 
-/// View rows read from a segment with their timings whole.
+/// View rows read from a segment with their timings whole. First first, so that each
+/// prediction reads values already whole.
 pub fn decode(stored_views: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-    rewrite(stored_views, i64::wrapping_add)
+    let mut columns = stored_views.columns().to_vec();
+    for delta in DELTAS {
+        rewrite_one(stored_views, &mut columns, delta, i64::wrapping_add)?;
+    }
+    RecordBatch::try_new(stored_views.schema(), columns)
 }
 
 /// The SQL expression of a stored view column's value (the column itself, but for the
-/// delta columns). SQL's integer `+`, `-` and `*` wrap, as [`encode`] does.
+/// delta columns, whose predictions read earlier delta columns decoded). SQL's integer
+/// `+`, `-` and `*` wrap, as [`encode`] does.
 pub fn decoded_sql(column: &str) -> String {
     let Some(delta) = DELTAS.iter().find(|d| d.column == column) else {
         return format!("\"{column}\"");
@@ -196,7 +224,7 @@ pub fn decoded_sql(column: &str) -> String {
         .iter()
         .map(|t| {
             let sign = if t.sign < 0 { "-" } else { "+" };
-            let mut term = format!("\"{}\"", t.column);
+            let mut term = decoded_sql(t.column);
             if t.multiply != 1 {
                 term = format!("{term} * {}", t.multiply);
             }
@@ -214,14 +242,14 @@ mod tests {
     use super::*;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
-    /// A prediction never reads a column that is itself stored as a difference: reading
-    /// back would need it decoded first.
+    /// A prediction reads columns stored as they are or delta columns listed before it
+    /// (decoded first): never itself or a later one.
     #[test]
-    fn predictions_read_columns_stored_as_they_are() {
-        for delta in DELTAS {
+    fn predictions_read_columns_stored_as_they_are_or_decoded_before() {
+        for (i, delta) in DELTAS.iter().enumerate() {
             for term in delta.prediction {
                 assert!(
-                    DELTAS.iter().all(|d| d.column != term.column),
+                    DELTAS[i..].iter().all(|d| d.column != term.column),
                     "{} predicts from {}",
                     delta.column,
                     term.column
@@ -235,6 +263,7 @@ mod tests {
     #[test]
     fn every_value_comes_back_whatever_its_prediction() {
         let names = [
+            "lcp__ts_offset",
             "ttfb",
             "lcp__value",
             "lcp__load_delay",
@@ -248,9 +277,12 @@ mod tests {
                 .map(|n| Field::new(*n, DataType::Int64, true))
                 .collect::<Vec<_>>(),
         ));
-        let rows: [[Option<i64>; 6]; 5] = [
-            // web-vitals' parts add up to the value: the render delay is stored as 0.
+        let (max, min) = (Some(i64::MAX), Some(i64::MIN));
+        let rows: [[Option<i64>; 7]; 5] = [
+            // Reported 1830 ms after the view started, and web-vitals' parts add up to the
+            // value: the value and the render delay are stored as 0.
             [
+                Some(1830),
                 Some(1205),
                 Some(18_300_000),
                 Some(300),
@@ -258,8 +290,9 @@ mod tests {
                 Some(12_795),
                 Some(1205),
             ],
-            // The view has no TTFB: stored as they are.
+            // The view has no TTFB: the render delay and the LCP's TTFB are stored whole.
             [
+                Some(1831),
                 None,
                 Some(18_300_000),
                 Some(300),
@@ -267,17 +300,18 @@ mod tests {
                 Some(1),
                 Some(9),
             ],
-            [Some(5), None, None, None, None, None],
+            [None, Some(5), None, None, None, None, None],
             // Overflow wraps both ways.
+            [max, max, min, Some(-1), min, max, min],
             [
-                Some(i64::MAX),
-                Some(i64::MIN),
                 Some(-1),
-                Some(i64::MIN),
-                Some(i64::MAX),
-                Some(i64::MIN),
+                Some(-7),
+                Some(-9999),
+                Some(0),
+                Some(3),
+                Some(-2),
+                Some(0),
             ],
-            [Some(-7), Some(-9999), Some(0), Some(3), Some(-2), Some(0)],
         ];
         let columns: Vec<ArrayRef> = (0..names.len())
             .map(|c| Arc::new(rows.iter().map(|r| r[c]).collect::<Int64Array>()) as ArrayRef)
@@ -293,10 +327,12 @@ mod tests {
                 .iter()
                 .collect()
         };
-        assert_eq!(column(&stored, "lcp__render_delay")[0], Some(0));
-        assert_eq!(column(&stored, "lcp__lcp_ttfb")[0], Some(0));
-        assert_eq!(column(&stored, "lcp__render_delay")[1], Some(1));
-        assert_eq!(column(&stored, "lcp__lcp_ttfb")[1], Some(9));
+        assert_eq!(column(&stored, "lcp__value")[..2], [Some(0), Some(-10_000)]);
+        assert_eq!(
+            column(&stored, "lcp__render_delay")[..2],
+            [Some(0), Some(1)]
+        );
+        assert_eq!(column(&stored, "lcp__lcp_ttfb")[..2], [Some(0), Some(9)]);
         assert_eq!(decode(&stored).unwrap(), batch);
     }
 }

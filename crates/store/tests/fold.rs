@@ -32,6 +32,9 @@ fn view(ts: i64, id: &str) -> Event {
         body: EventBody::View(View {
             fcp: Some(640.0),
             timing: NavigationTiming {
+                dns: Some(10.0),
+                tcp: Some(20.0),
+                request: Some(88.5),
                 ttfb: Some(120.5),
                 dom_interactive: Some(700.0),
                 dom_content_loaded: Some(712.5),
@@ -319,6 +322,11 @@ fn view_segments_of_whole_timings_are_rewritten_when_the_store_opens() {
     assert_eq!(
         stored_views_column(&store, dir.path(), "lcp__render_delay"),
         [Some(0), None]
+    );
+    // The request began 2 ms after the connection was up.
+    assert_eq!(
+        stored_views_column(&store, dir.path(), "request"),
+        [Some(-20), Some(-20)]
     );
     let files: Vec<String> = store.segments().iter().map(|s| s.path.clone()).collect();
     drop(store);
