@@ -206,8 +206,7 @@ fn split_by_day(table: Table, batches: &[RecordBatch]) -> io::Result<Vec<(String
 type TablesByKey = BTreeMap<(ProjectId, Table), Vec<RecordBatch>>;
 
 /// A memtable's rows as they are stored: each project's vitals folded into its views where
-/// they can be, view ids relative to their sessions' ([`view_ids`]), view timings as
-/// differences ([`deltas`]), in a fixed order.
+/// they can be, in a fixed order.
 fn stored_tables(mem: &MemTable) -> io::Result<TablesByKey> {
     let mut tables: TablesByKey = mem.tables.iter().map(|(k, v)| (*k, v.batches())).collect();
     let projects: Vec<ProjectId> = tables
@@ -224,16 +223,20 @@ fn stored_tables(mem: &MemTable) -> io::Result<TablesByKey> {
             tables.insert((project, Table::Vitals), left);
         }
     }
-    // After the fold, which matches vitals to their views by whole ids and values.
-    for ((_, table), batches) in tables.iter_mut() {
-        for batch in batches.iter_mut() {
-            *batch = view_ids::relative(batch).map_err(io::Error::other)?;
-            if *table == Table::Views {
-                *batch = deltas::encode(batch).map_err(io::Error::other)?;
-            }
-        }
-    }
     Ok(tables)
+}
+
+/// Rows of `table` as a segment holds them: view ids relative to their sessions'
+/// ([`view_ids`]) and, for views, timings as differences ([`deltas`]). After the fold,
+/// which matches vitals to views by whole ids and values; one part at a time, so that only
+/// its rewritten columns are held twice.
+fn segment_form(table: Table, rows: &RecordBatch) -> io::Result<RecordBatch> {
+    let rows = view_ids::relative(rows).map_err(io::Error::other)?;
+    if table == Table::Views {
+        deltas::encode(&rows).map_err(io::Error::other)
+    } else {
+        Ok(rows)
+    }
 }
 
 fn flush_memtable(shared: &Shared, mem: &Arc<MemTable>) -> io::Result<()> {
@@ -241,6 +244,7 @@ fn flush_memtable(shared: &Shared, mem: &Arc<MemTable>) -> io::Result<()> {
     let mut written = Vec::new();
     for ((project, table), batches) in stored_tables(mem)? {
         for (day, part) in split_by_day(table, &batches)? {
+            let part = segment_form(table, &part)?;
             let rel = segment_rel_path(project, &day, table, next_id);
             next_id += 1;
             let bytes = write_parquet(&shared.dir.join(&rel), table, &part)?;
