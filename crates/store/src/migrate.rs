@@ -2,7 +2,9 @@
 //!
 //! Manifest versions 0 to 2 stored a vital's value at 0.001 (`vitals.value` and the view
 //! rows' folded `{vital}__value`); version 3 stores it at 0.0001. Versions before 7 stored
-//! every view timing whole; version 7 stores some as differences ([`crate::deltas`]). The
+//! every view timing whole; version 7 stores some as differences ([`crate::deltas`]).
+//! Versions before 6 stored every view id as it came; a segment holding one that starts
+//! with `-` or `~` is rewritten with it escaped ([`crate::view_ids`]). The
 //! affected segments are rewritten before anything reads them, so every later path
 //! (queries, compaction, erasure) sees one layout. New files are written first and the manifest is replaced once, so a
 //! crash leaves either the old folder or the new one; the files the winner does not name
@@ -12,6 +14,7 @@ use crate::flusher::segment_rel_path;
 use crate::fold::FOLDED;
 use crate::manifest::{MANIFEST_VERSION, Manifest};
 use crate::segment::{SegmentWriter, read_segment};
+use crate::view_ids;
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
 use std::io;
 use std::path::Path;
@@ -23,6 +26,8 @@ const FINE_VITALS: u32 = 3;
 /// The scale of a vital's value before [`FINE_VITALS`].
 const OLD_VITAL_SCALE: i64 = 1000;
 
+/// The first manifest version with view ids stored relative to their session's.
+const RELATIVE_VIEW_IDS: u32 = 6;
 /// The first manifest version with view timings stored as differences.
 const TIMING_DELTAS: u32 = 7;
 
@@ -40,20 +45,33 @@ pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest
     let mut replaced = Vec::new();
     let mut next_id = manifest.next_file_id;
     for file in manifest.files.iter_mut() {
-        let table = match file.table.as_str() {
-            "vitals" if from < FINE_VITALS => Table::Vitals,
-            "views" => Table::Views,
-            _ => continue,
+        let Some(table) = Table::from_name(&file.table) else {
+            continue;
         };
+        let path = dir.join(&file.path);
+        // Before version 6 a view id was stored as it came: one that starts with the
+        // marks of the relative form must be escaped, or it would read as another id.
+        let ids_to_mark = from < RELATIVE_VIEW_IDS
+            && table.column(view_ids::VIEW).is_some()
+            && table.column(view_ids::SESSION).is_some();
+        let rewrite = table == Table::Views
+            || (table == Table::Vitals && from < FINE_VITALS)
+            || (ids_to_mark && has_marked_view_ids(&path)?);
+        if !rewrite {
+            continue;
+        }
         let rel = segment_rel_path(file.project, &file.day, table, next_id);
         next_id += 1;
         // Written a batch at a time, without a concatenated copy of the segment.
         let mut writer =
             SegmentWriter::create(&dir.join(&rel), table, crate::fold::stored_schema(table))?;
-        for batch in read_segment(&dir.join(&file.path), table)? {
+        for batch in read_segment(&path, table)? {
             let mut batch = batch;
             if from < FINE_VITALS {
                 batch = rescale(&batch, table, factor)?;
+            }
+            if ids_to_mark {
+                batch = view_ids::relative(&batch).map_err(io::Error::other)?;
             }
             if table == Table::Views {
                 batch = crate::deltas::encode(&batch).map_err(io::Error::other)?;
@@ -73,9 +91,37 @@ pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest
     }
     tracing::info!(
         from,
-        "rewrote view segments (and before version {FINE_VITALS} vitals segments) in the layout of manifest version {MANIFEST_VERSION}"
+        "rewrote view segments (and before version {FINE_VITALS} vitals segments, before {RELATIVE_VIEW_IDS} segments of view ids starting with - or ~) in the layout of manifest version {MANIFEST_VERSION}"
     );
     Ok(manifest)
+}
+
+/// Whether a segment written before version 6 holds a view id that starts with a mark of
+/// the relative form (`-` or `~`). Reads the `view_id` column only.
+fn has_marked_view_ids(path: &Path) -> io::Result<bool> {
+    use datafusion::arrow::array::StringArray;
+    use datafusion::parquet::arrow::ProjectionMask;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)
+        .map_err(io::Error::other)?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), [view_ids::VIEW]);
+    for batch in builder
+        .with_projection(mask)
+        .build()
+        .map_err(io::Error::other)?
+    {
+        let batch = batch.map_err(io::Error::other)?;
+        let Some(ids) = batch
+            .column_by_name(view_ids::VIEW)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        else {
+            return Ok(false);
+        };
+        if ids.iter().flatten().any(|v| v.starts_with(['-', '~'])) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The batch with its vital values multiplied by `factor`.

@@ -2,6 +2,8 @@
 //! after flush, compaction, erasure and a restart answer what the memtable answered, and
 //! the vitals that must stay rows of their own do.
 
+mod common;
+
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use vigil_model::{Common, IngestBatch, Rows};
@@ -240,47 +242,6 @@ fn folded_vitals_come_back_whole() {
     assert_eq!(scan(&store, Table::Vitals), left, "after erasing a session");
 }
 
-/// Rewrites a segment as a release before manifest version 7 wrote it: whole view ids and
-/// timings.
-fn to_whole_timings(path: &std::path::Path) {
-    rewrite_segment(path, |b| {
-        let b = vigil_store::view_ids::absolute(b).unwrap();
-        if b.schema().index_of("lcp__value").is_ok() {
-            vigil_store::deltas::decode(&b).unwrap()
-        } else {
-            b
-        }
-    });
-}
-
-/// `path`'s batches rewritten by `f`, in the same schema.
-fn rewrite_segment(path: &std::path::Path, f: impl Fn(&RecordBatch) -> RecordBatch) {
-    use datafusion::parquet::arrow::ArrowWriter;
-    let batches = vigil_store::read_parquet(path).unwrap();
-    let schema = batches[0].schema();
-    let mut writer =
-        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
-    for b in &batches {
-        writer.write(&f(b)).unwrap();
-    }
-    writer.close().unwrap();
-}
-
-/// Sets the data folder's manifest version.
-fn set_manifest_version(dir: &std::path::Path, version: u32) {
-    let manifest = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(
-        &manifest,
-        text.replacen(
-            &format!("\"version\":{}", vigil_store::MANIFEST_VERSION),
-            &format!("\"version\":{version}"),
-            1,
-        ),
-    )
-    .unwrap();
-}
-
 /// The stored values of one column of the view segments.
 fn stored_views_column(store: &Store, dir: &std::path::Path, column: &str) -> Vec<Option<i64>> {
     use datafusion::arrow::array::{Array, Int64Array};
@@ -299,16 +260,22 @@ fn stored_views_column(store: &Store, dir: &std::path::Path, column: &str) -> Ve
         .collect()
 }
 
-#[test]
-fn view_segments_of_whole_timings_are_rewritten_when_the_store_opens() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+/// A store in `dir` holding one session's rows, flushed; its vitals and views as scanned.
+fn flushed_session(dir: &std::path::Path) -> (Store, Vec<String>, Vec<String>) {
+    let store = Store::open(dir, StoreConfig::default()).unwrap();
     for rows in session("s-ann", "ann") {
         store.append_blocking(rows).unwrap();
     }
     store.flush_blocking().unwrap();
     let vitals = scan(&store, Table::Vitals);
     let views = scan(&store, Table::Views);
+    (store, vitals, views)
+}
+
+#[test]
+fn view_segments_of_whole_timings_are_rewritten_when_the_store_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, vitals, views) = flushed_session(dir.path());
     // Stored as differences: the FCP vital is the view's FCP, DOMContentLoaded ends 12.5 ms
     // after the DOM is interactive, LCP's parts add up to it.
     assert_eq!(
@@ -333,9 +300,9 @@ fn view_segments_of_whole_timings_are_rewritten_when_the_store_opens() {
 
     // The folder as manifest version 6 had it.
     for f in files.iter().filter(|f| f.contains("/views-")) {
-        to_whole_timings(&dir.path().join(f));
+        common::to_whole_ids_and_timings(&dir.path().join(f));
     }
-    set_manifest_version(dir.path(), 6);
+    common::set_manifest_version(dir.path(), 6);
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
     assert_eq!(
         scan(&store, Table::Vitals),
@@ -357,7 +324,7 @@ fn view_segments_of_whole_timings_are_rewritten_when_the_store_opens() {
 /// 0.001 (`vitals.value`, and `{vital}__value` folded into view rows), whole view ids and
 /// timings.
 fn to_old_vital_scale(path: &std::path::Path) {
-    to_whole_timings(path);
+    common::to_whole_ids_and_timings(path);
     use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
     use datafusion::parquet::arrow::ArrowWriter;
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -395,13 +362,7 @@ fn to_old_vital_scale(path: &std::path::Path) {
 #[test]
 fn vitals_stored_at_the_old_scale_are_rewritten_when_the_store_opens() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
-    for rows in session("s-ann", "ann") {
-        store.append_blocking(rows).unwrap();
-    }
-    store.flush_blocking().unwrap();
-    let vitals = scan(&store, Table::Vitals);
-    let views = scan(&store, Table::Views);
+    let (store, vitals, views) = flushed_session(dir.path());
     let old_files: Vec<String> = store
         .segments()
         .iter()
@@ -416,7 +377,7 @@ fn vitals_stored_at_the_old_scale_are_rewritten_when_the_store_opens() {
         to_old_vital_scale(&dir.path().join(f));
     }
     let manifest = dir.path().join("manifest.json");
-    set_manifest_version(dir.path(), 2);
+    common::set_manifest_version(dir.path(), 2);
 
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
     assert_eq!(

@@ -2,6 +2,8 @@
 //! the session id; every view id a client sends comes back whole from scans after a flush,
 //! a merge, a restart and an erasure.
 
+mod common;
+
 use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use vigil_model::{Common, IngestBatch, Rows};
 use vigil_protocol::{Attribution, Event, EventBody, View, Vital};
@@ -173,4 +175,61 @@ fn view_ids_are_stored_after_their_session_and_read_whole() {
     left.sort();
     assert_eq!(scanned(&store, Table::Views), left, "after an erasure");
     assert_eq!(scanned(&store, Table::Vitals), left);
+}
+
+/// A folder from before version 6 holds view ids as they came, some starting with `-` or
+/// `~`: they are escaped when the store opens it, and read back the same.
+#[test]
+fn view_ids_of_an_older_folder_that_look_relative_read_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let agent = "4f3a9c0d1e2b5a67";
+    store
+        .append_blocking(session(agent, &[&format!("{agent}-0a1b2c3d")], T0))
+        .unwrap();
+    store
+        .append_blocking(session("other", &["-0a1b2c3d", "~x"], T0 + 10_000))
+        .unwrap();
+    // An LCP of a view this flush does not hold stays a vitals row, with its odd id.
+    let late = IngestBatch {
+        errors: Vec::new(),
+        project: 1,
+        common: Common {
+            session_id: "other".into(),
+            view_id: "-late".into(),
+            ..Common::default()
+        },
+        events: vec![lcp(T0 + 20_500, "-late")],
+    }
+    .to_rows(usize::MAX)
+    .unwrap();
+    store.append_blocking(late).unwrap();
+    store.flush_blocking().unwrap();
+    let views = scanned(&store, Table::Views);
+    let vitals = scanned(&store, Table::Vitals);
+    assert_eq!(vitals.len(), views.len() + 1);
+    let files: Vec<String> = store.segments().iter().map(|s| s.path.clone()).collect();
+    assert_eq!(files.len(), 2, "a views and a vitals segment: {files:?}");
+    drop(store);
+
+    for f in &files {
+        common::to_whole_ids_and_timings(&dir.path().join(f));
+    }
+    common::set_manifest_version(dir.path(), 5);
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    assert_eq!(
+        scanned(&store, Table::Views),
+        views,
+        "views after the upgrade"
+    );
+    assert_eq!(
+        scanned(&store, Table::Vitals),
+        vitals,
+        "vitals after the upgrade"
+    );
+    assert_eq!(
+        stored(&store, dir.path()),
+        ["-0a1b2c3d", "~-0a1b2c3d", "~~x"],
+        "rewritten in this version's form"
+    );
 }

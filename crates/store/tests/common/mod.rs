@@ -1,0 +1,46 @@
+//! Helpers of the store's tests that build data folders as earlier releases left them.
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use std::path::Path;
+
+/// Rewrites the segment at `path` with each batch turned by `f` (same schema), as a plain
+/// Parquet file.
+pub fn rewrite_segment(path: &Path, f: impl Fn(&RecordBatch) -> RecordBatch) {
+    let batches = vigil_store::read_parquet(path).unwrap();
+    let schema = batches[0].schema();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
+    for b in &batches {
+        writer.write(&f(b)).unwrap();
+    }
+    writer.close().unwrap();
+}
+
+/// Rewrites a segment as a release before manifest version 6 wrote it: view ids and view
+/// timings whole.
+pub fn to_whole_ids_and_timings(path: &Path) {
+    rewrite_segment(path, |b| {
+        let b = vigil_store::view_ids::absolute(b).unwrap();
+        if b.schema().index_of("lcp__value").is_ok() {
+            vigil_store::deltas::decode(&b).unwrap()
+        } else {
+            b
+        }
+    });
+}
+
+/// Sets the version of the data folder's manifest (written by this build).
+pub fn set_manifest_version(dir: &Path, version: u32) {
+    let manifest = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replacen(
+            &format!("\"version\":{}", vigil_store::MANIFEST_VERSION),
+            &format!("\"version\":{version}"),
+            1,
+        ),
+    )
+    .unwrap();
+}
