@@ -17,8 +17,10 @@ import { createRequire } from 'node:module';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-// 15 KiB until error tracking's fingerprint option, cause chain and debug ids (+321 B gzip).
-const LIMIT = Math.round(15.3 * 1024);
+// 15 KiB until error tracking's fingerprint option, cause chain and debug ids (+321 B gzip);
+// 15.3 until session and view ids that carry their start (+45 B gzip, and about 5 bytes less
+// for every page view the server stores).
+const LIMIT = Math.round(15.35 * 1024);
 
 // A fresh dist: no hashed copy of an earlier build is left behind.
 rmSync(join(root, 'dist'), { recursive: true, force: true });

@@ -4,7 +4,7 @@ import type { Config, Options } from './config';
 import type { Breadcrumb, Context, Ev, Flat } from './types';
 import { touch } from './session';
 import { push, flush } from './transport';
-import { W, D, clip, now, safe, unit, newId } from './util';
+import { W, D, clip, hex, now, safe, unit } from './util';
 
 declare const __VERSION__: string;
 export const VERSION = typeof __VERSION__ == 'string' ? __VERSION__ : '0.0.0';
@@ -36,7 +36,8 @@ export interface State {
   /** set by the chunk: it runs on this page */
   rec?: boolean;
 }
-const view = newId();
+// The page's view until its session is known (then named after it).
+const view = hex(8);
 const url = location.href;
 // What is undefined at first is left out: the core's bundle is within a byte budget.
 export const st = { sid: '', view, url, hard: view, hardUrl: url } as State;

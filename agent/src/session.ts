@@ -1,6 +1,6 @@
-// The session: a random id kept in first-party storage (localStorage, else a cookie, else
-// memory), renewed after 30 minutes without activity or 4 hours in total.
-import { D, newId } from './util';
+// The session: an id (its start, then random bits) kept in first-party storage (localStorage,
+// else a cookie, else memory), renewed after 30 minutes without activity or 4 hours in total.
+import { D, sessionId } from './util';
 
 const KEY = 'vigil_session';
 export const IDLE = 30 * 60e3;
@@ -68,7 +68,7 @@ export function touch(t: number): { id: string; renewed: boolean } {
     const s = read();
     const old = cur as S | undefined;
     renewed = !!old && (!s || s.id != old.id || !live(s, t));
-    cur = live(s, t) ? s : { id: newId(), start: t, last: t };
+    cur = live(s, t) ? s : { id: sessionId(t), start: t, last: t };
     if (!live(s, t)) saved = 0;
   }
   cur.last = t;

@@ -72,18 +72,24 @@ export function hex(n: number): string {
 }
 
 /**
- * A new session or view id: 64 random bits as 16 hex characters. Unique enough within one
- * project (half a chance of one collision only after 4 billion sessions), and half the
- * stored bytes of a UUID's 36 characters, which every stored event row carries twice.
+ * A new session's id, started at `t` (ms since the epoch): the time in hex (11 characters from
+ * 1978 to 2527), then 40 random bits. Two sessions share an id only if they start in the same millisecond and draw the
+ * same 40 bits. Sessions started close in time share the id's first characters, which the
+ * server's segments (rows in time order) store once for a run of rows: about 6.5 bytes a row
+ * instead of 9 for 64 random bits.
  */
-export const newId = (): string => hex(8);
+export const sessionId = (t: number): string => t.toString(16) + hex(5);
 
 /**
- * A view's id: its session's id, a dash and 32 random bits. Within one session that is unique
- * enough (half a chance of one collision only after 77,000 views), and the server stores only
- * what follows the session id, which the row holds anyway: 4.5 bytes a row instead of 9.
+ * A view's id: its session's id, a dash, the view's start in ms after the session's in base 36,
+ * and 16 random bits. Two views of a session share an id only if they start in the same
+ * millisecond (tabs opened at once) and draw the same 16 bits. The server stores only what
+ * follows the session id, which the row holds anyway: for a session's first view about 2 bytes.
+ * The same holds for a session id of an earlier agent (random hex, not a time: the start is then
+ * the time less a random number, still one per millisecond) and for a clock set back (a `-`).
  */
-export const viewId = (sid: string): string => sid + '-' + hex(4);
+export const viewId = (sid: string): string =>
+  sid + '-' + (now() - (parseInt(sid.slice(0, 11), 16) || 0)).toString(36) + hex(2);
 
 /** FNV-1a of a string mapped to [0, 1): deterministic sampling. */
 export function unit(s: string): number {

@@ -49,9 +49,18 @@ test('SPA navigations: route events with new view ids and soft views', async () 
   assert.equal(routes[0].from_url, base + '/spa.html');
   assert.equal(routes[0].view_id, first, 'a route belongs to the view it leaves');
   assert.equal(routes[0].new_view_id, v2);
-  // Views are named after their session (the server stores only what follows its id).
+  // Views are named after their session (the server stores only what follows its id), then
+  // their start in ms after the session's (base 36) and 16 random bits.
   const ids = [first, ...routes.map((r) => r.new_view_id)];
-  for (const id of ids) assert.match(id, new RegExp(`^${sid}-[0-9a-f]{8}$`));
+  const starts = ids.map((id) => {
+    const m = id.match(new RegExp(`^${sid}-([0-9a-z]+)[0-9a-f]{4}$`));
+    assert.ok(m, `${id} is named after ${sid}`);
+    return parseInt(m[1], 36);
+  });
+  const sessionAge = Date.now() - parseInt(sid.slice(0, 11), 16);
+  for (let i = 1; i < starts.length; i++) assert.ok(starts[i] >= starts[i - 1], `${starts}`);
+  assert.ok(starts.at(-1) <= sessionAge, `${starts} within the session's ${sessionAge} ms`);
+  assert.ok(starts.at(-1) > starts[0], `${starts}: the routes came later`);
   assert.equal(new Set(ids).size, ids.length, 'each view its own id');
   for (let i = 1; i < routes.length; i++) {
     assert.equal(routes[i].view_id, routes[i - 1].new_view_id, 'views chain');

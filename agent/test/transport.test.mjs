@@ -323,19 +323,31 @@ test('sampling is deterministic by session id; sessions expire after 30 min idle
     await page.waitForTimeout(100);
     const sid = await page.evaluate(() => vigil.getContext().session_id);
     const kept = await page.evaluate(() => localStorage.getItem('vigil_session').split('.')[0]);
+    const view = await page.evaluate(() => vigil.getContext().view_id);
     await context.close();
-    return { sid, kept };
+    return { sid, kept, view };
   };
   // A live session is kept; its id decides the sampling.
-  assert.deepEqual(await run(`${inId}.${now - 60e3}.${now - 10e3}`), { sid: inId, kept: inId });
-  assert.deepEqual(await run(`${outId}.${now - 60e3}.${now - 10e3}`), { sid: '', kept: outId });
+  const live = await run(`${inId}.${now - 60e3}.${now - 10e3}`);
+  assert.deepEqual([live.sid, live.kept], [inId, inId]);
+  // A session id of an earlier form (here a UUID) names its views all the same: its start reads as
+  // the time less what its first characters are as hex (still one per millisecond), in base 36.
+  assert.match(live.view, new RegExp(`^${inId}-[0-9a-z]+[0-9a-f]{4}$`));
+  const out = await run(`${outId}.${now - 60e3}.${now - 10e3}`);
+  assert.deepEqual([out.sid, out.kept], ['', outId]);
   // 31 minutes idle, or started 4 h ago: a new session.
   const idle = await run(`${inId}.${now - 3600e3}.${now - 31 * 60e3}`, '');
   assert.ok(idle.sid && idle.sid !== inId);
   const old = await run(`${inId}.${now - 4 * 3600e3 - 1000}.${now - 1000}`, '');
   assert.ok(old.sid && old.sid !== inId);
-  // New sessions get 64 random bits as 16 hex characters (half a UUID's stored bytes).
-  assert.match(idle.sid, /^[0-9a-f]{16}$/);
+  // A new session is named after its start (ms as 11 hex characters), then 40 random bits; its
+  // first view after the session, its start 0 ms or a few after the session's, and 16 random bits.
+  assert.match(idle.sid, /^[0-9a-f]{21}$/);
+  const started = parseInt(idle.sid.slice(0, 11), 16);
+  assert.ok(started >= now && started <= Date.now(), `started ${started - now} ms after the test`);
+  const [, after] = idle.view.match(new RegExp(`^${idle.sid}-([0-9a-z]+)[0-9a-f]{4}$`));
+  assert.ok(parseInt(after, 36) < 1000, `the first view starts ${after} (base 36) ms after it`);
+  assert.notEqual(idle.sid, old.sid, 'two new sessions have their own ids');
   assert.equal((await run(`${inId}.${now - 3 * 3600e3}.${now - 29 * 60e3}`, '')).sid, inId);
 });
 

@@ -60,6 +60,9 @@ export const fmtTime = (v: Cell, minutes = false): string =>
     : '–';
 /** The UTC day of a time in seconds since the epoch: `2025-11-03`. */
 export const fmtDay = (secs: number): string => new Date(secs * 1000).toISOString().slice(0, 10);
+/** A session id short enough for a table: its last 12 characters. The browser agent's ids begin
+ *  with their start time, which sessions started in the same minute share; the end is random. */
+export const fmtSessionId = (id: string): string => (id.length > 12 ? id.slice(-12) : id);
 /** A duration in ms as `1h 5m`, `4m 12s` or `9s`. */
 export function fmtDuration(v: Cell): string {
   if (typeof v !== 'number' || !isFinite(v)) return '–';

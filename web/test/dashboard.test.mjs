@@ -714,14 +714,16 @@ test('geography and errors views show data', async () => {
     limit: 100,
   });
   assert.ok(hit.rows.length > 0);
-  const shownIds = await page.$$eval(
-    '[data-testid=sessions-table] tbody tr td:first-child a',
-    (as) => as.map((a) => new URL(a.href).searchParams.get('session')),
+  const shown = await page.$$eval('[data-testid=sessions-table] tbody tr td:first-child a', (as) =>
+    as.map((a) => [new URL(a.href).searchParams.get('session'), a.textContent]),
   );
   assert.deepEqual(
-    shownIds,
+    shown.map(([id]) => id),
     hit.rows.map((r) => r[0]),
   );
+  // A link reads its id's last 12 characters: the agent's ids begin with their start time, which
+  // sessions of the same minute share.
+  for (const [id, label] of shown) assert.equal(label, id.length > 12 ? id.slice(-12) : id);
   await page.click('[data-testid=sessions-table] tbody tr >> nth=0 >> td >> nth=0 >> a');
   await page.waitForSelector('[data-testid=session-events]');
   const timeline = await page.textContent('[data-testid=session-events]');

@@ -152,7 +152,10 @@ const BLOG: &[&str] = &[
 ];
 
 struct Session {
+    /// Named as the browser agent names a session: its start, then random bits.
     id: String,
+    /// When it started (ms since the epoch).
+    start: i64,
     country: &'static Country,
     platform: &'static Platform,
     connection: (&'static str, &'static str),
@@ -161,6 +164,28 @@ struct Session {
     device_memory: f64,
     user_id: Option<String>,
     release: &'static str,
+}
+
+/// A session id as the browser agent makes it: the start in ms as 11 hex characters, then
+/// 40 random bits (`random`, 10 hex characters).
+fn session_id(start: i64, random: &str) -> String {
+    format!("{start:011x}{random}")
+}
+
+/// A view id as the browser agent makes it: the session's id, a dash, the view's start in ms
+/// after the session's in base 36, and 16 random bits (`random`, 4 hex characters).
+fn view_id(session: &Session, t: i64, random: &str) -> String {
+    let mut after = (t - session.start).max(0) as u64;
+    let mut digits = Vec::new();
+    loop {
+        digits.push(char::from_digit((after % 36) as u32, 36).expect("below 36"));
+        after /= 36;
+        if after == 0 {
+            break;
+        }
+    }
+    let after: String = digits.iter().rev().collect();
+    format!("{}-{after}{random}", session.id)
 }
 
 /// Generates demo batches.
@@ -233,7 +258,9 @@ impl Generator {
             4.0
         };
         Session {
-            id: r.hex(16),
+            // The random part; the start is put before it once it is drawn.
+            id: r.hex(16)[..10].to_owned(),
+            start: 0,
             country,
             platform,
             connection,
@@ -270,6 +297,8 @@ impl Generator {
         }
         let mut s = self.session();
         let start = self.start_time(s.country);
+        s.start = start;
+        s.id = session_id(start, &s.id);
         let half = self.config.end_ms - i64::from(self.config.days) * 43_200_000;
         s.release = if start < half {
             "2026.11.3"
@@ -466,8 +495,8 @@ mod tests {
     fn demo_data_is_unchanged() {
         // (lean, digest, batches, the generator's next draw)
         let expected = [
-            (true, "4ae5920616de0459", 400, 9050697405711331099),
-            (false, "cb07e24697f60496", 400, 13756381591271445028),
+            (true, "3513e2b5bee441af", 400, 9050697405711331099),
+            (false, "b803db7aa5e1ed2b", 400, 13756381591271445028),
         ];
         let got = expected.map(|(lean, ..)| {
             let (digest, batches, next_draw) = fingerprint(lean);

@@ -44,9 +44,9 @@ struct Page<'a> {
 
 impl<'a> Page<'a> {
     fn new(r: &mut Rng, session: &'a Session, t: i64, path: &'a str) -> Self {
-        // Named as the browser agent names views: after the session, then 32 random bits
-        // (the same draw as before, so the seeded stream after it is unchanged).
-        let view_id = format!("{}-{}", session.id, &r.hex(16)[..8]);
+        // Named as the browser agent names views (the same draw as before, so the seeded
+        // stream after it is unchanged).
+        let view_id = super::view_id(session, t, &r.hex(16)[..4]);
         let (ttfb, fcp, lcp) = performance::load_timings(r, session, path);
         Page {
             session,
@@ -79,11 +79,13 @@ fn event(ts: i64, body: EventBody) -> Event {
     }
 }
 
-/// A web vital; enrichment rates it.
+/// A web vital; enrichment rates it. Its value is kept as the browser agent sends it (CLS to
+/// four decimals, times to 0.1 ms), so the demo's data is no finer than real data.
 fn vital(name: &str, value: f64, attribution: Attribution) -> EventBody {
+    let places = if name == "CLS" { 1e4 } else { 10.0 };
     EventBody::Vital(Vital {
         name: name.into(),
-        value,
+        value: (value * places).round() / places,
         rating: None,
         attribution,
     })

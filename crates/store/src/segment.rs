@@ -163,11 +163,14 @@ fn writer_properties(table: Table, schema: &SchemaRef) -> io::Result<WriterPrope
                     .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
             }
             Kind::Id => {
-                // Lengths apart from the bytes: ids have one length, so the lengths take
-                // nearly nothing and zstd sees only the id characters.
+                // Each id as the length of the start it shares with the id before it and
+                // the rest: the browser agent's session ids begin with their start time, so
+                // rows in time order share most of it, and a view id stored after its session
+                // begins with its start after the session's (`-0` for a session's first).
+                // The lengths take nearly nothing and zstd sees only the rest.
                 props = props
                     .set_column_dictionary_enabled(path.clone(), false)
-                    .set_column_encoding(path, Encoding::DELTA_LENGTH_BYTE_ARRAY);
+                    .set_column_encoding(path, Encoding::DELTA_BYTE_ARRAY);
             }
             _ => {}
         }

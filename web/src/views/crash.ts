@@ -5,7 +5,7 @@
 import { crashGroup, HttpError, setCrashGroupState } from '../api';
 import type { Cell, CrashGroup, CrashGroupDetail, GroupSession } from '../api';
 import { el } from '../dom';
-import { fmtAgo, fmtCell, fmtNum, fmtTime } from '../format';
+import { fmtAgo, fmtCell, fmtNum, fmtSessionId, fmtTime } from '../format';
 import { href, hrefTo, link, Range } from '../url';
 import {
   breakdowns,
@@ -188,7 +188,7 @@ function sessionsCard(sessions: GroupSession[]): HTMLElement {
     el(
       'tr',
       { 'data-session': s.session_id },
-      el('td', {}, link(s.session_id.slice(0, 12), sessionHref(s.session_id, s.last_seen))),
+      el('td', {}, link(fmtSessionId(s.session_id), sessionHref(s.session_id, s.last_seen))),
       el('td', {}, fmtCell(s.user_id)),
       el('td', { title: fmtTime(s.last_seen) }, fmtAgo(s.last_seen)),
       el('td', { class: 'num', 'data-raw': String(s.events) }, fmtNum(s.events)),

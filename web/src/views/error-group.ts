@@ -5,7 +5,7 @@
 import { errorGroup, HttpError, setGroupState } from '../api';
 import type { Cell, ErrorGroup, ErrorGroupDetail, GroupSession } from '../api';
 import { el } from '../dom';
-import { fmtAgo, fmtBefore, fmtCell, fmtNum, fmtTime } from '../format';
+import { fmtAgo, fmtBefore, fmtCell, fmtNum, fmtSessionId, fmtTime } from '../format';
 import { appliesHere, href, hrefTo, link, Range, traceHref, urlFilters } from '../url';
 import {
   breakdowns,
@@ -491,7 +491,7 @@ function sessionsCard(g: ErrorGroup, sessions: GroupSession[]): HTMLElement {
           {},
           // the session opens with its replay (when it has one) at this group's latest error there
           link(
-            String(s.session_id).slice(0, 12),
+            fmtSessionId(String(s.session_id)),
             hrefTo('/sessions', { session: s.session_id, t: String(s.last_seen) }),
           ),
           ' ',

@@ -1,7 +1,7 @@
 // Sessions: the searchable list and one session's timeline.
 import { api, Cell, col, QueryResult } from '../api';
 import { el } from '../dom';
-import { fmtCell, fmtDuration, fmtMetric, fmtOffset, fmtTime } from '../format';
+import { fmtCell, fmtDuration, fmtMetric, fmtOffset, fmtSessionId, fmtTime } from '../format';
 import { table } from '../tables';
 import { Filter, filtersFor, href, hrefTo, link, navigate, param, Range, traceHref } from '../url';
 import { replayCard } from './session-replay';
@@ -167,7 +167,7 @@ export async function sessionsView(
         testid: 'sessions-table',
         sortable: SESSION_ORDERS,
         fmt: {
-          session: (v) => String(v).slice(0, 12),
+          session: (v) => fmtSessionId(String(v)),
           start: fmtTime,
           duration: fmtDuration,
           replay: (v) => (v === true ? '▶ replay' : ''),
