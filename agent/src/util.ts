@@ -72,11 +72,11 @@ export function hex(n: number): string {
 }
 
 /**
- * A new session's id, started at `t` (ms since the epoch): the time in hex (11 characters from
- * 1978 to 2527), then 40 random bits. Two sessions share an id only if they start in the same millisecond and draw the
- * same 40 bits. Sessions started close in time share the id's first characters, which the
- * server's segments (rows in time order) store once for a run of rows: about 6.5 bytes a row
- * instead of 9 for 64 random bits.
+ * A new session's id, started at `t` (ms since the epoch, a whole number): the time in hex (11
+ * characters from 1978 to 2527), then 40 random bits. Two sessions share an id only if they start
+ * in the same millisecond and draw the same 40 bits. Sessions started close in time share the
+ * id's first characters, which the server's segments (rows in time order) store once for a run
+ * of rows: 7.4 bytes a row on the query benchmark, against 9.0 for 64 random bits.
  */
 export const sessionId = (t: number): string => t.toString(16) + hex(5);
 

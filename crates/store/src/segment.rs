@@ -167,7 +167,7 @@ fn writer_properties(table: Table, schema: &SchemaRef) -> io::Result<WriterPrope
                 // the rest: the browser agent's session ids begin with their start time, so
                 // rows in time order share most of it, and a view id stored after its session
                 // begins with its start after the session's (`-0` for a session's first).
-                // The lengths take nearly nothing and zstd sees only the rest.
+                // zstd sees only the rest; the two lengths take about 0.6 byte a row.
                 props = props
                     .set_column_dictionary_enabled(path.clone(), false)
                     .set_column_encoding(path, Encoding::DELTA_BYTE_ARRAY);
