@@ -168,24 +168,24 @@ struct Session {
 
 /// A session id as the browser agent makes it: the start in ms as 11 hex characters, then
 /// 40 random bits (`random`, 10 hex characters).
-fn session_id(start: i64, random: &str) -> String {
+pub fn session_id(start: i64, random: &str) -> String {
     format!("{start:011x}{random}")
 }
 
 /// A view id as the browser agent makes it: the session's id, a dash, the view's start in ms
-/// after the session's in base 36, and 16 random bits (`random`, 4 hex characters).
-fn view_id(session: &Session, t: i64, random: &str) -> String {
-    let mut after = (t - session.start).max(0) as u64;
+/// after the session's (`after`) in base 36, and 16 random bits (`random`, 4 hex characters).
+pub fn view_id(session_id: &str, after: i64, random: &str) -> String {
+    let mut rest = after.max(0) as u64;
     let mut digits = Vec::new();
     loop {
-        digits.push(char::from_digit((after % 36) as u32, 36).expect("below 36"));
-        after /= 36;
-        if after == 0 {
+        digits.push(char::from_digit((rest % 36) as u32, 36).expect("below 36"));
+        rest /= 36;
+        if rest == 0 {
             break;
         }
     }
     let after: String = digits.iter().rev().collect();
-    format!("{}-{after}{random}", session.id)
+    format!("{session_id}-{after}{random}")
 }
 
 /// Generates demo batches.
@@ -258,8 +258,8 @@ impl Generator {
             4.0
         };
         Session {
-            // The random part; the start is put before it once it is drawn.
-            id: r.hex(16)[..10].to_owned(),
+            // Named after its start once that is drawn (the same draw as before).
+            id: r.hex(16),
             start: 0,
             country,
             platform,
@@ -298,7 +298,7 @@ impl Generator {
         let mut s = self.session();
         let start = self.start_time(s.country);
         s.start = start;
-        s.id = session_id(start, &s.id);
+        s.id = session_id(start, &s.id[..10]);
         let half = self.config.end_ms - i64::from(self.config.days) * 43_200_000;
         s.release = if start < half {
             "2026.11.3"

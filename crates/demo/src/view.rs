@@ -46,7 +46,7 @@ impl<'a> Page<'a> {
     fn new(r: &mut Rng, session: &'a Session, t: i64, path: &'a str) -> Self {
         // Named as the browser agent names views (the same draw as before, so the seeded
         // stream after it is unchanged).
-        let view_id = super::view_id(session, t, &r.hex(16)[..4]);
+        let view_id = crate::view_id(&session.id, t - session.start, &r.hex(16)[..4]);
         let (ttfb, fcp, lcp) = performance::load_timings(r, session, path);
         Page {
             session,
