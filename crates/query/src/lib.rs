@@ -820,32 +820,35 @@ fn read_schema(table: Table, stored: &Schema) -> SchemaRef {
 }
 
 /// The columns of `table` read from its segments: as they are stored, but for view ids,
-/// which segments keep relative to their session's ([`vigil_store::view_ids`]), and the
-/// view timings they keep as differences ([`vigil_store::deltas`]).
+/// which segments keep relative to their session's ([`vigil_store::view_ids`]), page URLs,
+/// which they keep without their path ([`vigil_store::page_urls`]), and the view timings
+/// they keep as differences ([`vigil_store::deltas`]).
 fn stored_columns_sql(table: Table) -> String {
-    let has_session = table.column(vigil_store::view_ids::SESSION).is_some();
     table
         .columns()
         .iter()
-        .map(|c| {
-            if c.name == vigil_store::view_ids::VIEW && has_session {
-                format!(
-                    "{} AS \"{}\"",
-                    vigil_store::view_ids::absolute_sql(),
-                    c.name
-                )
-            } else if table == Table::Views {
-                format!(
-                    "{} AS \"{}\"",
-                    vigil_store::deltas::decoded_sql(c.name),
-                    c.name
-                )
-            } else {
-                format!("\"{}\"", c.name)
-            }
+        .map(|c| match whole_column_sql(table, c.name) {
+            Some(sql) => format!("{sql} AS \"{}\"", c.name),
+            None => format!("\"{}\"", c.name),
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The SQL expression of a column of `table` that its segments store in another form than
+/// its own, over their stored columns; `None` for a column stored as it is.
+fn whole_column_sql(table: Table, column: &str) -> Option<String> {
+    use vigil_store::{page_urls, view_ids};
+    let has = |c: &str| table.column(c).is_some();
+    if column == view_ids::VIEW && has(view_ids::SESSION) {
+        Some(view_ids::absolute_sql())
+    } else if column == page_urls::URL && has(page_urls::PATH) {
+        Some(page_urls::whole_sql())
+    } else if table == Table::Views {
+        Some(vigil_store::deltas::decoded_sql(column))
+    } else {
+        None
+    }
 }
 
 /// The rows of the vitals table that one folded vital gives back from stored view rows.
@@ -862,10 +865,9 @@ fn unfolded_vital_sql(vital: &vigil_store::fold::FoldedVital, views: &str) -> St
                 format!("'{}'", vital.name)
             } else if vital.columns.contains(&c) {
                 vigil_store::deltas::decoded_sql(&vital.column(c))
-            } else if c == vigil_store::view_ids::VIEW {
-                vigil_store::view_ids::absolute_sql()
             } else if Table::Views.column(c).is_some() {
-                format!("\"{c}\"")
+                // A shared column, stored in the view's form (whole view ids and URLs).
+                whole_column_sql(Table::Views, c).unwrap_or_else(|| format!("\"{c}\""))
             } else {
                 let ty = match f.data_type() {
                     DataType::Int64 => "BIGINT",

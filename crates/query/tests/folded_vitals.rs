@@ -34,7 +34,15 @@ fn session(i: i64) -> Vec<Rows> {
     let common = |user: &str| Common {
         session_id: s.clone(),
         view_id: view_id("a"),
-        page_url: "https://shop.example.com/".into(),
+        // Segments store a page URL without its path; these come back whole too: one with
+        // a query holding the path again, and two holding the marks of the stored form.
+        page_url: match i % 5 {
+            0 => "https://shop.example.com/".into(),
+            1 => format!("https://shop.example.com/p/{i}?back=/p/{i}"),
+            2 => "https://shop.example.com/a\u{1}b".into(),
+            3 => "\u{2}https://shop.example.com/c".into(),
+            _ => "https://shop.example.com".into(),
+        },
         country: countries[(i % 4) as usize].into(),
         browser: if i % 3 == 0 { "Firefox" } else { "Chrome" }.into(),
         user_id: user.into(),
@@ -131,6 +139,24 @@ fn answers(engine: &QueryEngine, rt: &tokio::runtime::Runtime) -> Vec<Value> {
         .unwrap();
     assert_eq!(views.rows.len(), 4, "{:?}", views.rows);
     out.push(json!({"views": views.rows}));
+    // Page URLs come back whole: grouped beside their paths, and compared.
+    for table in ["views", "vitals"] {
+        let pages = rt
+            .block_on(engine.sql(
+                1,
+                &[vigil_model::Table::Views, vigil_model::Table::Vitals],
+                T0 - 1000,
+                T0 + 1_000_000,
+                &format!(
+                    "SELECT page_url, page_path, count(*) AS n, \
+                     sum(CASE WHEN page_url = 'https://shop.example.com/p/6?back=/p/6' THEN 1 ELSE 0 END) AS six \
+                     FROM {table} GROUP BY page_url, page_path ORDER BY page_url"
+                ),
+            ))
+            .unwrap();
+        assert_eq!(pages.rows.len(), 12 + 4, "{table}: {:?}", pages.rows);
+        out.push(json!({"pages": table, "rows": pages.rows}));
+    }
     for s in ["s0", "s7", "s12"] {
         let events = rt
             .block_on(engine.session(1, s, T0 - 1000, T0 + 1_000_000))

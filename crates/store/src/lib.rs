@@ -12,6 +12,8 @@ mod manifest;
 mod memtable;
 mod metrics;
 mod migrate;
+pub mod page_urls;
+mod paired;
 mod replay;
 mod segment;
 pub mod view_ids;

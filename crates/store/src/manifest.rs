@@ -25,10 +25,16 @@ const FILE: &str = "manifest.json";
 /// older release would read as ids of their own, so it must refuse the folder; whole ids
 /// read back as they are, so version 5 reads as it is. Version 7: view segments store some
 /// timings as differences ([`crate::deltas`]); the store rewrites the view segments of an
-/// older folder when it opens it ([`crate::migrate`]).
-pub const MANIFEST_VERSION: u32 = 7;
+/// older folder when it opens it ([`crate::migrate`]). Version 8: segments store page URLs
+/// without their path ([`crate::page_urls`]), which an older release would read as they
+/// are, so it must refuse the folder; whole URLs read back as they are, so the store
+/// rewrites only the segments of an older folder holding a URL with a mark of that form.
+/// Segments keep their rows grouped by hour, device and country, no longer in time order;
+/// no reader depends on the order, so that needed no version.
+pub const MANIFEST_VERSION: u32 = 8;
 
-/// One Parquet segment: a table's rows of one project and one UTC day, sorted by time.
+/// One Parquet segment: a table's rows of one project and one UTC day, in the order of
+/// `segment::RowOrder` (by hour, device and place, then time).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentFile {
     /// Owner.

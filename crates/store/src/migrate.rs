@@ -4,7 +4,9 @@
 //! rows' folded `{vital}__value`); version 3 stores it at 0.0001. Versions before 7 stored
 //! every view timing whole; version 7 stores some as differences ([`crate::deltas`]).
 //! Versions before 6 stored every view id as it came; a segment holding one that starts
-//! with `-` or `~` is rewritten with it escaped ([`crate::view_ids`]). The
+//! with `-` or `~` is rewritten with it escaped ([`crate::view_ids`]). Versions before 8
+//! stored every page URL whole; a segment holding one with a mark of the pathless form
+//! (U+0001 or U+0002) is rewritten in that form ([`crate::page_urls`]). The
 //! affected segments are rewritten before anything reads them, so every later path
 //! (queries, compaction, erasure) sees one layout. New files are written first and the manifest is replaced once, so a
 //! crash leaves either the old folder or the new one; the files the winner does not name
@@ -14,7 +16,7 @@ use crate::flusher::segment_rel_path;
 use crate::fold::FOLDED;
 use crate::manifest::{MANIFEST_VERSION, Manifest};
 use crate::segment::{SegmentWriter, read_segment};
-use crate::view_ids;
+use crate::{page_urls, view_ids};
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
 use std::io;
 use std::path::Path;
@@ -30,11 +32,13 @@ const OLD_VITAL_SCALE: i64 = 1000;
 const RELATIVE_VIEW_IDS: u32 = 6;
 /// The first manifest version with view timings stored as differences.
 const TIMING_DELTAS: u32 = 7;
+/// The first manifest version with page URLs stored without their path.
+const PATHLESS_URLS: u32 = 8;
 
 /// Rewrites what an older layout left; returns the manifest to open with.
 pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest> {
     let from = manifest.version;
-    if from >= TIMING_DELTAS || manifest.files.is_empty() {
+    if from >= PATHLESS_URLS || manifest.files.is_empty() {
         return Ok(manifest);
     }
     let scale = Table::Vitals
@@ -54,9 +58,14 @@ pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest
         let ids_to_mark = from < RELATIVE_VIEW_IDS
             && table.column(view_ids::VIEW).is_some()
             && table.column(view_ids::SESSION).is_some();
-        let rewrite = table == Table::Views
+        // Likewise a page URL before version 8, with the marks of the pathless form.
+        let urls_to_mark =
+            table.column(page_urls::URL).is_some() && table.column(page_urls::PATH).is_some();
+        let timings = table == Table::Views && from < TIMING_DELTAS;
+        let rewrite = timings
             || (table == Table::Vitals && from < FINE_VITALS)
-            || (ids_to_mark && has_marked_view_ids(&path)?);
+            || (ids_to_mark && has_marked(&path, view_ids::VIEW, |v| v.starts_with(['-', '~']))?)
+            || (urls_to_mark && has_marked(&path, page_urls::URL, page_urls::has_marks)?);
         if !rewrite {
             continue;
         }
@@ -73,7 +82,10 @@ pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest
             if ids_to_mark {
                 batch = view_ids::relative(&batch).map_err(io::Error::other)?;
             }
-            if table == Table::Views {
+            if urls_to_mark {
+                batch = page_urls::without_paths(&batch).map_err(io::Error::other)?;
+            }
+            if timings {
                 batch = crate::deltas::encode(&batch).map_err(io::Error::other)?;
             }
             writer.write(&batch)?;
@@ -91,33 +103,33 @@ pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest
     }
     tracing::info!(
         from,
-        "rewrote view segments (and before version {FINE_VITALS} vitals segments, before {RELATIVE_VIEW_IDS} segments of view ids starting with - or ~) in the layout of manifest version {MANIFEST_VERSION}"
+        "rewrote view segments before version {TIMING_DELTAS}, vitals segments before {FINE_VITALS}, segments of view ids starting with - or ~ before {RELATIVE_VIEW_IDS} and of page URLs holding U+0001 or U+0002 before {PATHLESS_URLS}, in the layout of manifest version {MANIFEST_VERSION}"
     );
     Ok(manifest)
 }
 
-/// Whether a segment written before version 6 holds a view id that starts with a mark of
-/// the relative form (`-` or `~`). Reads the `view_id` column only.
-fn has_marked_view_ids(path: &Path) -> io::Result<bool> {
+/// Whether a segment holds a value of `column` that `marked` says would read as another
+/// value in the current layout. Reads that column only.
+fn has_marked(path: &Path, column: &str, marked: impl Fn(&str) -> bool) -> io::Result<bool> {
     use datafusion::arrow::array::StringArray;
     use datafusion::parquet::arrow::ProjectionMask;
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)
         .map_err(io::Error::other)?;
-    let mask = ProjectionMask::columns(builder.parquet_schema(), [view_ids::VIEW]);
+    let mask = ProjectionMask::columns(builder.parquet_schema(), [column]);
     for batch in builder
         .with_projection(mask)
         .build()
         .map_err(io::Error::other)?
     {
         let batch = batch.map_err(io::Error::other)?;
-        let Some(ids) = batch
-            .column_by_name(view_ids::VIEW)
+        let Some(values) = batch
+            .column_by_name(column)
             .and_then(|c| c.as_any().downcast_ref::<StringArray>())
         else {
             return Ok(false);
         };
-        if ids.iter().flatten().any(|v| v.starts_with(['-', '~'])) {
+        if values.iter().flatten().any(&marked) {
             return Ok(true);
         }
     }

@@ -13,10 +13,9 @@
 //! layer with [`absolute_sql`]. Memory and the log hold whole ids; only segments hold the
 //! relative form, written by a flush ([`relative`]) and copied as they are by merges.
 
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray, StringBuilder};
+use datafusion::arrow::array::{RecordBatch, StringBuilder};
 use datafusion::arrow::error::ArrowError;
 use std::fmt::Write;
-use std::sync::Arc;
 
 /// The column that is stored relative to [`SESSION`].
 pub const VIEW: &str = "view_id";
@@ -56,50 +55,14 @@ fn whole(stored: &str, session: Option<&str>, out: &mut StringBuilder) {
     }
 }
 
-/// `batch` with its `view_id` column rewritten by `map` (a batch without both columns, as
-/// Utf8, is returned as it is).
-fn rewrite(
-    batch: &RecordBatch,
-    map: fn(&str, Option<&str>, &mut StringBuilder),
-) -> Result<RecordBatch, ArrowError> {
-    let schema = batch.schema();
-    let (Ok(view_index), Some(sessions)) = (
-        schema.index_of(VIEW),
-        batch
-            .column_by_name(SESSION)
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>()),
-    ) else {
-        return Ok(batch.clone());
-    };
-    let Some(views) = batch
-        .column(view_index)
-        .as_any()
-        .downcast_ref::<StringArray>()
-    else {
-        return Ok(batch.clone());
-    };
-    let mut builder = StringBuilder::with_capacity(views.len(), views.value_data().len());
-    for row in 0..views.len() {
-        if views.is_null(row) {
-            builder.append_null();
-        } else {
-            let session = sessions.is_valid(row).then(|| sessions.value(row));
-            map(views.value(row), session, &mut builder);
-        }
-    }
-    let mut columns = batch.columns().to_vec();
-    columns[view_index] = Arc::new(builder.finish()) as ArrayRef;
-    RecordBatch::try_new(schema, columns)
-}
-
 /// Rows as a segment stores them: view ids relative to their session's.
 pub fn relative(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-    rewrite(batch, stored)
+    crate::paired::rewrite(batch, VIEW, SESSION, stored)
 }
 
 /// Rows read from a segment with their whole view ids.
 pub fn absolute(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-    rewrite(batch, whole)
+    crate::paired::rewrite(batch, VIEW, SESSION, whole)
 }
 
 /// The SQL expression of the whole view id of a segment's row, for a query reading the
@@ -116,7 +79,9 @@ pub fn absolute_sql() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::StringArray;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
 
     fn batch(rows: &[(Option<&str>, Option<&str>)]) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![

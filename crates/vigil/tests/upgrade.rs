@@ -12,7 +12,9 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-const FOLDERS: [&str; 1] = ["data-v1"];
+/// Folders by the manifest version that wrote them: v1, the first versioned formats; v7,
+/// the last before page URLs were stored without their path.
+const FOLDERS: [&str; 2] = ["data-v1", "data-v7"];
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -139,7 +141,9 @@ fn earlier_data_folders_open_and_answer_the_same() {
                     answer
                 );
             }
-            legacy_errors_keep_their_groups(&server, token, &recorded, name);
+            if name == "data-v1" {
+                legacy_errors_keep_their_groups(&server, token, &recorded, name);
+            }
             drop(server);
         }
     }
