@@ -581,6 +581,7 @@ impl Shared {
         }
         ctx.register_udaf(estimated::estimated_distinct_udaf());
         ctx.register_udf(attribute_udf());
+        ctx.register_udf(vigil_store::session_ids::whole_udf());
         Ok(ctx)
     }
 
@@ -820,7 +821,8 @@ fn read_schema(table: Table, stored: &Schema) -> SchemaRef {
 }
 
 /// The columns of `table` read from its segments: as they are stored, but for view ids,
-/// which segments keep relative to their session's ([`vigil_store::view_ids`]), page URLs,
+/// which segments keep relative to their session's ([`vigil_store::view_ids`]), session ids,
+/// which they keep relative to their row's time ([`vigil_store::session_ids`]), page URLs,
 /// which they keep without their path ([`vigil_store::page_urls`]), and the view timings
 /// they keep as differences ([`vigil_store::deltas`]).
 fn stored_columns_sql(table: Table) -> String {
@@ -838,10 +840,12 @@ fn stored_columns_sql(table: Table) -> String {
 /// The SQL expression of a column of `table` that its segments store in another form than
 /// its own, over their stored columns; `None` for a column stored as it is.
 fn whole_column_sql(table: Table, column: &str) -> Option<String> {
-    use vigil_store::{page_urls, view_ids};
+    use vigil_store::{page_urls, session_ids, view_ids};
     let has = |c: &str| table.column(c).is_some();
-    if column == view_ids::VIEW && has(view_ids::SESSION) {
-        Some(view_ids::absolute_sql())
+    if column == session_ids::COLUMN && has("ts") {
+        Some(session_ids::whole_sql())
+    } else if column == view_ids::VIEW && has(view_ids::SESSION) {
+        Some(view_ids::absolute_sql(&session_ids::whole_sql()))
     } else if column == page_urls::URL && has(page_urls::PATH) {
         Some(page_urls::whole_sql())
     } else if table == Table::Views {

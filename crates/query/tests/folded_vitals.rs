@@ -18,9 +18,19 @@ fn event(v: Value) -> Event {
 /// Session `i`: two views with LCP, CLS and INP each; every fifth session signs in during
 /// its second view (those vitals differ from their view and stay rows), every seventh
 /// sends a late LCP for a view of an earlier batch.
+/// Session `i`'s id: every other one of the browser agent's form (its start in hex, then 40
+/// random bits), which segments store relative to the row's time.
+fn sid(i: i64) -> String {
+    if i % 2 == 0 {
+        format!("{:011x}{:010x}", T0 + i * 1000 - 300, i * 7919)
+    } else {
+        format!("s{i}")
+    }
+}
+
 fn session(i: i64) -> Vec<Rows> {
     let countries = ["DE", "FR", "US", "BR"];
-    let s = format!("s{i}");
+    let s = sid(i);
     // Views named as the browser agent names them (`{session}-{8 hex}`, stored relative to
     // the session), but every eleventh session's, which start with the marker of a
     // relative id without being one.
@@ -133,7 +143,7 @@ fn answers(engine: &QueryEngine, rt: &tokio::runtime::Runtime) -> Vec<Value> {
             T0 - 1000,
             T0 + 1_000_000,
             "SELECT v.view_id, count(*) AS vitals FROM views v JOIN vitals l ON l.view_id = v.view_id \
-             WHERE v.view_id IN ('s3-0000000a', 's3-0000000b', '-s11.a', '-s22.b') \
+             WHERE v.view_id IN ('s3-0000000a', 's3-0000000b', '-s11.a', '-s33.b') \
              GROUP BY v.view_id ORDER BY v.view_id",
         ))
         .unwrap();
@@ -157,9 +167,9 @@ fn answers(engine: &QueryEngine, rt: &tokio::runtime::Runtime) -> Vec<Value> {
         assert_eq!(pages.rows.len(), 12 + 4, "{table}: {:?}", pages.rows);
         out.push(json!({"pages": table, "rows": pages.rows}));
     }
-    for s in ["s0", "s7", "s12"] {
+    for s in [sid(0), sid(7), sid(12)] {
         let events = rt
-            .block_on(engine.session(1, s, T0 - 1000, T0 + 1_000_000))
+            .block_on(engine.session(1, &s, T0 - 1000, T0 + 1_000_000))
             .unwrap();
         out.push(json!({"session": s, "events": events}));
     }

@@ -617,12 +617,14 @@ fn scan_snapshot(
         .collect()
 }
 
-/// A segment's rows of `table` with whole view ids ([`crate::view_ids`]), whole page URLs
+/// A segment's rows of `table` with whole session ids ([`crate::session_ids`]) and view ids
+/// ([`crate::view_ids`]), whole page URLs
 /// ([`crate::page_urls`]) and, for views, whole timings ([`crate::deltas`]); still in the
 /// stored schema.
 fn read_back(stored: &RecordBatch, table: Table) -> Result<RecordBatch, StoreError> {
     let to_io = |e| StoreError::Io(io::Error::other(e));
-    let whole = crate::view_ids::absolute(stored).map_err(to_io)?;
+    let whole = crate::session_ids::whole(stored).map_err(to_io)?;
+    let whole = crate::view_ids::absolute(&whole).map_err(to_io)?;
     let whole = crate::page_urls::whole(&whole).map_err(to_io)?;
     if table == Table::Views {
         crate::deltas::decode(&whole).map_err(to_io)

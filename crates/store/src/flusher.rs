@@ -6,7 +6,7 @@ use crate::manifest::{Manifest, SegmentFile, day_of};
 use crate::memtable::{MemTable, Shared, lock};
 use crate::segment::{merge_segments, read_segment, sorted_for_segment, ts_range, write_parquet};
 use crate::{ERASURE_GRACE, StoreError};
-use crate::{deltas, page_urls, view_ids};
+use crate::{deltas, page_urls, session_ids, view_ids};
 use datafusion::arrow::array::{BooleanArray, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::filter_record_batch;
 use std::collections::BTreeMap;
@@ -109,7 +109,9 @@ fn erase(shared: &Shared, project: ProjectId, erasure: &Erasure) -> io::Result<E
         let mut kept = Vec::new();
         let mut removed = 0u64;
         for batch in read_segment(&shared.dir.join(&file.path), table)? {
-            let Some(values) = batch
+            // Compared whole: segments keep session ids relative to their row's time.
+            let compared = session_ids::whole(&batch).map_err(io::Error::other)?;
+            let Some(values) = compared
                 .column_by_name(erasure.column())
                 .and_then(|c| c.as_any().downcast_ref::<StringArray>())
             else {
@@ -227,12 +229,14 @@ fn stored_tables(mem: &MemTable) -> io::Result<TablesByKey> {
 }
 
 /// Rows of `table` as a segment holds them: view ids relative to their sessions'
-/// ([`view_ids`]), page URLs without their path ([`page_urls`]) and, for views, timings as
-/// differences ([`deltas`]). After the fold,
+/// ([`view_ids`]), then session ids relative to their row's time ([`session_ids`]), page
+/// URLs without their path ([`page_urls`]) and, for views, timings as differences
+/// ([`deltas`]). After the fold,
 /// which matches vitals to views by whole ids and values; one part at a time, so that only
 /// its rewritten columns are held twice.
 fn segment_form(table: Table, rows: &RecordBatch) -> io::Result<RecordBatch> {
     let rows = view_ids::relative(rows).map_err(io::Error::other)?;
+    let rows = session_ids::relative(&rows).map_err(io::Error::other)?;
     let rows = page_urls::without_paths(&rows).map_err(io::Error::other)?;
     if table == Table::Views {
         deltas::encode(&rows).map_err(io::Error::other)

@@ -16,6 +16,7 @@ pub mod page_urls;
 mod paired;
 mod replay;
 mod segment;
+pub mod session_ids;
 pub mod view_ids;
 pub mod wal;
 mod writer;

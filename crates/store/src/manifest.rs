@@ -30,8 +30,11 @@ const FILE: &str = "manifest.json";
 /// are, so it must refuse the folder; whole URLs read back as they are, so the store
 /// rewrites only the segments of an older folder holding a URL with a mark of that form.
 /// Segments keep their rows grouped by hour, device and country, no longer in time order;
-/// no reader depends on the order, so that needed no version.
-pub const MANIFEST_VERSION: u32 = 8;
+/// no reader depends on the order, so that needed no version. Version 9: segments store
+/// session ids of the agent's form relative to their row's time ([`crate::session_ids`]);
+/// as for version 8, an older release must refuse the folder, and the store rewrites only
+/// the segments of an older folder holding a session id with a mark of that form.
+pub const MANIFEST_VERSION: u32 = 9;
 
 /// One Parquet segment: a table's rows of one project and one UTC day, in the order of
 /// `segment::RowOrder` (by hour, device and place, then time).

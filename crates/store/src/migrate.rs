@@ -6,7 +6,9 @@
 //! Versions before 6 stored every view id as it came; a segment holding one that starts
 //! with `-` or `~` is rewritten with it escaped ([`crate::view_ids`]). Versions before 8
 //! stored every page URL whole; a segment holding one with a mark of the pathless form
-//! (U+0001 or U+0002) is rewritten in that form ([`crate::page_urls`]). The
+//! (U+0001 or U+0002) is rewritten in that form ([`crate::page_urls`]). Versions before 9
+//! stored every session id whole; a segment holding one with a `.` or starting with `~` is
+//! rewritten in the relative form ([`crate::session_ids`]). The
 //! affected segments are rewritten before anything reads them, so every later path
 //! (queries, compaction, erasure) sees one layout. New files are written first and the manifest is replaced once, so a
 //! crash leaves either the old folder or the new one; the files the winner does not name
@@ -16,7 +18,7 @@ use crate::flusher::segment_rel_path;
 use crate::fold::FOLDED;
 use crate::manifest::{MANIFEST_VERSION, Manifest};
 use crate::segment::{SegmentWriter, read_segment};
-use crate::{page_urls, view_ids};
+use crate::{page_urls, session_ids, view_ids};
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
 use std::io;
 use std::path::Path;
@@ -34,11 +36,13 @@ const RELATIVE_VIEW_IDS: u32 = 6;
 const TIMING_DELTAS: u32 = 7;
 /// The first manifest version with page URLs stored without their path.
 const PATHLESS_URLS: u32 = 8;
+/// The first manifest version with session ids stored relative to their row's time.
+const RELATIVE_SESSION_IDS: u32 = 9;
 
 /// Rewrites what an older layout left; returns the manifest to open with.
 pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest> {
     let from = manifest.version;
-    if from >= PATHLESS_URLS || manifest.files.is_empty() {
+    if from >= RELATIVE_SESSION_IDS || manifest.files.is_empty() {
         return Ok(manifest);
     }
     let scale = Table::Vitals
@@ -59,13 +63,21 @@ pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest
             && table.column(view_ids::VIEW).is_some()
             && table.column(view_ids::SESSION).is_some();
         // Likewise a page URL before version 8, with the marks of the pathless form.
-        let urls_to_mark =
-            table.column(page_urls::URL).is_some() && table.column(page_urls::PATH).is_some();
+        let urls_to_mark = from < PATHLESS_URLS
+            && table.column(page_urls::URL).is_some()
+            && table.column(page_urls::PATH).is_some();
+        // And a session id before version 9 with the marks of the relative form. Every
+        // segment rewritten for any reason is written in each form its version lacked.
+        let sessions_to_mark = from < RELATIVE_SESSION_IDS
+            && table.column(session_ids::COLUMN).is_some()
+            && table.column("ts").is_some();
         let timings = table == Table::Views && from < TIMING_DELTAS;
         let rewrite = timings
             || (table == Table::Vitals && from < FINE_VITALS)
             || (ids_to_mark && has_marked(&path, view_ids::VIEW, |v| v.starts_with(['-', '~']))?)
-            || (urls_to_mark && has_marked(&path, page_urls::URL, page_urls::has_marks)?);
+            || (urls_to_mark && has_marked(&path, page_urls::URL, page_urls::has_marks)?)
+            || (sessions_to_mark
+                && has_marked(&path, session_ids::COLUMN, session_ids::has_marks)?);
         if !rewrite {
             continue;
         }
@@ -81,6 +93,9 @@ pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest
             }
             if ids_to_mark {
                 batch = view_ids::relative(&batch).map_err(io::Error::other)?;
+            }
+            if sessions_to_mark {
+                batch = session_ids::relative(&batch).map_err(io::Error::other)?;
             }
             if urls_to_mark {
                 batch = page_urls::without_paths(&batch).map_err(io::Error::other)?;
@@ -103,7 +118,7 @@ pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest
     }
     tracing::info!(
         from,
-        "rewrote view segments before version {TIMING_DELTAS}, vitals segments before {FINE_VITALS}, segments of view ids starting with - or ~ before {RELATIVE_VIEW_IDS} and of page URLs holding U+0001 or U+0002 before {PATHLESS_URLS}, in the layout of manifest version {MANIFEST_VERSION}"
+        "rewrote view segments before version {TIMING_DELTAS}, vitals segments before {FINE_VITALS}, segments of view ids starting with - or ~ before {RELATIVE_VIEW_IDS}, of page URLs holding U+0001 or U+0002 before {PATHLESS_URLS} and of session ids holding . or starting with ~ before {RELATIVE_SESSION_IDS}, in the layout of manifest version {MANIFEST_VERSION}"
     );
     Ok(manifest)
 }

@@ -66,11 +66,12 @@ pub fn absolute(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
 }
 
 /// The SQL expression of the whole view id of a segment's row, for a query reading the
-/// segment's columns as they are stored. (`overlay` drops the escape: `substr` is in
-/// DataFusion's unicode functions, which the build leaves out.)
-pub fn absolute_sql() -> String {
+/// segment's columns as they are stored, given the SQL of the row's whole session id.
+/// (`overlay` drops the escape: `substr` is in DataFusion's unicode functions, which the
+/// build leaves out.)
+pub fn absolute_sql(session: &str) -> String {
     format!(
-        "CASE WHEN starts_with(\"{VIEW}\", '{RELATIVE}') THEN concat(\"{SESSION}\", \"{VIEW}\") \
+        "CASE WHEN starts_with(\"{VIEW}\", '{RELATIVE}') THEN concat({session}, \"{VIEW}\") \
          WHEN starts_with(\"{VIEW}\", '{ESCAPED}') THEN overlay(\"{VIEW}\", '', 1, 1) \
          ELSE \"{VIEW}\" END"
     )

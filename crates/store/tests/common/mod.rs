@@ -17,11 +17,12 @@ pub fn rewrite_segment(path: &Path, f: impl Fn(&RecordBatch) -> RecordBatch) {
     writer.close().unwrap();
 }
 
-/// Rewrites a segment as a release before manifest version 6 wrote it: view ids, page URLs
-/// and view timings whole.
+/// Rewrites a segment as a release before manifest version 6 wrote it: session and view
+/// ids, page URLs and view timings whole.
 pub fn to_whole_ids_and_timings(path: &Path) {
     rewrite_segment(path, |b| {
-        let b = vigil_store::view_ids::absolute(b).unwrap();
+        let b = vigil_store::session_ids::whole(b).unwrap();
+        let b = vigil_store::view_ids::absolute(&b).unwrap();
         let b = vigil_store::page_urls::whole(&b).unwrap();
         if b.schema().index_of("lcp__value").is_ok() {
             vigil_store::deltas::decode(&b).unwrap()
