@@ -126,7 +126,7 @@ fn earlier_data_folders_open_and_answer_the_same() {
                 let (status, answer) = if case["request"].is_null() {
                     let (status, text) = server.get(path, Some(token));
                     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-                } else if path == "/api/v1/sessions" {
+                } else if path == "/api/v1/sessions" && name == "data-v1" {
                     sessions_without_mobile(&server, token, &case["request"])
                 } else {
                     server.post(token, path, &case["request"])
@@ -141,6 +141,8 @@ fn earlier_data_folders_open_and_answer_the_same() {
                     answer
                 );
             }
+            // data-v1 was written before errors had fingerprints and before mobile
+            // sessions were listed; data-v7 after both.
             if name == "data-v1" {
                 legacy_errors_keep_their_groups(&server, token, &recorded, name);
             }
