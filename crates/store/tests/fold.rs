@@ -295,15 +295,8 @@ fn view_segments_of_whole_timings_are_rewritten_when_the_store_opens() {
         stored_views_column(&store, dir.path(), "request"),
         [Some(-20), Some(-20)]
     );
-    let files: Vec<String> = store.segments().iter().map(|s| s.path.clone()).collect();
-    drop(store);
-
-    // The folder as manifest version 6 had it (every segment: page URLs whole too).
-    for f in &files {
-        common::to_whole_ids_and_timings(&dir.path().join(f));
-    }
-    common::set_manifest_version(dir.path(), 6);
-    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    // The folder as manifest version 6 had it.
+    let store = common::reopened_as_version(dir.path(), store, 6);
     assert_eq!(
         scan(&store, Table::Vitals),
         vitals,

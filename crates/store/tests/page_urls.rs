@@ -165,14 +165,7 @@ fn page_urls_of_an_older_folder_that_hold_the_marks_read_the_same() {
     store.flush_blocking().unwrap();
     let views = scanned(&store, Table::Views);
     let errors = scanned(&store, Table::Errors);
-    let files: Vec<String> = store.segments().iter().map(|s| s.path.clone()).collect();
-    drop(store);
-
-    for f in &files {
-        common::to_whole_ids_and_timings(&dir.path().join(f));
-    }
-    common::set_manifest_version(dir.path(), 7);
-    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let store = common::reopened_as_version(dir.path(), store, 7);
     assert_eq!(
         scanned(&store, Table::Views),
         views,

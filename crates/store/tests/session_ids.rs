@@ -170,14 +170,7 @@ fn session_ids_of_an_older_folder_that_hold_the_marks_read_the_same() {
     store.append_all_blocking(rows).unwrap();
     store.flush_blocking().unwrap();
     let whole = scanned(&store);
-    let files: Vec<String> = store.segments().iter().map(|s| s.path.clone()).collect();
-    drop(store);
-
-    for f in &files {
-        common::to_whole_ids_and_timings(&dir.path().join(f));
-    }
-    common::set_manifest_version(dir.path(), 8);
-    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let store = common::reopened_as_version(dir.path(), store, 8);
     assert_eq!(scanned(&store), whole, "after the upgrade");
     assert!(
         stored(&store, dir.path()).contains(&"~~x".to_owned()),

@@ -46,3 +46,20 @@ pub fn set_manifest_version(dir: &Path, version: u32) {
     )
     .unwrap();
 }
+
+/// Closes `store` and leaves its folder as a release of manifest `version` wrote it (every
+/// segment with whole ids, URLs and timings, [`to_whole_ids_and_timings`]); the store
+/// opened on it again, which upgrades it.
+pub fn reopened_as_version(
+    dir: &Path,
+    store: vigil_store::Store,
+    version: u32,
+) -> vigil_store::Store {
+    let files: Vec<String> = store.segments().iter().map(|s| s.path.clone()).collect();
+    drop(store);
+    for f in &files {
+        to_whole_ids_and_timings(&dir.join(f));
+    }
+    set_manifest_version(dir, version);
+    vigil_store::Store::open(dir, vigil_store::StoreConfig::default()).unwrap()
+}
