@@ -4,10 +4,9 @@
 
 mod common;
 
-use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use vigil_model::{Common, IngestBatch, Rows};
 use vigil_protocol::{ErrorEvent, Event, EventBody, View};
-use vigil_store::{Store, StoreConfig, Table, read_parquet};
+use vigil_store::{Store, StoreConfig, Table};
 
 const T0: i64 = 1_796_126_400_000;
 
@@ -61,34 +60,13 @@ fn pages(t: i64) -> Vec<Rows> {
         .collect()
 }
 
-fn urls(batches: &[RecordBatch]) -> Vec<String> {
-    let mut out: Vec<String> = batches
-        .iter()
-        .flat_map(|b| {
-            let c = b.column_by_name("page_url").unwrap();
-            let c = c.as_any().downcast_ref::<StringArray>().unwrap().clone();
-            (0..c.len())
-                .map(|i| c.value(i).to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 fn scanned(store: &Store, table: Table) -> Vec<String> {
-    urls(&store.scan_blocking(1, table, 0, i64::MAX).unwrap())
+    common::scanned_strings(store, table, "page_url")
 }
 
 /// The page URLs as the segments of `table` store them.
 fn stored(store: &Store, dir: &std::path::Path, table: Table) -> Vec<String> {
-    let batches: Vec<RecordBatch> = store
-        .segments()
-        .iter()
-        .filter(|s| s.table == table.name())
-        .flat_map(|s| read_parquet(&dir.join(&s.path)).unwrap())
-        .collect();
-    urls(&batches)
+    common::stored_strings(store, dir, table, "page_url")
 }
 
 #[test]

@@ -6,10 +6,9 @@
 
 mod common;
 
-use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use vigil_model::{Common, IngestBatch, Rows};
 use vigil_protocol::{Event, EventBody, View};
-use vigil_store::{Erasure, Store, StoreConfig, Table, read_parquet};
+use vigil_store::{Erasure, Store, StoreConfig, Table};
 
 const T0: i64 = 1_796_126_400_000;
 
@@ -43,37 +42,13 @@ fn session(id: &str, times: &[i64]) -> Rows {
     .unwrap()
 }
 
-fn column(batches: &[RecordBatch], name: &str) -> Vec<String> {
-    let mut out: Vec<String> = batches
-        .iter()
-        .flat_map(|b| {
-            let c = b.column_by_name(name).unwrap();
-            let c = c.as_any().downcast_ref::<StringArray>().unwrap().clone();
-            (0..c.len())
-                .map(|i| c.value(i).to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 fn scanned(store: &Store) -> Vec<String> {
-    column(
-        &store.scan_blocking(1, Table::Views, 0, i64::MAX).unwrap(),
-        "session_id",
-    )
+    common::scanned_strings(store, Table::Views, "session_id")
 }
 
 /// The session ids as the view segments store them.
 fn stored(store: &Store, dir: &std::path::Path) -> Vec<String> {
-    let batches: Vec<RecordBatch> = store
-        .segments()
-        .iter()
-        .filter(|s| s.table == "views")
-        .flat_map(|s| read_parquet(&dir.join(&s.path)).unwrap())
-        .collect();
-    column(&batches, "session_id")
+    common::stored_strings(store, dir, Table::Views, "session_id")
 }
 
 /// Sessions of the agent's form (one with views a minute and an hour after its start, one

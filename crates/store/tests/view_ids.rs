@@ -4,10 +4,9 @@
 
 mod common;
 
-use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use vigil_model::{Common, IngestBatch, Rows};
 use vigil_protocol::{Attribution, Event, EventBody, View, Vital};
-use vigil_store::{Erasure, Store, StoreConfig, Table, read_parquet};
+use vigil_store::{Erasure, Store, StoreConfig, Table};
 
 const T0: i64 = 1_796_126_400_000;
 
@@ -58,39 +57,13 @@ fn session(session: &str, views: &[&str], t: i64) -> Rows {
     .unwrap()
 }
 
-fn view_ids(batches: &[RecordBatch]) -> Vec<String> {
-    let mut out: Vec<String> = batches
-        .iter()
-        .flat_map(|b| {
-            let ids = b
-                .column_by_name("view_id")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .unwrap()
-                .clone();
-            (0..ids.len())
-                .map(|i| ids.value(i).to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 fn scanned(store: &Store, table: Table) -> Vec<String> {
-    view_ids(&store.scan_blocking(1, table, 0, i64::MAX).unwrap())
+    common::scanned_strings(store, table, "view_id")
 }
 
 /// The view ids as the view segments store them.
 fn stored(store: &Store, dir: &std::path::Path) -> Vec<String> {
-    let batches: Vec<RecordBatch> = store
-        .segments()
-        .iter()
-        .filter(|s| s.table == "views")
-        .flat_map(|s| read_parquet(&dir.join(&s.path)).unwrap())
-        .collect();
-    view_ids(&batches)
+    common::stored_strings(store, dir, Table::Views, "view_id")
 }
 
 #[test]

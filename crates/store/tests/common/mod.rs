@@ -1,4 +1,8 @@
-//! Helpers of the store's tests that build data folders as earlier releases left them.
+//! Helpers of the store's tests that build data folders as earlier releases left them, and
+//! read a column as segments store it and as scans give it back.
+
+// Each test binary includes this module and uses some of its helpers.
+#![allow(dead_code)]
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -62,4 +66,43 @@ pub fn reopened_as_version(
     }
     set_manifest_version(dir, version);
     vigil_store::Store::open(dir, vigil_store::StoreConfig::default()).unwrap()
+}
+
+/// The values of a string column over `batches`, sorted (nulls left out).
+pub fn sorted_strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
+    use datafusion::arrow::array::AsArray;
+    let mut out: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            let c = b.column_by_name(column).unwrap().as_string::<i32>();
+            c.iter().flatten().map(str::to_owned).collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A column's values as project 1's segments of `table` store them, sorted.
+pub fn stored_strings(
+    store: &vigil_store::Store,
+    dir: &Path,
+    table: vigil_store::Table,
+    column: &str,
+) -> Vec<String> {
+    let batches: Vec<RecordBatch> = store
+        .segments()
+        .iter()
+        .filter(|s| s.table == table.name())
+        .flat_map(|s| vigil_store::read_parquet(&dir.join(&s.path)).unwrap())
+        .collect();
+    sorted_strings(&batches, column)
+}
+
+/// A column's values as project 1's rows of `table` scan, sorted.
+pub fn scanned_strings(
+    store: &vigil_store::Store,
+    table: vigil_store::Table,
+    column: &str,
+) -> Vec<String> {
+    sorted_strings(&store.scan_blocking(1, table, 0, i64::MAX).unwrap(), column)
 }
