@@ -618,9 +618,9 @@ fn scan_snapshot(
 }
 
 /// A segment's rows of `table` with whole session ids ([`crate::session_ids`]) and view ids
-/// ([`crate::view_ids`]), whole page URLs
-/// ([`crate::page_urls`]) and, for views, whole timings ([`crate::deltas`]); still in the
-/// stored schema.
+/// ([`crate::view_ids`]), whole page URLs ([`crate::page_urls`]) and, for views, whole
+/// timings ([`crate::deltas`]); still in the stored schema. Session ids first: a view id
+/// is relative to the whole session id.
 fn read_back(stored: &RecordBatch, table: Table) -> Result<RecordBatch, StoreError> {
     let to_io = |e| StoreError::Io(io::Error::other(e));
     let whole = crate::session_ids::whole(stored).map_err(to_io)?;

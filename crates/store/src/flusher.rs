@@ -231,9 +231,8 @@ fn stored_tables(mem: &MemTable) -> io::Result<TablesByKey> {
 /// Rows of `table` as a segment holds them: view ids relative to their sessions'
 /// ([`view_ids`]), then session ids relative to their row's time ([`session_ids`]), page
 /// URLs without their path ([`page_urls`]) and, for views, timings as differences
-/// ([`deltas`]). After the fold,
-/// which matches vitals to views by whole ids and values; one part at a time, so that only
-/// its rewritten columns are held twice.
+/// ([`deltas`]). After the fold, which matches vitals to views by whole ids and values;
+/// one part at a time, so that only its rewritten columns are held twice.
 fn segment_form(table: Table, rows: &RecordBatch) -> io::Result<RecordBatch> {
     let rows = view_ids::relative(rows).map_err(io::Error::other)?;
     let rows = session_ids::relative(&rows).map_err(io::Error::other)?;
