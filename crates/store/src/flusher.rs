@@ -109,8 +109,13 @@ fn erase(shared: &Shared, project: ProjectId, erasure: &Erasure) -> io::Result<E
         let mut kept = Vec::new();
         let mut removed = 0u64;
         for batch in read_segment(&shared.dir.join(&file.path), table)? {
-            // Compared whole: segments keep session ids relative to their row's time.
-            let compared = session_ids::whole(&batch).map_err(io::Error::other)?;
+            // Compared whole: segments keep session ids relative to their row's time (other
+            // columns are compared as stored).
+            let compared = if erasure.column() == session_ids::COLUMN {
+                session_ids::whole(&batch).map_err(io::Error::other)?
+            } else {
+                batch.clone()
+            };
             let Some(values) = compared
                 .column_by_name(erasure.column())
                 .and_then(|c| c.as_any().downcast_ref::<StringArray>())
