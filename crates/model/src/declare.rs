@@ -754,28 +754,23 @@ fn span_columns() -> Vec<Field> {
         }),
         column!("attributes", json, |r| match r {
             Row::Span(sp) => attributes_json(&sp.attributes),
+            // Scrubbed as `attributes_json` scrubs them (the page URL as a URL, the rest as
+            // text), as the values go in rather than in a second copy of the map.
             Row::Event(e) => traced_request(e).and_then(|q| {
                 let mut m = Map::new();
                 m.insert(
                     "http.request.method".into(),
-                    Value::String(q.method.clone()),
+                    Value::String(scrub_message(&q.method)),
                 );
                 if let Some(api) = &q.api {
-                    m.insert("vigil.api".into(), Value::String(api.clone()));
+                    m.insert("vigil.api".into(), Value::String(scrub_message(api)));
                 }
                 if let Some(sampled) = q.trace_sampled {
                     m.insert("vigil.trace_sampled".into(), Value::Bool(sampled));
                 }
-                m.insert(
-                    "page.url".into(),
-                    Value::String(
-                        e.event
-                            .page_url
-                            .clone()
-                            .unwrap_or_else(|| e.common.page_url.clone()),
-                    ),
-                );
-                attributes_json(&m)
+                let page_url = e.event.page_url.as_deref().unwrap_or(&e.common.page_url);
+                m.insert("page.url".into(), Value::String(scrub_url(page_url)));
+                json(&m)
             }),
             Row::Log(_) => None,
         }),
@@ -791,10 +786,10 @@ fn span_columns() -> Vec<Field> {
                     ("geo.country", &e.common.country),
                 ] {
                     if !v.is_empty() {
-                        m.insert(k.into(), Value::String(v.clone()));
+                        m.insert(k.into(), Value::String(scrub_message(v)));
                     }
                 }
-                attributes_json(&m)
+                (!m.is_empty()).then(|| json(&m)).flatten()
             }
             Row::Log(_) => None,
         }),

@@ -2,6 +2,7 @@
 //! the store never holds what it removes.
 
 use regex::Regex;
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 /// Query parameter names whose values are secrets or personal data, matched
@@ -61,14 +62,25 @@ fn luhn_valid(digits: &[u8]) -> bool {
 
 /// Replaces emails, payment card numbers (Luhn-checked) and JWTs in free text.
 pub fn scrub_message(text: &str) -> String {
-    if !text
-        .bytes()
-        .any(|b| b == b'@' || b.is_ascii_digit() || b == b'e')
-    {
+    // Each pattern runs only on text that holds what it cannot match without: an email
+    // an `@`, a token `eyJ`, a card number 13 digits. A replacement adds none of them, so
+    // deciding on the text as it came skips no match.
+    let email = text.contains('@');
+    let token = text.contains("eyJ");
+    let card = text.bytes().filter(u8::is_ascii_digit).count() >= 13;
+    if !(email || token || card) {
         return text.to_owned();
     }
-    let text = EMAIL.replace_all(text, "[email]");
-    let text = JWT.replace_all(&text, "[token]");
+    let mut text = Cow::Borrowed(text);
+    if email {
+        text = Cow::Owned(EMAIL.replace_all(&text, "[email]").into_owned());
+    }
+    if token {
+        text = Cow::Owned(JWT.replace_all(&text, "[token]").into_owned());
+    }
+    if !card {
+        return text.into_owned();
+    }
     CARD.replace_all(&text, |c: &regex::Captures<'_>| {
         let digits: Vec<u8> = c[0].bytes().filter(u8::is_ascii_digit).collect();
         if luhn_valid(&digits) {
@@ -81,13 +93,23 @@ pub fn scrub_message(text: &str) -> String {
 }
 
 fn is_secret_param(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    SECRET_PARAMS.contains(&lower.as_str())
-        || lower
-            .split(['_', '-', '.'])
-            .any(|part| SECRET_PARAMS.contains(&part))
-        || lower.ends_with("token")
-        || lower.ends_with("password")
+    let secret = |part: &str| SECRET_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(part));
+    let ends_with = |suffix: &str| {
+        name.len() >= suffix.len()
+            && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    secret(name)
+        || name.split(['_', '-', '.']).any(secret)
+        || ends_with("token")
+        || ends_with("password")
+}
+
+/// Whether any `name=value` pair of a query or fragment has a secret name.
+fn has_secret_param(params: &str) -> bool {
+    params.split('&').any(|pair| {
+        pair.split_once('=')
+            .is_some_and(|(name, _)| is_secret_param(name))
+    })
 }
 
 fn scrub_params(params: &str) -> String {
@@ -112,6 +134,13 @@ pub fn scrub_url(url: &str) -> String {
         Some((p, q)) => (p, Some(q)),
         None => (rest, None),
     };
+    // Most URLs have no secret parameter; they are then the same after the parameters'
+    // pass, which need not build them again.
+    let secret_query = query.is_some_and(has_secret_param);
+    let secret_fragment = fragment.is_some_and(|f| f.contains('=') && has_secret_param(f));
+    if !secret_query && !secret_fragment {
+        return scrub_message(url);
+    }
     let mut out = path.to_owned();
     if let Some(q) = query {
         out.push('?');
@@ -213,6 +242,43 @@ mod tests {
         }
         // A run of digit groups long enough to be a card number is still caught inside it.
         assert!(!scrub_message(&"4111 1111 1111 1111 ".repeat(800)).contains("4111"));
+    }
+
+    /// Each pattern runs only when the text holds what it needs; these sit at the edges.
+    #[test]
+    fn each_pattern_is_found_alone_and_beside_the_others() {
+        // 13 digits, Luhn-valid: the shortest card; 12 digits are never one.
+        assert_eq!(scrub_message("n 4222222222222 x"), "n [card] x");
+        assert_eq!(scrub_message("n 422222222222 x"), "n 422222222222 x");
+        // A token with no digit and no `@` anywhere.
+        assert_eq!(scrub_message("t eyJhbG.eyJzdWI.sig"), "t [token]");
+        assert_eq!(
+            scrub_message("a@b.io eyJhbG.eyJzdWI.sig 4111111111111111"),
+            "[email] [token] [card]"
+        );
+        assert_eq!(
+            scrub_message("plain text, no match"),
+            "plain text, no match"
+        );
+    }
+
+    /// A URL without a secret parameter comes back as it was; names match whatever their
+    /// case, whole, by a part, or by their ending.
+    #[test]
+    fn secret_parameters_are_found_in_any_case_and_other_urls_are_kept() {
+        let kept = [
+            "https://x.example/a?utm_source=mail&q=shoes#top",
+            "https://x.example/a?&&=1&q#k=v&x",
+            "/relative?tokenish=1",
+        ];
+        for url in kept {
+            assert_eq!(scrub_url(url), url);
+        }
+        assert_eq!(
+            scrub_url("/a?Access_TOKEN=1&X-Password=2&q=3#API.Key=4&é=5"),
+            "/a?Access_TOKEN=[redacted]&X-Password=[redacted]&q=3#API.Key=[redacted]&é=5"
+        );
+        assert_eq!(scrub_url("/a#SessionId=9"), "/a#SessionId=[redacted]");
     }
 
     #[test]

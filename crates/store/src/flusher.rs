@@ -4,7 +4,9 @@
 use crate::fold::{fold, rows_held, stored_schema};
 use crate::manifest::{Manifest, SegmentFile, day_of};
 use crate::memtable::{MemTable, Shared, lock};
-use crate::segment::{merge_segments, read_segment, sorted_for_segment, ts_range, write_parquet};
+use crate::segment::{
+    Packing, merge_segments, read_segment, sorted_for_segment, ts_range, write_parquet,
+};
 use crate::{ERASURE_GRACE, StoreError};
 use crate::{deltas, page_urls, session_ids, view_ids};
 use datafusion::arrow::array::{BooleanArray, Int64Array, RecordBatch, StringArray};
@@ -144,7 +146,7 @@ fn erase(shared: &Shared, project: ProjectId, erasure: &Erasure) -> io::Result<E
                 state.manifest.next_file_id - 1
             };
             let rel = segment_rel_path(project, &file.day, table, id);
-            let bytes = write_parquet(&shared.dir.join(&rel), table, &merged)?;
+            let bytes = write_parquet(&shared.dir.join(&rel), table, &merged, Packing::Lasting)?;
             let (min_ts, max_ts) = ts_range(&merged)?;
             Some(SegmentFile {
                 path: rel,
@@ -257,7 +259,7 @@ fn flush_memtable(shared: &Shared, mem: &Arc<MemTable>) -> io::Result<()> {
             let part = segment_form(table, &part)?;
             let rel = segment_rel_path(project, &day, table, next_id);
             next_id += 1;
-            let bytes = write_parquet(&shared.dir.join(&rel), table, &part)?;
+            let bytes = write_parquet(&shared.dir.join(&rel), table, &part, Packing::Fresh)?;
             let (min_ts, max_ts) = ts_range(&part)?;
             written.push(SegmentFile {
                 project,

@@ -17,7 +17,7 @@
 use crate::flusher::segment_rel_path;
 use crate::fold::FOLDED;
 use crate::manifest::{MANIFEST_VERSION, Manifest};
-use crate::segment::{SegmentWriter, read_segment};
+use crate::segment::{Packing, SegmentWriter, read_segment};
 use crate::{page_urls, session_ids, view_ids};
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
 use std::io;
@@ -84,8 +84,12 @@ pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest
         let rel = segment_rel_path(file.project, &file.day, table, next_id);
         next_id += 1;
         // Written a batch at a time, without a concatenated copy of the segment.
-        let mut writer =
-            SegmentWriter::create(&dir.join(&rel), table, crate::fold::stored_schema(table))?;
+        let mut writer = SegmentWriter::create(
+            &dir.join(&rel),
+            table,
+            crate::fold::stored_schema(table),
+            Packing::Lasting,
+        )?;
         for batch in read_segment(&path, table)? {
             let mut batch = batch;
             if from < FINE_VITALS {

@@ -159,9 +159,27 @@ const ROW_GROUP_ROWS: usize = 256 * 1024;
 /// default size limit), 16 inputs of a ~150-column table took 750 MiB of RSS.
 const PAGE_ROWS: usize = 8192;
 
-/// Writes a batch of `table` as a zstd Parquet file, durably: temp file, fsync, rename.
-pub fn write_parquet(path: &Path, table: Table, batch: &RecordBatch) -> io::Result<u64> {
-    let mut writer = SegmentWriter::create(path, table, batch.schema())?;
+/// How a segment's pages are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packing {
+    /// A flush's segment, soon read again by a merge: LZ4. A merge reads every column of
+    /// each of its inputs at once, and a zstd page reader holds a decoder context of about
+    /// 95 KiB: 8 inputs of a ~150-column table held 75 MiB of contexts, a third of the
+    /// server's heap at its peak during `vigil bench ingest` (heaptrack). LZ4 decodes
+    /// without one.
+    Fresh,
+    /// A segment kept as it is (merged or rewritten): zstd, about twice as tight.
+    Lasting,
+}
+
+/// Writes a batch of `table` as a Parquet file, durably: temp file, fsync, rename.
+pub fn write_parquet(
+    path: &Path,
+    table: Table,
+    batch: &RecordBatch,
+    packing: Packing,
+) -> io::Result<u64> {
+    let mut writer = SegmentWriter::create(path, table, batch.schema(), packing)?;
     writer.write(batch)?;
     writer.finish()
 }
@@ -176,11 +194,16 @@ pub struct SegmentWriter {
 
 impl SegmentWriter {
     /// Starts the segment at `path` for rows of `schema`.
-    pub fn create(path: &Path, table: Table, schema: SchemaRef) -> io::Result<SegmentWriter> {
+    pub fn create(
+        path: &Path,
+        table: Table,
+        schema: SchemaRef,
+        packing: Packing,
+    ) -> io::Result<SegmentWriter> {
         let dir = path.parent().expect("segment paths have a folder");
         fs::create_dir_all(dir)?;
         let tmp = path.with_extension("parquet.tmp");
-        let props = writer_properties(table, &schema)?;
+        let props = writer_properties(table, &schema, packing)?;
         let file = File::create(&tmp)?;
         let mut out = SegmentWriter {
             path: path.to_owned(),
@@ -218,9 +241,16 @@ impl Drop for SegmentWriter {
     }
 }
 
-fn writer_properties(table: Table, schema: &SchemaRef) -> io::Result<WriterProperties> {
-    let mut props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(to_io)?));
+fn writer_properties(
+    table: Table,
+    schema: &SchemaRef,
+    packing: Packing,
+) -> io::Result<WriterProperties> {
+    let compression = match packing {
+        Packing::Fresh => Compression::LZ4_RAW,
+        Packing::Lasting => Compression::ZSTD(ZstdLevel::try_new(3).map_err(to_io)?),
+    };
+    let mut props = WriterProperties::builder().set_compression(compression);
     for field in schema.fields() {
         let Some(kind) = crate::fold::stored_field(table, field.name()).map(|f| f.kind) else {
             continue;
@@ -352,7 +382,7 @@ pub fn merge_segments(inputs: &[PathBuf], table: Table, path: &Path) -> io::Resu
         .enumerate()
         .map(|(i, r)| Reverse((r.key(), i)))
         .collect();
-    let mut writer = SegmentWriter::create(path, table, schema.clone())?;
+    let mut writer = SegmentWriter::create(path, table, schema.clone(), Packing::Lasting)?;
     let mut picked: Vec<(usize, usize)> = Vec::with_capacity(MERGE_WRITE_ROWS);
     let mut merged = Merged {
         rows: 0,
@@ -484,6 +514,7 @@ pub fn conform(schema: &SchemaRef, batch: &RecordBatch) -> io::Result<RecordBatc
 mod tests {
     use super::*;
     use datafusion::arrow::compute::concat_batches;
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
     use vigil_model::Rows;
     use vigil_model::SpanRecord;
 
@@ -514,7 +545,7 @@ mod tests {
         let schema = crate::fold::stored_schema(Table::Spans);
         let sorted = sorted_for_segment(&schema, &batches).unwrap();
         let path = dir.join(format!("in-{input}.parquet"));
-        write_parquet(&path, Table::Spans, &sorted).unwrap();
+        write_parquet(&path, Table::Spans, &sorted, Packing::Fresh).unwrap();
         (path, sorted)
     }
 
@@ -652,7 +683,7 @@ mod tests {
         ] {
             let batch = sorted_for_segment(&schema, &view_rows(2, rows, input * 17)).unwrap();
             let path = dir.path().join(format!("in-{input}.parquet"));
-            write_parquet(&path, Table::Views, &batch).unwrap();
+            write_parquet(&path, Table::Views, &batch, Packing::Fresh).unwrap();
             paths.push(path);
             sorted.push(batch);
         }
@@ -664,6 +695,26 @@ mod tests {
             got == expected,
             "the merged rows differ from the in-memory sort"
         );
+        // The inputs were written for the merge (LZ4, no decoder context), its output to
+        // be kept (zstd).
+        let codecs = |path: &Path| {
+            let file = File::open(path).unwrap();
+            let reader = SerializedFileReader::new(file).unwrap();
+            let group = reader.metadata().row_group(0);
+            // A file does not record zstd's level.
+            let mut codecs: Vec<_> = group
+                .columns()
+                .iter()
+                .map(|c| match c.compression() {
+                    Compression::ZSTD(_) => "zstd".to_owned(),
+                    other => other.to_string(),
+                })
+                .collect();
+            codecs.dedup();
+            codecs
+        };
+        assert_eq!(codecs(&paths[0]), ["LZ4_RAW"]);
+        assert_eq!(codecs(&out), ["zstd"]);
     }
 
     #[test]

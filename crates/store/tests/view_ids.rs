@@ -227,10 +227,23 @@ fn agent_ids_started_in_time_order_take_little_more_than_their_random_bits() {
             session(&sid, &[&view], start)
         })
         .collect();
-    store.append_all_blocking(batches).unwrap();
-    store.flush_blocking().unwrap();
+    // Four flushes, which a merge makes one segment: what a day's rows become (a flush's
+    // segment is LZ4, kept for the merge; the merged one zstd).
+    let mut batches = batches.into_iter();
+    for _ in 0..4 {
+        store
+            .append_all_blocking(batches.by_ref().take(sessions as usize / 4).collect())
+            .unwrap();
+        store.flush_blocking().unwrap();
+    }
+    let views: Vec<_> = store
+        .segments()
+        .into_iter()
+        .filter(|s| s.table == "views")
+        .collect();
+    assert_eq!(views.len(), 1, "the flushes were merged");
     let mut bytes = std::collections::BTreeMap::new();
-    for segment in store.segments().iter().filter(|s| s.table == "views") {
+    for segment in &views {
         for (column, b) in vigil_store::column_bytes(&dir.path().join(&segment.path)).unwrap() {
             *bytes.entry(column).or_insert(0u64) += b;
         }

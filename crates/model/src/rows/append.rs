@@ -10,22 +10,30 @@ use arrow_schema::DataType;
 use std::sync::{Arc, LazyLock};
 
 enum ColumnBuilder {
+    /// No row since the last finish had a value: only how many rows there are. Tables are
+    /// wide and each kind of event fills few of their columns, so most columns of a batch
+    /// being gathered stay here and cost neither memory nor time per row.
+    Nulls(Type, usize),
     Text(StringBuilder),
     Int(Int64Builder),
     Bool(BooleanBuilder),
 }
 
 impl ColumnBuilder {
-    fn new(ty: Type) -> ColumnBuilder {
-        match ty {
+    /// A builder of `ty` holding `nulls` nulls, for the column's first value.
+    fn with_nulls(ty: Type, nulls: usize) -> ColumnBuilder {
+        let mut builder = match ty {
             Type::Text => ColumnBuilder::Text(StringBuilder::new()),
             Type::Int | Type::Fixed(_) => ColumnBuilder::Int(Int64Builder::new()),
             Type::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
-        }
+        };
+        builder.append_nulls(nulls);
+        builder
     }
 
     fn append_nulls(&mut self, n: usize) {
         match self {
+            ColumnBuilder::Nulls(_, rows) => *rows += n,
             ColumnBuilder::Text(b) => b.append_nulls(n),
             ColumnBuilder::Int(b) => b.append_nulls(n),
             ColumnBuilder::Bool(b) => b.append_nulls(n),
@@ -35,6 +43,9 @@ impl ColumnBuilder {
     /// Appends a checked column's values (see [`super::codec::parse`]); a value that does
     /// not read (which the check rules out) becomes a null, so the columns stay aligned.
     fn append(&mut self, column: &ColumnSection<'_>, rows: usize) {
+        if let ColumnBuilder::Nulls(ty, nulls) = *self {
+            *self = ColumnBuilder::with_nulls(ty, nulls);
+        }
         let mut r = Reader {
             bytes: column.values,
         };
@@ -76,35 +87,57 @@ impl ColumnBuilder {
         }
     }
 
-    /// The gathered values as an array; a column with no value at all becomes a slice of
-    /// the type's [`SHARED_NULLS`] array.
-    fn finish(&mut self) -> ArrayRef {
-        let array: ArrayRef = match self {
-            ColumnBuilder::Text(b) => Arc::new(b.finish()),
-            ColumnBuilder::Int(b) => Arc::new(b.finish()),
-            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
-        };
-        if array.null_count() < array.len() || array.len() > SHARED_NULL_ROWS {
-            return array;
+    fn ty(&self) -> Type {
+        match self {
+            ColumnBuilder::Nulls(ty, _) => *ty,
+            ColumnBuilder::Text(_) => Type::Text,
+            ColumnBuilder::Int(_) => Type::Int,
+            ColumnBuilder::Bool(_) => Type::Bool,
         }
-        let shared = match self {
-            ColumnBuilder::Text(_) => &SHARED_NULLS[0],
-            ColumnBuilder::Int(_) => &SHARED_NULLS[1],
-            ColumnBuilder::Bool(_) => &SHARED_NULLS[2],
-        };
-        shared.slice(0, array.len())
     }
 
+    /// The gathered values as an array, sized to them (a sealed batch stays in memory until
+    /// its memtable is flushed; builders grow by doubling); a column with no value at all
+    /// becomes a slice of the type's [`SHARED_NULLS`] array. The builder is empty again.
+    fn finish(&mut self) -> ArrayRef {
+        let ty = self.ty();
+        let array: ArrayRef = match std::mem::replace(self, ColumnBuilder::Nulls(ty, 0)) {
+            ColumnBuilder::Nulls(_, rows) => return nulls(ty, rows),
+            ColumnBuilder::Text(mut b) => {
+                let mut a = b.finish();
+                a.shrink_to_fit();
+                Arc::new(a)
+            }
+            ColumnBuilder::Int(mut b) => {
+                let mut a = b.finish();
+                a.shrink_to_fit();
+                Arc::new(a)
+            }
+            ColumnBuilder::Bool(mut b) => Arc::new(b.finish()),
+        };
+        if array.null_count() < array.len() {
+            return array;
+        }
+        nulls(ty, array.len())
+    }
+
+    /// The gathered values as an array, a copy; the builder keeps them.
     fn finish_cloned(&self) -> ArrayRef {
-        match self {
+        let array: ArrayRef = match self {
+            ColumnBuilder::Nulls(ty, rows) => return nulls(*ty, *rows),
             ColumnBuilder::Text(b) => Arc::new(b.finish_cloned()),
             ColumnBuilder::Int(b) => Arc::new(b.finish_cloned()),
             ColumnBuilder::Bool(b) => Arc::new(b.finish_cloned()),
+        };
+        if array.null_count() < array.len() {
+            return array;
         }
+        nulls(self.ty(), array.len())
     }
 
     fn capacity_bytes(&self) -> usize {
         match self {
+            ColumnBuilder::Nulls(..) => 0,
             ColumnBuilder::Text(b) => {
                 b.values_slice().len() + b.offsets_slice().len() * 4 + b.len().div_ceil(8)
             }
@@ -117,6 +150,21 @@ impl ColumnBuilder {
 /// Rows of the shared all-null arrays: more than a memtable gathers into one batch (8,192
 /// rows, passed by at most one batch's section).
 const SHARED_NULL_ROWS: usize = 32 * 1024;
+
+/// `rows` nulls of `ty`: a slice of the type's [`SHARED_NULLS`] array, or an array of
+/// their own when they are more.
+fn nulls(ty: Type, rows: usize) -> ArrayRef {
+    let (shared, data_type) = match ty {
+        Type::Text => (&SHARED_NULLS[0], DataType::Utf8),
+        Type::Int | Type::Fixed(_) => (&SHARED_NULLS[1], DataType::Int64),
+        Type::Bool => (&SHARED_NULLS[2], DataType::Boolean),
+    };
+    if rows <= SHARED_NULL_ROWS {
+        shared.slice(0, rows)
+    } else {
+        new_null_array(&data_type, rows)
+    }
+}
 
 /// One all-null array per column type that every column without a value in a finished
 /// batch slices. Tables are wide and each kind of event fills few of their columns: in
@@ -142,7 +190,7 @@ impl TableAppender {
             columns: table
                 .columns()
                 .iter()
-                .map(|f| ColumnBuilder::new(f.ty))
+                .map(|f| ColumnBuilder::Nulls(f.ty, 0))
                 .collect(),
             rows: 0,
         }
@@ -258,6 +306,41 @@ mod tests {
             .map(Option::unwrap)
             .collect();
         assert_eq!(ids, ["0000000000000004", "0000000000000005"]);
+    }
+
+    #[test]
+    fn only_columns_with_a_value_hold_a_builder_while_rows_are_gathered() {
+        let mut appender = TableAppender::new(Table::Spans);
+        let rows = Rows::from_spans(1, &[span(1, None), span(2, None)]);
+        rows.sections().iter().for_each(|s| appender.append(s));
+        let building = |a: &TableAppender| {
+            a.columns
+                .iter()
+                .filter(|c| !matches!(c, ColumnBuilder::Nulls(..)))
+                .count()
+        };
+        let gathered = building(&appender);
+        let batch = appender.finish_cloned();
+        let with_values = batch
+            .columns()
+            .iter()
+            .filter(|c| c.null_count() < c.len())
+            .count();
+        assert!(with_values > 0 && with_values < batch.num_columns());
+        assert_eq!(gathered, with_values);
+        assert!(appender.memory_bytes() > 0);
+
+        // A later value in a column of nulls keeps the rows before it null.
+        let child = Rows::from_spans(1, &[span(3, Some("0000000000000001"))]);
+        child.sections().iter().for_each(|s| appender.append(s));
+        assert_eq!(building(&appender), gathered + 1);
+        let batch = appender.finish();
+        let parents = column(&batch, "parent_span_id").as_string::<i32>();
+        assert_eq!(
+            parents.iter().collect::<Vec<_>>(),
+            [None, None, Some("0000000000000001")]
+        );
+        assert_eq!((building(&appender), appender.memory_bytes()), (0, 0));
     }
 
     #[test]
