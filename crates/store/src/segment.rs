@@ -164,9 +164,9 @@ const PAGE_ROWS: usize = 8192;
 pub enum Packing {
     /// A flush's segment, soon read again by a merge: LZ4. A merge reads every column of
     /// each of its inputs at once, and a zstd page reader holds a decoder context of about
-    /// 95 KiB: 8 inputs of a ~150-column table held 75 MiB of contexts, a third of the
-    /// server's heap at its peak during `vigil bench ingest` (heaptrack). LZ4 decodes
-    /// without one.
+    /// 95 KiB: merges (up to 8 inputs of a table of ~150 columns) held 75 MiB of contexts,
+    /// a third of the server's heap at its peak during `vigil bench ingest` (heaptrack).
+    /// LZ4 decodes without one.
     Fresh,
     /// A segment kept as it is (merged or rewritten): zstd, about twice as tight.
     Lasting,
