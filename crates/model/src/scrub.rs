@@ -71,12 +71,13 @@ pub fn scrub_message(text: &str) -> String {
     if !(email || token || card) {
         return text.to_owned();
     }
+    // A pattern that matches nothing leaves the text borrowed: no copy.
     let mut text = Cow::Borrowed(text);
-    if email {
-        text = Cow::Owned(EMAIL.replace_all(&text, "[email]").into_owned());
+    if email && let Cow::Owned(replaced) = EMAIL.replace_all(&text, "[email]") {
+        text = Cow::Owned(replaced);
     }
-    if token {
-        text = Cow::Owned(JWT.replace_all(&text, "[token]").into_owned());
+    if token && let Cow::Owned(replaced) = JWT.replace_all(&text, "[token]") {
+        text = Cow::Owned(replaced);
     }
     if !card {
         return text.into_owned();

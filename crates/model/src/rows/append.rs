@@ -87,6 +87,7 @@ impl ColumnBuilder {
         }
     }
 
+    /// The column's type, as far as its builder goes: fixed-point columns build as `Int`.
     fn ty(&self) -> Type {
         match self {
             ColumnBuilder::Nulls(ty, _) => *ty,
