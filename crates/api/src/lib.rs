@@ -23,6 +23,7 @@ pub mod read;
 mod serve;
 pub mod sourcemaps;
 mod throttle;
+mod unread_body;
 
 pub use error::ApiError;
 pub use serve::{ServeLimits, serve};
@@ -82,7 +83,8 @@ pub fn on_threads(routes: Router, threads: Arc<vigil_threads::Pool>) -> Router {
 
 /// What every route shares, around `api` (the JSON routes: ours and intake's) and `assets`
 /// (merged last, behind them): axum's own rejections in the API's `{code, message}` shape,
-/// a 60 s deadline, panics answered 500, and request tracing.
+/// a 60 s deadline, panics answered 500, request tracing, and `Connection: close` on an answer
+/// sent before its request's body was read.
 pub fn with_layers(api: Router, assets: Router) -> Router {
     api.layer(axum::middleware::map_response(error::json_rejections))
         .merge(assets)
@@ -94,4 +96,7 @@ pub fn with_layers(api: Router, assets: Router) -> Router {
         // Rejections are counted in /metrics; logging each 503 would flood the log when
         // the server is saturated, which is when the log matters most.
         .layer(TraceLayer::new_for_http().on_failure(()))
+        .layer(axum::middleware::from_fn(
+            unread_body::close_when_body_unread,
+        ))
 }

@@ -198,3 +198,70 @@ fn eleven_hundred_silent_sockets_under_a_1024_file_limit() {
     drop(silent);
     assert_eq!(server.count(&keys.api_token, "custom_events"), 1);
 }
+
+/// Sends a request's head, waits so the server sees it alone, then its body; returns the
+/// answer's head, lower-cased.
+fn send_body_late(s: &mut TcpStream, head: &str, body: &[u8]) -> String {
+    s.write_all(format!("{head}Content-Length: {}\r\n\r\n", body.len()).as_bytes())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // The server may already have answered and closed: the answer is still there to read.
+    let _ = s.write_all(body);
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&answer).to_lowercase();
+    text.split("\r\n\r\n").next().unwrap_or("").to_owned()
+}
+
+/// An answer sent before the request's body was read (here a 405, whose handler never reads
+/// it) used to leave the connection looking reusable while the server closed it, so a
+/// client's next request on it failed without an answer. Now the answer says it closes; an
+/// answer after the body was read keeps the connection.
+#[test]
+fn an_answer_before_the_body_is_read_says_the_connection_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = create_project(dir.path(), "shop", &[]);
+    let server = Server::start_with_config(dir.path(), CONFIG);
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    let head = send_body_late(
+        &mut s,
+        "PUT /api/v1/sessions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n",
+        b"{}",
+    );
+    assert!(head.starts_with("http/1.1 405"), "{head}");
+    assert!(head.contains("\r\nconnection: close"), "{head}");
+    assert!(closed_within(&mut s, Duration::from_secs(5)), "{head}");
+
+    // Intake reads its body: the connection stays open for the next request.
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    let body = batch(
+        "keep-alive",
+        serde_json::json!([{"type": "custom", "ts": now_ms(), "name": "x"}]),
+    );
+    let head = send_body_late(
+        &mut s,
+        &format!(
+            "POST /api/v1/ingest?key={} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n",
+            p.public_key
+        ),
+        &body,
+    );
+    assert!(head.starts_with("http/1.1 202"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+}
