@@ -40,6 +40,20 @@ fn enrich(c: &mut Criterion) {
     group.bench_function("full_fixture_batch", |b| {
         b.iter(|| black_box(&enriched).to_rows(usize::MAX).unwrap())
     });
+    // The mix `vigil bench ingest` sends: 20 events of the five commonest types, four each.
+    let mut mixed = batch.clone();
+    let kinds = ["view", "vital", "request", "action", "resource"];
+    mixed.events = (0..20)
+        .filter_map(|i| {
+            let kind = kinds[i % kinds.len()];
+            batch.events.iter().find(|e| e.body.kind() == kind).cloned()
+        })
+        .collect();
+    let enriched = enricher.enrich(1, mixed, &client);
+    group.throughput(Throughput::Elements(enriched.events.len() as u64));
+    group.bench_function("mixed_20_events", |b| {
+        b.iter(|| black_box(&enriched).to_rows(usize::MAX).unwrap())
+    });
     group.finish();
 }
 

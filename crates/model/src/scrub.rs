@@ -62,15 +62,21 @@ fn luhn_valid(digits: &[u8]) -> bool {
 
 /// Replaces emails, payment card numbers (Luhn-checked) and JWTs in free text.
 pub fn scrub_message(text: &str) -> String {
+    scrubbed_message(text).into_owned()
+}
+
+/// [`scrub_message`], borrowing the text when nothing in it is replaced (most text: rows
+/// are built from it without a copy).
+pub fn scrubbed_message(text: &str) -> Cow<'_, str> {
     // Each pattern runs only on text that holds what it cannot match without: an email
     // an `@`, a token `eyJ`, a card number 13 digits. A replacement adds none of them, so
     // deciding on the text as it came skips no match.
-    let email = text.contains('@');
-    let token = text.contains("eyJ");
-    let card = text.bytes().filter(u8::is_ascii_digit).count() >= 13;
-    if !(email || token || card) {
-        return text.to_owned();
-    }
+    static TOKEN_START: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new("eyJ"));
+    let bytes = text.as_bytes();
+    let email = memchr::memchr(b'@', bytes).is_some();
+    let token = TOKEN_START.find(bytes).is_some();
+    let card = bytes.iter().filter(|b| b.is_ascii_digit()).count() >= 13;
     // A pattern that matches nothing leaves the text borrowed: no copy.
     let mut text = Cow::Borrowed(text);
     if email && let Cow::Owned(replaced) = EMAIL.replace_all(&text, "[email]") {
@@ -79,18 +85,24 @@ pub fn scrub_message(text: &str) -> String {
     if token && let Cow::Owned(replaced) = JWT.replace_all(&text, "[token]") {
         text = Cow::Owned(replaced);
     }
-    if !card {
-        return text.into_owned();
-    }
-    CARD.replace_all(&text, |c: &regex::Captures<'_>| {
-        let digits: Vec<u8> = c[0].bytes().filter(u8::is_ascii_digit).collect();
-        if luhn_valid(&digits) {
-            "[card]".to_owned()
-        } else {
-            c[0].to_owned()
+    if card {
+        // Runs of digits that fail Luhn (ids, phone-like numbers) stay: only when a card
+        // was found is the new text kept.
+        let mut found = false;
+        let replaced = CARD.replace_all(&text, |c: &regex::Captures<'_>| {
+            let digits: Vec<u8> = c[0].bytes().filter(u8::is_ascii_digit).collect();
+            if luhn_valid(&digits) {
+                found = true;
+                "[card]".to_owned()
+            } else {
+                c[0].to_owned()
+            }
+        });
+        if found {
+            text = Cow::Owned(replaced.into_owned());
         }
-    })
-    .into_owned()
+    }
+    text
 }
 
 fn is_secret_param(name: &str) -> bool {
@@ -127,6 +139,11 @@ fn scrub_params(params: &str) -> String {
 /// Scrubs a URL: secret query and fragment parameters lose their values, and emails, cards
 /// and tokens anywhere in it are replaced.
 pub fn scrub_url(url: &str) -> String {
+    scrubbed_url(url).into_owned()
+}
+
+/// [`scrub_url`], borrowing the URL when nothing in it is replaced.
+pub fn scrubbed_url(url: &str) -> Cow<'_, str> {
     let (rest, fragment) = match url.split_once('#') {
         Some((r, f)) => (r, Some(f)),
         None => (url, None),
@@ -140,7 +157,7 @@ pub fn scrub_url(url: &str) -> String {
     let secret_query = query.is_some_and(has_secret_param);
     let secret_fragment = fragment.is_some_and(|f| f.contains('=') && has_secret_param(f));
     if !secret_query && !secret_fragment {
-        return scrub_message(url);
+        return scrubbed_message(url);
     }
     let mut out = path.to_owned();
     if let Some(q) = query {
@@ -155,7 +172,7 @@ pub fn scrub_url(url: &str) -> String {
             out.push_str(f)
         }
     }
-    scrub_message(&out)
+    Cow::Owned(scrub_message(&out))
 }
 
 fn template_segment(seg: &str) -> Option<&'static str> {
@@ -265,6 +282,39 @@ mod tests {
 
     /// A URL without a secret parameter comes back as it was; names match whatever their
     /// case, whole, by a part, or by their ending.
+    #[test]
+    fn text_with_nothing_to_replace_is_lent_back_and_replaced_text_is_new() {
+        for kept in [
+            "TypeError: x is undefined at line 42",
+            "card-like but short 1234 5678 9012",
+            "no token eyJ here",
+            "a@b",
+        ] {
+            assert!(
+                matches!(scrubbed_message(kept), Cow::Borrowed(t) if t == kept),
+                "{kept}"
+            );
+        }
+        assert_eq!(
+            scrubbed_message("mail bob@shop.example now"),
+            "mail [email] now"
+        );
+        assert_eq!(scrubbed_message("4111 1111 1111 1111"), "[card]");
+        for kept in [
+            "https://x.example/a?q=shoes",
+            "https://x.example/p/12345678901234",
+        ] {
+            assert!(
+                matches!(scrubbed_url(kept), Cow::Borrowed(t) if t == kept),
+                "{kept}"
+            );
+        }
+        assert_eq!(
+            scrubbed_url("https://x.example/a?token=abc&q=1"),
+            "https://x.example/a?token=[redacted]&q=1"
+        );
+    }
+
     #[test]
     fn secret_parameters_are_found_in_any_case_and_other_urls_are_kept() {
         let kept = [

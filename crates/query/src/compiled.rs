@@ -170,7 +170,7 @@ impl Shared {
         let ctx = self.context()?;
         // The same snapshot as the segments left out of the remote store's rows: one taken
         // again could miss a segment shipped and forgotten in between, left out of both.
-        self.register_snapshot(&ctx, project, table, (from, to), snap, false)
+        self.register_snapshot(&ctx, project, table, (from, to), snap, false, None)
             .await
             .map_err(QueryError::Engine)?;
         let list = read

@@ -45,6 +45,8 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::error::DataFusionError;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+use datafusion::execution::cache::default_cache::DefaultCache;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::GreedyMemoryPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -179,6 +181,26 @@ struct Shared {
     store: Arc<Store>,
     remote: Option<Arc<dyn RemoteEvents>>,
     memory_bytes: usize,
+    /// Segments' Parquet footers and statistics, read once for every query after.
+    segment_caches: CacheManagerConfig,
+}
+
+/// Bounds of the caches of segments' footers and statistics every query shares (least
+/// recently used first out). Segments are never changed in place, and an entry is used only
+/// for a file of the same size and time, so a merged or rewritten segment is read anew.
+const SEGMENT_METADATA_CACHE_BYTES: usize = 32 << 20;
+const SEGMENT_STATISTICS_CACHE_BYTES: usize = 8 << 20;
+
+fn segment_caches() -> CacheManagerConfig {
+    CacheManagerConfig::default()
+        .with_file_metadata_cache(Some(Arc::new(DefaultCache::new(
+            SEGMENT_METADATA_CACHE_BYTES,
+        ))))
+        .with_metadata_cache_limit(SEGMENT_METADATA_CACHE_BYTES)
+        .with_file_statistics_cache(Some(Arc::new(DefaultCache::new(
+            SEGMENT_STATISTICS_CACHE_BYTES,
+        ))))
+        .with_file_statistics_cache_limit(SEGMENT_STATISTICS_CACHE_BYTES)
 }
 
 impl QueryEngine {
@@ -194,6 +216,7 @@ impl QueryEngine {
                 store,
                 remote: None,
                 memory_bytes: limits.memory_bytes,
+                segment_caches: segment_caches(),
             }),
             gate: Gate::new(&limits),
             threads: Pool::start("vigil-query", limits.threads, Priority::Interactive),
@@ -263,8 +286,21 @@ impl QueryEngine {
         to: i64,
         sql: &str,
     ) -> Result<QueryResult, QueryError> {
+        self.sql_of(project, tables, None, (from, to), sql).await
+    }
+
+    /// [`Self::sql`], where only `vital`'s rows matter when the tables hold vitals (the SQL
+    /// filters on its name): views that fold other vitals in are left out of the plan.
+    async fn sql_of(
+        &self,
+        project: ProjectId,
+        tables: &[Table],
+        vital: Option<&'static str>,
+        (from, to): (i64, i64),
+        sql: &str,
+    ) -> Result<QueryResult, QueryError> {
         let (tables, sql) = (tables.to_vec(), sql.to_owned());
-        self.execute(move |s| async move { s.sql(project, &tables, from, to, &sql).await })
+        self.execute(move |s| async move { s.sql(project, &tables, vital, from, to, &sql).await })
             .await
     }
 
@@ -294,8 +330,14 @@ impl QueryEngine {
             return Ok(answer);
         }
         tracing::debug!(%sql, "query");
-        self.sql(project, &[source.table], query.from, query.to, &sql)
-            .await
+        self.sql_of(
+            project,
+            &[source.table],
+            source.vital,
+            (query.from, query.to),
+            &sql,
+        )
+        .await
     }
 
     /// How sessions convert and earn by the rating of their worst LCP, INP or CLS,
@@ -548,7 +590,8 @@ impl QueryEngine {
 }
 
 impl Shared {
-    /// A DataFusion session of its own for one query, with its own memory pool.
+    /// A DataFusion session of its own for one query, with its own memory pool; the caches
+    /// of segments' footers and statistics are every query's.
     fn context(&self) -> Result<SessionContext, QueryError> {
         let mut config = SessionConfig::new().with_information_schema(false);
         // Strings stay Utf8 so in-memory batches and Parquet segments share one schema.
@@ -573,6 +616,7 @@ impl Shared {
             .with_disk_manager_builder(
                 DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
             )
+            .with_cache_manager(self.segment_caches.clone())
             .build_arc()
             .map_err(QueryError::Engine)?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
@@ -620,22 +664,24 @@ impl Shared {
     }
 
     /// Registers `table` for `project` under its own name: the union of its segments and
-    /// its in-memory batches, and `with_remote`, of the remote store's rows.
+    /// its in-memory batches, and `with_remote`, of the remote store's rows. With `vital`,
+    /// of vitals folded into views only that one's.
     async fn register(
         &self,
         ctx: &SessionContext,
         project: ProjectId,
         table: Table,
-        from: i64,
-        to: i64,
+        vital: Option<&str>,
+        (from, to): (i64, i64),
     ) -> Result<(), DataFusionError> {
         let snap = self.store.snapshot(project, table, from, to);
-        self.register_snapshot(ctx, project, table, (from, to), snap, true)
+        self.register_snapshot(ctx, project, table, (from, to), snap, true, vital)
             .await
     }
 
     /// Registers `table` as [`Self::register`] does, from a snapshot already taken, and with
     /// the remote store's rows only when `with_remote`.
+    #[allow(clippy::too_many_arguments)]
     async fn register_snapshot(
         &self,
         ctx: &SessionContext,
@@ -644,6 +690,7 @@ impl Shared {
         (from, to): (i64, i64),
         snap: vigil_store::TableSnapshot,
         with_remote: bool,
+        vital: Option<&str>,
     ) -> Result<(), DataFusionError> {
         let schema = table.schema();
         let name = table.name();
@@ -680,7 +727,8 @@ impl Shared {
         }
         if !snap.folded.is_empty() {
             // Vitals folded into their view rows come back as vitals rows, one branch per
-            // vital (a filter on `name` leaves only its own branch).
+            // vital (a filter on `name` leaves only its own branch). Each branch is about 50
+            // columns to plan: a query of one vital plans only that one's.
             let views = format!("{name}__folded");
             register_parquet(
                 ctx,
@@ -692,7 +740,8 @@ impl Shared {
             branches.extend(
                 vigil_store::fold::FOLDED
                     .iter()
-                    .map(|vital| unfolded_vital_sql(vital, &views)),
+                    .filter(|folded| vital.is_none_or(|v| v == folded.name))
+                    .map(|folded| unfolded_vital_sql(folded, &views)),
             );
         }
         ctx.sql(&format!(
@@ -707,6 +756,7 @@ impl Shared {
         &self,
         project: ProjectId,
         tables: &[Table],
+        vital: Option<&str>,
         from: i64,
         to: i64,
         sql: &str,
@@ -715,7 +765,7 @@ impl Shared {
         let _reading = self.remote.as_ref().map(|r| r.begin_read());
         let ctx = self.context()?;
         for &t in tables {
-            self.register(&ctx, project, t, from, to)
+            self.register(&ctx, project, t, vital, (from, to))
                 .await
                 .map_err(QueryError::Engine)?;
         }
@@ -733,7 +783,7 @@ impl Shared {
         let ctx = self.context()?;
         let mut events = Vec::new();
         for table in Table::EVENTS {
-            self.register(&ctx, project, table, from, to)
+            self.register(&ctx, project, table, None, (from, to))
                 .await
                 .map_err(QueryError::Engine)?;
             let columns: Vec<String> = table

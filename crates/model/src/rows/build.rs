@@ -2,7 +2,7 @@
 
 use super::codec::{BOOL, CONSTANT, INT, TEXT, VALUES, fixed_bytes, put_str, put_varint, zigzag};
 use crate::field::{Extract, Field, Kind, Row, Type};
-use crate::scrub::{scrub_message, scrub_url};
+use crate::scrub::{scrubbed_message, scrubbed_url};
 use crate::table::Table;
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -27,16 +27,29 @@ impl Text<'_> {
 
 impl PartialEq for Text<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+        let (a, b) = (self.as_str(), other.as_str());
+        // A context value is one string shared by every row: the same bytes need no compare.
+        std::ptr::eq(a, b) || a == b
     }
 }
 
-/// What the column's kind does to a text value before it is stored.
+/// What the column's kind does to a text value before it is stored; a value borrowed from
+/// the event stays borrowed when scrubbing leaves it as it was.
 fn scrubbed<'a>(kind: Kind, value: Cow<'a, str>) -> Cow<'a, str> {
-    match kind {
-        Kind::Url => Cow::Owned(scrub_url(&value)),
-        Kind::Message => Cow::Owned(scrub_message(&value)),
-        _ => value,
+    let scrub = match kind {
+        Kind::Url => scrubbed_url,
+        Kind::Message => scrubbed_message,
+        _ => return value,
+    };
+    match value {
+        Cow::Borrowed(v) => scrub(v),
+        Cow::Owned(v) => {
+            let replaced = match scrub(&v) {
+                Cow::Owned(replaced) => Some(replaced),
+                Cow::Borrowed(_) => None,
+            };
+            Cow::Owned(replaced.unwrap_or(v))
+        }
     }
 }
 
@@ -143,17 +156,21 @@ fn fill_text<'a>(
         .and_then(|(from, derive)| Some((s.sources.iter().find(|(n, _)| *n == from)?, derive)));
     s.text.clear();
     // Context values are the same string for every row of a batch: scrub them once.
-    let mut last: Option<(*const u8, usize, Rc<str>)> = None;
+    let mut last: Option<(*const u8, usize, Text<'a>)> = None;
     for (i, r) in rows.iter().enumerate() {
         let value = match extract(r) {
             Some(Cow::Borrowed(v)) if scrubs => {
                 let same =
                     matches!(&last, Some((ptr, len, _)) if *ptr == v.as_ptr() && *len == v.len());
                 if !same {
-                    let out: Rc<str> = scrubbed(field.kind, Cow::Borrowed(v)).into();
+                    // Most values come out of scrubbing as they went in: still borrowed.
+                    let out = match scrubbed(field.kind, Cow::Borrowed(v)) {
+                        Cow::Borrowed(v) => Text::Own(Cow::Borrowed(v)),
+                        Cow::Owned(v) => Text::Shared(v.into()),
+                    };
                     last = Some((v.as_ptr(), v.len(), out));
                 }
-                last.as_ref().map(|(_, _, out)| Text::Shared(out.clone()))
+                last.as_ref().map(|(_, _, out)| out.clone())
             }
             Some(v) if scrubs => Some(Text::Own(scrubbed(field.kind, v))),
             Some(v) => Some(Text::Own(v)),
