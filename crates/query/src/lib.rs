@@ -843,7 +843,12 @@ fn register_parquet(
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
-    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+    // The engine's statistics cache: a table made by hand has none unless given one.
+    let statistics = ctx.runtime_env().cache_manager.get_file_statistic_cache();
+    ctx.register_table(
+        name,
+        Arc::new(ListingTable::try_new(config)?.with_cache(statistics)),
+    )?;
     Ok(())
 }
 
