@@ -32,6 +32,19 @@ fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
     false
 }
 
+/// Asks `GET /healthz` on `s` and checks the 200.
+fn assert_health_answered(s: &mut TcpStream) {
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+}
+
 #[test]
 fn a_slow_header_is_cut_off() {
     let dir = tempfile::tempdir().unwrap();
@@ -74,15 +87,7 @@ fn an_idle_keep_alive_connection_is_closed() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with_config(dir.path(), CONFIG);
     let mut s = TcpStream::connect(&server.addr).unwrap();
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .unwrap();
-    let mut buf = [0u8; 512];
-    let n = s.read(&mut buf).unwrap();
-    assert!(
-        buf[..n].starts_with(b"HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&buf[..n])
-    );
+    assert_health_answered(&mut s);
     assert!(
         closed_within(&mut s, Duration::from_secs(10)),
         "idle keep-alive connection held past 10 s"
@@ -255,13 +260,5 @@ fn an_answer_before_the_body_is_read_says_the_connection_closes() {
     );
     assert!(head.starts_with("http/1.1 202"), "{head}");
     assert!(!head.contains("connection: close"), "{head}");
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .unwrap();
-    let mut buf = [0u8; 512];
-    let n = s.read(&mut buf).unwrap();
-    assert!(
-        buf[..n].starts_with(b"HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&buf[..n])
-    );
+    assert_health_answered(&mut s);
 }
