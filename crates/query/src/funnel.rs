@@ -292,6 +292,7 @@ impl FunnelRequest {
              \"ts\" AS \"vigil_t\" {}",
             events[0]
         )];
+        // Step 0 is the query above; each later step joins the step before it.
         for (i, e) in events.iter().enumerate().skip(1) {
             tries.push(format!(
                 "SELECT \"vigil_sk\", \"vigil_g\", \"vigil_t0\", min(\"vigil_e\") AS \"vigil_t\" FROM (\
