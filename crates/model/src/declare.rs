@@ -890,13 +890,17 @@ fn log_columns() -> Vec<Field> {
     ]
 }
 
+/// The columns every event table starts with: the event's time, ids and page, and the
+/// batch's context.
+pub(crate) static COMMON_COLUMNS: LazyLock<Vec<Field>> = LazyLock::new(common_columns);
+
 pub(crate) static COLUMNS: LazyLock<Vec<Vec<Field>>> = LazyLock::new(|| {
     Table::ALL
         .iter()
         .map(|&t| {
             // Spans and logs come from backends: none of a browser batch's context.
             let mut cols = if t.is_event() {
-                common_columns()
+                COMMON_COLUMNS.clone()
             } else {
                 Vec::new()
             };
@@ -956,6 +960,34 @@ mod tests {
                         c.name
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn common_columns_derive_only_from_common_columns_and_only_they_from_them() {
+        // Rows write a batch's constant common columns once, apart from the tables' own
+        // columns (`rows::build::encode_shared`): neither side may need the other's values.
+        let common = &COMMON_COLUMNS[..];
+        for t in Table::ALL.iter().filter(|t| t.is_event()) {
+            let cols = t.columns();
+            assert_eq!(
+                cols[..common.len()]
+                    .iter()
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>(),
+                common.iter().map(|c| c.name).collect::<Vec<_>>()
+            );
+            for (i, c) in cols.iter().enumerate() {
+                let Some((from, _)) = c.derive else { continue };
+                let is_common = |name: &str| common.iter().any(|f| f.name == name);
+                assert_eq!(
+                    i < common.len(),
+                    is_common(from),
+                    "{}.{} derives from {from}",
+                    t.name(),
+                    c.name
+                );
             }
         }
     }

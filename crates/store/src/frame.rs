@@ -7,7 +7,8 @@
 //! wire field never makes a log unreadable. Format 3 keeps a vital's value at 0.0001 where
 //! format 2 kept 0.001; format-2 frames are rescaled as they are read. Format 4 may hold
 //! spans and logs, which a format-3 reader would skip, and format 5 mobile janks, which a
-//! format-4 reader would skip; frames of formats 3 and 4 read as they are.
+//! format-4 reader would skip. Format 6 writes a batch's context once for all its tables;
+//! frames of formats 3 to 5 read as they are.
 
 use vigil_model::{ROWS_FORMAT, Rows};
 
@@ -44,7 +45,7 @@ pub fn decode(payload: &[u8]) -> Result<Rows, FrameError> {
         Some(&LEGACY_JSON) => {
             vigil_model::legacy::rows_of_v1_frame(payload).map_err(FrameError::Bad)
         }
-        // Formats 6 to 122 are for later releases; other first bytes are damage.
+        // Formats 7 to 122 are for later releases; other first bytes are damage.
         Some(&other) if other > FRAME_FORMAT && other < LEGACY_JSON => {
             Err(FrameError::Newer(other))
         }

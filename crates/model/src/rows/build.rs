@@ -1,6 +1,8 @@
 //! Encoded rows from an enriched batch's events, column by column, by the declarations.
 
-use super::codec::{BOOL, CONSTANT, INT, TEXT, VALUES, fixed_bytes, put_str, put_varint, zigzag};
+use super::codec::{
+    BOOL, CONSTANT, INT, Reader, TEXT, VALUES, fixed_bytes, put_str, put_varint, zigzag,
+};
 use crate::field::{Extract, Field, Kind, Row, Type};
 use crate::scrub::{scrubbed_message, scrubbed_url};
 use crate::table::Table;
@@ -83,55 +85,117 @@ struct Scratch<'a> {
     sources: Vec<(&'static str, Vec<Option<Text<'a>>>)>,
 }
 
-/// Appends one table's section (`rows` all belong to it) to `out`; returns about the bytes
-/// its rows take as Arrow arrays.
-pub(crate) fn encode_table<'a>(out: &mut Vec<u8>, table: Table, rows: &[Row<'a>]) -> usize {
+/// The common columns (a browser batch's context, mostly) that hold one value in every row
+/// of a batch's event tables, or none in any: written once, before the tables, instead of
+/// once per table (see [`super::codec`]).
+pub(crate) struct SharedColumns {
+    /// Per common column: whether it is settled here (constant or absent everywhere), so
+    /// that the tables leave it out.
+    settled: Vec<bool>,
+    /// The text bytes one row of the settled columns takes as Arrow arrays.
+    text_bytes_per_row: usize,
+}
+
+impl SharedColumns {
+    fn is_settled(&self, column: usize) -> bool {
+        self.settled.get(column).copied().unwrap_or(false)
+    }
+}
+
+/// Appends the shared section (the constant common columns of `rows`, every row of the
+/// batch's event tables) to `out`, and says which columns it settled.
+pub(crate) fn encode_shared<'a>(out: &mut Vec<u8>, rows: &[Row<'a>]) -> SharedColumns {
+    let common = &crate::declare::COMMON_COLUMNS[..];
+    let mut shared = SharedColumns {
+        settled: vec![false; common.len()],
+        text_bytes_per_row: 0,
+    };
+    if rows.is_empty() {
+        put_varint(out, 0);
+        return shared;
+    }
+    let mut body = Vec::with_capacity(64 * common.len());
+    let mut written = 0u64;
+    let mut s = Scratch::default();
+    // Event tables start with the common columns, and only common columns derive from
+    // them (a test checks): any event table's flags serve.
+    let sources = &derive_sources()[Table::Views as usize][..common.len()];
+    for ((field, is_source), settled) in common.iter().zip(sources).zip(&mut shared.settled) {
+        let tag = fill(&mut s, field, *is_source, rows);
+        let value = |out: &mut Vec<u8>| match tag {
+            TEXT => constant(&s.text).map(|v| v.map(|v| put_str(out, v.as_str()))),
+            INT => constant(&s.ints).map(|v| v.map(|v| put_varint(out, zigzag(*v)))),
+            _ => constant(&s.bools).map(|v| v.map(|v| out.push(u8::from(*v)))),
+        };
+        let mut encoded = Vec::new();
+        match value(&mut encoded) {
+            // Differs between rows: each table writes its own.
+            None => {}
+            // No row has a value: no table writes it.
+            Some(None) => *settled = true,
+            Some(Some(())) => {
+                *settled = true;
+                written += 1;
+                put_str(&mut body, field.name);
+                body.push(tag);
+                if tag == TEXT {
+                    // The value's length, then its bytes.
+                    let mut r = Reader { bytes: &encoded };
+                    shared.text_bytes_per_row += r.varint().unwrap_or(0) as usize;
+                }
+                body.extend_from_slice(&encoded);
+            }
+        }
+    }
+    put_varint(out, written);
+    out.extend_from_slice(&body);
+    shared
+}
+
+/// `Some(Some(v))` when every value is `v`, `Some(None)` when there is none, `None` when
+/// they differ.
+fn constant<T: PartialEq>(values: &[Option<T>]) -> Option<Option<&T>> {
+    let first = values.first()?.as_ref();
+    values.iter().all(|v| v.as_ref() == first).then_some(first)
+}
+
+/// Appends one table's section (`rows` all belong to it) to `out`, without the common
+/// columns `shared` settled; returns about the bytes its rows take as Arrow arrays.
+pub(crate) fn encode_table<'a>(
+    out: &mut Vec<u8>,
+    table: Table,
+    rows: &[Row<'a>],
+    shared: &SharedColumns,
+) -> usize {
     put_str(out, table.name());
     put_varint(out, rows.len() as u64);
     let mut body = Vec::with_capacity(64 * table.columns().len());
     let mut present = 0u64;
     let mut arrow_bytes = fixed_bytes(table, rows.len());
+    if table.is_event() {
+        arrow_bytes += shared.text_bytes_per_row * rows.len();
+    }
     let mut s = Scratch::default();
     let sources = &derive_sources()[table as usize];
-    for (field, is_source) in table.columns().iter().zip(sources) {
+    for (i, (field, is_source)) in table.columns().iter().zip(sources).enumerate() {
+        if table.is_event() && shared.is_settled(i) {
+            continue;
+        }
         let before = body.len();
         put_str(&mut body, field.name);
-        let written = match (field.extract, field.ty) {
-            (Extract::Str(extract), _) => {
-                fill_text(&mut s, field, rows, extract);
+        let written = match fill(&mut s, field, *is_source, rows) {
+            TEXT => {
                 arrow_bytes += s
                     .text
                     .iter()
                     .map(|v| v.as_ref().map_or(0, |v| v.as_str().len()))
                     .sum::<usize>();
-                let written =
-                    write_column(&mut body, TEXT, &s.text, |out, v| put_str(out, v.as_str()));
-                if *is_source {
-                    s.sources.push((field.name, s.text.clone()));
-                }
-                written
+                write_column(&mut body, TEXT, &s.text, |out, v| put_str(out, v.as_str()))
             }
-            (Extract::F64(f), Type::Fixed(scale)) => {
-                let fixed = |v: f64| (v * scale as f64).round() as i64;
-                s.ints.clear();
-                s.ints.extend(rows.iter().map(|r| f(r).map(fixed)));
-                write_column(&mut body, INT, &s.ints, |out, v| {
-                    put_varint(out, zigzag(*v))
-                })
-            }
-            (Extract::F64(_), _) => unreachable!("numbers are stored as fixed point"),
-            (Extract::I64(f), _) => {
-                s.ints.clear();
-                s.ints.extend(rows.iter().map(f));
-                write_column(&mut body, INT, &s.ints, |out, v| {
-                    put_varint(out, zigzag(*v))
-                })
-            }
-            (Extract::Bool(f), _) => {
-                s.bools.clear();
-                s.bools.extend(rows.iter().map(f));
-                write_column(&mut body, BOOL, &s.bools, |out, v| out.push(u8::from(*v)))
-            }
+            INT => write_column(&mut body, INT, &s.ints, |out, v| {
+                put_varint(out, zigzag(*v))
+            }),
+            _ => write_column(&mut body, BOOL, &s.bools, |out, v| out.push(u8::from(*v))),
         };
         if written {
             present += 1;
@@ -142,6 +206,37 @@ pub(crate) fn encode_table<'a>(out: &mut Vec<u8>, table: Table, rows: &[Row<'a>]
     put_varint(out, present);
     out.extend_from_slice(&body);
     arrow_bytes
+}
+
+/// Takes one column's values for `rows` into the scratch buffer of its type (a source of
+/// derived columns also into `sources`); returns the column's type tag.
+fn fill<'a>(s: &mut Scratch<'a>, field: &Field, is_source: bool, rows: &[Row<'a>]) -> u8 {
+    match (field.extract, field.ty) {
+        (Extract::Str(extract), _) => {
+            fill_text(s, field, rows, extract);
+            if is_source {
+                s.sources.push((field.name, s.text.clone()));
+            }
+            TEXT
+        }
+        (Extract::F64(f), Type::Fixed(scale)) => {
+            let fixed = |v: f64| (v * scale as f64).round() as i64;
+            s.ints.clear();
+            s.ints.extend(rows.iter().map(|r| f(r).map(fixed)));
+            INT
+        }
+        (Extract::F64(_), _) => unreachable!("numbers are stored as fixed point"),
+        (Extract::I64(f), _) => {
+            s.ints.clear();
+            s.ints.extend(rows.iter().map(f));
+            INT
+        }
+        (Extract::Bool(f), _) => {
+            s.bools.clear();
+            s.bools.extend(rows.iter().map(f));
+            BOOL
+        }
+    }
 }
 
 fn fill_text<'a>(

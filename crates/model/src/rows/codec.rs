@@ -3,27 +3,33 @@
 //! them without encoding anything again.
 //!
 //! ```text
-//! u8 format = 5 | u32 project | u8 tables | per table:
+//! u8 format = 6 | u32 project | shared: varint columns | per column:
+//!     str name | u8 type (0 text, 1 int64, 2 bool) | one value
+//! u8 tables | per table:
 //!   str name | varint rows | varint columns | per column:
-//!     str name | u8 type (0 text, 1 int64, 2 bool) | u8 layout (1 constant, 2 values)
-//!     constant: one value, the same in every row (the batch context, mostly)
+//!     str name | u8 type | u8 layout (1 constant, 2 values)
+//!     constant: one value, the same in every row
 //!     values:   u8 has_nulls | [validity bitmap] | every row's value (null rows: 0 / "")
 //! str = varint length + UTF-8; int64 = zigzag varint; bool = one byte (0/1).
 //! ```
 //!
-//! Columns with no value in any row are left out and read back as null, as are columns the
-//! table gained since the bytes were written; columns the table no longer has are ignored.
+//! The shared columns are common columns (see `declare::COMMON_COLUMNS`) that hold one value
+//! in every row of every event table of the batch: its context, mostly. They are written
+//! once, and every event table reads them as constant columns of its own. Columns with no
+//! value in any row are left out and read back as null, as are columns the table gained
+//! since the bytes were written; columns the table no longer has are ignored.
 
 use crate::field::{Field, Type};
 use crate::table::Table;
 
-/// The format of the encoding (the first byte). Format 4 may hold the `spans` and `logs`
-/// tables, format 5 the `janks` table: a release that reads only the format before would
-/// skip them as unknown tables, so the format changed to make it refuse them instead;
-/// format-3 and format-4 bytes are the same layout and read as they are. Format 2 is the
-/// same encoding with a vital's `value` at 0.001 instead of 0.0001; it is read by
+/// The format of the encoding (the first byte). Format 6 added the shared columns; formats
+/// 3 to 5 are its layout without them. Format 4 may hold the `spans` and `logs` tables,
+/// format 5 the `janks` table: a release that reads only the format before would skip them
+/// as unknown tables, so the format changed to make it refuse them instead. Format 2 is
+/// format 3 with a vital's `value` at 0.001 instead of 0.0001; it is read by
 /// [`upgrade_v2`].
-pub const ROWS_FORMAT: u8 = 5;
+pub const ROWS_FORMAT: u8 = 6;
+pub(crate) const V5: u8 = 5;
 pub(crate) const V4: u8 = 4;
 pub(crate) const V3: u8 = 3;
 const V2: u8 = 2;
@@ -176,14 +182,45 @@ pub(crate) enum Text {
     Trust,
 }
 
+/// Encoded rows of formats 3 to 5 in this format (no shared columns); rows of this format
+/// as they are.
+pub(crate) fn in_current_format(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    match bytes.first() {
+        Some(&ROWS_FORMAT) => Ok(bytes.to_vec()),
+        Some(&(V5 | V4 | V3)) if bytes.len() >= 5 => {
+            let mut out = Vec::with_capacity(bytes.len() + 1);
+            out.push(ROWS_FORMAT);
+            out.extend_from_slice(&bytes[1..5]);
+            out.push(0);
+            out.extend_from_slice(&bytes[5..]);
+            Ok(out)
+        }
+        Some(&(V5 | V4 | V3)) => Err("rows end early".into()),
+        Some(&other) => Err(format!(
+            "rows of format {other}, this build reads {V3} to {ROWS_FORMAT}"
+        )),
+        None => Err("no rows".into()),
+    }
+}
+
+/// A shared column as read: where it is in every event table, its type and value.
+struct SharedColumn<'a> {
+    index: usize,
+    tag: u8,
+    value: &'a [u8],
+    text_bytes: usize,
+}
+
 /// Reads the header and the table sections of encoded rows, checking every value, so that
 /// what reads here loads into builders without an error. Tables this build does not have
 /// are skipped (nothing could read their rows), as are columns it does not have.
 pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'_>>), String> {
     let mut r = Reader { bytes };
-    match r.u8()? {
-        // Formats 2 and 3 have the same layout; only `upgrade_v2` hands format 2 here.
-        ROWS_FORMAT | V4 | V3 | V2 => {}
+    let format = r.u8()?;
+    match format {
+        // Formats 2 to 5 have no shared columns; only `upgrade_v2` hands format 2 here, and
+        // `in_current_format` turns the others into this format before they are kept.
+        ROWS_FORMAT | V5 | V4 | V3 | V2 => {}
         other => {
             return Err(format!(
                 "rows of format {other}, this build reads {ROWS_FORMAT}"
@@ -191,6 +228,41 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
         }
     }
     let project = u32::from_le_bytes(r.take(4)?.try_into().expect("4 bytes"));
+    let mut shared: Vec<SharedColumn<'_>> = Vec::new();
+    if format == ROWS_FORMAT {
+        // Event tables start with the common columns: a shared column is at the same
+        // place in each of them. They come in that order from this build.
+        let common = &crate::declare::COMMON_COLUMNS[..];
+        let mut next = 0;
+        for _ in 0..r.count()? {
+            let name = r.str()?;
+            let tag = r.u8()?;
+            let start = r.bytes;
+            let text_bytes = read_value(&mut r, tag, text)?;
+            let value = &start[..start.len() - r.bytes.len()];
+            let index = (next..common.len())
+                .chain(0..next.min(common.len()))
+                .find(|&i| common[i].name == name);
+            // A column this build does not have is ignored, as in a table.
+            let Some(index) = index else { continue };
+            next = index + 1;
+            if tag != tag_of(&common[index]) {
+                return Err(format!(
+                    "shared column {name} is of type {tag}, {:?} in this build",
+                    common[index].ty
+                ));
+            }
+            if shared.iter().any(|c| c.index == index) {
+                return Err(format!("shared column {name} appears twice"));
+            }
+            shared.push(SharedColumn {
+                index,
+                tag,
+                value,
+                text_bytes,
+            });
+        }
+    }
     let tables = r.u8()?;
     let mut out = Vec::with_capacity(tables as usize);
     for _ in 0..tables {
@@ -227,6 +299,24 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
             columns.push(ColumnSection { index, ..section });
         }
         let Some(table) = table else { continue };
+        if table.is_event() {
+            for column in &shared {
+                if columns.iter().any(|c| c.index == column.index) {
+                    return Err(format!(
+                        "{name}.{} is shared and its own",
+                        schema[column.index].name
+                    ));
+                }
+                columns.push(ColumnSection {
+                    index: column.index,
+                    tag: column.tag,
+                    constant: true,
+                    validity: None,
+                    values: column.value,
+                    text_bytes: column.text_bytes * rows,
+                });
+            }
+        }
         for field in schema.iter().filter(|f| !f.is_nullable()) {
             let column = columns.iter().find(|c| schema[c.index].name == field.name);
             if column.is_none_or(|c| c.validity.is_some()) {
@@ -282,8 +372,19 @@ pub(crate) fn upgrade_v2(bytes: &[u8]) -> Result<Vec<u8>, String> {
         }
     }
     out.extend_from_slice(&bytes[copied..]);
-    out[0] = ROWS_FORMAT;
-    Ok(out)
+    out[0] = V3;
+    in_current_format(&out)
+}
+
+/// Steps over one value of type `tag`, checking it; returns its text bytes.
+fn read_value(r: &mut Reader<'_>, tag: u8, text: Text) -> Result<usize, String> {
+    match tag {
+        TEXT if text == Text::Check => Ok(r.str()?.len()),
+        TEXT => r.skip_str(),
+        INT => r.varint().map(|_| 0),
+        BOOL => r.u8().map(|_| 0),
+        other => Err(format!("bad column type {other}")),
+    }
 }
 
 fn column_section<'a>(
@@ -309,17 +410,7 @@ fn column_section<'a>(
     let start = r.bytes;
     let mut text_bytes = 0;
     for _ in 0..count {
-        match tag {
-            TEXT if text == Text::Check => text_bytes += r.str()?.len(),
-            TEXT => text_bytes += r.skip_str()?,
-            INT => {
-                r.varint()?;
-            }
-            BOOL => {
-                r.u8()?;
-            }
-            other => return Err(format!("bad column type {other}")),
-        }
+        text_bytes += read_value(r, tag, text)?;
     }
     let values = &start[..start.len() - r.bytes.len()];
     Ok(ColumnSection {
@@ -406,5 +497,226 @@ mod upgrade_tests {
             Table::Vitals.column("value").and_then(Field::scale),
             Some(10_000)
         );
+    }
+}
+
+#[cfg(test)]
+mod shared_tests {
+    use super::*;
+    use crate::record::{Common, IngestBatch};
+    use crate::rows::Rows;
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use vigil_protocol::{Action, Event, EventBody, Request, View, Vital};
+
+    /// `n` each of a view, a vital, an action and a traced request, in one session.
+    fn session_batch(session: &str, ts: i64, n: i64) -> Rows {
+        let mut events = Vec::new();
+        for i in 0..n {
+            let event = |dt: i64, body: EventBody| Event {
+                ts: ts + i * 10 + dt,
+                view_id: None,
+                page_url: None,
+                body,
+            };
+            events.push(event(0, EventBody::View(View::default())));
+            events.push(event(
+                1,
+                EventBody::Vital(Vital {
+                    name: "LCP".into(),
+                    value: 1000.0 + i as f64,
+                    ..Vital::default()
+                }),
+            ));
+            events.push(event(2, EventBody::Action(Action::default())));
+            events.push(event(
+                3,
+                EventBody::Request(Request {
+                    method: "GET".into(),
+                    url: format!("https://api.example.com/orders/{i}"),
+                    trace_id: Some(format!("{:032x}", i + 1)),
+                    span_id: Some(format!("{:016x}", i + 1)),
+                    ..Request::default()
+                }),
+            ));
+        }
+        IngestBatch {
+            errors: Vec::new(),
+            project: 1,
+            common: Common {
+                session_id: session.into(),
+                view_id: format!("{session}-view"),
+                page_url: "https://shop.example.com/cart".into(),
+                browser: "Chrome".into(),
+                country: "DE".into(),
+                agent: "vigil-browser".into(),
+                ..Common::default()
+            },
+            events,
+        }
+        .to_rows(usize::MAX)
+        .unwrap()
+    }
+
+    fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
+        haystack
+            .windows(needle.len())
+            .filter(|w| *w == needle)
+            .count()
+    }
+
+    #[test]
+    fn a_batch_context_is_encoded_once_and_every_event_table_reads_it() {
+        let rows = session_batch("s-shared", 1_800_000_000_000, 3);
+        let encoded = rows.encoded();
+        assert_eq!(encoded[0], ROWS_FORMAT);
+        // Views, vitals, actions and requests: four event tables, one copy of the context
+        // as an encoded value (its length, then its bytes; the client spans' `resource`
+        // JSON names the browser too, in quotes).
+        assert_eq!(occurrences(encoded, b"\x06Chrome"), 1);
+        assert_eq!(occurrences(encoded, b"\x0dvigil-browser"), 1);
+        let batches = rows.batches();
+        let events: Vec<_> = batches.iter().filter(|(t, _)| t.is_event()).collect();
+        assert_eq!(events.len(), 4);
+        for (table, batch) in events {
+            for (column, value) in [
+                ("browser", "Chrome"),
+                ("country", "DE"),
+                ("session_id", "s-shared"),
+            ] {
+                let values = batch.column_by_name(column).unwrap().as_string::<i32>();
+                assert_eq!(values.len(), 3, "{table:?}");
+                assert!(
+                    values.iter().all(|v| v == Some(value)),
+                    "{table:?}.{column}"
+                );
+            }
+        }
+        // The traced requests' client spans keep their own columns.
+        let (_, spans) = batches.iter().find(|(t, _)| *t == Table::Spans).unwrap();
+        assert_eq!(spans.num_rows(), 3);
+        // Read back, checked, the rows are the same.
+        assert_eq!(Rows::from_encoded(encoded).unwrap(), rows);
+    }
+
+    /// Rows of format 5 (no shared columns), as the release before wrote them.
+    fn v5_rows() -> Vec<u8> {
+        let mut out = vec![V5];
+        out.extend_from_slice(&7u32.to_le_bytes());
+        out.push(1);
+        put_str(&mut out, "vitals");
+        put_varint(&mut out, 2);
+        put_varint(&mut out, 4);
+        put_str(&mut out, "ts");
+        out.extend_from_slice(&[INT, VALUES, 0]);
+        put_varint(&mut out, zigzag(1_800_000_000_000));
+        put_varint(&mut out, zigzag(1_800_000_000_005));
+        put_str(&mut out, "browser");
+        out.extend_from_slice(&[TEXT, CONSTANT]);
+        put_str(&mut out, "Firefox");
+        put_str(&mut out, "name");
+        out.extend_from_slice(&[TEXT, CONSTANT]);
+        put_str(&mut out, "INP");
+        put_str(&mut out, "value");
+        out.extend_from_slice(&[INT, VALUES, 0]);
+        put_varint(&mut out, zigzag(1_200_000));
+        put_varint(&mut out, zigzag(800_000));
+        out
+    }
+
+    #[test]
+    fn format_5_rows_read_as_they_were_written() {
+        let rows = Rows::from_encoded(&v5_rows()).unwrap();
+        assert_eq!(rows.encoded()[0], ROWS_FORMAT);
+        assert_eq!(
+            (rows.project, rows.tables()),
+            (7, &[(Table::Vitals, 2)][..])
+        );
+        let batches = rows.batches();
+        let batch = &batches[0].1;
+        let text = |c: &str| -> Vec<Option<String>> {
+            let values = batch.column_by_name(c).unwrap().as_string::<i32>();
+            values.iter().map(|v| v.map(str::to_owned)).collect()
+        };
+        assert_eq!(
+            text("browser"),
+            [Some("Firefox".into()), Some("Firefox".into())]
+        );
+        assert_eq!(text("name"), [Some("INP".into()), Some("INP".into())]);
+        let value = batch
+            .column_by_name("value")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        assert_eq!(value.values().to_vec(), [1_200_000, 800_000]);
+        assert!(text("country").iter().all(Option::is_none));
+        // Kept in this format, they read again as the same rows.
+        assert_eq!(Rows::from_encoded(rows.encoded()).unwrap(), rows);
+    }
+
+    /// Format-6 rows of one vitals row whose shared section holds `shared` columns.
+    fn v6_rows(shared: &[(&str, u8, &str)], own_browser: bool) -> Vec<u8> {
+        let mut out = vec![ROWS_FORMAT];
+        out.extend_from_slice(&7u32.to_le_bytes());
+        put_varint(&mut out, shared.len() as u64);
+        for (name, tag, value) in shared {
+            put_str(&mut out, name);
+            out.push(*tag);
+            put_str(&mut out, value);
+        }
+        out.push(1);
+        put_str(&mut out, "vitals");
+        put_varint(&mut out, 1);
+        put_varint(&mut out, 3 + u64::from(own_browser));
+        put_str(&mut out, "ts");
+        out.extend_from_slice(&[INT, CONSTANT]);
+        put_varint(&mut out, zigzag(1_800_000_000_000));
+        if own_browser {
+            put_str(&mut out, "browser");
+            out.extend_from_slice(&[TEXT, CONSTANT]);
+            put_str(&mut out, "Safari");
+        }
+        put_str(&mut out, "name");
+        out.extend_from_slice(&[TEXT, CONSTANT]);
+        put_str(&mut out, "CLS");
+        put_str(&mut out, "value");
+        out.extend_from_slice(&[INT, CONSTANT]);
+        put_varint(&mut out, zigzag(250));
+        out
+    }
+
+    #[test]
+    fn shared_columns_that_clash_or_do_not_read_are_refused_with_a_reason() {
+        let ok = Rows::from_encoded(&v6_rows(&[("browser", TEXT, "Edge")], false)).unwrap();
+        let browser = ok.batches()[0]
+            .1
+            .column_by_name("browser")
+            .unwrap()
+            .as_string::<i32>()
+            .value(0)
+            .to_owned();
+        assert_eq!(browser, "Edge");
+        // A column this build does not know is skipped, as in a table.
+        assert!(Rows::from_encoded(&v6_rows(&[("gone_column", TEXT, "x")], false)).is_ok());
+
+        let refused = |bytes: Vec<u8>| Rows::from_encoded(&bytes).unwrap_err();
+        let why = refused(v6_rows(&[("browser", TEXT, "Edge")], true));
+        assert!(why.contains("shared and its own"), "{why}");
+        let why = refused(v6_rows(&[("browser", INT, "Edge")], false));
+        assert!(why.contains("shared column browser is of type"), "{why}");
+        let why = refused(v6_rows(
+            &[("browser", TEXT, "Edge"), ("browser", TEXT, "Edge")],
+            false,
+        ));
+        assert!(why.contains("appears twice"), "{why}");
+        let mut cut = v6_rows(&[("browser", TEXT, "Edge")], false);
+        cut.truncate(12);
+        assert!(!refused(cut).is_empty());
+        let mut bad_utf8 = v6_rows(&[("browser", TEXT, "Edge")], false);
+        let at = occurrences(&bad_utf8, b"Edge");
+        assert_eq!(at, 1);
+        let at = bad_utf8.windows(4).position(|w| w == b"Edge").unwrap();
+        bad_utf8[at] = 0xff;
+        assert!(!refused(bad_utf8).is_empty());
     }
 }

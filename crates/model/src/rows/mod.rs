@@ -63,15 +63,16 @@ impl Rows {
         if bytes.first() == Some(&2) {
             return Rows::from_encoded(&codec::upgrade_v2(bytes)?);
         }
-        let (project, sections) = codec::parse(bytes, codec::Text::Check)?;
-        let mut encoded = bytes.to_vec();
-        // Format 3 is this format without the tables added since.
-        encoded[0] = ROWS_FORMAT;
+        let encoded = codec::in_current_format(bytes)?;
+        let (project, sections) = codec::parse(&encoded, codec::Text::Check)?;
+        let counts = sections.iter().map(|s| (s.table, s.rows)).collect();
+        let arrow_bytes = sections.iter().map(|s| s.arrow_bytes).sum();
+        drop(sections);
         Ok(Rows {
             project,
             encoded,
-            counts: sections.iter().map(|s| (s.table, s.rows)).collect(),
-            arrow_bytes: sections.iter().map(|s| s.arrow_bytes).sum(),
+            counts,
+            arrow_bytes,
         })
     }
 
@@ -219,10 +220,16 @@ impl Rows {
         let mut encoded = Vec::with_capacity(1024 + events * 128);
         encoded.push(ROWS_FORMAT);
         encoded.extend_from_slice(&project.to_le_bytes());
+        let event_rows: Vec<Row<'_>> = tables
+            .iter()
+            .filter(|(table, _)| table.is_event())
+            .flat_map(|(_, rows)| rows.iter().copied())
+            .collect();
+        let shared = build::encode_shared(&mut encoded, &event_rows);
         encoded.push(tables.len() as u8);
         let mut arrow_bytes = 0;
         for (table, rows) in tables {
-            arrow_bytes += build::encode_table(&mut encoded, *table, rows);
+            arrow_bytes += build::encode_table(&mut encoded, *table, rows, &shared);
         }
         Rows {
             project,
