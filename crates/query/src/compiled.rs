@@ -8,7 +8,7 @@
 //! refuses the query, the engine answers over both stores as before: same answer, slower.
 
 use crate::model::OutputKind;
-use crate::{QueryEngine, QueryError, QueryResult, Shared, typed_result};
+use crate::{QueryEngine, QueryError, QueryResult, Shared, TableNeeds, typed_result};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
 use std::collections::BTreeMap;
@@ -170,9 +170,17 @@ impl Shared {
         let ctx = self.context()?;
         // The same snapshot as the segments left out of the remote store's rows: one taken
         // again could miss a segment shipped and forgotten in between, left out of both.
-        self.register_snapshot(&ctx, project, table, (from, to), snap, false, None)
-            .await
-            .map_err(QueryError::Engine)?;
+        self.register_snapshot(
+            &ctx,
+            project,
+            table,
+            (from, to),
+            snap,
+            false,
+            TableNeeds::ALL,
+        )
+        .await
+        .map_err(QueryError::Engine)?;
         let list = read
             .columns
             .iter()

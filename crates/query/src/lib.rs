@@ -286,22 +286,25 @@ impl QueryEngine {
         to: i64,
         sql: &str,
     ) -> Result<QueryResult, QueryError> {
-        self.sql_of(project, tables, None, (from, to), sql).await
+        self.sql_of(project, tables, Needs::ALL, (from, to), sql)
+            .await
     }
 
-    /// [`Self::sql`], where only `vital`'s rows matter when the tables hold vitals (the SQL
-    /// filters on its name): views that fold other vitals in are left out of the plan.
+    /// [`Self::sql`], planning only what `needs` says the SQL reads.
     async fn sql_of(
         &self,
         project: ProjectId,
         tables: &[Table],
-        vital: Option<&'static str>,
+        needs: Needs,
         (from, to): (i64, i64),
         sql: &str,
     ) -> Result<QueryResult, QueryError> {
         let (tables, sql) = (tables.to_vec(), sql.to_owned());
-        self.execute(move |s| async move { s.sql(project, &tables, vital, from, to, &sql).await })
-            .await
+        self.execute(move |s| async move {
+            let needs = needs.of(&sql);
+            s.sql(project, &tables, needs, from, to, &sql).await
+        })
+        .await
     }
 
     /// Answers a typed query for one project: compiled to the remote store's SQL when there
@@ -330,10 +333,15 @@ impl QueryEngine {
             return Ok(answer);
         }
         tracing::debug!(%sql, "query");
+        // Generated SQL quotes every column it names: the others are left out of the plan.
+        let needs = Needs {
+            vital: source.vital,
+            quoted_columns_only: true,
+        };
         self.sql_of(
             project,
             &[source.table],
-            source.vital,
+            needs,
             (query.from, query.to),
             &sql,
         )
@@ -664,18 +672,18 @@ impl Shared {
     }
 
     /// Registers `table` for `project` under its own name: the union of its segments and
-    /// its in-memory batches, and `with_remote`, of the remote store's rows. With `vital`,
-    /// of vitals folded into views only that one's.
+    /// its in-memory batches, and `with_remote`, of the remote store's rows; of those, only
+    /// what `needs` says is read.
     async fn register(
         &self,
         ctx: &SessionContext,
         project: ProjectId,
         table: Table,
-        vital: Option<&str>,
+        needs: TableNeeds<'_>,
         (from, to): (i64, i64),
     ) -> Result<(), DataFusionError> {
         let snap = self.store.snapshot(project, table, from, to);
-        self.register_snapshot(ctx, project, table, (from, to), snap, true, vital)
+        self.register_snapshot(ctx, project, table, (from, to), snap, true, needs)
             .await
     }
 
@@ -690,10 +698,16 @@ impl Shared {
         (from, to): (i64, i64),
         snap: vigil_store::TableSnapshot,
         with_remote: bool,
-        vital: Option<&str>,
+        needs: TableNeeds<'_>,
     ) -> Result<(), DataFusionError> {
         let schema = table.schema();
         let name = table.name();
+        let keep = |column: &str| needs.keeps(column);
+        let list = if needs.sql.is_none() {
+            "*".to_owned()
+        } else {
+            columns_sql(table, keep, |c| format!("\"{c}\""))
+        };
         // Two partitions let the two cores share the in-memory part.
         let mut parts = vec![Vec::new(), Vec::new()];
         for (i, b) in snap.batches.into_iter().enumerate() {
@@ -703,7 +717,7 @@ impl Shared {
             format!("{name}__mem"),
             Arc::new(MemTable::try_new(schema.clone(), parts)?),
         )?;
-        let mut branches = vec![format!("SELECT * FROM \"{name}__mem\"")];
+        let mut branches = vec![format!("SELECT {list} FROM \"{name}__mem\"")];
         if let Some(remote) = self.remote.as_ref().filter(|_| with_remote) {
             ctx.register_table(
                 format!("{name}__remote"),
@@ -716,13 +730,13 @@ impl Shared {
                     local: snap.files.iter().chain(&snap.folded).cloned().collect(),
                 }),
             )?;
-            branches.push(format!("SELECT * FROM \"{name}__remote\""));
+            branches.push(format!("SELECT {list} FROM \"{name}__remote\""));
         }
         if !snap.files.is_empty() {
             register_parquet(ctx, &format!("{name}__disk"), &snap.files, table, schema)?;
             branches.push(format!(
                 "SELECT {} FROM \"{name}__disk\"",
-                stored_columns_sql(table)
+                stored_columns_sql(table, keep)
             ));
         }
         if !snap.folded.is_empty() {
@@ -740,8 +754,8 @@ impl Shared {
             branches.extend(
                 vigil_store::fold::FOLDED
                     .iter()
-                    .filter(|folded| vital.is_none_or(|v| v == folded.name))
-                    .map(|folded| unfolded_vital_sql(folded, &views)),
+                    .filter(|folded| needs.vital.is_none_or(|v| v == folded.name))
+                    .map(|folded| unfolded_vital_sql(folded, &views, keep)),
             );
         }
         ctx.sql(&format!(
@@ -756,7 +770,7 @@ impl Shared {
         &self,
         project: ProjectId,
         tables: &[Table],
-        vital: Option<&str>,
+        needs: TableNeeds<'_>,
         from: i64,
         to: i64,
         sql: &str,
@@ -765,7 +779,7 @@ impl Shared {
         let _reading = self.remote.as_ref().map(|r| r.begin_read());
         let ctx = self.context()?;
         for &t in tables {
-            self.register(&ctx, project, t, vital, (from, to))
+            self.register(&ctx, project, t, needs, (from, to))
                 .await
                 .map_err(QueryError::Engine)?;
         }
@@ -783,7 +797,7 @@ impl Shared {
         let ctx = self.context()?;
         let mut events = Vec::new();
         for table in Table::EVENTS {
-            self.register(&ctx, project, table, None, (from, to))
+            self.register(&ctx, project, table, TableNeeds::ALL, (from, to))
                 .await
                 .map_err(QueryError::Engine)?;
             let columns: Vec<String> = table
@@ -880,16 +894,83 @@ fn read_schema(table: Table, stored: &Schema) -> SchemaRef {
 /// which they keep relative to their row's time ([`vigil_store::session_ids`]), page URLs,
 /// which they keep without their path ([`vigil_store::page_urls`]), and the view timings
 /// they keep as differences ([`vigil_store::deltas`]).
-fn stored_columns_sql(table: Table) -> String {
+fn stored_columns_sql(table: Table, keep: impl Fn(&str) -> bool) -> String {
+    columns_sql(table, keep, |c| match whole_column_sql(table, c) {
+        Some(sql) => format!("{sql} AS \"{c}\""),
+        None => format!("\"{c}\""),
+    })
+}
+
+/// A select list of the columns of `table` that `keep` keeps, each spelled by `column`.
+fn columns_sql(
+    table: Table,
+    keep: impl Fn(&str) -> bool,
+    column: impl Fn(&str) -> String,
+) -> String {
     table
         .columns()
         .iter()
-        .map(|c| match whole_column_sql(table, c.name) {
-            Some(sql) => format!("{sql} AS \"{}\"", c.name),
-            None => format!("\"{}\"", c.name),
-        })
+        .filter(|c| keep(c.name))
+        .map(|c| column(c.name))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// What a query reads of its tables, so that the rest is not planned: a view of a table
+/// with about 60 columns is a union of up to four branches, each of which DataFusion
+/// names, types and optimises column by column before a projection drops most of them.
+#[derive(Debug, Clone, Copy)]
+struct Needs {
+    /// Only this vital's rows (the SQL filters on its name): views that fold other vitals
+    /// in are left out.
+    vital: Option<&'static str>,
+    /// Only the columns the SQL names in double quotes, as generated SQL names every
+    /// column it reads. SQL from outside may name columns bare, so it gets all of them.
+    quoted_columns_only: bool,
+}
+
+impl Needs {
+    const ALL: Needs = Needs {
+        vital: None,
+        quoted_columns_only: false,
+    };
+
+    fn of(self, sql: &str) -> TableNeeds<'_> {
+        TableNeeds {
+            vital: self.vital,
+            sql: self.quoted_columns_only.then_some(sql),
+        }
+    }
+}
+
+/// [`Needs`] with the SQL it is for.
+#[derive(Debug, Clone, Copy)]
+struct TableNeeds<'a> {
+    vital: Option<&'a str>,
+    sql: Option<&'a str>,
+}
+
+impl TableNeeds<'_> {
+    const ALL: TableNeeds<'static> = TableNeeds {
+        vital: None,
+        sql: None,
+    };
+
+    /// Whether `column` is read: every column, or one the SQL names (the time always, so
+    /// that no branch is empty and the rows' range can be pruned on).
+    fn keeps(&self, column: &str) -> bool {
+        self.sql.is_none_or(|sql| {
+            column == "ts"
+                || sql
+                    .match_indices(column)
+                    .any(|(at, _)| quoted_at(sql, at, column.len()))
+        })
+    }
+}
+
+/// Whether the `len` bytes at `at` of `sql` stand between double quotes.
+fn quoted_at(sql: &str, at: usize, len: usize) -> bool {
+    at > 0 && sql.as_bytes()[at - 1] == b'"' && sql.as_bytes().get(at + len) == Some(&b'"')
 }
 
 /// The SQL expression of a column of `table` that its segments store in another form than
@@ -911,11 +992,16 @@ fn whole_column_sql(table: Table, column: &str) -> Option<String> {
 }
 
 /// The rows of the vitals table that one folded vital gives back from stored view rows.
-fn unfolded_vital_sql(vital: &vigil_store::fold::FoldedVital, views: &str) -> String {
+fn unfolded_vital_sql(
+    vital: &vigil_store::fold::FoldedVital,
+    views: &str,
+    keep: impl Fn(&str) -> bool,
+) -> String {
     let columns: Vec<String> = Table::Vitals
         .schema()
         .fields()
         .iter()
+        .filter(|f| keep(f.name()))
         .map(|f| {
             let c = f.name().as_str();
             let value = if c == "ts" {
@@ -1032,4 +1118,40 @@ pub fn to_result(schema: &Schema, batches: &[RecordBatch]) -> QueryResult {
         }
     }
     QueryResult { columns, rows }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_sql_keeps_the_columns_it_quotes_and_the_time() {
+        let sql = r#"SELECT "country", vigil_p75("value") FROM "vitals" WHERE "page_url_template" = 'x' AND "name" = 'LCP'"#;
+        let needs = Needs {
+            vital: Some("LCP"),
+            quoted_columns_only: true,
+        }
+        .of(sql);
+        let kept: Vec<&str> = Table::Vitals
+            .columns()
+            .iter()
+            .map(|c| c.name)
+            .filter(|c| needs.keeps(c))
+            .collect();
+        // `page_url` stands inside another name only: not named, not kept.
+        assert_eq!(kept, ["ts", "country", "name", "value"]);
+        assert_eq!(needs.vital, Some("LCP"));
+    }
+
+    #[test]
+    fn sql_from_outside_keeps_every_column() {
+        let needs = Needs::ALL.of("SELECT country FROM vitals");
+        assert!(Table::Vitals.columns().iter().all(|c| needs.keeps(c.name)));
+        assert_eq!(
+            columns_sql(Table::Vitals, |c| needs.keeps(c), |c| c.to_owned())
+                .split(", ")
+                .count(),
+            Table::Vitals.columns().len()
+        );
+    }
 }
