@@ -331,6 +331,17 @@ pub(crate) fn runs_summary(times: &mut [f64]) -> String {
     )
 }
 
+/// CPU time (user and system) process `pid` has used so far, in seconds, from
+/// `/proc/<pid>/stat`, which counts it in USER_HZ ticks: 100 a second on Linux.
+pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count after its last `)`,
+    // where field 3 comes first, so utime and stime (fields 14 and 15) are 11th and 12th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
 pub(crate) fn rss_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -671,6 +682,7 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         let (probes, load_done) = (probes.clone(), load_done.clone());
         std::thread::spawn(move || probes.measure_until(&load_done))
     };
+    let cpu_before = (pid.and_then(cpu_seconds), cpu_seconds(std::process::id()));
     let started = Instant::now();
     let load = runtime.block_on(async {
         let mut tasks = Vec::new();
@@ -691,6 +703,7 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         anyhow::Ok(())
     });
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu_after = (pid.and_then(cpu_seconds), cpu_seconds(std::process::id()));
     load_done.store(true, Ordering::Relaxed);
     let during_load = during_load.join().expect("probe thread")?;
     load?;
@@ -741,6 +754,20 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     println!(
         "non-202     {failed} (answers other than 202 and closed connections, each sent again)"
     );
+    // CPU per event moves far less from run to run than events per second on a machine
+    // the load generator shares: the figure to compare builds by.
+    if let ((Some(server_before), Some(client_before)), (Some(server_after), Some(client_after))) =
+        (cpu_before, cpu_after)
+    {
+        let server = server_after - server_before;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        println!(
+            "cpu         server {server:.2} s over the load ({:.2} µs per event, {:.2} of {cores} cores, query probes included), load generator {:.2} s",
+            server * 1e6 / (lat.len() * batch_size) as f64,
+            server / elapsed,
+            client_after - client_before,
+        );
+    }
     probes.print(&idle_before, &during_load, &idle_after);
     if pid.is_some() {
         let sampled = peak.load(Ordering::Relaxed);
@@ -1293,4 +1320,24 @@ fn live_comparison(
         ),
     };
     Ok((runs_summary(&mut compiled_times), in_engine))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_seconds_counts_the_time_a_process_spends_computing() {
+        let before = cpu_seconds(std::process::id()).expect("this process's stat reads");
+        let started = Instant::now();
+        let mut x = 1u64;
+        while started.elapsed() < Duration::from_millis(400) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let after = cpu_seconds(std::process::id()).expect("this process's stat reads");
+        // 0.4 s of one busy thread, in ticks of 10 ms; other test threads may add some.
+        assert!(after - before >= 0.3, "{before} → {after}");
+        assert!(after - before < 0.4 * 8.0, "{before} → {after}");
+        assert_eq!(cpu_seconds(u32::MAX), None);
+    }
 }
