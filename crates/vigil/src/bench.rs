@@ -754,18 +754,19 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     println!(
         "non-202     {failed} (answers other than 202 and closed connections, each sent again)"
     );
-    // CPU per event moves far less from run to run than events per second on a machine
-    // the load generator shares: the figure to compare builds by.
+    // Events per second move with the machine's speed, which varies on a shared virtual
+    // machine from minute to minute. The load generator does the same work in every run,
+    // so the server's CPU over the generator's is the figure to compare builds by.
     if let ((Some(server_before), Some(client_before)), (Some(server_after), Some(client_after))) =
         (cpu_before, cpu_after)
     {
-        let server = server_after - server_before;
+        let (server, client) = (server_after - server_before, client_after - client_before);
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         println!(
-            "cpu         server {server:.2} s over the load ({:.2} µs per event, {:.2} of {cores} cores, query probes included), load generator {:.2} s",
+            "cpu         server {server:.2} s over the load ({:.2} µs per event, {:.2} of {cores} cores, query probes included), load generator {client:.2} s; server / generator {:.2}",
             server * 1e6 / (lat.len() * batch_size) as f64,
             server / elapsed,
-            client_after - client_before,
+            server / client.max(0.01),
         );
     }
     probes.print(&idle_before, &during_load, &idle_after);
