@@ -19,7 +19,7 @@ use vigil_demo::Rng;
     about = "Mutation fuzzing of Vigil's input parsers"
 )]
 struct Args {
-    /// Targets to run (batch, gzip, query, wal); all when none are named.
+    /// Targets to run (batch, gzip, query, wal, otlp, rows); all when none are named.
     targets: Vec<String>,
     /// Seconds per target.
     #[arg(long, default_value_t = 10)]
@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
     let ctx = Context::new();
     for name in &args.targets {
         if !TARGETS.iter().any(|t| t.name == name) {
-            bail!("unknown target {name:?}: use batch, gzip, query or wal");
+            bail!("unknown target {name:?}: use batch, gzip, query, wal, otlp or rows");
         }
     }
     // Findings are reported by the driver; the default hook's message for each caught
