@@ -252,6 +252,7 @@ fn fill_text<'a>(
     s.text.clear();
     // Context values are the same string for every row of a batch: scrub them once.
     let mut last: Option<(*const u8, usize, Text<'a>)> = None;
+    let mut last_derived: Option<((*const u8, usize), Option<Text<'a>>)> = None;
     for (i, r) in rows.iter().enumerate() {
         let value = match extract(r) {
             Some(Cow::Borrowed(v)) if scrubs => {
@@ -270,8 +271,15 @@ fn fill_text<'a>(
             Some(v) if scrubs => Some(Text::Own(scrubbed(field.kind, v))),
             Some(v) => Some(Text::Own(v)),
             None => source.and_then(|((_, values), derive)| {
-                let from = values[i].as_ref()?;
-                derive(from.as_str()).map(|d| Text::Own(Cow::Owned(d)))
+                let from = values[i].as_ref()?.as_str();
+                // A context value (the page URL) is one string in every row: derived once.
+                let key = (from.as_ptr(), from.len());
+                if let Some((_, derived)) = last_derived.as_ref().filter(|(k, _)| *k == key) {
+                    return derived.clone();
+                }
+                let derived = derive(from).map(|d| Text::Shared(d.into()));
+                last_derived = Some((key, derived.clone()));
+                derived
             }),
         };
         s.text.push(value);

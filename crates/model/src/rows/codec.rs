@@ -600,6 +600,45 @@ mod shared_tests {
         assert_eq!(Rows::from_encoded(encoded).unwrap(), rows);
     }
 
+    #[test]
+    fn a_path_derived_once_for_the_context_is_still_each_rows_own() {
+        let view = |ts: i64, page_url: Option<&str>| Event {
+            ts,
+            view_id: None,
+            page_url: page_url.map(str::to_owned),
+            body: EventBody::View(View::default()),
+        };
+        let rows = IngestBatch {
+            errors: Vec::new(),
+            project: 1,
+            common: Common {
+                session_id: "s-paths".into(),
+                page_url: "https://shop.example.com/cart?x=1".into(),
+                ..Common::default()
+            },
+            events: vec![
+                view(1, None),
+                view(2, Some("https://shop.example.com/pay")),
+                view(3, None),
+                view(4, Some("https://shop.example.com/pay?step=2")),
+                view(5, Some("https://shop.example.com/done")),
+            ],
+        }
+        .to_rows(usize::MAX)
+        .unwrap();
+        let batches = rows.batches();
+        let paths: Vec<_> = batches[0]
+            .1
+            .column_by_name("page_path")
+            .unwrap()
+            .as_string::<i32>()
+            .iter()
+            .map(|p| p.map(str::to_owned))
+            .collect();
+        let expected = ["/cart", "/pay", "/cart", "/pay", "/done"];
+        assert_eq!(paths, expected.map(|p| Some(p.to_owned())));
+    }
+
     /// Rows of format 5 (no shared columns), as the release before wrote them.
     fn v5_rows() -> Vec<u8> {
         let mut out = vec![V5];
