@@ -639,6 +639,13 @@ mod shared_tests {
         assert_eq!(paths, expected.map(|p| Some(p.to_owned())));
     }
 
+    /// A text column of one value in every row, as a table section holds it.
+    fn text_constant(out: &mut Vec<u8>, name: &str, value: &str) {
+        put_str(out, name);
+        out.extend_from_slice(&[TEXT, CONSTANT]);
+        put_str(out, value);
+    }
+
     /// Rows of format 5 (no shared columns), as the release before wrote them.
     fn v5_rows() -> Vec<u8> {
         let mut out = vec![V5];
@@ -651,12 +658,8 @@ mod shared_tests {
         out.extend_from_slice(&[INT, VALUES, 0]);
         put_varint(&mut out, zigzag(1_800_000_000_000));
         put_varint(&mut out, zigzag(1_800_000_000_005));
-        put_str(&mut out, "browser");
-        out.extend_from_slice(&[TEXT, CONSTANT]);
-        put_str(&mut out, "Firefox");
-        put_str(&mut out, "name");
-        out.extend_from_slice(&[TEXT, CONSTANT]);
-        put_str(&mut out, "INP");
+        text_constant(&mut out, "browser", "Firefox");
+        text_constant(&mut out, "name", "INP");
         put_str(&mut out, "value");
         out.extend_from_slice(&[INT, VALUES, 0]);
         put_varint(&mut out, zigzag(1_200_000));
@@ -711,13 +714,9 @@ mod shared_tests {
         out.extend_from_slice(&[INT, CONSTANT]);
         put_varint(&mut out, zigzag(1_800_000_000_000));
         if own_browser {
-            put_str(&mut out, "browser");
-            out.extend_from_slice(&[TEXT, CONSTANT]);
-            put_str(&mut out, "Safari");
+            text_constant(&mut out, "browser", "Safari");
         }
-        put_str(&mut out, "name");
-        out.extend_from_slice(&[TEXT, CONSTANT]);
-        put_str(&mut out, "CLS");
+        text_constant(&mut out, "name", "CLS");
         put_str(&mut out, "value");
         out.extend_from_slice(&[INT, CONSTANT]);
         put_varint(&mut out, zigzag(250));
