@@ -1,8 +1,6 @@
 //! Encoded rows from an enriched batch's events, column by column, by the declarations.
 
-use super::codec::{
-    BOOL, CONSTANT, INT, Reader, TEXT, VALUES, fixed_bytes, put_str, put_varint, zigzag,
-};
+use super::codec::{BOOL, CONSTANT, INT, TEXT, VALUES, fixed_bytes, put_str, put_varint, zigzag};
 use crate::field::{Extract, Field, Kind, Row, Type};
 use crate::scrub::{scrubbed_message, scrubbed_url};
 use crate::table::Table;
@@ -122,28 +120,30 @@ pub(crate) fn encode_shared<'a>(out: &mut Vec<u8>, rows: &[Row<'a>]) -> SharedCo
     let sources = &derive_sources()[Table::Views as usize][..common.len()];
     for ((field, is_source), settled) in common.iter().zip(sources).zip(&mut shared.settled) {
         let tag = fill(&mut s, field, *is_source, rows);
-        let value = |out: &mut Vec<u8>| match tag {
-            TEXT => constant(&s.text).map(|v| v.map(|v| put_str(out, v.as_str()))),
-            INT => constant(&s.ints).map(|v| v.map(|v| put_varint(out, zigzag(*v)))),
-            _ => constant(&s.bools).map(|v| v.map(|v| out.push(u8::from(*v)))),
+        let before = body.len();
+        put_str(&mut body, field.name);
+        body.push(tag);
+        let value = match tag {
+            TEXT => constant(&s.text).map(|v| {
+                v.map(|v| {
+                    shared.text_bytes_per_row += v.as_str().len();
+                    put_str(&mut body, v.as_str())
+                })
+            }),
+            INT => constant(&s.ints).map(|v| v.map(|v| put_varint(&mut body, zigzag(*v)))),
+            _ => constant(&s.bools).map(|v| v.map(|v| body.push(u8::from(*v)))),
         };
-        let mut encoded = Vec::new();
-        match value(&mut encoded) {
+        match value {
             // Differs between rows: each table writes its own.
-            None => {}
+            None => body.truncate(before),
             // No row has a value: no table writes it.
-            Some(None) => *settled = true,
+            Some(None) => {
+                *settled = true;
+                body.truncate(before);
+            }
             Some(Some(())) => {
                 *settled = true;
                 written += 1;
-                put_str(&mut body, field.name);
-                body.push(tag);
-                if tag == TEXT {
-                    // The value's length, then its bytes.
-                    let mut r = Reader { bytes: &encoded };
-                    shared.text_bytes_per_row += r.varint().unwrap_or(0) as usize;
-                }
-                body.extend_from_slice(&encoded);
             }
         }
     }

@@ -240,11 +240,10 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
             let start = r.bytes;
             let text_bytes = read_value(&mut r, tag, text)?;
             let value = &start[..start.len() - r.bytes.len()];
-            let index = (next..common.len())
-                .chain(0..next.min(common.len()))
-                .find(|&i| common[i].name == name);
             // A column this build does not have is ignored, as in a table.
-            let Some(index) = index else { continue };
+            let Some(index) = column_index(common, name, next) else {
+                continue;
+            };
             next = index + 1;
             if tag != tag_of(&common[index]) {
                 return Err(format!(
@@ -280,9 +279,7 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
         let mut next = 0;
         for _ in 0..count {
             let column = r.str()?;
-            let index = (next..schema.len())
-                .chain(0..next.min(schema.len()))
-                .find(|&i| schema[i].name == column);
+            let index = column_index(schema, column, next);
             let section = column_section(&mut r, rows, text)?;
             let Some(index) = index else { continue };
             next = index + 1;
@@ -374,6 +371,14 @@ pub(crate) fn upgrade_v2(bytes: &[u8]) -> Result<Vec<u8>, String> {
     out.extend_from_slice(&bytes[copied..]);
     out[0] = V3;
     in_current_format(&out)
+}
+
+/// Where the column `name` is in `columns`, looked for from `next` on first: columns come
+/// in declaration order from this build, so that is where the next one is.
+fn column_index(columns: &[Field], name: &str, next: usize) -> Option<usize> {
+    (next..columns.len())
+        .chain(0..next.min(columns.len()))
+        .find(|&i| columns[i].name == name)
 }
 
 /// Steps over one value of type `tag`, checking it; returns its text bytes.
