@@ -180,7 +180,8 @@ impl Serialize for Scalar {
 }
 
 /// One event: the fields every event has, and what its type adds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+// `Deserialize` is written out in `event_de.rs`: the derived one buffers every event twice.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Event {
     /// When it happened, in ms since the Unix epoch (UTC).
     pub ts: i64,

@@ -3,6 +3,7 @@
 //! `docs/protocol.schema.json` for machines; the fixtures in `docs/fixtures/` are parsed by
 //! the tests of this crate so the three never drift apart.
 
+mod event_de;
 mod events;
 mod scan;
 mod vitals;
@@ -149,11 +150,14 @@ pub fn check_time_window(batch: &Batch, earliest: i64, latest: i64) -> Result<()
 /// first, then structure (depth, string length) on the raw bytes so a hostile body is
 /// rejected before any allocation per value, then the typed parse, then semantic checks.
 pub fn parse_batch(body: &[u8], limits: &ParseLimits) -> Result<Batch, ParseError> {
-    if let Err(e) = std::str::from_utf8(body) {
-        return Err(ParseError::InvalidUtf8(e.valid_up_to()));
-    }
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => return Err(ParseError::InvalidUtf8(e.valid_up_to())),
+    };
     scan_json(body, &limits.scan)?;
-    let batch: Batch = serde_json::from_slice(body).map_err(classify_serde_error)?;
+    // From the checked text, not the bytes: the parser then does not check each string's
+    // UTF-8 again.
+    let batch: Batch = serde_json::from_str(text).map_err(classify_serde_error)?;
     if batch.v != PROTOCOL_VERSION {
         return Err(ParseError::UnsupportedVersion(batch.v));
     }

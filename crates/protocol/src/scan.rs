@@ -74,6 +74,9 @@ impl ScanError {
 pub fn scan_json(body: &[u8], limits: &ScanLimits) -> Result<(), ScanError> {
     let mut depth = 0usize;
     let mut i = 0usize;
+    // An integer of at most 15 digits is below 10^15: under the usual limit the common
+    // numbers (times, sizes, statuses) need no parse.
+    let integers_fit = limits.max_number >= 1e15;
     while i < body.len() {
         match body[i] {
             b'{' | b'[' => {
@@ -86,8 +89,19 @@ pub fn scan_json(body: &[u8], limits: &ScanLimits) -> Result<(), ScanError> {
             b'"' => {
                 let start = i + 1;
                 let mut j = start;
-                while j < body.len() && body[j] != b'"' {
-                    j += if body[j] == b'\\' { 2 } else { 1 };
+                // Jumps to the next quote or backslash; an escape steps over the byte after it.
+                while let Some(k) = body
+                    .get(j..)
+                    .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+                {
+                    j += k;
+                    if body[j] == b'"' {
+                        break;
+                    }
+                    j += 2;
+                }
+                if j > body.len() || body.get(j) != Some(&b'"') {
+                    j = body.len();
                 }
                 let len = j.min(body.len()) - start;
                 if len > limits.max_string_bytes {
@@ -107,6 +121,11 @@ pub fn scan_json(body: &[u8], limits: &ScanLimits) -> Result<(), ScanError> {
                     i += 1;
                 }
                 let token = &body[start..=i];
+                let digits = token.strip_prefix(b"-").unwrap_or(token);
+                if integers_fit && digits.len() < 16 && digits.iter().all(u8::is_ascii_digit) {
+                    i += 1;
+                    continue;
+                }
                 // Malformed numbers are the parser's to report; only real ones are checked.
                 let value = std::str::from_utf8(token)
                     .ok()
@@ -203,6 +222,39 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn a_lower_number_limit_checks_short_integers_too() {
+        let limits = ScanLimits {
+            max_number: 1000.0,
+            ..ScanLimits::default()
+        };
+        assert_eq!(scan_json(br#"{"a":1000,"b":-999}"#, &limits), Ok(()));
+        assert!(matches!(
+            scan_json(br#"{"a":1001}"#, &limits),
+            Err(ScanError::NumberOutOfRange { at: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn escaped_quotes_and_backslashes_stay_inside_their_string() {
+        let limits = ScanLimits {
+            max_depth: 2,
+            max_string_bytes: 6,
+            ..ScanLimits::default()
+        };
+        // `a\"b` is 6 raw bytes: an escaped backslash, then an escaped quote
+        assert_eq!(scan_json(br#"{"k":"a\\\"b"}"#, &limits), Ok(()));
+        assert!(matches!(
+            scan_json(br#"{"k":"a\\\"bc"}"#, &limits),
+            Err(ScanError::StringTooLong { at: 6, got: 7, .. })
+        ));
+        // a quote after an escaped backslash ends the string; brackets after it count
+        assert_eq!(
+            scan_json(br#"{"k":"\\","l":[[1]]}"#, &limits),
+            Err(ScanError::TooDeep(2))
+        );
     }
 
     #[test]

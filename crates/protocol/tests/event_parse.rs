@@ -92,6 +92,40 @@ fn refusals_keep_their_codes_and_say_where() {
             "invalid_field",
             "expected struct Event",
         ),
+        (
+            format!(r#"{{"ts":{TS},"type":"vital","name":"LCP","value":1,"type":"vital"}}"#),
+            "invalid_field",
+            "duplicate field `type`",
+        ),
+        // serde's derived reader took a number as the index of a type; the schema says text
+        (
+            format!(r#"{{"ts":{TS},"type":5,"name":"LCP","value":1}}"#),
+            "invalid_field",
+            "invalid type: integer `5`, expected variant identifier",
+        ),
+        // a value read before the type is known is kept aside, then checked as the type's
+        (
+            format!(r#"{{"value":"fast","ts":{TS},"name":"LCP","type":"vital"}}"#),
+            "invalid_field",
+            "invalid type: string \"fast\", expected f64",
+        ),
+        (
+            format!(r#"{{"colour":"red","ts":{TS},"type":"vital","name":"LCP","value":1}}"#),
+            "unknown_field",
+            "unknown field `colour`",
+        ),
+        (
+            format!(r#"{{"name":"LCP","ts":{TS},"type":"vital","name":"INP","value":1}}"#),
+            "invalid_field",
+            "duplicate field `name`",
+        ),
+        (
+            format!(
+                r#"{{"ts":{TS},"type":"vital","name":"LCP","value":1,"page_url":"a","page_url":"b"}}"#
+            ),
+            "invalid_field",
+            "duplicate field `page_url`",
+        ),
     ];
     for (event, code, says) in cases {
         let (got_code, text) = refused(&event);
@@ -117,4 +151,23 @@ fn an_event_reads_the_same_from_bytes_a_reader_and_a_json_value() {
     assert_eq!(from_reader, from_slice);
     assert_eq!(from_value, from_slice);
     assert!(from_slice.events.len() >= 14);
+}
+
+#[test]
+fn every_type_the_schema_names_is_read_and_no_other() {
+    let schema = vigil_protocol::json_schema();
+    let mut tags: Vec<&str> = schema["$defs"]["Event"]["oneOf"]
+        .as_array()
+        .expect("the event's types are a oneOf")
+        .iter()
+        .map(|t| {
+            t["properties"]["type"]["const"]
+                .as_str()
+                .expect("a const tag")
+        })
+        .collect();
+    let mut kinds = EventBody::KINDS.to_vec();
+    tags.sort_unstable();
+    kinds.sort_unstable();
+    assert_eq!(kinds, tags);
 }
