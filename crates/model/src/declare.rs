@@ -8,7 +8,7 @@
 //! written before it existed, so old segments and logs need nothing.
 
 use crate::field::EventRow;
-use crate::field::{DeriveFn, Extract, Field, Kind, Row, Type, Unit, on_event};
+use crate::field::{DeriveFn, Extract, Field, Kind, Row, Type, Unit, on_context, on_event};
 use crate::scrub::{scrub_message, scrub_url, template_url};
 use crate::table::Table;
 use crate::telemetry::{attribute, int_attribute, one_attribute, severity_name};
@@ -113,6 +113,7 @@ const fn field(name: &'static str, ty: Type, kind: Kind, extract: Extract) -> Fi
         kind,
         extract,
         derive: None,
+        context_only: false,
     }
 }
 
@@ -235,6 +236,28 @@ macro_rules! col {
     };
 }
 
+/// An event table's column whose extractor reads only the batch context (see
+/// [`Field::context_only`]).
+macro_rules! ctx {
+    ($name:literal, $kind:ident, $f:expr) => {
+        Field {
+            context_only: true,
+            ..column!($name, $kind, |row| on_context(row, $f))
+        }
+    };
+}
+
+/// A column of rows of several sources whose event rows' values come from the batch
+/// context alone; a test checks that every event of a batch gets the same one.
+macro_rules! by_context {
+    ($column:expr) => {
+        Field {
+            context_only: true,
+            ..$column
+        }
+    };
+}
+
 /// A text column the events never fill themselves, derived from another column's stored
 /// value.
 macro_rules! derived {
@@ -260,7 +283,7 @@ macro_rules! body {
 fn common_columns() -> Vec<Field> {
     vec![
         col!("ts", time, |r| Some(r.event.ts)),
-        col!("session_id", id, |r| s(&r.common.session_id)),
+        ctx!("session_id", id, |c| s(&c.session_id)),
         col!("view_id", id, |r| r
             .event
             .view_id
@@ -274,40 +297,40 @@ fn common_columns() -> Vec<Field> {
             .or(Some(r.common.page_url.as_str()))
             .and_then(s)),
         derived!("page_path", dim, "page_url", path),
-        col!("browser", dim, |r| s(&r.common.browser)),
-        col!("browser_version", dim, |r| s(&r.common.browser_version)),
-        col!("os", dim, |r| s(&r.common.os)),
-        col!("os_version", dim, |r| s(&r.common.os_version)),
-        col!("device_type", dim, |r| s(&r.common.device_type)),
-        col!("device_model", dim, |r| s(&r.common.device_model)),
-        col!("device_manufacturer", dim, |r| s(&r
-            .common
-            .device_manufacturer)),
-        col!("country", dim, |r| s(&r.common.country)),
-        col!("region", dim, |r| s(&r.common.region)),
-        col!("city", dim, |r| s(&r.common.city)),
-        col!("connection_type", dim, |r| s(&r.common.connection_type)),
-        col!("effective_type", dim, |r| s(&r.common.effective_type)),
-        col!("rtt", ms, |r| r.common.rtt),
-        col!("downlink", number, |r| r.common.downlink),
-        col!("device_memory", number, |r| r.common.device_memory),
-        col!("user_id", message, |r| s(&r.common.user_id)),
-        col!("release", dim, |r| s(&r.common.release)),
-        col!("environment", dim, |r| s(&r.common.environment)),
-        col!("agent", dim, |r| s(&r.common.agent)),
-        col!("agent_version", dim, |r| s(&r.common.agent_version)),
-        col!("app_version", dim, |r| s(&r.common.app_version)),
-        col!("app_name", dim, |r| s(&r.common.app_name)),
-        col!("app_build", dim, |r| s(&r.common.app_build)),
-        col!("carrier", dim, |r| s(&r.common.carrier)),
-        col!("sample_rate", share, |r| r.common.sample_rate),
-        col!("attributes", json, |r| if r.common.attributes.is_empty()
-            || r.common.attributes == "{}"
-        {
-            None
-        } else {
-            s(&r.common.attributes)
-        }),
+        ctx!("browser", dim, |c| s(&c.browser)),
+        ctx!("browser_version", dim, |c| s(&c.browser_version)),
+        ctx!("os", dim, |c| s(&c.os)),
+        ctx!("os_version", dim, |c| s(&c.os_version)),
+        ctx!("device_type", dim, |c| s(&c.device_type)),
+        ctx!("device_model", dim, |c| s(&c.device_model)),
+        ctx!("device_manufacturer", dim, |c| s(&c.device_manufacturer)),
+        ctx!("country", dim, |c| s(&c.country)),
+        ctx!("region", dim, |c| s(&c.region)),
+        ctx!("city", dim, |c| s(&c.city)),
+        ctx!("connection_type", dim, |c| s(&c.connection_type)),
+        ctx!("effective_type", dim, |c| s(&c.effective_type)),
+        ctx!("rtt", ms, |c| c.rtt),
+        ctx!("downlink", number, |c| c.downlink),
+        ctx!("device_memory", number, |c| c.device_memory),
+        ctx!("user_id", message, |c| s(&c.user_id)),
+        ctx!("release", dim, |c| s(&c.release)),
+        ctx!("environment", dim, |c| s(&c.environment)),
+        ctx!("agent", dim, |c| s(&c.agent)),
+        ctx!("agent_version", dim, |c| s(&c.agent_version)),
+        ctx!("app_version", dim, |c| s(&c.app_version)),
+        ctx!("app_name", dim, |c| s(&c.app_name)),
+        ctx!("app_build", dim, |c| s(&c.app_build)),
+        ctx!("carrier", dim, |c| s(&c.carrier)),
+        ctx!("sample_rate", share, |c| c.sample_rate),
+        ctx!(
+            "attributes",
+            json,
+            |c| if c.attributes.is_empty() || c.attributes == "{}" {
+                None
+            } else {
+                s(&c.attributes)
+            }
+        ),
     ]
 }
 
@@ -340,20 +363,11 @@ fn own_columns(table: Table) -> Vec<Field> {
                 &body!(r, View).navigation_type
             )),
             col!("title", message, |r| os(&body!(r, View).title)),
-            col!("referrer", url, |r| s(&r.common.referrer)),
-            col!("screen_width", px, |r| r.common.screen_width.map(i64::from)),
-            col!("screen_height", px, |r| r
-                .common
-                .screen_height
-                .map(i64::from)),
-            col!("viewport_width", px, |r| r
-                .common
-                .viewport_width
-                .map(i64::from)),
-            col!("viewport_height", px, |r| r
-                .common
-                .viewport_height
-                .map(i64::from)),
+            ctx!("referrer", url, |c| s(&c.referrer)),
+            ctx!("screen_width", px, |c| c.screen_width.map(i64::from)),
+            ctx!("screen_height", px, |c| c.screen_height.map(i64::from)),
+            ctx!("viewport_width", px, |c| c.viewport_width.map(i64::from)),
+            ctx!("viewport_height", px, |c| c.viewport_height.map(i64::from)),
             col!("redirect", ms, |r| body!(r, View).timing.redirect),
             col!("dns", ms, |r| body!(r, View).timing.dns),
             col!("tcp", ms, |r| body!(r, View).timing.tcp),
@@ -651,12 +665,12 @@ fn span_columns() -> Vec<Field> {
             Row::Span(sp) => os(&sp.parent_span_id),
             _ => None,
         }),
-        column!("service", dim, |r| match r {
+        by_context!(column!("service", dim, |r| match r {
             Row::Span(sp) => s(&sp.service),
             // The page's own service: its app name when the SDK sent one.
             Row::Event(e) => s(&e.common.app_name).or(Some(Cow::Borrowed("browser"))),
             Row::Log(_) => None,
-        }),
+        })),
         column!("name", message, |r| match r {
             Row::Span(sp) => s(&sp.name),
             Row::Event(e) => traced_request(e).map(|q| {
@@ -668,11 +682,11 @@ fn span_columns() -> Vec<Field> {
             }),
             Row::Log(_) => None,
         }),
-        column!("kind", dim, |r| match r {
+        by_context!(column!("kind", dim, |r| match r {
             Row::Span(sp) => Some(Cow::Borrowed(sp.kind)),
             Row::Event(_) => Some(Cow::Borrowed("client")),
             Row::Log(_) => None,
-        }),
+        })),
         column!("status", dim, |r| match r {
             Row::Span(sp) => Some(Cow::Borrowed(sp.status)),
             // OpenTelemetry's HTTP conventions: a client span fails on no answer or 4xx/5xx.
@@ -709,12 +723,12 @@ fn span_columns() -> Vec<Field> {
             Row::Span(sp) => s(&sp.scope),
             _ => None,
         }),
-        column!("session_id", id, |r| match r {
+        by_context!(column!("session_id", id, |r| match r {
             Row::Span(sp) =>
                 attribute(&sp.attributes, &sp.resource, SESSION_KEYS).map(Cow::Borrowed),
             Row::Event(e) => s(&e.common.session_id),
             Row::Log(_) => None,
-        }),
+        })),
         column!("view_id", id, |r| match r {
             Row::Span(sp) => attribute(&sp.attributes, &sp.resource, VIEW_KEYS).map(Cow::Borrowed),
             Row::Event(e) => e
@@ -725,33 +739,33 @@ fn span_columns() -> Vec<Field> {
                 .and_then(s),
             Row::Log(_) => None,
         }),
-        column!("user_id", message, |r| match r {
+        by_context!(column!("user_id", message, |r| match r {
             Row::Span(sp) => attribute(&sp.attributes, &sp.resource, USER_KEYS).map(Cow::Borrowed),
             Row::Event(e) => s(&e.common.user_id),
             Row::Log(_) => None,
-        }),
-        column!("environment", dim, |r| match r {
+        })),
+        by_context!(column!("environment", dim, |r| match r {
             Row::Span(sp) => one_attribute(&sp.resource, ENVIRONMENT_KEYS).map(Cow::Borrowed),
             Row::Event(e) => s(&e.common.environment),
             Row::Log(_) => None,
-        }),
-        column!("release", dim, |r| match r {
+        })),
+        by_context!(column!("release", dim, |r| match r {
             Row::Span(sp) => one_attribute(&sp.resource, &["service.version"]).map(Cow::Borrowed),
             Row::Event(e) => s(&e.common.release),
             Row::Log(_) => None,
-        }),
+        })),
         // Which SDK sent it (`python`, `nodejs`, `swift`, `webjs`): mobile SDKs' spans
         // are kept for the mobile views.
-        column!("sdk_language", dim, |r| match r {
+        by_context!(column!("sdk_language", dim, |r| match r {
             Row::Span(sp) =>
                 one_attribute(&sp.resource, &["telemetry.sdk.language"]).map(Cow::Borrowed),
             Row::Event(_) => Some(Cow::Borrowed("webjs")),
             Row::Log(_) => None,
-        }),
-        column!("sample_rate", share, |r| match r {
+        })),
+        by_context!(column!("sample_rate", share, |r| match r {
             Row::Event(e) => e.common.sample_rate,
             _ => None,
-        }),
+        })),
         column!("attributes", json, |r| match r {
             Row::Span(sp) => attributes_json(&sp.attributes),
             // Scrubbed as `attributes_json` scrubs them (the page URL as a URL, the rest as
@@ -774,7 +788,7 @@ fn span_columns() -> Vec<Field> {
             }),
             Row::Log(_) => None,
         }),
-        column!("resource", json, |r| match r {
+        by_context!(column!("resource", json, |r| match r {
             Row::Span(sp) => attributes_json(&sp.resource),
             Row::Event(e) => {
                 let mut m = Map::new();
@@ -792,7 +806,7 @@ fn span_columns() -> Vec<Field> {
                 (!m.is_empty()).then(|| json(&m)).flatten()
             }
             Row::Log(_) => None,
-        }),
+        })),
         column!("events", json, |r| match r {
             Row::Span(sp) if !sp.events.is_empty() => {
                 let scrubbed: Vec<Value> = sp
@@ -927,6 +941,7 @@ pub(crate) static SCHEMAS: LazyLock<Vec<SchemaRef>> = LazyLock::new(|| {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Common;
 
     #[test]
     fn page_paths() {
@@ -990,6 +1005,69 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_column_of_the_context_gives_every_event_of_a_batch_one_value() {
+        // A context with every field set, and every event type with and without overrides.
+        let Value::Object(mut fields) = serde_json::to_value(Common::default()).unwrap() else {
+            panic!("a context is an object")
+        };
+        for name in ["rtt", "downlink", "sample_rate"] {
+            fields.insert(name.into(), Value::Null);
+        }
+        for (name, value) in &mut fields {
+            *value = match value {
+                Value::String(_) => Value::String(format!("{name}-value")),
+                _ => Value::from(2),
+            };
+        }
+        let common: Common = serde_json::from_value(Value::Object(fields)).unwrap();
+        let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+        let body = std::fs::read(format!("{dir}/../../docs/fixtures/valid/full.json")).unwrap();
+        let batch =
+            vigil_protocol::parse_batch(&body, &vigil_protocol::ParseLimits::default()).unwrap();
+        let mut events = batch.events.clone();
+        for (i, e) in batch.events.iter().enumerate() {
+            let mut e = e.clone();
+            e.ts += i as i64;
+            e.view_id = Some(format!("view-{i}"));
+            e.page_url = Some(format!("https://other.example/{i}?q={i}"));
+            events.push(e);
+        }
+        let rows: Vec<Row<'_>> = events
+            .iter()
+            .map(|event| {
+                Row::Event(EventRow {
+                    common: &common,
+                    event,
+                    error: None,
+                })
+            })
+            .collect();
+        let mut checked = 0;
+        for t in Table::ALL {
+            for c in t.columns().iter().filter(|c| c.context_only) {
+                let values: Vec<String> = rows
+                    .iter()
+                    .map(|r| match c.extract {
+                        Extract::Str(f) => format!("{:?}", f(r)),
+                        Extract::F64(f) => format!("{:?}", f(r)),
+                        Extract::I64(f) => format!("{:?}", f(r)),
+                        Extract::Bool(f) => format!("{:?}", f(r)),
+                    })
+                    .collect();
+                assert_ne!(values[0], "None", "{}.{} has a value", t.name(), c.name);
+                assert!(
+                    values.iter().all(|v| *v == values[0]),
+                    "{}.{}: {values:?}",
+                    t.name(),
+                    c.name
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 40, "{checked} columns of the context");
     }
 
     #[test]

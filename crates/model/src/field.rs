@@ -39,6 +39,17 @@ pub(crate) fn on_event<'a, T>(
     }
 }
 
+/// Runs an extractor of the batch context on an event row; other rows have no value.
+pub(crate) fn on_context<'a, T>(
+    row: &Row<'a>,
+    extract: impl Fn(&'a Common) -> Option<T>,
+) -> Option<T> {
+    match row {
+        Row::Event(r) => extract(r.common),
+        Row::Span(_) | Row::Log(_) => None,
+    }
+}
+
 pub(crate) type StrFn = for<'a> fn(&Row<'a>) -> Option<Cow<'a, str>>;
 pub(crate) type F64Fn = fn(&Row<'_>) -> Option<f64>;
 pub(crate) type I64Fn = fn(&Row<'_>) -> Option<i64>;
@@ -127,6 +138,9 @@ pub struct Field {
     pub(crate) extract: Extract,
     /// When the extractor gives nothing: the column to derive from, and how.
     pub(crate) derive: Option<(&'static str, DeriveFn)>,
+    /// An event row's value comes from its batch's context alone, so the rows of one batch
+    /// share it and it is extracted once for them.
+    pub(crate) context_only: bool,
 }
 
 impl std::fmt::Debug for Field {

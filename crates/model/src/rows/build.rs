@@ -118,8 +118,9 @@ pub(crate) fn encode_shared<'a>(out: &mut Vec<u8>, rows: &[Row<'a>]) -> SharedCo
     // Event tables start with the common columns, and only common columns derive from
     // them (a test checks): any event table's flags serve.
     let sources = &derive_sources()[Table::Views as usize][..common.len()];
+    let one_context = one_context(rows);
     for ((field, is_source), settled) in common.iter().zip(sources).zip(&mut shared.settled) {
-        let tag = fill(&mut s, field, *is_source, rows);
+        let tag = fill(&mut s, field, *is_source, rows, one_context);
         let before = body.len();
         put_str(&mut body, field.name);
         body.push(tag);
@@ -177,13 +178,14 @@ pub(crate) fn encode_table<'a>(
     }
     let mut s = Scratch::default();
     let sources = &derive_sources()[table as usize];
+    let one_context = one_context(rows);
     for (i, (field, is_source)) in table.columns().iter().zip(sources).enumerate() {
         if table.is_event() && shared.is_settled(i) {
             continue;
         }
         let before = body.len();
         put_str(&mut body, field.name);
-        let written = match fill(&mut s, field, *is_source, rows) {
+        let written = match fill(&mut s, field, *is_source, rows, one_context) {
             TEXT => {
                 arrow_bytes += s
                     .text
@@ -208,9 +210,28 @@ pub(crate) fn encode_table<'a>(
     arrow_bytes
 }
 
+/// Whether every row is an event of one batch, whose context they then share.
+fn one_context(rows: &[Row<'_>]) -> bool {
+    let Some(Row::Event(first)) = rows.first() else {
+        return false;
+    };
+    rows.iter()
+        .all(|r| matches!(r, Row::Event(e) if std::ptr::eq(e.common, first.common)))
+}
+
 /// Takes one column's values for `rows` into the scratch buffer of its type (a source of
-/// derived columns also into `sources`); returns the column's type tag.
-fn fill<'a>(s: &mut Scratch<'a>, field: &Field, is_source: bool, rows: &[Row<'a>]) -> u8 {
+/// derived columns also into `sources`); returns the column's type tag. `one_context`
+/// says [`one_context`] of `rows`: a column of the context alone is then read once.
+fn fill<'a>(
+    s: &mut Scratch<'a>,
+    field: &Field,
+    is_source: bool,
+    rows: &[Row<'a>],
+    one_context: bool,
+) -> u8 {
+    if one_context && field.context_only && field.derive.is_none() {
+        return fill_from_context(s, field, is_source, rows);
+    }
     match (field.extract, field.ty) {
         (Extract::Str(extract), _) => {
             fill_text(s, field, rows, extract);
@@ -234,6 +255,47 @@ fn fill<'a>(s: &mut Scratch<'a>, field: &Field, is_source: bool, rows: &[Row<'a>
         (Extract::Bool(f), _) => {
             s.bools.clear();
             s.bools.extend(rows.iter().map(f));
+            BOOL
+        }
+    }
+}
+
+/// [`fill`] for a column of the context alone, `rows` of one batch: one value for all.
+fn fill_from_context<'a>(
+    s: &mut Scratch<'a>,
+    field: &Field,
+    is_source: bool,
+    rows: &[Row<'a>],
+) -> u8 {
+    let n = rows.len();
+    match (field.extract, field.ty) {
+        (Extract::Str(extract), _) => {
+            let value = extract(&rows[0]).map(|v| match scrubbed(field.kind, v) {
+                Cow::Borrowed(v) => Text::Own(Cow::Borrowed(v)),
+                Cow::Owned(v) => Text::Shared(v.into()),
+            });
+            s.text.clear();
+            s.text.resize(n, value);
+            if is_source {
+                s.sources.push((field.name, s.text.clone()));
+            }
+            TEXT
+        }
+        (Extract::F64(f), Type::Fixed(scale)) => {
+            s.ints.clear();
+            s.ints
+                .resize(n, f(&rows[0]).map(|v| (v * scale as f64).round() as i64));
+            INT
+        }
+        (Extract::F64(_), _) => unreachable!("numbers are stored as fixed point"),
+        (Extract::I64(f), _) => {
+            s.ints.clear();
+            s.ints.resize(n, f(&rows[0]));
+            INT
+        }
+        (Extract::Bool(f), _) => {
+            s.bools.clear();
+            s.bools.resize(n, f(&rows[0]));
             BOOL
         }
     }
