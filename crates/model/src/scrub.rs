@@ -219,18 +219,29 @@ fn template_segment(seg: &str) -> Option<&'static str> {
 pub fn template_url(url: &str) -> String {
     let no_fragment = url.split('#').next().unwrap_or(url);
     let no_query = no_fragment.split('?').next().unwrap_or(no_fragment);
+    // The origin as written, then the path (`/` when there is none).
     let (origin, path) = match no_query.split_once("://") {
-        Some((scheme, rest)) => match rest.find('/') {
-            Some(i) => (format!("{scheme}://{}", &rest[..i]), &rest[i..]),
-            None => (format!("{scheme}://{rest}"), "/"),
-        },
-        None => (String::new(), no_query),
+        Some((scheme, rest)) => {
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            let origin_end = scheme.len() + 3 + host_end;
+            (
+                &no_query[..origin_end],
+                rest.get(host_end..)
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or("/"),
+            )
+        }
+        None => ("", no_query),
     };
-    let templated: Vec<&str> = path
-        .split('/')
-        .map(|seg| template_segment(seg).unwrap_or(seg))
-        .collect();
-    format!("{origin}{}", templated.join("/"))
+    let mut out = String::with_capacity(origin.len() + path.len());
+    out.push_str(origin);
+    for (i, seg) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(template_segment(seg).unwrap_or(seg));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -381,5 +392,14 @@ mod tests {
             "https://cdn.example.com/b/:hash"
         );
         assert_eq!(template_url("https://example.com"), "https://example.com/");
+        for (url, template) in [
+            ("https://example.com/", "https://example.com/"),
+            ("https://example.com?id=7#top", "https://example.com/"),
+            ("https://example.com/a//42/", "https://example.com/a//:id/"),
+            ("items/42", "items/:id"),
+            ("", ""),
+        ] {
+            assert_eq!(template_url(url), template, "{url}");
+        }
     }
 }

@@ -114,13 +114,23 @@ pub fn sorted_for_segment(schema: &SchemaRef, batches: &[RecordBatch]) -> io::Re
                     .and_then(|c| c.as_string_opt::<i32>())
             })
             .collect();
+        // Rows of one request come in a run and share their context: a row like the one
+        // before needs no hashing.
+        let mut last: Option<(Grouped<'_>, u32)> = None;
         for i in 0..batch.num_rows() {
             let mut grouped: Grouped<'_> = [None; GROUPED_BY.len()];
             for (value, column) in grouped.iter_mut().zip(&columns) {
                 *value = column.filter(|c| c.is_valid(i)).map(|c| c.value(i));
             }
-            let next = distinct.len() as u32;
-            let id = *distinct.entry(grouped).or_insert(next);
+            let id = match last {
+                Some((before, id)) if before == grouped => id,
+                _ => {
+                    let next = distinct.len() as u32;
+                    let id = *distinct.entry(grouped).or_insert(next);
+                    last = Some((grouped, id));
+                    id
+                }
+            };
             let t = ts.value(i);
             order.push((t.div_euclid(GROUP_MS), id, t, b as u32, i as u32));
         }
