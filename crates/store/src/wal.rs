@@ -57,7 +57,7 @@ impl WalWriter {
 
     /// Adds a frame to the pending group; nothing is written until [`WalWriter::commit`].
     pub fn push(&mut self, seq: u64, payload: &[u8]) {
-        self.buf.extend_from_slice(&encode_frame(seq, payload));
+        put_frame(&mut self.buf, seq, payload);
     }
 
     /// Writes the pending group with one write and makes it durable with one fdatasync.
@@ -121,15 +121,21 @@ pub fn read_segment(path: &Path) -> io::Result<(Vec<Frame>, u64)> {
 
 /// One frame as it is written to a segment.
 pub fn encode_frame(seq: u64, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + payload.len());
+    put_frame(&mut out, seq, payload);
+    out
+}
+
+/// Appends one frame to `out`: a group's frames go straight into its buffer.
+fn put_frame(out: &mut Vec<u8>, seq: u64, payload: &[u8]) {
     let mut crc = crc32fast::Hasher::new();
     crc.update(&seq.to_le_bytes());
     crc.update(payload);
-    let mut out = Vec::with_capacity(HEADER + payload.len());
+    out.reserve(HEADER + payload.len());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc.finalize().to_le_bytes());
     out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(payload);
-    out
 }
 
 /// The whole frames at the start of a segment's bytes, and the length of that prefix.
