@@ -241,9 +241,9 @@ fn fill<'a>(
             TEXT
         }
         (Extract::F64(f), Type::Fixed(scale)) => {
-            let fixed = |v: f64| (v * scale as f64).round() as i64;
             s.ints.clear();
-            s.ints.extend(rows.iter().map(|r| f(r).map(fixed)));
+            s.ints
+                .extend(rows.iter().map(|r| f(r).map(|v| fixed_point(v, scale))));
             INT
         }
         (Extract::F64(_), _) => unreachable!("numbers are stored as fixed point"),
@@ -258,6 +258,11 @@ fn fill<'a>(
             BOOL
         }
     }
+}
+
+/// A number as its column stores it: `v × scale`, rounded.
+fn fixed_point(v: f64, scale: i64) -> i64 {
+    (v * scale as f64).round() as i64
 }
 
 /// [`fill`] for a column of the context alone, `rows` of one batch: one value for all.
@@ -283,8 +288,7 @@ fn fill_from_context<'a>(
         }
         (Extract::F64(f), Type::Fixed(scale)) => {
             s.ints.clear();
-            s.ints
-                .resize(n, f(&rows[0]).map(|v| (v * scale as f64).round() as i64));
+            s.ints.resize(n, f(&rows[0]).map(|v| fixed_point(v, scale)));
             INT
         }
         (Extract::F64(_), _) => unreachable!("numbers are stored as fixed point"),
