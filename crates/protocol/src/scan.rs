@@ -74,9 +74,9 @@ impl ScanError {
 pub fn scan_json(body: &[u8], limits: &ScanLimits) -> Result<(), ScanError> {
     let mut depth = 0usize;
     let mut i = 0usize;
-    // An integer of at most 15 digits is below 10^15: under the usual limit the common
-    // numbers (times, sizes, statuses) need no parse.
-    let integers_fit = limits.max_number >= 1e15;
+    // A number of at most 15 digits before its fraction, without exponent, is below 10^15:
+    // under the usual limit the common numbers (times, sizes, durations) need no parse.
+    let short_numbers_fit = limits.max_number >= 1e15;
     while i < body.len() {
         match body[i] {
             b'{' | b'[' => {
@@ -121,8 +121,16 @@ pub fn scan_json(body: &[u8], limits: &ScanLimits) -> Result<(), ScanError> {
                     i += 1;
                 }
                 let token = &body[start..=i];
-                let digits = token.strip_prefix(b"-").unwrap_or(token);
-                if integers_fit && digits.len() < 16 && digits.iter().all(u8::is_ascii_digit) {
+                // At most 15 digits before any fraction, and no exponent: below 10^15.
+                let unsigned = token.strip_prefix(b"-").unwrap_or(token);
+                let (whole, fraction) = match memchr::memchr(b'.', unsigned) {
+                    Some(dot) => (&unsigned[..dot], &unsigned[dot + 1..]),
+                    None => (unsigned, &b""[..]),
+                };
+                if short_numbers_fit
+                    && whole.len() < 16
+                    && whole.iter().chain(fraction).all(u8::is_ascii_digit)
+                {
                     i += 1;
                     continue;
                 }
@@ -198,6 +206,7 @@ mod tests {
         let limits = ScanLimits::default();
         for ok in [
             &br#"{"v":1e15,"w":-1000000000000000,"x":[1764000000000,0.5,-3]}"#[..],
+            br#"{"v":999999999999999.999,"w":-999999999999999.5}"#,
             br#"{"a":"1e308 inside a string"}"#,
         ] {
             assert_eq!(
@@ -212,6 +221,8 @@ mod tests {
             br#"{"ts":9223372036854775807}"#,
             br#"[1000000000000001]"#,
             br#"{"a":{"b":-2e15}}"#,
+            br#"{"a":1000000000000000.5}"#,
+            br#"{"a":-1000000000000001.0}"#,
         ] {
             assert!(
                 matches!(
@@ -231,10 +242,12 @@ mod tests {
             ..ScanLimits::default()
         };
         assert_eq!(scan_json(br#"{"a":1000,"b":-999}"#, &limits), Ok(()));
-        assert!(matches!(
-            scan_json(br#"{"a":1001}"#, &limits),
-            Err(ScanError::NumberOutOfRange { at: 5, .. })
-        ));
+        for bad in [&br#"{"a":1001}"#[..], br#"{"a":1000.5}"#] {
+            assert!(matches!(
+                scan_json(bad, &limits),
+                Err(ScanError::NumberOutOfRange { at: 5, .. })
+            ));
+        }
     }
 
     #[test]
