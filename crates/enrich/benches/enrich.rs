@@ -7,6 +7,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::path::PathBuf;
 use vigil_enrich::{ClientInfo, Enricher, GeoDb};
+use vigil_model::{Table, TableAppender};
 use vigil_protocol::{ParseLimits, parse_batch};
 
 fn enrich(c: &mut Criterion) {
@@ -53,6 +54,22 @@ fn enrich(c: &mut Criterion) {
     group.throughput(Throughput::Elements(enriched.events.len() as u64));
     group.bench_function("mixed_20_events", |b| {
         b.iter(|| black_box(&enriched).to_rows(usize::MAX).unwrap())
+    });
+    // What the store's writer does with them: read the encoded rows back and append each
+    // table's section to its builders, sealed every 8,192 rows as the memtable seals them.
+    let rows = enriched.to_rows(usize::MAX).unwrap();
+    let mut appenders: Vec<TableAppender> =
+        Table::ALL.iter().map(|&t| TableAppender::new(t)).collect();
+    group.bench_function("append_mixed_20_events", |b| {
+        b.iter(|| {
+            for section in black_box(&rows).sections() {
+                let appender = &mut appenders[section.table as usize];
+                appender.append(&section);
+                if appender.len() >= 8192 {
+                    black_box(appender.finish());
+                }
+            }
+        })
     });
     group.finish();
 }

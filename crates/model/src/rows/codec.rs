@@ -118,6 +118,12 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.take(n)?).map_err(|e| e.to_string())
     }
 
+    /// A column's name as bytes, for [`column_index`].
+    fn name(&mut self) -> Result<&'a [u8], String> {
+        let n = self.count()?;
+        self.take(n)
+    }
+
     /// Steps over a string, checking its length but not its UTF-8; returns its length.
     fn skip_str(&mut self) -> Result<usize, String> {
         let n = self.count()?;
@@ -235,7 +241,7 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
         let common = &crate::declare::COMMON_COLUMNS[..];
         let mut next = 0;
         for _ in 0..r.count()? {
-            let name = r.str()?;
+            let name = r.name()?;
             let tag = r.u8()?;
             let start = r.bytes;
             let text_bytes = read_value(&mut r, tag, text)?;
@@ -245,14 +251,15 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
                 continue;
             };
             next = index + 1;
-            if tag != tag_of(&common[index]) {
+            let field = &common[index];
+            if tag != tag_of(field) {
                 return Err(format!(
-                    "shared column {name} is of type {tag}, {:?} in this build",
-                    common[index].ty
+                    "shared column {} is of type {tag}, {:?} in this build",
+                    field.name, field.ty
                 ));
             }
             if shared.iter().any(|c| c.index == index) {
-                return Err(format!("shared column {name} appears twice"));
+                return Err(format!("shared column {} appears twice", field.name));
             }
             shared.push(SharedColumn {
                 index,
@@ -278,7 +285,7 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
         // Columns come in schema order from this build, so the next one is looked for first.
         let mut next = 0;
         for _ in 0..count {
-            let column = r.str()?;
+            let column = r.name()?;
             let index = column_index(schema, column, next);
             let section = column_section(&mut r, rows, text)?;
             let Some(index) = index else { continue };
@@ -286,12 +293,12 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
             let field = &schema[index];
             if section.tag != tag_of(field) {
                 return Err(format!(
-                    "{name}.{column} is of type {} in the rows, {:?} in this build",
-                    section.tag, field.ty
+                    "{name}.{} is of type {} in the rows, {:?} in this build",
+                    field.name, section.tag, field.ty
                 ));
             }
             if columns.iter().any(|c: &ColumnSection<'_>| c.index == index) {
-                return Err(format!("{name}.{column} appears twice"));
+                return Err(format!("{name}.{} appears twice", field.name));
             }
             columns.push(ColumnSection { index, ..section });
         }
@@ -375,10 +382,13 @@ pub(crate) fn upgrade_v2(bytes: &[u8]) -> Result<Vec<u8>, String> {
 
 /// Where the column `name` is in `columns`, looked for from `next` on first: columns come
 /// in declaration order from this build, so that is where the next one is.
-fn column_index(columns: &[Field], name: &str, next: usize) -> Option<usize> {
+/// Where the column named `name` is in `columns`, looked for from `next` on first. Names
+/// are compared as bytes: one that names no column is skipped whatever it holds, so the
+/// names need no UTF-8 check.
+fn column_index(columns: &[Field], name: &[u8], next: usize) -> Option<usize> {
     (next..columns.len())
         .chain(0..next.min(columns.len()))
-        .find(|&i| columns[i].name == name)
+        .find(|&i| columns[i].name.as_bytes() == name)
 }
 
 /// Steps over one value of type `tag`, checking it; returns its text bytes.
