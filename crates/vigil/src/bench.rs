@@ -683,6 +683,7 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         std::thread::spawn(move || probes.measure_until(&load_done))
     };
     let cpu_before = (pid.and_then(cpu_seconds), cpu_seconds(std::process::id()));
+    let commits_before = group_commits(&addr);
     let started = Instant::now();
     let load = runtime.block_on(async {
         let mut tasks = Vec::new();
@@ -704,6 +705,7 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     });
     let elapsed = started.elapsed().as_secs_f64();
     let cpu_after = (pid.and_then(cpu_seconds), cpu_seconds(std::process::id()));
+    let commits_after = group_commits(&addr);
     load_done.store(true, Ordering::Relaxed);
     let during_load = during_load.join().expect("probe thread")?;
     load?;
@@ -767,6 +769,18 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
             server * 1e6 / (lat.len() * batch_size) as f64,
             server / elapsed,
             server / client.max(0.01),
+        );
+    }
+    // A group commit is one write and one fdatasync for every batch that queued up
+    // meanwhile: how many batches share one says how much of the log's cost is per batch.
+    if let (Some((count_before, secs_before)), Some((count_after, secs_after))) =
+        (commits_before, commits_after)
+    {
+        let commits = count_after - count_before;
+        println!(
+            "commits     {commits:.0} group commits ({:.1} batches each), write + fdatasync mean {:.2} ms",
+            lat.len() as f64 / commits.max(1.0),
+            (secs_after - secs_before) * 1e3 / commits.max(1.0),
         );
     }
     probes.print(&idle_before, &during_load, &idle_after);
@@ -851,6 +865,26 @@ fn exchange(
         head,
         buf[head_end + 4..head_end + 4 + length].to_vec(),
     ))
+}
+
+/// The server's group commits so far and their total write + fdatasync time in seconds,
+/// from `/metrics`; none when it does not answer them.
+fn group_commits(addr: &str) -> Option<(f64, f64)> {
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let (status, _, body) = exchange(&mut connect(addr).ok()?, request.as_bytes()).ok()?;
+    let text = String::from_utf8(body).ok().filter(|_| status == 200)?;
+    Some((
+        metric(&text, "vigil_store_write_latency_seconds_count")?,
+        metric(&text, "vigil_store_write_latency_seconds_sum")?,
+    ))
+}
+
+/// The value of an unlabelled metric in Prometheus' text format.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let value = line.strip_prefix(name)?.strip_prefix(' ')?;
+        value.trim().parse().ok()
+    })
 }
 
 fn connect(addr: &str) -> anyhow::Result<std::net::TcpStream> {
@@ -1326,6 +1360,20 @@ fn live_comparison(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_metric_is_read_by_its_whole_name() {
+        let text = "# TYPE x histogram\nvigil_store_write_latency_seconds_bucket{le=\"0.001\"} 3\nvigil_store_write_latency_seconds_sum 0.25\nvigil_store_write_latency_seconds_count 7\n";
+        assert_eq!(
+            metric(text, "vigil_store_write_latency_seconds_count"),
+            Some(7.0)
+        );
+        assert_eq!(
+            metric(text, "vigil_store_write_latency_seconds_sum"),
+            Some(0.25)
+        );
+        assert_eq!(metric(text, "vigil_store_write_latency_seconds"), None);
+    }
 
     #[test]
     fn cpu_seconds_counts_the_time_a_process_spends_computing() {
