@@ -100,10 +100,11 @@ pub fn scan_json(body: &[u8], limits: &ScanLimits) -> Result<(), ScanError> {
                     }
                     j += 2;
                 }
-                if j > body.len() || body.get(j) != Some(&b'"') {
+                if body.get(j) != Some(&b'"') {
+                    // Unterminated: the string runs to the end of the body.
                     j = body.len();
                 }
-                let len = j.min(body.len()) - start;
+                let len = j - start;
                 if len > limits.max_string_bytes {
                     return Err(ScanError::StringTooLong {
                         at: start,
@@ -121,7 +122,6 @@ pub fn scan_json(body: &[u8], limits: &ScanLimits) -> Result<(), ScanError> {
                     i += 1;
                 }
                 let token = &body[start..=i];
-                // At most 15 digits before any fraction, and no exponent: below 10^15.
                 let unsigned = token.strip_prefix(b"-").unwrap_or(token);
                 let (whole, fraction) = match memchr::memchr(b'.', unsigned) {
                     Some(dot) => (&unsigned[..dot], &unsigned[dot + 1..]),

@@ -380,11 +380,10 @@ pub(crate) fn upgrade_v2(bytes: &[u8]) -> Result<Vec<u8>, String> {
     in_current_format(&out)
 }
 
-/// Where the column `name` is in `columns`, looked for from `next` on first: columns come
-/// in declaration order from this build, so that is where the next one is.
-/// Where the column named `name` is in `columns`, looked for from `next` on first. Names
-/// are compared as bytes: one that names no column is skipped whatever it holds, so the
-/// names need no UTF-8 check.
+/// Where the column named `name` is in `columns`, looked for from `next` on first: columns
+/// come in declaration order from this build, so that is where the next one is. Names are
+/// compared as bytes: one that names no column is skipped whatever it holds, so names need
+/// no UTF-8 check.
 fn column_index(columns: &[Field], name: &[u8], next: usize) -> Option<usize> {
     (next..columns.len())
         .chain(0..next.min(columns.len()))
