@@ -529,13 +529,13 @@ test('explorer: chart and table; changing group-by changes the table as the API 
       document.querySelector('[data-testid=view][data-state=ready] [data-testid=explorer-table] th')
         ?.textContent === 'attributes.plan',
   );
+  // each render takes "7d" up to its own whole minute: compare with the range it used
   const byPlan = await apiQuery({
     metric: 'lcp',
     aggregations: ['p75', 'count'],
     group_by: ['attributes.plan'],
     filters: [{ field: 'browser', op: 'eq', value: firstBrowser }],
-    from,
-    to,
+    ...(await rangeOf(page)),
     order_by: 'count',
     ascending: false,
     limit: 100,
@@ -551,8 +551,7 @@ test('explorer: chart and table; changing group-by changes the table as the API 
       { field: 'browser', op: 'eq', value: firstBrowser },
       { field: 'attributes.plan', op: 'eq', value: 'member' },
     ],
-    from,
-    to,
+    ...(await rangeOf(page)),
     order_by: 'count',
     ascending: false,
     limit: 100,
