@@ -1,7 +1,7 @@
 //! Arrow builders that encoded rows go into: how a memtable grows without an Arrow array per
 //! batch, and how encoded rows become record batches.
 
-use super::codec::{BOOL, ColumnSection, INT, Reader, TEXT, TableSection, unzigzag};
+use super::codec::{BOOL, ColumnSection, INT, Reader, TEXT, TableSection, texts, unzigzag};
 use crate::field::Type;
 use crate::table::Table;
 use arrow_array::builder::{ArrayBuilder, BooleanBuilder, Int64Builder, StringBuilder};
@@ -55,8 +55,9 @@ impl ColumnBuilder {
                     let v = r.str().ok();
                     (0..rows).for_each(|_| b.append_option(v));
                 } else {
+                    let mut values = texts(column.values);
                     for i in 0..rows {
-                        let v = r.str().ok();
+                        let v = values.next().flatten();
                         b.append_option(v.filter(|_| column.is_valid(i)));
                     }
                 }
@@ -84,6 +85,16 @@ impl ColumnBuilder {
                 }
             }
             (builder, _) => builder.append_nulls(rows),
+        }
+    }
+
+    /// Rows gathered.
+    fn len(&self) -> usize {
+        match self {
+            ColumnBuilder::Nulls(_, rows) => *rows,
+            ColumnBuilder::Text(b) => b.len(),
+            ColumnBuilder::Int(b) => b.len(),
+            ColumnBuilder::Bool(b) => b.len(),
         }
     }
 
@@ -215,17 +226,17 @@ impl TableAppender {
     /// Appends one table section of encoded rows; columns it does not carry get nulls.
     pub fn append(&mut self, section: &TableSection<'_>) {
         debug_assert_eq!(section.table, self.table);
-        let mut filled = vec![false; self.columns.len()];
+        // Each builder is a row behind until its column of the section (or its nulls) is in.
+        let before = self.rows;
         for column in &section.columns {
             self.columns[column.index].append(column, section.rows);
-            filled[column.index] = true;
         }
-        for (builder, filled) in self.columns.iter_mut().zip(filled) {
-            if !filled {
+        self.rows += section.rows;
+        for builder in &mut self.columns {
+            if builder.len() == before {
                 builder.append_nulls(section.rows);
             }
         }
-        self.rows += section.rows;
     }
 
     /// The gathered rows as a record batch; the builders start empty again.

@@ -225,11 +225,12 @@ impl Rows {
             .filter(|(table, _)| table.is_event())
             .flat_map(|(_, rows)| rows.iter().copied())
             .collect();
-        let shared = build::encode_shared(&mut encoded, &event_rows);
+        let mut scratch = build::Scratch::default();
+        let shared = build::encode_shared(&mut scratch, &mut encoded, &event_rows);
         encoded.push(tables.len() as u8);
         let mut arrow_bytes = 0;
         for (table, rows) in tables {
-            arrow_bytes += build::encode_table(&mut encoded, *table, rows, &shared);
+            arrow_bytes += build::encode_table(&mut scratch, &mut encoded, *table, rows, &shared);
         }
         Rows {
             project,
