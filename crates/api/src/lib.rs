@@ -86,17 +86,21 @@ pub fn on_threads(routes: Router, threads: Arc<vigil_threads::Pool>) -> Router {
 /// a 60 s deadline, panics answered 500, request tracing, and `Connection: close` on an answer
 /// sent before its request's body was read.
 pub fn with_layers(api: Router, assets: Router) -> Router {
-    api.layer(axum::middleware::map_response(error::json_rejections))
-        .merge(assets)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(60),
-        ))
-        .layer(CatchPanicLayer::new())
-        // Rejections are counted in /metrics; logging each 503 would flood the log when
-        // the server is saturated, which is when the log matters most.
-        .layer(TraceLayer::new_for_http().on_failure(()))
+    // One layer of four, outermost first, not four `Router::layer`s: each of those boxes
+    // every route again, and each box is cloned for every request (an allocation each).
+    let shared = tower::ServiceBuilder::new()
         .layer(axum::middleware::from_fn(
             unread_body::close_when_body_unread,
         ))
+        // Rejections are counted in /metrics; logging each 503 would flood the log when
+        // the server is saturated, which is when the log matters most.
+        .layer(TraceLayer::new_for_http().on_failure(()))
+        .layer(CatchPanicLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(60),
+        ));
+    api.layer(axum::middleware::map_response(error::json_rejections))
+        .merge(assets)
+        .layer(shared)
 }

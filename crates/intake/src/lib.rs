@@ -90,7 +90,8 @@ pub struct Intake {
     config: IntakeConfig,
     /// Counters for `/metrics`.
     pub metrics: IntakeMetrics,
-    keys: lookup::CachedLookup<Project>,
+    /// Shared, not cloned, per request: a project's name, key and origins are owned text.
+    keys: lookup::CachedLookup<Arc<Project>>,
     /// Ingest tokens of OTLP requests, with their project and scope.
     tokens: lookup::CachedLookup<(Project, vigil_meta::Scope)>,
     inflight: tokio::sync::Semaphore,
@@ -196,13 +197,15 @@ impl Intake {
 
     /// The project of a public key: from a 5 s cache, else from meta.db on the blocking
     /// pool, so a lookup never holds an async worker.
-    async fn project(&self, key: &str) -> Result<Project, IntakeError> {
+    async fn project(&self, key: &str) -> Result<Arc<Project>, IntakeError> {
         if !is_plausible_key(key) {
             return Err(IntakeError::InvalidKey);
         }
         let meta = self.meta.clone();
         self.keys
-            .get(key, move |k| meta.project_by_key(&k))
+            .get(key, move |k| {
+                Ok::<_, vigil_meta::MetaError>(meta.project_by_key(&k)?.map(Arc::new))
+            })
             .await?
             .ok_or(IntakeError::InvalidKey)
     }
@@ -502,6 +505,12 @@ fn cors(headers: &HeaderMap, response: &mut Response, allowed: bool) {
     }
 }
 
+/// The answer to an accepted batch: how many of its events were kept.
+#[derive(serde::Serialize)]
+struct Accepted {
+    accepted: usize,
+}
+
 async fn ingest(
     State(intake): State<Arc<Intake>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -516,7 +525,7 @@ async fn ingest(
             intake.metrics.accepted(events);
             (
                 StatusCode::ACCEPTED,
-                axum::Json(serde_json::json!({ "accepted": events })),
+                axum::Json(Accepted { accepted: events }),
             )
                 .into_response()
         }

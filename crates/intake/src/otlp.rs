@@ -141,7 +141,7 @@ impl Intake {
 
     /// The project of an ingest token: from a 5 s cache, else from meta.db on the blocking
     /// pool. A read-only token is refused.
-    async fn token_project(&self, token: &str) -> Result<Project, Refusal> {
+    async fn token_project(&self, token: &str) -> Result<Arc<Project>, Refusal> {
         if !is_plausible_token(token) {
             return Err(IntakeError::InvalidKey.into());
         }
@@ -150,12 +150,12 @@ impl Intake {
         match found {
             None => Err(IntakeError::InvalidKey.into()),
             Some((_, Scope::Read)) => Err(Refusal::ReadOnlyToken),
-            Some((project, _)) => Ok(project),
+            Some((project, _)) => Ok(Arc::new(project)),
         }
     }
 
     /// The project a request authenticates as.
-    async fn otlp_project(&self, headers: &HeaderMap) -> Result<Project, Refusal> {
+    async fn otlp_project(&self, headers: &HeaderMap) -> Result<Arc<Project>, Refusal> {
         let header = |name| {
             headers
                 .get(name)

@@ -9,7 +9,7 @@
 
 use crate::field::EventRow;
 use crate::field::{DeriveFn, Extract, Field, Kind, Row, Type, Unit, on_context, on_event};
-use crate::scrub::{scrub_message, scrub_url, template_url};
+use crate::scrub::{scrub_message, scrub_url, scrubbed_message, scrubbed_url, template_url};
 use crate::table::Table;
 use crate::telemetry::{attribute, int_attribute, one_attribute, severity_name};
 use arrow_schema::{Field as ArrowField, Schema, SchemaRef};
@@ -84,7 +84,7 @@ pub fn host_of(url: &str) -> Option<String> {
 }
 
 fn path(url: &str) -> Option<String> {
-    Some(path_of(url))
+    Some(path_of(url).into_owned())
 }
 fn host(url: &str) -> Option<String> {
     host_of(url)
@@ -337,7 +337,7 @@ fn common_columns() -> Vec<Field> {
 /// The path of a URL, without origin, query or fragment (`/` when empty): the `page_path`
 /// dimension. Hash routes (`/#/cart`) keep their fragment path, since for those apps it is
 /// the page.
-pub fn path_of(url: &str) -> String {
+pub fn path_of(url: &str) -> Cow<'_, str> {
     let after_scheme = url.split_once("://").map_or(url, |(_, r)| r);
     let from_path = if url.contains("://") {
         after_scheme.find('/').map_or("/", |i| &after_scheme[i..])
@@ -351,8 +351,10 @@ pub fn path_of(url: &str) -> String {
     let path = before_fragment.split('?').next().unwrap_or("/");
     let path = if path.is_empty() { "/" } else { path };
     match fragment {
-        Some(f) if f.starts_with('/') => format!("{path}#{}", f.split('?').next().unwrap_or(f)),
-        _ => path.to_owned(),
+        Some(f) if f.starts_with('/') => {
+            Cow::Owned(format!("{path}#{}", f.split('?').next().unwrap_or(f)))
+        }
+        _ => Cow::Borrowed(path),
     }
 }
 
@@ -771,20 +773,13 @@ fn span_columns() -> Vec<Field> {
             // Scrubbed as `attributes_json` scrubs them (the page URL as a URL, the rest as
             // text), as the values go in rather than in a second copy of the map.
             Row::Event(e) => traced_request(e).and_then(|q| {
-                let mut m = Map::new();
-                m.insert(
-                    "http.request.method".into(),
-                    Value::String(scrub_message(&q.method)),
-                );
-                if let Some(api) = &q.api {
-                    m.insert("vigil.api".into(), Value::String(scrub_message(api)));
-                }
-                if let Some(sampled) = q.trace_sampled {
-                    m.insert("vigil.trace_sampled".into(), Value::Bool(sampled));
-                }
                 let page_url = e.event.page_url.as_deref().unwrap_or(&e.common.page_url);
-                m.insert("page.url".into(), Value::String(scrub_url(page_url)));
-                json(&m)
+                json(&ClientSpanAttributes {
+                    method: scrubbed_message(&q.method),
+                    page_url: scrubbed_url(page_url),
+                    api: q.api.as_deref().map(scrubbed_message),
+                    trace_sampled: q.trace_sampled,
+                })
             }),
             Row::Log(_) => None,
         }),
@@ -824,6 +819,24 @@ fn span_columns() -> Vec<Field> {
             _ => None,
         }),
     ]
+}
+
+/// The attributes of a browser request's client span: the map `attributes_json` would
+/// write, keys in its order, the page URL scrubbed as a URL and the rest as text, without
+/// a map of owned keys and values for every traced request.
+#[derive(serde::Serialize)]
+struct ClientSpanAttributes<'a> {
+    #[serde(rename = "http.request.method")]
+    method: Cow<'a, str>,
+    #[serde(rename = "page.url")]
+    page_url: Cow<'a, str>,
+    #[serde(rename = "vigil.api", skip_serializing_if = "Option::is_none")]
+    api: Option<Cow<'a, str>>,
+    #[serde(
+        rename = "vigil.trace_sampled",
+        skip_serializing_if = "Option::is_none"
+    )]
+    trace_sampled: Option<bool>,
 }
 
 /// The `logs` table: backends' log records received over OTLP.
@@ -942,6 +955,37 @@ pub(crate) static SCHEMAS: LazyLock<Vec<SchemaRef>> = LazyLock::new(|| {
 mod tests {
     use super::*;
     use crate::record::Common;
+
+    #[test]
+    fn a_client_span_has_the_attributes_of_a_map_of_them() {
+        let url = "https://shop.example/cart?token=abc&q=1";
+        for (api, sampled) in [
+            (None, None),
+            (Some("checkout for bob@example.com"), Some(true)),
+            (Some("cart"), Some(false)),
+        ] {
+            let method = "GET";
+            let mut map = Map::new();
+            map.insert(
+                "http.request.method".into(),
+                Value::String(scrub_message(method)),
+            );
+            if let Some(api) = api {
+                map.insert("vigil.api".into(), Value::String(scrub_message(api)));
+            }
+            if let Some(sampled) = sampled {
+                map.insert("vigil.trace_sampled".into(), Value::Bool(sampled));
+            }
+            map.insert("page.url".into(), Value::String(scrub_url(url)));
+            let typed = ClientSpanAttributes {
+                method: scrubbed_message(method),
+                page_url: scrubbed_url(url),
+                api: api.map(scrubbed_message),
+                trace_sampled: sampled,
+            };
+            assert_eq!(json(&typed), json(&map));
+        }
+    }
 
     #[test]
     fn page_paths() {

@@ -225,3 +225,29 @@ impl<'de> Visitor<'de> for EventVisitor {
         })
     }
 }
+
+/// Room a batch's events are read into at first: a typical batch of the browser agent.
+const EVENTS_AT_FIRST: usize = 32;
+
+/// Reads `Batch::events` into room for a typical batch at once. serde's own reader of a
+/// sequence starts empty (JSON says nothing of its length), so the events of each batch
+/// were moved four times as the vector doubled.
+pub(crate) fn events<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Event>, D::Error> {
+    struct Events;
+    impl<'de> Visitor<'de> for Events {
+        type Value = Vec<Event>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a sequence")
+        }
+
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Event>, A::Error> {
+            let mut events = Vec::with_capacity(EVENTS_AT_FIRST);
+            while let Some(event) = seq.next_element()? {
+                events.push(event);
+            }
+            Ok(events)
+        }
+    }
+    deserializer.deserialize_seq(Events)
+}

@@ -18,6 +18,7 @@ pub struct Batch {
     pub context: Context,
     /// The events, in any order.
     #[schemars(length(min = 1, max = 500))]
+    #[serde(deserialize_with = "crate::event_de::events")]
     pub events: Vec<Event>,
 }
 
