@@ -118,8 +118,9 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.take(n)?).map_err(|e| e.to_string())
     }
 
-    /// A column's name as bytes, for [`column_index`].
-    fn name(&mut self) -> Result<&'a [u8], String> {
+    /// A string's bytes, its UTF-8 not checked: for values checked when they came in, and
+    /// for column names (see [`column_index`]).
+    pub(crate) fn str_bytes(&mut self) -> Result<&'a [u8], String> {
         let n = self.count()?;
         self.take(n)
     }
@@ -129,33 +130,6 @@ impl<'a> Reader<'a> {
         let n = self.count()?;
         self.take(n).map(<[u8]>::len)
     }
-}
-
-/// The strings of a text column's values, in order; a value that does not read is `None`.
-/// Lengths under 128 are one ASCII byte, so the values of a column of short strings are
-/// one valid UTF-8 string as a whole: checked once, each value is then a slice of it,
-/// instead of a check per value (a tenth of the store writer's time).
-pub(crate) fn texts(values: &[u8]) -> impl Iterator<Item = Option<&str>> {
-    let whole = std::str::from_utf8(values).ok();
-    let mut r = Reader { bytes: values };
-    std::iter::from_fn(move || {
-        if r.bytes.is_empty() {
-            return None;
-        }
-        let Ok(n) = r.count() else {
-            r.bytes = &[];
-            return Some(None);
-        };
-        let start = values.len() - r.bytes.len();
-        let Ok(bytes) = r.take(n) else {
-            r.bytes = &[];
-            return Some(None);
-        };
-        Some(match whole {
-            Some(whole) => whole.get(start..start + n),
-            None => std::str::from_utf8(bytes).ok(),
-        })
-    })
 }
 
 /// One column of one table in encoded rows, checked: its values read without error.
@@ -270,7 +244,7 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
         let count = r.count()?;
         shared.reserve(count.min(common.len()));
         for _ in 0..count {
-            let name = r.name()?;
+            let name = r.str_bytes()?;
             let tag = r.u8()?;
             let start = r.bytes;
             let text_bytes = read_value(&mut r, tag, text)?;
@@ -315,7 +289,7 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
         // Columns come in schema order from this build, so the next one is looked for first.
         let mut next = 0;
         for _ in 0..count {
-            let column = r.name()?;
+            let column = r.str_bytes()?;
             let index = column_index(schema, column, next);
             let section = column_section(&mut r, rows, text)?;
             let Some(index) = index else { continue };
@@ -474,36 +448,6 @@ fn column_section<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn texts_read_each_value_whether_the_column_is_one_string_or_not() {
-        let long = "é".repeat(100); // 200 bytes: a length of two bytes, the second ≥ 0x80
-        for strings in [
-            vec!["", "a", "ünïcödé", "日本"],
-            vec!["a", long.as_str(), "b"],
-        ] {
-            let mut values = Vec::new();
-            strings.iter().for_each(|v| put_str(&mut values, v));
-            let read: Vec<_> = texts(&values).collect();
-            let expected: Vec<_> = strings.iter().map(|v| Some(*v)).collect();
-            assert_eq!(read, expected);
-        }
-        // A value cut short reads as none, and nothing after it.
-        let mut values = Vec::new();
-        put_str(&mut values, "whole");
-        put_str(&mut values, "cut");
-        values.pop();
-        assert_eq!(texts(&values).collect::<Vec<_>>(), [Some("whole"), None]);
-        // Bytes that are not UTF-8 read as none, the values around them as they are.
-        let mut values = Vec::new();
-        put_str(&mut values, "a");
-        values.extend_from_slice(&[2, 0xff, 0xfe]);
-        put_str(&mut values, "b");
-        assert_eq!(
-            texts(&values).collect::<Vec<_>>(),
-            [Some("a"), None, Some("b")]
-        );
-    }
 
     #[test]
     fn zigzag_round_trips() {
