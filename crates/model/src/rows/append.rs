@@ -4,9 +4,8 @@
 use super::codec::{BOOL, ColumnSection, INT, Reader, TEXT, TableSection, unzigzag};
 use crate::field::Type;
 use crate::table::Table;
-use arrow_array::builder::{ArrayBuilder, BinaryBuilder, BooleanBuilder, Int64Builder};
+use arrow_array::builder::{ArrayBuilder, BooleanBuilder, Int64Builder, StringBuilder};
 use arrow_array::{Array, ArrayRef, RecordBatch, new_null_array};
-use arrow_array::{BinaryArray, StringArray};
 use arrow_schema::DataType;
 use std::sync::{Arc, LazyLock};
 
@@ -15,10 +14,7 @@ enum ColumnBuilder {
     /// wide and each kind of event fills few of their columns, so most columns of a batch
     /// being gathered stay here and cost neither memory nor time per row.
     Nulls(Type, usize),
-    /// Text gathered as bytes and checked as UTF-8 once when it becomes an array: its
-    /// values were checked when they came in (or made from text), and a check per value
-    /// as it is appended was a seventh of the store writer's time.
-    Text(BinaryBuilder),
+    Text(StringBuilder),
     Int(Int64Builder),
     Bool(BooleanBuilder),
 }
@@ -27,7 +23,7 @@ impl ColumnBuilder {
     /// A builder of `ty` holding `nulls` nulls, for the column's first value.
     fn with_nulls(ty: Type, nulls: usize) -> ColumnBuilder {
         let mut builder = match ty {
-            Type::Text => ColumnBuilder::Text(BinaryBuilder::new()),
+            Type::Text => ColumnBuilder::Text(StringBuilder::new()),
             Type::Int | Type::Fixed(_) => ColumnBuilder::Int(Int64Builder::new()),
             Type::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
         };
@@ -56,11 +52,11 @@ impl ColumnBuilder {
         match (self, column.tag) {
             (ColumnBuilder::Text(b), TEXT) => {
                 if column.constant {
-                    let v = r.str_bytes().ok();
+                    let v = r.str().ok();
                     (0..rows).for_each(|_| b.append_option(v));
                 } else {
                     for i in 0..rows {
-                        let v = r.str_bytes().ok();
+                        let v = r.str().ok();
                         b.append_option(v.filter(|_| column.is_valid(i)));
                     }
                 }
@@ -119,7 +115,7 @@ impl ColumnBuilder {
         let array: ArrayRef = match std::mem::replace(self, ColumnBuilder::Nulls(ty, 0)) {
             ColumnBuilder::Nulls(_, rows) => return nulls(ty, rows),
             ColumnBuilder::Text(mut b) => {
-                let mut a = text_array(b.finish());
+                let mut a = b.finish();
                 a.shrink_to_fit();
                 Arc::new(a)
             }
@@ -140,7 +136,7 @@ impl ColumnBuilder {
     fn finish_cloned(&self) -> ArrayRef {
         let array: ArrayRef = match self {
             ColumnBuilder::Nulls(ty, rows) => return nulls(*ty, *rows),
-            ColumnBuilder::Text(b) => Arc::new(text_array(b.finish_cloned())),
+            ColumnBuilder::Text(b) => Arc::new(b.finish_cloned()),
             ColumnBuilder::Int(b) => Arc::new(b.finish_cloned()),
             ColumnBuilder::Bool(b) => Arc::new(b.finish_cloned()),
         };
@@ -160,13 +156,6 @@ impl ColumnBuilder {
             ColumnBuilder::Bool(b) => b.capacity().div_ceil(8) * 2,
         }
     }
-}
-
-/// Gathered text as a string array. Every value was checked as UTF-8 on its way in, so a
-/// failure here is a defect: its rows are null, not a panic.
-fn text_array(bytes: BinaryArray) -> StringArray {
-    let rows = bytes.len();
-    StringArray::try_from_binary(bytes).unwrap_or_else(|_| StringArray::new_null(rows))
 }
 
 /// Rows of the shared all-null arrays: more than a memtable gathers into one batch (8,192
@@ -331,7 +320,7 @@ mod tests {
     }
 
     #[test]
-    fn text_gathered_as_bytes_comes_back_as_the_same_strings() {
+    fn text_columns_come_back_as_the_same_strings() {
         let mut appender = TableAppender::new(Table::Spans);
         let mut spans = [span(1, None), span(2, Some("0000000000000001"))];
         spans[0].name = "GET /café/日本".into();

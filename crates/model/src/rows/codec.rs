@@ -118,9 +118,8 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.take(n)?).map_err(|e| e.to_string())
     }
 
-    /// A string's bytes, its UTF-8 not checked: for values checked when they came in, and
-    /// for column names (see [`column_index`]).
-    pub(crate) fn str_bytes(&mut self) -> Result<&'a [u8], String> {
+    /// A column's name as bytes, for [`column_index`].
+    fn name(&mut self) -> Result<&'a [u8], String> {
         let n = self.count()?;
         self.take(n)
     }
@@ -244,7 +243,7 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
         let count = r.count()?;
         shared.reserve(count.min(common.len()));
         for _ in 0..count {
-            let name = r.str_bytes()?;
+            let name = r.name()?;
             let tag = r.u8()?;
             let start = r.bytes;
             let text_bytes = read_value(&mut r, tag, text)?;
@@ -289,7 +288,7 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
         // Columns come in schema order from this build, so the next one is looked for first.
         let mut next = 0;
         for _ in 0..count {
-            let column = r.str_bytes()?;
+            let column = r.name()?;
             let index = column_index(schema, column, next);
             let section = column_section(&mut r, rows, text)?;
             let Some(index) = index else { continue };
