@@ -171,3 +171,28 @@ fn every_type_the_schema_names_is_read_and_no_other() {
     kinds.sort_unstable();
     assert_eq!(kinds, tags);
 }
+
+#[test]
+fn events_past_the_first_room_are_all_read_and_events_must_be_a_list() {
+    // The reader starts with room for 32; a batch of 100 grows past it, in order.
+    let events: Vec<String> = (0..100)
+        .map(|i| {
+            format!(
+                r#"{{"ts":{},"type":"vital","name":"LCP","value":{i}}}"#,
+                TS + i
+            )
+        })
+        .collect();
+    let b = parse_batch(&batch(&events.join(",")), &ParseLimits::default()).unwrap();
+    let times: Vec<i64> = b.events.iter().map(|e| e.ts).collect();
+    assert_eq!(times, (0..100).map(|i| TS + i).collect::<Vec<_>>());
+
+    for body in [
+        r#"{"v":1,"context":{"session_id":"s1","agent":{"name":"t","version":"1"}},"events":{}}"#,
+        r#"{"v":1,"context":{"session_id":"s1","agent":{"name":"t","version":"1"}},"events":"x"}"#,
+    ] {
+        let e = parse_batch(body.as_bytes(), &ParseLimits::default()).expect_err(body);
+        assert_eq!(e.code(), "invalid_field", "{body}");
+        assert!(e.to_string().contains("expected a sequence"), "{body}: {e}");
+    }
+}
