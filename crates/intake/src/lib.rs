@@ -204,7 +204,7 @@ impl Intake {
         let meta = self.meta.clone();
         self.keys
             .get(key, move |k| {
-                Ok::<_, vigil_meta::MetaError>(meta.project_by_key(&k)?.map(Arc::new))
+                meta.project_by_key(&k).map(|p| p.map(Arc::new))
             })
             .await?
             .ok_or(IntakeError::InvalidKey)
