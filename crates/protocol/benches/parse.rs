@@ -3,7 +3,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use vigil_protocol::{ParseLimits, parse_batch};
+use vigil_protocol::{ParseLimits, ScanLimits, parse_batch, scan_json};
 
 fn parse(c: &mut Criterion) {
     let body = std::fs::read(format!(
@@ -27,6 +27,14 @@ fn parse(c: &mut Criterion) {
     group.throughput(Throughput::Elements(20));
     group.bench_function("mixed_20_events", |b| {
         b.iter(|| parse_batch(black_box(&mixed), &ParseLimits::default()).unwrap())
+    });
+    group.finish();
+
+    // The structural pre-scan alone, which every body goes through before the typed parse.
+    let mut group = c.benchmark_group("scan");
+    group.throughput(Throughput::Bytes(mixed.len() as u64));
+    group.bench_function("mixed_20_events", |b| {
+        b.iter(|| scan_json(black_box(&mixed), &ScanLimits::default()).unwrap())
     });
     group.finish();
 }
