@@ -92,8 +92,8 @@ pub struct Intake {
     pub metrics: IntakeMetrics,
     /// Shared, not cloned, per request: a project's name, key and origins are owned text.
     keys: lookup::CachedLookup<Arc<Project>>,
-    /// Ingest tokens of OTLP requests, with their project and scope.
-    tokens: lookup::CachedLookup<(Project, vigil_meta::Scope)>,
+    /// Ingest tokens of OTLP requests, with their project (shared, as `keys`) and scope.
+    tokens: lookup::CachedLookup<(Arc<Project>, vigil_meta::Scope)>,
     inflight: tokio::sync::Semaphore,
     inflight_keyless: tokio::sync::Semaphore,
     /// In KiB, so that a u32 count of permits covers any sensible budget.

@@ -146,11 +146,17 @@ impl Intake {
             return Err(IntakeError::InvalidKey.into());
         }
         let meta = self.meta.clone();
-        let found = self.tokens.get(token, move |t| meta.token(&t)).await?;
+        let found = self
+            .tokens
+            .get(token, move |t| {
+                meta.token(&t)
+                    .map(|found| found.map(|(project, scope)| (Arc::new(project), scope)))
+            })
+            .await?;
         match found {
             None => Err(IntakeError::InvalidKey.into()),
             Some((_, Scope::Read)) => Err(Refusal::ReadOnlyToken),
-            Some((project, _)) => Ok(Arc::new(project)),
+            Some((project, _)) => Ok(project),
         }
     }
 

@@ -1,8 +1,7 @@
 //! Writing and reading Parquet segments.
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::array::new_null_array;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray, new_null_array};
 use datafusion::arrow::compute::interleave;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::SchemaRef;

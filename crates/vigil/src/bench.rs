@@ -370,14 +370,13 @@ async fn send_one(
         (i * 29) % 256,
         1 + i % 250
     );
-    let head = format!(
-        "POST /api/v1/ingest?key={key} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\nX-Forwarded-For: {client}\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
     // Head and body in one write, as HTTP clients send a small request: two writes on a
     // no-delay socket are two TCP segments, and the server's kernel pays for both.
-    let mut request = Vec::with_capacity(head.len() + body.len());
-    request.extend_from_slice(head.as_bytes());
+    let mut request = format!(
+        "POST /api/v1/ingest?key={key} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\nX-Forwarded-For: {client}\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
     request.extend_from_slice(body);
     let started = Instant::now();
     stream.write_all(&request).await?;
