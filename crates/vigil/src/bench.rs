@@ -41,6 +41,9 @@ pub enum BenchCommand {
     Replay(crate::bench_replay::ReplayArgs),
     /// The alert evaluator's cost: rounds of many rules over many segments of demo traffic.
     Alerts(crate::bench_alerts::AlertsArgs),
+    /// A server with intake's route and none of its processing (optionally a durable log),
+    /// for `bench ingest --addr`: the floor of HTTP and fdatasync on this machine.
+    IntakeFloor(crate::bench_floor::FloorArgs),
 }
 
 /// Options of `vigil bench ingest`.
@@ -99,6 +102,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Otlp(args) => crate::bench_otlp::run(args),
         BenchCommand::Replay(args) => crate::bench_replay::run(args),
         BenchCommand::Alerts(args) => crate::bench_alerts::run(args),
+        BenchCommand::IntakeFloor(args) => crate::bench_floor::run(args),
     }
 }
 

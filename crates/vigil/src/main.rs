@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_alerts;
+mod bench_floor;
 mod bench_otlp;
 mod bench_replay;
 mod config;

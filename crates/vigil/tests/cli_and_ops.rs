@@ -40,7 +40,7 @@ fn help_explains_every_command_and_option() {
     }
     let (_, bench) = run(&["bench", "--help"]);
     assert!(
-        bench.contains("ingest") && bench.contains("query"),
+        bench.contains("ingest") && bench.contains("query") && bench.contains("intake-floor"),
         "{bench}"
     );
 }
@@ -427,5 +427,61 @@ fn serves_the_embedded_dashboard_and_nothing_outside_it() {
             status == 404 || !body.contains("[workspace]"),
             "{path} leaked a file"
         );
+    }
+}
+
+/// `vigil bench intake-floor --durable` answers the ingest benchmark's batches only once
+/// each is a whole frame of its log, and `vigil bench ingest --addr` runs against it.
+#[test]
+fn the_intake_floor_server_logs_every_batch_it_accepts() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("wal");
+    let mut floor = Command::new(BIN)
+        .args([
+            "bench",
+            "intake-floor",
+            "--listen",
+            "127.0.0.1:0",
+            "--durable",
+        ])
+        .arg(&log)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(floor.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let (ok, out) = run(&[
+        "bench",
+        "ingest",
+        "--addr",
+        &addr,
+        "--key",
+        "unused",
+        "--events",
+        "400",
+        "--connections",
+        "4",
+    ]);
+    let _ = floor.kill();
+    let _ = floor.wait();
+    assert!(ok, "{out}");
+    assert!(out.contains("400 events in"), "{out}");
+    let frames: Vec<_> = vigil_store::wal::replay(&log)
+        .unwrap()
+        .into_iter()
+        .flat_map(|(_, frames)| frames)
+        .collect();
+    assert_eq!(frames.len(), 20, "one frame per batch of 20");
+    for frame in &frames {
+        let batch: serde_json::Value = serde_json::from_slice(&frame.payload).unwrap();
+        assert_eq!(batch["events"].as_array().map(Vec::len), Some(20));
     }
 }
