@@ -1,6 +1,8 @@
 //! Encoded rows from an enriched batch's events, column by column, by the declarations.
 
-use super::codec::{BOOL, CONSTANT, INT, TEXT, VALUES, fixed_bytes, put_str, put_varint, zigzag};
+use super::codec::{
+    BOOL, CONSTANT, INT, TEXT, VALUES, fixed_bytes, put_str, put_varint, tag_of, zigzag,
+};
 use crate::field::{Extract, Field, Kind, Row, Type};
 use crate::scrub::{scrubbed_message, scrubbed_url};
 use crate::table::Table;
@@ -88,6 +90,8 @@ pub(crate) struct Scratch<'a> {
     spare: Vec<Vec<Option<Text<'a>>>>,
     /// The section being written, before its column count.
     body: Vec<u8>,
+    /// Read even a context column row by row (tests compare the encodings).
+    pub(crate) per_row_context: bool,
 }
 
 impl Scratch<'_> {
@@ -148,11 +152,24 @@ pub(crate) fn encode_shared<'a>(
     // Event tables start with the common columns, and only common columns derive from
     // them (a test checks): any event table's flags serve.
     let sources = &derive_sources()[Table::Views as usize][..common.len()];
-    let one_context = one_context(rows);
+    let one_context = !s.per_row_context && one_context(rows);
     for ((field, is_source), settled) in common.iter().zip(sources).zip(&mut shared.settled) {
-        let tag = fill(s, field, *is_source, rows, one_context);
         let before = body.len();
         put_str(&mut body, field.name);
+        if one_context && read_once(field, *is_source) {
+            // One value for every row: written as it is read, or not at all.
+            *settled = true;
+            body.push(tag_of(field));
+            match put_context_value(&mut body, field, &rows[0]) {
+                Some(text_bytes) => {
+                    shared.text_bytes_per_row += text_bytes;
+                    written += 1;
+                }
+                None => body.truncate(before),
+            }
+            continue;
+        }
+        let tag = fill(s, field, *is_source, rows, one_context);
         body.push(tag);
         let value = match tag {
             TEXT => constant(&s.text).map(|v| {
@@ -210,13 +227,24 @@ pub(crate) fn encode_table<'a>(
         arrow_bytes += shared.text_bytes_per_row * rows.len();
     }
     let sources = &derive_sources()[table as usize];
-    let one_context = one_context(rows);
+    let one_context = !s.per_row_context && one_context(rows);
     for (i, (field, is_source)) in table.columns().iter().zip(sources).enumerate() {
         if table.is_event() && shared.is_settled(i) {
             continue;
         }
         let before = body.len();
         put_str(&mut body, field.name);
+        if one_context && read_once(field, *is_source) {
+            body.extend_from_slice(&[tag_of(field), CONSTANT]);
+            match put_context_value(&mut body, field, &rows[0]) {
+                Some(text_bytes) => {
+                    arrow_bytes += text_bytes * rows.len();
+                    present += 1;
+                }
+                None => body.truncate(before),
+            }
+            continue;
+        }
         let written = match fill(s, field, *is_source, rows, one_context) {
             TEXT => {
                 arrow_bytes += s
@@ -241,6 +269,38 @@ pub(crate) fn encode_table<'a>(
     out.extend_from_slice(&body);
     s.body = body;
     arrow_bytes
+}
+
+/// Whether a column of rows that share one context is read once for all of them and
+/// written as one value, with no per-row buffer: a column of the context alone that no
+/// other column derives from. Most columns of a batch's shared section are such.
+fn read_once(field: &Field, is_source: bool) -> bool {
+    field.context_only && field.derive.is_none() && !is_source
+}
+
+/// Writes a [`read_once`] column's value, read from `row`, as the scratch path writes a
+/// constant; `None` (nothing written) when it has none, else the text bytes it takes.
+fn put_context_value(out: &mut Vec<u8>, field: &Field, row: &Row<'_>) -> Option<usize> {
+    match (field.extract, field.ty) {
+        (Extract::Str(extract), _) => {
+            let value = scrubbed(field.kind, extract(row)?);
+            put_str(out, &value);
+            Some(value.len())
+        }
+        (Extract::F64(f), Type::Fixed(scale)) => {
+            put_varint(out, zigzag(fixed_point(f(row)?, scale)));
+            Some(0)
+        }
+        (Extract::F64(_), _) => unreachable!("numbers are stored as fixed point"),
+        (Extract::I64(f), _) => {
+            put_varint(out, zigzag(f(row)?));
+            Some(0)
+        }
+        (Extract::Bool(f), _) => {
+            out.push(u8::from(f(row)?));
+            Some(0)
+        }
+    }
 }
 
 /// Whether every row is an event of one batch, whose context they then share.

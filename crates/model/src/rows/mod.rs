@@ -216,6 +216,16 @@ impl Rows {
     }
 
     fn encode(project: ProjectId, tables: &[(Table, Vec<Row<'_>>)]) -> Rows {
+        Rows::encode_reading(project, tables, false)
+    }
+
+    /// [`Rows::encode`]; `per_row_context` reads even the batch context's columns row by
+    /// row, as rows of many contexts are read (tests compare the two).
+    fn encode_reading(
+        project: ProjectId,
+        tables: &[(Table, Vec<Row<'_>>)],
+        per_row_context: bool,
+    ) -> Rows {
         let events: usize = tables.iter().map(|(_, rows)| rows.len()).sum();
         let mut encoded = Vec::with_capacity(1024 + events * 128);
         encoded.push(ROWS_FORMAT);
@@ -226,6 +236,7 @@ impl Rows {
             .flat_map(|(_, rows)| rows.iter().copied())
             .collect();
         let mut scratch = build::Scratch::default();
+        scratch.per_row_context = per_row_context;
         let shared = build::encode_shared(&mut scratch, &mut encoded, &event_rows);
         encoded.push(tables.len() as u8);
         let mut arrow_bytes = 0;
@@ -259,5 +270,124 @@ impl Rows {
     pub fn from_logs(project: ProjectId, logs: &[LogRecord]) -> Rows {
         let rows: Vec<Row<'_>> = logs.iter().map(Row::Log).collect();
         Rows::encode_one(project, Table::Logs, rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Common;
+    use vigil_protocol::{Event, EventBody, Request, View, Vital};
+
+    /// The batch's rows as [`IngestBatch::to_rows`] builds them, but reading every column
+    /// row by row.
+    fn read_per_row(batch: &IngestBatch) -> Rows {
+        let mut by_table: Vec<Vec<Row<'_>>> = Table::ALL.iter().map(|_| Vec::new()).collect();
+        batch.push_rows(&mut by_table);
+        let tables: Vec<(Table, Vec<Row<'_>>)> = Table::ALL
+            .iter()
+            .zip(by_table)
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(&t, rows)| (t, rows))
+            .collect();
+        Rows::encode_reading(batch.project, &tables, true)
+    }
+
+    fn event(ts: i64, body: EventBody) -> Event {
+        Event {
+            ts,
+            view_id: None,
+            page_url: None,
+            body,
+        }
+    }
+
+    #[test]
+    fn a_context_read_once_encodes_as_the_context_read_row_by_row() {
+        let rich = Common {
+            session_id: "s-1".into(),
+            view_id: "v-1".into(),
+            page_url: "https://shop.example.com/cart?token=abc&q=ann@example.com".into(),
+            browser: "Chrome".into(),
+            browser_version: "131".into(),
+            os: "Windows".into(),
+            country: "DE".into(),
+            user_id: "ann@example.com".into(),
+            agent: "vigil-browser".into(),
+            app_name: "shop".into(),
+            sample_rate: Some(0.25),
+            rtt: Some(50.0),
+            device_memory: Some(8.0),
+            ..Common::default()
+        };
+        let events = vec![
+            event(1, EventBody::View(View::default())),
+            event(
+                2,
+                EventBody::Vital(Vital {
+                    name: "LCP".into(),
+                    value: 1234.5,
+                    ..Vital::default()
+                }),
+            ),
+            event(
+                3,
+                EventBody::Request(Request {
+                    method: "GET".into(),
+                    url: "https://api.example.com/orders/7?key=x".into(),
+                    trace_id: Some(format!("{:032x}", 7)),
+                    span_id: Some(format!("{:016x}", 7)),
+                    ..Request::default()
+                }),
+            ),
+            event(4, EventBody::View(View::default())),
+            event(
+                5,
+                EventBody::Request(Request {
+                    method: "POST".into(),
+                    url: "https://api.example.com/pay".into(),
+                    trace_id: Some(format!("{:032x}", 8)),
+                    span_id: Some(format!("{:016x}", 8)),
+                    ..Request::default()
+                }),
+            ),
+        ];
+        let batches = [
+            IngestBatch {
+                errors: Vec::new(),
+                project: 3,
+                common: rich,
+                events: events.clone(),
+            },
+            IngestBatch {
+                errors: Vec::new(),
+                project: 3,
+                common: Common::default(),
+                events,
+            },
+            // Events with pages of their own: the page columns differ from row to row.
+            IngestBatch {
+                errors: Vec::new(),
+                project: 3,
+                common: Common {
+                    session_id: "s-2".into(),
+                    page_url: "https://shop.example.com/".into(),
+                    screen_width: Some(1920),
+                    attributes: r#"{"plan":"pro"}"#.into(),
+                    ..Common::default()
+                },
+                events: (0..5)
+                    .map(|i| Event {
+                        view_id: Some(format!("v-{i}")),
+                        page_url: (i % 2 == 0).then(|| format!("https://shop.example.com/p/{i}")),
+                        ..event(i, EventBody::View(View::default()))
+                    })
+                    .collect(),
+            },
+        ];
+        for batch in &batches {
+            let read_once = batch.to_rows(usize::MAX).unwrap();
+            assert_eq!(read_once, read_per_row(batch));
+        }
     }
 }
