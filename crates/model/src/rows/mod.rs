@@ -172,13 +172,23 @@ impl IngestBatch {
 
 impl Rows {
     fn encode_tables(project: ProjectId, by_table: Vec<Vec<Row<'_>>>) -> Rows {
+        Rows::encode_tables_reading(project, by_table, false)
+    }
+
+    /// [`Rows::encode_tables`]; `per_row_context` reads even the batch context's columns
+    /// row by row, as rows of many contexts are read (tests compare the two).
+    fn encode_tables_reading(
+        project: ProjectId,
+        by_table: Vec<Vec<Row<'_>>>,
+        per_row_context: bool,
+    ) -> Rows {
         let tables: Vec<(Table, Vec<Row<'_>>)> = Table::ALL
             .iter()
             .zip(by_table)
             .filter(|(_, rows)| !rows.is_empty())
             .map(|(&t, rows)| (t, rows))
             .collect();
-        Rows::encode(project, &tables)
+        Rows::encode_reading(project, &tables, per_row_context)
     }
 
     /// One OTLP request's rows as one durable unit: its spans, its log records, and the
@@ -219,8 +229,6 @@ impl Rows {
         Rows::encode_reading(project, tables, false)
     }
 
-    /// [`Rows::encode`]; `per_row_context` reads even the batch context's columns row by
-    /// row, as rows of many contexts are read (tests compare the two).
     fn encode_reading(
         project: ProjectId,
         tables: &[(Table, Vec<Row<'_>>)],
@@ -284,22 +292,31 @@ mod tests {
     fn read_per_row(batch: &IngestBatch) -> Rows {
         let mut by_table: Vec<Vec<Row<'_>>> = Table::ALL.iter().map(|_| Vec::new()).collect();
         batch.push_rows(&mut by_table);
-        let tables: Vec<(Table, Vec<Row<'_>>)> = Table::ALL
-            .iter()
-            .zip(by_table)
-            .filter(|(_, rows)| !rows.is_empty())
-            .map(|(&t, rows)| (t, rows))
-            .collect();
-        Rows::encode_reading(batch.project, &tables, true)
+        Rows::encode_tables_reading(batch.project, by_table, true)
     }
 
-    fn event(ts: i64, body: EventBody) -> Event {
+    /// An event at `ts` of the batch's view and page.
+    fn at(ts: i64, body: EventBody) -> Event {
         Event {
             ts,
             view_id: None,
             page_url: None,
             body,
         }
+    }
+
+    /// A traced request: also a client span's row.
+    fn traced(ts: i64, method: &str, url: &str) -> Event {
+        at(
+            ts,
+            EventBody::Request(Request {
+                method: method.into(),
+                url: url.into(),
+                trace_id: Some(format!("{ts:032x}")),
+                span_id: Some(format!("{ts:016x}")),
+                ..Request::default()
+            }),
+        )
     }
 
     #[test]
@@ -321,8 +338,8 @@ mod tests {
             ..Common::default()
         };
         let events = vec![
-            event(1, EventBody::View(View::default())),
-            event(
+            at(1, EventBody::View(View::default())),
+            at(
                 2,
                 EventBody::Vital(Vital {
                     name: "LCP".into(),
@@ -330,27 +347,9 @@ mod tests {
                     ..Vital::default()
                 }),
             ),
-            event(
-                3,
-                EventBody::Request(Request {
-                    method: "GET".into(),
-                    url: "https://api.example.com/orders/7?key=x".into(),
-                    trace_id: Some(format!("{:032x}", 7)),
-                    span_id: Some(format!("{:016x}", 7)),
-                    ..Request::default()
-                }),
-            ),
-            event(4, EventBody::View(View::default())),
-            event(
-                5,
-                EventBody::Request(Request {
-                    method: "POST".into(),
-                    url: "https://api.example.com/pay".into(),
-                    trace_id: Some(format!("{:032x}", 8)),
-                    span_id: Some(format!("{:016x}", 8)),
-                    ..Request::default()
-                }),
-            ),
+            traced(3, "GET", "https://api.example.com/orders/7?key=x"),
+            at(4, EventBody::View(View::default())),
+            traced(5, "POST", "https://api.example.com/pay"),
         ];
         let batches = [
             IngestBatch {
@@ -380,7 +379,7 @@ mod tests {
                     .map(|i| Event {
                         view_id: Some(format!("v-{i}")),
                         page_url: (i % 2 == 0).then(|| format!("https://shop.example.com/p/{i}")),
-                        ..event(i, EventBody::View(View::default()))
+                        ..at(i, EventBody::View(View::default()))
                     })
                     .collect(),
             },
