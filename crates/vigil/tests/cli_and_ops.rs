@@ -431,7 +431,8 @@ fn serves_the_embedded_dashboard_and_nothing_outside_it() {
 }
 
 /// `vigil bench intake-floor --durable` answers the ingest benchmark's batches only once
-/// each is a whole frame of its log, and `vigil bench ingest --addr` runs against it.
+/// each is a whole frame of its log, and `vigil bench ingest --addr` runs against it;
+/// garbage is logged as it came, an oversize body is refused, and it goes on serving.
 #[test]
 fn the_intake_floor_server_logs_every_batch_it_accepts() {
     use std::io::{BufRead, BufReader};
@@ -470,17 +471,33 @@ fn the_intake_floor_server_logs_every_batch_it_accepts() {
         "--connections",
         "4",
     ]);
+    // It reads nothing, so any bytes are a batch to it; past axum's 2 MiB body limit a
+    // body is refused, and the server goes on serving.
+    let ingest = format!("http://{addr}/api/v1/ingest");
+    let garbage: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+    let garbage_status = common::otlp::post_to(&ingest, &[], &garbage).status;
+    let oversize_status = common::otlp::post_to(&ingest, &[], &vec![b'x'; 3 << 20]).status;
+    let still_serves = common::otlp::post_to(&ingest, &[], b"{}").status;
     let _ = floor.kill();
     let _ = floor.wait();
     assert!(ok, "{out}");
     assert!(out.contains("400 events in"), "{out}");
+    assert_eq!(
+        (garbage_status, oversize_status, still_serves),
+        (202, 413, 202)
+    );
     let frames: Vec<_> = vigil_store::wal::replay(&log)
         .unwrap()
         .into_iter()
         .flat_map(|(_, frames)| frames)
         .collect();
-    assert_eq!(frames.len(), 20, "one frame per batch of 20");
-    for frame in &frames {
+    assert_eq!(
+        frames.len(),
+        22,
+        "one frame per batch of 20, the garbage, the {{}}"
+    );
+    assert_eq!(frames[20].payload, garbage);
+    for frame in &frames[..20] {
         let batch: serde_json::Value = serde_json::from_slice(&frame.payload).unwrap();
         assert_eq!(batch["events"].as_array().map(Vec::len), Some(20));
     }
