@@ -65,7 +65,8 @@ pub fn run(args: FloorArgs) -> anyhow::Result<()> {
     })
 }
 
-/// `202` once the body is durable (or at once without a log); `503` when the log failed.
+/// `202` once the body is durable (or at once without a log); `503` when the log failed
+/// or its queue is full (a send that waited for room would hold an async worker).
 async fn accept(
     log: Option<mpsc::SyncSender<Append>>,
     body: axum::body::Bytes,
@@ -73,7 +74,7 @@ async fn accept(
     use axum::http::StatusCode;
     if let Some(log) = log {
         let (done, committed) = oneshot::channel();
-        if log.send((body, done)).is_err() || committed.await != Ok(true) {
+        if log.try_send((body, done)).is_err() || committed.await != Ok(true) {
             return (StatusCode::SERVICE_UNAVAILABLE, "{\"error\":\"log\"}");
         }
     }
