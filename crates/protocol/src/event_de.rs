@@ -227,7 +227,7 @@ impl<'de> Visitor<'de> for EventVisitor {
 }
 
 /// Room a batch's events are read into at first: a typical batch of the browser agent.
-const EVENTS_AT_FIRST: usize = 32;
+pub(crate) const EVENTS_AT_FIRST: usize = 32;
 
 /// Reads `Batch::events` into room for a typical batch at once. serde's own reader of a
 /// sequence starts empty (JSON says nothing of its length), so the events of each batch
