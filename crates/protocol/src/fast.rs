@@ -1,25 +1,27 @@
-//! A reader of the batches the SDKs send most often, straight from the bytes into the typed
-//! values, beside the pre-scan and serde. Under `callgrind`, reading `vigil bench ingest`'s
-//! batches took 7,900 instructions per event that way (2,400 of them the pre-scan, most of
-//! the rest serde's visitors and buffered keys), a fifth of all the server does per event.
+//! A reader of the batches the SDKs send, straight from the bytes into the typed values,
+//! beside the pre-scan and serde. Under `callgrind`, reading `vigil bench ingest`'s batches
+//! took 7,900 instructions per event that way (2,400 of them the pre-scan, most of the rest
+//! serde's visitors and buffered keys), a fifth of all the server did per event.
 //!
 //! It reads only what it is sure of and answers `None` for anything else: an unknown or
-//! duplicate key, a missing field, a `null` where serde wants a value, an escape in a
-//! string, a number with a sign, an exponent or more than 15 digits, an event type it does
-//! not know, a limit of [`ScanLimits`] reached. The caller then runs the pre-scan and
-//! serde, which say what is wrong or read what this reader leaves to them; so what a body
-//! means and how it is refused are serde's, whichever reader took it. The tests hold the two
-//! readers to the same values on generated batches and on bodies broken byte by byte.
+//! duplicate key, a missing field, a `null` where serde wants a value, an escape in a key
+//! or of a surrogate in a value, a number with an exponent, more than 15 digits before its point or 22 after it,
+//! a negative integer, an error event, a limit of [`ScanLimits`] reached. The caller then
+//! runs the pre-scan and serde, which say what is wrong or read what this reader leaves to
+//! them; so what a body means and how it is refused are serde's, whichever reader took it.
+//! The tests hold the two readers to the same values on generated batches and on bodies
+//! broken byte by byte.
 //!
 //! A field added to one of the types read here must be added below too, or every body
-//! that carries it takes the slower path (`fixtures_take_the_fast_path` notices).
+//! that carries it takes the slower path (`fixtures_take_the_fast_path` notices when the
+//! field's fixture has it).
 
 use crate::events::*;
 use crate::scan::ScanLimits;
 use std::collections::BTreeMap;
 
-/// The deepest nesting this reader reaches: batch, events, event, timing.
-const DEPTH: usize = 4;
+/// The deepest nesting this reader reaches: batch, events, event, a crash's frames, a frame.
+const DEPTH: usize = 5;
 
 /// Reads `text` as a batch, or `None` when it is not sure it reads it as serde does.
 pub(crate) fn read_batch(text: &str, limits: &ScanLimits) -> Option<Batch> {
@@ -91,53 +93,114 @@ impl<'a> Cursor<'a> {
         self.text.get(start..start + len)
     }
 
-    /// Digits from here on: how many, and their value (wrapped when there are more than
-    /// 19, which [`Cursor::digits`] refuses).
-    fn run_of_digits(&mut self, mut value: u64) -> (usize, u64) {
-        let start = self.at;
-        while let Some(digit @ b'0'..=b'9') = self.peek() {
-            value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
-            self.at += 1;
+    /// A string value with its escapes decoded as serde_json decodes them. A `\\u` escape
+    /// of a surrogate (half of a character beyond the first 65,536) is left to serde. The
+    /// length limit counts the bytes as written, as the pre-scan does.
+    fn string(&mut self) -> Option<String> {
+        let quote = self.at;
+        if let Some(plain) = self.str() {
+            return Some(plain.to_owned());
         }
-        (self.at - start, value)
+        // Not a plain string: read it again from its quote, if it has one.
+        self.at = quote;
+        self.eat(b'"')?;
+        let start = self.at;
+        let mut out = String::new();
+        let mut run = start;
+        loop {
+            let rest = self.bytes.get(self.at..)?;
+            self.at += rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            match self.bytes[self.at] {
+                b'"' => {
+                    out.push_str(self.text.get(run..self.at)?);
+                    self.at += 1;
+                    return (self.at - 1 - start <= self.limits.max_string_bytes).then_some(out);
+                }
+                b'\\' => {
+                    out.push_str(self.text.get(run..self.at)?);
+                    let escape = *self.bytes.get(self.at + 1)?;
+                    self.at += 2;
+                    out.push(match escape {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hex = self.bytes.get(self.at..self.at + 4)?;
+                            let code = hex.iter().try_fold(0u32, |code, &b| {
+                                Some(code * 16 + char::from(b).to_digit(16)?)
+                            })?;
+                            self.at += 4;
+                            char::from_u32(code)?
+                        }
+                        _ => return None,
+                    });
+                    run = self.at;
+                }
+                _ => return None,
+            }
+        }
     }
 
-    /// An unsigned number without exponent, as `(its digits as an integer, how many of them
-    /// follow the point)`. At most 15 digits before the point, so it is below the pre-scan's
-    /// limit (checked in [`read_batch`]), and 19 in all, so the integer fits a `u64` as
-    /// serde_json's does before it would go another way.
-    fn digits(&mut self) -> Option<(u64, u32)> {
+    /// Digits from here on, appended to `value`: how many, and the value; `None` where
+    /// serde_json's integer would overflow (it then reads the number another way).
+    fn run_of_digits(&mut self, mut value: u64) -> Option<(usize, u64)> {
         let start = self.at;
-        let (whole, mut value) = self.run_of_digits(0);
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
+            value = value
+                .checked_mul(10)?
+                .checked_add(u64::from(digit - b'0'))?;
+            self.at += 1;
+        }
+        Some((self.at - start, value))
+    }
+
+    /// A number without exponent, as `(negative, its digits as an integer, how many of
+    /// them follow the point)`. At most 15 digits before the point, so it is within the
+    /// pre-scan's limit (checked in [`read_batch`]), and 22 after it, so the power of ten
+    /// it is divided by is exact.
+    fn digits(&mut self) -> Option<(bool, u64, usize)> {
+        let negative = self.eat(b'-').is_some();
+        let start = self.at;
+        let (whole, mut value) = self.run_of_digits(0)?;
         if whole == 0 || whole > 15 || (whole > 1 && self.bytes[start] == b'0') {
             return None;
         }
         let mut fraction = 0;
         if self.peek() == Some(b'.') {
             self.at += 1;
-            (fraction, value) = self.run_of_digits(value);
-            if fraction == 0 {
+            (fraction, value) = self.run_of_digits(value)?;
+            if fraction == 0 || fraction >= POW10.len() {
                 return None;
             }
         }
-        if whole + fraction > 19 || matches!(self.peek(), Some(b'e' | b'E')) {
+        if matches!(self.peek(), Some(b'e' | b'E')) {
             return None;
         }
-        Some((value, fraction as u32))
+        Some((negative, value, fraction))
     }
 
     /// A number as serde_json reads one into an `f64` (without its `float_roundtrip`
     /// feature, which this workspace does not turn on): the digits as an integer, converted
-    /// to `f64`, divided by the power of ten of the fraction, which is exact up to 10^22.
+    /// to `f64`, divided by the power of ten of the fraction, then negated for a minus (so
+    /// `-0` is `-0.0`, as serde_json makes it too).
     fn f64(&mut self) -> Option<f64> {
-        let (digits, fraction) = self.digits()?;
-        Some(digits as f64 / POW10[fraction as usize])
+        let (negative, digits, fraction) = self.digits()?;
+        let value = digits as f64 / POW10[fraction];
+        Some(if negative { -value } else { value })
     }
 
-    /// An integer field: serde refuses a fraction there.
+    /// An integer field: serde refuses a fraction there, and a negative number is left to
+    /// it (every integer field but `ts` refuses one, and `ts` is checked for its range).
     fn integer(&mut self) -> Option<u64> {
         match self.digits()? {
-            (value, 0) => Some(value),
+            (false, value, 0) => Some(value),
             _ => None,
         }
     }
@@ -161,9 +224,10 @@ impl<'a> Cursor<'a> {
     }
 }
 
-const POW10: [f64; 20] = [
+/// Powers of ten as far as `f64` holds them exactly.
+const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
 /// A value this reader can take, and what serde makes of its key's absence.
@@ -178,7 +242,7 @@ trait Read: Sized {
 
 impl Read for String {
     fn read(c: &mut Cursor<'_>) -> Option<Self> {
-        c.str().map(str::to_owned)
+        c.string()
     }
 }
 
@@ -229,17 +293,26 @@ impl<T: Read> Read for Option<T> {
     }
 }
 
-/// A list of strings; every one of them in the protocol has `#[serde(default)]`.
-impl Read for Vec<String> {
+/// What a list holds: how much room a list takes at first, and whether the list is required
+/// (else serde's `#[serde(default)]`, which every list of the protocol but the events has).
+trait Element: Read {
+    const AT_FIRST: usize = 0;
+    const REQUIRED: bool = false;
+}
+
+impl Element for String {}
+impl Element for Frame {}
+
+impl<T: Element> Read for Vec<T> {
     fn read(c: &mut Cursor<'_>) -> Option<Self> {
         c.eat(b'[')?;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(T::AT_FIRST);
         c.ws();
         if c.eat(b']').is_some() {
             return Some(out);
         }
         loop {
-            out.push(String::read(c)?);
+            out.push(T::read(c)?);
             c.ws();
             if c.eat(b']').is_some() {
                 return Some(out);
@@ -250,7 +323,7 @@ impl Read for Vec<String> {
     }
 
     fn absent() -> Option<Self> {
-        Some(Vec::new())
+        (!T::REQUIRED).then(Vec::new)
     }
 }
 
@@ -454,6 +527,51 @@ read_struct!(Request {
     trace_sampled,
     failure,
 });
+read_struct!(ResourceError { url, tag });
+read_struct!(LongTask {
+    kind,
+    start,
+    duration,
+    blocking_duration,
+    script_url,
+    invoker,
+    script_duration,
+});
+read_struct!(Route {
+    from,
+    to,
+    new_view_id,
+    trigger,
+    duration
+});
+read_struct!(Custom {
+    name,
+    properties,
+    value
+});
+read_struct!(AppStart {
+    start_type,
+    duration
+});
+read_struct!(ScreenLoad { screen, duration });
+read_struct!(Crash {
+    error_type,
+    message,
+    stack,
+    frames
+});
+read_struct!(Frame {
+    function,
+    file,
+    line,
+    column
+});
+read_struct!(Anr { duration, stack });
+read_struct!(Jank {
+    frame_count,
+    period,
+    threshold
+});
 read_struct!(Action {
     action,
     selector,
@@ -514,6 +632,19 @@ impl Read for Event {
             "resource" => EventBody::Resource(Resource::read_fields(c, false, &mut extra)?),
             "request" => EventBody::Request(Request::read_fields(c, false, &mut extra)?),
             "action" => EventBody::Action(Action::read_fields(c, false, &mut extra)?),
+            "resource_error" => {
+                EventBody::ResourceError(ResourceError::read_fields(c, false, &mut extra)?)
+            }
+            "long_task" => EventBody::LongTask(LongTask::read_fields(c, false, &mut extra)?),
+            "route" => EventBody::Route(Route::read_fields(c, false, &mut extra)?),
+            "custom" => EventBody::Custom(Custom::read_fields(c, false, &mut extra)?),
+            "app_start" => EventBody::AppStart(AppStart::read_fields(c, false, &mut extra)?),
+            "screen_load" => EventBody::ScreenLoad(ScreenLoad::read_fields(c, false, &mut extra)?),
+            "crash" => EventBody::Crash(Crash::read_fields(c, false, &mut extra)?),
+            "anr" => EventBody::Anr(Anr::read_fields(c, false, &mut extra)?),
+            "jank" => EventBody::Jank(Jank::read_fields(c, false, &mut extra)?),
+            // Errors (frames, breadcrumbs, causes, debug ids) are left to serde: they go on
+            // to symbolication and grouping, which cost far more than their parse.
             _ => return None,
         };
         Some(Event {
@@ -526,24 +657,9 @@ impl Read for Event {
 }
 
 /// The events of a batch, in room for a typical batch at once (as serde's reader here).
-impl Read for Vec<Event> {
-    fn read(c: &mut Cursor<'_>) -> Option<Self> {
-        c.eat(b'[')?;
-        let mut out = Vec::with_capacity(crate::event_de::EVENTS_AT_FIRST);
-        c.ws();
-        if c.eat(b']').is_some() {
-            return Some(out);
-        }
-        loop {
-            out.push(Event::read(c)?);
-            c.ws();
-            if c.eat(b']').is_some() {
-                return Some(out);
-            }
-            c.eat(b',')?;
-            c.ws();
-        }
-    }
+impl Element for Event {
+    const AT_FIRST: usize = crate::event_de::EVENTS_AT_FIRST;
+    const REQUIRED: bool = true;
 }
 
 #[cfg(test)]
@@ -586,7 +702,8 @@ mod tests {
                 return self.next() as f64 / u64::MAX as f64 * 10f64.powi(width as i32);
             }
             let digits = self.below(10u64.pow(width));
-            digits as f64 / 10f64.powi(self.below(5) as i32)
+            let value = digits as f64 / 10f64.powi(self.below(5) as i32);
+            if self.below(8) == 0 { -value } else { value }
         }
         fn some_number(&mut self) -> Option<f64> {
             self.chance().then(|| self.number())
@@ -597,7 +714,7 @@ mod tests {
     }
 
     fn body(r: &mut Rng) -> EventBody {
-        match r.below(5) {
+        match r.below(14) {
             0 => EventBody::View(View {
                 navigation_type: r.some_text(),
                 timing: NavigationTiming {
@@ -675,6 +792,61 @@ mod tests {
                 trace_sampled: r.chance().then(|| r.chance()),
                 failure: r.some_text(),
             }),
+            5 => EventBody::ResourceError(ResourceError {
+                url: r.text(),
+                tag: r.text(),
+            }),
+            6 => EventBody::LongTask(LongTask {
+                kind: r.text(),
+                start: r.some_number(),
+                duration: r.number(),
+                blocking_duration: r.some_number(),
+                script_url: r.some_text(),
+                invoker: r.some_text(),
+                script_duration: r.some_number(),
+            }),
+            7 => EventBody::Route(Route {
+                from: r.text(),
+                to: r.text(),
+                new_view_id: r.some_text(),
+                trigger: r.some_text(),
+                duration: r.some_number(),
+            }),
+            8 => EventBody::Custom(Custom {
+                name: r.text(),
+                properties: attributes(r),
+                value: r.some_number(),
+            }),
+            9 => EventBody::AppStart(AppStart {
+                start_type: r.text(),
+                duration: r.number(),
+            }),
+            10 => EventBody::ScreenLoad(ScreenLoad {
+                screen: r.text(),
+                duration: r.number(),
+            }),
+            11 => EventBody::Crash(Crash {
+                error_type: r.text(),
+                message: r.text(),
+                stack: r.some_text(),
+                frames: (0..r.below(3))
+                    .map(|_| Frame {
+                        function: r.some_text(),
+                        file: r.some_text(),
+                        line: r.some_u32(),
+                        column: r.some_u32(),
+                    })
+                    .collect(),
+            }),
+            12 => EventBody::Anr(Anr {
+                duration: r.number(),
+                stack: r.some_text(),
+            }),
+            13 => EventBody::Jank(Jank {
+                frame_count: r.next() as u32,
+                period: r.some_number(),
+                threshold: r.some_number(),
+            }),
             _ => EventBody::Action(Action {
                 action: r.text(),
                 selector: r.some_text(),
@@ -687,8 +859,8 @@ mod tests {
         }
     }
 
-    fn batch(r: &mut Rng) -> Batch {
-        let attributes = (0..r.below(3))
+    fn attributes(r: &mut Rng) -> BTreeMap<String, Scalar> {
+        (0..r.below(3))
             .map(|_| {
                 let value = match r.below(3) {
                     0 => Scalar::Bool(r.chance()),
@@ -697,7 +869,11 @@ mod tests {
                 };
                 (r.text(), value)
             })
-            .collect();
+            .collect()
+    }
+
+    fn batch(r: &mut Rng) -> Batch {
+        let attributes = attributes(r);
         let size = |r: &mut Rng| {
             r.chance().then(|| Size {
                 width: r.next() as u32,
@@ -846,9 +1022,11 @@ mod tests {
         let limits = ScanLimits::default();
         assert!(read_batch(ok, &limits).is_some());
         for (from, to) in [
-            (r#""click""#, r#""cl\"ick""#),              // an escape
+            (r#""action""#, r#""act\u0069on""#),         // an escape in a key
+            (r#""click""#, r#""cl\ud83dick""#),          // a surrogate
+            (r#""click""#, r#""cl\xick""#),              // an escape JSON does not have
             (r#""click""#, "\"cl\u{1}ick\""),            // a control character
-            (r#""ts":5"#, r#""ts":-5"#),                 // a sign
+            (r#""ts":5"#, r#""ts":-5"#),                 // a negative integer
             (r#""ts":5"#, r#""ts":5e0"#),                // an exponent
             (r#""ts":5"#, r#""ts":5.0"#),                // a fraction where serde wants an integer
             (r#""ts":5"#, r#""ts":05"#),                 // a leading zero
@@ -861,7 +1039,7 @@ mod tests {
                 r#""type":"action","ts":5"#,
                 r#""ts":5,"action":"click","type":"action""#,
             ), // body before type
-            (r#""type":"action""#, r#""type":"custom""#), // a type left to serde
+            (r#""type":"action""#, r#""type":"error""#), // a type left to serde
             (r#""v":1,"#, r#""v":1,"v":1,"#),
             (r#"]}"#, r#"]} x"#), // trailing text
         ] {
@@ -869,6 +1047,11 @@ mod tests {
             assert_ne!(body, ok, "{from}");
             assert_eq!(read_batch(&body, &limits), None, "{body}");
         }
+        // Escapes in values are decoded as serde decodes them.
+        let escaped = ok.replace(r#""click""#, r#""c\"l\\i\/c\bk\f\n\r\t\u00e9\u0000""#);
+        let fast = read_batch(&escaped, &limits);
+        assert!(fast.is_some());
+        assert_eq!(fast, serde_reads(&escaped));
         // Limits are checked as the pre-scan checks them.
         let tight = |f: fn(&mut ScanLimits)| {
             let mut limits = ScanLimits::default();
@@ -879,7 +1062,7 @@ mod tests {
         assert!(tight(|l| l.max_string_bytes = 10).is_some());
         assert_eq!(tight(|l| l.max_string_bytes = 9), None);
         assert_eq!(tight(|l| l.max_number = 4.0), None);
-        assert_eq!(tight(|l| l.max_depth = 3), None);
+        assert_eq!(tight(|l| l.max_depth = 4), None);
         // Whitespace anywhere JSON allows it.
         let spaced = ok
             .replace(',', " ,\n")
@@ -892,7 +1075,22 @@ mod tests {
     fn fixtures_take_the_fast_path() {
         let dir =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/fixtures/valid");
-        for kind in ["view", "vital", "resource", "request", "action"] {
+        for kind in [
+            "view",
+            "vital",
+            "resource",
+            "resource_error",
+            "long_task",
+            "request",
+            "action",
+            "route",
+            "custom",
+            "app_start",
+            "screen_load",
+            "crash",
+            "anr",
+            "jank",
+        ] {
             let text = std::fs::read_to_string(dir.join(format!("{kind}.json"))).unwrap();
             let fast = read_batch(&text, &ScanLimits::default());
             assert!(fast.is_some(), "{kind}.json is left to serde");
