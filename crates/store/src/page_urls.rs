@@ -162,6 +162,38 @@ mod tests {
         assert_eq!(whole(&stored).unwrap(), original);
     }
 
+    /// Runs of the same URL and path (rows of one page in segment order) are stored as each
+    /// row alone is, also when only the path or only the URL changes, or a null breaks in.
+    #[test]
+    fn runs_of_one_page_are_stored_as_single_rows_are() {
+        let a = (Some("https://s.example/a?q=1"), Some("/a"));
+        let rows = [
+            a,
+            a,
+            (Some("https://s.example/a?q=1"), Some("/q")),
+            (Some("https://s.example/a?q=1"), None),
+            (None, None),
+            (Some("https://s.example/a?q=1"), None),
+            a,
+            (Some("https://s.example/b?q=1"), Some("/a")),
+            (Some("\u{2}x/a"), Some("/a")),
+            (Some("\u{2}x/a"), Some("/a")),
+            a,
+        ];
+        let stored = urls(&without_paths(&batch(&rows)).unwrap());
+        let one_by_one: Vec<Option<String>> = rows
+            .iter()
+            .flat_map(|row| urls(&without_paths(&batch(&[*row])).unwrap()))
+            .collect();
+        assert_eq!(stored, one_by_one);
+        assert_eq!(stored[0].as_deref(), Some("https://s.example\u{1}?q=1"));
+        assert_eq!(stored[2].as_deref(), Some("https://s.example/a?q=1"));
+        assert_eq!(
+            whole(&without_paths(&batch(&rows)).unwrap()).unwrap(),
+            batch(&rows)
+        );
+    }
+
     /// A batch without both columns (a table with no page) is left as it is.
     #[test]
     fn tables_without_pages_are_untouched() {
