@@ -66,12 +66,12 @@ impl<'de> Visitor<'de> for TextSeed {
     }
 }
 
-/// The fields every event has, as they are found.
+/// The fields every event has, as they are found (also by [`crate::fast`]'s reader).
 #[derive(Default)]
-struct Common {
-    ts: Option<i64>,
-    view_id: Option<Option<String>>,
-    page_url: Option<Option<String>>,
+pub(crate) struct Common {
+    pub(crate) ts: Option<i64>,
+    pub(crate) view_id: Option<Option<String>>,
+    pub(crate) page_url: Option<Option<String>>,
 }
 
 impl Common {

@@ -16,6 +16,7 @@
 //! that carries it takes the slower path (`fixtures_take_the_fast_path` notices when the
 //! field's fixture has it).
 
+use crate::event_de::Common;
 use crate::events::*;
 use crate::scan::ScanLimits;
 use std::collections::BTreeMap;
@@ -582,18 +583,10 @@ read_struct!(Action {
     last_field,
 });
 
-/// The fields every event has, as they are found.
-#[derive(Default)]
-struct Common {
-    ts: Option<i64>,
-    view_id: Option<Option<String>>,
-    page_url: Option<Option<String>>,
-}
-
 impl Common {
     /// Reads `key`'s value when it is a common field (`Some(false)` when it is not one,
     /// `None` when it cannot be read or comes twice).
-    fn take(&mut self, key: &str, c: &mut Cursor<'_>) -> Option<bool> {
+    fn read_field(&mut self, key: &str, c: &mut Cursor<'_>) -> Option<bool> {
         fn once<T: Read>(slot: &mut Option<T>, c: &mut Cursor<'_>) -> Option<bool> {
             if slot.is_some() {
                 return None;
@@ -621,11 +614,11 @@ impl Read for Event {
             if key == "type" {
                 break c.str()?;
             }
-            if !common.take(key, c)? {
+            if !common.read_field(key, c)? {
                 return None;
             }
         };
-        let mut extra = |key: &str, c: &mut Cursor<'_>| common.take(key, c);
+        let mut extra = |key: &str, c: &mut Cursor<'_>| common.read_field(key, c);
         let body = match kind {
             "view" => EventBody::View(View::read_fields(c, false, &mut extra)?),
             "vital" => EventBody::Vital(Vital::read_fields(c, false, &mut extra)?),
