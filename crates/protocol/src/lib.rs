@@ -150,8 +150,9 @@ pub fn check_time_window(batch: &Batch, earliest: i64, latest: i64) -> Result<()
 /// Parses and checks one batch. The order matters for the error a client sees: encoding
 /// first, then structure (depth, string length) on the raw bytes so a hostile body is
 /// rejected before any allocation per value, then the typed parse, then semantic checks.
-/// The batches the SDKs send most are read by a reader of their own first, which checks the
-/// same limits as it goes and leaves every body it is not sure of to this order.
+/// Batches without error events are read by a reader of their own first (`fast.rs`), which
+/// checks each string's length before copying it and nests no deeper than the types; it
+/// leaves every body it is not sure of to the order above, so the errors are the same.
 pub fn parse_batch(body: &[u8], limits: &ParseLimits) -> Result<Batch, ParseError> {
     let text = match std::str::from_utf8(body) {
         Ok(text) => text,

@@ -6,7 +6,8 @@ use datafusion::arrow::error::ArrowError;
 use std::sync::Arc;
 
 /// `batch` with its `column` rewritten by `map`, which is given each value and the same
-/// row's `base` (a batch without both columns, as Utf8, is returned as it is).
+/// row's `base` and appends exactly one value: the stored form, which depends on those two
+/// alone (a batch without both columns, as Utf8, is returned as it is).
 pub(crate) fn rewrite(
     batch: &RecordBatch,
     column: &str,
