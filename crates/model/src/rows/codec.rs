@@ -118,8 +118,9 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.take(n)?).map_err(|e| e.to_string())
     }
 
-    /// A column's name as bytes, for [`column_index`].
-    fn name(&mut self) -> Result<&'a [u8], String> {
+    /// A string's bytes, not checked as UTF-8: a column's name (for [`column_index`]), or a
+    /// value for a builder that checks all of its column's at once.
+    pub(crate) fn str_bytes(&mut self) -> Result<&'a [u8], String> {
         let n = self.count()?;
         self.take(n)
     }
@@ -243,7 +244,7 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
         let count = r.count()?;
         shared.reserve(count.min(common.len()));
         for _ in 0..count {
-            let name = r.name()?;
+            let name = r.str_bytes()?;
             let tag = r.u8()?;
             let start = r.bytes;
             let text_bytes = read_value(&mut r, tag, text)?;
@@ -273,6 +274,9 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
     }
     let tables = r.u8()?;
     let mut out = Vec::with_capacity(tables as usize);
+    // Per column of the table being read, whether the rows carry it: duplicates and
+    // missing required columns are found by index, not by searching the columns read.
+    let mut carried: Vec<bool> = Vec::new();
     for _ in 0..tables {
         let name = r.str()?;
         let rows = r.varint()?;
@@ -287,8 +291,10 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
         let mut columns = Vec::with_capacity(count.min(schema.len()) + shared.len());
         // Columns come in schema order from this build, so the next one is looked for first.
         let mut next = 0;
+        carried.clear();
+        carried.resize(schema.len(), false);
         for _ in 0..count {
-            let column = r.name()?;
+            let column = r.str_bytes()?;
             let index = column_index(schema, column, next);
             let section = column_section(&mut r, rows, text)?;
             let Some(index) = index else { continue };
@@ -300,7 +306,7 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
                     field.name, section.tag, field.ty
                 ));
             }
-            if columns.iter().any(|c: &ColumnSection<'_>| c.index == index) {
+            if std::mem::replace(&mut carried[index], true) {
                 return Err(format!("{name}.{} appears twice", field.name));
             }
             columns.push(ColumnSection { index, ..section });
@@ -308,7 +314,7 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
         let Some(table) = table else { continue };
         if table.is_event() {
             for column in &shared {
-                if columns.iter().any(|c| c.index == column.index) {
+                if std::mem::replace(&mut carried[column.index], true) {
                     return Err(format!(
                         "{name}.{} is shared and its own",
                         schema[column.index].name
@@ -324,8 +330,13 @@ pub(crate) fn parse(bytes: &[u8], text: Text) -> Result<(u32, Vec<TableSection<'
                 });
             }
         }
-        for field in schema.iter().filter(|f| !f.is_nullable()) {
-            let column = columns.iter().find(|c| schema[c.index].name == field.name);
+        for (index, field) in schema.iter().enumerate() {
+            if field.is_nullable() {
+                continue;
+            }
+            let column = carried[index]
+                .then(|| columns.iter().find(|c| c.index == index))
+                .flatten();
             if column.is_none_or(|c| c.validity.is_some()) {
                 return Err(format!("{name}.{} has rows without a value", field.name));
             }
@@ -773,5 +784,31 @@ mod shared_tests {
         let at = bad_utf8.windows(4).position(|w| w == b"Edge").unwrap();
         bad_utf8[at] = 0xff;
         assert!(!refused(bad_utf8).is_empty());
+    }
+
+    /// Format-6 rows of one vitals row with no shared section and these constant columns.
+    fn v6_table(columns: &[(&str, i64)]) -> Vec<u8> {
+        let mut out = vec![ROWS_FORMAT];
+        out.extend_from_slice(&7u32.to_le_bytes());
+        put_varint(&mut out, 0);
+        out.push(1);
+        put_str(&mut out, "vitals");
+        put_varint(&mut out, 1);
+        put_varint(&mut out, columns.len() as u64);
+        for (name, value) in columns {
+            put_str(&mut out, name);
+            out.extend_from_slice(&[INT, CONSTANT]);
+            put_varint(&mut out, zigzag(*value));
+        }
+        out
+    }
+
+    #[test]
+    fn a_table_column_twice_or_a_required_one_missing_is_refused_by_name() {
+        assert!(Rows::from_encoded(&v6_table(&[("ts", 1), ("value", 2)])).is_ok());
+        let why = Rows::from_encoded(&v6_table(&[("ts", 1), ("value", 2), ("ts", 3)]));
+        assert!(why.unwrap_err().contains("vitals.ts appears twice"));
+        let why = Rows::from_encoded(&v6_table(&[("value", 2)])).unwrap_err();
+        assert!(why.contains("vitals.ts has rows without a value"), "{why}");
     }
 }
