@@ -11,10 +11,10 @@ use arrow_schema::DataType;
 use std::sync::{Arc, LazyLock};
 
 enum ColumnBuilder {
-    /// No row since the last finish had a value: only how many rows there are. Tables are
-    /// wide and each kind of event fills few of their columns, so most columns of a batch
-    /// being gathered stay here and cost neither memory nor time per row.
-    Nulls(Type, usize),
+    /// No row since the last finish had a value (how many rows there are, the appender
+    /// knows). Tables are wide and each kind of event fills few of their columns, so most
+    /// columns of a batch being gathered stay here and cost neither memory nor time.
+    Nulls(Type),
     Text(TextBuilder),
     Int(Int64Builder),
     Bool(BooleanBuilder),
@@ -34,19 +34,17 @@ impl ColumnBuilder {
 
     fn append_nulls(&mut self, n: usize) {
         match self {
-            ColumnBuilder::Nulls(_, rows) => *rows += n,
+            ColumnBuilder::Nulls(_) => {}
             ColumnBuilder::Text(b) => b.append_nulls(n),
             ColumnBuilder::Int(b) => b.append_nulls(n),
             ColumnBuilder::Bool(b) => b.append_nulls(n),
         }
     }
 
-    /// Appends a checked column's values (see [`super::codec::parse`]); a value that does
-    /// not read (which the check rules out) becomes a null, so the columns stay aligned.
+    /// Appends a checked column's values (see [`super::codec::parse`]) to a builder (not
+    /// [`ColumnBuilder::Nulls`]); a value that does not read (which the check rules out)
+    /// becomes a null, so the columns stay aligned.
     fn append(&mut self, column: &ColumnSection<'_>, rows: usize) {
-        if let ColumnBuilder::Nulls(ty, nulls) = *self {
-            *self = ColumnBuilder::with_nulls(ty, nulls);
-        }
         let mut r = Reader {
             bytes: column.values,
         };
@@ -68,8 +66,10 @@ impl ColumnBuilder {
             }
             (ColumnBuilder::Int(b), INT) => {
                 if column.constant {
-                    let v = r.varint().ok().map(unzigzag);
-                    (0..rows).for_each(|_| b.append_option(v));
+                    match r.varint() {
+                        Ok(v) => b.append_value_n(unzigzag(v), rows),
+                        Err(_) => b.append_nulls(rows),
+                    }
                 } else {
                     for i in 0..rows {
                         let v = r.varint().ok().map(unzigzag);
@@ -79,8 +79,10 @@ impl ColumnBuilder {
             }
             (ColumnBuilder::Bool(b), BOOL) => {
                 if column.constant {
-                    let v = r.u8().ok().map(|v| v != 0);
-                    (0..rows).for_each(|_| b.append_option(v));
+                    match r.u8() {
+                        Ok(v) => b.append_n(rows, v != 0),
+                        Err(_) => b.append_nulls(rows),
+                    }
                 } else {
                     for i in 0..rows {
                         let v = r.u8().ok().map(|v| v != 0);
@@ -92,20 +94,20 @@ impl ColumnBuilder {
         }
     }
 
-    /// Rows gathered.
-    fn len(&self) -> usize {
+    /// Rows gathered by a builder; `None` for [`ColumnBuilder::Nulls`], which has no count.
+    fn len(&self) -> Option<usize> {
         match self {
-            ColumnBuilder::Nulls(_, rows) => *rows,
-            ColumnBuilder::Text(b) => b.len(),
-            ColumnBuilder::Int(b) => b.len(),
-            ColumnBuilder::Bool(b) => b.len(),
+            ColumnBuilder::Nulls(_) => None,
+            ColumnBuilder::Text(b) => Some(b.len()),
+            ColumnBuilder::Int(b) => Some(b.len()),
+            ColumnBuilder::Bool(b) => Some(b.len()),
         }
     }
 
     /// The column's type, as far as its builder goes: fixed-point columns build as `Int`.
     fn ty(&self) -> Type {
         match self {
-            ColumnBuilder::Nulls(ty, _) => *ty,
+            ColumnBuilder::Nulls(ty) => *ty,
             ColumnBuilder::Text(_) => Type::Text,
             ColumnBuilder::Int(_) => Type::Int,
             ColumnBuilder::Bool(_) => Type::Bool,
@@ -115,10 +117,11 @@ impl ColumnBuilder {
     /// The gathered values as an array, sized to them (a sealed batch stays in memory until
     /// its memtable is flushed; builders grow by doubling); a column with no value at all
     /// becomes a slice of the type's [`SHARED_NULLS`] array. The builder is empty again.
-    fn finish(&mut self) -> ArrayRef {
+    /// `rows`: how many rows were gathered.
+    fn finish(&mut self, rows: usize) -> ArrayRef {
         let ty = self.ty();
-        let array: ArrayRef = match std::mem::replace(self, ColumnBuilder::Nulls(ty, 0)) {
-            ColumnBuilder::Nulls(_, rows) => return nulls(ty, rows),
+        let array: ArrayRef = match std::mem::replace(self, ColumnBuilder::Nulls(ty)) {
+            ColumnBuilder::Nulls(_) => return nulls(ty, rows),
             ColumnBuilder::Text(b) => Arc::new(b.finish()),
             ColumnBuilder::Int(mut b) => {
                 let mut a = b.finish();
@@ -134,9 +137,9 @@ impl ColumnBuilder {
     }
 
     /// The gathered values as an array, a copy; the builder keeps them.
-    fn finish_cloned(&self) -> ArrayRef {
+    fn finish_cloned(&self, rows: usize) -> ArrayRef {
         let array: ArrayRef = match self {
-            ColumnBuilder::Nulls(ty, rows) => return nulls(*ty, *rows),
+            ColumnBuilder::Nulls(ty) => return nulls(*ty, rows),
             ColumnBuilder::Text(b) => Arc::new(b.finish_cloned()),
             ColumnBuilder::Int(b) => Arc::new(b.finish_cloned()),
             ColumnBuilder::Bool(b) => Arc::new(b.finish_cloned()),
@@ -188,12 +191,24 @@ impl TextBuilder {
 
     /// `value` in each of the next `rows` rows: a batch's context value in each of its rows.
     fn append_repeated(&mut self, value: &[u8], rows: usize) {
-        self.values.reserve(value.len() * rows);
-        self.offsets.reserve(rows);
-        for _ in 0..rows {
-            self.values.extend_from_slice(value);
-            self.offsets.push(self.end());
+        if rows == 0 {
+            return;
         }
+        let start = self.values.len();
+        let bytes = value.len() * rows;
+        self.values.reserve(bytes);
+        self.values.extend_from_slice(value);
+        // Copies of what is already copied: a few calls to copy bytes, not one per row.
+        while self.values.len() - start < bytes {
+            let copied = self.values.len() - start;
+            self.values
+                .extend_from_within(start..start + copied.min(bytes - copied));
+        }
+        let first = self.end() - i32::try_from(bytes - value.len()).expect("below the end");
+        let length = i32::try_from(value.len()).expect("below the end");
+        // `k < rows`, and `first + k × length` is at most the end, which fits an `i32`.
+        self.offsets
+            .extend((0..rows).map(|k| first + k as i32 * length));
         self.nulls.append_n_non_nulls(rows);
     }
 
@@ -265,6 +280,8 @@ static SHARED_NULLS: LazyLock<[ArrayRef; 3]> = LazyLock::new(|| {
 pub struct TableAppender {
     table: Table,
     columns: Vec<ColumnBuilder>,
+    /// The columns that hold a builder (not [`ColumnBuilder::Nulls`]): only they count rows.
+    built: Vec<usize>,
     rows: usize,
     /// The gathered sections' bytes as Arrow arrays, as their encodings count them.
     bytes: usize,
@@ -278,8 +295,9 @@ impl TableAppender {
             columns: table
                 .columns()
                 .iter()
-                .map(|f| ColumnBuilder::Nulls(f.ty, 0))
+                .map(|f| ColumnBuilder::Nulls(f.ty))
                 .collect(),
+            built: Vec::new(),
             rows: 0,
             bytes: 0,
         }
@@ -307,12 +325,20 @@ impl TableAppender {
         // Each builder is a row behind until its column of the section (or its nulls) is in.
         let before = self.rows;
         for column in &section.columns {
-            self.columns[column.index].append(column, section.rows);
+            let builder = &mut self.columns[column.index];
+            if let ColumnBuilder::Nulls(ty) = *builder {
+                *builder = ColumnBuilder::with_nulls(ty, before);
+                self.built.push(column.index);
+            }
+            builder.append(column, section.rows);
         }
         self.rows += section.rows;
         self.bytes += section.arrow_bytes;
-        for builder in &mut self.columns {
-            if builder.len() == before {
+        // Columns still without a value need nothing; of the others, those the section
+        // does not carry get nulls (most of a wide table's columns are the former).
+        for &i in &self.built {
+            let builder = &mut self.columns[i];
+            if builder.len() == Some(before) {
                 builder.append_nulls(section.rows);
             }
         }
@@ -320,9 +346,10 @@ impl TableAppender {
 
     /// The gathered rows as a record batch; the builders start empty again.
     pub fn finish(&mut self) -> RecordBatch {
-        self.rows = 0;
+        let rows = std::mem::take(&mut self.rows);
         self.bytes = 0;
-        let arrays = self.columns.iter_mut().map(ColumnBuilder::finish).collect();
+        self.built.clear();
+        let arrays = self.columns.iter_mut().map(|c| c.finish(rows)).collect();
         RecordBatch::try_new(self.table.schema(), arrays)
             .expect("builders of the table's columns make its schema")
     }
@@ -332,7 +359,7 @@ impl TableAppender {
         let arrays = self
             .columns
             .iter()
-            .map(ColumnBuilder::finish_cloned)
+            .map(|c| c.finish_cloned(self.rows))
             .collect();
         RecordBatch::try_new(self.table.schema(), arrays)
             .expect("builders of the table's columns make its schema")
@@ -457,6 +484,28 @@ mod tests {
             [None, None, Some("0000000000000001")]
         );
         assert_eq!((building(&appender), appender.memory_bytes()), (0, 0));
+    }
+
+    #[test]
+    fn a_value_repeated_in_many_rows_is_each_rows_value() {
+        for rows in [0, 1, 2, 3, 7, 64, 1000] {
+            for value in ["", "é", "Mozilla/5.0 (X11; Linux x86_64)"] {
+                let mut builder = TextBuilder::default();
+                builder.append(b"before");
+                builder.append_repeated(value.as_bytes(), rows);
+                builder.append_nulls(1);
+                builder.append(b"after");
+                let array = builder.finish();
+                let mut expected = vec![Some("before")];
+                expected.extend(std::iter::repeat_n(Some(value), rows));
+                expected.extend([None, Some("after")]);
+                assert_eq!(
+                    array.iter().collect::<Vec<_>>(),
+                    expected,
+                    "{rows} × {value:?}"
+                );
+            }
+        }
     }
 
     #[test]

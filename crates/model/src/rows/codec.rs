@@ -93,6 +93,13 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn varint(&mut self) -> Result<u64, String> {
+        // Most varints (lengths, counts, small numbers) are one byte.
+        if let Some((&b, rest)) = self.bytes.split_first()
+            && b & 0x80 == 0
+        {
+            self.bytes = rest;
+            return Ok(u64::from(b));
+        }
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.u8()?;
