@@ -218,15 +218,9 @@ fn template_segment(seg: &str) -> Option<&'static str> {
     if bytes.is_empty() {
         return None;
     }
-    // One look at each byte answers every question below.
-    let (mut digits, mut hex, mut token_chars, mut at) = (0usize, true, true, false);
-    for &b in bytes {
-        digits += usize::from(b.is_ascii_digit());
-        hex &= b.is_ascii_hexdigit();
-        token_chars &= b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-        at |= b == b'@';
-    }
-    if digits == bytes.len() {
+    // Each test stops at the first byte that fails it: most segments are words, which
+    // fail the first three at their first letter.
+    if bytes.iter().all(u8::is_ascii_digit) {
         return Some(":id");
     }
     let is_uuid = bytes.len() == 36
@@ -240,13 +234,18 @@ fn template_segment(seg: &str) -> Option<&'static str> {
     if is_uuid {
         return Some(":uuid");
     }
-    if bytes.len() >= 12 && hex {
+    if bytes.len() >= 12 && bytes.iter().all(u8::is_ascii_hexdigit) {
         return Some(":hash");
     }
-    if bytes.len() >= 16 && digits >= 3 && token_chars {
+    let token_like = bytes.len() >= 16
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && bytes.iter().filter(|b| b.is_ascii_digit()).count() >= 3;
+    if token_like {
         return Some(":token");
     }
-    if at {
+    if memchr::memchr(b'@', bytes).is_some() {
         return Some(":email");
     }
     None

@@ -89,7 +89,7 @@ pub(crate) struct Scratch<'a> {
     /// Buffers of earlier tables' sources, for the next ones.
     spare: Vec<Vec<Option<Text<'a>>>>,
     /// The section being written, before its column count.
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
     /// Read even a context column row by row (tests compare the encodings).
     pub(crate) per_row_context: bool,
 }

@@ -245,6 +245,10 @@ impl Rows {
             .collect();
         let mut scratch = build::Scratch::default();
         scratch.per_row_context = per_row_context;
+        // A section is written into this buffer before it is copied after its column
+        // count: room for all of them, as for `encoded`, spares it growing five times a
+        // batch.
+        scratch.body.reserve(encoded.capacity());
         let shared = build::encode_shared(&mut scratch, &mut encoded, &event_rows);
         encoded.push(tables.len() as u8);
         let mut arrow_bytes = 0;
