@@ -161,9 +161,10 @@ fn wire_batch(rng: &mut Rng, n: usize) -> Vec<u8> {
             body,
         });
     }
-    // Ids as the browser agent makes them: a session after its start, then 40 random bits;
-    // its first view after it, 0 ms later, then 16 random bits.
-    let session_id = vigil_demo::session_id(now, &rng.hex(10));
+    // Ids as the browser agent makes them: a session's start, then 40 random bits; its
+    // first view after it, 0 ms later, then 16 random bits. The session started before
+    // the batch's events (up to a minute old), as a page's session does.
+    let session_id = vigil_demo::session_id(now - 60_000, &rng.hex(10));
     let view_id = vigil_demo::view_id(&session_id, 0, &rng.hex(4));
     let batch = Batch {
         v: 1,
