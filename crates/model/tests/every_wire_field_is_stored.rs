@@ -21,7 +21,7 @@ use arrow_array::{Array, BooleanArray, Int64Array, StringArray};
 use serde_json::{Map, Value};
 use vigil_enrich::{ClientInfo, Enricher};
 use vigil_model::{Rows, Table};
-use vigil_protocol::{ParseLimits, json_schema, parse_batch};
+use vigil_protocol::{ParseLimits, json_schema, parse_batch, reads_on_the_fast_path};
 
 /// Wire fields deliberately not stored, each with why. The events' `type` tag is no entry:
 /// it is a constant of each event type, not a value, and it picks the table the event is
@@ -434,4 +434,67 @@ fn every_wire_field_is_stored() {
         "wire fields not stored as they should be:\n  {}",
         problems.join("\n  ")
     );
+}
+
+/// A batch's JSON with each event's `type` first, as SDKs send it (the generated batch's
+/// keys come in alphabetical order, and the fast reader leaves an event whose body comes
+/// before its type to serde), and without error events.
+fn sent_as_sdks_send(batch: &Value) -> Vec<u8> {
+    let field = |k: &str, v: &Value| format!("{}:{}", Value::from(k), v);
+    let mut parts = Vec::new();
+    for (k, v) in batch.as_object().expect("a batch is an object") {
+        if k != "events" {
+            parts.push(field(k, v));
+            continue;
+        }
+        let events: Vec<String> = v
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["type"] != "error")
+            .map(|e| {
+                let object = e.as_object().expect("an event is an object");
+                let rest = object.iter().filter(|(k, _)| *k != "type");
+                let fields: Vec<String> = std::iter::once(field("type", &e["type"]))
+                    .chain(rest.map(|(k, v)| field(k, v)))
+                    .collect();
+                format!("{{{}}}", fields.join(","))
+            })
+            .collect();
+        parts.push(format!("\"events\":[{}]", events.join(",")));
+    }
+    format!("{{{}}}", parts.join(",")).into_bytes()
+}
+
+/// Intake's own reader of batches (crates/protocol/src/fast.rs) lists each struct's wire
+/// keys a second time; a key missing there (a field added to the protocol alone) would send
+/// every batch carrying it to the slower pre-scan and serde, silently. Error events are
+/// the one kind it leaves to serde.
+#[test]
+fn every_wire_field_but_errors_reads_on_the_fast_path() {
+    let limits = ParseLimits::default();
+    let generated = generate(&json_schema(), None);
+    let body = sent_as_sdks_send(&generated.batch);
+    let parsed = parse_batch(&body, &limits).expect("intake takes the batch");
+    assert!(
+        parsed.events.len() > 10,
+        "every kind of event but errors, twice"
+    );
+    assert!(
+        reads_on_the_fast_path(&body, &limits),
+        "the fast reader leaves this batch to serde: a key of it is missing from a \
+         `read_struct!` line in crates/protocol/src/fast.rs\n{}",
+        String::from_utf8_lossy(&body)
+    );
+    // With any one value changed it stays there (changed values are valid ones).
+    let changeable = |leaf: &&String| {
+        !leaf.starts_with("error.")
+            && !constrained(leaf).is_some_and(|(_, changed)| changed.is_none())
+    };
+    for leaf in generated.leaves.iter().filter(changeable) {
+        let body = sent_as_sdks_send(&generate(&json_schema(), Some(leaf)).batch);
+        if parse_batch(&body, &limits).is_ok() {
+            assert!(reads_on_the_fast_path(&body, &limits), "{leaf}");
+        }
+    }
 }

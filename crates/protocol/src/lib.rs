@@ -198,6 +198,15 @@ pub fn parse_batch(body: &[u8], limits: &ParseLimits) -> Result<Batch, ParseErro
     Ok(batch)
 }
 
+/// Whether [`parse_batch`] reads `body` with its own reader rather than the pre-scan and
+/// serde. Both read a batch alike (tests hold them to it), so this says only how fast: a
+/// wire field the own reader does not know sends every batch carrying it the slow way, and
+/// a test over every field of the schema catches that.
+#[doc(hidden)]
+pub fn reads_on_the_fast_path(body: &[u8], limits: &ParseLimits) -> bool {
+    std::str::from_utf8(body).is_ok_and(|text| fast::read_batch(text, &limits.scan).is_some())
+}
+
 fn classify_serde_error(e: serde_json::Error) -> ParseError {
     use serde_json::error::Category;
     let text = e.to_string();
