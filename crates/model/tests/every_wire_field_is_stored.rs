@@ -292,9 +292,13 @@ fn rows(enricher: &Enricher, batch: &Value) -> Rows {
     let errors = vigil_errors::ErrorProcessor::default().analyse_batch(1, &page, &parsed.events);
     let mut enriched = enricher.enrich(1, parsed, &ClientInfo::default());
     enriched.errors = errors;
-    enriched
+    let rows = enriched
         .to_rows(usize::MAX)
-        .expect("the batch becomes rows")
+        .expect("the batch becomes rows");
+    // Read back as the log replays them, they are the same rows, down to where each
+    // column lies in the bytes (the memtable takes the built rows' places without parsing).
+    assert_eq!(Rows::from_encoded(rows.encoded()).as_ref(), Ok(&rows));
+    rows
 }
 
 #[derive(Debug, PartialEq)]

@@ -1,7 +1,8 @@
 //! Encoded rows from an enriched batch's events, column by column, by the declarations.
 
 use super::codec::{
-    BOOL, CONSTANT, INT, TEXT, VALUES, fixed_bytes, put_str, put_varint, tag_of, zigzag,
+    BOOL, CONSTANT, ColumnPlace, INT, SectionPlace, TEXT, VALUES, fixed_bytes, put_str, put_varint,
+    tag_of, zigzag,
 };
 use crate::field::{Extract, Field, Kind, Row, Type};
 use crate::scrub::{scrubbed_message, scrubbed_url};
@@ -90,6 +91,8 @@ pub(crate) struct Scratch<'a> {
     spare: Vec<Vec<Option<Text<'a>>>>,
     /// The section being written, before its column count.
     pub(crate) body: Vec<u8>,
+    /// Where the columns of the section being written lie.
+    places: Vec<ColumnPlace>,
     /// Read even a context column row by row (tests compare the encodings).
     pub(crate) per_row_context: bool,
 }
@@ -103,6 +106,11 @@ impl Scratch<'_> {
         });
         self.spare.extend(sources);
         self.body.clear();
+    }
+
+    /// Room for the places of a table of `columns` columns (the widest of a batch's).
+    pub(crate) fn reserve_places(&mut self, columns: Option<usize>) {
+        self.places.reserve(columns.unwrap_or(0));
     }
 
     /// Keeps the values in `text` as the column `name`'s, for the columns derived from it.
@@ -122,6 +130,9 @@ pub(crate) struct SharedColumns {
     settled: Vec<bool>,
     /// The text bytes one row of the settled columns takes as Arrow arrays.
     text_bytes_per_row: usize,
+    /// The written columns: (index among the common columns, type tag, where the value
+    /// lies in the encoded rows, its text bytes), for the places of each event table.
+    written: Vec<(usize, u8, (usize, usize), usize)>,
 }
 
 impl SharedColumns {
@@ -141,6 +152,7 @@ pub(crate) fn encode_shared<'a>(
     let mut shared = SharedColumns {
         settled: vec![false; common.len()],
         text_bytes_per_row: 0,
+        written: Vec::new(),
     };
     if rows.is_empty() {
         put_varint(out, 0);
@@ -153,16 +165,25 @@ pub(crate) fn encode_shared<'a>(
     // them (a test checks): any event table's flags serve.
     let sources = &derive_sources()[Table::Views as usize][..common.len()];
     let one_context = !s.per_row_context && one_context(rows);
-    for ((field, is_source), settled) in common.iter().zip(sources).zip(&mut shared.settled) {
+    let mut places = Vec::new();
+    for (index, ((field, is_source), settled)) in common
+        .iter()
+        .zip(sources)
+        .zip(&mut shared.settled)
+        .enumerate()
+    {
         let before = body.len();
         put_str(&mut body, field.name);
         if one_context && read_once(field, *is_source) {
             // One value for every row: written as it is read, or not at all.
             *settled = true;
-            body.push(tag_of(field));
+            let tag = tag_of(field);
+            body.push(tag);
+            let start = body.len();
             match put_context_value(&mut body, field, &rows[0]) {
                 Some(text_bytes) => {
                     shared.text_bytes_per_row += text_bytes;
+                    places.push((index, tag, (start, body.len()), text_bytes));
                     written += 1;
                 }
                 None => body.truncate(before),
@@ -171,10 +192,12 @@ pub(crate) fn encode_shared<'a>(
         }
         let tag = fill(s, field, *is_source, rows, one_context);
         body.push(tag);
+        let start = body.len();
+        let mut text_bytes = 0;
         let value = match tag {
             TEXT => constant(&s.text).map(|v| {
                 v.map(|v| {
-                    shared.text_bytes_per_row += v.as_str().len();
+                    text_bytes = v.as_str().len();
                     put_str(&mut body, v.as_str())
                 })
             }),
@@ -191,12 +214,19 @@ pub(crate) fn encode_shared<'a>(
             }
             Some(Some(())) => {
                 *settled = true;
+                shared.text_bytes_per_row += text_bytes;
+                places.push((index, tag, (start, body.len()), text_bytes));
                 written += 1;
             }
         }
     }
     put_varint(out, written);
+    let base = out.len();
     out.extend_from_slice(&body);
+    shared.written = places
+        .into_iter()
+        .map(|(index, tag, (start, end), text)| (index, tag, (base + start, base + end), text))
+        .collect();
     s.body = body;
     shared
 }
@@ -209,14 +239,16 @@ fn constant<T: PartialEq>(values: &[Option<T>]) -> Option<Option<&T>> {
 }
 
 /// Appends one table's section (`rows` all belong to it) to `out`, without the common
-/// columns `shared` settled; returns about the bytes its rows take as Arrow arrays.
+/// columns `shared` settled; returns about the bytes its rows take as Arrow arrays, and
+/// where its columns lie in `out` (shared ones included, as [`super::codec::parse`] gives
+/// them).
 pub(crate) fn encode_table<'a>(
     s: &mut Scratch<'a>,
     out: &mut Vec<u8>,
     table: Table,
     rows: &[Row<'a>],
     shared: &SharedColumns,
-) -> usize {
+) -> (usize, SectionPlace) {
     put_str(out, table.name());
     put_varint(out, rows.len() as u64);
     s.next_table();
@@ -228,6 +260,8 @@ pub(crate) fn encode_table<'a>(
     }
     let sources = &derive_sources()[table as usize];
     let one_context = !s.per_row_context && one_context(rows);
+    let mut columns = std::mem::take(&mut s.places);
+    columns.clear();
     for (i, (field, is_source)) in table.columns().iter().zip(sources).enumerate() {
         if table.is_event() && shared.is_settled(i) {
             continue;
@@ -235,19 +269,31 @@ pub(crate) fn encode_table<'a>(
         let before = body.len();
         put_str(&mut body, field.name);
         if one_context && read_once(field, *is_source) {
-            body.extend_from_slice(&[tag_of(field), CONSTANT]);
+            let tag = tag_of(field);
+            body.extend_from_slice(&[tag, CONSTANT]);
+            let start = body.len();
             match put_context_value(&mut body, field, &rows[0]) {
                 Some(text_bytes) => {
                     arrow_bytes += text_bytes * rows.len();
                     present += 1;
+                    columns.push(ColumnPlace {
+                        index: i,
+                        tag,
+                        constant: true,
+                        validity: None,
+                        values: (start, body.len()),
+                        text_bytes: text_bytes * rows.len(),
+                    });
                 }
                 None => body.truncate(before),
             }
             continue;
         }
-        let written = match fill(s, field, *is_source, rows, one_context) {
+        let tag = fill(s, field, *is_source, rows, one_context);
+        let mut text_bytes = 0;
+        let layout = match tag {
             TEXT => {
-                arrow_bytes += s
+                text_bytes = s
                     .text
                     .iter()
                     .map(|v| v.as_ref().map_or(0, |v| v.as_str().len()))
@@ -259,16 +305,61 @@ pub(crate) fn encode_table<'a>(
             }),
             _ => write_column(&mut body, BOOL, &s.bools, |out, v| out.push(u8::from(*v))),
         };
-        if written {
-            present += 1;
-        } else {
-            body.truncate(before);
+        match layout {
+            Some(layout) => {
+                arrow_bytes += text_bytes;
+                present += 1;
+                columns.push(ColumnPlace {
+                    index: i,
+                    tag,
+                    constant: layout.constant,
+                    validity: layout.validity,
+                    values: layout.values,
+                    text_bytes,
+                });
+            }
+            None => body.truncate(before),
         }
     }
     put_varint(out, present);
+    let base = out.len();
     out.extend_from_slice(&body);
     s.body = body;
-    arrow_bytes
+    let shift = |(start, end): (usize, usize)| (base + start, base + end);
+    for column in &mut columns {
+        column.validity = column.validity.map(shift);
+        column.values = shift(column.values);
+    }
+    if table.is_event() {
+        columns.extend(
+            shared
+                .written
+                .iter()
+                .map(|&(index, tag, values, text)| ColumnPlace {
+                    index,
+                    tag,
+                    constant: true,
+                    validity: None,
+                    values,
+                    text_bytes: text * rows.len(),
+                }),
+        );
+    }
+    // Kept with the rows at its size; the buffer serves the next table.
+    let place = SectionPlace {
+        table,
+        rows: rows.len(),
+        columns: columns.clone(),
+    };
+    s.places = columns;
+    (arrow_bytes, place)
+}
+
+/// Where [`write_column`] put a column's parts in its output.
+struct Layout {
+    constant: bool,
+    validity: Option<(usize, usize)>,
+    values: (usize, usize),
 }
 
 /// Whether a column of rows that share one context is read once for all of them and
@@ -445,26 +536,32 @@ fn fill_text<'a>(
     }
 }
 
-/// Writes one column's type, layout and values after its name; false when no row has a
-/// value (the column is then left out).
+/// Writes one column's type, layout and values after its name, and says where they went;
+/// `None` when no row has a value (the column is then left out).
 fn write_column<T: PartialEq>(
     out: &mut Vec<u8>,
     tag: u8,
     values: &[Option<T>],
     put: impl Fn(&mut Vec<u8>, &T),
-) -> bool {
+) -> Option<Layout> {
     let Some(Some(first)) = values.iter().find(|v| v.is_some()) else {
-        return false;
+        return None;
     };
     out.push(tag);
     if values.iter().all(|v| v.as_ref() == Some(first)) {
         out.push(CONSTANT);
+        let start = out.len();
         put(out, first);
-        return true;
+        return Some(Layout {
+            constant: true,
+            validity: None,
+            values: (start, out.len()),
+        });
     }
     out.push(VALUES);
     let has_nulls = values.iter().any(Option::is_none);
     out.push(u8::from(has_nulls));
+    let mut validity = None;
     if has_nulls {
         let start = out.len();
         out.resize(start + values.len().div_ceil(8), 0);
@@ -474,7 +571,9 @@ fn write_column<T: PartialEq>(
                 bits[i / 8] |= 1 << (i % 8);
             }
         }
+        validity = Some((start, out.len()));
     }
+    let start = out.len();
     for v in values {
         match v {
             Some(v) => put(out, v),
@@ -482,5 +581,9 @@ fn write_column<T: PartialEq>(
             None => out.push(0),
         }
     }
-    true
+    Some(Layout {
+        constant: false,
+        validity,
+        values: (start, out.len()),
+    })
 }

@@ -29,6 +29,8 @@ pub struct Rows {
     /// Per table, its row count (tables without rows are left out).
     counts: Vec<(Table, usize)>,
     arrow_bytes: usize,
+    /// Where each table's columns lie in `encoded`, as parsing finds them.
+    places: Vec<codec::SectionPlace>,
 }
 
 impl Rows {
@@ -67,20 +69,25 @@ impl Rows {
         let (project, sections) = codec::parse(&encoded, codec::Text::Check)?;
         let counts = sections.iter().map(|s| (s.table, s.rows)).collect();
         let arrow_bytes = sections.iter().map(|s| s.arrow_bytes).sum();
+        let places = codec::places_of(&encoded, &sections);
         drop(sections);
         Ok(Rows {
             project,
             encoded,
             counts,
             arrow_bytes,
+            places,
         })
     }
 
     /// Each table's rows, to append to a [`TableAppender`] of its table.
     pub fn sections(&self) -> Vec<TableSection<'_>> {
-        // Checked when built or read back, so this parse cannot fail.
-        codec::parse(&self.encoded, codec::Text::Trust)
-            .map_or_else(|_| Vec::new(), |(_, sections)| sections)
+        codec::sections_at(&self.encoded, &self.places).unwrap_or_else(|| {
+            // Places are made with the bytes, so this is not reached; the rows were checked
+            // when built or read back, so this parse cannot fail.
+            codec::parse(&self.encoded, codec::Text::Trust)
+                .map_or_else(|_| Vec::new(), |(_, sections)| sections)
+        })
     }
 
     /// Each table's rows as an Arrow batch of its schema.
@@ -249,17 +256,23 @@ impl Rows {
         // count: room for all of them, as for `encoded`, spares it growing five times a
         // batch.
         scratch.body.reserve(encoded.capacity());
+        scratch.reserve_places(tables.iter().map(|(t, _)| t.columns().len()).max());
         let shared = build::encode_shared(&mut scratch, &mut encoded, &event_rows);
         encoded.push(tables.len() as u8);
         let mut arrow_bytes = 0;
+        let mut places = Vec::with_capacity(tables.len());
         for (table, rows) in tables {
-            arrow_bytes += build::encode_table(&mut scratch, &mut encoded, *table, rows, &shared);
+            let (bytes, place) =
+                build::encode_table(&mut scratch, &mut encoded, *table, rows, &shared);
+            arrow_bytes += bytes;
+            places.push(place);
         }
         Rows {
             project,
             encoded,
             counts: tables.iter().map(|(t, rows)| (*t, rows.len())).collect(),
             arrow_bytes,
+            places,
         }
     }
 
