@@ -1,8 +1,8 @@
 //! Encoded rows from an enriched batch's events, column by column, by the declarations.
 
 use super::codec::{
-    BOOL, CONSTANT, ColumnPlace, INT, SectionPlace, TEXT, VALUES, fixed_bytes, put_str, put_varint,
-    tag_of, zigzag,
+    BOOL, CONSTANT, ColumnPlace, INT, SectionPlace, TEXT, VALUES, put_str, put_varint, tag_of,
+    zigzag,
 };
 use crate::field::{Extract, Field, Kind, Row, Type};
 use crate::scrub::{scrubbed_message, scrubbed_url};
@@ -128,8 +128,6 @@ pub(crate) struct SharedColumns {
     /// Per common column: whether it is settled here (constant or absent everywhere), so
     /// that the tables leave it out.
     settled: Vec<bool>,
-    /// The text bytes one row of the settled columns takes as Arrow arrays.
-    text_bytes_per_row: usize,
     /// The written columns: (index among the common columns, type tag, where the value
     /// lies in the encoded rows, its text bytes), for the places of each event table.
     written: Vec<(usize, u8, (usize, usize), usize)>,
@@ -151,7 +149,6 @@ pub(crate) fn encode_shared<'a>(
     let common = &crate::declare::COMMON_COLUMNS[..];
     let mut shared = SharedColumns {
         settled: vec![false; common.len()],
-        text_bytes_per_row: 0,
         written: Vec::new(),
     };
     if rows.is_empty() {
@@ -182,7 +179,6 @@ pub(crate) fn encode_shared<'a>(
             let start = body.len();
             match put_context_value(&mut body, field, &rows[0]) {
                 Some(text_bytes) => {
-                    shared.text_bytes_per_row += text_bytes;
                     places.push((index, tag, (start, body.len()), text_bytes));
                     written += 1;
                 }
@@ -214,7 +210,6 @@ pub(crate) fn encode_shared<'a>(
             }
             Some(Some(())) => {
                 *settled = true;
-                shared.text_bytes_per_row += text_bytes;
                 places.push((index, tag, (start, body.len()), text_bytes));
                 written += 1;
             }
@@ -239,25 +234,20 @@ fn constant<T: PartialEq>(values: &[Option<T>]) -> Option<Option<&T>> {
 }
 
 /// Appends one table's section (`rows` all belong to it) to `out`, without the common
-/// columns `shared` settled; returns about the bytes its rows take as Arrow arrays, and
-/// where its columns lie in `out` (shared ones included, as [`super::codec::parse`] gives
-/// them).
+/// columns `shared` settled; returns where its columns lie in `out` (shared ones included,
+/// as [`super::codec::parse`] gives them) and about the bytes its rows take as Arrow arrays.
 pub(crate) fn encode_table<'a>(
     s: &mut Scratch<'a>,
     out: &mut Vec<u8>,
     table: Table,
     rows: &[Row<'a>],
     shared: &SharedColumns,
-) -> (usize, SectionPlace) {
+) -> SectionPlace {
     put_str(out, table.name());
     put_varint(out, rows.len() as u64);
     s.next_table();
     let mut body = std::mem::take(&mut s.body);
     let mut present = 0u64;
-    let mut arrow_bytes = fixed_bytes(table, rows.len());
-    if table.is_event() {
-        arrow_bytes += shared.text_bytes_per_row * rows.len();
-    }
     let sources = &derive_sources()[table as usize];
     let one_context = !s.per_row_context && one_context(rows);
     let mut columns = std::mem::take(&mut s.places);
@@ -274,7 +264,6 @@ pub(crate) fn encode_table<'a>(
             let start = body.len();
             match put_context_value(&mut body, field, &rows[0]) {
                 Some(text_bytes) => {
-                    arrow_bytes += text_bytes * rows.len();
                     present += 1;
                     columns.push(ColumnPlace {
                         index: i,
@@ -307,7 +296,6 @@ pub(crate) fn encode_table<'a>(
         };
         match layout {
             Some(layout) => {
-                arrow_bytes += text_bytes;
                 present += 1;
                 columns.push(ColumnPlace {
                     index: i,
@@ -346,13 +334,9 @@ pub(crate) fn encode_table<'a>(
         );
     }
     // Kept with the rows at its size; the buffer serves the next table.
-    let place = SectionPlace {
-        table,
-        rows: rows.len(),
-        columns: columns.clone(),
-    };
+    let place = SectionPlace::new(table, rows.len(), columns.clone());
     s.places = columns;
-    (arrow_bytes, place)
+    place
 }
 
 /// Where [`write_column`] put a column's parts in its output.

@@ -179,13 +179,19 @@ pub(crate) struct SectionPlace {
     pub(crate) table: Table,
     pub(crate) rows: usize,
     pub(crate) columns: Vec<ColumnPlace>,
+    /// The section's bytes as Arrow arrays, as [`parse`] counts them.
+    pub(crate) arrow_bytes: usize,
 }
 
 impl SectionPlace {
-    /// The section's bytes as Arrow arrays, as [`parse`] counts them.
-    pub(crate) fn arrow_bytes(&self) -> usize {
-        fixed_bytes(self.table, self.rows)
-            + self.columns.iter().map(|c| c.text_bytes).sum::<usize>()
+    pub(crate) fn new(table: Table, rows: usize, columns: Vec<ColumnPlace>) -> SectionPlace {
+        let text_bytes: usize = columns.iter().map(|c| c.text_bytes).sum();
+        SectionPlace {
+            table,
+            rows,
+            columns,
+            arrow_bytes: fixed_bytes(table, rows) + text_bytes,
+        }
     }
 }
 
@@ -197,10 +203,8 @@ pub(crate) fn places_of(encoded: &[u8], sections: &[TableSection<'_>]) -> Vec<Se
     };
     sections
         .iter()
-        .map(|s| SectionPlace {
-            table: s.table,
-            rows: s.rows,
-            columns: s
+        .map(|s| {
+            let columns = s
                 .columns
                 .iter()
                 .map(|c| ColumnPlace {
@@ -211,7 +215,8 @@ pub(crate) fn places_of(encoded: &[u8], sections: &[TableSection<'_>]) -> Vec<Se
                     values: range(c.values),
                     text_bytes: c.text_bytes,
                 })
-                .collect(),
+                .collect();
+            SectionPlace::new(s.table, s.rows, columns)
         })
         .collect()
 }
@@ -245,7 +250,7 @@ pub(crate) fn sections_at<'a>(
             table: s.table,
             rows: s.rows,
             columns,
-            arrow_bytes: s.arrow_bytes(),
+            arrow_bytes: s.arrow_bytes,
         });
     }
     Some(sections)

@@ -259,14 +259,13 @@ impl Rows {
         scratch.reserve_places(tables.iter().map(|(t, _)| t.columns().len()).max());
         let shared = build::encode_shared(&mut scratch, &mut encoded, &event_rows);
         encoded.push(tables.len() as u8);
-        let mut arrow_bytes = 0;
-        let mut places = Vec::with_capacity(tables.len());
-        for (table, rows) in tables {
-            let (bytes, place) =
-                build::encode_table(&mut scratch, &mut encoded, *table, rows, &shared);
-            arrow_bytes += bytes;
-            places.push(place);
-        }
+        let places: Vec<codec::SectionPlace> = tables
+            .iter()
+            .map(|(table, rows)| {
+                build::encode_table(&mut scratch, &mut encoded, *table, rows, &shared)
+            })
+            .collect();
+        let arrow_bytes = places.iter().map(|p| p.arrow_bytes).sum();
         Rows {
             project,
             encoded,
