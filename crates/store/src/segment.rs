@@ -148,13 +148,61 @@ pub fn sorted_for_segment(schema: &SchemaRef, batches: &[RecordBatch]) -> io::Re
     for row in &mut order {
         row.1 = rank[row.1 as usize];
     }
-    order.sort_unstable();
-    let indices: Vec<(usize, usize)> = order
-        .into_iter()
-        .map(|(.., b, i)| (b as usize, i as usize))
-        .collect();
+    let indices = sorted_places(order);
     let refs: Vec<&RecordBatch> = batches.iter().collect();
     interleave_rows(&refs, &indices)
+}
+
+/// The (batch, row) places of `order`'s rows, (hour, rank, ts, batch, row) in the order
+/// of the batches' rows, sorted by those five.
+///
+/// Each row's sort key is packed into one `u128` when it fits, which it does unless a
+/// flush spans more than about 2^60 hours or rows: the hour as a distance from the flush's
+/// first, the rank, `ts` within its hour (22 bits) and the row's position (which orders
+/// rows as (batch, row) do). Two `u128`s compare in a few instructions where two tuples
+/// compared field by field; the sort took a third of the flush's time before Parquet
+/// (1,350 instructions a row on `make bench-instructions`).
+fn sorted_places(mut order: Vec<(i64, u32, i64, u32, u32)>) -> Vec<(usize, usize)> {
+    fn bits(max: u128) -> u32 {
+        u128::BITS - max.leading_zeros()
+    }
+    let hours = order.iter().map(|row| row.0);
+    let (first, last) = (hours.clone().min(), hours.max());
+    let packed = first.zip(last).and_then(|(first, last)| {
+        let hour_bits = bits(u128::try_from(i128::from(last) - i128::from(first)).ok()?);
+        let rank_bits = bits(order.iter().map(|row| row.1).max().map_or(0, u128::from));
+        let ts_bits = bits(GROUP_MS as u128 - 1);
+        let position_bits = bits(order.len() as u128);
+        let used = hour_bits + rank_bits + ts_bits + position_bits;
+        (used <= u128::BITS).then(|| {
+            let keys = order
+                .iter()
+                .enumerate()
+                .map(|(position, &(hour, rank, ts, ..))| {
+                    let hour = (i128::from(hour) - i128::from(first)) as u128;
+                    let within = ts.rem_euclid(GROUP_MS) as u128;
+                    (((((hour << rank_bits) | u128::from(rank)) << ts_bits) | within)
+                        << position_bits)
+                        | position as u128
+                });
+            let mut keys: Vec<u128> = keys.collect();
+            keys.sort_unstable();
+            let mask = (1u128 << position_bits) - 1;
+            keys.into_iter()
+                .map(|key| {
+                    let (.., b, i) = order[(key & mask) as usize];
+                    (b as usize, i as usize)
+                })
+                .collect()
+        })
+    });
+    packed.unwrap_or_else(|| {
+        order.sort_unstable();
+        order
+            .into_iter()
+            .map(|(.., b, i)| (b as usize, i as usize))
+            .collect()
+    })
 }
 
 /// The rows at `indices` (batch, row) of `batches`, in that order, as arrow's
@@ -584,6 +632,53 @@ mod tests {
         let path = dir.join(format!("in-{input}.parquet"));
         write_parquet(&path, Table::Spans, &sorted, Packing::Fresh).unwrap();
         (path, sorted)
+    }
+
+    #[test]
+    fn packed_sort_keys_order_rows_as_their_fields_do() {
+        // xorshift: the same rows on every run.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let base = 1_700_000_000_000i64;
+        // Spans of time from one millisecond to centuries (and before 1970), few and many
+        // ranks, and times far enough apart that the keys no longer fit (the field sort).
+        let spans = [
+            1i64,
+            GROUP_MS - 1,
+            GROUP_MS * 3 + 5,
+            10 * 365 * 86_400_000,
+            i64::MAX,
+        ];
+        for (case, span) in spans.into_iter().enumerate() {
+            for ranks in [1u32, 7, 5_000] {
+                let batches = 1 + next() % 4;
+                let mut order = Vec::new();
+                for b in 0..batches {
+                    for i in 0..next() % 3_000 {
+                        let ts = if span == i64::MAX {
+                            [i64::MIN, i64::MAX, base, -base][next() as usize % 4]
+                        } else {
+                            base - span / 2 + (next() % span as u64) as i64
+                        };
+                        let rank = (next() % u64::from(ranks)) as u32;
+                        order.push((ts.div_euclid(GROUP_MS), rank, ts, b as u32, i as u32));
+                    }
+                }
+                let mut expected = order.clone();
+                expected.sort_unstable();
+                let expected: Vec<(usize, usize)> = expected
+                    .into_iter()
+                    .map(|(.., b, i)| (b as usize, i as usize))
+                    .collect();
+                assert_eq!(sorted_places(order), expected, "case {case}, {ranks} ranks");
+            }
+        }
+        assert_eq!(sorted_places(Vec::new()), Vec::new());
     }
 
     #[test]
