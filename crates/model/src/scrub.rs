@@ -105,13 +105,24 @@ pub fn scrubbed_message(text: &str) -> Cow<'_, str> {
     text
 }
 
+/// [`SECRET_PARAMS`] by their length: a part of a parameter name is compared with the few
+/// names as long as it (none for most), not with all of them (a quarter of URL scrubbing's
+/// instructions).
+static SECRET_PARAMS_BY_LENGTH: LazyLock<Vec<Vec<&'static [u8]>>> = LazyLock::new(|| {
+    let longest = SECRET_PARAMS.iter().map(|s| s.len()).max().unwrap_or(0);
+    let mut by_length = vec![Vec::new(); longest + 1];
+    for name in SECRET_PARAMS {
+        by_length[name.len()].push(name.as_bytes());
+    }
+    by_length
+});
+
 fn is_secret_param(name: &str) -> bool {
-    // Names are 3 to 13 bytes long: a part of another length is no secret, unlooked-for.
+    let by_length = &*SECRET_PARAMS_BY_LENGTH;
     let secret = |part: &[u8]| {
-        (3..=13).contains(&part.len())
-            && SECRET_PARAMS
-                .iter()
-                .any(|s| s.as_bytes().eq_ignore_ascii_case(part))
+        by_length
+            .get(part.len())
+            .is_some_and(|names| names.iter().any(|s| s.eq_ignore_ascii_case(part)))
     };
     let name = name.as_bytes();
     let ends_with = |suffix: &str| {
@@ -498,6 +509,36 @@ mod tests {
             }
             out
         }
+    }
+
+    #[test]
+    fn every_secret_name_is_found_in_any_case_alone_or_as_a_part() {
+        for name in SECRET_PARAMS {
+            let upper = name.to_ascii_uppercase();
+            for candidate in [
+                name.to_string(),
+                upper.clone(),
+                format!("x_{name}"),
+                format!("{upper}.y"),
+                format!("a-{name}-b"),
+            ] {
+                assert!(is_secret_param(&candidate), "{candidate}");
+            }
+        }
+        for plain in [
+            "",
+            "utm_source",
+            "keys",
+            "ke",
+            "tokens",
+            "sessionids",
+            "a_b",
+            "x-y.z",
+        ] {
+            assert!(!is_secret_param(plain), "{plain}");
+        }
+        // Longer than every secret name, but ending as two do.
+        assert!(is_secret_param("myveryownaccesstoken") && is_secret_param("oldpassword"));
     }
 
     #[test]
