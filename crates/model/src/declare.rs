@@ -780,10 +780,13 @@ fn span_columns() -> Vec<Field> {
             // Scrubbed as `attributes_json` scrubs them (the page URL as a URL, the rest as
             // text), as the values go in rather than in a second copy of the map.
             Row::Event(e) => traced_request(e).and_then(|q| {
-                let page_url = e.event.page_url.as_deref().unwrap_or(&e.common.page_url);
+                let page_url = match e.event.page_url.as_deref() {
+                    Some(own) => scrubbed_url(own),
+                    None => Cow::Borrowed(e.page_url.get()),
+                };
                 json(&ClientSpanAttributes {
                     method: scrubbed_message(&q.method),
-                    page_url: scrubbed_url(page_url),
+                    page_url,
                     api: q.api.as_deref().map(scrubbed_message),
                     trace_sampled: q.trace_sampled,
                 })
@@ -1127,6 +1130,7 @@ mod tests {
             e.page_url = Some(format!("https://other.example/{i}?q={i}"));
             events.push(e);
         }
+        let page_url = crate::field::ScrubbedOnce::new(&common.page_url);
         let rows: Vec<Row<'_>> = events
             .iter()
             .map(|event| {
@@ -1134,6 +1138,7 @@ mod tests {
                     common: &common,
                     event,
                     error: None,
+                    page_url: &page_url,
                 })
             })
             .collect();

@@ -22,7 +22,7 @@ mod telemetry;
 pub mod conformance;
 
 pub use declare::{host_of, path_of};
-pub use field::{EventRow, Field, Kind, Row, Type, Unit};
+pub use field::{EventRow, Field, Kind, Row, ScrubbedOnce, Type, Unit};
 pub use record::{Common, ErrorAnalysis, IngestBatch, ProjectId};
 pub use rows::{ROWS_FORMAT, Rows, RowsError, TableAppender, TableSection};
 pub use scrub::{scrub_message, scrub_url, template_url};

@@ -8,7 +8,7 @@ mod codec;
 pub use append::TableAppender;
 pub use codec::{ROWS_FORMAT, TableSection};
 
-use crate::field::{EventRow, Row};
+use crate::field::{EventRow, Row, ScrubbedOnce};
 use crate::record::{IngestBatch, ProjectId};
 use crate::table::Table;
 use crate::telemetry::{LogRecord, SpanRecord};
@@ -149,13 +149,15 @@ impl IngestBatch {
     }
 
     fn build_rows(&self) -> Rows {
+        let page_url = ScrubbedOnce::new(&self.common.page_url);
         let mut by_table: Vec<Vec<Row<'_>>> = Table::ALL.iter().map(|_| Vec::new()).collect();
-        self.push_rows(&mut by_table);
+        self.push_rows(&page_url, &mut by_table);
         Rows::encode_tables(self.project, by_table)
     }
 
-    /// Sorts the batch's events into their tables' rows.
-    fn push_rows<'a>(&'a self, by_table: &mut [Vec<Row<'a>>]) {
+    /// Sorts the batch's events into their tables' rows; `page_url` is the context's, to
+    /// scrub once for them all.
+    fn push_rows<'a>(&'a self, page_url: &'a ScrubbedOnce<'a>, by_table: &mut [Vec<Row<'a>>]) {
         let mut analyses = self.errors.iter().peekable();
         for (i, e) in self.events.iter().enumerate() {
             while analyses.next_if(|(at, _)| *at < i).is_some() {}
@@ -163,6 +165,7 @@ impl IngestBatch {
                 common: &self.common,
                 event: e,
                 error: analyses.next_if(|(at, _)| *at == i).map(|(_, a)| a),
+                page_url,
             });
             let table = Table::of(&e.body);
             by_table[table as usize].push(row);
@@ -219,8 +222,12 @@ impl Rows {
             let mut by_table: Vec<Vec<Row<'_>>> = Table::ALL.iter().map(|_| Vec::new()).collect();
             by_table[Table::Spans as usize].extend(spans.iter().map(Row::Span));
             by_table[Table::Logs as usize].extend(logs.iter().map(Row::Log));
-            for batch in batches {
-                batch.push_rows(&mut by_table);
+            let page_urls: Vec<_> = batches
+                .iter()
+                .map(|b| ScrubbedOnce::new(&b.common.page_url))
+                .collect();
+            for (batch, page_url) in batches.iter().zip(&page_urls) {
+                batch.push_rows(page_url, &mut by_table);
             }
             Rows::encode_tables(project, by_table)
         }))
@@ -306,8 +313,9 @@ mod tests {
     /// The batch's rows as [`IngestBatch::to_rows`] builds them, but reading every column
     /// row by row.
     fn read_per_row(batch: &IngestBatch) -> Rows {
+        let page_url = ScrubbedOnce::new(&batch.common.page_url);
         let mut by_table: Vec<Vec<Row<'_>>> = Table::ALL.iter().map(|_| Vec::new()).collect();
-        batch.push_rows(&mut by_table);
+        batch.push_rows(&page_url, &mut by_table);
         Rows::encode_tables_reading(batch.project, by_table, true)
     }
 
@@ -404,5 +412,48 @@ mod tests {
             let read_once = batch.to_rows(usize::MAX).unwrap();
             assert_eq!(read_once, read_per_row(batch));
         }
+    }
+
+    #[test]
+    fn client_spans_hold_their_page_url_scrubbed_the_contexts_or_their_own() {
+        let context_url = "https://shop.example.com/cart?token=abc&q=ann@example.com";
+        let own_url = "https://shop.example.com/pay?password=p";
+        let mut own = traced(2, "POST", "https://api.example.com/pay");
+        own.page_url = Some(own_url.into());
+        let batch = IngestBatch {
+            errors: Vec::new(),
+            project: 3,
+            common: Common {
+                page_url: context_url.into(),
+                ..Common::default()
+            },
+            events: vec![
+                traced(1, "GET", "https://api.example.com/orders/7"),
+                own,
+                traced(3, "GET", "https://api.example.com/orders/8"),
+            ],
+        };
+        let rows = batch.to_rows(usize::MAX).unwrap();
+        let (_, spans) = rows
+            .batches()
+            .into_iter()
+            .find(|(table, _)| *table == Table::Spans)
+            .expect("client spans");
+        let attributes = spans
+            .column_by_name("attributes")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .unwrap();
+        let page_urls: Vec<String> = attributes
+            .iter()
+            .map(|a| {
+                let a: serde_json::Value = serde_json::from_str(a.unwrap()).unwrap();
+                a["page.url"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        let (context, own) = (crate::scrub_url(context_url), crate::scrub_url(own_url));
+        assert!(!context.contains("abc") && !context.contains("ann@") && !own.contains("=p"));
+        assert_eq!(page_urls, [context.clone(), own, context]);
     }
 }
