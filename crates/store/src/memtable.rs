@@ -27,10 +27,10 @@ pub(crate) struct TableRows {
 }
 
 impl TableRows {
-    fn new(open: TableAppender) -> TableRows {
+    fn new(table: Table) -> TableRows {
         TableRows {
             sealed: Vec::new(),
-            open,
+            open: TableAppender::new(table),
         }
     }
 
@@ -60,35 +60,15 @@ pub(crate) struct MemTable {
     pub(crate) max_seq: u64,
     pub(crate) wal_segments: Vec<PathBuf>,
     pub(crate) created: Option<Instant>,
-    /// Empty appenders sized as the last memtable's were, for the tables it had rows of:
-    /// a busy table's builders start as large as they will grow.
-    sized: HashMap<(ProjectId, Table), TableAppender>,
 }
 
 impl MemTable {
-    /// An empty memtable whose tables start as large as `previous`'s (sealed) were.
-    pub(crate) fn following(previous: &MemTable) -> MemTable {
-        MemTable {
-            sized: previous
-                .tables
-                .iter()
-                .map(|(&key, rows)| (key, rows.open.sized_alike()))
-                .collect(),
-            ..MemTable::default()
-        }
-    }
-
     pub(crate) fn insert(&mut self, rows: &Rows) {
         for section in rows.sections() {
-            let key = (rows.project, section.table);
-            let sized = &mut self.sized;
-            let table = self.tables.entry(key).or_insert_with(|| {
-                TableRows::new(
-                    sized
-                        .remove(&key)
-                        .unwrap_or_else(|| TableAppender::new(section.table)),
-                )
-            });
+            let table = self
+                .tables
+                .entry((rows.project, section.table))
+                .or_insert_with(|| TableRows::new(section.table));
             table.open.append(&section);
             if table.open.len() >= SEALED_BATCH_ROWS
                 || table.open.memory_bytes() >= SEALED_BATCH_BYTES

@@ -203,7 +203,6 @@ pub(crate) fn freeze(
     let mut state = shared.write();
     let mut active = std::mem::take(&mut state.active);
     active.seal();
-    state.active = MemTable::following(&active);
     active.id = *next_mem_id;
     *next_mem_id += 1;
     active.max_seq = seq;

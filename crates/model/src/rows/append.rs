@@ -21,15 +21,12 @@ enum ColumnBuilder {
 }
 
 impl ColumnBuilder {
-    /// A builder of `ty` holding `nulls` nulls, for the column's first value, with room for
-    /// `size`.
-    fn with_nulls(ty: Type, nulls: usize, size: ColumnSize) -> ColumnBuilder {
+    /// A builder of `ty` holding `nulls` nulls, for the column's first value.
+    fn with_nulls(ty: Type, nulls: usize) -> ColumnBuilder {
         let mut builder = match ty {
-            Type::Text => ColumnBuilder::Text(TextBuilder::with_capacity(size)),
-            Type::Int | Type::Fixed(_) => {
-                ColumnBuilder::Int(Int64Builder::with_capacity(size.rows))
-            }
-            Type::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(size.rows)),
+            Type::Text => ColumnBuilder::Text(TextBuilder::default()),
+            Type::Int | Type::Fixed(_) => ColumnBuilder::Int(Int64Builder::new()),
+            Type::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
         };
         builder.append_nulls(nulls);
         builder
@@ -165,17 +162,17 @@ struct TextBuilder {
     nulls: NullBufferBuilder,
 }
 
-impl TextBuilder {
-    fn with_capacity(size: ColumnSize) -> TextBuilder {
-        let mut offsets = Vec::with_capacity(size.rows + 1);
-        offsets.push(0);
+impl Default for TextBuilder {
+    fn default() -> TextBuilder {
         TextBuilder {
-            values: Vec::with_capacity(size.bytes),
-            offsets,
-            nulls: NullBufferBuilder::new(size.rows),
+            values: Vec::new(),
+            offsets: vec![0],
+            nulls: NullBufferBuilder::new(0),
         }
     }
+}
 
+impl TextBuilder {
     fn len(&self) -> usize {
         self.offsets.len() - 1
     }
@@ -279,14 +276,6 @@ static SHARED_NULLS: LazyLock<[ArrayRef; 3]> = LazyLock::new(|| {
         .map(|ty| new_null_array(&ty, SHARED_NULL_ROWS))
 });
 
-/// The room a column's builder is made with when its first value comes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct ColumnSize {
-    rows: usize,
-    /// A text column's value bytes.
-    bytes: usize,
-}
-
 /// One table's rows being gathered into Arrow builders, many batches' worth.
 pub struct TableAppender {
     table: Table,
@@ -296,11 +285,6 @@ pub struct TableAppender {
     rows: usize,
     /// The gathered sections' bytes as Arrow arrays, as their encodings count them.
     bytes: usize,
-    /// What each column held when the rows were last finished: its builder is made that
-    /// large (text a little larger) when its first value comes, so that a batch like the
-    /// last is gathered without growing. Builders that grew by doubling copied what they
-    /// held at each step, 1.2% of intake's instructions.
-    sizes: Vec<ColumnSize>,
 }
 
 impl TableAppender {
@@ -316,16 +300,6 @@ impl TableAppender {
             built: Vec::new(),
             rows: 0,
             bytes: 0,
-            sizes: vec![ColumnSize::default(); table.columns().len()],
-        }
-    }
-
-    /// Empty builders for the same table that will be made as large as this appender's
-    /// were when its rows were last finished: for the next memtable of a busy table.
-    pub fn sized_alike(&self) -> TableAppender {
-        TableAppender {
-            sizes: self.sizes.clone(),
-            ..TableAppender::new(self.table)
         }
     }
 
@@ -353,13 +327,7 @@ impl TableAppender {
         for column in &section.columns {
             let builder = &mut self.columns[column.index];
             if let ColumnBuilder::Nulls(ty) = *builder {
-                let size = self.sizes[column.index];
-                // Text may be longer than last time; a little room spares a doubling.
-                let size = ColumnSize {
-                    rows: size.rows.max(before + section.rows),
-                    bytes: size.bytes + size.bytes / 8,
-                };
-                *builder = ColumnBuilder::with_nulls(ty, before, size);
+                *builder = ColumnBuilder::with_nulls(ty, before);
                 self.built.push(column.index);
             }
             builder.append(column, section.rows);
@@ -381,16 +349,6 @@ impl TableAppender {
         let rows = std::mem::take(&mut self.rows);
         self.bytes = 0;
         self.built.clear();
-        for (size, column) in self.sizes.iter_mut().zip(&self.columns) {
-            *size = match column {
-                ColumnBuilder::Nulls(_) => ColumnSize::default(),
-                ColumnBuilder::Text(b) => ColumnSize {
-                    rows,
-                    bytes: b.values.len(),
-                },
-                _ => ColumnSize { rows, bytes: 0 },
-            };
-        }
         let arrays = self.columns.iter_mut().map(|c| c.finish(rows)).collect();
         RecordBatch::try_new(self.table.schema(), arrays)
             .expect("builders of the table's columns make its schema")
@@ -494,44 +452,6 @@ mod tests {
     }
 
     #[test]
-    fn an_appender_sized_like_the_last_gathers_as_many_rows_without_growing() {
-        let spans: Vec<SpanRecord> = (0..300).map(|id| span(id, None)).collect();
-        let mut first = TableAppender::new(Table::Spans);
-        // Sections of different sizes, as requests bring them.
-        let gather = |appender: &mut TableAppender| {
-            for chunk in spans.chunks(37) {
-                let rows = Rows::from_spans(1, chunk);
-                rows.sections().iter().for_each(|s| appender.append(s));
-            }
-        };
-        gather(&mut first);
-        let expected = first.finish();
-        let mut next = first.sized_alike();
-        gather(&mut next);
-        let mut text_columns = 0;
-        for (column, size) in next.columns.iter().zip(&first.sizes) {
-            match column {
-                ColumnBuilder::Text(b) => {
-                    text_columns += 1;
-                    assert_eq!(b.offsets.capacity(), spans.len() + 1);
-                    assert_eq!(b.values.capacity(), size.bytes + size.bytes / 8);
-                    assert!(b.values.len() <= b.values.capacity());
-                }
-                ColumnBuilder::Int(b) => assert!(b.capacity() <= spans.len().next_multiple_of(8)),
-                _ => {}
-            }
-        }
-        assert!(text_columns >= 4, "{text_columns} text columns gathered");
-        assert_eq!(next.finish(), expected);
-        // A fresh appender has nothing to go by, and one sized alike holds no rows.
-        assert_eq!(
-            TableAppender::new(Table::Spans).sizes[0],
-            ColumnSize::default()
-        );
-        assert!(expected.num_rows() == 300 && first.sized_alike().is_empty());
-    }
-
-    #[test]
     fn only_columns_with_a_value_hold_a_builder_while_rows_are_gathered() {
         let mut appender = TableAppender::new(Table::Spans);
         let rows = Rows::from_spans(1, &[span(1, None), span(2, None)]);
@@ -570,7 +490,7 @@ mod tests {
     fn a_value_repeated_in_many_rows_is_each_rows_value() {
         for rows in [0, 1, 2, 3, 7, 64, 1000] {
             for value in ["", "é", "Mozilla/5.0 (X11; Linux x86_64)"] {
-                let mut builder = TextBuilder::with_capacity(ColumnSize::default());
+                let mut builder = TextBuilder::default();
                 builder.append(b"before");
                 builder.append_repeated(value.as_bytes(), rows);
                 builder.append_nulls(1);
@@ -590,7 +510,7 @@ mod tests {
 
     #[test]
     fn text_that_is_not_utf8_becomes_a_null_and_its_neighbours_stay() {
-        let mut builder = TextBuilder::with_capacity(ColumnSize::default());
+        let mut builder = TextBuilder::default();
         builder.append("café".as_bytes());
         builder.append_nulls(2);
         builder.append(&[b'a', 0xff, b'b']);
