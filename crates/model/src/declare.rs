@@ -782,7 +782,7 @@ fn span_columns() -> Vec<Field> {
             Row::Event(e) => traced_request(e).and_then(|q| {
                 let page_url = match e.event.page_url.as_deref() {
                     Some(own) => scrubbed_url(own),
-                    None => Cow::Borrowed(e.page_url.get()),
+                    None => Cow::Borrowed(e.context_page_url.get()),
                 };
                 json(&ClientSpanAttributes {
                     method: scrubbed_message(&q.method),
@@ -1138,7 +1138,7 @@ mod tests {
                     common: &common,
                     event,
                     error: None,
-                    page_url: &page_url,
+                    context_page_url: &page_url,
                 })
             })
             .collect();

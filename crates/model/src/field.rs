@@ -29,7 +29,7 @@ pub struct EventRow<'a> {
     /// The context's page URL scrubbed as a URL, once for all the batch's rows: each
     /// client span's attributes hold it (scrubbed per row, it was 1.2% of intake's
     /// instructions).
-    pub page_url: &'a ScrubbedOnce<'a>,
+    pub context_page_url: &'a ScrubbedOnce<'a>,
 }
 
 /// A URL scrubbed when it is first asked for, and only then.

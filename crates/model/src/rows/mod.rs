@@ -165,7 +165,7 @@ impl IngestBatch {
                 common: &self.common,
                 event: e,
                 error: analyses.next_if(|(at, _)| *at == i).map(|(_, a)| a),
-                page_url,
+                context_page_url: page_url,
             });
             let table = Table::of(&e.body);
             by_table[table as usize].push(row);
