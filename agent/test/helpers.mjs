@@ -34,12 +34,27 @@ const CHROMIUM_ARGS = [
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns a truthy value; throws with `what` after the deadline. */
+/**
+ * `promise`, or an error naming `what` when it has not settled within `ms`. Playwright's
+ * `page.evaluate` and Node's `fetch` have no deadline of their own: without this, one call that
+ * never returns stalls a whole test file until the runner's timeout, which names no step.
+ */
+export function within(promise, ms, what) {
+  let timer;
+  const limit = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
 export async function waitFor(fn, { timeout = 15000, interval = 100, what = 'condition' } = {}) {
   const end = Date.now() + timeout;
   let last;
   for (;;) {
     try {
-      const v = await fn();
+      // A call that hangs ends at the deadline (and a little after, so that a slow last
+      // answer still counts) rather than never.
+      const v = await within(fn(), Math.max(end - Date.now(), 0) + 5000, `a check for ${what}`);
       if (v) return v;
       last = v;
     } catch (e) {
@@ -52,6 +67,24 @@ export async function waitFor(fn, { timeout = 15000, interval = 100, what = 'con
     await sleep(interval);
   }
 }
+
+/**
+ * Repaints the page (a background colour change: no layout shift), then waits for the next
+ * frame and an idle callback after it. Headless Chromium holds idle callbacks (and event
+ * timing entries) after synthetic input until a frame is presented, and web-vitals processes
+ * interactions in idle callbacks. Bounded: a frame that never comes fails with this step's
+ * name (inside `waitFor`, the check is tried again).
+ */
+export const frameThenIdle = (page) =>
+  within(
+    page.evaluate(() => {
+      const s = document.documentElement.style;
+      s.backgroundColor = s.backgroundColor ? '' : 'rgb(250, 250, 250)';
+      return new Promise((r) => requestAnimationFrame(() => requestIdleCallback(() => r())));
+    }),
+    10000,
+    'a presented frame and an idle callback after it',
+  );
 
 /** Starts `vigil serve` on a fresh data folder with one project (any origin allowed). */
 export async function startVigil() {
@@ -90,6 +123,7 @@ export async function startVigil() {
       method: body ? 'POST' : 'GET',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(30000),
     });
     const j = await r.json();
     if (!r.ok) throw new Error(`${path}: ${r.status} ${JSON.stringify(j)}`);
@@ -438,8 +472,8 @@ export async function launch({ bfcache = false } = {}) {
 
 /** A fresh browser context and page; console errors of the agent are collected in `logs`. */
 export async function newPage(browser, opts = {}) {
-  const context = await browser.newContext(opts);
-  const page = await context.newPage();
+  const context = await within(browser.newContext(opts), 30000, 'a new browser context');
+  const page = await within(context.newPage(), 30000, 'a new page');
   const logs = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));

@@ -5,7 +5,16 @@
 // measurement of the same spans.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, newPage, sessionId, stored, ofType, waitFor, withStack } from './helpers.mjs';
+import {
+  frameThenIdle,
+  launch,
+  newPage,
+  sessionId,
+  stored,
+  ofType,
+  waitFor,
+  withStack,
+} from './helpers.mjs';
 
 let vigil, pages, browser;
 withStack((s) => ({ vigil, pages, browser } = s));
@@ -22,24 +31,15 @@ test('LCP, CLS and INP equal the web-vitals values, with attribution', async () 
   await page.waitForTimeout(200);
   await page.click('#slow');
   await page.waitForFunction(() => document.getElementById('slow').textContent === 'done');
-  // web-vitals processes interactions in idle callbacks, and headless Chromium holds idle
-  // callbacks (and event timing entries) after synthetic input until a frame is presented:
-  // repaint until the reference copy has seen the interaction, then once more for the agent's.
-  // A repaint (a background colour change: no layout shift) makes a frame be presented.
-  const frameThenIdle = () =>
-    page.evaluate(() => {
-      const s = document.documentElement.style;
-      s.backgroundColor = s.backgroundColor ? '' : 'rgb(250, 250, 250)';
-      return new Promise((r) => requestAnimationFrame(() => requestIdleCallback(() => r())));
-    });
+  // Repaint until the reference copy has seen the interaction, then once more for the agent's.
   await waitFor(
     async () => {
-      await frameThenIdle();
+      await frameThenIdle(page);
       return page.evaluate(() => window.__inpSeen);
     },
     { what: 'web-vitals to process the interaction' },
   );
-  await frameThenIdle();
+  await frameThenIdle(page);
   await page.waitForTimeout(100);
   // Leaving the page hides it: both the reference and the agent report final values.
   await page.goto(pages.url + '/blank.html');
@@ -227,14 +227,6 @@ test('a back/forward cache restore is a new view, with its own vitals', async ()
 // route) has its own INP and CLS, computed by the agent from the entries inside the view's span.
 // They are compared with the same definitions applied to what the page observed itself (its own
 // PerformanceObservers) within the same spans.
-// A repaint (no layout shift) makes headless Chromium present a frame, after which event timing
-// entries are delivered and web-vitals processes the interaction in an idle callback (see above).
-const frameThenIdle = (page) =>
-  page.evaluate(() => {
-    const s = document.documentElement.style;
-    s.backgroundColor = s.backgroundColor ? '' : 'rgb(250, 250, 250)';
-    return new Promise((r) => requestAnimationFrame(() => requestIdleCallback(() => r())));
-  });
 /** Clicks `selector` and repaints until the page's own observer has seen an interaction of `min`+ ms. */
 async function interact(page, selector, min) {
   const t0 = await page.evaluate(() => performance.now());
