@@ -211,11 +211,12 @@ impl Store {
             doomed: Mutex::new(Vec::new()),
         });
         let writer = WalWriter::create(&dir.join("wal"), last_seq + 1)?;
-        shared
-            .write()
-            .active
-            .wal_segments
-            .push(writer.path().to_owned());
+        {
+            let mut state = shared.write();
+            state.active.wal_segments.push(writer.path().to_owned());
+            // The rows replayed from the log are in memory, not yet in Parquet.
+            shared.publish_memory(&state);
+        }
         let (tx, rx) = mpsc::sync_channel(config.queue_batches);
         let (flush_tx, flush_rx) = mpsc::channel();
         let retain_tx = flush_tx.clone();
@@ -434,8 +435,7 @@ impl Store {
             Vec::new()
         };
         let mut batches = Vec::new();
-        let mems = std::iter::once(&state.active).chain(state.frozen.iter().map(|m| m.as_ref()));
-        for mem in mems {
+        for mem in state.memtables() {
             if let Some(rows) = mem.tables.get(&(project, table)) {
                 batches.extend(rows.batches());
             }

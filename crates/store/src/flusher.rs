@@ -283,6 +283,7 @@ fn flush_memtable(shared: &Shared, mem: &Arc<MemTable>) -> io::Result<()> {
         manifest.save(&shared.dir)?;
         state.manifest = manifest;
         state.frozen.retain(|m| m.id != mem.id);
+        shared.publish_memory(&state);
     }
     shared
         .metrics

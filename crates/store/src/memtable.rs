@@ -93,6 +93,19 @@ pub(crate) struct State {
     pub(crate) manifest: Manifest,
 }
 
+impl State {
+    /// The memtables, the open one first: every row in memory not yet in Parquet.
+    pub(crate) fn memtables(&self) -> impl Iterator<Item = &MemTable> {
+        std::iter::once(&self.active).chain(self.frozen.iter().map(|m| m.as_ref()))
+    }
+
+    /// Rows and bytes in memory not yet in Parquet.
+    pub(crate) fn unflushed(&self) -> (usize, usize) {
+        self.memtables()
+            .fold((0, 0), |(rows, bytes), m| (rows + m.rows, bytes + m.bytes))
+    }
+}
+
 pub(crate) struct Shared {
     pub(crate) dir: PathBuf,
     pub(crate) config: StoreConfig,
@@ -119,9 +132,17 @@ impl Shared {
     }
 
     pub(crate) fn unflushed(&self) -> (usize, usize) {
-        let state = self.read();
-        let mems = std::iter::once(&state.active).chain(state.frozen.iter().map(|m| m.as_ref()));
-        mems.fold((0, 0), |(rows, bytes), m| (rows + m.rows, bytes + m.bytes))
+        self.read().unflushed()
+    }
+
+    /// Sets the memory gauges from `state`; called under the write lock wherever the
+    /// memtables change, so that a scrape sees the frozen ones too, not only the open one.
+    pub(crate) fn publish_memory(&self, state: &State) {
+        let (rows, bytes) = state.unflushed();
+        let gauges = &self.metrics;
+        gauges.memtable_rows.store(rows as u64, Ordering::Relaxed);
+        gauges.memtable_bytes.store(bytes as u64, Ordering::Relaxed);
+        (gauges.frozen_memtables).store(state.frozen.len() as u64, Ordering::Relaxed);
     }
 }
 

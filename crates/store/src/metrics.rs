@@ -15,8 +15,12 @@ pub struct StoreMetrics {
     pub group_commits: AtomicU64,
     /// Batches waiting for the writer.
     pub queue_depth: AtomicU64,
-    /// Rows in memory, not yet in Parquet.
+    /// Rows in memory, not yet in Parquet: the open memtable's and the frozen ones'.
     pub memtable_rows: AtomicU64,
+    /// The memtables' rows' size in memory, as `max_unflushed_bytes` counts it.
+    pub memtable_bytes: AtomicU64,
+    /// Memtables frozen and waiting for the flusher.
+    pub frozen_memtables: AtomicU64,
     /// Parquet files written by flushes.
     pub segments_flushed: AtomicU64,
     /// Compactions done.

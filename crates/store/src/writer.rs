@@ -171,10 +171,7 @@ fn commit_group(
             state.active.insert(&pending.rows);
         }
         state.active.max_seq = *seq;
-        shared
-            .metrics
-            .memtable_rows
-            .store(state.active.rows as u64, Ordering::Relaxed);
+        shared.publish_memory(&state);
     }
     shared
         .metrics
@@ -210,6 +207,6 @@ pub(crate) fn freeze(
     *wal = new_wal;
     let frozen = Arc::new(active);
     state.frozen.push(frozen.clone());
-    shared.metrics.memtable_rows.store(0, Ordering::Relaxed);
+    shared.publish_memory(&state);
     Ok(Some(frozen))
 }

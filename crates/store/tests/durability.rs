@@ -105,6 +105,70 @@ fn restart_replays_the_log_once_and_flush_empties_it() {
     assert_eq!(logs, 1, "flushed log segments are deleted");
 }
 
+/// Rows in memory, their size and the frozen memtables, as `/metrics` reads them.
+fn memory_gauges(store: &Store) -> (u64, u64, u64) {
+    let m = store.metrics();
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    (
+        load(&m.memtable_rows),
+        load(&m.memtable_bytes),
+        load(&m.frozen_memtables),
+    )
+}
+
+/// `vigil_store_memtable_rows` counted the open memtable only: rows replayed from the log at
+/// start-up and a frozen memtable the flusher could not write yet both showed as 0, so an
+/// operator could see neither flushes falling behind nor an instance with rows left in memory.
+#[test]
+fn memory_gauges_count_replayed_and_frozen_rows_until_they_are_in_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..10).map(|i| format!("g{i}")).collect();
+    let small = StoreConfig {
+        flush_rows: 8,
+        ..config()
+    };
+    {
+        let store = Store::open(dir.path(), config()).unwrap();
+        store
+            .append_blocking(batch(1, &names[..5], now_ms()))
+            .unwrap();
+        let (rows, bytes, frozen) = memory_gauges(&store);
+        assert_eq!((rows, frozen), (5, 0));
+        assert!(bytes > 0);
+    }
+    let segments = dir.path().join("segments");
+    let store = Store::open(dir.path(), small).unwrap();
+    assert_eq!(memory_gauges(&store).0, 5, "the rows replayed from the log");
+    // A file where the segments folder was: the flush of the next memtable fails and is
+    // retried every 5 s, its rows held in memory meanwhile.
+    std::fs::remove_dir_all(&segments).unwrap();
+    std::fs::write(&segments, b"").unwrap();
+    store
+        .append_blocking(batch(1, &names[5..], now_ms()))
+        .unwrap();
+    let waited = |what: &str, want: fn((u64, u64, u64)) -> bool| {
+        let end = std::time::Instant::now() + Duration::from_secs(30);
+        while !want(memory_gauges(&store)) {
+            assert!(
+                std::time::Instant::now() < end,
+                "{what}: {:?}",
+                memory_gauges(&store)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    waited("the memtable frozen at 8 rows", |(_, _, frozen)| {
+        frozen == 1
+    });
+    let (rows, bytes, _) = memory_gauges(&store);
+    assert_eq!(rows, 10, "the frozen memtable's rows are still in memory");
+    assert!(bytes > 0);
+    std::fs::remove_file(&segments).unwrap();
+    std::fs::create_dir(&segments).unwrap();
+    waited("the retried flush", |gauges| gauges == (0, 0, 0));
+    assert_eq!(stored_names(&store, 1), names);
+}
+
 #[test]
 fn compaction_merges_small_segments_and_keeps_every_row() {
     let dir = tempfile::tempdir().unwrap();

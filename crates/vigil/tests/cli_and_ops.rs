@@ -126,6 +126,9 @@ fn health_readiness_and_metrics() {
         "vigil_intake_rejected_batches_total{code=\"invalid_json\"} 1",
         "vigil_store_queue_depth 0",
         "vigil_store_write_latency_seconds_count 1",
+        // The one event, in memory until a flush.
+        "vigil_store_memtable_rows 1",
+        "vigil_store_frozen_memtables 0",
     ] {
         assert!(
             text.lines().any(|l| l == line),

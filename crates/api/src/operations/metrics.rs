@@ -98,8 +98,20 @@ pub fn render(
     gauge(
         &mut out,
         "vigil_store_memtable_rows",
-        "Rows in memory not yet written to Parquet.",
+        "Rows in memory not yet written to Parquet (the open memtable and the frozen ones).",
         load(&store.memtable_rows),
+    );
+    gauge(
+        &mut out,
+        "vigil_store_memtable_bytes",
+        "Size in memory of the rows not yet written to Parquet.",
+        load(&store.memtable_bytes),
+    );
+    gauge(
+        &mut out,
+        "vigil_store_frozen_memtables",
+        "Memtables frozen and waiting for the flusher.",
+        load(&store.frozen_memtables),
     );
     counter(
         &mut out,
