@@ -142,7 +142,9 @@ impl Shared {
         let gauges = &self.metrics;
         gauges.memtable_rows.store(rows as u64, Ordering::Relaxed);
         gauges.memtable_bytes.store(bytes as u64, Ordering::Relaxed);
-        (gauges.frozen_memtables).store(state.frozen.len() as u64, Ordering::Relaxed);
+        gauges
+            .frozen_memtables
+            .store(state.frozen.len() as u64, Ordering::Relaxed);
     }
 }
 
