@@ -803,21 +803,7 @@ fn span_columns() -> Vec<Field> {
         }),
         by_context!(column!("resource", json, |r| match r {
             Row::Span(sp) => attributes_json(&sp.resource),
-            Row::Event(e) => {
-                let mut m = Map::new();
-                for (k, v) in [
-                    ("browser.name", &e.common.browser),
-                    ("browser.version", &e.common.browser_version),
-                    ("os.name", &e.common.os),
-                    ("device.type", &e.common.device_type),
-                    ("geo.country", &e.common.country),
-                ] {
-                    if !v.is_empty() {
-                        m.insert(k.into(), Value::String(scrub_message(v)));
-                    }
-                }
-                (!m.is_empty()).then(|| json(&m)).flatten()
-            }
+            Row::Event(e) => browser_resource_json(&e.common),
             Row::Log(_) => None,
         })),
         column!("events", json, |r| match r {
@@ -850,31 +836,89 @@ struct ClientSpanAttributes<'a> {
 }
 
 impl ClientSpanAttributes<'_> {
-    /// The JSON object, written directly: its keys are constants, so only the values go
-    /// through serde_json's string escaping. A derived `Serialize` escaped the keys as well,
-    /// at about 1,400 instructions a traced request (`make bench-instructions`).
+    /// The JSON object, written directly (see [`JsonObject`]).
     fn json(&self) -> Option<String> {
-        let value = |s: &str, out: &mut Vec<u8>| serde_json::to_writer(out, s).ok();
         let api = self.api.as_deref();
-        let mut out = Vec::with_capacity(
+        let mut out = JsonObject::with_capacity(
             80 + self.method.len() + self.page_url.len() + api.map_or(0, str::len),
         );
-        out.extend_from_slice(b"{\"http.request.method\":");
-        value(&self.method, &mut out)?;
-        out.extend_from_slice(b",\"page.url\":");
-        value(&self.page_url, &mut out)?;
+        out.string("http.request.method", &self.method)?;
+        out.string("page.url", &self.page_url)?;
         if let Some(api) = api {
-            out.extend_from_slice(b",\"vigil.api\":");
-            value(api, &mut out)?;
+            out.string("vigil.api", api)?;
         }
-        match self.trace_sampled {
-            Some(true) => out.extend_from_slice(b",\"vigil.trace_sampled\":true"),
-            Some(false) => out.extend_from_slice(b",\"vigil.trace_sampled\":false"),
-            None => {}
+        if let Some(sampled) = self.trace_sampled {
+            out.boolean("vigil.trace_sampled", sampled);
         }
-        out.push(b'}');
-        String::from_utf8(out).ok()
+        out.finish()
     }
+}
+
+/// A JSON object written field by field, for keys that need no escaping, given in the order
+/// a map of them writes them (sorted): the same text as serde_json's for that map, where
+/// only the values go through its string escaping. A derived `Serialize` or a map escaped
+/// the keys too and allocated each entry: a traced request's attributes took about 1,400
+/// instructions (`make bench-instructions`).
+struct JsonObject(Vec<u8>);
+
+impl JsonObject {
+    fn with_capacity(bytes: usize) -> JsonObject {
+        let mut out = Vec::with_capacity(bytes);
+        out.push(b'{');
+        JsonObject(out)
+    }
+
+    fn key(&mut self, key: &str) {
+        if self.0.len() > 1 {
+            self.0.push(b',');
+        }
+        self.0.push(b'"');
+        self.0.extend_from_slice(key.as_bytes());
+        self.0.extend_from_slice(b"\":");
+    }
+
+    fn string(&mut self, key: &str, value: &str) -> Option<()> {
+        self.key(key);
+        serde_json::to_writer(&mut self.0, value).ok()
+    }
+
+    fn boolean(&mut self, key: &str, value: bool) {
+        self.key(key);
+        let text: &[u8] = if value { b"true" } else { b"false" };
+        self.0.extend_from_slice(text);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.len() == 1
+    }
+
+    fn finish(mut self) -> Option<String> {
+        self.0.push(b'}');
+        String::from_utf8(self.0).ok()
+    }
+}
+
+/// The resource of a browser event's client span: the browser, OS, device and country the
+/// batch's context names, those that are set, scrubbed as text (see [`JsonObject`]).
+fn browser_resource_json(common: &crate::record::Common) -> Option<Cow<'static, str>> {
+    // In the order of their keys.
+    let fields = [
+        ("browser.name", &common.browser),
+        ("browser.version", &common.browser_version),
+        ("device.type", &common.device_type),
+        ("geo.country", &common.country),
+        ("os.name", &common.os),
+    ];
+    let mut out = JsonObject::with_capacity(160);
+    for (key, value) in fields {
+        if !value.is_empty() {
+            out.string(key, &scrubbed_message(value))?;
+        }
+    }
+    if out.is_empty() {
+        return None;
+    }
+    out.finish().map(Cow::Owned)
 }
 
 /// The `logs` table: backends' log records received over OTLP.
@@ -1065,6 +1109,45 @@ mod tests {
             };
             assert_eq!(typed.json().map(Cow::Owned), json(&map));
         }
+    }
+
+    #[test]
+    fn a_browser_resource_is_the_map_of_its_set_fields() {
+        let map_json = |c: &crate::record::Common| {
+            let mut m = Map::new();
+            for (k, v) in [
+                ("browser.name", &c.browser),
+                ("browser.version", &c.browser_version),
+                ("os.name", &c.os),
+                ("device.type", &c.device_type),
+                ("geo.country", &c.country),
+            ] {
+                if !v.is_empty() {
+                    m.insert(k.into(), Value::String(scrub_message(v)));
+                }
+            }
+            (!m.is_empty()).then(|| json(&m)).flatten()
+        };
+        let full = crate::record::Common {
+            browser: "Chrome".into(),
+            browser_version: "131.0".into(),
+            os: "Windows \"11\"\\".into(),
+            device_type: "desktop".into(),
+            country: "DE".into(),
+            ..Default::default()
+        };
+        let some = crate::record::Common {
+            os: "iOS\ttab bob@example.com".into(),
+            country: "日本".into(),
+            ..Default::default()
+        };
+        for common in [full, some, crate::record::Common::default()] {
+            assert_eq!(browser_resource_json(&common), map_json(&common));
+        }
+        assert_eq!(
+            browser_resource_json(&crate::record::Common::default()),
+            None
+        );
     }
 
     #[test]
