@@ -803,7 +803,7 @@ fn span_columns() -> Vec<Field> {
         }),
         by_context!(column!("resource", json, |r| match r {
             Row::Span(sp) => attributes_json(&sp.resource),
-            Row::Event(e) => browser_resource_json(&e.common),
+            Row::Event(e) => browser_resource_json(e.common),
             Row::Log(_) => None,
         })),
         column!("events", json, |r| match r {
