@@ -10,6 +10,7 @@
 mod declare;
 mod field;
 pub mod legacy;
+mod memo;
 mod record;
 mod rows;
 mod scrub;

@@ -1,6 +1,7 @@
 //! PII scrubbing and URL normalisation. Scrubbing happens before anything is written, so
 //! the store never holds what it removes.
 
+use crate::memo::Memo;
 use regex::Regex;
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -66,8 +67,14 @@ pub fn scrub_message(text: &str) -> String {
 }
 
 /// [`scrub_message`], borrowing the text when nothing in it is replaced (most text: rows
-/// are built from it without a copy).
+/// are built from it without a copy). Remembered (see [`crate::memo`]).
 pub fn scrubbed_message(text: &str) -> Cow<'_, str> {
+    static MESSAGES: Memo = Memo::new();
+    MESSAGES.get(text, message_scrubbed)
+}
+
+/// [`scrubbed_message`], computed.
+fn message_scrubbed(text: &str) -> Cow<'_, str> {
     // Each pattern runs only on text that holds what it cannot match without: an email
     // an `@`, a token `eyJ`, a card number 13 digits. A replacement adds none of them, so
     // deciding on the text as it came skips no match.
@@ -191,7 +198,15 @@ pub fn scrub_url(url: &str) -> String {
 }
 
 /// [`scrub_url`], borrowing the URL when nothing in it is replaced.
+///
+/// Remembered (see [`crate::memo`]).
 pub fn scrubbed_url(url: &str) -> Cow<'_, str> {
+    static URLS: Memo = Memo::new();
+    URLS.get(url, url_scrubbed)
+}
+
+/// [`scrubbed_url`], computed.
+fn url_scrubbed(url: &str) -> Cow<'_, str> {
     let (rest, fragment) = match split_at_byte(url, b'#') {
         Some((r, f)) => (r, Some(f)),
         None => (url, None),
@@ -206,7 +221,7 @@ pub fn scrubbed_url(url: &str) -> Cow<'_, str> {
     let secret_fragment = fragment
         .is_some_and(|f| memchr::memchr(b'=', f.as_bytes()).is_some() && has_secret_param(f));
     if !secret_query && !secret_fragment {
-        return scrubbed_message(url);
+        return message_scrubbed(url);
     }
     let mut out = path.to_owned();
     if let Some(q) = query {
@@ -221,7 +236,7 @@ pub fn scrubbed_url(url: &str) -> Cow<'_, str> {
             out.push_str(f)
         }
     }
-    Cow::Owned(scrub_message(&out))
+    Cow::Owned(message_scrubbed(&out).into_owned())
 }
 
 fn template_segment(seg: &str) -> Option<&'static str> {
@@ -265,7 +280,17 @@ fn template_segment(seg: &str) -> Option<&'static str> {
 /// Groups URLs by endpoint: origin kept, query and fragment dropped, and path segments that
 /// are ids (`123`, UUIDs, hashes, tokens, emails) replaced by placeholders:
 /// `https://api.example.com/users/123?x=1` → `https://api.example.com/users/:id`.
+///
+/// Remembered (see [`crate::memo`]).
 pub fn template_url(url: &str) -> String {
+    static TEMPLATES: Memo = Memo::new();
+    TEMPLATES
+        .get(url, |url| Cow::Owned(url_templated(url)))
+        .into_owned()
+}
+
+/// [`template_url`], computed.
+fn url_templated(url: &str) -> String {
     let end = memchr::memchr2(b'#', b'?', url.as_bytes()).unwrap_or(url.len());
     let no_query = &url[..end];
     // The origin as written, then the path (`/` when there is none).
@@ -558,6 +583,37 @@ mod tests {
             .filter(|u| template_url(u).contains(":"))
             .count();
         assert!(templated > 1_000, "{templated}");
+    }
+
+    /// The memo's answers (every call after an input's first) are the computed ones.
+    #[test]
+    fn remembered_results_are_the_computed_ones() {
+        let urls = sample_urls(500);
+        let messages = [
+            "mail bob@shop.example now",
+            "4111 1111 1111 1111",
+            "card 4111 1111 1111 1112 is not one",
+            "token eyJhbGciOi.eyJzdWIi.sig here",
+            "button#buy",
+        ];
+        for round in 0..3 {
+            for url in &urls {
+                assert_eq!(
+                    template_url(url),
+                    url_templated(url),
+                    "{url}, round {round}"
+                );
+                assert_eq!(scrubbed_url(url), url_scrubbed(url), "{url}, round {round}");
+                assert_eq!(
+                    scrubbed_message(url),
+                    message_scrubbed(url),
+                    "{url}, round {round}"
+                );
+            }
+            for message in messages {
+                assert_eq!(scrubbed_message(message), message_scrubbed(message));
+            }
+        }
     }
 
     /// Inputs shaped to make a backtracking engine explode, at the protocol's longest
