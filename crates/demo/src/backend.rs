@@ -40,11 +40,11 @@ fn app_client_span(
     let id = format!("{:016x}", roll(trace, 6) | 1);
     let c = &batch.common;
     let mut resource = attributes(&[
-        ("service.name", c.app_name.clone().into()),
-        ("service.version", c.app_version.clone().into()),
-        ("os.name", c.os.clone().into()),
-        ("os.version", c.os_version.clone().into()),
-        ("device.model.name", c.device_model.clone().into()),
+        ("service.name", c.app_name.as_str().into()),
+        ("service.version", c.app_version.as_str().into()),
+        ("os.name", c.os.as_str().into()),
+        ("os.version", c.os_version.as_str().into()),
+        ("device.model.name", c.device_model.as_str().into()),
         (
             "telemetry.sdk.language",
             if c.agent.contains("swift") {
@@ -57,9 +57,9 @@ fn app_client_span(
     ]);
     resource.retain(|_, v| v.as_str().is_some_and(|s| !s.is_empty()));
     let mut span_attributes = attributes(&[
-        ("http.request.method", q.method.clone().into()),
-        ("url.full", q.url.clone().into()),
-        ("session.id", c.session_id.clone().into()),
+        ("http.request.method", q.method.as_str().into()),
+        ("url.full", q.url.as_str().into()),
+        ("session.id", c.session_id.as_str().into()),
     ]);
     if let Some(status) = q.status {
         span_attributes.insert("http.response.status_code".into(), status.into());
@@ -68,8 +68,8 @@ fn app_client_span(
         trace_id: trace.to_owned(),
         span_id: id.clone(),
         parent_span_id: None,
-        service: c.app_name.clone(),
-        name: q.method.clone(),
+        service: c.app_name.to_string(),
+        name: q.method.to_string(),
         kind: "client",
         start_ms: ts as f64,
         duration_ms: q.duration,
@@ -139,7 +139,7 @@ pub fn backend_spans(batch: &IngestBatch) -> Vec<SpanRecord> {
         ]);
         let span =
             |id: String, parent: &str, service: &str, name: String, kind, at, took| SpanRecord {
-                trace_id: trace.clone(),
+                trace_id: trace.to_string(),
                 span_id: id,
                 parent_span_id: Some(parent.to_owned()),
                 service: service.to_owned(),
@@ -165,10 +165,10 @@ pub fn backend_spans(batch: &IngestBatch) -> Vec<SpanRecord> {
         );
         server.scope = "opentelemetry.instrumentation.flask".into();
         server.attributes = attributes(&[
-            ("http.request.method", q.method.clone().into()),
-            ("http.route", route.clone().into()),
+            ("http.request.method", q.method.as_str().into()),
+            ("http.route", route.as_str().into()),
             ("http.response.status_code", status.into()),
-            ("session.id", batch.common.session_id.clone().into()),
+            ("session.id", batch.common.session_id.as_str().into()),
         ]);
         if failed {
             server.status = "error";

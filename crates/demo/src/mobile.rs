@@ -22,7 +22,7 @@ use vigil_errors::{ErrorProcessor, PageContext};
 use vigil_model::{IngestBatch, ProjectId};
 use vigil_protocol::{
     Agent, App, AppStart, Batch, Connection, Context, Device, Event, EventBody, Os,
-    PROTOCOL_VERSION, Scalar, ScreenLoad,
+    PROTOCOL_VERSION, Scalar, ScreenLoad, Text,
 };
 
 /// What to generate.
@@ -234,7 +234,7 @@ impl MobileGenerator {
                 t,
                 name,
                 EventBody::ScreenLoad(ScreenLoad {
-                    screen: name.to_owned(),
+                    screen: name.to_owned().into(),
                     duration,
                 }),
             ));
@@ -327,7 +327,7 @@ impl MobileGenerator {
             .enrich(self.project, wire, &ClientInfo::default());
         batch.errors = errors;
         // The demo has no client addresses; it sets the country the geo lookup would give.
-        batch.common.country = s.country.code.to_owned();
+        batch.common.country = s.country.code.to_owned().into();
         batch
     }
 }
@@ -431,7 +431,7 @@ fn on_screen(ts: i64, screen: &str, body: EventBody) -> Event {
     Event {
         ts,
         view_id: None,
-        page_url: Some(screen.to_owned()),
+        page_url: Some(screen.to_owned().into()),
         body,
     }
 }
@@ -453,18 +453,18 @@ fn context(s: &Session) -> Context {
     }
     let (agent, agent_version) = s.platform.agent();
     Context {
-        session_id: s.id.clone(),
+        session_id: s.id.clone().into(),
         agent: Agent {
             name: agent.into(),
             version: agent_version.into(),
         },
         connection: Some(Connection {
             kind: Some(kind.into()),
-            effective_type: generation.map(str::to_owned),
+            effective_type: generation.map(Text::from),
             rtt: None,
             downlink: None,
         }),
-        user_id: s.user_id.clone(),
+        user_id: s.user_id.as_deref().map(Text::from),
         release: Some(release.version.into()),
         environment: Some("production".into()),
         attributes,
@@ -488,7 +488,7 @@ fn context(s: &Session) -> Context {
             manufacturer: Some(s.model.manufacturer.into()),
             kind: Some(if s.model.tablet { "tablet" } else { "mobile" }.into()),
         }),
-        carrier: s.carrier.map(str::to_owned),
+        carrier: s.carrier.map(Text::from),
         ..Context::default()
     }
 }
@@ -557,7 +557,7 @@ mod tests {
                     if let EventBody::Request(q) = &e.body {
                         assert_eq!(q.api.as_deref(), Some("http"));
                         assert!(q.url.starts_with("https://api.vigilshop.example/api/"));
-                        assert_eq!(q.trace_id.as_ref().map(String::len), Some(32));
+                        assert_eq!(q.trace_id.as_ref().map(|t| t.len()), Some(32));
                         assert_eq!((q.span_id.as_deref(), q.trace_sampled), (None, Some(true)));
                     }
                 }
@@ -642,7 +642,7 @@ mod tests {
                 if let EventBody::AppStart(a) = &e.body
                     && a.start_type == "cold"
                 {
-                    cold.entry(b.common.app_version.clone())
+                    cold.entry(b.common.app_version.to_string())
                         .or_default()
                         .push(a.duration);
                 }

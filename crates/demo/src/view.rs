@@ -161,17 +161,17 @@ impl Generator {
             v: 1,
             key: None,
             context: Context {
-                session_id: s.id.clone(),
-                view_id: Some(view_id.to_owned()),
+                session_id: s.id.clone().into(),
+                view_id: Some(view_id.to_owned().into()),
                 agent: Agent {
                     name: "vigil-browser".into(),
                     version: "0.1.0".into(),
                 },
-                page_url: Some(url.to_owned()),
+                page_url: Some(url.to_owned().into()),
                 referrer: if referrer.is_empty() {
                     None
                 } else {
-                    Some(referrer.to_owned())
+                    Some(referrer.to_owned().into())
                 },
                 screen: Some(Size {
                     width: s.platform.screen.0,
@@ -188,7 +188,7 @@ impl Generator {
                     downlink: None,
                 }),
                 device_memory: Some(s.device_memory),
-                user_id: s.user_id.clone(),
+                user_id: s.user_id.as_deref().map(Text::from),
                 release: Some(s.release.into()),
                 environment: Some("production".into()),
                 attributes,
@@ -218,7 +218,7 @@ impl Generator {
         let mut batch = self.enricher.enrich(self.project, wire, &client);
         batch.errors = errors;
         // The demo has no client addresses; it sets the country the geo lookup would give.
-        batch.common.country = s.country.code.to_owned();
+        batch.common.country = s.country.code.to_owned().into();
         batch
     }
 }

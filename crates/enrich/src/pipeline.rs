@@ -5,7 +5,7 @@
 use crate::{GeoDb, UserAgentParser};
 use std::net::IpAddr;
 use vigil_model::{Common, IngestBatch, ProjectId, scrub_message};
-use vigil_protocol::{Batch, EventBody, Scalar, rate_vital};
+use vigil_protocol::{Batch, EventBody, Scalar, Text, rate_vital};
 
 /// What the HTTP connection tells about the client. The IP address is used for the location
 /// lookup and then dropped with this value.
@@ -53,20 +53,20 @@ impl Enricher {
         let connection = ctx.connection.unwrap_or_default();
         let (os, os_version) = match ctx.os {
             Some(o) => (o.name, o.version),
-            None => (ua.os, ua.os_version),
+            None => (ua.os.into(), ua.os_version.into()),
         };
         let device_type = ctx
             .device
             .as_ref()
             .and_then(|d| d.kind.clone())
-            .unwrap_or(ua.device_type);
+            .unwrap_or_else(|| ua.device_type.into());
         let common = Common {
             session_id: ctx.session_id,
             view_id: ctx.view_id.unwrap_or_default(),
             page_url: ctx.page_url.unwrap_or_default(),
             referrer: ctx.referrer.unwrap_or_default(),
-            browser: ua.browser,
-            browser_version: ua.browser_version,
+            browser: ua.browser.into(),
+            browser_version: ua.browser_version.into(),
             os,
             os_version,
             device_type,
@@ -76,9 +76,9 @@ impl Enricher {
                 .and_then(|d| d.manufacturer.clone())
                 .unwrap_or_default(),
             device_model: ctx.device.map(|d| d.model).unwrap_or_default(),
-            country: location.country,
-            region: location.region,
-            city: location.city,
+            country: location.country.into(),
+            region: location.region.into(),
+            city: location.city.into(),
             connection_type: connection.kind.unwrap_or_default(),
             effective_type: connection.effective_type.unwrap_or_default(),
             rtt: connection.rtt,
@@ -103,11 +103,13 @@ impl Enricher {
             carrier: ctx.carrier.unwrap_or_default(),
             sample_rate: ctx.sample_rate,
             attributes: if ctx.attributes.is_empty() {
-                String::new()
+                Text::default()
             } else {
                 let mut attrs = ctx.attributes;
                 scrub_scalars(attrs.values_mut());
-                serde_json::to_string(&attrs).expect("scalars serialise")
+                serde_json::to_string(&attrs)
+                    .expect("scalars serialise")
+                    .into()
             },
         };
         let mut events = batch.events;
@@ -129,6 +131,6 @@ pub fn fill_derived(body: &mut EventBody) {
     if let EventBody::Vital(v) = body
         && v.rating.is_none()
     {
-        v.rating = rate_vital(&v.name, v.value).map(str::to_owned);
+        v.rating = rate_vital(&v.name, v.value).map(Text::from);
     }
 }

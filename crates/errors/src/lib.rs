@@ -182,7 +182,7 @@ impl ErrorProcessor {
             .causes
             .iter()
             .map(|c| StoredCause {
-                error_type: c.error_type.clone(),
+                error_type: c.error_type.to_string(),
                 message: vigil_model::scrub_message(&c.message),
                 stack: c.stack.as_deref().map(vigil_model::scrub_message),
                 frames: self.process_frames(project, page, e, &[], c.stack.as_deref()),
@@ -280,7 +280,7 @@ impl ErrorProcessor {
                 let in_app =
                     script_in_app && mapped.as_ref().is_none_or(|m| path_is_in_app(&m.file));
                 StoredFrame {
-                    function: f.function.clone(),
+                    function: f.function.as_deref().map(str::to_owned),
                     file: f.file.as_deref().map(scrub_url),
                     line: f.line,
                     column: f.column,

@@ -119,10 +119,10 @@ fn jvm_frame(line: &str) -> Option<Frame> {
     };
     let file = match file {
         "Native Method" | "Unknown Source" | "SourceFile" | "" => None,
-        f => Some(f.to_owned()),
+        f => Some(f.into()),
     };
     Some(Frame {
-        function: Some(function.to_owned()),
+        function: Some(function.into()),
         file,
         line,
         column: None,
@@ -141,8 +141,8 @@ fn apple_frame(line: &str) -> Option<Frame> {
     };
     Some(Frame {
         // An unsymbolicated frame names only its binary and an address.
-        function: (!symbol.starts_with("0x") && symbol != binary).then(|| symbol.to_owned()),
-        file: Some(file),
+        function: (!symbol.starts_with("0x") && symbol != binary).then(|| symbol.into()),
+        file: Some(file.into()),
         line: c.get(4).and_then(|l| l.as_str().parse().ok()),
         column: None,
     })
@@ -168,8 +168,8 @@ fn apple_tree_frames(tree: &Value) -> Vec<Frame> {
         let binary = f.get("binaryName").and_then(Value::as_str).unwrap_or("?");
         let offset = f.get(offset_key).and_then(Value::as_u64);
         frames.push(Frame {
-            function: offset.map(|o| format!("0x{o:x}")),
-            file: Some(binary.to_owned()),
+            function: offset.map(|o| format!("0x{o:x}").into()),
+            file: Some(binary.into()),
             line: None,
             column: None,
         });
@@ -237,7 +237,7 @@ pub fn analyse_crash(crash: &Crash) -> ErrorAnalysis {
         .iter()
         .map(|f| StoredFrame {
             in_app: mobile_frame_in_app(f),
-            function: f.function.clone(),
+            function: f.function.as_deref().map(str::to_owned),
             // React Native and web views put script URLs here.
             file: f.file.as_deref().map(vigil_model::scrub_url),
             line: f.line,

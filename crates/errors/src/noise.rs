@@ -89,11 +89,11 @@ mod tests {
         ErrorEvent {
             error_type: "Error".into(),
             message: message.into(),
-            stack: stack.map(str::to_owned),
+            stack: stack.map(vigil_protocol::Text::from),
             frames: files
                 .iter()
                 .map(|f| Frame {
-                    file: Some((*f).to_owned()),
+                    file: Some((*f).to_owned().into()),
                     line: Some(1),
                     column: Some(1),
                     function: None,

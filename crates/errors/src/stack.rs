@@ -3,7 +3,7 @@
 //! `fn@url:1:2`, `url:1:2`, `[native code]`). The collector parses a stack itself when the
 //! SDK sent none of its frames, so an SDK that sends only `stack` still groups by frames.
 
-use vigil_protocol::Frame;
+use vigil_protocol::{Frame, Text};
 
 /// Most frames taken from one stack: the innermost ones matter, and a stack overflow's
 /// thousands of repeated frames must not cost a row thousands of entries.
@@ -48,8 +48,8 @@ fn parse_v8(rest: &str) -> Option<Frame> {
         function: function
             .map(|f| f.strip_prefix("new ").unwrap_or(f))
             .filter(|f| !f.is_empty() && *f != "<anonymous>")
-            .map(str::to_owned),
-        file: Some(file.to_owned()),
+            .map(Text::from),
+        file: Some(file.into()),
         line,
         column,
     })
@@ -76,8 +76,8 @@ fn parse_gecko_jsc(line: &str) -> Option<Frame> {
     let function = function.rsplit('/').next().unwrap_or(function);
     Some(Frame {
         function: (!function.is_empty() && function != "global code" && function != "module code")
-            .then(|| function.to_owned()),
-        file: Some(file.to_owned()),
+            .then(|| function.into()),
+        file: Some(file.into()),
         line: line_no,
         column,
     })
@@ -114,8 +114,8 @@ mod tests {
 
     fn frame(function: Option<&str>, file: &str, line: u32, column: u32) -> Frame {
         Frame {
-            function: function.map(str::to_owned),
-            file: Some(file.to_owned()),
+            function: function.map(vigil_protocol::Text::from),
+            file: Some(file.into()),
             line: Some(line),
             column: Some(column),
         }

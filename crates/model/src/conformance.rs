@@ -40,7 +40,7 @@ pub fn session_batch(project: ProjectId, session: &str, user: &str, ts: i64, n: 
         let t = ts + i * 10;
         events.push(Event {
             ts: t,
-            view_id: Some(format!("{session}-view-{i}")),
+            view_id: Some(format!("{session}-view-{i}").into()),
             page_url: None,
             body: EventBody::View(View {
                 navigation_type: Some("navigate".into()),
@@ -50,7 +50,7 @@ pub fn session_batch(project: ProjectId, session: &str, user: &str, ts: i64, n: 
                     ..NavigationTiming::default()
                 },
                 fcp: Some(800.0),
-                title: Some(format!("Order for {user}@example.com")),
+                title: Some(format!("Order for {user}@example.com").into()),
                 ..View::default()
             }),
         });
@@ -71,7 +71,7 @@ pub fn session_batch(project: ProjectId, session: &str, user: &str, ts: i64, n: 
             page_url: None,
             body: EventBody::Error(ErrorEvent {
                 error_type: "TypeError".into(),
-                message: format!("failed for {user}@example.com"),
+                message: format!("failed for {user}@example.com").into(),
                 frames: vec![Frame {
                     function: Some("pay".into()),
                     file: Some("https://shop.example.com/app.js?token=s3cret".into()),
@@ -87,12 +87,12 @@ pub fn session_batch(project: ProjectId, session: &str, user: &str, ts: i64, n: 
             page_url: None,
             body: EventBody::Request(Request {
                 method: "GET".into(),
-                url: format!("https://api.example.com/orders/{}?key=abc", 100 + i),
+                url: format!("https://api.example.com/orders/{}?key=abc", 100 + i).into(),
                 status: Some(200),
                 duration: 123.4,
                 // Traced: the request is also a `spans` row, so spans meet every case too.
-                trace_id: Some(format!("{:016x}{:016x}", session.len() + 1, i + 1)),
-                span_id: Some(format!("{:016x}", i + 1)),
+                trace_id: Some(format!("{:016x}{:016x}", session.len() + 1, i + 1).into()),
+                span_id: Some(format!("{:016x}", i + 1).into()),
                 ..Request::default()
             }),
         });
@@ -102,7 +102,7 @@ pub fn session_batch(project: ProjectId, session: &str, user: &str, ts: i64, n: 
         project,
         common: Common {
             session_id: session.into(),
-            view_id: format!("{session}-view-0"),
+            view_id: format!("{session}-view-0").into(),
             page_url: "https://shop.example.com/cart?email=a@b.co".into(),
             browser: "Chrome".into(),
             country: "DE".into(),

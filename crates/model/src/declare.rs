@@ -29,8 +29,8 @@ fn s(v: &str) -> Option<Cow<'_, str>> {
         Some(Cow::Borrowed(v))
     }
 }
-fn os(v: &Option<String>) -> Option<Cow<'_, str>> {
-    v.as_deref().map(Cow::Borrowed)
+fn os<T: AsRef<str>>(v: &Option<T>) -> Option<Cow<'_, str>> {
+    v.as_ref().map(|v| Cow::Borrowed(v.as_ref()))
 }
 fn json<T: serde::Serialize>(v: &T) -> Option<Cow<'static, str>> {
     serde_json::to_string(v).ok().map(Cow::Owned)
@@ -59,7 +59,7 @@ fn frames_json(frames: &[Frame]) -> Option<Cow<'static, str>> {
     let scrubbed: Vec<Frame> = frames
         .iter()
         .map(|f| Frame {
-            file: f.file.as_deref().map(scrub_url),
+            file: f.file.as_deref().map(|file| scrub_url(file).into()),
             ..f.clone()
         })
         .collect();
@@ -71,7 +71,7 @@ fn breadcrumbs_json(crumbs: &[Breadcrumb]) -> Option<Cow<'static, str>> {
     let scrubbed: Vec<Breadcrumb> = crumbs
         .iter()
         .map(|b| Breadcrumb {
-            message: scrub_message(&b.message),
+            message: scrub_message(&b.message).into(),
             data: scrub_scalars(&b.data),
             ..b.clone()
         })
@@ -1238,8 +1238,8 @@ mod tests {
         for (i, e) in batch.events.iter().enumerate() {
             let mut e = e.clone();
             e.ts += i as i64;
-            e.view_id = Some(format!("view-{i}"));
-            e.page_url = Some(format!("https://other.example/{i}?q={i}"));
+            e.view_id = Some(format!("view-{i}").into());
+            e.page_url = Some(format!("https://other.example/{i}?q={i}").into());
             events.push(e);
         }
         let page_url = crate::field::ScrubbedOnce::new(&common.page_url);

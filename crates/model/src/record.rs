@@ -1,7 +1,7 @@
 //! An enriched batch: what the pipeline makes of a wire batch before it becomes rows.
 
 use serde::{Deserialize, Serialize};
-use vigil_protocol::Event;
+use vigil_protocol::{Event, Text};
 
 /// A project's numeric id, the partition key of everything stored.
 pub type ProjectId = u32;
@@ -11,23 +11,23 @@ pub type ProjectId = u32;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs)] // field names are the column names, documented in docs/protocol.md
 pub struct Common {
-    pub session_id: String,
-    pub view_id: String,
-    pub page_url: String,
-    pub referrer: String,
-    pub browser: String,
-    pub browser_version: String,
-    pub os: String,
-    pub os_version: String,
-    pub device_type: String,
-    pub device_model: String,
+    pub session_id: Text,
+    pub view_id: Text,
+    pub page_url: Text,
+    pub referrer: Text,
+    pub browser: Text,
+    pub browser_version: Text,
+    pub os: Text,
+    pub os_version: Text,
+    pub device_type: Text,
+    pub device_model: Text,
     #[serde(default)]
-    pub device_manufacturer: String,
-    pub country: String,
-    pub region: String,
-    pub city: String,
-    pub connection_type: String,
-    pub effective_type: String,
+    pub device_manufacturer: Text,
+    pub country: Text,
+    pub region: Text,
+    pub city: Text,
+    pub connection_type: Text,
+    pub effective_type: Text,
     /// Estimated round trip in ms, as the SDK reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt: Option<f64>,
@@ -39,22 +39,22 @@ pub struct Common {
     pub screen_height: Option<u32>,
     pub viewport_width: Option<u32>,
     pub viewport_height: Option<u32>,
-    pub user_id: String,
-    pub release: String,
-    pub environment: String,
-    pub agent: String,
-    pub agent_version: String,
-    pub app_version: String,
+    pub user_id: Text,
+    pub release: Text,
+    pub environment: Text,
+    pub agent: Text,
+    pub agent_version: Text,
+    pub app_version: Text,
     #[serde(default)]
-    pub app_name: String,
+    pub app_name: Text,
     #[serde(default)]
-    pub app_build: String,
-    pub carrier: String,
+    pub app_build: Text,
+    pub carrier: Text,
     /// The share of sessions the SDK kept; absent means all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<f64>,
     /// Custom attributes as a JSON object, `{}` when none.
-    pub attributes: String,
+    pub attributes: Text,
 }
 
 impl Common {

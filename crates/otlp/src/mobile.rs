@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use vigil_model::attribute;
 use vigil_protocol::{
     Agent, Anr, App, AppStart, Batch, Connection, Context, Crash, Device, Event, EventBody, Jank,
-    MAX_NUMBER, Os, PROTOCOL_VERSION, Request, Scalar, ScreenLoad,
+    MAX_NUMBER, Os, PROTOCOL_VERSION, Request, Scalar, ScreenLoad, Text,
 };
 
 /// Most events in one mapped batch, as in a batch an SDK sends.
@@ -75,7 +75,7 @@ fn generation(subtype: &str) -> Option<&'static str> {
 /// The batch context of a record: what its resource and attributes say about the app,
 /// device, network and session. `None` without a session id.
 fn context(attributes: &Map<String, Value>, resource: &Map<String, Value>) -> Option<Context> {
-    let get = |keys: &[&str]| attribute(attributes, resource, keys).map(str::to_owned);
+    let get = |keys: &[&str]| attribute(attributes, resource, keys).map(Text::from);
     let session_id = get(&["session.id"])?;
     let os_name = get(&["os.name"]).unwrap_or_default();
     let apple = matches!(os_name.to_ascii_lowercase().as_str(), "ios" | "ipados")
@@ -90,7 +90,7 @@ fn context(attributes: &Map<String, Value>, resource: &Map<String, Value>) -> Op
         "network.carrier.mnc",
     ] {
         if let Some(v) = get(&[key]) {
-            extra.insert(key.to_owned(), Scalar::String(v));
+            extra.insert(key.to_owned(), Scalar::String(v.to_string()));
         }
     }
     let version = get(&["service.version"]).unwrap_or_default();
@@ -111,7 +111,7 @@ fn context(attributes: &Map<String, Value>, resource: &Map<String, Value>) -> Op
                 "wired" => "ethernet".into(),
                 _ => t,
             }),
-            effective_type: subtype.as_deref().and_then(generation).map(str::to_owned),
+            effective_type: subtype.as_deref().and_then(generation).map(Text::from),
             rtt: None,
             downlink: None,
         })
@@ -140,8 +140,7 @@ fn context(attributes: &Map<String, Value>, resource: &Map<String, Value>) -> Op
             } else {
                 "mobile".into()
             }),
-            manufacturer: get(&["device.manufacturer"])
-                .or_else(|| apple.then(|| "Apple".to_owned())),
+            manufacturer: get(&["device.manufacturer"]).or_else(|| apple.then(|| "Apple".into())),
             model,
         }),
         carrier: get(&["network.carrier.name"]),
@@ -149,13 +148,13 @@ fn context(attributes: &Map<String, Value>, resource: &Map<String, Value>) -> Op
     })
 }
 
-fn screen(attributes: &Map<String, Value>) -> Option<String> {
+fn screen(attributes: &Map<String, Value>) -> Option<Text> {
     SCREEN_KEYS
         .iter()
         .chain(&["activity.name", "fragment.name"])
         .find_map(|k| attributes.get(*k).and_then(Value::as_str))
         .filter(|s| !s.is_empty() && *s != "unknown_screen")
-        .map(str::to_owned)
+        .map(Text::from)
 }
 
 /// The event a mobile span is, if any.
@@ -169,7 +168,7 @@ fn span_event(s: &SpanRecord) -> Option<EventBody> {
             .unwrap_or("cold")
             .to_ascii_lowercase();
         return Some(EventBody::AppStart(AppStart {
-            start_type,
+            start_type: start_type.into(),
             duration: s.duration_ms,
         }));
     }
@@ -217,16 +216,16 @@ fn span_event(s: &SpanRecord) -> Option<EventBody> {
             .filter(|_| status.is_none())
             .map(|e| {
                 if e.to_ascii_lowercase().contains("timeout") {
-                    "timeout".to_owned()
+                    Text::from("timeout")
                 } else {
-                    "network".to_owned()
+                    Text::from("network")
                 }
             })
             .or_else(|| (status.is_none() && s.status == "error").then(|| "network".into()));
         return Some(EventBody::Request(Request {
             api: Some("http".into()),
-            method: method.to_ascii_uppercase(),
-            url: url.to_owned(),
+            method: method.to_ascii_uppercase().into(),
+            url: url.to_owned().into(),
             status,
             duration: s.duration_ms,
             request_size: number(a, &["http.request.body.size"]),
@@ -234,7 +233,7 @@ fn span_event(s: &SpanRecord) -> Option<EventBody> {
             // The trace joins the request to the backend's spans; the span itself is kept
             // as it came (its service, parent and attributes), so no client span is made
             // from the request.
-            trace_id: Some(s.trace_id.clone()),
+            trace_id: Some(s.trace_id.clone().into()),
             span_id: None,
             trace_sampled: Some(true),
             failure,
@@ -256,15 +255,18 @@ fn log_event(l: &LogRecord) -> Option<EventBody> {
                 .or_else(|| text("metrickit.diagnostic.crash.exception.signal.name"))
                 .unwrap_or("crash");
             Some(EventBody::Crash(Crash {
-                error_type: error_type.to_owned(),
-                message: text("exception.message").unwrap_or_default().to_owned(),
-                stack: text("exception.stacktrace").map(str::to_owned),
+                error_type: error_type.to_owned().into(),
+                message: text("exception.message")
+                    .unwrap_or_default()
+                    .to_owned()
+                    .into(),
+                stack: text("exception.stacktrace").map(Text::from),
                 frames: Vec::new(),
             }))
         }
         "device.anr" => Some(EventBody::Anr(Anr {
             duration: ANDROID_ANR_MS,
-            stack: text("exception.stacktrace").map(str::to_owned),
+            stack: text("exception.stacktrace").map(Text::from),
         })),
         // MetricKit measures hangs in seconds; a hang without a duration stays a log record.
         "metrickit.diagnostic.hang" => number(a, &["metrickit.diagnostic.hang.hang_duration"])
@@ -272,7 +274,7 @@ fn log_event(l: &LogRecord) -> Option<EventBody> {
             .map(|seconds| {
                 EventBody::Anr(Anr {
                     duration: seconds * 1000.0,
-                    stack: text("exception.stacktrace").map(str::to_owned),
+                    stack: text("exception.stacktrace").map(Text::from),
                 })
             }),
         // Frames over the threshold in a period; the agent measures both in seconds.

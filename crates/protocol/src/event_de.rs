@@ -70,8 +70,8 @@ impl<'de> Visitor<'de> for TextSeed {
 #[derive(Default)]
 pub(crate) struct Common {
     pub(crate) ts: Option<i64>,
-    pub(crate) view_id: Option<Option<String>>,
-    pub(crate) page_url: Option<Option<String>>,
+    pub(crate) view_id: Option<Option<crate::Text>>,
+    pub(crate) page_url: Option<Option<crate::Text>>,
 }
 
 impl Common {

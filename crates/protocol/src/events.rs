@@ -1,6 +1,7 @@
 //! The typed shapes of protocol v1. Every struct denies unknown keys: a misspelt field is an
 //! error the SDK author sees at once, not data silently lost.
 
+use crate::Text;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -13,7 +14,7 @@ pub struct Batch {
     pub v: u32,
     /// The project's public key, when not given in the query string or header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
+    pub key: Option<Text>,
     /// What is the same for every event of the batch.
     pub context: Context,
     /// The events, in any order.
@@ -27,18 +28,18 @@ pub struct Batch {
 #[serde(deny_unknown_fields)]
 pub struct Context {
     /// Session id chosen by the SDK (kept across pages, 30 min idle, 4 h max).
-    pub session_id: String,
+    pub session_id: Text,
     /// The current view (page load, soft navigation or screen); events may override it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub view_id: Option<String>,
+    pub view_id: Option<Text>,
     /// Which SDK sent the batch.
     pub agent: Agent,
     /// The page or screen URL; events may override it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_url: Option<String>,
+    pub page_url: Option<Text>,
     /// `document.referrer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub referrer: Option<String>,
+    pub referrer: Option<Text>,
     /// Screen size in CSS pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screen: Option<Size>,
@@ -53,13 +54,13 @@ pub struct Context {
     pub device_memory: Option<f64>,
     /// The application's own user id, when it set one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<Text>,
     /// The application release (for comparing deploys).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub release: Option<String>,
+    pub release: Option<Text>,
     /// Environment such as production or staging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
+    pub environment: Option<Text>,
     /// Custom attributes set by the application; flat, scalar values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, Scalar>,
@@ -74,7 +75,7 @@ pub struct Context {
     pub device: Option<Device>,
     /// Mobile: the carrier name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub carrier: Option<String>,
+    pub carrier: Option<Text>,
     /// The share of sessions the SDK keeps (0 < rate ≤ 1, default 1): each kept session
     /// stands for `1 / sample_rate` sessions when totals are estimated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,9 +87,9 @@ pub struct Context {
 #[serde(deny_unknown_fields)]
 pub struct Agent {
     /// e.g. `vigil-browser`, `vigil-android`.
-    pub name: String,
+    pub name: Text,
     /// Semver of the SDK.
-    pub version: String,
+    pub version: Text,
 }
 
 /// A width and height in CSS pixels.
@@ -107,10 +108,10 @@ pub struct Size {
 pub struct Connection {
     /// `wifi`, `cellular`, `ethernet`, … (`navigator.connection.type`).
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<Text>,
     /// `4g`, `3g`, `2g`, `slow-2g` (`navigator.connection.effectiveType`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effective_type: Option<String>,
+    pub effective_type: Option<Text>,
     /// Estimated round trip in ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt: Option<f64>,
@@ -124,12 +125,12 @@ pub struct Connection {
 #[serde(deny_unknown_fields)]
 pub struct App {
     /// Bundle or package id.
-    pub name: String,
+    pub name: Text,
     /// Marketing version.
-    pub version: String,
+    pub version: Text,
     /// Build number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build: Option<String>,
+    pub build: Option<Text>,
 }
 
 /// An operating system.
@@ -137,9 +138,9 @@ pub struct App {
 #[serde(deny_unknown_fields)]
 pub struct Os {
     /// e.g. `Android`, `iOS`.
-    pub name: String,
+    pub name: Text,
     /// e.g. `14`.
-    pub version: String,
+    pub version: Text,
 }
 
 /// A mobile device.
@@ -147,13 +148,13 @@ pub struct Os {
 #[serde(deny_unknown_fields)]
 pub struct Device {
     /// e.g. `Pixel 8`.
-    pub model: String,
+    pub model: Text,
     /// e.g. `Google`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manufacturer: Option<String>,
+    pub manufacturer: Option<Text>,
     /// `mobile`, `tablet`, `desktop`, `tv`.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<Text>,
 }
 
 /// A flat attribute or property value.
@@ -188,10 +189,10 @@ pub struct Event {
     pub ts: i64,
     /// Overrides the context's view id (a soft navigation inside the batch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub view_id: Option<String>,
+    pub view_id: Option<Text>,
     /// Overrides the context's page URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_url: Option<String>,
+    pub page_url: Option<Text>,
     /// What happened.
     #[serde(flatten)]
     pub body: EventBody,
@@ -262,7 +263,7 @@ impl EventBody {
 pub struct View {
     /// `navigate`, `reload`, `back_forward`, `prerender`, `restore` (bfcache).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub navigation_type: Option<String>,
+    pub navigation_type: Option<Text>,
     /// Phase durations and milestones.
     #[serde(default)]
     pub timing: NavigationTiming,
@@ -274,7 +275,7 @@ pub struct View {
     pub transfer_size: Option<f64>,
     /// Page title (scrubbed like URLs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
+    pub title: Option<Text>,
     /// Total Blocking Time: the sum over long tasks between FCP and TTI of each task's time
     /// past 50 ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -329,12 +330,12 @@ pub struct NavigationTiming {
 #[serde(deny_unknown_fields)]
 pub struct Vital {
     /// `LCP`, `INP`, `CLS`, `FCP` or `TTFB`.
-    pub name: String,
+    pub name: Text,
     /// ms, or unitless for CLS.
     pub value: f64,
     /// `good`, `needs-improvement` or `poor`; computed by the collector when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rating: Option<String>,
+    pub rating: Option<Text>,
     /// Why the value is what it is.
     #[serde(default)]
     pub attribution: Attribution,
@@ -346,10 +347,10 @@ pub struct Vital {
 pub struct Attribution {
     /// LCP: the element; INP: the interaction target; CLS: the largest shift's source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub element: Option<String>,
+    pub element: Option<Text>,
     /// LCP: the image or resource URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
+    pub url: Option<Text>,
     /// LCP phase: time to first byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttfb: Option<f64>,
@@ -364,7 +365,7 @@ pub struct Attribution {
     pub render_delay: Option<f64>,
     /// INP: `pointerdown`, `click`, `keydown`, ….
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_type: Option<String>,
+    pub event_type: Option<Text>,
     /// INP phase: input delay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_delay: Option<f64>,
@@ -376,7 +377,7 @@ pub struct Attribution {
     pub presentation_delay: Option<f64>,
     /// INP: the long-animation-frame script that took longest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub script_url: Option<String>,
+    pub script_url: Option<Text>,
     /// INP: that script's duration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_duration: Option<f64>,
@@ -385,7 +386,7 @@ pub struct Attribution {
     pub shift_time: Option<f64>,
     /// Document or page load state when the metric was taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub load_state: Option<String>,
+    pub load_state: Option<Text>,
 }
 
 /// Resource timing for one resource.
@@ -393,9 +394,9 @@ pub struct Attribution {
 #[serde(deny_unknown_fields)]
 pub struct Resource {
     /// Resource URL.
-    pub url: String,
+    pub url: Text,
     /// `img`, `script`, `link`, `css`, `fetch`, `xmlhttprequest`, `font`, ….
-    pub initiator: String,
+    pub initiator: Text,
     /// Start, ms from navigation start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<f64>,
@@ -438,9 +439,9 @@ pub struct Resource {
 #[serde(deny_unknown_fields)]
 pub struct ResourceError {
     /// Resource URL.
-    pub url: String,
+    pub url: Text,
     /// The element's tag: `img`, `script`, `link`, `video`, ….
-    pub tag: String,
+    pub tag: Text,
 }
 
 /// A long task (≥ 50 ms) or long animation frame.
@@ -448,7 +449,7 @@ pub struct ResourceError {
 #[serde(deny_unknown_fields)]
 pub struct LongTask {
     /// `longtask` or `long-animation-frame`.
-    pub kind: String,
+    pub kind: Text,
     /// Start, ms from navigation start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<f64>,
@@ -459,10 +460,10 @@ pub struct LongTask {
     pub blocking_duration: Option<f64>,
     /// The longest script's URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub script_url: Option<String>,
+    pub script_url: Option<Text>,
     /// The longest script's invoker (e.g. `BUTTON#buy.onclick`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoker: Option<String>,
+    pub invoker: Option<Text>,
     /// The longest script's duration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_duration: Option<f64>,
@@ -474,10 +475,10 @@ pub struct LongTask {
 pub struct Frame {
     /// Function name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function: Option<String>,
+    pub function: Option<Text>,
     /// Script URL or file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
+    pub file: Option<Text>,
     /// 1-based line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
@@ -493,9 +494,9 @@ pub struct Breadcrumb {
     /// When, ms since the epoch.
     pub ts: i64,
     /// `click`, `route`, `request`, `console`, `custom`.
-    pub category: String,
+    pub category: Text,
     /// Human summary (selector, URL, status, message).
-    pub message: String,
+    pub message: Text,
     /// Extra flat values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub data: BTreeMap<String, Scalar>,
@@ -506,12 +507,12 @@ pub struct Breadcrumb {
 #[serde(deny_unknown_fields)]
 pub struct ErrorEvent {
     /// `TypeError`, `Error`, ….
-    pub error_type: String,
+    pub error_type: Text,
     /// The message.
-    pub message: String,
+    pub message: Text,
     /// The raw stack string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<String>,
+    pub stack: Option<Text>,
     /// Parsed frames, innermost first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub frames: Vec<Frame>,
@@ -520,7 +521,7 @@ pub struct ErrorEvent {
     pub handled: bool,
     /// `onerror`, `unhandledrejection`, `console`, `manual`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
+    pub source: Option<Text>,
     /// The last actions before the error, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub breadcrumbs: Vec<Breadcrumb>,
@@ -542,13 +543,13 @@ pub struct ErrorEvent {
 #[serde(deny_unknown_fields)]
 pub struct ErrorCause {
     /// `TypeError`, `Error`, ….
-    pub error_type: String,
+    pub error_type: Text,
     /// The message.
-    pub message: String,
+    pub message: Text,
     /// The raw stack string; the collector parses it (a cause's frames would nest deeper
     /// than a batch may).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<String>,
+    pub stack: Option<Text>,
 }
 
 /// A fetch or XHR.
@@ -557,14 +558,14 @@ pub struct ErrorCause {
 pub struct Request {
     /// `fetch` or `xhr`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api: Option<String>,
+    pub api: Option<Text>,
     /// HTTP method.
-    pub method: String,
+    pub method: Text,
     /// The URL as requested.
-    pub url: String,
+    pub url: Text,
     /// The templated URL (`/users/:id`); the collector derives it when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url_template: Option<String>,
+    pub url_template: Option<Text>,
     /// HTTP status; absent or 0 when the request failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
@@ -593,17 +594,17 @@ pub struct Request {
     pub response_size: Option<f64>,
     /// W3C trace id (32 hex) sent in `traceparent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trace_id: Option<String>,
+    pub trace_id: Option<Text>,
     /// W3C parent span id (16 hex) sent in `traceparent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub span_id: Option<String>,
+    pub span_id: Option<Text>,
     /// The `sampled` flag sent in `traceparent`: whether the backend was asked to record
     /// the trace (it follows the session's trace sampling).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_sampled: Option<bool>,
     /// `network`, `abort`, `timeout` when no response came.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
+    pub failure: Option<Text>,
 }
 
 /// A user action.
@@ -612,10 +613,10 @@ pub struct Request {
 pub struct Action {
     /// `click`, `rage_click`, `dead_click`, `scroll`, `form_start`, `form_submit`,
     /// `form_abandon`.
-    pub action: String,
+    pub action: Text,
     /// Stable CSS selector of the target (never its text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selector: Option<String>,
+    pub selector: Option<Text>,
     /// Rage click: how many clicks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
@@ -624,13 +625,13 @@ pub struct Action {
     pub depth: Option<f64>,
     /// Form actions: the form's name or id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub form: Option<String>,
+    pub form: Option<Text>,
     /// Form actions: names of the fields touched, never their values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<String>,
     /// Form abandon: the last field touched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_field: Option<String>,
+    pub last_field: Option<Text>,
 }
 
 /// An SPA soft navigation.
@@ -638,15 +639,15 @@ pub struct Action {
 #[serde(deny_unknown_fields)]
 pub struct Route {
     /// URL before.
-    pub from: String,
+    pub from: Text,
     /// URL after.
-    pub to: String,
+    pub to: Text,
     /// The new view id this navigation starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub new_view_id: Option<String>,
+    pub new_view_id: Option<Text>,
     /// `push`, `replace`, `pop`, `hash`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trigger: Option<String>,
+    pub trigger: Option<Text>,
     /// From the navigation until the page settled (ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
@@ -657,7 +658,7 @@ pub struct Route {
 #[serde(deny_unknown_fields)]
 pub struct Custom {
     /// e.g. `signup`, `checkout`.
-    pub name: String,
+    pub name: Text,
     /// Flat properties.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub properties: BTreeMap<String, Scalar>,
@@ -671,7 +672,7 @@ pub struct Custom {
 #[serde(deny_unknown_fields)]
 pub struct AppStart {
     /// `cold`, `warm` or `hot`.
-    pub start_type: String,
+    pub start_type: Text,
     /// ms until the first frame.
     pub duration: f64,
 }
@@ -681,7 +682,7 @@ pub struct AppStart {
 #[serde(deny_unknown_fields)]
 pub struct ScreenLoad {
     /// Screen name.
-    pub screen: String,
+    pub screen: Text,
     /// ms until the screen was drawn.
     pub duration: f64,
 }
@@ -691,12 +692,12 @@ pub struct ScreenLoad {
 #[serde(deny_unknown_fields)]
 pub struct Crash {
     /// Exception or signal name.
-    pub error_type: String,
+    pub error_type: Text,
     /// The message.
-    pub message: String,
+    pub message: Text,
     /// The raw stack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<String>,
+    pub stack: Option<Text>,
     /// Parsed frames.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub frames: Vec<Frame>,
@@ -710,7 +711,7 @@ pub struct Anr {
     pub duration: f64,
     /// The main thread's stack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stack: Option<String>,
+    pub stack: Option<Text>,
 }
 
 /// Mobile: frames that took longer than a threshold to render (slow or frozen frames) over

@@ -19,6 +19,7 @@
 use crate::event_de::Common;
 use crate::events::*;
 use crate::scan::ScanLimits;
+use crate::text::Text;
 use std::collections::BTreeMap;
 
 /// The deepest nesting this reader reaches: batch, events, event, a crash's frames, a frame.
@@ -265,6 +266,18 @@ trait Read: Sized {
 impl Read for String {
     fn read(c: &mut Cursor<'_>) -> Option<Self> {
         c.string()
+    }
+}
+
+impl Read for Text {
+    fn read(c: &mut Cursor<'_>) -> Option<Self> {
+        // A string without escapes (almost every one) is copied once, into its place.
+        let quote = c.at;
+        if let Some(plain) = c.str() {
+            return Some(Text::new(plain));
+        }
+        c.at = quote;
+        c.string().map(Text::from)
     }
 }
 
@@ -697,15 +710,17 @@ mod tests {
         fn chance(&mut self) -> bool {
             self.next() & 1 == 0
         }
-        fn text(&mut self) -> String {
+        /// Up to 40 characters: text kept inline (24 bytes at most) and on the heap.
+        fn text(&mut self) -> Text {
             const CHARS: &[&str] = &[
                 "a", "Z", "0", "/", ":", ".", "?", "=", "&", " ", "é", "€", "-", "_",
             ];
-            (0..self.below(24))
+            (0..self.below(40))
                 .map(|_| CHARS[self.below(CHARS.len() as u64) as usize])
-                .collect()
+                .collect::<String>()
+                .into()
         }
-        fn some_text(&mut self) -> Option<String> {
+        fn some_text(&mut self) -> Option<Text> {
             self.chance().then(|| self.text())
         }
         /// At most 14 digits with up to 4 after the point, as the browser agent writes a
@@ -867,7 +882,7 @@ mod tests {
                 count: r.some_u32(),
                 depth: r.some_number(),
                 form: r.some_text(),
-                fields: (0..r.below(3)).map(|_| r.text()).collect(),
+                fields: (0..r.below(3)).map(|_| r.text().into()).collect(),
                 last_field: r.some_text(),
             }),
         }
@@ -879,9 +894,9 @@ mod tests {
                 let value = match r.below(3) {
                     0 => Scalar::Bool(r.chance()),
                     1 => Scalar::Number(r.number()),
-                    _ => Scalar::String(r.text()),
+                    _ => Scalar::String(r.text().into()),
                 };
-                (r.text(), value)
+                (r.text().into(), value)
             })
             .collect()
     }

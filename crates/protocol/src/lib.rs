@@ -7,10 +7,12 @@ mod event_de;
 mod events;
 mod fast;
 mod scan;
+mod text;
 mod vitals;
 
 pub use events::*;
 pub use scan::{MAX_NUMBER, ScanError, ScanLimits, scan_json};
+pub use text::Text;
 pub use vitals::{VitalThresholds, rate_vital, thresholds};
 
 /// The protocol version this collector speaks.

@@ -42,13 +42,13 @@ fn session(i: i64) -> Vec<Rows> {
         }
     };
     let common = |user: &str| Common {
-        session_id: s.clone(),
-        view_id: view_id("a"),
+        session_id: s.clone().into(),
+        view_id: view_id("a").into(),
         // Segments store a page URL without its path; these come back whole too: one with
         // a query holding the path again, and two holding the marks of the stored form.
         page_url: match i % 5 {
             0 => "https://shop.example.com/".into(),
-            1 => format!("https://shop.example.com/p/{i}?back=/p/{i}"),
+            1 => format!("https://shop.example.com/p/{i}?back=/p/{i}").into(),
             2 => "https://shop.example.com/a\u{1}b".into(),
             3 => "\u{2}https://shop.example.com/c".into(),
             _ => "https://shop.example.com".into(),

@@ -46,7 +46,7 @@ fn load_vitals(store: &Store, per_session: i64) -> BTreeMap<String, Vec<f64>> {
             errors: Vec::new(),
             project: PROJECT,
             common: Common {
-                session_id: session,
+                session_id: session.into(),
                 country: ["DE", "FR", "US", "JP"][s as usize % 4].into(),
                 browser: ["Chrome", "Firefox", "Safari"][s as usize % 3].into(),
                 ..Common::default()
@@ -132,7 +132,7 @@ fn load_vitals_again(
                 errors: Vec::new(),
                 project: PROJECT,
                 common: Common {
-                    session_id: session.clone(),
+                    session_id: session.clone().into(),
                     ..Common::default()
                 },
                 events: vec![event(

@@ -14,7 +14,7 @@ fn batches(n: usize, per_batch: usize) -> Vec<Rows> {
                 errors: Vec::new(),
                 project: 1,
                 common: Common {
-                    session_id: format!("s{i}"),
+                    session_id: format!("s{i}").into(),
                     browser: "Chrome".into(),
                     country: "DE".into(),
                     ..Common::default()

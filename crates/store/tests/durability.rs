@@ -34,7 +34,7 @@ fn batch(project: u32, names: &[String], ts: i64) -> Rows {
                 view_id: None,
                 page_url: None,
                 body: EventBody::Custom(Custom {
-                    name: n.clone(),
+                    name: n.clone().into(),
                     ..Custom::default()
                 }),
             })

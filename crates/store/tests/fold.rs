@@ -55,7 +55,7 @@ fn batch(session: &str, user: &str, events: Vec<Event>) -> Rows {
         project: 1,
         common: Common {
             session_id: session.into(),
-            view_id: format!("{session}-v1"),
+            view_id: format!("{session}-v1").into(),
             page_url: "https://shop.example.com/cart".into(),
             browser: "Chrome".into(),
             country: "DE".into(),

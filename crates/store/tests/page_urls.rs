@@ -31,8 +31,8 @@ fn pages(t: i64) -> Vec<Rows> {
                 errors: Vec::new(),
                 project: 1,
                 common: Common {
-                    session_id: format!("s{i}"),
-                    view_id: format!("s{i}-v"),
+                    session_id: format!("s{i}").into(),
+                    view_id: format!("s{i}-v").into(),
                     page_url: (*url).into(),
                     ..Common::default()
                 },

@@ -24,7 +24,7 @@ fn session(id: &str, times: &[i64]) -> Rows {
         project: 1,
         common: Common {
             session_id: id.into(),
-            view_id: format!("{id}-0abcd"),
+            view_id: format!("{id}-0abcd").into(),
             page_url: "https://shop.example.com/".into(),
             ..Common::default()
         },

@@ -124,11 +124,11 @@ fn wire_batch(rng: &mut Rng, n: usize) -> Vec<u8> {
             }),
             1 => EventBody::Request(Request {
                 method: "GET".into(),
-                url: format!("https://shop.example.com/api/products/{}", rng.below(500)),
+                url: format!("https://shop.example.com/api/products/{}", rng.below(500)).into(),
                 status: Some(200),
                 duration: rng.lognormal(120.0, 0.5),
-                trace_id: Some(rng.hex(32)),
-                span_id: Some(rng.hex(16)),
+                trace_id: Some(rng.hex(32).into()),
+                span_id: Some(rng.hex(16).into()),
                 trace_sampled: Some(true),
                 ..Request::default()
             }),
@@ -170,8 +170,8 @@ fn wire_batch(rng: &mut Rng, n: usize) -> Vec<u8> {
         v: 1,
         key: None,
         context: Context {
-            session_id,
-            view_id: Some(view_id),
+            session_id: session_id.into(),
+            view_id: Some(view_id.into()),
             agent: Agent {
                 name: "vigil-browser".into(),
                 version: "0.1.0".into(),

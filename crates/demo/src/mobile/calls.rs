@@ -4,7 +4,7 @@
 use super::Session;
 use super::catalog::{Network, Screen};
 use crate::Rng;
-use vigil_protocol::{Event, EventBody, Request};
+use vigil_protocol::{Event, EventBody, Request, Text};
 
 const API: &str = "https://api.vigilshop.example";
 
@@ -140,19 +140,19 @@ pub(super) fn screen_calls(
         events.push(Event {
             ts: at,
             view_id: None,
-            page_url: Some(screen.name(s.platform).to_owned()),
+            page_url: Some(screen.name(s.platform).to_owned().into()),
             body: EventBody::Request(Request {
                 api: Some("http".into()),
                 method: c.method.into(),
-                url: format!("{API}{}", c.path),
+                url: format!("{API}{}", c.path).into(),
                 status,
                 duration,
                 request_size: (c.method == "POST").then(|| 300.0 + r.below(900) as f64),
                 response_size,
-                trace_id: Some(r.hex(32)),
+                trace_id: Some(r.hex(32).into()),
                 span_id: None,
                 trace_sampled: Some(true),
-                failure: failure.map(str::to_owned),
+                failure: failure.map(Text::from),
                 ..Request::default()
             }),
         });

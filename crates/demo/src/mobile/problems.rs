@@ -98,8 +98,8 @@ impl CrashKind {
         };
         Crash {
             error_type: error_type.into(),
-            message,
-            stack: Some(stack),
+            message: message.into(),
+            stack: Some(stack.into()),
             frames: Vec::new(),
         }
     }
@@ -169,7 +169,7 @@ impl HangKind {
         };
         Anr {
             duration,
-            stack: Some(stack),
+            stack: Some(stack.into()),
         }
     }
 }

@@ -69,17 +69,17 @@ pub(super) fn script_error(r: &mut Rng, page: &Page, mut crumbs: Vec<Breadcrumb>
         EventBody::Error(ErrorEvent {
             error_type: kind.into(),
             message: message.into(),
-            stack: Some(stack),
+            stack: Some(stack.into()),
             frames: vec![
                 Frame {
                     function: Some(function.into()),
-                    file: Some(format!("{ORIGIN}{file}")),
+                    file: Some(format!("{ORIGIN}{file}").into()),
                     line: Some(line),
                     column: Some(column),
                 },
                 Frame {
                     function: Some("HTMLButtonElement.<anonymous>".into()),
-                    file: Some(format!("{ORIGIN}/assets/app.9c1e07.js")),
+                    file: Some(format!("{ORIGIN}/assets/app.9c1e07.js").into()),
                     line: Some(1),
                     column: Some(4821),
                 },

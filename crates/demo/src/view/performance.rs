@@ -43,9 +43,9 @@ pub(super) fn soft_navigation(r: &mut Rng, page: &Page, prev_url: &str, events: 
     events.push(event(
         page.t,
         EventBody::Route(Route {
-            from: prev_url.to_owned(),
-            to: page.url.clone(),
-            new_view_id: Some(page.view_id.clone()),
+            from: prev_url.to_owned().into(),
+            to: page.url.clone().into(),
+            new_view_id: Some(page.view_id.clone().into()),
             trigger: Some("push".into()),
             duration: Some(r.lognormal(180.0 * page.session.dev, 0.5)),
         }),
@@ -131,7 +131,7 @@ pub(super) fn load_vitals(page: &Page, lean: bool, events: &mut Vec<Event>) {
             lcp,
             Attribution {
                 element: Some(hero.into()),
-                url: Some(format!("{ORIGIN}/img/{image}.webp")),
+                url: Some(format!("{ORIGIN}/img/{image}.webp").into()),
                 ttfb: Some(ttfb),
                 load_delay: Some((fcp - ttfb) * 0.4),
                 load_duration: Some((lcp - fcp) * 0.7),
@@ -202,7 +202,7 @@ pub(super) fn interaction(r: &mut Rng, page: &Page, end: i64) -> Event {
                 input_delay: Some(inp * 0.2),
                 processing: Some(inp * 0.5),
                 presentation_delay: Some(inp * 0.3),
-                script_url: Some(format!("{ORIGIN}/assets/app.9c1e07.js")),
+                script_url: Some(format!("{ORIGIN}/assets/app.9c1e07.js").into()),
                 script_duration: Some(inp * 0.45),
                 ..Attribution::default()
             },
@@ -228,7 +228,7 @@ pub(super) fn resources(r: &mut Rng, page: &Page, events: &mut Vec<Event>) {
         events.push(event(
             t + (ttfb as i64),
             EventBody::Resource(Resource {
-                url: full,
+                url: full.into(),
                 initiator: (*initiator).into(),
                 start: Some(ttfb + r.unit() * 200.0),
                 duration,
@@ -246,7 +246,7 @@ pub(super) fn resources(r: &mut Rng, page: &Page, events: &mut Vec<Event>) {
         events.push(event(
             t + 900,
             EventBody::ResourceError(ResourceError {
-                url: format!("{ORIGIN}/img/banner-{}.webp", r.below(5)),
+                url: format!("{ORIGIN}/img/banner-{}.webp", r.below(5)).into(),
                 tag: "img".into(),
             }),
         ));
@@ -264,7 +264,7 @@ pub(super) fn long_tasks(r: &mut Rng, page: &Page, events: &mut Vec<Event>) {
                     start: Some(1500.0 + k as f64 * 400.0),
                     duration: r.lognormal(140.0, 0.4),
                     blocking_duration: Some(r.lognormal(80.0, 0.5)),
-                    script_url: Some(format!("{ORIGIN}/assets/vendor.5d8e44.js")),
+                    script_url: Some(format!("{ORIGIN}/assets/vendor.5d8e44.js").into()),
                     invoker: Some("DOMWindow.onload".into()),
                     script_duration: Some(r.lognormal(100.0, 0.4)),
                 }),

@@ -67,12 +67,12 @@ pub(super) fn api_calls(r: &mut Rng, page: &Page, events: &mut Vec<Event>) -> Ve
             1 => (Some(500), None),
             2 => (Some(503), None),
             3 => (Some(404), None),
-            _ => (None, Some("network".to_owned())),
+            _ => (None, Some(Text::from("network"))),
         };
         crumbs.push(Breadcrumb {
             ts: at,
             category: "request".into(),
-            message: format!("{method} {u} {}", status.unwrap_or(0)),
+            message: format!("{method} {u} {}", status.unwrap_or(0)).into(),
             data: BTreeMap::new(),
         });
         events.push(event(
@@ -80,15 +80,15 @@ pub(super) fn api_calls(r: &mut Rng, page: &Page, events: &mut Vec<Event>) -> Ve
             EventBody::Request(Request {
                 api: Some("fetch".into()),
                 method: method.into(),
-                url: u,
+                url: u.into(),
                 url_template: None,
                 status,
                 duration,
                 ttfb: Some(duration * 0.7),
                 download: Some(duration * 0.1),
                 response_size: Some(r.lognormal(4_000.0, 0.8).round()),
-                trace_id: Some(r.hex(32)),
-                span_id: Some(r.hex(16)),
+                trace_id: Some(r.hex(32).into()),
+                span_id: Some(r.hex(16).into()),
                 trace_sampled: Some(true),
                 failure,
                 ..Request::default()

@@ -665,9 +665,9 @@ mod shared_tests {
                 3,
                 EventBody::Request(Request {
                     method: "GET".into(),
-                    url: format!("https://api.example.com/orders/{i}"),
-                    trace_id: Some(format!("{:032x}", i + 1)),
-                    span_id: Some(format!("{:016x}", i + 1)),
+                    url: format!("https://api.example.com/orders/{i}").into(),
+                    trace_id: Some(format!("{:032x}", i + 1).into()),
+                    span_id: Some(format!("{:016x}", i + 1).into()),
                     ..Request::default()
                 }),
             ));
@@ -677,7 +677,7 @@ mod shared_tests {
             project: 1,
             common: Common {
                 session_id: session.into(),
-                view_id: format!("{session}-view"),
+                view_id: format!("{session}-view").into(),
                 page_url: "https://shop.example.com/cart".into(),
                 browser: "Chrome".into(),
                 country: "DE".into(),
@@ -736,7 +736,7 @@ mod shared_tests {
         let view = |ts: i64, page_url: Option<&str>| Event {
             ts,
             view_id: None,
-            page_url: page_url.map(str::to_owned),
+            page_url: page_url.map(vigil_protocol::Text::from),
             body: EventBody::View(View::default()),
         };
         let rows = IngestBatch {

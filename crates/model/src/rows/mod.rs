@@ -336,8 +336,8 @@ mod tests {
             EventBody::Request(Request {
                 method: method.into(),
                 url: url.into(),
-                trace_id: Some(format!("{ts:032x}")),
-                span_id: Some(format!("{ts:016x}")),
+                trace_id: Some(format!("{ts:032x}").into()),
+                span_id: Some(format!("{ts:016x}").into()),
                 ..Request::default()
             }),
         )
@@ -401,8 +401,9 @@ mod tests {
                 },
                 events: (0..5)
                     .map(|i| Event {
-                        view_id: Some(format!("v-{i}")),
-                        page_url: (i % 2 == 0).then(|| format!("https://shop.example.com/p/{i}")),
+                        view_id: Some(format!("v-{i}").into()),
+                        page_url: (i % 2 == 0)
+                            .then(|| format!("https://shop.example.com/p/{i}").into()),
                         ..at(i, EventBody::View(View::default()))
                     })
                     .collect(),
