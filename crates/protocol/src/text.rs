@@ -21,6 +21,7 @@ impl Text {
     }
 
     /// The text as a `str`.
+    #[inline]
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
@@ -34,18 +35,21 @@ impl Text {
 impl Deref for Text {
     type Target = str;
 
+    #[inline]
     fn deref(&self) -> &str {
         self.0.as_str()
     }
 }
 
 impl AsRef<str> for Text {
+    #[inline]
     fn as_ref(&self) -> &str {
         self.0.as_str()
     }
 }
 
 impl Borrow<str> for Text {
+    #[inline]
     fn borrow(&self) -> &str {
         self.0.as_str()
     }
