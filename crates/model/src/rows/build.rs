@@ -486,7 +486,8 @@ fn fill_text<'a>(
     s.text.clear();
     // Context values are the same string for every row of a batch: scrub them once.
     let mut last: Option<(*const u8, usize, Text<'a>)> = None;
-    let mut last_derived: Option<((*const u8, usize), Option<Text<'a>>)> = None;
+    // The source value last derived from, and the row holding what it gave.
+    let mut last_derived: Option<((*const u8, usize), usize)> = None;
     for (i, r) in rows.iter().enumerate() {
         let value = match extract(r) {
             Some(Cow::Borrowed(v)) if scrubs => {
@@ -504,20 +505,38 @@ fn fill_text<'a>(
             }
             Some(v) if scrubs => Some(Text::Own(scrubbed(field.kind, v))),
             Some(v) => Some(Text::Own(v)),
-            None => source.and_then(|((_, values), derive)| {
-                let from = values[i].as_ref()?.as_str();
-                // A context value (the page URL) is one string in every row: derived once.
-                let key = (from.as_ptr(), from.len());
-                if let Some((_, derived)) = last_derived.as_ref().filter(|(k, _)| *k == key) {
-                    return derived.clone();
+            None => {
+                match source.and_then(|((_, values), derive)| Some((values[i].as_ref()?, derive))) {
+                    None => None,
+                    Some((from, derive)) => {
+                        let from = from.as_str();
+                        // A context value (the page URL) is one string in every row: derived
+                        // once, and shared from its second row on.
+                        let key = (from.as_ptr(), from.len());
+                        match last_derived.filter(|(k, _)| *k == key) {
+                            Some((_, row)) => shared_copy(&mut s.text[row]),
+                            None => {
+                                last_derived = Some((key, i));
+                                derive(from).map(|d| Text::Own(Cow::Owned(d)))
+                            }
+                        }
+                    }
                 }
-                let derived = derive(from).map(|d| Text::Shared(d.into()));
-                last_derived = Some((key, derived.clone()));
-                derived
-            }),
+            }
         };
         s.text.push(value);
     }
+}
+
+/// A copy of a row's text for another row: an owned value becomes shared first (one
+/// allocation for the value's second row, none for a value only one row holds, which most
+/// derived values are: each request's URL template and host).
+fn shared_copy<'a>(slot: &mut Option<Text<'a>>) -> Option<Text<'a>> {
+    if let Some(Text::Own(Cow::Owned(value))) = slot {
+        let shared: Rc<str> = std::mem::take(value).into();
+        *slot = Some(Text::Shared(shared));
+    }
+    slot.clone()
 }
 
 /// Writes one column's type, layout and values after its name, and says where they went;

@@ -415,6 +415,70 @@ mod tests {
         }
     }
 
+    /// Derived columns row by row: a value derived once and shared by the rows after it
+    /// (the context's page), one per row (each request's URL), and runs of both.
+    #[test]
+    fn derived_columns_hold_each_rows_value_whether_shared_or_its_own() {
+        use arrow_array::cast::AsArray;
+        let urls = [
+            "https://api.example.com/orders/7",
+            "https://api.example.com/orders/8",
+            "https://api.example.com/orders/8",
+            "https://cdn.example.com/app.js",
+            "https://api.example.com/users/1/cart",
+        ];
+        let mut events: Vec<Event> = urls
+            .iter()
+            .enumerate()
+            .map(|(i, url)| traced(i as i64 + 1, "GET", url))
+            .collect();
+        // A template of its own between two rows that derive theirs from one URL.
+        if let EventBody::Request(q) = &mut events[2].body {
+            q.url_template = Some("/orders/{id}".into());
+        }
+        events.insert(3, traced(3, "GET", urls[2]));
+        events.extend((0..6).map(|i| Event {
+            page_url: (i % 3 == 2).then(|| format!("https://shop.example.com/p/{i}").into()),
+            ..at(10 + i, EventBody::View(View::default()))
+        }));
+        let batch = IngestBatch {
+            errors: Vec::new(),
+            project: 3,
+            common: Common {
+                session_id: "s-1".into(),
+                page_url: "https://shop.example.com/cart?q=1".into(),
+                ..Common::default()
+            },
+            events,
+        };
+        let column = |table: Table, name: &str| -> Vec<Option<String>> {
+            let rows = batch.to_rows(usize::MAX).unwrap();
+            let mut appender = TableAppender::new(table);
+            rows.sections()
+                .iter()
+                .filter(|s| s.table == table)
+                .for_each(|s| appender.append(s));
+            let records = appender.finish();
+            let values = records.column_by_name(name).expect(name).as_string::<i32>();
+            values.iter().map(|v| v.map(str::to_owned)).collect()
+        };
+        let expected: Vec<Option<String>> = [
+            "https://api.example.com/orders/:id",
+            "https://api.example.com/orders/:id",
+            "/orders/{id}",
+            "https://api.example.com/orders/:id",
+            "https://cdn.example.com/app.js",
+            "https://api.example.com/users/:id/cart",
+        ]
+        .map(|t| Some(t.to_owned()))
+        .into();
+        assert_eq!(column(Table::Requests, "url_template"), expected);
+        let paths: Vec<Option<String>> = ["/cart", "/cart", "/p/2", "/cart", "/cart", "/p/5"]
+            .map(|p| Some(p.to_owned()))
+            .into();
+        assert_eq!(column(Table::Views, "page_path"), paths);
+    }
+
     #[test]
     fn client_spans_hold_their_page_url_scrubbed_the_contexts_or_their_own() {
         let context_url = "https://shop.example.com/cart?token=abc&q=ann@example.com";
