@@ -8,6 +8,7 @@
 //! It answers as the derived reader did: the same messages for a missing, duplicate or
 //! unknown field and an unknown type, and one position, the parser's.
 
+use crate::Text;
 use crate::events::*;
 use serde::Deserialize;
 use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer, StringDeserializer};
@@ -21,48 +22,51 @@ impl<'de> Deserialize<'de> for Event {
 }
 
 /// A key or a string value: borrowed from the input when it holds no escape.
-enum Text<'de> {
+enum MaybeBorrowed<'de> {
     Borrowed(&'de str),
     Owned(String),
 }
 
-impl Text<'_> {
+impl MaybeBorrowed<'_> {
     fn as_str(&self) -> &str {
         match self {
-            Text::Borrowed(s) => s,
-            Text::Owned(s) => s,
+            MaybeBorrowed::Borrowed(s) => s,
+            MaybeBorrowed::Owned(s) => s,
         }
     }
 }
 
-/// Reads a [`Text`]; `expecting` names it in the message for anything but a string.
+/// Reads a [`MaybeBorrowed`]; `expecting` names it in the message for anything but a string.
 struct TextSeed(&'static str);
 
 impl<'de> DeserializeSeed<'de> for TextSeed {
-    type Value = Text<'de>;
+    type Value = MaybeBorrowed<'de>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Text<'de>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<MaybeBorrowed<'de>, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
 impl<'de> Visitor<'de> for TextSeed {
-    type Value = Text<'de>;
+    type Value = MaybeBorrowed<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str(self.0)
     }
 
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
-        Ok(Text::Borrowed(v))
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<MaybeBorrowed<'de>, E> {
+        Ok(MaybeBorrowed::Borrowed(v))
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
-        Ok(Text::Owned(v.to_owned()))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<MaybeBorrowed<'de>, E> {
+        Ok(MaybeBorrowed::Owned(v.to_owned()))
     }
 
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
-        Ok(Text::Owned(v))
+    fn visit_string<E: de::Error>(self, v: String) -> Result<MaybeBorrowed<'de>, E> {
+        Ok(MaybeBorrowed::Owned(v))
     }
 }
 
@@ -70,8 +74,8 @@ impl<'de> Visitor<'de> for TextSeed {
 #[derive(Default)]
 pub(crate) struct Common {
     pub(crate) ts: Option<i64>,
-    pub(crate) view_id: Option<Option<crate::Text>>,
-    pub(crate) page_url: Option<Option<crate::Text>>,
+    pub(crate) view_id: Option<Option<Text>>,
+    pub(crate) page_url: Option<Option<Text>>,
 }
 
 impl Common {
@@ -126,8 +130,8 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for BodyFields<'_, 'de, A> {
                 continue;
             }
             return match key {
-                Text::Borrowed(k) => seed.deserialize(BorrowedStrDeserializer::new(k)),
-                Text::Owned(k) => seed.deserialize(StringDeserializer::new(k)),
+                MaybeBorrowed::Borrowed(k) => seed.deserialize(BorrowedStrDeserializer::new(k)),
+                MaybeBorrowed::Owned(k) => seed.deserialize(StringDeserializer::new(k)),
             }
             .map(Some);
         }

@@ -180,7 +180,7 @@ mod tests {
     }
 
     #[test]
-    fn its_schema_is_a_strings() {
+    fn its_schema_is_that_of_a_string() {
         let mut generator = schemars::SchemaGenerator::default();
         assert_eq!(
             <Text as schemars::JsonSchema>::json_schema(&mut generator),
