@@ -334,6 +334,12 @@ impl TableAppender {
         }
         self.rows += section.rows;
         self.bytes += section.arrow_bytes;
+        // The section's columns are all built now: when they are as many as the built ones
+        // they are the same ones (a section names a column once), and none needs nulls, as
+        // in every section of a table whose events carry the same fields.
+        if section.columns.len() == self.built.len() {
+            return;
+        }
         // Columns still without a value need nothing; of the others, those the section
         // does not carry get nulls (most of a wide table's columns are the former).
         for &i in &self.built {
@@ -390,6 +396,35 @@ mod tests {
 
     fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a ArrayRef {
         batch.column_by_name(name).expect(name)
+    }
+
+    /// Sections carrying fewer columns than earlier ones: the columns they lack get nulls;
+    /// sections carrying the same ones take the appender's short way.
+    #[test]
+    fn a_column_a_later_section_lacks_gets_its_rows_as_nulls() {
+        let mut appender = TableAppender::new(Table::Spans);
+        for spans in [
+            vec![span(1, Some("0000000000000009"))],
+            vec![span(2, None), span(3, None)],
+            vec![span(4, Some("0000000000000008"))],
+            vec![span(5, Some("0000000000000007"))],
+        ] {
+            let rows = Rows::from_spans(1, &spans);
+            rows.sections().iter().for_each(|s| appender.append(s));
+        }
+        let batch = appender.finish();
+        let parents = column(&batch, "parent_span_id").as_string::<i32>();
+        assert_eq!(
+            parents.iter().collect::<Vec<_>>(),
+            [
+                Some("0000000000000009"),
+                None,
+                None,
+                Some("0000000000000008"),
+                Some("0000000000000007")
+            ]
+        );
+        assert!(batch.columns().iter().all(|c| c.len() == 5));
     }
 
     #[test]
