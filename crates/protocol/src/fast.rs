@@ -20,6 +20,7 @@ use crate::event_de::Common;
 use crate::events::*;
 use crate::scan::ScanLimits;
 use crate::text::Text;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The deepest nesting this reader reaches: batch, events, event, a crash's frames, a frame.
@@ -95,11 +96,15 @@ impl<'a> Cursor<'a> {
 
     /// A string value with its escapes decoded as serde_json decodes them. A `\\u` escape
     /// of a surrogate (half of a character beyond the first 65,536) is left to serde. The
-    /// length limit counts the bytes as written, as the pre-scan does.
-    fn string(&mut self) -> Option<String> {
+    /// length limit counts the bytes as written, as the pre-scan does. Borrowed from the
+    /// body when it holds no escape (almost every string), so each reader copies it once,
+    /// into its own form. Inlined into each reader: called, it cost 0.4% of the server's
+    /// instructions during ingest.
+    #[inline]
+    fn string(&mut self) -> Option<Cow<'a, str>> {
         let quote = self.at;
         if let Some(plain) = self.str() {
-            return Some(plain.to_owned());
+            return Some(Cow::Borrowed(plain));
         }
         // Not a plain string: read it again from its quote, if it has one.
         self.at = quote;
@@ -114,7 +119,8 @@ impl<'a> Cursor<'a> {
                 b'"' => {
                     out.push_str(self.text.get(run..self.at)?);
                     self.at += 1;
-                    return (self.at - 1 - start <= self.limits.max_string_bytes).then_some(out);
+                    return (self.at - 1 - start <= self.limits.max_string_bytes)
+                        .then_some(Cow::Owned(out));
                 }
                 b'\\' => {
                     out.push_str(self.text.get(run..self.at)?);
@@ -265,18 +271,12 @@ trait Read: Sized {
 
 impl Read for String {
     fn read(c: &mut Cursor<'_>) -> Option<Self> {
-        c.string()
+        c.string().map(Cow::into_owned)
     }
 }
 
 impl Read for Text {
     fn read(c: &mut Cursor<'_>) -> Option<Self> {
-        // A string without escapes (almost every one) is copied once, into its place.
-        let quote = c.at;
-        if let Some(plain) = c.str() {
-            return Some(Text::new(plain));
-        }
-        c.at = quote;
         c.string().map(Text::from)
     }
 }

@@ -25,11 +25,6 @@ impl Text {
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
-
-    /// Appends `text`.
-    pub fn push_str(&mut self, text: &str) {
-        self.0.push_str(text);
-    }
 }
 
 impl Deref for Text {
@@ -87,7 +82,10 @@ impl From<String> for Text {
 
 impl From<Cow<'_, str>> for Text {
     fn from(text: Cow<'_, str>) -> Text {
-        Text::new(&text)
+        match text {
+            Cow::Borrowed(text) => Text::new(text),
+            Cow::Owned(text) => Text::from(text),
+        }
     }
 }
 
