@@ -76,6 +76,17 @@ fn derive_sources() -> &'static [Vec<bool>] {
     })
 }
 
+/// How rows are read and written; the default is intake's, the others are for tests to
+/// compare encodings with.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Reading {
+    /// Read even a context column row by row, as rows of many contexts are read.
+    pub(crate) per_row_context: bool,
+    /// Write every column through the scratch buffers of its type, as sources and derived
+    /// columns are.
+    pub(crate) all_through_buffers: bool,
+}
+
 /// Buffers reused from column to column and from table to table of one batch: buffers
 /// made per column or table, for every request, were among the largest sources of calls
 /// into glibc's allocator, which took a tenth of the server's CPU during ingest.
@@ -93,8 +104,15 @@ pub(crate) struct Scratch<'a> {
     pub(crate) body: Vec<u8>,
     /// Where the columns of the section being written lie.
     places: Vec<ColumnPlace>,
-    /// Read even a context column row by row (tests compare the encodings).
+    /// See [`Reading::per_row_context`].
     pub(crate) per_row_context: bool,
+    /// A column's values as [`encode_values`] writes them, before they are copied after
+    /// its layout.
+    values: Vec<u8>,
+    /// Their validity, one bit a row.
+    validity: Vec<u8>,
+    /// See [`Reading::all_through_buffers`].
+    pub(crate) all_through_buffers: bool,
 }
 
 impl Scratch<'_> {
@@ -108,9 +126,12 @@ impl Scratch<'_> {
         self.body.clear();
     }
 
-    /// Room for the places of a table of `columns` columns (the widest of a batch's).
-    pub(crate) fn reserve_places(&mut self, columns: Option<usize>) {
+    /// Room for the places of a table of `columns` columns (the widest of a batch's), and
+    /// for the values of a column of `rows` rows (the most a table of the batch has).
+    pub(crate) fn reserve(&mut self, columns: Option<usize>, rows: usize) {
         self.places.reserve(columns.unwrap_or(0));
+        self.values.reserve(rows * 16);
+        self.validity.reserve(rows.div_ceil(8));
     }
 
     /// Keeps the values in `text` as the column `name`'s, for the columns derived from it.
@@ -278,6 +299,25 @@ pub(crate) fn encode_table<'a>(
             }
             continue;
         }
+        if !*is_source && field.derive.is_none() && !s.all_through_buffers {
+            match encode_values(s, field, rows) {
+                Some(found) => {
+                    let tag = tag_of(field);
+                    let (layout, text_bytes) = found.put(&mut body, tag, s, rows.len());
+                    present += 1;
+                    columns.push(ColumnPlace {
+                        index: i,
+                        tag,
+                        constant: layout.constant,
+                        validity: layout.validity,
+                        values: layout.values,
+                        text_bytes,
+                    });
+                }
+                None => body.truncate(before),
+            }
+            continue;
+        }
         let tag = fill(s, field, *is_source, rows, one_context);
         let mut text_bytes = 0;
         let layout = match tag {
@@ -337,6 +377,164 @@ pub(crate) fn encode_table<'a>(
     let place = SectionPlace::new(table, rows.len(), columns.clone());
     s.places = columns;
     place
+}
+
+/// What [`encode_values`] saw of a column's values as it wrote them.
+struct Encoded {
+    /// Where the first present value lies in [`Scratch::values`].
+    first: (usize, usize),
+    /// Whether every present value is the first one, byte for byte.
+    all_equal: bool,
+    /// Whether some row has no value.
+    any_null: bool,
+    /// The bytes of text over all rows.
+    text_bytes: usize,
+}
+
+impl Encoded {
+    /// Writes the column's type, layout and values after its name, as [`write_column`]
+    /// writes them; returns where they went and the column's text bytes.
+    fn put(&self, out: &mut Vec<u8>, tag: u8, s: &Scratch<'_>, rows: usize) -> (Layout, usize) {
+        out.push(tag);
+        if self.all_equal && !self.any_null {
+            out.push(CONSTANT);
+            let start = out.len();
+            out.extend_from_slice(&s.values[self.first.0..self.first.1]);
+            let layout = Layout {
+                constant: true,
+                validity: None,
+                values: (start, out.len()),
+            };
+            return (layout, self.text_bytes);
+        }
+        out.extend_from_slice(&[VALUES, u8::from(self.any_null)]);
+        let mut validity = None;
+        if self.any_null {
+            let start = out.len();
+            out.extend_from_slice(&s.validity[..rows.div_ceil(8)]);
+            validity = Some((start, out.len()));
+        }
+        let start = out.len();
+        out.extend_from_slice(&s.values);
+        let layout = Layout {
+            constant: false,
+            validity,
+            values: (start, out.len()),
+        };
+        (layout, self.text_bytes)
+    }
+}
+
+/// Takes, scrubs and encodes one column's values for `rows` in one pass, into
+/// [`Scratch::values`] as a column of differing values lays them out (a row without one as
+/// its 0 byte) and their validity into [`Scratch::validity`]; `None` when no row has one.
+/// For a column that is no other's source and not derived: those go through [`fill`].
+fn encode_values<'a>(s: &mut Scratch<'a>, field: &Field, rows: &[Row<'a>]) -> Option<Encoded> {
+    let values = &mut s.values;
+    let validity = &mut s.validity;
+    values.clear();
+    validity.clear();
+    validity.resize(rows.len().div_ceil(8), 0);
+    let mut first: Option<(usize, usize)> = None;
+    let mut all_equal = true;
+    let mut any_null = false;
+    let mut text_bytes = 0;
+    // After a row's value is written from `start`: its validity bit, and whether it is the
+    // first value's bytes.
+    let mut present = |values: &Vec<u8>, i: usize, start: usize| {
+        validity[i / 8] |= 1 << (i % 8);
+        match first {
+            None => first = Some((start, values.len())),
+            // Once two differ, the rest need no compare.
+            Some((a, b)) if all_equal => all_equal = values[a..b] == values[start..],
+            Some(_) => {}
+        }
+    };
+    match (field.extract, field.ty) {
+        (Extract::Str(extract), _) => {
+            let scrubs = matches!(field.kind, Kind::Url | Kind::Message);
+            // Context values are the same string in every row of a batch: scrubbed once,
+            // then their encoding copied.
+            let mut last: Option<(*const u8, usize, (usize, usize), usize)> = None;
+            for (i, r) in rows.iter().enumerate() {
+                let start = values.len();
+                match extract(r) {
+                    None => {
+                        values.push(0);
+                        any_null = true;
+                        continue;
+                    }
+                    Some(Cow::Borrowed(v)) if scrubs => match last {
+                        Some((ptr, len, (a, b), stored)) if ptr == v.as_ptr() && len == v.len() => {
+                            values.extend_from_within(a..b);
+                            text_bytes += stored;
+                        }
+                        _ => {
+                            let out = scrubbed(field.kind, Cow::Borrowed(v));
+                            put_str(values, &out);
+                            text_bytes += out.len();
+                            last = Some((v.as_ptr(), v.len(), (start, values.len()), out.len()));
+                        }
+                    },
+                    Some(v) => {
+                        let out = if scrubs { scrubbed(field.kind, v) } else { v };
+                        put_str(values, &out);
+                        text_bytes += out.len();
+                    }
+                }
+                present(values, i, start);
+            }
+        }
+        (Extract::F64(f), Type::Fixed(scale)) => {
+            for (i, r) in rows.iter().enumerate() {
+                let start = values.len();
+                match f(r) {
+                    Some(v) => put_varint(values, zigzag(fixed_point(v, scale))),
+                    None => {
+                        values.push(0);
+                        any_null = true;
+                        continue;
+                    }
+                }
+                present(values, i, start);
+            }
+        }
+        (Extract::F64(_), _) => unreachable!("numbers are stored as fixed point"),
+        (Extract::I64(f), _) => {
+            for (i, r) in rows.iter().enumerate() {
+                let start = values.len();
+                match f(r) {
+                    Some(v) => put_varint(values, zigzag(v)),
+                    None => {
+                        values.push(0);
+                        any_null = true;
+                        continue;
+                    }
+                }
+                present(values, i, start);
+            }
+        }
+        (Extract::Bool(f), _) => {
+            for (i, r) in rows.iter().enumerate() {
+                let start = values.len();
+                match f(r) {
+                    Some(v) => values.push(u8::from(v)),
+                    None => {
+                        values.push(0);
+                        any_null = true;
+                        continue;
+                    }
+                }
+                present(values, i, start);
+            }
+        }
+    }
+    Some(Encoded {
+        first: first?,
+        all_equal,
+        any_null,
+        text_bytes,
+    })
 }
 
 /// Where [`write_column`] put a column's parts in its output.

@@ -182,15 +182,14 @@ impl IngestBatch {
 
 impl Rows {
     fn encode_tables(project: ProjectId, by_table: Vec<Vec<Row<'_>>>) -> Rows {
-        Rows::encode_tables_reading(project, by_table, false)
+        Rows::encode_tables_reading(project, by_table, build::Reading::default())
     }
 
-    /// [`Rows::encode_tables`]; `per_row_context` reads even the batch context's columns
-    /// row by row, as rows of many contexts are read (tests compare the two).
+    /// [`Rows::encode_tables`], read as `how` says (tests compare the ways).
     fn encode_tables_reading(
         project: ProjectId,
         by_table: Vec<Vec<Row<'_>>>,
-        per_row_context: bool,
+        how: build::Reading,
     ) -> Rows {
         let tables: Vec<(Table, Vec<Row<'_>>)> = Table::ALL
             .iter()
@@ -198,7 +197,7 @@ impl Rows {
             .filter(|(_, rows)| !rows.is_empty())
             .map(|(&t, rows)| (t, rows))
             .collect();
-        Rows::encode_reading(project, &tables, per_row_context)
+        Rows::encode_reading(project, &tables, how)
     }
 
     /// One OTLP request's rows as one durable unit: its spans, its log records, and the
@@ -240,13 +239,13 @@ impl Rows {
     }
 
     fn encode(project: ProjectId, tables: &[(Table, Vec<Row<'_>>)]) -> Rows {
-        Rows::encode_reading(project, tables, false)
+        Rows::encode_reading(project, tables, build::Reading::default())
     }
 
     fn encode_reading(
         project: ProjectId,
         tables: &[(Table, Vec<Row<'_>>)],
-        per_row_context: bool,
+        how: build::Reading,
     ) -> Rows {
         let events: usize = tables.iter().map(|(_, rows)| rows.len()).sum();
         let mut encoded = Vec::with_capacity(1024 + events * 128);
@@ -258,12 +257,16 @@ impl Rows {
             .flat_map(|(_, rows)| rows.iter().copied())
             .collect();
         let mut scratch = build::Scratch::default();
-        scratch.per_row_context = per_row_context;
+        scratch.per_row_context = how.per_row_context;
+        scratch.all_through_buffers = how.all_through_buffers;
         // A section is written into this buffer before it is copied after its column
         // count: room for all of them, as for `encoded`, spares it growing five times a
         // batch.
         scratch.body.reserve(encoded.capacity());
-        scratch.reserve_places(tables.iter().map(|(t, _)| t.columns().len()).max());
+        scratch.reserve(
+            tables.iter().map(|(t, _)| t.columns().len()).max(),
+            tables.iter().map(|(_, rows)| rows.len()).max().unwrap_or(0),
+        );
         let shared = build::encode_shared(&mut scratch, &mut encoded, &event_rows);
         encoded.push(tables.len() as u8);
         let places: Vec<codec::SectionPlace> = tables
@@ -316,7 +319,11 @@ mod tests {
         let page_url = ScrubbedOnce::new(&batch.common.page_url);
         let mut by_table: Vec<Vec<Row<'_>>> = Table::ALL.iter().map(|_| Vec::new()).collect();
         batch.push_rows(&page_url, &mut by_table);
-        Rows::encode_tables_reading(batch.project, by_table, true)
+        let how = build::Reading {
+            per_row_context: true,
+            ..build::Reading::default()
+        };
+        Rows::encode_tables_reading(batch.project, by_table, how)
     }
 
     /// An event at `ts` of the batch's view and page.
@@ -520,5 +527,150 @@ mod tests {
         let (context, own) = (crate::scrub_url(context_url), crate::scrub_url(own_url));
         assert!(!context.contains("abc") && !context.contains("ann@") && !own.contains("=p"));
         assert_eq!(page_urls, [context.clone(), own, context]);
+    }
+
+    /// A small random number generator (xorshift), so that a failure repeats.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    /// `value` with keys dropped and values swapped at random from small pools, nested
+    /// objects too; `type` stays, so the event keeps its kind.
+    fn vary(r: &mut Rng, value: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        const TEXTS: &[&str] = &[
+            "a",
+            "",
+            "https://shop.example.com/cart/7?token=abc&q=ann@example.com",
+            "https://shop.example.com/",
+            "ann@example.com paid 4111 1111 1111 1111",
+        ];
+        match value {
+            Value::Object(map) => {
+                let mut out = serde_json::Map::new();
+                for (k, v) in map {
+                    let kept = k.as_str() == "type" || r.below(3) == 0;
+                    if kept {
+                        out.insert(k.clone(), v.clone());
+                    } else if r.below(3) != 0 {
+                        out.insert(k.clone(), vary(r, v));
+                    }
+                }
+                Value::Object(out)
+            }
+            Value::String(_) => Value::from(TEXTS[r.below(TEXTS.len())]),
+            Value::Number(_) => Value::from([0.0, 1.0, 250.0, 1234.5678][r.below(4)]),
+            Value::Bool(b) => Value::Bool(*b != (r.below(2) == 0)),
+            other => other.clone(),
+        }
+    }
+
+    /// Batches of the fixtures' events, each varied (see [`vary`]) and repeated at random,
+    /// so that columns come out constant, differing, with and without nulls; those the
+    /// parser refuses (a required key dropped) are left out.
+    fn varied_batches(r: &mut Rng, count: usize) -> Vec<IngestBatch> {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/fixtures/valid");
+        let mut events = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let body = std::fs::read(entry.unwrap().path()).unwrap();
+            let batch: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            events.extend(batch["events"].as_array().unwrap().iter().cloned());
+        }
+        let commons = [
+            Common::default(),
+            Common {
+                session_id: "s-1".into(),
+                view_id: "v-1".into(),
+                page_url: "https://shop.example.com/cart?token=abc&q=ann@example.com".into(),
+                browser: "Chrome".into(),
+                country: "DE".into(),
+                user_id: "ann@example.com".into(),
+                sample_rate: Some(0.25),
+                screen_width: Some(1920),
+                ..Common::default()
+            },
+        ];
+        let mut batches = Vec::new();
+        while batches.len() < count {
+            let mut chosen = Vec::new();
+            for _ in 0..1 + r.below(12) {
+                let mut event = match chosen.last() {
+                    Some(last) if r.below(3) == 0 => serde_json::Value::clone(last),
+                    _ => {
+                        let source = r.below(events.len());
+                        vary(r, &events[source])
+                    }
+                };
+                event["ts"] = serde_json::Value::from(1_764_000_000_000i64 + r.below(3) as i64);
+                chosen.push(event);
+            }
+            let body = serde_json::json!({
+                "v": 1,
+                "context": { "session_id": "s-1", "agent": { "name": "a", "version": "1" } },
+                "events": chosen,
+            });
+            let limits = vigil_protocol::ParseLimits::default();
+            let Ok(batch) = vigil_protocol::parse_batch(body.to_string().as_bytes(), &limits)
+            else {
+                continue;
+            };
+            batches.push(IngestBatch {
+                errors: Vec::new(),
+                project: 3,
+                common: commons[r.below(commons.len())].clone(),
+                events: batch.events,
+            });
+        }
+        batches
+    }
+
+    #[test]
+    fn columns_written_in_one_pass_encode_as_through_the_typed_buffers() {
+        let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+        let batches = varied_batches(&mut r, 2000);
+        let mut kinds = std::collections::BTreeSet::new();
+        for batch in &batches {
+            let page_url = ScrubbedOnce::new(&batch.common.page_url);
+            let mut by_table: Vec<Vec<Row<'_>>> = Table::ALL.iter().map(|_| Vec::new()).collect();
+            batch.push_rows(&page_url, &mut by_table);
+            for (t, rows) in Table::ALL.iter().zip(&by_table) {
+                if !rows.is_empty() {
+                    kinds.insert(t.name());
+                }
+            }
+            // As intake reads a batch (its context once), and as rows of many batches are
+            // read (the context row by row, the same strings in each row).
+            for per_row_context in [false, true] {
+                let how = |all_through_buffers| build::Reading {
+                    per_row_context,
+                    all_through_buffers,
+                };
+                let one_pass =
+                    Rows::encode_tables_reading(batch.project, by_table.clone(), how(false));
+                let buffered =
+                    Rows::encode_tables_reading(batch.project, by_table.clone(), how(true));
+                assert_eq!(one_pass, buffered, "{batch:?}");
+            }
+        }
+        // Every table the browser's events reach was among them.
+        for table in [
+            "views",
+            "vitals",
+            "requests",
+            "resources",
+            "actions",
+            "errors",
+            "spans",
+        ] {
+            assert!(kinds.contains(table), "no {table} rows: {kinds:?}");
+        }
     }
 }
