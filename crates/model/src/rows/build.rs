@@ -277,6 +277,28 @@ pub(crate) fn encode_table<'a>(
         if table.is_event() && shared.is_settled(i) {
             continue;
         }
+        let one_pass = !*is_source
+            && field.derive.is_none()
+            && !(one_context && field.context_only)
+            && !s.all_through_buffers;
+        if one_pass {
+            // The name only when a row has a value: most columns of a table have none.
+            if let Some(found) = encode_values(s, field, rows) {
+                put_str(&mut body, field.name);
+                let tag = tag_of(field);
+                let (layout, text_bytes) = found.put(&mut body, tag, s, rows.len());
+                present += 1;
+                columns.push(ColumnPlace {
+                    index: i,
+                    tag,
+                    constant: layout.constant,
+                    validity: layout.validity,
+                    values: layout.values,
+                    text_bytes,
+                });
+            }
+            continue;
+        }
         let before = body.len();
         put_str(&mut body, field.name);
         if one_context && read_once(field, *is_source) {
@@ -293,25 +315,6 @@ pub(crate) fn encode_table<'a>(
                         validity: None,
                         values: (start, body.len()),
                         text_bytes: text_bytes * rows.len(),
-                    });
-                }
-                None => body.truncate(before),
-            }
-            continue;
-        }
-        if !*is_source && field.derive.is_none() && !s.all_through_buffers {
-            match encode_values(s, field, rows) {
-                Some(found) => {
-                    let tag = tag_of(field);
-                    let (layout, text_bytes) = found.put(&mut body, tag, s, rows.len());
-                    present += 1;
-                    columns.push(ColumnPlace {
-                        index: i,
-                        tag,
-                        constant: layout.constant,
-                        validity: layout.validity,
-                        values: layout.values,
-                        text_bytes,
                     });
                 }
                 None => body.truncate(before),
