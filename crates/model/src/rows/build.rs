@@ -279,7 +279,7 @@ pub(crate) fn encode_table<'a>(
         }
         let one_pass = !*is_source
             && field.derive.is_none()
-            && !(one_context && field.context_only)
+            && (!one_context || !field.context_only)
             && !s.all_through_buffers;
         if one_pass {
             // The name only when a row has a value: most columns of a table have none.
