@@ -378,13 +378,13 @@ impl TableAppender {
         debug_assert_eq!(section.table, self.table);
         // Each builder is a row behind until its column of the section (or its nulls) is in.
         let before = self.rows;
-        for column in &section.columns {
+        for column in section.columns.iter() {
             let builder = &mut self.columns[column.index];
             if let ColumnBuilder::Nulls(ty) = *builder {
                 *builder = ColumnBuilder::with_nulls(ty, before, self.last_sizes[column.index]);
                 self.built.push(column.index);
             }
-            builder.append(column, section.rows);
+            builder.append(&column, section.rows);
         }
         self.rows += section.rows;
         self.bytes += section.arrow_bytes;

@@ -673,4 +673,47 @@ mod tests {
             assert!(kinds.contains(table), "no {table} rows: {kinds:?}");
         }
     }
+
+    /// A section's columns as the memtable reads them, whatever way they were found.
+    fn columns_of(section: &TableSection<'_>) -> Vec<(usize, u8, bool, Option<Vec<u8>>, Vec<u8>)> {
+        section
+            .columns
+            .iter()
+            .map(|c| {
+                (
+                    c.index,
+                    c.tag,
+                    c.constant,
+                    c.validity.map(<[u8]>::to_vec),
+                    c.values.to_vec(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sections_at_their_places_hold_what_parsing_the_rows_finds() {
+        let mut r = Rng(0x2545_f491_4f6c_dd1d);
+        for batch in varied_batches(&mut r, 300) {
+            let built = batch.to_rows(usize::MAX).unwrap();
+            let read_back = Rows::from_encoded(built.encoded()).unwrap();
+            let (_, parsed) = codec::parse(built.encoded(), codec::Text::Check).unwrap();
+            for rows in [&built, &read_back] {
+                let placed = rows.sections();
+                assert!(
+                    placed
+                        .iter()
+                        .all(|s| matches!(s.columns, codec::Columns::Placed(..)))
+                );
+                assert_eq!(placed.len(), parsed.len());
+                for (p, q) in placed.iter().zip(&parsed) {
+                    assert_eq!(
+                        (p.table, p.rows, p.arrow_bytes),
+                        (q.table, q.rows, q.arrow_bytes)
+                    );
+                    assert_eq!(columns_of(p), columns_of(q));
+                }
+            }
+        }
+    }
 }
