@@ -674,8 +674,11 @@ mod tests {
         }
     }
 
+    /// A column as the memtable reads it: index, type, constant, validity, values.
+    type ColumnParts = (usize, u8, bool, Option<Vec<u8>>, Vec<u8>);
+
     /// A section's columns as the memtable reads them, whatever way they were found.
-    fn columns_of(section: &TableSection<'_>) -> Vec<(usize, u8, bool, Option<Vec<u8>>, Vec<u8>)> {
+    fn columns_of(section: &TableSection<'_>) -> Vec<ColumnParts> {
         section
             .columns
             .iter()
