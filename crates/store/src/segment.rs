@@ -215,11 +215,21 @@ fn interleave_rows(
     indices: &[(usize, usize)],
 ) -> io::Result<RecordBatch> {
     let schema = batches[0].schema();
+    // One array of nulls per type, shared by every empty column of that type: made per
+    // column, zeroed buffers of a flush's rows took 0.8% of the server's instructions
+    // during ingest (`make bench-instructions`).
+    let mut nulls: Vec<ArrayRef> = Vec::new();
     let columns = (0..schema.fields().len())
         .map(|i| {
             let inputs: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
             if inputs.iter().all(|a| a.null_count() == a.len()) {
-                Ok(new_null_array(schema.field(i).data_type(), indices.len()))
+                let ty = schema.field(i).data_type();
+                if let Some(shared) = nulls.iter().find(|a| a.data_type() == ty) {
+                    return Ok(shared.clone());
+                }
+                let made = new_null_array(ty, indices.len());
+                nulls.push(made.clone());
+                Ok(made)
             } else {
                 interleave(&inputs, indices)
             }
