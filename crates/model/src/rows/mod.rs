@@ -719,4 +719,28 @@ mod tests {
             }
         }
     }
+
+    /// A batch whose buffers grow past what a thread keeps leaves them to be freed: what
+    /// any batch can make a thread hold between requests stays bounded.
+    #[test]
+    fn a_thread_keeps_small_buffers_only() {
+        let url = format!("https://shop.example.com/{}", "p".repeat(400));
+        let batch = |events: usize| IngestBatch {
+            errors: Vec::new(),
+            project: 3,
+            common: Common::default(),
+            events: (0..events as i64).map(|i| traced(i, "GET", &url)).collect(),
+        };
+        batch(20).to_rows(usize::MAX).unwrap();
+        let small = build::kept_bytes();
+        assert!(small > 0, "a small batch's buffers are kept");
+        // 5,000 requests of 400-byte URLs: a section of megabytes.
+        batch(5_000).to_rows(usize::MAX).unwrap();
+        assert!(
+            build::kept_bytes() <= 6 * 256 * 1024,
+            "{}",
+            build::kept_bytes()
+        );
+        assert!(build::kept_bytes() < 1024 * 1024);
+    }
 }
