@@ -20,7 +20,7 @@ use datafusion::arrow::compute::{
 };
 use datafusion::arrow::datatypes::{DataType, Field as ArrowField, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
-use std::collections::HashMap;
+use datafusion::common::HashMap;
 use std::sync::{Arc, LazyLock};
 use vigil_model::Table;
 
@@ -217,6 +217,8 @@ fn fold_targets(
     }
     // A view id seen twice in the flush is ambiguous: nothing folds into either row.
     let view_ids = string(views, "view_id")?;
+    // DataFusion's map (foldhash, seeded per process, as the flush's grouping uses), not
+    // std's SipHash, which took twice the instructions on these short ids.
     let mut row_of: HashMap<&str, Option<usize>> = HashMap::with_capacity(views.num_rows());
     for (i, id) in view_ids.iter().enumerate() {
         if let Some(id) = id {

@@ -5,7 +5,7 @@ use crate::StoreConfig;
 use crate::manifest::Manifest;
 use crate::metrics::StoreMetrics;
 use datafusion::arrow::array::RecordBatch;
-use std::collections::HashMap;
+use datafusion::common::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -54,6 +54,8 @@ impl TableRows {
 #[derive(Default)]
 pub(crate) struct MemTable {
     pub(crate) id: u64,
+    /// DataFusion's map (foldhash, seeded per process): std's SipHash of each section's
+    /// key cost 200 instructions, a quarter of a percent of intake's.
     pub(crate) tables: HashMap<(ProjectId, Table), TableRows>,
     pub(crate) rows: usize,
     pub(crate) bytes: usize,
