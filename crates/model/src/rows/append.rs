@@ -54,14 +54,14 @@ impl ColumnBuilder {
         match (self, column.tag) {
             (ColumnBuilder::Text(b), TEXT) => {
                 if column.constant {
-                    match r.str_bytes() {
-                        Ok(v) => b.append_repeated(v, rows),
-                        Err(_) => b.append_nulls(rows),
+                    match r.next_str_bytes() {
+                        Some(v) => b.append_repeated(v, rows),
+                        None => b.append_nulls(rows),
                     }
                 } else {
                     for i in 0..rows {
-                        match r.str_bytes() {
-                            Ok(v) if column.is_valid(i) => b.append(v),
+                        match r.next_str_bytes() {
+                            Some(v) if column.is_valid(i) => b.append(v),
                             _ => b.append_nulls(1),
                         }
                     }
@@ -69,13 +69,13 @@ impl ColumnBuilder {
             }
             (ColumnBuilder::Int(b), INT) => {
                 if column.constant {
-                    match r.varint() {
-                        Ok(v) => b.append_value_n(unzigzag(v), rows),
-                        Err(_) => b.append_nulls(rows),
+                    match r.next_varint() {
+                        Some(v) => b.append_value_n(unzigzag(v), rows),
+                        None => b.append_nulls(rows),
                     }
                 } else {
                     for i in 0..rows {
-                        let v = r.varint().ok().map(unzigzag);
+                        let v = r.next_varint().map(unzigzag);
                         b.append_option(v.filter(|_| column.is_valid(i)));
                     }
                 }

@@ -134,6 +134,31 @@ impl<'a> Reader<'a> {
         self.take(n)
     }
 
+    /// [`Reader::varint`] for rows already checked (a memtable's), inlined where it is
+    /// read: `None` where that errs. As calls, reading a memtable's values took 2.2% of the
+    /// server's instructions during ingest (`make bench-instructions`).
+    #[inline]
+    pub(crate) fn next_varint(&mut self) -> Option<u64> {
+        let (&b, rest) = self.bytes.split_first()?;
+        if b & 0x80 == 0 {
+            self.bytes = rest;
+            return Some(u64::from(b));
+        }
+        self.varint().ok()
+    }
+
+    /// [`Reader::str_bytes`] for rows already checked, inlined: `None` where that errs.
+    #[inline]
+    pub(crate) fn next_str_bytes(&mut self) -> Option<&'a [u8]> {
+        let n = usize::try_from(self.next_varint()?).ok()?;
+        if n > self.bytes.len() {
+            return None;
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Some(head)
+    }
+
     /// Steps over a string, checking its length but not its UTF-8; returns its length.
     fn skip_str(&mut self) -> Result<usize, String> {
         let n = self.count()?;
@@ -592,6 +617,46 @@ fn column_section<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The memtable's readers answer as the checked ones do, and leave the same rest, on
+    /// any bytes: short, long, cut inside a varint or a string.
+    #[test]
+    fn inlined_readers_read_as_the_checked_ones() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut below = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..20_000 {
+            let bytes: Vec<u8> = (0..below(24))
+                .map(|_| match below(4) {
+                    0 => 0x80 | below(128) as u8,
+                    1 => below(4) as u8,
+                    _ => below(256) as u8,
+                })
+                .collect();
+            let (mut a, mut b) = (Reader { bytes: &bytes }, Reader { bytes: &bytes });
+            for _ in 0..4 {
+                let read = if below(2) == 0 {
+                    let got = a.next_varint();
+                    assert_eq!(got, b.varint().ok(), "{bytes:?}");
+                    got.is_some()
+                } else {
+                    let got = a.next_str_bytes();
+                    assert_eq!(got, b.str_bytes().ok(), "{bytes:?}");
+                    got.is_some()
+                };
+                // Where they err, the checked reader may have read part of the value:
+                // neither goes on.
+                if !read {
+                    break;
+                }
+                assert_eq!(a.bytes, b.bytes, "{bytes:?}");
+            }
+        }
+    }
 
     #[test]
     fn zigzag_round_trips() {
