@@ -21,15 +21,12 @@ enum ColumnBuilder {
 }
 
 impl ColumnBuilder {
-    /// A builder of `ty` holding `nulls` nulls, for the column's first value, with room
-    /// for what the column's last batch held (`hint`: its rows and text bytes).
-    fn with_nulls(ty: Type, nulls: usize, hint: Size) -> ColumnBuilder {
+    /// A builder of `ty` holding `nulls` nulls, for the column's first value.
+    fn with_nulls(ty: Type, nulls: usize) -> ColumnBuilder {
         let mut builder = match ty {
-            Type::Text => ColumnBuilder::Text(TextBuilder::with_capacity(hint)),
-            Type::Int | Type::Fixed(_) => {
-                ColumnBuilder::Int(Int64Builder::with_capacity(hint.rows))
-            }
-            Type::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(hint.rows)),
+            Type::Text => ColumnBuilder::Text(TextBuilder::default()),
+            Type::Int | Type::Fixed(_) => ColumnBuilder::Int(Int64Builder::new()),
+            Type::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
         };
         builder.append_nulls(nulls);
         builder
@@ -94,25 +91,6 @@ impl ColumnBuilder {
                 }
             }
             (builder, _) => builder.append_nulls(rows),
-        }
-    }
-
-    /// What the builder holds: its rows and text bytes.
-    fn size(&self) -> Size {
-        match self {
-            ColumnBuilder::Nulls(_) => Size::default(),
-            ColumnBuilder::Text(b) => Size {
-                rows: b.len(),
-                bytes: b.values.len(),
-            },
-            ColumnBuilder::Int(b) => Size {
-                rows: b.len(),
-                bytes: 0,
-            },
-            ColumnBuilder::Bool(b) => Size {
-                rows: b.len(),
-                bytes: 0,
-            },
         }
     }
 
@@ -194,24 +172,7 @@ impl Default for TextBuilder {
     }
 }
 
-/// Rows and text bytes of a column's batch.
-#[derive(Debug, Clone, Copy, Default)]
-struct Size {
-    rows: usize,
-    bytes: usize,
-}
-
 impl TextBuilder {
-    fn with_capacity(size: Size) -> TextBuilder {
-        let mut offsets = Vec::with_capacity(size.rows + 1);
-        offsets.push(0);
-        TextBuilder {
-            values: Vec::with_capacity(size.bytes),
-            offsets,
-            nulls: NullBufferBuilder::new(size.rows),
-        }
-    }
-
     fn len(&self) -> usize {
         self.offsets.len() - 1
     }
@@ -257,12 +218,10 @@ impl TextBuilder {
         self.nulls.append_n_nulls(n);
     }
 
-    /// The values as an array, sized to them (within an eighth: a builder that started
-    /// with its last batch's room is about full, and sizing it would copy it all); the
-    /// builder is spent.
+    /// The values as an array, sized to them; the builder is spent.
     fn finish(mut self) -> StringArray {
-        fit(&mut self.values);
-        fit(&mut self.offsets);
+        self.values.shrink_to_fit();
+        self.offsets.shrink_to_fit();
         let nulls = self.nulls.finish();
         text_array(self.values, self.offsets, nulls)
     }
@@ -271,13 +230,6 @@ impl TextBuilder {
     fn finish_cloned(&self) -> StringArray {
         let nulls = self.nulls.finish_cloned();
         text_array(self.values.clone(), self.offsets.clone(), nulls)
-    }
-}
-
-/// Gives back a buffer's room past its length when that is more than an eighth of it.
-fn fit<T>(buffer: &mut Vec<T>) {
-    if buffer.capacity() - buffer.len() > buffer.len() / 8 {
-        buffer.shrink_to_fit();
     }
 }
 
@@ -328,11 +280,6 @@ static SHARED_NULLS: LazyLock<[ArrayRef; 3]> = LazyLock::new(|| {
 pub struct TableAppender {
     table: Table,
     columns: Vec<ColumnBuilder>,
-    /// Per column, what its last finished batch held: the room its next builder starts
-    /// with. Grown by doubling from nothing, each batch's builders copied about as many
-    /// bytes again as they held, and again when they were sized to their values
-    /// (`make bench-instructions`: 1.5% of the server's instructions during ingest).
-    last_sizes: Vec<Size>,
     /// The columns that hold a builder (not [`ColumnBuilder::Nulls`]): only they count rows.
     built: Vec<usize>,
     rows: usize,
@@ -350,7 +297,6 @@ impl TableAppender {
                 .iter()
                 .map(|f| ColumnBuilder::Nulls(f.ty))
                 .collect(),
-            last_sizes: vec![Size::default(); table.columns().len()],
             built: Vec::new(),
             rows: 0,
             bytes: 0,
@@ -381,7 +327,7 @@ impl TableAppender {
         for column in section.columns.iter() {
             let builder = &mut self.columns[column.index];
             if let ColumnBuilder::Nulls(ty) = *builder {
-                *builder = ColumnBuilder::with_nulls(ty, before, self.last_sizes[column.index]);
+                *builder = ColumnBuilder::with_nulls(ty, before);
                 self.built.push(column.index);
             }
             builder.append(&column, section.rows);
@@ -409,15 +355,6 @@ impl TableAppender {
         let rows = std::mem::take(&mut self.rows);
         self.bytes = 0;
         self.built.clear();
-        for (size, column) in self.last_sizes.iter_mut().zip(&self.columns) {
-            let Size { rows, bytes } = column.size();
-            // Room no larger than the finished batch (which the memtable counts while it
-            // holds it), and at most 64 bytes of text a row: beyond, builders double.
-            *size = Size {
-                rows,
-                bytes: bytes.min(rows * 64),
-            };
-        }
         let arrays = self.columns.iter_mut().map(|c| c.finish(rows)).collect();
         RecordBatch::try_new(self.table.schema(), arrays)
             .expect("builders of the table's columns make its schema")
@@ -619,10 +556,10 @@ mod tests {
         assert_eq!(values, [Some("café"), None, None, None, None, Some("ok")]);
     }
 
-    /// Batches larger and smaller than the one before through one appender: each starts
-    /// with its predecessor's room, and holds its own rows and no others.
+    /// Batches larger and smaller than the one before through one appender: each holds
+    /// its own rows and no others.
     #[test]
-    fn each_batch_holds_its_own_rows_whatever_room_it_started_with() {
+    fn each_batch_holds_its_own_rows() {
         let mut appender = TableAppender::new(Table::Spans);
         let mut next = 0u64;
         for (count, parents) in [(3, true), (40, true), (2, false), (40, true), (1, true)] {
