@@ -274,8 +274,9 @@ fn eight_digits(bytes: &[u8]) -> Option<u64> {
 
 /// Where the first byte that ends plain text ([`ENDS_PLAIN_TEXT`]) is in `bytes`, if one
 /// is. Eight bytes are looked at together, as one number: a byte of each kind shows as a
-/// zero byte of a difference, and the lowest such byte is exact. Byte by byte, the search
-/// took half of the instructions of reading a key (`make bench-instructions`).
+/// zero byte of a difference, and the lowest such byte is exact. For string values it took
+/// a fifth fewer instructions than the byte loop (`make bench-instructions`: reading them
+/// 51.5M → 40.7M per 100,000 events); keys keep the loop (see `Cursor::str`).
 #[inline]
 fn plain_len(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
