@@ -103,15 +103,13 @@ pub(crate) struct Scratch<'a> {
     pub(crate) body: Vec<u8>,
     /// Where the columns of the section being written lie.
     places: Vec<ColumnPlace>,
-    /// See [`Reading::per_row_context`].
-    pub(crate) per_row_context: bool,
+    /// How the batch is read (intake's way but in tests).
+    pub(crate) how: Reading,
     /// A column's values as [`encode_values`] writes them, before they are copied after
     /// its layout.
     values: Vec<u8>,
     /// Their validity, one bit a row.
     validity: Vec<u8>,
-    /// See [`Reading::all_through_buffers`].
-    pub(crate) all_through_buffers: bool,
 }
 
 /// The buffers of a [`Scratch`] that hold no borrowed values, kept by each thread from one
@@ -150,10 +148,9 @@ impl Default for Scratch<'_> {
             spare: Vec::new(),
             body: kept.body,
             places: kept.places,
-            per_row_context: false,
+            how: Reading::default(),
             values: kept.values,
             validity: kept.validity,
-            all_through_buffers: false,
         }
     }
 }
@@ -278,7 +275,7 @@ pub(crate) fn encode_shared<'a>(
     // Event tables start with the common columns, and only common columns derive from
     // them (a test checks): any event table's flags serve.
     let sources = &derive_sources()[Table::Views as usize][..common.len()];
-    let one_context = !s.per_row_context && one_context(rows);
+    let one_context = !s.how.per_row_context && one_context(rows);
     let mut places = Vec::new();
     for (index, ((field, is_source), settled)) in common
         .iter()
@@ -366,7 +363,7 @@ pub(crate) fn encode_table<'a>(
     let mut body = std::mem::take(&mut s.body);
     let mut present = 0u64;
     let sources = &derive_sources()[table as usize];
-    let one_context = !s.per_row_context && one_context(rows);
+    let one_context = !s.how.per_row_context && one_context(rows);
     let mut columns = std::mem::take(&mut s.places);
     columns.clear();
     for (i, (field, is_source)) in table.columns().iter().zip(sources).enumerate() {
@@ -376,7 +373,7 @@ pub(crate) fn encode_table<'a>(
         let one_pass = !*is_source
             && field.derive.is_none()
             && (!one_context || !field.context_only)
-            && !s.all_through_buffers;
+            && !s.how.all_through_buffers;
         if one_pass {
             // The name only when a row has a value: most columns of a table have none.
             if let Some(found) = encode_values(s, field, rows) {

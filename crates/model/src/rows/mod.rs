@@ -257,8 +257,7 @@ impl Rows {
             .flat_map(|(_, rows)| rows.iter().copied())
             .collect();
         let mut scratch = build::Scratch::default();
-        scratch.per_row_context = how.per_row_context;
-        scratch.all_through_buffers = how.all_through_buffers;
+        scratch.how = how;
         // A section is written into this buffer before it is copied after its column
         // count: room for all of them, as for `encoded`, spares it growing five times a
         // batch.
