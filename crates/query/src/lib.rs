@@ -40,7 +40,6 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
-use datafusion::datasource::file_format::arrow::ArrowFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -733,34 +732,22 @@ impl Shared {
             )?;
             branches.push(format!("SELECT {list} FROM \"{name}__remote\""));
         }
-        // A flush's segments are Arrow IPC files, merged ones Parquet: one branch of each.
-        let (fresh, parquet): (Vec<_>, Vec<_>) =
-            snap.files.iter().cloned().partition(|p| vigil_store::is_fresh(p));
-        for (files, suffix) in [(parquet, "disk"), (fresh, "fresh")] {
-            if files.is_empty() {
-                continue;
-            }
-            let disk = format!("{name}__{suffix}");
-            register_segments(ctx, &disk, &files, table, schema.clone())?;
+        if !snap.files.is_empty() {
+            register_parquet(ctx, &format!("{name}__disk"), &snap.files, table, schema)?;
             branches.push(format!(
-                "SELECT {} FROM \"{disk}\"",
+                "SELECT {} FROM \"{name}__disk\"",
                 stored_columns_sql(table, keep)
             ));
         }
-        let (fresh, parquet): (Vec<_>, Vec<_>) =
-            snap.folded.iter().cloned().partition(|p| vigil_store::is_fresh(p));
-        for (files, suffix) in [(parquet, "folded"), (fresh, "fresh_folded")] {
-            if files.is_empty() {
-                continue;
-            }
+        if !snap.folded.is_empty() {
             // Vitals folded into their view rows come back as vitals rows, one branch per
             // vital (a filter on `name` leaves only its own branch). Each branch is about 50
             // columns to plan: a query of one vital plans only that one's.
-            let views = format!("{name}__{suffix}");
-            register_segments(
+            let views = format!("{name}__folded");
+            register_parquet(
                 ctx,
                 &views,
-                &files,
+                &snap.folded,
                 Table::Views,
                 vigil_store::fold::stored_schema(Table::Views),
             )?;
@@ -852,32 +839,21 @@ impl Shared {
     }
 }
 
-/// Registers `files`, segments of `table` stored as `schema` (all Parquet, or all fresh
-/// Arrow IPC files), under `name`.
-fn register_segments(
+/// Registers `files`, segments of `table` stored as `schema`, under `name`.
+fn register_parquet(
     ctx: &SessionContext,
     name: &str,
     files: &[std::path::PathBuf],
     table: Table,
     schema: SchemaRef,
 ) -> Result<(), DataFusionError> {
+    let schema = read_schema(table, &schema);
     let urls = files
         .iter()
         .map(|p| ListingTableUrl::parse(p.to_string_lossy()))
         .collect::<Result<Vec<_>, _>>()?;
-    let fresh = files.first().is_some_and(|p| vigil_store::is_fresh(p));
-    let (options, schema) = if fresh {
-        // Read in the schema they were written in, which the store keeps to this build's
-        // stored schema of the table (`fold::stored_schema`): the Arrow reader has no
-        // adapter for another one. The union casts their text to the Parquet branch's views.
-        let options = ListingOptions::new(Arc::new(ArrowFormat))
-            .with_file_extension(format!(".{}", vigil_store::FRESH_EXTENSION));
-        (options, vigil_store::fold::stored_schema(table))
-    } else {
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet");
-        (options, read_schema(table, &schema))
-    };
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);

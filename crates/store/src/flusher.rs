@@ -5,8 +5,7 @@ use crate::fold::{fold, rows_held, stored_schema};
 use crate::manifest::{Manifest, SegmentFile, day_of};
 use crate::memtable::{MemTable, Shared, lock};
 use crate::segment::{
-    FRESH_EXTENSION, is_fresh, merge_segments, read_segment, sorted_for_segment, ts_range,
-    write_fresh, write_parquet,
+    Packing, merge_segments, read_segment, sorted_for_segment, ts_range, write_parquet,
 };
 use crate::{ERASURE_GRACE, StoreError};
 use crate::{deltas, page_urls, session_ids, view_ids};
@@ -67,7 +66,7 @@ pub(crate) fn flusher_loop(shared: &Shared, rx: Receiver<FlushJob>) {
             }
             Some(FlushJob::Barrier(reply)) => {
                 let all = || -> io::Result<()> {
-                    while compact(shared, usize::MAX, FreshDue::All)? {}
+                    while compact(shared, usize::MAX)? {}
                     Ok(())
                 };
                 let _ = reply.send(all().map_err(StoreError::from));
@@ -81,7 +80,7 @@ pub(crate) fn flusher_loop(shared: &Shared, rx: Receiver<FlushJob>) {
         // the unflushed bound is reached, intake answers 503. One merge at a time, and only
         // with no frozen memtable waiting; work left comes again after the next job.
         if Instant::now() >= next_maintenance && shared.read().frozen.is_empty() {
-            next_maintenance = match compact(shared, 1, FreshDue::DayOver) {
+            next_maintenance = match compact(shared, 1) {
                 Ok(true) => Instant::now(),
                 Ok(false) => Instant::now() + Duration::from_secs(30),
                 Err(e) => {
@@ -146,8 +145,8 @@ fn erase(shared: &Shared, project: ProjectId, erasure: &Erasure) -> io::Result<E
                 state.manifest.next_file_id += 1;
                 state.manifest.next_file_id - 1
             };
-            let rel = segment_rel_path(project, &file.day, table, id, "parquet");
-            let bytes = write_parquet(&shared.dir.join(&rel), table, &merged)?;
+            let rel = segment_rel_path(project, &file.day, table, id);
+            let bytes = write_parquet(&shared.dir.join(&rel), table, &merged, Packing::Lasting)?;
             let (min_ts, max_ts) = ts_range(&merged)?;
             Some(SegmentFile {
                 path: rel,
@@ -184,17 +183,9 @@ fn erase(shared: &Shared, project: ProjectId, erasure: &Erasure) -> io::Result<E
     Ok(report)
 }
 
-/// Where a segment lives in the data folder; `extension` is `parquet`, or
-/// [`FRESH_EXTENSION`] for a flush's.
-pub(crate) fn segment_rel_path(
-    project: ProjectId,
-    day: &str,
-    table: Table,
-    id: u64,
-    extension: &str,
-) -> String {
+pub(crate) fn segment_rel_path(project: ProjectId, day: &str, table: Table, id: u64) -> String {
     format!(
-        "segments/p{project}/{day}/{}-{id:010}.{extension}",
+        "segments/p{project}/{day}/{}-{id:010}.parquet",
         table.name()
     )
 }
@@ -266,9 +257,9 @@ fn flush_memtable(shared: &Shared, mem: &Arc<MemTable>) -> io::Result<()> {
     for ((project, table), batches) in stored_tables(mem)? {
         for (day, part) in split_by_day(table, &batches)? {
             let part = segment_form(table, &part)?;
-            let rel = segment_rel_path(project, &day, table, next_id, FRESH_EXTENSION);
+            let rel = segment_rel_path(project, &day, table, next_id);
             next_id += 1;
-            let bytes = write_fresh(&shared.dir.join(&rel), &part)?;
+            let bytes = write_parquet(&shared.dir.join(&rel), table, &part, Packing::Fresh)?;
             let (min_ts, max_ts) = ts_range(&part)?;
             written.push(SegmentFile {
                 project,
@@ -327,77 +318,30 @@ fn first_to_merge(group: Vec<SegmentFile>, max_rows: u64) -> Vec<SegmentFile> {
         .collect()
 }
 
-/// Which fresh segments a round of merges makes Parquet even when their table-day has too
-/// few segments to merge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FreshDue {
-    /// Those of days that are over (UTC): the day gains no more flushes but late rows.
-    DayOver,
-    /// All of them (a barrier: every row in its long-term form).
-    All,
-}
-
 /// The segments each merge of this round takes: of every (project, table, day) with at
-/// least `compact_min_files` segments under `compact_max_rows` rows; of the others, the
-/// fresh segments `fresh` makes due. Long-term storage is Parquet: fresh segments left in
-/// a day with too few to merge are merged by themselves. With merging off (`compact_min_files` at `usize::MAX`, as
-/// when the ClickHouse shipper takes flushed segments), none is due.
-fn due_merges(shared: &Shared, fresh: FreshDue) -> Vec<Vec<SegmentFile>> {
+/// least `compact_min_files` segments under `compact_max_rows` rows.
+fn due_merges(shared: &Shared) -> Vec<Vec<SegmentFile>> {
     let state = shared.read();
-    due_groups(
-        &state.manifest.files,
-        &shared.config,
-        fresh,
-        &day_of(now_ms()),
-    )
-}
-
-/// [`due_merges`] of `files` on the UTC day `today`.
-fn due_groups(
-    files: &[SegmentFile],
-    config: &crate::StoreConfig,
-    fresh: FreshDue,
-    today: &str,
-) -> Vec<Vec<SegmentFile>> {
-    let min_files = config.compact_min_files;
-    if min_files == usize::MAX {
-        return Vec::new();
-    }
-    let fresh_due = |f: &SegmentFile| {
-        is_fresh(Path::new(&f.path)) && (fresh == FreshDue::All || f.day.as_str() < today)
-    };
     let mut by_key: BTreeMap<(ProjectId, String, String), Vec<SegmentFile>> = BTreeMap::new();
-    for f in files {
-        // A fresh segment of any size: a flush may hold more rows of a table-day than
-        // `compact_max_rows`, and it still becomes Parquet.
-        if f.rows < config.compact_max_rows || is_fresh(Path::new(&f.path)) {
+    for f in &state.manifest.files {
+        if f.rows < shared.config.compact_max_rows {
             by_key
                 .entry((f.project, f.table.clone(), f.day.clone()))
                 .or_default()
                 .push(f.clone());
         }
     }
-    let max_rows = config.compact_max_rows;
     by_key
         .into_values()
-        .filter_map(|g| {
-            if g.len() >= min_files {
-                return Some(first_to_merge(g, max_rows));
-            }
-            // Too few to merge: only the fresh segments become Parquet, together.
-            let fresh: Vec<SegmentFile> = g.into_iter().filter(fresh_due).collect();
-            (!fresh.is_empty()).then(|| first_to_merge(fresh, max_rows))
-        })
+        .filter(|g| g.len() >= shared.config.compact_min_files)
+        .map(|g| first_to_merge(g, shared.config.compact_max_rows))
         .collect()
 }
 
 /// Merges a table-day's small segments into one once there are enough of them: up to
 /// `max_merges` merges, one per group that is due. Whether more are due after them.
-fn compact(shared: &Shared, max_merges: usize, fresh: FreshDue) -> io::Result<bool> {
-    let groups: Vec<_> = due_merges(shared, fresh)
-        .into_iter()
-        .take(max_merges)
-        .collect();
+fn compact(shared: &Shared, max_merges: usize) -> io::Result<bool> {
+    let groups: Vec<_> = due_merges(shared).into_iter().take(max_merges).collect();
     if groups.is_empty() {
         return Ok(false);
     }
@@ -408,7 +352,7 @@ fn compact(shared: &Shared, max_merges: usize, fresh: FreshDue) -> io::Result<bo
             state.manifest.next_file_id += 1;
             state.manifest.next_file_id - 1
         };
-        let rel = segment_rel_path(group[0].project, &group[0].day, table, id, "parquet");
+        let rel = segment_rel_path(group[0].project, &group[0].day, table, id);
         let inputs: Vec<PathBuf> = group.iter().map(|f| shared.dir.join(&f.path)).collect();
         let merged = merge_segments(&inputs, table, &shared.dir.join(&rel))?;
         let (min_ts, max_ts) = merged.ts;
@@ -438,7 +382,7 @@ fn compact(shared: &Shared, max_merges: usize, fresh: FreshDue) -> io::Result<bo
         );
         shared.metrics.compactions.fetch_add(1, Ordering::Relaxed);
     }
-    Ok(!due_merges(shared, fresh).is_empty())
+    Ok(!due_merges(shared).is_empty())
 }
 
 fn retain(shared: &Shared, project: ProjectId, keep_days: u32) -> io::Result<()> {
@@ -558,54 +502,6 @@ mod tests {
         assert_eq!(
             paths(&first_to_merge(files(&[900, 900, 900]), 1_000)).len(),
             2
-        );
-    }
-
-    /// Long-term storage is Parquet: fresh segments of a day that is over, or all at a
-    /// barrier, become Parquet even with too few segments to merge, by themselves; the
-    /// small Parquet ones beside them wait for enough to merge. None with merging off.
-    #[test]
-    fn fresh_segments_become_parquet_once_their_day_is_over_or_at_a_barrier() {
-        let mut day = files(&[10, 10, 5_000_000]);
-        day[1].path = "s1.arrow".into();
-        day[2].path = "s2.arrow".into();
-        let mut today = day.clone();
-        for f in &mut today {
-            f.day = "2026-12-05".into();
-        }
-        let all: Vec<SegmentFile> = day.iter().chain(&today).cloned().collect();
-        let config = crate::StoreConfig::default();
-        let due = |fresh, config: &crate::StoreConfig| -> Vec<Vec<String>> {
-            due_groups(&all, config, fresh, "2026-12-05")
-                .iter()
-                .map(|g| g.iter().map(|f| format!("{} {}", f.day, f.path)).collect())
-                .collect()
-        };
-        // The big fresh one too: a fresh segment of any size becomes Parquet.
-        assert_eq!(
-            due(FreshDue::DayOver, &config),
-            [["2026-12-04 s1.arrow", "2026-12-04 s2.arrow"]]
-        );
-        assert_eq!(
-            due(FreshDue::All, &config),
-            [
-                ["2026-12-04 s1.arrow", "2026-12-04 s2.arrow"],
-                ["2026-12-05 s1.arrow", "2026-12-05 s2.arrow"]
-            ]
-        );
-        let off = crate::StoreConfig {
-            compact_min_files: usize::MAX,
-            ..crate::StoreConfig::default()
-        };
-        assert!(due(FreshDue::All, &off).is_empty());
-        // Enough of a day to merge: every small one, fresh or not, in one merge.
-        let three = crate::StoreConfig {
-            compact_min_files: 3,
-            ..crate::StoreConfig::default()
-        };
-        assert_eq!(
-            due(FreshDue::DayOver, &three)[1],
-            ["2026-12-05 s0.parquet", "2026-12-05 s1.arrow", "2026-12-05 s2.arrow"]
         );
     }
 }

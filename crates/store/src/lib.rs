@@ -24,6 +24,6 @@ mod writer;
 pub use engine::{ERASURE_GRACE, Store, StoreConfig, StoreError, TableSnapshot, is_disk_full};
 pub use manifest::{MANIFEST_VERSION, Manifest, SegmentFile, day_of};
 pub use metrics::{StoreMetrics, WRITE_LATENCY_BUCKETS};
-pub use segment::{FRESH_EXTENSION, column_bytes, is_fresh, read_stored};
+pub use segment::{column_bytes, read_parquet};
 pub use vigil_model::storage::{Erasure, ErasureReport, EventStore};
 pub use vigil_model::{ProjectId, Rows, Table};

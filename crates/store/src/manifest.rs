@@ -33,14 +33,11 @@ const FILE: &str = "manifest.json";
 /// no reader depends on the order, so that needed no version. Version 9: segments store
 /// session ids of the agent's form relative to their row's time ([`crate::session_ids`]);
 /// as for version 8, an older release must refuse the folder, and the store rewrites only
-/// the segments of an older folder holding a session id with a mark of that form. Version
-/// 10: a flush's segments are Arrow IPC files (`.arrow`, [`crate::segment::write_fresh`]),
-/// which an older release would read as Parquet and fail on, so it must refuse the folder;
-/// version 9 reads as it is (its segments are all Parquet).
-pub const MANIFEST_VERSION: u32 = 10;
+/// the segments of an older folder holding a session id with a mark of that form.
+pub const MANIFEST_VERSION: u32 = 9;
 
-/// One segment (a flush's Arrow IPC file, or Parquet): a table's rows of one project and
-/// one UTC day, in the order of `segment::RowOrder` (by hour, device and place, then time).
+/// One Parquet segment: a table's rows of one project and one UTC day, in the order of
+/// `segment::RowOrder` (by hour, device and place, then time).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentFile {
     /// Owner.

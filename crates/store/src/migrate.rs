@@ -8,10 +8,7 @@
 //! stored every page URL whole; a segment holding one with a mark of the pathless form
 //! (U+0001 or U+0002) is rewritten in that form ([`crate::page_urls`]). Versions before 9
 //! stored every session id whole; a segment holding one with a `.` or starting with `~` is
-//! rewritten in the relative form ([`crate::session_ids`]). A flush's Arrow IPC segment
-//! whose schema is not this build's stored schema of its table (written by a release before
-//! the table gained a column) is merged into Parquet ([`fresh_in_this_schema`]): queries read
-//! fresh segments in that schema, with no adapter. The
+//! rewritten in the relative form ([`crate::session_ids`]). The
 //! affected segments are rewritten before anything reads them, so every later path
 //! (queries, compaction, erasure) sees one layout. New files are written first and the manifest is replaced once, so a
 //! crash leaves either the old folder or the new one; the files the winner does not name
@@ -20,7 +17,7 @@
 use crate::flusher::segment_rel_path;
 use crate::fold::FOLDED;
 use crate::manifest::{MANIFEST_VERSION, Manifest};
-use crate::segment::{SegmentWriter, fresh_schema, is_fresh, merge_segments, read_segment};
+use crate::segment::{Packing, SegmentWriter, read_segment};
 use crate::{page_urls, session_ids, view_ids};
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
 use std::io;
@@ -43,50 +40,7 @@ const PATHLESS_URLS: u32 = 8;
 const RELATIVE_SESSION_IDS: u32 = 9;
 
 /// Rewrites what an older layout left; returns the manifest to open with.
-pub(crate) fn upgrade(dir: &Path, manifest: Manifest) -> io::Result<Manifest> {
-    let manifest = rewrite_older_layouts(dir, manifest)?;
-    fresh_in_this_schema(dir, manifest)
-}
-
-/// Makes Parquet of every fresh segment written in another schema than this build stores
-/// its table in; the manifest to open with.
-fn fresh_in_this_schema(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest> {
-    let mut replaced = Vec::new();
-    let mut next_id = manifest.next_file_id;
-    for file in manifest.files.iter_mut() {
-        let Some(table) = Table::from_name(&file.table) else {
-            continue;
-        };
-        let path = dir.join(&file.path);
-        if !is_fresh(&path) || fresh_schema(&path)? == crate::fold::stored_schema(table) {
-            continue;
-        }
-        let rel = segment_rel_path(file.project, &file.day, table, next_id, "parquet");
-        next_id += 1;
-        // The merge reads it in the current schema (columns it lacks are null).
-        let merged = merge_segments(std::slice::from_ref(&path), table, &dir.join(&rel))?;
-        file.bytes = merged.bytes;
-        replaced.push(std::mem::replace(&mut file.path, rel));
-    }
-    if replaced.is_empty() {
-        return Ok(manifest);
-    }
-    manifest.next_file_id = next_id;
-    manifest.save(dir)?;
-    for old in &replaced {
-        // Not named by the manifest any more; a failure here leaves an orphan that the next
-        // start removes.
-        let _ = std::fs::remove_file(dir.join(old));
-    }
-    tracing::info!(
-        segments = replaced.len(),
-        "made Parquet of fresh segments written in an earlier schema"
-    );
-    Ok(manifest)
-}
-
-/// Rewrites the segments of a folder before [`RELATIVE_SESSION_IDS`] in this layout.
-fn rewrite_older_layouts(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest> {
+pub(crate) fn upgrade(dir: &Path, mut manifest: Manifest) -> io::Result<Manifest> {
     let from = manifest.version;
     if from >= RELATIVE_SESSION_IDS || manifest.files.is_empty() {
         return Ok(manifest);
@@ -127,13 +81,14 @@ fn rewrite_older_layouts(dir: &Path, mut manifest: Manifest) -> io::Result<Manif
         if !rewrite {
             continue;
         }
-        let rel = segment_rel_path(file.project, &file.day, table, next_id, "parquet");
+        let rel = segment_rel_path(file.project, &file.day, table, next_id);
         next_id += 1;
         // Written a batch at a time, without a concatenated copy of the segment.
         let mut writer = SegmentWriter::create(
             &dir.join(&rel),
             table,
             crate::fold::stored_schema(table),
+            Packing::Lasting,
         )?;
         for batch in read_segment(&path, table)? {
             let mut batch = batch;
@@ -228,67 +183,4 @@ fn rescale(batch: &RecordBatch, table: Table, factor: i64) -> io::Result<RecordB
         })
         .collect();
     RecordBatch::try_new(schema, columns).map_err(io::Error::other)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::manifest::{SegmentFile, day_of};
-    use crate::segment::{FRESH_EXTENSION, tests::segment, write_fresh};
-    use crate::{Store, StoreConfig};
-    use datafusion::arrow::array::{AsArray, RecordBatch};
-
-    /// A release whose spans had one column fewer left a fresh segment: the store opens it
-    /// as Parquet in this build's schema, that column null and the others as written.
-    #[test]
-    fn a_fresh_segment_of_an_earlier_schema_becomes_parquet_at_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let t = 1_760_000_000_000i64;
-        let (_, rows) = segment(dir.path(), 0, &[t, t + 1, t + 2]);
-        let schema = rows.schema();
-        let dropped = schema.index_of("name").unwrap();
-        let kept: Vec<usize> = (0..schema.fields().len()).filter(|&i| i != dropped).collect();
-        let earlier: RecordBatch = rows.project(&kept).unwrap();
-        let day = day_of(t);
-        let rel = format!("segments/p1/{day}/spans-0000000001.{FRESH_EXTENSION}");
-        let bytes = write_fresh(&dir.path().join(&rel), &earlier).unwrap();
-        Manifest {
-            version: MANIFEST_VERSION,
-            flushed_seq: 0,
-            next_file_id: 2,
-            files: vec![SegmentFile {
-                project: 1,
-                table: "spans".into(),
-                day,
-                path: rel.clone(),
-                rows: 3,
-                bytes,
-                min_ts: t,
-                max_ts: t + 2,
-            }],
-        }
-        .save(dir.path())
-        .unwrap();
-
-        let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
-        let files = store.segments();
-        assert_eq!(files.len(), 1);
-        assert!(!is_fresh(Path::new(&files[0].path)), "{files:?}");
-        assert_eq!((files[0].rows, files[0].min_ts, files[0].max_ts), (3, t, t + 2));
-        assert!(!dir.path().join(&rel).exists(), "the fresh file stays");
-        let scanned = store.scan_blocking(1, Table::Spans, t, t + 3).unwrap();
-        let mut names = Vec::new();
-        let mut traces = Vec::new();
-        for b in &scanned {
-            names.extend(b.column_by_name("name").unwrap().as_string::<i32>().iter());
-            let ids = b.column_by_name("trace_id").unwrap().as_string::<i32>();
-            traces.extend(ids.iter().map(|v| v.map(str::to_owned)));
-        }
-        assert_eq!(names, [None, None, None]);
-        traces.sort();
-        let written = rows.column_by_name("trace_id").unwrap().as_string::<i32>();
-        let mut expected: Vec<_> = written.iter().map(|v| v.map(str::to_owned)).collect();
-        expected.sort();
-        assert_eq!(traces, expected);
-    }
 }

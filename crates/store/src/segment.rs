@@ -1,15 +1,10 @@
-//! Writing and reading segments: a flush's rows as an Arrow IPC file ([`write_fresh`]),
-//! merged and rewritten rows as Parquet.
+//! Writing and reading Parquet segments.
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray, new_null_array};
 use datafusion::arrow::compute::interleave;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::error::ArrowError;
-use datafusion::arrow::ipc::CompressionType;
-use datafusion::arrow::ipc::reader::FileReader;
-use datafusion::arrow::ipc::writer::{FileWriter, IpcWriteOptions};
 use datafusion::arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 use datafusion::common::HashMap;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -17,12 +12,12 @@ use datafusion::parquet::arrow::arrow_reader::{
     ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
 use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use vigil_model::{Kind, Table, Unit};
@@ -259,109 +254,27 @@ const ROW_GROUP_ROWS: usize = 256 * 1024;
 /// default size limit), 16 inputs of a ~150-column table took 750 MiB of RSS.
 const PAGE_ROWS: usize = 8192;
 
-/// The extension of a flush's segment: an Arrow IPC file (see [`write_fresh`]). Merged and
-/// rewritten segments are Parquet.
-pub const FRESH_EXTENSION: &str = "arrow";
-
-/// Whether the segment at `path` is a flush's Arrow IPC file, by its name.
-pub fn is_fresh(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == FRESH_EXTENSION)
-}
-
-/// Rows per record batch of a fresh segment: a merge holds one batch of each input.
-const FRESH_BATCH_ROWS: usize = MERGE_READ_ROWS;
-
-/// Writes a flush's rows as an Arrow IPC file, durably: temp file, fsync, rename. Its bytes.
-///
-/// A flush's segment is read again soon, by the merge that makes it Parquet (or by the
-/// ClickHouse shipper), so it is written as the memtable holds it: each column's buffers,
-/// LZ4-framed, in record batches of [`FRESH_BATCH_ROWS`]. Parquet here cost 4,300
-/// instructions an event of the 22,460 of intake (`make bench-instructions`): dictionaries,
-/// levels, pages and statistics for a file the next merge reads and deletes.
-pub fn write_fresh(path: &Path, batch: &RecordBatch) -> io::Result<u64> {
-    let dir = path.parent().expect("segment paths have a folder");
-    fs::create_dir_all(dir)?;
-    let tmp = path.with_extension(format!("{FRESH_EXTENSION}.tmp"));
-    let written = (|| -> io::Result<u64> {
-        let options = IpcWriteOptions::default()
-            .try_with_compression(Some(CompressionType::LZ4_FRAME))
-            .map_err(to_io)?;
-        let file = BufWriter::new(File::create(&tmp)?);
-        let mut writer =
-            FileWriter::try_new_with_options(file, &batch.schema(), options).map_err(to_io)?;
-        let mut start = 0;
-        while start < batch.num_rows() {
-            let rows = FRESH_BATCH_ROWS.min(batch.num_rows() - start);
-            writer.write(&batch.slice(start, rows)).map_err(to_io)?;
-            start += rows;
-        }
-        writer.finish().map_err(to_io)?;
-        let file = writer
-            .into_inner()
-            .map_err(to_io)?
-            .into_inner()
-            .map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        Ok(file.metadata()?.len())
-    })();
-    match written {
-        Ok(bytes) => {
-            fs::rename(&tmp, path)?;
-            crate::wal::sync_dir(dir)?;
-            Ok(bytes)
-        }
-        Err(e) => {
-            // A half-written file on a full disk would hold the space the retry needs.
-            let _ = fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
-}
-
-/// The schema a fresh segment was written with, from its footer.
-pub fn fresh_schema(path: &Path) -> io::Result<SchemaRef> {
-    let reader = FileReader::try_new(BufReader::new(File::open(path)?), None).map_err(to_io)?;
-    Ok(reader.schema())
-}
-
-/// A segment's rows a batch at a time, in the schema it was written with.
-enum SegmentReader {
-    Parquet(ParquetRecordBatchReader),
-    Fresh(FileReader<BufReader<File>>),
-}
-
-impl SegmentReader {
-    /// Opens the segment at `path`; a Parquet one is read `parquet_rows` rows at a time, a
-    /// fresh one in the batches it was written in.
-    fn open(path: &Path, parquet_rows: usize) -> io::Result<SegmentReader> {
-        let file = File::open(path)?;
-        if is_fresh(path) {
-            let reader = FileReader::try_new(BufReader::new(file), None).map_err(to_io)?;
-            return Ok(SegmentReader::Fresh(reader));
-        }
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(to_io)?
-            .with_batch_size(parquet_rows)
-            .build()
-            .map_err(to_io)?;
-        Ok(SegmentReader::Parquet(reader))
-    }
-}
-
-impl Iterator for SegmentReader {
-    type Item = Result<RecordBatch, ArrowError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            SegmentReader::Parquet(r) => r.next(),
-            SegmentReader::Fresh(r) => r.next(),
-        }
-    }
+/// How a segment's pages are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packing {
+    /// A flush's segment, soon read again by a merge: LZ4. A merge reads every column of
+    /// each of its inputs at once, and a zstd page reader holds a decoder context of about
+    /// 95 KiB: merges (up to 8 inputs of a table of ~150 columns) held 75 MiB of contexts,
+    /// a third of the server's heap at its peak during `vigil bench ingest` (heaptrack).
+    /// LZ4 decodes without one.
+    Fresh,
+    /// A segment kept as it is (merged or rewritten): zstd, about twice as tight.
+    Lasting,
 }
 
 /// Writes a batch of `table` as a Parquet file, durably: temp file, fsync, rename.
-pub fn write_parquet(path: &Path, table: Table, batch: &RecordBatch) -> io::Result<u64> {
-    let mut writer = SegmentWriter::create(path, table, batch.schema())?;
+pub fn write_parquet(
+    path: &Path,
+    table: Table,
+    batch: &RecordBatch,
+    packing: Packing,
+) -> io::Result<u64> {
+    let mut writer = SegmentWriter::create(path, table, batch.schema(), packing)?;
     writer.write(batch)?;
     writer.finish()
 }
@@ -376,11 +289,16 @@ pub struct SegmentWriter {
 
 impl SegmentWriter {
     /// Starts the segment at `path` for rows of `schema`.
-    pub fn create(path: &Path, table: Table, schema: SchemaRef) -> io::Result<SegmentWriter> {
+    pub fn create(
+        path: &Path,
+        table: Table,
+        schema: SchemaRef,
+        packing: Packing,
+    ) -> io::Result<SegmentWriter> {
         let dir = path.parent().expect("segment paths have a folder");
         fs::create_dir_all(dir)?;
         let tmp = path.with_extension("parquet.tmp");
-        let props = writer_properties(table, &schema)?;
+        let props = writer_properties(table, &schema, packing)?;
         let file = File::create(&tmp)?;
         let mut out = SegmentWriter {
             path: path.to_owned(),
@@ -418,8 +336,15 @@ impl Drop for SegmentWriter {
     }
 }
 
-fn writer_properties(table: Table, schema: &SchemaRef) -> io::Result<WriterProperties> {
-    let compression = Compression::ZSTD(ZstdLevel::try_new(3).map_err(to_io)?);
+fn writer_properties(
+    table: Table,
+    schema: &SchemaRef,
+    packing: Packing,
+) -> io::Result<WriterProperties> {
+    let compression = match packing {
+        Packing::Fresh => Compression::LZ4_RAW,
+        Packing::Lasting => Compression::ZSTD(ZstdLevel::try_new(3).map_err(to_io)?),
+    };
     let mut props = WriterProperties::builder().set_compression(compression);
     for field in schema.fields() {
         let Some(kind) = crate::fold::stored_field(table, field.name()).map(|f| f.kind) else {
@@ -456,6 +381,15 @@ fn writer_properties(table: Table, schema: &SchemaRef) -> io::Result<WriterPrope
                     .set_column_dictionary_enabled(path.clone(), false)
                     .set_column_encoding(path, Encoding::DELTA_BYTE_ARRAY);
             }
+            // A flush's segment is merged with the next ones (see `Packing::Fresh`; a
+            // table-day's last few may stay): min/max statistics of its text columns cost
+            // 1,100 instructions an event (4% of intake's, `make bench-instructions`) and
+            // served only queries that filter those few segments' rows by a text value.
+            // Merged segments have them. Dictionaries stay: without them (700 more) the
+            // dashboard's last hour, read from these segments, took 15–20% longer.
+            _ if packing == Packing::Fresh && *field.data_type() == DataType::Utf8 => {
+                props = props.set_column_statistics_enabled(path, EnabledStatistics::None);
+            }
             _ => {}
         }
     }
@@ -483,7 +417,7 @@ pub struct Merged {
 
 /// One segment being read for a merge: its current batch and the next row of it.
 struct MergeInput {
-    reader: SegmentReader,
+    reader: ParquetRecordBatchReader,
     batch: RecordBatch,
     keys: Rows,
     row: usize,
@@ -531,7 +465,11 @@ pub fn merge_segments(inputs: &[PathBuf], table: Table, path: &Path) -> io::Resu
     let mut held: Vec<RecordBatch> = Vec::new();
     let mut readers = Vec::new();
     for input in inputs {
-        let mut reader = SegmentReader::open(input, MERGE_READ_ROWS)?;
+        let mut reader = ParquetRecordBatchReaderBuilder::try_new(File::open(input)?)
+            .map_err(to_io)?
+            .with_batch_size(MERGE_READ_ROWS)
+            .build()
+            .map_err(to_io)?;
         if let Some(batch) = next_batch(&mut reader, &schema)? {
             held.push(batch.clone());
             readers.push(MergeInput {
@@ -548,7 +486,7 @@ pub fn merge_segments(inputs: &[PathBuf], table: Table, path: &Path) -> io::Resu
         .enumerate()
         .map(|(i, r)| Reverse((r.key(), i)))
         .collect();
-    let mut writer = SegmentWriter::create(path, table, schema.clone())?;
+    let mut writer = SegmentWriter::create(path, table, schema.clone(), Packing::Lasting)?;
     let mut picked: Vec<(usize, usize)> = Vec::with_capacity(MERGE_WRITE_ROWS);
     let mut merged = Merged {
         rows: 0,
@@ -597,7 +535,7 @@ pub fn merge_segments(inputs: &[PathBuf], table: Table, path: &Path) -> io::Resu
 }
 
 fn next_batch(
-    reader: &mut SegmentReader,
+    reader: &mut ParquetRecordBatchReader,
     schema: &SchemaRef,
 ) -> io::Result<Option<RecordBatch>> {
     loop {
@@ -621,11 +559,14 @@ fn ts_column(batch: &RecordBatch) -> io::Result<Int64Array> {
         .ok_or_else(|| io::Error::other("no ts column"))
 }
 
-/// Reads a whole segment, fresh or Parquet, in the schema it was written with.
-pub fn read_stored(path: &Path) -> io::Result<Vec<RecordBatch>> {
-    SegmentReader::open(path, 64 * 1024)?
-        .map(|b| b.map_err(to_io))
-        .collect()
+/// Reads a whole Parquet segment.
+pub fn read_parquet(path: &Path) -> io::Result<Vec<RecordBatch>> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)
+        .map_err(to_io)?
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(to_io)?;
+    reader.map(|b| b.map_err(to_io)).collect()
 }
 
 /// Compressed bytes per column of a Parquet segment, from its footer (for figures such as
@@ -651,7 +592,7 @@ pub fn column_bytes(path: &Path) -> io::Result<Vec<(String, u64)>> {
 /// them as null, so it merges with newer ones.
 pub fn read_segment(path: &Path, table: Table) -> io::Result<Vec<RecordBatch>> {
     let schema = crate::fold::stored_schema(table);
-    read_stored(path)?
+    read_parquet(path)?
         .iter()
         .map(|b| conform(&schema, b))
         .collect()
@@ -674,7 +615,7 @@ pub fn conform(schema: &SchemaRef, batch: &RecordBatch) -> io::Result<RecordBatc
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use datafusion::arrow::compute::concat_batches;
     use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
@@ -683,7 +624,7 @@ pub(crate) mod tests {
 
     /// A segment of spans with these start times, sorted as a flush writes it; each span's
     /// id says which input and which row it came from.
-    pub(crate) fn segment(dir: &Path, input: usize, starts: &[i64]) -> (PathBuf, RecordBatch) {
+    fn segment(dir: &Path, input: usize, starts: &[i64]) -> (PathBuf, RecordBatch) {
         let spans: Vec<SpanRecord> = starts
             .iter()
             .enumerate()
@@ -707,8 +648,8 @@ pub(crate) mod tests {
             .collect();
         let schema = crate::fold::stored_schema(Table::Spans);
         let sorted = sorted_for_segment(&schema, &batches).unwrap();
-        let path = dir.join(format!("in-{input}.{FRESH_EXTENSION}"));
-        write_fresh(&path, &sorted).unwrap();
+        let path = dir.join(format!("in-{input}.parquet"));
+        write_parquet(&path, Table::Spans, &sorted, Packing::Fresh).unwrap();
         (path, sorted)
     }
 
@@ -780,7 +721,7 @@ pub(crate) mod tests {
 
         let schema = crate::fold::stored_schema(Table::Spans);
         let expected = sorted_for_segment(&schema, &sorted).unwrap();
-        let got = concat_batches(&schema, &read_stored(&out).unwrap()).unwrap();
+        let got = concat_batches(&schema, &read_parquet(&out).unwrap()).unwrap();
         assert_eq!(got.num_rows(), sizes.iter().sum::<usize>());
         assert!(
             got == expected,
@@ -921,16 +862,8 @@ pub(crate) mod tests {
             (3, 5_000),
         ] {
             let batch = sorted_for_segment(&schema, &view_rows(2, rows, input * 17)).unwrap();
-            // Fresh and Parquet inputs both: a merge may take merged segments again.
-            let path = if input % 2 == 0 {
-                let path = dir.path().join(format!("in-{input}.{FRESH_EXTENSION}"));
-                write_fresh(&path, &batch).unwrap();
-                path
-            } else {
-                let path = dir.path().join(format!("in-{input}.parquet"));
-                write_parquet(&path, Table::Views, &batch).unwrap();
-                path
-            };
+            let path = dir.path().join(format!("in-{input}.parquet"));
+            write_parquet(&path, Table::Views, &batch, Packing::Fresh).unwrap();
             paths.push(path);
             sorted.push(batch);
         }
@@ -942,31 +875,47 @@ pub(crate) mod tests {
             got == expected,
             "the merged rows differ from the in-memory sort"
         );
-        // Its output is kept: zstd, text with dictionaries and min/max, times with their
-        // statistics for pruning.
-        let file = File::open(&out).unwrap();
-        let reader = SerializedFileReader::new(file).unwrap();
-        let group = reader.metadata().row_group(0);
-        let column = |name: &str| {
-            group
+        // The inputs were written for the merge (LZ4, no decoder context), its output to
+        // be kept (zstd).
+        let codecs = |path: &Path| {
+            let file = File::open(path).unwrap();
+            let reader = SerializedFileReader::new(file).unwrap();
+            let group = reader.metadata().row_group(0);
+            // A file does not record zstd's level.
+            let mut codecs: Vec<_> = group
+                .columns()
+                .iter()
+                .map(|c| match c.compression() {
+                    Compression::ZSTD(_) => "zstd".to_owned(),
+                    other => other.to_string(),
+                })
+                .collect();
+            codecs.dedup();
+            codecs
+        };
+        assert_eq!(codecs(&paths[0]), ["LZ4_RAW"]);
+        assert_eq!(codecs(&out), ["zstd"]);
+        // Text columns: dictionaries in both, min/max only where segments are kept; times
+        // keep their statistics in both, for pruning.
+        let column = |path: &Path, name: &str| {
+            let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+            let group = reader.metadata().row_group(0);
+            let c = group
                 .columns()
                 .iter()
                 .find(|c| c.column_path().string() == name)
                 .unwrap_or_else(|| panic!("no column {name}"))
+                .clone();
+            (
+                c.dictionary_page_offset().is_some(),
+                c.statistics().is_some_and(|s| s.min_bytes_opt().is_some()),
+            )
         };
-        assert!(
-            group
-                .columns()
-                .iter()
-                .all(|c| matches!(c.compression(), Compression::ZSTD(_)))
-        );
-        let has_min = |name: &str| {
-            column(name)
-                .statistics()
-                .is_some_and(|s| s.min_bytes_opt().is_some())
-        };
-        assert!(column("country").dictionary_page_offset().is_some());
-        assert!(has_min("country") && has_min("ts"));
+        assert_eq!(column(&paths[0], "country"), (true, false));
+        assert_eq!(column(&out, "country"), (true, true));
+        for path in [&paths[0], &out] {
+            assert!(column(path, "ts").1, "{path:?}");
+        }
     }
 
     #[test]

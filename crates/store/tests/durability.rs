@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 use vigil_model::{Common, IngestBatch, Rows};
 use vigil_protocol::{Custom, Event, EventBody};
-use vigil_store::{Store, StoreConfig, Table, read_stored};
+use vigil_store::{Store, StoreConfig, Table, read_parquet};
 
 const DAY: i64 = 86_400_000;
 
@@ -58,7 +58,7 @@ fn stored_names(store: &Store, project: u32) -> Vec<String> {
     let snap = store.snapshot(project, Table::CustomEvents, i64::MIN, i64::MAX);
     let mut names = names_in(&snap.batches);
     for f in &snap.files {
-        names.extend(names_in(&read_stored(f).unwrap()));
+        names.extend(names_in(&read_parquet(f).unwrap()));
     }
     names.sort();
     names

@@ -249,7 +249,7 @@ fn stored_views_column(store: &Store, dir: &std::path::Path, column: &str) -> Ve
         .segments()
         .iter()
         .filter(|s| s.table == "views")
-        .flat_map(|s| vigil_store::read_stored(&dir.join(&s.path)).unwrap())
+        .flat_map(|s| vigil_store::read_parquet(&dir.join(&s.path)).unwrap())
         .flat_map(|b| {
             let c = b.column_by_name(column).unwrap();
             let c = c.as_any().downcast_ref::<Int64Array>().unwrap();

@@ -47,8 +47,8 @@ fn traces_left(data: &Path, column: &str, value: &str) -> (usize, Vec<String>) {
             let Ok(bytes) = std::fs::read(&path) else {
                 continue;
             };
-            if path.extension().is_some_and(|e| e == "parquet" || e == "arrow") {
-                let Ok(batches) = vigil_store::read_stored(&path) else {
+            if path.extension().is_some_and(|e| e == "parquet") {
+                let Ok(batches) = vigil_store::read_parquet(&path) else {
                     continue;
                 };
                 for batch in batches {

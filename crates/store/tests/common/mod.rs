@@ -11,7 +11,7 @@ use std::path::Path;
 /// Rewrites the segment at `path` with each batch turned by `f` (same schema), as a plain
 /// Parquet file.
 pub fn rewrite_segment(path: &Path, f: impl Fn(&RecordBatch) -> RecordBatch) {
-    let batches = vigil_store::read_stored(path).unwrap();
+    let batches = vigil_store::read_parquet(path).unwrap();
     let schema = batches[0].schema();
     let mut writer =
         ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
@@ -93,7 +93,7 @@ pub fn stored_strings(
         .segments()
         .iter()
         .filter(|s| s.table == table.name())
-        .flat_map(|s| vigil_store::read_stored(&dir.join(&s.path)).unwrap())
+        .flat_map(|s| vigil_store::read_parquet(&dir.join(&s.path)).unwrap())
         .collect();
     sorted_strings(&batches, column)
 }
