@@ -441,18 +441,20 @@ fn the_intake_floor_server_logs_every_batch_it_accepts() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("wal");
-    let mut floor = Command::new(BIN)
-        .args([
-            "bench",
-            "intake-floor",
-            "--listen",
-            "127.0.0.1:0",
-            "--durable",
-        ])
-        .arg(&log)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut floor = common::Reaped(
+        Command::new(BIN)
+            .args([
+                "bench",
+                "intake-floor",
+                "--listen",
+                "127.0.0.1:0",
+                "--durable",
+            ])
+            .arg(&log)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
     BufReader::new(floor.stdout.take().unwrap())
         .read_line(&mut line)
@@ -496,8 +498,7 @@ fn the_intake_floor_server_logs_every_batch_it_accepts() {
         Err(e) => format!("failed: {e}"),
     };
     let still_serves = common::otlp::post_to(&ingest, &[], b"{}").status;
-    let _ = floor.kill();
-    let _ = floor.wait();
+    drop(floor);
     assert!(ok, "{out}");
     assert!(out.contains("400 events in"), "{out}");
     assert_eq!(
