@@ -339,12 +339,58 @@ pub(crate) fn runs_summary(times: &mut [f64]) -> String {
 /// CPU time (user and system) process `pid` has used so far, in seconds, from
 /// `/proc/<pid>/stat`, which counts it in USER_HZ ticks: 100 a second on Linux.
 pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    cpu_seconds_of(&format!("/proc/{pid}/stat"))
+}
+
+/// User and system seconds from a `stat` file of `/proc` (a process's or a thread's).
+fn cpu_seconds_of(path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // The command name (field 2) may hold spaces and parentheses: count after its last `)`,
     // where field 3 comes first, so utime and stime (fields 14 and 15) are 11th and 12th.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
     Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
+/// CPU seconds of a process's threads, summed by thread name (`/proc/<pid>/task`); `None`
+/// when the process is gone. A thread that ends between two readings leaves the second.
+pub(crate) fn thread_cpu_seconds(pid: u32) -> Option<std::collections::BTreeMap<String, f64>> {
+    let mut by_name = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let (Ok(name), Some(tid)) = (
+            std::fs::read_to_string(task.path().join("comm")),
+            task.file_name()
+                .to_str()
+                .and_then(|t| t.parse::<u32>().ok()),
+        ) else {
+            continue;
+        };
+        if let Some(seconds) = cpu_seconds_of(&format!("/proc/{pid}/task/{tid}/stat")) {
+            *by_name.entry(name.trim().to_owned()).or_insert(0.0) += seconds;
+        }
+    }
+    Some(by_name)
+}
+
+/// The CPU each thread name took between two [`thread_cpu_seconds`] readings, largest
+/// first: `name 1.23 s, …`.
+fn thread_split(
+    before: &std::collections::BTreeMap<String, f64>,
+    after: &std::collections::BTreeMap<String, f64>,
+) -> String {
+    let mut used: Vec<(&String, f64)> = after
+        .iter()
+        .map(|(name, s)| (name, s - before.get(name).copied().unwrap_or(0.0)))
+        .filter(|(_, s)| *s >= 0.01)
+        .collect();
+    used.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    used.iter()
+        .map(|(name, s)| format!("{name} {s:.2} s"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(crate) fn rss_kib(pid: u32, field: &str) -> Option<u64> {
@@ -696,6 +742,7 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         std::thread::spawn(move || probes.measure_until(&load_done))
     };
     let cpu_before = (pid.and_then(cpu_seconds), cpu_seconds(std::process::id()));
+    let threads_before = pid.and_then(thread_cpu_seconds);
     let commits_before = group_commits(&addr);
     let started = Instant::now();
     let load = runtime.block_on(async {
@@ -718,6 +765,7 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     });
     let elapsed = started.elapsed().as_secs_f64();
     let cpu_after = (pid.and_then(cpu_seconds), cpu_seconds(std::process::id()));
+    let threads_after = pid.and_then(thread_cpu_seconds);
     let commits_after = group_commits(&addr);
     load_done.store(true, Ordering::Relaxed);
     let during_load = during_load.join().expect("probe thread")?;
@@ -778,10 +826,20 @@ fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         let (server, client) = (server_after - server_before, client_after - client_before);
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         println!(
-            "cpu         server {server:.2} s over the load ({:.2} µs per event, {:.2} of {cores} cores, query probes included), load generator {client:.2} s; server / generator {:.2}",
+            "cpu         server {server:.2} s over the load ({:.2} µs per event, {:.2} of {cores} cores, query probes included), load generator {client:.2} s; server / generator {:.2}; both {:.2} of {cores} cores",
             server * 1e6 / (lat.len() * batch_size) as f64,
             server / elapsed,
             server / client.max(0.01),
+            (server + client) / elapsed,
+        );
+    }
+    // Which of the server's threads took the CPU: the request threads (HTTP, reading and
+    // building rows), the log writer (group commits, memtable), the flusher (Parquet) and
+    // the query probes' threads. A stage near a whole core is the serial one.
+    if let (Some(before), Some(after)) = (&threads_before, &threads_after) {
+        println!(
+            "threads     {} (server, over the load)",
+            thread_split(before, after)
         );
     }
     // A group commit is one write and one fdatasync for every batch that queued up
@@ -1388,6 +1446,47 @@ mod tests {
             Some(0.25)
         );
         assert_eq!(metric(text, "vigil_store_write_latency_seconds"), None);
+    }
+
+    #[test]
+    fn thread_cpu_is_counted_under_the_threads_name() {
+        let spin = |ms: u64| {
+            let started = Instant::now();
+            let mut x = 1u64;
+            while started.elapsed() < Duration::from_millis(ms) {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        };
+        // Three meetings: start, spun, read (the thread must outlive the reading: an ended
+        // thread leaves `/proc`).
+        let meet = Arc::new(std::sync::Barrier::new(2));
+        let worker = std::thread::Builder::new()
+            .name("bench-spin".into())
+            .spawn({
+                let meet = meet.clone();
+                move || {
+                    meet.wait();
+                    spin(400);
+                    meet.wait();
+                    meet.wait();
+                }
+            })
+            .unwrap();
+        let before = thread_cpu_seconds(std::process::id()).expect("this process reads");
+        meet.wait();
+        meet.wait();
+        let after = thread_cpu_seconds(std::process::id()).expect("this process reads");
+        meet.wait();
+        worker.join().unwrap();
+        let used = after
+            .get("bench-spin")
+            .copied()
+            .unwrap_or_else(|| panic!("{after:?}"))
+            - before.get("bench-spin").copied().unwrap_or(0.0);
+        assert!((0.3..1.0).contains(&used), "{before:?} → {after:?}");
+        let split = thread_split(&before, &after);
+        assert!(split.starts_with("bench-spin 0."), "{split}");
+        assert_eq!(thread_cpu_seconds(u32::MAX), None);
     }
 
     #[test]
