@@ -257,11 +257,14 @@ const PAGE_ROWS: usize = 8192;
 /// How a segment's pages are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Packing {
-    /// A flush's segment, soon read again by a merge: LZ4. A merge reads every column of
-    /// each of its inputs at once, and a zstd page reader holds a decoder context of about
-    /// 95 KiB: merges (up to 8 inputs of a table of ~150 columns) held 75 MiB of contexts,
-    /// a third of the server's heap at its peak during `vigil bench ingest` (heaptrack).
-    /// LZ4 decodes without one.
+    /// A flush's segment, soon read again by a merge: pages uncompressed. A merge reads
+    /// every column of each of its inputs at once, and a zstd page reader holds a decoder
+    /// context of about 95 KiB: merges (up to 8 inputs of a table of ~150 columns) held 75
+    /// MiB of contexts, a third of the server's heap at its peak during `vigil bench
+    /// ingest` (heaptrack). LZ4 took no context, but compressing took 460 instructions an
+    /// event of intake's 22,500 (2%) for pages the next merge decompresses; dictionaries and
+    /// runs already make the pages small (a flush's segments take about 30 bytes an event
+    /// uncompressed, 13 in LZ4).
     Fresh,
     /// A segment kept as it is (merged or rewritten): zstd, about twice as tight.
     Lasting,
@@ -342,7 +345,7 @@ fn writer_properties(
     packing: Packing,
 ) -> io::Result<WriterProperties> {
     let compression = match packing {
-        Packing::Fresh => Compression::LZ4_RAW,
+        Packing::Fresh => Compression::UNCOMPRESSED,
         Packing::Lasting => Compression::ZSTD(ZstdLevel::try_new(3).map_err(to_io)?),
     };
     let mut props = WriterProperties::builder().set_compression(compression);
@@ -875,8 +878,8 @@ mod tests {
             got == expected,
             "the merged rows differ from the in-memory sort"
         );
-        // The inputs were written for the merge (LZ4, no decoder context), its output to
-        // be kept (zstd).
+        // The inputs were written for the merge (uncompressed, no decoder context), its
+        // output to be kept (zstd).
         let codecs = |path: &Path| {
             let file = File::open(path).unwrap();
             let reader = SerializedFileReader::new(file).unwrap();
@@ -893,7 +896,7 @@ mod tests {
             codecs.dedup();
             codecs
         };
-        assert_eq!(codecs(&paths[0]), ["LZ4_RAW"]);
+        assert_eq!(codecs(&paths[0]), ["UNCOMPRESSED"]);
         assert_eq!(codecs(&out), ["zstd"]);
         // Text columns: dictionaries in both, min/max only where segments are kept; times
         // keep their statistics in both, for pruning.
