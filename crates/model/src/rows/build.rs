@@ -101,8 +101,6 @@ pub(crate) struct Scratch<'a> {
     spare: Vec<Vec<Option<Text<'a>>>>,
     /// The section being written, before its column count.
     pub(crate) body: Vec<u8>,
-    /// Where the columns of the section being written lie.
-    places: Vec<ColumnPlace>,
     /// How the batch is read (intake's way but in tests).
     pub(crate) how: Reading,
     /// A column's values as [`encode_values`] writes them, before they are copied after
@@ -120,7 +118,6 @@ struct Kept {
     ints: Vec<Option<i64>>,
     bools: Vec<Option<bool>>,
     body: Vec<u8>,
-    places: Vec<ColumnPlace>,
     values: Vec<u8>,
     validity: Vec<u8>,
 }
@@ -147,7 +144,6 @@ impl Default for Scratch<'_> {
             sources: Vec::new(),
             spare: Vec::new(),
             body: kept.body,
-            places: kept.places,
             how: Reading::default(),
             values: kept.values,
             validity: kept.validity,
@@ -164,7 +160,6 @@ impl Drop for Scratch<'_> {
             ints: std::mem::take(&mut self.ints),
             bools: std::mem::take(&mut self.bools),
             body: std::mem::take(&mut self.body),
-            places: std::mem::take(&mut self.places),
             values: std::mem::take(&mut self.values),
             validity: std::mem::take(&mut self.validity),
         };
@@ -172,7 +167,6 @@ impl Drop for Scratch<'_> {
             bytes(&kept.ints),
             bytes(&kept.bools),
             bytes(&kept.body),
-            bytes(&kept.places),
             bytes(&kept.values),
             bytes(&kept.validity),
         ]
@@ -182,7 +176,6 @@ impl Drop for Scratch<'_> {
             kept.ints.clear();
             kept.bools.clear();
             kept.body.clear();
-            kept.places.clear();
             kept.values.clear();
             kept.validity.clear();
             // A thread that is ending has no batch to keep them for.
@@ -201,7 +194,6 @@ pub(crate) fn kept_bytes() -> usize {
     let total = bytes(&kept.ints)
         + bytes(&kept.bools)
         + bytes(&kept.body)
-        + bytes(&kept.places)
         + bytes(&kept.values)
         + bytes(&kept.validity);
     KEPT.with(|k| k.set(Some(kept)));
@@ -219,10 +211,8 @@ impl Scratch<'_> {
         self.body.clear();
     }
 
-    /// Room for the places of a table of `columns` columns (the widest of a batch's), and
-    /// for the values of a column of `rows` rows (the most a table of the batch has).
-    pub(crate) fn reserve(&mut self, columns: Option<usize>, rows: usize) {
-        self.places.reserve(columns.unwrap_or(0));
+    /// Room for the values of a column of `rows` rows (the most a table of the batch has).
+    pub(crate) fn reserve(&mut self, rows: usize) {
         self.values.reserve(rows * 16);
         self.validity.reserve(rows.div_ceil(8));
     }
@@ -353,6 +343,7 @@ fn constant<T: PartialEq>(values: &[Option<T>]) -> Option<Option<&T>> {
 pub(crate) fn encode_table<'a>(
     s: &mut Scratch<'a>,
     out: &mut Vec<u8>,
+    columns: &mut Vec<ColumnPlace>,
     table: Table,
     rows: &[Row<'a>],
     shared: &SharedColumns,
@@ -364,8 +355,8 @@ pub(crate) fn encode_table<'a>(
     let mut present = 0u64;
     let sources = &derive_sources()[table as usize];
     let one_context = !s.how.per_row_context && one_context(rows);
-    let mut columns = std::mem::take(&mut s.places);
-    columns.clear();
+    // This section's places go after the batch's earlier sections' in one list.
+    let first = columns.len();
     for (i, (field, is_source)) in table.columns().iter().zip(sources).enumerate() {
         if table.is_event() && shared.is_settled(i) {
             continue;
@@ -436,7 +427,7 @@ pub(crate) fn encode_table<'a>(
     out.extend_from_slice(&body);
     s.body = body;
     let shift = |(start, end): (usize, usize)| (base + start, base + end);
-    for column in &mut columns {
+    for column in &mut columns[first..] {
         column.validity = column.validity.map(shift);
         column.values = shift(column.values);
     }
@@ -455,10 +446,7 @@ pub(crate) fn encode_table<'a>(
                 }),
         );
     }
-    // Kept with the rows at its size; the buffer serves the next table.
-    let place = SectionPlace::new(table, rows.len(), columns.clone());
-    s.places = columns;
-    place
+    SectionPlace::new(table, rows.len(), (first, columns.len()), columns)
 }
 
 /// What [`encode_values`] saw of a column's values as it wrote them.

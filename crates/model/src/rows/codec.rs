@@ -206,14 +206,23 @@ pub(crate) struct ColumnPlace {
 pub(crate) struct SectionPlace {
     pub(crate) table: Table,
     pub(crate) rows: usize,
-    pub(crate) columns: Vec<ColumnPlace>,
+    /// Its columns' places: this range of the rows' one list of them (one list for all
+    /// sections, not one per section: a list each was an allocation and a copy for every
+    /// section of every request).
+    pub(crate) columns: (usize, usize),
     /// The section's bytes as Arrow arrays, as [`parse`] counts them.
     pub(crate) arrow_bytes: usize,
 }
 
 impl SectionPlace {
-    pub(crate) fn new(table: Table, rows: usize, columns: Vec<ColumnPlace>) -> SectionPlace {
-        let text_bytes: usize = columns.iter().map(|c| c.text_bytes).sum();
+    /// The section of `table` whose `rows` have the columns `columns` of `all`.
+    pub(crate) fn new(
+        table: Table,
+        rows: usize,
+        columns: (usize, usize),
+        all: &[ColumnPlace],
+    ) -> SectionPlace {
+        let text_bytes: usize = all[columns.0..columns.1].iter().map(|c| c.text_bytes).sum();
         SectionPlace {
             table,
             rows,
@@ -223,30 +232,32 @@ impl SectionPlace {
     }
 }
 
-/// The places of `sections`, parsed from `encoded`.
-pub(crate) fn places_of(encoded: &[u8], sections: &[TableSection<'_>]) -> Vec<SectionPlace> {
+/// The places of `sections`, parsed from `encoded`, and of their columns, in one list.
+pub(crate) fn places_of(
+    encoded: &[u8],
+    sections: &[TableSection<'_>],
+) -> (Vec<SectionPlace>, Vec<ColumnPlace>) {
     let range = |part: &[u8]| {
         let start = part.as_ptr() as usize - encoded.as_ptr() as usize;
         (start, start + part.len())
     };
-    sections
+    let mut columns = Vec::with_capacity(sections.iter().map(|s| s.columns.len()).sum());
+    let places = sections
         .iter()
         .map(|s| {
-            let columns = s
-                .columns
-                .iter()
-                .map(|c| ColumnPlace {
-                    index: c.index,
-                    tag: c.tag,
-                    constant: c.constant,
-                    validity: c.validity.map(range),
-                    values: range(c.values),
-                    text_bytes: c.text_bytes,
-                })
-                .collect();
-            SectionPlace::new(s.table, s.rows, columns)
+            let first = columns.len();
+            columns.extend(s.columns.iter().map(|c| ColumnPlace {
+                index: c.index,
+                tag: c.tag,
+                constant: c.constant,
+                validity: c.validity.map(range),
+                values: range(c.values),
+                text_bytes: c.text_bytes,
+            }));
+            SectionPlace::new(s.table, s.rows, (first, columns.len()), &columns)
         })
-        .collect()
+        .collect();
+    (places, columns)
 }
 
 /// The sections at `places` of `encoded`; `None` if a place lies outside the bytes (which
@@ -256,24 +267,22 @@ pub(crate) fn places_of(encoded: &[u8], sections: &[TableSection<'_>]) -> Vec<Se
 pub(crate) fn sections_at<'a>(
     encoded: &'a [u8],
     places: &'a [SectionPlace],
+    columns: &'a [ColumnPlace],
 ) -> Option<Vec<TableSection<'a>>> {
     let within = |(start, end): (usize, usize)| start <= end && end <= encoded.len();
-    let placed = places.iter().all(|s| {
-        s.columns
-            .iter()
-            .all(|c| within(c.values) && c.validity.is_none_or(within))
-    });
-    placed.then(|| {
-        places
-            .iter()
-            .map(|s| TableSection {
-                table: s.table,
-                rows: s.rows,
-                columns: Columns::Placed(encoded, &s.columns),
-                arrow_bytes: s.arrow_bytes,
-            })
-            .collect()
-    })
+    let placed = columns
+        .iter()
+        .all(|c| within(c.values) && c.validity.is_none_or(within));
+    let mut sections = Vec::with_capacity(places.len());
+    for s in places {
+        sections.push(TableSection {
+            table: s.table,
+            rows: s.rows,
+            columns: Columns::Placed(encoded, columns.get(s.columns.0..s.columns.1)?),
+            arrow_bytes: s.arrow_bytes,
+        });
+    }
+    placed.then_some(sections)
 }
 
 /// The rows of one table in encoded rows.

@@ -31,6 +31,8 @@ pub struct Rows {
     arrow_bytes: usize,
     /// Where each table's columns lie in `encoded`, as parsing finds them.
     places: Vec<codec::SectionPlace>,
+    /// The places of every section's columns, each section's a range of them.
+    columns: Vec<codec::ColumnPlace>,
 }
 
 impl Rows {
@@ -69,7 +71,7 @@ impl Rows {
         let (project, sections) = codec::parse(&encoded, codec::Text::Check)?;
         let counts = sections.iter().map(|s| (s.table, s.rows)).collect();
         let arrow_bytes = sections.iter().map(|s| s.arrow_bytes).sum();
-        let places = codec::places_of(&encoded, &sections);
+        let (places, columns) = codec::places_of(&encoded, &sections);
         drop(sections);
         Ok(Rows {
             project,
@@ -77,12 +79,13 @@ impl Rows {
             counts,
             arrow_bytes,
             places,
+            columns,
         })
     }
 
     /// Each table's rows, to append to a [`TableAppender`] of its table.
     pub fn sections(&self) -> Vec<TableSection<'_>> {
-        codec::sections_at(&self.encoded, &self.places).unwrap_or_else(|| {
+        codec::sections_at(&self.encoded, &self.places, &self.columns).unwrap_or_else(|| {
             // Places are made with the bytes, so this is not reached; the rows were checked
             // when built or read back, so this parse cannot fail.
             codec::parse(&self.encoded, codec::Text::Trust)
@@ -262,16 +265,23 @@ impl Rows {
         // count: room for all of them, as for `encoded`, spares it growing five times a
         // batch.
         scratch.body.reserve(encoded.capacity());
-        scratch.reserve(
-            tables.iter().map(|(t, _)| t.columns().len()).max(),
-            tables.iter().map(|(_, rows)| rows.len()).max().unwrap_or(0),
-        );
+        scratch.reserve(tables.iter().map(|(_, rows)| rows.len()).max().unwrap_or(0));
         let shared = build::encode_shared(&mut scratch, &mut encoded, &event_rows);
         encoded.push(tables.len() as u8);
+        // About what a section of a browser batch has (its own columns and the shared ones
+        // repeated in it): one allocation most times.
+        let mut columns = Vec::with_capacity(tables.len() * 32);
         let places: Vec<codec::SectionPlace> = tables
             .iter()
             .map(|(table, rows)| {
-                build::encode_table(&mut scratch, &mut encoded, *table, rows, &shared)
+                build::encode_table(
+                    &mut scratch,
+                    &mut encoded,
+                    &mut columns,
+                    *table,
+                    rows,
+                    &shared,
+                )
             })
             .collect();
         let arrow_bytes = places.iter().map(|p| p.arrow_bytes).sum();
@@ -281,6 +291,7 @@ impl Rows {
             counts: tables.iter().map(|(t, rows)| (*t, rows.len())).collect(),
             arrow_bytes,
             places,
+            columns,
         }
     }
 
