@@ -1,15 +1,16 @@
 use std::net::IpAddr;
 use std::path::Path;
+use vigil_protocol::Text;
 
 /// Where an IP address is, as far as the configured databases know.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Location {
     /// ISO 3166-1 alpha-2 country code, empty when unknown.
-    pub country: String,
+    pub country: Text,
     /// Region (state, province), with a city database.
-    pub region: String,
+    pub region: Text,
     /// City, with a city database.
-    pub city: String,
+    pub city: Text,
 }
 
 /// A database that could not be opened.
@@ -66,9 +67,9 @@ impl GeoDb {
                 && let Some(cc) = rec.country_code
             {
                 return Location {
-                    country: cc.to_owned(),
-                    region: rec.state1.unwrap_or_default().to_owned(),
-                    city: rec.city.unwrap_or_default().to_owned(),
+                    country: cc.into(),
+                    region: rec.state1.unwrap_or_default().into(),
+                    city: rec.city.unwrap_or_default().into(),
                 };
             }
         }

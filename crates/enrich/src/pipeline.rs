@@ -53,20 +53,20 @@ impl Enricher {
         let connection = ctx.connection.unwrap_or_default();
         let (os, os_version) = match ctx.os {
             Some(o) => (o.name, o.version),
-            None => (ua.os.into(), ua.os_version.into()),
+            None => (ua.os, ua.os_version),
         };
         let device_type = ctx
             .device
             .as_ref()
             .and_then(|d| d.kind.clone())
-            .unwrap_or_else(|| ua.device_type.into());
+            .unwrap_or(ua.device_type);
         let common = Common {
             session_id: ctx.session_id,
             view_id: ctx.view_id.unwrap_or_default(),
             page_url: ctx.page_url.unwrap_or_default(),
             referrer: ctx.referrer.unwrap_or_default(),
-            browser: ua.browser.into(),
-            browser_version: ua.browser_version.into(),
+            browser: ua.browser,
+            browser_version: ua.browser_version,
             os,
             os_version,
             device_type,
@@ -76,9 +76,9 @@ impl Enricher {
                 .and_then(|d| d.manufacturer.clone())
                 .unwrap_or_default(),
             device_model: ctx.device.map(|d| d.model).unwrap_or_default(),
-            country: location.country.into(),
-            region: location.region.into(),
-            city: location.city.into(),
+            country: location.country,
+            region: location.region,
+            city: location.city,
             connection_type: connection.kind.unwrap_or_default(),
             effective_type: connection.effective_type.unwrap_or_default(),
             rtt: connection.rtt,

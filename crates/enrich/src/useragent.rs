@@ -1,19 +1,22 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
+use vigil_protocol::Text;
 
-/// What a user agent string says about the client.
+/// What a user agent string says about the client. Its texts are inline up to 24 bytes,
+/// as every browser name and version and OS here is: a cached answer is copied out for each
+/// request without an allocation (five a request as `String`s).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UaInfo {
     /// Browser name, e.g. `Chrome`.
-    pub browser: String,
+    pub browser: Text,
     /// Browser major version, e.g. `131`.
-    pub browser_version: String,
+    pub browser_version: Text,
     /// OS name, e.g. `Windows 10`, `Android`, `iOS`.
-    pub os: String,
+    pub os: Text,
     /// OS version.
-    pub os_version: String,
+    pub os_version: Text,
     /// `desktop`, `mobile`, `tablet`, `bot` or `other`.
-    pub device_type: String,
+    pub device_type: Text,
 }
 
 /// Parses user agents with woothee, remembering recent answers: one site sees few distinct
@@ -73,11 +76,11 @@ impl UserAgentParser {
                 ..UaInfo::default()
             };
         };
-        let known = |s: &str| {
+        let known = |s: &str| -> Text {
             if s == "UNKNOWN" {
-                String::new()
+                Text::default()
             } else {
-                s.to_owned()
+                s.into()
             }
         };
         let tablet = r.os == "iPad"
@@ -91,7 +94,7 @@ impl UserAgentParser {
             _ => "other",
         };
         let os = match r.os {
-            "iPhone" | "iPad" | "iPod" => "iOS".to_owned(),
+            "iPhone" | "iPad" | "iPod" => "iOS".into(),
             other => known(other),
         };
         let major = r.version.split('.').next().unwrap_or_default();
@@ -100,7 +103,7 @@ impl UserAgentParser {
             browser_version: known(major),
             os,
             os_version: known(&r.os_version),
-            device_type: device_type.to_owned(),
+            device_type: device_type.into(),
         }
     }
 }
