@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -103,7 +103,8 @@ impl Receiver {
 /// Python's aiosmtpd on a free loopback port, writing each message it accepts as a JSON
 /// line to `mail.jsonl`.
 struct SmtpServer {
-    child: Child,
+    /// Killed when the server is dropped.
+    _child: common::Reaped,
     port: u16,
     log: std::path::PathBuf,
 }
@@ -155,7 +156,11 @@ controller.stop()
             .read_line(&mut line)
             .unwrap();
         assert_eq!(line.trim(), "ready", "aiosmtpd did not start");
-        SmtpServer { child, port, log }
+        SmtpServer {
+            _child: common::Reaped(child),
+            port,
+            log,
+        }
     }
 
     fn messages(&self) -> Vec<Value> {
@@ -164,13 +169,6 @@ controller.stop()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
