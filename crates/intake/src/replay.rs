@@ -35,7 +35,7 @@ impl Intake {
     ) -> Result<usize, IntakeError> {
         let key = params.key.or_else(|| {
             headers
-                .get("x-vigil-key")
+                .get(super::X_VIGIL_KEY)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         });
