@@ -667,13 +667,14 @@ mod tests {
             let uri: axum::http::Uri = if query.is_empty() {
                 "/api/v1/ingest".parse().unwrap()
             } else {
+                // A URI is ASCII: other characters go as their UTF-8 bytes, escaped.
                 let escaped: String = query
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii() {
-                            c.to_string()
+                    .bytes()
+                    .map(|b| {
+                        if b.is_ascii() {
+                            char::from(b).to_string()
                         } else {
-                            format!("%{:02X}", c as u32)
+                            format!("%{b:02X}")
                         }
                     })
                     .collect();
