@@ -431,3 +431,45 @@ fn too_many_requests_in_flight_answers_503() {
         .0
         == 202));
 }
+
+/// The query's `key` as intake reads it by hand (plain pairs) and through axum's `Query`
+/// (escapes, `+`, a repeated key): garbage, a long query and a key that is not this
+/// project's are answered, store nothing they should not, and the server goes on serving.
+#[test]
+fn query_keys_garbage_long_and_wrong() {
+    let f = setup();
+    let body = batch("q", one_event());
+    let answer = |query: &str| {
+        let before = f.stored();
+        let (status, reply, _) = f.server.ingest_raw(query, PLAIN, &body);
+        let stored = f.stored() - before;
+        let (ok, _) = f.server.ingest(&f.key, &batch("after", one_event()));
+        assert_eq!(ok, 202, "{query:.80}: the next valid batch failed");
+        (status, stored, reply)
+    };
+    let key = &f.key;
+    assert_eq!(
+        answer(&format!("?key={key}&key={key}")).0,
+        400,
+        "repeated key"
+    );
+    assert_eq!(answer(&format!("?key={key}&key={key}")).1, 0);
+    assert_eq!(answer(&format!("?&&&key={key}&&")).1, 1, "empty pairs");
+    let (status, stored, reply) = answer("?key=%zz");
+    assert_eq!(
+        (status, stored, reply["code"].clone()),
+        (401, 0, json!("invalid_key"))
+    );
+    let (status, stored, reply) = answer("?key=pk+other&x=%FF");
+    assert_eq!(
+        (status, stored, reply["code"].clone()),
+        (401, 0, json!("invalid_key"))
+    );
+    let (status, stored, reply) = answer(&format!("?key=pk_other{key}"));
+    assert_eq!(
+        (status, stored, reply["code"].clone()),
+        (401, 0, json!("invalid_key"))
+    );
+    let long = format!("?{}key={key}", "a=b&".repeat(2_000));
+    assert_eq!(answer(&long).1, 1, "8 KB of pairs before the key");
+}
